@@ -1,0 +1,39 @@
+// Small helpers shared by the benchmark sections.
+import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+
+function once(cmd, args, env) {
+  const start = performance.now();
+  const result = spawnSync(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const elapsed = performance.now() - start;
+  if (result.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${result.stderr}`);
+  return elapsed;
+}
+
+/**
+ * Wall time of whole processes, in milliseconds. The commands take turns, run after
+ * run, so that a noisy moment on the machine falls on all of them alike.
+ */
+export function timeProcesses(commands, { runs = 15, env = {} } = {}) {
+  const times = commands.map(() => []);
+  for (const [cmd, args] of commands) once(cmd, args, env); // warm the disk cache
+  for (let i = 0; i < runs; i++) {
+    commands.forEach(([cmd, args], k) => {
+      times[k].push(once(cmd, args, env));
+    });
+  }
+  return times;
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export const ms = (value) => `${value.toFixed(1)} ms`;

@@ -1,0 +1,25 @@
+import { Args } from '@oclif/core';
+import { BerthCommand } from '../../src/cli/base-command.js';
+import { planFlags, planSpecFrom } from '../../src/cli/plan-flags.js';
+import { planSummary } from '../../src/cli/render.js';
+import { addPlan } from '../../src/services/plans.js';
+import { type PlanView, planView } from '../../src/views/plan-view.js';
+
+export default class PlanAdd extends BerthCommand {
+  static override summary = 'Add a plan';
+  static override description = 'CPU and RAM left out follow the global defaults (berth config set cpu|ram).';
+  static override args = { name: Args.string({ description: 'plan name (lowercase letters, digits, -)', required: true }) };
+  static override flags = planFlags;
+  static override examples = [
+    '<%= config.bin %> plan add student --cpu 0.5 --ram 512m --description "For courses"',
+    '<%= config.bin %> plan add gpu-lab --cpu 8 --ram 32g --gpu 2 --max-vms 2',
+  ];
+
+  async run(): Promise<PlanView> {
+    const { args, flags } = await this.parse(PlanAdd);
+    const plan = await addPlan(this.store, args.name, planSpecFrom(flags));
+    const view = planView(plan, await this.store.read());
+    if (!this.jsonEnabled()) this.log(`Added plan ${view.name}: ${planSummary(view)}.`);
+    return view;
+  }
+}

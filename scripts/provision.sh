@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what berth's tests need on a fresh Debian machine and starts a Docker engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "provision: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+bash scripts/docker-engine.sh

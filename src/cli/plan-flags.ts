@@ -1,0 +1,22 @@
+import { Flags } from '@oclif/core';
+
+/** The flags `plan add` and `plan set` share; values are checked by the plan service. */
+export const planFlags = {
+  cpu: Flags.string({ description: 'CPUs (fractions allowed, e.g. 0.5)' }),
+  ram: Flags.string({ description: 'memory, e.g. 512m or 4g' }),
+  gpu: Flags.string({ description: 'GPUs: 0, a count, or "all"' }),
+  pids: Flags.string({ description: 'most processes in a VM (default 512)' }),
+  'max-vms': Flags.string({ description: 'most VMs per user (default 1)' }),
+  description: Flags.string({ description: 'one line shown to users' }),
+};
+
+export function planSpecFrom(flags: { cpu?: string; ram?: string; gpu?: string; pids?: string; 'max-vms'?: string; description?: string }) {
+  return {
+    cpu: flags.cpu,
+    ram: flags.ram,
+    gpu: flags.gpu,
+    pids: flags.pids,
+    maxVms: flags['max-vms'],
+    description: flags.description,
+  };
+}

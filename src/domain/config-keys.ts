@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import { invalidInput } from '../errors.js';
+import { formatDuration, parseDuration } from './durations.js';
+import { checkImageRef } from './image-ref.js';
+import { checkListenAddress } from './listen-address.js';
+import { checkPlanName, printable } from './names.js';
+import { parseCpus, parseWhole } from './numbers.js';
+import { formatSize, parseSize } from './sizes.js';
+
+/** One global setting: how it is stored, parsed from text, and shown. */
+export interface ConfigKey<T> {
+  readonly description: string;
+  readonly default: T;
+  readonly schema: z.ZodType<T>;
+  parse(input: string): T;
+  format(value: T): string;
+}
+
+function key<T>(spec: ConfigKey<T>): ConfigKey<T> {
+  return spec;
+}
+
+export function parseSwitch(input: string, what: string): boolean {
+  const text = input.trim().toLowerCase();
+  if (['on', 'true', 'yes', '1'].includes(text)) return true;
+  if (['off', 'false', 'no', '0'].includes(text)) return false;
+  throw invalidInput('INVALID_SWITCH', `"${printable(input)}" is not on or off (${what}).`, 'Use on or off.');
+}
+
+const formatSwitch = (value: boolean) => (value ? 'on' : 'off');
+
+export function parseTelegramId(input: string | number): number {
+  return parseWhole(input, 'Telegram id', 1, Number.MAX_SAFE_INTEGER);
+}
+
+export const CONFIG_KEYS = {
+  ram: key<number>({
+    description: 'Memory of a VM whose plan sets none',
+    default: 1024 ** 3,
+    schema: z.number().int().positive(),
+    parse: (s) => parseSize(s, 'RAM'),
+    format: formatSize,
+  }),
+  cpu: key<number>({
+    description: 'CPUs of a VM whose plan sets none (fractions allowed)',
+    default: 1,
+    schema: z.number().positive(),
+    parse: (s) => parseCpus(s),
+    format: String,
+  }),
+  gpu: key<boolean>({
+    description: 'Whether VMs get the GPUs their plan asks for (on/off)',
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'gpu'),
+    format: formatSwitch,
+  }),
+  image: key<string>({
+    description: 'Image new VMs run unless a template or image is named',
+    default: 'berth-vm:latest',
+    schema: z.string(),
+    parse: checkImageRef,
+    format: String,
+  }),
+  'max-vms': key<number>({
+    description: 'Most VMs on the whole host (0 = no limit)',
+    default: 0,
+    schema: z.number().int().min(0),
+    parse: (s) => parseWhole(s, 'VM count', 0, 100_000),
+    format: String,
+  }),
+  'idle-timeout': key<number>({
+    description: 'Stop a VM idle this long (e.g. 30m; 0 = never)',
+    default: 0,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'idle timeout'),
+    format: formatDuration,
+  }),
+  'default-plan': key<string>({
+    description: 'Plan given to users allowed without --plan',
+    default: 'basic',
+    schema: z.string(),
+    parse: checkPlanName,
+    format: String,
+  }),
+  'ssh.listen': key<string>({
+    description: 'Address of the SSH gateway (host:port)',
+    default: '0.0.0.0:2222',
+    schema: z.string(),
+    parse: checkListenAddress,
+    format: String,
+  }),
+  'telegram.admins': key<number[]>({
+    description: 'Telegram ids with admin rights in the bot (comma-separated)',
+    default: [],
+    schema: z.array(z.number().int().positive()),
+    parse: (s) => [
+      ...new Set(
+        s
+          .split(/[\s,]+/)
+          .filter(Boolean)
+          .map(parseTelegramId),
+      ),
+    ],
+    format: (ids) => ids.join(','),
+  }),
+} as const;
+
+export type ConfigName = keyof typeof CONFIG_KEYS;
+export type ConfigValues = { -readonly [K in ConfigName]: (typeof CONFIG_KEYS)[K]['default'] };
+
+export const CONFIG_NAMES = Object.keys(CONFIG_KEYS) as ConfigName[];
+
+export function isConfigName(name: string): name is ConfigName {
+  return Object.hasOwn(CONFIG_KEYS, name);
+}
+
+export function checkConfigName(name: string): ConfigName {
+  if (!isConfigName(name)) {
+    throw invalidInput('UNKNOWN_CONFIG_KEY', `"${printable(name)}" is not a config key.`, `Valid keys: ${CONFIG_NAMES.join(', ')}.`);
+  }
+  return name;
+}
+
+/** The values explicitly set, as stored in the state file. */
+export const ConfigSetSchema = z
+  .object(
+    Object.fromEntries(CONFIG_NAMES.map((name) => [name, CONFIG_KEYS[name].schema.optional()])) as {
+      [K in ConfigName]: z.ZodOptional<z.ZodType<ConfigValues[K]>>;
+    },
+  )
+  .strict();
+export type ConfigSet = z.infer<typeof ConfigSetSchema>;
+
+/** Every key's value in force: the set one, else the default. */
+export function effectiveConfig(set: ConfigSet): ConfigValues {
+  const out = {} as Record<string, unknown>;
+  for (const name of CONFIG_NAMES) out[name] = set[name] ?? CONFIG_KEYS[name].default;
+  return out as ConfigValues;
+}
+
+export function formatConfigValue<K extends ConfigName>(name: K, value: ConfigValues[K]): string {
+  return (CONFIG_KEYS[name] as ConfigKey<ConfigValues[K]>).format(value);
+}

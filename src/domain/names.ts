@@ -1,0 +1,67 @@
+import { invalidInput } from '../errors.js';
+
+/** A login is the SSH login, the Linux user inside the VM and part of Docker names. */
+export const LOGIN_PATTERN = /^[a-z][a-z0-9-]{1,31}$/;
+export const PLAN_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
+
+/** Accounts that base images already have, or that would mislead in logs and prompts. */
+const RESERVED_LOGINS = new Set([
+  'root',
+  'daemon',
+  'bin',
+  'sys',
+  'sync',
+  'games',
+  'man',
+  'lp',
+  'mail',
+  'news',
+  'uucp',
+  'proxy',
+  'www-data',
+  'backup',
+  'list',
+  'irc',
+  'gnats',
+  'nobody',
+  'systemd-network',
+  'systemd-resolve',
+  'messagebus',
+  'sshd',
+  'ubuntu',
+  'debian',
+  'admin',
+  'berth',
+  'docker',
+]);
+
+export function checkLogin(input: string): string {
+  if (!LOGIN_PATTERN.test(input)) {
+    throw invalidInput(
+      'INVALID_LOGIN',
+      `"${printable(input)}" is not a valid login.`,
+      'A login is 2–32 characters: a lowercase letter, then lowercase letters, digits or "-".',
+    );
+  }
+  if (RESERVED_LOGINS.has(input)) {
+    throw invalidInput('RESERVED_LOGIN', `"${input}" is reserved for the system.`, 'Choose another login.');
+  }
+  return input;
+}
+
+export function checkPlanName(input: string): string {
+  if (!PLAN_NAME_PATTERN.test(input)) {
+    throw invalidInput(
+      'INVALID_PLAN_NAME',
+      `"${printable(input)}" is not a valid plan name.`,
+      'A plan name is 1–32 characters: a lowercase letter, then lowercase letters, digits or "-".',
+    );
+  }
+  return input;
+}
+
+/** Hostile input is echoed back safely: control characters escaped, length capped. */
+export function printable(input: string, max = 40): string {
+  const cut = input.length > max ? `${input.slice(0, max)}…` : input;
+  return JSON.stringify(cut).slice(1, -1);
+}

@@ -1,0 +1,149 @@
+import { effectiveConfig, parseTelegramId } from '../domain/config-keys.js';
+import { checkLogin, printable } from '../domain/names.js';
+import { BerthError, invalidInput } from '../errors.js';
+import { ROLES, type Role, type State, type User, type UserStatus } from '../state/schema.js';
+import type { StateStore } from '../state/store.js';
+import { findPlan } from './plans.js';
+
+export interface UserChanges {
+  /** A Telegram id, or null to clear it. */
+  telegramId?: string | number | null;
+  plan?: string;
+  role?: string;
+}
+
+export function findUser(state: State, login: string): User {
+  const user = state.users.find((u) => u.login === login);
+  if (!user) {
+    throw new BerthError(
+      'USER_NOT_FOUND',
+      `There is no user "${printable(login)}".`,
+      'See `berth user list`, or add one with `berth user allow LOGIN`.',
+    );
+  }
+  return user;
+}
+
+export async function listUsers(store: StateStore, filter: { status?: UserStatus } = {}): Promise<User[]> {
+  const state = await store.read();
+  return state.users.filter((u) => !filter.status || u.status === filter.status);
+}
+
+export async function getUser(store: StateStore, login: string): Promise<User> {
+  return findUser(await store.read(), checkLogin(login));
+}
+
+function parseRole(input: string): Role {
+  if (!(ROLES as readonly string[]).includes(input)) {
+    throw invalidInput('INVALID_ROLE', `"${printable(input)}" is not a role.`, 'Use user or admin.');
+  }
+  return input as Role;
+}
+
+function claimTelegramId(state: State, id: number, login: string): void {
+  const holder = state.users.find((u) => u.telegramId === id && u.login !== login);
+  if (holder) {
+    throw new BerthError(
+      'TELEGRAM_ID_TAKEN',
+      `Telegram id ${id} already belongs to user "${holder.login}".`,
+      `Clear it there first: berth user set ${holder.login} --no-telegram-id`,
+    );
+  }
+}
+
+/** Allows a login (creating the user if new); an existing user is re-allowed with the changes given. */
+export async function allowUser(
+  store: StateStore,
+  login: string,
+  options: { telegramId?: string | number; plan?: string; admin?: boolean } = {},
+): Promise<{ user: User; created: boolean }> {
+  checkLogin(login);
+  const telegramId = options.telegramId === undefined ? undefined : parseTelegramId(options.telegramId);
+  return store.transact((state) => {
+    const existing = state.users.find((u) => u.login === login);
+    const plan = findPlan(state, options.plan ?? existing?.plan ?? effectiveConfig(state.config)['default-plan']).name;
+    if (telegramId !== undefined) claimTelegramId(state, telegramId, login);
+    if (existing) {
+      existing.status = 'allowed';
+      existing.plan = plan;
+      if (telegramId !== undefined) existing.telegramId = telegramId;
+      if (options.admin) existing.role = 'admin';
+      return { user: existing, created: false };
+    }
+    const user: User = {
+      login,
+      ...(telegramId === undefined ? {} : { telegramId }),
+      role: options.admin ? 'admin' : 'user',
+      plan,
+      status: 'allowed',
+      createdAt: new Date().toISOString(),
+      keys: [],
+    };
+    state.users.push(user);
+    return { user, created: true };
+  });
+}
+
+export async function setUser(store: StateStore, login: string, changes: UserChanges): Promise<User> {
+  checkLogin(login);
+  const telegramId =
+    changes.telegramId === undefined || changes.telegramId === null ? changes.telegramId : parseTelegramId(changes.telegramId);
+  const role = changes.role === undefined ? undefined : parseRole(changes.role);
+  if (telegramId === undefined && changes.plan === undefined && role === undefined) {
+    throw invalidInput(
+      'NOTHING_TO_CHANGE',
+      `No change given for user "${login}".`,
+      'Pass --plan, --role, --telegram-id or --no-telegram-id.',
+    );
+  }
+  return store.transact((state) => {
+    const user = findUser(state, login);
+    if (changes.plan !== undefined) user.plan = findPlan(state, changes.plan).name;
+    if (role !== undefined) user.role = role;
+    if (telegramId === null) delete user.telegramId;
+    else if (telegramId !== undefined) {
+      claimTelegramId(state, telegramId, login);
+      user.telegramId = telegramId;
+    }
+    return user;
+  });
+}
+
+export async function removeUser(store: StateStore, login: string): Promise<User> {
+  checkLogin(login);
+  return store.transact((state) => {
+    const user = findUser(state, login);
+    state.users = state.users.filter((u) => u !== user);
+    return user;
+  });
+}
+
+const TRANSITIONS: Record<'approve' | 'reject' | 'revoke', { from: UserStatus[]; to: UserStatus }> = {
+  approve: { from: ['pending', 'rejected'], to: 'allowed' },
+  reject: { from: ['pending'], to: 'rejected' },
+  revoke: { from: ['allowed', 'pending'], to: 'revoked' },
+};
+
+async function transition(store: StateStore, login: string, action: keyof typeof TRANSITIONS, plan?: string): Promise<User> {
+  checkLogin(login);
+  const { from, to } = TRANSITIONS[action];
+  return store.transact((state) => {
+    const user = findUser(state, login);
+    if (!from.includes(user.status)) {
+      throw new BerthError(
+        'INVALID_TRANSITION',
+        `User "${login}" is ${user.status}; only ${from.join(' or ')} users can be ${to === 'allowed' ? 'approved' : to}.`,
+        user.status === 'revoked' || user.status === 'rejected'
+          ? `To let them back in: berth user allow ${login}`
+          : `See the user with: berth user show ${login}`,
+      );
+    }
+    if (plan !== undefined) user.plan = findPlan(state, plan).name;
+    user.status = to;
+    return user;
+  });
+}
+
+export const approveUser = (store: StateStore, login: string, plan?: string) => transition(store, login, 'approve', plan);
+export const rejectUser = (store: StateStore, login: string) => transition(store, login, 'reject');
+export const revokeUser = (store: StateStore, login: string) => transition(store, login, 'revoke');

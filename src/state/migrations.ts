@@ -1,0 +1,28 @@
+import { BerthError } from '../errors.js';
+import { STATE_VERSION } from './schema.js';
+
+/**
+ * Steps that turn a state file of version N into N+1, keyed by N. A new field or
+ * shape adds a step here and bumps STATE_VERSION; old files upgrade on their next write.
+ */
+const STEPS: Record<number, (data: Record<string, unknown>) => Record<string, unknown>> = {};
+
+export function migrate(raw: unknown, file: string): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  let data = raw as Record<string, unknown>;
+  const version = data.version;
+  if (typeof version !== 'number' || !Number.isInteger(version)) return raw;
+  if (version > STATE_VERSION) {
+    throw new BerthError(
+      'STATE_TOO_NEW',
+      `${file} was written by a newer berth (state version ${version}; this berth knows ${STATE_VERSION}).`,
+      'Upgrade berth on this host; the file has not been changed.',
+    );
+  }
+  for (let v = version; v < STATE_VERSION; v++) {
+    const step = STEPS[v];
+    if (!step) return raw;
+    data = { ...step(data), version: v + 1 };
+  }
+  return data;
+}

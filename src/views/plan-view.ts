@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { formatSize } from '../domain/sizes.js';
+import type { Plan, State } from '../state/schema.js';
+
+/** The machine shape of a plan in `--json` output and the API. */
+export const PlanViewSchema = z.object({
+  name: z.string(),
+  /** null: the global `cpu` default applies. */
+  cpu: z.number().nullable(),
+  /** null: the global `ram` default applies. */
+  ram: z.string().nullable(),
+  ramBytes: z.number().nullable(),
+  gpu: z.union([z.number(), z.literal('all')]),
+  pids: z.number(),
+  maxVms: z.number(),
+  description: z.string(),
+  users: z.array(z.string()),
+});
+export type PlanView = z.infer<typeof PlanViewSchema>;
+
+export function planView(plan: Plan, state: State): PlanView {
+  return {
+    name: plan.name,
+    cpu: plan.cpu ?? null,
+    ram: plan.ramBytes === undefined ? null : formatSize(plan.ramBytes),
+    ramBytes: plan.ramBytes ?? null,
+    gpu: plan.gpu,
+    pids: plan.pids,
+    maxVms: plan.maxVms,
+    description: plan.description,
+    users: state.users.filter((u) => u.plan === plan.name).map((u) => u.login),
+  };
+}

@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BerthError } from '../../src/errors.js';
+import { initHome } from '../../src/services/init.js';
+import { addPlan } from '../../src/services/plans.js';
+import { StateSchema } from '../../src/state/schema.js';
+import { StateStore } from '../../src/state/store.js';
+import { ROOT, tempHome } from '../helpers/cli.js';
+
+const WORKER = join(ROOT, 'test', 'helpers', 'state-worker.mjs');
+let home: string;
+let cleanup: () => Promise<void>;
+let store: StateStore;
+
+beforeEach(async () => {
+  ({ home, cleanup } = await tempHome());
+  store = new StateStore(home);
+  await initHome(store);
+});
+afterEach(() => cleanup());
+
+async function rejection(promise: Promise<unknown>): Promise<BerthError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as BerthError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('the state file', () => {
+  it('is private to the operator: home 0700, file 0600', async () => {
+    expect((await stat(home)).mode & 0o777).toBe(0o700);
+    expect((await stat(store.path)).mode & 0o777).toBe(0o600);
+  });
+
+  it('keeps the previous good version as state.json.bak', async () => {
+    const before = await readFile(store.path, 'utf8');
+    await addPlan(store, 'gold', { cpu: 3 });
+    expect(await readFile(`${store.path}.bak`, 'utf8')).toBe(before);
+    expect((await store.read()).plans.map((p) => p.name)).toContain('gold');
+  });
+
+  it('writes nothing when a change throws', async () => {
+    const before = await readFile(store.path, 'utf8');
+    await expect(
+      store.transact((state) => {
+        state.plans = [];
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    expect(await readFile(store.path, 'utf8')).toBe(before);
+    expect((await readdir(home)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('refuses a change that would break its invariants', async () => {
+    const before = await readFile(store.path, 'utf8');
+    await expect(
+      store.transact((state) => {
+        state.plans.push({ ...state.plans[0]! });
+      }),
+    ).rejects.toThrow(/appears twice/);
+    expect(await readFile(store.path, 'utf8')).toBe(before);
+  });
+
+  it('names the file, the problem and the way back when it is damaged, and never overwrites it', async () => {
+    await addPlan(store, 'gold', {});
+    await writeFile(store.path, '{"version": 1, "plans": [');
+    const err = await rejection(store.read());
+    expect(err.code).toBe('STATE_CORRUPT');
+    expect(err.message).toContain(store.path);
+    expect(err.message).toMatch(/not valid JSON/);
+    expect(err.hint).toContain(`cp ${store.path}.bak ${store.path}`);
+    await expect(addPlan(store, 'silver', {})).rejects.toThrow(/damaged/);
+    expect(await readFile(store.path, 'utf8')).toBe('{"version": 1, "plans": [');
+  });
+
+  it('reports a file that parses but does not validate', async () => {
+    const state = JSON.parse(await readFile(store.path, 'utf8'));
+    state.plans[0].pids = -4;
+    await writeFile(store.path, JSON.stringify(state));
+    const err = await rejection(store.read());
+    expect(err.code).toBe('STATE_CORRUPT');
+    expect(err.message).toContain('plans.0.pids');
+  });
+
+  it('refuses a file from a newer berth without touching it', async () => {
+    const text = JSON.stringify({ version: 99, plans: [], users: [], config: {} });
+    await writeFile(store.path, text);
+    expect((await rejection(store.transact(() => undefined))).code).toBe('STATE_TOO_NEW');
+    expect(await readFile(store.path, 'utf8')).toBe(text);
+  });
+
+  it('says how to start when there is no state yet', async () => {
+    const fresh = new StateStore(join(home, 'nowhere'));
+    const err = await rejection(fresh.read());
+    expect(err.code).toBe('NOT_INITIALISED');
+    expect(err.hint).toContain('berth init');
+  });
+
+  it('applies all 1000 mutations of 4 processes racing each other', async () => {
+    await Promise.all(['pa', 'pb', 'pc', 'pd'].map((prefix) => execa('node', [WORKER, home, 'allow', prefix, '250'])));
+    const state = await store.read();
+    expect(state.users).toHaveLength(1000);
+    for (const prefix of ['pa', 'pb', 'pc', 'pd']) {
+      expect(state.users.filter((u) => u.login.startsWith(`${prefix}-`))).toHaveLength(250);
+    }
+  });
+
+  it('survives a writer killed with SIGKILL mid-way: the file parses and holds the last commit', async () => {
+    for (let round = 0; round < 3; round++) {
+      const worker = spawn('node', [WORKER, home, 'churn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      worker.stdout.on('data', (chunk) => {
+        output += chunk;
+      });
+      await new Promise((resolve) => worker.stdout.once('data', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
+      worker.kill('SIGKILL');
+      await new Promise((resolve) => worker.once('exit', resolve));
+      const committed = Math.max(...[...output.matchAll(/committed (\d+)/g)].map((m) => Number(m[1])));
+      const state = StateSchema.parse(JSON.parse(await readFile(store.path, 'utf8')));
+      // The kill can land between the rename and the line saying so.
+      expect([committed, committed + 1]).toContain(state.config['max-vms']);
+      expect(state.plans[0]?.description.startsWith(`${state.config['max-vms']}:`)).toBe(true);
+    }
+    // The dead writer's lock goes stale and the next change goes through.
+    await addPlan(store, 'after-kill', {});
+    expect((await store.read()).plans.map((p) => p.name)).toContain('after-kill');
+  });
+});
