@@ -1,7 +1,7 @@
 import { Command, Errors } from '@oclif/core';
 import { BerthError } from '../errors.js';
-import { berthHome } from '../home.js';
-import { StateStore } from '../state/store.js';
+import { type Berth, openBerth } from '../services/context.js';
+import type { StateStore } from '../state/store.js';
 
 /**
  * Every berth command: `--json`, the state store, and one mapping of errors to
@@ -11,11 +11,21 @@ import { StateStore } from '../state/store.js';
 export abstract class BerthCommand extends Command {
   static override enableJsonFlag = true;
 
-  private storeCache?: StateStore;
+  private context?: Berth;
+
+  /** The state and the Docker engine, as every service takes them. */
+  protected get berth(): Berth {
+    this.context ??= openBerth();
+    return this.context;
+  }
 
   protected get store(): StateStore {
-    this.storeCache ??= new StateStore(berthHome());
-    return this.storeCache;
+    return this.berth.store;
+  }
+
+  /** Progress and notes for a person: stderr, and only without --json. */
+  protected note(text: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${text}\n`);
   }
 
   override async catch(error: Error): Promise<never> {

@@ -7,16 +7,26 @@ export const planFlags = {
   gpu: Flags.string({ description: 'GPUs: 0, a count, or "all"' }),
   pids: Flags.string({ description: 'most processes in a VM (default 512)' }),
   'max-vms': Flags.string({ description: 'most VMs per user (default 1)' }),
+  sudo: Flags.boolean({ description: 'users may sudo in their VMs (turns off no-new-privileges)', allowNo: true }),
   description: Flags.string({ description: 'one line shown to users' }),
 };
 
-export function planSpecFrom(flags: { cpu?: string; ram?: string; gpu?: string; pids?: string; 'max-vms'?: string; description?: string }) {
+export function planSpecFrom(flags: {
+  cpu?: string;
+  ram?: string;
+  gpu?: string;
+  pids?: string;
+  'max-vms'?: string;
+  sudo?: boolean;
+  description?: string;
+}) {
   return {
     cpu: flags.cpu,
     ram: flags.ram,
     gpu: flags.gpu,
     pids: flags.pids,
     maxVms: flags['max-vms'],
+    sudo: flags.sudo,
     description: flags.description,
   };
 }

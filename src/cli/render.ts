@@ -1,19 +1,32 @@
 import type { ConfigEntry } from '../services/config.js';
+import type { ImageView } from '../services/images.js';
+import type { VmStatsView } from '../services/vm-exec.js';
 import type { PlanView } from '../views/plan-view.js';
 import type { KeyView, UserView } from '../views/user-view.js';
+import type { VmView } from '../views/vm-view.js';
 import { table } from './table.js';
 
 const orDefault = (value: string | number | null) => (value === null ? 'default' : String(value));
 
 export function planSummary(plan: PlanView): string {
-  return `${orDefault(plan.cpu)} CPU, ${orDefault(plan.ram)} RAM, ${plan.gpu} GPU, ${plan.pids} processes, ${plan.maxVms} VM(s) per user`;
+  return `${orDefault(plan.cpu)} CPU, ${orDefault(plan.ram)} RAM, ${plan.gpu} GPU, ${plan.pids} processes, ${plan.maxVms} VM(s) per user${plan.sudo ? ', sudo' : ''}`;
 }
 
 export function planTable(plans: PlanView[]): string {
   if (plans.length === 0) return 'No plans. Add one with: berth plan add NAME --cpu 2 --ram 4g';
   return table(
-    ['NAME', 'CPU', 'RAM', 'GPU', 'PIDS', 'MAX VMS', 'USERS', 'DESCRIPTION'],
-    plans.map((p) => [p.name, orDefault(p.cpu), orDefault(p.ram), p.gpu, p.pids, p.maxVms, p.users.length, p.description]),
+    ['NAME', 'CPU', 'RAM', 'GPU', 'PIDS', 'MAX VMS', 'SUDO', 'USERS', 'DESCRIPTION'],
+    plans.map((p) => [
+      p.name,
+      orDefault(p.cpu),
+      orDefault(p.ram),
+      p.gpu,
+      p.pids,
+      p.maxVms,
+      p.sudo ? 'yes' : 'no',
+      p.users.length,
+      p.description,
+    ]),
   );
 }
 
@@ -25,6 +38,7 @@ export function planDetails(plan: PlanView): string {
     ['GPU', plan.gpu],
     ['Processes', plan.pids],
     ['VMs per user', plan.maxVms],
+    ['Sudo', plan.sudo ? 'yes' : 'no'],
     ['Description', plan.description || '-'],
     ['Users', plan.users.join(', ') || '-'],
   ]);
@@ -68,4 +82,58 @@ export function configTable(entries: ConfigEntry[]): string {
 function fields(rows: Array<[string, string | number]>): string {
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join('\n');
+}
+
+export function vmTable(vms: VmView[]): string {
+  if (vms.length === 0) return 'No VMs. Create one with: berth vm create LOGIN';
+  return table(
+    ['VM', 'STATE', 'DESIRED', 'PLAN', 'CPU', 'RAM', 'IMAGE', 'CREATED'],
+    vms.map((v) => [v.ref, v.state, v.desired, v.plan, v.cpu, v.ram, v.image, v.createdAt.slice(0, 16).replace('T', ' ')]),
+  );
+}
+
+export function vmDetails(vm: VmView): string {
+  return fields([
+    ['VM', vm.ref],
+    ['State', `${vm.state} (desired: ${vm.desired})`],
+    ['Plan', vm.plan],
+    ['Image', vm.image],
+    ['Container', vm.containerId ?? '-'],
+    ['Resources', `${vm.cpu} CPU, ${vm.ram} RAM, ${vm.pids} processes, ${vm.gpu} GPU${vm.sudo ? ', sudo' : ''}`],
+    ['Created', vm.createdAt],
+    ['Last started', vm.lastStartedAt ?? '-'],
+    ['Last stopped', vm.lastStoppedAt ?? '-'],
+    ['Last exit code', vm.lastExitCode ?? '-'],
+    ['OOM-killed', vm.oomKilledAt ?? 'never'],
+  ]);
+}
+
+const mb = (bytes: number) => (bytes / 1024 ** 2).toFixed(1);
+
+export function statsTable(stats: VmStatsView[]): string {
+  if (stats.length === 0) return 'No running VMs.';
+  return table(
+    ['VM', 'CPU %', 'MEM USED MB', 'MEM LIMIT MB', 'PIDS', 'NET RX MB', 'NET TX MB'],
+    stats.map((s) => [
+      s.ref,
+      s.cpuPercent.toFixed(1),
+      mb(s.memoryUsedBytes),
+      mb(s.memoryLimitBytes),
+      s.pids,
+      mb(s.netRxBytes),
+      mb(s.netTxBytes),
+    ]),
+  );
+}
+
+export function imageTable(images: ImageView[]): string {
+  if (images.length === 0) return 'No berth images. Build one with: berth image build';
+  const age = (iso: string) => {
+    const hours = (Date.now() - Date.parse(iso)) / 3.6e6;
+    return hours < 1 ? `${Math.round(hours * 60)} min` : hours < 48 ? `${Math.round(hours)} h` : `${Math.round(hours / 24)} days`;
+  };
+  return table(
+    ['IMAGE', 'TEMPLATE', 'ID', 'SIZE MB', 'AGE'],
+    images.map((i) => [i.tags.join(', ') || '<untagged>', i.template, i.id, mb(i.sizeBytes), age(i.createdAt)]),
+  );
 }

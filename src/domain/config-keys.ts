@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { invalidInput } from '../errors.js';
+import { checkDockerHost, checkNetworkName } from './docker-host.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { checkImageRef } from './image-ref.js';
 import { checkListenAddress } from './listen-address.js';
@@ -81,6 +82,34 @@ export const CONFIG_KEYS = {
     default: 'basic',
     schema: z.string(),
     parse: checkPlanName,
+    format: String,
+  }),
+  overcommit: key<number>({
+    description: 'Running VMs may reserve up to host memory × this',
+    default: 1,
+    schema: z.number().positive(),
+    parse: (s) => parseCpus(s, 'overcommit factor'),
+    format: String,
+  }),
+  maintenance: key<boolean>({
+    description: 'Maintenance mode: only admins create or start VMs (on/off)',
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'maintenance'),
+    format: formatSwitch,
+  }),
+  'docker.host': key<string>({
+    description: 'Docker engine (unix:///path, tcp://host:port, ssh://user@host); DOCKER_HOST wins',
+    default: '',
+    schema: z.string(),
+    parse: checkDockerHost,
+    format: String,
+  }),
+  'docker.network': key<string>({
+    description: 'Bridge network of the VMs (inter-VM traffic disabled)',
+    default: 'berth-vms',
+    schema: z.string(),
+    parse: checkNetworkName,
     format: String,
   }),
   'ssh.listen': key<string>({

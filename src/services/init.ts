@@ -1,4 +1,5 @@
 import { chmod } from 'node:fs/promises';
+import { newInstanceId } from '../state/migrations.js';
 import { STATE_VERSION, type State } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
 import { DEFAULT_PLANS } from './plans.js';
@@ -16,7 +17,14 @@ export async function initHome(store: StateStore): Promise<InitResult> {
   const state = await store.transact((s) => s, {
     create: (): State => {
       created = true;
-      return { version: STATE_VERSION, plans: DEFAULT_PLANS.map((p) => ({ ...p })), users: [], config: {} };
+      return {
+        version: STATE_VERSION,
+        instanceId: newInstanceId(),
+        plans: DEFAULT_PLANS.map((p) => ({ ...p })),
+        users: [],
+        vms: [],
+        config: {},
+      };
     },
   });
   await chmod(store.home, 0o700);

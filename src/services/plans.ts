@@ -12,15 +12,43 @@ export interface PlanSpec {
   gpu?: string | number;
   pids?: string | number;
   maxVms?: string | number;
+  sudo?: boolean;
   description?: string;
 }
 
 export const DEFAULT_PIDS = 512;
 
 export const DEFAULT_PLANS: readonly Plan[] = [
-  { name: 'basic', cpu: 1, ramBytes: 1024 ** 3, gpu: 0, pids: DEFAULT_PIDS, maxVms: 1, description: 'Small box for scripts and editing' },
-  { name: 'standard', cpu: 2, ramBytes: 4 * 1024 ** 3, gpu: 0, pids: DEFAULT_PIDS, maxVms: 1, description: 'Everyday development' },
-  { name: 'pro', cpu: 4, ramBytes: 8 * 1024 ** 3, gpu: 0, pids: DEFAULT_PIDS, maxVms: 1, description: 'Builds and heavier workloads' },
+  {
+    name: 'basic',
+    cpu: 1,
+    ramBytes: 1024 ** 3,
+    gpu: 0,
+    pids: DEFAULT_PIDS,
+    maxVms: 1,
+    sudo: false,
+    description: 'Small box for scripts and editing',
+  },
+  {
+    name: 'standard',
+    cpu: 2,
+    ramBytes: 4 * 1024 ** 3,
+    gpu: 0,
+    pids: DEFAULT_PIDS,
+    maxVms: 1,
+    sudo: false,
+    description: 'Everyday development',
+  },
+  {
+    name: 'pro',
+    cpu: 4,
+    ramBytes: 8 * 1024 ** 3,
+    gpu: 0,
+    pids: DEFAULT_PIDS,
+    maxVms: 1,
+    sudo: false,
+    description: 'Builds and heavier workloads',
+  },
   {
     name: 'enterprise',
     cpu: 8,
@@ -28,6 +56,7 @@ export const DEFAULT_PLANS: readonly Plan[] = [
     gpu: 1,
     pids: DEFAULT_PIDS,
     maxVms: 1,
+    sudo: false,
     description: 'Large workloads with one GPU',
   },
 ];
@@ -39,6 +68,7 @@ function parseSpec(spec: PlanSpec): Partial<Plan> {
   if (spec.gpu !== undefined) out.gpu = parseGpus(spec.gpu);
   if (spec.pids !== undefined) out.pids = parseWhole(spec.pids, 'process limit', 16, 1_000_000);
   if (spec.maxVms !== undefined) out.maxVms = parseWhole(spec.maxVms, 'VM count per user', 0, 1000);
+  if (spec.sudo !== undefined) out.sudo = spec.sudo;
   if (spec.description !== undefined) out.description = checkDescription(spec.description);
   return out;
 }
@@ -83,7 +113,7 @@ export async function addPlan(store: StateStore, name: string, spec: PlanSpec): 
     if (state.plans.some((p) => p.name === name)) {
       throw new BerthError('PLAN_EXISTS', `Plan "${name}" already exists.`, `Change it with \`berth plan set ${name} …\`.`);
     }
-    const plan: Plan = { name, gpu: 0, pids: DEFAULT_PIDS, maxVms: 1, description: '', ...fields };
+    const plan: Plan = { name, gpu: 0, pids: DEFAULT_PIDS, maxVms: 1, sudo: false, description: '', ...fields };
     state.plans.push(plan);
     return plan;
   });
@@ -96,7 +126,7 @@ export async function setPlan(store: StateStore, name: string, spec: PlanSpec): 
     throw invalidInput(
       'NOTHING_TO_CHANGE',
       `No change given for plan "${name}".`,
-      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --description.',
+      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --description.',
     );
   }
   return store.transact((state) => Object.assign(findPlan(state, name), fields));
@@ -107,6 +137,14 @@ export async function removePlan(store: StateStore, name: string): Promise<Plan>
   return store.transact((state) => {
     const plan = findPlan(state, name);
     const users = usersOnPlan(state, name);
+    const vms = state.vms.filter((vm) => vm.plan === name).map((vm) => `${vm.user}/${vm.name}`);
+    if (users.length === 0 && vms.length > 0) {
+      throw new BerthError(
+        'PLAN_IN_USE',
+        `Plan "${name}" is in use by ${vms.length} VM(s): ${vms.join(', ')}.`,
+        'Destroy or rebuild them on another plan first.',
+      );
+    }
     if (users.length > 0) {
       throw new BerthError(
         'PLAN_IN_USE',

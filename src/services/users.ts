@@ -113,6 +113,14 @@ export async function removeUser(store: StateStore, login: string): Promise<User
   checkLogin(login);
   return store.transact((state) => {
     const user = findUser(state, login);
+    const vms = state.vms.filter((vm) => vm.user === login).map((vm) => `${vm.user}/${vm.name}`);
+    if (vms.length > 0) {
+      throw new BerthError(
+        'USER_HAS_VMS',
+        `User "${login}" still has VMs: ${vms.join(', ')}.`,
+        `Destroy them first: berth vm destroy ${vms[0]} --yes`,
+      );
+    }
     state.users = state.users.filter((u) => u !== user);
     return user;
   });

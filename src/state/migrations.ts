@@ -1,15 +1,29 @@
 import { BerthError } from '../errors.js';
 import { STATE_VERSION } from './schema.js';
 
+type Raw = Record<string, unknown>;
+
 /**
  * Steps that turn a state file of version N into N+1, keyed by N. A new field or
  * shape adds a step here and bumps STATE_VERSION; old files upgrade on their next write.
  */
-const STEPS: Record<number, (data: Record<string, unknown>) => Record<string, unknown>> = {};
+const STEPS: Record<number, (data: Raw) => Raw> = {
+  // 1 → 2: VMs arrive; plans learn `sudo`; each berth home gets an instance id for its Docker labels.
+  1: (data) => ({
+    ...data,
+    instanceId: newInstanceId(),
+    plans: (data.plans as Raw[]).map((plan) => ({ sudo: false, ...plan })),
+    vms: [],
+  }),
+};
+
+export function newInstanceId(): string {
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(6))).toString('hex');
+}
 
 export function migrate(raw: unknown, file: string): unknown {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
-  let data = raw as Record<string, unknown>;
+  let data = raw as Raw;
   const version = data.version;
   if (typeof version !== 'number' || !Number.isInteger(version)) return raw;
   if (version > STATE_VERSION) {
@@ -21,7 +35,7 @@ export function migrate(raw: unknown, file: string): unknown {
   }
   for (let v = version; v < STATE_VERSION; v++) {
     const step = STEPS[v];
-    if (!step) return raw;
+    if (!step || !Array.isArray(data.plans)) return raw;
     data = { ...step(data), version: v + 1 };
   }
   return data;

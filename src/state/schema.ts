@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigSetSchema } from '../domain/config-keys.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../domain/names.js';
 
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 export const PlanSchema = z
   .object({
@@ -14,6 +14,8 @@ export const PlanSchema = z
     gpu: z.union([z.number().int().min(0), z.literal('all')]),
     pids: z.number().int().positive(),
     maxVms: z.number().int().min(0),
+    /** Users may sudo in their VM (and `no-new-privileges` is off). */
+    sudo: z.boolean(),
     description: z.string(),
   })
   .strict();
@@ -50,11 +52,48 @@ export const UserSchema = z
   .strict();
 export type User = z.infer<typeof UserSchema>;
 
+export const VM_NAME_PATTERN = PLAN_NAME_PATTERN;
+
+/** What a VM was given when its container was (re)created. */
+export const ResourcesSchema = z
+  .object({
+    cpu: z.number().positive(),
+    memoryBytes: z.number().int().positive(),
+    pids: z.number().int().positive(),
+    gpu: z.union([z.number().int().min(0), z.literal('all')]),
+    sudo: z.boolean(),
+  })
+  .strict();
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+export const VmSchema = z
+  .object({
+    user: z.string().regex(LOGIN_PATTERN),
+    name: z.string().regex(VM_NAME_PATTERN),
+    plan: z.string(),
+    image: z.string(),
+    /** `creating` while its Docker objects are being made (the slot is reserved). */
+    phase: z.enum(['creating', 'ready']),
+    containerId: z.string().nullable(),
+    desired: z.enum(['running', 'stopped']),
+    resources: ResourcesSchema,
+    createdAt: z.string(),
+    lastStartedAt: z.string().optional(),
+    lastStoppedAt: z.string().optional(),
+    lastExitCode: z.number().int().optional(),
+    oomKilledAt: z.string().optional(),
+  })
+  .strict();
+export type Vm = z.infer<typeof VmSchema>;
+
 export const StateSchema = z
   .object({
     version: z.literal(STATE_VERSION),
+    /** Tells this berth home's Docker objects from another's on a shared engine. */
+    instanceId: z.string().regex(/^[0-9a-f]{12}$/),
     plans: z.array(PlanSchema),
     users: z.array(UserSchema),
+    vms: z.array(VmSchema),
     config: ConfigSetSchema,
   })
   .strict()
@@ -70,6 +109,13 @@ export const StateSchema = z
     for (const user of state.users) {
       if (!plans.has(user.plan)) problem(`user "${user.login}" is on plan "${user.plan}", which does not exist`);
     }
+    const logins = new Set(state.users.map((u) => u.login));
+    for (const dup of duplicates(state.vms.map((vm) => `${vm.user}-${vm.name}`)))
+      problem(`two VMs would share the Docker name berth-${dup}`);
+    for (const vm of state.vms) {
+      if (!logins.has(vm.user)) problem(`VM ${vm.user}/${vm.name} belongs to a user who does not exist`);
+      if (!plans.has(vm.plan)) problem(`VM ${vm.user}/${vm.name} is on plan "${vm.plan}", which does not exist`);
+    }
   });
 export type State = z.infer<typeof StateSchema>;
 
@@ -78,8 +124,4 @@ function duplicates(values: string[]): string[] {
   const dups = new Set<string>();
   for (const v of values) (seen.has(v) ? dups : seen).add(v);
   return [...dups];
-}
-
-export function emptyState(): State {
-  return { version: STATE_VERSION, plans: [], users: [], config: {} };
 }

@@ -13,6 +13,7 @@ export const PlanViewSchema = z.object({
   gpu: z.union([z.number(), z.literal('all')]),
   pids: z.number(),
   maxVms: z.number(),
+  sudo: z.boolean(),
   description: z.string(),
   users: z.array(z.string()),
 });
@@ -27,6 +28,7 @@ export function planView(plan: Plan, state: State): PlanView {
     gpu: plan.gpu,
     pids: plan.pids,
     maxVms: plan.maxVms,
+    sudo: plan.sudo,
     description: plan.description,
     users: state.users.filter((u) => u.plan === plan.name).map((u) => u.login),
   };

@@ -1,0 +1,123 @@
+// `berth vm create` against `docker run -d` with the same flags, and `berth vm exec VM true`
+// against `docker exec CID true`: whole processes, interleaved, on the minimal image.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { median, ms } from './measure.js';
+
+export const title = 'VM create and exec against plain Docker';
+
+const IMAGE = 'berth-vm-minimal:latest';
+
+function timed(cmd, args, env) {
+  const start = performance.now();
+  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const elapsed = performance.now() - start;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return { elapsed, stdout: r.stdout.trim() };
+}
+
+export async function run({ bin, runs, root }) {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
+  const env = { BERTH_HOME: join(dir, 'home') };
+  const network = `berth-bench-${process.pid}`;
+  const berth = (...args) => timed('node', [bin, ...args], env);
+  try {
+    execFileSync('bash', [join(root, 'scripts', 'base-images.sh'), 'busybox'], { stdio: 'ignore' });
+    berth('init');
+    berth('image', 'build', '--template', 'minimal');
+    berth('config', 'set', 'image', IMAGE);
+    berth('config', 'set', 'docker.network', network);
+    berth('plan', 'add', 'bench', '--cpu', '0.5', '--ram', '64m', '--max-vms', String(runs + 2));
+    berth('user', 'allow', 'bench', '--plan', 'bench');
+    const instance = JSON.parse(readFileSync(join(dir, 'home', 'state.json'), 'utf8')).instanceId;
+    berth('vm', 'create', 'bench', '--name', 'warm');
+
+    const create = { berth: [], docker: [] };
+    for (let i = 0; i < runs; i++) {
+      create.berth.push(berth('vm', 'create', 'bench', '--name', `b${i}`).elapsed);
+      const labels = ['managed=true', `instance=${instance}`, 'user=bench', `vm=d${i}`, 'plan=bench'].flatMap((l) => [
+        '--label',
+        `dev.berth.${l}`,
+      ]);
+      // What berth asks the engine for, as a docker run: same limits, hardening, network, volume, labels.
+      const flags = [
+        'run',
+        '-d',
+        '--name',
+        `berth-bench-d${i}`,
+        '--hostname',
+        `bench-d${i}`,
+        '--init',
+        '--cap-drop',
+        'ALL',
+        ...['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'SETUID', 'SETGID', 'KILL', 'NET_BIND_SERVICE', 'AUDIT_WRITE'].flatMap((c) => [
+          '--cap-add',
+          c,
+        ]),
+        '--security-opt',
+        'no-new-privileges:true',
+        '--memory',
+        '64m',
+        '--memory-swap',
+        '64m',
+        '--cpus',
+        '0.5',
+        '--pids-limit',
+        '512',
+        '--network',
+        network,
+        '--restart',
+        'unless-stopped',
+        '--log-opt',
+        'max-size=10m',
+        '--log-opt',
+        'max-file=3',
+        '--mount',
+        `type=volume,source=berth-bench-d${i}-home,target=/home/bench`,
+        ...labels,
+        '-e',
+        'BERTH_USER=bench',
+        '-e',
+        'BERTH_SUDO=0',
+        '-w',
+        '/home/bench',
+        IMAGE,
+      ];
+      create.docker.push(timed('docker', flags).elapsed);
+    }
+    const cid = timed('docker', ['inspect', '-f', '{{.Id}}', 'berth-bench-warm']).stdout;
+    const exec = { berth: [], docker: [] };
+    berth('vm', 'exec', 'bench/warm', '--', 'true');
+    for (let i = 0; i < runs; i++) {
+      exec.berth.push(berth('vm', 'exec', 'bench/warm', '--', 'true').elapsed);
+      exec.docker.push(timed('docker', ['exec', '-u', '1000:1000', cid, 'true']).elapsed);
+    }
+    const row = (name, ours, theirs, baseline) =>
+      `| ${name} | ${ms(median(ours))} | ${ms(median(theirs))} | ${(median(ours) / median(theirs)).toFixed(2)}× | ${baseline} |`;
+    return [
+      '| operation | berth | plain Docker | ratio | baseline command |',
+      '|---|---|---|---|---|',
+      row('create + start a VM', create.berth, create.docker, '`docker run -d` with the same limits, caps, network, volume, labels'),
+      row('run `true` in a VM', exec.berth, exec.docker, '`docker exec -u 1000:1000 CID true`'),
+      '',
+      `Median of ${runs} runs each, whole processes (berth's include Node and CLI start-up, see above), interleaved. Target: ≤ 1.5× for both.`,
+    ].join('\n');
+  } finally {
+    const ids = spawnSync('docker', ['ps', '-aq', '--filter', 'label=dev.berth.user=bench', '--filter', `name=berth-bench-`], {
+      encoding: 'utf8',
+    })
+      .stdout.split('\n')
+      .filter(Boolean);
+    if (ids.length) spawnSync('docker', ['rm', '-f', ...ids]);
+    const vols = spawnSync('docker', ['volume', 'ls', '-q', '--filter', 'label=dev.berth.user=bench'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean);
+    const plain = Array.from({ length: runs }, (_, i) => `berth-bench-d${i}-home`);
+    spawnSync('docker', ['volume', 'rm', '-f', ...vols, ...plain]);
+    spawnSync('docker', ['network', 'rm', network]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,33 @@
+import { BerthCommand } from '../src/cli/base-command.js';
+import { type DoctorReport, doctor } from '../src/services/reconcile.js';
+
+export default class Doctor extends BerthCommand {
+  static override summary = 'Check the state file, the engine, the image, the network and VM drift';
+  static override description = 'Exits 1 when something needs attention.';
+  static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json'];
+
+  async run(): Promise<DoctorReport> {
+    await this.parse(Doctor);
+    const report = await doctor(this.berth);
+    if (!this.jsonEnabled()) {
+      const mark = (ok: boolean) => (ok ? 'ok  ' : 'FAIL');
+      this.log(
+        `${mark(report.stateFile.ok)} state file ${report.stateFile.path}${report.stateFile.problem ? `: ${report.stateFile.problem}` : ''}`,
+      );
+      this.log(`${mark(report.engine.ok)} Docker engine ${report.engine.address} ${report.engine.version ?? report.engine.problem ?? ''}`);
+      this.log(`${mark(report.image.present)} image ${report.image.ref}${report.image.present ? '' : ' missing: berth image build'}`);
+      this.log(
+        `${mark(!report.network.present || report.network.interVmTrafficBlocked)} network ${report.network.name}: ${report.network.present ? (report.network.interVmTrafficBlocked ? 'inter-VM traffic blocked' : 'inter-VM traffic ALLOWED') : 'made on first VM create'}`,
+      );
+      if (report.drift) {
+        const d = report.drift;
+        const clean = d.orphans.length + d.missing.length + d.stuck.length === 0;
+        this.log(
+          `${mark(clean)} VMs: ${d.orphans.length} orphan container(s), ${d.missing.length} missing, ${d.stuck.length} interrupted${clean ? '' : ' — see berth vm reconcile'}`,
+        );
+      }
+    }
+    if (!report.healthy) process.exitCode = 1;
+    return report;
+  }
+}

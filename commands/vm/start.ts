@@ -1,0 +1,20 @@
+import { BerthCommand } from '../../src/cli/base-command.js';
+import { forceFlag, vmArg } from '../../src/cli/vm-flags.js';
+import { showVm } from '../../src/services/vm-status.js';
+import { startVm } from '../../src/services/vms.js';
+import type { VmView } from '../../src/views/vm-view.js';
+
+export default class VmStart extends BerthCommand {
+  static override summary = 'Start a stopped VM';
+  static override args = { vm: vmArg };
+  static override flags = { force: forceFlag };
+  static override examples = ['<%= config.bin %> vm start alice', '<%= config.bin %> vm start alice/web'];
+
+  async run(): Promise<VmView> {
+    const { args, flags } = await this.parse(VmStart);
+    const vm = await startVm(this.berth, args.vm, { role: 'admin', override: flags.force });
+    const view = await showVm(this.berth, `${vm.user}/${vm.name}`);
+    if (!this.jsonEnabled()) this.log(`Started VM ${view.ref}; it is ${view.state}.`);
+    return view;
+  }
+}

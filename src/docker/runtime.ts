@@ -1,0 +1,432 @@
+import type { Duplex, Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { BerthError } from '../errors.js';
+
+/** Where the engine is: DOCKER_HOST wins, then config `docker.host`, then the local socket. */
+export function engineAddress(configured: string, env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_HOST || configured || 'unix:///var/run/docker.sock';
+}
+
+function connectionOptions(address: string): Docker.DockerOptions {
+  const url = new URL(address);
+  if (url.protocol === 'unix:') return { socketPath: url.pathname };
+  if (url.protocol === 'tcp:') return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
+  if (url.protocol === 'ssh:') {
+    return {
+      protocol: 'ssh',
+      host: url.hostname,
+      port: Number(url.port || 22),
+      username: url.username || undefined,
+      sshOptions: { agent: process.env.SSH_AUTH_SOCK },
+    } as Docker.DockerOptions;
+  }
+  throw new BerthError('INVALID_DOCKER_HOST', `Cannot use Docker host ${address}.`, 'Use unix://, tcp:// or ssh:// addresses.');
+}
+
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** Docker's state: created, running, paused, restarting, exited, dead. */
+  state: string;
+  image: string;
+}
+
+export interface ContainerDetails extends ContainerSummary {
+  running: boolean;
+  exitCode: number;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+  hostConfig: Docker.HostConfig;
+  config: Docker.ContainerInspectInfo['Config'];
+}
+
+export interface ImageSummary {
+  id: string;
+  tags: string[];
+  labels: Record<string, string>;
+  size: number;
+  created: number;
+}
+
+export interface ExecHandle {
+  stream: Duplex;
+  /** The exit code, once the command has ended. */
+  exitCode(): Promise<number>;
+  resize(columns: number, rows: number): Promise<void>;
+}
+
+export interface ExecOptions {
+  cmd: string[];
+  user: string;
+  workdir: string;
+  env: string[];
+  tty: boolean;
+  stdin: boolean;
+}
+
+export interface VmStats {
+  cpuPercent: number;
+  memoryUsedBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+  netRxBytes: number;
+  netTxBytes: number;
+}
+
+/** The one module that talks to Docker. Every call's failure becomes a BerthError. */
+export class DockerRuntime {
+  private constructor(
+    readonly docker: Docker,
+    readonly address: string,
+  ) {}
+
+  static async open(configured = ''): Promise<DockerRuntime> {
+    const { default: Dockerode } = await import('dockerode');
+    const address = engineAddress(configured);
+    // With DOCKER_HOST set, docker-modem reads it (and DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) itself.
+    const docker = process.env.DOCKER_HOST ? new Dockerode() : new Dockerode(connectionOptions(address));
+    return new DockerRuntime(docker, address);
+  }
+
+  /** For tests and tools that already hold a dockerode client. */
+  static wrap(docker: Docker, address: string): DockerRuntime {
+    return new DockerRuntime(docker, address);
+  }
+
+  private fail(err: unknown, what: string): never {
+    throw dockerError(err, what, this.address);
+  }
+
+  async version(): Promise<{ version: string; apiVersion: string }> {
+    const info = await this.docker.version().catch((err) => this.fail(err, 'ask the engine its version'));
+    return { version: info.Version, apiVersion: info.ApiVersion };
+  }
+
+  async hostInfo(): Promise<{ memoryBytes: number; cpus: number; runtimes: string[]; name: string }> {
+    const info = await this.docker.info().catch((err) => this.fail(err, 'read the engine info'));
+    return { memoryBytes: info.MemTotal, cpus: info.NCPU, runtimes: Object.keys(info.Runtimes ?? {}), name: info.Name };
+  }
+
+  // --- images ---
+
+  async image(ref: string): Promise<ImageSummary | null> {
+    try {
+      const info = await this.docker.getImage(ref).inspect();
+      return {
+        id: info.Id,
+        tags: info.RepoTags ?? [],
+        labels: info.Config?.Labels ?? {},
+        size: info.Size,
+        created: Date.parse(info.Created) / 1000,
+      };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      return this.fail(err, `inspect image ${ref}`);
+    }
+  }
+
+  async images(labels: string[]): Promise<ImageSummary[]> {
+    const list = await this.docker.listImages({ filters: { label: labels } }).catch((err) => this.fail(err, 'list images'));
+    return list.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: i.Created }));
+  }
+
+  /** Builds from a tar stream; each line of build output goes to `onLine`. */
+  async buildImage(
+    context: Readable | { context: string; src: string[] },
+    options: { tag: string; buildArgs: Record<string, string>; labels: Record<string, string> },
+    onLine: (line: string) => void,
+  ): Promise<string> {
+    const stream = await this.docker
+      .buildImage(context, { t: options.tag, buildargs: options.buildArgs, labels: options.labels, rm: true, forcerm: true })
+      .catch((err) => this.fail(err, `build ${options.tag}`));
+    const tail: string[] = [];
+    let imageId = '';
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        stream,
+        (err: Error | null) => (err ? reject(err) : resolve()),
+        (event: { stream?: string; status?: string; error?: string; aux?: { ID?: string } }) => {
+          if (event.error) {
+            reject(new BerthError('IMAGE_BUILD_FAILED', `Building ${options.tag} failed: ${event.error.trim()}`, lastLines(tail)));
+            return;
+          }
+          if (event.aux?.ID) imageId = event.aux.ID;
+          for (const line of (event.stream ?? event.status ?? '').split('\n')) {
+            if (!line.trim()) continue;
+            tail.push(line);
+            if (tail.length > 8) tail.shift();
+            onLine(line);
+          }
+        },
+      );
+    });
+    return imageId;
+  }
+
+  // --- networks and volumes ---
+
+  async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    const existing = await this.docker.listNetworks({ filters: { name: [name] } }).catch((err) => this.fail(err, 'list networks'));
+    if (existing.some((n) => n.Name === name)) return;
+    try {
+      await this.docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: labels,
+        // One user's VM must not reach another's.
+        Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+      });
+    } catch (err) {
+      if (statusOf(err) !== 409) this.fail(err, `create network ${name}`);
+    }
+  }
+
+  async network(name: string): Promise<{ name: string; options: Record<string, string>; labels: Record<string, string> } | null> {
+    try {
+      const info = await this.docker.getNetwork(name).inspect();
+      return { name: info.Name, options: info.Options ?? {}, labels: info.Labels ?? {} };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      return this.fail(err, `inspect network ${name}`);
+    }
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    await this.docker
+      .getNetwork(name)
+      .remove()
+      .catch((err) => statusOf(err) === 404 || this.fail(err, `remove network ${name}`));
+  }
+
+  async volume(name: string): Promise<{ name: string; labels: Record<string, string> } | null> {
+    try {
+      const info = await this.docker.getVolume(name).inspect();
+      return { name: info.Name, labels: info.Labels ?? {} };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      return this.fail(err, `inspect volume ${name}`);
+    }
+  }
+
+  async volumes(labels: string[]): Promise<Array<{ name: string; labels: Record<string, string> }>> {
+    const list = await this.docker.listVolumes({ filters: { label: labels } }).catch((err) => this.fail(err, 'list volumes'));
+    return (list.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
+  }
+
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.docker.createVolume({ Name: name, Labels: labels }).catch((err) => this.fail(err, `create volume ${name}`));
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.docker
+      .getVolume(name)
+      .remove()
+      .catch((err) => statusOf(err) === 404 || this.fail(err, `remove volume ${name}`));
+  }
+
+  // --- containers ---
+
+  async createContainer(options: Docker.ContainerCreateOptions): Promise<string> {
+    const container = await this.docker.createContainer(options).catch((err) => this.fail(err, `create container ${options.name}`));
+    return container.id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .start()
+      .catch((err) => statusOf(err) === 304 || this.fail(err, 'start the VM'));
+  }
+
+  async stopContainer(id: string, timeoutSeconds = 10): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .stop({ t: timeoutSeconds })
+      .catch((err) => statusOf(err) === 304 || this.fail(err, 'stop the VM'));
+  }
+
+  async restartContainer(id: string, timeoutSeconds = 10): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .restart({ t: timeoutSeconds })
+      .catch((err) => this.fail(err, 'restart the VM'));
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .remove({ force: true, v: false })
+      .catch((err) => statusOf(err) === 404 || this.fail(err, 'remove the VM container'));
+  }
+
+  async inspectContainer(id: string): Promise<ContainerDetails | null> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      return {
+        id: info.Id,
+        name: info.Name.replace(/^\//, ''),
+        labels: info.Config.Labels ?? {},
+        state: info.State.Status,
+        image: info.Config.Image,
+        running: info.State.Running,
+        exitCode: info.State.ExitCode,
+        oomKilled: info.State.OOMKilled,
+        startedAt: info.State.StartedAt,
+        finishedAt: info.State.FinishedAt,
+        hostConfig: info.HostConfig,
+        config: info.Config,
+      };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      return this.fail(err, 'inspect the VM container');
+    }
+  }
+
+  async containers(labels: string[]): Promise<ContainerSummary[]> {
+    const list = await this.docker
+      .listContainers({ all: true, filters: { label: labels } })
+      .catch((err) => this.fail(err, 'list containers'));
+    return list.map((c) => ({
+      id: c.Id,
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      labels: c.Labels ?? {},
+      state: c.State,
+      image: c.Image,
+    }));
+  }
+
+  /** Events the engine still remembers (it keeps the last few hundred), oldest first. */
+  async pastEvents(options: {
+    since: Date;
+    labels: string[];
+    actions: string[];
+  }): Promise<Array<{ id: string; action: string; time: Date }>> {
+    const stream = (await this.docker
+      .getEvents({
+        since: Math.floor(options.since.getTime() / 1000),
+        until: Math.ceil(Date.now() / 1000),
+        filters: { type: ['container'], label: options.labels, event: options.actions },
+      })
+      .catch((err) => this.fail(err, 'read past events'))) as unknown as NodeJS.ReadableStream;
+    let text = '';
+    for await (const chunk of stream) text += chunk.toString();
+    return text
+      .split('\n')
+      .filter((line) => line.trim())
+      .map((line) => JSON.parse(line) as { id: string; Action: string; timeNano: number })
+      .map((e) => ({ id: e.id, action: e.Action, time: new Date(Math.floor(e.timeNano / 1e6)) }));
+  }
+
+  async exec(id: string, options: ExecOptions): Promise<ExecHandle> {
+    const container = this.docker.getContainer(id);
+    const exec = await container
+      .exec({
+        Cmd: options.cmd,
+        User: options.user,
+        WorkingDir: options.workdir,
+        Env: options.env,
+        Tty: options.tty,
+        AttachStdin: options.stdin,
+        AttachStdout: true,
+        AttachStderr: true,
+      })
+      .catch((err) => this.fail(err, 'run a command in the VM'));
+    const stream = (await exec
+      .start({ hijack: true, stdin: options.stdin, Tty: options.tty })
+      .catch((err) => this.fail(err, 'run a command in the VM'))) as Duplex;
+    return {
+      stream,
+      exitCode: async () => {
+        if (!stream.readableEnded) await new Promise((resolve) => stream.once('end', resolve).once('close', resolve));
+        for (;;) {
+          const info = await exec.inspect().catch((err) => this.fail(err, 'read the exit code'));
+          if (!info.Running) return info.ExitCode ?? 0;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      },
+      resize: async (columns, rows) => {
+        await exec.resize({ w: columns, h: rows }).catch(() => undefined);
+      },
+    };
+  }
+
+  demux(stream: NodeJS.ReadableStream, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): void {
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+  }
+
+  async logs(id: string, options: { follow: boolean; tail: number }): Promise<NodeJS.ReadableStream> {
+    const container = this.docker.getContainer(id);
+    if (options.follow) {
+      return container
+        .logs({ follow: true, stdout: true, stderr: true, tail: options.tail })
+        .catch((err) => this.fail(err, 'read the VM logs'));
+    }
+    const buffer = await container
+      .logs({ follow: false, stdout: true, stderr: true, tail: options.tail })
+      .catch((err) => this.fail(err, 'read the VM logs'));
+    const { PassThrough } = await import('node:stream');
+    const out = new PassThrough();
+    out.end(buffer);
+    return out;
+  }
+
+  async stats(id: string): Promise<VmStats> {
+    const s = (await this.docker
+      .getContainer(id)
+      .stats({ stream: false })
+      .catch((err) => this.fail(err, 'read VM statistics'))) as unknown as Docker.ContainerStats;
+    const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+    const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
+    const cpus = s.cpu_stats.online_cpus || s.cpu_stats.cpu_usage.percpu_usage?.length || 1;
+    const memStats = (s.memory_stats.stats ?? {}) as Record<string, number>;
+    const cache = memStats.inactive_file ?? memStats.total_inactive_file ?? 0;
+    let rx = 0;
+    let tx = 0;
+    for (const net of Object.values(s.networks ?? {})) {
+      rx += net.rx_bytes;
+      tx += net.tx_bytes;
+    }
+    return {
+      cpuPercent: systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0,
+      memoryUsedBytes: Math.max(0, (s.memory_stats.usage ?? 0) - cache),
+      memoryLimitBytes: s.memory_stats.limit ?? 0,
+      pids: (s as unknown as { pids_stats?: { current?: number } }).pids_stats?.current ?? 0,
+      netRxBytes: rx,
+      netTxBytes: tx,
+    };
+  }
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { statusCode?: number }).statusCode;
+}
+
+function lastLines(lines: string[]): string {
+  return lines.length ? `Last build output:\n${lines.join('\n')}` : 'Run the build again with --verbose output for details.';
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'ENOTFOUND', 'EPIPE']);
+
+export function dockerError(err: unknown, what: string, address: string): BerthError {
+  if (err instanceof BerthError) return err;
+  const e = err as { code?: string; statusCode?: number; json?: { message?: string }; message?: string };
+  if (e.code === 'EACCES') {
+    return new BerthError(
+      'DOCKER_DENIED',
+      `Permission denied on the Docker engine at ${address}.`,
+      'Run berth as a user in the docker group, or as root.',
+    );
+  }
+  if (e.code && UNREACHABLE.has(e.code)) {
+    return new BerthError(
+      'DOCKER_UNREACHABLE',
+      `No Docker engine answers at ${address} (${e.code}).`,
+      'Start it (sudo systemctl start docker, or dockerd &), or point DOCKER_HOST / berth config docker.host at a running engine.',
+    );
+  }
+  const detail = (e.json?.message ?? e.message ?? String(err)).trim();
+  return new BerthError('DOCKER_ERROR', `Docker could not ${what}: ${detail}`, 'See the engine log (journalctl -u docker) for more.');
+}

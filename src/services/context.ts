@@ -1,0 +1,22 @@
+import { DockerRuntime } from '../docker/runtime.js';
+import { effectiveConfig } from '../domain/config-keys.js';
+import { berthHome } from '../home.js';
+import { StateStore } from '../state/store.js';
+
+/** What every service works with: the state, and the Docker engine (connected on first use). */
+export interface Berth {
+  store: StateStore;
+  runtime(): Promise<DockerRuntime>;
+}
+
+export function openBerth(home: string = berthHome()): Berth {
+  const store = new StateStore(home);
+  let runtime: Promise<DockerRuntime> | undefined;
+  return {
+    store,
+    runtime: () => {
+      runtime ??= store.read().then((state) => DockerRuntime.open(effectiveConfig(state.config)['docker.host']));
+      return runtime;
+    },
+  };
+}

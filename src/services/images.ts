@@ -1,0 +1,104 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LABEL } from '../docker/labels.js';
+import { checkImageRef } from '../domain/image-ref.js';
+import { printable } from '../domain/names.js';
+import { invalidInput } from '../errors.js';
+import { packageRoot } from '../package-root.js';
+import type { Berth } from './context.js';
+
+/** The template built from Dockerfile.vm at the package root. */
+export const DEFAULT_TEMPLATE = 'default';
+
+export function listTemplates(): string[] {
+  const dir = join(packageRoot(), 'templates');
+  const named = readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'Dockerfile')))
+    .map((d) => d.name);
+  return [DEFAULT_TEMPLATE, ...named.sort()];
+}
+
+export function checkTemplateName(name: string): string {
+  const templates = listTemplates();
+  if (!templates.includes(name)) {
+    throw invalidInput('UNKNOWN_TEMPLATE', `There is no template "${printable(name)}".`, `Templates: ${templates.join(', ')}.`);
+  }
+  return name;
+}
+
+export function templateTag(template: string): string {
+  return template === DEFAULT_TEMPLATE ? 'berth-vm:latest' : `berth-vm-${template}:latest`;
+}
+
+export interface BuildResult {
+  tag: string;
+  template: string;
+  base: string | null;
+  imageId: string;
+  sizeBytes: number;
+  seconds: number;
+}
+
+/** Builds a template's image, sending Docker only the template's files and the shared entrypoint. */
+export async function buildImage(
+  ctx: Berth,
+  options: { template?: string; base?: string; tag?: string },
+  onLine: (line: string) => void = () => undefined,
+): Promise<BuildResult> {
+  const template = checkTemplateName(options.template ?? DEFAULT_TEMPLATE);
+  const tag = options.tag ? checkImageRef(options.tag) : templateTag(template);
+  const base = options.base ? checkImageRef(options.base) : null;
+  const runtime = await ctx.runtime();
+  const root = packageRoot();
+  const context = await mkdtemp(join(tmpdir(), 'berth-build-'));
+  const started = Date.now();
+  try {
+    if (template === DEFAULT_TEMPLATE) {
+      await copyFile(join(root, 'Dockerfile.vm'), join(context, 'Dockerfile'));
+    } else {
+      const dir = join(root, 'templates', template);
+      for (const file of await readdir(dir)) await copyFile(join(dir, file), join(context, file));
+    }
+    await copyFile(join(root, 'templates', 'entrypoint.sh'), join(context, 'entrypoint.sh'));
+    const imageId = await runtime.buildImage(
+      { context, src: await readdir(context) },
+      { tag, buildArgs: base ? { BASE_IMAGE: base } : {}, labels: { [LABEL.managed]: 'true', [LABEL.template]: template } },
+      onLine,
+    );
+    const image = await runtime.image(tag);
+    return {
+      tag,
+      template,
+      base,
+      imageId: image?.id ?? imageId,
+      sizeBytes: image?.size ?? 0,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    };
+  } finally {
+    await rm(context, { recursive: true, force: true });
+  }
+}
+
+export interface ImageView {
+  id: string;
+  tags: string[];
+  template: string;
+  sizeBytes: number;
+  createdAt: string;
+}
+
+export async function listImages(ctx: Berth): Promise<ImageView[]> {
+  const runtime = await ctx.runtime();
+  const images = await runtime.images([`${LABEL.managed}=true`]);
+  return images
+    .map((i) => ({
+      id: i.id.replace(/^sha256:/, '').slice(0, 12),
+      tags: i.tags.filter((t) => t !== '<none>:<none>'),
+      template: i.labels[LABEL.template] ?? '-',
+      sizeBytes: i.size,
+      createdAt: new Date(i.created * 1000).toISOString(),
+    }))
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}

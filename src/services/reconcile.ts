@@ -1,0 +1,188 @@
+import { VM_CAPABILITIES } from '../docker/hardening.js';
+import { instanceFilter, LABEL, volumeName } from '../docker/labels.js';
+import type { ContainerDetails, ContainerSummary, DockerRuntime } from '../docker/runtime.js';
+import { effectiveConfig } from '../domain/config-keys.js';
+import { BerthError } from '../errors.js';
+import type { State, Vm } from '../state/schema.js';
+import type { Berth } from './context.js';
+import { vmRef } from './vm-refs.js';
+import { recreateContainer } from './vms.js';
+
+export interface Drift {
+  /** berth-labelled containers of this home that no VM record knows. */
+  orphans: Array<{ id: string; name: string; user: string | null; vm: string | null; adoptable: boolean }>;
+  /** VM records whose container is not on the engine. */
+  missing: string[];
+  /** VM records stuck half-created (a create was interrupted). */
+  stuck: string[];
+}
+
+/**
+ * An orphan is adopted only when its labels name a known user and plan and it is
+ * hardened as berth makes VMs; anything else carrying berth's labels is removed.
+ */
+function adoptable(state: State, c: ContainerSummary, details: ContainerDetails | null): boolean {
+  const user = c.labels[LABEL.user];
+  const vm = c.labels[LABEL.vm];
+  const plan = c.labels[LABEL.plan];
+  const host = details?.hostConfig;
+  const hardened = Boolean(
+    host &&
+      !host.Privileged &&
+      host.CapDrop?.includes('ALL') &&
+      (host.CapAdd ?? ([] as string[])).every((cap: string) => VM_CAPABILITIES.includes(cap)) &&
+      (host.Binds ?? []).length === 0 &&
+      (host.Memory ?? 0) > 0 &&
+      (host.NanoCpus ?? 0) > 0 &&
+      (host.PidsLimit ?? 0) > 0,
+  );
+  return Boolean(
+    hardened &&
+      user &&
+      vm &&
+      plan &&
+      state.users.some((u) => u.login === user) &&
+      state.plans.some((p) => p.name === plan) &&
+      !state.vms.some((v) => v.user === user && v.name === vm),
+  );
+}
+
+export async function findDrift(ctx: Berth, runtime: DockerRuntime): Promise<Drift> {
+  const state = await ctx.store.read();
+  const containers = await runtime.containers(instanceFilter(state.instanceId));
+  const known = new Set(state.vms.map((vm) => vm.containerId).filter(Boolean));
+  const present = new Set(containers.map((c) => c.id));
+  const orphans = containers.filter((c) => !known.has(c.id));
+  const details = await Promise.all(orphans.map((c) => runtime.inspectContainer(c.id)));
+  return {
+    orphans: orphans.map((c, i) => ({
+      id: c.id.slice(0, 12),
+      name: c.name,
+      user: c.labels[LABEL.user] ?? null,
+      vm: c.labels[LABEL.vm] ?? null,
+      adoptable: adoptable(state, c, details[i] ?? null),
+    })),
+    missing: state.vms.filter((vm) => vm.phase === 'ready' && (!vm.containerId || !present.has(vm.containerId))).map(vmRef),
+    stuck: state.vms.filter((vm) => vm.phase === 'creating').map(vmRef),
+  };
+}
+
+export interface ReconcileResult extends Drift {
+  fixed: boolean;
+  actions: string[];
+}
+
+/**
+ * Brings the engine and the state back together. Without `fix` it only reports.
+ * Orphans are adopted when they are berth-made VMs of a known user and plan, else
+ * removed (volumes are never removed); missing containers are recreated on the kept home.
+ */
+export async function reconcile(ctx: Berth, options: { fix: boolean }): Promise<ReconcileResult> {
+  const runtime = await ctx.runtime();
+  const drift = await findDrift(ctx, runtime);
+  const actions: string[] = [];
+  if (!options.fix) return { ...drift, fixed: false, actions };
+  const state = await ctx.store.read();
+  const containers = await runtime.containers(instanceFilter(state.instanceId));
+  for (const orphan of drift.orphans) {
+    const container = containers.find((c) => c.id.startsWith(orphan.id));
+    if (!container) continue;
+    if (orphan.adoptable) {
+      await adopt(ctx, runtime, container);
+      actions.push(`adopted ${orphan.name} as ${orphan.user}/${orphan.vm}`);
+    } else {
+      await runtime.removeContainer(container.id);
+      actions.push(`removed orphan container ${orphan.name} (its volume, if any, is kept)`);
+    }
+  }
+  for (const ref of [...drift.missing, ...drift.stuck]) {
+    const vm = (await ctx.store.read()).vms.find((v) => vmRef(v) === ref) as Vm;
+    await recreateContainer(ctx, runtime, vm);
+    actions.push(`recreated the container of ${ref} (home volume ${volumeName(vm.user, vm.name)} kept)`);
+  }
+  return { ...drift, fixed: true, actions };
+}
+
+async function adopt(ctx: Berth, runtime: DockerRuntime, container: ContainerSummary): Promise<void> {
+  const details = await runtime.inspectContainer(container.id);
+  if (!details) return;
+  const host = details.hostConfig;
+  await ctx.store.transact((state) => {
+    const user = container.labels[LABEL.user] as string;
+    const name = container.labels[LABEL.vm] as string;
+    if (state.vms.some((v) => v.user === user && v.name === name)) return;
+    state.vms.push({
+      user,
+      name,
+      plan: container.labels[LABEL.plan] as string,
+      image: details.image,
+      phase: 'ready',
+      containerId: container.id,
+      desired: details.running ? 'running' : 'stopped',
+      resources: {
+        cpu: (host.NanoCpus as number) / 1e9,
+        memoryBytes: host.Memory as number,
+        pids: host.PidsLimit as number,
+        gpu: host.DeviceRequests?.[0]?.Count === -1 ? 'all' : (host.DeviceRequests?.[0]?.Count ?? 0),
+        sudo: !(host.SecurityOpt ?? ([] as string[])).some((o: string) => o.startsWith('no-new-privileges')),
+      },
+      createdAt: new Date().toISOString(),
+    });
+  });
+}
+
+export interface DoctorReport {
+  stateFile: { path: string; ok: boolean; problem: string | null };
+  engine: { address: string; ok: boolean; version: string | null; problem: string | null };
+  image: { ref: string; present: boolean };
+  network: { name: string; present: boolean; interVmTrafficBlocked: boolean };
+  drift: Drift | null;
+  healthy: boolean;
+}
+
+export async function doctor(ctx: Berth): Promise<DoctorReport> {
+  let state: State;
+  try {
+    state = await ctx.store.read();
+  } catch (err) {
+    const problem = err instanceof BerthError ? err.message : String(err);
+    return {
+      stateFile: { path: ctx.store.path, ok: false, problem },
+      engine: { address: '-', ok: false, version: null, problem: 'not checked: the state file comes first' },
+      image: { ref: '-', present: false },
+      network: { name: '-', present: false, interVmTrafficBlocked: false },
+      drift: null,
+      healthy: false,
+    };
+  }
+  const cfg = effectiveConfig(state.config);
+  const report: DoctorReport = {
+    stateFile: { path: ctx.store.path, ok: true, problem: null },
+    engine: { address: '', ok: false, version: null, problem: null },
+    image: { ref: cfg.image, present: false },
+    network: { name: cfg['docker.network'], present: false, interVmTrafficBlocked: false },
+    drift: null,
+    healthy: false,
+  };
+  try {
+    const runtime = await ctx.runtime();
+    report.engine.address = runtime.address;
+    report.engine.version = (await runtime.version()).version;
+    report.engine.ok = true;
+    report.image.present = (await runtime.image(cfg.image)) !== null;
+    const network = await runtime.network(cfg['docker.network']);
+    report.network.present = network !== null;
+    report.network.interVmTrafficBlocked = network?.options['com.docker.network.bridge.enable_icc'] === 'false';
+    report.drift = await findDrift(ctx, runtime);
+  } catch (err) {
+    report.engine.problem = err instanceof BerthError ? err.message : String(err);
+  }
+  const drift = report.drift;
+  report.healthy =
+    report.engine.ok &&
+    report.image.present &&
+    (!report.network.present || report.network.interVmTrafficBlocked) &&
+    drift !== null &&
+    drift.orphans.length + drift.missing.length + drift.stuck.length === 0;
+  return report;
+}

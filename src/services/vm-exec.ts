@@ -1,0 +1,88 @@
+import { homeDir } from '../docker/labels.js';
+import type { ExecHandle, VmStats } from '../docker/runtime.js';
+import { type Actor, OPERATOR } from '../domain/actor.js';
+import { checkAccess } from '../domain/policies.js';
+import { BerthError, invalidInput } from '../errors.js';
+import type { Vm } from '../state/schema.js';
+import type { Berth } from './context.js';
+import { findVm, vmRef } from './vm-refs.js';
+
+/** The VM's login user: uid/gid 1000, made by the image's entrypoint. */
+export const VM_UID = '1000:1000';
+
+async function runningVm(ctx: Berth, ref: string, actor: Actor) {
+  const vm = findVm(await ctx.store.read(), ref);
+  checkAccess(actor, vm.user);
+  const runtime = await ctx.runtime();
+  const details = vm.containerId ? await runtime.inspectContainer(vm.containerId) : null;
+  if (!details?.running || !vm.containerId) {
+    throw new BerthError('VM_NOT_RUNNING', `VM ${vmRef(vm)} is not running.`, `Start it: berth vm start ${vmRef(vm)}`);
+  }
+  return { vm, runtime, id: vm.containerId };
+}
+
+export function userEnv(vm: Vm, extra: string[] = []): string[] {
+  const home = homeDir(vm.user);
+  return [`HOME=${home}`, `USER=${vm.user}`, `LOGNAME=${vm.user}`, ...extra];
+}
+
+export interface ExecRequest {
+  cmd: string[];
+  tty?: boolean;
+  stdin?: boolean;
+  env?: string[];
+}
+
+/**
+ * Runs a command in a VM as its user, in their home — never as root, never through a
+ * host shell: `cmd` is an argv array handed to the engine as it is.
+ */
+export async function execInVm(
+  ctx: Berth,
+  ref: string,
+  request: ExecRequest,
+  actor: Actor = OPERATOR,
+): Promise<ExecHandle & { demux: (out: NodeJS.WritableStream, err: NodeJS.WritableStream) => void }> {
+  if (request.cmd.length === 0)
+    throw invalidInput('USAGE', 'No command given.', 'Put the command after --, e.g. berth vm exec alice -- ls -la');
+  const { vm, runtime, id } = await runningVm(ctx, ref, actor);
+  const handle = await runtime.exec(id, {
+    cmd: request.cmd,
+    user: VM_UID,
+    workdir: homeDir(vm.user),
+    env: userEnv(vm, request.env),
+    tty: request.tty ?? false,
+    stdin: request.stdin ?? false,
+  });
+  return { ...handle, demux: (out, err) => runtime.demux(handle.stream, out, err) };
+}
+
+/** An interactive login shell in the VM (bash when the image has it). */
+export function shellCommand(): string[] {
+  return ['/bin/sh', '-c', 'if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi'];
+}
+
+export async function vmLogs(ctx: Berth, ref: string, options: { follow: boolean; tail: number }, actor: Actor = OPERATOR) {
+  const vm = findVm(await ctx.store.read(), ref);
+  checkAccess(actor, vm.user);
+  if (!vm.containerId) throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} has no container yet.`, 'Wait for its creation to finish.');
+  const runtime = await ctx.runtime();
+  const stream = await runtime.logs(vm.containerId, options);
+  return { stream, demux: (out: NodeJS.WritableStream, err: NodeJS.WritableStream) => runtime.demux(stream, out, err) };
+}
+
+export interface VmStatsView extends VmStats {
+  ref: string;
+}
+
+/** One sample of CPU, memory, processes and network per running VM (or the one named). */
+export async function vmStats(ctx: Berth, ref?: string): Promise<VmStatsView[]> {
+  const state = await ctx.store.read();
+  const vms = ref ? [findVm(state, ref)] : state.vms.filter((vm) => vm.containerId);
+  const runtime = await ctx.runtime();
+  const running = (
+    await Promise.all(vms.map(async (vm) => (vm.containerId && (await runtime.inspectContainer(vm.containerId))?.running ? vm : null)))
+  ).filter((vm): vm is Vm => vm !== null);
+  if (ref && running.length === 0) throw new BerthError('VM_NOT_RUNNING', `VM ${ref} is not running.`, `Start it: berth vm start ${ref}`);
+  return Promise.all(running.map(async (vm) => ({ ref: vmRef(vm), ...(await runtime.stats(vm.containerId as string)) })));
+}

@@ -1,0 +1,46 @@
+import { checkLogin, printable } from '../domain/names.js';
+import { BerthError, invalidInput } from '../errors.js';
+import { type State, VM_NAME_PATTERN, type Vm } from '../state/schema.js';
+
+export const DEFAULT_VM_NAME = 'main';
+
+export function checkVmName(input: string): string {
+  if (!VM_NAME_PATTERN.test(input)) {
+    throw invalidInput(
+      'INVALID_VM_NAME',
+      `"${printable(input)}" is not a valid VM name.`,
+      'A VM name is 1–32 characters: a lowercase letter, then lowercase letters, digits or "-".',
+    );
+  }
+  return input;
+}
+
+/** `alice` (her only VM) or `alice/web`. */
+export function parseVmRef(ref: string): { user: string; name?: string } {
+  const [user = '', name, ...rest] = ref.split('/');
+  if (rest.length > 0) {
+    throw invalidInput('INVALID_VM_REF', `"${printable(ref)}" is not a VM.`, 'Name a VM as USER or USER/NAME.');
+  }
+  checkLogin(user);
+  return name === undefined ? { user } : { user, name: checkVmName(name) };
+}
+
+export function findVm(state: State, ref: string): Vm {
+  const { user, name } = parseVmRef(ref);
+  const vms = state.vms.filter((vm) => vm.user === user && (name === undefined || vm.name === name));
+  if (vms.length === 1 && vms[0]) return vms[0];
+  if (vms.length === 0) {
+    throw new BerthError(
+      'VM_NOT_FOUND',
+      `There is no VM ${printable(ref)}.`,
+      `See the VMs with: berth vm list --all${name ? ` --user ${user}` : ''}`,
+    );
+  }
+  throw new BerthError(
+    'VM_AMBIGUOUS',
+    `User "${user}" has ${vms.length} VMs: ${vms.map(vmRef).join(', ')}.`,
+    `Name one: berth … ${vmRef(vms[0] as Vm)}`,
+  );
+}
+
+export const vmRef = (vm: Pick<Vm, 'user' | 'name'>) => `${vm.user}/${vm.name}`;

@@ -1,0 +1,87 @@
+import { instanceFilter } from '../docker/labels.js';
+import type { ContainerDetails, DockerRuntime } from '../docker/runtime.js';
+import { checkLogin } from '../domain/names.js';
+import type { Vm } from '../state/schema.js';
+import { ENGINE_STATES, type EngineState, type VmView, vmView } from '../views/vm-view.js';
+import type { Berth } from './context.js';
+import { findVm } from './vm-refs.js';
+
+function engineState(vm: Vm, details: ContainerDetails | null | undefined): EngineState {
+  if (vm.phase === 'creating') return 'creating';
+  if (!details) return 'missing';
+  return (ENGINE_STATES as readonly string[]).includes(details.state) ? (details.state as EngineState) : 'dead';
+}
+
+/**
+ * Reads the engine's truth about VMs and records in the state what it says happened
+ * behind berth's back: a container that exited (its exit code) or was OOM-killed.
+ */
+async function observe(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise<Map<Vm, ContainerDetails | null>> {
+  const details = new Map<Vm, ContainerDetails | null>();
+  await Promise.all(
+    vms.map(async (vm) => {
+      details.set(vm, vm.containerId ? await runtime.inspectContainer(vm.containerId) : null);
+    }),
+  );
+  const ooms = await oomEvents(ctx, runtime, vms);
+  const updates = [...details].flatMap(([vm, d]) => {
+    if (!d) return [];
+    const exitCode = !d.running && d.finishedAt && !d.finishedAt.startsWith('0001') ? d.exitCode : undefined;
+    const lastOom = ooms.get(d.id);
+    let oom = lastOom && (!vm.oomKilledAt || lastOom > vm.oomKilledAt) ? lastOom : undefined;
+    if (!oom && d.oomKilled && !vm.oomKilledAt) oom = d.finishedAt;
+    const changed = (exitCode !== undefined && exitCode !== vm.lastExitCode) || oom !== undefined;
+    return changed ? [{ vm, exitCode, oom }] : [];
+  });
+  if (updates.length > 0) {
+    await ctx.store.transact((state) => {
+      for (const { vm, exitCode, oom } of updates) {
+        const record = state.vms.find((v) => v.user === vm.user && v.name === vm.name);
+        if (!record) continue;
+        if (exitCode !== undefined) record.lastExitCode = exitCode;
+        if (oom) record.oomKilledAt = oom;
+        Object.assign(vm, record);
+      }
+    });
+  }
+  return details;
+}
+
+/**
+ * When a process in a VM is OOM-killed the container often lives on, and only the
+ * engine's event log says so: read the `oom` events it still holds for these VMs.
+ */
+async function oomEvents(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise<Map<string, string>> {
+  const withContainer = vms.filter((vm) => vm.containerId);
+  if (withContainer.length === 0) return new Map();
+  const state = await ctx.store.read();
+  const since = new Date(Math.min(...withContainer.map((vm) => Date.parse(vm.oomKilledAt ?? vm.lastStartedAt ?? vm.createdAt))));
+  const events = await runtime.pastEvents({ since, labels: instanceFilter(state.instanceId), actions: ['oom'] });
+  const latest = new Map<string, string>();
+  for (const event of events) latest.set(event.id, event.time.toISOString());
+  return latest;
+}
+
+export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean } = {}): Promise<VmView[]> {
+  const state = await ctx.store.read();
+  if (filter.user !== undefined) checkLogin(filter.user);
+  const vms = state.vms.filter((vm) => filter.user === undefined || vm.user === filter.user);
+  const runtime = await ctx.runtime();
+  const details = await observe(ctx, runtime, vms);
+  return vms
+    .map((vm) => vmView(vm, engineState(vm, details.get(vm))))
+    .filter((view) => filter.all || view.state === 'running' || view.desired === 'running');
+}
+
+export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
+  const vm = findVm(await ctx.store.read(), ref);
+  const runtime = await ctx.runtime();
+  const details = await observe(ctx, runtime, [vm]);
+  return vmView(vm, engineState(vm, details.get(vm)));
+}
+
+/** Containers of this berth home on the engine, by id. */
+export async function engineContainers(ctx: Berth, runtime: DockerRuntime) {
+  const state = await ctx.store.read();
+  return runtime.containers(instanceFilter(state.instanceId));
+}

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { formatSize } from '../domain/sizes.js';
+import type { Vm } from '../state/schema.js';
+
+export const ENGINE_STATES = ['creating', 'created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead', 'missing'] as const;
+export type EngineState = (typeof ENGINE_STATES)[number];
+
+/** The machine shape of a VM in `--json` output and the API. */
+export const VmViewSchema = z.object({
+  ref: z.string(),
+  user: z.string(),
+  name: z.string(),
+  plan: z.string(),
+  image: z.string(),
+  /** What berth wants. */
+  desired: z.enum(['running', 'stopped']),
+  /** What the engine says. */
+  state: z.enum(ENGINE_STATES),
+  containerId: z.string().nullable(),
+  cpu: z.number(),
+  ram: z.string(),
+  ramBytes: z.number(),
+  pids: z.number(),
+  gpu: z.union([z.number(), z.literal('all')]),
+  sudo: z.boolean(),
+  createdAt: z.string(),
+  lastStartedAt: z.string().nullable(),
+  lastStoppedAt: z.string().nullable(),
+  lastExitCode: z.number().nullable(),
+  oomKilledAt: z.string().nullable(),
+});
+export type VmView = z.infer<typeof VmViewSchema>;
+
+export function vmView(vm: Vm, state: EngineState): VmView {
+  return {
+    ref: `${vm.user}/${vm.name}`,
+    user: vm.user,
+    name: vm.name,
+    plan: vm.plan,
+    image: vm.image,
+    desired: vm.desired,
+    state,
+    containerId: vm.containerId?.slice(0, 12) ?? null,
+    cpu: vm.resources.cpu,
+    ram: formatSize(vm.resources.memoryBytes),
+    ramBytes: vm.resources.memoryBytes,
+    pids: vm.resources.pids,
+    gpu: vm.resources.gpu,
+    sudo: vm.resources.sudo,
+    createdAt: vm.createdAt,
+    lastStartedAt: vm.lastStartedAt ?? null,
+    lastStoppedAt: vm.lastStoppedAt ?? null,
+    lastExitCode: vm.lastExitCode ?? null,
+    oomKilledAt: vm.oomKilledAt ?? null,
+  };
+}
