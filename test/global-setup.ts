@@ -11,7 +11,7 @@ export default async function setup(): Promise<void> {
   try {
     const env = { BERTH_HOME: join(home, 'h') };
     await execa('node', [BIN, 'init'], { env });
-    await execa('node', [BIN, 'image', 'build', '--template', 'minimal'], { env, stdio: 'inherit' });
+    await execa('node', [BIN, 'image', 'build', '--template', 'minimal'], { env, stderr: 'pipe', stdout: 'inherit' });
   } finally {
     await rm(home, { recursive: true, force: true });
   }

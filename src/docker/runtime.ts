@@ -1,6 +1,7 @@
 import type { Duplex, Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { BerthError } from '../errors.js';
+import { loadDockerode } from './dockerode-loader.js';
 
 /** Where the engine is: DOCKER_HOST wins, then config `docker.host`, then the local socket. */
 export function engineAddress(configured: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -83,7 +84,7 @@ export class DockerRuntime {
   ) {}
 
   static async open(configured = ''): Promise<DockerRuntime> {
-    const { default: Dockerode } = await import('dockerode');
+    const Dockerode = loadDockerode();
     const address = engineAddress(configured);
     // With DOCKER_HOST set, docker-modem reads it (and DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) itself.
     const docker = process.env.DOCKER_HOST ? new Dockerode() : new Dockerode(connectionOptions(address));
@@ -307,7 +308,8 @@ export class DockerRuntime {
     const stream = (await this.docker
       .getEvents({
         since: Math.floor(options.since.getTime() / 1000),
-        until: Math.ceil(Date.now() / 1000),
+        // Fractional: a whole-second `until` in the future makes the engine wait for it.
+        until: (Date.now() / 1000).toFixed(3) as unknown as number,
         filters: { type: ['container'], label: options.labels, event: options.actions },
       })
       .catch((err) => this.fail(err, 'read past events'))) as unknown as NodeJS.ReadableStream;

@@ -88,10 +88,29 @@ describe('the state file', () => {
   });
 
   it('refuses a file from a newer berth without touching it', async () => {
-    const text = JSON.stringify({ version: 99, plans: [], users: [], config: {} });
+    const text = JSON.stringify({ version: 99, plans: [], users: [], vms: [], config: {} });
     await writeFile(store.path, text);
     expect((await rejection(store.transact(() => undefined))).code).toBe('STATE_TOO_NEW');
     expect(await readFile(store.path, 'utf8')).toBe(text);
+  });
+
+  it('upgrades a version 1 file: VMs, plan sudo and an instance id appear, nothing is lost', async () => {
+    const v1 = {
+      version: 1,
+      plans: [{ name: 'basic', cpu: 1, ramBytes: 1024 ** 3, gpu: 0, pids: 512, maxVms: 1, description: '' }],
+      users: [{ login: 'alice', role: 'user', plan: 'basic', status: 'allowed', createdAt: '2026-01-01T00:00:00.000Z', keys: [] }],
+      config: { ram: 2 * 1024 ** 3 },
+    };
+    await writeFile(store.path, JSON.stringify(v1));
+    const state = await store.read();
+    expect(state.version).toBe(2);
+    expect(state.instanceId).toMatch(/^[0-9a-f]{12}$/);
+    expect(state.plans[0]?.sudo).toBe(false);
+    expect(state.vms).toEqual([]);
+    expect(state.users[0]?.login).toBe('alice');
+    expect(state.config.ram).toBe(2 * 1024 ** 3);
+    await addPlan(store, 'gold', {});
+    expect(JSON.parse(await readFile(store.path, 'utf8')).version).toBe(2);
   });
 
   it('says how to start when there is no state yet', async () => {

@@ -1,0 +1,56 @@
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, berth, berthJson } from '../helpers/cli.js';
+import { unique, type VmHome, vmHome } from '../helpers/docker.js';
+
+let h: VmHome;
+let login: string;
+const session = unique('berth-shell-');
+
+const tmux = (...args: string[]) => execa('tmux', args);
+const screen = async () => (await tmux('capture-pane', '-p', '-t', session)).stdout;
+
+async function waitFor(text: RegExp): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const shown = await screen();
+    if (text.test(shown)) return shown;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never showed ${text}:\n${await screen()}`);
+}
+
+beforeAll(async () => {
+  h = await vmHome();
+  login = unique('sh');
+  await berth(h.home, ['user', 'allow', login]);
+  await berthJson(h.home, ['vm', 'create', login]);
+});
+afterAll(async () => {
+  await tmux('kill-session', '-t', session).catch(() => undefined);
+  await h.cleanup();
+});
+
+describe('berth vm shell in a real terminal', () => {
+  it('opens a shell as the user that follows the terminal size, and gives the terminal back', async () => {
+    await tmux(
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      '80',
+      '-y',
+      '24',
+      `BERTH_HOME=${h.home} node ${BIN} vm shell ${login}; echo SHELL-ENDED $?; sleep 30`,
+    );
+    await tmux('send-keys', '-t', session, 'id -un; stty size', 'Enter');
+    await waitFor(/24 80/);
+    expect(await screen()).toContain(login);
+    await tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
+    await new Promise((r) => setTimeout(r, 300));
+    await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
+    await waitFor(/30 100/);
+    await tmux('send-keys', '-t', session, 'exit 4', 'Enter');
+    await waitFor(/SHELL-ENDED 4/);
+  });
+});
