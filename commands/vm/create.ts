@@ -1,9 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { forceFlag } from '../../src/cli/vm-flags.js';
-import { showVm } from '../../src/services/vm-status.js';
 import { createVm } from '../../src/services/vms.js';
-import type { VmView } from '../../src/views/vm-view.js';
+import { type VmView, vmView } from '../../src/views/vm-view.js';
 
 export default class VmCreate extends BerthCommand {
   static override summary = "Create and start a VM for a user, with their plan's resources";
@@ -28,7 +27,7 @@ export default class VmCreate extends BerthCommand {
       { user: args.user, name: flags.name, plan: flags.plan, template: flags.template, image: flags.image },
       { role: 'admin', override: flags.force },
     );
-    const view = await showVm(this.berth, `${vm.user}/${vm.name}`);
+    const view = vmView(vm, 'running');
     if (!this.jsonEnabled()) {
       this.log(`Created VM ${view.ref} (${view.cpu} CPU, ${view.ram} RAM, image ${view.image}); it is ${view.state}.`);
       this.log(`Shell: berth vm shell ${view.ref}`);

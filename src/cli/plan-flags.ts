@@ -7,6 +7,7 @@ export const planFlags = {
   gpu: Flags.string({ description: 'GPUs: 0, a count, or "all"' }),
   pids: Flags.string({ description: 'most processes in a VM (default 512)' }),
   'max-vms': Flags.string({ description: 'most VMs per user (default 1)' }),
+  'max-lifetime': Flags.string({ description: 'stop VMs running longer than this, e.g. 24h (0 = never)' }),
   sudo: Flags.boolean({ description: 'users may sudo in their VMs (turns off no-new-privileges)', allowNo: true }),
   description: Flags.string({ description: 'one line shown to users' }),
 };
@@ -18,6 +19,7 @@ export function planSpecFrom(flags: {
   pids?: string;
   'max-vms'?: string;
   sudo?: boolean;
+  'max-lifetime'?: string;
   description?: string;
 }) {
   return {
@@ -27,6 +29,7 @@ export function planSpecFrom(flags: {
     pids: flags.pids,
     maxVms: flags['max-vms'],
     sudo: flags.sudo,
+    maxLifetime: flags['max-lifetime'],
     description: flags.description,
   };
 }

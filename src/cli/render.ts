@@ -39,6 +39,7 @@ export function planDetails(plan: PlanView): string {
     ['Processes', plan.pids],
     ['VMs per user', plan.maxVms],
     ['Sudo', plan.sudo ? 'yes' : 'no'],
+    ['Max lifetime', plan.maxLifetime === '0' ? 'none' : plan.maxLifetime],
     ['Description', plan.description || '-'],
     ['Users', plan.users.join(', ') || '-'],
   ]);
@@ -105,6 +106,8 @@ export function vmDetails(vm: VmView): string {
     ['Last stopped', vm.lastStoppedAt ?? '-'],
     ['Last exit code', vm.lastExitCode ?? '-'],
     ['OOM-killed', vm.oomKilledAt ?? 'never'],
+    ['Stopped because', vm.stopReason ?? '-'],
+    ['Next stop', vm.nextStop ? `${vm.nextStop.at} (${vm.nextStop.reason})` : 'none planned'],
   ]);
 }
 

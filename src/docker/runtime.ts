@@ -35,6 +35,8 @@ export interface ContainerSummary {
 
 export interface ContainerDetails extends ContainerSummary {
   running: boolean;
+  /** Commands running in it through docker exec. */
+  execs: number;
   exitCode: number;
   oomKilled: boolean;
   startedAt: string;
@@ -169,8 +171,7 @@ export class DockerRuntime {
   // --- networks and volumes ---
 
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
-    const existing = await this.docker.listNetworks({ filters: { name: [name] } }).catch((err) => this.fail(err, 'list networks'));
-    if (existing.some((n) => n.Name === name)) return;
+    if (await this.network(name)) return;
     try {
       await this.docker.createNetwork({
         Name: name,
@@ -273,6 +274,7 @@ export class DockerRuntime {
         state: info.State.Status,
         image: info.Config.Image,
         running: info.State.Running,
+        execs: (info.ExecIDs ?? []).length,
         exitCode: info.State.ExitCode,
         oomKilled: info.State.OOMKilled,
         startedAt: info.State.StartedAt,
@@ -297,6 +299,16 @@ export class DockerRuntime {
       state: c.State,
       image: c.Image,
     }));
+  }
+
+  /** A live stream of container events (from `since`, which the engine replays). */
+  async followEvents(options: { since?: Date; labels: string[]; actions: string[] }): Promise<NodeJS.ReadableStream> {
+    return (await this.docker
+      .getEvents({
+        ...(options.since ? { since: Math.floor(options.since.getTime() / 1000) } : {}),
+        filters: { type: ['container'], label: options.labels, event: options.actions },
+      })
+      .catch((err) => this.fail(err, 'follow events'))) as unknown as NodeJS.ReadableStream;
   }
 
   /** Events the engine still remembers (it keeps the last few hundred), oldest first. */
@@ -335,7 +347,10 @@ export class DockerRuntime {
         AttachStdout: true,
         AttachStderr: true,
       })
-      .catch((err) => this.fail(err, 'run a command in the VM'));
+      .catch((err) => {
+        if (statusOf(err) === 409) throw new BerthError('VM_NOT_RUNNING', 'The VM is not running.', 'Start it first.');
+        return this.fail(err, 'run a command in the VM');
+      });
     const stream = (await exec
       .start({ hijack: true, stdin: options.stdin, Tty: options.tty })
       .catch((err) => this.fail(err, 'run a command in the VM'))) as Duplex;

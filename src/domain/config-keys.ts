@@ -34,6 +34,16 @@ export function parseTelegramId(input: string | number): number {
   return parseWhole(input, 'Telegram id', 1, Number.MAX_SAFE_INTEGER);
 }
 
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
+
+function parseLogLevel(input: string): string {
+  const text = input.trim().toLowerCase();
+  if (!LOG_LEVELS.includes(text)) {
+    throw invalidInput('INVALID_LOG_LEVEL', `"${printable(input)}" is not a log level.`, `Use one of ${LOG_LEVELS.join(', ')}.`);
+  }
+  return text;
+}
+
 export const CONFIG_KEYS = {
   ram: key<number>({
     description: 'Memory of a VM whose plan sets none',
@@ -91,12 +101,47 @@ export const CONFIG_KEYS = {
     parse: (s) => parseCpus(s, 'overcommit factor'),
     format: String,
   }),
-  maintenance: key<boolean>({
-    description: 'Maintenance mode: only admins create or start VMs (on/off)',
+  'idle-cpu': key<number>({
+    description: 'A VM using less CPU than this (percent) counts as idle',
+    default: 2,
+    schema: z.number().positive(),
+    parse: (s) => parseCpus(s.replace(/%$/, ''), 'CPU percentage'),
+    format: String,
+  }),
+  'idle-check-interval': key<number>({
+    description: 'How often the daemon checks idle and lifetime policies',
+    default: 30,
+    schema: z.number().int().positive(),
+    parse: (s) => Math.max(1, parseDuration(s, 'check interval')),
+    format: formatDuration,
+  }),
+  'destroy-after': key<number>({
+    description: 'Destroy VMs stopped this long (e.g. 30d; 0 = never)',
+    default: 0,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'destroy-after'),
+    format: formatDuration,
+  }),
+  'destroy-after.remove-home': key<boolean>({
+    description: 'Whether destroy-after also removes the home volume (on/off)',
     default: false,
     schema: z.boolean(),
-    parse: (s) => parseSwitch(s, 'maintenance'),
+    parse: (s) => parseSwitch(s, 'destroy-after.remove-home'),
     format: formatSwitch,
+  }),
+  'log-level': key<string>({
+    description: 'Daemon log level: trace, debug, info, warn, error',
+    default: 'info',
+    schema: z.enum(['trace', 'debug', 'info', 'warn', 'error']),
+    parse: parseLogLevel,
+    format: String,
+  }),
+  'metrics.listen': key<string>({
+    description: 'Also serve /metrics over TCP here (host:port; empty = off)',
+    default: '',
+    schema: z.string(),
+    parse: (s) => (s.trim() === '' ? '' : checkListenAddress(s)),
+    format: String,
   }),
   'docker.host': key<string>({
     description: 'Docker engine (unix:///path, tcp://host:port, ssh://user@host); DOCKER_HOST wins',

@@ -32,11 +32,14 @@ export function checkMayOwnVms(user: User): void {
   }
 }
 
-export function checkMaintenance(config: ConfigValues, actor: Actor, action: string): void {
-  if (config.maintenance && !(actor.role === 'admin' && actor.override)) {
+export function checkMaintenance(state: State, actor: Actor, action: string): void {
+  const m = state.maintenance;
+  if (m.on && !(actor.role === 'admin' && actor.override)) {
+    const why = m.reason ? ` (${m.reason})` : '';
+    const until = m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : '';
     throw new BerthError(
       'MAINTENANCE',
-      `berth is in maintenance: VMs cannot be ${action} now.`,
+      `berth is in maintenance${why}${until}: VMs cannot be ${action} now.`,
       actor.role === 'admin' ? 'Wait for maintenance to end, or pass --force to do it anyway.' : 'Try again when maintenance is over.',
     );
   }

@@ -1,5 +1,5 @@
 import { chmod } from 'node:fs/promises';
-import { newInstanceId } from '../state/migrations.js';
+import { MAINTENANCE_OFF, newInstanceId } from '../state/migrations.js';
 import { STATE_VERSION, type State } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
 import { DEFAULT_PLANS } from './plans.js';
@@ -24,6 +24,8 @@ export async function initHome(store: StateStore): Promise<InitResult> {
         users: [],
         vms: [],
         config: {},
+        maintenance: { ...MAINTENANCE_OFF },
+        schedules: [],
       };
     },
   });

@@ -1,3 +1,4 @@
+import { parseDuration } from '../domain/durations.js';
 import { checkPlanName, printable } from '../domain/names.js';
 import { parseCpus, parseGpus, parseWhole } from '../domain/numbers.js';
 import { parseSize } from '../domain/sizes.js';
@@ -13,6 +14,7 @@ export interface PlanSpec {
   pids?: string | number;
   maxVms?: string | number;
   sudo?: boolean;
+  maxLifetime?: string;
   description?: string;
 }
 
@@ -27,6 +29,7 @@ export const DEFAULT_PLANS: readonly Plan[] = [
     pids: DEFAULT_PIDS,
     maxVms: 1,
     sudo: false,
+    maxLifetimeSeconds: 0,
     description: 'Small box for scripts and editing',
   },
   {
@@ -37,6 +40,7 @@ export const DEFAULT_PLANS: readonly Plan[] = [
     pids: DEFAULT_PIDS,
     maxVms: 1,
     sudo: false,
+    maxLifetimeSeconds: 0,
     description: 'Everyday development',
   },
   {
@@ -47,6 +51,7 @@ export const DEFAULT_PLANS: readonly Plan[] = [
     pids: DEFAULT_PIDS,
     maxVms: 1,
     sudo: false,
+    maxLifetimeSeconds: 0,
     description: 'Builds and heavier workloads',
   },
   {
@@ -57,6 +62,7 @@ export const DEFAULT_PLANS: readonly Plan[] = [
     pids: DEFAULT_PIDS,
     maxVms: 1,
     sudo: false,
+    maxLifetimeSeconds: 0,
     description: 'Large workloads with one GPU',
   },
 ];
@@ -69,6 +75,7 @@ function parseSpec(spec: PlanSpec): Partial<Plan> {
   if (spec.pids !== undefined) out.pids = parseWhole(spec.pids, 'process limit', 16, 1_000_000);
   if (spec.maxVms !== undefined) out.maxVms = parseWhole(spec.maxVms, 'VM count per user', 0, 1000);
   if (spec.sudo !== undefined) out.sudo = spec.sudo;
+  if (spec.maxLifetime !== undefined) out.maxLifetimeSeconds = parseDuration(spec.maxLifetime, 'maximum lifetime');
   if (spec.description !== undefined) out.description = checkDescription(spec.description);
   return out;
 }
@@ -113,7 +120,7 @@ export async function addPlan(store: StateStore, name: string, spec: PlanSpec): 
     if (state.plans.some((p) => p.name === name)) {
       throw new BerthError('PLAN_EXISTS', `Plan "${name}" already exists.`, `Change it with \`berth plan set ${name} …\`.`);
     }
-    const plan: Plan = { name, gpu: 0, pids: DEFAULT_PIDS, maxVms: 1, sudo: false, description: '', ...fields };
+    const plan: Plan = { name, gpu: 0, pids: DEFAULT_PIDS, maxVms: 1, sudo: false, maxLifetimeSeconds: 0, description: '', ...fields };
     state.plans.push(plan);
     return plan;
   });
@@ -126,7 +133,7 @@ export async function setPlan(store: StateStore, name: string, spec: PlanSpec): 
     throw invalidInput(
       'NOTHING_TO_CHANGE',
       `No change given for plan "${name}".`,
-      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --description.',
+      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --description.',
     );
   }
   return store.transact((state) => Object.assign(findPlan(state, name), fields));

@@ -10,15 +10,8 @@ import { findVm, vmRef } from './vm-refs.js';
 /** The VM's login user: uid/gid 1000, made by the image's entrypoint. */
 export const VM_UID = '1000:1000';
 
-async function runningVm(ctx: Berth, ref: string, actor: Actor) {
-  const vm = findVm(await ctx.store.read(), ref);
-  checkAccess(actor, vm.user);
-  const runtime = await ctx.runtime();
-  const details = vm.containerId ? await runtime.inspectContainer(vm.containerId) : null;
-  if (!details?.running || !vm.containerId) {
-    throw new BerthError('VM_NOT_RUNNING', `VM ${vmRef(vm)} is not running.`, `Start it: berth vm start ${vmRef(vm)}`);
-  }
-  return { vm, runtime, id: vm.containerId };
+function notRunning(vm: Vm): BerthError {
+  return new BerthError('VM_NOT_RUNNING', `VM ${vmRef(vm)} is not running.`, `Start it: berth vm start ${vmRef(vm)}`);
 }
 
 export function userEnv(vm: Vm, extra: string[] = []): string[] {
@@ -45,15 +38,23 @@ export async function execInVm(
 ): Promise<ExecHandle & { demux: (out: NodeJS.WritableStream, err: NodeJS.WritableStream) => void }> {
   if (request.cmd.length === 0)
     throw invalidInput('USAGE', 'No command given.', 'Put the command after --, e.g. berth vm exec alice -- ls -la');
-  const { vm, runtime, id } = await runningVm(ctx, ref, actor);
-  const handle = await runtime.exec(id, {
-    cmd: request.cmd,
-    user: VM_UID,
-    workdir: homeDir(vm.user),
-    env: userEnv(vm, request.env),
-    tty: request.tty ?? false,
-    stdin: request.stdin ?? false,
-  });
+  const vm = findVm(await ctx.store.read(), ref);
+  checkAccess(actor, vm.user);
+  if (!vm.containerId) throw notRunning(vm);
+  const runtime = await ctx.runtime();
+  // No inspect first: the engine refuses an exec in a stopped container, and that is the check.
+  const handle = await runtime
+    .exec(vm.containerId, {
+      cmd: request.cmd,
+      user: VM_UID,
+      workdir: homeDir(vm.user),
+      env: userEnv(vm, request.env),
+      tty: request.tty ?? false,
+      stdin: request.stdin ?? false,
+    })
+    .catch((err) => {
+      throw err instanceof BerthError && err.code === 'VM_NOT_RUNNING' ? notRunning(vm) : err;
+    });
   return { ...handle, demux: (out, err) => runtime.demux(handle.stream, out, err) };
 }
 

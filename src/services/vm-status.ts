@@ -1,9 +1,11 @@
 import { instanceFilter } from '../docker/labels.js';
 import type { ContainerDetails, DockerRuntime } from '../docker/runtime.js';
+import { effectiveConfig } from '../domain/config-keys.js';
 import { checkLogin } from '../domain/names.js';
-import type { Vm } from '../state/schema.js';
+import type { State, Vm } from '../state/schema.js';
 import { ENGINE_STATES, type EngineState, type VmView, vmView } from '../views/vm-view.js';
 import type { Berth } from './context.js';
+import { nextPolicyStop } from './vm-policies.js';
 import { findVm } from './vm-refs.js';
 
 function engineState(vm: Vm, details: ContainerDetails | null | undefined): EngineState {
@@ -62,6 +64,11 @@ async function oomEvents(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise
   return latest;
 }
 
+function nextStopOf(state: State, vm: Vm) {
+  const plan = state.plans.find((p) => p.name === vm.plan);
+  return nextPolicyStop(vm, plan?.maxLifetimeSeconds ?? 0, effectiveConfig(state.config)['idle-timeout']);
+}
+
 export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean } = {}): Promise<VmView[]> {
   const state = await ctx.store.read();
   if (filter.user !== undefined) checkLogin(filter.user);
@@ -69,7 +76,7 @@ export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean
   const runtime = await ctx.runtime();
   const details = await observe(ctx, runtime, vms);
   return vms
-    .map((vm) => vmView(vm, engineState(vm, details.get(vm))))
+    .map((vm) => vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm)))
     .filter((view) => filter.all || view.state === 'running' || view.desired === 'running');
 }
 
@@ -77,7 +84,13 @@ export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
   const vm = findVm(await ctx.store.read(), ref);
   const runtime = await ctx.runtime();
   const details = await observe(ctx, runtime, [vm]);
-  return vmView(vm, engineState(vm, details.get(vm)));
+  return vmView(vm, engineState(vm, details.get(vm)), nextStopOf(await ctx.store.read(), vm));
+}
+
+/** Re-reads every VM from the engine and records what changed (after the daemon lost the engine). */
+export async function reconcileObserved(ctx: Berth): Promise<void> {
+  const state = await ctx.store.read();
+  await observe(ctx, await ctx.runtime(), state.vms);
 }
 
 /** Containers of this berth home on the engine, by id. */

@@ -16,7 +16,7 @@ import {
   resourcesFor,
 } from '../domain/policies.js';
 import { BerthError, invalidInput } from '../errors.js';
-import type { State, Vm } from '../state/schema.js';
+import type { State, StopReason, Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
 import { checkTemplateName, templateTag } from './images.js';
 import { findPlan } from './plans.js';
@@ -88,7 +88,7 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
     const cfg = effectiveConfig(state.config);
     const user = findUser(state, login);
     checkMayOwnVms(user);
-    checkMaintenance(cfg, actor, 'created');
+    checkMaintenance(state, actor, 'created');
     if (input.plan !== undefined && actor.role !== 'admin' && input.plan !== user.plan) {
       throw new BerthError('PLAN_NOT_YOURS', 'You can only create VMs on your own plan.', `Your plan is ${user.plan}.`);
     }
@@ -195,7 +195,7 @@ export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR):
     const record = current(state, vm);
     const cfg = effectiveConfig(state.config);
     checkMayOwnVms(findUser(state, record.user));
-    checkMaintenance(cfg, actor, 'started');
+    checkMaintenance(state, actor, 'started');
     checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
     record.desired = 'running';
   });
@@ -208,14 +208,21 @@ export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR):
     });
     throw err;
   }
-  return ctx.store.transact((state) => Object.assign(current(state, vm), { lastStartedAt: now() }));
+  return ctx.store.transact((state) => {
+    const record = current(state, vm);
+    delete record.stopReason;
+    return Object.assign(record, { lastStartedAt: now(), lastActiveAt: now() });
+  });
 }
 
-export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
+export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, reason?: StopReason): Promise<Vm> {
   const { vm, runtime, id } = await withContainer(ctx, ref, actor);
   await requireContainer(runtime, id, vm);
   await runtime.stopContainer(id);
-  return ctx.store.transact((state) => Object.assign(current(state, vm), { desired: 'stopped', lastStoppedAt: now() }));
+  const stopReason: StopReason = reason ?? (actor.role === 'admin' ? 'operator' : 'user');
+  return ctx.store.transact((state) =>
+    Object.assign(current(state, vm), { desired: 'stopped' as const, lastStoppedAt: now(), stopReason }),
+  );
 }
 
 export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
@@ -224,7 +231,7 @@ export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR
   await ctx.store.transact((state) => {
     const record = current(state, vm);
     const cfg = effectiveConfig(state.config);
-    checkMaintenance(cfg, actor, 'started');
+    checkMaintenance(state, actor, 'started');
     if (record.desired !== 'running') checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
     record.desired = 'running';
   });

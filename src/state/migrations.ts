@@ -15,7 +15,21 @@ const STEPS: Record<number, (data: Raw) => Raw> = {
     plans: (data.plans as Raw[]).map((plan) => ({ sudo: false, ...plan })),
     vms: [],
   }),
+  // 2 → 3: maintenance becomes a record of its own (from config `maintenance`), with schedules;
+  // plans learn a maximum lifetime.
+  2: (data) => {
+    const { maintenance, ...config } = (data.config ?? {}) as Raw;
+    return {
+      ...data,
+      config,
+      plans: (data.plans as Raw[]).map((plan) => ({ maxLifetimeSeconds: 0, ...plan })),
+      maintenance: { ...MAINTENANCE_OFF, on: maintenance === true, source: maintenance === true ? 'operator' : null },
+      schedules: [],
+    };
+  },
 };
+
+export const MAINTENANCE_OFF = { on: false, reason: '', since: null, until: null, source: null, window: null, stoppedVms: [] as string[] };
 
 export function newInstanceId(): string {
   return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(6))).toString('hex');

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigSetSchema } from '../domain/config-keys.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../domain/names.js';
 
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 
 export const PlanSchema = z
   .object({
@@ -16,6 +16,8 @@ export const PlanSchema = z
     maxVms: z.number().int().min(0),
     /** Users may sudo in their VM (and `no-new-privileges` is off). */
     sudo: z.boolean(),
+    /** A VM running longer than this is stopped (0 = no limit). */
+    maxLifetimeSeconds: z.number().int().min(0),
     description: z.string(),
   })
   .strict();
@@ -54,6 +56,9 @@ export type User = z.infer<typeof UserSchema>;
 
 export const VM_NAME_PATTERN = PLAN_NAME_PATTERN;
 
+export const STOP_REASONS = ['operator', 'user', 'maintenance', 'idle', 'lifetime', 'exited', 'oom'] as const;
+export type StopReason = (typeof STOP_REASONS)[number];
+
 /** What a VM was given when its container was (re)created. */
 export const ResourcesSchema = z
   .object({
@@ -82,9 +87,46 @@ export const VmSchema = z
     lastStoppedAt: z.string().optional(),
     lastExitCode: z.number().int().optional(),
     oomKilledAt: z.string().optional(),
+    /** Why berth (or the engine) last stopped it. */
+    stopReason: z.enum(STOP_REASONS).optional(),
+    /** Last time a session or CPU use showed someone at work (idle policy). */
+    lastActiveAt: z.string().optional(),
   })
   .strict();
 export type Vm = z.infer<typeof VmSchema>;
+
+export const MaintenanceSchema = z
+  .object({
+    on: z.boolean(),
+    reason: z.string(),
+    since: z.string().nullable(),
+    /** When a scheduled window ends; null when turned on by hand. */
+    until: z.string().nullable(),
+    source: z.enum(['operator', 'schedule']).nullable(),
+    /** The schedule whose window this is. */
+    window: z.string().nullable(),
+    /** VMs this maintenance stopped, to start again when it ends. */
+    stoppedVms: z.array(z.string()),
+  })
+  .strict();
+export type Maintenance = z.infer<typeof MaintenanceSchema>;
+
+export const ScheduleSchema = z
+  .object({
+    id: z.string().regex(/^w\d+$/),
+    cron: z.string(),
+    tz: z.string(),
+    durationSeconds: z.number().int().positive(),
+    notifySeconds: z.number().int().min(0),
+    reason: z.string(),
+    createdAt: z.string(),
+    /** The occurrence (its start, ISO) last announced, entered and left: each happens once. */
+    notifiedFor: z.string().nullable(),
+    enteredFor: z.string().nullable(),
+    leftFor: z.string().nullable(),
+  })
+  .strict();
+export type Schedule = z.infer<typeof ScheduleSchema>;
 
 export const StateSchema = z
   .object({
@@ -95,6 +137,8 @@ export const StateSchema = z
     users: z.array(UserSchema),
     vms: z.array(VmSchema),
     config: ConfigSetSchema,
+    maintenance: MaintenanceSchema,
+    schedules: z.array(ScheduleSchema),
   })
   .strict()
   .superRefine((state, ctx) => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatDuration } from '../domain/durations.js';
 import { formatSize } from '../domain/sizes.js';
 import type { Plan, State } from '../state/schema.js';
 
@@ -14,6 +15,8 @@ export const PlanViewSchema = z.object({
   pids: z.number(),
   maxVms: z.number(),
   sudo: z.boolean(),
+  /** e.g. `24h`; `0` = no limit. */
+  maxLifetime: z.string(),
   description: z.string(),
   users: z.array(z.string()),
 });
@@ -29,6 +32,7 @@ export function planView(plan: Plan, state: State): PlanView {
     pids: plan.pids,
     maxVms: plan.maxVms,
     sudo: plan.sudo,
+    maxLifetime: formatDuration(plan.maxLifetimeSeconds),
     description: plan.description,
     users: state.users.filter((u) => u.plan === plan.name).map((u) => u.login),
   };

@@ -28,10 +28,14 @@ export const VmViewSchema = z.object({
   lastStoppedAt: z.string().nullable(),
   lastExitCode: z.number().nullable(),
   oomKilledAt: z.string().nullable(),
+  /** Why it was last stopped: operator, user, maintenance, idle, lifetime, exited, oom. */
+  stopReason: z.string().nullable(),
+  /** When berth will stop it on its own (idle timeout or plan lifetime), if it will. */
+  nextStop: z.object({ at: z.string(), reason: z.string() }).nullable(),
 });
 export type VmView = z.infer<typeof VmViewSchema>;
 
-export function vmView(vm: Vm, state: EngineState): VmView {
+export function vmView(vm: Vm, state: EngineState, nextStop: { at: string; reason: string } | null = null): VmView {
   return {
     ref: `${vm.user}/${vm.name}`,
     user: vm.user,
@@ -52,5 +56,7 @@ export function vmView(vm: Vm, state: EngineState): VmView {
     lastStoppedAt: vm.lastStoppedAt ?? null,
     lastExitCode: vm.lastExitCode ?? null,
     oomKilledAt: vm.oomKilledAt ?? null,
+    stopReason: vm.stopReason ?? null,
+    nextStop,
   };
 }

@@ -53,11 +53,11 @@ describe("a user acting through a front-end (bot, SSH) on someone else's VM", ()
     const ctx = openBerth(h.home);
     const asAlice: Actor = { role: 'user', login: alice, override: true };
     expect((await refusal(createVm(ctx, { user: alice, plan: 'pro' }, asAlice))).code).toBe('PLAN_NOT_YOURS');
-    await berth(h.home, ['config', 'set', 'maintenance', 'on']);
+    await berth(h.home, ['maintenance', 'on', '--reason', 'tests']);
     try {
       expect((await refusal(createVm(ctx, { user: alice }, asAlice))).code).toBe('MAINTENANCE');
     } finally {
-      await berth(h.home, ['config', 'set', 'maintenance', 'off']);
+      await berth(h.home, ['maintenance', 'off']);
     }
     const own = await createVm(ctx, { user: alice }, { role: 'user', login: alice });
     expect(own.user).toBe(alice);

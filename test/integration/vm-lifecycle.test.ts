@@ -187,7 +187,7 @@ describe('quotas, capacity and maintenance', () => {
     const login = await newUser();
     await json(['vm', 'create', login]);
     await json(['vm', 'stop', login]);
-    await run(['config', 'set', 'maintenance', 'on']);
+    await run(['maintenance', 'on', '--reason', 'tests']);
     try {
       const other = await newUser();
       const create = await run(['vm', 'create', other]);
@@ -199,7 +199,7 @@ describe('quotas, capacity and maintenance', () => {
       expect((await inspect(`berth-${login}-main`)).State.Running).toBe(false);
       expect(VmViewSchema.parse(await json(['vm', 'start', login, '--force'])).state).toBe('running');
     } finally {
-      await run(['config', 'set', 'maintenance', 'off']);
+      await run(['maintenance', 'off']);
     }
     await run(['vm', 'destroy', login, '--yes']);
   });

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BerthError } from '../../src/errors.js';
 import { initHome } from '../../src/services/init.js';
 import { addPlan } from '../../src/services/plans.js';
-import { StateSchema } from '../../src/state/schema.js';
+import { STATE_VERSION, StateSchema } from '../../src/state/schema.js';
 import { StateStore } from '../../src/state/store.js';
 import { ROOT, tempHome } from '../helpers/cli.js';
 
@@ -94,23 +94,26 @@ describe('the state file', () => {
     expect(await readFile(store.path, 'utf8')).toBe(text);
   });
 
-  it('upgrades a version 1 file: VMs, plan sudo and an instance id appear, nothing is lost', async () => {
+  it('upgrades a version 1 file to the current version: nothing is lost, new fields get their defaults', async () => {
     const v1 = {
       version: 1,
       plans: [{ name: 'basic', cpu: 1, ramBytes: 1024 ** 3, gpu: 0, pids: 512, maxVms: 1, description: '' }],
       users: [{ login: 'alice', role: 'user', plan: 'basic', status: 'allowed', createdAt: '2026-01-01T00:00:00.000Z', keys: [] }],
-      config: { ram: 2 * 1024 ** 3 },
+      config: { ram: 2 * 1024 ** 3, maintenance: true },
     };
     await writeFile(store.path, JSON.stringify(v1));
     const state = await store.read();
-    expect(state.version).toBe(2);
+    expect(state.version).toBe(STATE_VERSION);
     expect(state.instanceId).toMatch(/^[0-9a-f]{12}$/);
-    expect(state.plans[0]?.sudo).toBe(false);
+    expect(state.plans[0]).toMatchObject({ sudo: false, maxLifetimeSeconds: 0 });
     expect(state.vms).toEqual([]);
+    expect(state.schedules).toEqual([]);
+    // v2 kept maintenance as a config switch; v3 gives it a record of its own.
+    expect(state.maintenance).toMatchObject({ on: true, source: 'operator' });
+    expect(state.config).toEqual({ ram: 2 * 1024 ** 3 });
     expect(state.users[0]?.login).toBe('alice');
-    expect(state.config.ram).toBe(2 * 1024 ** 3);
     await addPlan(store, 'gold', {});
-    expect(JSON.parse(await readFile(store.path, 'utf8')).version).toBe(2);
+    expect(JSON.parse(await readFile(store.path, 'utf8')).version).toBe(STATE_VERSION);
   });
 
   it('says how to start when there is no state yet', async () => {

@@ -1,0 +1,20 @@
+import { Flags } from '@oclif/core';
+import { BerthCommand } from '../../src/cli/base-command.js';
+import { resultLines } from '../../src/cli/render-maintenance.js';
+import { leaveMaintenance, type MaintenanceResult } from '../../src/services/maintenance.js';
+
+export default class MaintenanceOff extends BerthCommand {
+  static override summary = 'Turn maintenance off and start again the VMs it stopped';
+  static override flags = {
+    restore: Flags.boolean({ description: 'start again the VMs maintenance stopped', default: true, allowNo: true }),
+  };
+  static override examples = ['<%= config.bin %> maintenance off', '<%= config.bin %> maintenance off --no-restore'];
+
+  async run(): Promise<MaintenanceResult> {
+    const { flags } = await this.parse(MaintenanceOff);
+    const result = await leaveMaintenance(this.berth, { restore: flags.restore });
+    if (!this.jsonEnabled()) for (const line of resultLines('Started again', result)) this.log(line);
+    if (result.failed.length) process.exitCode = 1;
+    return result;
+  }
+}

@@ -1,0 +1,43 @@
+import { chmod, rm } from 'node:fs/promises';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Metrics } from './metrics.js';
+
+export interface ApiOptions {
+  socket: string;
+  metricsListen: string;
+  status: () => Promise<unknown>;
+  metrics: Metrics;
+}
+
+/** The control API on a unix socket only the operator can open; /metrics optionally on TCP too. */
+export async function startApi(options: ApiOptions): Promise<{ close: () => Promise<void>; metricsAddress: string | null }> {
+  const app = Fastify({ logger: false });
+  app.get('/health', async () => ({ ok: true, pid: process.pid }));
+  app.get('/status', async () => options.status());
+  const metricsRoute = async (_req: unknown, reply: { type: (t: string) => void }) => {
+    reply.type(options.metrics.registry.contentType);
+    return options.metrics.registry.metrics();
+  };
+  app.get('/metrics', metricsRoute);
+  await rm(options.socket, { force: true });
+  await app.listen({ path: options.socket });
+  await chmod(options.socket, 0o600);
+
+  let tcp: FastifyInstance | null = null;
+  let metricsAddress: string | null = null;
+  if (options.metricsListen) {
+    tcp = Fastify({ logger: false });
+    tcp.get('/metrics', metricsRoute);
+    const at = options.metricsListen.lastIndexOf(':');
+    const host = options.metricsListen.slice(0, at).replace(/^\[|\]$/g, '');
+    await tcp.listen({ host, port: Number(options.metricsListen.slice(at + 1)) });
+    metricsAddress = options.metricsListen;
+  }
+  return {
+    metricsAddress,
+    close: async () => {
+      await app.close();
+      await tcp?.close();
+    },
+  };
+}

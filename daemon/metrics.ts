@@ -1,0 +1,79 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { instanceFilter } from '../src/docker/labels.js';
+import type { Berth } from '../src/services/context.js';
+import { USER_STATUSES } from '../src/state/schema.js';
+
+export interface Metrics {
+  registry: Registry;
+  dockerEvents: Counter<'action'>;
+  /** Times an operation the daemon runs and counts its outcome. */
+  time<T>(operation: string, work: () => Promise<T>): Promise<T>;
+}
+
+export function createMetrics(ctx: Berth): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'berth_daemon_' });
+  new Gauge({
+    name: 'berth_vms',
+    help: 'VMs by engine state',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const state = await ctx.store.read();
+      const containers = await (await ctx.runtime()).containers(instanceFilter(state.instanceId)).catch(() => null);
+      const byId = new Map((containers ?? []).map((c) => [c.id, c.state]));
+      for (const vm of state.vms) {
+        const s = containers === null ? 'unknown' : vm.phase === 'creating' ? 'creating' : (byId.get(vm.containerId ?? '') ?? 'missing');
+        this.inc({ state: s });
+      }
+    },
+  });
+  new Gauge({
+    name: 'berth_users',
+    help: 'Users by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const state = await ctx.store.read();
+      for (const status of USER_STATUSES) this.set({ status }, state.users.filter((u) => u.status === status).length);
+    },
+  });
+  const operations = new Counter({
+    name: 'berth_operations_total',
+    help: 'Operations run by the daemon',
+    labelNames: ['operation', 'result'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'berth_operation_duration_seconds',
+    help: 'How long daemon operations took',
+    labelNames: ['operation'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const dockerEvents = new Counter({
+    name: 'berth_docker_events_total',
+    help: 'Docker events seen for berth VMs',
+    labelNames: ['action'],
+    registers: [registry],
+  });
+  return {
+    registry,
+    dockerEvents,
+    async time(operation, work) {
+      const end = latency.startTimer({ operation });
+      try {
+        const result = await work();
+        operations.inc({ operation, result: 'ok' });
+        return result;
+      } catch (err) {
+        operations.inc({ operation, result: 'error' });
+        throw err;
+      } finally {
+        end();
+      }
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import { type FSWatcher, watch } from 'node:fs';
+import type { Logger } from 'pino';
+import { effectiveConfig } from '../src/domain/config-keys.js';
+import type { Berth } from '../src/services/context.js';
+import { maintenanceTick, nextDue } from '../src/services/maintenance.js';
+import { enforcePolicies, type SessionCounts } from '../src/services/vm-policies.js';
+import type { Components } from './components.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * Wakes when maintenance work is due (a window's notice, start or end) and every
+ * `idle-check-interval` for the idle and lifetime policies. A change to the state
+ * file (a window added with the CLI) re-plans the next wake-up at once.
+ */
+export class Scheduler {
+  private maintenanceTimer: NodeJS.Timeout | null = null;
+  private policyTimer: NodeJS.Timeout | null = null;
+  private watcher: FSWatcher | null = null;
+  private stopped = false;
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: Berth,
+    private readonly components: Components,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly sessions: SessionCounts,
+  ) {}
+
+  start(): void {
+    this.components.set('scheduler', 'running', 'maintenance windows and VM policies');
+    this.watcher = watch(this.ctx.store.home, (_event, file) => {
+      if (file === 'state.json') this.planMaintenance(0);
+    });
+    this.planMaintenance(0);
+    void this.planPolicies();
+  }
+
+  /** Serialises the scheduler's work: a tick never overlaps another. */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.running.then(work, work);
+    this.running = next.catch(() => undefined);
+    return next;
+  }
+
+  private plans = 0;
+
+  private planMaintenance(inMs?: number): void {
+    if (this.stopped) return;
+    if (this.maintenanceTimer) clearTimeout(this.maintenanceTimer);
+    // Only the latest plan arms the timer (a state change can re-plan while one is being made).
+    const planned = ++this.plans;
+    const plan = async () => {
+      const state = await this.ctx.store.read();
+      const due = nextDue(state);
+      return due ? Math.max(0, due.getTime() - Date.now()) : 60_000;
+    };
+    // A few ms late rather than early: the tick must see the moment as come.
+    const arm = (ms: number) => {
+      if (planned !== this.plans || this.stopped) return;
+      if (this.maintenanceTimer) clearTimeout(this.maintenanceTimer);
+      this.log.debug({ inMs: ms }, 'next maintenance wake-up');
+      this.maintenanceTimer = setTimeout(() => void this.runMaintenance(), Math.min(ms + 20, 60_000));
+    };
+    if (inMs !== undefined && inMs > 0) arm(inMs);
+    else
+      void plan().then(
+        (ms) => (ms === 0 && planned === this.plans ? void this.runMaintenance() : arm(ms)),
+        (err) => {
+          this.components.set('scheduler', 'failed', 'cannot read the state', err);
+          arm(5000);
+        },
+      );
+  }
+
+  private async runMaintenance(): Promise<void> {
+    this.log.debug('maintenance tick');
+    try {
+      const actions = await this.serial(() => this.metrics.time('maintenance-tick', () => maintenanceTick(this.ctx)));
+      for (const action of actions) this.log.info({ action }, 'maintenance');
+      this.components.set('scheduler', 'running', 'maintenance windows and VM policies');
+    } catch (err) {
+      this.components.set('scheduler', 'failed', 'maintenance tick failed', err);
+      this.log.error({ err: (err as Error).message }, 'maintenance tick failed');
+    }
+    // Wake again after the moment just handled has passed.
+    setTimeout(() => this.planMaintenance(0), 1000).unref();
+  }
+
+  private async planPolicies(): Promise<void> {
+    if (this.stopped) return;
+    let interval = 30;
+    try {
+      interval = effectiveConfig((await this.ctx.store.read()).config)['idle-check-interval'];
+      const actions = await this.serial(() => this.metrics.time('policies', () => enforcePolicies(this.ctx, new Date(), this.sessions)));
+      for (const a of actions) this.log.info({ vm: a.vm, action: a.action, reason: a.reason }, a.detail);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'VM policies failed');
+    }
+    if (!this.stopped) this.policyTimer = setTimeout(() => void this.planPolicies(), interval * 1000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.maintenanceTimer) clearTimeout(this.maintenanceTimer);
+    if (this.policyTimer) clearTimeout(this.policyTimer);
+    this.watcher?.close();
+    await this.running;
+  }
+}

@@ -1,0 +1,183 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { BerthError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
+
+export function daemonPaths(home: string) {
+  return {
+    socket: join(home, 'berth.sock'),
+    pidFile: join(home, 'daemon.pid'),
+    logDir: join(home, 'logs'),
+    logFile: join(home, 'logs', 'daemon.log'),
+  };
+}
+
+export type ComponentName = 'api' | 'scheduler' | 'events' | 'telegram' | 'ssh';
+export interface ComponentStatus {
+  name: ComponentName;
+  state: 'starting' | 'running' | 'disabled' | 'failed';
+  detail: string;
+  lastError: string | null;
+  since: string;
+}
+
+export interface DaemonStatus {
+  running: boolean;
+  pid: number | null;
+  version: string | null;
+  startedAt: string | null;
+  uptimeSeconds: number | null;
+  socket: string;
+  components: ComponentStatus[];
+  maintenance: { on: boolean; reason: string; until: string | null } | null;
+}
+
+/** GET a path of the daemon's control API over its unix socket. */
+export function askDaemon<T>(home: string, path: string, timeoutMs = 3000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: daemonPaths(home).socket, path, method: 'GET', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => {
+        if ((res.statusCode ?? 500) >= 400) reject(new Error(`daemon answered ${res.statusCode}: ${body}`));
+        else resolve((res.headers['content-type'] ?? '').includes('json') ? JSON.parse(body) : (body as T));
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('the daemon did not answer in time')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The pid in the pid file, if that process is alive and is a berth daemon. */
+export function livePid(home: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(daemonPaths(home).pidFile, 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return null;
+  }
+  try {
+    // A pid reused by another program after a crash is not our daemon.
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('daemon')) return null;
+  } catch {
+    // no /proc (not Linux): trust kill(0)
+  }
+  return pid;
+}
+
+export async function daemonStatus(home: string): Promise<DaemonStatus> {
+  const socket = daemonPaths(home).socket;
+  try {
+    return await askDaemon<DaemonStatus>(home, '/status');
+  } catch {
+    return {
+      running: false,
+      pid: livePid(home),
+      version: null,
+      startedAt: null,
+      uptimeSeconds: null,
+      socket,
+      components: [],
+      maintenance: null,
+    };
+  }
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+async function lastLogLines(home: string, n = 15): Promise<string> {
+  try {
+    return (await readFile(daemonPaths(home).logFile, 'utf8')).trimEnd().split('\n').slice(-n).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Starts the daemon in the background and waits until it answers healthy. */
+export async function startDaemon(home: string, options: { timeoutMs?: number } = {}): Promise<DaemonStatus> {
+  const running = await daemonStatus(home);
+  if (running.running) {
+    throw new BerthError(
+      'DAEMON_RUNNING',
+      `The berth daemon is already running (pid ${running.pid}).`,
+      'See it with `berth daemon status`; stop it with `berth daemon stop`.',
+    );
+  }
+  const paths = daemonPaths(home);
+  await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
+  const log = openSync(paths.logFile, 'a', 0o600);
+  // node's spawn, not execa: the child must write to the log file itself and outlive this process.
+  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'run.js'), 'daemon', 'run'], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: { ...process.env, BERTH_HOME: home },
+  });
+  closeSync(log);
+  let exited = false;
+  child.on('exit', () => {
+    exited = true;
+  });
+  child.unref();
+  const healthy = await waitUntil(async () => exited || (await daemonStatus(home)).running, options.timeoutMs ?? 20_000);
+  const status = await daemonStatus(home);
+  if (!healthy || exited || !status.running) {
+    throw new BerthError(
+      'DAEMON_START_FAILED',
+      `The daemon did not come up. Last lines of ${paths.logFile}:\n${await lastLogLines(home)}`,
+      'Fix what the log says, or run it in the foreground to see: berth daemon run',
+    );
+  }
+  return status;
+}
+
+/** SIGTERM, wait up to `timeoutMs`, then SIGKILL. Says whether it had to kill. */
+export async function stopDaemon(home: string, options: { timeoutMs?: number } = {}): Promise<{ pid: number; killed: boolean } | null> {
+  const pid = livePid(home);
+  if (!pid) {
+    await cleanupFiles(home);
+    return null;
+  }
+  process.kill(pid, 'SIGTERM');
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const stopped = await waitUntil(async () => !alive(), options.timeoutMs ?? 10_000);
+  if (!stopped) {
+    process.kill(pid, 'SIGKILL');
+    await waitUntil(async () => !alive(), 5000);
+  }
+  await cleanupFiles(home);
+  return { pid, killed: !stopped };
+}
+
+async function cleanupFiles(home: string): Promise<void> {
+  const paths = daemonPaths(home);
+  if (livePid(home)) return;
+  await rm(paths.pidFile, { force: true });
+  await rm(paths.socket, { force: true });
+}

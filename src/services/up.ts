@@ -1,0 +1,39 @@
+import { effectiveConfig } from '../domain/config-keys.js';
+import type { Berth } from './context.js';
+import { type DaemonStatus, daemonStatus, startDaemon } from './daemon-control.js';
+import { buildImage, DEFAULT_TEMPLATE, templateTag } from './images.js';
+import { initHome } from './init.js';
+
+export interface UpResult {
+  initialised: boolean;
+  imageBuilt: string | null;
+  daemonStarted: boolean;
+  daemon: DaemonStatus;
+}
+
+/**
+ * berth's main job in one idempotent step: the home, the default VM image when it is
+ * missing, and the daemon.
+ */
+export async function up(
+  ctx: Berth,
+  options: { base?: string; onBuildLine?: (line: string) => void; onStep?: (step: string) => void } = {},
+): Promise<UpResult> {
+  const step = options.onStep ?? (() => undefined);
+  const init = await initHome(ctx.store);
+  if (init.created) step(`Initialised ${init.home}`);
+  const config = effectiveConfig((await ctx.store.read()).config);
+  const runtime = await ctx.runtime();
+  let imageBuilt: string | null = null;
+  if (!(await runtime.image(config.image))) {
+    if (config.image !== templateTag(DEFAULT_TEMPLATE)) {
+      step(`The configured image ${config.image} is missing; VMs cannot be created until it is built or pulled.`);
+    } else {
+      step(`Building the default VM image ${config.image}${options.base ? ` on ${options.base}` : ''}…`);
+      imageBuilt = (await buildImage(ctx, { template: DEFAULT_TEMPLATE, base: options.base }, options.onBuildLine)).tag;
+    }
+  }
+  const before = await daemonStatus(ctx.store.home);
+  const daemon = before.running ? before : await startDaemon(ctx.store.home);
+  return { initialised: init.created, imageBuilt, daemonStarted: !before.running, daemon };
+}
