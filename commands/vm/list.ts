@@ -16,7 +16,12 @@ export default class VmList extends BerthCommand {
   async run(): Promise<VmView[]> {
     const { flags } = await this.parse(VmList);
     const vms = await listVms(this.berth, { user: flags.user, all: flags.all });
-    if (!this.jsonEnabled()) this.log(vmTable(vms));
+    if (!this.jsonEnabled()) {
+      const { maintenance } = await this.store.read();
+      if (maintenance.on)
+        this.note(`MAINTENANCE is on${maintenance.reason ? ` (${maintenance.reason})` : ''}: VMs cannot be created or started.`);
+      this.log(vmTable(vms));
+    }
     return vms;
   }
 }

@@ -110,7 +110,7 @@ export const CONFIG_KEYS = {
   }),
   'idle-check-interval': key<number>({
     description: 'How often the daemon checks idle and lifetime policies',
-    default: 30,
+    default: 60,
     schema: z.number().int().positive(),
     parse: (s) => Math.max(1, parseDuration(s, 'check interval')),
     format: formatDuration,

@@ -43,7 +43,10 @@ export async function enterMaintenance(
       window: options.window ?? null,
       stoppedVms: [],
     };
-    return state.vms.filter((vm) => vm.phase === 'ready' && vm.containerId && vm.desired === 'running');
+    const running = state.vms.filter((vm) => vm.phase === 'ready' && vm.containerId && vm.desired === 'running');
+    // Recorded before the stops, so that their `die` events read as berth's doing.
+    for (const vm of running) Object.assign(vm, { desired: 'stopped', stopReason: 'maintenance' });
+    return running.map((vm) => ({ ...vm }));
   });
   if (!claimed) return { maintenance: (await ctx.store.read()).maintenance, changed: [], failed: [] };
   const runtime = await ctx.runtime();
@@ -62,8 +65,11 @@ export async function enterMaintenance(
   const maintenance = await ctx.store.transact((state) => {
     const at = iso(new Date());
     for (const vm of state.vms) {
-      if (!stopped.includes(vmRef(vm))) continue;
-      Object.assign(vm, { desired: 'stopped', stopReason: 'maintenance', lastStoppedAt: at });
+      if (stopped.includes(vmRef(vm))) vm.lastStoppedAt = at;
+      else if (failed.some((f) => f.vm === vmRef(vm)) && vm.stopReason === 'maintenance') {
+        vm.desired = 'running';
+        delete vm.stopReason;
+      }
     }
     if (state.maintenance.on) state.maintenance.stoppedVms = [...new Set([...state.maintenance.stoppedVms, ...stopped])].sort();
     return state.maintenance;

@@ -218,11 +218,17 @@ export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR):
 export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, reason?: StopReason): Promise<Vm> {
   const { vm, runtime, id } = await withContainer(ctx, ref, actor);
   await requireContainer(runtime, id, vm);
-  await runtime.stopContainer(id);
   const stopReason: StopReason = reason ?? (actor.role === 'admin' ? 'operator' : 'user');
-  return ctx.store.transact((state) =>
-    Object.assign(current(state, vm), { desired: 'stopped' as const, lastStoppedAt: now(), stopReason }),
-  );
+  // The intent is recorded first, so the engine's `die` event reads as berth's doing.
+  const before = vm.desired;
+  await ctx.store.transact((state) => Object.assign(current(state, vm), { desired: 'stopped' as const, stopReason }));
+  try {
+    await runtime.stopContainer(id);
+  } catch (err) {
+    await ctx.store.transact((state) => Object.assign(current(state, vm), { desired: before }));
+    throw err;
+  }
+  return ctx.store.transact((state) => Object.assign(current(state, vm), { lastStoppedAt: now() }));
 }
 
 export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
@@ -254,6 +260,7 @@ export async function destroyVm(ctx: Berth, ref: string, options: { keepData?: b
   const vm = findVm(await ctx.store.read(), ref);
   checkAccess(actor, vm.user);
   const runtime = await ctx.runtime();
+  await ctx.store.transact((state) => Object.assign(current(state, vm), { desired: 'stopped' as const }));
   if (vm.containerId) await runtime.removeContainer(vm.containerId);
   if (!options.keepData) await runtime.removeVolume(volumeName(vm.user, vm.name));
   return ctx.store.transact((state) => {
@@ -284,6 +291,8 @@ export async function recreateContainer(ctx: Berth, runtime: DockerRuntime, vm: 
   const stale = (await runtime.containers([...instanceFilter(state.instanceId), `${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`])).map(
     (c) => c.id,
   );
+  // Forget the old container first: its `die` event must not read as the VM dying.
+  await ctx.store.transact((st) => Object.assign(current(st, vm), { containerId: null }));
   for (const id of new Set([...(vm.containerId ? [vm.containerId] : []), ...stale])) await runtime.removeContainer(id);
   await ensureHomeVolume(runtime, state.instanceId, vm);
   await runtime.ensureNetwork(cfg['docker.network'], { [LABEL.managed]: 'true' });

@@ -90,6 +90,19 @@ describe('the daemon process', () => {
     expect((await status()).pid).not.toBe(pid);
   });
 
+  it('serves /metrics (and nothing else) on TCP when metrics.listen is set', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    await run(['config', 'set', 'metrics.listen', `127.0.0.1:${port}`]);
+    try {
+      expect((await run(['daemon', 'start'])).code).toBe(0);
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(await metrics.text()).toContain('berth_users');
+      expect((await fetch(`http://127.0.0.1:${port}/status`)).status).toBe(404);
+    } finally {
+      await run(['config', 'unset', 'metrics.listen']);
+    }
+  });
+
   it('writes a systemd unit and says how to enable it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'berth-unit-'));
     const res = JSON.parse((await run(['daemon', 'install', '--user', '--unit-dir', dir, '--json'])).stdout);
@@ -186,6 +199,8 @@ describe('policies and events', () => {
       expect(vm.stopReason).toBe('idle');
       expect((await run(['vm', 'show', login])).stdout).toMatch(/Stopped because:\s+idle/);
       expect(await daemonLog(h.home)).toContain('idle for 2s');
+      // berth stopped it on purpose: that is no unexpected death.
+      expect(await daemonLog(h.home)).not.toContain('"kind":"vm-died"');
     } finally {
       await run(['config', 'unset', 'idle-timeout']);
       await run(['config', 'unset', 'idle-check-interval']);
@@ -204,7 +219,8 @@ describe('policies and events', () => {
       async () => (await state(h.home)).vms.find((v: { user: string }) => v.user === login)?.oomKilledAt,
     );
     expect(Date.parse(recorded)).toBeGreaterThan(Date.now() - 60_000);
-    expect(await daemonLog(h.home)).toContain('"kind":"vm-oom"');
+    await waitFor('the owner to be told', async () => (await daemonLog(h.home)).includes('"kind":"vm-oom"'));
+    expect(await daemonLog(h.home)).not.toContain('"kind":"vm-died"');
     await run(['vm', 'destroy', login, '--yes']);
   });
 
