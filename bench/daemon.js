@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeBenchObjects } from './measure.js';
 
 export const title = 'Daemon at rest with 20 running VMs';
 
@@ -68,15 +69,7 @@ export async function run({ bin, root }) {
     ].join('\n');
   } finally {
     spawnSync('node', [bin, 'daemon', 'stop'], { env });
-    const ids = spawnSync('docker', ['ps', '-aq', '--filter', 'label=dev.berth.user=bench'], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter(Boolean);
-    if (ids.length) spawnSync('docker', ['rm', '-f', ...ids]);
-    const vols = spawnSync('docker', ['volume', 'ls', '-q', '--filter', 'label=dev.berth.user=bench'], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter(Boolean);
-    if (vols.length) spawnSync('docker', ['volume', 'rm', '-f', ...vols]);
-    spawnSync('docker', ['network', 'rm', network]);
+    removeBenchObjects({ network });
     rmSync(dir, { recursive: true, force: true });
   }
 }

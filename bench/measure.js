@@ -37,3 +37,15 @@ export function percentile(values, p) {
 }
 
 export const ms = (value) => `${value.toFixed(1)} ms`;
+
+const lines = (out) => out.split('\n').filter(Boolean);
+
+/** Removes the containers, volumes and network a benchmark made (all labelled dev.berth.user=bench). */
+export function removeBenchObjects({ network, volumes = [] }) {
+  const docker = (...args) => spawnSync('docker', args, { encoding: 'utf8' }).stdout ?? '';
+  const ids = lines(docker('ps', '-aq', '--filter', 'label=dev.berth.user=bench'));
+  if (ids.length) docker('rm', '-f', ...ids);
+  const vols = [...lines(docker('volume', 'ls', '-q', '--filter', 'label=dev.berth.user=bench')), ...volumes];
+  if (vols.length) docker('volume', 'rm', '-f', ...vols);
+  docker('network', 'rm', network);
+}

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { median, ms } from './measure.js';
+import { median, ms, removeBenchObjects } from './measure.js';
 
 export const title = 'VM create and exec against plain Docker';
 
@@ -106,18 +106,7 @@ export async function run({ bin, runs, root }) {
       `Median of ${runs} runs each, whole processes (berth's include Node and CLI start-up, see above), interleaved. Target: ≤ 1.5× for both.`,
     ].join('\n');
   } finally {
-    const ids = spawnSync('docker', ['ps', '-aq', '--filter', 'label=dev.berth.user=bench', '--filter', `name=berth-bench-`], {
-      encoding: 'utf8',
-    })
-      .stdout.split('\n')
-      .filter(Boolean);
-    if (ids.length) spawnSync('docker', ['rm', '-f', ...ids]);
-    const vols = spawnSync('docker', ['volume', 'ls', '-q', '--filter', 'label=dev.berth.user=bench'], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter(Boolean);
-    const plain = Array.from({ length: runs }, (_, i) => `berth-bench-d${i}-home`);
-    spawnSync('docker', ['volume', 'rm', '-f', ...vols, ...plain]);
-    spawnSync('docker', ['network', 'rm', network]);
+    removeBenchObjects({ network, volumes: Array.from({ length: runs }, (_, i) => `berth-bench-d${i}-home`) });
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../src/cli/base-command.js';
+import { progressLines } from '../src/cli/progress.js';
 import { table } from '../src/cli/table.js';
 import { effectiveConfig } from '../src/domain/config-keys.js';
 import { type UpResult, up } from '../src/services/up.js';
@@ -11,17 +12,13 @@ export default class Up extends BerthCommand {
 
   async run(): Promise<UpResult> {
     const { flags } = await this.parse(Up);
-    const live = process.stderr.isTTY && !this.jsonEnabled();
+    const progress = progressLines(this.jsonEnabled());
     const result = await up(this.berth, {
       base: flags.base,
       onStep: (s) => this.note(s),
-      onBuildLine: (line) => {
-        if (this.jsonEnabled()) return;
-        if (live) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 80) - 1)}`);
-        else process.stderr.write(`${line}\n`);
-      },
+      onBuildLine: progress.line,
     });
-    if (live) process.stderr.write('\r\x1b[K');
+    progress.done();
     if (!this.jsonEnabled()) {
       const d = result.daemon;
       const cfg = effectiveConfig((await this.store.read()).config);

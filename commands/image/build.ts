@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
+import { progressLines } from '../../src/cli/progress.js';
 import { type BuildResult, buildImage } from '../../src/services/images.js';
 
 export default class ImageBuild extends BerthCommand {
@@ -19,15 +20,10 @@ export default class ImageBuild extends BerthCommand {
 
   async run(): Promise<BuildResult> {
     const { flags } = await this.parse(ImageBuild);
-    const live = process.stderr.isTTY && !this.jsonEnabled();
-    const onLine = (line: string) => {
-      if (this.jsonEnabled()) return;
-      if (live) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 80) - 1)}`);
-      else process.stderr.write(`${line}\n`);
-    };
+    const progress = progressLines(this.jsonEnabled());
     this.note(`Building ${flags.template}${flags.base ? ` on ${flags.base}` : ''}…`);
-    const result = await buildImage(this.berth, { template: flags.template, base: flags.base, tag: flags.tag }, onLine);
-    if (live) process.stderr.write('\r\x1b[K');
+    const result = await buildImage(this.berth, { template: flags.template, base: flags.base, tag: flags.tag }, progress.line);
+    progress.done();
     if (!this.jsonEnabled()) this.log(`Built ${result.tag} (${(result.sizeBytes / 1024 ** 2).toFixed(0)} MB) in ${result.seconds} s.`);
     return result;
   }

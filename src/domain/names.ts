@@ -49,16 +49,19 @@ export function checkLogin(input: string): string {
   return input;
 }
 
-export function checkPlanName(input: string): string {
+/** Plan and VM names: 1–32 characters, a lowercase letter first. */
+export function checkShortName(input: string, what: 'plan' | 'VM'): string {
   if (!PLAN_NAME_PATTERN.test(input)) {
     throw invalidInput(
-      'INVALID_PLAN_NAME',
-      `"${printable(input)}" is not a valid plan name.`,
-      'A plan name is 1–32 characters: a lowercase letter, then lowercase letters, digits or "-".',
+      what === 'plan' ? 'INVALID_PLAN_NAME' : 'INVALID_VM_NAME',
+      `"${printable(input)}" is not a valid ${what} name.`,
+      `A ${what} name is 1–32 characters: a lowercase letter, then lowercase letters, digits or "-".`,
     );
   }
   return input;
 }
+
+export const checkPlanName = (input: string) => checkShortName(input, 'plan');
 
 /** Hostile input is echoed back safely: control characters escaped, length capped. */
 export function printable(input: string, max = 40): string {

@@ -1,19 +1,10 @@
-import { checkLogin, printable } from '../domain/names.js';
+import { checkLogin, checkShortName, printable } from '../domain/names.js';
 import { BerthError, invalidInput } from '../errors.js';
-import { type State, VM_NAME_PATTERN, type Vm } from '../state/schema.js';
+import type { State, Vm } from '../state/schema.js';
 
 export const DEFAULT_VM_NAME = 'main';
 
-export function checkVmName(input: string): string {
-  if (!VM_NAME_PATTERN.test(input)) {
-    throw invalidInput(
-      'INVALID_VM_NAME',
-      `"${printable(input)}" is not a valid VM name.`,
-      'A VM name is 1–32 characters: a lowercase letter, then lowercase letters, digits or "-".',
-    );
-  }
-  return input;
-}
+export const checkVmName = (input: string) => checkShortName(input, 'VM');
 
 /** `alice` (her only VM) or `alice/web`. */
 export function parseVmRef(ref: string): { user: string; name?: string } {
