@@ -19,6 +19,7 @@ export class EventsFollower {
   private lastSeen: Date | null = null;
   private loop: Promise<void> | null = null;
   private finish: (() => void) | null = null;
+  private handled: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ctx: Berth,
@@ -54,12 +55,9 @@ export class EventsFollower {
     await runtime.version();
     const since = this.lastSeen ?? new Date();
     this.stream = await runtime.followEvents({ since, labels: instanceFilter(state.instanceId), actions: ACTIONS });
-    this.components.set('events', 'running', `following ${runtime.address}`);
-    this.log.info({ since: since.toISOString() }, 'following docker events');
-    // Whatever happened while we were away is in the engine's state now.
-    await reconcileObserved(this.ctx).catch((err) => this.log.warn({ err: (err as Error).message }, 'could not re-read VM states'));
     let buffer = '';
-    await new Promise<void>((resolve, reject) => {
+    // Listeners first: a connection dropped while we re-read VM states must still end this follow.
+    const ended = new Promise<void>((resolve, reject) => {
       this.finish = resolve;
       const stream = this.stream as NodeJS.ReadableStream;
       stream.on('data', (chunk: Buffer) => {
@@ -68,13 +66,21 @@ export class EventsFollower {
         while (nl >= 0) {
           const line = buffer.slice(0, nl).trim();
           buffer = buffer.slice(nl + 1);
-          if (line) void this.handle(line);
+          // One at a time, in the engine's order (an oom before the die it causes).
+          if (line) this.handled = this.handled.then(() => this.handle(line));
           nl = buffer.indexOf('\n');
         }
       });
-      stream.on('end', () => (this.stopped ? resolve() : reject(new Error('the engine closed the event stream'))));
-      stream.on('error', reject);
+      const lost = (err?: Error) => (this.stopped ? resolve() : reject(err ?? new Error('the engine closed the event stream')));
+      stream.on('end', () => lost());
+      stream.on('close', () => lost());
+      stream.on('error', lost);
     });
+    this.components.set('events', 'running', `following ${runtime.address}`);
+    this.log.info({ since: since.toISOString() }, 'following docker events');
+    // Whatever happened while we were away is in the engine's state now.
+    await reconcileObserved(this.ctx).catch((err) => this.log.warn({ err: (err as Error).message }, 'could not re-read VM states'));
+    await ended;
   }
 
   private async handle(line: string): Promise<void> {

@@ -171,7 +171,17 @@ export class DockerRuntime {
   // --- networks and volumes ---
 
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
-    if (await this.network(name)) return;
+    const existing = await this.network(name);
+    if (existing) {
+      if (existing.options['com.docker.network.bridge.enable_icc'] !== 'false') {
+        throw new BerthError(
+          'NETWORK_NOT_ISOLATED',
+          `The Docker network ${name} lets containers reach each other; VMs must not share it.`,
+          'Point berth config docker.network at a new name (berth creates it isolated), or remove that network.',
+        );
+      }
+      return;
+    }
     try {
       await this.docker.createNetwork({
         Name: name,

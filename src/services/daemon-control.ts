@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BerthError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 
@@ -70,8 +70,13 @@ export function livePid(home: string): number | null {
     return null;
   }
   try {
-    // A pid reused by another program after a crash is not our daemon.
-    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('daemon')) return null;
+    // A pid reused by another program (or another home's daemon) after a crash is not ours.
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (!argv.some((a) => a.endsWith('run.js')) || !argv.includes('daemon') || !argv.includes('run')) return null;
+    const homeVar = readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .find((e) => e.startsWith('BERTH_HOME='));
+    if (homeVar && resolve(homeVar.slice('BERTH_HOME='.length)) !== resolve(home)) return null;
   } catch {
     // no /proc (not Linux): trust kill(0)
   }
@@ -152,7 +157,9 @@ export async function startDaemon(home: string, options: { timeoutMs?: number } 
 
 /** SIGTERM, wait up to `timeoutMs`, then SIGKILL. Says whether it had to kill. */
 export async function stopDaemon(home: string, options: { timeoutMs?: number } = {}): Promise<{ pid: number; killed: boolean } | null> {
-  const pid = livePid(home);
+  // The daemon answering on this home's socket says who it is; the pid file is the fallback.
+  const answered = await askDaemon<{ pid?: number }>(home, '/health', 1000).catch(() => null);
+  const pid = answered?.pid ?? livePid(home);
   if (!pid) {
     await cleanupFiles(home);
     return null;

@@ -183,7 +183,6 @@ export async function addSchedule(
       createdAt: iso(new Date()),
       notifiedFor: null,
       enteredFor: null,
-      leftFor: null,
     };
     state.schedules.push(s);
     return s;
@@ -224,7 +223,7 @@ export async function maintenanceStatus(ctx: Berth): Promise<MaintenanceStatus> 
 type Due =
   | { kind: 'notify'; schedule: Schedule; start: Date }
   | { kind: 'enter'; schedule: Schedule; end: Date }
-  | { kind: 'leave'; schedule: Schedule };
+  | { kind: 'leave'; window: string | null };
 
 function occurrences(s: Schedule, now: Date): { current: Date | null; next: Date | null } {
   const cron = cronFor(s);
@@ -234,26 +233,50 @@ function occurrences(s: Schedule, now: Date): { current: Date | null; next: Date
   return { current, next: cron.nextRun(now) };
 }
 
-/** Claims what is due in one transaction, so a second tick (or the daemon) finds nothing left. */
+/**
+ * Claims in one transaction what is due, so that a second tick (or the daemon) finds
+ * nothing left: each occurrence is announced and entered once. Leaving is read from
+ * the maintenance record alone, so a window ends even if its schedule was removed,
+ * and a leave that failed is tried again at the next tick.
+ */
 function claimDue(state: State, now: Date): Due[] {
   const due: Due[] = [];
+  const m = state.maintenance;
   for (const s of state.schedules) {
     const { current, next } = occurrences(s, now);
     if (current && s.enteredFor !== iso(current)) {
       s.enteredFor = iso(current);
-      if (!state.maintenance.on) due.push({ kind: 'enter', schedule: s, end: new Date(current.getTime() + s.durationSeconds * 1000) });
-    }
-    const m = state.maintenance;
-    if (m.on && m.source === 'schedule' && m.window === s.id && m.until && now >= new Date(m.until) && s.leftFor !== s.enteredFor) {
-      s.leftFor = s.enteredFor;
-      due.push({ kind: 'leave', schedule: s });
+      const end = new Date(current.getTime() + s.durationSeconds * 1000);
+      if (!m.on) due.push({ kind: 'enter', schedule: s, end });
+      else if (m.source === 'schedule' && m.until && end > new Date(m.until)) {
+        // Windows that overlap make one maintenance lasting until the later end.
+        m.until = iso(end);
+        m.window = s.id;
+      }
     }
     if (next && s.notifySeconds > 0 && next.getTime() - now.getTime() <= s.notifySeconds * 1000 && s.notifiedFor !== iso(next)) {
       s.notifiedFor = iso(next);
       due.push({ kind: 'notify', schedule: s, start: next });
     }
   }
+  if (m.on && m.source === 'schedule' && m.until && now >= new Date(m.until)) due.push({ kind: 'leave', window: m.window });
   return due;
+}
+
+async function doDue(ctx: Berth, item: Due): Promise<string> {
+  if (item.kind === 'notify') {
+    const s = item.schedule;
+    const text = `Maintenance${s.reason ? ` (${s.reason})` : ''} starts ${item.start.toISOString().slice(0, 16).replace('T', ' ')} UTC for ${formatDuration(s.durationSeconds)}; running VMs will be stopped.`;
+    await ctx.notifier.send({ kind: 'maintenance-soon', to: 'all', text });
+    return `announced window ${s.id} starting ${iso(item.start)}`;
+  }
+  if (item.kind === 'enter') {
+    const s = item.schedule;
+    const result = await enterMaintenance(ctx, { reason: s.reason, until: item.end, source: 'schedule', window: s.id });
+    return `entered window ${s.id} until ${iso(item.end)} (stopped ${result.changed.length} VM(s))`;
+  }
+  const result = await leaveMaintenance(ctx, item.window === null ? {} : { window: item.window });
+  return `left window ${item.window ?? '?'} (started ${result.changed.length} VM(s))`;
 }
 
 /** Does whatever maintenance work is due at `now`; safe to run every minute from cron, and idempotent. */
@@ -261,17 +284,10 @@ export async function maintenanceTick(ctx: Berth, now = new Date()): Promise<str
   const due = await ctx.store.transact((state) => claimDue(state, now));
   const done: string[] = [];
   for (const item of due) {
-    const { schedule: s } = item;
-    if (item.kind === 'notify') {
-      const text = `Maintenance${s.reason ? ` (${s.reason})` : ''} starts ${item.start.toISOString().slice(0, 16).replace('T', ' ')} UTC for ${formatDuration(s.durationSeconds)}; running VMs will be stopped.`;
-      await ctx.notifier.send({ kind: 'maintenance-soon', to: 'all', text });
-      done.push(`announced window ${s.id} starting ${iso(item.start)}`);
-    } else if (item.kind === 'enter') {
-      const result = await enterMaintenance(ctx, { reason: s.reason, until: item.end, source: 'schedule', window: s.id });
-      done.push(`entered window ${s.id} until ${iso(item.end)} (stopped ${result.changed.length} VM(s))`);
-    } else {
-      const result = await leaveMaintenance(ctx, { window: s.id });
-      done.push(`left window ${s.id} (started ${result.changed.length} VM(s))`);
+    try {
+      done.push(await doDue(ctx, item));
+    } catch (err) {
+      done.push(`failed to ${item.kind}: ${(err as Error).message}`);
     }
   }
   return done;
@@ -286,7 +302,7 @@ export function nextDue(state: State, now = new Date()): Date | null {
     if (current && s.enteredFor !== iso(current)) times.push(now.getTime());
     if (next) {
       times.push(next.getTime());
-      if (s.notifySeconds > 0) times.push(Math.max(now.getTime(), next.getTime() - s.notifySeconds * 1000));
+      if (s.notifySeconds > 0 && s.notifiedFor !== iso(next)) times.push(Math.max(now.getTime(), next.getTime() - s.notifySeconds * 1000));
     }
   }
   if (state.maintenance.on && state.maintenance.until) times.push(new Date(state.maintenance.until).getTime());

@@ -1,11 +1,10 @@
 import { homeDir } from '../docker/labels.js';
 import type { ExecHandle, VmStats } from '../docker/runtime.js';
 import { type Actor, OPERATOR } from '../domain/actor.js';
-import { checkAccess } from '../domain/policies.js';
 import { BerthError, invalidInput } from '../errors.js';
 import type { Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
-import { findVm, vmRef } from './vm-refs.js';
+import { findVm, findVmFor, vmRef } from './vm-refs.js';
 
 /** The VM's login user: uid/gid 1000, made by the image's entrypoint. */
 export const VM_UID = '1000:1000';
@@ -38,8 +37,7 @@ export async function execInVm(
 ): Promise<ExecHandle & { demux: (out: NodeJS.WritableStream, err: NodeJS.WritableStream) => void }> {
   if (request.cmd.length === 0)
     throw invalidInput('USAGE', 'No command given.', 'Put the command after --, e.g. berth vm exec alice -- ls -la');
-  const vm = findVm(await ctx.store.read(), ref);
-  checkAccess(actor, vm.user);
+  const vm = findVmFor(await ctx.store.read(), ref, actor);
   if (!vm.containerId) throw notRunning(vm);
   const runtime = await ctx.runtime();
   // No inspect first: the engine refuses an exec in a stopped container, and that is the check.
@@ -64,8 +62,7 @@ export function shellCommand(): string[] {
 }
 
 export async function vmLogs(ctx: Berth, ref: string, options: { follow: boolean; tail: number }, actor: Actor = OPERATOR) {
-  const vm = findVm(await ctx.store.read(), ref);
-  checkAccess(actor, vm.user);
+  const vm = findVmFor(await ctx.store.read(), ref, actor);
   if (!vm.containerId) throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} has no container yet.`, 'Wait for its creation to finish.');
   const runtime = await ctx.runtime();
   const stream = await runtime.logs(vm.containerId, options);

@@ -8,7 +8,7 @@ import { destroyVm, stopVm } from './vms.js';
 
 export interface PolicyAction {
   vm: string;
-  action: 'stopped' | 'destroyed';
+  action: 'stopped' | 'destroyed' | 'failed';
   reason: StopReason | 'destroy-after';
   detail: string;
 }
@@ -34,7 +34,7 @@ export async function enforcePolicies(ctx: Berth, now = new Date(), sessions: Se
 
   const active: string[] = [];
   const toStop: Array<{ vm: Vm; reason: StopReason; detail: string }> = [];
-  await Promise.all(
+  await Promise.allSettled(
     running.map(async (vm) => {
       const ref = vmRef(vm);
       const plan = state.plans.find((p) => p.name === vm.plan);
@@ -77,7 +77,12 @@ export async function enforcePolicies(ctx: Berth, now = new Date(), sessions: Se
     for (const vm of stale) {
       const ref = vmRef(vm);
       const keepData = !cfg['destroy-after.remove-home'];
-      await destroyVm(ctx, ref, { keepData });
+      try {
+        await destroyVm(ctx, ref, { keepData, onlyIfStoppedSince: vm.lastStoppedAt });
+      } catch (err) {
+        actions.push({ vm: ref, action: 'failed', reason: 'destroy-after', detail: `could not destroy it: ${(err as Error).message}` });
+        continue;
+      }
       const detail = `stopped for ${formatDuration(cfg['destroy-after'])}${keepData ? '; its home is kept' : ''}`;
       actions.push({ vm: ref, action: 'destroyed', reason: 'destroy-after', detail });
       await ctx.notifier.send({ kind: 'vm-destroyed', to: vm.user, vm: ref, text: `Your VM ${ref} was destroyed: ${detail}.` });

@@ -1,4 +1,6 @@
+import type { Actor } from '../domain/actor.js';
 import { checkLogin, checkShortName, printable } from '../domain/names.js';
+import { checkAccess } from '../domain/policies.js';
 import { BerthError, invalidInput } from '../errors.js';
 import type { State, Vm } from '../state/schema.js';
 
@@ -32,6 +34,12 @@ export function findVm(state: State, ref: string): Vm {
     `User "${user}" has ${vms.length} VMs: ${vms.map(vmRef).join(', ')}.`,
     `Name one: berth … ${vmRef(vms[0] as Vm)}`,
   );
+}
+
+/** Looks a VM up for an actor: whose it is is checked before anything about it is told. */
+export function findVmFor(state: State, ref: string, actor: Actor): Vm {
+  checkAccess(actor, parseVmRef(ref).user);
+  return findVm(state, ref);
 }
 
 export const vmRef = (vm: Pick<Vm, 'user' | 'name'>) => `${vm.user}/${vm.name}`;

@@ -21,7 +21,7 @@ import type { Berth } from './context.js';
 import { checkTemplateName, templateTag } from './images.js';
 import { findPlan } from './plans.js';
 import { findUser } from './users.js';
-import { checkVmName, DEFAULT_VM_NAME, findVm, vmRef } from './vm-refs.js';
+import { checkVmName, DEFAULT_VM_NAME, findVmFor, vmRef } from './vm-refs.js';
 
 export interface CreateVmInput {
   user: string;
@@ -161,7 +161,11 @@ async function ensureHomeVolume(runtime: DockerRuntime, instanceId: string, vm: 
   const name = volumeName(vm.user, vm.name);
   const existing = await runtime.volume(name);
   if (existing) {
-    if (existing.labels[LABEL.user] !== vm.user || existing.labels[LABEL.vm] !== vm.name) {
+    if (
+      existing.labels[LABEL.user] !== vm.user ||
+      existing.labels[LABEL.vm] !== vm.name ||
+      existing.labels[LABEL.instance] !== instanceId
+    ) {
       throw new BerthError(
         'VOLUME_CONFLICT',
         `A Docker volume named ${name} exists and is not ${vmRef(vm)}'s home.`,
@@ -175,8 +179,7 @@ async function ensureHomeVolume(runtime: DockerRuntime, instanceId: string, vm: 
 }
 
 async function withContainer(ctx: Berth, ref: string, actor: Actor): Promise<{ vm: Vm; runtime: DockerRuntime; id: string }> {
-  const vm = findVm(await ctx.store.read(), ref);
-  checkAccess(actor, vm.user);
+  const vm = findVmFor(await ctx.store.read(), ref, actor);
   if (!vm.containerId || vm.phase !== 'ready') {
     throw new BerthError(
       'VM_NOT_READY',
@@ -234,16 +237,28 @@ export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, r
 export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
   const { vm, runtime, id } = await withContainer(ctx, ref, actor);
   const host = await runtime.hostInfo();
+  const before = { desired: vm.desired, stopReason: vm.stopReason };
   await ctx.store.transact((state) => {
     const record = current(state, vm);
     const cfg = effectiveConfig(state.config);
+    checkMayOwnVms(findUser(state, record.user));
     checkMaintenance(state, actor, 'started');
     if (record.desired !== 'running') checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
-    record.desired = 'running';
+    // Stopped on purpose for the moment of the restart: its `die` event is berth's doing.
+    Object.assign(record, { desired: 'stopped', stopReason: actor.role === 'admin' ? 'operator' : 'user' });
   });
-  await requireContainer(runtime, id, vm);
-  await runtime.restartContainer(id);
-  return ctx.store.transact((state) => Object.assign(current(state, vm), { lastStartedAt: now() }));
+  try {
+    await requireContainer(runtime, id, vm);
+    await runtime.restartContainer(id);
+  } catch (err) {
+    await ctx.store.transact((state) => Object.assign(current(state, vm), before));
+    throw err;
+  }
+  return ctx.store.transact((state) => {
+    const record = current(state, vm);
+    delete record.stopReason;
+    return Object.assign(record, { desired: 'running' as const, lastStartedAt: now(), lastActiveAt: now() });
+  });
 }
 
 async function requireContainer(runtime: DockerRuntime, id: string, vm: Vm): Promise<void> {
@@ -256,11 +271,22 @@ async function requireContainer(runtime: DockerRuntime, id: string, vm: Vm): Pro
   }
 }
 
-export async function destroyVm(ctx: Berth, ref: string, options: { keepData?: boolean } = {}, actor: Actor = OPERATOR): Promise<Vm> {
-  const vm = findVm(await ctx.store.read(), ref);
-  checkAccess(actor, vm.user);
+export async function destroyVm(
+  ctx: Berth,
+  ref: string,
+  options: { keepData?: boolean; onlyIfStoppedSince?: string } = {},
+  actor: Actor = OPERATOR,
+): Promise<Vm> {
+  const vm = findVmFor(await ctx.store.read(), ref, actor);
   const runtime = await ctx.runtime();
-  await ctx.store.transact((state) => Object.assign(current(state, vm), { desired: 'stopped' as const }));
+  await ctx.store.transact((state) => {
+    const record = current(state, vm);
+    // A policy destroying a long-stopped VM must not take one somebody has just started.
+    if (options.onlyIfStoppedSince !== undefined && (record.desired !== 'stopped' || record.lastStoppedAt !== options.onlyIfStoppedSince)) {
+      throw new BerthError('VM_CHANGED', `VM ${vmRef(vm)} changed meanwhile; it was not destroyed.`, 'Nothing to do.');
+    }
+    record.desired = 'stopped';
+  });
   if (vm.containerId) await runtime.removeContainer(vm.containerId);
   if (!options.keepData) await runtime.removeVolume(volumeName(vm.user, vm.name));
   return ctx.store.transact((state) => {
@@ -273,8 +299,7 @@ export async function destroyVm(ctx: Berth, ref: string, options: { keepData?: b
 /** Recreates a VM's container on its image as it is now and its plan's resources, keeping the home. */
 export async function rebuildVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
   const state = await ctx.store.read();
-  const vm = findVm(state, ref);
-  checkAccess(actor, vm.user);
+  const vm = findVmFor(state, ref, actor);
   const runtime = await ctx.runtime();
   await resolveImage(runtime, vm.image);
   return recreateContainer(ctx, runtime, vm);

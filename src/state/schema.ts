@@ -120,10 +120,9 @@ export const ScheduleSchema = z
     notifySeconds: z.number().int().min(0),
     reason: z.string(),
     createdAt: z.string(),
-    /** The occurrence (its start, ISO) last announced, entered and left: each happens once. */
+    /** The occurrence (its start, ISO) last announced and entered: each happens once. */
     notifiedFor: z.string().nullable(),
     enteredFor: z.string().nullable(),
-    leftFor: z.string().nullable(),
   })
   .strict();
 export type Schedule = z.infer<typeof ScheduleSchema>;

@@ -40,6 +40,7 @@ describe("a user acting through a front-end (bot, SSH) on someone else's VM", ()
       () => destroyVm(ctx, bob, {}, asAlice),
       () => execInVm(ctx, bob, { cmd: ['id'] }, asAlice),
       () => createVm(ctx, { user: bob, name: 'extra' }, asAlice),
+      () => startVm(ctx, `${bob}/no-such-vm`, asAlice),
     ]) {
       const err = await refusal(attempt());
       expect(err.code).toBe('VM_NOT_FOUND');
