@@ -32,6 +32,12 @@ function adoptable(state: State, c: ContainerSummary, details: ContainerDetails 
       host.CapDrop?.includes('ALL') &&
       (host.CapAdd ?? ([] as string[])).every((cap: string) => VM_CAPABILITIES.includes(cap)) &&
       (host.Binds ?? []).length === 0 &&
+      (host.Mounts ?? []).every((m) => m.Type === 'volume') &&
+      (host.Devices ?? []).length === 0 &&
+      !['host'].includes(host.NetworkMode ?? '') &&
+      host.PidMode !== 'host' &&
+      host.IpcMode !== 'host' &&
+      !(host.SecurityOpt ?? ([] as string[])).some((o: string) => /unconfined/.test(o)) &&
       (host.Memory ?? 0) > 0 &&
       (host.NanoCpus ?? 0) > 0 &&
       (host.PidsLimit ?? 0) > 0,
