@@ -150,9 +150,9 @@ describe('maintenance', () => {
 
   it('maintenance tick does a due window once, however many run at once, and leaves it when it ends', async () => {
     const login = await newVm();
-    const started = new Date(Date.now() - 2000);
+    const started = new Date(Date.now() - 1000);
     const cron = `${started.getUTCSeconds()} * * * * *`;
-    const add = await run(['maintenance', 'schedule', 'add', cron, '--duration', '6s', '--tz', 'UTC', '--reason', 'tick test', '--json']);
+    const add = await run(['maintenance', 'schedule', 'add', cron, '--duration', '12s', '--tz', 'UTC', '--reason', 'tick test', '--json']);
     expect(add.code, add.stderr).toBe(0);
     const id = JSON.parse(add.stdout).id;
     const ticks = await Promise.all([run(['maintenance', 'tick', '--json']), run(['maintenance', 'tick', '--json'])]);
@@ -160,7 +160,7 @@ describe('maintenance', () => {
     expect(actions.filter((a) => a.startsWith(`entered window ${id}`))).toHaveLength(1);
     expect(await running(login)).toBe(false);
     expect(JSON.parse((await run(['maintenance', 'tick', '--json'])).stdout).actions).toEqual([]);
-    await new Promise((r) => setTimeout(r, 6000));
+    await new Promise((r) => setTimeout(r, Math.max(0, Math.floor(started.getTime() / 1000) * 1000 + 12_000 - Date.now() + 200)));
     const leave = JSON.parse((await run(['maintenance', 'tick', '--json'])).stdout).actions as string[];
     expect(leave.some((a) => a.startsWith(`left window ${id}`))).toBe(true);
     expect(await running(login)).toBe(true);
@@ -176,13 +176,17 @@ describe('maintenance', () => {
     const add = JSON.parse(
       (await run(['maintenance', 'schedule', 'add', cron, '--duration', '4s', '--notify', '3s', '--tz', 'UTC', '--json'])).stdout,
     );
-    await waitFor('the announcement', async () => (await daemonLog(h.home)).includes('"kind":"maintenance-soon"'), 15_000);
-    await waitFor('the window to start', async () => (await state(h.home)).maintenance.on, 15_000);
-    expect(await running(login)).toBe(false);
-    expect((await state(h.home)).maintenance).toMatchObject({ source: 'schedule', window: add.id });
-    await waitFor('the window to end', async () => !(await state(h.home)).maintenance.on, 15_000);
-    await waitFor('the VM to be back', () => running(login), 15_000);
-    await run(['maintenance', 'schedule', 'remove', add.id]);
+    try {
+      await waitFor('the announcement', async () => (await daemonLog(h.home)).includes('"kind":"maintenance-soon"'), 15_000);
+      await waitFor('the window to start', async () => (await state(h.home)).maintenance.on, 15_000);
+      expect((await state(h.home)).maintenance).toMatchObject({ source: 'schedule', window: add.id });
+      await waitFor('the VM to be stopped for it', async () => !(await running(login)), 15_000);
+      await waitFor('the window to end', async () => !(await state(h.home)).maintenance.on, 15_000);
+      await waitFor('the VM to be back', () => running(login), 15_000);
+    } finally {
+      await run(['maintenance', 'schedule', 'remove', add.id]);
+      await run(['maintenance', 'off']);
+    }
     await run(['vm', 'destroy', login, '--yes']);
   });
 });
