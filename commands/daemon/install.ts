@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { packageRoot } from '../../src/package-root.js';
+import { systemdUnit } from '../../src/services/daemon-control.js';
 
 export default class DaemonInstall extends BerthCommand {
   static override summary = 'Write a systemd unit that runs the daemon';
@@ -17,24 +17,7 @@ export default class DaemonInstall extends BerthCommand {
     const { flags } = await this.parse(DaemonInstall);
     const dir = flags['unit-dir'] ?? (flags.user ? join(homedir(), '.config', 'systemd', 'user') : '/etc/systemd/system');
     const unitFile = join(dir, 'berth.service');
-    const unit = [
-      '[Unit]',
-      'Description=berth daemon (Telegram bot, SSH gateway, maintenance scheduler, control API)',
-      'After=network-online.target docker.service',
-      'Wants=network-online.target',
-      '',
-      '[Service]',
-      'Type=simple',
-      `Environment=BERTH_HOME=${this.store.home}`,
-      `ExecStart=${process.execPath} ${join(packageRoot(), 'bin', 'run.js')} daemon run`,
-      'Restart=on-failure',
-      'RestartSec=5',
-      'TimeoutStopSec=15',
-      '',
-      '[Install]',
-      `WantedBy=${flags.user ? 'default.target' : 'multi-user.target'}`,
-      '',
-    ].join('\n');
+    const unit = systemdUnit(this.store.home, flags.user);
     await mkdir(dir, { recursive: true });
     await writeFile(unitFile, unit, { mode: 0o644 });
     const ctl = flags.user ? 'systemctl --user' : 'systemctl';

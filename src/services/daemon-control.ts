@@ -188,3 +188,25 @@ async function cleanupFiles(home: string): Promise<void> {
   await rm(paths.pidFile, { force: true });
   await rm(paths.socket, { force: true });
 }
+
+/** A systemd unit that runs `berth daemon run` for this home. */
+export function systemdUnit(home: string, user: boolean): string {
+  return [
+    '[Unit]',
+    'Description=berth daemon (Telegram bot, SSH gateway, maintenance scheduler, control API)',
+    'After=network-online.target docker.service',
+    'Wants=network-online.target',
+    '',
+    '[Service]',
+    'Type=simple',
+    `Environment=BERTH_HOME=${home}`,
+    `ExecStart=${process.execPath} ${join(packageRoot(), 'bin', 'run.js')} daemon run`,
+    'Restart=on-failure',
+    'RestartSec=5',
+    'TimeoutStopSec=15',
+    '',
+    '[Install]',
+    `WantedBy=${user ? 'default.target' : 'multi-user.target'}`,
+    '',
+  ].join('\n');
+}

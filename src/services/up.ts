@@ -1,8 +1,10 @@
 import { effectiveConfig } from '../domain/config-keys.js';
 import type { Berth } from './context.js';
-import { type DaemonStatus, daemonStatus, startDaemon } from './daemon-control.js';
+import { type DaemonStatus, daemonStatus, startDaemon, stopDaemon } from './daemon-control.js';
 import { buildImage, DEFAULT_TEMPLATE, templateTag } from './images.js';
 import { initHome } from './init.js';
+import { vmRef } from './vm-refs.js';
+import { stopVm } from './vms.js';
 
 export interface UpResult {
   initialised: boolean;
@@ -36,4 +38,17 @@ export async function up(
   const before = await daemonStatus(ctx.store.home);
   const daemon = before.running ? before : await startDaemon(ctx.store.home);
   return { initialised: init.created, imageBuilt, daemonStarted: !before.running, daemon };
+}
+
+/** Stops the daemon; VMs keep running unless `stopVms`. */
+export async function down(ctx: Berth, options: { stopVms?: boolean } = {}): Promise<{ daemonPid: number | null; stoppedVms: string[] }> {
+  const result = await stopDaemon(ctx.store.home);
+  const stoppedVms: string[] = [];
+  if (options.stopVms) {
+    for (const vm of (await ctx.store.read()).vms.filter((v) => v.desired === 'running' && v.phase === 'ready')) {
+      await stopVm(ctx, vmRef(vm));
+      stoppedVms.push(vmRef(vm));
+    }
+  }
+  return { daemonPid: result?.pid ?? null, stoppedVms };
 }
