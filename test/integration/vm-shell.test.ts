@@ -43,13 +43,21 @@ describe('berth vm shell in a real terminal', () => {
       '24',
       `BERTH_HOME=${h.home} node ${BIN} vm shell ${login}; echo SHELL-ENDED $?; sleep 30`,
     );
-    await tmux('send-keys', '-t', session, 'id -un; stty size', 'Enter');
-    await waitFor(/24 80/);
+    await waitFor(/\$\s*$/m);
+    // Asked until answered: under load the first query can land before the terminal is sized.
+    for (let i = 0; i < 10 && !/^24 80$/m.test(await screen()); i++) {
+      await tmux('send-keys', '-t', session, 'id -un; stty size', 'Enter');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await waitFor(/^24 80$/m);
     expect(await screen()).toContain(login);
     await tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
     await new Promise((r) => setTimeout(r, 300));
-    await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
-    await waitFor(/30 100/);
+    for (let i = 0; i < 10 && !/^30 100$/m.test(await screen()); i++) {
+      await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await waitFor(/^30 100$/m);
     await tmux('send-keys', '-t', session, 'exit 4', 'Enter');
     await waitFor(/SHELL-ENDED 4/);
   });
