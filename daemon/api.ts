@@ -7,6 +7,8 @@ export interface ApiOptions {
   metricsListen: string;
   status: () => Promise<unknown>;
   metrics: Metrics;
+  /** The bot's state for `berth telegram status`. */
+  telegram: () => unknown;
 }
 
 /** The control API on a unix socket only the operator can open; /metrics optionally on TCP too. */
@@ -14,6 +16,7 @@ export async function startApi(options: ApiOptions): Promise<{ close: () => Prom
   const app = Fastify({ logger: false });
   app.get('/health', async () => ({ ok: true, pid: process.pid }));
   app.get('/status', async () => options.status());
+  app.get('/telegram', async () => options.telegram());
   const metricsRoute = async (_req: unknown, reply: { type: (t: string) => void }) => {
     reply.type(options.metrics.registry.contentType);
     return options.metrics.registry.metrics();

@@ -1,19 +1,24 @@
 import { readFileSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { effectiveConfig } from '../src/domain/config-keys.js';
+import type { Logger } from 'pino';
+import { type ConfigValues, effectiveConfig } from '../src/domain/config-keys.js';
 import { BerthError } from '../src/errors.js';
 import { packageRoot } from '../src/package-root.js';
-import { openBerth } from '../src/services/context.js';
+import { type Berth, openBerth } from '../src/services/context.js';
 import { type DaemonStatus, daemonPaths } from '../src/services/daemon-control.js';
+import { drainOutbox, outboxDir } from '../src/services/notice-spool.js';
 import { fanOut, type Notifier } from '../src/services/notify.js';
+import { loadTelegramToken } from '../src/services/telegram-token.js';
 import { startApi } from './api.js';
 import { Components } from './components.js';
 import { EventsFollower } from './events.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
+import { watchDir } from './state-watch.js';
+import type { TelegramBot } from './telegram/bot.js';
 
 function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -24,6 +29,29 @@ function socketAnswers(path: string): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/** The bot when a token is configured; a bot that cannot start leaves the rest of the daemon running. */
+async function startBot(ctx: Berth, home: string, config: ConfigValues, log: Logger, components: Components): Promise<TelegramBot | null> {
+  const token = await loadTelegramToken(home).catch(() => null);
+  if (!token) {
+    components.set('telegram', 'disabled', 'no token — run berth telegram setup');
+    return null;
+  }
+  components.set('telegram', 'starting');
+  try {
+    // Loaded only when there is a bot to run: grammY is not needed otherwise.
+    const { startTelegram } = await import('./telegram/bot.js');
+    const bot = await startTelegram({ ctx, home, log, token: token.token, tokenSource: token.source, config });
+    const s = bot.status();
+    components.set('telegram', 'running', `@${s.username}, ${s.mode}, token from ${s.tokenSource}`);
+    return bot;
+  } catch (err) {
+    const message = err instanceof BerthError ? err.message : String(err);
+    log.error({ err: message }, 'the telegram bot could not start');
+    components.set('telegram', 'failed', message, message);
+    return null;
+  }
 }
 
 /**
@@ -60,7 +88,6 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
 
   const components = new Components();
   for (const name of ['api', 'scheduler', 'events'] as const) components.set(name, 'starting');
-  components.set('telegram', 'disabled', 'no token — run berth telegram setup');
   components.set('ssh', 'disabled', 'the SSH gateway is not part of this build yet');
 
   const notifyLog = log.child({ component: 'notify' });
@@ -69,10 +96,13 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
       notifyLog.info({ user: n.to, vm: n.vm, kind: n.kind }, n.text);
     },
   };
+  const notifiers: Notifier[] = [logNotifier];
   const ctx = openBerth(
     home,
-    fanOut([logNotifier], (err, n) => notifyLog.error({ err: String(err), kind: n.kind }, 'notice not delivered')),
+    fanOut(notifiers, (err, n) => notifyLog.error({ err: String(err), kind: n.kind }, 'notice not delivered')),
   );
+  const telegram = await startBot(ctx, home, config, log.child({ component: 'telegram' }), components);
+  if (telegram) notifiers.push(telegram.notifier);
   const metrics = createMetrics(ctx);
   const sessions = () => 0;
   const startedAt = new Date();
@@ -92,7 +122,11 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
     };
   };
 
-  const api = await startApi({ socket: paths.socket, metricsListen: config['metrics.listen'], status, metrics });
+  const telegramView = () => {
+    const c = components.list().find((x) => x.name === 'telegram');
+    return { running: c?.state === 'running', detail: c?.detail, bot: telegram?.status() };
+  };
+  const api = await startApi({ socket: paths.socket, metricsListen: config['metrics.listen'], status, metrics, telegram: telegramView });
   components.set('api', 'running', `${paths.socket}${api.metricsAddress ? `, metrics on ${api.metricsAddress}` : ''}`);
   const pidTemp = `${paths.pidFile}.${process.pid}.tmp`;
   await writeFile(pidTemp, `${process.pid}\n`, { mode: 0o600 });
@@ -102,6 +136,15 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   events.start();
   const scheduler = new Scheduler(ctx, components, log.child({ component: 'scheduler' }), metrics, sessions);
   scheduler.start();
+  await mkdir(outboxDir(home), { recursive: true, mode: 0o700 });
+  const outbox = watchDir(
+    outboxDir(home),
+    (file) => file.endsWith('.json'),
+    async () => {
+      await drainOutbox(home, ctx.notifier);
+    },
+    (err) => notifyLog.error({ err: String(err) }, 'delivering queued notices failed'),
+  );
   log.info({ component: 'daemon', socket: paths.socket, version }, 'berth daemon started');
 
   await new Promise<void>((resolve) => {
@@ -116,6 +159,8 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
       }, 8000);
       hardStop.unref();
       void (async () => {
+        outbox.close();
+        await telegram?.stop().catch(() => undefined);
         await api.close().catch(() => undefined);
         await scheduler.stop().catch(() => undefined);
         await events.stop().catch(() => undefined);

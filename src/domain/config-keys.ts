@@ -34,6 +34,32 @@ export function parseTelegramId(input: string | number): number {
   return parseWhole(input, 'Telegram id', 1, Number.MAX_SAFE_INTEGER);
 }
 
+function checkHttpUrl(input: string, what: string): string {
+  const text = input.trim();
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.username || url.password) {
+    throw invalidInput(
+      'INVALID_URL',
+      `"${printable(input)}" is not a valid ${what}.`,
+      'Write an http(s) URL, e.g. https://bots.example.org',
+    );
+  }
+  return text.replace(/\/+$/, '');
+}
+
+function parseTelegramMode(input: string): 'polling' | 'webhook' {
+  const text = input.trim().toLowerCase();
+  if (text !== 'polling' && text !== 'webhook') {
+    throw invalidInput('INVALID_TELEGRAM_MODE', `"${printable(input)}" is not a bot mode.`, 'Use polling or webhook.');
+  }
+  return text;
+}
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
 
 function parseLogLevel(input: string): string {
@@ -177,6 +203,48 @@ export const CONFIG_KEYS = {
       ),
     ],
     format: (ids) => ids.join(','),
+  }),
+  'telegram.api-root': key<string>({
+    description: 'Bot API server (a self-hosted one allows larger files); env BERTH_TELEGRAM_API_ROOT wins',
+    default: 'https://api.telegram.org',
+    schema: z.string(),
+    parse: (s) => checkHttpUrl(s, 'Bot API root'),
+    format: String,
+  }),
+  'telegram.mode': key<'polling' | 'webhook'>({
+    description: 'How the bot gets updates: polling (default) or webhook',
+    default: 'polling',
+    schema: z.enum(['polling', 'webhook']),
+    parse: parseTelegramMode,
+    format: String,
+  }),
+  'telegram.webhook-url': key<string>({
+    description: 'Public HTTPS URL Telegram posts updates to (webhook mode)',
+    default: '',
+    schema: z.string(),
+    parse: (s) => checkHttpUrl(s, 'webhook URL'),
+    format: String,
+  }),
+  'telegram.webhook-listen': key<string>({
+    description: 'Local address the webhook receiver listens on (host:port)',
+    default: '127.0.0.1:8443',
+    schema: z.string(),
+    parse: checkListenAddress,
+    format: String,
+  }),
+  'telegram.rate-limit': key<number>({
+    description: 'Commands one Telegram user may send per minute (0 = no limit)',
+    default: 20,
+    schema: z.number().int().min(0),
+    parse: (s) => parseWhole(s, 'commands per minute', 0, 10_000),
+    format: String,
+  }),
+  'telegram.exec-timeout': key<number>({
+    description: 'Longest a /exec command may run before it is killed',
+    default: 60,
+    schema: z.number().int().positive(),
+    parse: (s) => Math.max(1, parseDuration(s, 'exec timeout')),
+    format: formatDuration,
   }),
 } as const;
 

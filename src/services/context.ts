@@ -2,7 +2,8 @@ import { DockerRuntime } from '../docker/runtime.js';
 import { effectiveConfig } from '../domain/config-keys.js';
 import { berthHome } from '../home.js';
 import { StateStore } from '../state/store.js';
-import { type Notifier, silentNotifier } from './notify.js';
+import { spoolNotifier } from './notice-spool.js';
+import type { Notifier } from './notify.js';
 
 /** What every service works with: the state, and the Docker engine (connected on first use). */
 export interface Berth {
@@ -12,12 +13,13 @@ export interface Berth {
   notifier: Notifier;
 }
 
-export function openBerth(home: string = berthHome(), notifier: Notifier = silentNotifier): Berth {
+/** Without a notifier (the CLI), notices wait in the outbox for the daemon to deliver. */
+export function openBerth(home: string = berthHome(), notifier?: Notifier): Berth {
   const store = new StateStore(home);
   let runtime: Promise<DockerRuntime> | undefined;
   return {
     store,
-    notifier,
+    notifier: notifier ?? spoolNotifier(home),
     runtime: () => {
       runtime ??= store.read().then((state) => DockerRuntime.open(effectiveConfig(state.config)['docker.host']));
       return runtime;

@@ -10,11 +10,14 @@ export type NoticeKind =
   | 'vm-destroyed'
   | 'maintenance-soon'
   | 'maintenance-start'
-  | 'maintenance-end';
+  | 'maintenance-end'
+  | 'broadcast'
+  | 'access-approved'
+  | 'access-rejected';
 
 export interface Notice {
   kind: NoticeKind;
-  /** A login, or 'all' for every allowed user. */
+  /** A login, or 'all' for every allowed user. Only access decisions reach users who are not allowed. */
   to: string;
   text: string;
   vm?: string;
@@ -23,8 +26,6 @@ export interface Notice {
 export interface Notifier {
   send(notice: Notice): Promise<void>;
 }
-
-export const silentNotifier: Notifier = { send: async () => undefined };
 
 /** Sends to every notifier; one failing never stops the others or the caller. */
 export function fanOut(notifiers: Notifier[], onError: (err: unknown, notice: Notice) => void): Notifier {

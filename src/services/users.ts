@@ -3,6 +3,7 @@ import { checkLogin, printable } from '../domain/names.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { ROLES, type Role, type State, type User, type UserStatus } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
+import type { Berth } from './context.js';
 import { findPlan } from './plans.js';
 
 export interface UserChanges {
@@ -152,6 +153,21 @@ async function transition(store: StateStore, login: string, action: keyof typeof
   });
 }
 
-export const approveUser = (store: StateStore, login: string, plan?: string) => transition(store, login, 'approve', plan);
-export const rejectUser = (store: StateStore, login: string) => transition(store, login, 'reject');
+/** Approves a pending (or rejected) user and tells them (over Telegram, through the daemon). */
+export async function approveUser(ctx: Berth, login: string, plan?: string): Promise<User> {
+  const user = await transition(ctx.store, login, 'approve', plan);
+  await ctx.notifier.send({
+    kind: 'access-approved',
+    to: user.login,
+    text: `✅ Your access was approved (plan ${user.plan}). Send /help to see what you can do, or /create to get your VM.`,
+  });
+  return user;
+}
+
+export async function rejectUser(ctx: Berth, login: string): Promise<User> {
+  const user = await transition(ctx.store, login, 'reject');
+  await ctx.notifier.send({ kind: 'access-rejected', to: user.login, text: 'Sorry, your request for access was declined.' });
+  return user;
+}
+
 export const revokeUser = (store: StateStore, login: string) => transition(store, login, 'revoke');

@@ -84,3 +84,83 @@ export async function vmStats(ctx: Berth, ref?: string): Promise<VmStatsView[]> 
   if (ref && running.length === 0) throw new BerthError('VM_NOT_RUNNING', `VM ${ref} is not running.`, `Start it: berth vm start ${ref}`);
   return Promise.all(running.map(async (vm) => ({ ref: vmRef(vm), ...(await runtime.stats(vm.containerId as string)) })));
 }
+
+export interface CapturedRun {
+  /** stdout (with stderr interleaved when `mergeStderr`). */
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+  /** More output than `maxBytes` came; the rest was dropped (or the command stopped early). */
+  truncated: boolean;
+  timedOut: boolean;
+}
+
+export interface CaptureOptions {
+  stdin?: Buffer;
+  /** Killed (SIGKILL, inside the VM) after this long. */
+  timeoutSeconds?: number;
+  maxBytes?: number;
+  mergeStderr?: boolean;
+  /** Stop the command as soon as `maxBytes` is passed, instead of draining the rest. */
+  stopAtLimit?: boolean;
+}
+
+/**
+ * Runs a command in a VM as its user and collects what it prints — for front-ends
+ * that answer with a message (the bot) rather than a terminal.
+ */
+export async function runInVm(
+  ctx: Berth,
+  ref: string,
+  cmd: string[],
+  options: CaptureOptions,
+  actor: Actor = OPERATOR,
+): Promise<CapturedRun> {
+  const timeout = options.timeoutSeconds;
+  const argv = timeout ? ['timeout', '-s', 'KILL', String(timeout), ...cmd] : cmd;
+  const started = Date.now();
+  const handle = await execInVm(ctx, ref, { cmd: argv, stdin: options.stdin !== undefined }, actor);
+  const limit = options.maxBytes ?? 16 * 1024 * 1024;
+  const { Writable } = await import('node:stream');
+  const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  let size = 0;
+  let truncated = false;
+  let stopEarly: (code: number) => void = () => undefined;
+  const stoppedEarly = new Promise<number>((resolve) => {
+    stopEarly = resolve;
+  });
+  const sink = (name: 'stdout' | 'stderr') =>
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        const room = limit - size;
+        if (room > 0) chunks[name].push(chunk.subarray(0, room));
+        size += Math.min(chunk.length, Math.max(room, 0));
+        if (chunk.length > room) {
+          truncated = true;
+          if (options.stopAtLimit) {
+            handle.stream.destroy();
+            stopEarly(-1);
+          }
+        }
+        done();
+      },
+    });
+  const out = sink('stdout');
+  handle.demux(out, options.mergeStderr ? out : sink('stderr'));
+  if (options.stdin !== undefined) handle.stream.end(options.stdin);
+  // A safety net on the host side in case the VM's `timeout` is missing or stuck.
+  let hostKilled = false;
+  const guard = timeout
+    ? setTimeout(
+        () => {
+          hostKilled = true;
+          handle.stream.destroy();
+          stopEarly(137);
+        },
+        (timeout + 10) * 1000,
+      )
+    : undefined;
+  const exitCode = await Promise.race([handle.exitCode(), stoppedEarly]).finally(() => clearTimeout(guard));
+  const timedOut = hostKilled || (timeout !== undefined && exitCode === 137 && Date.now() - started >= timeout * 1000);
+  return { stdout: Buffer.concat(chunks.stdout), stderr: Buffer.concat(chunks.stderr), exitCode, truncated, timedOut };
+}

@@ -45,6 +45,8 @@ export const UserSchema = z
   .object({
     login: z.string().regex(LOGIN_PATTERN),
     telegramId: z.number().int().positive().optional(),
+    /** The user blocked the bot: notices to them are skipped until they write again. */
+    telegramBlocked: z.boolean().optional(),
     role: z.enum(ROLES),
     plan: z.string(),
     status: z.enum(USER_STATUSES),

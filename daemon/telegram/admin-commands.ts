@@ -1,0 +1,155 @@
+import type { Composer } from 'grammy';
+import { printable } from '../../src/domain/names.js';
+import { formatSize } from '../../src/domain/sizes.js';
+import { BerthError } from '../../src/errors.js';
+import { getConfig, setConfig } from '../../src/services/config.js';
+import { enterMaintenance, leaveMaintenance } from '../../src/services/maintenance.js';
+import { deriveLogin, findUserByLoginOrId } from '../../src/services/telegram-users.js';
+import { allowUser, approveUser, rejectUser, removeUser, setUser } from '../../src/services/users.js';
+import { listVms } from '../../src/services/vm-status.js';
+import { stopVm } from '../../src/services/vms.js';
+import type { User } from '../../src/state/schema.js';
+import { argsOf, type BotContext, type BotDeps } from './bot-context.js';
+import { code, escapeHtml, replyLong } from './replies.js';
+
+function words(ctx: BotContext, min: number, usage: string): string[] {
+  const list = argsOf(ctx).split(/\s+/).filter(Boolean);
+  if (list.length < min) throw new BerthError('USAGE', 'Missing arguments.', `Usage: ${usage}`);
+  return list;
+}
+
+function userLine(u: User): string {
+  return `${u.login} · ${u.status} · ${u.role} · plan ${u.plan}${u.telegramId ? ` · id ${u.telegramId}` : ''}${u.telegramBlocked ? ' · blocked the bot' : ''}`;
+}
+
+/** Admin commands; registered on a composer that only admins' updates reach. */
+export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void {
+  const { ctx: berth } = deps;
+  const { store } = berth;
+  const actor = { role: 'admin' as const };
+
+  admin.command('admin_info', async (ctx) => {
+    const state = await store.read();
+    const runtime = await berth.runtime();
+    const host = await runtime.hostInfo();
+    const running = (await listVms(berth)).filter((vm) => vm.state === 'running');
+    const cpus = running.reduce((sum, vm) => sum + vm.cpu, 0);
+    const memory = running.reduce((sum, vm) => sum + vm.ramBytes, 0);
+    const m = state.maintenance;
+    const config = await Promise.all(
+      ['ram', 'cpu', 'gpu', 'default-plan', 'max-vms', 'idle-timeout', 'image'].map((k) => getConfig(store, k)),
+    );
+    const text = [
+      '<b>Config</b>',
+      ...config.map((c) => `${c.key}: ${code(c.value)}${c.source === 'default' ? ' (default)' : ''}`),
+      '',
+      `<b>Maintenance</b>: ${m.on ? `ON${m.reason ? ` (${escapeHtml(m.reason)})` : ''}${m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : ''}` : 'off'}`,
+      `<b>Host</b> ${escapeHtml(host.name)}: ${cpus}/${host.cpus} CPUs and ${formatSize(memory)}/${formatSize(host.memoryBytes)} memory reserved by running VMs`,
+      `<b>Users</b>: ${state.users.filter((u) => u.status === 'allowed').length} allowed, ${state.users.filter((u) => u.status === 'pending').length} pending`,
+      `<b>Active VMs</b> (${running.length}): ${running.map((vm) => escapeHtml(vm.ref)).join(', ') || 'none'}`,
+    ].join('\n');
+    await ctx.reply(text, { parse_mode: 'HTML' });
+  });
+
+  const configCommand = (command: string, key: string, usage: string) =>
+    admin.command(command, async (ctx) => {
+      const [value = ''] = words(ctx, 1, usage);
+      const entry = await setConfig(store, key, value);
+      await ctx.reply(`✅ ${entry.key} is now ${entry.value}.`);
+    });
+  configCommand('config_gpu', 'gpu', '/config_gpu on|off');
+  configCommand('config_ram', 'ram', '/config_ram 2g');
+  configCommand('config_cpu', 'cpu', '/config_cpu 2');
+
+  admin.command('force_stop', async (ctx) => {
+    const [ref = ''] = words(ctx, 1, '/force_stop <login|telegram id>');
+    const user = findUserByLoginOrId(await store.read(), ref);
+    const running = (await listVms(berth, { user: user.login })).filter((vm) => vm.state === 'running');
+    for (const vm of running) await stopVm(berth, vm.ref, actor, 'operator');
+    await ctx.reply(running.length ? `🛑 Stopped ${running.map((vm) => vm.ref).join(', ')}.` : `${user.login} has no running VM.`);
+  });
+
+  admin.command('maintenance', async (ctx) => {
+    const [mode = '', ...reason] = words(ctx, 1, '/maintenance on|off [reason]');
+    if (mode === 'on') {
+      const result = await enterMaintenance(berth, { reason: reason.join(' ') });
+      await ctx.reply(
+        `🛠 Maintenance is on; ${result.changed.length} VM(s) stopped.${result.failed.length ? ` ${result.failed.length} could not be stopped.` : ''}`,
+      );
+    } else if (mode === 'off') {
+      const result = await leaveMaintenance(berth, { restore: true });
+      await ctx.reply(`✅ Maintenance is off; ${result.changed.length} VM(s) started again.`);
+    } else {
+      throw new BerthError('USAGE', `"${printable(mode.slice(0, 20))}" is not on or off.`, 'Usage: /maintenance on|off [reason]');
+    }
+  });
+
+  admin.command('allow_user', async (ctx) => {
+    const [id = '', plan, username] = words(ctx, 1, '/allow_user <telegram_id> [plan] [username]');
+    if (!/^\d{1,15}$/.test(id))
+      throw new BerthError(
+        'USAGE',
+        `"${printable(id.slice(0, 20))}" is not a Telegram id.`,
+        'Telegram ids are numbers; the user gets theirs with /myid.',
+      );
+    const state = await store.read();
+    const existing = state.users.find((u) => u.telegramId === Number(id));
+    const login = existing?.login ?? (username ? username.toLowerCase().replace(/^@/, '') : deriveLogin(state, Number(id)));
+    const { user, created } = await allowUser(store, login, { telegramId: id, plan });
+    await ctx.reply(`✅ ${created ? 'Added' : 'Allowed'} ${user.login} (id ${id}) on plan ${user.plan}.`);
+  });
+
+  admin.command('remove_user', async (ctx) => {
+    const [ref = ''] = words(ctx, 1, '/remove_user <login|telegram id>');
+    const removed = await removeUser(store, findUserByLoginOrId(await store.read(), ref).login);
+    await ctx.reply(`🗑 Removed ${removed.login}.`);
+  });
+
+  const list = (command: string, filter: (u: User) => boolean, empty: string) =>
+    admin.command(command, async (ctx) => {
+      const users = (await store.read()).users.filter(filter);
+      await replyLong(ctx, users.length ? users.map(userLine).join('\n') : empty);
+    });
+  list('list_allowed', (u) => u.status === 'allowed', 'No allowed users.');
+  list('users', () => true, 'No users.');
+
+  admin.command('approve', async (ctx) => {
+    const [ref = '', plan] = words(ctx, 1, '/approve <login|telegram id> [plan]');
+    const user = await approveUser(berth, findUserByLoginOrId(await store.read(), ref).login, plan);
+    await ctx.reply(`✅ Approved ${user.login} on plan ${user.plan}.`);
+  });
+
+  admin.command('reject', async (ctx) => {
+    const [ref = ''] = words(ctx, 1, '/reject <login|telegram id>');
+    const user = await rejectUser(berth, findUserByLoginOrId(await store.read(), ref).login);
+    await ctx.reply(`❌ Rejected ${user.login}.`);
+  });
+
+  admin.command('set_plan', async (ctx) => {
+    const [ref = '', plan = ''] = words(ctx, 2, '/set_plan <login|telegram id> <plan>');
+    const user = await setUser(store, findUserByLoginOrId(await store.read(), ref).login, { plan });
+    await ctx.reply(`✅ ${user.login} is now on plan ${user.plan} (running VMs keep their resources until rebuilt).`);
+  });
+
+  admin.command('broadcast', async (ctx) => {
+    const text = argsOf(ctx);
+    if (!text) throw new BerthError('USAGE', 'Nothing to send.', 'Usage: /broadcast <text>');
+    await berth.notifier.send({ kind: 'broadcast', to: 'all', text: `📣 ${text}` });
+    await ctx.reply('📣 Sent to every allowed user.');
+  });
+
+  admin.callbackQuery(/^ap:([a-z][a-z0-9-]{1,31}):([a-z][a-z0-9-]{0,31})$/, async (ctx) => {
+    await ctx.answerCallbackQuery();
+    const [, login = '', plan = ''] = ctx.match;
+    const user = await approveUser(berth, login, plan);
+    await ctx.editMessageText(
+      `✅ ${user.login} approved on plan ${user.plan} by ${ctx.from.username ? `@${ctx.from.username}` : ctx.from.id}.`,
+    );
+  });
+
+  admin.callbackQuery(/^rj:([a-z][a-z0-9-]{1,31})$/, async (ctx) => {
+    await ctx.answerCallbackQuery();
+    const user = await rejectUser(berth, ctx.match[1] ?? '');
+    await ctx.editMessageText(`❌ ${user.login} rejected by ${ctx.from.username ? `@${ctx.from.username}` : ctx.from.id}.`);
+  });
+}

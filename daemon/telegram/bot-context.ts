@@ -1,0 +1,46 @@
+import type { Context } from 'grammy';
+import type { Logger } from 'pino';
+import type { Actor } from '../../src/domain/actor.js';
+import type { Berth } from '../../src/services/context.js';
+import type { TelegramIdentity } from '../../src/services/telegram-users.js';
+import type { State } from '../../src/state/schema.js';
+
+/** What every handler knows about the sender, read from the state for this update. */
+export interface Sender {
+  state: State;
+  identity: TelegramIdentity;
+  actor: Actor;
+}
+
+export type BotContext = Context & { berth: Sender };
+
+/** What the bot's handlers share. */
+export interface BotDeps {
+  ctx: Berth;
+  log: Logger;
+  /** The Bot API root in use (official or self-hosted). */
+  apiRoot: string;
+  token: string;
+  /** The most the Bot API lets the bot send or fetch, in bytes. */
+  maxSendBytes: number;
+  maxFetchBytes: number;
+}
+
+/** The sender's berth login, or a clear error when they have none. */
+export function loginOf(ctx: BotContext): string {
+  const login = ctx.berth.identity.user?.status === 'allowed' ? ctx.berth.identity.user.login : undefined;
+  if (!login) throw new NoLoginError();
+  return login;
+}
+
+export class NoLoginError extends Error {
+  constructor() {
+    super('You have no berth user yet: send /start first.');
+  }
+}
+
+/** The text after the command (`/exec ls -la` → `ls -la`). */
+export function argsOf(ctx: BotContext): string {
+  const match = ctx.match;
+  return typeof match === 'string' ? match.trim() : '';
+}

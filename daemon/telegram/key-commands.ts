@@ -1,0 +1,50 @@
+import { type Composer, InlineKeyboard } from 'grammy';
+import { BerthError } from '../../src/errors.js';
+import { addKeys, listKeys, removeKey } from '../../src/services/ssh-keys.js';
+import { argsOf, type BotContext, type BotDeps, loginOf } from './bot-context.js';
+import { code, escapeHtml } from './replies.js';
+import { sshLine } from './ssh-info.js';
+
+export function keyCommands(bot: Composer<BotContext>, deps: BotDeps): void {
+  const { store } = deps.ctx;
+
+  bot.command('ssh', async (ctx) => {
+    const login = loginOf(ctx);
+    const keys = await listKeys(store, login);
+    const lines = [`Log in with:\n${code(sshLine(ctx.berth.state, login))}`];
+    const vms = ctx.berth.state.vms.filter((vm) => vm.user === login);
+    if (vms.length > 1) lines.push(`Pick a VM with ${code(`${login}+NAME`)}: ${vms.map((v) => escapeHtml(v.name)).join(', ')}`);
+    lines.push(
+      keys.length === 0
+        ? 'You have no SSH key yet: send /sshkey followed by your public key (the line in ~/.ssh/id_ed25519.pub).'
+        : `Your keys:\n${keys.map((k) => `• ${code(k.fingerprint)} ${escapeHtml(k.comment)}`).join('\n')}`,
+    );
+    await ctx.reply(lines.join('\n\n'), { parse_mode: 'HTML' });
+  });
+
+  bot.command('sshkey', async (ctx) => {
+    const text = argsOf(ctx);
+    if (!text)
+      throw new BerthError('USAGE', 'Give your public key after the command.', 'For example: /sshkey ssh-ed25519 AAAA… you@laptop');
+    const added = await addKeys(store, loginOf(ctx), text);
+    await ctx.reply(`🔑 Added ${added.map((k) => code(k.fingerprint)).join(', ')}.`, { parse_mode: 'HTML' });
+  });
+
+  bot.command('sshkeys', async (ctx) => {
+    const keys = await listKeys(store, loginOf(ctx));
+    if (keys.length === 0) {
+      await ctx.reply('You have no SSH keys. Add one with /sshkey followed by your public key.');
+      return;
+    }
+    const keyboard = new InlineKeyboard();
+    for (const k of keys) keyboard.text(`Remove ${k.fingerprint.slice(7, 19)}… ${k.comment}`.slice(0, 60), `rmkey:${k.fingerprint}`).row();
+    const list = keys.map((k) => `• ${code(k.fingerprint)} ${escapeHtml(k.type)} ${escapeHtml(k.comment)}`).join('\n');
+    await ctx.reply(`Your SSH keys:\n${list}`, { parse_mode: 'HTML', reply_markup: keyboard });
+  });
+
+  bot.callbackQuery(/^rmkey:(SHA256:[A-Za-z0-9+/]{43})$/, async (ctx) => {
+    await ctx.answerCallbackQuery();
+    const removed = await removeKey(store, loginOf(ctx), ctx.match[1] ?? '');
+    await ctx.editMessageText(`Removed ${code(removed.fingerprint)}.`, { parse_mode: 'HTML' });
+  });
+}

@@ -1,0 +1,211 @@
+import { type Composer, InlineKeyboard } from 'grammy';
+import { effectiveConfig } from '../../src/domain/config-keys.js';
+import { formatDuration } from '../../src/domain/durations.js';
+import { printable } from '../../src/domain/names.js';
+import { BerthError } from '../../src/errors.js';
+import { runInVm, vmLogs } from '../../src/services/vm-exec.js';
+import { checkVmName } from '../../src/services/vm-refs.js';
+import { listVms } from '../../src/services/vm-status.js';
+import { createVm, destroyVm, restartVm, startVm, stopVm } from '../../src/services/vms.js';
+import type { State } from '../../src/state/schema.js';
+import type { VmView } from '../../src/views/vm-view.js';
+import { argsOf, type BotContext, type BotDeps, loginOf } from './bot-context.js';
+import { code, escapeHtml, sendOutput } from './replies.js';
+import { sshLine } from './ssh-info.js';
+
+/** The longest /exec command line taken (Telegram's own message limit). */
+const MAX_COMMAND = 4096;
+/** After this long an /exec shows "running…" and is edited when done. */
+const RUNNING_NOTE_MS = 1500;
+
+/** The sender's VM: the one named, else their only one. Never another user's: the name is theirs. */
+export function pickVm(state: State, login: string, name?: string): string {
+  if (name) return `${login}/${checkVmName(name.toLowerCase())}`;
+  const own = state.vms.filter((vm) => vm.user === login);
+  const [first] = own;
+  if (!first) throw new BerthError('NO_VM', 'You have no VM yet.', 'Create one with /create');
+  if (own.length > 1) {
+    throw new BerthError(
+      'WHICH_VM',
+      `You have ${own.length} VMs: ${own.map((v) => v.name).join(', ')}.`,
+      `Name one, e.g. /stop ${first.name}`,
+    );
+  }
+  return `${login}/${first.name}`;
+}
+
+const nameOf = (ref: string) => ref.slice(ref.indexOf('/') + 1);
+
+function since(iso: string | null): string {
+  if (!iso) return '—';
+  return formatDuration(Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)));
+}
+
+export function statusText(vms: VmView[], ssh: (vm: string | undefined) => string): string {
+  if (vms.length === 0) return 'You have no VM yet. Create one with /create';
+  return vms
+    .map((vm) => {
+      const running = vm.state === 'running';
+      const lines = [
+        `<b>${escapeHtml(vm.name)}</b> — ${running ? '🟢 running' : `⚪ ${escapeHtml(vm.state)}`}`,
+        `Plan: ${escapeHtml(vm.plan)} · ${vm.cpu} CPU · ${escapeHtml(vm.ram)} RAM${vm.gpu ? ` · GPU ${vm.gpu}` : ''}${vm.sudo ? ' · sudo' : ''}`,
+        running
+          ? `Up for ${since(vm.lastStartedAt)}`
+          : vm.stopReason
+            ? `Stopped (${escapeHtml(vm.stopReason)}) ${since(vm.lastStoppedAt)} ago`
+            : '',
+        vm.nextStop
+          ? `Will be stopped (${escapeHtml(vm.nextStop.reason)}) at ${escapeHtml(vm.nextStop.at.slice(0, 16).replace('T', ' '))} UTC`
+          : '',
+        `SSH: ${code(ssh(vms.length > 1 ? vm.name : undefined))}`,
+      ];
+      return lines.filter(Boolean).join('\n');
+    })
+    .join('\n\n');
+}
+
+async function collect(
+  stream: NodeJS.ReadableStream,
+  demux: (o: NodeJS.WritableStream, e: NodeJS.WritableStream) => void,
+): Promise<Buffer> {
+  const { PassThrough } = await import('node:stream');
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  demux(out, out);
+  await new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+  });
+  return Buffer.concat(chunks);
+}
+
+export function vmCommands(bot: Composer<BotContext>, deps: BotDeps): void {
+  const { ctx: berth } = deps;
+
+  const create = async (ctx: BotContext, plan: string) => {
+    const login = loginOf(ctx);
+    const note = await ctx.reply(`Creating your VM on plan ${plan}…`);
+    const vm = await createVm(berth, { user: login, plan }, ctx.berth.actor).catch(async (err) => {
+      await ctx.api.deleteMessage(note.chat.id, note.message_id).catch(() => undefined);
+      throw err;
+    });
+    await ctx.api.editMessageText(
+      note.chat.id,
+      note.message_id,
+      `✅ Your VM ${vm.name} is running (plan ${vm.plan}). /status shows it; /ssh tells how to log in.`,
+    );
+  };
+
+  bot.command('create', async (ctx) => {
+    const login = loginOf(ctx);
+    const arg = argsOf(ctx);
+    if (arg) return create(ctx, arg.toLowerCase());
+    const user = ctx.berth.state.users.find((u) => u.login === login);
+    const plans = ctx.berth.identity.admin ? ctx.berth.state.plans.map((p) => p.name) : [user?.plan ?? ''];
+    const keyboard = new InlineKeyboard();
+    for (const p of plans) keyboard.text(p, `create:${p}`).row();
+    await ctx.reply('Which plan?', { reply_markup: keyboard });
+  });
+
+  bot.callbackQuery(/^create:([a-z][a-z0-9-]{0,31})$/, async (ctx) => {
+    await ctx.answerCallbackQuery();
+    await ctx.editMessageReplyMarkup().catch(() => undefined);
+    await create(ctx, ctx.match[1] ?? '');
+  });
+
+  bot.command('status', async (ctx) => {
+    const login = loginOf(ctx);
+    const vms = await listVms(berth, { user: login, all: true });
+    await ctx.reply(
+      statusText(vms, (vm) => sshLine(ctx.berth.state, login, vm)),
+      { parse_mode: 'HTML' },
+    );
+  });
+
+  const simple = (command: string, verb: string, act: (ref: string, ctx: BotContext) => Promise<unknown>) =>
+    bot.command(command, async (ctx) => {
+      const ref = pickVm(ctx.berth.state, loginOf(ctx), argsOf(ctx) || undefined);
+      await act(ref, ctx);
+      await ctx.reply(`✅ ${nameOf(ref)} ${verb}.`);
+    });
+  simple('start_vm', 'started', (ref, ctx) => startVm(berth, ref, ctx.berth.actor));
+  simple('stop', 'stopped', (ref, ctx) => stopVm(berth, ref, ctx.berth.actor, 'user'));
+  simple('restart', 'restarted', (ref, ctx) => restartVm(berth, ref, ctx.berth.actor));
+
+  bot.command('destroy', async (ctx) => {
+    const ref = pickVm(ctx.berth.state, loginOf(ctx), argsOf(ctx) || undefined);
+    const name = nameOf(ref);
+    const keyboard = new InlineKeyboard()
+      .text('Destroy, keep my files', `destroy:${name}:keep`)
+      .row()
+      .text('Destroy and delete my files', `destroy:${name}:wipe`)
+      .row()
+      .text('Cancel', `destroy:${name}:cancel`);
+    await ctx.reply(`Destroy your VM ${name}? Your home folder can be kept for a later /create.`, { reply_markup: keyboard });
+  });
+
+  bot.callbackQuery(/^destroy:([a-z][a-z0-9-]{0,31}):(keep|wipe|cancel)$/, async (ctx) => {
+    await ctx.answerCallbackQuery();
+    const [, name = '', choice] = ctx.match;
+    if (choice === 'cancel') {
+      await ctx.editMessageText('Nothing was destroyed.');
+      return;
+    }
+    const ref = pickVm(ctx.berth.state, loginOf(ctx), name);
+    await ctx.editMessageText(`Destroying ${name}…`);
+    await destroyVm(berth, ref, { keepData: choice === 'keep' }, ctx.berth.actor);
+    await ctx.editMessageText(`🗑 ${name} destroyed; ${choice === 'keep' ? 'your files were kept' : 'your files were deleted'}.`);
+  });
+
+  bot.command('exec', async (ctx) => {
+    const login = loginOf(ctx);
+    const command = argsOf(ctx);
+    if (!command) throw new BerthError('USAGE', 'Give the command to run.', 'For example: /exec ls -la');
+    if (command.length > MAX_COMMAND) {
+      throw new BerthError(
+        'COMMAND_TOO_LONG',
+        `That command is ${command.length} characters long; the most is ${MAX_COMMAND}.`,
+        'Put long scripts in a file (/upload) and run the file.',
+      );
+    }
+    const ref = pickVm(ctx.berth.state, login);
+    const timeout = effectiveConfig(ctx.berth.state.config)['telegram.exec-timeout'];
+    let note: number | undefined;
+    const timer = setTimeout(() => {
+      void ctx.reply(`⏳ running… (up to ${formatDuration(timeout)})`).then((m) => {
+        note = m.message_id;
+      });
+    }, RUNNING_NOTE_MS);
+    let run: Awaited<ReturnType<typeof runInVm>>;
+    try {
+      run = await runInVm(berth, ref, ['/bin/sh', '-c', command], { timeoutSeconds: timeout, mergeStderr: true }, ctx.berth.actor);
+    } finally {
+      clearTimeout(timer);
+    }
+    await new Promise((resolve) => setTimeout(resolve, note === undefined ? 0 : 50));
+    const footer = run.timedOut
+      ? `⏱ Stopped after ${formatDuration(timeout)} (telegram.exec-timeout).`
+      : `Exit code: ${run.exitCode}${run.truncated ? ' · output cut at 16 MB' : ''}`;
+    await sendOutput(
+      ctx,
+      { title: `$ ${code(printable(command.slice(0, 200)))}`, output: run.stdout, footer, fileName: 'output.txt' },
+      note,
+    );
+  });
+
+  bot.command('logs', async (ctx) => {
+    const arg = argsOf(ctx);
+    const n = arg ? Number(arg) : 50;
+    if (!Number.isInteger(n) || n < 1 || n > 5000)
+      throw new BerthError(
+        'USAGE',
+        `"${printable(arg.slice(0, 40))}" is not a line count.`,
+        'Give a number from 1 to 5000, e.g. /logs 100',
+      );
+    const ref = pickVm(ctx.berth.state, loginOf(ctx));
+    const logs = await vmLogs(berth, ref, { follow: false, tail: n }, ctx.berth.actor);
+    const output = await collect(logs.stream, logs.demux);
+    await sendOutput(ctx, { title: `Last ${n} log lines of ${escapeHtml(nameOf(ref))}:`, output, fileName: 'logs.txt' });
+  });
+}
