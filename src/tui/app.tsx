@@ -249,7 +249,7 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
     handle(next.input, next.key);
   });
 
-  function handle(input: string, key: Key): void {
+  function handle(input: string, key: Key) {
     if (editingFilter) {
       if (key.return) setEditingFilter(false);
       else if (key.escape) {
