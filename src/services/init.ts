@@ -26,6 +26,7 @@ export async function initHome(store: StateStore): Promise<InitResult> {
         config: {},
         maintenance: { ...MAINTENANCE_OFF },
         schedules: [],
+        events: [],
       };
     },
   });

@@ -6,6 +6,7 @@ import { BerthError, invalidInput } from '../errors.js';
 import { MAINTENANCE_OFF } from '../state/migrations.js';
 import type { Maintenance, Schedule, State } from '../state/schema.js';
 import type { Berth } from './context.js';
+import { logVmEvent } from './vm-event-log.js';
 import { vmRef } from './vm-refs.js';
 import { startVm } from './vms.js';
 
@@ -65,8 +66,10 @@ export async function enterMaintenance(
   const maintenance = await ctx.store.transact((state) => {
     const at = iso(new Date());
     for (const vm of state.vms) {
-      if (stopped.includes(vmRef(vm))) vm.lastStoppedAt = at;
-      else if (failed.some((f) => f.vm === vmRef(vm)) && vm.stopReason === 'maintenance') {
+      if (stopped.includes(vmRef(vm))) {
+        vm.lastStoppedAt = at;
+        logVmEvent(state, vm, 'maintenance-stop', reason ? `maintenance: ${reason}` : 'maintenance');
+      } else if (failed.some((f) => f.vm === vmRef(vm)) && vm.stopReason === 'maintenance') {
         vm.desired = 'running';
         delete vm.stopReason;
       }

@@ -1,4 +1,5 @@
 import type { Berth } from './context.js';
+import { logVmEvent } from './vm-event-log.js';
 import { vmRef } from './vm-refs.js';
 
 export interface VmEvent {
@@ -21,6 +22,7 @@ export async function recordVmEvent(ctx: Berth, event: VmEvent): Promise<string 
     if (event.action === 'oom') {
       if (vm.oomKilledAt && vm.oomKilledAt >= at) return null;
       vm.oomKilledAt = at;
+      logVmEvent(state, vm, 'oom', 'a process ran out of memory (plan limit)', event.time);
       return {
         ref,
         user: vm.user,
@@ -34,6 +36,7 @@ export async function recordVmEvent(ctx: Berth, event: VmEvent): Promise<string 
       // Not berth's doing: the VM died (Docker restarts it, restart policy unless-stopped).
       vm.lastStoppedAt = at;
       vm.stopReason = vm.oomKilledAt && Date.parse(at) - Date.parse(vm.oomKilledAt) < 5000 ? 'oom' : 'exited';
+      logVmEvent(state, vm, 'die', `exit code ${event.exitCode ?? '?'}${vm.stopReason === 'oom' ? ', out of memory' : ''}`, event.time);
       return {
         ref,
         user: vm.user,
@@ -41,7 +44,13 @@ export async function recordVmEvent(ctx: Berth, event: VmEvent): Promise<string 
         text: `Your VM ${ref} stopped unexpectedly (exit code ${event.exitCode ?? '?'}${vm.stopReason === 'oom' ? ', out of memory' : ''}).`,
       };
     }
-    if (vm.desired === 'running' && (!vm.lastStartedAt || vm.lastStartedAt < at)) vm.lastStartedAt = at;
+    if (vm.desired === 'running' && (!vm.lastStartedAt || vm.lastStartedAt < at)) {
+      // After a death berth did not cause, the engine's restart policy brings the VM back.
+      if ((vm.stopReason === 'exited' || vm.stopReason === 'oom') && (vm.lastStoppedAt ?? '') <= at) {
+        logVmEvent(state, vm, 'start', 'restarted by the engine', event.time);
+      }
+      vm.lastStartedAt = at;
+    }
     return null;
   });
   if (!outcome) return null;

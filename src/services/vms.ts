@@ -21,6 +21,7 @@ import type { Berth } from './context.js';
 import { checkTemplateName, templateTag } from './images.js';
 import { findPlan } from './plans.js';
 import { findUser } from './users.js';
+import { actorReason, logVmEvent, stopKind } from './vm-event-log.js';
 import { checkVmName, DEFAULT_VM_NAME, findVmFor, vmRef } from './vm-refs.js';
 
 export interface CreateVmInput {
@@ -141,9 +142,10 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
     );
     await runtime.startContainer(containerId);
     const id = containerId;
-    return await ctx.store.transact((state) =>
-      Object.assign(current(state, vm.record), { containerId: id, phase: 'ready', lastStartedAt: now() }),
-    );
+    return await ctx.store.transact((state) => {
+      logVmEvent(state, vm.record, 'create', actorReason(actor));
+      return Object.assign(current(state, vm.record), { containerId: id, phase: 'ready' as const, lastStartedAt: now() });
+    });
   } catch (err) {
     if (containerId) await runtime.removeContainer(containerId).catch(() => undefined);
     if (createdVolume) await runtime.removeVolume(volumeName(login, name)).catch(() => undefined);
@@ -214,6 +216,7 @@ export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR):
   return ctx.store.transact((state) => {
     const record = current(state, vm);
     delete record.stopReason;
+    logVmEvent(state, vm, 'start', actorReason(actor));
     return Object.assign(record, { lastStartedAt: now(), lastActiveAt: now() });
   });
 }
@@ -231,7 +234,10 @@ export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, r
     await ctx.store.transact((state) => Object.assign(current(state, vm), { desired: before }));
     throw err;
   }
-  return ctx.store.transact((state) => Object.assign(current(state, vm), { lastStoppedAt: now() }));
+  return ctx.store.transact((state) => {
+    logVmEvent(state, vm, stopKind(stopReason), reason ?? actorReason(actor));
+    return Object.assign(current(state, vm), { lastStoppedAt: now() });
+  });
 }
 
 export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
@@ -257,6 +263,7 @@ export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR
   return ctx.store.transact((state) => {
     const record = current(state, vm);
     delete record.stopReason;
+    logVmEvent(state, vm, 'restart', actorReason(actor));
     return Object.assign(record, { desired: 'running' as const, lastStartedAt: now(), lastActiveAt: now() });
   });
 }
@@ -292,6 +299,8 @@ export async function destroyVm(
   return ctx.store.transact((state) => {
     const record = current(state, vm);
     state.vms = state.vms.filter((v) => v !== record);
+    const who = options.onlyIfStoppedSince !== undefined ? 'destroy-after policy' : actorReason(actor);
+    logVmEvent(state, vm, 'destroy', `${who}; home ${options.keepData ? 'kept' : 'removed'}`);
     return record;
   });
 }

@@ -27,6 +27,8 @@ const STEPS: Record<number, (data: Raw) => Raw> = {
       schedules: [],
     };
   },
+  // 3 → 4: a bounded log of VM events (start, stop, die, OOM, policy stops…), for the TUI.
+  3: (data) => ({ ...data, events: [] }),
 };
 
 export const MAINTENANCE_OFF = { on: false, reason: '', since: null, until: null, source: null, window: null, stoppedVms: [] as string[] };

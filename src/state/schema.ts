@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigSetSchema } from '../domain/config-keys.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../domain/names.js';
 
-export const STATE_VERSION = 3;
+export const STATE_VERSION = 4;
 
 export const PlanSchema = z
   .object({
@@ -129,6 +129,32 @@ export const ScheduleSchema = z
   .strict();
 export type Schedule = z.infer<typeof ScheduleSchema>;
 
+export const VM_EVENT_KINDS = [
+  'create',
+  'start',
+  'stop',
+  'restart',
+  'destroy',
+  'die',
+  'oom',
+  'idle-stop',
+  'lifetime-stop',
+  'maintenance-stop',
+] as const;
+export type VmEventKind = (typeof VM_EVENT_KINDS)[number];
+
+/** One line of the VM event log (newest last, bounded): what happened to a VM, and why. */
+export const VmEventEntrySchema = z
+  .object({
+    at: z.string(),
+    vm: z.string(),
+    user: z.string(),
+    kind: z.enum(VM_EVENT_KINDS),
+    reason: z.string(),
+  })
+  .strict();
+export type VmEventEntry = z.infer<typeof VmEventEntrySchema>;
+
 export const StateSchema = z
   .object({
     version: z.literal(STATE_VERSION),
@@ -140,6 +166,8 @@ export const StateSchema = z
     config: ConfigSetSchema,
     maintenance: MaintenanceSchema,
     schedules: z.array(ScheduleSchema),
+    /** The latest VM events (bounded, newest last). */
+    events: z.array(VmEventEntrySchema),
   })
   .strict()
   .superRefine((state, ctx) => {

@@ -108,6 +108,7 @@ describe('the state file', () => {
     expect(state.plans[0]).toMatchObject({ sudo: false, maxLifetimeSeconds: 0 });
     expect(state.vms).toEqual([]);
     expect(state.schedules).toEqual([]);
+    expect(state.events).toEqual([]);
     // v2 kept maintenance as a config switch; v3 gives it a record of its own.
     expect(state.maintenance).toMatchObject({ on: true, source: 'operator' });
     expect(state.config).toEqual({ ram: 2 * 1024 ** 3 });

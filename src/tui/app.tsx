@@ -1,0 +1,434 @@
+import { Box, type Key, Text, useApp, useInput, useStdout } from 'ink';
+import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
+import type { VmEventEntry } from '../state/schema.js';
+import { ColourContext, Tint } from './colour.js';
+import { type ConfirmChoice, ConfirmDialog } from './confirm-dialog.js';
+import type { DataSource, PlanRow, Snapshot, UserRow, VmRow } from './data-source.js';
+import { Details } from './details.js';
+import { EventsView, eventKey } from './events-view.js';
+import { Header, TABS, type Tab, TabBar } from './header.js';
+import { HelpOverlay } from './help-overlay.js';
+import { LogsPane } from './logs-pane.js';
+import { PlanPicker } from './plan-picker.js';
+import { PlansTable } from './plans-table.js';
+import { ScheduleView } from './schedule-view.js';
+import { UsersTable } from './users-table.js';
+import { sortVms, VM_SORTS, type VmSort, VmTable } from './vm-table.js';
+
+/** What survives leaving the TUI for a shell and coming back. */
+export interface UiState {
+  tab: Tab;
+  selected: Partial<Record<Tab, string | null>>;
+  sort: VmSort;
+  filter: string;
+}
+
+/** How the app ended: quit, or asked for a shell in a VM (the caller runs it and renders the app again). */
+export type AppExit = { shell: string; ui: UiState } | undefined;
+
+export interface AppProps {
+  source: DataSource;
+  /** Between two refreshes (ms). */
+  refreshMs?: number;
+  colour?: boolean;
+  /** Size of the screen; by default the terminal's, following resizes. */
+  width?: number;
+  height?: number;
+  initial?: Partial<UiState>;
+}
+
+type Modal =
+  | { kind: 'help' }
+  | { kind: 'confirm'; title: string; body?: string; choices: Array<ConfirmChoice & { run: () => void }> }
+  | { kind: 'details'; ref: string }
+  | { kind: 'plan'; login: string; current: string; index: number };
+
+interface Logs {
+  ref: string;
+  lines: string[];
+  partial: string;
+  ended: string | null;
+}
+
+const MAX_LOG_LINES = 500;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences from a VM's output are dropped, not drawn
+const CONTROL = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b[@-_]|[\u0000-\u0008\u000b-\u001f\u007f]/g;
+
+const NO_KEY: Key = {
+  upArrow: false,
+  downArrow: false,
+  leftArrow: false,
+  rightArrow: false,
+  pageDown: false,
+  pageUp: false,
+  home: false,
+  end: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  shift: false,
+  tab: false,
+  backspace: false,
+  delete: false,
+  meta: false,
+  super: false,
+  hyper: false,
+  capsLock: false,
+  numLock: false,
+};
+
+const HINTS: Record<Tab, string> = {
+  VMs: 's start x stop r restart d destroy l logs e shell ⏎ details o sort / filter ? help',
+  Users: 'a approve R reject p plan v revoke / filter ? help',
+  Plans: '/ filter ? help',
+  Schedule: 'm maintenance on/off ? help',
+  Events: '/ filter ? help',
+};
+
+const matches = (filter: string, ...fields: Array<string | number | null>) =>
+  !filter || fields.some((f) => f !== null && String(f).toLowerCase().includes(filter.toLowerCase()));
+
+function useTerminalSize(width?: number, height?: number): { width: number; height: number } {
+  const { stdout } = useStdout();
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
+  useEffect(() => {
+    stdout.on('resize', redraw);
+    return () => {
+      stdout.off('resize', redraw);
+    };
+  }, [stdout]);
+  return { width: width ?? stdout.columns ?? 80, height: height ?? stdout.rows ?? 24 };
+}
+
+export function App({ source, refreshMs = 1500, colour = true, width: w, height: h, initial }: AppProps) {
+  const { exit } = useApp();
+  const { width, height } = useTerminalSize(w, h);
+  const [snap, setSnap] = useState<Snapshot | null>(null);
+  const [vmsKnown, setVmsKnown] = useState<VmRow[]>([]);
+  const [tab, setTab] = useState<Tab>(initial?.tab ?? 'VMs');
+  const [selected, setSelected] = useState<Partial<Record<Tab, string | null>>>(initial?.selected ?? {});
+  const [sort, setSort] = useState<VmSort>(initial?.sort ?? 'user');
+  const [filter, setFilter] = useState(initial?.filter ?? '');
+  const [editingFilter, setEditingFilter] = useState(false);
+  const [modal, setModal] = useState<Modal | null>(null);
+  const [status, setStatus] = useState<{ text: string; error: boolean } | null>(null);
+  const [logs, setLogs] = useState<Logs | null>(null);
+  const stopLogs = useRef<(() => void) | null>(null);
+  const busy = useRef(false);
+  const again = useRef(false);
+  const mounted = useRef(true);
+
+  const refresh = useCallback(async (): Promise<void> => {
+    if (busy.current) {
+      again.current = true;
+      return;
+    }
+    busy.current = true;
+    try {
+      const next = await source.snapshot();
+      if (!mounted.current) return;
+      setSnap(next);
+      if (next.vms) setVmsKnown(next.vms);
+    } catch (err) {
+      if (mounted.current) setStatus({ text: `Could not read berth's state: ${(err as Error).message}`, error: true });
+    } finally {
+      busy.current = false;
+      if (again.current && mounted.current) {
+        again.current = false;
+        void refresh();
+      }
+    }
+  }, [source]);
+
+  useEffect(() => {
+    mounted.current = true;
+    let timer: NodeJS.Timeout | undefined;
+    const loop = async () => {
+      await refresh();
+      if (mounted.current) timer = setTimeout(loop, refreshMs);
+    };
+    void loop();
+    return () => {
+      mounted.current = false;
+      clearTimeout(timer);
+      stopLogs.current?.();
+    };
+  }, [refresh, refreshMs]);
+
+  const act = useCallback(
+    async (label: string, action: () => Promise<unknown>) => {
+      setStatus({ text: `${label}…`, error: false });
+      try {
+        const said = await action();
+        if (mounted.current) setStatus({ text: typeof said === 'string' && said ? said : `${label}: done`, error: false });
+      } catch (err) {
+        const e = err as Error & { hint?: string };
+        if (mounted.current) setStatus({ text: `${label} failed: ${e.message}${e.hint ? ` ${e.hint}` : ''}`, error: true });
+      }
+      await refresh();
+    },
+    [refresh],
+  );
+
+  // --- what each tab lists, filtered and ordered ---
+  const now = snap?.at ?? new Date();
+  const vms = sortVms(
+    vmsKnown.filter((vm) => matches(filter, vm.ref, vm.plan, vm.state)),
+    sort,
+    now,
+  );
+  const users: UserRow[] = (snap?.users ?? []).filter((u) => matches(filter, u.login, u.status, u.plan, u.telegramId));
+  const plans: PlanRow[] = (snap?.plans ?? []).filter((p) => matches(filter, p.name, ...p.users));
+  const events: VmEventEntry[] = (snap?.events ?? []).filter((e) => matches(filter, e.vm, e.kind, e.reason));
+  const windows = snap?.maintenance.schedules ?? [];
+  const keysOf: Record<Tab, string[]> = {
+    VMs: vms.map((v) => v.ref),
+    Users: users.map((u) => u.login),
+    Plans: plans.map((p) => p.name),
+    Schedule: windows.map((s) => s.id),
+    Events: events.map(eventKey),
+  };
+  const current = (t: Tab): string | null => {
+    const keys = keysOf[t];
+    const chosen = selected[t];
+    return chosen && keys.includes(chosen) ? chosen : (keys[0] ?? null);
+  };
+  const selectedVm = vms.find((v) => v.ref === current('VMs')) ?? null;
+  const selectedUser = users.find((u) => u.login === current('Users')) ?? null;
+
+  const move = (delta: number) => {
+    const keys = keysOf[tab];
+    if (keys.length === 0) return;
+    const at = Math.max(0, keys.indexOf(current(tab) ?? ''));
+    const next = keys[Math.min(keys.length - 1, Math.max(0, at + delta))] ?? null;
+    setSelected((s) => ({ ...s, [tab]: next }));
+  };
+
+  const closeLogs = () => {
+    stopLogs.current?.();
+    stopLogs.current = null;
+    setLogs(null);
+  };
+
+  const openLogs = async (ref: string) => {
+    closeLogs();
+    setLogs({ ref, lines: [], partial: '', ended: null });
+    const append = (text: string) =>
+      setLogs((l) => {
+        if (!l || l.ref !== ref) return l;
+        const parts = (l.partial + text.replace(CONTROL, '')).split('\n');
+        const partial = parts.pop() ?? '';
+        return { ...l, lines: [...l.lines, ...parts].slice(-MAX_LOG_LINES), partial };
+      });
+    try {
+      stopLogs.current = await source.followLogs(ref, 200, append, (error) =>
+        setLogs((l) => (l && l.ref === ref ? { ...l, ended: error ? `ended: ${error.message}` : 'ended' } : l)),
+      );
+    } catch (err) {
+      setLogs((l) => (l && l.ref === ref ? { ...l, ended: (err as Error).message } : l));
+    }
+  };
+
+  const confirm = (title: string, body: string | undefined, choices: Array<ConfirmChoice & { run: () => void }>) =>
+    setModal({ kind: 'confirm', title, body, choices });
+
+  const ui = (): UiState => ({ tab, selected: { ...selected, VMs: current('VMs') }, sort, filter });
+
+  // Keys typed fast (or sent by tmux) arrive together ("jx"): each is handled in a render of its own,
+  // so that the second acts on what the first did.
+  const [queue, setQueue] = useState<Array<{ input: string; key: Key }>>([]);
+  useInput((input, key) => {
+    const split = input.length > 1 && !key.ctrl && !key.meta && !input.includes('\u001b');
+    const keys = split ? [...input].map((ch) => ({ input: ch, key: { ...NO_KEY, return: ch === '\r' } })) : [{ input, key }];
+    setQueue((q) => [...q, ...keys]);
+  });
+  useEffect(() => {
+    const next = queue[0];
+    if (!next) return;
+    setQueue((q) => q.slice(1));
+    handle(next.input, next.key);
+  });
+
+  function handle(input: string, key: Key) {
+    if (editingFilter) {
+      if (key.return) setEditingFilter(false);
+      else if (key.escape) {
+        setFilter('');
+        setEditingFilter(false);
+      } else if (key.backspace || key.delete) setFilter((f) => f.slice(0, -1));
+      else if (input && !key.ctrl && !key.meta) setFilter((f) => f + input.replace(CONTROL, ''));
+      return;
+    }
+    if (modal) {
+      if (modal.kind === 'help') setModal(null);
+      else if (modal.kind === 'details') {
+        if (key.escape || key.return || input === 'q') setModal(null);
+      } else if (modal.kind === 'confirm') {
+        const choice = modal.choices.find((c) => c.key === input);
+        if (key.escape || input === 'n') setModal(null);
+        else if (choice) {
+          setModal(null);
+          choice.run();
+        }
+      } else if (modal.kind === 'plan') {
+        const names = (snap?.plans ?? []).map((p) => p.name);
+        if (key.escape) setModal(null);
+        else if (key.upArrow || input === 'k') setModal({ ...modal, index: Math.max(0, modal.index - 1) });
+        else if (key.downArrow || input === 'j') setModal({ ...modal, index: Math.min(names.length - 1, modal.index + 1) });
+        else if (key.return) {
+          const plan = names[modal.index];
+          setModal(null);
+          if (plan && plan !== modal.current) void act(`plan of ${modal.login} → ${plan}`, () => source.setUserPlan(modal.login, plan));
+        }
+      }
+      return;
+    }
+    if (input === 'q') {
+      exit();
+      return;
+    }
+    if (key.escape) {
+      if (logs) closeLogs();
+      else if (filter) setFilter('');
+      return;
+    }
+    if (input === '?') return setModal({ kind: 'help' });
+    if (input === '/') {
+      setEditingFilter(true);
+      return;
+    }
+    const number = Number(input);
+    if (Number.isInteger(number) && number >= 1 && number <= TABS.length) return setTab(TABS[number - 1] as Tab);
+    const at = TABS.indexOf(tab);
+    if (key.rightArrow || (key.tab && !key.shift)) return setTab(TABS[(at + 1) % TABS.length] as Tab);
+    if (key.leftArrow || (key.tab && key.shift)) return setTab(TABS[(at + TABS.length - 1) % TABS.length] as Tab);
+    if (key.downArrow || input === 'j') return move(1);
+    if (key.upArrow || input === 'k') return move(-1);
+
+    if (tab === 'VMs') {
+      if (input === 'o') {
+        const next = VM_SORTS[(VM_SORTS.indexOf(sort) + 1) % VM_SORTS.length] as VmSort;
+        setSort(next);
+        setStatus({ text: `sorted by ${next}`, error: false });
+        return;
+      }
+      const vm = selectedVm;
+      if (!vm) return;
+      if (input === 's') void act(`start ${vm.ref}`, () => source.startVm(vm.ref));
+      else if (input === 'x') void act(`stop ${vm.ref}`, () => source.stopVm(vm.ref));
+      else if (input === 'r') void act(`restart ${vm.ref}`, () => source.restartVm(vm.ref));
+      else if (input === 'd')
+        confirm(`Destroy VM ${vm.ref}?`, 'Its container goes; its home volume goes too unless you keep it.', [
+          {
+            key: 'k',
+            label: 'destroy, keep the home (data)',
+            run: () => void act(`destroy ${vm.ref}`, () => source.destroyVm(vm.ref, true)),
+          },
+          {
+            key: 'y',
+            label: 'destroy and delete the home',
+            run: () => void act(`destroy ${vm.ref}`, () => source.destroyVm(vm.ref, false)),
+          },
+        ]);
+      else if (input === 'l') {
+        if (logs?.ref === vm.ref) closeLogs();
+        else void openLogs(vm.ref);
+      } else if (key.return) setModal({ kind: 'details', ref: vm.ref });
+      else if (input === 'e') {
+        if (vm.state !== 'running') setStatus({ text: `VM ${vm.ref} is not running: start it first (s).`, error: true });
+        else {
+          closeLogs();
+          exit({ shell: vm.ref, ui: ui() });
+        }
+      }
+      return;
+    }
+    if (tab === 'Users') {
+      const user = selectedUser;
+      if (!user) return;
+      if (input === 'a') void act(`approve ${user.login}`, () => source.approveUser(user.login));
+      else if (input === 'R') void act(`reject ${user.login}`, () => source.rejectUser(user.login));
+      else if (input === 'v')
+        confirm(`Revoke ${user.login}?`, 'They lose access to their VMs (the VMs are kept).', [
+          { key: 'y', label: 'revoke', run: () => void act(`revoke ${user.login}`, () => source.revokeUser(user.login)) },
+        ]);
+      else if (input === 'p') {
+        const names = (snap?.plans ?? []).map((p) => p.name);
+        setModal({ kind: 'plan', login: user.login, current: user.plan, index: Math.max(0, names.indexOf(user.plan)) });
+      }
+      return;
+    }
+    if (tab === 'Schedule' && input === 'm') {
+      const on = snap?.maintenance.on ?? false;
+      confirm(
+        on ? 'Turn maintenance off?' : 'Turn maintenance on?',
+        on ? 'The VMs it stopped are started again.' : 'Every running VM is stopped, and VMs cannot be started until it ends.',
+        [
+          {
+            key: 'y',
+            label: on ? 'turn it off' : 'turn it on',
+            run: () => void act(on ? 'maintenance off' : 'maintenance on', () => (on ? source.maintenanceOff() : source.maintenanceOn())),
+          },
+        ],
+      );
+    }
+  }
+
+  // --- layout: everything within the screen, one line spare so the terminal never scrolls ---
+  const headerLines = snap?.maintenance.on ? 3 : 2;
+  const body = Math.max(4, height - 1 - headerLines - 2);
+  const logsHeight = logs && tab === 'VMs' ? Math.max(3, Math.floor(body / 2)) : 0;
+  const tableHeight = body - 1 - logsHeight;
+
+  let content: React.ReactNode;
+  if (!snap) content = <Text dimColor>reading berth's state…</Text>;
+  else if (modal?.kind === 'help') content = <HelpOverlay width={width} />;
+  else if (modal?.kind === 'details') {
+    const vm = vmsKnown.find((v) => v.ref === modal.ref);
+    content = vm ? <Details vm={vm} events={snap.events} height={body} /> : <Text>{`VM ${modal.ref} is gone.`}</Text>;
+  } else if (modal?.kind === 'confirm') content = <ConfirmDialog title={modal.title} body={modal.body} choices={modal.choices} />;
+  else if (modal?.kind === 'plan')
+    content = <PlanPicker login={modal.login} current={modal.current} plans={snap.plans.map((p) => p.name)} selected={modal.index} />;
+  else if (tab === 'VMs')
+    content = (
+      <Box flexDirection="column">
+        <VmTable vms={vms} selected={current('VMs')} width={width} height={tableHeight} now={now} />
+        {logs ? <LogsPane vm={logs.ref} lines={logs.lines} ended={logs.ended} height={logsHeight} width={width} /> : null}
+      </Box>
+    );
+  else if (tab === 'Users') content = <UsersTable users={users} selected={current('Users')} width={width} height={tableHeight} />;
+  else if (tab === 'Plans') content = <PlansTable plans={plans} selected={current('Plans')} width={width} height={tableHeight} />;
+  else if (tab === 'Schedule')
+    content = <ScheduleView maintenance={snap.maintenance} selected={current('Schedule')} width={width} height={tableHeight} />;
+  else content = <EventsView events={events} selected={current('Events')} width={width} height={tableHeight} />;
+
+  const problems = snap?.problems ?? [];
+  let footer: React.ReactNode;
+  if (editingFilter) footer = <Text wrap="truncate">{`/${filter}█  (Enter keeps, Esc clears)`}</Text>;
+  else if (status)
+    footer = (
+      <Tint color={status.error ? 'red' : 'green'} wrap="truncate">
+        {status.text}
+      </Tint>
+    );
+  else if (problems.length)
+    footer = (
+      <Tint color="yellow" wrap="truncate">
+        {problems.join('; ')}
+      </Tint>
+    );
+  else footer = <Text dimColor>{filter ? `filter: ${filter} (Esc clears)` : `sort: ${sort} · q quit`}</Text>;
+
+  return (
+    <ColourContext.Provider value={colour}>
+      <Box flexDirection="column" width={width} height={height - 1}>
+        <Header host={snap?.host ?? null} daemon={snap?.daemon ?? null} maintenance={snap?.maintenance ?? null} />
+        <TabBar active={tab} hint={HINTS[tab]} />
+        <Box flexDirection="column" height={body} overflow="hidden">
+          {content}
+        </Box>
+        {footer}
+      </Box>
+    </ColourContext.Provider>
+  );
+}

@@ -1,0 +1,62 @@
+import { Box, Text } from 'ink';
+import type { DaemonStatus } from '../services/daemon-control.js';
+import type { HostSummary } from '../services/host.js';
+import type { MaintenanceStatus } from '../services/maintenance.js';
+import { Tint } from './colour.js';
+import { shortSize, shortTime } from './format.js';
+
+export interface HeaderProps {
+  host: HostSummary | null;
+  daemon: DaemonStatus | null;
+  maintenance: MaintenanceStatus | null;
+}
+
+const componentMark = (state: string) => (state === 'running' ? '✓' : state === 'disabled' ? '–' : state === 'starting' ? '…' : '✗');
+
+/** Host, engine, daemon and capacity on top; a banner while maintenance is on. */
+export function Header({ host, daemon, maintenance }: HeaderProps) {
+  return (
+    <Box flexDirection="column">
+      <Text wrap="truncate">
+        <Tint color="cyan" bold>
+          berth
+        </Tint>
+        {` ${host?.name ?? '?'} · Docker ${host?.engineVersion ?? 'unreachable'} · daemon `}
+        {daemon?.running ? (
+          <>
+            <Tint color="green">running</Tint>
+            {` ${daemon.components.map((c) => `${c.name} ${componentMark(c.state)}`).join(' ')}`}
+          </>
+        ) : (
+          <Tint color="yellow">not running</Tint>
+        )}
+      </Text>
+      <Text wrap="truncate">
+        {host
+          ? `CPU ${host.reserved.cpus}/${host.cpus} · RAM ${shortSize(host.reserved.memoryBytes)}/${shortSize(host.memoryBytes)} reserved by ${host.reserved.vms} running VM(s)`
+          : 'host capacity unknown (no Docker engine answers)'}
+      </Text>
+      {maintenance?.on ? (
+        <Tint color="white" backgroundColor="red" bold wrap="truncate">
+          {` MAINTENANCE${maintenance.reason ? `: ${maintenance.reason}` : ''}${maintenance.until ? ` until ${shortTime(maintenance.until)}` : ''} — VMs cannot be started `}
+        </Tint>
+      ) : null}
+    </Box>
+  );
+}
+
+export const TABS = ['VMs', 'Users', 'Plans', 'Schedule', 'Events'] as const;
+export type Tab = (typeof TABS)[number];
+
+export function TabBar({ active, hint }: { active: Tab; hint: string }) {
+  return (
+    <Text wrap="truncate">
+      {TABS.map((tab, i) => (
+        <Text key={tab} inverse={tab === active} bold={tab === active}>
+          {tab === active ? `[${i + 1} ${tab}]` : ` ${i + 1} ${tab} `}
+        </Text>
+      ))}
+      <Text dimColor>{`  ${hint}`}</Text>
+    </Text>
+  );
+}

@@ -1,0 +1,93 @@
+import { stateColour } from './colour.js';
+import type { VmRow } from './data-source.js';
+import { DASH, mb, span } from './format.js';
+import { type Column, Table } from './table.js';
+
+export const VM_SORTS = ['user', 'vm', 'plan', 'state', 'cpu', 'memory', 'uptime'] as const;
+export type VmSort = (typeof VM_SORTS)[number];
+
+const uptimeMs = (vm: VmRow, now: Date) => (vm.state === 'running' && vm.lastStartedAt ? now.getTime() - Date.parse(vm.lastStartedAt) : -1);
+
+/** VMs in the chosen order (numbers biggest first), then by ref. */
+export function sortVms(vms: VmRow[], by: VmSort, now: Date): VmRow[] {
+  const key = (vm: VmRow): string | number => {
+    switch (by) {
+      case 'user':
+        return vm.user;
+      case 'vm':
+        return vm.name;
+      case 'plan':
+        return vm.plan;
+      case 'state':
+        return vm.state;
+      case 'cpu':
+        return -(vm.cpuPercent ?? -1);
+      case 'memory':
+        return -(vm.memoryUsedBytes ?? -1);
+      case 'uptime':
+        return -uptimeMs(vm, now);
+    }
+  };
+  return [...vms].sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    if (ka < kb) return -1;
+    if (ka > kb) return 1;
+    return a.ref.localeCompare(b.ref);
+  });
+}
+
+/** When berth will stop it on its own: `12m idle`. */
+function stopIn(vm: VmRow, now: Date): string {
+  if (!vm.nextStop || vm.state !== 'running') return DASH;
+  return `${span(Date.parse(vm.nextStop.at) - now.getTime())} ${vm.nextStop.reason === 'lifetime' ? 'life' : vm.nextStop.reason}`;
+}
+
+function stateText(vm: VmRow): string {
+  if (vm.state === 'running' || vm.state === 'creating') return vm.state;
+  // Stopped: say why when berth knows.
+  return vm.stopReason && vm.state === 'exited' ? `stopped:${vm.stopReason}` : vm.state === 'exited' ? 'stopped' : vm.state;
+}
+
+export function vmColumns(now: Date): Column<VmRow>[] {
+  return [
+    { title: 'USER', width: 8, grow: true, priority: 9, text: (vm) => vm.user },
+    { title: 'VM', width: 4, grow: true, priority: 9, text: (vm) => vm.name },
+    { title: 'PLAN', width: 8, priority: 5, text: (vm) => vm.plan },
+    { title: 'STATE', width: 16, priority: 10, text: stateText, colour: (vm) => stateColour(vm.state) },
+    { title: 'CPU%', width: 5, align: 'right', priority: 8, text: (vm) => (vm.cpuPercent === null ? DASH : vm.cpuPercent.toFixed(1)) },
+    {
+      title: 'MEM MB',
+      width: 9,
+      align: 'right',
+      priority: 7,
+      text: (vm) =>
+        vm.memoryUsedBytes === null ? `${DASH}/${mb(vm.ramBytes)}` : `${mb(vm.memoryUsedBytes)}/${mb(vm.memoryLimitBytes ?? vm.ramBytes)}`,
+    },
+    { title: 'UPTIME', width: 6, align: 'right', priority: 6, text: (vm) => (uptimeMs(vm, now) < 0 ? DASH : span(uptimeMs(vm, now))) },
+    { title: 'SSH', width: 3, align: 'right', priority: 4, text: (vm) => (vm.sessions === null ? DASH : String(vm.sessions)) },
+    { title: 'STOP IN', width: 10, priority: 3, text: (vm) => stopIn(vm, now) },
+  ];
+}
+
+export interface VmTableProps {
+  vms: VmRow[];
+  selected: string | null;
+  width: number;
+  height: number;
+  now: Date;
+}
+
+export function VmTable({ vms, selected, width, height, now }: VmTableProps) {
+  return (
+    <Table
+      columns={vmColumns(now)}
+      rows={vms}
+      rowKey={(vm) => vm.ref}
+      selected={selected}
+      width={width}
+      height={height}
+      empty="no VMs (create one: berth vm create USER)"
+    />
+  );
+}

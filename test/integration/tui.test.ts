@@ -1,0 +1,110 @@
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, berth, berthJson } from '../helpers/cli.js';
+import { inspect, unique, type VmHome, vmHome } from '../helpers/docker.js';
+
+let h: VmHome;
+let first: string;
+let second: string;
+const session = unique('berth-tui-');
+
+const tmux = (...args: string[]) => execa('tmux', args);
+const screen = async () => (await tmux('capture-pane', '-p', '-t', session)).stdout;
+const lineOf = (shown: string, text: string) => shown.split('\n').find((l) => l.includes(text)) ?? '';
+
+async function waitFor(test: (shown: string) => boolean, what: string, tries = 200): Promise<string> {
+  for (let i = 0; i < tries; i++) {
+    const shown = await screen();
+    if (test(shown)) return shown;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the terminal never showed ${what}:\n${await screen()}`);
+}
+
+beforeAll(async () => {
+  h = await vmHome();
+  // Sorted by user: `first` is the top row, `second` the one below.
+  const base = unique('tu');
+  first = `${base}a`;
+  second = `${base}b`;
+  for (const login of [first, second]) {
+    await berth(h.home, ['user', 'allow', login]);
+    await berthJson(h.home, ['vm', 'create', login]);
+  }
+});
+afterAll(async () => {
+  await tmux('kill-session', '-t', session).catch(() => undefined);
+  await h.cleanup();
+});
+
+describe('berth tui in a real terminal, against the engine', () => {
+  it('stops the selected VM: the screen shows it stopped, Docker agrees, and q gives the terminal back', async () => {
+    await tmux(
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      '120',
+      '-y',
+      '30',
+      `env -u CI BERTH_HOME=${h.home} TERM=xterm-256color node ${BIN} tui; echo TUI-ENDED $?; sleep 60`,
+    );
+    let shown = await waitFor((s) => lineOf(s, second).includes('running') && lineOf(s, first).includes('running'), 'both VMs running');
+    expect(shown).toMatch(/daemon not running/);
+    expect(lineOf(shown, first)).toMatch(/^> /);
+    await tmux('send-keys', '-t', session, 'j');
+    await waitFor((s) => lineOf(s, second).startsWith('> '), 'the second VM selected');
+    await tmux('send-keys', '-t', session, 'x');
+    shown = await waitFor((s) => /stopped:operator/.test(lineOf(s, second)), 'the second VM stopped');
+    expect(lineOf(shown, first)).toContain('running');
+    expect((await inspect(`berth-${second}-main`)).State.Running).toBe(false);
+    expect((await inspect(`berth-${first}-main`)).State.Running).toBe(true);
+    // The Events tab has the stop, with who did it.
+    await tmux('send-keys', '-t', session, '5');
+    shown = await waitFor((s) => s.includes('EVENT') && lineOf(s, `${second}/main`).includes('stop'), 'the stop event');
+    expect(lineOf(shown, `${second}/main`)).toMatch(/stop\s+operator/);
+    // A resize is followed: at 80 columns fewer key hints fit than at 120.
+    await tmux('send-keys', '-t', session, '1');
+    await waitFor((s) => lineOf(s, '[1 VMs]').includes('l logs'), 'more key hints at 120 columns');
+    await tmux('resize-window', '-t', session, '-x', '80', '-y', '24');
+    shown = await waitFor((s) => !lineOf(s, '[1 VMs]').includes('l logs') && lineOf(s, '[1 VMs]').endsWith('…'), 'the 80-column layout');
+    for (const line of shown.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    expect(lineOf(shown, second)).toContain('stopped');
+    await tmux('send-keys', '-t', session, 'q');
+    await waitFor((s) => s.includes('TUI-ENDED 0'), 'the TUI gone');
+  });
+
+  it('refuses clearly when stdout is not a terminal', async () => {
+    const run = await berth(h.home, ['tui']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('berth tui needs a terminal');
+    expect(run.stderr).toContain('--json');
+    expect(run.stdout).toBe('');
+  });
+
+  it('refuses clearly in a terminal that cannot draw (TERM=dumb)', async () => {
+    const dumb = `${session}-dumb`;
+    await tmux(
+      'new-session',
+      '-d',
+      '-s',
+      dumb,
+      '-x',
+      '80',
+      '-y',
+      '24',
+      `env BERTH_HOME=${h.home} TERM=dumb node ${BIN} tui; echo TUI-ENDED $?; sleep 30`,
+    );
+    try {
+      for (let i = 0; i < 100 && !(await tmux('capture-pane', '-p', '-t', dumb)).stdout.includes('TUI-ENDED'); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const shown = (await tmux('capture-pane', '-p', '-J', '-t', dumb)).stdout;
+      expect(shown).toContain('TERM is "dumb"');
+      expect(shown).toContain('TUI-ENDED 1');
+    } finally {
+      await tmux('kill-session', '-t', dumb).catch(() => undefined);
+    }
+  });
+});

@@ -1,0 +1,224 @@
+import { cleanup, render } from 'ink-testing-library';
+import { afterEach, describe, expect, it } from 'vitest';
+import { App } from '../../src/tui/app.js';
+import { FakeSource, vmRow } from './fake-source.js';
+
+const ESC = '\u001b';
+const ENTER = '\r';
+const DOWN = '\u001b[B';
+
+afterEach(() => cleanup());
+
+function open(source: FakeSource, size: { width?: number; height?: number } = {}) {
+  const app = render(<App source={source} refreshMs={40} colour={false} width={size.width ?? 100} height={size.height ?? 24} />);
+  const frame = () => app.lastFrame() ?? '';
+  const waitFor = async (test: (frame: string) => boolean, what: string) => {
+    for (let i = 0; i < 100; i++) {
+      if (test(frame())) return frame();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`the screen never showed ${what}:\n${frame()}`);
+  };
+  const press = async (...keys: string[]) => {
+    for (const key of keys) {
+      app.stdin.write(key);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  };
+  /** The line of the table showing this row. */
+  const row = (text: string) =>
+    frame()
+      .split('\n')
+      .find((l) => l.includes(text)) ?? '';
+  return { app, frame, waitFor, press, row };
+}
+
+describe('berth tui, on a fake berth', () => {
+  it('shows the header: host, engine, daemon components, capacity', async () => {
+    const ui = open(new FakeSource());
+    const shown = await ui.waitFor((f) => f.includes('alice'), 'the VMs');
+    expect(shown).toContain('testhost');
+    expect(shown).toContain('Docker 27.0.1');
+    expect(shown).toMatch(/daemon running api ✓ ssh –/);
+    expect(shown).toContain('CPU 2/8');
+    expect(shown).toContain('RAM 2G/16G');
+    expect(shown).not.toContain('MAINTENANCE');
+  });
+
+  it('lists VMs with state, CPU, memory used/limit in MB and uptime; – where there is no number', async () => {
+    const source = new FakeSource({
+      vms: [
+        vmRow('alice', 'main', { sessions: 2 }),
+        vmRow('bob', 'main', { state: 'exited', stopReason: 'idle', cpuPercent: null, memoryUsedBytes: null }),
+      ],
+    });
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('bob'), 'the VMs');
+    expect(ui.frame()).toMatch(/USER\s+VM\s+PLAN\s+STATE\s+CPU%\s+MEM MB\s+UPTIME\s+SSH/);
+    expect(ui.row('alice')).toMatch(/^> alice\s+main\s+basic\s+running\s+1\.5\s+100\/1024\s+1h00\s+2/);
+    expect(ui.row('bob')).toMatch(/stopped:idle\s+–\s+–\/1024\s+–/);
+  });
+
+  it('select → stop: j moves to the second VM, x stops it, and the table shows it stopped', async () => {
+    const source = new FakeSource();
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('bob'), 'the VMs');
+    await ui.press('j');
+    await ui.waitFor(() => ui.row('bob').startsWith('> '), 'bob selected');
+    await ui.press('x');
+    await ui.waitFor(() => /stopped:operator/.test(ui.row('bob')), 'bob stopped');
+    expect(source.calls).toEqual(['stop bob/main']);
+    expect(ui.row('alice')).toContain('running');
+    expect(ui.frame()).toContain('stop bob/main: done');
+  });
+
+  it('keys typed together are handled one after the other ("jx" stops the second VM)', async () => {
+    const source = new FakeSource();
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('bob'), 'the VMs');
+    await ui.press('jx');
+    await ui.waitFor(() => source.calls.length > 0, 'a call');
+    expect(source.calls).toEqual(['stop bob/main']);
+  });
+
+  it('s starts, r restarts the selected VM; a failure is shown in red words, not thrown', async () => {
+    const source = new FakeSource({ vms: [vmRow('alice', 'main', { state: 'exited', desired: 'stopped' })] });
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('alice'), 'the VM');
+    source.failNext = Object.assign(new Error('berth is in maintenance.'), { hint: 'berth maintenance off ends it.' });
+    await ui.press('s');
+    await ui.waitFor((f) => f.includes('start alice/main failed: berth is in maintenance.'), 'the refusal');
+    expect(ui.row('alice')).toContain('stopped');
+    await ui.press('s');
+    await ui.waitFor(() => ui.row('alice').includes('running'), 'alice running');
+    await ui.press('r');
+    await ui.waitFor(() => source.calls.includes('restart alice/main'), 'a restart');
+  });
+
+  it('d asks before destroying: Esc cancels, k destroys keeping the home', async () => {
+    const source = new FakeSource();
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('bob'), 'the VMs');
+    await ui.press('j', 'd');
+    await ui.waitFor((f) => f.includes('Destroy VM bob/main?'), 'the dialog');
+    expect(ui.frame()).toContain('[k] destroy, keep the home');
+    expect(ui.frame()).toContain('[y] destroy and delete the home');
+    await ui.press(ESC);
+    await ui.waitFor((f) => !f.includes('Destroy VM'), 'the dialog gone');
+    expect(source.calls).toEqual([]);
+    await ui.press('d', 'k');
+    await ui.waitFor((f) => !/^[> ] bob /m.test(f), 'bob gone');
+    expect(ui.frame()).toContain('destroy bob/main: done');
+    expect(source.calls).toEqual(['destroy bob/main keepData=true']);
+  });
+
+  it('/ filters the list, Esc clears the filter', async () => {
+    const source = new FakeSource({ vms: [vmRow('alice', 'main'), vmRow('bob', 'main'), vmRow('carol', 'web')] });
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('carol'), 'the VMs');
+    await ui.press('/', 'c', 'a', 'r', ENTER);
+    await ui.waitFor((f) => !f.includes('alice') && f.includes('carol'), 'only carol');
+    expect(ui.frame()).toContain('filter: car');
+    await ui.press(ESC);
+    await ui.waitFor((f) => f.includes('alice') && f.includes('carol'), 'everyone again');
+  });
+
+  it('o cycles the sort column (CPU: busiest first)', async () => {
+    const source = new FakeSource({ vms: [vmRow('alice', 'main', { cpuPercent: 5 }), vmRow('bob', 'main', { cpuPercent: 80 })] });
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('bob'), 'the VMs');
+    const order = () => ui.frame().indexOf('alice') < ui.frame().indexOf('bob');
+    expect(order()).toBe(true);
+    await ui.press('o', 'o', 'o', 'o');
+    await ui.waitFor((f) => f.includes('sorted by cpu'), 'sort by cpu');
+    expect(order()).toBe(false);
+  });
+
+  it('? shows every key, any key closes it', async () => {
+    const ui = open(new FakeSource(), { height: 40 });
+    await ui.waitFor((f) => f.includes('alice'), 'the VMs');
+    await ui.press('?');
+    const help = await ui.waitFor((f) => f.includes('Keys'), 'the help');
+    for (const key of ['switch tab', 'filter', 'destroy', 'logs pane', 'shell', 'approve', 'revoke', 'maintenance on/off', 'quit']) {
+      expect(help).toContain(key);
+    }
+    await ui.press('x');
+    await ui.waitFor((f) => !f.includes('Keys'), 'the help closed');
+  });
+
+  it('Enter shows the details of a VM; l opens its logs pane, following', async () => {
+    const source = new FakeSource();
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('alice'), 'the VMs');
+    await ui.press(ENTER);
+    await ui.waitFor((f) => f.includes('VM alice/main') && f.includes('last exit code'), 'the details');
+    await ui.press(ESC, 'l');
+    await ui.waitFor((f) => f.includes('logs alice/main') && f.includes('first line of alice/main'), 'the logs pane');
+    source.logListeners[0]?.('second \u001b[31mline\u001b[0m\npart');
+    await ui.waitFor((f) => f.includes('second line'), 'a new log line');
+    await ui.press('l');
+    await ui.waitFor((f) => !f.includes('logs alice/main'), 'the logs pane closed');
+    expect(source.calls).toEqual(['logs alice/main', 'logs-stop alice/main']);
+  });
+
+  it('Users: status, plan, Telegram id, keys and VMs; a approves, R rejects, v revokes after asking, p changes plan', async () => {
+    const source = new FakeSource();
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('alice'), 'the VMs');
+    await ui.press('2');
+    await ui.waitFor((f) => f.includes('TELEGRAM'), 'the users tab');
+    expect(ui.row('dave')).toMatch(/dave\s+pending/);
+    await ui.press(DOWN, DOWN, 'a');
+    await ui.waitFor(() => /dave\s+allowed/.test(ui.row('dave')), 'dave approved');
+    await ui.press('R');
+    await ui.waitFor((f) => f.includes('reject dave failed') || source.calls.includes('reject dave'), 'the reject');
+    await ui.press('k', 'v');
+    await ui.waitFor((f) => f.includes('Revoke bob?'), 'the revoke question');
+    await ui.press('y');
+    await ui.waitFor(() => /bob\s+revoked/.test(ui.row('bob ')), 'bob revoked');
+    await ui.press('p');
+    await ui.waitFor((f) => f.includes('Plan for bob'), 'the plan picker');
+    await ui.press('j', ENTER);
+    await ui.waitFor(() => /bob\s+revoked\s+user\s+standard/.test(ui.row('bob ')), 'bob on standard');
+    expect(source.calls).toEqual(['approve dave', 'reject dave', 'revoke bob', 'plan bob standard']);
+  });
+
+  it('Plans lists users on each plan; Schedule shows windows with next run and m toggles maintenance after asking', async () => {
+    const source = new FakeSource();
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('alice'), 'the VMs');
+    await ui.press('3');
+    await ui.waitFor((f) => f.includes('MAX VMS'), 'the plans tab');
+    expect(ui.row('basic')).toContain('3: alice, bob, dave');
+    await ui.press('4');
+    await ui.waitFor((f) => f.includes('NEXT RUN'), 'the schedule tab');
+    expect(ui.row('w1')).toMatch(/w1\s+0 3 \* \* 0\s+UTC\s+2h\s+30m\s+\d\d-\d\d \d\d:\d\d/);
+    expect(ui.frame()).toContain('Maintenance: off');
+    await ui.press('m');
+    await ui.waitFor((f) => f.includes('Turn maintenance on?'), 'the question');
+    await ui.press('y');
+    await ui.waitFor((f) => f.includes('MAINTENANCE: from berth tui'), 'the banner');
+    expect(ui.frame()).toContain('maintenance on; stopped 2 VM(s)');
+    await ui.press('5');
+    await ui.waitFor((f) => f.includes('REASON') && f.includes('EVENT'), 'the events tab');
+  });
+
+  it('fits 80×24: every line within 80 columns and 23 lines, the narrowest columns dropped first', async () => {
+    const source = new FakeSource({
+      vms: Array.from({ length: 30 }, (_, i) =>
+        vmRow(`user${i}`, 'main', { nextStop: { at: new Date(Date.now() + 600_000).toISOString(), reason: 'idle' } }),
+      ),
+    });
+    const ui = open(source, { width: 80, height: 24 });
+    await ui.waitFor((f) => f.includes('user0'), 'the VMs');
+    const lines = ui.frame().split('\n');
+    expect(lines.length).toBeLessThanOrEqual(23);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
+    expect(ui.frame()).toContain('of 30');
+    expect(ui.frame()).toMatch(/STATE\s+CPU%\s+MEM MB/);
+    const wide = open(source, { width: 120, height: 24 });
+    await wide.waitFor((f) => f.includes('user0'), 'the VMs');
+    expect(wide.frame()).toContain('STOP IN');
+    expect(wide.row('user0')).toMatch(/\d+m idle/);
+  });
+});

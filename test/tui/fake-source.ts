@@ -1,0 +1,175 @@
+import type { MaintenanceStatus } from '../../src/services/maintenance.js';
+import type { VmEventEntry } from '../../src/state/schema.js';
+import type { DataSource, PlanRow, Snapshot, UserRow, VmRow } from '../../src/tui/data-source.js';
+
+/** A VM as the real data source would give it, running, with stats. */
+export function vmRow(user: string, name: string, over: Partial<VmRow> = {}): VmRow {
+  return {
+    ref: `${user}/${name}`,
+    user,
+    name,
+    plan: 'basic',
+    image: 'berth-vm:latest',
+    desired: 'running',
+    state: 'running',
+    containerId: `c0ffee${user.slice(0, 6)}`,
+    cpu: 1,
+    ram: '1g',
+    ramBytes: 1024 ** 3,
+    pids: 512,
+    gpu: 0,
+    sudo: false,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    lastStartedAt: new Date(Date.now() - 3_600_000).toISOString(),
+    lastStoppedAt: null,
+    lastExitCode: null,
+    oomKilledAt: null,
+    stopReason: null,
+    nextStop: null,
+    cpuPercent: 1.5,
+    memoryUsedBytes: 100 * 1024 ** 2,
+    memoryLimitBytes: 1024 ** 3,
+    sessions: null,
+    ...over,
+  };
+}
+
+export function userRow(login: string, over: Partial<UserRow> = {}): UserRow {
+  return { login, status: 'allowed', role: 'user', plan: 'basic', telegramId: null, keys: 1, vms: 1, ...over };
+}
+
+/**
+ * An in-memory berth for component tests: actions change what the next snapshot
+ * shows, as the services do, and are recorded in `calls`.
+ */
+export class FakeSource implements DataSource {
+  calls: string[] = [];
+  vms: VmRow[];
+  users: UserRow[];
+  plans: PlanRow[];
+  events: VmEventEntry[] = [];
+  maintenance: MaintenanceStatus = {
+    on: false,
+    reason: '',
+    since: null,
+    until: null,
+    source: null,
+    window: null,
+    stoppedVms: [],
+    schedules: [
+      {
+        id: 'w1',
+        cron: '0 3 * * 0',
+        tz: 'UTC',
+        duration: '2h',
+        notify: '30m',
+        reason: 'kernel upgrade',
+        nextStart: '2030-01-06T03:00:00.000Z',
+      },
+    ],
+  };
+  logListeners: Array<(text: string) => void> = [];
+  failNext: Error | null = null;
+
+  constructor(init: { vms?: VmRow[]; users?: UserRow[] } = {}) {
+    this.vms = init.vms ?? [vmRow('alice', 'main'), vmRow('bob', 'main')];
+    this.users = init.users ?? [userRow('alice'), userRow('bob'), userRow('dave', { status: 'pending', vms: 0, keys: 0 })];
+    this.plans = ['basic', 'standard', 'pro'].map((name, i) => ({
+      name,
+      cpu: i + 1,
+      ramBytes: (i + 1) * 1024 ** 3,
+      gpu: 0,
+      maxVms: 1,
+      maxLifetimeSeconds: 0,
+      sudo: false,
+      description: '',
+      users: [],
+    }));
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    return {
+      at: new Date(),
+      host: {
+        name: 'testhost',
+        engineVersion: '27.0.1',
+        cpus: 8,
+        memoryBytes: 16 * 1024 ** 3,
+        reserved: { cpus: 2, memoryBytes: 2 * 1024 ** 3, vms: 2 },
+      },
+      daemon: {
+        running: true,
+        pid: 42,
+        version: '0.1.0',
+        startedAt: null,
+        uptimeSeconds: 1,
+        socket: '/x',
+        components: [
+          { name: 'api', state: 'running', detail: '', lastError: null, since: '' },
+          { name: 'ssh', state: 'disabled', detail: '', lastError: null, since: '' },
+        ],
+        maintenance: null,
+      },
+      maintenance: structuredClone(this.maintenance),
+      vms: this.vms.map((v) => ({ ...v })),
+      users: this.users.map((u) => ({ ...u })),
+      plans: this.plans.map((p) => ({ ...p, users: this.users.filter((u) => u.plan === p.name).map((u) => u.login) })),
+      events: [...this.events],
+      problems: [],
+    };
+  }
+
+  private vm(ref: string): VmRow {
+    const vm = this.vms.find((v) => v.ref === ref);
+    if (!vm) throw new Error(`no VM ${ref}`);
+    return vm;
+  }
+
+  private async run(call: string, change: () => void): Promise<void> {
+    this.calls.push(call);
+    if (this.failNext) {
+      const err = this.failNext;
+      this.failNext = null;
+      throw err;
+    }
+    change();
+    this.events.unshift({ at: new Date().toISOString(), vm: call.split(' ')[1] ?? '', user: '', kind: 'stop', reason: 'operator' });
+  }
+
+  startVm = (ref: string) => this.run(`start ${ref}`, () => Object.assign(this.vm(ref), { state: 'running', desired: 'running' }));
+  stopVm = (ref: string) =>
+    this.run(`stop ${ref}`, () =>
+      Object.assign(this.vm(ref), { state: 'exited', desired: 'stopped', stopReason: 'operator', cpuPercent: null, memoryUsedBytes: null }),
+    );
+  restartVm = (ref: string) => this.run(`restart ${ref}`, () => undefined);
+  destroyVm = (ref: string, keepData: boolean) =>
+    this.run(`destroy ${ref} keepData=${keepData}`, () => {
+      this.vms = this.vms.filter((v) => v.ref !== ref);
+    });
+  approveUser = (login: string) => this.run(`approve ${login}`, () => this.setUser(login, { status: 'allowed' }));
+  rejectUser = (login: string) => this.run(`reject ${login}`, () => this.setUser(login, { status: 'rejected' }));
+  revokeUser = (login: string) => this.run(`revoke ${login}`, () => this.setUser(login, { status: 'revoked' }));
+  setUserPlan = (login: string, plan: string) => this.run(`plan ${login} ${plan}`, () => this.setUser(login, { plan }));
+  async maintenanceOn() {
+    await this.run('maintenance on', () => Object.assign(this.maintenance, { on: true, reason: 'from berth tui' }));
+    return 'maintenance on; stopped 2 VM(s)';
+  }
+  async maintenanceOff() {
+    await this.run('maintenance off', () => Object.assign(this.maintenance, { on: false, reason: '' }));
+    return 'maintenance off; started 2 VM(s)';
+  }
+  async followLogs(ref: string, _tail: number, onText: (text: string) => void) {
+    this.calls.push(`logs ${ref}`);
+    this.logListeners.push(onText);
+    onText(`first line of ${ref}\n`);
+    return () => {
+      this.calls.push(`logs-stop ${ref}`);
+    };
+  }
+
+  private setUser(login: string, change: Partial<UserRow>) {
+    const user = this.users.find((u) => u.login === login);
+    if (!user) throw new Error(`no user ${login}`);
+    Object.assign(user, change);
+  }
+}
