@@ -152,8 +152,8 @@ export function berthDataSource(ctx: Berth): DataSource {
     stopVm: async (ref) => void (await stopVm(ctx, ref)),
     restartVm: async (ref) => void (await restartVm(ctx, ref)),
     destroyVm: async (ref, keepData) => void (await destroyVm(ctx, ref, { keepData })),
-    approveUser: async (login) => void (await approveUser(ctx.store, login)),
-    rejectUser: async (login) => void (await rejectUser(ctx.store, login)),
+    approveUser: async (login) => void (await approveUser(ctx, login)),
+    rejectUser: async (login) => void (await rejectUser(ctx, login)),
     revokeUser: async (login) => void (await revokeUser(ctx.store, login)),
     setUserPlan: async (login, plan) => void (await setUser(ctx.store, login, { plan })),
     async maintenanceOn() {
