@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 need=()
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# keytar (the OS keychain for the bot token) builds from source against libsecret;
+# its tests run a Secret Service in a private D-Bus session.
+[ -f /usr/include/libsecret-1/libsecret/secret.h ] || need+=(libsecret-1-dev)
+command -v dbus-run-session >/dev/null 2>&1 || need+=(dbus)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || need+=(gnome-keyring)
 if [ ${#need[@]} -gt 0 ]; then
   echo "provision: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -10,7 +10,7 @@ import { docker, unique, type VmHome, vmHome } from '../helpers/docker.js';
 
 let h: VmHome;
 const run = (args: string[], env?: Record<string, string>) => berth(h.home, args, { env });
-type Status = { running: boolean; pid: number; components: Array<{ name: string; state: string; lastError: string | null }> };
+type Status = { running: boolean; pid: number; components: Array<{ name: string; state: string; detail: string; lastError: string | null }> };
 const status = async () => JSON.parse((await run(['daemon', 'status', '--json'])).stdout) as Status;
 const component = async (name: string) => (await status()).components.find((c) => c.name === name)?.state;
 
@@ -57,6 +57,8 @@ describe('the daemon process', () => {
       telegram: 'disabled',
       ssh: 'disabled',
     });
+    expect(s.components.find((c) => c.name === 'telegram')).toMatchObject({ detail: 'no token — run berth telegram setup' });
+    expect((await run(['daemon', 'status'])).stdout).toMatch(/telegram\s+disabled\s+no token — run berth telegram setup/);
     expect(((await import('node:fs')).statSync(join(h.home, 'berth.sock')).mode & 0o777).toString(8)).toBe('600');
     const again = await run(['daemon', 'start']);
     expect(again.code).toBe(1);
