@@ -3,6 +3,7 @@
 // bot tests and the bot benchmark (plain JS so that bench/ can import it as it is).
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import busboy from 'busboy';
 
 const BOT = { id: 7000001, is_bot: true, first_name: 'berth test bot', username: 'berth_test_bot' };
@@ -64,12 +65,14 @@ export async function startFakeBotApi(options = {}) {
   let nextFileId = 1;
   let webhook = null;
   let lastOffset = 0;
+  const pushedAt = new Map();
 
   const notifyPollers = () => {
     for (const w of [...waiters]) w();
   };
 
   const record = (entry) => {
+    entry.at = performance.now();
     sent.push(entry);
     for (const w of [...sentWaiters]) w(entry);
   };
@@ -224,6 +227,7 @@ export async function startFakeBotApi(options = {}) {
 
   const push = (update) => {
     const u = { update_id: nextUpdateId++, ...update };
+    pushedAt.set(u.update_id, performance.now());
     updates.push(u);
     notifyPollers();
     return u;
@@ -320,6 +324,8 @@ export async function startFakeBotApi(options = {}) {
     failNext(method, error, count = 1) {
       failures.set(method, [...(failures.get(method) ?? []), ...Array.from({ length: count }, () => error)]);
     },
+    /** When each update was queued (performance.now()), by update_id. */
+    pushedAt,
     /** The highest getUpdates offset the bot asked for (every update below it is handled). */
     get confirmedOffset() {
       return lastOffset;
