@@ -6,8 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeBotApi } from '../test/helpers/fake-bot-api.js';
 import { execa } from 'execa';
+import { startFakeBotApi } from '../test/helpers/fake-bot-api.js';
 import { median, ms, percentile } from './measure.js';
 
 export const title = 'Telegram bot: 1 000 updates from 200 users';

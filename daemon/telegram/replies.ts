@@ -5,7 +5,7 @@ import type { BotContext } from './bot-context.js';
 /** Telegram's limit on a message's text. */
 export const MESSAGE_LIMIT = 4096;
 /** Room kept for the words around an output block. */
-const BLOCK_LIMIT = 3500;
+const BLOCK_LIMIT = 3200;
 
 export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -49,11 +49,27 @@ export interface OutputReply {
  */
 export function renderOutput(reply: OutputReply): { html: string; attach: boolean } {
   const text = reply.output.toString('utf8');
-  const attach = text.length > BLOCK_LIMIT;
-  const shown = attach ? `…\n${text.slice(text.length - BLOCK_LIMIT)}` : text;
-  const block = shown.trim().length > 0 ? `<pre>${escapeHtml(shown)}</pre>` : '<i>(no output)</i>';
+  const escaped = escapeHtml(text);
+  const attach = escaped.length > BLOCK_LIMIT;
+  const shown = attach ? `…\n${tailWithin(text, BLOCK_LIMIT)}` : escaped;
+  const block = text.trim().length > 0 ? `<pre>${shown}</pre>` : '<i>(no output)</i>';
   const footer = [reply.footer, attach ? `Full output (${reply.output.length} bytes) attached.` : undefined].filter(Boolean).join('\n');
   return { html: `${reply.title}\n${block}${footer ? `\n${footer}` : ''}`, attach };
+}
+
+/** The end of `text`, escaped, in at most `limit` characters (escaping lengthens `<`, `>`, `&`). */
+function tailWithin(text: string, limit: number): string {
+  let size = 0;
+  let start = text.length;
+  while (start > 0) {
+    const next = escapeHtml(text[start - 1] ?? '').length;
+    if (size + next > limit) break;
+    size += next;
+    start--;
+  }
+  // Never start in the middle of a surrogate pair (an emoji).
+  if (/[\udc00-\udfff]/.test(text[start] ?? '')) start++;
+  return escapeHtml(text.slice(start));
 }
 
 export async function sendOutput(ctx: BotContext, reply: OutputReply, editMessageId?: number): Promise<void> {

@@ -189,7 +189,7 @@ export function vmCommands(bot: Composer<BotContext>, deps: BotDeps): void {
       : `Exit code: ${run.exitCode}${run.truncated ? ' · output cut at 16 MB' : ''}`;
     await sendOutput(
       ctx,
-      { title: `$ ${code(printable(command.slice(0, 200)))}`, output: run.stdout, footer, fileName: 'output.txt' },
+      { title: `$ ${code(printable(command.slice(0, 100)))}`, output: run.stdout, footer, fileName: 'output.txt' },
       note,
     );
   });

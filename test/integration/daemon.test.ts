@@ -10,7 +10,11 @@ import { docker, unique, type VmHome, vmHome } from '../helpers/docker.js';
 
 let h: VmHome;
 const run = (args: string[], env?: Record<string, string>) => berth(h.home, args, { env });
-type Status = { running: boolean; pid: number; components: Array<{ name: string; state: string; detail: string; lastError: string | null }> };
+type Status = {
+  running: boolean;
+  pid: number;
+  components: Array<{ name: string; state: string; detail: string; lastError: string | null }>;
+};
 const status = async () => JSON.parse((await run(['daemon', 'status', '--json'])).stdout) as Status;
 const component = async (name: string) => (await status()).components.find((c) => c.name === name)?.state;
 

@@ -99,6 +99,18 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     expect((await state(h.home)).users.find((u: { login: string }) => u.login === ALICE_LOGIN).status).toBe('allowed');
   });
 
+  it('gives a new admin the admin command menu, and takes it away again', async () => {
+    const calls = fake.calls.length;
+    expect((await run(['user', 'set', ALICE_LOGIN, '--role', 'admin'])).code).toBe(0);
+    await waitFor('the admin menu in alice’s chat', async () =>
+      fake.calls.slice(calls).some((c) => c.method === 'setMyCommands' && c.params.scope?.chat_id === ALICE.id),
+    );
+    expect((await run(['user', 'set', ALICE_LOGIN, '--role', 'user'])).code).toBe(0);
+    await waitFor('the admin menu removed from alice’s chat', async () =>
+      fake.calls.slice(calls).some((c) => c.method === 'deleteMyCommands' && c.params.scope?.chat_id === ALICE.id),
+    );
+  });
+
   it('/help shows users only their commands', async () => {
     const help = await ask(ALICE, '/help');
     expect(help.text).toContain('/exec');

@@ -26,7 +26,11 @@ describe('berth telegram setup and status', () => {
   it('without a token the daemon status says how to set one up', async () => {
     const status = await run(['telegram', 'status', '--json']);
     expect(status.code).toBe(1);
-    expect(JSON.parse(status.stdout)).toMatchObject({ configured: false, tokenSource: null, problem: 'no token — run berth telegram setup' });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      configured: false,
+      tokenSource: null,
+      problem: 'no token — run berth telegram setup',
+    });
   });
 
   it('refuses a malformed token and one the Bot API rejects, storing nothing and never echoing it', async () => {
@@ -50,7 +54,12 @@ describe('berth telegram setup and status', () => {
     expect(setup.stdout).not.toContain(fake.token);
     expect((await stat(join(home, 'secrets.json'))).mode & 0o777).toBe(0o600);
     const status = await run(['telegram', 'status', '--json']);
-    expect(JSON.parse(status.stdout)).toMatchObject({ configured: true, tokenSource: 'file', username: 'berth_test_bot', daemon: 'stopped' });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      configured: true,
+      tokenSource: 'file',
+      username: 'berth_test_bot',
+      daemon: 'stopped',
+    });
     expect(status.stdout).not.toContain(fake.token);
     const env = await run(['telegram', 'status', '--json'], undefined, { BERTH_TELEGRAM_TOKEN: fake.token });
     expect(JSON.parse(env.stdout).tokenSource).toBe('env');
