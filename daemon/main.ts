@@ -33,7 +33,13 @@ function socketAnswers(path: string): Promise<boolean> {
 
 /** The bot when a token is configured; a bot that cannot start leaves the rest of the daemon running. */
 async function startBot(ctx: Berth, home: string, config: ConfigValues, log: Logger, components: Components): Promise<TelegramBot | null> {
-  const token = await loadTelegramToken(home).catch(() => null);
+  let token: Awaited<ReturnType<typeof loadTelegramToken>>;
+  try {
+    token = await loadTelegramToken(home);
+  } catch (err) {
+    components.set('telegram', 'failed', (err as Error).message, err);
+    return null;
+  }
   if (!token) {
     components.set('telegram', 'disabled', 'no token — run berth telegram setup');
     return null;
@@ -42,7 +48,15 @@ async function startBot(ctx: Berth, home: string, config: ConfigValues, log: Log
   try {
     // Loaded only when there is a bot to run: grammY is not needed otherwise.
     const { startTelegram } = await import('./telegram/bot.js');
-    const bot = await startTelegram({ ctx, home, log, token: token.token, tokenSource: token.source, config });
+    const bot = await startTelegram({
+      ctx,
+      home,
+      log,
+      token: token.token,
+      tokenSource: token.source,
+      config,
+      onFailure: (message) => components.set('telegram', 'failed', message, message),
+    });
     const s = bot.status();
     components.set('telegram', 'running', `@${s.username}, ${s.mode}, token from ${s.tokenSource}`);
     return bot;
@@ -101,8 +115,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
     home,
     fanOut(notifiers, (err, n) => notifyLog.error({ err: String(err), kind: n.kind }, 'notice not delivered')),
   );
-  const telegram = await startBot(ctx, home, config, log.child({ component: 'telegram' }), components);
-  if (telegram) notifiers.push(telegram.notifier);
+  let telegram: TelegramBot | null = null;
   const metrics = createMetrics(ctx);
   const sessions = () => 0;
   const startedAt = new Date();
@@ -137,14 +150,22 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   const scheduler = new Scheduler(ctx, components, log.child({ component: 'scheduler' }), metrics, sessions);
   scheduler.start();
   await mkdir(outboxDir(home), { recursive: true, mode: 0o700 });
-  const outbox = watchDir(
-    outboxDir(home),
-    (file) => file.endsWith('.json'),
-    async () => {
-      await drainOutbox(home, ctx.notifier);
-    },
-    (err) => notifyLog.error({ err: String(err) }, 'delivering queued notices failed'),
-  );
+  // The bot last, and not waited for: a slow or unreachable Bot API never holds up the rest.
+  // Queued notices are delivered once it is up (or known to be down).
+  components.set('telegram', 'starting');
+  let outbox: { close(): void } | null = null;
+  const botStarting = startBot(ctx, home, config, log.child({ component: 'telegram' }), components).then((bot) => {
+    telegram = bot;
+    if (bot) notifiers.push(bot.notifier);
+    outbox = watchDir(
+      outboxDir(home),
+      (file) => file.endsWith('.json'),
+      async () => {
+        await drainOutbox(home, ctx.notifier);
+      },
+      (err) => notifyLog.error({ err: String(err) }, 'delivering queued notices failed'),
+    );
+  });
   log.info({ component: 'daemon', socket: paths.socket, version }, 'berth daemon started');
 
   await new Promise<void>((resolve) => {
@@ -159,8 +180,9 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
       }, 8000);
       hardStop.unref();
       void (async () => {
-        outbox.close();
-        await telegram?.stop().catch(() => undefined);
+        await botStarting.catch(() => undefined);
+        (outbox as { close(): void } | null)?.close();
+        await (telegram as TelegramBot | null)?.stop().catch(() => undefined);
         await api.close().catch(() => undefined);
         await scheduler.stop().catch(() => undefined);
         await events.stop().catch(() => undefined);

@@ -21,6 +21,7 @@ export function watchDir(
     watcher = watch(dir, (_event, file) => {
       if (file && matches(file.toString()) && !timer) timer = setTimeout(fire, 100);
     });
+    watcher.on('error', onError);
   } catch (err) {
     onError(err);
   }

@@ -3,9 +3,11 @@ import { printable } from '../../src/domain/names.js';
 import { formatSize } from '../../src/domain/sizes.js';
 import { BerthError } from '../../src/errors.js';
 import { getConfig, setConfig } from '../../src/services/config.js';
+import { hostSummary } from '../../src/services/host.js';
 import { enterMaintenance, leaveMaintenance } from '../../src/services/maintenance.js';
-import { deriveLogin, findUserByLoginOrId } from '../../src/services/telegram-users.js';
-import { allowUser, approveUser, rejectUser, removeUser, setUser } from '../../src/services/users.js';
+import { allowTelegramUser, findUserByLoginOrId } from '../../src/services/telegram-users.js';
+import { approveUser, rejectUser, removeUser, setUser } from '../../src/services/users.js';
+import { vmRef } from '../../src/services/vm-refs.js';
 import { listVms } from '../../src/services/vm-status.js';
 import { stopVm } from '../../src/services/vms.js';
 import type { User } from '../../src/state/schema.js';
@@ -30,23 +32,21 @@ export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void 
 
   admin.command('admin_info', async (ctx) => {
     const state = await store.read();
-    const runtime = await berth.runtime();
-    const host = await runtime.hostInfo();
-    const running = (await listVms(berth)).filter((vm) => vm.state === 'running');
-    const cpus = running.reduce((sum, vm) => sum + vm.cpu, 0);
-    const memory = running.reduce((sum, vm) => sum + vm.ramBytes, 0);
+    const host = await hostSummary(berth);
     const m = state.maintenance;
     const config = await Promise.all(
       ['ram', 'cpu', 'gpu', 'default-plan', 'max-vms', 'idle-timeout', 'image'].map((k) => getConfig(store, k)),
     );
+    const active = state.vms.filter((vm) => vm.desired === 'running').map(vmRef);
+    const shown = active.slice(0, 40).join(', ') + (active.length > 40 ? ` and ${active.length - 40} more` : '');
     const text = [
       '<b>Config</b>',
       ...config.map((c) => `${c.key}: ${code(c.value)}${c.source === 'default' ? ' (default)' : ''}`),
       '',
       `<b>Maintenance</b>: ${m.on ? `ON${m.reason ? ` (${escapeHtml(m.reason)})` : ''}${m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : ''}` : 'off'}`,
-      `<b>Host</b> ${escapeHtml(host.name)}: ${cpus}/${host.cpus} CPUs and ${formatSize(memory)}/${formatSize(host.memoryBytes)} memory reserved by running VMs`,
+      `<b>Host</b> ${escapeHtml(host.name)} (Docker ${escapeHtml(host.engineVersion)}): ${host.reserved.cpus}/${host.cpus} CPUs and ${formatSize(host.reserved.memoryBytes)}/${formatSize(host.memoryBytes)} memory reserved by running VMs`,
       `<b>Users</b>: ${state.users.filter((u) => u.status === 'allowed').length} allowed, ${state.users.filter((u) => u.status === 'pending').length} pending`,
-      `<b>Active VMs</b> (${running.length}): ${running.map((vm) => escapeHtml(vm.ref)).join(', ') || 'none'}`,
+      `<b>Active VMs</b> (${active.length}): ${escapeHtml(shown) || 'none'}`,
     ].join('\n');
     await ctx.reply(text, { parse_mode: 'HTML' });
   });
@@ -85,17 +85,15 @@ export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void 
   });
 
   admin.command('allow_user', async (ctx) => {
-    const [id = '', plan, username] = words(ctx, 1, '/allow_user <telegram_id> [plan] [username]');
-    if (!/^\d{1,15}$/.test(id))
+    const [id = '', plan, login] = words(ctx, 1, '/allow_user <telegram_id> [plan] [login]');
+    if (!/^\d{1,15}$/.test(id)) {
       throw new BerthError(
         'USAGE',
         `"${printable(id.slice(0, 20))}" is not a Telegram id.`,
         'Telegram ids are numbers; the user gets theirs with /myid.',
       );
-    const state = await store.read();
-    const existing = state.users.find((u) => u.telegramId === Number(id));
-    const login = existing?.login ?? (username ? username.toLowerCase().replace(/^@/, '') : deriveLogin(state, Number(id)));
-    const { user, created } = await allowUser(store, login, { telegramId: id, plan });
+    }
+    const { user, created } = await allowTelegramUser(store, Number(id), { plan, login });
     await ctx.reply(`✅ ${created ? 'Added' : 'Allowed'} ${user.login} (id ${id}) on plan ${user.plan}.`);
   });
 
@@ -134,22 +132,26 @@ export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void 
   admin.command('broadcast', async (ctx) => {
     const text = argsOf(ctx);
     if (!text) throw new BerthError('USAGE', 'Nothing to send.', 'Usage: /broadcast <text>');
+    if (text.length > 4000) throw new BerthError('USAGE', `That is ${text.length} characters; a broadcast is at most 4000.`, 'Shorten it.');
     await berth.notifier.send({ kind: 'broadcast', to: 'all', text: `📣 ${text}` });
     await ctx.reply('📣 Sent to every allowed user.');
   });
 
-  admin.callbackQuery(/^ap:([a-z][a-z0-9-]{1,31}):([a-z][a-z0-9-]{0,31})$/, async (ctx) => {
+  // Buttons name the requester by Telegram id, and act only while the request is still pending.
+  const decide = (approve: boolean) => async (ctx: BotContext) => {
     await ctx.answerCallbackQuery();
-    const [, login = '', plan = ''] = ctx.match;
-    const user = await approveUser(berth, login, plan);
+    const [, id = '', plan] = typeof ctx.match === 'string' ? [] : (ctx.match ?? []);
+    const user = findUserByLoginOrId(await store.read(), id);
+    const by = ctx.from?.username ? `@${ctx.from.username}` : String(ctx.from?.id);
+    if (user.status !== 'pending') {
+      await ctx.editMessageText(`${user.login} was already decided: ${user.status}.`);
+      return;
+    }
+    const decided = approve ? await approveUser(berth, user.login, plan) : await rejectUser(berth, user.login);
     await ctx.editMessageText(
-      `✅ ${user.login} approved on plan ${user.plan} by ${ctx.from.username ? `@${ctx.from.username}` : ctx.from.id}.`,
+      approve ? `✅ ${decided.login} approved on plan ${decided.plan} by ${by}.` : `❌ ${decided.login} rejected by ${by}.`,
     );
-  });
-
-  admin.callbackQuery(/^rj:([a-z][a-z0-9-]{1,31})$/, async (ctx) => {
-    await ctx.answerCallbackQuery();
-    const user = await rejectUser(berth, ctx.match[1] ?? '');
-    await ctx.editMessageText(`❌ ${user.login} rejected by ${ctx.from.username ? `@${ctx.from.username}` : ctx.from.id}.`);
-  });
+  };
+  admin.callbackQuery(/^ap:(\d{1,15}):([a-z][a-z0-9-]{0,31})$/, decide(true));
+  admin.callbackQuery(/^rj:(\d{1,15})$/, decide(false));
 }

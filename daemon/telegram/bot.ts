@@ -89,7 +89,9 @@ function followAdmins(deps: BotDeps, bot: Bot<BotContext>, home: string) {
     async () => {
       const admins = adminIds(await deps.ctx.store.read());
       if (published && admins.join() === published.join()) return;
-      await publishMenus(bot.api, admins, published ?? []);
+      await publishMenus(bot.api, admins, published ?? [], (id, err) =>
+        deps.log.warn({ chat: id, err: err.message }, 'could not set the admin command menu'),
+      );
       published = admins;
     },
     (err) => deps.log.warn({ err: String(err) }, 'could not publish the command menus'),
@@ -103,11 +105,14 @@ export async function startTelegram(options: {
   token: string;
   tokenSource: TokenSource;
   config: ConfigValues;
+  /** The bot stopped on its own (the token was revoked…). */
+  onFailure: (message: string) => void;
 }): Promise<TelegramBot> {
   const { ctx, log, token, config } = options;
   const apiRoot = telegramApiRoot(config);
   const official = apiRoot === OFFICIAL_API_ROOT;
-  const bot = new Bot<BotContext>(token, { client: { apiRoot } });
+  // Long polls last 30 s; anything slower than a minute is a Bot API server that is not answering.
+  const bot = new Bot<BotContext>(token, { client: { apiRoot, timeoutSeconds: 60 } });
   bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 120 }));
   await bot.init().catch((err: Error) => {
     throw new BerthError(
@@ -121,8 +126,9 @@ export async function startTelegram(options: {
     log,
     apiRoot,
     token,
-    maxSendBytes: official ? 50 * MB : 2000 * MB,
-    maxFetchBytes: official ? 20 * MB : 2000 * MB,
+    // A self-hosted server allows 2000 MB, but files pass through the daemon's memory: cap them.
+    maxSendBytes: official ? 50 * MB : 200 * MB,
+    maxFetchBytes: official ? 20 * MB : 200 * MB,
   };
   let lastUpdateAt: Date | null = null;
   let updates = 0;
@@ -145,12 +151,17 @@ export async function startTelegram(options: {
       );
     const secret = webhookSecret(token);
     webhook = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-    webhook.post(new URL(url).pathname || '/', webhookCallback(bot, 'fastify', { secretToken: secret }));
+    webhook.post(new URL(url).pathname || '/', webhookCallback(bot, 'fastify', { secretToken: secret, onTimeout: 'return' }));
     await webhook.listen(hostPort(config['telegram.webhook-listen']));
     await bot.api.setWebhook(url, { secret_token: secret, allowed_updates: [...ALLOWED_UPDATES] });
   } else {
     await bot.api.deleteWebhook();
     runner = run(bot, { runner: { fetch: { allowed_updates: [...ALLOWED_UPDATES] } } });
+    // 401 (token revoked) and 409 (another poller on this token) end polling: the bot stops, the daemon goes on.
+    runner.task()?.catch((err: Error) => {
+      log.error({ err: err.message }, 'the telegram bot stopped polling');
+      options.onFailure(err.message);
+    });
   }
   const menus = followAdmins(deps, bot, options.home);
   log.info({ username: bot.botInfo.username, mode, apiRoot }, 'telegram bot started');

@@ -45,7 +45,3 @@ export function commandsFor(audience: 'pending' | 'user' | 'admin'): BotCommandS
   const allowed = audience === 'admin' ? ['everyone', 'user', 'admin'] : audience === 'user' ? ['everyone', 'user'] : ['everyone'];
   return COMMANDS.filter((c) => allowed.includes(c.audience));
 }
-
-export function audienceOf(command: string): BotCommandSpec['audience'] | undefined {
-  return COMMANDS.find((c) => c.command === command)?.audience;
-}

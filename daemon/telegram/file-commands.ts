@@ -3,7 +3,7 @@ import { BerthError } from '../../src/errors.js';
 import { downloadFromVm, uploadToVm } from '../../src/services/vm-files.js';
 import { argsOf, type BotContext, type BotDeps, loginOf } from './bot-context.js';
 import { code } from './replies.js';
-import { pickVm } from './vm-commands.js';
+import { pickVm, vmArg } from './vm-commands.js';
 
 const mb = (bytes: number) => `${Math.floor(bytes / (1024 * 1024))} MB`;
 
@@ -45,12 +45,13 @@ export function fileCommands(bot: Composer<BotContext>, deps: BotDeps): void {
         'Use scp or sftp through the SSH gateway (/ssh).',
       );
     }
-    const ref = pickVm(ctx.berth.state, login);
+    const { vm, rest } = vmArg(dir);
+    const ref = pickVm(ctx.berth.state, login, vm);
     const data = await fetchDocument(ctx, deps, document.file_id);
     const saved = await uploadToVm(
       deps.ctx,
       ref,
-      { dir: dir || undefined, name: document.file_name ?? 'upload.bin', data },
+      { dir: rest || undefined, name: document.file_name ?? 'upload.bin', data },
       ctx.berth.actor,
     );
     await ctx.reply(`📥 Saved ${code(saved.path)} (${saved.bytes} bytes).`, { parse_mode: 'HTML' });
@@ -64,12 +65,12 @@ export function fileCommands(bot: Composer<BotContext>, deps: BotDeps): void {
   });
 
   bot.command('download', async (ctx) => {
-    const path = argsOf(ctx);
+    const { vm, rest: path } = vmArg(argsOf(ctx));
     if (!path) throw new BerthError('USAGE', 'Give the path of a file or folder in your VM.', 'For example: /download notes.txt');
-    const ref = pickVm(ctx.berth.state, loginOf(ctx));
+    const ref = pickVm(ctx.berth.state, loginOf(ctx), vm);
     const file = await downloadFromVm(deps.ctx, ref, path, deps.maxSendBytes, ctx.berth.actor);
     await ctx.replyWithDocument(new InputFile(file.data, file.name), {
-      caption: file.kind === 'directory' ? `${path} as a .tar.gz` : undefined,
+      caption: file.kind === 'directory' ? `${file.name}: the folder as a .tar.gz` : undefined,
     });
   });
 }

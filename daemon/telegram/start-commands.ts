@@ -16,10 +16,10 @@ export function helpText(ctx: BotContext): string {
 }
 
 /** The inline keyboard admins answer an access request with: approve on a plan, or reject. */
-export function approvalKeyboard(state: State, login: string): InlineKeyboard {
+export function approvalKeyboard(state: State, telegramId: number): InlineKeyboard {
   const keyboard = new InlineKeyboard();
-  for (const plan of state.plans.slice(0, 8)) keyboard.text(`✅ ${plan.name}`, `ap:${login}:${plan.name}`).row();
-  return keyboard.text('❌ Reject', `rj:${login}`);
+  for (const plan of state.plans.slice(0, 20)) keyboard.text(`✅ ${plan.name}`, `ap:${telegramId}:${plan.name}`).row();
+  return keyboard.text('❌ Reject', `rj:${telegramId}`);
 }
 
 export async function announceRequest(api: Api, state: State, user: User, username: string | undefined, log: Logger): Promise<void> {
@@ -27,7 +27,7 @@ export async function announceRequest(api: Api, state: State, user: User, userna
   const text = `🙋 Access request from ${who} (id ${code(String(user.telegramId))}), login ${code(user.login)}.\nApprove on a plan, or reject:`;
   for (const id of adminIds(state)) {
     await api
-      .sendMessage(id, text, { parse_mode: 'HTML', reply_markup: approvalKeyboard(state, user.login) })
+      .sendMessage(id, text, { parse_mode: 'HTML', reply_markup: approvalKeyboard(state, user.telegramId as number) })
       .catch((err: Error) => log.warn({ admin: id, err: err.message }, 'could not tell an admin about an access request'));
   }
 }

@@ -15,8 +15,16 @@ import { sshLine } from './ssh-info.js';
 
 /** The longest /exec command line taken (Telegram's own message limit). */
 const MAX_COMMAND = 4096;
+/** The most /exec output the bot holds; the command is stopped past it. */
+const EXEC_OUTPUT_LIMIT = 1024 * 1024;
 /** After this long an /exec shows "running…" and is edited when done. */
 const RUNNING_NOTE_MS = 1500;
+
+/** `@web rest of the line` → VM `web` and the rest; anything else is all rest. */
+export function vmArg(args: string): { vm?: string; rest: string } {
+  const m = args.match(/^@([^\s]+)(?:\s+([\s\S]*))?$/);
+  return m ? { vm: m[1], rest: (m[2] ?? '').trim() } : { rest: args };
+}
 
 /** The sender's VM: the one named, else their only one. Never another user's: the name is theirs. */
 export function pickVm(state: State, login: string, name?: string): string {
@@ -71,11 +79,18 @@ async function collect(
   const { PassThrough } = await import('node:stream');
   const out = new PassThrough();
   const chunks: Buffer[] = [];
-  out.on('data', (c: Buffer) => chunks.push(c));
+  let size = 0;
+  out.on('data', (c: Buffer) => {
+    // The end matters most in logs: keep the last EXEC_OUTPUT_LIMIT bytes.
+    chunks.push(c);
+    size += c.length;
+    while (size > EXEC_OUTPUT_LIMIT && chunks.length > 1) size -= chunks.shift()?.length ?? 0;
+  });
   demux(out, out);
   await new Promise((resolve) => {
     stream.once('end', resolve);
     stream.once('close', resolve);
+    stream.once('error', resolve);
   });
   return Buffer.concat(chunks);
 }
@@ -160,8 +175,9 @@ export function vmCommands(bot: Composer<BotContext>, deps: BotDeps): void {
 
   bot.command('exec', async (ctx) => {
     const login = loginOf(ctx);
-    const command = argsOf(ctx);
-    if (!command) throw new BerthError('USAGE', 'Give the command to run.', 'For example: /exec ls -la');
+    const { vm, rest: command } = vmArg(argsOf(ctx));
+    if (!command)
+      throw new BerthError('USAGE', 'Give the command to run.', 'For example: /exec ls -la (or /exec @web ls -la for your VM web)');
     if (command.length > MAX_COMMAND) {
       throw new BerthError(
         'COMMAND_TOO_LONG',
@@ -169,33 +185,41 @@ export function vmCommands(bot: Composer<BotContext>, deps: BotDeps): void {
         'Put long scripts in a file (/upload) and run the file.',
       );
     }
-    const ref = pickVm(ctx.berth.state, login);
+    const ref = pickVm(ctx.berth.state, login, vm);
     const timeout = effectiveConfig(ctx.berth.state.config)['telegram.exec-timeout'];
-    let note: number | undefined;
+    let note: Promise<number | undefined> = Promise.resolve(undefined);
     const timer = setTimeout(() => {
-      void ctx.reply(`⏳ running… (up to ${formatDuration(timeout)})`).then((m) => {
-        note = m.message_id;
-      });
+      note = ctx.reply(`⏳ running… (up to ${formatDuration(timeout)})`).then(
+        (m) => m.message_id,
+        () => undefined,
+      );
     }, RUNNING_NOTE_MS);
     let run: Awaited<ReturnType<typeof runInVm>>;
     try {
-      run = await runInVm(berth, ref, ['/bin/sh', '-c', command], { timeoutSeconds: timeout, mergeStderr: true }, ctx.berth.actor);
+      run = await runInVm(
+        berth,
+        ref,
+        ['/bin/sh', '-c', command],
+        { timeoutSeconds: timeout, mergeStderr: true, maxBytes: EXEC_OUTPUT_LIMIT, stopAtLimit: true },
+        ctx.berth.actor,
+      );
     } finally {
       clearTimeout(timer);
     }
-    await new Promise((resolve) => setTimeout(resolve, note === undefined ? 0 : 50));
     const footer = run.timedOut
       ? `⏱ Stopped after ${formatDuration(timeout)} (telegram.exec-timeout).`
-      : `Exit code: ${run.exitCode}${run.truncated ? ' · output cut at 16 MB' : ''}`;
+      : run.truncated
+        ? `Stopped: more than ${EXEC_OUTPUT_LIMIT / (1024 * 1024)} MB of output (redirect it to a file and /download it).`
+        : `Exit code: ${run.exitCode}`;
     await sendOutput(
       ctx,
       { title: `$ ${code(printable(command.slice(0, 100)))}`, output: run.stdout, footer, fileName: 'output.txt' },
-      note,
+      await note,
     );
   });
 
   bot.command('logs', async (ctx) => {
-    const arg = argsOf(ctx);
+    const { vm, rest: arg } = vmArg(argsOf(ctx));
     const n = arg ? Number(arg) : 50;
     if (!Number.isInteger(n) || n < 1 || n > 5000)
       throw new BerthError(
@@ -203,7 +227,7 @@ export function vmCommands(bot: Composer<BotContext>, deps: BotDeps): void {
         `"${printable(arg.slice(0, 40))}" is not a line count.`,
         'Give a number from 1 to 5000, e.g. /logs 100',
       );
-    const ref = pickVm(ctx.berth.state, loginOf(ctx));
+    const ref = pickVm(ctx.berth.state, loginOf(ctx), vm);
     const logs = await vmLogs(berth, ref, { follow: false, tail: n }, ctx.berth.actor);
     const output = await collect(logs.stream, logs.demux);
     await sendOutput(ctx, { title: `Last ${n} log lines of ${escapeHtml(nameOf(ref))}:`, output, fileName: 'logs.txt' });

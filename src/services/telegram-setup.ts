@@ -89,7 +89,12 @@ export async function telegramStatus(home: string, store: StateStore): Promise<T
   if (view.daemon === 'running') {
     const live = await askDaemon<DaemonTelegram>(home, '/telegram').catch(() => null);
     if (live?.bot) Object.assign(view, { username: live.bot.username, lastUpdateAt: live.bot.lastUpdateAt, mode: live.bot.mode });
-    if (live && !live.running) view.problem = live.detail ?? view.problem;
+    if (live && !live.running) {
+      view.problem =
+        token && live.detail?.startsWith('no token')
+          ? 'the daemon started before the token was stored — restart it: berth daemon stop && berth daemon start'
+          : (live.detail ?? view.problem);
+    }
   } else if (token) {
     const bot = await verifyToken(token.token, apiRoot).catch((err: BerthError) => {
       view.problem = err.message;

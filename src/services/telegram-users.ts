@@ -5,7 +5,7 @@ import { BerthError } from '../errors.js';
 import type { State, User } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
 import { findPlan } from './plans.js';
-import { findUser } from './users.js';
+import { allowUser, findUser } from './users.js';
 
 /** Who a Telegram account is to berth. */
 export interface TelegramIdentity {
@@ -108,4 +108,35 @@ export function findUserByLoginOrId(state: State, ref: string): User {
     if (byId) return byId;
   }
   return findUser(state, text.toLowerCase());
+}
+
+/**
+ * An admin's `/allow_user ID [plan] [login]`: allows the user with that Telegram id, or
+ * adds one (login given, else derived). A login that belongs to another account is refused.
+ */
+export async function allowTelegramUser(
+  store: StateStore,
+  telegramId: number,
+  options: { plan?: string; login?: string } = {},
+): Promise<{ user: User; created: boolean }> {
+  const wanted = options.login === undefined ? undefined : checkLogin(options.login.toLowerCase().replace(/^@/, ''));
+  const state = await store.read();
+  const holder = state.users.find((u) => u.telegramId === telegramId);
+  const owner = wanted === undefined ? undefined : state.users.find((u) => u.login === wanted);
+  if (owner && owner.telegramId !== telegramId) {
+    throw new BerthError(
+      'LOGIN_TAKEN',
+      `The login "${wanted}" belongs to another account.`,
+      'Pick another login, or leave it out to derive one.',
+    );
+  }
+  if (holder && wanted !== undefined && holder.login !== wanted) {
+    throw new BerthError(
+      'TELEGRAM_ID_TAKEN',
+      `Telegram id ${telegramId} already belongs to "${holder.login}".`,
+      `Use /approve ${holder.login} or leave the login out.`,
+    );
+  }
+  const login = holder?.login ?? wanted ?? deriveLogin(state, telegramId);
+  return allowUser(store, login, { telegramId, plan: options.plan });
 }

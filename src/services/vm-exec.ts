@@ -145,6 +145,8 @@ export async function runInVm(
         done();
       },
     });
+  // A dropped connection ends the run (below); it must not become an uncaught error.
+  handle.stream.on('error', () => undefined);
   const out = sink('stdout');
   handle.demux(out, options.mergeStderr ? out : sink('stderr'));
   if (options.stdin !== undefined) handle.stream.end(options.stdin);

@@ -90,10 +90,10 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
 
     const request = await fake.waitFor((s) => s.chatId === ADMIN.id && /Access request/.test(s.text));
     const buttons = request.replyMarkup.inline_keyboard.flat().map((b: { callback_data: string }) => b.callback_data);
-    expect(buttons).toContain(`ap:${ALICE_LOGIN}:basic`);
-    expect(buttons).toContain(`rj:${ALICE_LOGIN}`);
+    expect(buttons).toContain(`ap:${ALICE.id}:basic`);
+    expect(buttons).toContain(`rj:${ALICE.id}`);
     const after = fake.sent.length;
-    fake.pressButton(ADMIN, request.messageId, `ap:${ALICE_LOGIN}:basic`);
+    fake.pressButton(ADMIN, request.messageId, `ap:${ALICE.id}:basic`);
     await fake.waitFor((s) => s.chatId === ADMIN.id && s.method === 'editMessageText' && /approved on plan basic/.test(s.text), { after });
     await fake.waitFor((s) => s.chatId === ALICE.id && /access was approved/.test(s.text), { after });
     expect((await state(h.home)).users.find((u: { login: string }) => u.login === ALICE_LOGIN).status).toBe('allowed');
@@ -151,6 +151,21 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     const block = fake.sent.slice(after).find((s) => s.chatId === ALICE.id && /Full output/.test(s.text));
     expect(block?.text.length).toBeLessThanOrEqual(4096);
     expect(block?.text).toContain('10000');
+  });
+
+  it('refuses hostile button data and admin arguments that name someone else', async () => {
+    const before = await stateText(h.home);
+    const after = fake.sent.length;
+    fake.pressButton(ALICE, 1, 'create:big');
+    await fake.waitFor((s) => s.chatId === ALICE.id && /only create VMs on your own plan/.test(s.text), { after });
+    const calls = fake.calls.length;
+    fake.pressButton(ALICE, 1, 'ap:2001:big');
+    await waitFor('the button refused', async () =>
+      fake.calls.slice(calls).some((c) => c.method === 'answerCallbackQuery' && /no longer valid/.test(c.params.text ?? '')),
+    );
+    const taken = await ask(ADMIN, '/allow_user 5555 basic bob');
+    expect(taken.text).toMatch(/belongs to another account/);
+    expect(await stateText(h.home)).toBe(before);
   });
 
   it('refuses a 100 KB command line and an exec for another user’s VM', async () => {
