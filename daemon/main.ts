@@ -8,12 +8,14 @@ import { packageRoot } from '../src/package-root.js';
 import { openBerth } from '../src/services/context.js';
 import { type DaemonStatus, daemonPaths } from '../src/services/daemon-control.js';
 import { fanOut, type Notifier } from '../src/services/notify.js';
+import { loadOrCreateHostKey } from '../src/services/ssh-host-key.js';
 import { startApi } from './api.js';
 import { Components } from './components.js';
 import { EventsFollower } from './events.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
+import { SshGateway } from './ssh/server.js';
 
 function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -61,7 +63,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   const components = new Components();
   for (const name of ['api', 'scheduler', 'events'] as const) components.set(name, 'starting');
   components.set('telegram', 'disabled', 'no token — run berth telegram setup');
-  components.set('ssh', 'disabled', 'the SSH gateway is not part of this build yet');
+  components.set('ssh', config['ssh.enabled'] ? 'starting' : 'disabled', config['ssh.enabled'] ? '' : 'ssh.enabled is off');
 
   const notifyLog = log.child({ component: 'notify' });
   const logNotifier: Notifier = {
@@ -74,7 +76,8 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
     fanOut([logNotifier], (err, n) => notifyLog.error({ err: String(err), kind: n.kind }, 'notice not delivered')),
   );
   const metrics = createMetrics(ctx);
-  const sessions = () => 0;
+  let gateway: SshGateway | null = null;
+  const sessions = (ref: string) => gateway?.countForVm(ref) ?? 0;
   const startedAt = new Date();
   const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string;
 
@@ -92,7 +95,16 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
     };
   };
 
-  const api = await startApi({ socket: paths.socket, metricsListen: config['metrics.listen'], status, metrics });
+  const api = await startApi({
+    socket: paths.socket,
+    metricsListen: config['metrics.listen'],
+    status,
+    metrics,
+    ssh: {
+      sessions: () => gateway?.sessions() ?? [],
+      kill: (id) => gateway?.kill(id) ?? false,
+    },
+  });
   components.set('api', 'running', `${paths.socket}${api.metricsAddress ? `, metrics on ${api.metricsAddress}` : ''}`);
   const pidTemp = `${paths.pidFile}.${process.pid}.tmp`;
   await writeFile(pidTemp, `${process.pid}\n`, { mode: 0o600 });
@@ -102,6 +114,20 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   events.start();
   const scheduler = new Scheduler(ctx, components, log.child({ component: 'scheduler' }), metrics, sessions);
   scheduler.start();
+  if (config['ssh.enabled']) {
+    const sshLog = log.child({ component: 'ssh' });
+    try {
+      const hostKey = await loadOrCreateHostKey(home);
+      gateway = new SshGateway({ ctx, log: sshLog, metrics: metrics.ssh, listen: config['ssh.listen'], hostKey });
+      const address = await gateway.start();
+      components.set('ssh', 'running', `${address}, host key ${hostKey.fingerprint}`);
+      sshLog.info({ address, hostKey: hostKey.fingerprint }, 'ssh gateway listening');
+    } catch (err) {
+      gateway = null;
+      components.set('ssh', 'failed', `could not listen on ${config['ssh.listen']}`, err);
+      sshLog.error({ err: String(err) }, 'ssh gateway did not start');
+    }
+  }
   log.info({ component: 'daemon', socket: paths.socket, version }, 'berth daemon started');
 
   await new Promise<void>((resolve) => {
@@ -116,6 +142,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
       }, 8000);
       hardStop.unref();
       void (async () => {
+        await gateway?.stop().catch(() => undefined);
         await api.close().catch(() => undefined);
         await scheduler.stop().catch(() => undefined);
         await events.stop().catch(() => undefined);
