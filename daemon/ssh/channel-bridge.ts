@@ -232,7 +232,7 @@ function startExec(
         return;
       }
       // Docker 20.10 has no console size at exec creation: size it right after the start.
-      if (size) void handle.resize(size.cols, size.rows);
+      if (size && size.cols > 0 && size.rows > 0) void handle.resize(size.cols, size.rows);
       let ending = false;
       wire(scope, session, channel, handle.stream, pty !== null, async () => {
         if (ending || finished) return;
@@ -254,7 +254,7 @@ function startExec(
   return {
     resize: (cols, rows) => {
       size = { cols, rows };
-      void resizeExec?.(cols, rows);
+      if (cols > 0 && rows > 0) void resizeExec?.(cols, rows);
     },
     signal: (name) => {
       if (!ref) return;

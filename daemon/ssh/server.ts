@@ -154,13 +154,13 @@ export class SshGateway {
     })();
 
     client.on('authentication', (auth) => {
-      void this.authenticate(auth, source).then((result) => {
-        if (result === 'probe') return;
-        if (result) {
-          identity = result.identity;
-          config = result.config;
-          return;
-        }
+      // `ready` follows accept() at once: who logged in is recorded before that.
+      const onSuccess = (who: GatewayIdentity, cfg: ConfigValues) => {
+        identity = who;
+        config = cfg;
+      };
+      void this.authenticate(auth, source, onSuccess).then((result) => {
+        if (result !== 'failed') return;
         if (auth.method !== 'none') failures++;
         if (failures >= MAX_ATTEMPTS) client.end();
       });
@@ -218,11 +218,12 @@ export class SshGateway {
   private async authenticate(
     auth: AuthContext,
     source: string,
-  ): Promise<{ identity: GatewayIdentity; config: ConfigValues } | 'probe' | null> {
+    onSuccess: (identity: GatewayIdentity, config: ConfigValues) => void,
+  ): Promise<'ok' | 'probe' | 'failed'> {
     const { ctx, log, metrics } = this.options;
     if (auth.method !== 'publickey') {
       auth.reject(['publickey']);
-      return null;
+      return 'failed';
     }
     let state: Awaited<ReturnType<Berth['store']['read']>>;
     try {
@@ -230,20 +231,20 @@ export class SshGateway {
     } catch (err) {
       log.error({ err: String(err) }, 'ssh login: the state could not be read');
       auth.reject(['publickey']);
-      return null;
+      return 'failed';
     }
     const config = effectiveConfig(state.config);
     if (await this.limiter.banned(source, config['ssh.auth-rate'], config['ssh.ban'])) {
       metrics.authFailures.inc({ reason: 'banned' });
       auth.reject();
-      return null;
+      return 'failed';
     }
     const result = authorizeGatewayKey(state, auth.username, auth.key.data);
     if (!result.ok) {
       metrics.authFailures.inc({ reason: result.reason });
       log.info({ source, user: printable(auth.username), reason: result.reason }, 'ssh login refused');
       auth.reject(['publickey']);
-      return null;
+      return 'failed';
     }
     if (!auth.signature) {
       // The client asks whether this key would do; it signs next.
@@ -259,11 +260,12 @@ export class SshGateway {
       metrics.authFailures.inc({ reason: 'bad-signature' });
       log.info({ source, user: printable(auth.username), reason: 'bad-signature' }, 'ssh login refused');
       auth.reject(['publickey']);
-      return null;
+      return 'failed';
     }
     log.info({ source, user: result.identity.login, fingerprint: result.identity.fingerprint, vm: result.identity.vmName }, 'ssh login');
+    onSuccess(result.identity, config);
     auth.accept();
-    return { identity: result.identity, config };
+    return 'ok';
   }
 
   private async countFailure(source: string): Promise<void> {
