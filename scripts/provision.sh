@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# OpenSSH's sshd: the baseline of the SSH gateway benchmark (never started as a service by berth).
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "provision: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -134,11 +134,14 @@ export function handleSessionChannel(scope: ConnectionScope, accept: AcceptConne
   });
 }
 
-function flushed(w: NodeJS.WritableStream & { writableLength: number; destroyed: boolean }): Promise<void> {
-  if (w.writableLength === 0 || w.destroyed) return Promise.resolve();
+/**
+ * Resolves once what was written has gone out to the client (its window permitting).
+ * Polled: 'drain' fires only after a write was refused, not whenever the buffer empties.
+ */
+function flushed(w: { writableLength: number; destroyed: boolean; writable: boolean }): Promise<void> {
   return new Promise((resolve) => {
-    w.once('drain', resolve);
-    w.once('close', resolve);
+    const check = () => (w.writableLength === 0 || w.destroyed || !w.writable ? resolve() : setTimeout(check, 5));
+    check();
   });
 }
 

@@ -12,9 +12,14 @@ export function demuxExecStream(
   onPayload: (bytes: number) => void = () => undefined,
 ): Promise<void> {
   return new Promise((resolve) => {
-    let pending: Buffer = Buffer.alloc(0);
+    // Payloads are passed on as they arrive (a frame can be far larger than a socket read);
+    // only a header split across reads is put together.
+    let header: Buffer = Buffer.alloc(0);
+    let remaining = 0;
+    let target: Writable = stdout;
     let waiting = 0;
-    const write = (target: Writable, payload: Buffer) => {
+    const write = (payload: Buffer) => {
+      onPayload(payload.length);
       if (target.destroyed || target.writableEnded) return;
       if (!target.write(payload)) {
         waiting++;
@@ -26,20 +31,24 @@ export function demuxExecStream(
       }
     };
     source.on('data', (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       let offset = 0;
-      while (pending.length - offset >= 8) {
-        const type = pending[offset];
-        const size = pending.readUInt32BE(offset + 4);
-        if (pending.length - offset - 8 < size) break;
-        const payload = pending.subarray(offset + 8, offset + 8 + size);
-        offset += 8 + size;
-        if (size > 0) {
-          onPayload(size);
-          write(type === 2 ? stderr : stdout, payload);
+      while (offset < chunk.length) {
+        if (remaining > 0) {
+          const take = Math.min(remaining, chunk.length - offset);
+          write(chunk.subarray(offset, offset + take));
+          remaining -= take;
+          offset += take;
+          continue;
         }
+        const need = 8 - header.length;
+        const part = chunk.subarray(offset, offset + need);
+        header = header.length ? Buffer.concat([header, part]) : part;
+        offset += part.length;
+        if (header.length < 8) break;
+        target = header[0] === 2 ? stderr : stdout;
+        remaining = header.readUInt32BE(4);
+        header = Buffer.alloc(0);
       }
-      pending = offset === pending.length ? Buffer.alloc(0) : pending.subarray(offset);
     });
     const done = () => resolve();
     source.once('end', done);
