@@ -17,18 +17,55 @@ export function demuxExecStream(
     let header: Buffer = Buffer.alloc(0);
     let remaining = 0;
     let target: Writable = stdout;
+    // One side at a time: a write to the other side waits until what was written has gone out.
+    // (ssh2 resumes only one of stdout/stderr when the client's window reopens; two waiting at
+    // once can stall for good.)
+    let inflight = 0;
+    let inflightTarget: Writable | null = null;
     let waiting = 0;
-    const write = (payload: Buffer) => {
-      onPayload(payload.length);
-      if (target.destroyed || target.writableEnded) return;
-      if (!target.write(payload)) {
+    let ended = false;
+    const queue: Array<[Writable, Buffer]> = [];
+    const maybeResume = () => {
+      if (waiting === 0 && queue.length === 0 && source.isPaused()) source.resume();
+      if (ended && queue.length === 0 && inflight === 0) resolve();
+    };
+    const written = () => {
+      inflight--;
+      if (inflight === 0) {
+        inflightTarget = null;
+        drainQueue();
+      }
+      maybeResume();
+    };
+    const send = (to: Writable, payload: Buffer) => {
+      if (to.destroyed || to.writableEnded) return;
+      inflight++;
+      inflightTarget = to;
+      if (!to.write(payload, written)) {
         waiting++;
         source.pause();
-        target.once('drain', () => {
+        to.once('drain', () => {
           waiting--;
-          if (waiting === 0) source.resume();
+          maybeResume();
         });
       }
+    };
+    const drainQueue = () => {
+      while (queue.length > 0) {
+        const [to, payload] = queue[0] as [Writable, Buffer];
+        if (inflight > 0 && inflightTarget !== to) return;
+        queue.shift();
+        send(to, payload);
+      }
+    };
+    const write = (payload: Buffer) => {
+      onPayload(payload.length);
+      if (queue.length > 0 || (inflight > 0 && inflightTarget !== target)) {
+        queue.push([target, payload]);
+        source.pause();
+        return;
+      }
+      send(target, payload);
     };
     source.on('data', (chunk: Buffer) => {
       let offset = 0;
@@ -50,9 +87,12 @@ export function demuxExecStream(
         header = Buffer.alloc(0);
       }
     });
-    const done = () => resolve();
+    const done = () => {
+      ended = true;
+      maybeResume();
+    };
     source.once('end', done);
     source.once('close', done);
-    source.once('error', done);
+    source.once('error', () => resolve());
   });
 }

@@ -127,4 +127,30 @@ describe("splitting Docker's exec stream", () => {
     await new Promise((r) => setImmediate(r));
     expect(source.isPaused()).toBe(false);
   });
+
+  it('writes to one side at a time: stderr waits until stdout has gone out, and order is kept', async () => {
+    const events: string[] = [];
+    let releaseOut: (() => void) | undefined;
+    const out = new Writable({
+      write(chunk, _e, done) {
+        events.push(`out:${chunk.length}`);
+        releaseOut = done;
+      },
+    });
+    const err = new Writable({
+      write(chunk, _e, done) {
+        events.push(`err:${chunk.toString()}`);
+        done();
+      },
+    });
+    const source = new PassThrough();
+    const finished = demuxExecStream(source, out, err);
+    source.write(Buffer.concat([frame(1, Buffer.alloc(10)), frame(2, Buffer.from('bye'))]));
+    source.end();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(events).toEqual(['out:10']);
+    releaseOut?.();
+    await finished;
+    expect(events).toEqual(['out:10', 'err:bye']);
+  });
 });
