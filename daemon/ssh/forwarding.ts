@@ -88,13 +88,12 @@ export function handleDirectTcpip(
       channel.on('error', () => undefined);
       channel.on('data', (chunk: Buffer) => {
         session.bytesIn += chunk.length;
-        scope.metrics.bytes.inc({ direction: 'in' }, chunk.length);
         scope.touch();
       });
       socket.on('data', (chunk: Buffer) => {
         session.bytesOut += chunk.length;
-        scope.metrics.bytes.inc({ direction: 'out' }, chunk.length);
         scope.touch();
+        scope.batch();
       });
       channel.pipe(socket);
       socket.pipe(channel);

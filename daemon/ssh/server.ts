@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type pino from 'pino';
 import type { AuthContext, Connection, Server as SshServer } from 'ssh2';
 import { type ConfigValues, effectiveConfig } from '../../src/domain/config-keys.js';
@@ -131,6 +131,9 @@ export class SshGateway {
     // The banner (why logins are refused during maintenance) goes out with the auth service's
     // acceptance; ssh2 takes one banner per server, so it is set on this connection's protocol.
     const protocol = (client as unknown as { _protocol?: { _banner?: string } })._protocol;
+    // ssh2 writes each packet to the socket on its own; corked for a tick, they leave together.
+    const socket = (client as unknown as { _sock?: Socket })._sock;
+    let corked = false;
     const setBanner = () => {
       if (protocol) protocol._banner = this.banner ?? undefined;
     };
@@ -194,6 +197,15 @@ export class SshGateway {
         config,
         touch: () => {
           lastActivity = Date.now();
+        },
+        batch: () => {
+          if (!socket || corked) return;
+          corked = true;
+          socket.cork();
+          process.nextTick(() => {
+            corked = false;
+            socket.uncork();
+          });
         },
         onClose: (fn) => closers.push(fn),
       };
