@@ -131,11 +131,13 @@ export async function run({ bin, root }) {
     say('latency');
 
     const latency = ways.map(() => []);
-    for (let i = 0; i < LATENCY_RUNS; i++) ways.forEach((way, k) => latency[k].push(timed(way[1], command(way, 'true'))));
+    for (let i = 0; i < LATENCY_RUNS; i++) {
+      for (const [k, way] of ways.entries()) latency[k].push(timed(way[1], command(way, 'true')));
+    }
     say('throughput');
     const throughput = ways.map(() => []);
     for (let i = 0; i < THROUGHPUT_RUNS; i++) {
-      ways.forEach((way, k) => throughput[k].push((MB * 1.048576) / (timed(way[1], command(way, dd)) / 1000)));
+      for (const [k, way] of ways.entries()) throughput[k].push((MB * 1.048576) / (timed(way[1], command(way, dd)) / 1000));
     }
     const docker = ways.findIndex((w) => w[0] === 'docker exec');
     const sshdIndex = ways.findIndex((w) => w[0].startsWith('OpenSSH'));
