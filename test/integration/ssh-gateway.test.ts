@@ -272,6 +272,19 @@ describe('sessions bridged to the user’s own VM', () => {
     }
   });
 
+  it('closes a connection idle longer than ssh.idle-timeout, ending what it ran', async () => {
+    await run(['config', 'set', 'ssh.idle-timeout', '2s']);
+    try {
+      const started = Date.now();
+      const r = await ssh(alice, alice, ['sleep 4747'], { timeout: 30_000 });
+      expect(r.code).toBe(255);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      await waitFor('the process to end', async () => !(await vmProcesses(alice)).includes('sleep 4747'), 15_000);
+    } finally {
+      await run(['config', 'unset', 'ssh.idle-timeout']);
+    }
+  });
+
   it('starts a stopped VM on connect and says so on stderr', async () => {
     await berthJson(h.home, ['vm', 'stop', alice]);
     const r = await ssh(alice, alice, ['echo', 'up']);
@@ -312,6 +325,35 @@ describe('who gets in', () => {
     const missing = await ssh(bob, `${bob}+nope`, ['true']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no VM named nope');
+  });
+
+  it('creates a VM for a user with none when ssh.autocreate is on, and gives the ssh line for the bot', async () => {
+    const fresh = await newUser('f', { vm: false });
+    const none = await ssh(fresh, fresh, ['true']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('You have no VM yet');
+    await run(['config', 'set', 'ssh.autocreate', 'on']);
+    try {
+      const r = await ssh(fresh, fresh, ['id', '-un'], { timeout: 90_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(text(r)).toBe(fresh);
+      expect(r.stderr).toContain('creating one');
+    } finally {
+      await run(['config', 'unset', 'ssh.autocreate']);
+    }
+    const { openBerth } = await import('../../src/services/context.js');
+    const { sshConnectInfo } = await import('../../src/services/ssh-access.js');
+    await run(['config', 'set', 'ssh.public-host', 'dev.example.com']);
+    try {
+      const info = await sshConnectInfo(openBerth(h.home), fresh);
+      expect(info.command).toBe(`ssh -p ${port} ${fresh}@dev.example.com`);
+      expect(info.vms).toEqual([{ vm: `${fresh}/main`, command: info.command }]);
+      expect(info.hostKeyFingerprint).toMatch(/^SHA256:/);
+      const status = JSON.parse((await run(['daemon', 'status', '--json'])).stdout);
+      expect(status.components.find((c: { name: string }) => c.name === 'ssh').detail).toContain(info.hostKeyFingerprint);
+    } finally {
+      await run(['config', 'unset', 'ssh.public-host']);
+    }
   });
 
   it('refuses a wrong key, an unknown user, another user’s login or +NAME, and a revoked user — all alike', async () => {
