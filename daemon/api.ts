@@ -9,6 +9,7 @@ export interface ApiOptions {
   metrics: Metrics;
   /** The bot's state for `berth telegram status`. */
   telegram: () => unknown;
+  ssh: { sessions: () => unknown[]; kill: (id: string) => boolean };
 }
 
 /** The control API on a unix socket only the operator can open; /metrics optionally on TCP too. */
@@ -22,6 +23,16 @@ export async function startApi(options: ApiOptions): Promise<{ close: () => Prom
     return options.metrics.registry.metrics();
   };
   app.get('/metrics', metricsRoute);
+  app.get('/ssh/sessions', async () => ({ sessions: options.ssh.sessions() }));
+  app.delete<{ Params: { id: string } }>('/ssh/sessions/:id', async (req, reply) => {
+    if (options.ssh.kill(req.params.id)) return { killed: req.params.id };
+    reply.code(404);
+    return {
+      code: 'SESSION_NOT_FOUND',
+      message: `There is no open SSH session ${req.params.id.slice(0, 40)}.`,
+      hint: 'See the open sessions with: berth ssh sessions',
+    };
+  });
   await rm(options.socket, { force: true });
   await app.listen({ path: options.socket });
   await chmod(options.socket, 0o600);

@@ -10,6 +10,7 @@ import { type Berth, openBerth } from '../src/services/context.js';
 import { type DaemonStatus, daemonPaths } from '../src/services/daemon-control.js';
 import { drainOutbox, outboxDir } from '../src/services/notice-spool.js';
 import { fanOut, type Notifier } from '../src/services/notify.js';
+import { loadOrCreateHostKey } from '../src/services/ssh-host-key.js';
 import { loadTelegramToken } from '../src/services/telegram-token.js';
 import { startApi } from './api.js';
 import { Components } from './components.js';
@@ -17,6 +18,7 @@ import { EventsFollower } from './events.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
+import { SshGateway } from './ssh/server.js';
 import { watchDir } from './state-watch.js';
 import type { TelegramBot } from './telegram/bot.js';
 
@@ -102,7 +104,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
 
   const components = new Components();
   for (const name of ['api', 'scheduler', 'events'] as const) components.set(name, 'starting');
-  components.set('ssh', 'disabled', 'the SSH gateway is not part of this build yet');
+  components.set('ssh', config['ssh.enabled'] ? 'starting' : 'disabled', config['ssh.enabled'] ? '' : 'ssh.enabled is off');
 
   const notifyLog = log.child({ component: 'notify' });
   const logNotifier: Notifier = {
@@ -117,7 +119,8 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   );
   let telegram: TelegramBot | null = null;
   const metrics = createMetrics(ctx);
-  const sessions = () => 0;
+  let gateway: SshGateway | null = null;
+  const sessions = (ref: string) => gateway?.countForVm(ref) ?? 0;
   const startedAt = new Date();
   const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string;
 
@@ -139,7 +142,17 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
     const c = components.list().find((x) => x.name === 'telegram');
     return { running: c?.state === 'running', detail: c?.detail, bot: telegram?.status() };
   };
-  const api = await startApi({ socket: paths.socket, metricsListen: config['metrics.listen'], status, metrics, telegram: telegramView });
+  const api = await startApi({
+    socket: paths.socket,
+    metricsListen: config['metrics.listen'],
+    status,
+    metrics,
+    telegram: telegramView,
+    ssh: {
+      sessions: () => gateway?.sessions() ?? [],
+      kill: (id) => gateway?.kill(id) ?? false,
+    },
+  });
   components.set('api', 'running', `${paths.socket}${api.metricsAddress ? `, metrics on ${api.metricsAddress}` : ''}`);
   const pidTemp = `${paths.pidFile}.${process.pid}.tmp`;
   await writeFile(pidTemp, `${process.pid}\n`, { mode: 0o600 });
@@ -149,6 +162,20 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   events.start();
   const scheduler = new Scheduler(ctx, components, log.child({ component: 'scheduler' }), metrics, sessions);
   scheduler.start();
+  if (config['ssh.enabled']) {
+    const sshLog = log.child({ component: 'ssh' });
+    try {
+      const hostKey = await loadOrCreateHostKey(home);
+      gateway = new SshGateway({ ctx, log: sshLog, metrics: metrics.ssh, listen: config['ssh.listen'], hostKey });
+      const address = await gateway.start();
+      components.set('ssh', 'running', `${address}, host key ${hostKey.fingerprint}`);
+      sshLog.info({ address, hostKey: hostKey.fingerprint }, 'ssh gateway listening');
+    } catch (err) {
+      gateway = null;
+      components.set('ssh', 'failed', `could not listen on ${config['ssh.listen']}`, err);
+      sshLog.error({ err: String(err) }, 'ssh gateway did not start');
+    }
+  }
   await mkdir(outboxDir(home), { recursive: true, mode: 0o700 });
   // The bot last, and not waited for: a slow or unreachable Bot API never holds up the rest.
   // Queued notices are delivered once it is up (or known to be down).
@@ -180,6 +207,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
       }, 8000);
       hardStop.unref();
       void (async () => {
+        await gateway?.stop().catch(() => undefined);
         await botStarting.catch(() => undefined);
         (outbox as { close(): void } | null)?.close();
         await (telegram as TelegramBot | null)?.stop().catch(() => undefined);

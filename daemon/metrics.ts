@@ -6,8 +6,17 @@ import { USER_STATUSES } from '../src/state/schema.js';
 export interface Metrics {
   registry: Registry;
   dockerEvents: Counter<'action'>;
+  ssh: SshMetrics;
   /** Times an operation the daemon runs and counts its outcome. */
   time<T>(operation: string, work: () => Promise<T>): Promise<T>;
+}
+
+/** The SSH gateway's counters: sessions by kind and outcome, open sessions, refused logins, bytes. */
+export interface SshMetrics {
+  sessions: Counter<'kind' | 'outcome'>;
+  active: Gauge;
+  authFailures: Counter<'reason'>;
+  bytes: Counter<'direction'>;
 }
 
 export function createMetrics(ctx: Berth): Metrics {
@@ -60,9 +69,31 @@ export function createMetrics(ctx: Berth): Metrics {
     labelNames: ['action'],
     registers: [registry],
   });
+  const ssh: SshMetrics = {
+    sessions: new Counter({
+      name: 'berth_ssh_sessions_total',
+      help: 'SSH gateway sessions ended, by kind (shell, exec, subsystem, forward) and outcome',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    }),
+    active: new Gauge({ name: 'berth_ssh_sessions_active', help: 'SSH gateway sessions open now', registers: [registry] }),
+    authFailures: new Counter({
+      name: 'berth_ssh_auth_failures_total',
+      help: 'SSH logins refused, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    bytes: new Counter({
+      name: 'berth_ssh_bytes_total',
+      help: 'Bytes through SSH gateway sessions (in: from clients, out: to clients)',
+      labelNames: ['direction'],
+      registers: [registry],
+    }),
+  };
   return {
     registry,
     dockerEvents,
+    ssh,
     async time(operation, work) {
       const end = latency.startTimer({ operation });
       try {

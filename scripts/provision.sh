@@ -11,6 +11,8 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 [ -f /usr/include/libsecret-1/libsecret/secret.h ] || need+=(libsecret-1-dev)
 command -v dbus-run-session >/dev/null 2>&1 || need+=(dbus)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || need+=(gnome-keyring)
+# OpenSSH's sshd: the baseline of the SSH gateway benchmark (never started as a service by berth).
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "provision: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,9 +1,9 @@
 import { type Composer, InlineKeyboard } from 'grammy';
 import { BerthError } from '../../src/errors.js';
+import { sshConnectInfo } from '../../src/services/ssh-access.js';
 import { addKeys, listKeys, removeKey } from '../../src/services/ssh-keys.js';
 import { argsOf, type BotContext, type BotDeps, loginOf } from './bot-context.js';
 import { code, escapeHtml } from './replies.js';
-import { sshLine } from './ssh-info.js';
 
 export function keyCommands(bot: Composer<BotContext>, deps: BotDeps): void {
   const { store } = deps.ctx;
@@ -11,9 +11,12 @@ export function keyCommands(bot: Composer<BotContext>, deps: BotDeps): void {
   bot.command('ssh', async (ctx) => {
     const login = loginOf(ctx);
     const keys = await listKeys(store, login);
-    const lines = [`Log in with:\n${code(sshLine(ctx.berth.state, login))}`];
-    const vms = ctx.berth.state.vms.filter((vm) => vm.user === login);
-    if (vms.length > 1) lines.push(`Pick a VM with ${code(`${login}+NAME`)}: ${vms.map((v) => escapeHtml(v.name)).join(', ')}`);
+    const info = await sshConnectInfo(deps.ctx, login);
+    const lines =
+      info.vms.length > 1
+        ? [`Log in to one of your VMs with:\n${info.vms.map((v) => code(v.command)).join('\n')}`]
+        : [`Log in with:\n${code(info.command)}`];
+    if (info.hostKeyFingerprint) lines.push(`The server's host key: ${code(info.hostKeyFingerprint)}`);
     lines.push(
       keys.length === 0
         ? 'You have no SSH key yet: send /sshkey followed by your public key (the line in ~/.ssh/id_ed25519.pub).'

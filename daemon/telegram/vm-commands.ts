@@ -3,6 +3,7 @@ import { effectiveConfig } from '../../src/domain/config-keys.js';
 import { formatDuration } from '../../src/domain/durations.js';
 import { printable } from '../../src/domain/names.js';
 import { BerthError } from '../../src/errors.js';
+import { type SshConnectInfo, sshConnectInfo } from '../../src/services/ssh-access.js';
 import { runInVm, vmLogs } from '../../src/services/vm-exec.js';
 import { checkVmName } from '../../src/services/vm-refs.js';
 import { listVms } from '../../src/services/vm-status.js';
@@ -11,7 +12,6 @@ import type { State } from '../../src/state/schema.js';
 import type { VmView } from '../../src/views/vm-view.js';
 import { argsOf, type BotContext, type BotDeps, loginOf } from './bot-context.js';
 import { code, escapeHtml, sendOutput } from './replies.js';
-import { sshLine } from './ssh-info.js';
 
 /** The longest /exec command line taken (Telegram's own message limit). */
 const MAX_COMMAND = 4096;
@@ -49,7 +49,7 @@ function since(iso: string | null): string {
   return formatDuration(Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)));
 }
 
-export function statusText(vms: VmView[], ssh: (vm: string | undefined) => string): string {
+export function statusText(vms: VmView[], ssh: SshConnectInfo): string {
   if (vms.length === 0) return 'You have no VM yet. Create one with /create';
   return vms
     .map((vm) => {
@@ -65,7 +65,7 @@ export function statusText(vms: VmView[], ssh: (vm: string | undefined) => strin
         vm.nextStop
           ? `Will be stopped (${escapeHtml(vm.nextStop.reason)}) at ${escapeHtml(vm.nextStop.at.slice(0, 16).replace('T', ' '))} UTC`
           : '',
-        `SSH: ${code(ssh(vms.length > 1 ? vm.name : undefined))}`,
+        `SSH: ${code(ssh.vms.find((v) => v.vm === vm.ref)?.command ?? ssh.command)}`,
       ];
       return lines.filter(Boolean).join('\n');
     })
@@ -132,10 +132,7 @@ export function vmCommands(bot: Composer<BotContext>, deps: BotDeps): void {
   bot.command('status', async (ctx) => {
     const login = loginOf(ctx);
     const vms = await listVms(berth, { user: login, all: true });
-    await ctx.reply(
-      statusText(vms, (vm) => sshLine(ctx.berth.state, login, vm)),
-      { parse_mode: 'HTML' },
-    );
+    await ctx.reply(statusText(vms, await sshConnectInfo(berth, login)), { parse_mode: 'HTML' });
   });
 
   const simple = (command: string, verb: string, act: (ref: string, ctx: BotContext) => Promise<unknown>) =>

@@ -298,6 +298,18 @@ export class DockerRuntime {
     }
   }
 
+  /** The container's IP address on a network, or null when it has none (stopped, not attached). */
+  async containerAddress(id: string, network: string): Promise<string | null> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      if (!info.State.Running) return null;
+      return info.NetworkSettings.Networks?.[network]?.IPAddress || null;
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      return this.fail(err, 'inspect the VM container');
+    }
+  }
+
   async containers(labels: string[]): Promise<ContainerSummary[]> {
     const list = await this.docker
       .listContainers({ all: true, filters: { label: labels } })

@@ -62,6 +62,33 @@ function parseTelegramMode(input: string): 'polling' | 'webhook' {
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+function checkEnvName(input: string): string {
+  if (!ENV_NAME.test(input)) {
+    throw invalidInput(
+      'INVALID_ENV_NAME',
+      `"${printable(input)}" is not an environment variable name.`,
+      'Use names like EDITOR or GIT_AUTHOR_NAME.',
+    );
+  }
+  return input;
+}
+
+const PUBLIC_HOST = /^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?)$/;
+
+function checkPublicHost(input: string): string {
+  const text = input.trim();
+  if (!PUBLIC_HOST.test(text)) {
+    throw invalidInput(
+      'INVALID_HOST',
+      `"${printable(text)}" is not a host name.`,
+      'Write a DNS name or an IP address, e.g. dev.example.com.',
+    );
+  }
+  return text;
+}
+
 function parseLogLevel(input: string): string {
   const text = input.trim().toLowerCase();
   if (!LOG_LEVELS.includes(text)) {
@@ -190,6 +217,78 @@ export const CONFIG_KEYS = {
     parse: checkListenAddress,
     format: String,
   }),
+  // --- SSH gateway ---
+  'ssh.enabled': key<boolean>({
+    description: 'Whether the daemon runs the SSH gateway (on/off)',
+    default: true,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'ssh.enabled'),
+    format: formatSwitch,
+  }),
+  'ssh.public-host': key<string>({
+    description: "Host name users connect to, as shown by /ssh (empty = this machine's hostname)",
+    default: '',
+    schema: z.string(),
+    parse: (s) => (s.trim() === '' ? '' : checkPublicHost(s)),
+    format: String,
+  }),
+  'ssh.accept-env': key<string[]>({
+    description: 'Client variables passed into sessions besides LANG, LC_* and TERM (comma-separated names)',
+    default: [],
+    schema: z.array(z.string()),
+    parse: (s) => [
+      ...new Set(
+        s
+          .split(/[\s,]+/)
+          .filter(Boolean)
+          .map(checkEnvName),
+      ),
+    ],
+    format: (names) => names.join(','),
+  }),
+  'ssh.autostart': key<boolean>({
+    description: 'Start a stopped VM when its user connects over SSH (on/off)',
+    default: true,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'ssh.autostart'),
+    format: formatSwitch,
+  }),
+  'ssh.autocreate': key<boolean>({
+    description: 'Create a VM for a user with none when they connect over SSH, if their plan allows (on/off)',
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'ssh.autocreate'),
+    format: formatSwitch,
+  }),
+  'ssh.max-sessions': key<number>({
+    description: 'Most SSH sessions (shells, commands, transfers, forwards) one user holds open at once',
+    default: 10,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'session count', 1, 10_000),
+    format: String,
+  }),
+  'ssh.idle-timeout': key<number>({
+    description: 'Close an SSH connection with no traffic for this long (e.g. 1h; 0 = never)',
+    default: 0,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'SSH idle timeout'),
+    format: formatDuration,
+  }),
+  'ssh.auth-rate': key<number>({
+    description: 'Failed SSH logins allowed per source address per minute before a ban',
+    default: 10,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'attempt count', 1, 100_000),
+    format: String,
+  }),
+  'ssh.ban': key<number>({
+    description: 'How long an address that failed too often is refused (e.g. 10m)',
+    default: 600,
+    schema: z.number().int().min(1),
+    parse: (s) => Math.max(1, parseDuration(s, 'ban duration')),
+    format: formatDuration,
+  }),
+  // --- end SSH gateway ---
   'telegram.admins': key<number[]>({
     description: 'Telegram ids with admin rights in the bot (comma-separated)',
     default: [],

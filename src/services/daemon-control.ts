@@ -35,10 +35,10 @@ export interface DaemonStatus {
   maintenance: { on: boolean; reason: string; until: string | null } | null;
 }
 
-/** GET a path of the daemon's control API over its unix socket. */
-export function askDaemon<T>(home: string, path: string, timeoutMs = 3000): Promise<T> {
+/** GET (or DELETE) a path of the daemon's control API over its unix socket. */
+export function askDaemon<T>(home: string, path: string, timeoutMs = 3000, method: 'GET' | 'DELETE' = 'GET'): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: daemonPaths(home).socket, path, method: 'GET', timeout: timeoutMs }, (res) => {
+    const req = request({ socketPath: daemonPaths(home).socket, path, method, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => {

@@ -166,3 +166,63 @@ export async function runInVm(
   const timedOut = hostKilled || (timeout !== undefined && exitCode === 137 && Date.now() - started >= timeout * 1000);
   return { stdout: Buffer.concat(chunks.stdout), stderr: Buffer.concat(chunks.stderr), exitCode, truncated, timedOut };
 }
+
+/** The variable that marks the processes of one gateway session inside a VM. */
+export const SESSION_ENV = 'BERTH_SESSION';
+
+const SESSION_TAG = /^[a-z0-9]{6,40}$/;
+export const SESSION_SIGNALS = ['HUP', 'INT', 'QUIT', 'KILL', 'TERM', 'USR1', 'USR2', 'ALRM', 'ABRT', 'PIPE'] as const;
+export type SessionSignal = (typeof SESSION_SIGNALS)[number];
+
+// Finds the session's root processes (its tag in their environment, parent outside the VM's
+// PID namespace: the exec itself) and signals each one's process group and itself. With
+// `hangup`, whatever is still alive 2 s after SIGHUP is killed.
+const SIGNAL_SCRIPT = `tag=$1; sig=$2; hangup=$3; roots=
+for d in /proc/[0-9]*; do
+  [ -r "$d/environ" ] || continue
+  if tr '\\000' '\\n' <"$d/environ" 2>/dev/null | grep -qx "${SESSION_ENV}=$tag"; then
+    pp=$(sed -n 's/^PPid:[[:space:]]*//p' "$d/status" 2>/dev/null)
+    [ "$pp" = 0 ] && roots="$roots \${d#/proc/}"
+  fi
+done
+[ -n "$roots" ] || exit 0
+for p in $roots; do kill -s "$sig" -- "-$p" 2>/dev/null; kill -s "$sig" "$p" 2>/dev/null; done
+[ "$hangup" = 1 ] || exit 0
+i=0
+while [ $i -lt 20 ]; do
+  alive=
+  for p in $roots; do kill -0 "$p" 2>/dev/null && alive=1; done
+  [ -n "$alive" ] || exit 0
+  sleep 0.1 2>/dev/null || sleep 1
+  i=$((i + 1))
+done
+for p in $roots; do
+  if kill -0 "$p" 2>/dev/null; then kill -s KILL -- "-$p" 2>/dev/null; kill -s KILL "$p" 2>/dev/null; fi
+done
+exit 0`;
+
+/**
+ * Sends a signal to the processes a gateway session started in a VM (those run with
+ * `${SESSION_ENV}=tag`), as the VM's user. `hangup`: SIGHUP, then SIGKILL for what
+ * outlives it — what a client that vanished leaves behind.
+ */
+export async function signalExecSession(
+  ctx: Berth,
+  ref: string,
+  tag: string,
+  signal: SessionSignal,
+  options: { hangup?: boolean; actor?: Actor } = {},
+): Promise<void> {
+  if (!SESSION_TAG.test(tag)) throw invalidInput('INVALID_SESSION', 'That is not a session id.', 'Use the id berth ssh sessions shows.');
+  if (!SESSION_SIGNALS.includes(signal)) {
+    throw invalidInput('INVALID_SIGNAL', `SIG${signal} cannot be sent.`, `Use one of ${SESSION_SIGNALS.join(', ')}.`);
+  }
+  const handle = await execInVm(
+    ctx,
+    ref,
+    { cmd: ['/bin/sh', '-c', SIGNAL_SCRIPT, 'berth-signal', tag, signal, options.hangup ? '1' : '0'] },
+    options.actor ?? OPERATOR,
+  );
+  handle.stream.resume();
+  await handle.exitCode();
+}

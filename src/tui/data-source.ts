@@ -5,7 +5,7 @@ import { type DaemonStatus, daemonStatus } from '../services/daemon-control.js';
 import { type HostSummary, hostSummary } from '../services/host.js';
 import { enterMaintenance, leaveMaintenance, type MaintenanceStatus, maintenanceStatus } from '../services/maintenance.js';
 import { listPlans, usersOnPlan } from '../services/plans.js';
-import { sshSessionCounts } from '../services/sessions.js';
+import { sshSessionCounts } from '../services/ssh-sessions.js';
 import { approveUser, listUsers, rejectUser, revokeUser, setUser } from '../services/users.js';
 import { latestVmEvents } from '../services/vm-event-log.js';
 import { vmLogs, vmStats } from '../services/vm-exec.js';

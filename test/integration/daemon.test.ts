@@ -43,6 +43,8 @@ const running = async (login: string) => (await docker.getContainer(`berth-${log
 
 beforeAll(async () => {
   h = await vmHome();
+  // These daemons need no SSH gateway (test/integration/ssh-gateway.test.ts has its own); off, it holds no port.
+  await berth(h.home, ['config', 'set', 'ssh.enabled', 'off']);
 });
 afterEach(() => stopDaemonQuietly(h.home));
 afterAll(() => h.cleanup());

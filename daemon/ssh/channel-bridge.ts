@@ -1,0 +1,303 @@
+import type { Duplex } from 'node:stream';
+import type pino from 'pino';
+import type { AcceptConnection, PseudoTtyInfo, RejectConnection, ServerChannel, Session as SshSession } from 'ssh2';
+import { demuxExecStream } from '../../src/docker/exec-stream.js';
+import type { ConfigValues } from '../../src/domain/config-keys.js';
+import { BerthError } from '../../src/errors.js';
+import type { Berth } from '../../src/services/context.js';
+import { type GatewayIdentity, gatewayActor, openGatewayVm } from '../../src/services/ssh-access.js';
+import { execInVm, SESSION_ENV, SESSION_SIGNALS, type SessionSignal, shellCommand, signalExecSession } from '../../src/services/vm-exec.js';
+import { vmRef } from '../../src/services/vm-refs.js';
+import type { SshMetrics } from '../metrics.js';
+import { newSessionId, type Session, type SessionKind, type SessionRegistry } from './sessions.js';
+
+/** What a gateway connection hands each of its channels. */
+export interface ConnectionScope {
+  ctx: Berth;
+  log: pino.Logger;
+  metrics: SshMetrics;
+  registry: SessionRegistry;
+  identity: GatewayIdentity;
+  source: string;
+  config: ConfigValues;
+  /** Traffic seen (for the idle timeout). */
+  touch(): void;
+  /** Packets written until the next tick leave in one system call (writev). */
+  batch(): void;
+  /** Runs `fn` when the connection closes. */
+  onClose(fn: () => void): void;
+}
+
+// sftp-server's place differs between distributions; the first one found runs.
+const SFTP_SERVER = [
+  'for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/libexec/sftp-server /usr/lib/ssh/sftp-server; do',
+  '  [ -x "$p" ] && exec "$p"',
+  'done',
+  'echo "berth: this VM has no sftp-server" >&2',
+  'exit 127',
+].join('\n');
+
+const BASE_ENV = /^(LANG|LC_[A-Z_]+|TERM)$/;
+const MAX_ENV = 64;
+
+/** Ends an audit line: one per session, in the daemon log and the metrics. */
+export function audit(scope: ConnectionScope, session: Session, outcome: string, exitCode: number | null, startedAt: number): void {
+  scope.metrics.sessions.inc({ kind: session.kind, outcome });
+  scope.metrics.bytes.inc({ direction: 'in' }, session.bytesIn);
+  scope.metrics.bytes.inc({ direction: 'out' }, session.bytesOut);
+  scope.log.info(
+    {
+      event: 'ssh-session',
+      id: session.id,
+      user: session.user,
+      fingerprint: session.fingerprint,
+      source: session.source,
+      vm: session.vm,
+      kind: session.kind,
+      command: session.command,
+      startedAt: session.startedAt,
+      durationMs: Date.now() - startedAt,
+      exitCode,
+      bytesIn: session.bytesIn,
+      bytesOut: session.bytesOut,
+      outcome,
+    },
+    'ssh session ended',
+  );
+}
+
+/**
+ * A `session` channel: pty, env, window-change and signal requests, then one shell,
+ * exec or subsystem bridged to a `docker exec` in the user's own VM as its user.
+ */
+export function handleSessionChannel(scope: ConnectionScope, accept: AcceptConnection<SshSession>, reject: RejectConnection): void {
+  const { identity, registry, config } = scope;
+  if (!registry.reserve(identity.login, config['ssh.max-sessions'])) {
+    scope.log.warn({ user: identity.login, source: scope.source }, 'ssh session refused: too many open sessions');
+    scope.metrics.sessions.inc({ kind: 'shell', outcome: 'limit' });
+    reject();
+    return;
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    registry.release(identity.login);
+  };
+  const ssh = accept();
+  let pty: PseudoTtyInfo | null = null;
+  const env: string[] = [];
+  let running: RunningExec | null = null;
+  let started = false;
+
+  ssh.on('pty', (ok, no, info) => {
+    if (started) return no?.();
+    pty = info;
+    ok?.();
+  });
+  ssh.on('env', (ok, no, info) => {
+    const key = String(info.key);
+    const value = String(info.val);
+    const wanted = BASE_ENV.test(key) || config['ssh.accept-env'].includes(key);
+    if (!started && wanted && env.length < MAX_ENV && value.length <= 4096 && !value.includes('\0')) {
+      env.push(`${key}=${value}`);
+      ok?.();
+    } else no?.();
+  });
+  ssh.on('window-change', (ok, _no, info) => {
+    if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows });
+    running?.resize(info.cols, info.rows);
+    ok?.();
+  });
+  ssh.on('signal', (ok, no, info) => {
+    const name = String(info.name).replace(/^SIG/, '') as SessionSignal;
+    if (!running || !SESSION_SIGNALS.includes(name)) return no?.();
+    running.signal(name);
+    ok?.();
+  });
+  ssh.on('x11', (_ok, no) => no?.());
+  ssh.on('auth-agent', (_ok, no) => no?.());
+  ssh.on('shell', (ok) => {
+    started = true;
+    running = startExec(scope, ok(), 'shell', undefined, pty, env, release);
+  });
+  ssh.on('exec', (ok, _no, info) => {
+    started = true;
+    running = startExec(scope, ok(), 'exec', String(info.command), pty, env, release);
+  });
+  ssh.on('subsystem', (ok, no, info) => {
+    if (info.name !== 'sftp') return no?.();
+    started = true;
+    running = startExec(scope, ok(), 'subsystem', 'sftp', null, env, release);
+  });
+  ssh.on('close', () => {
+    if (!started) release();
+  });
+  scope.onClose(() => {
+    if (!started) release();
+  });
+}
+
+/**
+ * Resolves once what was written has gone out to the client (its window permitting).
+ * Polled: 'drain' fires only after a write was refused, not whenever the buffer empties.
+ */
+function flushed(w: { writableLength: number; destroyed: boolean; writable: boolean }): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => (w.writableLength === 0 || w.destroyed || !w.writable ? resolve() : setTimeout(check, 5));
+    check();
+  });
+}
+
+interface RunningExec {
+  resize(cols: number, rows: number): void;
+  signal(name: SessionSignal): void;
+}
+
+function startExec(
+  scope: ConnectionScope,
+  channel: ServerChannel,
+  kind: SessionKind,
+  command: string | undefined,
+  pty: PseudoTtyInfo | null,
+  clientEnv: string[],
+  release: () => void,
+): RunningExec {
+  const { ctx, identity, log } = scope;
+  const startedAt = Date.now();
+  const session: Session = {
+    id: newSessionId(),
+    user: identity.login,
+    vm: '',
+    fingerprint: identity.fingerprint,
+    source: scope.source,
+    kind,
+    ...(command === undefined ? {} : { command: command.slice(0, 500) }),
+    startedAt: new Date(startedAt).toISOString(),
+    bytesIn: 0,
+    bytesOut: 0,
+    kill: (reason) => void end('killed', reason),
+  };
+  const eol = pty ? '\r\n' : '\n';
+  const note = (line: string) => {
+    if (channel.writable) channel.stderr.write(`${line}${eol}`);
+  };
+  let stream: Duplex | null = null;
+  let ref = '';
+  let finished = false;
+  let exitCode: number | null = null;
+  let size = pty ? { cols: pty.cols, rows: pty.rows } : null;
+  let resizeExec: ((cols: number, rows: number) => Promise<void>) | null = null;
+  scope.metrics.active.inc();
+
+  /** The session is over: client told (if still there), processes gone, slot freed, audit written. */
+  const end = async (outcome: string, reason?: string) => {
+    if (finished) return;
+    finished = true;
+    if (outcome === 'killed' && reason) note(`berth: ${reason}`);
+    if (stream && outcome !== 'ok') {
+      // The client went away or the session was killed: nothing may be left running in the VM.
+      stream.destroy();
+      await signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, actor: gatewayActor(identity) }).catch((err) =>
+        log.warn({ id: session.id, err: String(err) }, 'could not end the processes of an ssh session'),
+      );
+    }
+    if (channel.writable) {
+      // exit-status goes out at once: the output still queued for the client's window first.
+      await Promise.all([flushed(channel), flushed(channel.stderr)]);
+      if (exitCode !== null) channel.exit(exitCode);
+      channel.end();
+    }
+    channel.close();
+    scope.registry.remove(session.id);
+    scope.metrics.active.dec();
+    release();
+    audit(scope, session, outcome, exitCode, startedAt);
+  };
+
+  channel.on('error', () => undefined);
+  channel.stderr.on('error', () => undefined);
+  channel.on('close', () => void end('disconnected'));
+  scope.onClose(() => void end('disconnected'));
+
+  void (async () => {
+    try {
+      const vm = await openGatewayVm(ctx, identity, note);
+      ref = vmRef(vm);
+      session.vm = ref;
+      if (finished) return;
+      scope.registry.add(session);
+      const cmd =
+        kind === 'shell' ? shellCommand() : kind === 'subsystem' ? ['/bin/sh', '-c', SFTP_SERVER] : ['/bin/sh', '-c', command ?? ''];
+      const env = [`${SESSION_ENV}=${session.id}`, ...clientEnv.filter((e) => !e.startsWith('TERM='))];
+      if (pty) env.push(`TERM=${pty.term || clientEnv.find((e) => e.startsWith('TERM='))?.slice(5) || 'xterm'}`);
+      const handle = await execInVm(ctx, ref, { cmd, tty: pty !== null, stdin: true, env }, gatewayActor(identity));
+      stream = handle.stream;
+      resizeExec = handle.resize;
+      if (finished) {
+        void end('disconnected');
+        return;
+      }
+      // Docker 20.10 has no console size at exec creation: size it right after the start.
+      if (size && size.cols > 0 && size.rows > 0) void handle.resize(size.cols, size.rows);
+      let ending = false;
+      wire(scope, session, channel, handle.stream, pty !== null, async () => {
+        if (ending || finished) return;
+        ending = true;
+        exitCode = await handle.exitCode().catch(() => null);
+        await end(exitCode === null ? 'error' : 'ok');
+      });
+    } catch (err) {
+      const e = err instanceof BerthError ? err : null;
+      if (!e) log.error({ id: session.id, user: identity.login, err: String(err) }, 'ssh session failed');
+      note(
+        e ? `berth: ${e.message}${eol}${e.hint}` : 'berth: the session could not be started; the operator can see why in the daemon log.',
+      );
+      exitCode = 1;
+      await end(e ? `refused:${e.code}` : 'error');
+    }
+  })();
+
+  return {
+    resize: (cols, rows) => {
+      size = { cols, rows };
+      if (cols > 0 && rows > 0) void resizeExec?.(cols, rows);
+    },
+    signal: (name) => {
+      if (!ref) return;
+      void signalExecSession(ctx, ref, session.id, name, { actor: gatewayActor(identity) }).catch(() => undefined);
+    },
+  };
+}
+
+/** Bytes both ways, with backpressure; stdout and stderr apart without a pty; EOF passed on. */
+function wire(
+  scope: ConnectionScope,
+  session: Session,
+  channel: ServerChannel,
+  exec: Duplex,
+  tty: boolean,
+  done: () => Promise<void>,
+): void {
+  channel.on('data', (chunk: Buffer) => {
+    session.bytesIn += chunk.length;
+    scope.touch();
+  });
+  // With a pty, the client's EOF is not the program's: a terminal has none.
+  channel.pipe(exec, { end: false });
+  if (!tty) channel.once('end', () => exec.end());
+  exec.on('error', () => undefined);
+  const counted = (n: number) => {
+    session.bytesOut += n;
+    scope.touch();
+    scope.batch();
+  };
+  if (tty) {
+    exec.on('data', (chunk: Buffer) => counted(chunk.length));
+    exec.pipe(channel, { end: false });
+    exec.once('end', () => void done());
+    exec.once('close', () => void done());
+  } else {
+    void demuxExecStream(exec, channel, channel.stderr, counted).then(done);
+  }
+}

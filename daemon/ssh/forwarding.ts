@@ -1,0 +1,112 @@
+import { connect } from 'node:net';
+import type { AcceptConnection, RejectConnection, TcpipRequestInfo } from 'ssh2';
+import { gatewayForwardTarget, openGatewayVm } from '../../src/services/ssh-access.js';
+import { vmRef } from '../../src/services/vm-refs.js';
+import { audit, type ConnectionScope } from './channel-bridge.js';
+import { newSessionId, type Session } from './sessions.js';
+
+/** Destinations that mean "my VM": ssh -L 8080:localhost:8080 reaches port 8080 of the user's VM. */
+const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1', 'ip6-localhost']);
+
+/**
+ * `ssh -L` (direct-tcpip): only `localhost:PORT`, mapped to that port of the user's own VM
+ * on its berth network. Every other destination (another VM, the host, the internet) is refused.
+ */
+export function handleDirectTcpip(
+  scope: ConnectionScope,
+  accept: AcceptConnection,
+  reject: RejectConnection,
+  info: TcpipRequestInfo,
+): void {
+  const { identity, log, registry, config } = scope;
+  const port = info.destPort;
+  if (!LOCAL_NAMES.has(String(info.destIP).toLowerCase()) || !Number.isInteger(port) || port < 1 || port > 65535) {
+    log.warn({ user: identity.login, source: scope.source, dest: `${String(info.destIP).slice(0, 80)}:${port}` }, 'ssh forward refused');
+    scope.metrics.sessions.inc({ kind: 'forward', outcome: 'refused' });
+    reject();
+    return;
+  }
+  if (!registry.reserve(identity.login, config['ssh.max-sessions'])) {
+    scope.metrics.sessions.inc({ kind: 'forward', outcome: 'limit' });
+    reject();
+    return;
+  }
+  const startedAt = Date.now();
+  void (async () => {
+    let ref = '';
+    let address: string;
+    try {
+      const vm = await openGatewayVm(scope.ctx, identity, () => undefined);
+      ref = vmRef(vm);
+      address = await gatewayForwardTarget(scope.ctx, identity, ref);
+    } catch (err) {
+      log.warn({ user: identity.login, err: String(err) }, 'ssh forward refused: the VM is not reachable');
+      registry.release(identity.login);
+      scope.metrics.sessions.inc({ kind: 'forward', outcome: 'refused' });
+      reject();
+      return;
+    }
+    const socket = connect({ host: address, port });
+    let finished = false;
+    const session: Session = {
+      id: newSessionId(),
+      user: identity.login,
+      vm: ref,
+      fingerprint: identity.fingerprint,
+      source: scope.source,
+      kind: 'forward',
+      command: `localhost:${port}`,
+      startedAt: new Date(startedAt).toISOString(),
+      bytesIn: 0,
+      bytesOut: 0,
+      kill: () => finish('killed'),
+    };
+    const finish = (outcome: string) => {
+      if (finished) return;
+      finished = true;
+      socket.destroy();
+      registry.remove(session.id);
+      registry.release(identity.login);
+      if (outcome !== 'unreachable') {
+        scope.metrics.active.dec();
+        audit(scope, session, outcome, null, startedAt);
+      } else scope.metrics.sessions.inc({ kind: 'forward', outcome });
+    };
+    socket.once('error', () => {
+      if (!opened) {
+        finish('unreachable');
+        reject();
+      } else finish('error');
+    });
+    let opened = false;
+    socket.once('connect', () => {
+      const channel = accept();
+      if (!channel) return finish('disconnected');
+      opened = true;
+      registry.add(session);
+      scope.metrics.active.inc();
+      channel.on('error', () => undefined);
+      channel.on('data', (chunk: Buffer) => {
+        session.bytesIn += chunk.length;
+        scope.touch();
+      });
+      socket.on('data', (chunk: Buffer) => {
+        session.bytesOut += chunk.length;
+        scope.touch();
+        scope.batch();
+      });
+      channel.pipe(socket);
+      socket.pipe(channel);
+      channel.once('close', () => finish('ok'));
+      socket.once('close', () => {
+        channel.end();
+        finish('ok');
+      });
+      session.kill = () => {
+        channel.close();
+        finish('killed');
+      };
+      scope.onClose(() => finish('disconnected'));
+    });
+  })();
+}

@@ -1,0 +1,290 @@
+import { createRequire } from 'node:module';
+import type { AddressInfo, Socket } from 'node:net';
+import type pino from 'pino';
+import type { AuthContext, Connection, Server as SshServer } from 'ssh2';
+import { type ConfigValues, effectiveConfig } from '../../src/domain/config-keys.js';
+import { printable } from '../../src/domain/names.js';
+import type { Berth } from '../../src/services/context.js';
+import { authorizeGatewayKey, type GatewayIdentity, maintenanceBanner } from '../../src/services/ssh-access.js';
+import type { HostKey } from '../../src/services/ssh-host-key.js';
+import type { SshMetrics } from '../metrics.js';
+import { type ConnectionScope, handleSessionChannel } from './channel-bridge.js';
+import { handleDirectTcpip } from './forwarding.js';
+import { AuthRateLimit } from './rate-limit.js';
+import { SessionRegistry, type SessionView } from './sessions.js';
+
+type Ssh2 = typeof import('ssh2');
+
+export interface GatewayOptions {
+  ctx: Berth;
+  log: pino.Logger;
+  metrics: SshMetrics;
+  listen: string;
+  hostKey: HostKey;
+}
+
+/** Attempts one connection may make before it is cut (each key an agent holds is one). */
+const MAX_ATTEMPTS = 6;
+const KEEPALIVE_MS = 15_000;
+
+// AES-GCM first: with ssh2's crypto binding it is the fastest path (chacha20 is kept for
+// clients that want nothing else).
+const CIPHERS = [
+  'aes128-gcm@openssh.com',
+  'aes256-gcm@openssh.com',
+  'aes128-ctr',
+  'aes192-ctr',
+  'aes256-ctr',
+  'chacha20-poly1305@openssh.com',
+] as const;
+
+/**
+ * The SSH gateway: public-key logins checked against the state at every login, each
+ * channel bridged to a `docker exec` in the user's own VM. No VM runs sshd.
+ */
+export class SshGateway {
+  readonly registry = new SessionRegistry();
+  private readonly limiter = new AuthRateLimit();
+  private server: SshServer | null = null;
+  private readonly connections = new Set<Connection>();
+  private banner: string | null = null;
+  address = '';
+
+  constructor(private readonly options: GatewayOptions) {}
+
+  async start(): Promise<string> {
+    const { Server } = createRequire(import.meta.url)('ssh2') as Ssh2;
+    const server = new Server(
+      {
+        hostKeys: [this.options.hostKey.privateKey],
+        ident: 'berth',
+        keepaliveInterval: KEEPALIVE_MS,
+        keepaliveCountMax: 4,
+        algorithms: { cipher: [...CIPHERS] },
+      },
+      (client, info) => this.onConnection(client, info.ip ?? 'unknown'),
+    );
+    server.on('error', (err: Error) => this.options.log.error({ err: String(err) }, 'ssh server error'));
+    this.server = server;
+    const listen = this.options.listen;
+    const at = listen.lastIndexOf(':');
+    const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
+    const port = Number(listen.slice(at + 1));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = server.address() as AddressInfo;
+    this.address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    await this.refreshBanner();
+    return this.address;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.registry.list()) this.registry.get(s.id)?.kill('the berth daemon is stopping');
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const c of this.connections) c.end();
+      setTimeout(resolve, 3000).unref();
+    });
+  }
+
+  sessions(): SessionView[] {
+    return this.registry.list();
+  }
+
+  kill(id: string): boolean {
+    const session = this.registry.get(id);
+    if (!session) return false;
+    session.kill('this session was ended by the operator');
+    return true;
+  }
+
+  countForVm(ref: string): number {
+    return this.registry.countForVm(ref);
+  }
+
+  private async config(): Promise<ConfigValues> {
+    return effectiveConfig((await this.options.ctx.store.read()).config);
+  }
+
+  private async refreshBanner(): Promise<void> {
+    const state = await this.options.ctx.store.read().catch(() => null);
+    this.banner = state ? maintenanceBanner(state) : null;
+  }
+
+  private onConnection(client: Connection, source: string): void {
+    const { ctx, log, metrics } = this.options;
+    this.connections.add(client);
+    let identity: GatewayIdentity | null = null;
+    let config: ConfigValues | null = null;
+    let failures = 0;
+    const closers: Array<() => void> = [];
+    let idleTimer: NodeJS.Timeout | null = null;
+    let lastActivity = Date.now();
+
+    // The banner (why logins are refused during maintenance) goes out with the auth service's
+    // acceptance; ssh2 takes one banner per server, so it is set on this connection's protocol.
+    const protocol = (client as unknown as { _protocol?: { _banner?: string } })._protocol;
+    // ssh2 writes each packet to the socket on its own; corked for a tick, they leave together.
+    const socket = (client as unknown as { _sock?: Socket })._sock;
+    let corked = false;
+    const setBanner = () => {
+      if (protocol) protocol._banner = this.banner ?? undefined;
+    };
+    setBanner();
+    void this.refreshBanner().then(setBanner);
+
+    client.on('error', (err) => log.debug({ source, err: String(err) }, 'ssh connection error'));
+    client.on('close', () => {
+      this.connections.delete(client);
+      if (idleTimer) clearInterval(idleTimer);
+      for (const fn of closers.splice(0)) fn();
+      if (!identity && failures > 0) void this.countFailure(source);
+    });
+    void (async () => {
+      const cfg = await this.config().catch(() => null);
+      if (cfg && (await this.limiter.banned(source, cfg['ssh.auth-rate'], cfg['ssh.ban']))) {
+        log.warn({ source }, 'ssh connection from a banned address dropped');
+        metrics.authFailures.inc({ reason: 'banned' });
+        client.end();
+      }
+    })();
+
+    client.on('authentication', (auth) => {
+      // `ready` follows accept() at once: who logged in is recorded before that.
+      const onSuccess = (who: GatewayIdentity, cfg: ConfigValues) => {
+        identity = who;
+        config = cfg;
+      };
+      void this.authenticate(auth, source, onSuccess).then((result) => {
+        if (result !== 'failed') return;
+        if (auth.method !== 'none') failures++;
+        if (failures >= MAX_ATTEMPTS) client.end();
+      });
+    });
+
+    client.on('ready', () => {
+      if (!identity || !config) {
+        client.end();
+        return;
+      }
+      const idle = config['ssh.idle-timeout'];
+      if (idle > 0) {
+        idleTimer = setInterval(
+          () => {
+            if (Date.now() - lastActivity >= idle * 1000) {
+              log.info({ source, user: identity?.login }, 'ssh connection idle too long; closing it');
+              client.end();
+            }
+          },
+          Math.min(idle * 1000, 30_000),
+        );
+        idleTimer.unref();
+      }
+      const scope: ConnectionScope = {
+        ctx,
+        log,
+        metrics,
+        registry: this.registry,
+        identity,
+        source,
+        config,
+        touch: () => {
+          lastActivity = Date.now();
+        },
+        batch: () => {
+          if (!socket || corked) return;
+          corked = true;
+          socket.cork();
+          process.nextTick(() => {
+            corked = false;
+            socket.uncork();
+          });
+        },
+        onClose: (fn) => closers.push(fn),
+      };
+      client.on('session', (accept, reject) => {
+        lastActivity = Date.now();
+        handleSessionChannel(scope, accept, reject);
+      });
+      client.on('tcpip', (accept, reject, info) => {
+        lastActivity = Date.now();
+        handleDirectTcpip(scope, accept, reject, info);
+      });
+      // Remote forwarding (-R) and unix-socket forwarding are refused.
+      client.on('request', (_accept, reject, name) => {
+        log.info({ source, user: identity?.login, request: name }, 'ssh global request refused');
+        reject?.();
+      });
+      client.on('openssh.streamlocal', (_accept, reject) => reject());
+    });
+  }
+
+  /** Public keys only; the state as it is now; nothing told about what did not match. */
+  private async authenticate(
+    auth: AuthContext,
+    source: string,
+    onSuccess: (identity: GatewayIdentity, config: ConfigValues) => void,
+  ): Promise<'ok' | 'probe' | 'failed'> {
+    const { ctx, log, metrics } = this.options;
+    if (auth.method !== 'publickey') {
+      auth.reject(['publickey']);
+      return 'failed';
+    }
+    let state: Awaited<ReturnType<Berth['store']['read']>>;
+    try {
+      state = await ctx.store.read();
+    } catch (err) {
+      log.error({ err: String(err) }, 'ssh login: the state could not be read');
+      auth.reject(['publickey']);
+      return 'failed';
+    }
+    const config = effectiveConfig(state.config);
+    if (await this.limiter.banned(source, config['ssh.auth-rate'], config['ssh.ban'])) {
+      metrics.authFailures.inc({ reason: 'banned' });
+      auth.reject();
+      return 'failed';
+    }
+    const result = authorizeGatewayKey(state, auth.username, auth.key.data);
+    if (!result.ok) {
+      metrics.authFailures.inc({ reason: result.reason });
+      log.info({ source, user: printable(auth.username), reason: result.reason }, 'ssh login refused');
+      auth.reject(['publickey']);
+      return 'failed';
+    }
+    if (!auth.signature) {
+      // The client asks whether this key would do; it signs next.
+      auth.accept();
+      return 'probe';
+    }
+    const { utils } = createRequire(import.meta.url)('ssh2') as Ssh2;
+    const parsed = utils.parseKey(`${result.identity.key.type} ${result.identity.key.data}`);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    const valid =
+      key && !(key instanceof Error) && auth.blob && key.verify(auth.blob, auth.signature, auth.hashAlgo as string | undefined) === true;
+    if (!valid) {
+      metrics.authFailures.inc({ reason: 'bad-signature' });
+      log.info({ source, user: printable(auth.username), reason: 'bad-signature' }, 'ssh login refused');
+      auth.reject(['publickey']);
+      return 'failed';
+    }
+    log.info({ source, user: result.identity.login, fingerprint: result.identity.fingerprint, vm: result.identity.vmName }, 'ssh login');
+    onSuccess(result.identity, config);
+    auth.accept();
+    return 'ok';
+  }
+
+  private async countFailure(source: string): Promise<void> {
+    const cfg = await this.config().catch(() => null);
+    if (!cfg) return;
+    if (await this.limiter.fail(source, cfg['ssh.auth-rate'], cfg['ssh.ban'])) {
+      this.options.log.warn({ source, banSeconds: cfg['ssh.ban'] }, 'ssh: too many failed logins from this address; banned');
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import type { SshSessionView } from '../../src/services/ssh-sessions.js';
+
+export type { SessionKind } from '../../src/services/ssh-sessions.js';
+export type SessionView = SshSessionView;
+
+export interface Session extends SessionView {
+  /** Ends it (client told, processes in the VM ended). */
+  kill(reason: string): void;
+}
+
+export const newSessionId = () => randomBytes(6).toString('hex');
+
+/** The gateway's open sessions: counted per user (limit) and per VM (idle policy). */
+export class SessionRegistry {
+  private readonly all = new Map<string, Session>();
+  /** Channels opened and not yet closed per user, started or not (the limit counts these). */
+  private readonly opening = new Map<string, number>();
+
+  reserve(user: string, max: number): boolean {
+    const n = this.opening.get(user) ?? 0;
+    if (n >= max) return false;
+    this.opening.set(user, n + 1);
+    return true;
+  }
+
+  release(user: string): void {
+    const n = (this.opening.get(user) ?? 1) - 1;
+    if (n <= 0) this.opening.delete(user);
+    else this.opening.set(user, n);
+  }
+
+  add(session: Session): void {
+    this.all.set(session.id, session);
+  }
+
+  remove(id: string): void {
+    this.all.delete(id);
+  }
+
+  get(id: string): Session | undefined {
+    return this.all.get(id);
+  }
+
+  list(): SessionView[] {
+    return [...this.all.values()].map(({ kill: _kill, ...view }) => ({ ...view }));
+  }
+
+  countForVm(ref: string): number {
+    let n = 0;
+    for (const s of this.all.values()) if (s.vm === ref) n++;
+    return n;
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+}

@@ -1,0 +1,168 @@
+import { hostname } from 'node:os';
+import type { Actor } from '../domain/actor.js';
+import { effectiveConfig } from '../domain/config-keys.js';
+import { checkMaintenance } from '../domain/policies.js';
+import { fingerprint } from '../domain/ssh-keys.js';
+import { parseGatewayLogin } from '../domain/ssh-login.js';
+import { BerthError } from '../errors.js';
+import type { State, User, Vm } from '../state/schema.js';
+import type { Berth } from './context.js';
+import { hostKeyFingerprint } from './ssh-host-key.js';
+import { vmRef } from './vm-refs.js';
+import { createVm, startVm } from './vms.js';
+
+/** Who an SSH login is, once their key matched. */
+export interface GatewayIdentity {
+  login: string;
+  role: User['role'];
+  /** The VM named with `alice+NAME`; none: the user's only VM. */
+  vmName?: string;
+  /** The fingerprint of the key they logged in with. */
+  fingerprint: string;
+  /** The key, as stored (type and base64 blob), to verify the signature with. */
+  key: { type: string; data: string };
+}
+
+export type GatewayRefusal = 'bad-login' | 'unknown-user' | 'unknown-key' | 'not-allowed' | 'maintenance';
+
+export type GatewayAuth = { ok: true; identity: GatewayIdentity } | { ok: false; reason: GatewayRefusal; message?: string };
+
+/** The actor a gateway login acts as: always on their own VMs only. */
+export function gatewayActor(identity: Pick<GatewayIdentity, 'login' | 'role'>): Actor {
+  return identity.role === 'admin' ? { role: 'admin', login: identity.login, override: true } : { role: 'user', login: identity.login };
+}
+
+/**
+ * Checks an SSH login (`alice` or `alice+NAME`) and the public key it offers against
+ * the state as it is now. The reason is for the log and metrics only: the client is
+ * told nothing about which part was wrong (except maintenance, which says why and until when).
+ */
+export function authorizeGatewayKey(state: State, username: string, keyBlob: Buffer): GatewayAuth {
+  const parsed = parseGatewayLogin(username);
+  if (!parsed) return { ok: false, reason: 'bad-login' };
+  const user = state.users.find((u) => u.login === parsed.login);
+  if (!user) return { ok: false, reason: 'unknown-user' };
+  const fp = fingerprint(keyBlob);
+  const key = user.keys.find((k) => k.fingerprint === fp);
+  if (!key) return { ok: false, reason: 'unknown-key' };
+  if (user.status !== 'allowed') return { ok: false, reason: 'not-allowed' };
+  const identity: GatewayIdentity = {
+    login: user.login,
+    role: user.role,
+    fingerprint: fp,
+    key: { type: key.type, data: key.data },
+    ...(parsed.vm ? { vmName: parsed.vm } : {}),
+  };
+  try {
+    checkMaintenance(state, gatewayActor(identity), 'reached over SSH');
+  } catch (err) {
+    return { ok: false, reason: 'maintenance', message: (err as Error).message };
+  }
+  return { ok: true, identity };
+}
+
+/** What the gateway shows before login while maintenance is on (null when it is off). */
+export function maintenanceBanner(state: State): string | null {
+  const m = state.maintenance;
+  if (!m.on) return null;
+  const why = m.reason ? ` (${m.reason})` : '';
+  const until = m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : '';
+  return `berth is in maintenance${why}${until}: only admins can log in now. Try again when maintenance is over.\r\n`;
+}
+
+/**
+ * The VM a gateway session lands in, running: the login's own VM (named, or their only
+ * one), started when stopped (`ssh.autostart`) and created when they have none
+ * (`ssh.autocreate`, within their plan). `note` gets a line for the user's stderr.
+ */
+export async function openGatewayVm(ctx: Berth, identity: GatewayIdentity, note: (line: string) => void): Promise<Vm> {
+  const state = await ctx.store.read();
+  const cfg = effectiveConfig(state.config);
+  const actor = gatewayActor(identity);
+  const user = state.users.find((u) => u.login === identity.login);
+  if (user?.status !== 'allowed' || !user.keys.some((k) => k.fingerprint === identity.fingerprint)) {
+    throw new BerthError('ACCESS_REVOKED', 'Your access was withdrawn.', 'Ask the operator.');
+  }
+  checkMaintenance(state, actor, 'reached over SSH');
+  const own = state.vms.filter((vm) => vm.user === identity.login);
+  let vm: Vm | undefined;
+  if (identity.vmName) {
+    vm = own.find((v) => v.name === identity.vmName);
+    if (!vm) {
+      throw new BerthError(
+        'VM_NOT_FOUND',
+        `You have no VM named ${identity.vmName}.`,
+        own.length ? `Your VMs: ${own.map((v) => v.name).join(', ')} (connect as ${identity.login}+NAME).` : 'You have no VM yet.',
+      );
+    }
+  } else if (own.length === 1) {
+    vm = own[0];
+  } else if (own.length > 1) {
+    throw new BerthError(
+      'VM_AMBIGUOUS',
+      `You have ${own.length} VMs: ${own.map((v) => v.name).join(', ')}.`,
+      `Pick one by connecting as ${identity.login}+NAME, e.g. ${identity.login}+${own[0]?.name}.`,
+    );
+  } else if (cfg['ssh.autocreate']) {
+    note(`berth: you have no VM yet; creating one…`);
+    vm = await createVm(ctx, { user: identity.login }, actor);
+    note(`berth: VM ${vmRef(vm)} created.`);
+    return vm;
+  } else {
+    throw new BerthError('NO_VM', 'You have no VM yet.', 'Ask the operator (or the bot) for one.');
+  }
+  if (!vm) throw new BerthError('VM_NOT_FOUND', 'There is no such VM.', 'Ask the operator.');
+  if (vm.phase !== 'ready' || !vm.containerId) {
+    throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} is still being created.`, 'Try again in a moment.');
+  }
+  const runtime = await ctx.runtime();
+  const details = await runtime.inspectContainer(vm.containerId);
+  if (details?.running) return vm;
+  if (!cfg['ssh.autostart']) {
+    throw new BerthError('VM_NOT_RUNNING', `VM ${vmRef(vm)} is stopped.`, "Start it (the bot's /start, or ask the operator).");
+  }
+  note(`berth: VM ${vmRef(vm)} is stopped; starting it…`);
+  const started = await startVm(ctx, vmRef(vm), actor);
+  note(`berth: VM ${vmRef(vm)} started.`);
+  return started;
+}
+
+/** The address of a running VM on its berth network, for `ssh -L localhost:PORT`. */
+export async function gatewayForwardTarget(ctx: Berth, identity: GatewayIdentity, ref: string): Promise<string> {
+  const state = await ctx.store.read();
+  const vm = state.vms.find((v) => vmRef(v) === ref && v.user === identity.login);
+  if (!vm?.containerId) throw new BerthError('VM_NOT_RUNNING', 'Your VM is not running.', 'Open a shell first.');
+  const network = effectiveConfig(state.config)['docker.network'];
+  const address = await (await ctx.runtime()).containerAddress(vm.containerId, network);
+  if (!address) throw new BerthError('VM_NOT_RUNNING', 'Your VM is not running.', 'Open a shell first.');
+  return address;
+}
+
+export interface SshConnectInfo {
+  command: string;
+  host: string;
+  port: number;
+  login: string;
+  hostKeyFingerprint: string | null;
+  /** One line per VM of the user (`alice+NAME` for all but a single VM). */
+  vms: Array<{ vm: string; command: string }>;
+}
+
+/** The exact `ssh` line a user runs to reach their VM (for the bot's /ssh and the docs). */
+export async function sshConnectInfo(ctx: Berth, login: string): Promise<SshConnectInfo> {
+  const state = await ctx.store.read();
+  const cfg = effectiveConfig(state.config);
+  const listen = cfg['ssh.listen'];
+  const port = Number(listen.slice(listen.lastIndexOf(':') + 1));
+  const host = cfg['ssh.public-host'] || hostname();
+  const line = (name: string) => `ssh ${port === 22 ? '' : `-p ${port} `}${name}@${host}`;
+  const own = state.vms.filter((vm) => vm.user === login);
+  return {
+    command: line(login),
+    host,
+    port,
+    login,
+    hostKeyFingerprint: await hostKeyFingerprint(ctx.store.home),
+    vms: own.map((vm) => ({ vm: vmRef(vm), command: line(own.length === 1 ? login : `${login}+${vm.name}`) })),
+  };
+}

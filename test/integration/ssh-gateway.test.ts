@@ -1,0 +1,578 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { berth, berthJson, ROOT } from '../helpers/cli.js';
+import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
+import { docker, unique, type VmHome, vmHome } from '../helpers/docker.js';
+
+// A Debian VM image (Dockerfile.vm on the local bookworm base): it has sftp-server, scp and python3.
+// Built once and kept by tag, so that later runs (and other test files) reuse it.
+const DEBIAN_IMAGE = 'berth-vm-ssh-test:latest';
+
+let h: VmHome;
+let port: number;
+let keys: string;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+const run = (args: string[]) => berth(h.home, args);
+const key = (name: string) => join(keys, name);
+
+function sshOptions(keyName: string, extra: string[] = []): string[] {
+  // ssh keeps the first value of an option: the caller's come first.
+  return [
+    ...extra,
+    '-p',
+    String(port),
+    '-i',
+    key(keyName),
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'ConnectTimeout=20',
+  ];
+}
+
+interface SshRun {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+async function ssh(
+  keyName: string,
+  login: string,
+  command: string[],
+  options: { input?: Buffer | string; inputFile?: string; extra?: string[]; timeout?: number } = {},
+): Promise<SshRun> {
+  const result = await execa('ssh', [...sshOptions(keyName, options.extra), `${login}@127.0.0.1`, ...command], {
+    reject: false,
+    encoding: 'buffer',
+    timeout: options.timeout ?? 60_000,
+    ...(options.inputFile
+      ? { inputFile: options.inputFile }
+      : options.input !== undefined
+        ? { input: options.input }
+        : { stdin: 'ignore' }),
+  });
+  return { code: result.exitCode ?? -1, stdout: Buffer.from(result.stdout), stderr: Buffer.from(result.stderr).toString('utf8') };
+}
+
+const text = (r: SshRun) => r.stdout.toString('utf8').trim();
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+async function newUser(prefix: string, options: { image?: string; plan?: string; vm?: boolean } = {}): Promise<string> {
+  const login = unique(prefix);
+  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', login, '-f', key(login)]);
+  expect((await run(['user', 'allow', login, ...(options.plan ? ['--plan', options.plan] : [])])).code).toBe(0);
+  expect((await run(['user', 'key', 'add', login, '--file', `${key(login)}.pub`])).code).toBe(0);
+  if (options.vm !== false) await berthJson(h.home, ['vm', 'create', login, ...(options.image ? ['--image', options.image] : [])]);
+  return login;
+}
+
+async function ready(login: string): Promise<void> {
+  await waitFor(
+    `${login}'s VM to be ready`,
+    async () => (await run(['vm', 'exec', login, '--', 'test', '-f', '/run/berth-ready'])).code === 0,
+    30_000,
+  );
+}
+
+async function vmProcesses(login: string, name = 'main'): Promise<string> {
+  const ps = await docker
+    .getContainer(`berth-${login}-${name}`)
+    .exec({ Cmd: ['ps', '-eo', 'pid,args'], AttachStdout: true, AttachStderr: true });
+  const stream = await ps.start({});
+  let out = '';
+  stream.on('data', (c: Buffer) => {
+    out += c.toString('latin1');
+  });
+  await new Promise((r) => stream.on('end', r));
+  return out;
+}
+
+async function sessions(): Promise<Array<{ id: string; user: string; vm: string; kind: string; command?: string }>> {
+  return (
+    await berthJson<{ sessions: Array<{ id: string; user: string; vm: string; kind: string; command?: string }> }>(h.home, [
+      'ssh',
+      'sessions',
+    ])
+  ).sessions;
+}
+
+beforeAll(async () => {
+  h = await vmHome();
+  keys = join(h.home, '..', 'keys');
+  await execa('mkdir', ['-p', keys]);
+  port = await freePort();
+  expect((await run(['config', 'set', 'ssh.listen', `127.0.0.1:${port}`])).code).toBe(0);
+  expect((await run(['plan', 'add', 'two', '--cpu', '0.5', '--ram', '256m', '--max-vms', '2'])).code).toBe(0);
+  const start = await run(['daemon', 'start']);
+  expect(start.code, start.stderr).toBe(0);
+}, 120_000);
+afterAll(async () => {
+  await stopDaemonQuietly(h.home);
+  await h.cleanup();
+});
+
+describe('the SSH gateway listener', () => {
+  it('listens with an ed25519 host key made once (0600) and shows its fingerprint in daemon status', async () => {
+    const status = JSON.parse((await run(['daemon', 'status', '--json'])).stdout);
+    const ssh = status.components.find((c: { name: string }) => c.name === 'ssh');
+    expect(ssh.state).toBe('running');
+    const keyFile = join(h.home, 'ssh_host_ed25519_key');
+    expect(((await stat(keyFile)).mode & 0o777).toString(8)).toBe('600');
+    const fp = (await execa('ssh-keygen', ['-l', '-f', keyFile])).stdout.split(' ')[1];
+    expect(ssh.detail).toContain(`127.0.0.1:${port}`);
+    expect(ssh.detail).toContain(fp);
+    // The client sees the same key.
+    const scan = await execa('ssh-keyscan', ['-p', String(port), '-t', 'ed25519', '127.0.0.1'], { reject: false });
+    const scanned = await execa('ssh-keygen', ['-l', '-f', '-'], { input: scan.stdout });
+    expect(scanned.stdout).toContain(fp);
+    // Restarted: the same key.
+    await stopDaemonQuietly(h.home);
+    expect((await run(['daemon', 'start'])).code).toBe(0);
+    const again = JSON.parse((await run(['daemon', 'status', '--json'])).stdout);
+    expect(again.components.find((c: { name: string }) => c.name === 'ssh').detail).toContain(fp);
+  });
+});
+
+describe('sessions bridged to the user’s own VM', () => {
+  let alice: string;
+  beforeAll(async () => {
+    alice = await newUser('a');
+    await ready(alice);
+  });
+
+  it('runs a command as the VM user in their home, returns its exit code, keeps stderr apart', async () => {
+    const r = await ssh(alice, alice, ['id -un; pwd; echo to-stderr >&2; exit 3']);
+    expect(r.code).toBe(3);
+    expect(text(r)).toBe(`${alice}\n/home/${alice}`);
+    expect(r.stderr.trim()).toBe('to-stderr');
+    expect((await ssh(alice, alice, ['true'])).code).toBe(0);
+  });
+
+  it('passes stdin to EOF (ssh host wc -c < file) and 50 MB of binary data through cat unchanged', async () => {
+    const small = join(keys, 'small.txt');
+    await writeFile(small, 'one\ntwo\nthree\n');
+    const wc = await ssh(alice, alice, ['wc', '-l'], { inputFile: small });
+    expect(wc.code).toBe(0);
+    expect(text(wc)).toBe('3');
+    const data = randomBytes(50 * 1024 * 1024);
+    const file = join(keys, 'big.bin');
+    await writeFile(file, data);
+    const cat = await ssh(alice, alice, ['cat'], { inputFile: file, timeout: 120_000 });
+    expect(cat.code, cat.stderr).toBe(0);
+    expect(cat.stdout.length).toBe(data.length);
+    expect(sha(cat.stdout)).toBe(sha(data));
+  });
+
+  it('passes LANG, LC_* and TERM from the client, and other variables only when ssh.accept-env names them', async () => {
+    const env = { ...process.env, LANG: 'C.UTF-8', LC_TEST_X: 'yes', FOO_BAR: 'secret' };
+    const sendEnv = ['-o', 'SendEnv=LANG LC_* FOO_BAR'];
+    const probe = async () =>
+      (
+        await execa('ssh', [...sshOptions(alice, sendEnv), `${alice}@127.0.0.1`, 'echo "$LANG|$LC_TEST_X|$FOO_BAR"'], {
+          env,
+          reject: false,
+          stdin: 'ignore',
+        })
+      ).stdout.trim();
+    expect(await probe()).toBe('C.UTF-8|yes|');
+    await run(['config', 'set', 'ssh.accept-env', 'FOO_BAR']);
+    try {
+      expect(await probe()).toBe('C.UTF-8|yes|secret');
+    } finally {
+      await run(['config', 'unset', 'ssh.accept-env']);
+    }
+  });
+
+  it('a killed client leaves no process behind in the VM', async () => {
+    const client = execa('ssh', [...sshOptions(alice), `${alice}@127.0.0.1`, 'sh -c "sleep 4242 & sleep 4343"'], {
+      reject: false,
+      stdin: 'ignore',
+    });
+    await waitFor('the command to run in the VM', async () => (await vmProcesses(alice)).includes('sleep 4343'));
+    expect((await sessions()).some((s) => s.user === alice && s.kind === 'exec' && s.command?.includes('sleep 4343'))).toBe(true);
+    client.kill('SIGKILL');
+    await client;
+    await waitFor('the processes to end', async () => !/sleep 4[23]4[23]/.test(await vmProcesses(alice)), 15_000);
+    await waitFor('the session to be gone', async () => !(await sessions()).some((s) => s.user === alice));
+    const log = await daemonLog(h.home);
+    expect(log).toMatch(new RegExp(`"event":"ssh-session".*"user":"${alice}".*"kind":"exec".*"outcome":"disconnected"`));
+  });
+
+  it('berth ssh sessions lists an open session with its VM, and berth ssh kill ends it and its processes', async () => {
+    const client = execa('ssh', [...sshOptions(alice), `${alice}@127.0.0.1`, 'sleep 4545'], { reject: false, stdin: 'ignore' });
+    const open = await waitFor('the session to be listed', async () => (await sessions()).find((s) => s.command === 'sleep 4545'));
+    expect(open).toMatchObject({ user: alice, vm: `${alice}/main`, kind: 'exec' });
+    const listed = await run(['ssh', 'sessions']);
+    expect(listed.stdout).toContain(open.id);
+    const kill = await run(['ssh', 'kill', open.id]);
+    expect(kill.code, kill.stderr).toBe(0);
+    const ended = await client;
+    expect(ended.exitCode).not.toBe(0);
+    await waitFor('the process to end', async () => !(await vmProcesses(alice)).includes('sleep 4545'), 15_000);
+    const again = await run(['ssh', 'kill', open.id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no open SSH session');
+    expect((await run(['ssh', 'kill', '../etc'])).code).toBe(2);
+  });
+
+  it('counts sessions in /metrics', async () => {
+    const { request } = await import('node:http');
+    const body = await new Promise<string>((resolve, reject) => {
+      request({ socketPath: join(h.home, 'berth.sock'), path: '/metrics' }, (res) => {
+        let b = '';
+        res.on('data', (c) => {
+          b += c;
+        });
+        res.on('end', () => resolve(b));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(body).toMatch(/berth_ssh_sessions_total\{kind="exec",outcome="ok"\} [1-9]/);
+    expect(body).toContain('berth_ssh_sessions_active');
+    expect(body).toMatch(/berth_ssh_bytes_total\{direction="in"\} [1-9]/);
+  });
+
+  it('refuses sessions beyond ssh.max-sessions for one user', async () => {
+    await run(['config', 'set', 'ssh.max-sessions', '1']);
+    const first = execa('ssh', [...sshOptions(alice), `${alice}@127.0.0.1`, 'sleep 4646'], { reject: false, stdin: 'ignore' });
+    try {
+      await waitFor('the first session', async () => (await sessions()).some((s) => s.command === 'sleep 4646'));
+      const second = await ssh(alice, alice, ['echo', 'second']);
+      expect(second.code).toBe(255);
+      expect(text(second)).toBe('');
+    } finally {
+      first.kill('SIGKILL');
+      await first;
+      await run(['config', 'unset', 'ssh.max-sessions']);
+    }
+  });
+
+  it('closes a connection idle longer than ssh.idle-timeout, ending what it ran', async () => {
+    await run(['config', 'set', 'ssh.idle-timeout', '2s']);
+    try {
+      const started = Date.now();
+      const r = await ssh(alice, alice, ['sleep 4747'], { timeout: 30_000 });
+      expect(r.code).toBe(255);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      await waitFor('the process to end', async () => !(await vmProcesses(alice)).includes('sleep 4747'), 15_000);
+    } finally {
+      await run(['config', 'unset', 'ssh.idle-timeout']);
+    }
+  });
+
+  it('starts a stopped VM on connect and says so on stderr', async () => {
+    await berthJson(h.home, ['vm', 'stop', alice]);
+    const r = await ssh(alice, alice, ['echo', 'up']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(text(r)).toBe('up');
+    expect(r.stderr).toMatch(/is stopped; starting it/);
+    await run(['config', 'set', 'ssh.autostart', 'off']);
+    try {
+      await berthJson(h.home, ['vm', 'stop', alice]);
+      const off = await ssh(alice, alice, ['echo', 'up']);
+      expect(off.code).toBe(1);
+      expect(off.stderr).toContain('is stopped');
+    } finally {
+      await run(['config', 'unset', 'ssh.autostart']);
+    }
+  });
+});
+
+describe('who gets in', () => {
+  let bob: string;
+  let carol: string;
+  beforeAll(async () => {
+    bob = await newUser('b', { plan: 'two' });
+    carol = await newUser('c');
+    await ready(bob);
+  });
+
+  it('alice+NAME picks one of several VMs; a bare login with several VMs is told to pick', async () => {
+    await berthJson(h.home, ['vm', 'create', bob, '--name', 'web']);
+    await ready(`${bob}/web`);
+    const web = await ssh(bob, `${bob}+web`, ['hostname']);
+    expect(web.code, web.stderr).toBe(0);
+    const main = await ssh(bob, `${bob}+main`, ['hostname']);
+    expect(text(web)).not.toBe(text(main));
+    const bare = await ssh(bob, bob, ['true']);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toContain(`${bob}+main`);
+    const missing = await ssh(bob, `${bob}+nope`, ['true']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no VM named nope');
+  });
+
+  it('creates a VM for a user with none when ssh.autocreate is on, and gives the ssh line for the bot', async () => {
+    const fresh = await newUser('f', { vm: false });
+    const none = await ssh(fresh, fresh, ['true']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('You have no VM yet');
+    await run(['config', 'set', 'ssh.autocreate', 'on']);
+    try {
+      const r = await ssh(fresh, fresh, ['id', '-un'], { timeout: 90_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(text(r)).toBe(fresh);
+      expect(r.stderr).toContain('creating one');
+    } finally {
+      await run(['config', 'unset', 'ssh.autocreate']);
+    }
+    const { openBerth } = await import('../../src/services/context.js');
+    const { sshConnectInfo } = await import('../../src/services/ssh-access.js');
+    await run(['config', 'set', 'ssh.public-host', 'dev.example.com']);
+    try {
+      const info = await sshConnectInfo(openBerth(h.home), fresh);
+      expect(info.command).toBe(`ssh -p ${port} ${fresh}@dev.example.com`);
+      expect(info.vms).toEqual([{ vm: `${fresh}/main`, command: info.command }]);
+      expect(info.hostKeyFingerprint).toMatch(/^SHA256:/);
+      const status = JSON.parse((await run(['daemon', 'status', '--json'])).stdout);
+      expect(status.components.find((c: { name: string }) => c.name === 'ssh').detail).toContain(info.hostKeyFingerprint);
+    } finally {
+      await run(['config', 'unset', 'ssh.public-host']);
+    }
+  });
+
+  it('refuses a wrong key, an unknown user, another user’s login or +NAME, and a revoked user — all alike', async () => {
+    const refused = async (keyName: string, login: string) => {
+      const r = await ssh(keyName, login, ['echo', 'in']);
+      expect(r.code).toBe(255);
+      expect(text(r)).toBe('');
+      expect(r.stderr).toContain('Permission denied (publickey)');
+      return r.stderr;
+    };
+    const shapes = [
+      await refused(carol, bob), // carol's key, bob's login
+      await refused(carol, `${bob}+web`), // carol's key, bob's VM
+      await refused(carol, 'nosuchuser'),
+      await refused(carol, 'Root-x'),
+    ];
+    expect(new Set(shapes.map((s) => s.replace(/\S+@127\.0\.0\.1/, 'X'))).size).toBe(1);
+    expect((await ssh(carol, carol, ['echo', 'in'])).code).toBe(0);
+    expect((await run(['user', 'revoke', carol])).code).toBe(0);
+    await refused(carol, carol);
+    expect(await daemonLog(h.home)).toMatch(/"reason":"not-allowed".*"msg":"ssh login refused"/);
+  });
+
+  it('during maintenance, refuses non-admins with a banner saying why and until when; admins get in', async () => {
+    const admin = await newUser('m', { vm: true });
+    await run(['user', 'set', admin, '--role', 'admin']);
+    await ready(admin);
+    expect((await run(['maintenance', 'on', '--reason', 'kernel upgrade'])).code).toBe(0);
+    try {
+      // The VMs were stopped by maintenance; an admin starts theirs by connecting.
+      // The banner shows at ssh's default log level (INFO).
+      const r = await ssh(bob, `${bob}+main`, ['echo', 'in'], { extra: ['-o', 'LogLevel=INFO'] });
+      expect(r.code).toBe(255);
+      expect(r.stderr).toContain('berth is in maintenance (kernel upgrade)');
+      expect(r.stderr).toContain('only admins can log in');
+      const a = await ssh(admin, admin, ['echo', 'in']);
+      expect(a.code, a.stderr).toBe(0);
+      expect(text(a)).toBe('in');
+    } finally {
+      await run(['maintenance', 'off', '--no-restore']);
+    }
+  });
+
+  it('bans an address after ssh.auth-rate failed logins in a minute, for ssh.ban', async () => {
+    await run(['config', 'set', 'ssh.auth-rate', '3']);
+    try {
+      const from = ['-o', 'BindAddress=127.0.0.9'];
+      for (let i = 0; i < 4; i++) expect((await ssh(bob, 'nosuchuser', ['true'], { extra: from })).code).toBe(255);
+      await waitFor('the ban to be logged', async () => (await daemonLog(h.home)).includes('too many failed logins'));
+      // Now even the right key is refused from there, while other addresses still get in.
+      const banned = await ssh(bob, `${bob}+main`, ['echo', 'in'], { extra: from });
+      expect(banned.code).toBe(255);
+      expect(text(banned)).toBe('');
+      expect(text(await ssh(bob, `${bob}+main`, ['echo', 'in']))).toBe('in');
+    } finally {
+      await run(['config', 'unset', 'ssh.auth-rate']);
+    }
+  });
+
+  it('survives garbage, half handshakes and many channels', async () => {
+    const { connect } = await import('node:net');
+    for (const payload of [
+      randomBytes(4096),
+      Buffer.from('SSH-2.0-x\r\n'),
+      Buffer.concat([Buffer.from('SSH-2.0-x\r\n'), randomBytes(70000)]),
+    ]) {
+      await new Promise<void>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => s.end(payload));
+        s.on('error', () => resolve());
+        s.on('close', () => resolve());
+        s.resume();
+      });
+    }
+    // Many sessions over one connection (multiplexed): the limit refuses what is over it, nothing breaks.
+    const control = join(keys, 'ctl-%C');
+    const mux = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${control}`, '-o', 'ControlPersist=20'];
+    const results = await Promise.all(Array.from({ length: 30 }, () => ssh(bob, `${bob}+main`, ['echo', 'ok'], { extra: mux })));
+    expect(results.filter((r) => text(r) === 'ok').length).toBeGreaterThan(0);
+    await execa('ssh', [...sshOptions(bob, mux), '-O', 'exit', `${bob}+main@127.0.0.1`], { reject: false });
+    expect(text(await ssh(bob, `${bob}+main`, ['echo', 'still-here']))).toBe('still-here');
+    expect(
+      JSON.parse((await run(['daemon', 'status', '--json'])).stdout).components.find((c: { name: string }) => c.name === 'ssh').state,
+    ).toBe('running');
+  });
+});
+
+describe('a Debian VM: terminal, sftp, scp and port forwarding', () => {
+  let dana: string;
+  let erin: string;
+  beforeAll(async () => {
+    if (
+      !(await docker
+        .getImage(DEBIAN_IMAGE)
+        .inspect()
+        .catch(() => null))
+    ) {
+      await execa('bash', [join(ROOT, 'scripts', 'base-images.sh'), 'bookworm'], { stdio: 'inherit' });
+      const build = await run(['image', 'build', '--base', 'berth-base:bookworm', '--tag', DEBIAN_IMAGE]);
+      expect(build.code, build.stderr).toBe(0);
+    }
+    dana = await newUser('d', { image: DEBIAN_IMAGE });
+    erin = await newUser('e', { image: DEBIAN_IMAGE });
+    await ready(dana);
+    await ready(erin);
+  }, 900_000);
+
+  it('ssh -tt gives a login shell with a prompt in a terminal that follows resizes', async () => {
+    const session = unique('berth-ssh-');
+    const tmux = (...args: string[]) => execa('tmux', args);
+    const screen = async () => (await tmux('capture-pane', '-p', '-t', session)).stdout;
+    const shows = (re: RegExp) => waitFor(`the screen to show ${re}`, async () => re.test(await screen()), 20_000);
+    const cmd = ['ssh', '-tt', ...sshOptions(dana), `${dana}@127.0.0.1`].join(' ');
+    await tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `${cmd}; echo SSH-ENDED $?; sleep 30`);
+    try {
+      await shows(new RegExp(`${dana}@.*\\$`));
+      for (let i = 0; i < 10 && !/^24 80$/m.test(await screen()); i++) {
+        await tmux('send-keys', '-t', session, 'stty size', 'Enter');
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      await shows(/^24 80$/m);
+      await tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
+      for (let i = 0; i < 10 && !/^30 100$/m.test(await screen()); i++) {
+        await tmux('send-keys', '-t', session, 'clear; stty size; echo $TERM', 'Enter');
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      await shows(/^30 100$/m);
+      await tmux('send-keys', '-t', session, 'exit 7', 'Enter');
+      await shows(/SSH-ENDED 7/);
+    } finally {
+      await tmux('kill-session', '-t', session).catch(() => undefined);
+    }
+  });
+
+  it('sftp and scp (SFTP-based and legacy) copy files both ways', async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const local = join(keys, 'up.bin');
+    await writeFile(local, data);
+    const opts = sshOptions(dana).map((o) => (o === '-p' ? '-P' : o));
+    const target = `${dana}@127.0.0.1`;
+    const scp = await execa('scp', [...opts, local, `${target}:up-scp.bin`], { reject: false });
+    expect(scp.exitCode, scp.stderr).toBe(0);
+    const legacy = await execa('scp', ['-O', ...opts, `${target}:up-scp.bin`, join(keys, 'down-legacy.bin')], { reject: false });
+    expect(legacy.exitCode, legacy.stderr).toBe(0);
+    expect(sha(await readFile(join(keys, 'down-legacy.bin')))).toBe(sha(data));
+    const batch = join(keys, 'batch');
+    await writeFile(
+      batch,
+      `put ${local} up-sftp.bin\nmkdir dir\nrename up-sftp.bin dir/moved.bin\nget dir/moved.bin ${join(keys, 'down-sftp.bin')}\nls dir\n`,
+    );
+    const sftp = await execa('sftp', [...opts, '-b', batch, target], { reject: false });
+    expect(sftp.exitCode, sftp.stderr).toBe(0);
+    expect(sha(await readFile(join(keys, 'down-sftp.bin')))).toBe(sha(data));
+    const owner = await ssh(dana, dana, ['stat -c %U dir/moved.bin']);
+    expect(text(owner)).toBe(dana);
+  });
+
+  it('ssh -L reaches a server in the user’s own VM; another VM, the host or anywhere else is refused', async () => {
+    const server = execa(
+      'ssh',
+      [...sshOptions(dana), `${dana}@127.0.0.1`, 'cd /tmp && echo hello-from-vm > index.html && exec python3 -m http.server 8765'],
+      {
+        reject: false,
+        stdin: 'ignore',
+      },
+    );
+    const erinIp = (await docker.getContainer(`berth-${erin}-main`).inspect()).NetworkSettings.Networks[h.network]?.IPAddress;
+    const forward = async (dest: string) => {
+      const local = await freePort();
+      const tunnel = execa(
+        'ssh',
+        [...sshOptions(dana, ['-N', '-L', `${local}:${dest}`, '-o', 'ExitOnForwardFailure=yes']), `${dana}@127.0.0.1`],
+        {
+          reject: false,
+          stdin: 'ignore',
+        },
+      );
+      try {
+        const { connect } = await import('node:net');
+        await waitFor(
+          'the tunnel to listen',
+          () =>
+            new Promise<boolean>((resolve) => {
+              const c = connect(local, '127.0.0.1', () => {
+                c.destroy();
+                resolve(true);
+              });
+              c.on('error', () => resolve(false));
+            }),
+        );
+        return await fetch(`http://127.0.0.1:${local}/index.html`, { signal: AbortSignal.timeout(5000) }).then(
+          async (r) => r.text(),
+          () => 'refused',
+        );
+      } finally {
+        tunnel.kill();
+        await tunnel;
+      }
+    };
+    try {
+      await waitFor(
+        'the server in the VM',
+        async () =>
+          (
+            await ssh(dana, dana, [
+              'python3',
+              '-c',
+              '"import urllib.request as u; print(u.urlopen(\'http://127.0.0.1:8765/index.html\').read().decode())"',
+            ])
+          ).code === 0,
+        20_000,
+      );
+      expect((await forward('localhost:8765')).trim()).toBe('hello-from-vm');
+      expect(await forward(`${erinIp}:8765`)).toBe('refused');
+      expect(await forward('172.17.0.1:8765')).toBe('refused');
+      expect(await forward('example.com:80')).toBe('refused');
+      expect(await daemonLog(h.home)).toContain('ssh forward refused');
+    } finally {
+      server.kill();
+      await server;
+    }
+  });
+});

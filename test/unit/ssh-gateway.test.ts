@@ -1,0 +1,156 @@
+import { PassThrough, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { AuthRateLimit } from '../../daemon/ssh/rate-limit.js';
+import { SessionRegistry } from '../../daemon/ssh/sessions.js';
+import { demuxExecStream } from '../../src/docker/exec-stream.js';
+import { parseGatewayLogin } from '../../src/domain/ssh-login.js';
+
+describe('gateway logins', () => {
+  it('reads alice and alice+NAME', () => {
+    expect(parseGatewayLogin('alice')).toEqual({ login: 'alice' });
+    expect(parseGatewayLogin('alice+web')).toEqual({ login: 'alice', vm: 'web' });
+    expect(parseGatewayLogin('al-ice+web-2')).toEqual({ login: 'al-ice', vm: 'web-2' });
+  });
+
+  it('refuses anything else, hostile or malformed', () => {
+    for (const bad of [
+      '',
+      'a',
+      'Alice',
+      'alice+',
+      '+web',
+      'alice+web+x',
+      'alice/web',
+      'alice+Web',
+      'alice+../x',
+      'root;id',
+      'alice\n',
+      `${'a'.repeat(90)}`,
+      'аlice',
+    ]) {
+      expect(parseGatewayLogin(bad), bad).toBeNull();
+    }
+  });
+});
+
+describe('the failed-login rate limit', () => {
+  it('bans an address after more than N failures in a minute, and only that address', async () => {
+    const limit = new AuthRateLimit();
+    for (let i = 0; i < 3; i++) expect(await limit.fail('10.0.0.1', 3, 60)).toBe(false);
+    expect(await limit.banned('10.0.0.1', 3, 60)).toBe(false);
+    expect(await limit.fail('10.0.0.1', 3, 60)).toBe(true);
+    expect(await limit.banned('10.0.0.1', 3, 60)).toBe(true);
+    expect(await limit.banned('10.0.0.2', 3, 60)).toBe(false);
+  });
+
+  it('lifts the ban after the ban time', async () => {
+    const limit = new AuthRateLimit();
+    for (let i = 0; i < 2; i++) await limit.fail('10.0.0.3', 1, 1);
+    expect(await limit.banned('10.0.0.3', 1, 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await limit.banned('10.0.0.3', 1, 1)).toBe(false);
+  });
+});
+
+describe('the session registry', () => {
+  it('holds at most max open channels per user and counts sessions per VM', () => {
+    const r = new SessionRegistry();
+    expect(r.reserve('alice', 2)).toBe(true);
+    expect(r.reserve('alice', 2)).toBe(true);
+    expect(r.reserve('alice', 2)).toBe(false);
+    expect(r.reserve('bob', 2)).toBe(true);
+    r.release('alice');
+    expect(r.reserve('alice', 2)).toBe(true);
+    const base = {
+      user: 'alice',
+      fingerprint: 'SHA256:x',
+      source: '127.0.0.1',
+      startedAt: '',
+      bytesIn: 0,
+      bytesOut: 0,
+      kill: () => undefined,
+    };
+    r.add({ ...base, id: 'a1', vm: 'alice/main', kind: 'shell' });
+    r.add({ ...base, id: 'a2', vm: 'alice/main', kind: 'exec', command: 'ls' });
+    expect(r.countForVm('alice/main')).toBe(2);
+    expect(r.countForVm('alice/web')).toBe(0);
+    expect(r.list().map((s) => s.id)).toEqual(['a1', 'a2']);
+    expect(Object.keys(r.list()[0] ?? {})).not.toContain('kill');
+  });
+});
+
+describe("splitting Docker's exec stream", () => {
+  const frame = (type: number, data: Buffer) => {
+    const header = Buffer.alloc(8);
+    header[0] = type;
+    header.writeUInt32BE(data.length, 4);
+    return Buffer.concat([header, data]);
+  };
+
+  it('keeps stdout and stderr apart, byte for byte, across any chunking', async () => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const sink = (into: Buffer[]) =>
+      new Writable({
+        write(chunk, _e, done) {
+          into.push(chunk);
+          done();
+        },
+      });
+    const source = new PassThrough();
+    const done = demuxExecStream(source, sink(out), sink(err));
+    const a = Buffer.from([0, 1, 2, 255, 10, 13]);
+    const b = Buffer.from('err\n');
+    const whole = Buffer.concat([frame(1, a), frame(2, b), frame(1, a)]);
+    for (let i = 0; i < whole.length; i += 3) source.write(whole.subarray(i, i + 3));
+    source.end();
+    await done;
+    expect(Buffer.concat(out)).toEqual(Buffer.concat([a, a]));
+    expect(Buffer.concat(err).toString()).toBe('err\n');
+  });
+
+  it('pauses the source while a side is full', async () => {
+    const source = new PassThrough();
+    let release: (() => void) | undefined;
+    const slow = new Writable({
+      highWaterMark: 4,
+      write(_chunk, _e, done) {
+        release = done;
+      },
+    });
+    const drop = new Writable({ write: (_c, _e, done) => done() });
+    void demuxExecStream(source, slow, drop);
+    source.write(frame(1, Buffer.alloc(100)));
+    await new Promise((r) => setImmediate(r));
+    expect(source.isPaused()).toBe(true);
+    release?.();
+    await new Promise((r) => setImmediate(r));
+    expect(source.isPaused()).toBe(false);
+  });
+
+  it('writes to one side at a time: stderr waits until stdout has gone out, and order is kept', async () => {
+    const events: string[] = [];
+    let releaseOut: (() => void) | undefined;
+    const out = new Writable({
+      write(chunk, _e, done) {
+        events.push(`out:${chunk.length}`);
+        releaseOut = done;
+      },
+    });
+    const err = new Writable({
+      write(chunk, _e, done) {
+        events.push(`err:${chunk.toString()}`);
+        done();
+      },
+    });
+    const source = new PassThrough();
+    const finished = demuxExecStream(source, out, err);
+    source.write(Buffer.concat([frame(1, Buffer.alloc(10)), frame(2, Buffer.from('bye'))]));
+    source.end();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(events).toEqual(['out:10']);
+    releaseOut?.();
+    await finished;
+    expect(events).toEqual(['out:10', 'err:bye']);
+  });
+});
