@@ -117,19 +117,17 @@ export function handleSessionChannel(scope: ConnectionScope, accept: AcceptConne
   });
   ssh.on('x11', (_ok, no) => no?.());
   ssh.on('auth-agent', (_ok, no) => no?.());
-  ssh.on('shell', (ok) => {
+  // One program per session channel: a second shell/exec/subsystem request is refused.
+  const begin = (ok: () => ServerChannel | undefined, no: (() => void) | undefined, kind: SessionKind, command?: string) => {
+    if (started) return no?.();
+    const channel = ok();
+    if (!channel) return;
     started = true;
-    running = startExec(scope, ok(), 'shell', undefined, pty, env, release);
-  });
-  ssh.on('exec', (ok, _no, info) => {
-    started = true;
-    running = startExec(scope, ok(), 'exec', String(info.command), pty, env, release);
-  });
-  ssh.on('subsystem', (ok, no, info) => {
-    if (info.name !== 'sftp') return no?.();
-    started = true;
-    running = startExec(scope, ok(), 'subsystem', 'sftp', null, env, release);
-  });
+    running = startExec(scope, channel, kind, command, kind === 'subsystem' ? null : pty, env, release);
+  };
+  ssh.on('shell', (ok, no) => begin(ok, no, 'shell'));
+  ssh.on('exec', (ok, no, info) => begin(ok, no, 'exec', String(info.command)));
+  ssh.on('subsystem', (ok, no, info) => (info.name === 'sftp' ? begin(ok, no, 'subsystem', 'sftp') : no?.()));
   ssh.on('close', () => {
     if (!started) release();
   });
@@ -232,12 +230,14 @@ function startExec(
       const env = [`${SESSION_ENV}=${session.id}`, ...clientEnv.filter((e) => !e.startsWith('TERM='))];
       if (pty) env.push(`TERM=${pty.term || clientEnv.find((e) => e.startsWith('TERM='))?.slice(5) || 'xterm'}`);
       const handle = await execInVm(ctx, ref, { cmd, tty: pty !== null, stdin: true, env }, gatewayActor(identity));
-      stream = handle.stream;
-      resizeExec = handle.resize;
       if (finished) {
-        void end('disconnected');
+        // The client left while the exec was being made: it must not run on alone.
+        handle.stream.destroy();
+        await signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, actor: gatewayActor(identity) }).catch(() => undefined);
         return;
       }
+      stream = handle.stream;
+      resizeExec = handle.resize;
       // Docker 20.10 has no console size at exec creation: size it right after the start.
       if (size && size.cols > 0 && size.rows > 0) void handle.resize(size.cols, size.rows);
       let ending = false;

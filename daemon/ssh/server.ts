@@ -26,6 +26,8 @@ export interface GatewayOptions {
 /** Attempts one connection may make before it is cut (each key an agent holds is one). */
 const MAX_ATTEMPTS = 6;
 const KEEPALIVE_MS = 15_000;
+/** A connection that has not logged in by then is cut (sshd's LoginGraceTime). */
+const LOGIN_GRACE_MS = 60_000;
 
 // AES-GCM first: with ssh2's crypto binding it is the fastest path (chacha20 is kept for
 // clients that want nothing else).
@@ -134,14 +136,24 @@ export class SshGateway {
     // ssh2 writes each packet to the socket on its own; corked for a tick, they leave together.
     const socket = (client as unknown as { _sock?: Socket })._sock;
     let corked = false;
+    /** Ends the connection; a peer that does not close its side is cut off 2 s later. */
+    const drop = () => {
+      client.end();
+      setTimeout(() => socket?.destroy(), 2000).unref();
+    };
     const setBanner = () => {
       if (protocol) protocol._banner = this.banner ?? undefined;
     };
     setBanner();
     void this.refreshBanner().then(setBanner);
 
+    const grace = setTimeout(() => {
+      if (!identity) drop();
+    }, LOGIN_GRACE_MS);
+    grace.unref();
     client.on('error', (err) => log.debug({ source, err: String(err) }, 'ssh connection error'));
     client.on('close', () => {
+      clearTimeout(grace);
       this.connections.delete(client);
       if (idleTimer) clearInterval(idleTimer);
       for (const fn of closers.splice(0)) fn();
@@ -152,7 +164,7 @@ export class SshGateway {
       if (cfg && (await this.limiter.banned(source, cfg['ssh.auth-rate'], cfg['ssh.ban']))) {
         log.warn({ source }, 'ssh connection from a banned address dropped');
         metrics.authFailures.inc({ reason: 'banned' });
-        client.end();
+        drop();
       }
     })();
 
@@ -165,7 +177,7 @@ export class SshGateway {
       void this.authenticate(auth, source, onSuccess).then((result) => {
         if (result !== 'failed') return;
         if (auth.method !== 'none') failures++;
-        if (failures >= MAX_ATTEMPTS) client.end();
+        if (failures >= MAX_ATTEMPTS) drop();
       });
     });
 
@@ -180,7 +192,7 @@ export class SshGateway {
           () => {
             if (Date.now() - lastActivity >= idle * 1000) {
               log.info({ source, user: identity?.login }, 'ssh connection idle too long; closing it');
-              client.end();
+              drop();
             }
           },
           Math.min(idle * 1000, 30_000),
