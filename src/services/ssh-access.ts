@@ -119,7 +119,7 @@ export async function openGatewayVm(ctx: Berth, identity: GatewayIdentity, note:
   const details = await runtime.inspectContainer(vm.containerId);
   if (details?.running) return vm;
   if (!cfg['ssh.autostart']) {
-    throw new BerthError('VM_NOT_RUNNING', `VM ${vmRef(vm)} is stopped.`, "Start it (the bot's /start, or ask the operator).");
+    throw new BerthError('VM_NOT_RUNNING', `VM ${vmRef(vm)} is stopped.`, "Start it (the bot's /start_vm, or ask the operator).");
   }
   note(`berth: VM ${vmRef(vm)} is stopped; starting it…`);
   const started = await startVm(ctx, vmRef(vm), actor);

@@ -36,10 +36,24 @@ const allText = (user: { id: number }, after = 0) =>
     .map((s) => s.text)
     .join('\n---\n');
 
+let sshPort = 0;
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 beforeAll(async () => {
   h = await vmHome();
   fake = await startFakeBotApi({ blocked: new Set([CAROL.id]) });
+  sshPort = await freePort();
   for (const args of [
+    ['config', 'set', 'ssh.listen', `127.0.0.1:${sshPort}`],
     ['config', 'set', 'telegram.admins', String(ADMIN.id)],
     ['config', 'set', 'telegram.api-root', fake.apiRoot],
     // The story sends many commands a minute; the limit itself has its own test.
@@ -131,7 +145,7 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     const status = await ask(ALICE, '/status');
     expect(status.text).toMatch(/<b>main<\/b> — 🟢 running/);
     expect(status.text).toContain('Plan: basic');
-    expect(status.text).toMatch(new RegExp(`ssh -p 2222 ${ALICE_LOGIN}@`));
+    expect(status.text).toMatch(new RegExp(`ssh -p ${sshPort} ${ALICE_LOGIN}@`));
   });
 
   it('/exec runs as the VM user without a host shell, shows the exit code, and attaches long output', async () => {
@@ -222,7 +236,8 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     const fp = added.text.match(/SHA256:[A-Za-z0-9+/]{43}/)?.[0];
     expect(fp).toBeTruthy();
     const ssh = await ask(ALICE, '/ssh');
-    expect(ssh.text).toContain(`ssh -p 2222 ${ALICE_LOGIN}@`);
+    expect(ssh.text).toContain(`ssh -p ${sshPort} ${ALICE_LOGIN}@`);
+    expect(ssh.text).toMatch(/host key: <code>SHA256:[A-Za-z0-9+/]{43}<\/code>/);
     expect(ssh.text).toContain(fp);
     const list = await ask(ALICE, '/sshkeys');
     const after = fake.sent.length;
