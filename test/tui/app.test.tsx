@@ -235,10 +235,8 @@ describe('berth tui, on a fake berth', () => {
 
   it('a logs stream that comes back after its pane was closed (or another opened) is stopped at once', async () => {
     const source = new FakeSource();
-    let release = () => undefined as void;
-    source.logsGate = new Promise((r) => {
-      release = r;
-    });
+    const release: Array<() => void> = [];
+    source.logsGate = new Promise((resolve) => release.push(resolve));
     const ui = open(source);
     await ui.waitFor((f) => f.includes('bob'), 'the VMs');
     await ui.press('l');
@@ -249,7 +247,7 @@ describe('berth tui, on a fake berth', () => {
     await ui.waitFor((f) => f.includes('logs bob/main'), "bob's logs pane, waiting");
     await ui.press('k', 'l');
     await ui.waitFor((f) => f.includes('logs alice/main'), "alice's logs pane, waiting");
-    release();
+    release[0]?.();
     await ui.waitFor(() => source.calls.filter((c) => c.startsWith('logs-stop')).length === 2, 'the stale streams stopped');
     expect(source.calls.toSorted()).toEqual(
       ['logs alice/main', 'logs bob/main', 'logs alice/main', 'logs-stop alice/main', 'logs-stop bob/main'].toSorted(),
