@@ -33,6 +33,8 @@ export async function recordVmEvent(ctx: Berth, event: VmEvent): Promise<string 
     if (event.action === 'die') {
       vm.lastExitCode = event.exitCode ?? vm.lastExitCode;
       if (vm.desired !== 'running') return null;
+      // The same death replayed (the events follower reconnected and read it again): logged and told once.
+      if (vm.lastStoppedAt === at && (vm.stopReason === 'exited' || vm.stopReason === 'oom')) return null;
       // Not berth's doing: the VM died (Docker restarts it, restart policy unless-stopped).
       vm.lastStoppedAt = at;
       vm.stopReason = vm.oomKilledAt && Date.parse(at) - Date.parse(vm.oomKilledAt) < 5000 ? 'oom' : 'exited';

@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { homeDir } from '../docker/labels.js';
 import type { ExecHandle, VmStats } from '../docker/runtime.js';
 import { type Actor, OPERATOR } from '../domain/actor.js';
@@ -83,6 +84,27 @@ export async function vmStats(ctx: Berth, ref?: string): Promise<VmStatsView[]> 
   ).filter((vm): vm is Vm => vm !== null);
   if (ref && running.length === 0) throw new BerthError('VM_NOT_RUNNING', `VM ${ref} is not running.`, `Start it: berth vm start ${ref}`);
   return Promise.all(running.map(async (vm) => ({ ref: vmRef(vm), ...(await runtime.stats(vm.containerId as string)) })));
+}
+
+/**
+ * Live numbers of VMs the caller already knows to be running (from `listVms`, which
+ * inspected them), without inspecting them again: at most `concurrency` Docker calls at
+ * a time, and each VM's own outcome, so one that stopped meanwhile does not hide the rest.
+ */
+export async function statsOfRunning(ctx: Berth, refs: string[], concurrency = 8): Promise<Map<string, PromiseSettledResult<VmStats>>> {
+  const state = await ctx.store.read();
+  const runtime = await ctx.runtime();
+  const limit = pLimit(concurrency);
+  const results = await Promise.allSettled(
+    refs.map((ref) =>
+      limit(async () => {
+        const vm = findVm(state, ref);
+        if (!vm.containerId) throw notRunning(vm);
+        return runtime.stats(vm.containerId);
+      }),
+    ),
+  );
+  return new Map(refs.map((ref, i) => [ref, results[i] as PromiseSettledResult<VmStats>]));
 }
 
 export interface CapturedRun {

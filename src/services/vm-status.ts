@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { instanceFilter } from '../docker/labels.js';
 import type { ContainerDetails, DockerRuntime } from '../docker/runtime.js';
 import { effectiveConfig } from '../domain/config-keys.js';
@@ -14,16 +15,23 @@ function engineState(vm: Vm, details: ContainerDetails | null | undefined): Engi
   return (ENGINE_STATES as readonly string[]).includes(details.state) ? (details.state as EngineState) : 'dead';
 }
 
+/** How many containers are inspected at a time. */
+const INSPECT_CONCURRENCY = 8;
+
 /**
  * Reads the engine's truth about VMs and records in the state what it says happened
  * behind berth's back: a container that exited (its exit code) or was OOM-killed.
  */
 async function observe(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise<Map<Vm, ContainerDetails | null>> {
   const details = new Map<Vm, ContainerDetails | null>();
+  // A host with many VMs is not asked about all of them at once.
+  const limit = pLimit(INSPECT_CONCURRENCY);
   await Promise.all(
-    vms.map(async (vm) => {
-      details.set(vm, vm.containerId ? await runtime.inspectContainer(vm.containerId) : null);
-    }),
+    vms.map((vm) =>
+      limit(async () => {
+        details.set(vm, vm.containerId ? await runtime.inspectContainer(vm.containerId) : null);
+      }),
+    ),
   );
   const ooms = await oomEvents(ctx, runtime, vms);
   const updates = [...details].flatMap(([vm, d]) => {

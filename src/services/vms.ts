@@ -235,7 +235,9 @@ export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, r
     throw err;
   }
   return ctx.store.transact((state) => {
-    logVmEvent(state, vm, stopKind(stopReason), reason ?? actorReason(actor));
+    // A policy's stop says which policy; any other says who stopped the VM.
+    const byPolicy = reason === 'idle' || reason === 'lifetime' || reason === 'maintenance';
+    logVmEvent(state, vm, stopKind(stopReason), byPolicy ? reason : actorReason(actor));
     return Object.assign(current(state, vm), { lastStoppedAt: now() });
   });
 }

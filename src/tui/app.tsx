@@ -35,11 +35,20 @@ export interface AppProps {
   width?: number;
   height?: number;
   initial?: Partial<UiState>;
+  /** How long an action's outcome stays in the status line (ms). */
+  statusMs?: number;
 }
 
 type Modal =
   | { kind: 'help' }
-  | { kind: 'confirm'; title: string; body?: string; choices: Array<ConfirmChoice & { run: () => void }> }
+  | {
+      kind: 'confirm';
+      title: string;
+      body?: string;
+      choices: Array<ConfirmChoice & { run: () => void }>;
+      /** The input batch whose key opened it: keys that came with it are not answers. */
+      batch: number;
+    }
   | { kind: 'details'; ref: string }
   | { kind: 'plan'; login: string; current: string; index: number };
 
@@ -51,6 +60,12 @@ interface Logs {
 }
 
 const MAX_LOG_LINES = 500;
+/** Log text arriving within this long is drawn in one go. */
+const LOG_BATCH_MS = 100;
+/** Log text kept while waiting to be drawn (more than the pane can show). */
+const MAX_PENDING_LOG = 256 * 1024;
+/** How long an action's outcome stays in the status line (any key clears it sooner). */
+const STATUS_MS = 5000;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences from a VM's output are dropped, not drawn
 const CONTROL = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b[@-_]|[\u0000-\u0008\u000b-\u001f\u007f]/g;
 
@@ -100,7 +115,7 @@ function useTerminalSize(width?: number, height?: number): { width: number; heig
   return { width: width ?? stdout.columns ?? 80, height: height ?? stdout.rows ?? 24 };
 }
 
-export function App({ source, refreshMs = 1500, colour = true, width: w, height: h, initial }: AppProps) {
+export function App({ source, refreshMs = 1500, colour = true, width: w, height: h, initial, statusMs = STATUS_MS }: AppProps) {
   const { exit } = useApp();
   const { width, height } = useTerminalSize(w, h);
   const [snap, setSnap] = useState<Snapshot | null>(null);
@@ -111,9 +126,12 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   const [filter, setFilter] = useState(initial?.filter ?? '');
   const [editingFilter, setEditingFilter] = useState(false);
   const [modal, setModal] = useState<Modal | null>(null);
-  const [status, setStatus] = useState<{ text: string; error: boolean } | null>(null);
+  // `pending` while an action runs; its outcome then shows for STATUS_MS, or until the next key.
+  const [status, setStatus] = useState<{ text: string; error: boolean; pending?: boolean } | null>(null);
   const [logs, setLogs] = useState<Logs | null>(null);
   const stopLogs = useRef<(() => void) | null>(null);
+  /** Which opening of the logs pane is current: a stream that comes back for an older one is stopped. */
+  const logsOpening = useRef(0);
   const busy = useRef(false);
   const again = useRef(false);
   const mounted = useRef(true);
@@ -151,13 +169,21 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
     return () => {
       mounted.current = false;
       clearTimeout(timer);
+      logsOpening.current++;
       stopLogs.current?.();
+      stopLogs.current = null;
     };
   }, [refresh, refreshMs]);
 
+  useEffect(() => {
+    if (!status || status.pending) return;
+    const timer = setTimeout(() => setStatus((s) => (s === status ? null : s)), statusMs);
+    return () => clearTimeout(timer);
+  }, [status, statusMs]);
+
   const act = useCallback(
     async (label: string, action: () => Promise<unknown>) => {
-      setStatus({ text: `${label}…`, error: false });
+      setStatus({ text: `${label}…`, error: false, pending: true });
       try {
         const said = await action();
         if (mounted.current) setStatus({ text: typeof said === 'string' && said ? said : `${label}: done`, error: false });
@@ -205,6 +231,7 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   };
 
   const closeLogs = () => {
+    logsOpening.current++;
     stopLogs.current?.();
     stopLogs.current = null;
     setLogs(null);
@@ -212,44 +239,86 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
 
   const openLogs = async (ref: string) => {
     closeLogs();
+    const opening = logsOpening.current;
+    const current = () => opening === logsOpening.current && mounted.current;
     setLogs({ ref, lines: [], partial: '', ended: null });
-    const append = (text: string) =>
+    // Text is gathered and drawn every LOG_BATCH_MS, not once per chunk.
+    let pending = '';
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      const text = pending;
+      pending = '';
+      if (!text || !current()) return;
       setLogs((l) => {
         if (!l || l.ref !== ref) return l;
         const parts = (l.partial + text.replace(CONTROL, '')).split('\n');
         const partial = parts.pop() ?? '';
         return { ...l, lines: [...l.lines, ...parts].slice(-MAX_LOG_LINES), partial };
       });
+    };
+    const append = (text: string) => {
+      if (!current()) return;
+      pending = (pending + text).slice(-MAX_PENDING_LOG);
+      timer ??= setTimeout(flush, LOG_BATCH_MS);
+    };
+    const ended = (why: string) => {
+      flush();
+      if (current()) setLogs((l) => (l && l.ref === ref ? { ...l, ended: why } : l));
+    };
     try {
-      stopLogs.current = await source.followLogs(ref, 200, append, (error) =>
-        setLogs((l) => (l && l.ref === ref ? { ...l, ended: error ? `ended: ${error.message}` : 'ended' } : l)),
-      );
+      const stop = await source.followLogs(ref, 200, append, (error) => ended(error ? `ended: ${error.message}` : 'ended'));
+      if (!current()) {
+        // Closed, or another VM's logs opened, while this one was being set up.
+        stop();
+        return;
+      }
+      stopLogs.current = () => {
+        clearTimeout(timer);
+        stop();
+      };
     } catch (err) {
-      setLogs((l) => (l && l.ref === ref ? { ...l, ended: (err as Error).message } : l));
+      ended((err as Error).message);
     }
   };
 
+  // Keys of the same input batch (a paste, keys sent together) share a number.
+  const batch = useRef({ id: 0, open: false });
+  const handling = useRef(0);
+
   const confirm = (title: string, body: string | undefined, choices: Array<ConfirmChoice & { run: () => void }>) =>
-    setModal({ kind: 'confirm', title, body, choices });
+    setModal({ kind: 'confirm', title, body, choices, batch: handling.current });
 
   const ui = (): UiState => ({ tab, selected: { ...selected, VMs: current('VMs') }, sort, filter });
 
   // Keys typed fast (or sent by tmux) arrive together ("jx"): each is handled in a render of its own,
   // so that the second acts on what the first did.
-  const [queue, setQueue] = useState<Array<{ input: string; key: Key }>>([]);
+  // A key that opens a question must not be answered by the keys that came with it ("dy" pasted).
+  const [queue, setQueue] = useState<Array<{ input: string; key: Key; batch: number }>>([]);
   useInput((input, key) => {
+    if (!batch.current.open) {
+      batch.current = { id: batch.current.id + 1, open: true };
+      setImmediate(() => {
+        batch.current.open = false;
+      });
+    }
+    const id = batch.current.id;
     const split = input.length > 1 && !key.ctrl && !key.meta && !input.includes('\u001b');
     const keys = split ? [...input].map((ch) => ({ input: ch, key: { ...NO_KEY, return: ch === '\r' } })) : [{ input, key }];
-    setQueue((q) => [...q, ...keys]);
+    setQueue((q) => [...q, ...keys.map((k) => ({ ...k, batch: id }))]);
   });
   useEffect(() => {
     const next = queue[0];
     if (!next) return;
     setQueue((q) => q.slice(1));
-    handle(next.input, next.key);
+    handling.current = next.batch;
+    handle(next.input, next.key, next.batch);
   });
 
-  function handle(input: string, key: Key) {
+  function handle(input: string, key: Key, inBatch: number) {
+    // A key puts away the last action's outcome (so that problems show again); not an action still running.
+    if (status && !status.pending) setStatus(null);
     if (editingFilter) {
       if (key.return) setEditingFilter(false);
       else if (key.escape) {
@@ -264,7 +333,8 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
       else if (modal.kind === 'details') {
         if (key.escape || key.return || input === 'q') setModal(null);
       } else if (modal.kind === 'confirm') {
-        const choice = modal.choices.find((c) => c.key === input);
+        if (inBatch === modal.batch) return;
+        const choice = modal.choices.find((c) => c.key === input || (c.enter && key.return));
         if (key.escape || input === 'n') setModal(null);
         else if (choice) {
           setModal(null);
@@ -318,16 +388,17 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
       else if (input === 'x') void act(`stop ${vm.ref}`, () => source.stopVm(vm.ref));
       else if (input === 'r') void act(`restart ${vm.ref}`, () => source.restartVm(vm.ref));
       else if (input === 'd')
-        confirm(`Destroy VM ${vm.ref}?`, 'Its container goes; its home volume goes too unless you keep it.', [
+        confirm(`Destroy VM ${vm.ref}?`, 'Its container goes; its home volume (the data) too only with D.', [
           {
             key: 'k',
+            enter: true,
             label: 'destroy, keep the home (data)',
             run: () => void act(`destroy ${vm.ref}`, () => source.destroyVm(vm.ref, true)),
           },
           {
-            key: 'y',
-            label: 'destroy and delete the home',
-            run: () => void act(`destroy ${vm.ref}`, () => source.destroyVm(vm.ref, false)),
+            key: 'D',
+            label: 'destroy and DELETE the home (its data is lost)',
+            run: () => void act(`destroy ${vm.ref} with its home`, () => source.destroyVm(vm.ref, false)),
           },
         ]);
       else if (input === 'l') {

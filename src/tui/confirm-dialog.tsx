@@ -2,6 +2,8 @@ import { Box, Text } from 'ink';
 
 export interface ConfirmChoice {
   key: string;
+  /** Enter answers this too. */
+  enter?: boolean;
   label: string;
 }
 
@@ -12,7 +14,7 @@ export function ConfirmDialog({ title, body, choices }: { title: string; body?: 
       <Text bold>{title}</Text>
       {body ? <Text>{body}</Text> : null}
       {choices.map((c) => (
-        <Text key={c.key}>{`[${c.key}] ${c.label}`}</Text>
+        <Text key={c.key}>{`[${c.key}${c.enter ? '/Enter' : ''}] ${c.label}`}</Text>
       ))}
       <Text dimColor>[Esc] cancel</Text>
     </Box>

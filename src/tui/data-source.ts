@@ -2,13 +2,13 @@ import { Writable } from 'node:stream';
 import { effectiveConfig } from '../domain/config-keys.js';
 import type { Berth } from '../services/context.js';
 import { type DaemonStatus, daemonStatus } from '../services/daemon-control.js';
-import { type HostSummary, hostSummary } from '../services/host.js';
+import { type EngineHost, engineHost, type HostSummary, hostSummary } from '../services/host.js';
 import { enterMaintenance, leaveMaintenance, type MaintenanceStatus, maintenanceStatus } from '../services/maintenance.js';
 import { listPlans, usersOnPlan } from '../services/plans.js';
 import { sshSessionCounts } from '../services/ssh-sessions.js';
 import { approveUser, listUsers, rejectUser, revokeUser, setUser } from '../services/users.js';
 import { latestVmEvents } from '../services/vm-event-log.js';
-import { vmLogs, vmStats } from '../services/vm-exec.js';
+import { statsOfRunning, vmLogs } from '../services/vm-exec.js';
 import { listVms } from '../services/vm-status.js';
 import { destroyVm, restartVm, startVm, stopVm } from '../services/vms.js';
 import type { UserStatus, VmEventEntry } from '../state/schema.js';
@@ -78,11 +78,29 @@ export interface DataSource {
   followLogs(ref: string, tail: number, onText: (text: string) => void, onEnd: (error?: Error) => void): Promise<() => void>;
 }
 
+/** How long the engine's host info is kept. */
+const ENGINE_HOST_MS = 30_000;
+/** Docker calls at a time for the VMs' stats. */
+const DOCKER_CONCURRENCY = 8;
+
 const why = (what: string, err: unknown) => `${what}: ${(err as Error).message.split('\n')[0]}`;
 
 /** The data source over berth's services (and the daemon's API for what only it knows). */
 export function berthDataSource(ctx: Berth): DataSource {
   const home = ctx.store.home;
+  // The engine's name, version and size hardly change: read again every ENGINE_HOST_MS, or after a failure.
+  let engine: { at: number; value: Promise<EngineHost> } | null = null;
+  const cachedEngine = (): Promise<EngineHost> => {
+    if (!engine || Date.now() - engine.at > ENGINE_HOST_MS) {
+      const value = engineHost(ctx);
+      const entry = { at: Date.now(), value };
+      engine = entry;
+      value.catch(() => {
+        if (engine === entry) engine = null;
+      });
+    }
+    return engine.value;
+  };
   return {
     async snapshot() {
       const problems: string[] = [];
@@ -92,19 +110,23 @@ export function berthDataSource(ctx: Berth): DataSource {
           problems.push(why(what, err));
           return fallback;
         };
-      const [state, maintenance, daemon, host, views, stats, sessions, events] = await Promise.all([
+      const [state, maintenance, daemon, host, views, sessions, events] = await Promise.all([
         ctx.store.read(),
         maintenanceStatus(ctx),
         daemonStatus(home),
-        hostSummary(ctx).catch(soft('Docker engine', null)),
+        hostSummary(ctx, cachedEngine()).catch(soft('Docker engine', null)),
+        // Inspects each VM once; the stats below are asked only of those it found running.
         listVms(ctx, { all: true }).catch(soft('VMs', null)),
-        vmStats(ctx).catch(soft('stats', [])),
         sshSessionCounts(home),
         latestVmEvents(ctx),
       ]);
-      const statsOf = new Map(stats.map((s) => [s.ref, s]));
+      const running = (views ?? []).filter((v) => v.state === 'running').map((v) => v.ref);
+      const stats = running.length ? await statsOfRunning(ctx, running, DOCKER_CONCURRENCY).catch(soft('stats', null)) : null;
+      const failed = [...(stats?.values() ?? [])].filter((r) => r.status === 'rejected');
+      if (failed[0]?.status === 'rejected') problems.push(why(`stats of ${failed.length} VM(s)`, failed[0].reason));
       const vms = views?.map((view): VmRow => {
-        const s = view.state === 'running' ? statsOf.get(view.ref) : undefined;
+        const result = view.state === 'running' ? stats?.get(view.ref) : undefined;
+        const s = result?.status === 'fulfilled' ? result.value : undefined;
         return {
           ...view,
           cpuPercent: s ? s.cpuPercent : null,
@@ -180,7 +202,8 @@ export function berthDataSource(ctx: Berth): DataSource {
       };
       stream.once('end', () => end());
       stream.once('close', () => end());
-      stream.once('error', (err: Error) => end(err));
+      // `on`, not `once`: a second error (a destroyed stream can emit more) must not go unhandled.
+      stream.on('error', (err: Error) => end(err));
       return () => {
         stopped = true;
         (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();

@@ -33,7 +33,7 @@ export function Header({ host, daemon, maintenance }: HeaderProps) {
       </Text>
       <Text wrap="truncate">
         {host
-          ? `CPU ${host.reserved.cpus}/${host.cpus} · RAM ${shortSize(host.reserved.memoryBytes)}/${shortSize(host.memoryBytes)} reserved by ${host.reserved.vms} running VM(s)`
+          ? `Reserved by ${host.reserved.vms} running VM(s): CPU ${host.reserved.cpus}/${host.cpus} · RAM ${shortSize(host.reserved.memoryBytes)}/${shortSize(host.memoryBytes)} (plan limits, not live use)`
           : 'host capacity unknown (no Docker engine answers)'}
       </Text>
       {maintenance?.on ? (

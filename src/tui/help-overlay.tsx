@@ -15,7 +15,7 @@ export const KEYS: Array<[string, Array<[string, string]>]> = [
     'VMs',
     [
       ['s / x / r', 'start / stop / restart'],
-      ['d', 'destroy (asks; keep the home or not)'],
+      ['d', 'destroy (asks: k/Enter keeps the home, D deletes it)'],
       ['l', 'logs pane (follows; l or Esc closes)'],
       ['e', 'shell in the VM (back here on exit)'],
       ['Enter', 'details'],

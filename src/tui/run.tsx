@@ -1,4 +1,5 @@
 import { render } from 'ink';
+import { onExit } from 'signal-exit';
 import { attachTerminal } from '../cli/terminal.js';
 import type { Berth } from '../services/context.js';
 import { execInVm, shellCommand } from '../services/vm-exec.js';
@@ -18,7 +19,10 @@ export async function runTui(ctx: Berth, options: { colour: boolean }): Promise<
   const out = process.stdout;
   let ui: UiState | undefined;
   const restore = () => out.write(`${ALT_SCREEN_OFF}\u001b[?25h`);
-  process.once('exit', restore);
+  // However the process ends (q, an error, SIGTERM, SIGHUP…), the terminal gets its normal screen and cursor back.
+  const forget = onExit(() => {
+    restore();
+  });
   try {
     for (;;) {
       out.write(ALT_SCREEN_ON);
@@ -31,13 +35,14 @@ export async function runTui(ctx: Berth, options: { colour: boolean }): Promise<
       await shell(ctx, result.shell);
     }
   } finally {
-    process.off('exit', restore);
+    forget();
     restore();
   }
 }
 
 async function shell(ctx: Berth, ref: string): Promise<void> {
   out(`Shell in ${ref}; exit it to come back to berth tui.\n`);
+  let opened = false;
   try {
     const handle = await execInVm(ctx, ref, {
       cmd: shellCommand(),
@@ -45,11 +50,19 @@ async function shell(ctx: Berth, ref: string): Promise<void> {
       stdin: true,
       env: [`TERM=${process.env.TERM ?? 'xterm'}`],
     });
+    opened = true;
+    // The VM can go while the shell is open (destroyed, the engine restarted): its stream then fails;
+    // that ends the shell, it must not end berth tui, nor leave the terminal raw and piped.
+    handle.stream.on('error', () => undefined);
     const detach = attachTerminal(handle, true);
-    await handle.exitCode();
-    detach();
+    try {
+      await handle.exitCode();
+    } finally {
+      detach();
+    }
   } catch (err) {
-    out(`Could not open a shell in ${ref}: ${(err as Error).message}\nBack to berth tui in 2 s…\n`);
+    const what = opened ? `The shell in ${ref} ended` : `Could not open a shell in ${ref}`;
+    out(`\r\n${what}: ${(err as Error).message}\r\nBack to berth tui in 2 s…\r\n`);
     await new Promise((r) => setTimeout(r, 2000));
   }
 }

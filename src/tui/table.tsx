@@ -6,6 +6,8 @@ export interface Column<Row> {
   title: string;
   /** Width in cells (the least when `grow`). */
   width: number;
+  /** Widens up to this many cells when there is room, before growing columns get theirs. */
+  max?: number;
   /** Takes a share of the room left over. */
   grow?: boolean;
   align?: 'left' | 'right';
@@ -24,13 +26,20 @@ export function layoutColumns<Row>(columns: Column<Row>[], width: number): Array
     const lowest = kept.reduce((low, c) => (c.priority < low.priority ? c : low));
     kept = kept.filter((c) => c !== lowest);
   }
-  const spare = Math.max(0, width - need(kept));
+  let spare = Math.max(0, width - need(kept));
+  const widened = new Map<Column<Row>, number>();
+  for (const c of kept) {
+    const extra = Math.min(spare, Math.max(0, (c.max ?? c.width) - c.width));
+    widened.set(c, c.width + extra);
+    spare -= extra;
+  }
   const growers = kept.filter((c) => c.grow);
   return kept.map((c) => {
-    if (!c.grow) return { ...c, shown: Math.min(c.width, Math.max(1, width - MARK)) };
+    const base = widened.get(c) ?? c.width;
+    if (!c.grow) return { ...c, shown: Math.min(base, Math.max(1, width - MARK)) };
     const index = growers.indexOf(c);
     const share = Math.floor(spare / growers.length) + (index < spare % growers.length ? 1 : 0);
-    return { ...c, shown: c.width + share };
+    return { ...c, shown: base + share };
   });
 }
 

@@ -54,11 +54,13 @@ export function vmColumns(now: Date): Column<VmRow>[] {
     { title: 'USER', width: 8, grow: true, priority: 9, text: (vm) => vm.user },
     { title: 'VM', width: 4, grow: true, priority: 9, text: (vm) => vm.name },
     { title: 'PLAN', width: 8, priority: 5, text: (vm) => vm.plan },
-    { title: 'STATE', width: 16, priority: 10, text: stateText, colour: (vm) => stateColour(vm.state) },
+    // 16 cells hold every state but `stopped:maintenance`, which gets its 19 when there is room.
+    { title: 'STATE', width: 16, max: 19, priority: 10, text: stateText, colour: (vm) => stateColour(vm.state) },
     { title: 'CPU%', width: 5, align: 'right', priority: 8, text: (vm) => (vm.cpuPercent === null ? DASH : vm.cpuPercent.toFixed(1)) },
     {
       title: 'MEM MB',
-      width: 9,
+      // `16384/16384`
+      width: 11,
       align: 'right',
       priority: 7,
       text: (vm) =>

@@ -1,3 +1,6 @@
+import { readFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, berth, berthJson } from '../helpers/cli.js';
@@ -10,6 +13,8 @@ const session = unique('berth-tui-');
 
 const tmux = (...args: string[]) => execa('tmux', args);
 const screen = async () => (await tmux('capture-pane', '-p', '-t', session)).stdout;
+/** Whether the pane shows the terminal's alternate screen (1) or its normal one (0). */
+const alternateScreen = async (target: string) => (await tmux('display-message', '-p', '-t', target, '#{alternate_on}')).stdout.trim();
 const lineOf = (shown: string, text: string) => shown.split('\n').find((l) => l.includes(text)) ?? '';
 
 async function waitFor(test: (shown: string) => boolean, what: string, tries = 200): Promise<string> {
@@ -71,8 +76,40 @@ describe('berth tui in a real terminal, against the engine', () => {
     shown = await waitFor((s) => !lineOf(s, '[1 VMs]').includes('l logs') && lineOf(s, '[1 VMs]').endsWith('…'), 'the 80-column layout');
     for (const line of shown.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
     expect(lineOf(shown, second)).toContain('stopped');
+    expect(await alternateScreen(session)).toBe('1');
     await tmux('send-keys', '-t', session, 'q');
     await waitFor((s) => s.includes('TUI-ENDED 0'), 'the TUI gone');
+    expect(await alternateScreen(session)).toBe('0');
+  });
+
+  it('gives the terminal back (normal screen, cursor shown) when killed by SIGTERM or SIGHUP', async () => {
+    for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+      const killed = `${session}-${signal.toLowerCase()}`;
+      const pidFile = join(h.home, `tui-${signal}.pid`);
+      await tmux(
+        'new-session',
+        '-d',
+        '-s',
+        killed,
+        '-x',
+        '100',
+        '-y',
+        '24',
+        `sh -c 'echo $$ > ${pidFile}; exec env -u CI BERTH_HOME=${h.home} TERM=xterm-256color node ${BIN} tui'; echo TUI-ENDED $?; sleep 30`,
+      );
+      try {
+        const pane = async () => (await tmux('capture-pane', '-p', '-t', killed)).stdout;
+        for (let i = 0; i < 100 && !(await pane()).includes('[1 VMs]'); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(await alternateScreen(killed)).toBe('1');
+        process.kill(Number(await readFile(pidFile, 'utf8')), signal);
+        for (let i = 0; i < 100 && !(await pane()).includes('TUI-ENDED'); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(await pane()).toMatch(new RegExp(`TUI-ENDED ${128 + osConstants.signals[signal]}`));
+        expect(await alternateScreen(killed)).toBe('0');
+        expect((await tmux('display-message', '-p', '-t', killed, '#{cursor_flag}')).stdout.trim()).toBe('1');
+      } finally {
+        await tmux('kill-session', '-t', killed).catch(() => undefined);
+      }
+    }
   });
 
   it('refuses clearly when stdout is not a terminal', async () => {

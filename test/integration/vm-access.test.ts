@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/domain/actor.js';
 import type { BerthError } from '../../src/errors.js';
 import { openBerth } from '../../src/services/context.js';
+import { latestVmEvents } from '../../src/services/vm-event-log.js';
 import { execInVm } from '../../src/services/vm-exec.js';
 import { createVm, destroyVm, startVm, stopVm } from '../../src/services/vms.js';
 import { berth, berthJson } from '../helpers/cli.js';
@@ -62,6 +63,20 @@ describe("a user acting through a front-end (bot, SSH) on someone else's VM", ()
     }
     const own = await createVm(ctx, { user: alice }, { role: 'user', login: alice });
     expect(own.user).toBe(alice);
+  });
+
+  it('logs who stopped a VM (a policy by its name), not a bare "user" or "operator"', async () => {
+    const ctx = openBerth(h.home);
+    const lastStop = async () => (await latestVmEvents(ctx)).find((e) => e.vm === `${bob}/main`);
+    await stopVm(ctx, bob, { role: 'user', login: bob }, 'user');
+    expect(await lastStop()).toMatchObject({ kind: 'stop', reason: `user ${bob}` });
+    await startVm(ctx, bob);
+    await stopVm(ctx, bob, { role: 'admin', login: 'carol' }, 'operator');
+    expect(await lastStop()).toMatchObject({ kind: 'stop', reason: 'admin carol' });
+    await startVm(ctx, bob);
+    await stopVm(ctx, bob, { role: 'admin' }, 'idle');
+    expect(await lastStop()).toMatchObject({ kind: 'idle-stop', reason: 'idle' });
+    await startVm(ctx, bob);
   });
 
   it('keeps users and plans with VMs from being removed', async () => {

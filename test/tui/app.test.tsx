@@ -9,8 +9,10 @@ const DOWN = '\u001b[B';
 
 afterEach(() => cleanup());
 
-function open(source: FakeSource, size: { width?: number; height?: number } = {}) {
-  const app = render(<App source={source} refreshMs={40} colour={false} width={size.width ?? 100} height={size.height ?? 24} />);
+function open(source: FakeSource, size: { width?: number; height?: number; statusMs?: number } = {}) {
+  const app = render(
+    <App source={source} refreshMs={40} colour={false} width={size.width ?? 100} height={size.height ?? 24} statusMs={size.statusMs} />,
+  );
   const frame = () => app.lastFrame() ?? '';
   const waitFor = async (test: (frame: string) => boolean, what: string) => {
     for (let i = 0; i < 100; i++) {
@@ -40,8 +42,7 @@ describe('berth tui, on a fake berth', () => {
     expect(shown).toContain('testhost');
     expect(shown).toContain('Docker 27.0.1');
     expect(shown).toMatch(/daemon running api ✓ ssh –/);
-    expect(shown).toContain('CPU 2/8');
-    expect(shown).toContain('RAM 2G/16G');
+    expect(shown).toContain('Reserved by 2 running VM(s): CPU 2/8 · RAM 2G/16G (plan limits, not live use)');
     expect(shown).not.toContain('MAINTENANCE');
   });
 
@@ -57,6 +58,24 @@ describe('berth tui, on a fake berth', () => {
     expect(ui.frame()).toMatch(/USER\s+VM\s+PLAN\s+STATE\s+CPU%\s+MEM MB\s+UPTIME\s+SSH/);
     expect(ui.row('alice')).toMatch(/^> alice\s+main\s+basic\s+running\s+1\.5\s+100\/1024\s+1h00\s+2/);
     expect(ui.row('bob')).toMatch(/stopped:idle\s+–\s+–\/1024\s+–/);
+  });
+
+  it('shows 16 GB in MB whole (16384/16384) and "stopped:maintenance" uncut when there is room', async () => {
+    const big = 16 * 1024 ** 3;
+    const source = new FakeSource({
+      vms: [
+        vmRow('alice', 'main', { ramBytes: big, memoryUsedBytes: big, memoryLimitBytes: big }),
+        vmRow('bob', 'main', { state: 'exited', stopReason: 'maintenance', cpuPercent: null, memoryUsedBytes: null }),
+      ],
+    });
+    const wide = open(source, { width: 100 });
+    await wide.waitFor((f) => f.includes('bob'), 'the VMs');
+    expect(wide.row('alice')).toMatch(/running\s+1\.5\s+16384\/16384\s/);
+    expect(wide.row('bob')).toMatch(/stopped:maintenance\s+–\s+–\/1024\s/);
+    const narrow = open(source, { width: 80 });
+    await narrow.waitFor((f) => f.includes('bob'), 'the VMs');
+    expect(narrow.row('alice')).toContain('16384/16384');
+    for (const line of narrow.frame().split('\n')) expect(line.length).toBeLessThanOrEqual(80);
   });
 
   it('select → stop: j moves to the second VM, x stops it, and the table shows it stopped', async () => {
@@ -95,14 +114,16 @@ describe('berth tui, on a fake berth', () => {
     await ui.waitFor(() => source.calls.includes('restart alice/main'), 'a restart');
   });
 
-  it('d asks before destroying: Esc cancels, k destroys keeping the home', async () => {
-    const source = new FakeSource();
+  it('d asks before destroying: Esc cancels, k or Enter destroys keeping the home; only D deletes it', async () => {
+    const source = new FakeSource({ vms: [vmRow('alice', 'main'), vmRow('bob', 'main'), vmRow('carol', 'main')] });
     const ui = open(source);
     await ui.waitFor((f) => f.includes('bob'), 'the VMs');
     await ui.press('j', 'd');
     await ui.waitFor((f) => f.includes('Destroy VM bob/main?'), 'the dialog');
-    expect(ui.frame()).toContain('[k] destroy, keep the home');
-    expect(ui.frame()).toContain('[y] destroy and delete the home');
+    expect(ui.frame()).toContain('[k/Enter] destroy, keep the home');
+    expect(ui.frame()).toContain('[D] destroy and DELETE the home');
+    await ui.press('y', 'd');
+    expect(ui.frame()).toContain('Destroy VM bob/main?');
     await ui.press(ESC);
     await ui.waitFor((f) => !f.includes('Destroy VM'), 'the dialog gone');
     expect(source.calls).toEqual([]);
@@ -110,6 +131,56 @@ describe('berth tui, on a fake berth', () => {
     await ui.waitFor((f) => !/^[> ] bob /m.test(f), 'bob gone');
     expect(ui.frame()).toContain('destroy bob/main: done');
     expect(source.calls).toEqual(['destroy bob/main keepData=true']);
+    await ui.press('d', 'D');
+    await ui.waitFor((f) => !/^[> ] alice /m.test(f), 'alice gone');
+    await ui.press('d', ENTER);
+    await ui.waitFor((f) => !/^[> ] carol /m.test(f), 'carol gone');
+    expect(source.calls).toEqual([
+      'destroy bob/main keepData=true',
+      'destroy alice/main keepData=false',
+      'destroy carol/main keepData=true',
+    ]);
+  });
+
+  it('keys that come with the one opening a question ("dD", "vy", "my" pasted) do not answer it', async () => {
+    const source = new FakeSource();
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('bob'), 'the VMs');
+    await ui.press('dD');
+    await ui.waitFor((f) => f.includes('Destroy VM alice/main?'), 'the destroy question');
+    await ui.press('x', 'x');
+    expect(ui.frame()).toContain('Destroy VM alice/main?');
+    expect(source.calls).toEqual([]);
+    await ui.press(ESC, '2');
+    await ui.waitFor((f) => f.includes('TELEGRAM'), 'the users tab');
+    await ui.press('vy');
+    await ui.waitFor((f) => f.includes('Revoke alice?'), 'the revoke question');
+    await ui.press(ESC, '4');
+    await ui.waitFor((f) => f.includes('NEXT RUN'), 'the schedule tab');
+    await ui.press('my');
+    await ui.waitFor((f) => f.includes('Turn maintenance on?'), 'the maintenance question');
+    expect(source.calls).toEqual([]);
+    // Answered by a key of its own, it acts.
+    await ui.press('y');
+    await ui.waitFor((f) => f.includes('MAINTENANCE: from berth tui'), 'the banner');
+    expect(source.calls).toEqual(['maintenance on']);
+  });
+
+  it("an action's outcome goes after a while or at the next key, and the problems line shows again", async () => {
+    const source = new FakeSource();
+    source.problems = ['Docker engine: connect ENOENT /var/run/docker.sock'];
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('Docker engine: connect ENOENT'), 'the problem');
+    await ui.press('x');
+    await ui.waitFor((f) => f.includes('stop alice/main: done'), 'the outcome');
+    expect(ui.frame()).not.toContain('Docker engine: connect ENOENT');
+    await ui.press('j');
+    await ui.waitFor((f) => f.includes('Docker engine: connect ENOENT') && !f.includes('stop alice/main'), 'the problem again');
+    const timed = open(new FakeSource(), { statusMs: 200 });
+    await timed.waitFor((f) => f.includes('alice'), 'the VMs');
+    await timed.press('x');
+    await timed.waitFor((f) => f.includes('stop alice/main: done'), 'the outcome');
+    await timed.waitFor((f) => !f.includes('stop alice/main: done') && f.includes('q quit'), 'the outcome gone by itself');
   });
 
   it('/ filters the list, Esc clears the filter', async () => {
@@ -139,6 +210,7 @@ describe('berth tui, on a fake berth', () => {
     await ui.waitFor((f) => f.includes('alice'), 'the VMs');
     await ui.press('?');
     const help = await ui.waitFor((f) => f.includes('Keys'), 'the help');
+    expect(help).toContain('k/Enter keeps the home, D deletes it');
     for (const key of ['switch tab', 'filter', 'destroy', 'logs pane', 'shell', 'approve', 'revoke', 'maintenance on/off', 'quit']) {
       expect(help).toContain(key);
     }
@@ -159,6 +231,32 @@ describe('berth tui, on a fake berth', () => {
     await ui.press('l');
     await ui.waitFor((f) => !f.includes('logs alice/main'), 'the logs pane closed');
     expect(source.calls).toEqual(['logs alice/main', 'logs-stop alice/main']);
+  });
+
+  it('a logs stream that comes back after its pane was closed (or another opened) is stopped at once', async () => {
+    const source = new FakeSource();
+    const release: Array<() => void> = [];
+    source.logsGate = new Promise((resolve) => release.push(resolve));
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('bob'), 'the VMs');
+    await ui.press('l');
+    await ui.waitFor((f) => f.includes('logs alice/main'), 'the logs pane, waiting');
+    await ui.press('l');
+    await ui.waitFor((f) => !f.includes('logs alice/main'), 'the logs pane closed');
+    await ui.press('j', 'l');
+    await ui.waitFor((f) => f.includes('logs bob/main'), "bob's logs pane, waiting");
+    await ui.press('k', 'l');
+    await ui.waitFor((f) => f.includes('logs alice/main'), "alice's logs pane, waiting");
+    release[0]?.();
+    await ui.waitFor(() => source.calls.filter((c) => c.startsWith('logs-stop')).length === 2, 'the stale streams stopped');
+    expect(source.calls.toSorted()).toEqual(
+      ['logs alice/main', 'logs bob/main', 'logs alice/main', 'logs-stop alice/main', 'logs-stop bob/main'].toSorted(),
+    );
+    // The current one lives on and is drawn; its text from the stale ones is not.
+    await ui.waitFor((f) => f.includes('first line of alice/main'), "alice's logs");
+    expect(ui.frame()).not.toContain('first line of bob/main');
+    await ui.press(ESC);
+    await ui.waitFor(() => source.calls.filter((c) => c.startsWith('logs-stop')).length === 3, 'the current stream stopped');
   });
 
   it('Users: status, plan, Telegram id, keys and VMs; a approves, R rejects, v revokes after asking, p changes plan', async () => {

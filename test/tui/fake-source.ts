@@ -69,6 +69,9 @@ export class FakeSource implements DataSource {
     ],
   };
   logListeners: Array<(text: string) => void> = [];
+  /** While set, followLogs waits for it (a slow engine). */
+  logsGate: Promise<void> | null = null;
+  problems: string[] = [];
   failNext: Error | null = null;
 
   constructor(init: { vms?: VmRow[]; users?: UserRow[] } = {}) {
@@ -115,7 +118,7 @@ export class FakeSource implements DataSource {
       users: this.users.map((u) => ({ ...u })),
       plans: this.plans.map((p) => ({ ...p, users: this.users.filter((u) => u.plan === p.name).map((u) => u.login) })),
       events: [...this.events],
-      problems: [],
+      problems: [...this.problems],
     };
   }
 
@@ -160,6 +163,7 @@ export class FakeSource implements DataSource {
   }
   async followLogs(ref: string, _tail: number, onText: (text: string) => void) {
     this.calls.push(`logs ${ref}`);
+    if (this.logsGate) await this.logsGate;
     this.logListeners.push(onText);
     onText(`first line of ${ref}\n`);
     return () => {
