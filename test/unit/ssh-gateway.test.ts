@@ -228,3 +228,22 @@ describe('client variables in a session', () => {
     }
   });
 });
+
+describe('the host key file', () => {
+  it('is made 0600 and reused; one others can read is refused with what to do', async () => {
+    const { chmod, mkdtemp, rm, stat } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadOrCreateHostKey } = await import('../../src/services/ssh-host-key.js');
+    const home = await mkdtemp(join(tmpdir(), 'berth-hostkey-'));
+    try {
+      const made = await loadOrCreateHostKey(home);
+      expect((await stat(made.path)).mode & 0o777).toBe(0o600);
+      expect((await loadOrCreateHostKey(home)).fingerprint).toBe(made.fingerprint);
+      await chmod(made.path, 0o644);
+      await expect(loadOrCreateHostKey(home)).rejects.toMatchObject({ code: 'HOST_KEY_MODE', message: /mode 0644/ });
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
