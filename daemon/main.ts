@@ -81,6 +81,20 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   const state = await ctx0.store.read();
   const config = effectiveConfig(state.config);
   const log = createLogger(config['log-level'], options.pretty);
+  // A promise nobody awaited is logged and the daemon goes on; an exception nothing caught
+  // leaves it in an unknown state: logged, then exit 1 (systemd restarts it).
+  process.on('unhandledRejection', (reason) => {
+    log.error(
+      { component: 'daemon', err: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason) },
+      'unhandled rejection',
+    );
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ component: 'daemon', err: err.stack ?? String(err) }, 'uncaught exception; exiting');
+    log.flush?.();
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 200);
+  });
   const running = () =>
     new BerthError(
       'DAEMON_RUNNING',
@@ -172,7 +186,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
       sshLog.info({ address, hostKey: hostKey.fingerprint }, 'ssh gateway listening');
     } catch (err) {
       gateway = null;
-      components.set('ssh', 'failed', `could not listen on ${config['ssh.listen']}`, err);
+      components.set('ssh', 'failed', err instanceof BerthError ? err.message : `could not listen on ${config['ssh.listen']}`, err);
       sshLog.error({ err: String(err) }, 'ssh gateway did not start');
     }
   }

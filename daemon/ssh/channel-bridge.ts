@@ -3,6 +3,7 @@ import type pino from 'pino';
 import type { AcceptConnection, PseudoTtyInfo, RejectConnection, ServerChannel, Session as SshSession } from 'ssh2';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import type { ConfigValues } from '../../src/domain/config-keys.js';
+import { acceptClientEnv, MAX_CLIENT_ENV } from '../../src/domain/ssh-env.js';
 import { BerthError } from '../../src/errors.js';
 import type { Berth } from '../../src/services/context.js';
 import { type GatewayIdentity, gatewayActor, openGatewayVm } from '../../src/services/ssh-access.js';
@@ -24,8 +25,8 @@ export interface ConnectionScope {
   touch(): void;
   /** Packets written until the next tick leave in one system call (writev). */
   batch(): void;
-  /** Runs `fn` when the connection closes. */
-  onClose(fn: () => void): void;
+  /** Runs `fn` when the connection closes (at once if it already has); the result unsubscribes. */
+  onClose(fn: () => void): () => void;
 }
 
 // sftp-server's place differs between distributions; the first one found runs.
@@ -36,9 +37,6 @@ const SFTP_SERVER = [
   'echo "berth: this VM has no sftp-server" >&2',
   'exit 127',
 ].join('\n');
-
-const BASE_ENV = /^(LANG|LC_[A-Z_]+|TERM)$/;
-const MAX_ENV = 64;
 
 /** Ends an audit line: one per session, in the daemon log and the metrics. */
 export function audit(scope: ConnectionScope, session: Session, outcome: string, exitCode: number | null, startedAt: number): void {
@@ -98,8 +96,7 @@ export function handleSessionChannel(scope: ConnectionScope, accept: AcceptConne
   ssh.on('env', (ok, no, info) => {
     const key = String(info.key);
     const value = String(info.val);
-    const wanted = BASE_ENV.test(key) || config['ssh.accept-env'].includes(key);
-    if (!started && wanted && env.length < MAX_ENV && value.length <= 4096 && !value.includes('\0')) {
+    if (!started && env.length < MAX_CLIENT_ENV && acceptClientEnv(key, value, config['ssh.accept-env'])) {
       env.push(`${key}=${value}`);
       ok?.();
     } else no?.();
@@ -128,21 +125,31 @@ export function handleSessionChannel(scope: ConnectionScope, accept: AcceptConne
   ssh.on('shell', (ok, no) => begin(ok, no, 'shell'));
   ssh.on('exec', (ok, no, info) => begin(ok, no, 'exec', String(info.command)));
   ssh.on('subsystem', (ok, no, info) => (info.name === 'sftp' ? begin(ok, no, 'subsystem', 'sftp') : no?.()));
-  ssh.on('close', () => {
+  const offClose = scope.onClose(() => {
     if (!started) release();
   });
-  scope.onClose(() => {
+  ssh.on('close', () => {
+    offClose();
     if (!started) release();
   });
 }
 
+/** How long an ending session waits for its output to reach the client. */
+const FLUSH_MS = 3000;
+
 /**
- * Resolves once what was written has gone out to the client (its window permitting).
+ * Resolves true once what was written has gone out to the client (its window permitting),
+ * false when that has not happened within `ms` (a client that reads nothing).
  * Polled: 'drain' fires only after a write was refused, not whenever the buffer empties.
  */
-function flushed(w: { writableLength: number; destroyed: boolean; writable: boolean }): Promise<void> {
+function flushed(w: { writableLength: number; destroyed: boolean; writable: boolean }, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
   return new Promise((resolve) => {
-    const check = () => (w.writableLength === 0 || w.destroyed || !w.writable ? resolve() : setTimeout(check, 5));
+    const check = () => {
+      if (w.writableLength === 0 || w.destroyed || !w.writable) resolve(true);
+      else if (Date.now() >= deadline) resolve(false);
+      else setTimeout(check, 5);
+    };
     check();
   });
 }
@@ -188,11 +195,16 @@ function startExec(
   let resizeExec: ((cols: number, rows: number) => Promise<void>) | null = null;
   scope.metrics.active.inc();
 
+  let offClose: () => void = () => undefined;
   /** The session is over: client told (if still there), processes gone, slot freed, audit written. */
   const end = async (outcome: string, reason?: string) => {
     if (finished) return;
     finished = true;
+    offClose();
     if (outcome === 'killed' && reason) note(`berth: ${reason}`);
+    // Off the list and its slot free at once: what follows can wait on the client.
+    scope.registry.remove(session.id);
+    release();
     if (stream && outcome !== 'ok') {
       // The client went away or the session was killed: nothing may be left running in the VM.
       stream.destroy();
@@ -202,21 +214,59 @@ function startExec(
     }
     if (channel.writable) {
       // exit-status goes out at once: the output still queued for the client's window first.
-      await Promise.all([flushed(channel), flushed(channel.stderr)]);
-      if (exitCode !== null) channel.exit(exitCode);
-      channel.end();
+      // A client that reads nothing (window at 0) gets FLUSH_MS; the channel is closed anyway.
+      const drained = await Promise.all([flushed(channel, FLUSH_MS), flushed(channel.stderr, FLUSH_MS)]);
+      if (drained.every(Boolean)) {
+        if (exitCode !== null) channel.exit(exitCode);
+        channel.end();
+      }
     }
     channel.close();
-    scope.registry.remove(session.id);
     scope.metrics.active.dec();
-    release();
     audit(scope, session, outcome, exitCode, startedAt);
   };
 
   channel.on('error', () => undefined);
   channel.stderr.on('error', () => undefined);
   channel.on('close', () => void end('disconnected'));
-  scope.onClose(() => void end('disconnected'));
+  offClose = scope.onClose(() => void end('disconnected'));
+
+  // A client can send window-change and signal requests as fast as it likes: one Docker call
+  // of each kind at a time, the latest size and the latest signal kept for the next one.
+  let resizing = false;
+  let resizePending = false;
+  const pushSize = async () => {
+    if (resizing) {
+      resizePending = true;
+      return;
+    }
+    resizing = true;
+    try {
+      do {
+        resizePending = false;
+        const now = size;
+        if (resizeExec && now && now.cols > 0 && now.rows > 0 && !finished) await resizeExec(now.cols, now.rows).catch(() => undefined);
+      } while (resizePending);
+    } finally {
+      resizing = false;
+    }
+  };
+  let signalling = false;
+  let nextSignal: SessionSignal | null = null;
+  const pushSignal = async () => {
+    if (signalling) return;
+    signalling = true;
+    try {
+      while (nextSignal && !finished) {
+        const name = nextSignal;
+        nextSignal = null;
+        await signalExecSession(ctx, ref, session.id, name, { actor: gatewayActor(identity) }).catch(() => undefined);
+      }
+    } finally {
+      signalling = false;
+      nextSignal = null;
+    }
+  };
 
   void (async () => {
     try {
@@ -227,8 +277,10 @@ function startExec(
       scope.registry.add(session);
       const cmd =
         kind === 'shell' ? shellCommand() : kind === 'subsystem' ? ['/bin/sh', '-c', SFTP_SERVER] : ['/bin/sh', '-c', command ?? ''];
-      const env = [`${SESSION_ENV}=${session.id}`, ...clientEnv.filter((e) => !e.startsWith('TERM='))];
+      // The client's variables first, berth's own last (Docker keeps the last of a name).
+      const env = clientEnv.filter((e) => !e.startsWith('TERM='));
       if (pty) env.push(`TERM=${pty.term || clientEnv.find((e) => e.startsWith('TERM='))?.slice(5) || 'xterm'}`);
+      env.push(`${SESSION_ENV}=${session.id}`);
       const handle = await execInVm(ctx, ref, { cmd, tty: pty !== null, stdin: true, env }, gatewayActor(identity));
       if (finished) {
         // The client left while the exec was being made: it must not run on alone.
@@ -239,7 +291,7 @@ function startExec(
       stream = handle.stream;
       resizeExec = handle.resize;
       // Docker 20.10 has no console size at exec creation: size it right after the start.
-      if (size && size.cols > 0 && size.rows > 0) void handle.resize(size.cols, size.rows);
+      void pushSize();
       let ending = false;
       wire(scope, session, channel, handle.stream, pty !== null, async () => {
         if (ending || finished) return;
@@ -261,11 +313,12 @@ function startExec(
   return {
     resize: (cols, rows) => {
       size = { cols, rows };
-      if (cols > 0 && rows > 0) void resizeExec?.(cols, rows);
+      void pushSize();
     },
     signal: (name) => {
       if (!ref) return;
-      void signalExecSession(ctx, ref, session.id, name, { actor: gatewayActor(identity) }).catch(() => undefined);
+      nextSignal = name;
+      void pushSignal();
     },
   };
 }

@@ -7,6 +7,8 @@ import { newSessionId, type Session } from './sessions.js';
 
 /** Destinations that mean "my VM": ssh -L 8080:localhost:8080 reaches port 8080 of the user's VM. */
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1', 'ip6-localhost']);
+/** A port in the VM that does not answer by then is reported unreachable. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * `ssh -L` (direct-tcpip): only `localhost:PORT`, mapped to that port of the user's own VM
@@ -32,6 +34,11 @@ export function handleDirectTcpip(
     return;
   }
   const startedAt = Date.now();
+  // The client may leave while the VM starts or the port is dialled: nothing is opened after that.
+  let gone = false;
+  const offGone = scope.onClose(() => {
+    gone = true;
+  });
   void (async () => {
     let ref = '';
     let address: string;
@@ -41,12 +48,22 @@ export function handleDirectTcpip(
       address = await gatewayForwardTarget(scope.ctx, identity, ref);
     } catch (err) {
       log.warn({ user: identity.login, err: String(err) }, 'ssh forward refused: the VM is not reachable');
+      offGone();
       registry.release(identity.login);
       scope.metrics.sessions.inc({ kind: 'forward', outcome: 'refused' });
       reject();
       return;
     }
-    const socket = connect({ host: address, port });
+    if (gone) {
+      offGone();
+      registry.release(identity.login);
+      scope.metrics.sessions.inc({ kind: 'forward', outcome: 'disconnected' });
+      return;
+    }
+    const socket = connect({ host: address, port, timeout: CONNECT_TIMEOUT_MS });
+    socket.once('timeout', () => {
+      if (!opened) socket.destroy(new Error('connect timed out'));
+    });
     let finished = false;
     const session: Session = {
       id: newSessionId(),
@@ -61,9 +78,12 @@ export function handleDirectTcpip(
       bytesOut: 0,
       kill: () => finish('killed'),
     };
+    let offClose: () => void = () => undefined;
     const finish = (outcome: string) => {
       if (finished) return;
       finished = true;
+      offGone();
+      offClose();
       socket.destroy();
       registry.remove(session.id);
       registry.release(identity.login);
@@ -80,9 +100,11 @@ export function handleDirectTcpip(
     });
     let opened = false;
     socket.once('connect', () => {
+      if (gone) return finish('unreachable');
       const channel = accept();
-      if (!channel) return finish('disconnected');
+      if (!channel) return finish('unreachable');
       opened = true;
+      socket.setTimeout(0);
       registry.add(session);
       scope.metrics.active.inc();
       channel.on('error', () => undefined);
@@ -106,7 +128,7 @@ export function handleDirectTcpip(
         channel.close();
         finish('killed');
       };
-      scope.onClose(() => finish('disconnected'));
+      offClose = scope.onClose(() => finish('disconnected'));
     });
   })();
 }

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import type pino from 'pino';
@@ -7,10 +8,11 @@ import { printable } from '../../src/domain/names.js';
 import type { Berth } from '../../src/services/context.js';
 import { authorizeGatewayKey, type GatewayIdentity, maintenanceBanner } from '../../src/services/ssh-access.js';
 import type { HostKey } from '../../src/services/ssh-host-key.js';
+import type { State } from '../../src/state/schema.js';
 import type { SshMetrics } from '../metrics.js';
 import { type ConnectionScope, handleSessionChannel } from './channel-bridge.js';
 import { handleDirectTcpip } from './forwarding.js';
-import { AuthRateLimit } from './rate-limit.js';
+import { AuthRateLimit, PreAuthSlots } from './rate-limit.js';
 import { SessionRegistry, type SessionView } from './sessions.js';
 
 type Ssh2 = typeof import('ssh2');
@@ -28,6 +30,11 @@ const MAX_ATTEMPTS = 6;
 const KEEPALIVE_MS = 15_000;
 /** A connection that has not logged in by then is cut (sshd's LoginGraceTime). */
 const LOGIN_GRACE_MS = 60_000;
+/** Connections not logged in yet, per source address (IPv6: per /64) and overall (sshd's MaxStartups). */
+const MAX_STARTUPS_PER_SOURCE = 10;
+const MAX_STARTUPS = 100;
+/** A state read before login is reused while the file is unchanged, for at most this long. */
+const STATE_CACHE_MS = 2000;
 
 // AES-GCM first: with ssh2's crypto binding it is the fastest path (chacha20 is kept for
 // clients that want nothing else).
@@ -47,9 +54,10 @@ const CIPHERS = [
 export class SshGateway {
   readonly registry = new SessionRegistry();
   private readonly limiter = new AuthRateLimit();
+  private readonly startups = new PreAuthSlots(MAX_STARTUPS_PER_SOURCE, MAX_STARTUPS);
   private server: SshServer | null = null;
   private readonly connections = new Set<Connection>();
-  private banner: string | null = null;
+  private cached: { key: string; at: number; state: Promise<State> } | null = null;
   address = '';
 
   constructor(private readonly options: GatewayOptions) {}
@@ -81,7 +89,6 @@ export class SshGateway {
     });
     const bound = server.address() as AddressInfo;
     this.address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
-    await this.refreshBanner();
     return this.address;
   }
 
@@ -111,57 +118,82 @@ export class SshGateway {
     return this.registry.countForVm(ref);
   }
 
-  private async config(): Promise<ConfigValues> {
-    return effectiveConfig((await this.options.ctx.store.read()).config);
+  /**
+   * The state for pre-login checks: read and validated once, then reused (by every connection
+   * and attempt) while the file's inode, size and times are the same, for up to STATE_CACHE_MS.
+   * Read-only for its users. Sessions themselves read the state afresh.
+   */
+  private async state(): Promise<State> {
+    const path = this.options.ctx.store.path;
+    const st = await stat(path, { bigint: true }).catch(() => null);
+    const key = st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '';
+    const hit = this.cached;
+    if (hit && key && hit.key === key && Date.now() - hit.at < STATE_CACHE_MS) return hit.state;
+    const state = this.options.ctx.store.read();
+    // Stat first, read next: a change in between leaves a key that no longer matches (re-read).
+    this.cached = key ? { key, at: Date.now(), state } : null;
+    state.catch(() => {
+      if (this.cached?.state === state) this.cached = null;
+    });
+    return state;
   }
 
-  private async refreshBanner(): Promise<void> {
-    const state = await this.options.ctx.store.read().catch(() => null);
-    this.banner = state ? maintenanceBanner(state) : null;
+  private async config(): Promise<ConfigValues> {
+    return effectiveConfig((await this.state()).config);
   }
 
   private onConnection(client: Connection, source: string): void {
     const { ctx, log, metrics } = this.options;
-    this.connections.add(client);
-    let identity: GatewayIdentity | null = null;
-    let config: ConfigValues | null = null;
-    let failures = 0;
-    const closers: Array<() => void> = [];
-    let idleTimer: NodeJS.Timeout | null = null;
-    let lastActivity = Date.now();
-
-    // The banner (why logins are refused during maintenance) goes out with the auth service's
-    // acceptance; ssh2 takes one banner per server, so it is set on this connection's protocol.
-    const protocol = (client as unknown as { _protocol?: { _banner?: string } })._protocol;
+    client.on('error', (err) => log.debug({ source, err: String(err) }, 'ssh connection error'));
     // ssh2 writes each packet to the socket on its own; corked for a tick, they leave together.
     const socket = (client as unknown as { _sock?: Socket })._sock;
-    let corked = false;
     /** Ends the connection; a peer that does not close its side is cut off 2 s later. */
     const drop = () => {
       client.end();
       setTimeout(() => socket?.destroy(), 2000).unref();
     };
-    const setBanner = () => {
-      if (protocol) protocol._banner = this.banner ?? undefined;
-    };
-    setBanner();
-    void this.refreshBanner().then(setBanner);
+    const startup = this.startups.take(source);
+    if (!startup) {
+      log.warn({ source }, 'ssh connection dropped: too many connections not logged in yet');
+      metrics.authFailures.inc({ reason: 'startups' });
+      drop();
+      return;
+    }
+    this.connections.add(client);
+    let identity: GatewayIdentity | null = null;
+    let config: ConfigValues | null = null;
+    let failures = 0;
+    let closed = false;
+    const closers = new Set<() => void>();
+    let idleTimer: NodeJS.Timeout | null = null;
+    let lastActivity = Date.now();
+
+    // The banner (why logins are refused during maintenance) goes out with the auth service's
+    // acceptance; ssh2 takes one banner per server, so it is set on this connection's protocol,
+    // from the state read for this connection (well before the client gets that far).
+    const protocol = (client as unknown as { _protocol?: { _banner?: string } })._protocol;
+    let corked = false;
 
     const grace = setTimeout(() => {
       if (!identity) drop();
     }, LOGIN_GRACE_MS);
     grace.unref();
-    client.on('error', (err) => log.debug({ source, err: String(err) }, 'ssh connection error'));
     client.on('close', () => {
+      closed = true;
+      startup();
       clearTimeout(grace);
       this.connections.delete(client);
       if (idleTimer) clearInterval(idleTimer);
-      for (const fn of closers.splice(0)) fn();
-      if (!identity && failures > 0) void this.countFailure(source);
+      const fns = [...closers];
+      closers.clear();
+      for (const fn of fns) fn();
     });
     void (async () => {
-      const cfg = await this.config().catch(() => null);
-      if (cfg && (await this.limiter.banned(source, cfg['ssh.auth-rate'], cfg['ssh.ban']))) {
+      const state = await this.state().catch(() => null);
+      if (!state || closed) return;
+      if (protocol) protocol._banner = maintenanceBanner(state) ?? undefined;
+      const cfg = effectiveConfig(state.config);
+      if (await this.limiter.banned(source, cfg['ssh.auth-rate'], cfg['ssh.ban'])) {
         log.warn({ source }, 'ssh connection from a banned address dropped');
         metrics.authFailures.inc({ reason: 'banned' });
         drop();
@@ -174,18 +206,28 @@ export class SshGateway {
         identity = who;
         config = cfg;
       };
-      void this.authenticate(auth, source, onSuccess).then((result) => {
-        if (result !== 'failed') return;
-        if (auth.method !== 'none') failures++;
-        if (failures >= MAX_ATTEMPTS) drop();
-      });
+      const method = auth.method;
+      void this.authenticate(auth, source, onSuccess)
+        .then(async (result) => {
+          // Every refused attempt counts, each key offered that is not this login's too
+          // (the client's first `none` does not): per connection and per source address.
+          if (result !== 'failed' || method === 'none') return;
+          failures++;
+          if (failures >= MAX_ATTEMPTS || (await this.countFailure(source))) drop();
+        })
+        .catch((err) => {
+          log.error({ source, err: String(err) }, 'ssh login check failed');
+          drop();
+        });
     });
 
     client.on('ready', () => {
-      if (!identity || !config) {
+      // A client may be gone by the time its login was accepted: nothing is set up for it.
+      if (closed || !identity || !config) {
         client.end();
         return;
       }
+      startup();
       const idle = config['ssh.idle-timeout'];
       if (idle > 0) {
         idleTimer = setInterval(
@@ -219,7 +261,17 @@ export class SshGateway {
             socket.uncork();
           });
         },
-        onClose: (fn) => closers.push(fn),
+        onClose: (fn) => {
+          if (closed) {
+            fn();
+            return () => undefined;
+          }
+          const entry = () => fn();
+          closers.add(entry);
+          return () => {
+            closers.delete(entry);
+          };
+        },
       };
       client.on('session', (accept, reject) => {
         lastActivity = Date.now();
@@ -244,14 +296,14 @@ export class SshGateway {
     source: string,
     onSuccess: (identity: GatewayIdentity, config: ConfigValues) => void,
   ): Promise<'ok' | 'probe' | 'failed'> {
-    const { ctx, log, metrics } = this.options;
+    const { log, metrics } = this.options;
     if (auth.method !== 'publickey') {
       auth.reject(['publickey']);
       return 'failed';
     }
-    let state: Awaited<ReturnType<Berth['store']['read']>>;
+    let state: State;
     try {
-      state = await ctx.store.read();
+      state = await this.state();
     } catch (err) {
       log.error({ err: String(err) }, 'ssh login: the state could not be read');
       auth.reject(['publickey']);
@@ -292,11 +344,14 @@ export class SshGateway {
     return 'ok';
   }
 
-  private async countFailure(source: string): Promise<void> {
+  /** Counts one refused attempt from `source`; true when that got it banned. */
+  private async countFailure(source: string): Promise<boolean> {
     const cfg = await this.config().catch(() => null);
-    if (!cfg) return;
+    if (!cfg) return false;
     if (await this.limiter.fail(source, cfg['ssh.auth-rate'], cfg['ssh.ban'])) {
       this.options.log.warn({ source, banSeconds: cfg['ssh.ban'] }, 'ssh: too many failed logins from this address; banned');
+      return true;
     }
+    return false;
   }
 }

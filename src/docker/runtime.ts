@@ -380,10 +380,11 @@ export class DockerRuntime {
       stream,
       exitCode: async () => {
         if (!stream.readableEnded) await new Promise((resolve) => stream.once('end', resolve).once('close', resolve));
-        for (;;) {
+        // Usually done at the first look; a process that outlives its streams is polled less and less.
+        for (let wait = 20; ; wait = Math.min(wait * 2, 1000)) {
           const info = await exec.inspect().catch((err) => this.fail(err, 'read the exit code'));
           if (!info.Running) return info.ExitCode ?? 0;
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await new Promise((resolve) => setTimeout(resolve, wait));
         }
       },
       resize: async (columns, rows) => {

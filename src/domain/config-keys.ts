@@ -7,6 +7,7 @@ import { checkListenAddress } from './listen-address.js';
 import { checkPlanName, printable } from './names.js';
 import { parseCpus, parseWhole } from './numbers.js';
 import { formatSize, parseSize } from './sizes.js';
+import { isReservedEnvName } from './ssh-env.js';
 
 /** One global setting: how it is stored, parsed from text, and shown. */
 export interface ConfigKey<T> {
@@ -70,6 +71,13 @@ function checkEnvName(input: string): string {
       'INVALID_ENV_NAME',
       `"${printable(input)}" is not an environment variable name.`,
       'Use names like EDITOR or GIT_AUTHOR_NAME.',
+    );
+  }
+  if (isReservedEnvName(input)) {
+    throw invalidInput(
+      'INVALID_ENV_NAME',
+      `${input} cannot be passed in from SSH clients: berth sets it (or it changes what runs).`,
+      'Leave it out; BERTH_SESSION, HOME, USER, LOGNAME, PATH, SHELL, LD_*, BASH_ENV, ENV and the like are refused.',
     );
   }
   return input;

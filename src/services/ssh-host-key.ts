@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fingerprint } from '../domain/ssh-keys.js';
@@ -37,7 +37,18 @@ export async function loadOrCreateHostKey(home: string): Promise<HostKey> {
     if (err.code === 'ENOENT') return null;
     throw err;
   });
-  if (existing !== null) return { privateKey: existing, fingerprint: fingerprintOf(existing, path), path };
+  if (existing !== null) {
+    // A private key others could read may be known to them: refused, not silently tightened.
+    const mode = (await stat(path)).mode & 0o777;
+    if (mode & 0o077) {
+      throw new BerthError(
+        'HOST_KEY_MODE',
+        `The SSH host key ${path} has mode ${mode.toString(8).padStart(4, '0')}: others can read or change it.`,
+        `Run chmod 600 ${path} if nobody else could have copied it; otherwise move it away (a new key is made at the next start; clients will warn that the key changed).`,
+      );
+    }
+    return { privateKey: existing, fingerprint: fingerprintOf(existing, path), path };
+  }
   const pair = ssh2().utils.generateKeyPairSync('ed25519', { comment: 'berth-gateway' });
   const temp = `${path}.${process.pid}.tmp`;
   await writeFile(temp, pair.private, { mode: 0o600, flag: 'wx' });

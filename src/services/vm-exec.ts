@@ -16,7 +16,8 @@ function notRunning(vm: Vm): BerthError {
 
 export function userEnv(vm: Vm, extra: string[] = []): string[] {
   const home = homeDir(vm.user);
-  return [`HOME=${home}`, `USER=${vm.user}`, `LOGNAME=${vm.user}`, ...extra];
+  // berth's own last: Docker keeps the last value of a name, so a caller's cannot replace them.
+  return [...extra, `HOME=${home}`, `USER=${vm.user}`, `LOGNAME=${vm.user}`];
 }
 
 export interface ExecRequest {
@@ -197,30 +198,37 @@ export const SESSION_SIGNALS = ['HUP', 'INT', 'QUIT', 'KILL', 'TERM', 'USR1', 'U
 export type SessionSignal = (typeof SESSION_SIGNALS)[number];
 
 // Finds the session's root processes (its tag in their environment, parent outside the VM's
-// PID namespace: the exec itself) and signals each one's process group and itself. With
-// `hangup`, whatever is still alive 2 s after SIGHUP is killed.
-const SIGNAL_SCRIPT = `tag=$1; sig=$2; hangup=$3; roots=
+// PID namespace: the exec itself) and signals each one and its process group. With `hangup`,
+// when a root or any process still in one of those groups is alive 2 s after SIGHUP, the groups
+// and roots get SIGKILL. A process that left the group (`nohup cmd &` from an interactive shell,
+// `setsid`) lives on, as with sshd.
+const SIGNAL_SCRIPT = `tag=$1; sig=$2; hangup=$3; roots=; groups=
 for d in /proc/[0-9]*; do
   [ -r "$d/environ" ] || continue
   if tr '\\000' '\\n' <"$d/environ" 2>/dev/null | grep -qx "${SESSION_ENV}=$tag"; then
     pp=$(sed -n 's/^PPid:[[:space:]]*//p' "$d/status" 2>/dev/null)
-    [ "$pp" = 0 ] && roots="$roots \${d#/proc/}"
+    if [ "$pp" = 0 ]; then
+      roots="$roots \${d#/proc/}"
+      g=$(sed 's/.*) //' "$d/stat" 2>/dev/null | cut -d' ' -f3)
+      [ "\${g:-0}" -gt 1 ] 2>/dev/null && groups="$groups $g"
+    fi
   fi
 done
 [ -n "$roots" ] || exit 0
-for p in $roots; do kill -s "$sig" -- "-$p" 2>/dev/null; kill -s "$sig" "$p" 2>/dev/null; done
+for g in $groups; do kill -s "$sig" -- "-$g" 2>/dev/null; done
+for p in $roots; do kill -s "$sig" "$p" 2>/dev/null; done
 [ "$hangup" = 1 ] || exit 0
 i=0
 while [ $i -lt 20 ]; do
   alive=
   for p in $roots; do kill -0 "$p" 2>/dev/null && alive=1; done
+  for g in $groups; do kill -0 -- "-$g" 2>/dev/null && alive=1; done
   [ -n "$alive" ] || exit 0
   sleep 0.1 2>/dev/null || sleep 1
   i=$((i + 1))
 done
-for p in $roots; do
-  if kill -0 "$p" 2>/dev/null; then kill -s KILL -- "-$p" 2>/dev/null; kill -s KILL "$p" 2>/dev/null; fi
-done
+for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
+for p in $roots; do kill -s KILL "$p" 2>/dev/null; done
 exit 0`;
 
 /**
@@ -245,6 +253,8 @@ export async function signalExecSession(
     { cmd: ['/bin/sh', '-c', SIGNAL_SCRIPT, 'berth-signal', tag, signal, options.hangup ? '1' : '0'] },
     options.actor ?? OPERATOR,
   );
+  // A dropped Docker connection must not become an uncaught 'error' in the daemon.
+  handle.stream.on('error', () => undefined);
   handle.stream.resume();
   await handle.exitCode();
 }

@@ -1,12 +1,13 @@
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer, connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth, berthJson, ROOT } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
-import { docker, unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { docker, MINIMAL_IMAGE, unique, type VmHome, vmHome } from '../helpers/docker.js';
 
 // A Debian VM image (Dockerfile.vm on the local bookworm base): it has sftp-server, scp and python3.
 // Built once and kept by tag, so that later runs (and other test files) reuse it.
@@ -239,6 +240,33 @@ describe('sessions bridged to the user’s own VM', () => {
     expect((await run(['ssh', 'kill', '../etc'])).code).toBe(2);
   });
 
+  it('berth ssh kill ends a session whose client reads nothing (its window at 0) within seconds', async () => {
+    // The client's stdout is a pipe nobody reads: ssh stops reading the channel, its window closes.
+    const client = spawn('ssh', [...sshOptions(alice), `${alice}@127.0.0.1`, 'yes berth-flood-4848'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      const open = await waitFor('the session to be listed', async () =>
+        (await sessions()).find((s) => s.command === 'yes berth-flood-4848'),
+      );
+      // Let the pipe, the client and the channel window fill up.
+      await new Promise((r) => setTimeout(r, 1500));
+      const kill = await run(['ssh', 'kill', open.id]);
+      expect(kill.code, kill.stderr).toBe(0);
+      await waitFor('the session to be gone', async () => !(await sessions()).some((s) => s.id === open.id), 10_000);
+      await waitFor('the program to end', async () => !(await vmProcesses(alice)).includes('berth-flood-4848'), 10_000);
+      await waitFor(
+        'the audit line',
+        async () => new RegExp(`"event":"ssh-session".*"id":"${open.id}".*"outcome":"killed"`).test(await daemonLog(h.home)),
+        10_000,
+      );
+      // Its slot is free again: a new session works.
+      expect(text(await ssh(alice, alice, ['echo', 'after']))).toBe('after');
+    } finally {
+      client.kill('SIGKILL');
+    }
+  });
+
   it('counts sessions in /metrics', async () => {
     const { request } = await import('node:http');
     const body = await new Promise<string>((resolve, reject) => {
@@ -408,6 +436,19 @@ describe('who gets in', () => {
       expect(banned.code).toBe(255);
       expect(text(banned)).toBe('');
       expect(text(await ssh(bob, `${bob}+main`, ['echo', 'in']))).toBe('in');
+      // Each refused attempt counts, not each connection: one connection offering four keys
+      // that are not bob's gets its address banned.
+      const strays: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const file = join(keys, `stray-${i}`);
+        await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
+        strays.push('-i', file);
+      }
+      const other = ['-o', 'BindAddress=127.0.0.10'];
+      expect((await ssh(bob, `${bob}+main`, ['true'], { extra: [...other, ...strays] })).code).toBe(255);
+      const after = await ssh(bob, `${bob}+main`, ['echo', 'in'], { extra: other });
+      expect(after.code).toBe(255);
+      expect(text(after)).toBe('');
     } finally {
       await run(['config', 'unset', 'ssh.auth-rate']);
     }
@@ -573,6 +614,70 @@ describe('a Debian VM: terminal, sftp, scp and port forwarding', () => {
     } finally {
       server.kill();
       await server;
+    }
+  });
+});
+
+describe('ssh -L to a stopped VM', () => {
+  // A VM image that listens on port 8765 from boot (busybox nc), so that the forward's connect
+  // succeeds as soon as the VM is up: the open would complete after the client left.
+  const LISTEN_IMAGE = 'berth-vm-ssh-listen-test:latest';
+  let frank: string;
+  beforeAll(async () => {
+    const dir = join(keys, 'listen-image');
+    await execa('mkdir', ['-p', dir]);
+    await writeFile(
+      join(dir, 'Dockerfile'),
+      [
+        `FROM ${MINIMAL_IMAGE}`,
+        'LABEL dev.berth.test=ssh-gateway',
+        'RUN printf \'#!/bin/sh\\n(busybox nc -ll -p 8765 -e echo hello-at-boot &)\\nexec /usr/local/sbin/berth-entrypoint "$@"\\n\' >/usr/local/sbin/listen-entrypoint && chmod 755 /usr/local/sbin/listen-entrypoint',
+        'ENTRYPOINT ["/usr/local/sbin/listen-entrypoint"]',
+        '',
+      ].join('\n'),
+    );
+    await execa('docker', ['build', '-q', '--network', 'none', '-t', LISTEN_IMAGE, dir]);
+    frank = await newUser('f', { image: LISTEN_IMAGE });
+    await ready(frank);
+  }, 300_000);
+
+  it('a client that leaves while the VM starts leaves no forward session behind', async () => {
+    await berthJson(h.home, ['vm', 'stop', frank]);
+    const local = await freePort();
+    const tunnel = execa('ssh', [...sshOptions(frank, ['-N', '-L', `${local}:localhost:8765`]), `${frank}@127.0.0.1`], {
+      reject: false,
+      stdin: 'ignore',
+    });
+    try {
+      // The tunnel's listener is up once a local connection is taken; that connection's open
+      // makes the gateway start the VM.
+      const conn = await waitFor('the local end of the tunnel', async () => {
+        return await new Promise<ReturnType<typeof netConnect> | null>((resolve) => {
+          const c = netConnect(local, '127.0.0.1', () => resolve(c));
+          c.on('error', () => resolve(null));
+        });
+      });
+      conn.on('error', () => undefined);
+      const container = docker.getContainer(`berth-${frank}-main`);
+      await waitFor('the VM to be starting', async () => (await container.inspect()).State.Running, 30_000);
+      tunnel.kill('SIGKILL');
+      await tunnel;
+      conn.destroy();
+      await waitFor(
+        'the VM to be ready',
+        async () => (await run(['vm', 'exec', frank, '--', 'test', '-f', '/run/berth-ready'])).code === 0,
+      );
+      // The open finished (or was given up) after the client left: nothing listed, the slot free.
+      await new Promise((r) => setTimeout(r, 2000));
+      expect((await sessions()).filter((s) => s.user === frank)).toEqual([]);
+      await run(['config', 'set', 'ssh.max-sessions', '1']);
+      try {
+        expect(text(await ssh(frank, frank, ['echo', 'in']))).toBe('in');
+      } finally {
+        await run(['config', 'unset', 'ssh.max-sessions']);
+      }
+    } finally {
+      tunnel.kill('SIGKILL');
     }
   });
 });

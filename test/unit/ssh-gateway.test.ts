@@ -1,8 +1,10 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { AuthRateLimit } from '../../daemon/ssh/rate-limit.js';
+import { AuthRateLimit, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-limit.js';
 import { SessionRegistry } from '../../daemon/ssh/sessions.js';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
+import { CONFIG_KEYS } from '../../src/domain/config-keys.js';
+import { acceptClientEnv, isReservedEnvName } from '../../src/domain/ssh-env.js';
 import { parseGatewayLogin } from '../../src/domain/ssh-login.js';
 
 describe('gateway logins', () => {
@@ -152,5 +154,96 @@ describe("splitting Docker's exec stream", () => {
     releaseOut?.();
     await finished;
     expect(events).toEqual(['out:10', 'err:bye']);
+  });
+});
+
+describe('the failed-login limit counts each attempt, per address or IPv6 /64', () => {
+  it('counts every attempt of one connection (each refused key an agent offers), not one per connection', async () => {
+    const limit = new AuthRateLimit();
+    // Four refused attempts (keys offered one after another) with ssh.auth-rate 3: the fourth bans.
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await limit.fail('10.0.1.1', 3, 60));
+    expect(results).toEqual([false, false, false, true]);
+    // With the default 10 a minute an agent holding 5 keys (4 refused, then the right one) is not banned.
+    const roomy = new AuthRateLimit();
+    for (let i = 0; i < 4; i++) expect(await roomy.fail('10.0.1.2', 10, 60)).toBe(false);
+    expect(await roomy.banned('10.0.1.2', 10, 60)).toBe(false);
+  });
+
+  it('keys IPv6 sources by /64 and IPv4-mapped ones as IPv4', async () => {
+    expect(sourceKey('2001:db8:1:2:3:4:5:6')).toBe(sourceKey('2001:db8:1:2::9'));
+    expect(sourceKey('2001:db8:1:2::9')).not.toBe(sourceKey('2001:db8:1:3::9'));
+    expect(sourceKey('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(sourceKey('10.0.0.1')).toBe('10.0.0.1');
+    expect(sourceKey('unknown')).toBe('unknown');
+    const limit = new AuthRateLimit();
+    for (let i = 0; i < 2; i++) await limit.fail(`2001:db8:7:7::${i + 1}`, 1, 60);
+    expect(await limit.banned('2001:db8:7:7:ffff::1', 1, 60)).toBe(true);
+    expect(await limit.banned('2001:db8:7:8::1', 1, 60)).toBe(false);
+  });
+});
+
+describe('connections not logged in yet (MaxStartups)', () => {
+  it('caps them per source and overall; a slot comes back once, when released', () => {
+    const slots = new PreAuthSlots(2, 3);
+    const a1 = slots.take('10.0.0.1');
+    const a2 = slots.take('10.0.0.1');
+    expect(a1 && a2).toBeTruthy();
+    expect(slots.take('10.0.0.1')).toBeNull();
+    expect(slots.take('2001:db8::1')).not.toBeNull();
+    expect(slots.take('10.0.0.9')).toBeNull();
+    a1?.();
+    a1?.();
+    expect(slots.open).toBe(2);
+    expect(slots.take('10.0.0.1')).not.toBeNull();
+    expect(slots.take('10.0.0.1')).toBeNull();
+  });
+});
+
+describe('client variables in a session', () => {
+  it('takes LANG, LC_* and TERM, and names from ssh.accept-env', () => {
+    expect(acceptClientEnv('LANG', 'C.UTF-8', [])).toBe(true);
+    expect(acceptClientEnv('LC_ALL', 'C', [])).toBe(true);
+    expect(acceptClientEnv('TERM', 'xterm', [])).toBe(true);
+    expect(acceptClientEnv('EDITOR', 'vi', [])).toBe(false);
+    expect(acceptClientEnv('EDITOR', 'vi', ['EDITOR'])).toBe(true);
+    expect(acceptClientEnv('EDITOR', 'a\0b', ['EDITOR'])).toBe(false);
+    expect(acceptClientEnv('EDITOR', 'x'.repeat(5000), ['EDITOR'])).toBe(false);
+  });
+
+  it('never takes the variables berth sets or that change what runs, even when ssh.accept-env names them', () => {
+    const reserved = ['BERTH_SESSION', 'HOME', 'USER', 'LOGNAME', 'PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'BASH_ENV', 'ENV'];
+    for (const name of reserved) {
+      expect(isReservedEnvName(name)).toBe(true);
+      expect(acceptClientEnv(name, 'x', [name])).toBe(false);
+    }
+    expect(isReservedEnvName('PATHX')).toBe(false);
+  });
+
+  it('ssh.accept-env refuses those names with a clear error', () => {
+    const key = CONFIG_KEYS['ssh.accept-env'];
+    expect(key.parse('EDITOR,GIT_AUTHOR_NAME')).toEqual(['EDITOR', 'GIT_AUTHOR_NAME']);
+    for (const bad of ['BERTH_SESSION', 'EDITOR,LD_PRELOAD', 'PATH', 'BASH_ENV']) {
+      expect(() => key.parse(bad)).toThrow(/cannot be passed in from SSH clients/);
+    }
+  });
+});
+
+describe('the host key file', () => {
+  it('is made 0600 and reused; one others can read is refused with what to do', async () => {
+    const { chmod, mkdtemp, rm, stat } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadOrCreateHostKey } = await import('../../src/services/ssh-host-key.js');
+    const home = await mkdtemp(join(tmpdir(), 'berth-hostkey-'));
+    try {
+      const made = await loadOrCreateHostKey(home);
+      expect((await stat(made.path)).mode & 0o777).toBe(0o600);
+      expect((await loadOrCreateHostKey(home)).fingerprint).toBe(made.fingerprint);
+      await chmod(made.path, 0o644);
+      await expect(loadOrCreateHostKey(home)).rejects.toMatchObject({ code: 'HOST_KEY_MODE', message: /mode 0644/ });
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 });
