@@ -1,10 +1,8 @@
 // The daemon at rest: RSS and CPU over 60 s with 20 running VMs (idle policy on, so the
 // scheduler samples every VM each interval, as in production).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { removeBenchObjects } from './measure.js';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { benchHome } from './measure.js';
 
 export const title = 'Daemon at rest with 20 running VMs';
 
@@ -24,20 +22,8 @@ function rssMb(pid) {
 }
 
 export async function run({ bin, root }) {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
-  const env = { ...process.env, BERTH_HOME: join(dir, 'home') };
-  const network = `berth-bench-d${process.pid}`;
-  const berth = (...args) => {
-    const r = spawnSync('node', [bin, ...args], { env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`berth ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const { berth, cleanup } = benchHome({ bin, root, prefix: 'd' });
   try {
-    execFileSync('bash', [join(root, 'scripts', 'base-images.sh'), 'busybox'], { stdio: 'ignore' });
-    berth('init');
-    berth('image', 'build', '--template', 'minimal');
-    berth('config', 'set', 'image', 'berth-vm-minimal:latest');
-    berth('config', 'set', 'docker.network', network);
     berth('config', 'set', 'idle-timeout', '1h');
     berth('plan', 'add', 'bench', '--cpu', '0.1', '--ram', '32m', '--max-vms', String(VMS));
     berth('user', 'allow', 'bench', '--plan', 'bench');
@@ -68,8 +54,6 @@ export async function run({ bin, root }) {
       `${VMS} running VMs (minimal image), daemon with events follower, scheduler and idle policy (idle-timeout 1h, checked every idle-check-interval (default 1 min): one inspect and one stats call per VM), read from /proc/PID.`,
     ].join('\n');
   } finally {
-    spawnSync('node', [bin, 'daemon', 'stop'], { env });
-    removeBenchObjects({ network });
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 }

@@ -1,5 +1,8 @@
 // Small helpers shared by the benchmark sections.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 function once(cmd, args, env) {
@@ -48,4 +51,46 @@ export function removeBenchObjects({ network, volumes = [] }) {
   const vols = [...lines(docker('volume', 'ls', '-q', '--filter', 'label=dev.berth.user=bench')), ...volumes];
   if (vols.length) docker('volume', 'rm', '-f', ...vols);
   docker('network', 'rm', network);
+}
+
+/**
+ * A berth home for a benchmark whose VMs run the minimal image on a network of their own;
+ * `cleanup()` stops its daemon and removes every Docker object of this home (by its
+ * instance label), the network and the directory.
+ */
+export function benchHome({ bin, root, prefix, env: extraEnv = {} }) {
+  const dir = mkdtempSync(join(tmpdir(), `berth-bench-${prefix}-`));
+  const home = join(dir, 'home');
+  const env = { ...process.env, BERTH_HOME: home, ...extraEnv };
+  const network = `berth-bench-${prefix}${process.pid}`;
+  const berth = (...args) => {
+    const r = spawnSync('node', [bin, ...args], { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`berth ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  execFileSync('bash', [join(root, 'scripts', 'base-images.sh'), 'busybox'], { stdio: 'ignore' });
+  berth('init');
+  berth('image', 'build', '--template', 'minimal');
+  berth('config', 'set', 'image', 'berth-vm-minimal:latest');
+  berth('config', 'set', 'docker.network', network);
+  const cleanup = () => {
+    spawnSync('node', [bin, 'daemon', 'stop'], { env });
+    let instance = null;
+    try {
+      instance = JSON.parse(readFileSync(join(home, 'state.json'), 'utf8')).instanceId;
+    } catch {
+      instance = null;
+    }
+    if (instance) {
+      const docker = (...args) => spawnSync('docker', args, { encoding: 'utf8' }).stdout ?? '';
+      const label = `label=dev.berth.instance=${instance}`;
+      const ids = lines(docker('ps', '-aq', '--filter', label));
+      if (ids.length) docker('rm', '-f', ...ids);
+      const vols = lines(docker('volume', 'ls', '-q', '--filter', label));
+      if (vols.length) docker('volume', 'rm', '-f', ...vols);
+    }
+    spawnSync('docker', ['network', 'rm', network]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, home, env, network, berth, cleanup };
 }

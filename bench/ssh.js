@@ -2,12 +2,11 @@
 // `ForceCommand docker exec -i …` (what an operator would set up otherwise), in one run:
 // throughput of 200 MB of `dd` output and connect-to-exit latency of `true`.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { median, ms, removeBenchObjects } from './measure.js';
+import { benchHome, median, ms } from './measure.js';
 
 export const title = 'SSH gateway against docker exec and sshd';
 
@@ -37,22 +36,9 @@ function timed(cmd, args) {
 }
 
 export async function run({ bin, root }) {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-ssh-'));
-  const home = join(dir, 'home');
-  const env = { ...process.env, BERTH_HOME: home };
-  const network = `berth-bench-s${process.pid}`;
-  const berth = (...args) => {
-    const r = spawnSync('node', [bin, ...args], { env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`berth ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const { dir, berth, cleanup } = benchHome({ bin, root, prefix: 's' });
   let sshd = null;
   try {
-    execFileSync('bash', [join(root, 'scripts', 'base-images.sh'), 'busybox'], { stdio: 'ignore' });
-    berth('init');
-    berth('image', 'build', '--template', 'minimal');
-    berth('config', 'set', 'image', 'berth-vm-minimal:latest');
-    berth('config', 'set', 'docker.network', network);
     const port = await freePort();
     berth('config', 'set', 'ssh.listen', `127.0.0.1:${port}`);
     berth('user', 'allow', 'bench');
@@ -156,8 +142,6 @@ export async function run({ bin, root }) {
     ].join('\n');
   } finally {
     sshd?.kill();
-    spawnSync('node', [bin, 'daemon', 'stop'], { env });
-    removeBenchObjects({ network });
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 }

@@ -2,13 +2,10 @@
 // (/help and /status) from 200 users through a local fake Bot API server, to the real
 // daemon. Latency is from the update being queued on the server to the bot's reply
 // arriving there (long polling, so it includes getUpdates).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startFakeBotApi } from '../test/helpers/fake-bot-api.js';
-import { median, ms, percentile } from './measure.js';
+import { benchHome, median, ms, percentile } from './measure.js';
 
 export const title = 'Telegram bot: 1 000 updates from 200 users';
 
@@ -48,22 +45,9 @@ async function drive(fake, updates, gapMs) {
 }
 
 export async function run({ bin, root }) {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
-  const home = join(dir, 'home');
-  const network = `berth-bench-t${process.pid}`;
   const fake = await startFakeBotApi();
-  const env = { ...process.env, BERTH_HOME: home, BERTH_TELEGRAM_TOKEN: fake.token };
-  const berth = (...args) => {
-    const r = spawnSync('node', [bin, ...args], { env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`berth ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const { home, env, berth, cleanup } = benchHome({ bin, root, prefix: 't', env: { BERTH_TELEGRAM_TOKEN: fake.token } });
   try {
-    execFileSync('bash', [join(root, 'scripts', 'base-images.sh'), 'busybox'], { stdio: 'ignore' });
-    berth('init');
-    berth('image', 'build', '--template', 'minimal');
-    berth('config', 'set', 'image', 'berth-vm-minimal:latest');
-    berth('config', 'set', 'docker.network', network);
     berth('config', 'set', 'telegram.api-root', fake.apiRoot);
     const { StateStore } = await import(join(root, 'dist/src/state/store.js'));
     const { allowUser } = await import(join(root, 'dist/src/services/users.js'));
@@ -93,24 +77,7 @@ export async function run({ bin, root }) {
       `Half /help, half /status; ${STOPPED_VMS} of the users have a stopped VM (their /status inspects it on the engine), the rest have none. Long polling through @grammyjs/runner (one user's updates in order, users concurrently); every update re-reads the state file (${USERS} users) for access checks. The fake server runs in the benchmark's process.`,
     ].join('\n');
   } finally {
-    spawnSync('node', [bin, 'daemon', 'stop'], { env });
+    cleanup();
     await fake.close();
-    const instance = (() => {
-      try {
-        return JSON.parse(readFileSync(join(home, 'state.json'), 'utf8')).instanceId;
-      } catch {
-        return null;
-      }
-    })();
-    if (instance) {
-      const docker = (...args) => spawnSync('docker', args, { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-      const label = `label=dev.berth.instance=${instance}`;
-      const ids = docker('ps', '-aq', '--filter', label);
-      if (ids.length) docker('rm', '-f', ...ids);
-      const vols = docker('volume', 'ls', '-q', '--filter', label);
-      if (vols.length) docker('volume', 'rm', '-f', ...vols);
-    }
-    spawnSync('docker', ['network', 'rm', network]);
-    rmSync(dir, { recursive: true, force: true });
   }
 }
