@@ -1,4 +1,3 @@
-import { type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
 import { effectiveConfig } from '../src/domain/config-keys.js';
 import type { Berth } from '../src/services/context.js';
@@ -6,6 +5,7 @@ import { maintenanceTick, nextDue } from '../src/services/maintenance.js';
 import { enforcePolicies, type SessionCounts } from '../src/services/vm-policies.js';
 import type { Components } from './components.js';
 import type { Metrics } from './metrics.js';
+import { watchDir } from './state-watch.js';
 
 /**
  * Wakes when maintenance work is due (a window's notice, start or end) and every
@@ -15,7 +15,7 @@ import type { Metrics } from './metrics.js';
 export class Scheduler {
   private maintenanceTimer: NodeJS.Timeout | null = null;
   private policyTimer: NodeJS.Timeout | null = null;
-  private watcher: FSWatcher | null = null;
+  private watcher: { close(): void } | null = null;
   private stopped = false;
   private running: Promise<unknown> = Promise.resolve();
 
@@ -29,10 +29,13 @@ export class Scheduler {
 
   start(): void {
     this.components.set('scheduler', 'running', 'maintenance windows and VM policies');
-    this.watcher = watch(this.ctx.store.home, (_event, file) => {
-      if (file === 'state.json') this.planMaintenance(0);
-    });
-    this.planMaintenance(0);
+    // Fires once now, then on every change of the state file.
+    this.watcher = watchDir(
+      this.ctx.store.home,
+      (file) => file === 'state.json',
+      async () => this.planMaintenance(0),
+      (err) => this.log.warn({ err: String(err) }, 'watching the state file failed'),
+    );
     void this.planPolicies();
   }
 
