@@ -1,20 +1,34 @@
 import type { Duplex } from 'node:stream';
 import type pino from 'pino';
-import type { AcceptConnection, PseudoTtyInfo, RejectConnection, ServerChannel, Session as SshSession } from 'ssh2';
+import type { AcceptConnection, Connection, PseudoTtyInfo, RejectConnection, ServerChannel, Session as SshSession } from 'ssh2';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import type { ConfigValues } from '../../src/domain/config-keys.js';
 import { acceptClientEnv, MAX_CLIENT_ENV } from '../../src/domain/ssh-env.js';
 import { BerthError } from '../../src/errors.js';
 import type { Berth } from '../../src/services/context.js';
 import { type GatewayIdentity, gatewayActor, openGatewayVm } from '../../src/services/ssh-access.js';
-import { execInVm, SESSION_ENV, SESSION_SIGNALS, type SessionSignal, shellCommand, signalExecSession } from '../../src/services/vm-exec.js';
+import {
+  type ExitSignal,
+  execInVm,
+  readExitSignal,
+  SESSION_ENV,
+  SESSION_SIGNALS,
+  type SessionSignal,
+  shellCommand,
+  signalExecSession,
+  wrapSessionCommand,
+} from '../../src/services/vm-exec.js';
 import { vmRef } from '../../src/services/vm-refs.js';
 import type { SshMetrics } from '../metrics.js';
+import { openSessionForwarding, parseX11, type SessionForwarding } from './session-forwarding.js';
 import { newSessionId, type Session, type SessionKind, type SessionRegistry } from './sessions.js';
+import type { VmListener } from './vm-relay.js';
 
 /** What a gateway connection hands each of its channels. */
 export interface ConnectionScope {
   ctx: Berth;
+  /** The client's connection: for the channels the gateway opens to it (forwarded ports, agent, X11). */
+  client: Connection;
   log: pino.Logger;
   metrics: SshMetrics;
   registry: SessionRegistry;
@@ -112,15 +126,33 @@ export function handleSessionChannel(scope: ConnectionScope, accept: AcceptConne
     running.signal(name);
     ok?.();
   });
-  ssh.on('x11', (_ok, no) => no?.());
-  ssh.on('auth-agent', (_ok, no) => no?.());
+  // Agent and X11 forwarding only when the operator turned them on (ssh.allow-agent, ssh.allow-x11).
+  const forwarding: SessionForwarding = { agent: false, x11: null };
+  const refused = (what: string) => scope.log.info({ user: identity.login, source: scope.source, request: what }, 'ssh request refused');
+  ssh.on('auth-agent', (ok, no) => {
+    if (started || !config['ssh.allow-agent']) {
+      refused('auth-agent');
+      return no?.();
+    }
+    forwarding.agent = true;
+    ok?.();
+  });
+  ssh.on('x11', (ok, no, info) => {
+    const x11 = parseX11(info);
+    if (started || !config['ssh.allow-x11'] || !x11) {
+      refused('x11');
+      return no?.();
+    }
+    forwarding.x11 = x11;
+    ok?.();
+  });
   // One program per session channel: a second shell/exec/subsystem request is refused.
   const begin = (ok: () => ServerChannel | undefined, no: (() => void) | undefined, kind: SessionKind, command?: string) => {
     if (started) return no?.();
     const channel = ok();
     if (!channel) return;
     started = true;
-    running = startExec(scope, channel, kind, command, kind === 'subsystem' ? null : pty, env, release);
+    running = startExec(scope, channel, kind, command, kind === 'subsystem' ? null : pty, env, forwarding, release);
   };
   ssh.on('shell', (ok, no) => begin(ok, no, 'shell'));
   ssh.on('exec', (ok, no, info) => begin(ok, no, 'exec', String(info.command)));
@@ -166,6 +198,7 @@ function startExec(
   command: string | undefined,
   pty: PseudoTtyInfo | null,
   clientEnv: string[],
+  forwarding: SessionForwarding,
   release: () => void,
 ): RunningExec {
   const { ctx, identity, log } = scope;
@@ -191,6 +224,10 @@ function startExec(
   let ref = '';
   let finished = false;
   let exitCode: number | null = null;
+  let exitSignal: ExitSignal | null = null;
+  /** The VM's helper when the command runs under it (see templates/vm-helper.py). */
+  let wrapped = false;
+  let listeners: VmListener[] = [];
   let size = pty ? { cols: pty.cols, rows: pty.rows } : null;
   let resizeExec: ((cols: number, rows: number) => Promise<void>) | null = null;
   scope.metrics.active.inc();
@@ -208,7 +245,7 @@ function startExec(
     if (stream && outcome !== 'ok') {
       // The client went away or the session was killed: nothing may be left running in the VM.
       stream.destroy();
-      await signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, actor: gatewayActor(identity) }).catch((err) =>
+      await signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, wrapped, actor: gatewayActor(identity) }).catch((err) =>
         log.warn({ id: session.id, err: String(err) }, 'could not end the processes of an ssh session'),
       );
     }
@@ -217,11 +254,13 @@ function startExec(
       // A client that reads nothing (window at 0) gets FLUSH_MS; the channel is closed anyway.
       const drained = await Promise.all([flushed(channel, FLUSH_MS), flushed(channel.stderr, FLUSH_MS)]);
       if (drained.every(Boolean)) {
-        if (exitCode !== null) channel.exit(exitCode);
+        if (exitSignal) channel.exit(exitSignal.name, exitSignal.coreDumped, '');
+        else if (exitCode !== null) channel.exit(exitCode);
         channel.end();
       }
     }
     channel.close();
+    await Promise.all(listeners.map((l) => l.close()));
     scope.metrics.active.dec();
     audit(scope, session, outcome, exitCode, startedAt);
   };
@@ -260,7 +299,7 @@ function startExec(
       while (nextSignal && !finished) {
         const name = nextSignal;
         nextSignal = null;
-        await signalExecSession(ctx, ref, session.id, name, { actor: gatewayActor(identity) }).catch(() => undefined);
+        await signalExecSession(ctx, ref, session.id, name, { wrapped, actor: gatewayActor(identity) }).catch(() => undefined);
       }
     } finally {
       signalling = false;
@@ -270,22 +309,31 @@ function startExec(
 
   void (async () => {
     try {
-      const vm = await openGatewayVm(ctx, identity, note);
+      const { vm, helper } = await openGatewayVm(ctx, identity, note);
       ref = vmRef(vm);
       session.vm = ref;
       if (finished) return;
       scope.registry.add(session);
-      const cmd =
+      const program =
         kind === 'shell' ? shellCommand() : kind === 'subsystem' ? ['/bin/sh', '-c', SFTP_SERVER] : ['/bin/sh', '-c', command ?? ''];
+      // Under the helper, a command a signal ends is reported as exit-signal, not as 128+n.
+      wrapped = helper !== null && kind !== 'subsystem';
+      const cmd = wrapped && helper ? wrapSessionCommand(helper, session.id, program) : program;
       // The client's variables first, berth's own last (Docker keeps the last of a name).
       const env = clientEnv.filter((e) => !e.startsWith('TERM='));
       if (pty) env.push(`TERM=${pty.term || clientEnv.find((e) => e.startsWith('TERM='))?.slice(5) || 'xterm'}`);
       env.push(`${SESSION_ENV}=${session.id}`);
+      const opened = await openSessionForwarding(scope, { ref, helper }, forwarding, note);
+      listeners = opened.listeners;
+      env.push(...opened.env);
+      if (finished) return;
       const handle = await execInVm(ctx, ref, { cmd, tty: pty !== null, stdin: true, env }, gatewayActor(identity));
       if (finished) {
         // The client left while the exec was being made: it must not run on alone.
         handle.stream.destroy();
-        await signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, actor: gatewayActor(identity) }).catch(() => undefined);
+        await signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, wrapped, actor: gatewayActor(identity) }).catch(
+          () => undefined,
+        );
         return;
       }
       stream = handle.stream;
@@ -297,6 +345,7 @@ function startExec(
         if (ending || finished) return;
         ending = true;
         exitCode = await handle.exitCode().catch(() => null);
+        if (wrapped && exitCode !== null) exitSignal = await readExitSignal(ctx, ref, session.id, exitCode, gatewayActor(identity));
         await end(exitCode === null ? 'error' : 'ok');
       });
     } catch (err) {

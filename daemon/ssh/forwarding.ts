@@ -43,7 +43,7 @@ export function handleDirectTcpip(
     let ref = '';
     let address: string;
     try {
-      const vm = await openGatewayVm(scope.ctx, identity, () => undefined);
+      const { vm } = await openGatewayVm(scope.ctx, identity, () => undefined);
       ref = vmRef(vm);
       address = await gatewayForwardTarget(scope.ctx, identity, ref);
     } catch (err) {

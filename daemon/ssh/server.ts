@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import type pino from 'pino';
-import type { AuthContext, Connection, Server as SshServer } from 'ssh2';
+import type { AuthContext, Connection, Server as SshServer, TcpipBindInfo } from 'ssh2';
 import { type ConfigValues, effectiveConfig } from '../../src/domain/config-keys.js';
 import { printable } from '../../src/domain/names.js';
 import type { Berth } from '../../src/services/context.js';
@@ -13,6 +13,7 @@ import type { SshMetrics } from '../metrics.js';
 import { type ConnectionScope, handleSessionChannel } from './channel-bridge.js';
 import { handleDirectTcpip } from './forwarding.js';
 import { AuthRateLimit, PreAuthSlots } from './rate-limit.js';
+import { RemoteForwards } from './remote-forward.js';
 import { SessionRegistry, type SessionView } from './sessions.js';
 
 type Ssh2 = typeof import('ssh2');
@@ -243,6 +244,7 @@ export class SshGateway {
       }
       const scope: ConnectionScope = {
         ctx,
+        client,
         log,
         metrics,
         registry: this.registry,
@@ -281,8 +283,14 @@ export class SshGateway {
         lastActivity = Date.now();
         handleDirectTcpip(scope, accept, reject, info);
       });
-      // Remote forwarding (-R) and unix-socket forwarding are refused.
-      client.on('request', (_accept, reject, name) => {
+      // Remote forwarding (-R) when ssh.allow-remote-forward is on; unix-socket forwarding never.
+      const remote = new RemoteForwards(scope);
+      client.on('request', (accept, reject, name, info) => {
+        lastActivity = Date.now();
+        if (name === 'tcpip-forward' || name === 'cancel-tcpip-forward') {
+          remote.handle(accept as ((port?: number) => void) | undefined, reject, name, info as TcpipBindInfo);
+          return;
+        }
         log.info({ source, user: identity?.login, request: name }, 'ssh global request refused');
         reject?.();
       });

@@ -6,6 +6,8 @@ export const LABEL = {
   vm: 'dev.berth.vm',
   plan: 'dev.berth.plan',
   template: 'dev.berth.template',
+  /** Set by an image: the path of its SSH gateway helper. */
+  helper: 'dev.berth.vm-helper',
 } as const;
 
 export function vmLabels(instanceId: string, user: string, vm: string, plan: string): Record<string, string> {

@@ -296,6 +296,27 @@ export const CONFIG_KEYS = {
     parse: (s) => Math.max(1, parseDuration(s, 'ban duration')),
     format: formatDuration,
   }),
+  'ssh.allow-remote-forward': key<boolean>({
+    description: "Let users forward a port of their VM back to their machine (ssh -R; the VM's 127.0.0.1 only) (on/off)",
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'ssh.allow-remote-forward'),
+    format: formatSwitch,
+  }),
+  'ssh.allow-agent': key<boolean>({
+    description: 'Let users forward their SSH agent into their VM (ssh -A) (on/off)',
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'ssh.allow-agent'),
+    format: formatSwitch,
+  }),
+  'ssh.allow-x11': key<boolean>({
+    description: 'Let users forward X11 from their VM to their display (ssh -X/-Y) (on/off)',
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'ssh.allow-x11'),
+    format: formatSwitch,
+  }),
   // --- end SSH gateway ---
   'telegram.admins': key<number[]>({
     description: 'Telegram ids with admin rights in the bot (comma-separated)',

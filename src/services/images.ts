@@ -41,7 +41,7 @@ export interface BuildResult {
   seconds: number;
 }
 
-/** Builds a template's image, sending Docker only the template's files and the shared entrypoint. */
+/** Builds a template's image, sending Docker only the template's files, the shared entrypoint and the VM helper. */
 export async function buildImage(
   ctx: Berth,
   options: { template?: string; base?: string; tag?: string },
@@ -62,6 +62,7 @@ export async function buildImage(
       for (const file of await readdir(dir)) await copyFile(join(dir, file), join(context, file));
     }
     await copyFile(join(root, 'templates', 'entrypoint.sh'), join(context, 'entrypoint.sh'));
+    await copyFile(join(root, 'templates', 'vm-helper.py'), join(context, 'vm-helper'));
     const imageId = await runtime.buildImage(
       { context, src: await readdir(context) },
       { tag, buildArgs: base ? { BASE_IMAGE: base } : {}, labels: { [LABEL.managed]: 'true', [LABEL.template]: template } },

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { LABEL } from '../docker/labels.js';
 import type { Actor } from '../domain/actor.js';
 import { effectiveConfig } from '../domain/config-keys.js';
 import { checkMaintenance } from '../domain/policies.js';
@@ -70,12 +71,26 @@ export function maintenanceBanner(state: State): string | null {
   return `berth is in maintenance${why}${until}: only admins can log in now. Try again when maintenance is over.\r\n`;
 }
 
+/** A VM the gateway opened, with the path of its image's helper (null when it has none). */
+export interface GatewayVm {
+  vm: Vm;
+  helper: string | null;
+}
+
+const HELPER_PATH = /^\/[A-Za-z0-9._/-]{1,200}$/;
+
+/** The helper an image declares (`LABEL dev.berth.vm-helper=PATH`, see templates/vm-helper.py). */
+export function vmHelper(labels: Record<string, string> | undefined): string | null {
+  const path = labels?.[LABEL.helper];
+  return path && HELPER_PATH.test(path) ? path : null;
+}
+
 /**
  * The VM a gateway session lands in, running: the login's own VM (named, or their only
  * one), started when stopped (`ssh.autostart`) and created when they have none
  * (`ssh.autocreate`, within their plan). `note` gets a line for the user's stderr.
  */
-export async function openGatewayVm(ctx: Berth, identity: GatewayIdentity, note: (line: string) => void): Promise<Vm> {
+export async function openGatewayVm(ctx: Berth, identity: GatewayIdentity, note: (line: string) => void): Promise<GatewayVm> {
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
   const actor = gatewayActor(identity);
@@ -107,7 +122,8 @@ export async function openGatewayVm(ctx: Berth, identity: GatewayIdentity, note:
     note(`berth: you have no VM yet; creating one…`);
     vm = await createVm(ctx, { user: identity.login }, actor);
     note(`berth: VM ${vmRef(vm)} created.`);
-    return vm;
+    const created = vm.containerId ? await (await ctx.runtime()).inspectContainer(vm.containerId) : null;
+    return { vm, helper: vmHelper(created?.labels) };
   } else {
     throw new BerthError('NO_VM', 'You have no VM yet.', 'Ask the operator (or the bot) for one.');
   }
@@ -117,14 +133,14 @@ export async function openGatewayVm(ctx: Berth, identity: GatewayIdentity, note:
   }
   const runtime = await ctx.runtime();
   const details = await runtime.inspectContainer(vm.containerId);
-  if (details?.running) return vm;
+  if (details?.running) return { vm, helper: vmHelper(details.labels) };
   if (!cfg['ssh.autostart']) {
     throw new BerthError('VM_NOT_RUNNING', `VM ${vmRef(vm)} is stopped.`, "Start it (the bot's /start_vm, or ask the operator).");
   }
   note(`berth: VM ${vmRef(vm)} is stopped; starting it…`);
   const started = await startVm(ctx, vmRef(vm), actor);
   note(`berth: VM ${vmRef(vm)} started.`);
-  return started;
+  return { vm: started, helper: vmHelper(details?.labels) };
 }
 
 /** The address of a running VM on its berth network, for `ssh -L localhost:PORT`. */

@@ -1,7 +1,7 @@
 import { BerthError, invalidInput } from '../errors.js';
 import { askDaemon } from './daemon-control.js';
 
-export type SessionKind = 'shell' | 'exec' | 'subsystem' | 'forward';
+export type SessionKind = 'shell' | 'exec' | 'subsystem' | 'forward' | 'remote-forward';
 
 /** One open SSH gateway session (GET /ssh/sessions; `berth ssh sessions`). */
 export interface SshSessionView {
@@ -14,7 +14,7 @@ export interface SshSessionView {
   /** The client's address. */
   source: string;
   kind: SessionKind;
-  /** The command (exec), `sftp` (subsystem) or `localhost:PORT` (forward). */
+  /** The command (exec), `sftp` (subsystem), `localhost:PORT` (forward) or the VM's `127.0.0.1:PORT` (remote-forward). */
   command?: string;
   startedAt: string;
   bytesIn: number;

@@ -198,23 +198,29 @@ export const SESSION_SIGNALS = ['HUP', 'INT', 'QUIT', 'KILL', 'TERM', 'USR1', 'U
 export type SessionSignal = (typeof SESSION_SIGNALS)[number];
 
 // Finds the session's root processes (its tag in their environment, parent outside the VM's
-// PID namespace: the exec itself) and signals each one and its process group. With `hangup`,
-// when a root or any process still in one of those groups is alive 2 s after SIGHUP, the groups
-// and roots get SIGKILL. A process that left the group (`nohup cmd &` from an interactive shell,
-// `setsid`) lives on, as with sshd.
-const SIGNAL_SCRIPT = `tag=$1; sig=$2; hangup=$3; roots=; groups=
+// PID namespace: the exec itself) and signals each one and its process group. With `wrapped`
+// the roots are the VM helper's `run` (which only waits): their children count as roots too
+// (an interactive shell has a process group of its own). With `hangup`, when a root or any
+// process still in one of those groups is alive 2 s after SIGHUP, the groups and roots get
+// SIGKILL. A process that left the group (`nohup cmd &` from an interactive shell, `setsid`)
+// lives on, as with sshd.
+const SIGNAL_SCRIPT = `tag=$1; sig=$2; hangup=$3; wrapped=$4; tagged=; roots=; groups=
 for d in /proc/[0-9]*; do
   [ -r "$d/environ" ] || continue
   if tr '\\000' '\\n' <"$d/environ" 2>/dev/null | grep -qx "${SESSION_ENV}=$tag"; then
     pp=$(sed -n 's/^PPid:[[:space:]]*//p' "$d/status" 2>/dev/null)
-    if [ "$pp" = 0 ]; then
-      roots="$roots \${d#/proc/}"
-      g=$(sed 's/.*) //' "$d/stat" 2>/dev/null | cut -d' ' -f3)
-      [ "\${g:-0}" -gt 1 ] 2>/dev/null && groups="$groups $g"
-    fi
+    tagged="$tagged \${d#/proc/}:$pp"
   fi
 done
+for t in $tagged; do [ "\${t#*:}" = 0 ] && roots="$roots \${t%%:*}"; done
+if [ "$wrapped" = 1 ]; then
+  for t in $tagged; do for r in $roots; do [ "\${t#*:}" = "$r" ] && roots="$roots \${t%%:*}"; done; done
+fi
 [ -n "$roots" ] || exit 0
+for p in $roots; do
+  g=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f3)
+  [ "\${g:-0}" -gt 1 ] 2>/dev/null && groups="$groups $g"
+done
 for g in $groups; do kill -s "$sig" -- "-$g" 2>/dev/null; done
 for p in $roots; do kill -s "$sig" "$p" 2>/dev/null; done
 [ "$hangup" = 1 ] || exit 0
@@ -241,7 +247,7 @@ export async function signalExecSession(
   ref: string,
   tag: string,
   signal: SessionSignal,
-  options: { hangup?: boolean; actor?: Actor } = {},
+  options: { hangup?: boolean; wrapped?: boolean; actor?: Actor } = {},
 ): Promise<void> {
   if (!SESSION_TAG.test(tag)) throw invalidInput('INVALID_SESSION', 'That is not a session id.', 'Use the id berth ssh sessions shows.');
   if (!SESSION_SIGNALS.includes(signal)) {
@@ -250,11 +256,44 @@ export async function signalExecSession(
   const handle = await execInVm(
     ctx,
     ref,
-    { cmd: ['/bin/sh', '-c', SIGNAL_SCRIPT, 'berth-signal', tag, signal, options.hangup ? '1' : '0'] },
+    { cmd: ['/bin/sh', '-c', SIGNAL_SCRIPT, 'berth-signal', tag, signal, options.hangup ? '1' : '0', options.wrapped ? '1' : '0'] },
     options.actor ?? OPERATOR,
   );
   // A dropped Docker connection must not become an uncaught 'error' in the daemon.
   handle.stream.on('error', () => undefined);
   handle.stream.resume();
   await handle.exitCode();
+}
+
+/** Where the VM helper's `run` reports the signal that ended a session's command. */
+const exitReportPath = (tag: string) => `/tmp/.berth-exit-${tag}`;
+
+/** `cmd` run under the VM helper (templates/vm-helper.py), which reports a signal that ends it. */
+export function wrapSessionCommand(helper: string, tag: string, cmd: string[]): string[] {
+  return [helper, 'run', exitReportPath(tag), '--', ...cmd];
+}
+
+export interface ExitSignal {
+  name: string;
+  coreDumped: boolean;
+}
+
+/**
+ * The signal that ended a wrapped session's command, when its exit code (128+n) may mean one:
+ * Docker reports a signal death and `exit 143` alike, the helper's report tells them apart.
+ */
+export async function readExitSignal(ctx: Berth, ref: string, tag: string, exitCode: number, actor: Actor): Promise<ExitSignal | null> {
+  if (!SESSION_TAG.test(tag) || exitCode <= 128 || exitCode > 128 + 64) return null;
+  const run = await runInVm(
+    ctx,
+    ref,
+    ['/bin/sh', '-c', 'cat -- "$1" 2>/dev/null && rm -f -- "$1"', 'berth-exit', exitReportPath(tag)],
+    {
+      maxBytes: 64,
+      timeoutSeconds: 10,
+    },
+    actor,
+  ).catch(() => null);
+  const match = run && /^([A-Z][A-Z0-9]{1,11}) ([01])\n?$/.exec(run.stdout.toString('utf8'));
+  return match ? { name: match[1] as string, coreDumped: match[2] === '1' } : null;
 }

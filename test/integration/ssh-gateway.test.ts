@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer, connect as netConnect } from 'node:net';
 import { join } from 'node:path';
@@ -9,9 +10,13 @@ import { berth, berthJson, ROOT } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, MINIMAL_IMAGE, unique, type VmHome, vmHome } from '../helpers/docker.js';
 
-// A Debian VM image (Dockerfile.vm on the local bookworm base): it has sftp-server, scp and python3.
-// Built once and kept by tag, so that later runs (and other test files) reuse it.
-const DEBIAN_IMAGE = 'berth-vm-ssh-test:latest';
+// A Debian VM image (Dockerfile.vm on the local bookworm base): it has sftp-server, scp, python3
+// and the VM helper. Built once and kept by a tag naming its sources, so that later runs (and
+// other test files) reuse it until one of them changes.
+const DEBIAN_IMAGE = `berth-vm-ssh-test:${createHash('sha256')
+  .update(['Dockerfile.vm', 'templates/entrypoint.sh', 'templates/vm-helper.py'].map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\0'))
+  .digest('hex')
+  .slice(0, 12)}`;
 
 let h: VmHome;
 let port: number;
@@ -614,6 +619,203 @@ describe('a Debian VM: terminal, sftp, scp and port forwarding', () => {
     } finally {
       server.kill();
       await server;
+    }
+  });
+
+  it('sends exit-signal when a signal ends the command, exit-status when it exits 143', async () => {
+    // OpenSSH's ssh has no exit code for a signal (255); -v shows which message came.
+    const killed = await ssh(dana, dana, ['kill -TERM $$'], { extra: ['-v'] });
+    expect(killed.code).toBe(255);
+    expect(killed.stderr).toMatch(/rtype exit-signal/);
+    expect(killed.stderr).not.toMatch(/rtype exit-status/);
+    const plain = await ssh(dana, dana, ['exit 143'], { extra: ['-v'] });
+    expect(plain.code).toBe(143);
+    expect(plain.stderr).not.toMatch(/rtype exit-signal/);
+    // Which signal, through ssh2's client.
+    const { Client } = await import('ssh2');
+    const exit = await new Promise<unknown[]>((resolve, reject) => {
+      const c = new Client();
+      c.on('ready', () =>
+        c.exec('kill -QUIT $$', (err, stream) => {
+          if (err) return reject(err);
+          stream.on('exit', (...args: unknown[]) => resolve(args));
+          stream.on('close', () => c.end());
+          stream.resume();
+          stream.stderr.resume();
+        }),
+      );
+      c.on('error', reject);
+      c.connect({ host: '127.0.0.1', port, username: dana, privateKey: readFileSync(key(dana)) });
+    });
+    expect(exit.slice(0, 3)).toEqual([null, 'SIGQUIT', false]);
+  });
+
+  it('a killed client with a terminal leaves no process behind (the command runs under the VM helper)', async () => {
+    const client = execa('ssh', ['-tt', ...sshOptions(dana), `${dana}@127.0.0.1`, 'sleep 4747'], { reject: false, stdin: 'pipe' });
+    await waitFor('the command to run in the VM', async () => (await vmProcesses(dana)).includes('sleep 4747'));
+    expect(await vmProcesses(dana)).toContain('vm-helper run');
+    client.kill('SIGKILL');
+    await client;
+    await waitFor('the processes to end', async () => !/sleep 4747|vm-helper/.test(await vmProcesses(dana)), 15_000);
+  });
+
+  // A TCP server on the client's side answering each connection with a line.
+  async function clientServer(reply: string): Promise<{ port: number; close: () => void }> {
+    const server = createNetServer((c) => {
+      c.on('error', () => undefined);
+      c.end(`${reply}\n`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { port: (server.address() as { port: number }).port, close: () => server.close() };
+  }
+
+  // Reads a line from 127.0.0.1:PORT in the VM, retrying until the forward is up; N at once.
+  const VM_FETCH = `import socket, sys, time, threading
+port, n = int(sys.argv[1]), int(sys.argv[2])
+out = []
+def one():
+    for _ in range(100):
+        try:
+            s = socket.create_connection(('127.0.0.1', port), timeout=5)
+            out.append(s.makefile().readline().strip())
+            return
+        except OSError:
+            time.sleep(0.1)
+    out.append('unreachable')
+threads = [threading.Thread(target=one) for _ in range(n)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(' '.join(sorted(out)))
+`;
+
+  it('ssh -R is refused unless ssh.allow-remote-forward is on; then the VM’s 127.0.0.1:PORT reaches the client', async () => {
+    const target = await clientServer('hello-from-client');
+    const vmPort = 20_000 + Math.floor(Math.random() * 20_000);
+    try {
+      const refused = await ssh(dana, dana, ['true'], {
+        extra: ['-o', 'ExitOnForwardFailure=yes', '-R', `${vmPort}:127.0.0.1:${target.port}`],
+      });
+      expect(refused.code).toBe(255);
+      expect(refused.stderr).toMatch(/remote port forwarding failed/);
+      expect(await daemonLog(h.home)).toContain('ssh remote forward refused');
+
+      await run(['config', 'set', 'ssh.allow-remote-forward', 'on']);
+      const fetched = await ssh(dana, dana, ['python3', '-', String(vmPort), '3'], {
+        input: VM_FETCH,
+        extra: ['-o', 'ExitOnForwardFailure=yes', '-R', `${vmPort}:127.0.0.1:${target.port}`],
+      });
+      expect(fetched.code, fetched.stderr).toBe(0);
+      expect(text(fetched)).toBe('hello-from-client hello-from-client hello-from-client');
+      expect(await daemonLog(h.home)).toMatch(new RegExp(`"event":"ssh-session".*"user":"${dana}".*"kind":"remote-forward"`));
+
+      // Port 0: the VM picks one and the client is told which.
+      const any = await ssh(dana, dana, ['true'], { extra: ['-o', 'LogLevel=INFO', '-R', `0:127.0.0.1:${target.port}`] });
+      expect(any.stderr).toMatch(/Allocated port \d+ for remote forward/);
+
+      // A forward lives as long as its connection, is listed as a session, and only the VM's
+      // loopback has it: another VM cannot reach it at the VM's address.
+      const tunnel = execa('ssh', [...sshOptions(dana, ['-N', '-R', `${vmPort}:127.0.0.1:${target.port}`]), `${dana}@127.0.0.1`], {
+        reject: false,
+        stdin: 'ignore',
+      });
+      try {
+        await waitFor('the forward to be listed', async () =>
+          (await sessions()).some((s) => s.user === dana && s.kind === 'remote-forward'),
+        );
+        const listed = (await sessions()).find((s) => s.user === dana && s.kind === 'remote-forward');
+        expect(listed?.command).toBe(`127.0.0.1:${vmPort}`);
+        const danaIp = (await docker.getContainer(`berth-${dana}-main`).inspect()).NetworkSettings.Networks[h.network]?.IPAddress;
+        const probe = await ssh(erin, erin, [
+          'python3',
+          '-c',
+          `"import socket; socket.create_connection(('${danaIp}', ${vmPort}), timeout=3)"`,
+        ]);
+        expect(probe.code).not.toBe(0);
+      } finally {
+        tunnel.kill('SIGKILL');
+        await tunnel;
+      }
+      await waitFor('the forward to be gone', async () => !(await sessions()).some((s) => s.user === dana && s.kind === 'remote-forward'));
+      await waitFor('its listener in the VM to end', async () => !(await vmProcesses(dana)).includes('vm-helper listen'), 15_000);
+    } finally {
+      await run(['config', 'unset', 'ssh.allow-remote-forward']);
+      target.close();
+    }
+  });
+
+  it('ssh -A is refused unless ssh.allow-agent is on; then ssh-add in the VM lists the client’s keys', async () => {
+    const agentSock = join(keys, `agent-${unique('a')}.sock`);
+    const agent = execa('ssh-agent', ['-D', '-a', agentSock], { reject: false, stdin: 'ignore' });
+    try {
+      await waitFor('the agent', async () => (await stat(agentSock).catch(() => null)) !== null);
+      const env = { SSH_AUTH_SOCK: agentSock };
+      expect((await execa('ssh-add', [key(dana)], { env, reject: false })).exitCode).toBe(0);
+      const fp = (await execa('ssh-keygen', ['-l', '-f', key(dana)])).stdout.split(' ')[1] as string;
+      const withAgent = (cmd: string) =>
+        execa('ssh', [...sshOptions(dana, ['-A']), `${dana}@127.0.0.1`, cmd], { env, reject: false, stdin: 'ignore' });
+
+      const off = await withAgent('echo "sock=$SSH_AUTH_SOCK"');
+      expect(off.stdout.trim()).toBe('sock=');
+
+      await run(['config', 'set', 'ssh.allow-agent', 'on']);
+      const on = await withAgent('ssh-add -l; stat -c %a "$(dirname "$SSH_AUTH_SOCK")"');
+      expect(on.exitCode, on.stderr).toBe(0);
+      expect(on.stdout).toContain(fp);
+      expect(on.stdout.trim().split('\n').pop()).toBe('700');
+      // Another user's session has no way in: the socket is in a 0700 directory of dana's VM.
+      await waitFor('the agent listener to end', async () => !(await vmProcesses(dana)).includes('vm-helper listen'), 15_000);
+    } finally {
+      await run(['config', 'unset', 'ssh.allow-agent']);
+      agent.kill();
+      await agent;
+    }
+  });
+
+  it('ssh -Y is refused unless ssh.allow-x11 is on; then an X client in the VM reaches the client’s display', async () => {
+    // A stand-in X server on the client's side: it records the connection setup and answers.
+    let setup = Buffer.alloc(0);
+    const xserver = createNetServer((c) => {
+      c.on('error', () => undefined);
+      c.once('data', (d: Buffer) => {
+        setup = d;
+        c.end('X11-REPLY\n');
+      });
+    });
+    let display = 0;
+    for (display = 40; display < 90; display++) {
+      const ok = await new Promise<boolean>((resolve) => {
+        xserver.once('error', () => resolve(false));
+        xserver.listen(6000 + display, '127.0.0.1', () => resolve(true));
+      });
+      if (ok) break;
+    }
+    // An X11 connection setup (little-endian, 11.0) with the cookie xauth holds for $DISPLAY.
+    const X_CLIENT = `import os, socket, struct, subprocess
+display = os.environ['DISPLAY']
+number = int(display.split(':')[1].split('.')[0])
+name, cookie = subprocess.run(['xauth', 'list', display], capture_output=True, text=True).stdout.split()[1:3]
+data, proto = bytes.fromhex(cookie), name.encode()
+pad = lambda b: b + b'\\0' * (-len(b) % 4)
+s = socket.create_connection(('127.0.0.1', 6000 + number))
+s.sendall(b'l\\0' + struct.pack('<HHHH', 11, 0, len(proto), len(data)) + b'\\0\\0' + pad(proto) + pad(data))
+print(display, s.makefile().readline().strip())
+`;
+    const x11 = (input?: string) =>
+      execa('ssh', [...sshOptions(dana, ['-Y']), `${dana}@127.0.0.1`, input ? 'python3 -' : 'echo "display=$DISPLAY"'], {
+        env: { DISPLAY: `127.0.0.1:${display}` },
+        reject: false,
+        ...(input ? { input } : { stdin: 'ignore' as const }),
+      });
+    try {
+      expect((await x11()).stdout.trim()).toBe('display=');
+      await run(['config', 'set', 'ssh.allow-x11', 'on']);
+      const on = await x11(X_CLIENT);
+      expect(on.exitCode, on.stderr).toBe(0);
+      expect(on.stdout.trim()).toMatch(/^localhost:\d+\.0 X11-REPLY$/);
+      expect(setup.subarray(0, 4)).toEqual(Buffer.from([0x6c, 0, 11, 0]));
+    } finally {
+      await run(['config', 'unset', 'ssh.allow-x11']);
+      xserver.close();
     }
   });
 });

@@ -1,0 +1,138 @@
+import type { RejectConnection, TcpipBindInfo } from 'ssh2';
+import { openGatewayVm } from '../../src/services/ssh-access.js';
+import { vmRef } from '../../src/services/vm-refs.js';
+import { audit, type ConnectionScope } from './channel-bridge.js';
+import { newSessionId, type Session } from './sessions.js';
+import { noHelper, openVmListener, type VmListener } from './vm-relay.js';
+
+/** Ports a user may ask for: 0 (any free one) or an unprivileged one (the VM's user is not root). */
+const validPort = (port: number) => port === 0 || (Number.isInteger(port) && port >= 1024 && port <= 65535);
+
+interface Forward {
+  end(outcome: string): void;
+}
+
+/**
+ * `ssh -R` (tcpip-forward), when `ssh.allow-remote-forward` is on: the helper in the user's
+ * VM listens on the VM's 127.0.0.1:PORT (whatever address was asked for, as sshd does with
+ * GatewayPorts no); each connection there reaches the client through a forwarded-tcpip
+ * channel. Each forward is a session (listed, counted, killable, audited).
+ */
+export class RemoteForwards {
+  private readonly forwards = new Map<string, Forward>();
+
+  constructor(private readonly scope: ConnectionScope) {
+    scope.onClose(() => {
+      for (const forward of [...this.forwards.values()]) forward.end('disconnected');
+    });
+  }
+
+  handle(accept: ((port?: number) => void) | undefined, reject: RejectConnection | undefined, name: string, info: TcpipBindInfo): void {
+    const { log, identity, source } = this.scope;
+    if (name === 'cancel-tcpip-forward') {
+      const forward = this.forwards.get(forwardKey(info.bindAddr, info.bindPort));
+      if (forward) {
+        forward.end('ok');
+        accept?.();
+      } else reject?.();
+      return;
+    }
+    if (!this.scope.config['ssh.allow-remote-forward'] || !validPort(info.bindPort)) {
+      log.info(
+        { source, user: identity.login, request: `${name} ${String(info.bindAddr).slice(0, 80)}:${info.bindPort}` },
+        'ssh remote forward refused',
+      );
+      this.scope.metrics.sessions.inc({ kind: 'remote-forward', outcome: 'refused' });
+      reject?.();
+      return;
+    }
+    void this.open(info, accept, reject);
+  }
+
+  private async open(
+    info: TcpipBindInfo,
+    accept: ((port?: number) => void) | undefined,
+    reject: RejectConnection | undefined,
+  ): Promise<void> {
+    const { scope } = this;
+    const { identity, registry, config, log } = scope;
+    if (!registry.reserve(identity.login, config['ssh.max-sessions'])) {
+      scope.metrics.sessions.inc({ kind: 'remote-forward', outcome: 'limit' });
+      reject?.();
+      return;
+    }
+    let gone = false;
+    const offGone = scope.onClose(() => {
+      gone = true;
+    });
+    const startedAt = Date.now();
+    const session: Session = {
+      id: newSessionId(),
+      user: identity.login,
+      vm: '',
+      fingerprint: identity.fingerprint,
+      source: scope.source,
+      kind: 'remote-forward',
+      startedAt: new Date(startedAt).toISOString(),
+      bytesIn: 0,
+      bytesOut: 0,
+      kill: () => end('killed'),
+    };
+    const counted = (direction: 'in' | 'out', n: number) => {
+      if (direction === 'in') session.bytesIn += n;
+      else session.bytesOut += n;
+    };
+    let listener: VmListener | null = null;
+    let boundPort = 0;
+    let opened = false;
+    let ended = false;
+    const key = () => forwardKey(info.bindAddr, boundPort);
+    const end = (outcome: string) => {
+      if (ended) return;
+      ended = true;
+      offGone();
+      registry.release(identity.login);
+      void listener?.close();
+      if (!opened) return;
+      this.forwards.delete(key());
+      registry.remove(session.id);
+      scope.metrics.active.dec();
+      audit(scope, session, outcome, null, startedAt);
+    };
+    try {
+      const { vm, helper } = await openGatewayVm(scope.ctx, identity, () => undefined);
+      session.vm = vmRef(vm);
+      if (!helper) throw noHelper(session.vm, 'Remote forwarding (ssh -R)');
+      listener = await openVmListener(
+        scope,
+        { ref: session.vm, helper },
+        ['tcp', String(info.bindPort)],
+        (conn) =>
+          scope.client.forwardOut(String(info.bindAddr), boundPort, conn.host, conn.port, (err, channel) => {
+            if (!err && listener) void listener.relay(conn.id, channel, counted);
+          }),
+        () => end('ended'),
+      );
+    } catch (err) {
+      log.warn({ user: identity.login, err: String(err) }, 'ssh remote forward refused');
+      end('refused');
+      scope.metrics.sessions.inc({ kind: 'remote-forward', outcome: 'refused' });
+      reject?.();
+      return;
+    }
+    if (gone || ended) {
+      end('disconnected');
+      reject?.();
+      return;
+    }
+    boundPort = Number(listener.address);
+    session.command = `127.0.0.1:${boundPort}`;
+    opened = true;
+    this.forwards.set(key(), { end });
+    registry.add(session);
+    scope.metrics.active.inc();
+    accept?.(info.bindPort === 0 ? boundPort : undefined);
+  }
+}
+
+const forwardKey = (address: string, port: number) => `${address}:${port}`;

@@ -1,0 +1,82 @@
+import type { ServerChannel, X11Info } from 'ssh2';
+import { BerthError } from '../../src/errors.js';
+import type { ConnectionScope } from './channel-bridge.js';
+import { noHelper, openAgentChannel, openVmListener, type RelayTarget, type VmListener } from './vm-relay.js';
+
+/** What a session asked for before its shell or command: agent and X11 forwarding. */
+export interface SessionForwarding {
+  agent: boolean;
+  x11: X11Info | null;
+}
+
+const X11_PROTOCOL = /^[A-Za-z0-9._-]{1,64}$/;
+const X11_COOKIE = /^(?:[0-9a-fA-F]{2}){1,256}$/;
+
+/** An x11-req as strings (ssh2 gives the cookie as a Buffer), or null when xauth could not take it as it is. */
+export function parseX11(info: X11Info): X11Info | null {
+  const x11 = { single: Boolean(info.single), protocol: String(info.protocol), cookie: String(info.cookie), screen: info.screen };
+  const valid =
+    X11_PROTOCOL.test(x11.protocol) && X11_COOKIE.test(x11.cookie) && Number.isInteger(x11.screen) && x11.screen >= 0 && x11.screen <= 99;
+  return valid ? x11 : null;
+}
+
+export interface OpenedForwarding {
+  /** Variables for the session's command: SSH_AUTH_SOCK, DISPLAY. */
+  env: string[];
+  listeners: VmListener[];
+}
+
+/**
+ * Starts the listeners a session asked for in its VM, before its command: one on a unix
+ * socket for the agent (SSH_AUTH_SOCK), one on the first free X display for X11 (DISPLAY).
+ * Each connection to them opens a channel to the client. What cannot be had is said on
+ * the session's stderr; the session goes on without it.
+ */
+export async function openSessionForwarding(
+  scope: ConnectionScope,
+  vm: { ref: string; helper: string | null },
+  request: SessionForwarding,
+  note: (line: string) => void,
+): Promise<OpenedForwarding> {
+  const opened: OpenedForwarding = { env: [], listeners: [] };
+  if (!request.agent && !request.x11) return opened;
+  if (!vm.helper) {
+    const err = noHelper(vm.ref, request.agent ? 'Agent forwarding' : 'X11 forwarding');
+    note(`berth: ${err.message}`);
+    return opened;
+  }
+  const target: RelayTarget = { ref: vm.ref, helper: vm.helper };
+  const start = async (what: string, spec: string[], open: (conn: { host: string; port: number }) => Promise<ServerChannel>) => {
+    let listener: VmListener | undefined;
+    try {
+      listener = await openVmListener(scope, target, spec, (conn) => {
+        open(conn).then(
+          (channel) => void listener?.relay(conn.id, channel, () => undefined),
+          () => undefined,
+        );
+      });
+      opened.listeners.push(listener);
+      return listener;
+    } catch (err) {
+      scope.log.warn({ user: scope.identity.login, vm: vm.ref, err: String(err) }, `ssh ${what} forwarding failed`);
+      note(`berth: ${what} forwarding is not available: ${err instanceof BerthError ? err.message : 'see the daemon log'}`);
+      return undefined;
+    }
+  };
+  if (request.agent) {
+    const agent = await start('agent', ['agent'], () => openAgentChannel(scope.client));
+    if (agent) opened.env.push(`SSH_AUTH_SOCK=${agent.address}`);
+  }
+  const x11 = request.x11;
+  if (x11) {
+    // A single-connection request is served like any other: the display stays for the session.
+    const display = await start(
+      'X11',
+      ['x11', String(x11.screen), x11.protocol, x11.cookie],
+      (conn) =>
+        new Promise((resolve, reject) => scope.client.x11(conn.host, conn.port, (err, channel) => (err ? reject(err) : resolve(channel)))),
+    );
+    if (display) opened.env.push(`DISPLAY=localhost:${display.address}.${x11.screen}`);
+  }
+  return opened;
+}

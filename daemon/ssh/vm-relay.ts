@@ -1,0 +1,163 @@
+import { createInterface } from 'node:readline';
+import { type Duplex, PassThrough, Writable } from 'node:stream';
+import type { Connection, ServerChannel } from 'ssh2';
+import { demuxExecStream } from '../../src/docker/exec-stream.js';
+import { BerthError } from '../../src/errors.js';
+import { gatewayActor } from '../../src/services/ssh-access.js';
+import { execInVm, SESSION_ENV, signalExecSession } from '../../src/services/vm-exec.js';
+import type { ConnectionScope } from './channel-bridge.js';
+import { newSessionId } from './sessions.js';
+
+/**
+ * Listeners inside a VM for what the client receives (ssh -R, agent and X11 forwarding): the
+ * VM's helper (templates/vm-helper.py) listens there; each connection it accepts is picked up
+ * by a `connect` exec of its own, bridged to a channel the gateway opens to the client.
+ */
+
+/** The VM a listener runs in, and its helper's path. */
+export interface RelayTarget {
+  ref: string;
+  helper: string;
+}
+
+export interface RelayConnection {
+  id: string;
+  host: string;
+  port: number;
+}
+
+export interface VmListener {
+  /** What the helper listens on in the VM: a port, an X display number or a socket path. */
+  address: string;
+  /** Bridges an accepted connection to a channel opened to the client; resolves when both ended. */
+  relay(id: string, channel: Duplex, counted: (direction: 'in' | 'out', bytes: number) => void): Promise<void>;
+  /** Stops listening; the connections it relays end with it, and so does every process it ran. */
+  close(): Promise<void>;
+}
+
+export function noHelper(ref: string, what: string): BerthError {
+  return new BerthError(
+    'VM_NO_HELPER',
+    `${what} is not available in VM ${ref}: its image has no berth helper (templates/vm-helper.py, which needs python3).`,
+    'Ask the operator for a VM on the default image (berth image build).',
+  );
+}
+
+const ERROR_BYTES = 2048;
+
+export async function openVmListener(
+  scope: ConnectionScope,
+  target: RelayTarget,
+  spec: string[],
+  onConnection: (conn: RelayConnection) => void,
+  onEnd: () => void = () => undefined,
+): Promise<VmListener> {
+  const actor = gatewayActor(scope.identity);
+  // A tag of its own: closing the listener ends its processes, not those of a session beside it.
+  const tag = newSessionId();
+  const env = [`${SESSION_ENV}=${tag}`];
+  const handle = await execInVm(scope.ctx, target.ref, { cmd: [target.helper, 'listen', ...spec], stdin: true, env }, actor);
+  handle.stream.on('error', () => undefined);
+  const out = new PassThrough();
+  let errors = '';
+  const err = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (errors.length < ERROR_BYTES) errors += chunk.toString('utf8').slice(0, ERROR_BYTES - errors.length);
+      done();
+    },
+  });
+  void demuxExecStream(handle.stream, out, err).then(() => out.end());
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    handle.stream.end();
+    // The helper ends at its stdin's end; whatever still runs under this tag is ended for sure.
+    await signalExecSession(scope.ctx, target.ref, tag, 'HUP', { hangup: true, actor }).catch(() => undefined);
+    handle.stream.destroy();
+  };
+  const lines = createInterface({ input: out, crlfDelay: Number.POSITIVE_INFINITY });
+  const ready = await new Promise<{ address: string; ctl: string } | { error: string }>((resolve) => {
+    let first = true;
+    lines.on('line', (line) => {
+      const [word = '', ...rest] = line.split(' ');
+      if (first) {
+        first = false;
+        if (word === 'ready' && rest.length === 2) resolve({ address: rest[0] as string, ctl: rest[1] as string });
+        else resolve({ error: word === 'error' ? rest.join(' ') : line });
+        return;
+      }
+      if (word === 'conn' && /^\d+$/.test(rest[0] ?? '')) {
+        onConnection({ id: rest[0] as string, host: rest[1] ?? '127.0.0.1', port: Number(rest[2]) || 0 });
+      }
+    });
+    lines.once('close', () => {
+      if (first) resolve({ error: errors.trim() || 'the helper ended at once' });
+      if (!closed) void close();
+      onEnd();
+    });
+  });
+  if ('error' in ready) {
+    await close();
+    throw new BerthError('VM_LISTEN_FAILED', `Could not listen in VM ${target.ref}: ${ready.error.slice(0, 200)}`, 'Try another port.');
+  }
+  const relay = async (id: string, channel: Duplex, counted: (direction: 'in' | 'out', bytes: number) => void) => {
+    channel.on('error', () => undefined);
+    let exec: Duplex;
+    try {
+      exec = (await execInVm(scope.ctx, target.ref, { cmd: [target.helper, 'connect', ready.ctl, id], stdin: true, env }, actor)).stream;
+    } catch (e) {
+      scope.log.warn({ vm: target.ref, err: String(e) }, 'ssh relay: could not pick up a connection in the VM');
+      channel.destroy();
+      return;
+    }
+    exec.on('error', () => undefined);
+    channel.on('data', (chunk: Buffer) => {
+      counted('in', chunk.length);
+      scope.touch();
+    });
+    channel.pipe(exec, { end: false });
+    channel.once('end', () => exec.end());
+    channel.once('close', () => exec.destroy());
+    const discard = new Writable({ write: (_c, _e, done) => done() });
+    await demuxExecStream(exec, channel, discard, (n) => {
+      counted('out', n);
+      scope.touch();
+      scope.batch();
+    });
+    channel.end();
+  };
+  return { address: ready.address, relay, close };
+}
+
+// ssh2's own window and packet sizes for the channels it opens.
+const WINDOW = 2 * 1024 * 1024;
+const PACKET = 32 * 1024;
+
+interface Ssh2Internals {
+  _chanMgr?: { add(fn: unknown): number };
+  _protocol?: { openssh_authAgent?(chan: number, window: number, packet: number): void };
+}
+
+/**
+ * Opens an `auth-agent@openssh.com` channel to the client. ssh2's server has the protocol
+ * message but no public method for it: this is its `openChannel` for that one type.
+ */
+export function openAgentChannel(client: Connection): Promise<ServerChannel> {
+  const internals = client as unknown as Ssh2Internals;
+  return new Promise((resolve, reject) => {
+    if (!internals._chanMgr || typeof internals._protocol?.openssh_authAgent !== 'function') {
+      reject(new Error('this ssh2 version cannot open agent channels'));
+      return;
+    }
+    const callback = Object.assign((err: Error | undefined, channel: ServerChannel) => (err ? reject(err) : resolve(channel)), {
+      type: 'auth-agent@openssh.com',
+    });
+    const id = internals._chanMgr.add(callback);
+    if (id === -1) {
+      reject(new Error('no free channels'));
+      return;
+    }
+    internals._protocol.openssh_authAgent(id, WINDOW, PACKET);
+  });
+}
