@@ -709,7 +709,15 @@ print(' '.join(sorted(out)))
       expect(await daemonLog(h.home)).toMatch(new RegExp(`"event":"ssh-session".*"user":"${dana}".*"kind":"remote-forward"`));
 
       // Port 0: the VM picks one and the client is told which.
-      const any = await ssh(dana, dana, ['true'], { extra: ['-o', 'LogLevel=INFO', '-R', `0:127.0.0.1:${target.port}`] });
+      // (The command waits for the listener, so that the client is still there for the reply.)
+      const any = await ssh(
+        dana,
+        dana,
+        ['for i in $(seq 100); do pgrep -f "vm-helper listen" >/dev/null && break; sleep 0.1; done; sleep 1'],
+        {
+          extra: ['-o', 'LogLevel=INFO', '-R', `0:127.0.0.1:${target.port}`],
+        },
+      );
       expect(any.stderr).toMatch(/Allocated port \d+ for remote forward/);
 
       // A forward lives as long as its connection, is listed as a session, and only the VM's
