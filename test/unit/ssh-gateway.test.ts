@@ -1,11 +1,13 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AuthRateLimit, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-limit.js';
+import { parseX11 } from '../../daemon/ssh/session-forwarding.js';
 import { SessionRegistry } from '../../daemon/ssh/sessions.js';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { CONFIG_KEYS } from '../../src/domain/config-keys.js';
 import { acceptClientEnv, isReservedEnvName } from '../../src/domain/ssh-env.js';
 import { parseGatewayLogin } from '../../src/domain/ssh-login.js';
+import { vmHelper } from '../../src/services/ssh-access.js';
 
 describe('gateway logins', () => {
   it('reads alice and alice+NAME', () => {
@@ -244,6 +246,46 @@ describe('the host key file', () => {
       await expect(loadOrCreateHostKey(home)).rejects.toMatchObject({ code: 'HOST_KEY_MODE', message: /mode 0644/ });
     } finally {
       await rm(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('forwarding the client receives (-R, agent, X11)', () => {
+  it('is off until the operator turns it on', () => {
+    for (const name of ['ssh.allow-remote-forward', 'ssh.allow-agent', 'ssh.allow-x11'] as const) {
+      expect(CONFIG_KEYS[name].default).toBe(false);
+      expect(CONFIG_KEYS[name].parse('on')).toBe(true);
+      expect(() => CONFIG_KEYS[name].parse('maybe')).toThrow();
+    }
+  });
+
+  it('takes an x11-req whose protocol and cookie xauth can be given as they are', () => {
+    const ok = { single: false, protocol: 'MIT-MAGIC-COOKIE-1', cookie: Buffer.from('0a1b2c3d') as unknown as string, screen: 0 };
+    expect(parseX11(ok)).toEqual({ single: false, protocol: 'MIT-MAGIC-COOKIE-1', cookie: '0a1b2c3d', screen: 0 });
+    for (const bad of [
+      { ...ok, protocol: 'MIT; rm -rf ~' },
+      { ...ok, protocol: '' },
+      { ...ok, cookie: 'abc' },
+      { ...ok, cookie: 'zz' },
+      { ...ok, cookie: '0a\nadd evil' },
+      { ...ok, screen: -1 },
+      { ...ok, screen: 1.5 },
+      { ...ok, screen: 100 },
+    ]) {
+      expect(parseX11(bad)).toBeNull();
+    }
+  });
+
+  it('uses only a helper path an image names in full', () => {
+    expect(vmHelper({ 'dev.berth.vm-helper': '/usr/local/libexec/berth/vm-helper' })).toBe('/usr/local/libexec/berth/vm-helper');
+    for (const bad of [
+      undefined,
+      {},
+      { 'dev.berth.vm-helper': 'vm-helper' },
+      { 'dev.berth.vm-helper': '/x y' },
+      { 'dev.berth.vm-helper': '/x;id' },
+    ]) {
+      expect(vmHelper(bad)).toBeNull();
     }
   });
 });
