@@ -326,7 +326,11 @@ function startExec(
       const opened = await openSessionForwarding(scope, { ref, helper }, forwarding, note);
       listeners = opened.listeners;
       env.push(...opened.env);
-      if (finished) return;
+      if (finished) {
+        // The client left while they were being opened: end() has run without them.
+        await Promise.all(listeners.map((l) => l.close()));
+        return;
+      }
       const handle = await execInVm(ctx, ref, { cmd, tty: pty !== null, stdin: true, env }, gatewayActor(identity));
       if (finished) {
         // The client left while the exec was being made: it must not run on alone.

@@ -103,16 +103,16 @@ export class RemoteForwards {
       const { vm, helper } = await openGatewayVm(scope.ctx, identity, () => undefined);
       session.vm = vmRef(vm);
       if (!helper) throw noHelper(session.vm, 'Remote forwarding (ssh -R)');
-      listener = await openVmListener(
-        scope,
-        { ref: session.vm, helper },
-        ['tcp', String(info.bindPort)],
-        (conn) =>
-          scope.client.forwardOut(String(info.bindAddr), boundPort, conn.host, conn.port, (err, channel) => {
-            if (!err && listener) void listener.relay(conn.id, channel, counted);
-          }),
-        () => end('ended'),
-      );
+      listener = await openVmListener(scope, { ref: session.vm, helper }, ['tcp', String(info.bindPort)], {
+        open: (conn) =>
+          new Promise((resolve, reject) =>
+            scope.client.forwardOut(String(info.bindAddr), boundPort, conn.host, conn.port, (err, channel) =>
+              err ? reject(err) : resolve(channel),
+            ),
+          ),
+        counted,
+        onEnd: () => end('ended'),
+      });
     } catch (err) {
       log.warn({ user: identity.login, err: String(err) }, 'ssh remote forward refused');
       end('refused');

@@ -47,14 +47,8 @@ export async function openSessionForwarding(
   }
   const target: RelayTarget = { ref: vm.ref, helper: vm.helper };
   const start = async (what: string, spec: string[], open: (conn: { host: string; port: number }) => Promise<ServerChannel>) => {
-    let listener: VmListener | undefined;
     try {
-      listener = await openVmListener(scope, target, spec, (conn) => {
-        open(conn).then(
-          (channel) => void listener?.relay(conn.id, channel, () => undefined),
-          () => undefined,
-        );
-      });
+      const listener = await openVmListener(scope, target, spec, { open });
       opened.listeners.push(listener);
       return listener;
     } catch (err) {

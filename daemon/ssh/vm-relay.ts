@@ -29,10 +29,17 @@ export interface RelayConnection {
 export interface VmListener {
   /** What the helper listens on in the VM: a port, an X display number or a socket path. */
   address: string;
-  /** Bridges an accepted connection to a channel opened to the client; resolves when both ended. */
-  relay(id: string, channel: Duplex, counted: (direction: 'in' | 'out', bytes: number) => void): Promise<void>;
   /** Stops listening; the connections it relays end with it, and so does every process it ran. */
   close(): Promise<void>;
+}
+
+export interface ListenerOptions {
+  /** Opens the channel to the client that carries one accepted connection. */
+  open(conn: RelayConnection): Promise<Duplex>;
+  /** Bytes relayed: `in` from the client, `out` to it. */
+  counted?(direction: 'in' | 'out', bytes: number): void;
+  /** The helper ended on its own (or the VM stopped). */
+  onEnd?(): void;
 }
 
 export function noHelper(ref: string, what: string): BerthError {
@@ -44,18 +51,23 @@ export function noHelper(ref: string, what: string): BerthError {
 }
 
 const ERROR_BYTES = 2048;
+/**
+ * Connections relayed at once per listener. Each is a docker exec: a program in the VM that
+ * connects in a loop gets this many; the helper drops the rest after 30 s.
+ */
+const MAX_RELAYS = 64;
 
 export async function openVmListener(
   scope: ConnectionScope,
   target: RelayTarget,
   spec: string[],
-  onConnection: (conn: RelayConnection) => void,
-  onEnd: () => void = () => undefined,
+  options: ListenerOptions,
 ): Promise<VmListener> {
   const actor = gatewayActor(scope.identity);
   // A tag of its own: closing the listener ends its processes, not those of a session beside it.
   const tag = newSessionId();
   const env = [`${SESSION_ENV}=${tag}`];
+  const counted = options.counted ?? (() => undefined);
   const handle = await execInVm(scope.ctx, target.ref, { cmd: [target.helper, 'listen', ...spec], stdin: true, env }, actor);
   handle.stream.on('error', () => undefined);
   const out = new PassThrough();
@@ -68,6 +80,9 @@ export async function openVmListener(
   });
   void demuxExecStream(handle.stream, out, err).then(() => out.end());
   let closed = false;
+  let ctl = '';
+  let relays = 0;
+  let warned = false;
   const close = async () => {
     if (closed) return;
     closed = true;
@@ -76,36 +91,13 @@ export async function openVmListener(
     await signalExecSession(scope.ctx, target.ref, tag, 'HUP', { hangup: true, actor }).catch(() => undefined);
     handle.stream.destroy();
   };
-  const lines = createInterface({ input: out, crlfDelay: Number.POSITIVE_INFINITY });
-  const ready = await new Promise<{ address: string; ctl: string } | { error: string }>((resolve) => {
-    let first = true;
-    lines.on('line', (line) => {
-      const [word = '', ...rest] = line.split(' ');
-      if (first) {
-        first = false;
-        if (word === 'ready' && rest.length === 2) resolve({ address: rest[0] as string, ctl: rest[1] as string });
-        else resolve({ error: word === 'error' ? rest.join(' ') : line });
-        return;
-      }
-      if (word === 'conn' && /^\d+$/.test(rest[0] ?? '')) {
-        onConnection({ id: rest[0] as string, host: rest[1] ?? '127.0.0.1', port: Number(rest[2]) || 0 });
-      }
-    });
-    lines.once('close', () => {
-      if (first) resolve({ error: errors.trim() || 'the helper ended at once' });
-      if (!closed) void close();
-      onEnd();
-    });
-  });
-  if ('error' in ready) {
-    await close();
-    throw new BerthError('VM_LISTEN_FAILED', `Could not listen in VM ${target.ref}: ${ready.error.slice(0, 200)}`, 'Try another port.');
-  }
-  const relay = async (id: string, channel: Duplex, counted: (direction: 'in' | 'out', bytes: number) => void) => {
+
+  /** One accepted connection: a `connect` exec in the VM bridged to a channel to the client. */
+  const bridge = async (id: string, channel: Duplex) => {
     channel.on('error', () => undefined);
     let exec: Duplex;
     try {
-      exec = (await execInVm(scope.ctx, target.ref, { cmd: [target.helper, 'connect', ready.ctl, id], stdin: true, env }, actor)).stream;
+      exec = (await execInVm(scope.ctx, target.ref, { cmd: [target.helper, 'connect', ctl, id], stdin: true, env }, actor)).stream;
     } catch (e) {
       scope.log.warn({ vm: target.ref, err: String(e) }, 'ssh relay: could not pick up a connection in the VM');
       channel.destroy();
@@ -127,7 +119,53 @@ export async function openVmListener(
     });
     channel.end();
   };
-  return { address: ready.address, relay, close };
+  const accepted = (conn: RelayConnection) => {
+    if (closed) return;
+    if (relays >= MAX_RELAYS) {
+      if (!warned) scope.log.warn({ user: scope.identity.login, vm: target.ref }, 'ssh relay: too many connections at once');
+      warned = true;
+      return;
+    }
+    relays++;
+    options
+      .open(conn)
+      .then(
+        (channel) => bridge(conn.id, channel),
+        () => undefined,
+      )
+      .finally(() => {
+        relays--;
+      });
+  };
+
+  const lines = createInterface({ input: out, crlfDelay: Number.POSITIVE_INFINITY });
+  const ready = await new Promise<{ address: string } | { error: string }>((resolve) => {
+    let first = true;
+    lines.on('line', (line) => {
+      const [word = '', ...rest] = line.split(' ');
+      if (first) {
+        first = false;
+        if (word === 'ready' && rest.length === 2) {
+          ctl = rest[1] as string;
+          resolve({ address: rest[0] as string });
+        } else resolve({ error: word === 'error' ? rest.join(' ') : line });
+        return;
+      }
+      if (word === 'conn' && /^\d+$/.test(rest[0] ?? '')) {
+        accepted({ id: rest[0] as string, host: rest[1] ?? '127.0.0.1', port: Number(rest[2]) || 0 });
+      }
+    });
+    lines.once('close', () => {
+      if (first) resolve({ error: errors.trim() || 'the helper ended at once' });
+      if (!closed) void close();
+      options.onEnd?.();
+    });
+  });
+  if ('error' in ready) {
+    await close();
+    throw new BerthError('VM_LISTEN_FAILED', `Could not listen in VM ${target.ref}: ${ready.error.slice(0, 200)}`, 'Try another port.');
+  }
+  return { address: ready.address, close };
 }
 
 // ssh2's own window and packet sizes for the channels it opens.
