@@ -5,14 +5,17 @@
                                REPORT (so the gateway can send exit-signal, which Docker's
                                128+n exit code cannot tell apart from a plain exit)
   listen tcp PORT              listens on 127.0.0.1:PORT (0: any free port)
-  listen x11 SCREEN PROTO COOKIE
-                               listens on the first free X display from :10, registers the
-                               cookie with xauth when the VM has it
+  listen x11 SCREEN            listens on the first free X display from :10; registers with
+                               xauth (when the VM has it) the "PROTO COOKIE" line read first
+                               from stdin
   listen agent                 listens on a fresh unix socket (for SSH_AUTH_SOCK)
-  connect CTL ID               relays stdin/stdout to accepted connection ID of a listener
+  connect CTL ID               relays stdin/stdout to accepted connection ID of a listener;
+                               stdout is framed (4-byte length, then data; length 0: the
+                               connection's EOF), so that either side can end its half alone
 
 A listener prints "ready ADDRESS CTL", then "conn ID HOST PORT" per accepted connection, which
-waits for a `connect` to pick it up. It ends, closing everything, when its stdin ends.
+waits for a `connect` to pick it up. It ends, closing everything, when its stdin ends or it
+gets SIGHUP/SIGTERM.
 """
 import os
 import signal
@@ -42,15 +45,18 @@ def run(report, argv):
             os._exit(127)
     _, status = os.waitpid(pid, 0)
     if not os.WIFSIGNALED(status):
-        return os.waitstatus_to_exitcode(status)
+        return os.WEXITSTATUS(status)
     number = os.WTERMSIG(status)
     try:
         name = signal.Signals(number).name[3:]
     except ValueError:
         name = str(number)
-    fd = os.open(report, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    os.write(fd, f'{name} {1 if os.WCOREDUMP(status) else 0}\n'.encode())
-    os.close(fd)
+    try:
+        fd = os.open(report, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        os.write(fd, f'{name} {1 if os.WCOREDUMP(status) else 0}\n'.encode())
+        os.close(fd)
+    except OSError:
+        pass  # no report: the gateway sends exit-status 128+n instead
     return 128 + number
 
 
@@ -73,15 +79,19 @@ async def pump(reader, writer):
         writer.close()
 
 
-async def open_x11(serve, screen, proto, cookie):
+async def open_x11(serve, screen, auth):
+    proto, cookie = auth.split()
     for display in range(10, 1000):
         try:
             server = await asyncio.start_server(serve, '127.0.0.1', 6000 + display)
         except OSError:
             continue
         if shutil.which('xauth'):
-            subprocess.run(['xauth', '-q', '-'], input=f'add unix:{display}.{screen} {proto} {cookie}\n',
-                           text=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            try:
+                subprocess.run(['xauth', '-q', '-'], input=f'add unix:{display}.{int(screen)} {proto} {cookie}\n',
+                               text=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
+            except subprocess.TimeoutExpired:
+                pass
         return server, f'{display}'
     raise OSError('no free X display between :10 and :999')
 
@@ -123,7 +133,7 @@ async def listen(kind, args):
             server = await asyncio.start_server(on_connection, '127.0.0.1', int(args[0]))
             address = str(server.sockets[0].getsockname()[1])
         elif kind == 'x11':
-            server, address = await open_x11(on_connection, *args)
+            server, address = await open_x11(on_connection, args[0], sys.stdin.readline())
         elif kind == 'agent':
             address = os.path.join(work, 'agent.sock')
             server = await asyncio.start_unix_server(on_connection, address)
@@ -135,18 +145,31 @@ async def listen(kind, args):
         say(f'error {getattr(err, "strerror", None) or err}')
         return 1
     pickup = await asyncio.start_unix_server(on_pickup, ctl)
+    stop = asyncio.Event()
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.run_in_executor(None, sys.stdin.buffer.read).add_done_callback(lambda _: stop.set())
     say(f'ready {address} {ctl}')
-    await loop.run_in_executor(None, sys.stdin.buffer.read)
+    await stop.wait()
     server.close()
     pickup.close()
     shutil.rmtree(work, ignore_errors=True)
-    return 0
+    # At once: a thread may still be blocked reading stdin, and the relays end with the process.
+    os._exit(0)
+
+
+def write_frame(data):
+    view = memoryview(len(data).to_bytes(4, 'big') + data)
+    while view:
+        view = view[os.write(1, view):]
 
 
 def connect(ctl, cid):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(ctl)
     sock.sendall(f'{cid}\n'.encode())
+    # Ends when both halves have: the client's (stdin's EOF) and the connection's (recv's EOF).
+    upstream_done = threading.Event()
 
     def upstream():
         try:
@@ -158,6 +181,8 @@ def connect(ctl, cid):
             sock.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+        finally:
+            upstream_done.set()
 
     threading.Thread(target=upstream, daemon=True).start()
     try:
@@ -165,11 +190,11 @@ def connect(ctl, cid):
             data = sock.recv(CHUNK)
             if not data:
                 break
-            view = memoryview(data)
-            while view:
-                view = view[os.write(1, view):]
+            write_frame(data)
+        write_frame(b'')
     except OSError:
-        pass
+        return 0
+    upstream_done.wait()
     return 0
 
 

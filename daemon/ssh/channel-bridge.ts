@@ -228,6 +228,8 @@ function startExec(
   /** The VM's helper when the command runs under it (see templates/vm-helper.py). */
   let wrapped = false;
   let listeners: VmListener[] = [];
+  /** Aborted when the session ends: listeners still starting are closed too. */
+  const leaving = new AbortController();
   let size = pty ? { cols: pty.cols, rows: pty.rows } : null;
   let resizeExec: ((cols: number, rows: number) => Promise<void>) | null = null;
   scope.metrics.active.inc();
@@ -238,31 +240,38 @@ function startExec(
     if (finished) return;
     finished = true;
     offClose();
-    if (outcome === 'killed' && reason) note(`berth: ${reason}`);
-    // Off the list and its slot free at once: what follows can wait on the client.
-    scope.registry.remove(session.id);
-    release();
-    if (stream && outcome !== 'ok') {
-      // The client went away or the session was killed: nothing may be left running in the VM.
-      stream.destroy();
-      await signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, wrapped, actor: gatewayActor(identity) }).catch((err) =>
-        log.warn({ id: session.id, err: String(err) }, 'could not end the processes of an ssh session'),
-      );
-    }
-    if (channel.writable) {
-      // exit-status goes out at once: the output still queued for the client's window first.
-      // A client that reads nothing (window at 0) gets FLUSH_MS; the channel is closed anyway.
-      const drained = await Promise.all([flushed(channel, FLUSH_MS), flushed(channel.stderr, FLUSH_MS)]);
-      if (drained.every(Boolean)) {
-        if (exitSignal) channel.exit(exitSignal.name, exitSignal.coreDumped, '');
-        else if (exitCode !== null) channel.exit(exitCode);
-        channel.end();
+    leaving.abort();
+    try {
+      if (outcome === 'killed' && reason) note(`berth: ${reason}`);
+      // Off the list and its slot free at once: what follows can wait on the client.
+      scope.registry.remove(session.id);
+      release();
+      if (stream && outcome !== 'ok') {
+        // The client went away or the session was killed: nothing may be left running in the VM.
+        stream.destroy();
+        await signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, wrapped, actor: gatewayActor(identity) }).catch((err) =>
+          log.warn({ id: session.id, err: String(err) }, 'could not end the processes of an ssh session'),
+        );
       }
+      if (channel.writable) {
+        // exit-status goes out at once: the output still queued for the client's window first.
+        // A client that reads nothing (window at 0) gets FLUSH_MS; the channel is closed anyway.
+        const drained = await Promise.all([flushed(channel, FLUSH_MS), flushed(channel.stderr, FLUSH_MS)]);
+        if (drained.every(Boolean)) {
+          if (exitSignal) channel.exit(exitSignal.name, exitSignal.coreDumped, '');
+          else if (exitCode !== null) channel.exit(exitCode);
+          channel.end();
+        }
+      }
+    } catch (err) {
+      log.warn({ id: session.id, err: String(err) }, 'ssh session did not end cleanly');
+    } finally {
+      // Whatever happened above: the channel closed, the listeners ended, the session audited.
+      channel.close();
+      await Promise.all(listeners.map((l) => l.close()));
+      scope.metrics.active.dec();
+      audit(scope, session, outcome, exitCode, startedAt);
     }
-    channel.close();
-    await Promise.all(listeners.map((l) => l.close()));
-    scope.metrics.active.dec();
-    audit(scope, session, outcome, exitCode, startedAt);
   };
 
   channel.on('error', () => undefined);
@@ -323,7 +332,7 @@ function startExec(
       const env = clientEnv.filter((e) => !e.startsWith('TERM='));
       if (pty) env.push(`TERM=${pty.term || clientEnv.find((e) => e.startsWith('TERM='))?.slice(5) || 'xterm'}`);
       env.push(`${SESSION_ENV}=${session.id}`);
-      const opened = await openSessionForwarding(scope, { ref, helper }, forwarding, note);
+      const opened = await openSessionForwarding(scope, { ref, helper }, forwarding, note, leaving.signal);
       listeners = opened.listeners;
       env.push(...opened.env);
       if (finished) {

@@ -62,8 +62,10 @@ export class RemoteForwards {
       return;
     }
     let gone = false;
+    const leaving = new AbortController();
     const offGone = scope.onClose(() => {
       gone = true;
+      leaving.abort();
     });
     const startedAt = Date.now();
     const session: Session = {
@@ -111,6 +113,7 @@ export class RemoteForwards {
             ),
           ),
         counted,
+        signal: leaving.signal,
         onEnd: () => end('ended'),
       });
     } catch (err) {

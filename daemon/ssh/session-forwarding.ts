@@ -37,18 +37,27 @@ export async function openSessionForwarding(
   vm: { ref: string; helper: string | null },
   request: SessionForwarding,
   note: (line: string) => void,
+  signal: AbortSignal,
 ): Promise<OpenedForwarding> {
   const opened: OpenedForwarding = { env: [], listeners: [] };
   if (!request.agent && !request.x11) return opened;
   if (!vm.helper) {
-    const err = noHelper(vm.ref, request.agent ? 'Agent forwarding' : 'X11 forwarding');
+    const err = noHelper(
+      vm.ref,
+      request.agent && request.x11 ? 'Agent and X11 forwarding' : request.agent ? 'Agent forwarding' : 'X11 forwarding',
+    );
     note(`berth: ${err.message}`);
     return opened;
   }
   const target: RelayTarget = { ref: vm.ref, helper: vm.helper };
-  const start = async (what: string, spec: string[], open: (conn: { host: string; port: number }) => Promise<ServerChannel>) => {
+  const start = async (
+    what: string,
+    spec: string[],
+    open: (conn: { host: string; port: number }) => Promise<ServerChannel>,
+    input?: string,
+  ) => {
     try {
-      const listener = await openVmListener(scope, target, spec, { open });
+      const listener = await openVmListener(scope, target, spec, { open, signal, ...(input ? { input } : {}) });
       opened.listeners.push(listener);
       return listener;
     } catch (err) {
@@ -66,9 +75,10 @@ export async function openSessionForwarding(
     // A single-connection request is served like any other: the display stays for the session.
     const display = await start(
       'X11',
-      ['x11', String(x11.screen), x11.protocol, x11.cookie],
+      ['x11', String(x11.screen)],
       (conn) =>
         new Promise((resolve, reject) => scope.client.x11(conn.host, conn.port, (err, channel) => (err ? reject(err) : resolve(channel)))),
+      `${x11.protocol} ${x11.cookie}`,
     );
     if (display) opened.env.push(`DISPLAY=localhost:${display.address}.${x11.screen}`);
   }

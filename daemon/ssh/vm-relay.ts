@@ -1,5 +1,6 @@
-import { createInterface } from 'node:readline';
 import { type Duplex, PassThrough, Writable } from 'node:stream';
+import ipaddr from 'ipaddr.js';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Connection, ServerChannel } from 'ssh2';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { BerthError } from '../../src/errors.js';
@@ -34,6 +35,10 @@ export interface VmListener {
 }
 
 export interface ListenerOptions {
+  /** A first line for the helper's stdin (X11: the client's cookie, never put in argv). */
+  input?: string;
+  /** Aborted: the listener is closed (while it starts too). */
+  signal?: AbortSignal;
   /** Opens the channel to the client that carries one accepted connection. */
   open(conn: RelayConnection): Promise<Duplex>;
   /** Bytes relayed: `in` from the client, `out` to it. */
@@ -51,6 +56,13 @@ export function noHelper(ref: string, what: string): BerthError {
 }
 
 const ERROR_BYTES = 2048;
+const READY_MS = 10_000;
+/** The helper's lines are short; a longer one means it is not our helper talking. */
+const MAX_LINE = 512;
+const PATH = /^\/[A-Za-z0-9._/-]{1,200}$/;
+const PORT_OR_DISPLAY = /^\d{1,5}$/;
+// Connections relayed per user, all listeners together: each one costs a docker exec.
+const relayRate = new RateLimiterMemory({ points: 60, duration: 10 });
 /**
  * Connections relayed at once per listener. Each is a docker exec: a program in the VM that
  * connects in a loop gets this many; the helper drops the rest after 30 s.
@@ -70,6 +82,7 @@ export async function openVmListener(
   const counted = options.counted ?? (() => undefined);
   const handle = await execInVm(scope.ctx, target.ref, { cmd: [target.helper, 'listen', ...spec], stdin: true, env }, actor);
   handle.stream.on('error', () => undefined);
+  if (options.input) handle.stream.write(`${options.input}\n`);
   const out = new PassThrough();
   let errors = '';
   const err = new Writable({
@@ -112,60 +125,131 @@ export async function openVmListener(
     channel.once('end', () => exec.end());
     channel.once('close', () => exec.destroy());
     const discard = new Writable({ write: (_c, _e, done) => done() });
-    await demuxExecStream(exec, channel, discard, (n) => {
+    const toClient = deframe(channel, (n) => {
       counted('out', n);
       scope.touch();
       scope.batch();
     });
+    await demuxExecStream(exec, toClient, discard);
     channel.end();
   };
   const accepted = (conn: RelayConnection) => {
     if (closed) return;
-    if (relays >= MAX_RELAYS) {
-      if (!warned) scope.log.warn({ user: scope.identity.login, vm: target.ref }, 'ssh relay: too many connections at once');
+    const refuse = () => {
+      if (!warned) scope.log.warn({ user: scope.identity.login, vm: target.ref }, 'ssh relay: too many connections; some dropped');
       warned = true;
-      return;
-    }
+    };
+    if (relays >= MAX_RELAYS) return refuse();
     relays++;
-    options
-      .open(conn)
-      .then(
-        (channel) => bridge(conn.id, channel),
-        () => undefined,
-      )
+    relayRate
+      .consume(scope.identity.login)
+      .then(() => options.open(conn).then((channel) => bridge(conn.id, channel)), refuse)
+      .catch(() => undefined)
       .finally(() => {
         relays--;
       });
   };
 
-  const lines = createInterface({ input: out, crlfDelay: Number.POSITIVE_INFINITY });
   const ready = await new Promise<{ address: string } | { error: string }>((resolve) => {
     let first = true;
-    lines.on('line', (line) => {
-      const [word = '', ...rest] = line.split(' ');
+    let line = '';
+    const timer = setTimeout(() => resolve({ error: 'the helper did not answer in time' }), READY_MS);
+    const abort = () => resolve({ error: 'the client left' });
+    options.signal?.addEventListener('abort', abort, { once: true });
+    const onLine = (text: string) => {
+      const [word = '', ...rest] = text.split(' ');
       if (first) {
         first = false;
-        if (word === 'ready' && rest.length === 2) {
-          ctl = rest[1] as string;
-          resolve({ address: rest[0] as string });
-        } else resolve({ error: word === 'error' ? rest.join(' ') : line });
+        clearTimeout(timer);
+        const [address = '', path = ''] = rest;
+        if (word === 'ready' && rest.length === 2 && (PORT_OR_DISPLAY.test(address) || PATH.test(address)) && PATH.test(path)) {
+          ctl = path;
+          resolve({ address });
+        } else resolve({ error: word === 'error' ? rest.join(' ') : 'the helper answered something else' });
         return;
       }
-      if (word === 'conn' && /^\d+$/.test(rest[0] ?? '')) {
-        accepted({ id: rest[0] as string, host: rest[1] ?? '127.0.0.1', port: Number(rest[2]) || 0 });
+      const [id = '', host = '', port = ''] = rest;
+      if (
+        word === 'conn' &&
+        rest.length === 3 &&
+        /^\d{1,10}$/.test(id) &&
+        ipaddr.isValid(host) &&
+        /^\d{1,5}$/.test(port) &&
+        Number(port) <= 65535
+      ) {
+        accepted({ id, host, port: Number(port) });
+      } else {
+        scope.log.warn({ user: scope.identity.login, vm: target.ref }, 'ssh relay: the helper wrote something unexpected; closing it');
+        void close();
+      }
+    };
+    out.on('data', (chunk: Buffer) => {
+      let text = chunk.toString('utf8');
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
+        onLine(line + text.slice(0, nl));
+        line = '';
+        text = text.slice(nl + 1);
+      }
+      line += text;
+      if (line.length > MAX_LINE) {
+        line = '';
+        onLine('overlong');
       }
     });
-    lines.once('close', () => {
+    out.once('end', () => {
+      clearTimeout(timer);
       if (first) resolve({ error: errors.trim() || 'the helper ended at once' });
       if (!closed) void close();
       options.onEnd?.();
     });
   });
+  options.signal?.addEventListener('abort', () => void close(), { once: true });
   if ('error' in ready) {
     await close();
     throw new BerthError('VM_LISTEN_FAILED', `Could not listen in VM ${target.ref}: ${ready.error.slice(0, 200)}`, 'Try another port.');
   }
   return { address: ready.address, close };
+}
+
+/**
+ * The `connect` side's stdout: frames of a 4-byte length and data, length 0 for the EOF of the
+ * connection in the VM (sent on as the channel's EOF, while the client may still send).
+ */
+function deframe(channel: Duplex, counted: (bytes: number) => void): Writable {
+  let header = Buffer.alloc(0);
+  let remaining = 0;
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      let rest = chunk;
+      let open = true;
+      while (rest.length > 0) {
+        if (remaining > 0) {
+          const part = rest.subarray(0, remaining);
+          remaining -= part.length;
+          rest = rest.subarray(part.length);
+          counted(part.length);
+          if (!channel.destroyed && !channel.writableEnded) open = channel.write(part);
+          continue;
+        }
+        const need = 4 - header.length;
+        header = Buffer.concat([header, rest.subarray(0, need)]);
+        rest = rest.subarray(need);
+        if (header.length < 4) break;
+        remaining = header.readUInt32BE(0);
+        header = Buffer.alloc(0);
+        if (remaining === 0) (channel as Duplex & { eof?: () => void }).eof?.();
+      }
+      if (open) return done();
+      // Until the client's window lets more out, or the channel is gone.
+      const go = () => {
+        channel.off('drain', go);
+        channel.off('close', go);
+        done();
+      };
+      channel.on('drain', go);
+      channel.on('close', go);
+    },
+  });
 }
 
 // ssh2's own window and packet sizes for the channels it opens.

@@ -204,7 +204,7 @@ export type SessionSignal = (typeof SESSION_SIGNALS)[number];
 // process still in one of those groups is alive 2 s after SIGHUP, the groups and roots get
 // SIGKILL. A process that left the group (`nohup cmd &` from an interactive shell, `setsid`)
 // lives on, as with sshd.
-const SIGNAL_SCRIPT = `tag=$1; sig=$2; hangup=$3; wrapped=$4; tagged=; roots=; groups=
+const SIGNAL_SCRIPT = `tag=$1; sig=$2; hangup=$3; wrapped=$4; report=$5; tagged=; roots=; groups=
 for d in /proc/[0-9]*; do
   [ -r "$d/environ" ] || continue
   if tr '\\000' '\\n' <"$d/environ" 2>/dev/null | grep -qx "${SESSION_ENV}=$tag"; then
@@ -216,6 +216,8 @@ for t in $tagged; do [ "\${t#*:}" = 0 ] && roots="$roots \${t%%:*}"; done
 if [ "$wrapped" = 1 ]; then
   for t in $tagged; do for r in $roots; do [ "\${t#*:}" = "$r" ] && roots="$roots \${t%%:*}"; done; done
 fi
+# What the client that left will never read: the helper's report of how the command ended.
+[ "$hangup" = 1 ] && trap 'rm -f -- "$report"' EXIT
 [ -n "$roots" ] || exit 0
 for p in $roots; do
   g=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f3)
@@ -256,7 +258,19 @@ export async function signalExecSession(
   const handle = await execInVm(
     ctx,
     ref,
-    { cmd: ['/bin/sh', '-c', SIGNAL_SCRIPT, 'berth-signal', tag, signal, options.hangup ? '1' : '0', options.wrapped ? '1' : '0'] },
+    {
+      cmd: [
+        '/bin/sh',
+        '-c',
+        SIGNAL_SCRIPT,
+        'berth-signal',
+        tag,
+        signal,
+        options.hangup ? '1' : '0',
+        options.wrapped ? '1' : '0',
+        exitReportPath(tag),
+      ],
+    },
     options.actor ?? OPERATOR,
   );
   // A dropped Docker connection must not become an uncaught 'error' in the daemon.
@@ -272,6 +286,8 @@ const exitReportPath = (tag: string) => `/tmp/.berth-exit-${tag}`;
 export function wrapSessionCommand(helper: string, tag: string, cmd: string[]): string[] {
   return [helper, 'run', exitReportPath(tag), '--', ...cmd];
 }
+
+const EXIT_SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
 
 export interface ExitSignal {
   name: string;
@@ -295,5 +311,6 @@ export async function readExitSignal(ctx: Berth, ref: string, tag: string, exitC
     actor,
   ).catch(() => null);
   const match = run && /^([A-Z][A-Z0-9]{1,11}) ([01])\n?$/.exec(run.stdout.toString('utf8'));
-  return match ? { name: match[1] as string, coreDumped: match[2] === '1' } : null;
+  // Only the names RFC 4254 defines go out as exit-signal; any other signal stays 128+n.
+  return match && EXIT_SIGNALS.has(match[1] as string) ? { name: match[1] as string, coreDumped: match[2] === '1' } : null;
 }

@@ -636,7 +636,7 @@ describe('a Debian VM: terminal, sftp, scp and port forwarding', () => {
     const exit = await new Promise<unknown[]>((resolve, reject) => {
       const c = new Client();
       c.on('ready', () =>
-        c.exec('kill -QUIT $$', (err, stream) => {
+        c.exec('kill -USR1 $$', (err, stream) => {
           if (err) return reject(err);
           stream.on('exit', (...args: unknown[]) => resolve(args));
           stream.on('close', () => c.end());
@@ -647,11 +647,20 @@ describe('a Debian VM: terminal, sftp, scp and port forwarding', () => {
       c.on('error', reject);
       c.connect({ host: '127.0.0.1', port, username: dana, privateKey: readFileSync(key(dana)) });
     });
-    expect(exit.slice(0, 3)).toEqual([null, 'SIGQUIT', false]);
+    expect(exit.slice(0, 3)).toEqual([null, 'SIGUSR1', false]);
+    // A signal RFC 4254 has no name for stays an exit code (128+n), and the session is audited.
+    const bus = await ssh(dana, dana, ['kill -BUS $$'], { extra: ['-v'] });
+    expect(bus.code).toBe(135);
+    expect(bus.stderr).toMatch(/rtype exit-status/);
+    await waitFor('the audit line', async () =>
+      new RegExp(`"event":"ssh-session".*"user":"${dana}".*"command":"kill -BUS \\$\\$".*"exitCode":135`).test(await daemonLog(h.home)),
+    );
   });
 
-  it('a killed client with a terminal leaves no process behind (the command runs under the VM helper)', async () => {
-    const client = execa('ssh', ['-tt', ...sshOptions(dana), `${dana}@127.0.0.1`, 'sleep 4747'], { reject: false, stdin: 'pipe' });
+  it('a killed client with a terminal leaves no process behind (the shell runs under the VM helper)', async () => {
+    // An interactive shell has job control: what it runs is in a process group of its own.
+    const client = execa('ssh', ['-tt', ...sshOptions(dana), `${dana}@127.0.0.1`], { reject: false, stdin: 'pipe' });
+    client.stdin?.write('sleep 4747\n');
     await waitFor('the command to run in the VM', async () => (await vmProcesses(dana)).includes('sleep 4747'));
     expect(await vmProcesses(dana)).toContain('vm-helper run');
     client.kill('SIGKILL');
@@ -733,21 +742,64 @@ print(' '.join(sorted(out)))
         const listed = (await sessions()).find((s) => s.user === dana && s.kind === 'remote-forward');
         expect(listed?.command).toBe(`127.0.0.1:${vmPort}`);
         const danaIp = (await docker.getContainer(`berth-${dana}-main`).inspect()).NetworkSettings.Networks[h.network]?.IPAddress;
-        const probe = await ssh(erin, erin, [
-          'python3',
-          '-c',
-          `"import socket; socket.create_connection(('${danaIp}', ${vmPort}), timeout=3)"`,
-        ]);
-        expect(probe.code).not.toBe(0);
+        expect(danaIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        const reach = (host: string) =>
+          ssh(dana, dana, ['python3', '-c', `"import socket; socket.create_connection(('${host}', ${vmPort}), timeout=3)"`]);
+        expect((await reach('127.0.0.1')).code).toBe(0);
+        expect((await reach(danaIp as string)).code).not.toBe(0);
       } finally {
         tunnel.kill('SIGKILL');
         await tunnel;
       }
       await waitFor('the forward to be gone', async () => !(await sessions()).some((s) => s.user === dana && s.kind === 'remote-forward'));
       await waitFor('its listener in the VM to end', async () => !(await vmProcesses(dana)).includes('vm-helper listen'), 15_000);
+
+      // Privileged ports are refused even when -R is on: the VM's user is not root.
+      const low = await ssh(dana, dana, ['true'], { extra: ['-o', 'ExitOnForwardFailure=yes', '-R', `80:127.0.0.1:${target.port}`] });
+      expect(low.code).toBe(255);
+      expect(low.stderr).toMatch(/remote port forwarding failed/);
     } finally {
       await run(['config', 'unset', 'ssh.allow-remote-forward']);
       target.close();
+    }
+  });
+
+  it('ssh -R carries each half of a connection on its own: EOF from the VM, then the client’s answer', async () => {
+    // The client's side reads to EOF, then answers: only works if the VM's EOF gets through
+    // while the way back stays open.
+    const server = createNetServer((c) => {
+      let got = '';
+      c.on('data', (d: Buffer) => {
+        got += d.toString();
+      });
+      c.on('end', () => c.end(`got:${got}\n`));
+      c.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const target = (server.address() as { port: number }).port;
+    const vmPort = 20_000 + Math.floor(Math.random() * 20_000);
+    const HALF_CLOSE = `import socket, sys, time
+for _ in range(100):
+    try:
+        s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)
+        break
+    except OSError:
+        time.sleep(0.1)
+s.sendall(b'ping')
+s.shutdown(socket.SHUT_WR)
+print(s.makefile().readline().strip())
+`;
+    await run(['config', 'set', 'ssh.allow-remote-forward', 'on']);
+    try {
+      const r = await ssh(dana, dana, ['python3', '-', String(vmPort)], {
+        input: HALF_CLOSE,
+        extra: ['-o', 'ExitOnForwardFailure=yes', '-R', `${vmPort}:127.0.0.1:${target}`],
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(text(r)).toBe('got:ping');
+    } finally {
+      await run(['config', 'unset', 'ssh.allow-remote-forward']);
+      server.close();
     }
   });
 
@@ -770,7 +822,6 @@ print(' '.join(sorted(out)))
       expect(on.exitCode, on.stderr).toBe(0);
       expect(on.stdout).toContain(fp);
       expect(on.stdout.trim().split('\n').pop()).toBe('700');
-      // Another user's session has no way in: the socket is in a 0700 directory of dana's VM.
       await waitFor('the agent listener to end', async () => !(await vmProcesses(dana)).includes('vm-helper listen'), 15_000);
     } finally {
       await run(['config', 'unset', 'ssh.allow-agent']);
