@@ -21,7 +21,7 @@ import {
 import { vmRef } from '../../src/services/vm-refs.js';
 import type { SshMetrics } from '../metrics.js';
 import { openSessionForwarding, parseX11, type SessionForwarding } from './session-forwarding.js';
-import { newSessionId, type Session, type SessionKind, type SessionRegistry } from './sessions.js';
+import { newSession, type Session, type SessionKind, type SessionRegistry } from './sessions.js';
 import type { VmListener } from './vm-relay.js';
 
 /** What a gateway connection hands each of its channels. */
@@ -203,19 +203,12 @@ function startExec(
 ): RunningExec {
   const { ctx, identity, log } = scope;
   const startedAt = Date.now();
-  const session: Session = {
-    id: newSessionId(),
-    user: identity.login,
-    vm: '',
-    fingerprint: identity.fingerprint,
-    source: scope.source,
+  const session = newSession(scope, {
     kind,
     ...(command === undefined ? {} : { command: command.slice(0, 500) }),
-    startedAt: new Date(startedAt).toISOString(),
-    bytesIn: 0,
-    bytesOut: 0,
+    startedAt,
     kill: (reason) => void end('killed', reason),
-  };
+  });
   const eol = pty ? '\r\n' : '\n';
   const note = (line: string) => {
     if (channel.writable) channel.stderr.write(`${line}${eol}`);

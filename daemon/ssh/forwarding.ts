@@ -3,7 +3,7 @@ import type { AcceptConnection, RejectConnection, TcpipRequestInfo } from 'ssh2'
 import { gatewayForwardTarget, openGatewayVm } from '../../src/services/ssh-access.js';
 import { vmRef } from '../../src/services/vm-refs.js';
 import { audit, type ConnectionScope } from './channel-bridge.js';
-import { newSessionId, type Session } from './sessions.js';
+import { newSession } from './sessions.js';
 
 /** Destinations that mean "my VM": ssh -L 8080:localhost:8080 reaches port 8080 of the user's VM. */
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1', 'ip6-localhost']);
@@ -65,19 +65,7 @@ export function handleDirectTcpip(
       if (!opened) socket.destroy(new Error('connect timed out'));
     });
     let finished = false;
-    const session: Session = {
-      id: newSessionId(),
-      user: identity.login,
-      vm: ref,
-      fingerprint: identity.fingerprint,
-      source: scope.source,
-      kind: 'forward',
-      command: `localhost:${port}`,
-      startedAt: new Date(startedAt).toISOString(),
-      bytesIn: 0,
-      bytesOut: 0,
-      kill: () => finish('killed'),
-    };
+    const session = newSession(scope, { kind: 'forward', vm: ref, command: `localhost:${port}`, startedAt, kill: () => finish('killed') });
     let offClose: () => void = () => undefined;
     const finish = (outcome: string) => {
       if (finished) return;

@@ -2,7 +2,7 @@ import type { RejectConnection, TcpipBindInfo } from 'ssh2';
 import { openGatewayVm } from '../../src/services/ssh-access.js';
 import { vmRef } from '../../src/services/vm-refs.js';
 import { audit, type ConnectionScope } from './channel-bridge.js';
-import { newSessionId, type Session } from './sessions.js';
+import { newSession } from './sessions.js';
 import { noHelper, openVmListener, type VmListener } from './vm-relay.js';
 
 /** Ports a user may ask for: 0 (any free one) or an unprivileged one (the VM's user is not root). */
@@ -68,18 +68,7 @@ export class RemoteForwards {
       leaving.abort();
     });
     const startedAt = Date.now();
-    const session: Session = {
-      id: newSessionId(),
-      user: identity.login,
-      vm: '',
-      fingerprint: identity.fingerprint,
-      source: scope.source,
-      kind: 'remote-forward',
-      startedAt: new Date(startedAt).toISOString(),
-      bytesIn: 0,
-      bytesOut: 0,
-      kill: () => end('killed'),
-    };
+    const session = newSession(scope, { kind: 'remote-forward', startedAt, kill: () => end('killed') });
     const counted = (direction: 'in' | 'out', n: number) => {
       if (direction === 'in') session.bytesIn += n;
       else session.bytesOut += n;

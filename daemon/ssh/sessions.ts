@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { SshSessionView } from '../../src/services/ssh-sessions.js';
+import type { SessionKind, SshSessionView } from '../../src/services/ssh-sessions.js';
 
-export type { SessionKind } from '../../src/services/ssh-sessions.js';
+export type { SessionKind };
 export type SessionView = SshSessionView;
 
 export interface Session extends SessionView {
@@ -10,6 +10,26 @@ export interface Session extends SessionView {
 }
 
 export const newSessionId = () => randomBytes(6).toString('hex');
+
+/** A new session's record: who (login, key, address), what, and since when (`startedAt`, ms). */
+export function newSession(
+  who: { identity: { login: string; fingerprint: string }; source: string },
+  what: { kind: SessionKind; vm?: string; command?: string; startedAt: number; kill: (reason: string) => void },
+): Session {
+  return {
+    id: newSessionId(),
+    user: who.identity.login,
+    vm: what.vm ?? '',
+    fingerprint: who.identity.fingerprint,
+    source: who.source,
+    kind: what.kind,
+    ...(what.command === undefined ? {} : { command: what.command }),
+    startedAt: new Date(what.startedAt).toISOString(),
+    bytesIn: 0,
+    bytesOut: 0,
+    kill: what.kill,
+  };
+}
 
 /** The gateway's open sessions: counted per user (limit) and per VM (idle policy). */
 export class SessionRegistry {
