@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth, berthJson, ROOT } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, MINIMAL_IMAGE, unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { pane, tmux } from '../helpers/terminal.js';
 
 // A Debian VM image (Dockerfile.vm on the local bookworm base): it has sftp-server, scp, python3
 // and the VM helper. Built once and kept by a tag naming its sources, so that later runs (and
@@ -508,9 +509,7 @@ describe('a Debian VM: terminal, sftp, scp and port forwarding', () => {
 
   it('ssh -tt gives a login shell with a prompt in a terminal that follows resizes', async () => {
     const session = unique('berth-ssh-');
-    const tmux = (...args: string[]) => execa('tmux', args);
-    const screen = async () => (await tmux('capture-pane', '-p', '-t', session)).stdout;
-    const shows = (re: RegExp) => waitFor(`the screen to show ${re}`, async () => re.test(await screen()), 20_000);
+    const { screen, shows } = pane(session);
     const cmd = ['ssh', '-tt', ...sshOptions(dana), `${dana}@127.0.0.1`].join(' ');
     await tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `${cmd}; echo SSH-ENDED $?; sleep 30`);
     try {

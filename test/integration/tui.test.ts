@@ -1,30 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, berth, berthJson } from '../helpers/cli.js';
 import { inspect, unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { pane, tmux } from '../helpers/terminal.js';
 
 let h: VmHome;
 let first: string;
 let second: string;
 const session = unique('berth-tui-');
 
-const tmux = (...args: string[]) => execa('tmux', args);
-const screen = async () => (await tmux('capture-pane', '-p', '-t', session)).stdout;
+const { shows } = pane(session);
 /** Whether the pane shows the terminal's alternate screen (1) or its normal one (0). */
 const alternateScreen = async (target: string) => (await tmux('display-message', '-p', '-t', target, '#{alternate_on}')).stdout.trim();
 const lineOf = (shown: string, text: string) => shown.split('\n').find((l) => l.includes(text)) ?? '';
-
-async function waitFor(test: (shown: string) => boolean, what: string, tries = 200): Promise<string> {
-  for (let i = 0; i < tries; i++) {
-    const shown = await screen();
-    if (test(shown)) return shown;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the terminal never showed ${what}:\n${await screen()}`);
-}
 
 beforeAll(async () => {
   h = await vmHome();
@@ -55,30 +45,30 @@ describe('berth tui in a real terminal, against the engine', () => {
       '30',
       `env -u CI BERTH_HOME=${h.home} TERM=xterm-256color node ${BIN} tui; echo TUI-ENDED $?; sleep 60`,
     );
-    let shown = await waitFor((s) => lineOf(s, second).includes('running') && lineOf(s, first).includes('running'), 'both VMs running');
+    let shown = await shows((s) => lineOf(s, second).includes('running') && lineOf(s, first).includes('running'), 'both VMs running');
     expect(shown).toMatch(/daemon not running/);
     expect(lineOf(shown, first)).toMatch(/^> /);
     await tmux('send-keys', '-t', session, 'j');
-    await waitFor((s) => lineOf(s, second).startsWith('> '), 'the second VM selected');
+    await shows((s) => lineOf(s, second).startsWith('> '), 'the second VM selected');
     await tmux('send-keys', '-t', session, 'x');
-    shown = await waitFor((s) => /stopped:operator/.test(lineOf(s, second)), 'the second VM stopped');
+    shown = await shows((s) => /stopped:operator/.test(lineOf(s, second)), 'the second VM stopped');
     expect(lineOf(shown, first)).toContain('running');
     expect((await inspect(`berth-${second}-main`)).State.Running).toBe(false);
     expect((await inspect(`berth-${first}-main`)).State.Running).toBe(true);
     // The Events tab has the stop, with who did it.
     await tmux('send-keys', '-t', session, '5');
-    shown = await waitFor((s) => s.includes('EVENT') && lineOf(s, `${second}/main`).includes('stop'), 'the stop event');
+    shown = await shows((s) => s.includes('EVENT') && lineOf(s, `${second}/main`).includes('stop'), 'the stop event');
     expect(lineOf(shown, `${second}/main`)).toMatch(/stop\s+operator/);
     // A resize is followed: at 80 columns fewer key hints fit than at 120.
     await tmux('send-keys', '-t', session, '1');
-    await waitFor((s) => lineOf(s, '[1 VMs]').includes('l logs'), 'more key hints at 120 columns');
+    await shows((s) => lineOf(s, '[1 VMs]').includes('l logs'), 'more key hints at 120 columns');
     await tmux('resize-window', '-t', session, '-x', '80', '-y', '24');
-    shown = await waitFor((s) => !lineOf(s, '[1 VMs]').includes('l logs') && lineOf(s, '[1 VMs]').endsWith('…'), 'the 80-column layout');
+    shown = await shows((s) => !lineOf(s, '[1 VMs]').includes('l logs') && lineOf(s, '[1 VMs]').endsWith('…'), 'the 80-column layout');
     for (const line of shown.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
     expect(lineOf(shown, second)).toContain('stopped');
     expect(await alternateScreen(session)).toBe('1');
     await tmux('send-keys', '-t', session, 'q');
-    await waitFor((s) => s.includes('TUI-ENDED 0'), 'the TUI gone');
+    await shows((s) => s.includes('TUI-ENDED 0'), 'the TUI gone');
     expect(await alternateScreen(session)).toBe('0');
   });
 

@@ -1,23 +1,13 @@
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, berth, berthJson } from '../helpers/cli.js';
 import { unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { pane, tmux } from '../helpers/terminal.js';
 
 let h: VmHome;
 let login: string;
 const session = unique('berth-shell-');
 
-const tmux = (...args: string[]) => execa('tmux', args);
-const screen = async () => (await tmux('capture-pane', '-p', '-t', session)).stdout;
-
-async function waitFor(text: RegExp): Promise<string> {
-  for (let i = 0; i < 100; i++) {
-    const shown = await screen();
-    if (text.test(shown)) return shown;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never showed ${text}:\n${await screen()}`);
-}
+const { screen, shows } = pane(session);
 
 beforeAll(async () => {
   h = await vmHome();
@@ -43,13 +33,13 @@ describe('berth vm shell in a real terminal', () => {
       '24',
       `BERTH_HOME=${h.home} node ${BIN} vm shell ${login}; echo SHELL-ENDED $?; sleep 30`,
     );
-    await waitFor(/\$\s*$/m);
+    await shows(/\$\s*$/m);
     // Asked until answered: under load the first query can land before the terminal is sized.
     for (let i = 0; i < 10 && !/^24 80$/m.test(await screen()); i++) {
       await tmux('send-keys', '-t', session, 'id -un; stty size', 'Enter');
       await new Promise((r) => setTimeout(r, 500));
     }
-    await waitFor(/^24 80$/m);
+    await shows(/^24 80$/m);
     expect(await screen()).toContain(login);
     await tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
     await new Promise((r) => setTimeout(r, 300));
@@ -57,8 +47,8 @@ describe('berth vm shell in a real terminal', () => {
       await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
       await new Promise((r) => setTimeout(r, 500));
     }
-    await waitFor(/^30 100$/m);
+    await shows(/^30 100$/m);
     await tmux('send-keys', '-t', session, 'exit 4', 'Enter');
-    await waitFor(/SHELL-ENDED 4/);
+    await shows(/SHELL-ENDED 4/);
   });
 });
