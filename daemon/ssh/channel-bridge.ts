@@ -4,6 +4,7 @@ import type { AcceptConnection, Connection, PseudoTtyInfo, RejectConnection, Ser
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import type { ConfigValues } from '../../src/domain/config-keys.js';
 import { acceptClientEnv, MAX_CLIENT_ENV } from '../../src/domain/ssh-env.js';
+import { parseX11 } from '../../src/domain/ssh-forwarding.js';
 import { BerthError } from '../../src/errors.js';
 import type { Berth } from '../../src/services/context.js';
 import { type GatewayIdentity, gatewayActor, openGatewayVm } from '../../src/services/ssh-access.js';
@@ -20,7 +21,7 @@ import {
 } from '../../src/services/vm-exec.js';
 import { vmRef } from '../../src/services/vm-refs.js';
 import type { SshMetrics } from '../metrics.js';
-import { openSessionForwarding, parseX11, type SessionForwarding } from './session-forwarding.js';
+import { openSessionForwarding, type SessionForwarding } from './session-forwarding.js';
 import { newSession, type Session, type SessionKind, type SessionRegistry } from './sessions.js';
 import type { VmListener } from './vm-relay.js';
 

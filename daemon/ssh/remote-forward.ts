@@ -1,12 +1,10 @@
 import type { RejectConnection, TcpipBindInfo } from 'ssh2';
+import { remoteForwardPortAllowed } from '../../src/domain/ssh-forwarding.js';
 import { openGatewayVm } from '../../src/services/ssh-access.js';
 import { vmRef } from '../../src/services/vm-refs.js';
 import { audit, type ConnectionScope } from './channel-bridge.js';
 import { newSession } from './sessions.js';
 import { noHelper, openVmListener, type VmListener } from './vm-relay.js';
-
-/** Ports a user may ask for: 0 (any free one) or an unprivileged one (the VM's user is not root). */
-const validPort = (port: number) => port === 0 || (Number.isInteger(port) && port >= 1024 && port <= 65535);
 
 interface Forward {
   end(outcome: string): void;
@@ -37,7 +35,7 @@ export class RemoteForwards {
       } else reject?.();
       return;
     }
-    if (!this.scope.config['ssh.allow-remote-forward'] || !validPort(info.bindPort)) {
+    if (!this.scope.config['ssh.allow-remote-forward'] || !remoteForwardPortAllowed(info.bindPort)) {
       log.info(
         { source, user: identity.login, request: `${name} ${String(info.bindAddr).slice(0, 80)}:${info.bindPort}` },
         'ssh remote forward refused',

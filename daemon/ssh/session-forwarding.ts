@@ -1,4 +1,5 @@
-import type { ServerChannel, X11Info } from 'ssh2';
+import type { ServerChannel } from 'ssh2';
+import type { X11Request } from '../../src/domain/ssh-forwarding.js';
 import { BerthError } from '../../src/errors.js';
 import type { ConnectionScope } from './channel-bridge.js';
 import { noHelper, openAgentChannel, openVmListener, type RelayTarget, type VmListener } from './vm-relay.js';
@@ -6,18 +7,7 @@ import { noHelper, openAgentChannel, openVmListener, type RelayTarget, type VmLi
 /** What a session asked for before its shell or command: agent and X11 forwarding. */
 export interface SessionForwarding {
   agent: boolean;
-  x11: X11Info | null;
-}
-
-const X11_PROTOCOL = /^[A-Za-z0-9._-]{1,64}$/;
-const X11_COOKIE = /^(?:[0-9a-fA-F]{2}){1,256}$/;
-
-/** An x11-req as strings (ssh2 gives the cookie as a Buffer), or null when xauth could not take it as it is. */
-export function parseX11(info: X11Info): X11Info | null {
-  const x11 = { single: Boolean(info.single), protocol: String(info.protocol), cookie: String(info.cookie), screen: info.screen };
-  const valid =
-    X11_PROTOCOL.test(x11.protocol) && X11_COOKIE.test(x11.cookie) && Number.isInteger(x11.screen) && x11.screen >= 0 && x11.screen <= 99;
-  return valid ? x11 : null;
+  x11: X11Request | null;
 }
 
 export interface OpenedForwarding {

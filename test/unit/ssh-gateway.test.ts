@@ -1,11 +1,11 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AuthRateLimit, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-limit.js';
-import { parseX11 } from '../../daemon/ssh/session-forwarding.js';
 import { SessionRegistry } from '../../daemon/ssh/sessions.js';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { CONFIG_KEYS } from '../../src/domain/config-keys.js';
 import { acceptClientEnv, isReservedEnvName } from '../../src/domain/ssh-env.js';
+import { parseX11, remoteForwardPortAllowed } from '../../src/domain/ssh-forwarding.js';
 import { parseGatewayLogin } from '../../src/domain/ssh-login.js';
 import { vmHelper } from '../../src/services/ssh-access.js';
 
@@ -274,6 +274,11 @@ describe('forwarding the client receives (-R, agent, X11)', () => {
     ]) {
       expect(parseX11(bad)).toBeNull();
     }
+  });
+
+  it('lets -R ask for port 0 or an unprivileged port only', () => {
+    for (const ok of [0, 1024, 8080, 65535]) expect(remoteForwardPortAllowed(ok)).toBe(true);
+    for (const bad of [1, 22, 80, 1023, 65536, -1, 1.5, Number.NaN]) expect(remoteForwardPortAllowed(bad)).toBe(false);
   });
 
   it('uses only a helper path an image names in full', () => {
