@@ -8,6 +8,7 @@ import { BerthError } from '../src/errors.js';
 import { packageRoot } from '../src/package-root.js';
 import { type Berth, openBerth } from '../src/services/context.js';
 import { type DaemonStatus, daemonPaths } from '../src/services/daemon-control.js';
+import { restoreHomes } from '../src/services/homes.js';
 import { drainOutbox, outboxDir } from '../src/services/notice-spool.js';
 import { fanOut, type Notifier } from '../src/services/notify.js';
 import { loadOrCreateHostKey } from '../src/services/ssh-host-key.js';
@@ -172,6 +173,13 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   await writeFile(pidTemp, `${process.pid}\n`, { mode: 0o600 });
   await rename(pidTemp, paths.pidFile);
 
+  // After a reboot: quota disks re-attached and the VMs the engine could not start, started.
+  const restored = await restoreHomes(ctx).catch((err: unknown) => {
+    log.error({ component: 'daemon', err: String(err) }, 'could not restore home disks');
+    return null;
+  });
+  if (restored && restored.started.length + restored.failed.length > 0)
+    log.info({ component: 'daemon', ...restored }, 'home disks restored');
   const events = new EventsFollower(ctx, components, log.child({ component: 'events' }), metrics);
   events.start();
   const scheduler = new Scheduler(ctx, components, log.child({ component: 'scheduler' }), metrics, sessions);

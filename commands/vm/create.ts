@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { forceFlag } from '../../src/cli/vm-flags.js';
+import { operator } from '../../src/domain/actor.js';
 import { createVm } from '../../src/services/vms.js';
 import { type VmView, vmView } from '../../src/views/vm-view.js';
 
@@ -25,7 +26,7 @@ export default class VmCreate extends BerthCommand {
     const vm = await createVm(
       this.berth,
       { user: args.user, name: flags.name, plan: flags.plan, template: flags.template, image: flags.image },
-      { role: 'admin', override: flags.force },
+      operator(flags.force),
     );
     const view = vmView(vm, 'running');
     if (!this.jsonEnabled()) {

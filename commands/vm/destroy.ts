@@ -2,7 +2,6 @@ import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { confirmByTyping } from '../../src/cli/confirm.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
-import { volumeName } from '../../src/docker/labels.js';
 import { findVm, vmRef } from '../../src/services/vm-refs.js';
 import { destroyVm } from '../../src/services/vms.js';
 
@@ -15,17 +14,20 @@ export default class VmDestroy extends BerthCommand {
   };
   static override examples = ['<%= config.bin %> vm destroy alice', '<%= config.bin %> vm destroy alice/web --yes --keep-data'];
 
-  async run(): Promise<{ destroyed: string; homeVolume: string; homeKept: boolean }> {
+  async run(): Promise<{ destroyed: string; home: string; homeVolume: string; homeKept: boolean }> {
     const { args, flags } = await this.parse(VmDestroy);
-    const vm = findVm(await this.store.read(), args.vm);
+    const state = await this.store.read();
+    const vm = findVm(state, args.vm);
     const ref = vmRef(vm);
-    const volume = volumeName(vm.user, vm.name);
+    const volume = state.homes.find((h) => h.id === vm.home)?.volume ?? '?';
     if (!flags.yes) {
       const what = flags['keep-data'] ? `VM ${ref} (its home volume ${volume} is kept)` : `VM ${ref} AND its home volume ${volume}`;
       await confirmByTyping(`This destroys ${what}.`, ref, '--yes');
     }
     await destroyVm(this.berth, ref, { keepData: flags['keep-data'] });
-    if (!this.jsonEnabled()) this.log(`Destroyed VM ${ref}${flags['keep-data'] ? `; home kept in volume ${volume}` : ' and its home'}.`);
-    return { destroyed: ref, homeVolume: volume, homeKept: flags['keep-data'] };
+    this.log(
+      `Destroyed VM ${ref}${flags['keep-data'] ? `; home ${vm.home} kept (volume ${volume}): a new VM ${ref} gets it back, see berth home list` : ' and its home'}.`,
+    );
+    return { destroyed: ref, home: vm.home, homeVolume: volume, homeKept: flags['keep-data'] };
   }
 }

@@ -1,5 +1,6 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { forceFlag, vmArg } from '../../src/cli/vm-flags.js';
+import { operator } from '../../src/domain/actor.js';
 import { showVm } from '../../src/services/vm-status.js';
 import { restartVm } from '../../src/services/vms.js';
 import type { VmView } from '../../src/views/vm-view.js';
@@ -12,7 +13,7 @@ export default class VmRestart extends BerthCommand {
 
   async run(): Promise<VmView> {
     const { args, flags } = await this.parse(VmRestart);
-    const vm = await restartVm(this.berth, args.vm, { role: 'admin', override: flags.force });
+    const vm = await restartVm(this.berth, args.vm, operator(flags.force));
     const view = await showVm(this.berth, `${vm.user}/${vm.name}`);
     if (!this.jsonEnabled()) this.log(`Restarted VM ${view.ref}; it is ${view.state}.`);
     return view;

@@ -6,10 +6,11 @@ import type { AuthContext, Connection, Server as SshServer, TcpipBindInfo } from
 import { type ConfigValues, effectiveConfig } from '../../src/domain/config-keys.js';
 import { printable } from '../../src/domain/names.js';
 import type { Berth } from '../../src/services/context.js';
-import { authorizeGatewayKey, type GatewayIdentity, maintenanceBanner } from '../../src/services/ssh-access.js';
+import { accessWithdrawn, authorizeGatewayKey, type GatewayIdentity, maintenanceBanner } from '../../src/services/ssh-access.js';
 import type { HostKey } from '../../src/services/ssh-host-key.js';
 import type { State } from '../../src/state/schema.js';
 import type { SshMetrics } from '../metrics.js';
+import { watchDir } from '../state-watch.js';
 import { type ConnectionScope, handleSessionChannel } from './channel-bridge.js';
 import { handleDirectTcpip } from './forwarding.js';
 import { AuthRateLimit, PreAuthSlots } from './rate-limit.js';
@@ -58,6 +59,9 @@ export class SshGateway {
   private readonly startups = new PreAuthSlots(MAX_STARTUPS_PER_SOURCE, MAX_STARTUPS);
   private server: SshServer | null = null;
   private readonly connections = new Set<Connection>();
+  /** Logged-in connections, re-checked against the state whenever it changes. */
+  private readonly live = new Map<Connection, { identity: GatewayIdentity; drop: () => void }>();
+  private watcher: { close(): void } | null = null;
   private cached: { key: string; at: number; state: Promise<State> } | null = null;
   address = '';
 
@@ -90,10 +94,43 @@ export class SshGateway {
     });
     const bound = server.address() as AddressInfo;
     this.address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    this.watcher = watchDir(
+      this.options.ctx.store.home,
+      (file) => file === 'state.json',
+      async () => {
+        await this.revalidate();
+      },
+      (err) => this.options.log.warn({ err: String(err) }, 'ssh: re-checking live access failed'),
+    );
     return this.address;
   }
 
+  /**
+   * Ends the connections whose access was withdrawn since they logged in (user revoked or removed,
+   * their key removed, their role changed): every session is told why, then the connection closes.
+   */
+  async revalidate(): Promise<number> {
+    if (this.live.size === 0) return 0;
+    const state = await this.options.ctx.store.read();
+    let closed = 0;
+    for (const [client, { identity, drop }] of [...this.live]) {
+      const reason = accessWithdrawn(state, identity);
+      if (!reason) continue;
+      this.live.delete(client);
+      closed++;
+      this.options.log.info({ user: identity.login, fingerprint: identity.fingerprint, reason }, 'ssh access withdrawn; connection closed');
+      this.options.metrics.authFailures.inc({ reason: 'withdrawn' });
+      for (const session of this.registry.list()) {
+        if (session.user === identity.login && session.fingerprint === identity.fingerprint) this.registry.get(session.id)?.kill(reason);
+      }
+      // The sessions' last words go out first.
+      setTimeout(drop, 500).unref();
+    }
+    return closed;
+  }
+
   async stop(): Promise<void> {
+    this.watcher?.close();
     for (const s of this.registry.list()) this.registry.get(s.id)?.kill('the berth daemon is stopping');
     const server = this.server;
     if (!server) return;
@@ -184,6 +221,7 @@ export class SshGateway {
       startup();
       clearTimeout(grace);
       this.connections.delete(client);
+      this.live.delete(client);
       if (idleTimer) clearInterval(idleTimer);
       const fns = [...closers];
       closers.clear();
@@ -229,6 +267,7 @@ export class SshGateway {
         return;
       }
       startup();
+      this.live.set(client, { identity, drop });
       const idle = config['ssh.idle-timeout'];
       if (idle > 0) {
         idleTimer = setInterval(

@@ -1,4 +1,5 @@
 import type { Composer } from 'grammy';
+import { OPERATOR } from '../../src/domain/actor.js';
 import { printable } from '../../src/domain/names.js';
 import { formatSize } from '../../src/domain/sizes.js';
 import { BerthError } from '../../src/errors.js';
@@ -11,7 +12,7 @@ import { vmRef } from '../../src/services/vm-refs.js';
 import { listVms } from '../../src/services/vm-status.js';
 import { stopVm } from '../../src/services/vms.js';
 import type { User } from '../../src/state/schema.js';
-import { argsOf, type BotContext, type BotDeps } from './bot-context.js';
+import { adminLabel, argsOf, type BotContext, type BotDeps } from './bot-context.js';
 import { code, escapeHtml, replyLong } from './replies.js';
 
 function words(ctx: BotContext, min: number, usage: string): string[] {
@@ -28,7 +29,8 @@ function userLine(u: User): string {
 export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void {
   const { ctx: berth } = deps;
   const { store } = berth;
-  const actor = { role: 'admin' as const };
+  // Admin commands act on any user's VMs (the sender is an admin, checked on every update).
+  const actor = OPERATOR;
 
   admin.command('admin_info', async (ctx) => {
     const state = await store.read();
@@ -99,8 +101,13 @@ export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void 
 
   admin.command('remove_user', async (ctx) => {
     const [ref = ''] = words(ctx, 1, '/remove_user <login|telegram id>');
-    const removed = await removeUser(store, findUserByLoginOrId(await store.read(), ref).login);
-    await ctx.reply(`🗑 Removed ${removed.login}.`);
+    const { user: removed, homes } = await removeUser(berth, findUserByLoginOrId(await store.read(), ref).login, {
+      homes: 'keep',
+      by: adminLabel(ctx),
+    });
+    await ctx.reply(
+      `🗑 Removed ${removed.login}.${homes.length ? ` ${homes.length} kept home(s) stay on the host without an owner (berth home list).` : ''}`,
+    );
   });
 
   const list = (command: string, filter: (u: User) => boolean, empty: string) =>
@@ -119,7 +126,7 @@ export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void 
 
   admin.command('reject', async (ctx) => {
     const [ref = ''] = words(ctx, 1, '/reject <login|telegram id>');
-    const user = await rejectUser(berth, findUserByLoginOrId(await store.read(), ref).login);
+    const user = await rejectUser(berth, findUserByLoginOrId(await store.read(), ref).login, adminLabel(ctx));
     await ctx.reply(`❌ Rejected ${user.login}.`);
   });
 

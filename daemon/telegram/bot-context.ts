@@ -44,3 +44,8 @@ export function argsOf(ctx: BotContext): string {
   const match = ctx.match;
   return typeof match === 'string' ? match.trim() : '';
 }
+
+/** An admin sender in the event log: "admin LOGIN (bot)", or their Telegram id. */
+export function adminLabel(ctx: BotContext): string {
+  return `admin ${ctx.berth.identity.user?.login ?? `telegram:${ctx.from?.id ?? '?'}`} (bot)`;
+}

@@ -47,7 +47,7 @@ export function keyCommands(bot: Composer<BotContext>, deps: BotDeps): void {
 
   bot.callbackQuery(/^rmkey:(SHA256:[A-Za-z0-9+/]{43})$/, async (ctx) => {
     await ctx.answerCallbackQuery();
-    const removed = await removeKey(store, loginOf(ctx), ctx.match[1] ?? '');
+    const removed = await removeKey(store, loginOf(ctx), ctx.match[1] ?? '', `user ${loginOf(ctx)} (bot)`);
     await ctx.editMessageText(`Removed ${code(removed.fingerprint)}.`, { parse_mode: 'HTML' });
   });
 }

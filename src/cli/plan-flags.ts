@@ -8,6 +8,8 @@ export const planFlags = {
   pids: Flags.string({ description: 'most processes in a VM (default 512)' }),
   'max-vms': Flags.string({ description: 'most VMs per user (default 1)' }),
   'max-lifetime': Flags.string({ description: 'stop VMs running longer than this, e.g. 24h (0 = never)' }),
+  disk: Flags.string({ description: 'home quota: the home is a filesystem of this size, e.g. 20g (0 = none; default: config disk)' }),
+  rootfs: Flags.string({ description: 'most a VM may write outside its home, e.g. 10g (0 = none; default: config rootfs)' }),
   sudo: Flags.boolean({ description: 'users may sudo in their VMs (turns off no-new-privileges)', allowNo: true }),
   description: Flags.string({ description: 'one line shown to users' }),
 };
@@ -20,6 +22,8 @@ export function planSpecFrom(flags: {
   'max-vms'?: string;
   sudo?: boolean;
   'max-lifetime'?: string;
+  disk?: string;
+  rootfs?: string;
   description?: string;
 }) {
   return {
@@ -30,6 +34,8 @@ export function planSpecFrom(flags: {
     maxVms: flags['max-vms'],
     sudo: flags.sudo,
     maxLifetime: flags['max-lifetime'],
+    disk: flags.disk,
+    rootfs: flags.rootfs,
     description: flags.description,
   };
 }

@@ -1,4 +1,6 @@
+import { formatDiskSize, formatUsage } from '../domain/sizes.js';
 import type { ConfigEntry } from '../services/config.js';
+import type { HomeView } from '../services/homes.js';
 import type { ImageView } from '../services/images.js';
 import type { VmStatsView } from '../services/vm-exec.js';
 import type { PlanView } from '../views/plan-view.js';
@@ -15,11 +17,12 @@ export function planSummary(plan: PlanView): string {
 export function planTable(plans: PlanView[]): string {
   if (plans.length === 0) return 'No plans. Add one with: berth plan add NAME --cpu 2 --ram 4g';
   return table(
-    ['NAME', 'CPU', 'RAM', 'GPU', 'PIDS', 'MAX VMS', 'SUDO', 'USERS', 'DESCRIPTION'],
+    ['NAME', 'CPU', 'RAM', 'DISK', 'GPU', 'PIDS', 'MAX VMS', 'SUDO', 'USERS', 'DESCRIPTION'],
     plans.map((p) => [
       p.name,
       orDefault(p.cpu),
       orDefault(p.ram),
+      orDefault(p.disk),
       p.gpu,
       p.pids,
       p.maxVms,
@@ -40,6 +43,8 @@ export function planDetails(plan: PlanView): string {
     ['VMs per user', plan.maxVms],
     ['Sudo', plan.sudo ? 'yes' : 'no'],
     ['Max lifetime', plan.maxLifetime === '0' ? 'none' : plan.maxLifetime],
+    ['Home quota', orDefault(plan.disk)],
+    ['Rootfs limit', orDefault(plan.rootfs)],
     ['Description', plan.description || '-'],
     ['Users', plan.users.join(', ') || '-'],
   ]);
@@ -88,8 +93,18 @@ function fields(rows: Array<[string, string | number]>): string {
 export function vmTable(vms: VmView[]): string {
   if (vms.length === 0) return 'No VMs. Create one with: berth vm create LOGIN';
   return table(
-    ['VM', 'STATE', 'DESIRED', 'PLAN', 'CPU', 'RAM', 'IMAGE', 'CREATED'],
-    vms.map((v) => [v.ref, v.state, v.desired, v.plan, v.cpu, v.ram, v.image, v.createdAt.slice(0, 16).replace('T', ' ')]),
+    ['VM', 'STATE', 'DESIRED', 'PLAN', 'CPU', 'RAM', 'DISK', 'IMAGE', 'CREATED'],
+    vms.map((v) => [
+      v.ref,
+      v.state,
+      v.desired,
+      v.plan,
+      v.cpu,
+      v.ram,
+      diskLine(v.diskUsedBytes, v.diskBytes ?? 0),
+      v.image,
+      v.createdAt.slice(0, 16).replace('T', ' '),
+    ]),
   );
 }
 
@@ -101,6 +116,13 @@ export function vmDetails(vm: VmView): string {
     ['Image', vm.image],
     ['Container', vm.containerId ?? '-'],
     ['Resources', `${vm.cpu} CPU, ${vm.ram} RAM, ${vm.pids} processes, ${vm.gpu} GPU${vm.sudo ? ', sudo' : ''}`],
+    ['Home', `${vm.home}: ${diskLine(vm.diskUsedBytes, vm.diskBytes ?? 0)}`],
+    [
+      'Outside home',
+      vm.rootfsBytes
+        ? diskLine(vm.rootfsUsedBytes, vm.rootfsBytes)
+        : `no limit${vm.rootfsUsedBytes === null ? '' : ` (${formatUsage(vm.rootfsUsedBytes)} used)`}`,
+    ],
     ['Created', vm.createdAt],
     ['Last started', vm.lastStartedAt ?? '-'],
     ['Last stopped', vm.lastStoppedAt ?? '-'],
@@ -140,3 +162,24 @@ export function imageTable(images: ImageView[]): string {
     images.map((i) => [i.tags.join(', ') || '<untagged>', i.template, i.id, mb(i.sizeBytes), age(i.createdAt)]),
   );
 }
+
+export function homeTable(homes: HomeView[]): string {
+  if (homes.length === 0) return 'No homes.';
+  return table(
+    ['HOME', 'OWNER', 'VM', 'MOUNTED BY', 'QUOTA', 'USED', 'VOLUME', 'CREATED'],
+    homes.map((h) => [
+      h.id,
+      h.owner ?? `(removed: ${h.login})`,
+      h.vm,
+      h.mountedBy ?? 'kept',
+      h.diskBytes ? formatDiskSize(h.diskBytes) : 'none',
+      h.usedBytes === null ? '-' : formatUsage(h.usedBytes),
+      h.volume,
+      h.createdAt.slice(0, 10),
+    ]),
+  );
+}
+
+/** `1.2g of 10g`, or `no quota`. */
+export const diskLine = (used: number | null, limit: number) =>
+  limit === 0 ? 'no quota' : `${used === null ? '?' : formatUsage(used)} of ${formatDiskSize(limit)}`;

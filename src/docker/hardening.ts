@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { Resources } from '../state/schema.js';
-import { containerName, homeDir, volumeName } from './labels.js';
+import { containerName, homeDir } from './labels.js';
 
 /**
  * Capabilities a dev box needs on top of none: the entrypoint creates the user and
@@ -16,6 +16,10 @@ export const LOG_OPTIONS = { 'max-size': '10m', 'max-file': '3' };
 export interface VmSpecInput {
   user: string;
   vm: string;
+  /** The VM's opaque id: its container and host name. */
+  id: string;
+  /** The home's Docker volume. */
+  volume: string;
   image: string;
   network: string;
   resources: Resources;
@@ -39,16 +43,19 @@ export function vmContainerSpec(input: VmSpecInput): Docker.ContainerCreateOptio
     NetworkMode: input.network,
     RestartPolicy: { Name: 'unless-stopped' },
     LogConfig: { Type: 'json-file', Config: LOG_OPTIONS },
-    Mounts: [{ Type: 'volume', Source: volumeName(input.user, input.vm), Target: home }],
+    Mounts: [{ Type: 'volume', Source: input.volume, Target: home }],
   };
+  // Where the engine can hold it (overlay2 on XFS with project quotas); elsewhere the daemon measures.
+  if (resources.rootfsEnforced === 'engine' && resources.rootfsBytes) hostConfig.StorageOpt = { size: String(resources.rootfsBytes) };
   if (resources.gpu === 'all' || resources.gpu > 0) {
     hostConfig.DeviceRequests = [{ Driver: 'nvidia', Count: resources.gpu === 'all' ? -1 : resources.gpu, Capabilities: [['gpu']] }];
   }
   return {
-    name: containerName(input.user, input.vm),
+    name: containerName(input.id),
     Image: input.image,
-    Hostname: `${input.user}-${input.vm}`.slice(0, 63),
-    Env: [`BERTH_USER=${input.user}`, `BERTH_SUDO=${resources.sudo ? 1 : 0}`],
+    // Docker's DNS answers for the host name too: it must tell other VMs nothing either.
+    Hostname: containerName(input.id),
+    Env: [`BERTH_USER=${input.user}`, `BERTH_VM=${input.vm}`, `BERTH_SUDO=${resources.sudo ? 1 : 0}`],
     Labels: input.labels,
     WorkingDir: home,
     HostConfig: hostConfig,

@@ -3,6 +3,10 @@ export const LABEL = {
   managed: 'dev.berth.managed',
   instance: 'dev.berth.instance',
   user: 'dev.berth.user',
+  /** The owner's user id (a login can be freed and given to someone else; the id never is). */
+  userId: 'dev.berth.user-id',
+  /** The home (volume) a VM mounts, or that a volume is. */
+  home: 'dev.berth.home',
   vm: 'dev.berth.vm',
   plan: 'dev.berth.plan',
   template: 'dev.berth.template',
@@ -10,8 +14,21 @@ export const LABEL = {
   helper: 'dev.berth.vm-helper',
 } as const;
 
-export function vmLabels(instanceId: string, user: string, vm: string, plan: string): Record<string, string> {
-  return { [LABEL.managed]: 'true', [LABEL.instance]: instanceId, [LABEL.user]: user, [LABEL.vm]: vm, [LABEL.plan]: plan };
+/** The labels of a VM's container and of its home volume: human names here, never in Docker names. */
+export function vmLabels(
+  instanceId: string,
+  vm: { user: string; name: string; plan: string; home: string },
+  userId: string,
+): Record<string, string> {
+  return {
+    [LABEL.managed]: 'true',
+    [LABEL.instance]: instanceId,
+    [LABEL.user]: vm.user,
+    [LABEL.userId]: userId,
+    [LABEL.vm]: vm.name,
+    [LABEL.plan]: vm.plan,
+    [LABEL.home]: vm.home,
+  };
 }
 
 /** Filters selecting this berth home's objects. */
@@ -19,6 +36,11 @@ export function instanceFilter(instanceId: string): string[] {
   return [`${LABEL.managed}=true`, `${LABEL.instance}=${instanceId}`];
 }
 
-export const containerName = (user: string, vm: string) => `berth-${user}-${vm}`;
-export const volumeName = (user: string, vm: string) => `berth-${user}-${vm}-home`;
+/**
+ * A VM's container name. Other VMs on the network can resolve container names (and read them back
+ * from an address), so the name is the VM's opaque id: it tells nobody whose VM it is.
+ */
+export const containerName = (vmId: string) => `berth-${vmId}`;
+/** A new home's volume name (homes made before ids were named `berth-LOGIN-VM-home`). */
+export const volumeName = (homeId: string) => `berth-home-${homeId}`;
 export const homeDir = (user: string) => `/home/${user}`;

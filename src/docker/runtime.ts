@@ -45,6 +45,17 @@ export interface ContainerDetails extends ContainerSummary {
   config: Docker.ContainerInspectInfo['Config'];
 }
 
+export interface HostInfo {
+  memoryBytes: number;
+  cpus: number;
+  runtimes: string[];
+  name: string;
+  /** overlay2, btrfs, zfs, … */
+  storageDriver: string;
+  /** What the storage driver sits on (xfs, extfs, …), as the engine says. */
+  backingFilesystem: string;
+}
+
 export interface ImageSummary {
   id: string;
   tags: string[];
@@ -107,9 +118,17 @@ export class DockerRuntime {
     return { version: info.Version, apiVersion: info.ApiVersion };
   }
 
-  async hostInfo(): Promise<{ memoryBytes: number; cpus: number; runtimes: string[]; name: string }> {
+  async hostInfo(): Promise<HostInfo> {
     const info = await this.docker.info().catch((err) => this.fail(err, 'read the engine info'));
-    return { memoryBytes: info.MemTotal, cpus: info.NCPU, runtimes: Object.keys(info.Runtimes ?? {}), name: info.Name };
+    const status = new Map<string, string>((info.DriverStatus ?? []) as Array<[string, string]>);
+    return {
+      memoryBytes: info.MemTotal,
+      cpus: info.NCPU,
+      runtimes: Object.keys(info.Runtimes ?? {}),
+      name: info.Name,
+      storageDriver: info.Driver ?? '',
+      backingFilesystem: status.get('Backing Filesystem') ?? '',
+    };
   }
 
   // --- images ---
@@ -213,10 +232,10 @@ export class DockerRuntime {
       .catch((err) => statusOf(err) === 404 || this.fail(err, `remove network ${name}`));
   }
 
-  async volume(name: string): Promise<{ name: string; labels: Record<string, string> } | null> {
+  async volume(name: string): Promise<{ name: string; labels: Record<string, string>; options: Record<string, string> } | null> {
     try {
       const info = await this.docker.getVolume(name).inspect();
-      return { name: info.Name, labels: info.Labels ?? {} };
+      return { name: info.Name, labels: info.Labels ?? {}, options: (info.Options ?? {}) as Record<string, string> };
     } catch (err) {
       if (statusOf(err) === 404) return null;
       return this.fail(err, `inspect volume ${name}`);
@@ -228,8 +247,12 @@ export class DockerRuntime {
     return (list.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
   }
 
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
-    await this.docker.createVolume({ Name: name, Labels: labels }).catch((err) => this.fail(err, `create volume ${name}`));
+  /** A local volume; with `device`, one that mounts that ext4 filesystem (a home with a quota). */
+  async createVolume(name: string, labels: Record<string, string>, device?: string): Promise<void> {
+    const options = device ? { DriverOpts: { type: 'ext4', device, o: 'nodev,nosuid,discard' } } : {};
+    await this.docker
+      .createVolume({ Name: name, Labels: labels, Driver: 'local', ...options })
+      .catch((err) => this.fail(err, `create volume ${name}`));
   }
 
   async removeVolume(name: string): Promise<void> {
@@ -308,6 +331,25 @@ export class DockerRuntime {
       if (statusOf(err) === 404) return null;
       return this.fail(err, 'inspect the VM container');
     }
+  }
+
+  /** What one container wrote outside its volumes, or null when it is gone. */
+  async writableSize(id: string): Promise<number | null> {
+    try {
+      const info = (await this.docker.getContainer(id).inspect({ size: true } as Docker.ContainerInspectOptions)) as { SizeRw?: number };
+      return info.SizeRw ?? 0;
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      return this.fail(err, 'measure the VM');
+    }
+  }
+
+  /** What each running container wrote outside its volumes (its writable layer), by id: one engine call. */
+  async writableSizes(labels: string[]): Promise<Map<string, number>> {
+    const list = await this.docker
+      .listContainers({ all: false, size: true, filters: { label: labels } })
+      .catch((err) => this.fail(err, 'measure containers'));
+    return new Map(list.map((c) => [c.Id, (c as { SizeRw?: number }).SizeRw ?? 0]));
   }
 
   async containers(labels: string[]): Promise<ContainerSummary[]> {

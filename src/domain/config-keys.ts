@@ -6,7 +6,7 @@ import { checkImageRef } from './image-ref.js';
 import { checkListenAddress } from './listen-address.js';
 import { checkPlanName, printable } from './names.js';
 import { parseCpus, parseWhole } from './numbers.js';
-import { formatSize, parseSize } from './sizes.js';
+import { formatDiskSize, formatSize, parseDiskSize, parseSize } from './sizes.js';
 import { isReservedEnvName } from './ssh-env.js';
 
 /** One global setting: how it is stored, parsed from text, and shown. */
@@ -119,6 +119,20 @@ export const CONFIG_KEYS = {
     schema: z.number().positive(),
     parse: (s) => parseCpus(s),
     format: String,
+  }),
+  disk: key<number>({
+    description: 'Home quota of a VM whose plan sets none: the home is a filesystem of this size (0 = no quota)',
+    default: 10 * 1024 ** 3,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDiskSize(s, 'home quota'),
+    format: formatDiskSize,
+  }),
+  rootfs: key<number>({
+    description: 'Most a VM whose plan sets none may write outside its home (0 = no limit)',
+    default: 10 * 1024 ** 3,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDiskSize(s, 'rootfs limit'),
+    format: formatDiskSize,
   }),
   gpu: key<boolean>({
     description: 'Whether VMs get the GPUs their plan asks for (on/off)',

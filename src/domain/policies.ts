@@ -1,6 +1,6 @@
 import { BerthError } from '../errors.js';
 import type { Plan, Resources, State, User, Vm } from '../state/schema.js';
-import type { Actor } from './actor.js';
+import { type Actor, mayReach } from './actor.js';
 import type { ConfigValues } from './config-keys.js';
 import { formatSize } from './sizes.js';
 
@@ -12,11 +12,13 @@ export function resourcesFor(plan: Plan, config: ConfigValues): Resources {
     pids: plan.pids,
     gpu: config.gpu ? plan.gpu : 0,
     sudo: plan.sudo,
+    diskBytes: plan.diskBytes ?? config.disk,
+    rootfsBytes: plan.rootfsBytes ?? config.rootfs,
   };
 }
 
 export function checkAccess(actor: Actor, owner: string): void {
-  if (actor.role !== 'admin' && actor.login !== owner) {
+  if (!mayReach(actor, owner)) {
     // The same words as for a VM that does not exist: nothing is told about other users.
     throw new BerthError('VM_NOT_FOUND', 'There is no such VM.', 'See your VMs with /status.');
   }
@@ -34,13 +36,13 @@ export function checkMayOwnVms(user: User): void {
 
 export function checkMaintenance(state: State, actor: Actor, action: string): void {
   const m = state.maintenance;
-  if (m.on && !(actor.role === 'admin' && actor.override)) {
+  if (m.on && !actor.bypassMaintenance) {
     const why = m.reason ? ` (${m.reason})` : '';
     const until = m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : '';
     throw new BerthError(
       'MAINTENANCE',
       `berth is in maintenance${why}${until}: VMs cannot be ${action} now.`,
-      actor.role === 'admin' ? 'Wait for maintenance to end, or pass --force to do it anyway.' : 'Try again when maintenance is over.',
+      actor.reach === 'any' ? 'Wait for maintenance to end, or pass --force to do it anyway.' : 'Try again when maintenance is over.',
     );
   }
 }

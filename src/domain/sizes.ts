@@ -36,3 +36,23 @@ export function formatSize(bytes: number): string {
   }
   return `${bytes}b`;
 }
+
+/** A measured amount, rounded for people: `53.4m`, `1.2g`, `512k`. */
+export function formatUsage(bytes: number): string {
+  for (const unit of ['t', 'g', 'm', 'k'] as const) {
+    const value = bytes / UNITS[unit];
+    if (value >= 1) return `${value >= 100 ? Math.round(value) : Math.round(value * 10) / 10}${unit}`;
+  }
+  return `${bytes}b`;
+}
+
+/** A disk quota: a size (at least 16m), or 0 / none / off for no quota. */
+export function parseDiskSize(input: string, what = 'disk size'): number {
+  const text = input.trim().toLowerCase();
+  if (['0', 'none', 'off', 'unlimited'].includes(text)) return 0;
+  const bytes = parseSize(text, what);
+  if (bytes < 16 * UNITS.m) return fail(`${what} ${input} is too small.`, 'Use at least 16m, or 0 for no quota.');
+  return bytes;
+}
+
+export const formatDiskSize = (bytes: number) => (bytes === 0 ? 'none' : formatSize(bytes));

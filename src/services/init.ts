@@ -23,6 +23,7 @@ export async function initHome(store: StateStore): Promise<InitResult> {
         plans: DEFAULT_PLANS.map((p) => ({ ...p })),
         users: [],
         vms: [],
+        homes: [],
         config: {},
         maintenance: { ...MAINTENANCE_OFF },
         schedules: [],

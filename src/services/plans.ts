@@ -1,7 +1,7 @@
 import { parseDuration } from '../domain/durations.js';
 import { checkPlanName, printable } from '../domain/names.js';
 import { parseCpus, parseGpus, parseWhole } from '../domain/numbers.js';
-import { parseSize } from '../domain/sizes.js';
+import { parseDiskSize, parseSize } from '../domain/sizes.js';
 import { BerthError, invalidInput } from '../errors.js';
 import type { Plan, State } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
@@ -15,6 +15,10 @@ export interface PlanSpec {
   maxVms?: string | number;
   sudo?: boolean;
   maxLifetime?: string;
+  /** Home quota, e.g. 20g; 0 = none. */
+  disk?: string;
+  /** Limit on what a VM writes outside its home; 0 = none. */
+  rootfs?: string;
   description?: string;
 }
 
@@ -76,6 +80,8 @@ function parseSpec(spec: PlanSpec): Partial<Plan> {
   if (spec.maxVms !== undefined) out.maxVms = parseWhole(spec.maxVms, 'VM count per user', 0, 1000);
   if (spec.sudo !== undefined) out.sudo = spec.sudo;
   if (spec.maxLifetime !== undefined) out.maxLifetimeSeconds = parseDuration(spec.maxLifetime, 'maximum lifetime');
+  if (spec.disk !== undefined) out.diskBytes = parseDiskSize(spec.disk, 'home quota');
+  if (spec.rootfs !== undefined) out.rootfsBytes = parseDiskSize(spec.rootfs, 'rootfs limit');
   if (spec.description !== undefined) out.description = checkDescription(spec.description);
   return out;
 }
@@ -133,7 +139,7 @@ export async function setPlan(store: StateStore, name: string, spec: PlanSpec): 
     throw invalidInput(
       'NOTHING_TO_CHANGE',
       `No change given for plan "${name}".`,
-      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --description.',
+      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --disk, --rootfs, --description.',
     );
   }
   return store.transact((state) => Object.assign(findPlan(state, name), fields));

@@ -1,10 +1,11 @@
 import { VM_CAPABILITIES } from '../docker/hardening.js';
-import { instanceFilter, LABEL, volumeName } from '../docker/labels.js';
+import { instanceFilter, LABEL } from '../docker/labels.js';
 import type { ContainerDetails, ContainerSummary, DockerRuntime } from '../docker/runtime.js';
 import { effectiveConfig } from '../domain/config-keys.js';
 import { BerthError } from '../errors.js';
 import type { State, Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
+import { mountedBy } from './homes.js';
 import { vmRef } from './vm-refs.js';
 import { recreateContainer } from './vms.js';
 
@@ -42,12 +43,19 @@ function adoptable(state: State, c: ContainerSummary, details: ContainerDetails 
       (host.NanoCpus ?? 0) > 0 &&
       (host.PidsLimit ?? 0) > 0,
   );
+  // Whose it is goes by the user id and the home (a login may have been freed and given to
+  // someone else since): the container must name this user's own, unmounted home.
+  const owner = state.users.find((u) => u.login === user && u.id === c.labels[LABEL.userId]);
+  const home = state.homes.find((h) => h.id === c.labels[LABEL.home]);
   return Boolean(
     hardened &&
-      user &&
+      owner &&
       vm &&
       plan &&
-      state.users.some((u) => u.login === user) &&
+      home &&
+      home.owner === owner.id &&
+      !mountedBy(state, home) &&
+      /^berth-[0-9a-f]{12}$/.test(c.name) &&
       state.plans.some((p) => p.name === plan) &&
       !state.vms.some((v) => v.user === user && v.name === vm),
   );
@@ -104,7 +112,7 @@ export async function reconcile(ctx: Berth, options: { fix: boolean }): Promise<
   for (const ref of [...drift.missing, ...drift.stuck]) {
     const vm = (await ctx.store.read()).vms.find((v) => vmRef(v) === ref) as Vm;
     await recreateContainer(ctx, runtime, vm);
-    actions.push(`recreated the container of ${ref} (home volume ${volumeName(vm.user, vm.name)} kept)`);
+    actions.push(`recreated the container of ${ref} (home ${vm.home} kept)`);
   }
   return { ...drift, fixed: true, actions };
 }
@@ -116,10 +124,13 @@ async function adopt(ctx: Berth, runtime: DockerRuntime, container: ContainerSum
   await ctx.store.transact((state) => {
     const user = container.labels[LABEL.user] as string;
     const name = container.labels[LABEL.vm] as string;
-    if (state.vms.some((v) => v.user === user && v.name === name)) return;
+    const home = container.labels[LABEL.home] as string;
+    if (state.vms.some((v) => (v.user === user && v.name === name) || v.home === home)) return;
     state.vms.push({
+      id: container.name.replace(/^berth-/, ''),
       user,
       name,
+      home,
       plan: container.labels[LABEL.plan] as string,
       image: details.image,
       phase: 'ready',
@@ -131,6 +142,7 @@ async function adopt(ctx: Berth, runtime: DockerRuntime, container: ContainerSum
         pids: host.PidsLimit as number,
         gpu: host.DeviceRequests?.[0]?.Count === -1 ? 'all' : (host.DeviceRequests?.[0]?.Count ?? 0),
         sudo: !(host.SecurityOpt ?? ([] as string[])).some((o: string) => o.startsWith('no-new-privileges')),
+        diskBytes: state.homes.find((h) => h.id === home)?.diskBytes ?? 0,
       },
       createdAt: new Date().toISOString(),
     });

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { LABEL } from '../docker/labels.js';
-import type { Actor } from '../domain/actor.js';
+import { type Actor, loginActor } from '../domain/actor.js';
 import { effectiveConfig } from '../domain/config-keys.js';
 import { checkMaintenance } from '../domain/policies.js';
 import { fingerprint } from '../domain/ssh-keys.js';
@@ -14,6 +14,8 @@ import { createVm, startVm } from './vms.js';
 
 /** Who an SSH login is, once their key matched. */
 export interface GatewayIdentity {
+  /** The user's id: a login removed and given to someone else is another person. */
+  userId: string;
   login: string;
   role: User['role'];
   /** The VM named with `alice+NAME`; none: the user's only VM. */
@@ -30,7 +32,7 @@ export type GatewayAuth = { ok: true; identity: GatewayIdentity } | { ok: false;
 
 /** The actor a gateway login acts as: always on their own VMs only. */
 export function gatewayActor(identity: Pick<GatewayIdentity, 'login' | 'role'>): Actor {
-  return identity.role === 'admin' ? { role: 'admin', login: identity.login, override: true } : { role: 'user', login: identity.login };
+  return loginActor(identity.login, identity.role);
 }
 
 /**
@@ -48,6 +50,7 @@ export function authorizeGatewayKey(state: State, username: string, keyBlob: Buf
   if (!key) return { ok: false, reason: 'unknown-key' };
   if (user.status !== 'allowed') return { ok: false, reason: 'not-allowed' };
   const identity: GatewayIdentity = {
+    userId: user.id,
     login: user.login,
     role: user.role,
     fingerprint: fp,
@@ -60,6 +63,19 @@ export function authorizeGatewayKey(state: State, username: string, keyBlob: Buf
     return { ok: false, reason: 'maintenance', message: (err as Error).message };
   }
   return { ok: true, identity };
+}
+
+/**
+ * Why a logged-in connection may no longer go on, or null while it may: checked whenever the state
+ * changes, so that revoking, removing, a key removal or a role change act on live sessions at once.
+ */
+export function accessWithdrawn(state: State, identity: Pick<GatewayIdentity, 'userId' | 'login' | 'role' | 'fingerprint'>): string | null {
+  const user = state.users.find((u) => u.id === identity.userId);
+  if (!user || user.login !== identity.login) return 'your berth account was removed';
+  if (user.status !== 'allowed') return `your access was ${user.status === 'revoked' ? 'revoked' : 'withdrawn'}`;
+  if (!user.keys.some((k) => k.fingerprint === identity.fingerprint)) return 'the SSH key you logged in with was removed';
+  if (user.role !== identity.role) return 'your role changed; log in again';
+  return null;
 }
 
 /** What the gateway shows before login while maintenance is on (null when it is off). */
@@ -94,10 +110,8 @@ export async function openGatewayVm(ctx: Berth, identity: GatewayIdentity, note:
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
   const actor = gatewayActor(identity);
-  const user = state.users.find((u) => u.login === identity.login);
-  if (user?.status !== 'allowed' || !user.keys.some((k) => k.fingerprint === identity.fingerprint)) {
-    throw new BerthError('ACCESS_REVOKED', 'Your access was withdrawn.', 'Ask the operator.');
-  }
+  const withdrawn = accessWithdrawn(state, identity);
+  if (withdrawn) throw new BerthError('ACCESS_REVOKED', `Your access was withdrawn: ${withdrawn}.`, 'Ask the operator.');
   checkMaintenance(state, actor, 'reached over SSH');
   const own = state.vms.filter((vm) => vm.user === identity.login);
   let vm: Vm | undefined;

@@ -4,6 +4,7 @@ import { BerthError } from '../errors.js';
 import type { SshKey } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
 import { findUser } from './users.js';
+import { logAccessEvent } from './vm-event-log.js';
 
 /** Adds every key in `text` (one or many lines) to a user, or none if any is refused. */
 export async function addKeys(store: StateStore, login: string, text: string): Promise<SshKey[]> {
@@ -40,7 +41,7 @@ export async function listKeys(store: StateStore, login: string): Promise<SshKey
 }
 
 /** Removes a key named by its fingerprint (`SHA256:…`) or given whole. */
-export async function removeKey(store: StateStore, login: string, keyOrFingerprint: string): Promise<SshKey> {
+export async function removeKey(store: StateStore, login: string, keyOrFingerprint: string, by = 'operator'): Promise<SshKey> {
   checkLogin(login);
   const text = keyOrFingerprint.trim();
   const wanted = text.startsWith('SHA256:') ? text : parsePublicKey(text).fingerprint;
@@ -55,6 +56,8 @@ export async function removeKey(store: StateStore, login: string, keyOrFingerpri
       );
     }
     user.keys = user.keys.filter((k) => k !== key);
+    // SSH connections that logged in with this key are closed by the gateway when it sees this.
+    logAccessEvent(state, login, `key ${key.fingerprint} removed by ${by}`);
     return key;
   });
 }

@@ -1,7 +1,8 @@
-import type { Actor } from '../domain/actor.js';
+import { type Actor, loginActor } from '../domain/actor.js';
 import { effectiveConfig } from '../domain/config-keys.js';
 import { checkLogin, LOGIN_PATTERN } from '../domain/names.js';
 import { BerthError } from '../errors.js';
+import { newId } from '../state/migrations.js';
 import type { State, User } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
 import { findPlan } from './plans.js';
@@ -21,9 +22,14 @@ export function identify(state: State, telegramId: number): TelegramIdentity {
   return { user, admin };
 }
 
-/** The actor a Telegram account acts as: admins act for anyone, users only for their own login. */
+/**
+ * The actor a Telegram account's user commands act as: on its own login's VMs only, admins
+ * included (who may act during maintenance). Admin commands that act on others use their own actor.
+ */
 export function telegramActor(identity: TelegramIdentity): Actor {
-  return identity.admin ? { role: 'admin', login: identity.user?.login } : { role: 'user', login: identity.user?.login };
+  const login = identity.user?.login;
+  if (!login) return { role: identity.admin ? 'admin' : 'user', reach: 'own' };
+  return loginActor(login, identity.admin ? 'admin' : 'user');
 }
 
 /** Every Telegram id that gets admin powers in the bot. */
@@ -74,6 +80,7 @@ export async function requestAccess(store: StateStore, telegramId: number, usern
     const config = effectiveConfig(state.config);
     const configuredAdmin = config['telegram.admins'].includes(telegramId);
     const user: User = {
+      id: newId(),
       login: deriveLogin(state, telegramId, username),
       telegramId,
       role: configuredAdmin ? 'admin' : 'user',

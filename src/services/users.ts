@@ -1,10 +1,16 @@
+import { OPERATOR } from '../domain/actor.js';
 import { effectiveConfig, parseTelegramId } from '../domain/config-keys.js';
 import { checkLogin, printable } from '../domain/names.js';
 import { BerthError, invalidInput } from '../errors.js';
-import { ROLES, type Role, type State, type User, type UserStatus } from '../state/schema.js';
+import { newId } from '../state/migrations.js';
+import { type Home, ROLES, type Role, type State, type User, type UserStatus } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
 import type { Berth } from './context.js';
+import { deleteHome, keptHomesOf } from './homes.js';
 import { findPlan } from './plans.js';
+import { logAccessEvent } from './vm-event-log.js';
+import { vmRef } from './vm-refs.js';
+import { stopVm } from './vms.js';
 
 export interface UserChanges {
   /** A Telegram id, or null to clear it. */
@@ -72,6 +78,7 @@ export async function allowUser(
       return { user: existing, created: false };
     }
     const user: User = {
+      id: newId(),
       login,
       ...(telegramId === undefined ? {} : { telegramId }),
       role: options.admin ? 'admin' : 'user',
@@ -85,7 +92,7 @@ export async function allowUser(
   });
 }
 
-export async function setUser(store: StateStore, login: string, changes: UserChanges): Promise<User> {
+export async function setUser(store: StateStore, login: string, changes: UserChanges, by = 'operator'): Promise<User> {
   checkLogin(login);
   const telegramId =
     changes.telegramId === undefined || changes.telegramId === null ? changes.telegramId : parseTelegramId(changes.telegramId);
@@ -100,7 +107,11 @@ export async function setUser(store: StateStore, login: string, changes: UserCha
   return store.transact((state) => {
     const user = findUser(state, login);
     if (changes.plan !== undefined) user.plan = findPlan(state, changes.plan).name;
-    if (role !== undefined) user.role = role;
+    if (role !== undefined && role !== user.role) {
+      // Live SSH sessions were opened under the old role: the gateway ends them.
+      logAccessEvent(state, login, `role ${user.role} → ${role} by ${by}`);
+      user.role = role;
+    }
     if (telegramId === null) delete user.telegramId;
     else if (telegramId !== undefined) {
       claimTelegramId(state, telegramId, login);
@@ -110,20 +121,48 @@ export async function setUser(store: StateStore, login: string, changes: UserCha
   });
 }
 
-export async function removeUser(store: StateStore, login: string): Promise<User> {
+export interface RemoveUserOptions {
+  /** What becomes of the user's kept homes: deleted, or kept (owned by nobody until given away). */
+  homes?: 'delete' | 'keep';
+  by?: string;
+}
+
+/**
+ * Removes a user (who has no VMs left). Their kept homes are never left to whoever gets the login
+ * next: the caller says whether to delete them or keep them ownerless (`berth home assign`).
+ */
+export async function removeUser(ctx: Berth, login: string, options: RemoveUserOptions = {}): Promise<{ user: User; homes: Home[] }> {
   checkLogin(login);
-  return store.transact((state) => {
-    const user = findUser(state, login);
-    const vms = state.vms.filter((vm) => vm.user === login).map((vm) => `${vm.user}/${vm.name}`);
-    if (vms.length > 0) {
-      throw new BerthError(
-        'USER_HAS_VMS',
-        `User "${login}" still has VMs: ${vms.join(', ')}.`,
-        `Destroy them first: berth vm destroy ${vms[0]} --yes`,
-      );
+  const state = await ctx.store.read();
+  const user = findUser(state, login);
+  const vms = state.vms.filter((vm) => vm.user === login).map(vmRef);
+  if (vms.length > 0) {
+    throw new BerthError(
+      'USER_HAS_VMS',
+      `User "${login}" still has VMs: ${vms.join(', ')}.`,
+      `Destroy them first: berth vm destroy ${vms[0]} --yes`,
+    );
+  }
+  const kept = keptHomesOf(state, user);
+  if (kept.length > 0 && !options.homes) {
+    throw new BerthError(
+      'USER_HAS_HOMES',
+      `User "${login}" has ${kept.length} kept home(s): ${kept.map((h) => `${h.id} (VM ${h.vm})`).join(', ')}.`,
+      `Say what to do with them: berth user remove ${login} --delete-homes, or --keep-homes (see berth home list).`,
+    );
+  }
+  if (options.homes === 'delete') for (const home of kept) await deleteHome(ctx, home.id);
+  return ctx.store.transact((s) => {
+    const current = s.users.find((u) => u.id === user.id);
+    if (!current) throw new BerthError('USER_NOT_FOUND', `There is no user "${login}".`, 'It was removed meanwhile.');
+    if (s.vms.some((vm) => vm.user === login)) {
+      throw new BerthError('USER_HAS_VMS', `User "${login}" got a VM meanwhile.`, 'Destroy it first, then remove the user.');
     }
-    state.users = state.users.filter((u) => u !== user);
-    return user;
+    const homes = s.homes.filter((h) => h.owner === current.id);
+    for (const home of homes) home.owner = null;
+    s.users = s.users.filter((u) => u !== current);
+    logAccessEvent(s, login, `removed by ${options.by ?? 'operator'}`);
+    return { user: current, homes };
   });
 }
 
@@ -133,7 +172,13 @@ const TRANSITIONS: Record<'approve' | 'reject' | 'revoke', { from: UserStatus[];
   revoke: { from: ['allowed', 'pending'], to: 'revoked' },
 };
 
-async function transition(store: StateStore, login: string, action: keyof typeof TRANSITIONS, plan?: string): Promise<User> {
+async function transition(
+  store: StateStore,
+  login: string,
+  action: keyof typeof TRANSITIONS,
+  plan?: string,
+  by = 'operator',
+): Promise<User> {
   checkLogin(login);
   const { from, to } = TRANSITIONS[action];
   return store.transact((state) => {
@@ -149,6 +194,7 @@ async function transition(store: StateStore, login: string, action: keyof typeof
     }
     if (plan !== undefined) user.plan = findPlan(state, plan).name;
     user.status = to;
+    if (action !== 'approve') logAccessEvent(state, login, `${to} by ${by}`);
     return user;
   });
 }
@@ -164,10 +210,37 @@ export async function approveUser(ctx: Berth, login: string, plan?: string): Pro
   return user;
 }
 
-export async function rejectUser(ctx: Berth, login: string): Promise<User> {
-  const user = await transition(ctx.store, login, 'reject');
+export async function rejectUser(ctx: Berth, login: string, by = 'operator'): Promise<User> {
+  const user = await transition(ctx.store, login, 'reject', undefined, by);
   await ctx.notifier.send({ kind: 'access-rejected', to: user.login, text: 'Sorry, your request for access was declined.' });
   return user;
 }
 
-export const revokeUser = (store: StateStore, login: string) => transition(store, login, 'revoke');
+/**
+ * Revokes a user. Access ends at once: the SSH gateway closes their connections when it sees the
+ * change, and their running VMs are stopped (unless `keepRunning`), each stop logged with who did it.
+ */
+export async function revokeUser(
+  ctx: Berth,
+  login: string,
+  options: { keepRunning?: boolean; by?: string } = {},
+): Promise<{ user: User; stopped: string[]; failed: Array<{ vm: string; error: string }> }> {
+  const by = options.by ?? 'operator';
+  const user = await transition(ctx.store, login, 'revoke', undefined, by);
+  const stopped: string[] = [];
+  const failed: Array<{ vm: string; error: string }> = [];
+  if (!options.keepRunning) {
+    const running = (await ctx.store.read()).vms.filter((vm) => vm.user === login && vm.desired === 'running' && vm.phase === 'ready');
+    await Promise.all(
+      running.map(async (vm) => {
+        try {
+          await stopVm(ctx, vmRef(vm), { ...OPERATOR, label: by }, 'revoked');
+          stopped.push(vmRef(vm));
+        } catch (err) {
+          failed.push({ vm: vmRef(vm), error: (err as Error).message });
+        }
+      }),
+    );
+  }
+  return { user, stopped, failed };
+}

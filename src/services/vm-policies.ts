@@ -1,6 +1,8 @@
+import { instanceFilter } from '../docker/labels.js';
 import { OPERATOR } from '../domain/actor.js';
 import { effectiveConfig } from '../domain/config-keys.js';
 import { formatDuration } from '../domain/durations.js';
+import { formatSize, formatUsage } from '../domain/sizes.js';
 import type { StopReason, Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
 import { vmRef } from './vm-refs.js';
@@ -34,8 +36,22 @@ export async function enforcePolicies(ctx: Berth, now = new Date(), sessions: Se
 
   const active: string[] = [];
   const toStop: Array<{ vm: Vm; reason: StopReason; detail: string }> = [];
+  // What VMs wrote outside their homes, where the engine does not limit it itself: one engine call.
+  const measured = running.filter((vm) => vm.resources.rootfsEnforced === 'measured' && vm.resources.rootfsBytes);
+  const sizes = measured.length
+    ? await runtime.writableSizes(instanceFilter(state.instanceId)).catch(() => new Map<string, number>())
+    : null;
+  for (const vm of measured) {
+    const used = sizes?.get(vm.containerId as string) ?? 0;
+    const limit = vm.resources.rootfsBytes as number;
+    if (used > limit) {
+      toStop.push({ vm, reason: 'disk', detail: `it wrote ${formatUsage(used)} outside its home, more than its ${formatSize(limit)}` });
+    }
+  }
+  const stopping = new Set(toStop.map((t) => t.vm));
   await Promise.allSettled(
     running.map(async (vm) => {
+      if (stopping.has(vm)) return;
       const ref = vmRef(vm);
       const plan = state.plans.find((p) => p.name === vm.plan);
       const lifetime = plan?.maxLifetimeSeconds ?? 0;
@@ -61,14 +77,18 @@ export async function enforcePolicies(ctx: Berth, now = new Date(), sessions: Se
   }
   for (const { vm, reason, detail } of toStop) {
     const ref = vmRef(vm);
-    await stopVm(ctx, ref, OPERATOR, reason);
+    try {
+      await stopVm(ctx, ref, OPERATOR, reason);
+    } catch (err) {
+      actions.push({ vm: ref, action: 'failed', reason, detail: `could not stop it: ${(err as Error).message}` });
+      continue;
+    }
     actions.push({ vm: ref, action: 'stopped', reason, detail });
-    await ctx.notifier.send({
-      kind: 'vm-stopped',
-      to: vm.user,
-      vm: ref,
-      text: `Your VM ${ref} was stopped: ${detail}. Start it again when you need it.`,
-    });
+    const next =
+      reason === 'disk'
+        ? 'Start it again and delete what you do not need outside your home (e.g. in /tmp), or ask the operator for a larger plan.'
+        : 'Start it again when you need it.';
+    await ctx.notifier.send({ kind: 'vm-stopped', to: vm.user, vm: ref, text: `Your VM ${ref} was stopped: ${detail}. ${next}` });
   }
   if (cfg['destroy-after'] > 0) {
     const stale = state.vms.filter(

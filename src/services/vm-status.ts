@@ -3,6 +3,7 @@ import { instanceFilter } from '../docker/labels.js';
 import type { ContainerDetails, DockerRuntime } from '../docker/runtime.js';
 import { effectiveConfig } from '../domain/config-keys.js';
 import { checkLogin } from '../domain/names.js';
+import { diskPaths, diskUsed } from '../host/disk-image.js';
 import type { State, Vm } from '../state/schema.js';
 import { ENGINE_STATES, type EngineState, type VmView, vmView } from '../views/vm-view.js';
 import type { Berth } from './context.js';
@@ -77,22 +78,35 @@ function nextStopOf(state: State, vm: Vm) {
   return nextPolicyStop(vm, plan?.maxLifetimeSeconds ?? 0, effectiveConfig(state.config)['idle-timeout']);
 }
 
+/** What a VM's home takes on the host's disk (homes with a quota: a stat of its image). */
+async function homeUsed(ctx: Berth, state: State, vm: Vm): Promise<number | null> {
+  const home = state.homes.find((h) => h.id === vm.home);
+  return home?.diskBytes ? diskUsed(diskPaths(ctx.store.home, home.id)) : null;
+}
+
 export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean } = {}): Promise<VmView[]> {
   const state = await ctx.store.read();
   if (filter.user !== undefined) checkLogin(filter.user);
   const vms = state.vms.filter((vm) => filter.user === undefined || vm.user === filter.user);
   const runtime = await ctx.runtime();
-  const details = await observe(ctx, runtime, vms);
+  const [details, used] = await Promise.all([observe(ctx, runtime, vms), Promise.all(vms.map((vm) => homeUsed(ctx, state, vm)))]);
   return vms
-    .map((vm) => vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm)))
+    .map((vm, i) =>
+      vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm), { usedBytes: used[i] ?? null, rootfsUsedBytes: null }),
+    )
     .filter((view) => filter.all || view.state === 'running' || view.desired === 'running');
 }
 
 export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
-  const vm = findVm(await ctx.store.read(), ref);
+  const state = await ctx.store.read();
+  const vm = findVm(state, ref);
   const runtime = await ctx.runtime();
-  const details = await observe(ctx, runtime, [vm]);
-  return vmView(vm, engineState(vm, details.get(vm)), nextStopOf(await ctx.store.read(), vm));
+  const [details, usedBytes, rootfsUsedBytes] = await Promise.all([
+    observe(ctx, runtime, [vm]),
+    homeUsed(ctx, state, vm),
+    vm.containerId ? runtime.writableSize(vm.containerId) : Promise.resolve(null),
+  ]);
+  return vmView(vm, engineState(vm, details.get(vm)), nextStopOf(await ctx.store.read(), vm), { usedBytes, rootfsUsedBytes });
 }
 
 /** Re-reads every VM from the engine and records what changed (after the daemon lost the engine). */

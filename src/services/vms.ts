@@ -1,6 +1,6 @@
 import { vmContainerSpec } from '../docker/hardening.js';
-import { containerName, instanceFilter, LABEL, vmLabels, volumeName } from '../docker/labels.js';
-import type { DockerRuntime } from '../docker/runtime.js';
+import { instanceFilter, LABEL, vmLabels } from '../docker/labels.js';
+import type { DockerRuntime, HostInfo } from '../docker/runtime.js';
 import { type Actor, OPERATOR } from '../domain/actor.js';
 import { effectiveConfig } from '../domain/config-keys.js';
 import { checkImageRef } from '../domain/image-ref.js';
@@ -16,8 +16,10 @@ import {
   resourcesFor,
 } from '../domain/policies.js';
 import { BerthError, invalidInput } from '../errors.js';
-import type { State, StopReason, Vm } from '../state/schema.js';
+import { newId } from '../state/migrations.js';
+import type { Home, Resources, State, StopReason, User, Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
+import { attachHome, claimHome, provisionHome, releaseHome } from './homes.js';
 import { checkTemplateName, templateTag } from './images.js';
 import { findPlan } from './plans.js';
 import { findUser } from './users.js';
@@ -63,6 +65,35 @@ async function resolveImage(runtime: DockerRuntime, image: string, template?: st
   }
 }
 
+/** How the rootfs limit holds on this engine: overlay2 on XFS takes `--storage-opt size=`. */
+function rootfsEnforcement(host: HostInfo): 'engine' | 'measured' {
+  return host.storageDriver === 'overlay2' && host.backingFilesystem === 'xfs' ? 'engine' : 'measured';
+}
+
+/** What a VM gets: its plan's resources, its home's quota, and how the rootfs limit holds here. */
+function vmResources(resources: Resources, home: Home, host: HostInfo): Resources {
+  return {
+    ...resources,
+    diskBytes: home.diskBytes ?? 0,
+    rootfsEnforced: resources.rootfsBytes ? rootfsEnforcement(host) : undefined,
+  };
+}
+
+/** The container of a VM, made from its record: hardening always, resources from `resources`. */
+async function makeContainer(runtime: DockerRuntime, network: string, instanceId: string, vm: Vm, home: Home, userId: string) {
+  const spec = vmContainerSpec({
+    user: vm.user,
+    vm: vm.name,
+    id: vm.id,
+    volume: home.volume,
+    image: vm.image,
+    network,
+    resources: vm.resources,
+    labels: vmLabels(instanceId, vm, userId),
+  });
+  return runtime.createContainer(spec);
+}
+
 /**
  * Creates and starts a VM. Quotas, capacity and maintenance are checked and the slot
  * reserved in one state transaction, so two racing creates cannot both pass.
@@ -82,8 +113,7 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
   const config = effectiveConfig((await ctx.store.read()).config);
   const template = input.template === undefined ? undefined : checkTemplateName(input.template);
   const image = input.image ? checkImageRef(input.image) : template ? templateTag(template) : config.image;
-  await resolveImage(runtime, image, template);
-  const host = await runtime.hostInfo();
+  const [host] = await Promise.all([runtime.hostInfo(), resolveImage(runtime, image, template)]);
 
   const vm = await ctx.store.transact((state) => {
     const cfg = effectiveConfig(state.config);
@@ -101,45 +131,38 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
         `Start it (berth vm start ${login}/${name}) or pick another --name.`,
       );
     }
-    const clash = state.vms.find((v) => containerName(v.user, v.name) === containerName(login, name));
-    if (clash) {
-      throw new BerthError('VM_NAME_CLASH', `${login}/${name} would share Docker names with ${vmRef(clash)}.`, 'Pick another --name.');
-    }
     checkQuotas(state, user, plan, cfg);
-    const resources = resourcesFor(plan, cfg);
-    checkCpus(resources, host.cpus);
-    checkGpu(resources, host.runtimes);
-    checkCapacity(state, resources, host.memoryBytes, cfg.overcommit);
+    const planned = resourcesFor(plan, cfg);
+    checkCpus(planned, host.cpus);
+    checkGpu(planned, host.runtimes);
+    checkCapacity(state, planned, host.memoryBytes, cfg.overcommit);
+    const { home, fresh } = claimHome(state, user, name, planned.diskBytes ?? 0);
     const record: Vm = {
+      id: newId(),
       user: login,
       name,
       plan: plan.name,
       image,
+      home: home.id,
       phase: 'creating',
       containerId: null,
       desired: 'running',
-      resources,
+      resources: vmResources(planned, home, host),
       createdAt: now(),
     };
     state.vms.push(record);
-    return { record, network: cfg['docker.network'], instanceId: state.instanceId };
+    return { record, home: { ...home }, fresh, userId: user.id, network: cfg['docker.network'], instanceId: state.instanceId };
   });
 
-  let createdVolume = false;
+  let made = { createdVolume: false, createdDisk: false };
   let containerId: string | undefined;
   try {
-    createdVolume = await ensureHomeVolume(runtime, vm.instanceId, vm.record);
-    await runtime.ensureNetwork(vm.network, { [LABEL.managed]: 'true' });
-    containerId = await runtime.createContainer(
-      vmContainerSpec({
-        user: login,
-        vm: name,
-        image,
-        network: vm.network,
-        resources: vm.record.resources,
-        labels: vmLabels(vm.instanceId, login, name, vm.record.plan),
-      }),
-    );
+    const [provisioned] = await Promise.all([
+      provisionHome(ctx, runtime, vm.instanceId, vm.home, vm.record, vm.userId),
+      runtime.ensureNetwork(vm.network, { [LABEL.managed]: 'true' }),
+    ]);
+    made = provisioned;
+    containerId = await makeContainer(runtime, vm.network, vm.instanceId, vm.record, vm.home, vm.userId);
     await runtime.startContainer(containerId);
     const id = containerId;
     return await ctx.store.transact((state) => {
@@ -148,36 +171,28 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
     });
   } catch (err) {
     if (containerId) await runtime.removeContainer(containerId).catch(() => undefined);
-    if (createdVolume) await runtime.removeVolume(volumeName(login, name)).catch(() => undefined);
+    // A home made for this VM goes with it; a kept home that came back stays kept (detached).
+    const remove = vm.fresh || made.createdVolume;
+    await releaseHome(ctx, runtime, vm.home, { delete: remove }).catch(() => undefined);
     await ctx.store
       .transact((state) => {
         state.vms = state.vms.filter((v) => !sameVm(vm.record)(v));
+        if (vm.fresh) state.homes = state.homes.filter((h) => h.id !== vm.home.id);
       })
       .catch(() => undefined);
     throw err;
   }
 }
 
-/** The home volume: reused when kept from an earlier VM of the same user and name, else made. */
-async function ensureHomeVolume(runtime: DockerRuntime, instanceId: string, vm: Vm): Promise<boolean> {
-  const name = volumeName(vm.user, vm.name);
-  const existing = await runtime.volume(name);
-  if (existing) {
-    if (
-      existing.labels[LABEL.user] !== vm.user ||
-      existing.labels[LABEL.vm] !== vm.name ||
-      existing.labels[LABEL.instance] !== instanceId
-    ) {
-      throw new BerthError(
-        'VOLUME_CONFLICT',
-        `A Docker volume named ${name} exists and is not ${vmRef(vm)}'s home.`,
-        `Inspect it (docker volume inspect ${name}) and remove or rename it.`,
-      );
-    }
-    return false;
-  }
-  await runtime.createVolume(name, vmLabels(instanceId, vm.user, vm.name, vm.plan));
-  return true;
+/** The home record a VM mounts. */
+function homeOf(state: State, vm: Vm): Home {
+  const home = state.homes.find((h) => h.id === vm.home);
+  if (!home) throw new Error(`berth bug: VM ${vmRef(vm)} has no home record`);
+  return home;
+}
+
+function ownerOf(state: State, vm: Vm): User {
+  return findUser(state, vm.user);
 }
 
 async function withContainer(ctx: Berth, ref: string, actor: Actor): Promise<{ vm: Vm; runtime: DockerRuntime; id: string }> {
@@ -206,6 +221,10 @@ export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR):
   });
   try {
     await requireContainer(runtime, id, vm);
+    await attachHome(
+      ctx,
+      (await ctx.store.read()).homes.find((h) => h.id === vm.home),
+    );
     await runtime.startContainer(id);
   } catch (err) {
     await ctx.store.transact((state) => {
@@ -257,6 +276,10 @@ export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR
   });
   try {
     await requireContainer(runtime, id, vm);
+    await attachHome(
+      ctx,
+      (await ctx.store.read()).homes.find((h) => h.id === vm.home),
+    );
     await runtime.restartContainer(id);
   } catch (err) {
     await ctx.store.transact((state) => Object.assign(current(state, vm), before));
@@ -297,10 +320,12 @@ export async function destroyVm(
     record.desired = 'stopped';
   });
   if (vm.containerId) await runtime.removeContainer(vm.containerId);
-  if (!options.keepData) await runtime.removeVolume(volumeName(vm.user, vm.name));
+  const home = homeOf(await ctx.store.read(), vm);
+  await releaseHome(ctx, runtime, home, { delete: !options.keepData });
   return ctx.store.transact((state) => {
     const record = current(state, vm);
     state.vms = state.vms.filter((v) => v !== record);
+    if (!options.keepData) state.homes = state.homes.filter((h) => h.id !== home.id);
     const who = options.onlyIfStoppedSince !== undefined ? 'destroy-after policy' : actorReason(actor);
     logVmEvent(state, vm, 'destroy', `${who}; home ${options.keepData ? 'kept' : 'removed'}`);
     return record;
@@ -316,12 +341,15 @@ export async function rebuildVm(ctx: Berth, ref: string, actor: Actor = OPERATOR
   return recreateContainer(ctx, runtime, vm);
 }
 
-/** Makes a fresh container for a VM record (home volume kept) and starts it if it should run. */
+/** Makes a fresh container for a VM record (home kept) and starts it if it should run. */
 export async function recreateContainer(ctx: Berth, runtime: DockerRuntime, vm: Vm): Promise<Vm> {
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
-  const resources = resourcesFor(findPlan(state, vm.plan), cfg);
+  const home = homeOf(state, vm);
+  const owner = ownerOf(state, vm);
   const host = await runtime.hostInfo();
+  // The plan as it is now; the home keeps its own quota (a home is never resized here).
+  const resources = vmResources(resourcesFor(findPlan(state, vm.plan), cfg), home, host);
   checkCpus(resources, host.cpus);
   checkGpu(resources, host.runtimes);
   const stale = (await runtime.containers([...instanceFilter(state.instanceId), `${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`])).map(
@@ -330,18 +358,11 @@ export async function recreateContainer(ctx: Berth, runtime: DockerRuntime, vm: 
   // Forget the old container first: its `die` event must not read as the VM dying.
   await ctx.store.transact((st) => Object.assign(current(st, vm), { containerId: null }));
   for (const id of new Set([...(vm.containerId ? [vm.containerId] : []), ...stale])) await runtime.removeContainer(id);
-  await ensureHomeVolume(runtime, state.instanceId, vm);
-  await runtime.ensureNetwork(cfg['docker.network'], { [LABEL.managed]: 'true' });
-  const id = await runtime.createContainer(
-    vmContainerSpec({
-      user: vm.user,
-      vm: vm.name,
-      image: vm.image,
-      network: cfg['docker.network'],
-      resources,
-      labels: vmLabels(state.instanceId, vm.user, vm.name, vm.plan),
-    }),
-  );
+  await Promise.all([
+    provisionHome(ctx, runtime, state.instanceId, home, vm, owner.id),
+    runtime.ensureNetwork(cfg['docker.network'], { [LABEL.managed]: 'true' }),
+  ]);
+  const id = await makeContainer(runtime, cfg['docker.network'], state.instanceId, { ...vm, resources }, home, owner.id);
   if (vm.desired === 'running') await runtime.startContainer(id);
   return ctx.store.transact((s) =>
     Object.assign(current(s, vm), {

@@ -29,6 +29,28 @@ const STEPS: Record<number, (data: Raw) => Raw> = {
   },
   // 3 → 4: a bounded log of VM events (start, stop, die, OOM, policy stops…), for the TUI.
   3: (data) => ({ ...data, events: [] }),
+  // 4 → 5: users, VMs and homes get ids of their own. Each VM's home volume (named after the login,
+  // as berth named them then) becomes a home record owned by that VM's user: a user who gets a freed
+  // login later never sees it. Quotas apply to homes made from now on.
+  4: (data) => {
+    const users: Raw[] = (data.users as Raw[]).map((user) => ({ id: newId(), ...user }));
+    const idOf = new Map(users.map((u) => [u.login as string, u.id as string]));
+    const homes: Raw[] = [];
+    const vms = (data.vms as Raw[]).map((vm) => {
+      const home = {
+        id: newId(),
+        owner: idOf.get(vm.user as string) ?? null,
+        login: vm.user,
+        vm: vm.name,
+        volume: `berth-${vm.user}-${vm.name}-home`,
+        diskBytes: null,
+        createdAt: vm.createdAt,
+      };
+      homes.push(home);
+      return { id: newId(), home: home.id, ...vm };
+    });
+    return { ...data, users, vms, homes };
+  },
 };
 
 export const MAINTENANCE_OFF = { on: false, reason: '', since: null, until: null, source: null, window: null, stoppedVms: [] as string[] };
@@ -36,6 +58,9 @@ export const MAINTENANCE_OFF = { on: false, reason: '', since: null, until: null
 export function newInstanceId(): string {
   return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(6))).toString('hex');
 }
+
+/** A new id for a user, VM or home (12 random hex digits). */
+export const newId = newInstanceId;
 
 export function migrate(raw: unknown, file: string): unknown {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { ConfigSetSchema } from '../domain/config-keys.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../domain/names.js';
 
-export const STATE_VERSION = 4;
+export const STATE_VERSION = 5;
+
+/** Ids berth makes (users, VMs, homes): 12 random hex digits, never reused, never derived from a name. */
+export const ID_PATTERN = /^[0-9a-f]{12}$/;
 
 export const PlanSchema = z
   .object({
@@ -18,6 +21,10 @@ export const PlanSchema = z
     sudo: z.boolean(),
     /** A VM running longer than this is stopped (0 = no limit). */
     maxLifetimeSeconds: z.number().int().min(0),
+    /** Size of a VM's home (its own filesystem); unset: config `disk`; 0: no quota. */
+    diskBytes: z.number().int().min(0).optional(),
+    /** Most a VM may write outside its home; unset: config `rootfs`; 0: no limit. */
+    rootfsBytes: z.number().int().min(0).optional(),
     description: z.string(),
   })
   .strict();
@@ -43,6 +50,8 @@ export type Role = (typeof ROLES)[number];
 
 export const UserSchema = z
   .object({
+    /** Who this is, for good: homes belong to the id, never to the login (a freed login is reused). */
+    id: z.string().regex(ID_PATTERN),
     login: z.string().regex(LOGIN_PATTERN),
     telegramId: z.number().int().positive().optional(),
     /** The user blocked the bot: notices to them are skipped until they write again. */
@@ -58,7 +67,7 @@ export type User = z.infer<typeof UserSchema>;
 
 export const VM_NAME_PATTERN = PLAN_NAME_PATTERN;
 
-export const STOP_REASONS = ['operator', 'user', 'maintenance', 'idle', 'lifetime', 'exited', 'oom'] as const;
+export const STOP_REASONS = ['operator', 'user', 'maintenance', 'idle', 'lifetime', 'exited', 'oom', 'disk', 'revoked'] as const;
 export type StopReason = (typeof STOP_REASONS)[number];
 
 /** What a VM was given when its container was (re)created. */
@@ -69,16 +78,26 @@ export const ResourcesSchema = z
     pids: z.number().int().positive(),
     gpu: z.union([z.number().int().min(0), z.literal('all')]),
     sudo: z.boolean(),
+    /** The home's quota (0: none). Unset on VMs made before quotas: "no quota" until rebuilt. */
+    diskBytes: z.number().int().min(0).optional(),
+    /** The limit on what it writes outside its home (0: none). */
+    rootfsBytes: z.number().int().min(0).optional(),
+    /** How the rootfs limit holds: by the engine (storage-opt), or measured by the daemon. */
+    rootfsEnforced: z.enum(['engine', 'measured']).optional(),
   })
   .strict();
 export type Resources = z.infer<typeof ResourcesSchema>;
 
 export const VmSchema = z
   .object({
+    /** Opaque: names its container (which other VMs can resolve), so it tells nothing. */
+    id: z.string().regex(ID_PATTERN),
     user: z.string().regex(LOGIN_PATTERN),
     name: z.string().regex(VM_NAME_PATTERN),
     plan: z.string(),
     image: z.string(),
+    /** The home it mounts (see `homes`). */
+    home: z.string().regex(ID_PATTERN),
     /** `creating` while its Docker objects are being made (the slot is reserved). */
     phase: z.enum(['creating', 'ready']),
     containerId: z.string().nullable(),
@@ -96,6 +115,27 @@ export const VmSchema = z
   })
   .strict();
 export type Vm = z.infer<typeof VmSchema>;
+
+/**
+ * A home: the volume (and, with a quota, the disk image) a VM mounts at /home/LOGIN. It belongs to
+ * a user id; a kept home outlives its VM (and, until deleted or given away, its removed owner).
+ */
+export const HomeSchema = z
+  .object({
+    id: z.string().regex(ID_PATTERN),
+    /** The owner's user id; null once the owner was removed with --keep-homes. */
+    owner: z.string().regex(ID_PATTERN).nullable(),
+    /** The owner's login when the home was made or last given (for people reading lists). */
+    login: z.string().regex(LOGIN_PATTERN),
+    /** The VM name it was made for: a new VM of that name for that owner gets it back. */
+    vm: z.string().regex(VM_NAME_PATTERN),
+    volume: z.string(),
+    /** Size of its own filesystem (a disk image under the berth home); null: no quota. */
+    diskBytes: z.number().int().positive().nullable(),
+    createdAt: z.string(),
+  })
+  .strict();
+export type Home = z.infer<typeof HomeSchema>;
 
 export const MaintenanceSchema = z
   .object({
@@ -140,6 +180,10 @@ export const VM_EVENT_KINDS = [
   'idle-stop',
   'lifetime-stop',
   'maintenance-stop',
+  'disk-stop',
+  'revoke-stop',
+  /** A change of access (revoked, removed, key removed, role changed) that ended live sessions. */
+  'access',
 ] as const;
 export type VmEventKind = (typeof VM_EVENT_KINDS)[number];
 
@@ -163,6 +207,7 @@ export const StateSchema = z
     plans: z.array(PlanSchema),
     users: z.array(UserSchema),
     vms: z.array(VmSchema),
+    homes: z.array(HomeSchema),
     config: ConfigSetSchema,
     maintenance: MaintenanceSchema,
     schedules: z.array(ScheduleSchema),
@@ -174,10 +219,12 @@ export const StateSchema = z
     const problem = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message });
     for (const dup of duplicates(state.plans.map((p) => p.name))) problem(`plan "${dup}" appears twice`);
     for (const dup of duplicates(state.users.map((u) => u.login))) problem(`user "${dup}" appears twice`);
+    for (const dup of duplicates([...state.users, ...state.vms, ...state.homes].map((x) => x.id))) problem(`id ${dup} is used twice`);
     const ids = state.users.flatMap((u) => (u.telegramId === undefined ? [] : [String(u.telegramId)]));
     for (const dup of duplicates(ids)) problem(`Telegram id ${dup} belongs to two users`);
-    const keys = state.users.flatMap((u) => u.keys.map((k) => k.fingerprint));
-    for (const dup of duplicates(keys)) problem(`SSH key ${dup} is registered twice`);
+    for (const user of state.users) {
+      for (const dup of duplicates(user.keys.map((k) => k.fingerprint))) problem(`user "${user.login}" has SSH key ${dup} twice`);
+    }
     const plans = new Set(state.plans.map((p) => p.name));
     for (const user of state.users) {
       if (!plans.has(user.plan)) problem(`user "${user.login}" is on plan "${user.plan}", which does not exist`);
@@ -185,9 +232,20 @@ export const StateSchema = z
     const logins = new Set(state.users.map((u) => u.login));
     for (const dup of duplicates(state.vms.map((vm) => `${vm.user}-${vm.name}`)))
       problem(`two VMs would share the Docker name berth-${dup}`);
+    const homes = new Map(state.homes.map((h) => [h.id, h]));
+    const userIds = new Map(state.users.map((u) => [u.id, u.login]));
+    for (const dup of duplicates(state.vms.map((vm) => vm.home))) problem(`two VMs mount home ${dup}`);
+    for (const dup of duplicates(state.homes.map((h) => h.volume))) problem(`two homes share the volume ${dup}`);
     for (const vm of state.vms) {
       if (!logins.has(vm.user)) problem(`VM ${vm.user}/${vm.name} belongs to a user who does not exist`);
       if (!plans.has(vm.plan)) problem(`VM ${vm.user}/${vm.name} is on plan "${vm.plan}", which does not exist`);
+      const home = homes.get(vm.home);
+      if (!home) problem(`VM ${vm.user}/${vm.name} mounts home ${vm.home}, which does not exist`);
+      else if (home.owner === null || userIds.get(home.owner) !== vm.user)
+        problem(`VM ${vm.user}/${vm.name} mounts a home that is not ${vm.user}'s`);
+    }
+    for (const home of state.homes) {
+      if (home.owner !== null && !userIds.has(home.owner)) problem(`home ${home.id} belongs to user id ${home.owner}, who does not exist`);
     }
   });
 export type State = z.infer<typeof StateSchema>;

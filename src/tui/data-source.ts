@@ -176,7 +176,7 @@ export function berthDataSource(ctx: Berth): DataSource {
     destroyVm: async (ref, keepData) => void (await destroyVm(ctx, ref, { keepData })),
     approveUser: async (login) => void (await approveUser(ctx, login)),
     rejectUser: async (login) => void (await rejectUser(ctx, login)),
-    revokeUser: async (login) => void (await revokeUser(ctx.store, login)),
+    revokeUser: async (login) => void (await revokeUser(ctx, login)),
     setUserPlan: async (login, plan) => void (await setUser(ctx.store, login, { plan })),
     async maintenanceOn() {
       const result = await enterMaintenance(ctx, { reason: 'from berth tui' });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatDuration } from '../domain/durations.js';
-import { formatSize } from '../domain/sizes.js';
+import { formatDiskSize, formatSize } from '../domain/sizes.js';
 import type { Plan, State } from '../state/schema.js';
 
 /** The machine shape of a plan in `--json` output and the API. */
@@ -17,6 +17,12 @@ export const PlanViewSchema = z.object({
   sudo: z.boolean(),
   /** e.g. `24h`; `0` = no limit. */
   maxLifetime: z.string(),
+  /** Home quota, e.g. `20g`, `none`; null: the global `disk` default applies. */
+  disk: z.string().nullable(),
+  diskBytes: z.number().nullable(),
+  /** Limit outside the home; null: the global `rootfs` default applies. */
+  rootfs: z.string().nullable(),
+  rootfsBytes: z.number().nullable(),
   description: z.string(),
   users: z.array(z.string()),
 });
@@ -33,6 +39,10 @@ export function planView(plan: Plan, state: State): PlanView {
     maxVms: plan.maxVms,
     sudo: plan.sudo,
     maxLifetime: formatDuration(plan.maxLifetimeSeconds),
+    disk: plan.diskBytes === undefined ? null : formatDiskSize(plan.diskBytes),
+    diskBytes: plan.diskBytes ?? null,
+    rootfs: plan.rootfsBytes === undefined ? null : formatDiskSize(plan.rootfsBytes),
+    rootfsBytes: plan.rootfsBytes ?? null,
     description: plan.description,
     users: state.users.filter((u) => u.plan === plan.name).map((u) => u.login),
   };

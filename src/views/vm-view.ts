@@ -32,10 +32,30 @@ export const VmViewSchema = z.object({
   stopReason: z.string().nullable(),
   /** When berth will stop it on its own (idle timeout or plan lifetime), if it will. */
   nextStop: z.object({ at: z.string(), reason: z.string() }).nullable(),
+  /** The home it mounts (see berth home list). */
+  home: z.string(),
+  /** The home's quota in bytes; null: no quota (VMs made before quotas, or plans with --disk 0). */
+  diskBytes: z.number().nullable(),
+  /** What the home's filesystem takes (homes with a quota); null: not known. */
+  diskUsedBytes: z.number().nullable(),
+  /** The limit on what it writes outside its home; null: none. */
+  rootfsBytes: z.number().nullable(),
+  /** What it wrote outside its home (measured for `vm show` only); null: not measured. */
+  rootfsUsedBytes: z.number().nullable(),
 });
 export type VmView = z.infer<typeof VmViewSchema>;
 
-export function vmView(vm: Vm, state: EngineState, nextStop: { at: string; reason: string } | null = null): VmView {
+export interface DiskUse {
+  usedBytes: number | null;
+  rootfsUsedBytes: number | null;
+}
+
+export function vmView(
+  vm: Vm,
+  state: EngineState,
+  nextStop: { at: string; reason: string } | null = null,
+  disk: DiskUse = { usedBytes: null, rootfsUsedBytes: null },
+): VmView {
   return {
     ref: `${vm.user}/${vm.name}`,
     user: vm.user,
@@ -58,5 +78,10 @@ export function vmView(vm: Vm, state: EngineState, nextStop: { at: string; reaso
     oomKilledAt: vm.oomKilledAt ?? null,
     stopReason: vm.stopReason ?? null,
     nextStop,
+    home: vm.home,
+    diskBytes: vm.resources.diskBytes ? vm.resources.diskBytes : null,
+    diskUsedBytes: disk.usedBytes,
+    rootfsBytes: vm.resources.rootfsBytes ? vm.resources.rootfsBytes : null,
+    rootfsUsedBytes: disk.rootfsUsedBytes,
   };
 }
