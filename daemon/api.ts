@@ -9,7 +9,7 @@ export interface ApiOptions {
   metrics: Metrics;
   /** The bot's state for `berth telegram status`. */
   telegram: () => unknown;
-  ssh: { sessions: () => unknown[]; kill: (id: string) => boolean };
+  ssh: { sessions: () => unknown[]; kill: (id: string) => boolean; revalidate: () => Promise<number> };
 }
 
 /** The control API on a unix socket only the operator can open; /metrics optionally on TCP too. */
@@ -24,6 +24,7 @@ export async function startApi(options: ApiOptions): Promise<{ close: () => Prom
   };
   app.get('/metrics', metricsRoute);
   app.get('/ssh/sessions', async () => ({ sessions: options.ssh.sessions() }));
+  app.post('/ssh/revalidate', async () => ({ closed: await options.ssh.revalidate() }));
   app.delete<{ Params: { id: string } }>('/ssh/sessions/:id', async (req, reply) => {
     if (options.ssh.kill(req.params.id)) return { killed: req.params.id };
     reply.code(404);

@@ -166,6 +166,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
     ssh: {
       sessions: () => gateway?.sessions() ?? [],
       kill: (id) => gateway?.kill(id) ?? false,
+      revalidate: async () => (await gateway?.revalidate()) ?? 0,
     },
   });
   components.set('api', 'running', `${paths.socket}${api.metricsAddress ? `, metrics on ${api.metricsAddress}` : ''}`);

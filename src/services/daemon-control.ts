@@ -36,7 +36,7 @@ export interface DaemonStatus {
 }
 
 /** GET (or DELETE) a path of the daemon's control API over its unix socket. */
-export function askDaemon<T>(home: string, path: string, timeoutMs = 3000, method: 'GET' | 'DELETE' = 'GET'): Promise<T> {
+export function askDaemon<T>(home: string, path: string, timeoutMs = 3000, method: 'GET' | 'DELETE' | 'POST' = 'GET'): Promise<T> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: daemonPaths(home).socket, path, method, timeout: timeoutMs }, (res) => {
       let body = '';

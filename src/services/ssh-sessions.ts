@@ -60,3 +60,13 @@ export async function sshSessionCounts(home: string): Promise<Map<string, number
   for (const s of sessions.sessions) counts.set(s.vm, (counts.get(s.vm) ?? 0) + 1);
   return counts;
 }
+
+/**
+ * Asks the daemon's gateway to close the connections whose access was withdrawn, now (it would on
+ * its own when it sees the state change; this makes it happen before what the caller does next,
+ * e.g. stopping the user's VMs). The number closed, or null when no daemon answers.
+ */
+export async function closeWithdrawnSessions(home: string): Promise<number | null> {
+  const answer = await askDaemon<{ closed: number }>(home, '/ssh/revalidate', 5000, 'POST').catch(() => null);
+  return answer?.closed ?? null;
+}

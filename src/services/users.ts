@@ -8,6 +8,7 @@ import type { StateStore } from '../state/store.js';
 import type { Berth } from './context.js';
 import { deleteHome, keptHomesOf } from './homes.js';
 import { findPlan } from './plans.js';
+import { closeWithdrawnSessions } from './ssh-sessions.js';
 import { logAccessEvent } from './vm-event-log.js';
 import { vmRef } from './vm-refs.js';
 import { stopVm } from './vms.js';
@@ -152,7 +153,7 @@ export async function removeUser(ctx: Berth, login: string, options: RemoveUserO
     );
   }
   if (options.homes === 'delete') for (const home of kept) await deleteHome(ctx, home.id);
-  return ctx.store.transact((s) => {
+  const result = await ctx.store.transact((s) => {
     const current = s.users.find((u) => u.id === user.id);
     if (!current) throw new BerthError('USER_NOT_FOUND', `There is no user "${login}".`, 'It was removed meanwhile.');
     if (s.vms.some((vm) => vm.user === login)) {
@@ -164,6 +165,8 @@ export async function removeUser(ctx: Berth, login: string, options: RemoveUserO
     logAccessEvent(s, login, `removed by ${options.by ?? 'operator'}`);
     return { user: current, homes };
   });
+  await closeWithdrawnSessions(ctx.store.home);
+  return result;
 }
 
 const TRANSITIONS: Record<'approve' | 'reject' | 'revoke', { from: UserStatus[]; to: UserStatus }> = {
@@ -227,6 +230,8 @@ export async function revokeUser(
 ): Promise<{ user: User; stopped: string[]; failed: Array<{ vm: string; error: string }> }> {
   const by = options.by ?? 'operator';
   const user = await transition(ctx.store, login, 'revoke', undefined, by);
+  // Their SSH sessions hear why before their VMs stop under them.
+  await closeWithdrawnSessions(ctx.store.home);
   const stopped: string[] = [];
   const failed: Array<{ vm: string; error: string }> = [];
   if (!options.keepRunning) {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { execa } from 'execa';
 import { berth, tempHome } from './cli.js';
 
 export const docker = new Docker();
@@ -34,6 +35,7 @@ export async function vmHome(): Promise<VmHome> {
     instanceId,
     cleanup: async () => {
       await removeInstance(instanceId);
+      await detachDisksUnder(home);
       await docker
         .getNetwork(network)
         .remove()
@@ -52,6 +54,41 @@ export async function removeInstance(instanceId: string): Promise<void> {
   for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove({ force: true });
 }
 
+/** Detaches the loop devices of quota disks under a berth home (those of no one else). */
+export async function detachDisksUnder(home: string): Promise<void> {
+  const { stdout } = await execa('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE'], { reject: false });
+  const devices = stdout ? (JSON.parse(stdout) as { loopdevices: Array<{ name: string; 'back-file': string | null }> }).loopdevices : [];
+  const prefix = `${join(home, 'disks')}/`;
+  for (const d of devices) {
+    if (d['back-file']?.startsWith(prefix)) await execa('losetup', ['--detach', d.name], { reject: false });
+  }
+}
+
 export async function inspect(name: string): Promise<Docker.ContainerInspectInfo> {
   return docker.getContainer(name).inspect();
 }
+
+async function labelled(kind: 'container' | 'volume', login: string, vm: string): Promise<string | null> {
+  const label = [`dev.berth.user=${login}`, `dev.berth.vm=${vm}`];
+  const names =
+    kind === 'container'
+      ? (await docker.listContainers({ all: true, filters: { label } })).map((c) => c.Id)
+      : ((await docker.listVolumes({ filters: { label } })).Volumes ?? []).map((v) => v.Name);
+  if (names.length > 1) throw new Error(`expected at most one ${kind} of ${login}/${vm}, found ${names.length}`);
+  return names[0] ?? null;
+}
+
+async function one(kind: 'container' | 'volume', login: string, vm: string): Promise<string> {
+  const name = await labelled(kind, login, vm);
+  if (!name) throw new Error(`${login}/${vm} has no ${kind}`);
+  return name;
+}
+
+/** The container of a user's VM (container names are opaque ids; the labels carry the names). */
+export const vmContainer = (login: string, vm = 'main') => one('container', login, vm);
+/** The home volume of a user's VM. */
+export const homeVolume = (login: string, vm = 'main') => one('volume', login, vm);
+/** The container of a user's VM, or null when it has none. */
+export const findVmContainer = (login: string, vm = 'main') => labelled('container', login, vm);
+/** The home volume of a user's VM, or null when it has none. */
+export const findHomeVolume = (login: string, vm = 'main') => labelled('volume', login, vm);

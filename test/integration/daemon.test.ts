@@ -39,7 +39,7 @@ async function newVm(plan = 'basic'): Promise<string> {
   return login;
 }
 
-const running = async (login: string) => (await docker.getContainer(`berth-${login}-main`).inspect()).State.Running;
+const running = async (login: string) => (await docker.getContainer(await vmContainer(login)).inspect()).State.Running;
 
 beforeAll(async () => {
   h = await vmHome();

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth, berthJson, ROOT } from '../helpers/cli.js';
-import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
-import { docker, MINIMAL_IMAGE, unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
+import { docker, MINIMAL_IMAGE, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 import { pane, tmux } from '../helpers/terminal.js';
 
 // A Debian VM image (Dockerfile.vm on the local bookworm base): it has sftp-server, scp, python3
@@ -107,7 +107,7 @@ async function ready(login: string): Promise<void> {
 
 async function vmProcesses(login: string, name = 'main'): Promise<string> {
   const ps = await docker
-    .getContainer(`berth-${login}-${name}`)
+    .getContainer(await vmContainer(login, name))
     .exec({ Cmd: ['ps', '-eo', 'pid,args'], AttachStdout: true, AttachStderr: true });
   const stream = await ps.start({});
   let out = '';
@@ -487,6 +487,90 @@ describe('who gets in', () => {
   });
 });
 
+describe('withdrawn access acts on live sessions at once', () => {
+  /** An ssh client running `command`, and its exit. */
+  function hold(keyName: string, login: string, command = 'sleep 120') {
+    const child = spawn('ssh', [...sshOptions(keyName), `${login}@127.0.0.1`, command], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? -1)));
+    let done = false;
+    void exited.then(() => {
+      done = true;
+    });
+    return { child, exited, stderr: () => stderr, done: () => done };
+  }
+  const opened = (login: string, n = 1) =>
+    waitFor(`${n} session(s) of ${login}`, async () => (await sessions()).filter((x) => x.user === login).length >= n, 30_000);
+
+  it("a revoked user's open ssh -tt shell is closed within seconds, with a word why, and their VM stopped", async () => {
+    const gina = await newUser('g');
+    await ready(gina);
+    const session = unique('berth-revoke-');
+    const { shows } = pane(session);
+    const cmd = ['ssh', '-tt', ...sshOptions(gina), `${gina}@127.0.0.1`].join(' ');
+    await tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `${cmd}; echo SSH-ENDED $?; sleep 30`);
+    try {
+      await opened(gina);
+      await tmux('send-keys', '-t', session, 'echo still-here', 'Enter');
+      await shows(/^still-here/m);
+      const revoked = await run(['user', 'revoke', gina, '--json']);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      expect(JSON.parse(revoked.stdout).stoppedVms).toEqual([`${gina}/main`]);
+      await shows(/your access was revoked/, 'the reason', 15_000);
+      await shows(/SSH-ENDED/, 'the client to end', 15_000);
+    } finally {
+      await tmux('kill-session', '-t', session).catch(() => undefined);
+    }
+    const vm = await berthJson<{ desired: string; stopReason: string }>(h.home, ['vm', 'show', gina]);
+    expect(vm).toMatchObject({ desired: 'stopped', stopReason: 'revoked' });
+    const { events } = await state(h.home);
+    expect(events).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'access', user: gina, reason: 'revoked by operator' }),
+        expect.objectContaining({ kind: 'revoke-stop', user: gina, reason: 'operator' }),
+      ]),
+    );
+    expect(await daemonLog(h.home)).toMatch(new RegExp(`"user":"${gina}".*"reason":"your access was revoked".*connection closed`));
+  });
+
+  it('a key removal closes only the connections made with that key; a role change closes them all', async () => {
+    const hank = await newUser('h');
+    await ready(hank);
+    const second = `${hank}-2`;
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', second, '-f', key(second)]);
+    expect((await run(['user', 'key', 'add', hank, '--file', `${key(second)}.pub`])).code).toBe(0);
+    const first = hold(hank, hank);
+    const other = hold(second, hank);
+    await opened(hank, 2);
+    const fp = (await execa('ssh-keygen', ['-l', '-f', `${key(hank)}.pub`])).stdout.split(' ')[1] as string;
+    expect((await run(['user', 'key', 'remove', hank, fp])).code).toBe(0);
+    expect(await waitFor('the first connection to close', async () => first.done(), 15_000)).toBe(true);
+    expect(first.stderr()).toContain('the SSH key you logged in with was removed');
+    expect(other.done()).toBe(false);
+    expect((await sessions()).filter((x) => x.user === hank)).toHaveLength(1);
+    expect((await run(['user', 'set', hank, '--role', 'admin'])).code).toBe(0);
+    expect(await waitFor('the other connection to close', async () => other.done(), 15_000)).toBe(true);
+    expect(other.stderr()).toContain('your role changed');
+  });
+
+  it("an admin's login reaches only its own VMs, by any name", async () => {
+    const ivy = await newUser('i');
+    const jim = await newUser('j');
+    expect((await run(['user', 'set', ivy, '--role', 'admin'])).code).toBe(0);
+    await ready(jim);
+    const own = await ssh(ivy, ivy, ['echo', 'mine']);
+    expect(own.code, own.stderr).toBe(0);
+    for (const login of [`${ivy}+${jim}`, `${ivy}+main/../${jim}`, jim, `${jim}+main`]) {
+      const r = await ssh(ivy, login, ['echo', 'in']);
+      expect(r.code, login).not.toBe(0);
+      expect(text(r), login).toBe('');
+    }
+  });
+});
+
 describe('a Debian VM: terminal, sftp, scp and port forwarding', () => {
   let dana: string;
   let erin: string;
@@ -564,7 +648,7 @@ describe('a Debian VM: terminal, sftp, scp and port forwarding', () => {
         stdin: 'ignore',
       },
     );
-    const erinIp = (await docker.getContainer(`berth-${erin}-main`).inspect()).NetworkSettings.Networks[h.network]?.IPAddress;
+    const erinIp = (await docker.getContainer(await vmContainer(erin)).inspect()).NetworkSettings.Networks[h.network]?.IPAddress;
     const forward = async (dest: string) => {
       const local = await freePort();
       const tunnel = execa(
@@ -740,7 +824,7 @@ print(' '.join(sorted(out)))
         );
         const listed = (await sessions()).find((s) => s.user === dana && s.kind === 'remote-forward');
         expect(listed?.command).toBe(`127.0.0.1:${vmPort}`);
-        const danaIp = (await docker.getContainer(`berth-${dana}-main`).inspect()).NetworkSettings.Networks[h.network]?.IPAddress;
+        const danaIp = (await docker.getContainer(await vmContainer(dana)).inspect()).NetworkSettings.Networks[h.network]?.IPAddress;
         expect(danaIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
         const reach = (host: string) =>
           ssh(dana, dana, ['python3', '-c', `"import socket; socket.create_connection(('${host}', ${vmPort}), timeout=3)"`]);
@@ -918,7 +1002,7 @@ describe('ssh -L to a stopped VM', () => {
         });
       });
       conn.on('error', () => undefined);
-      const container = docker.getContainer(`berth-${frank}-main`);
+      const container = docker.getContainer(await vmContainer(frank));
       await waitFor('the VM to be starting', async () => (await container.inspect()).State.Running, 30_000);
       tunnel.kill('SIGKILL');
       await tunnel;

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth, berthJson, stateText } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
-import { docker, type VmHome, vmHome } from '../helpers/docker.js';
+import { docker, findVmContainer, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
 
 type Fake = Awaited<ReturnType<typeof startFakeBotApi>>;
@@ -139,7 +139,7 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     const choice = await fake.waitFor((s) => s.chatId === ALICE.id && s.text === 'Which plan?', { after });
     fake.pressButton(ALICE, choice.messageId, 'create:basic');
     await fake.waitFor((s) => s.chatId === ALICE.id && /Your VM main is running/.test(s.text), { after, timeoutMs: 60_000 });
-    const inspect = await docker.getContainer(`berth-${ALICE_LOGIN}-main`).inspect();
+    const inspect = await docker.getContainer(await vmContainer(ALICE_LOGIN)).inspect();
     expect(inspect.State.Running).toBe(true);
 
     const status = await ask(ALICE, '/status');
@@ -189,7 +189,7 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
       const reply = await ask(ALICE, `/stop ${arg}`);
       expect(reply.text).toMatch(/no such VM|not a valid VM name|There is no VM/i);
     }
-    expect((await docker.getContainer('berth-bob-main').inspect()).State.Running).toBe(true);
+    expect((await docker.getContainer(await vmContainer('bob')).inspect()).State.Running).toBe(true);
   });
 
   it('/upload then /download round-trips a binary file with the user’s ownership; paths stay inside the VM', async () => {
@@ -198,7 +198,14 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     fake.sendDocument(ALICE, 'blob.bin', data, '/upload inbox');
     const saved = await fake.waitFor((s) => s.chatId === ALICE.id && /Saved/.test(s.text), { after });
     expect(saved.text).toContain(`/home/${ALICE_LOGIN}/inbox/blob.bin`);
-    const owner = await execa('docker', ['exec', `berth-${ALICE_LOGIN}-main`, 'stat', '-c', '%u', `/home/${ALICE_LOGIN}/inbox/blob.bin`]);
+    const owner = await execa('docker', [
+      'exec',
+      await vmContainer(ALICE_LOGIN),
+      'stat',
+      '-c',
+      '%u',
+      `/home/${ALICE_LOGIN}/inbox/blob.bin`,
+    ]);
     expect(owner.stdout.trim()).toBe('1000');
 
     const after2 = fake.sent.length;
@@ -302,7 +309,7 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     const after = fake.sent.length;
     fake.pressButton(ALICE, confirm.messageId, 'destroy:main:wipe');
     await fake.waitFor((s) => s.chatId === ALICE.id && /destroyed; your files were deleted/.test(s.text), { after, timeoutMs: 60_000 });
-    await expect(docker.getContainer(`berth-${ALICE_LOGIN}-main`).inspect()).rejects.toThrow();
+    expect(await findVmContainer(ALICE_LOGIN)).toBeNull();
   });
 
   it('refuses a revoked user politely, once', async () => {

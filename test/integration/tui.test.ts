@@ -53,8 +53,8 @@ describe('berth tui in a real terminal, against the engine', () => {
     await tmux('send-keys', '-t', session, 'x');
     shown = await shows((s) => /stopped:operator/.test(lineOf(s, second)), 'the second VM stopped');
     expect(lineOf(shown, first)).toContain('running');
-    expect((await inspect(`berth-${second}-main`)).State.Running).toBe(false);
-    expect((await inspect(`berth-${first}-main`)).State.Running).toBe(true);
+    expect((await inspect(await vmContainer(second))).State.Running).toBe(false);
+    expect((await inspect(await vmContainer(first))).State.Running).toBe(true);
     // The Events tab has the stop, with who did it.
     await tmux('send-keys', '-t', session, '5');
     shown = await shows((s) => s.includes('EVENT') && lineOf(s, `${second}/main`).includes('stop'), 'the stop event');

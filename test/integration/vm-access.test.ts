@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Actor } from '../../src/domain/actor.js';
+import { type Actor, loginActor, OPERATOR } from '../../src/domain/actor.js';
 import type { BerthError } from '../../src/errors.js';
 import { openBerth } from '../../src/services/context.js';
 import { latestVmEvents } from '../../src/services/vm-event-log.js';
@@ -34,7 +34,7 @@ afterAll(() => h.cleanup());
 describe("a user acting through a front-end (bot, SSH) on someone else's VM", () => {
   it('is told there is no such VM, whatever the action, and nothing happens', async () => {
     const ctx = openBerth(h.home);
-    const asAlice: Actor = { role: 'user', login: alice };
+    const asAlice: Actor = loginActor(alice, 'user');
     for (const attempt of [
       () => stopVm(ctx, bob, asAlice),
       () => startVm(ctx, `${bob}/main`, asAlice),
@@ -51,9 +51,23 @@ describe("a user acting through a front-end (bot, SSH) on someone else's VM", ()
     expect(vm?.state).toBe('running');
   });
 
+  it("is an admin's too: an SSH or bot login reaches only its own VMs, whatever its role", async () => {
+    const ctx = openBerth(h.home);
+    const asAdmin = loginActor(alice, 'admin');
+    for (const attempt of [
+      () => stopVm(ctx, bob, asAdmin),
+      () => execInVm(ctx, `${bob}/main`, { cmd: ['id'] }, asAdmin),
+      () => destroyVm(ctx, bob, {}, asAdmin),
+      () => createVm(ctx, { user: bob, name: 'extra' }, asAdmin),
+    ]) {
+      expect((await refusal(attempt())).code).toBe('VM_NOT_FOUND');
+    }
+    expect((await berthJson<Array<{ state: string }>>(h.home, ['vm', 'list', '--user', bob]))[0]?.state).toBe('running');
+  });
+
   it('may not pick another plan, nor override maintenance', async () => {
     const ctx = openBerth(h.home);
-    const asAlice: Actor = { role: 'user', login: alice, override: true };
+    const asAlice: Actor = { ...loginActor(alice, 'user'), bypassMaintenance: true };
     expect((await refusal(createVm(ctx, { user: alice, plan: 'pro' }, asAlice))).code).toBe('PLAN_NOT_YOURS');
     await berth(h.home, ['maintenance', 'on', '--reason', 'tests']);
     try {
@@ -61,20 +75,20 @@ describe("a user acting through a front-end (bot, SSH) on someone else's VM", ()
     } finally {
       await berth(h.home, ['maintenance', 'off']);
     }
-    const own = await createVm(ctx, { user: alice }, { role: 'user', login: alice });
+    const own = await createVm(ctx, { user: alice }, loginActor(alice, 'user'));
     expect(own.user).toBe(alice);
   });
 
   it('logs who stopped a VM (a policy by its name), not a bare "user" or "operator"', async () => {
     const ctx = openBerth(h.home);
     const lastStop = async () => (await latestVmEvents(ctx)).find((e) => e.vm === `${bob}/main`);
-    await stopVm(ctx, bob, { role: 'user', login: bob }, 'user');
+    await stopVm(ctx, bob, loginActor(bob, 'user'), 'user');
     expect(await lastStop()).toMatchObject({ kind: 'stop', reason: `user ${bob}` });
     await startVm(ctx, bob);
-    await stopVm(ctx, bob, { role: 'admin', login: 'carol' }, 'operator');
+    await stopVm(ctx, bob, { role: 'admin', login: 'carol', reach: 'any' }, 'operator');
     expect(await lastStop()).toMatchObject({ kind: 'stop', reason: 'admin carol' });
     await startVm(ctx, bob);
-    await stopVm(ctx, bob, { role: 'admin' }, 'idle');
+    await stopVm(ctx, bob, OPERATOR, 'idle');
     expect(await lastStop()).toMatchObject({ kind: 'idle-stop', reason: 'idle' });
     await startVm(ctx, bob);
   });

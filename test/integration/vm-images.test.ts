@@ -68,7 +68,7 @@ describe('VM images', () => {
     const sudo = await berth(h.home, ['vm', 'exec', admin, '--', 'sudo', '-n', 'id', '-u']);
     expect(sudo.code, sudo.stderr).toBe(0);
     expect(sudo.stdout).toBe('0');
-    expect((await inspect(`berth-${admin}-main`)).HostConfig.SecurityOpt ?? []).toEqual([]);
+    expect((await inspect(await vmContainer(admin))).HostConfig.SecurityOpt ?? []).toEqual([]);
   });
 
   it('stops at once on SIGTERM', async () => {
@@ -79,7 +79,7 @@ describe('VM images', () => {
     await berthJson(h.home, ['vm', 'stop', login]);
     // docker stop waits 10 s before SIGKILL; a VM that honours SIGTERM stops long before.
     expect(Date.now() - started).toBeLessThan(8000);
-    expect((await inspect(`berth-${login}-main`)).State.ExitCode).not.toBe(137);
+    expect((await inspect(await vmContainer(login))).State.ExitCode).not.toBe(137);
   });
 
   it('refuses unknown templates and bad tags', async () => {

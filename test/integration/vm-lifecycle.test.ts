@@ -5,7 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { VmViewSchema } from '../../src/views/vm-view.js';
 import { berth, berthJson } from '../helpers/cli.js';
-import { docker, inspect, unique, type VmHome, vmHome } from '../helpers/docker.js';
+import {
+  docker,
+  findHomeVolume,
+  findVmContainer,
+  homeVolume,
+  inspect,
+  unique,
+  type VmHome,
+  vmContainer,
+  vmHome,
+} from '../helpers/docker.js';
 
 let h: VmHome;
 const run = (args: string[], options?: Parameters<typeof berth>[2]) => berth(h.home, args, options);
@@ -30,7 +40,7 @@ describe('creating VMs', () => {
       const login = await newUser(plan);
       const vm = VmViewSchema.parse(await json(['vm', 'create', login]));
       expect(vm).toMatchObject({ ref: `${login}/main`, state: 'running', desired: 'running', plan });
-      const info = await inspect(`berth-${login}-main`);
+      const info = await inspect(await vmContainer(login));
       const host = info.HostConfig;
       const expected = { basic: [1, 1024 ** 3, 512], standard: [2, 4 * 1024 ** 3, 512], tiny: [0.5, 64 * 1024 ** 2, 100] }[
         plan
@@ -56,10 +66,10 @@ describe('creating VMs', () => {
         'dev.berth.instance': h.instanceId,
       });
       expect(info.Mounts).toEqual([
-        expect.objectContaining({ Type: 'volume', Name: `berth-${login}-main-home`, Destination: `/home/${login}` }),
+        expect.objectContaining({ Type: 'volume', Name: await homeVolume(login), Destination: `/home/${login}` }),
       ]);
       expect(info.Mounts.some((m) => m.Source?.includes('docker.sock'))).toBe(false);
-      const volume = await docker.getVolume(`berth-${login}-main-home`).inspect();
+      const volume = await docker.getVolume(await homeVolume(login)).inspect();
       expect(volume.Labels).toMatchObject({ 'dev.berth.user': login, 'dev.berth.instance': h.instanceId });
       expect((await run(['vm', 'destroy', login, '--yes'])).code).toBe(0);
     }
@@ -79,7 +89,7 @@ describe('creating VMs', () => {
     await run(['plan', 'add', 'root-ish', '--cpu', '1', '--ram', '128m', '--sudo']);
     const login = await newUser('root-ish');
     await json(['vm', 'create', login]);
-    const info = await inspect(`berth-${login}-main`);
+    const info = await inspect(await vmContainer(login));
     expect(info.HostConfig.SecurityOpt ?? []).toEqual([]);
     expect(info.Config.Env).toContain('BERTH_SUDO=1');
     await run(['vm', 'destroy', login, '--yes']);
@@ -90,7 +100,7 @@ describe('creating VMs', () => {
     const login = await newUser('gpu1');
     const vm = VmViewSchema.parse(await json(['vm', 'create', login]));
     expect(vm.gpu).toBe(0);
-    expect((await inspect(`berth-${login}-main`)).HostConfig.DeviceRequests ?? []).toEqual([]);
+    expect((await inspect(await vmContainer(login))).HostConfig.DeviceRequests ?? []).toEqual([]);
     await run(['vm', 'destroy', login, '--yes']);
     await run(['config', 'set', 'gpu', 'on']);
     try {
@@ -196,7 +206,7 @@ describe('quotas, capacity and maintenance', () => {
       expect(create.stderr).toContain('--force');
       const start = await run(['vm', 'start', login]);
       expect(start.code).toBe(1);
-      expect((await inspect(`berth-${login}-main`)).State.Running).toBe(false);
+      expect((await inspect(await vmContainer(login))).State.Running).toBe(false);
       expect(VmViewSchema.parse(await json(['vm', 'start', login, '--force'])).state).toBe('running');
     } finally {
       await run(['maintenance', 'off']);
@@ -230,12 +240,12 @@ describe('a VM at work', () => {
   it('keeps the home across stop/start and rebuild', async () => {
     await run(['vm', 'exec', login, '--', 'sh', '-c', 'echo kept > note.txt']);
     expect(VmViewSchema.parse(await json(['vm', 'stop', login])).state).toBe('exited');
-    expect((await inspect(`berth-${login}-main`)).State.Running).toBe(false);
+    expect((await inspect(await vmContainer(login))).State.Running).toBe(false);
     expect(VmViewSchema.parse(await json(['vm', 'start', login])).state).toBe('running');
     expect((await run(['vm', 'exec', login, '--', 'cat', 'note.txt'])).stdout).toBe('kept');
-    const before = (await inspect(`berth-${login}-main`)).Id;
+    const before = (await inspect(await vmContainer(login))).Id;
     expect(VmViewSchema.parse(await json(['vm', 'rebuild', login])).state).toBe('running');
-    expect((await inspect(`berth-${login}-main`)).Id).not.toBe(before);
+    expect((await inspect(await vmContainer(login))).Id).not.toBe(before);
     expect((await run(['vm', 'exec', login, '--', 'cat', 'note.txt'])).stdout).toBe('kept');
     expect(VmViewSchema.parse(await json(['vm', 'restart', login])).state).toBe('running');
   });
@@ -253,18 +263,18 @@ describe('a VM at work', () => {
     const res = await run(['vm', 'destroy', login]);
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('--yes');
-    expect((await inspect(`berth-${login}-main`)).State.Running).toBe(true);
+    expect((await inspect(await vmContainer(login))).State.Running).toBe(true);
   });
 
   it('destroys the container and, unless asked to keep it, the home', async () => {
     await run(['vm', 'exec', login, '--', 'sh', '-c', 'echo again > note.txt']);
     expect((await run(['vm', 'destroy', login, '--yes', '--keep-data'])).code).toBe(0);
-    await expect(inspect(`berth-${login}-main`)).rejects.toThrow();
-    await docker.getVolume(`berth-${login}-main-home`).inspect();
+    expect(await findVmContainer(login)).toBeNull();
+    await docker.getVolume(await homeVolume(login)).inspect();
     await json(['vm', 'create', login]);
     expect((await run(['vm', 'exec', login, '--', 'cat', 'note.txt'])).stdout).toBe('again');
     expect((await run(['vm', 'destroy', login, '--yes'])).code).toBe(0);
-    await expect(docker.getVolume(`berth-${login}-main-home`).inspect()).rejects.toThrow();
+    expect(await findHomeVolume(login)).toBeNull();
   });
 });
 
@@ -273,7 +283,7 @@ describe('drift between berth and the engine', () => {
     const login = await newUser();
     await json(['vm', 'create', login]);
     await run(['vm', 'exec', login, '--', 'sh', '-c', 'echo survived > note.txt']);
-    await execa('docker', ['rm', '-f', `berth-${login}-main`]);
+    await execa('docker', ['rm', '-f', await vmContainer(login)]);
     const listed = z.array(VmViewSchema).parse(await json(['vm', 'list', '--user', login]));
     expect(listed[0]?.state).toBe('missing');
     const doctor = await run(['doctor', '--json']);

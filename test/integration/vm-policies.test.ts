@@ -3,7 +3,7 @@ import { openBerth } from '../../src/services/context.js';
 import type { Notice } from '../../src/services/notify.js';
 import { enforcePolicies } from '../../src/services/vm-policies.js';
 import { berth, berthJson } from '../helpers/cli.js';
-import { docker, unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { docker, findVmContainer, homeVolume, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 
 let h: VmHome;
 const notices: Notice[] = [];
@@ -28,15 +28,15 @@ describe('lifetime and destroy-after policies', () => {
     expect(await enforcePolicies(ctx(), new Date(Date.now() + HOUR))).toEqual([]);
     const later = await enforcePolicies(ctx(), new Date(Date.now() + 25 * HOUR));
     expect(later).toEqual([expect.objectContaining({ vm: `${login}/main`, action: 'stopped', reason: 'lifetime' })]);
-    expect((await docker.getContainer(`berth-${login}-main`).inspect()).State.Running).toBe(false);
+    expect((await docker.getContainer(await vmContainer(login)).inspect()).State.Running).toBe(false);
     expect(JSON.parse((await berth(h.home, ['vm', 'show', login, '--json'])).stdout).stopReason).toBe('lifetime');
 
     await berth(h.home, ['config', 'set', 'destroy-after', '30d']);
     expect(await enforcePolicies(ctx(), new Date(Date.now() + 2 * 24 * HOUR))).toEqual([]);
     const gone = await enforcePolicies(ctx(), new Date(Date.now() + 31 * 24 * HOUR));
     expect(gone).toEqual([expect.objectContaining({ vm: `${login}/main`, action: 'destroyed' })]);
-    await expect(docker.getContainer(`berth-${login}-main`).inspect()).rejects.toThrow();
-    await docker.getVolume(`berth-${login}-main-home`).inspect();
+    expect(await findVmContainer(login)).toBeNull();
+    await docker.getVolume(await homeVolume(login)).inspect();
     expect(notices.filter((n) => n.to === login).map((n) => n.kind)).toEqual(['vm-stopped', 'vm-destroyed']);
     await berth(h.home, ['config', 'unset', 'destroy-after']);
   });

@@ -7,7 +7,16 @@ import type { Plan, Resources, State } from '../../src/state/schema.js';
 
 const plan = (over: Partial<Plan> = {}): Plan => ({ name: 'p', gpu: 0, pids: 512, maxVms: 1, sudo: false, description: '', ...over });
 const spec = (resources: Resources) =>
-  vmContainerSpec({ user: 'alice', vm: 'main', image: 'berth-vm:latest', network: 'berth-vms', resources, labels: { a: 'b' } });
+  vmContainerSpec({
+    user: 'alice',
+    vm: 'main',
+    id: '0123456789ab',
+    volume: 'berth-home-ba9876543210',
+    image: 'berth-vm:latest',
+    network: 'berth-vms',
+    resources,
+    labels: { a: 'b' },
+  });
 const base: Resources = { cpu: 1.5, memoryBytes: 2 * 1024 ** 3, pids: 256, gpu: 0, sudo: false };
 
 describe('a VM container spec', () => {
@@ -20,7 +29,7 @@ describe('a VM container spec', () => {
     expect(host.CapAdd).not.toContain('NET_RAW');
     expect(host.SecurityOpt).toEqual(['no-new-privileges:true']);
     expect(host.Binds).toBeUndefined();
-    expect(host.Mounts).toEqual([{ Type: 'volume', Source: 'berth-alice-main-home', Target: '/home/alice' }]);
+    expect(host.Mounts).toEqual([{ Type: 'volume', Source: 'berth-home-ba9876543210', Target: '/home/alice' }]);
     expect(host.PidsLimit).toBe(256);
     expect(host.Init).toBe(true);
     expect(host.RestartPolicy).toEqual({ Name: 'unless-stopped' });
@@ -33,6 +42,18 @@ describe('a VM container spec', () => {
     expect(host.Memory).toBe(2 * 1024 ** 3);
     expect(host.MemorySwap).toBe(2 * 1024 ** 3);
     expect(host.NanoCpus).toBe(1_500_000_000);
+  });
+
+  it('names the container and its host after the opaque VM id, never the login or VM name', () => {
+    const made = spec(base);
+    expect(made.name).toBe('berth-0123456789ab');
+    expect(made.Hostname).toBe('berth-0123456789ab');
+    expect(JSON.stringify([made.name, made.Hostname])).not.toMatch(/alice|main/);
+  });
+
+  it('asks the engine to limit the rootfs only where it can (storage-opt), never otherwise', () => {
+    expect(spec({ ...base, rootfsBytes: 1024 ** 3, rootfsEnforced: 'engine' }).HostConfig?.StorageOpt).toEqual({ size: String(1024 ** 3) });
+    expect(spec({ ...base, rootfsBytes: 1024 ** 3, rootfsEnforced: 'measured' }).HostConfig?.StorageOpt).toBeUndefined();
   });
 
   it('drops no-new-privileges only for sudo plans', () => {
@@ -50,7 +71,19 @@ describe('a VM container spec', () => {
 describe('resources and policies', () => {
   it('fills what a plan leaves out from the global defaults, and gives GPUs only when config gpu is on', () => {
     const config = effectiveConfig({ cpu: 0.5, ram: 512 * 1024 ** 2 });
-    expect(resourcesFor(plan({ gpu: 1 }), config)).toEqual({ cpu: 0.5, memoryBytes: 512 * 1024 ** 2, pids: 512, gpu: 0, sudo: false });
+    expect(resourcesFor(plan({ gpu: 1 }), config)).toEqual({
+      cpu: 0.5,
+      memoryBytes: 512 * 1024 ** 2,
+      pids: 512,
+      gpu: 0,
+      sudo: false,
+      diskBytes: CONFIG_KEYS.disk.default,
+      rootfsBytes: CONFIG_KEYS.rootfs.default,
+    });
+    expect(resourcesFor(plan({ diskBytes: 0, rootfsBytes: 64 * 1024 ** 2 }), config)).toMatchObject({
+      diskBytes: 0,
+      rootfsBytes: 64 * 1024 ** 2,
+    });
     expect(resourcesFor(plan({ gpu: 1, cpu: 2 }), effectiveConfig({ gpu: true })).gpu).toBe(1);
     expect(CONFIG_KEYS.gpu.default).toBe(false);
   });

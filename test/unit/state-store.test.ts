@@ -117,6 +117,46 @@ describe('the state file', () => {
     expect(JSON.parse(await readFile(store.path, 'utf8')).version).toBe(STATE_VERSION);
   });
 
+  it('upgrades a version 4 file: users and VMs get ids, the volume of each VM becomes a home its user owns', async () => {
+    const at = '2026-01-01T00:00:00.000Z';
+    const user = (login: string) => ({ login, role: 'user', plan: 'basic', status: 'allowed', createdAt: at, keys: [] });
+    const v4 = {
+      version: 4,
+      instanceId: '0123456789ab',
+      plans: [{ name: 'basic', gpu: 0, pids: 512, maxVms: 1, sudo: false, maxLifetimeSeconds: 0, description: '' }],
+      users: [user('alice'), user('bob')],
+      vms: [
+        {
+          user: 'alice',
+          name: 'main',
+          plan: 'basic',
+          image: 'berth-vm:latest',
+          phase: 'ready',
+          containerId: 'c0ffee',
+          desired: 'running',
+          resources: { cpu: 1, memoryBytes: 1024 ** 3, pids: 512, gpu: 0, sudo: false },
+          createdAt: at,
+        },
+      ],
+      config: {},
+      maintenance: { on: false, reason: '', since: null, until: null, source: null, window: null, stoppedVms: [] },
+      schedules: [],
+      events: [],
+    };
+    await writeFile(store.path, JSON.stringify(v4));
+    const state = await store.read();
+    const [alice, bob] = state.users;
+    expect(alice?.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(bob?.id).not.toBe(alice?.id);
+    const vm = state.vms[0];
+    expect(vm?.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(state.homes).toEqual([
+      { id: vm?.home, owner: alice?.id, login: 'alice', vm: 'main', volume: 'berth-alice-main-home', diskBytes: null, createdAt: at },
+    ]);
+    // Made before quotas: no quota until rebuilt.
+    expect(vm?.resources.diskBytes).toBeUndefined();
+  });
+
   it('says how to start when there is no state yet', async () => {
     const fresh = new StateStore(join(home, 'nowhere'));
     const err = await rejection(fresh.read());

@@ -13,7 +13,9 @@ let sent: Notice[];
 let ctx: Parameters<typeof recordVmEvent>[0];
 
 const vm: Vm = {
+  id: '0123456789ab',
   user: 'alice',
+  home: 'ba9876543210',
   name: 'main',
   plan: 'basic',
   image: 'berth-vm:latest',
@@ -32,6 +34,8 @@ beforeEach(async () => {
   await initHome(store);
   await allowUser(store, 'alice');
   await store.transact((state) => {
+    const owner = state.users.find((u) => u.login === 'alice')?.id ?? null;
+    state.homes.push({ id: vm.home, owner, login: 'alice', vm: 'main', volume: 'v', diskBytes: null, createdAt: vm.createdAt });
     state.vms.push(structuredClone(vm));
   });
   sent = [];
