@@ -2,6 +2,7 @@ import { type Composer, InlineKeyboard } from 'grammy';
 import { effectiveConfig } from '../../src/domain/config-keys.js';
 import { formatDuration } from '../../src/domain/durations.js';
 import { printable } from '../../src/domain/names.js';
+import { formatDiskSize, formatUsage } from '../../src/domain/sizes.js';
 import { BerthError } from '../../src/errors.js';
 import { type SshConnectInfo, sshConnectInfo } from '../../src/services/ssh-access.js';
 import { runInVm, vmLogs } from '../../src/services/vm-exec.js';
@@ -57,6 +58,7 @@ export function statusText(vms: VmView[], ssh: SshConnectInfo): string {
       const lines = [
         `<b>${escapeHtml(vm.name)}</b> — ${running ? '🟢 running' : `⚪ ${escapeHtml(vm.state)}`}`,
         `Plan: ${escapeHtml(vm.plan)} · ${vm.cpu} CPU · ${escapeHtml(vm.ram)} RAM${vm.gpu ? ` · GPU ${vm.gpu}` : ''}${vm.sudo ? ' · sudo' : ''}`,
+        `Disk: ${vm.diskBytes ? `home ${vm.diskUsedBytes === null ? '?' : formatUsage(vm.diskUsedBytes)} of ${formatDiskSize(vm.diskBytes)}` : 'home has no quota'}${vm.rootfsBytes ? ` · ${formatDiskSize(vm.rootfsBytes)} outside it` : ''}`,
         running
           ? `Up for ${since(vm.lastStartedAt)}`
           : vm.stopReason

@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import { formatDiskSize, formatUsage } from '../domain/sizes.js';
 import type { VmEventEntry } from '../state/schema.js';
 import { stateColour, Tint } from './colour.js';
 import type { VmRow } from './data-source.js';
@@ -10,6 +11,11 @@ export function Details({ vm, events, height }: { vm: VmRow; events: VmEventEntr
   const rows: Array<[string, string]> = [
     ['plan', `${vm.plan} (${vm.cpu} CPU, ${vm.ram}, ${vm.pids} processes${vm.gpu ? `, GPU ${vm.gpu}` : ''}${vm.sudo ? ', sudo' : ''})`],
     ['image', vm.image],
+    [
+      'home',
+      `${vm.home ?? DASH}: ${vm.diskBytes ? `${vm.diskUsedBytes === null ? DASH : formatUsage(vm.diskUsedBytes)} of ${formatDiskSize(vm.diskBytes)}` : 'no quota'}`,
+    ],
+    ['outside home', vm.rootfsBytes ? `limit ${formatDiskSize(vm.rootfsBytes)}` : 'no limit'],
     ['container', vm.containerId ?? DASH],
     ['wanted', vm.desired],
     ['created', t(vm.createdAt)],

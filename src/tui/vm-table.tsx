@@ -1,3 +1,4 @@
+import { formatDiskSize, formatUsage } from '../domain/sizes.js';
 import { stateColour } from './colour.js';
 import type { VmRow } from './data-source.js';
 import { DASH, mb, span } from './format.js';
@@ -43,6 +44,12 @@ function stopIn(vm: VmRow, now: Date): string {
   return `${span(Date.parse(vm.nextStop.at) - now.getTime())} ${vm.nextStop.reason === 'lifetime' ? 'life' : vm.nextStop.reason}`;
 }
 
+/** The home's use of its quota: `53.4m/64m`, or `no quota`. */
+function diskText(vm: VmRow): string {
+  if (!vm.diskBytes) return 'no quota';
+  return `${vm.diskUsedBytes === null || vm.diskUsedBytes === undefined ? DASH : formatUsage(vm.diskUsedBytes)}/${formatDiskSize(vm.diskBytes)}`;
+}
+
 function stateText(vm: VmRow): string {
   if (vm.state === 'running' || vm.state === 'creating') return vm.state;
   // Stopped: say why when berth knows.
@@ -66,6 +73,7 @@ export function vmColumns(now: Date): Column<VmRow>[] {
       text: (vm) =>
         vm.memoryUsedBytes === null ? `${DASH}/${mb(vm.ramBytes)}` : `${mb(vm.memoryUsedBytes)}/${mb(vm.memoryLimitBytes ?? vm.ramBytes)}`,
     },
+    { title: 'DISK', width: 11, align: 'right', priority: 5, text: diskText },
     { title: 'UPTIME', width: 6, align: 'right', priority: 6, text: (vm) => (uptimeMs(vm, now) < 0 ? DASH : span(uptimeMs(vm, now))) },
     { title: 'SSH', width: 3, align: 'right', priority: 4, text: (vm) => (vm.sessions === null ? DASH : String(vm.sessions)) },
     { title: 'STOP IN', width: 10, priority: 3, text: (vm) => stopIn(vm, now) },

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { berth, berthJson } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
-import { docker, unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { docker, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 
 let h: VmHome;
 const run = (args: string[], env?: Record<string, string>) => berth(h.home, args, { env });

@@ -145,6 +145,8 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     const status = await ask(ALICE, '/status');
     expect(status.text).toMatch(/<b>main<\/b> — 🟢 running/);
     expect(status.text).toContain('Plan: basic');
+    // The basic plan's home quota is config disk's default, 10g.
+    expect(status.text).toMatch(/Disk: home \S+ of 10g · 10g outside it/);
     expect(status.text).toMatch(new RegExp(`ssh -p ${sshPort} ${ALICE_LOGIN}@`));
   });
 

@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, berth, berthJson } from '../helpers/cli.js';
-import { inspect, unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { inspect, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 import { pane, tmux } from '../helpers/terminal.js';
 
 let h: VmHome;

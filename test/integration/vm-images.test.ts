@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VmViewSchema } from '../../src/views/vm-view.js';
 import { berth, berthJson, ROOT } from '../helpers/cli.js';
-import { docker, inspect, unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { docker, inspect, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 
 let h: VmHome;
 const tag = `berth-vm-test-${Math.random().toString(36).slice(2, 7)}:latest`;

@@ -50,14 +50,14 @@ describe('berth tui, on a fake berth', () => {
     const source = new FakeSource({
       vms: [
         vmRow('alice', 'main', { sessions: 2 }),
-        vmRow('bob', 'main', { state: 'exited', stopReason: 'idle', cpuPercent: null, memoryUsedBytes: null }),
+        vmRow('bob', 'main', { state: 'exited', stopReason: 'idle', cpuPercent: null, memoryUsedBytes: null, diskBytes: null }),
       ],
     });
     const ui = open(source);
     await ui.waitFor((f) => f.includes('bob'), 'the VMs');
-    expect(ui.frame()).toMatch(/USER\s+VM\s+PLAN\s+STATE\s+CPU%\s+MEM MB\s+UPTIME\s+SSH/);
-    expect(ui.row('alice')).toMatch(/^> alice\s+main\s+basic\s+running\s+1\.5\s+100\/1024\s+1h00\s+2/);
-    expect(ui.row('bob')).toMatch(/stopped:idle\s+–\s+–\/1024\s+–/);
+    expect(ui.frame()).toMatch(/USER\s+VM\s+PLAN\s+STATE\s+CPU%\s+MEM MB\s+DISK\s+UPTIME\s+SSH/);
+    expect(ui.row('alice')).toMatch(/^> alice\s+main\s+basic\s+running\s+1\.5\s+100\/1024\s+1\.3g\/10g\s+1h00\s+2/);
+    expect(ui.row('bob')).toMatch(/stopped:idle\s+–\s+–\/1024\s+no quota\s+–/);
   });
 
   it('shows 16 GB in MB whole (16384/16384) and "stopped:maintenance" uncut when there is room', async () => {
