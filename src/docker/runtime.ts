@@ -269,6 +269,28 @@ export class DockerRuntime {
     return container.id;
   }
 
+  /**
+   * Runs a one-off command in a new container (no network) and waits for it, up to `timeoutMs`:
+   * its exit code and the tail of its output. The container is removed whatever happens.
+   */
+  async runOnce(options: Docker.ContainerCreateOptions, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const container = await this.docker.createContainer(options).catch((err) => this.fail(err, 'create a helper container'));
+    try {
+      await container.start().catch((err) => this.fail(err, 'start a helper container'));
+      const timer = new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new BerthError('TIMEOUT', `A helper container took longer than ${timeoutMs / 1000} s.`, 'Try again.')),
+          timeoutMs,
+        ).unref(),
+      );
+      const result = (await Promise.race([container.wait(), timer])) as { StatusCode: number };
+      const logs = (await container.logs({ stdout: true, stderr: true, tail: 20 }).catch(() => Buffer.alloc(0))) as Buffer;
+      return { exitCode: result.StatusCode, output: logs.toString('utf8').replace(/[\x00-\x08]/g, '') };
+    } finally {
+      await container.remove({ force: true }).catch(() => undefined);
+    }
+  }
+
   async startContainer(id: string): Promise<void> {
     await this.docker
       .getContainer(id)

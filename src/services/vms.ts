@@ -15,6 +15,7 @@ import {
   checkQuotas,
   resourcesFor,
 } from '../domain/policies.js';
+import { formatSize } from '../domain/sizes.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { newId } from '../state/migrations.js';
 import type { Home, Resources, State, StopReason, User, Vm } from '../state/schema.js';
@@ -338,7 +339,67 @@ export async function rebuildVm(ctx: Berth, ref: string, actor: Actor = OPERATOR
   const vm = findVmFor(state, ref, actor);
   const runtime = await ctx.runtime();
   await resolveImage(runtime, vm.image);
-  return recreateContainer(ctx, runtime, vm);
+  const quota = resourcesFor(findPlan(state, vm.plan), effectiveConfig(state.config)).diskBytes ?? 0;
+  const replaced = quota > 0 && !homeOf(state, vm).diskBytes ? await moveHomeToQuota(ctx, runtime, vm, quota) : null;
+  const rebuilt = await recreateContainer(ctx, runtime, vm);
+  // The old container is gone now: its volume can go too.
+  if (replaced) await runtime.removeVolume(replaced).catch(() => undefined);
+  return rebuilt;
+}
+
+/**
+ * A home made before quotas (a plain volume) gets its plan's quota at a rebuild: its files are
+ * copied into a new home filesystem of that size, which takes its place; the old volume is removed
+ * only once the copy succeeded. A home holding more than the quota stays as it is, with an error.
+ */
+async function moveHomeToQuota(ctx: Berth, runtime: DockerRuntime, vm: Vm, quota: number): Promise<string> {
+  const state = await ctx.store.read();
+  const old = homeOf(state, vm);
+  const owner = ownerOf(state, vm);
+  const id = newId();
+  const fresh: Home = { ...old, id, volume: `berth-home-${id}`, diskBytes: quota, createdAt: now() };
+  if (vm.containerId) await runtime.stopContainer(vm.containerId);
+  await provisionHome(ctx, runtime, state.instanceId, fresh, { ...vm, home: id }, owner.id);
+  const copy = await runtime
+    .runOnce(
+      {
+        Image: vm.image,
+        Entrypoint: ['cp'],
+        Cmd: ['-a', '/from/.', '/to/'],
+        User: '0',
+        Labels: { [LABEL.managed]: 'true', [LABEL.instance]: state.instanceId },
+        HostConfig: {
+          NetworkMode: 'none',
+          CapDrop: ['ALL'],
+          CapAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID'],
+          SecurityOpt: ['no-new-privileges:true'],
+          Mounts: [
+            { Type: 'volume', Source: old.volume, Target: '/from', ReadOnly: true },
+            { Type: 'volume', Source: fresh.volume, Target: '/to' },
+          ],
+        },
+      },
+      30 * 60_000,
+    )
+    .catch(async (err: unknown) => {
+      await releaseHome(ctx, runtime, fresh, { delete: true }).catch(() => undefined);
+      throw err;
+    });
+  if (copy.exitCode !== 0) {
+    await releaseHome(ctx, runtime, fresh, { delete: true }).catch(() => undefined);
+    throw new BerthError(
+      'HOME_TOO_BIG',
+      `The home of ${vmRef(vm)} could not be moved into its ${formatSize(quota)} quota: ${copy.output.trim().split('\n').pop() ?? 'cp failed'}.`,
+      'Free space in it first, or give the plan a larger --disk; the VM and its home are unchanged.',
+    );
+  }
+  await ctx.store.transact((s) => {
+    s.homes.push(fresh);
+    current(s, vm).home = id;
+    s.homes = s.homes.filter((h) => h.id !== old.id);
+  });
+  vm.home = id;
+  return old.volume;
 }
 
 /** Makes a fresh container for a VM record (home kept) and starts it if it should run. */

@@ -101,6 +101,35 @@ describe('a home with a quota', () => {
   });
 });
 
+describe('a home made without a quota', () => {
+  it('says "no quota" until rebuilt; vm rebuild moves its files into a home of the plan quota', async () => {
+    expect((await run(['plan', 'add', 'open', '--cpu', '0.5', '--ram', '256m', '--disk', '0', '--rootfs', '0'])).code).toBe(0);
+    const fay = await newUser('f', 'open');
+    await berthJson(h.home, ['vm', 'create', fay]);
+    const before = await berthJson<{ home: string; diskBytes: number | null; rootfsBytes: number | null }>(h.home, ['vm', 'show', fay]);
+    expect(before).toMatchObject({ diskBytes: null, rootfsBytes: null });
+    expect((await run(['vm', 'show', fay])).stdout).toMatch(/Home:\s+\w+: no quota/);
+    expect((await sh(fay, 'mkdir -p "$HOME/d" && echo old-data > "$HOME/d/f"')).code).toBe(0);
+    const oldVolume = (await berthJson<Array<{ id: string; volume: string }>>(h.home, ['home', 'list', '--user', fay]))[0]
+      ?.volume as string;
+    expect((await run(['plan', 'set', 'open', '--disk', '64m'])).code).toBe(0);
+    const rebuilt = await run(['vm', 'rebuild', fay]);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    const after = await berthJson<{ home: string; diskBytes: number }>(h.home, ['vm', 'show', fay]);
+    expect(after.diskBytes).toBe(64 * MIB);
+    expect(after.home).not.toBe(before.home);
+    expect((await sh(fay, 'cat "$HOME/d/f"; stat -c %u "$HOME/d/f"; df -Pk "$HOME" | tail -n 1')).stdout).toMatch(
+      /^old-data\n1000\n.*disks/,
+    );
+    expect(
+      await docker
+        .getVolume(oldVolume)
+        .inspect()
+        .catch(() => null),
+    ).toBeNull();
+  });
+});
+
 describe('what a VM writes outside its home', () => {
   it('is measured by the policy tick: a VM over its plan --rootfs is stopped with reason disk, and its owner told', async () => {
     const bob = await newUser('b');
