@@ -285,6 +285,7 @@ export class DockerRuntime {
       );
       const result = (await Promise.race([container.wait(), timer])) as { StatusCode: number };
       const logs = (await container.logs({ stdout: true, stderr: true, tail: 20 }).catch(() => Buffer.alloc(0))) as Buffer;
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the stream's frame headers are what is dropped
       return { exitCode: result.StatusCode, output: logs.toString('utf8').replace(/[\x00-\x08]/g, '') };
     } finally {
       await container.remove({ force: true }).catch(() => undefined);
