@@ -1,3 +1,4 @@
+import { terminalSafe } from '../domain/names.js';
 import { formatDiskSize, formatUsage } from '../domain/sizes.js';
 import type { ConfigEntry } from '../services/config.js';
 import type { HomeView } from '../services/homes.js';
@@ -87,7 +88,7 @@ export function configTable(entries: ConfigEntry[]): string {
 
 function fields(rows: Array<[string, string | number]>): string {
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
-  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join('\n');
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${terminalSafe(String(v))}`).join('\n');
 }
 
 export function vmTable(vms: VmView[]): string {

@@ -1,6 +1,11 @@
-/** A plain text table: a header row and left-aligned columns two spaces apart. */
+import { terminalSafe } from '../domain/names.js';
+
+/**
+ * A plain text table: a header row and left-aligned columns two spaces apart. Every cell is made
+ * terminal-safe: cells often hold what users wrote (commands, key comments, names).
+ */
 export function table(headers: string[], rows: Array<Array<string | number>>): string {
-  const cells = [headers, ...rows.map((row) => row.map(String))];
+  const cells = [headers, ...rows.map((row) => row.map((cell) => terminalSafe(String(cell))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells
     .map((row) =>

@@ -331,6 +331,13 @@ export const CONFIG_KEYS = {
     parse: (s) => parseSwitch(s, 'ssh.allow-x11'),
     format: formatSwitch,
   }),
+  'ssh.max-keys': key<number>({
+    description: 'Most SSH public keys one user may register',
+    default: 20,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'key count', 1, 1000),
+    format: String,
+  }),
   // --- end SSH gateway ---
   'telegram.admins': key<number[]>({
     description: 'Telegram ids with admin rights in the bot (comma-separated)',

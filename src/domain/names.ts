@@ -68,3 +68,18 @@ export function printable(input: string, max = 40): string {
   const cut = input.length > max ? `${input.slice(0, max)}…` : input;
   return JSON.stringify(cut).slice(1, -1);
 }
+
+/**
+ * Text a person's terminal can show safely: control characters (C0 but tab, DEL, C1) and the
+ * Unicode marks that reorder or hide text (bidi overrides and isolates, zero-width marks) are
+ * written as visible escapes (`\x1b`, `\u202e`), so that a user-controlled string (a command run
+ * over SSH, a key comment, a Telegram name, a reason) can never move the cursor, retitle the
+ * window, clear the screen or reverse what the operator reads.
+ */
+export function terminalSafe(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}

@@ -1,3 +1,4 @@
+import { effectiveConfig } from '../domain/config-keys.js';
 import { checkLogin, printable } from '../domain/names.js';
 import { parsePublicKey, parsePublicKeys } from '../domain/ssh-keys.js';
 import { BerthError } from '../errors.js';
@@ -13,23 +14,26 @@ export async function addKeys(store: StateStore, login: string, text: string): P
   return store.transact((state) => {
     const user = findUser(state, login);
     const added: SshKey[] = [];
+    // A key may also be registered by other users: a login only ever checks its own keys, so that
+    // gives nobody anything, and nobody can block a key's owner by registering its public half first
+    // (nor learn that someone else holds it).
     for (const key of parsed) {
-      const owner = state.users.find((u) => u.keys.some((k) => k.fingerprint === key.fingerprint));
-      if (owner === user || added.some((k) => k.fingerprint === key.fingerprint)) {
+      if (user.keys.some((k) => k.fingerprint === key.fingerprint) || added.some((k) => k.fingerprint === key.fingerprint)) {
         throw new BerthError(
           'SSH_KEY_EXISTS',
           `Key ${key.fingerprint} is already registered for "${login}".`,
           'Nothing to do; see the keys with `berth user key list`.',
         );
       }
-      if (owner) {
-        throw new BerthError(
-          'SSH_KEY_TAKEN',
-          `Key ${key.fingerprint} is already registered to another user.`,
-          'A key identifies one user: make a separate key for this user (ssh-keygen -t ed25519).',
-        );
-      }
       added.push({ ...key, addedAt: new Date().toISOString() });
+    }
+    const max = effectiveConfig(state.config)['ssh.max-keys'];
+    if (user.keys.length + added.length > max) {
+      throw new BerthError(
+        'SSH_KEY_LIMIT',
+        `User "${login}" has ${user.keys.length} SSH key(s); ${added.length} more would pass the limit of ${max}.`,
+        `Remove keys first (berth user key remove ${login} SHA256:…), or raise it: berth config set ssh.max-keys ${user.keys.length + added.length}`,
+      );
     }
     user.keys.push(...added);
     return added;

@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import { terminalSafe } from '../domain/names.js';
 import { Tint } from './colour.js';
 import { fit, fitRight } from './format.js';
 
@@ -84,7 +85,7 @@ export function Table<Row>({ columns, rows, rowKey, selected, width, height, emp
             {isSelected ? '> ' : '  '}
             {cols.map((c, i) => (
               <Tint key={c.title} color={c.colour?.(row)}>
-                {(i > 0 ? ' ' : '') + cell(c, c.text(row))}
+                {(i > 0 ? ' ' : '') + cell(c, terminalSafe(c.text(row)))}
               </Tint>
             ))}
           </Text>

@@ -99,8 +99,8 @@ describe('plans', () => {
 
   it('prints a human table', async () => {
     const run = await berth(home, ['plan', 'list']);
-    expect(run.stdout.split('\n')[0]).toMatch(/^NAME\s+CPU\s+RAM\s+GPU/);
-    expect(run.stdout).toMatch(/enterprise\s+8\s+16g\s+1/);
+    expect(run.stdout.split('\n')[0]).toMatch(/^NAME\s+CPU\s+RAM\s+DISK\s+GPU/);
+    expect(run.stdout).toMatch(/enterprise\s+8\s+16g\s+default\s+1/);
   });
 });
 
@@ -126,8 +126,16 @@ describe('users', () => {
   it('approves and rejects pending users only', async () => {
     // Pending users arrive through the Telegram bot; here the state is written as the bot would.
     const state = JSON.parse(await stateText(home));
-    for (const login of ['carol', 'dave']) {
-      state.users.push({ login, role: 'user', plan: 'basic', status: 'pending', createdAt: new Date().toISOString(), keys: [] });
+    for (const [i, login] of ['carol', 'dave'].entries()) {
+      state.users.push({
+        id: `00000000000${i}`,
+        login,
+        role: 'user',
+        plan: 'basic',
+        status: 'pending',
+        createdAt: new Date().toISOString(),
+        keys: [],
+      });
     }
     await writeFile(join(home, 'state.json'), JSON.stringify(state));
     const pending = z.array(UserViewSchema).parse(await berthJson(home, ['user', 'list', '--status', 'pending']));
@@ -193,7 +201,35 @@ describe('SSH keys', () => {
     expect(JSON.parse(run.stdout)).toHaveLength(1);
   });
 
-  it('refuses the same key on two users, weak RSA and private keys, leaving the state unchanged', async () => {
+  it('lets a key that another user registered be registered too, without telling that anyone holds it', async () => {
+    await berth(home, ['user', 'allow', 'alice']);
+    await berth(home, ['user', 'allow', 'mallory']);
+    const key = await newKey('published');
+    // Mallory registers alice's public key (published on a code host) first…
+    expect((await berth(home, ['user', 'key', 'add', 'mallory', '--file', `${key}.pub`])).code).toBe(0);
+    // …which neither blocks alice nor tells her anything.
+    const alice = await berth(home, ['user', 'key', 'add', 'alice', '--file', `${key}.pub`]);
+    expect(alice.code, alice.stderr).toBe(0);
+    expect(alice.stdout + alice.stderr).not.toMatch(/mallory|another user|already/i);
+  });
+
+  it('holds a user to ssh.max-keys, counting a whole input at once, and changes nothing when refused', async () => {
+    await berth(home, ['user', 'allow', 'alice']);
+    expect((await berth(home, ['config', 'set', 'ssh.max-keys', '2'])).code).toBe(0);
+    const keys = await Promise.all(['k1', 'k2', 'k3'].map((n) => newKey(n)));
+    const text = (await Promise.all(keys.map((k) => readFile(`${k}.pub`, 'utf8')))).join('');
+    const before = await stateText(home);
+    const run = await berth(home, ['user', 'key', 'add', 'alice', '--file', '-', '--json'], { input: text });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stderr).error.code).toBe('SSH_KEY_LIMIT');
+    expect(JSON.parse(run.stderr).error.hint).toContain('ssh.max-keys');
+    expect(await stateText(home)).toBe(before);
+    expect((await berth(home, ['user', 'key', 'add', 'alice', '--file', `${keys[0]}.pub`])).code).toBe(0);
+    expect((await berth(home, ['user', 'key', 'add', 'alice', '--file', `${keys[1]}.pub`])).code).toBe(0);
+    expect((await berth(home, ['user', 'key', 'add', 'alice', '--file', `${keys[2]}.pub`])).code).toBe(1);
+  });
+
+  it('refuses the same key twice for one user, weak RSA and private keys, leaving the state unchanged', async () => {
     await berth(home, ['user', 'allow', 'alice']);
     await berth(home, ['user', 'allow', 'bob']);
     const key = await newKey('shared');
@@ -202,7 +238,6 @@ describe('SSH keys', () => {
     expect((await berth(home, ['user', 'key', 'add', 'alice', '--file', `${key}.pub`])).code).toBe(0);
     const before = await stateText(home);
     for (const [args, code] of [
-      [['user', 'key', 'add', 'bob', '--file', `${key}.pub`], 'SSH_KEY_TAKEN'],
       [['user', 'key', 'add', 'alice', '--file', `${key}.pub`], 'SSH_KEY_EXISTS'],
       [['user', 'key', 'add', 'bob', '--file', `${weak}-1024.pub`], 'WEAK_SSH_KEY'],
       [['user', 'key', 'add', 'bob', '--file', key], 'PRIVATE_KEY_GIVEN'],
@@ -247,7 +282,7 @@ describe('config', () => {
   it('refuses an unknown key with the list of valid keys, and a bad value with how to write it', async () => {
     const unknown = await berth(home, ['config', 'set', 'colour', 'blue']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('Valid keys: ram, cpu, gpu');
+    expect(unknown.stderr).toContain('Valid keys: ram, cpu, disk, rootfs, gpu');
     const bad = await berth(home, ['config', 'set', 'gpu', 'maybe']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('Use on or off');

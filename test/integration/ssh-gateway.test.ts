@@ -246,6 +246,21 @@ describe('sessions bridged to the user’s own VM', () => {
     expect((await run(['ssh', 'kill', '../etc'])).code).toBe(2);
   });
 
+  it('berth ssh sessions shows a command full of terminal escapes escaped, never raw', async () => {
+    const hostile = 'sleep 4646; : \x1b]0;pwned\x07\x1b[2J\u202egnp.exe';
+    const client = execa('ssh', [...sshOptions(alice), `${alice}@127.0.0.1`, hostile], { reject: false, stdin: 'ignore' });
+    try {
+      await waitFor('the session to be listed', async () => (await sessions()).find((s) => s.command?.startsWith('sleep 4646')));
+      const listed = await run(['ssh', 'sessions']);
+      expect(listed.stdout).toContain('\\x1b]0;pwned\\x07\\x1b[2J\\u202e');
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: raw control characters must not reach the terminal
+      expect(listed.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    } finally {
+      client.kill('SIGKILL');
+      await client;
+    }
+  });
+
   it('berth ssh kill ends a session whose client reads nothing (its window at 0) within seconds', async () => {
     // The client's stdout is a pipe nobody reads: ssh stops reading the channel, its window closes.
     const client = spawn('ssh', [...sshOptions(alice), `${alice}@127.0.0.1`, 'yes berth-flood-4848'], {

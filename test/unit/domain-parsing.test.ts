@@ -103,3 +103,13 @@ describe('image references and listen addresses', () => {
       expect(code(() => checkListenAddress(bad))).toBe('INVALID_ADDRESS');
   });
 });
+
+describe('terminal-safe text', () => {
+  it('writes control characters, DEL, C1 and bidi or zero-width marks as visible escapes; keeps the rest', async () => {
+    const { terminalSafe } = await import('../../src/domain/names.js');
+    expect(terminalSafe('plain text, ünïcode ✓ and a\ttab')).toBe('plain text, ünïcode ✓ and a\ttab');
+    expect(terminalSafe('\u001b]0;x\u0007\u001b[2J')).toBe('\\x1b]0;x\\x07\\x1b[2J');
+    expect(terminalSafe('a\nb\rc\u007f\u0085\u009b')).toBe('a\\x0ab\\x0dc\\x7f\\x85\\x9b');
+    expect(terminalSafe('\u202egnp.exe\u2066\u200b\ufeff')).toBe('\\u202egnp.exe\\u2066\\u200b\\ufeff');
+  });
+});
