@@ -15,6 +15,7 @@ import { loadTelegramToken } from '../src/services/telegram-token.js';
 import { startApi } from './api.js';
 import { Components } from './components.js';
 import { EventsFollower } from './events.js';
+import { FirewallKeeper } from './firewall.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
@@ -172,7 +173,10 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   await writeFile(pidTemp, `${process.pid}\n`, { mode: 0o600 });
   await rename(pidTemp, paths.pidFile);
 
-  const events = new EventsFollower(ctx, components, log.child({ component: 'events' }), metrics);
+  // The rules before anything else touches the VMs; re-applied when the engine comes back.
+  const firewall = new FirewallKeeper(ctx, components, log.child({ component: 'firewall' }));
+  await firewall.start();
+  const events = new EventsFollower(ctx, components, log.child({ component: 'events' }), metrics, () => firewall.kick());
   events.start();
   const scheduler = new Scheduler(ctx, components, log.child({ component: 'scheduler' }), metrics, sessions);
   scheduler.start();
@@ -228,6 +232,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
         await api.close().catch(() => undefined);
         await scheduler.stop().catch(() => undefined);
         await events.stop().catch(() => undefined);
+        await firewall.stop().catch(() => undefined);
         clearTimeout(hardStop);
         resolve();
       })();

@@ -18,6 +18,7 @@ import {
 import { BerthError, invalidInput } from '../errors.js';
 import type { State, StopReason, Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
+import { ensureFirewall } from './firewall.js';
 import { checkTemplateName, templateTag } from './images.js';
 import { findPlan } from './plans.js';
 import { findUser } from './users.js';
@@ -130,6 +131,7 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
   try {
     createdVolume = await ensureHomeVolume(runtime, vm.instanceId, vm.record);
     await runtime.ensureNetwork(vm.network, { [LABEL.managed]: 'true' });
+    await ensureFirewall(ctx, runtime);
     containerId = await runtime.createContainer(
       vmContainerSpec({
         user: login,
@@ -332,6 +334,7 @@ export async function recreateContainer(ctx: Berth, runtime: DockerRuntime, vm: 
   for (const id of new Set([...(vm.containerId ? [vm.containerId] : []), ...stale])) await runtime.removeContainer(id);
   await ensureHomeVolume(runtime, state.instanceId, vm);
   await runtime.ensureNetwork(cfg['docker.network'], { [LABEL.managed]: 'true' });
+  await ensureFirewall(ctx, runtime);
   const id = await runtime.createContainer(
     vmContainerSpec({
       user: vm.user,
