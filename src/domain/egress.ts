@@ -384,8 +384,8 @@ export function restoreScript(plan: FamilyPlan, table: FilterTable): string {
   for (const chain of plan.chains) lines.push(`:${chain.name} - [0:0]`);
   for (const j of ourJumps(table, plan.instanceId)) lines.push(j.rule.replace(/^-A /, '-D '));
   for (const chain of plan.chains) lines.push(...chain.rules);
-  // Inserted in reverse so that they end up in plan order at the top.
-  for (const j of [...plan.jumps].reverse()) lines.push(j.rule.replace(/^-A (\S+) /, '-I $1 1 '));
+  // One jump per hook chain, each inserted at the top of its chain.
+  for (const j of plan.jumps) lines.push(j.rule.replace(/^-A (\S+) /, '-I $1 1 '));
   lines.push('COMMIT', '');
   return lines.join('\n');
 }
