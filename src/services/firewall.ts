@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { LABEL } from '../docker/labels.js';
 import type { DockerRuntime } from '../docker/runtime.js';
 import { type ConfigValues, effectiveConfig } from '../domain/config-keys.js';
@@ -135,17 +136,56 @@ export async function ensureFirewall(ctx: Berth, runtime?: DockerRuntime): Promi
   }
   if (!network) throw new BerthError('NETWORK_MISSING', `The Docker network ${name} could not be made.`, 'Run berth doctor.');
   const resolvers = await engineResolvers();
+  const first = await readTables();
+  if (await unsupportedBackend(first)) throw unsupportedError();
+  if (check(plans(cfg, state.instanceId, network.bridge, resolvers, first), first).state === 'ok') {
+    return report(cfg, state.instanceId, { state: 'ok', detail: okDetail(cfg, network.bridge, first), bridge: network.bridge });
+  }
+  // Two berth processes of one home (the daemon, racing creates) repair one at a time.
+  const unlock = await lockFirewall(ctx.store.home);
+  try {
+    return await repair(cfg, state.instanceId, network.bridge, resolvers);
+  } finally {
+    await unlock().catch(() => undefined);
+  }
+}
+
+function okDetail(cfg: ConfigValues, bridge: string, tables: Tables): string {
+  return `${summary(cfg, bridge)}${tables.notes.length ? `; ${tables.notes.join('; ')}` : ''}`;
+}
+
+async function lockFirewall(home: string): Promise<() => Promise<void>> {
+  const { default: lockfile } = await import('proper-lockfile');
+  // Keyed by its own path: proper-lockfile keeps one lock per path in a process, and the daemon holds `home`.
+  return lockfile
+    .lock(join(home, 'firewall'), {
+      realpath: false,
+      lockfilePath: join(home, 'firewall.lock'),
+      stale: 20_000,
+      update: 4000,
+      retries: { retries: 300, factor: 1.2, minTimeout: 10, maxTimeout: 100, randomize: true },
+    })
+    .catch((err) => {
+      throw new BerthError(
+        'FIREWALL_LOCKED',
+        `Another berth process has held ${join(home, 'firewall.lock')} for too long (${(err as Error).message}).`,
+        'Try again; if no berth process is running, remove that file.',
+      );
+    });
+}
+
+async function repair(cfg: ConfigValues, instanceId: string, bridge: string, resolvers: string[]): Promise<FirewallReport> {
   const before: string[] = [];
   for (let attempt = 1; ; attempt++) {
     const tables = await readTables();
     if (await unsupportedBackend(tables)) throw unsupportedError();
-    const list = plans(cfg, state.instanceId, network.bridge, resolvers, tables);
+    const list = plans(cfg, instanceId, bridge, resolvers, tables);
     const status = check(list, tables);
     if (status.state === 'ok') {
-      return report(cfg, state.instanceId, {
+      return report(cfg, instanceId, {
         state: 'ok',
-        detail: `${summary(cfg, network.bridge)}${tables.notes.length ? `; ${tables.notes.join('; ')}` : ''}`,
-        bridge: network.bridge,
+        detail: okDetail(cfg, bridge, tables),
+        bridge,
         problems: before,
         changes: before.length ? [`rewrote the rules (${before.length} problem(s) fixed)`] : [],
       });
