@@ -2,7 +2,7 @@ import { BerthCommand } from '../src/cli/base-command.js';
 import { type DoctorReport, doctor } from '../src/services/reconcile.js';
 
 export default class Doctor extends BerthCommand {
-  static override summary = 'Check the state file, the engine, the image, the network and VM drift';
+  static override summary = 'Check the state file, the engine, the image, the network, its firewall rules and VM drift';
   static override description = 'Exits 1 when something needs attention.';
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json'];
 
@@ -19,6 +19,8 @@ export default class Doctor extends BerthCommand {
       this.log(
         `${mark(!report.network.present || report.network.interVmTrafficBlocked)} network ${report.network.name}: ${report.network.present ? (report.network.interVmTrafficBlocked ? 'inter-VM traffic blocked' : 'inter-VM traffic ALLOWED') : 'made on first VM create'}`,
       );
+      const fw = report.firewall;
+      this.log(`${fw.state === 'ok' ? 'ok  ' : fw.state === 'off' ? 'WARN' : 'FAIL'} firewall ${fw.state}: ${fw.detail}`);
       if (report.drift) {
         const d = report.drift;
         const clean = d.orphans.length + d.missing.length + d.stuck.length === 0;

@@ -30,6 +30,7 @@ export default class Up extends BerthCommand {
         ),
       );
       this.log(`\nVM image: ${cfg.image}${result.imageBuilt ? ' (just built)' : ''}`);
+      this.log(`Firewall: ${result.firewall.state}, ${result.firewall.detail}`);
       this.log('\nNext steps:');
       this.log('  berth user allow alice --plan standard');
       this.log('  berth user key add alice --file alice.pub');

@@ -26,6 +26,8 @@ export class EventsFollower {
     private readonly components: Components,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** Called each time the engine's event stream is (re)connected: after an engine restart, too. */
+    private readonly onConnected: () => void = () => undefined,
   ) {}
 
   start(): void {
@@ -78,6 +80,7 @@ export class EventsFollower {
     });
     this.components.set('events', 'running', `following ${runtime.address}`);
     this.log.info({ since: since.toISOString() }, 'following docker events');
+    this.onConnected();
     // Whatever happened while we were away is in the engine's state now.
     await reconcileObserved(this.ctx).catch((err) => this.log.warn({ err: (err as Error).message }, 'could not re-read VM states'));
     await ended;

@@ -16,6 +16,7 @@ import { loadTelegramToken } from '../src/services/telegram-token.js';
 import { startApi } from './api.js';
 import { Components } from './components.js';
 import { EventsFollower } from './events.js';
+import { FirewallKeeper } from './firewall.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
@@ -174,6 +175,9 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   await writeFile(pidTemp, `${process.pid}\n`, { mode: 0o600 });
   await rename(pidTemp, paths.pidFile);
 
+  // The rules before anything else touches the VMs; re-applied when the engine comes back.
+  const firewall = new FirewallKeeper(ctx, components, log.child({ component: 'firewall' }));
+  await firewall.start();
   // After a reboot: quota disks re-attached and the VMs the engine could not start, started.
   const restored = await restoreHomes(ctx).catch((err: unknown) => {
     log.error({ component: 'daemon', err: String(err) }, 'could not restore home disks');
@@ -181,7 +185,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   });
   if (restored && restored.started.length + restored.failed.length > 0)
     log.info({ component: 'daemon', ...restored }, 'home disks restored');
-  const events = new EventsFollower(ctx, components, log.child({ component: 'events' }), metrics);
+  const events = new EventsFollower(ctx, components, log.child({ component: 'events' }), metrics, () => firewall.kick());
   events.start();
   const scheduler = new Scheduler(ctx, components, log.child({ component: 'scheduler' }), metrics, sessions);
   scheduler.start();
@@ -237,6 +241,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
         await api.close().catch(() => undefined);
         await scheduler.stop().catch(() => undefined);
         await events.stop().catch(() => undefined);
+        await firewall.stop().catch(() => undefined);
         clearTimeout(hardStop);
         resolve();
       })();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Duplex, Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { BerthError } from '../errors.js';
@@ -87,6 +88,23 @@ export interface VmStats {
   pids: number;
   netRxBytes: number;
   netTxBytes: number;
+}
+
+export interface NetworkSummary {
+  name: string;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** The Linux bridge interface of the network (what the host firewall matches). */
+  bridge: string;
+  /** The host's addresses on the network. */
+  gateways: string[];
+}
+
+const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+
+/** `berth` + 10 hex of the network name's sha256: 15 characters, the Linux limit, and stable. */
+export function bridgeNameFor(network: string): string {
+  return `berth${createHash('sha256').update(network).digest('hex').slice(0, 10)}`;
 }
 
 /** The one module that talks to Docker. Every call's failure becomes a BerthError. */
@@ -207,18 +225,26 @@ export class DockerRuntime {
         Driver: 'bridge',
         CheckDuplicate: true,
         Labels: labels,
-        // One user's VM must not reach another's.
-        Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+        // One user's VM must not reach another's; a stable bridge name for the host firewall.
+        Options: { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: bridgeNameFor(name) },
       });
     } catch (err) {
       if (statusOf(err) !== 409) this.fail(err, `create network ${name}`);
     }
   }
 
-  async network(name: string): Promise<{ name: string; options: Record<string, string>; labels: Record<string, string> } | null> {
+  async network(name: string): Promise<NetworkSummary | null> {
     try {
       const info = await this.docker.getNetwork(name).inspect();
-      return { name: info.Name, options: info.Options ?? {}, labels: info.Labels ?? {} };
+      const options: Record<string, string> = info.Options ?? {};
+      return {
+        name: info.Name,
+        options,
+        labels: info.Labels ?? {},
+        // Networks made before berth named its bridges have Docker's default name.
+        bridge: options[BRIDGE_NAME_OPTION] || `br-${String(info.Id).slice(0, 12)}`,
+        gateways: (info.IPAM?.Config ?? []).map((c) => c.Gateway ?? '').filter(Boolean),
+      };
     } catch (err) {
       if (statusOf(err) === 404) return null;
       return this.fail(err, `inspect network ${name}`);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { checkDockerHost, checkNetworkName } from './docker-host.js';
 import { formatDuration, parseDuration } from './durations.js';
+import { parseEgress, parseHostAllow } from './egress.js';
 import { checkImageRef } from './image-ref.js';
 import { checkListenAddress } from './listen-address.js';
 import { checkPlanName, printable } from './names.js';
@@ -232,6 +233,36 @@ export const CONFIG_KEYS = {
     parse: checkNetworkName,
     format: String,
   }),
+  // --- network ---
+  'network.firewall': key<boolean>({
+    description: 'Enforce the egress policy with host firewall rules; VM create fails when they cannot be applied (on/off)',
+    default: true,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'network.firewall'),
+    format: formatSwitch,
+  }),
+  'network.host-allow': key<string[]>({
+    description: "Ports of the host's own addresses VMs may reach (e.g. tcp/3128,udp/5000-5010; empty = none)",
+    default: [],
+    schema: z.array(z.string()),
+    parse: parseHostAllow,
+    format: (ports) => ports.join(','),
+  }),
+  'network.egress': key<string[]>({
+    description: 'Where VMs may connect: internet, none, or a list of CIDR, tcp/PORT, tcp/PORT@CIDR',
+    default: ['internet'],
+    schema: z.array(z.string()),
+    parse: parseEgress,
+    format: (entries) => entries.join(','),
+  }),
+  'network.block-private': key<boolean>({
+    description: 'Also refuse RFC 1918, CGNAT (100.64/10) and ULA (fc00::/7) destinations (on/off)',
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'network.block-private'),
+    format: formatSwitch,
+  }),
+  // --- end network ---
   'ssh.listen': key<string>({
     description: 'Address of the SSH gateway (host:port)',
     default: '0.0.0.0:2222',

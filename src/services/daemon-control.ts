@@ -15,7 +15,7 @@ export function daemonPaths(home: string) {
   };
 }
 
-export type ComponentName = 'api' | 'scheduler' | 'events' | 'telegram' | 'ssh';
+export type ComponentName = 'api' | 'scheduler' | 'events' | 'telegram' | 'ssh' | 'firewall';
 export interface ComponentStatus {
   name: ComponentName;
   state: 'starting' | 'running' | 'disabled' | 'failed';

@@ -5,6 +5,7 @@ import { effectiveConfig } from '../domain/config-keys.js';
 import { BerthError } from '../errors.js';
 import type { State, Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
+import { type FirewallState, firewallStatus } from './firewall.js';
 import { mountedBy } from './homes.js';
 import { vmRef } from './vm-refs.js';
 import { recreateContainer } from './vms.js';
@@ -155,6 +156,8 @@ export interface DoctorReport {
   image: { ref: string; present: boolean };
   network: { name: string; present: boolean; interVmTrafficBlocked: boolean };
   drift: Drift | null;
+  /** `off` is a warning (healthy, no isolation); anything but `ok` and `off` is unhealthy. */
+  firewall: { state: FirewallState | 'unchecked'; detail: string; problems: string[] };
   healthy: boolean;
 }
 
@@ -170,6 +173,7 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
       image: { ref: '-', present: false },
       network: { name: '-', present: false, interVmTrafficBlocked: false },
       drift: null,
+      firewall: { state: 'unchecked', detail: 'not checked: the state file comes first', problems: [] },
       healthy: false,
     };
   }
@@ -180,6 +184,7 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
     image: { ref: cfg.image, present: false },
     network: { name: cfg['docker.network'], present: false, interVmTrafficBlocked: false },
     drift: null,
+    firewall: { state: 'unchecked', detail: 'not checked: the engine did not answer', problems: [] },
     healthy: false,
   };
   try {
@@ -192,6 +197,8 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
     report.network.present = network !== null;
     report.network.interVmTrafficBlocked = network?.options['com.docker.network.bridge.enable_icc'] === 'false';
     report.drift = await findDrift(ctx, runtime);
+    const fw = await firewallStatus(ctx);
+    report.firewall = { state: fw.state, detail: fw.detail, problems: fw.problems };
   } catch (err) {
     report.engine.problem = err instanceof BerthError ? err.message : String(err);
   }
@@ -201,6 +208,7 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
     report.image.present &&
     (!report.network.present || report.network.interVmTrafficBlocked) &&
     drift !== null &&
+    (report.firewall.state === 'ok' || report.firewall.state === 'off') &&
     drift.orphans.length + drift.missing.length + drift.stuck.length === 0;
   return report;
 }

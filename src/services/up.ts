@@ -1,6 +1,7 @@
 import { effectiveConfig } from '../domain/config-keys.js';
 import type { Berth } from './context.js';
 import { type DaemonStatus, daemonStatus, startDaemon, stopDaemon } from './daemon-control.js';
+import { ensureFirewall, type FirewallReport } from './firewall.js';
 import { buildImage, DEFAULT_TEMPLATE, templateTag } from './images.js';
 import { initHome } from './init.js';
 import { vmRef } from './vm-refs.js';
@@ -11,11 +12,12 @@ export interface UpResult {
   imageBuilt: string | null;
   daemonStarted: boolean;
   daemon: DaemonStatus;
+  firewall: FirewallReport;
 }
 
 /**
  * berth's main job in one idempotent step: the home, the default VM image when it is
- * missing, and the daemon.
+ * missing, the network's firewall rules, and the daemon.
  */
 export async function up(
   ctx: Berth,
@@ -35,9 +37,12 @@ export async function up(
       imageBuilt = (await buildImage(ctx, { template: DEFAULT_TEMPLATE, base: options.base }, options.onBuildLine)).tag;
     }
   }
+  const firewall = await ensureFirewall(ctx, runtime);
+  if (firewall.changes.length) step(`Firewall: ${firewall.changes.join('; ')}`);
+  if (firewall.state === 'off') step(`Firewall: ${firewall.detail}`);
   const before = await daemonStatus(ctx.store.home);
   const daemon = before.running ? before : await startDaemon(ctx.store.home);
-  return { initialised: init.created, imageBuilt, daemonStarted: !before.running, daemon };
+  return { initialised: init.created, imageBuilt, daemonStarted: !before.running, daemon, firewall };
 }
 
 /** Stops the daemon; VMs keep running unless `stopVms`. */

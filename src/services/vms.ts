@@ -20,6 +20,7 @@ import { BerthError, invalidInput } from '../errors.js';
 import { newId } from '../state/migrations.js';
 import type { Home, Resources, State, StopReason, User, Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
+import { ensureFirewall } from './firewall.js';
 import { attachHome, claimHome, provisionHome, releaseHome } from './homes.js';
 import { checkTemplateName, templateTag } from './images.js';
 import { findPlan } from './plans.js';
@@ -78,6 +79,12 @@ function vmResources(resources: Resources, home: Home, host: HostInfo): Resource
     diskBytes: home.diskBytes ?? 0,
     rootfsEnforced: resources.rootfsBytes ? rootfsEnforcement(host) : undefined,
   };
+}
+
+/** berth's network, and the host firewall's rules for it (fail closed unless network.firewall is off). */
+async function networkWithFirewall(ctx: Berth, runtime: DockerRuntime, network: string): Promise<void> {
+  await runtime.ensureNetwork(network, { [LABEL.managed]: 'true' });
+  await ensureFirewall(ctx, runtime);
 }
 
 /** The container of a VM, made from its record: hardening always, resources from `resources`. */
@@ -160,7 +167,7 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
   try {
     const [provisioned] = await Promise.all([
       provisionHome(ctx, runtime, vm.instanceId, vm.home, vm.record, vm.userId),
-      runtime.ensureNetwork(vm.network, { [LABEL.managed]: 'true' }),
+      networkWithFirewall(ctx, runtime, vm.network),
     ]);
     made = provisioned;
     containerId = await makeContainer(runtime, vm.network, vm.instanceId, vm.record, vm.home, vm.userId);
@@ -421,7 +428,7 @@ export async function recreateContainer(ctx: Berth, runtime: DockerRuntime, vm: 
   for (const id of new Set([...(vm.containerId ? [vm.containerId] : []), ...stale])) await runtime.removeContainer(id);
   await Promise.all([
     provisionHome(ctx, runtime, state.instanceId, home, vm, owner.id),
-    runtime.ensureNetwork(cfg['docker.network'], { [LABEL.managed]: 'true' }),
+    networkWithFirewall(ctx, runtime, cfg['docker.network']),
   ]);
   const id = await makeContainer(runtime, cfg['docker.network'], state.instanceId, { ...vm, resources }, home, owner.id);
   if (vm.desired === 'running') await runtime.startContainer(id);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { execa } from 'execa';
+import { removeFirewallRules } from '../../src/services/firewall.js';
 import { berth, tempHome } from './cli.js';
 
 export const docker = new Docker();
@@ -52,6 +53,8 @@ export async function removeInstance(instanceId: string): Promise<void> {
   }
   const { Volumes } = await docker.listVolumes({ filters: { label } });
   for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove({ force: true });
+  // This instance's chains (BERTH-IN-<id>, BERTH-FWD-<id>) and the jumps into them, both families.
+  await removeFirewallRules(instanceId);
 }
 
 /** Detaches the loop devices of quota disks under a berth home (those of no one else). */
