@@ -127,8 +127,26 @@ export async function dropStaleLinks(dir: string): Promise<number> {
   return dropped;
 }
 
-/** Attaches the image (once) and points its link at the device; returns the device. */
+/**
+ * Attaches the image (once: under a lock, so that two processes starting the same VM never attach
+ * it twice) and points its link at the device; returns the device.
+ */
 export async function attachDisk(paths: DiskPaths): Promise<string> {
+  if (await linkIsRight(paths)) return readlink(paths.link);
+  const { default: lockfile } = await import('proper-lockfile');
+  const release = await lockfile
+    .lock(paths.image, { realpath: false, stale: 30_000, retries: { retries: 100, minTimeout: 20, maxTimeout: 200 } })
+    .catch((err: Error) => {
+      throw new BerthError('DISK_BUSY', `Another berth process holds the disk ${paths.image} (${err.message}).`, 'Try again in a moment.');
+    });
+  try {
+    return await attachLocked(paths);
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+async function attachLocked(paths: DiskPaths): Promise<string> {
   if (await linkIsRight(paths)) return readlink(paths.link);
   await stat(paths.image).catch(() => {
     throw new BerthError(
