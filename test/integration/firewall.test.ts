@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirewallReportSchema } from '../../src/views/firewall-view.js';
 import { BIN, berth, berthJson } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
-import { docker, MINIMAL_IMAGE, unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { detachDisksUnder, docker, MINIMAL_IMAGE, unique, type VmHome, vmHome } from '../helpers/docker.js';
 import { type NetnsEngine, startNetnsEngine } from '../helpers/netns-engine.js';
 
 let h: VmHome;
@@ -293,6 +293,8 @@ describe('an engine restart', () => {
   afterAll(async () => {
     if (engine && dir) await engine.berth(join(dir, 'h'), ['daemon', 'stop']);
     await engine?.stop();
+    // Loop devices are not namespaced: the VM's quota disk was attached on this host.
+    if (dir) await detachDisksUnder(join(dir, 'h'));
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
