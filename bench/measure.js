@@ -88,6 +88,12 @@ export function benchHome({ bin, root, prefix, env: extraEnv = {} }) {
       if (ids.length) docker('rm', '-f', ...ids);
       const vols = lines(docker('volume', 'ls', '-q', '--filter', label));
       if (vols.length) docker('volume', 'rm', '-f', ...vols);
+      // This home's quota disks (and no one else's), then its firewall rules.
+      spawnSync('node', [bin, 'network', 'remove'], { env });
+    }
+    const loops = spawnSync('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8' }).stdout;
+    for (const d of loops ? JSON.parse(loops).loopdevices : []) {
+      if (d['back-file']?.startsWith(`${join(home, 'disks')}/`)) spawnSync('losetup', ['--detach', d.name]);
     }
     spawnSync('docker', ['network', 'rm', network]);
     rmSync(dir, { recursive: true, force: true });
