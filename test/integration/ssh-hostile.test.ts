@@ -374,7 +374,10 @@ describe('a VM whose /bin/sh never returns', () => {
       30_000,
     );
     expect(audits).toHaveLength(SESSIONS);
-    for (const line of audits) expect(JSON.parse(line).outcome).toBe('timeout');
+    // A client killed before its command's exec was made leaves nothing to wait for: `disconnected`.
+    const outcomes = audits.map((line) => JSON.parse(line).outcome as string);
+    for (const outcome of outcomes) expect(['timeout', 'disconnected']).toContain(outcome);
+    expect(outcomes.filter((o) => o === 'timeout').length).toBeGreaterThan(SESSIONS / 2);
     expect(await metrics()).toMatch(/^berth_ssh_sessions_active 0$/m);
     await waitFor(`the daemon's descriptors to come back (${baselineFds} at rest)`, async () => fds() <= baselineFds + 10, 20_000);
   }, 180_000);
