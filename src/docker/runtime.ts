@@ -453,7 +453,7 @@ export class DockerRuntime {
         const until = (ready: ((done: () => void) => () => void) | null, ms?: number) =>
           new Promise<void>((resolve, reject) => {
             if (signal?.aborted) return reject(aborted());
-            let off = () => undefined as void;
+            let off: () => void = () => undefined;
             const timer = ms === undefined ? undefined : setTimeout(finish, ms);
             function onAbort() {
               clearTimeout(timer);
