@@ -17,6 +17,7 @@ import { startApi } from './api.js';
 import { Components } from './components.js';
 import { EventsFollower } from './events.js';
 import { FirewallKeeper } from './firewall.js';
+import { RotatingLogFile } from './log-file.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
@@ -77,12 +78,16 @@ async function startBot(ctx: Berth, home: string, config: ConfigValues, log: Log
  * the control socket is the lock (a socket that answers means a live daemon; one that
  * does not is a crashed daemon's, and is replaced).
  */
-export async function runDaemon(home: string, options: { pretty: boolean }): Promise<void> {
+export async function runDaemon(home: string, options: { pretty: boolean; logToFile?: boolean }): Promise<void> {
   const paths = daemonPaths(home);
   const ctx0 = openBerth(home);
   const state = await ctx0.store.read();
   const config = effectiveConfig(state.config);
-  const log = createLogger(config['log-level'], options.pretty);
+  const logLimits = (c: ConfigValues) => ({ maxBytes: c['log.max-size'], keep: c['log.keep'] });
+  // In the background the daemon writes its own log, rotated by size; in the foreground, stdout.
+  const logFile = options.logToFile ? new RotatingLogFile(paths.logFile, logLimits(config)) : null;
+  const log = createLogger(config['log-level'], options.pretty, logFile ?? undefined);
+  if (logFile) process.on('SIGHUP', () => logFile.reopen());
   // A promise nobody awaited is logged and the daemon goes on; an exception nothing caught
   // leaves it in an unknown state: logged, then exit 1 (systemd restarts it).
   process.on('unhandledRejection', (reason) => {
@@ -94,6 +99,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
   process.on('uncaughtException', (err) => {
     log.fatal({ component: 'daemon', err: err.stack ?? String(err) }, 'uncaught exception; exiting');
     log.flush?.();
+    logFile?.flushSync();
     process.exitCode = 1;
     setTimeout(() => process.exit(1), 200);
   });
@@ -220,6 +226,17 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
       (err) => notifyLog.error({ err: String(err) }, 'delivering queued notices failed'),
     );
   });
+  // Log limits follow the config (berth config set log.max-size …) without a restart.
+  const logConfig = logFile
+    ? watchDir(
+        home,
+        (file) => file === 'state.json',
+        async () => {
+          logFile.setLimits(logLimits(effectiveConfig((await ctx.store.read()).config)));
+        },
+        () => undefined,
+      )
+    : null;
   log.info({ component: 'daemon', socket: paths.socket, version }, 'berth daemon started');
 
   await new Promise<void>((resolve) => {
@@ -237,6 +254,7 @@ export async function runDaemon(home: string, options: { pretty: boolean }): Pro
         await gateway?.stop().catch(() => undefined);
         await botStarting.catch(() => undefined);
         (outbox as { close(): void } | null)?.close();
+        logConfig?.close();
         await (telegram as TelegramBot | null)?.stop().catch(() => undefined);
         await api.close().catch(() => undefined);
         await scheduler.stop().catch(() => undefined);

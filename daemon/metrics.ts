@@ -16,6 +16,8 @@ export interface SshMetrics {
   sessions: Counter<'kind' | 'outcome'>;
   active: Gauge;
   authFailures: Counter<'reason'>;
+  /** Connections dropped and channels refused by a limit, by reason. */
+  drops: Counter<'reason'>;
   bytes: Counter<'direction'>;
 }
 
@@ -80,6 +82,12 @@ export function createMetrics(ctx: Berth): Metrics {
     authFailures: new Counter({
       name: 'berth_ssh_auth_failures_total',
       help: 'SSH logins refused, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    drops: new Counter({
+      name: 'berth_ssh_drops_total',
+      help: 'SSH connections dropped and channels refused by a limit, by reason (per-source, startups-full, startups-early-drop, banner-timeout, login-grace, banned, user-connections, channel-rate)',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -7,6 +7,7 @@ import { acceptClientEnv, MAX_CLIENT_ENV } from '../../src/domain/ssh-env.js';
 import { parseX11 } from '../../src/domain/ssh-forwarding.js';
 import { BerthError } from '../../src/errors.js';
 import type { Berth } from '../../src/services/context.js';
+import { isDeadline, withDeadline } from '../../src/services/deadline.js';
 import { type GatewayIdentity, gatewayActor, openGatewayVm } from '../../src/services/ssh-access.js';
 import {
   type ExitSignal,
@@ -42,6 +43,8 @@ export interface ConnectionScope {
   batch(): void;
   /** Runs `fn` when the connection closes (at once if it already has); the result unsubscribes. */
   onClose(fn: () => void): () => void;
+  /** The longest any wait on the engine for a session lasts (exit codes, signals, helper reports). */
+  deadlineMs: number;
 }
 
 // sftp-server's place differs between distributions; the first one found runs.
@@ -229,6 +232,10 @@ function startExec(
   scope.metrics.active.inc();
 
   let offClose: () => void = () => undefined;
+  /** An engine wait of this session passed its deadline: its outcome is `timeout`. */
+  let timedOut = false;
+  const hangup = () =>
+    signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, wrapped, actor: gatewayActor(identity), deadlineMs: scope.deadlineMs });
   /** The session is over: client told (if still there), processes gone, slot freed, audit written. */
   const end = async (outcome: string, reason?: string) => {
     if (finished) return;
@@ -243,9 +250,10 @@ function startExec(
       if (stream && outcome !== 'ok') {
         // The client went away or the session was killed: nothing may be left running in the VM.
         stream.destroy();
-        await signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, wrapped, actor: gatewayActor(identity) }).catch((err) =>
-          log.warn({ id: session.id, err: String(err) }, 'could not end the processes of an ssh session'),
-        );
+        await hangup().catch((err) => {
+          if (isDeadline(err)) timedOut = true;
+          log.warn({ id: session.id, err: String(err) }, 'could not end the processes of an ssh session');
+        });
       }
       if (channel.writable) {
         // exit-status goes out at once: the output still queued for the client's window first.
@@ -262,9 +270,13 @@ function startExec(
     } finally {
       // Whatever happened above: the channel closed, the listeners ended, the session audited.
       channel.close();
-      await Promise.all(listeners.map((l) => l.close()));
+      await withDeadline(scope.deadlineMs, 'close the listeners of the session', () => Promise.all(listeners.map((l) => l.close()))).catch(
+        () => {
+          timedOut = true;
+        },
+      );
       scope.metrics.active.dec();
-      audit(scope, session, outcome, exitCode, startedAt);
+      audit(scope, session, timedOut ? 'timeout' : outcome, exitCode, startedAt);
     }
   };
 
@@ -302,7 +314,9 @@ function startExec(
       while (nextSignal && !finished) {
         const name = nextSignal;
         nextSignal = null;
-        await signalExecSession(ctx, ref, session.id, name, { wrapped, actor: gatewayActor(identity) }).catch(() => undefined);
+        await signalExecSession(ctx, ref, session.id, name, { wrapped, actor: gatewayActor(identity), deadlineMs: scope.deadlineMs }).catch(
+          () => undefined,
+        );
       }
     } finally {
       signalling = false;
@@ -338,9 +352,7 @@ function startExec(
       if (finished) {
         // The client left while the exec was being made: it must not run on alone.
         handle.stream.destroy();
-        await signalExecSession(ctx, ref, session.id, 'HUP', { hangup: true, wrapped, actor: gatewayActor(identity) }).catch(
-          () => undefined,
-        );
+        await hangup().catch(() => undefined);
         return;
       }
       stream = handle.stream;
@@ -351,8 +363,19 @@ function startExec(
       wire(scope, session, channel, handle.stream, pty !== null, async () => {
         if (ending || finished) return;
         ending = true;
-        exitCode = await handle.exitCode().catch(() => null);
-        if (wrapped && exitCode !== null) exitSignal = await readExitSignal(ctx, ref, session.id, exitCode, gatewayActor(identity));
+        // A program that closed its output and lives on (or an engine that does not answer) is
+        // not waited for past the deadline: the session ends, what is left of it is hung up.
+        exitCode = await withDeadline(scope.deadlineMs, 'report the exit code', (abort) => handle.exitCode(abort)).catch((err) => {
+          if (isDeadline(err)) timedOut = true;
+          return null;
+        });
+        if (timedOut) {
+          note(`berth: the command's exit status did not come within ${Math.ceil(scope.deadlineMs / 1000)} s; the session is ended.`);
+          await end('timeout');
+          return;
+        }
+        if (wrapped && exitCode !== null)
+          exitSignal = await readExitSignal(ctx, ref, session.id, exitCode, gatewayActor(identity), scope.deadlineMs);
         await end(exitCode === null ? 'error' : 'ok');
       });
     } catch (err) {

@@ -1,19 +1,21 @@
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import type pino from 'pino';
 import type { AuthContext, Connection, Server as SshServer, TcpipBindInfo } from 'ssh2';
 import { type ConfigValues, effectiveConfig } from '../../src/domain/config-keys.js';
 import { printable } from '../../src/domain/names.js';
 import type { Berth } from '../../src/services/context.js';
+import { engineDeadlineMs } from '../../src/services/deadline.js';
 import { accessWithdrawn, authorizeGatewayKey, type GatewayIdentity, maintenanceBanner } from '../../src/services/ssh-access.js';
 import type { HostKey } from '../../src/services/ssh-host-key.js';
 import type { State } from '../../src/state/schema.js';
+import { LogSummary } from '../log-summary.js';
 import type { SshMetrics } from '../metrics.js';
 import { watchDir } from '../state-watch.js';
 import { type ConnectionScope, handleSessionChannel } from './channel-bridge.js';
 import { handleDirectTcpip } from './forwarding.js';
-import { AuthRateLimit, PreAuthSlots } from './rate-limit.js';
+import { AuthRateLimit, ChannelRate, PreAuthSlots, type StartupLimits } from './rate-limit.js';
 import { RemoteForwards } from './remote-forward.js';
 import { SessionRegistry, type SessionView } from './sessions.js';
 
@@ -25,16 +27,77 @@ export interface GatewayOptions {
   metrics: SshMetrics;
   listen: string;
   hostKey: HostKey;
+  /** Summarises refusals and drops in the log (one line per source and reason per interval). */
+  summary?: LogSummary;
+  /** The longest a session waits on the engine (exit codes, signals); BERTH_SSH_EXIT_DEADLINE_MS. */
+  deadlineMs?: number;
+}
+
+/** The pre-login limits in force (config keys ssh.max-startups…, ssh.login-grace, ssh.banner-timeout). */
+interface PreAuthLimits extends StartupLimits {
+  graceMs: number;
+  bannerMs: number;
+}
+
+function preAuthLimits(cfg: ConfigValues): PreAuthLimits {
+  return {
+    perSource: cfg['ssh.max-startups-per-source'],
+    ...cfg['ssh.max-startups'],
+    graceMs: cfg['ssh.login-grace'] * 1000,
+    bannerMs: cfg['ssh.banner-timeout'] * 1000,
+  };
+}
+
+/** A connection from its TCP accept until it logs in (or goes). */
+interface PreAuth {
+  /** Frees its pre-login slot (idempotent). */
+  release: () => void;
+  /** The client sent its identification line (ssh2 made a connection of it). */
+  identified: boolean;
+  loggedIn: boolean;
+  timers: NodeJS.Timeout[];
+}
+
+// SSH_MSG_DISCONNECT and its reason "too many connections" (RFC 4253, 11.1 and 4250, 4.2.2).
+const MSG_DISCONNECT = 1;
+const DISCONNECT_TOO_MANY_CONNECTIONS = 12;
+
+interface ProtocolInternals {
+  _packetRW?: {
+    write: { allocStartKEX: number; alloc(n: number, force?: boolean): Buffer; finalize(p: Buffer, force?: boolean): Buffer };
+  };
+  channelOpenFail?(remote: number, reason: number, description?: string): void;
+}
+
+/**
+ * Sends SSH_MSG_DISCONNECT with a description, which OpenSSH prints ("Received disconnect …:
+ * 12: text"); ssh2's own disconnect() sends none. False when this ssh2 cannot.
+ */
+function disconnectWith(client: Connection, reason: number, description: string): boolean {
+  const proto = (client as unknown as { _protocol?: ProtocolInternals })._protocol;
+  const rw = proto?._packetRW?.write;
+  let sendPacket: ((p: unknown, packet: Buffer, bypass?: boolean) => void) | undefined;
+  try {
+    sendPacket = (createRequire(import.meta.url)('ssh2/lib/protocol/utils.js') as { sendPacket?: typeof sendPacket }).sendPacket;
+  } catch {
+    sendPacket = undefined;
+  }
+  if (!proto || !rw || typeof sendPacket !== 'function') return false;
+  const text = Buffer.from(description.slice(0, 400), 'utf8');
+  const p = rw.allocStartKEX;
+  const packet = rw.alloc(1 + 4 + 4 + text.length + 4, true);
+  packet[p] = MSG_DISCONNECT;
+  packet.writeUInt32BE(reason, p + 1);
+  packet.writeUInt32BE(text.length, p + 5);
+  text.copy(packet, p + 9);
+  packet.writeUInt32BE(0, p + 9 + text.length);
+  sendPacket(proto, rw.finalize(packet, true), true);
+  return true;
 }
 
 /** Attempts one connection may make before it is cut (each key an agent holds is one). */
 const MAX_ATTEMPTS = 6;
 const KEEPALIVE_MS = 15_000;
-/** A connection that has not logged in by then is cut (sshd's LoginGraceTime). */
-const LOGIN_GRACE_MS = 60_000;
-/** Connections not logged in yet, per source address (IPv6: per /64) and overall (sshd's MaxStartups). */
-const MAX_STARTUPS_PER_SOURCE = 10;
-const MAX_STARTUPS = 100;
 /** A state read before login is reused while the file is unchanged, for at most this long. */
 const STATE_CACHE_MS = 2000;
 
@@ -56,8 +119,16 @@ const CIPHERS = [
 export class SshGateway {
   readonly registry = new SessionRegistry();
   private readonly limiter = new AuthRateLimit();
-  private readonly startups = new PreAuthSlots(MAX_STARTUPS_PER_SOURCE, MAX_STARTUPS);
+  private readonly startups = new PreAuthSlots();
+  private readonly channels = new ChannelRate();
+  /** Logged-in connections per user (ssh.max-connections). */
+  private readonly perUser = new Map<string, number>();
+  private readonly pending = new WeakMap<Socket, PreAuth>();
+  private limits: PreAuthLimits | null = null;
+  private readonly summary: LogSummary;
+  private readonly deadlineMs: number;
   private server: SshServer | null = null;
+  private tcp: NetServer | null = null;
   private readonly connections = new Set<Connection>();
   /** Logged-in connections, re-checked against the state whenever it changes. */
   private readonly live = new Map<Connection, { identity: GatewayIdentity; drop: () => void }>();
@@ -65,7 +136,10 @@ export class SshGateway {
   private cached: { key: string; at: number; state: Promise<State> } | null = null;
   address = '';
 
-  constructor(private readonly options: GatewayOptions) {}
+  constructor(private readonly options: GatewayOptions) {
+    this.summary = options.summary ?? new LogSummary(options.log);
+    this.deadlineMs = options.deadlineMs ?? engineDeadlineMs();
+  }
 
   async start(): Promise<string> {
     const { Server } = createRequire(import.meta.url)('ssh2') as Ssh2;
@@ -81,23 +155,30 @@ export class SshGateway {
     );
     server.on('error', (err: Error) => this.options.log.error({ err: String(err) }, 'ssh server error'));
     this.server = server;
+    this.limits = preAuthLimits(await this.config());
+    // berth accepts the TCP connections itself and hands ssh2 those it lets in: the pre-login
+    // slots and deadlines count from the accept, not from the client's first line.
+    const tcp = createServer((socket) => this.onAccept(socket));
+    tcp.on('error', (err: Error) => this.options.log.error({ err: String(err) }, 'ssh listener error'));
+    this.tcp = tcp;
     const listen = this.options.listen;
     const at = listen.lastIndexOf(':');
     const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
     const port = Number(listen.slice(at + 1));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
+      tcp.once('error', reject);
+      tcp.listen(port, host, () => {
+        tcp.off('error', reject);
         resolve();
       });
     });
-    const bound = server.address() as AddressInfo;
+    const bound = tcp.address() as AddressInfo;
     this.address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
     this.watcher = watchDir(
       this.options.ctx.store.home,
       (file) => file === 'state.json',
       async () => {
+        this.limits = preAuthLimits(await this.config());
         await this.revalidate();
       },
       (err) => this.options.log.warn({ err: String(err) }, 'ssh: re-checking live access failed'),
@@ -131,11 +212,12 @@ export class SshGateway {
 
   async stop(): Promise<void> {
     this.watcher?.close();
+    this.summary.close();
     for (const s of this.registry.list()) this.registry.get(s.id)?.kill('the berth daemon is stopping');
-    const server = this.server;
-    if (!server) return;
+    const tcp = this.tcp;
+    if (!tcp) return;
     await new Promise<void>((resolve) => {
-      server.close(() => resolve());
+      tcp.close(() => resolve());
       for (const c of this.connections) c.end();
       setTimeout(resolve, 3000).unref();
     });
@@ -180,6 +262,49 @@ export class SshGateway {
     return effectiveConfig((await this.state()).config);
   }
 
+  /** A refusal or drop: counted by reason in /metrics, summarised in the log. */
+  private dropped(source: string, reason: string, msg: string, fields: Record<string, unknown> = {}): void {
+    this.options.metrics.drops.inc({ reason });
+    this.summary.note(source, reason, msg, fields);
+  }
+
+  /**
+   * A TCP connection accepted: it takes a pre-login slot (or is dropped at once: per-source cap,
+   * MaxStartups with random early drop), and must send its identification line within
+   * ssh.banner-timeout and log in within ssh.login-grace, both counted from now.
+   */
+  private onAccept(socket: Socket): void {
+    const source = socket.remoteAddress ?? 'unknown';
+    socket.on('error', () => undefined);
+    const limits = this.limits;
+    const taken = limits ? this.startups.take(source, limits) : 'startups-full';
+    if (typeof taken === 'string' || !limits) {
+      this.dropped(source, String(taken), 'ssh connection dropped: too many connections not logged in yet');
+      socket.destroy();
+      return;
+    }
+    const pre: PreAuth = { release: taken, identified: false, loggedIn: false, timers: [] };
+    pre.timers.push(
+      setTimeout(() => {
+        if (pre.identified || socket.destroyed) return;
+        this.dropped(source, 'banner-timeout', 'ssh connection cut: no identification line in time');
+        socket.destroy();
+      }, limits.bannerMs),
+      setTimeout(() => {
+        if (pre.loggedIn || socket.destroyed) return;
+        this.dropped(source, 'login-grace', 'ssh connection cut: not logged in in time');
+        socket.destroy();
+      }, limits.graceMs),
+    );
+    for (const t of pre.timers) t.unref();
+    socket.once('close', () => {
+      for (const t of pre.timers) clearTimeout(t);
+      pre.release();
+    });
+    this.pending.set(socket, pre);
+    this.server?.injectSocket(socket);
+  }
+
   private onConnection(client: Connection, source: string): void {
     const { ctx, log, metrics } = this.options;
     client.on('error', (err) => log.debug({ source, err: String(err) }, 'ssh connection error'));
@@ -190,13 +315,13 @@ export class SshGateway {
       client.end();
       setTimeout(() => socket?.destroy(), 2000).unref();
     };
-    const startup = this.startups.take(source);
-    if (!startup) {
-      log.warn({ source }, 'ssh connection dropped: too many connections not logged in yet');
-      metrics.authFailures.inc({ reason: 'startups' });
-      drop();
+    const pre = socket ? this.pending.get(socket) : undefined;
+    if (!pre) {
+      // Not from our listener: nothing counts it, so it is not served.
+      socket?.destroy();
       return;
     }
+    pre.identified = true;
     this.connections.add(client);
     let identity: GatewayIdentity | null = null;
     let config: ConfigValues | null = null;
@@ -212,14 +337,13 @@ export class SshGateway {
     const protocol = (client as unknown as { _protocol?: { _banner?: string } })._protocol;
     let corked = false;
 
-    const grace = setTimeout(() => {
-      if (!identity) drop();
-    }, LOGIN_GRACE_MS);
-    grace.unref();
+    /** Set once this connection counts in its user's ssh.max-connections. */
+    let counted: string | null = null;
     client.on('close', () => {
       closed = true;
-      startup();
-      clearTimeout(grace);
+      pre.release();
+      if (counted) this.uncount(counted);
+      counted = null;
       this.connections.delete(client);
       this.live.delete(client);
       if (idleTimer) clearInterval(idleTimer);
@@ -233,17 +357,34 @@ export class SshGateway {
       if (protocol) protocol._banner = maintenanceBanner(state) ?? undefined;
       const cfg = effectiveConfig(state.config);
       if (await this.limiter.banned(source, cfg['ssh.auth-rate'], cfg['ssh.ban'])) {
-        log.warn({ source }, 'ssh connection from a banned address dropped');
-        metrics.authFailures.inc({ reason: 'banned' });
+        this.dropped(source, 'banned', 'ssh connection from a banned address dropped');
         drop();
       }
     })();
 
     client.on('authentication', (auth) => {
       // `ready` follows accept() at once: who logged in is recorded before that.
-      const onSuccess = (who: GatewayIdentity, cfg: ConfigValues) => {
+      const onSuccess = (who: GatewayIdentity, cfg: ConfigValues): boolean => {
+        // A user at ssh.max-connections is told so (the disconnect's text), and not let in.
+        const open = this.perUser.get(who.login) ?? 0;
+        if (!counted && open >= cfg['ssh.max-connections']) {
+          this.dropped(source, 'user-connections', 'ssh login refused: too many connections for this user', { user: who.login });
+          const told = disconnectWith(
+            client,
+            DISCONNECT_TOO_MANY_CONNECTIONS,
+            `berth: ${who.login} has ${open} SSH connections open, the most allowed (ssh.max-connections); close one and try again.`,
+          );
+          if (told) socket?.end();
+          drop();
+          return false;
+        }
+        if (!counted) {
+          counted = who.login;
+          this.perUser.set(who.login, open + 1);
+        }
         identity = who;
         config = cfg;
+        return true;
       };
       const method = auth.method;
       void this.authenticate(auth, source, onSuccess)
@@ -266,7 +407,9 @@ export class SshGateway {
         client.end();
         return;
       }
-      startup();
+      pre.loggedIn = true;
+      pre.release();
+      for (const t of pre.timers) clearTimeout(t);
       this.live.set(client, { identity, drop });
       const idle = config['ssh.idle-timeout'];
       if (idle > 0) {
@@ -290,6 +433,7 @@ export class SshGateway {
         identity,
         source,
         config,
+        deadlineMs: this.deadlineMs,
         touch: () => {
           lastActivity = Date.now();
         },
@@ -314,14 +458,33 @@ export class SshGateway {
           };
         },
       };
-      client.on('session', (accept, reject) => {
+      // Channels cost a docker exec (or a connection to the VM) each: ssh.channel-rate per user
+      // and minute, over all their connections. What is refused says why (the open failure's text).
+      const proto = (client as unknown as { _protocol?: ProtocolInternals })._protocol;
+      let why: string | null = null;
+      if (proto && typeof proto.channelOpenFail === 'function') {
+        const fail = proto.channelOpenFail.bind(proto);
+        proto.channelOpenFail = (remote, reason, description) => {
+          const text = why ?? description;
+          why = null;
+          fail(remote, reason, text);
+        };
+      }
+      const gate = (open: () => void, reject: () => void) => {
         lastActivity = Date.now();
-        handleSessionChannel(scope, accept, reject);
-      });
-      client.on('tcpip', (accept, reject, info) => {
-        lastActivity = Date.now();
-        handleDirectTcpip(scope, accept, reject, info);
-      });
+        const user = identity?.login ?? '';
+        const perMinute = config?.['ssh.channel-rate'] ?? 120;
+        void this.channels.take(user, perMinute).then((ok) => {
+          if (closed) return;
+          if (ok) return open();
+          this.dropped(source, 'channel-rate', 'ssh channel refused: too many channels opened a minute', { user });
+          why = `berth: too many channels opened (at most ${perMinute} a minute, ssh.channel-rate); wait a little`;
+          reject();
+          why = null;
+        });
+      };
+      client.on('session', (accept, reject) => gate(() => handleSessionChannel(scope, accept, reject), reject));
+      client.on('tcpip', (accept, reject, info) => gate(() => handleDirectTcpip(scope, accept, reject, info), reject));
       // Remote forwarding (-R) when ssh.allow-remote-forward is on; unix-socket forwarding never.
       const remote = new RemoteForwards(scope);
       client.on('request', (accept, reject, name, info) => {
@@ -341,8 +504,8 @@ export class SshGateway {
   private async authenticate(
     auth: AuthContext,
     source: string,
-    onSuccess: (identity: GatewayIdentity, config: ConfigValues) => void,
-  ): Promise<'ok' | 'probe' | 'failed'> {
+    onSuccess: (identity: GatewayIdentity, config: ConfigValues) => boolean,
+  ): Promise<'ok' | 'probe' | 'failed' | 'limit'> {
     const { log, metrics } = this.options;
     if (auth.method !== 'publickey') {
       auth.reject(['publickey']);
@@ -365,7 +528,7 @@ export class SshGateway {
     const result = authorizeGatewayKey(state, auth.username, auth.key.data);
     if (!result.ok) {
       metrics.authFailures.inc({ reason: result.reason });
-      log.info({ source, user: printable(auth.username), reason: result.reason }, 'ssh login refused');
+      this.summary.note(source, `login-${result.reason}`, 'ssh login refused', { user: printable(auth.username), reason: result.reason });
       auth.reject(['publickey']);
       return 'failed';
     }
@@ -381,14 +544,20 @@ export class SshGateway {
       key && !(key instanceof Error) && auth.blob && key.verify(auth.blob, auth.signature, auth.hashAlgo as string | undefined) === true;
     if (!valid) {
       metrics.authFailures.inc({ reason: 'bad-signature' });
-      log.info({ source, user: printable(auth.username), reason: 'bad-signature' }, 'ssh login refused');
+      this.summary.note(source, 'login-bad-signature', 'ssh login refused', { user: printable(auth.username), reason: 'bad-signature' });
       auth.reject(['publickey']);
       return 'failed';
     }
+    if (!onSuccess(result.identity, config)) return 'limit';
     log.info({ source, user: result.identity.login, fingerprint: result.identity.fingerprint, vm: result.identity.vmName }, 'ssh login');
-    onSuccess(result.identity, config);
     auth.accept();
     return 'ok';
+  }
+
+  private uncount(login: string): void {
+    const n = (this.perUser.get(login) ?? 1) - 1;
+    if (n <= 0) this.perUser.delete(login);
+    else this.perUser.set(login, n);
   }
 
   /** Counts one refused attempt from `source`; true when that got it banned. */

@@ -101,7 +101,9 @@ export async function openVmListener(
     closed = true;
     handle.stream.end();
     // The helper ends at its stdin's end; whatever still runs under this tag is ended for sure.
-    await signalExecSession(scope.ctx, target.ref, tag, 'HUP', { hangup: true, actor }).catch(() => undefined);
+    await signalExecSession(scope.ctx, target.ref, tag, 'HUP', { hangup: true, actor, deadlineMs: scope.deadlineMs }).catch(
+      () => undefined,
+    );
     handle.stream.destroy();
   };
 

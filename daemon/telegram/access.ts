@@ -1,10 +1,11 @@
 import type { MiddlewareFn } from 'grammy';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { effectiveConfig } from '../../src/domain/config-keys.js';
 import { identify, setTelegramBlocked, telegramActor } from '../../src/services/telegram-users.js';
 import type { BotContext, BotDeps } from './bot-context.js';
 
 const REFUSAL_COOLDOWN_MS = 60 * 60 * 1000;
-const WINDOW_MS = 60 * 1000;
+const WINDOW_S = 60;
 
 /** The command a text message carries (`/name` at its start). Captions never count: grammY does not match them. */
 export function commandOf(ctx: BotContext): string | null {
@@ -26,7 +27,6 @@ function sweep<V>(map: Map<number, V>, at: (v: V) => number, maxAgeMs: number): 
  */
 export function accessControl(deps: BotDeps): MiddlewareFn<BotContext> {
   const refusedAt = new Map<number, number>();
-  const windows = new Map<number, { start: number; count: number; warned: boolean }>();
 
   const refuse = async (ctx: BotContext, id: number, text: string) => {
     if (ctx.callbackQuery) await ctx.answerCallbackQuery().catch(() => undefined);
@@ -37,23 +37,34 @@ export function accessControl(deps: BotDeps): MiddlewareFn<BotContext> {
     await ctx.reply(text);
   };
 
-  /** False when the sender is over their limit (told once per window). */
+  /**
+   * False when the sender is over their limit: every update counts (messages, button presses,
+   * files), told once per minute ("slow down"); the rest are dropped without a word.
+   */
+  let limiter: { perMinute: number; points: RateLimiterMemory; told: RateLimiterMemory } | null = null;
   const withinLimit = async (ctx: BotContext, id: number, perMinute: number) => {
     if (perMinute === 0) return true;
-    const now = Date.now();
-    sweep(windows, (w) => w.start, WINDOW_MS);
-    let w = windows.get(id);
-    if (!w || now - w.start >= WINDOW_MS) {
-      w = { start: now, count: 0, warned: false };
-      windows.set(id, w);
+    if (limiter?.perMinute !== perMinute) {
+      limiter = {
+        perMinute,
+        points: new RateLimiterMemory({ points: perMinute, duration: WINDOW_S }),
+        told: new RateLimiterMemory({ points: 1, duration: WINDOW_S }),
+      };
     }
-    w.count++;
-    if (w.count <= perMinute) return true;
+    const { points, told } = limiter;
+    if (
+      await points.consume(id).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
     if (ctx.callbackQuery) await ctx.answerCallbackQuery().catch(() => undefined);
-    if (!w.warned) {
-      w.warned = true;
-      await ctx.reply(`Slow down: at most ${perMinute} commands a minute. Try again in a little while.`);
-    }
+    const first = await told.consume(id).then(
+      () => true,
+      () => false,
+    );
+    if (first) await ctx.reply(`Slow down: at most ${perMinute} messages a minute. Try again in a little while.`);
     return false;
   };
 

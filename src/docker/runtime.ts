@@ -67,8 +67,11 @@ export interface ImageSummary {
 
 export interface ExecHandle {
   stream: Duplex;
-  /** The exit code, once the command has ended. */
-  exitCode(): Promise<number>;
+  /**
+   * The exit code, once the command has ended. Aborting `signal` stops the waiting (the stream's
+   * end, the polling) with an error: a process that outlives its stream is not waited for forever.
+   */
+  exitCode(signal?: AbortSignal): Promise<number>;
   resize(columns: number, rows: number): Promise<void>;
 }
 
@@ -469,13 +472,44 @@ export class DockerRuntime {
       .catch((err) => this.fail(err, 'run a command in the VM'))) as Duplex;
     return {
       stream,
-      exitCode: async () => {
-        if (!stream.readableEnded) await new Promise((resolve) => stream.once('end', resolve).once('close', resolve));
+      exitCode: async (signal?: AbortSignal) => {
+        const aborted = () =>
+          new BerthError('ENGINE_TIMEOUT', 'Gave up waiting for the exit code.', 'The command may still run in the VM.');
+        /** Resolves when `ready` fires or after `ms`; rejects as soon as `signal` is aborted. */
+        const until = (ready: ((done: () => void) => () => void) | null, ms?: number) =>
+          new Promise<void>((resolve, reject) => {
+            if (signal?.aborted) return reject(aborted());
+            let off: () => void = () => undefined;
+            const timer = ms === undefined ? undefined : setTimeout(finish, ms);
+            function onAbort() {
+              clearTimeout(timer);
+              off();
+              reject(aborted());
+            }
+            function finish() {
+              clearTimeout(timer);
+              off();
+              signal?.removeEventListener('abort', onAbort);
+              resolve();
+            }
+            signal?.addEventListener('abort', onAbort, { once: true });
+            if (ready) off = ready(finish);
+          });
+        if (!stream.readableEnded && !stream.destroyed) {
+          await until((done) => {
+            stream.once('end', done).once('close', done);
+            return () => stream.off('end', done).off('close', done);
+          });
+        }
         // Usually done at the first look; a process that outlives its streams is polled less and less.
         for (let wait = 20; ; wait = Math.min(wait * 2, 1000)) {
-          const info = await exec.inspect().catch((err) => this.fail(err, 'read the exit code'));
+          if (signal?.aborted) throw aborted();
+          const info = await exec.inspect({ abortSignal: signal } as Docker.ExecInspectOptions).catch((err) => {
+            if (signal?.aborted) throw aborted();
+            return this.fail(err, 'read the exit code');
+          });
           if (!info.Running) return info.ExitCode ?? 0;
-          await new Promise((resolve) => setTimeout(resolve, wait));
+          await until(null, wait);
         }
       },
       resize: async (columns, rows) => {

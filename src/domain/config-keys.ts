@@ -7,7 +7,7 @@ import { checkImageRef } from './image-ref.js';
 import { checkListenAddress } from './listen-address.js';
 import { checkPlanName, printable } from './names.js';
 import { parseCpus, parseWhole } from './numbers.js';
-import { formatDiskSize, formatSize, parseDiskSize, parseSize } from './sizes.js';
+import { formatDiskSize, formatSize, parseDiskSize, parseFileSize, parseSize } from './sizes.js';
 import { isReservedEnvName } from './ssh-env.js';
 
 /** One global setting: how it is stored, parsed from text, and shown. */
@@ -105,6 +105,34 @@ function parseLogLevel(input: string): string {
   }
   return text;
 }
+
+/** sshd's MaxStartups: `start:rate:full` (random early drop from `start` on, all dropped at `full`), or one number. */
+export interface MaxStartups {
+  start: number;
+  rate: number;
+  full: number;
+}
+
+export function parseMaxStartups(input: string): MaxStartups {
+  const text = input.trim();
+  const bad = (why: string) =>
+    invalidInput(
+      'INVALID_MAX_STARTUPS',
+      `"${printable(text).slice(0, 40)}" is not a valid ssh.max-startups: ${why}.`,
+      'Write start:rate:full as sshd does (e.g. 10:30:100: from 10 connections not logged in, 30 % of new ones dropped, rising to all at 100), or one number.',
+    );
+  const parts = text.split(':');
+  if (!parts.every((p) => /^\d{1,6}$/.test(p)) || (parts.length !== 1 && parts.length !== 3))
+    throw bad('three whole numbers start:rate:full');
+  const [start = 0, rate = 100, full = start] = parts.map(Number);
+  if (start < 1) throw bad('start must be at least 1');
+  if (parts.length === 1) return { start, rate: 100, full: start };
+  if (rate < 1 || rate > 100) throw bad('rate is a percentage from 1 to 100');
+  if (full <= start) throw bad('full must be greater than start');
+  return { start, rate, full };
+}
+
+export const formatMaxStartups = (m: MaxStartups) => (m.start === m.full ? String(m.start) : `${m.start}:${m.rate}:${m.full}`);
 
 export const CONFIG_KEYS = {
   ram: key<number>({
@@ -210,6 +238,20 @@ export const CONFIG_KEYS = {
     default: 'info',
     schema: z.enum(['trace', 'debug', 'info', 'warn', 'error']),
     parse: parseLogLevel,
+    format: String,
+  }),
+  'log.max-size': key<number>({
+    description: 'The daemon log (logs/daemon.log) is rotated when it reaches this size (e.g. 10m)',
+    default: 10 * 1024 ** 2,
+    schema: z.number().int().min(4096),
+    parse: (s) => parseFileSize(s, 'log size', 4096),
+    format: formatSize,
+  }),
+  'log.keep': key<number>({
+    description: 'Rotated daemon logs kept besides the current one (daemon.log.1 … daemon.log.N)',
+    default: 5,
+    schema: z.number().int().min(1).max(100),
+    parse: (s) => parseWhole(s, 'number of log files', 1, 100),
     format: String,
   }),
   'metrics.listen': key<string>({
@@ -369,6 +411,49 @@ export const CONFIG_KEYS = {
     parse: (s) => parseWhole(s, 'key count', 1, 1000),
     format: String,
   }),
+  'ssh.max-startups': key<MaxStartups>({
+    description:
+      'Connections not logged in yet, overall, as sshd start:rate:full: from start on, rate % of new ones are dropped at random, rising to all at full',
+    default: { start: 10, rate: 30, full: 100 },
+    schema: z.object({ start: z.number().int().min(1), rate: z.number().int().min(1).max(100), full: z.number().int().min(1) }),
+    parse: parseMaxStartups,
+    format: formatMaxStartups,
+  }),
+  'ssh.max-startups-per-source': key<number>({
+    description: 'Connections not logged in yet from one source address (IPv6: one /64); more are dropped',
+    default: 10,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'connection count', 1, 100_000),
+    format: String,
+  }),
+  'ssh.login-grace': key<number>({
+    description: 'A connection not logged in this long after it was accepted is cut (e.g. 60s)',
+    default: 60,
+    schema: z.number().int().min(1),
+    parse: (s) => Math.max(1, parseDuration(s, 'login grace time')),
+    format: formatDuration,
+  }),
+  'ssh.banner-timeout': key<number>({
+    description: 'A connection that has not sent its SSH-2.0 identification this long after it was accepted is cut (e.g. 10s)',
+    default: 10,
+    schema: z.number().int().min(1),
+    parse: (s) => Math.max(1, parseDuration(s, 'banner timeout')),
+    format: formatDuration,
+  }),
+  'ssh.max-connections': key<number>({
+    description: 'Most SSH connections one user holds logged in at once (ssh -N ones too)',
+    default: 10,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'connection count', 1, 10_000),
+    format: String,
+  }),
+  'ssh.channel-rate': key<number>({
+    description: 'Channels (sessions, forwarded connections) one user may open per minute, all connections together',
+    default: 120,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'channels per minute', 1, 100_000),
+    format: String,
+  }),
   // --- end SSH gateway ---
   'telegram.admins': key<number[]>({
     description: 'Telegram ids with admin rights in the bot (comma-separated)',
@@ -413,10 +498,10 @@ export const CONFIG_KEYS = {
     format: String,
   }),
   'telegram.rate-limit': key<number>({
-    description: 'Commands one Telegram user may send per minute (0 = no limit)',
+    description: 'Updates (messages, button presses, files) one Telegram user may send per minute (0 = no limit)',
     default: 20,
     schema: z.number().int().min(0),
-    parse: (s) => parseWhole(s, 'commands per minute', 0, 10_000),
+    parse: (s) => parseWhole(s, 'updates per minute', 0, 10_000),
     format: String,
   }),
   'telegram.exec-timeout': key<number>({

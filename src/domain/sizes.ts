@@ -56,3 +56,17 @@ export function parseDiskSize(input: string, what = 'disk size'): number {
 }
 
 export const formatDiskSize = (bytes: number) => (bytes === 0 ? 'none' : formatSize(bytes));
+
+const FILE_SIZE = /^(\d+(?:\.\d+)?)\s*([kmg])(?:i?b)?$/;
+
+/** A file size (`512k`, `10m`, `1g`) from `min` bytes to 1g: for bounds on files berth writes. */
+export function parseFileSize(input: string, what: string, min: number): number {
+  const text = input.trim().toLowerCase();
+  const match = FILE_SIZE.exec(text);
+  if (!match) return fail(`"${input}" is not a valid ${what}.`, 'Write a number with a unit k, m or g, for example 512k or 10m.');
+  const [, num = '', unit = ''] = match;
+  const bytes = Math.round(Number(num) * UNITS[unit as 'k' | 'm' | 'g']);
+  if (bytes < min) return fail(`${what} ${input} is too small.`, `Use at least ${formatSize(min)}.`);
+  if (bytes > UNITS.g) return fail(`${what} ${input} is too large.`, 'Use at most 1g.');
+  return bytes;
+}

@@ -12,6 +12,8 @@ export function daemonPaths(home: string) {
     pidFile: join(home, 'daemon.pid'),
     logDir: join(home, 'logs'),
     logFile: join(home, 'logs', 'daemon.log'),
+    /** What the background daemon prints outside its log (a crash before the logger is up): from its last start. */
+    outFile: join(home, 'logs', 'daemon.out'),
   };
 }
 
@@ -111,11 +113,13 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 }
 
 async function lastLogLines(home: string, n = 15): Promise<string> {
-  try {
-    return (await readFile(daemonPaths(home).logFile, 'utf8')).trimEnd().split('\n').slice(-n).join('\n');
-  } catch {
-    return '(no log)';
+  const paths = daemonPaths(home);
+  const lines: string[] = [];
+  for (const file of [paths.logFile, paths.outFile]) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.trim()) lines.push(...text.trimEnd().split('\n').slice(-n));
   }
+  return lines.length ? lines.join('\n') : '(no log)';
 }
 
 /** Starts the daemon in the background and waits until it answers healthy. */
@@ -130,14 +134,16 @@ export async function startDaemon(home: string, options: { timeoutMs?: number } 
   }
   const paths = daemonPaths(home);
   await mkdir(paths.logDir, { recursive: true, mode: 0o700 });
-  const log = openSync(paths.logFile, 'a', 0o600);
-  // node's spawn, not execa: the child must write to the log file itself and outlive this process.
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'run.js'), 'daemon', 'run'], {
+  // The daemon writes (and rotates) daemon.log itself; its stdout and stderr, which only carry
+  // what happens before its logger is up or after it is gone, go to daemon.out, new at each start.
+  const out = openSync(paths.outFile, 'w', 0o600);
+  // node's spawn, not execa: the child must outlive this process.
+  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'run.js'), 'daemon', 'run', '--log-to-file'], {
     detached: true,
-    stdio: ['ignore', log, log],
+    stdio: ['ignore', out, out],
     env: { ...process.env, BERTH_HOME: home },
   });
-  closeSync(log);
+  closeSync(out);
   let exited = false;
   child.on('exit', () => {
     exited = true;

@@ -5,6 +5,7 @@ import { type Actor, OPERATOR } from '../domain/actor.js';
 import { BerthError, invalidInput } from '../errors.js';
 import type { Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
+import { withDeadline } from './deadline.js';
 import { findVm, findVmFor, vmRef } from './vm-refs.js';
 
 /** The VM's login user: uid/gid 1000, made by the image's entrypoint. */
@@ -126,6 +127,8 @@ export interface CaptureOptions {
   mergeStderr?: boolean;
   /** Stop the command as soon as `maxBytes` is passed, instead of draining the rest. */
   stopAtLimit?: boolean;
+  /** Aborted: the run is given up (its stream let go), with exit code -1. */
+  abort?: AbortSignal;
 }
 
 /**
@@ -185,7 +188,16 @@ export async function runInVm(
         (timeout + 10) * 1000,
       )
     : undefined;
-  const exitCode = await Promise.race([handle.exitCode(), stoppedEarly]).finally(() => clearTimeout(guard));
+  const onAbort = () => {
+    handle.stream.destroy();
+    stopEarly(-1);
+  };
+  if (options.abort?.aborted) onAbort();
+  options.abort?.addEventListener('abort', onAbort, { once: true });
+  const exitCode = await Promise.race([handle.exitCode(options.abort), stoppedEarly]).finally(() => {
+    clearTimeout(guard);
+    options.abort?.removeEventListener('abort', onAbort);
+  });
   const timedOut = hostKilled || (timeout !== undefined && exitCode === 137 && Date.now() - started >= timeout * 1000);
   return { stdout: Buffer.concat(chunks.stdout), stderr: Buffer.concat(chunks.stderr), exitCode, truncated, timedOut };
 }
@@ -249,34 +261,41 @@ export async function signalExecSession(
   ref: string,
   tag: string,
   signal: SessionSignal,
-  options: { hangup?: boolean; wrapped?: boolean; actor?: Actor } = {},
+  options: { hangup?: boolean; wrapped?: boolean; actor?: Actor; deadlineMs?: number } = {},
 ): Promise<void> {
   if (!SESSION_TAG.test(tag)) throw invalidInput('INVALID_SESSION', 'That is not a session id.', 'Use the id berth ssh sessions shows.');
   if (!SESSION_SIGNALS.includes(signal)) {
     throw invalidInput('INVALID_SIGNAL', `SIG${signal} cannot be sent.`, `Use one of ${SESSION_SIGNALS.join(', ')}.`);
   }
-  const handle = await execInVm(
-    ctx,
-    ref,
-    {
-      cmd: [
-        '/bin/sh',
-        '-c',
-        SIGNAL_SCRIPT,
-        'berth-signal',
-        tag,
-        signal,
-        options.hangup ? '1' : '0',
-        options.wrapped ? '1' : '0',
-        exitReportPath(tag),
-      ],
-    },
-    options.actor ?? OPERATOR,
-  );
-  // A dropped Docker connection must not become an uncaught 'error' in the daemon.
-  handle.stream.on('error', () => undefined);
-  handle.stream.resume();
-  await handle.exitCode();
+  const run = async (abort?: AbortSignal) => {
+    const handle = await execInVm(
+      ctx,
+      ref,
+      {
+        cmd: [
+          '/bin/sh',
+          '-c',
+          SIGNAL_SCRIPT,
+          'berth-signal',
+          tag,
+          signal,
+          options.hangup ? '1' : '0',
+          options.wrapped ? '1' : '0',
+          exitReportPath(tag),
+        ],
+      },
+      options.actor ?? OPERATOR,
+    );
+    // A dropped Docker connection must not become an uncaught 'error' in the daemon.
+    handle.stream.on('error', () => undefined);
+    handle.stream.resume();
+    // Past the deadline (a VM whose /bin/sh never returns): its stream is let go at once.
+    if (abort?.aborted) handle.stream.destroy();
+    abort?.addEventListener('abort', () => handle.stream.destroy(), { once: true });
+    await handle.exitCode(abort);
+  };
+  if (options.deadlineMs === undefined) return run();
+  await withDeadline(options.deadlineMs, `end the processes of session ${tag}`, run);
 }
 
 /** Where the VM helper's `run` reports the signal that ended a session's command. */
@@ -298,17 +317,27 @@ export interface ExitSignal {
  * The signal that ended a wrapped session's command, when its exit code (128+n) may mean one:
  * Docker reports a signal death and `exit 143` alike, the helper's report tells them apart.
  */
-export async function readExitSignal(ctx: Berth, ref: string, tag: string, exitCode: number, actor: Actor): Promise<ExitSignal | null> {
+export async function readExitSignal(
+  ctx: Berth,
+  ref: string,
+  tag: string,
+  exitCode: number,
+  actor: Actor,
+  deadlineMs = 10_000,
+): Promise<ExitSignal | null> {
   if (!SESSION_TAG.test(tag) || exitCode <= 128 || exitCode > 128 + 64) return null;
-  const run = await runInVm(
-    ctx,
-    ref,
-    ['/bin/sh', '-c', 'cat -- "$1" 2>/dev/null && rm -f -- "$1"', 'berth-exit', exitReportPath(tag)],
-    {
-      maxBytes: 64,
-      timeoutSeconds: 10,
-    },
-    actor,
+  const run = await withDeadline(deadlineMs, 'read how the command ended', (abort) =>
+    runInVm(
+      ctx,
+      ref,
+      ['/bin/sh', '-c', 'cat -- "$1" 2>/dev/null && rm -f -- "$1"', 'berth-exit', exitReportPath(tag)],
+      {
+        maxBytes: 64,
+        timeoutSeconds: 10,
+        abort,
+      },
+      actor,
+    ),
   ).catch(() => null);
   const match = run && /^([A-Z][A-Z0-9]{1,11}) ([01])\n?$/.exec(run.stdout.toString('utf8'));
   // Only the names RFC 4254 defines go out as exit-signal; any other signal stays 128+n.

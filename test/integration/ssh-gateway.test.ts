@@ -85,6 +85,14 @@ async function ssh(
   return { code: result.exitCode ?? -1, stdout: Buffer.from(result.stdout), stderr: Buffer.from(result.stderr).toString('utf8') };
 }
 
+/** Waits (with a deadline) for a line of the daemon log: it is written after what the client sees. */
+async function logged(what: string | RegExp): Promise<void> {
+  await waitFor(`the daemon log to have ${what}`, async () => {
+    const log = await daemonLog(h.home);
+    return typeof what === 'string' ? log.includes(what) : what.test(log);
+  });
+}
+
 const text = (r: SshRun) => r.stdout.toString('utf8').trim();
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -225,8 +233,7 @@ describe('sessions bridged to the user’s own VM', () => {
     await client;
     await waitFor('the processes to end', async () => !/sleep 4[23]4[23]/.test(await vmProcesses(alice)), 15_000);
     await waitFor('the session to be gone', async () => !(await sessions()).some((s) => s.user === alice));
-    const log = await daemonLog(h.home);
-    expect(log).toMatch(new RegExp(`"event":"ssh-session".*"user":"${alice}".*"kind":"exec".*"outcome":"disconnected"`));
+    await logged(new RegExp(`"event":"ssh-session".*"user":"${alice}".*"kind":"exec".*"outcome":"disconnected"`));
   });
 
   it('berth ssh sessions lists an open session with its VM, and berth ssh kill ends it and its processes', async () => {
@@ -423,7 +430,7 @@ describe('who gets in', () => {
     expect((await ssh(carol, carol, ['echo', 'in'])).code).toBe(0);
     expect((await run(['user', 'revoke', carol])).code).toBe(0);
     await refused(carol, carol);
-    expect(await daemonLog(h.home)).toMatch(/"reason":"not-allowed".*"msg":"ssh login refused"/);
+    await logged(/"reason":"not-allowed".*"msg":"ssh login refused"/);
   });
 
   it('during maintenance, refuses non-admins with a banner saying why and until when; admins get in', async () => {
@@ -548,7 +555,7 @@ describe('withdrawn access acts on live sessions at once', () => {
         expect.objectContaining({ kind: 'revoke-stop', user: gina, reason: 'operator' }),
       ]),
     );
-    expect(await daemonLog(h.home)).toMatch(new RegExp(`"user":"${gina}".*"reason":"your access was revoked".*connection closed`));
+    await logged(new RegExp(`"user":"${gina}".*"reason":"your access was revoked".*connection closed`));
   });
 
   it('a key removal closes only the connections made with that key; a role change closes them all', async () => {
@@ -713,7 +720,7 @@ describe('a Debian VM: terminal, sftp, scp and port forwarding', () => {
       expect(await forward(`${erinIp}:8765`)).toBe('refused');
       expect(await forward('172.17.0.1:8765')).toBe('refused');
       expect(await forward('example.com:80')).toBe('refused');
-      expect(await daemonLog(h.home)).toContain('ssh forward refused');
+      await logged('ssh forward refused');
     } finally {
       server.kill();
       await server;
@@ -804,7 +811,7 @@ print(' '.join(sorted(out)))
       });
       expect(refused.code).toBe(255);
       expect(refused.stderr).toMatch(/remote port forwarding failed/);
-      expect(await daemonLog(h.home)).toContain('ssh remote forward refused');
+      await logged('ssh remote forward refused');
 
       await run(['config', 'set', 'ssh.allow-remote-forward', 'on']);
       const fetched = await ssh(dana, dana, ['python3', '-', String(vmPort), '3'], {
@@ -813,7 +820,7 @@ print(' '.join(sorted(out)))
       });
       expect(fetched.code, fetched.stderr).toBe(0);
       expect(text(fetched)).toBe('hello-from-client hello-from-client hello-from-client');
-      expect(await daemonLog(h.home)).toMatch(new RegExp(`"event":"ssh-session".*"user":"${dana}".*"kind":"remote-forward"`));
+      await logged(new RegExp(`"event":"ssh-session".*"user":"${dana}".*"kind":"remote-forward"`));
 
       // Port 0: the VM picks one and the client is told which.
       // (The command waits for the listener, so that the client is still there for the reply.)

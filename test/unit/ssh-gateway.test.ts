@@ -1,6 +1,6 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { AuthRateLimit, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-limit.js';
+import { AuthRateLimit, earlyDrop, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-limit.js';
 import { SessionRegistry } from '../../daemon/ssh/sessions.js';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { CONFIG_KEYS } from '../../src/domain/config-keys.js';
@@ -187,18 +187,32 @@ describe('the failed-login limit counts each attempt, per address or IPv6 /64', 
 
 describe('connections not logged in yet (MaxStartups)', () => {
   it('caps them per source and overall; a slot comes back once, when released', () => {
-    const slots = new PreAuthSlots(2, 3);
-    const a1 = slots.take('10.0.0.1');
-    const a2 = slots.take('10.0.0.1');
-    expect(a1 && a2).toBeTruthy();
-    expect(slots.take('10.0.0.1')).toBeNull();
-    expect(slots.take('2001:db8::1')).not.toBeNull();
-    expect(slots.take('10.0.0.9')).toBeNull();
-    a1?.();
-    a1?.();
+    const slots = new PreAuthSlots(() => 0);
+    const limits = { perSource: 2, start: 3, rate: 100, full: 3 };
+    const a1 = slots.take('10.0.0.1', limits);
+    const a2 = slots.take('10.0.0.1', limits);
+    expect(typeof a1 === 'function' && typeof a2 === 'function').toBe(true);
+    expect(slots.take('10.0.0.1', limits)).toBe('per-source');
+    expect(typeof slots.take('2001:db8::1', limits)).toBe('function');
+    expect(slots.take('10.0.0.9', limits)).toBe('startups-full');
+    if (typeof a1 === 'function') {
+      a1();
+      a1();
+    }
     expect(slots.open).toBe(2);
-    expect(slots.take('10.0.0.1')).not.toBeNull();
-    expect(slots.take('10.0.0.1')).toBeNull();
+    expect(typeof slots.take('10.0.0.1', limits)).toBe('function');
+    expect(slots.take('10.0.0.1', limits)).toBe('per-source');
+  });
+
+  it('drops at random from start on, as sshd does (start:rate:full)', () => {
+    const limits = { perSource: 100, start: 10, rate: 30, full: 100 };
+    expect(earlyDrop(9, limits, () => 0)).toBe(false);
+    expect(earlyDrop(10, limits, () => 0.29)).toBe(true);
+    expect(earlyDrop(10, limits, () => 0.31)).toBe(false);
+    // Half way from start to full: 30 + 70 / 2 = 65 %.
+    expect(earlyDrop(55, limits, () => 0.64)).toBe(true);
+    expect(earlyDrop(55, limits, () => 0.66)).toBe(false);
+    expect(earlyDrop(100, limits, () => 0.99)).toBe(true);
   });
 });
 
