@@ -45,7 +45,22 @@ export interface ConnectionScope {
   onClose(fn: () => void): () => void;
   /** The longest any wait on the engine for a session lasts (exit codes, signals, helper reports). */
   deadlineMs: number;
+  /**
+   * A slot for one more session of this connection (`ssh.max-sessions`, like sshd's MaxSessions)
+   * and of this user over all their connections (`ssh.max-user-sessions`): the release, or why not.
+   */
+  reserveSession(): (() => void) | Refusal;
+  /** Refuses a channel open saying why, as OpenSSH's sshd does (the client prints both). */
+  refuse(reject: () => void, why: Refusal): void;
 }
+
+/** Why a channel open is refused: the RFC 4254 reason and a line for the person. */
+export interface Refusal {
+  reason: 'prohibited' | 'connect-failed' | 'resource-shortage';
+  text: string;
+}
+
+export const isRefusal = (x: unknown): x is Refusal => typeof x === 'object' && x !== null && 'reason' in x;
 
 // sftp-server's place differs between distributions; the first one found runs.
 const SFTP_SERVER = [
@@ -87,18 +102,19 @@ export function audit(scope: ConnectionScope, session: Session, outcome: string,
  * exec or subsystem bridged to a `docker exec` in the user's own VM as its user.
  */
 export function handleSessionChannel(scope: ConnectionScope, accept: AcceptConnection<SshSession>, reject: RejectConnection): void {
-  const { identity, registry, config } = scope;
-  if (!registry.reserve(identity.login, config['ssh.max-sessions'])) {
-    scope.log.warn({ user: identity.login, source: scope.source }, 'ssh session refused: too many open sessions');
+  const { identity, config } = scope;
+  const slot = scope.reserveSession();
+  if (isRefusal(slot)) {
+    scope.log.warn({ user: identity.login, source: scope.source, why: slot.text }, 'ssh session refused: too many open sessions');
     scope.metrics.sessions.inc({ kind: 'shell', outcome: 'limit' });
-    reject();
+    scope.refuse(reject, slot);
     return;
   }
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
-    registry.release(identity.login);
+    slot();
   };
   const ssh = accept();
   let pty: PseudoTtyInfo | null = null;

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import type { AcceptConnection, RejectConnection, TcpipRequestInfo } from 'ssh2';
 import { gatewayForwardTarget, openGatewayVm } from '../../src/services/ssh-access.js';
 import { vmRef } from '../../src/services/vm-refs.js';
-import { audit, type ConnectionScope } from './channel-bridge.js';
+import { audit, type ConnectionScope, isRefusal } from './channel-bridge.js';
 import { newSession } from './sessions.js';
 
 /** Destinations that mean "my VM": ssh -L 8080:localhost:8080 reaches port 8080 of the user's VM. */
@@ -20,17 +20,18 @@ export function handleDirectTcpip(
   reject: RejectConnection,
   info: TcpipRequestInfo,
 ): void {
-  const { identity, log, registry, config } = scope;
+  const { identity, log, registry } = scope;
   const port = info.destPort;
   if (!LOCAL_NAMES.has(String(info.destIP).toLowerCase()) || !Number.isInteger(port) || port < 1 || port > 65535) {
     log.warn({ user: identity.login, source: scope.source, dest: `${String(info.destIP).slice(0, 80)}:${port}` }, 'ssh forward refused');
     scope.metrics.sessions.inc({ kind: 'forward', outcome: 'refused' });
-    reject();
+    scope.refuse(reject, { reason: 'prohibited', text: 'berth: only localhost:PORT (your own VM) can be reached' });
     return;
   }
-  if (!registry.reserve(identity.login, config['ssh.max-sessions'])) {
+  const slot = scope.reserveSession();
+  if (isRefusal(slot)) {
     scope.metrics.sessions.inc({ kind: 'forward', outcome: 'limit' });
-    reject();
+    scope.refuse(reject, slot);
     return;
   }
   const startedAt = Date.now();
@@ -49,14 +50,14 @@ export function handleDirectTcpip(
     } catch (err) {
       log.warn({ user: identity.login, err: String(err) }, 'ssh forward refused: the VM is not reachable');
       offGone();
-      registry.release(identity.login);
+      slot();
       scope.metrics.sessions.inc({ kind: 'forward', outcome: 'refused' });
-      reject();
+      scope.refuse(reject, { reason: 'connect-failed', text: `berth: ${(err as Error).message}` });
       return;
     }
     if (gone) {
       offGone();
-      registry.release(identity.login);
+      slot();
       scope.metrics.sessions.inc({ kind: 'forward', outcome: 'disconnected' });
       return;
     }
@@ -74,16 +75,23 @@ export function handleDirectTcpip(
       offClose();
       socket.destroy();
       registry.remove(session.id);
-      registry.release(identity.login);
+      slot();
       if (outcome !== 'unreachable') {
         scope.metrics.active.dec();
         audit(scope, session, outcome, null, startedAt);
       } else scope.metrics.sessions.inc({ kind: 'forward', outcome });
     };
-    socket.once('error', () => {
+    socket.once('error', (err: NodeJS.ErrnoException) => {
       if (!opened) {
         finish('unreachable');
-        reject();
+        // As sshd: a closed port in the VM reads as the connection refused it was.
+        const text =
+          err.code === 'ECONNREFUSED'
+            ? 'Connection refused'
+            : err.code === 'ETIMEDOUT' || /timed out/.test(err.message)
+              ? 'Connection timed out'
+              : err.message;
+        scope.refuse(reject, { reason: 'connect-failed', text });
       } else finish('error');
     });
     let opened = false;

@@ -2,7 +2,7 @@ import type { RejectConnection, TcpipBindInfo } from 'ssh2';
 import { remoteForwardPortAllowed } from '../../src/domain/ssh-forwarding.js';
 import { openGatewayVm } from '../../src/services/ssh-access.js';
 import { vmRef } from '../../src/services/vm-refs.js';
-import { audit, type ConnectionScope } from './channel-bridge.js';
+import { audit, type ConnectionScope, isRefusal } from './channel-bridge.js';
 import { newSession } from './sessions.js';
 import { noHelper, openVmListener, type VmListener } from './vm-relay.js';
 
@@ -53,8 +53,9 @@ export class RemoteForwards {
     reject: RejectConnection | undefined,
   ): Promise<void> {
     const { scope } = this;
-    const { identity, registry, config, log } = scope;
-    if (!registry.reserve(identity.login, config['ssh.max-sessions'])) {
+    const { identity, registry, log } = scope;
+    const slot = scope.reserveSession();
+    if (isRefusal(slot)) {
       scope.metrics.sessions.inc({ kind: 'remote-forward', outcome: 'limit' });
       reject?.();
       return;
@@ -80,7 +81,7 @@ export class RemoteForwards {
       if (ended) return;
       ended = true;
       offGone();
-      registry.release(identity.login);
+      slot();
       void listener?.close();
       if (!opened) return;
       this.forwards.delete(key());

@@ -13,7 +13,7 @@ import type { State } from '../../src/state/schema.js';
 import { LogSummary } from '../log-summary.js';
 import type { SshMetrics } from '../metrics.js';
 import { watchDir } from '../state-watch.js';
-import { type ConnectionScope, handleSessionChannel } from './channel-bridge.js';
+import { type ConnectionScope, handleSessionChannel, type Refusal } from './channel-bridge.js';
 import { handleDirectTcpip } from './forwarding.js';
 import { AuthRateLimit, ChannelRate, PreAuthSlots, type StartupLimits } from './rate-limit.js';
 import { RemoteForwards } from './remote-forward.js';
@@ -61,6 +61,9 @@ interface PreAuth {
 // SSH_MSG_DISCONNECT and its reason "too many connections" (RFC 4253, 11.1 and 4250, 4.2.2).
 const MSG_DISCONNECT = 1;
 const DISCONNECT_TOO_MANY_CONNECTIONS = 12;
+
+/** RFC 4254's channel open failure reasons. */
+const OPEN_FAILURE: Record<Refusal['reason'], number> = { prohibited: 1, 'connect-failed': 2, 'resource-shortage': 4 };
 
 interface ProtocolInternals {
   _packetRW?: {
@@ -424,6 +427,19 @@ export class SshGateway {
         );
         idleTimer.unref();
       }
+      // Channels refused say why (the open failure's reason and text), as OpenSSH's sshd does:
+      // ssh2's reject() sends no text, so the failure it writes is given the one set just before.
+      const proto = (client as unknown as { _protocol?: ProtocolInternals })._protocol;
+      let why: Refusal | null = null;
+      if (proto && typeof proto.channelOpenFail === 'function') {
+        const fail = proto.channelOpenFail.bind(proto);
+        proto.channelOpenFail = (remote, reason, description) => {
+          const given = why;
+          why = null;
+          fail(remote, given ? OPEN_FAILURE[given.reason] : reason, given?.text ?? description);
+        };
+      }
+      let connectionSessions = 0;
       const scope: ConnectionScope = {
         ctx,
         client,
@@ -434,6 +450,30 @@ export class SshGateway {
         source,
         config,
         deadlineMs: this.deadlineMs,
+        reserveSession: () => {
+          const login = identity?.login ?? '';
+          const perConnection = config?.['ssh.max-sessions'] ?? 10;
+          const perUser = config?.['ssh.max-user-sessions'] ?? 50;
+          if (connectionSessions >= perConnection) {
+            return { reason: 'resource-shortage', text: `berth: at most ${perConnection} sessions on one connection (ssh.max-sessions)` };
+          }
+          if (!this.registry.reserve(login, perUser)) {
+            return { reason: 'resource-shortage', text: `berth: at most ${perUser} sessions for one user (ssh.max-user-sessions)` };
+          }
+          connectionSessions++;
+          let released = false;
+          return () => {
+            if (released) return;
+            released = true;
+            connectionSessions--;
+            this.registry.release(login);
+          };
+        },
+        refuse: (reject, refusal) => {
+          why = refusal;
+          reject();
+          why = null;
+        },
         touch: () => {
           lastActivity = Date.now();
         },
@@ -458,18 +498,6 @@ export class SshGateway {
           };
         },
       };
-      // Channels cost a docker exec (or a connection to the VM) each: ssh.channel-rate per user
-      // and minute, over all their connections. What is refused says why (the open failure's text).
-      const proto = (client as unknown as { _protocol?: ProtocolInternals })._protocol;
-      let why: string | null = null;
-      if (proto && typeof proto.channelOpenFail === 'function') {
-        const fail = proto.channelOpenFail.bind(proto);
-        proto.channelOpenFail = (remote, reason, description) => {
-          const text = why ?? description;
-          why = null;
-          fail(remote, reason, text);
-        };
-      }
       const gate = (open: () => void, reject: () => void) => {
         lastActivity = Date.now();
         const user = identity?.login ?? '';
@@ -478,9 +506,10 @@ export class SshGateway {
           if (closed) return;
           if (ok) return open();
           this.dropped(source, 'channel-rate', 'ssh channel refused: too many channels opened a minute', { user });
-          why = `berth: too many channels opened (at most ${perMinute} a minute, ssh.channel-rate); wait a little`;
-          reject();
-          why = null;
+          scope.refuse(reject, {
+            reason: 'resource-shortage',
+            text: `berth: too many channels opened (at most ${perMinute} a minute, ssh.channel-rate); wait a little`,
+          });
         });
       };
       client.on('session', (accept, reject) => gate(() => handleSessionChannel(scope, accept, reject), reject));

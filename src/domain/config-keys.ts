@@ -356,10 +356,17 @@ export const CONFIG_KEYS = {
     format: formatSwitch,
   }),
   'ssh.max-sessions': key<number>({
-    description: 'Most SSH sessions (shells, commands, transfers, forwards) one user holds open at once',
+    description: 'Most SSH sessions (shells, commands, transfers, forwards) open at once on one connection (sshd MaxSessions)',
     default: 10,
     schema: z.number().int().min(1),
     parse: (s) => parseWhole(s, 'session count', 1, 10_000),
+    format: String,
+  }),
+  'ssh.max-user-sessions': key<number>({
+    description: 'Most SSH sessions one user holds open at once over all their connections',
+    default: 50,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'session count', 1, 100_000),
     format: String,
   }),
   'ssh.idle-timeout': key<number>({

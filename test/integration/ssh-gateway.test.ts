@@ -313,19 +313,77 @@ describe('sessions bridged to the user’s own VM', () => {
     expect(body).toMatch(/berth_ssh_bytes_total\{direction="in"\} [1-9]/);
   });
 
-  it('refuses sessions beyond ssh.max-sessions for one user', async () => {
-    await run(['config', 'set', 'ssh.max-sessions', '1']);
-    const first = execa('ssh', [...sshOptions(alice), `${alice}@127.0.0.1`, 'sleep 4646'], { reject: false, stdin: 'ignore' });
+  it('holds ssh.max-sessions per connection and ssh.max-user-sessions per user, refusing with a reason', async () => {
+    await run(['config', 'set', 'ssh.max-sessions', '2']);
+    await run(['config', 'set', 'ssh.max-user-sessions', '3']);
+    const { Client } = await import('ssh2');
+    const clients: InstanceType<typeof Client>[] = [];
+    const connectClient = () =>
+      new Promise<InstanceType<typeof Client>>((resolve, reject) => {
+        const c = new Client();
+        clients.push(c);
+        c.once('ready', () => resolve(c)).once('error', reject);
+        c.connect({ host: '127.0.0.1', port, username: alice, privateKey: readFileSync(key(alice)) });
+      });
+    const open = (c: InstanceType<typeof Client>) =>
+      new Promise<{ ok: true } | { ok: false; reason: number; message: string }>((resolve) =>
+        c.exec('sleep 4747', (err) =>
+          resolve(err ? { ok: false, reason: (err as { reason?: number }).reason ?? -1, message: err.message } : { ok: true }),
+        ),
+      );
     try {
-      await waitFor('the first session', async () => (await sessions()).some((s) => s.command === 'sleep 4646'));
-      const second = await ssh(alice, alice, ['echo', 'second']);
-      expect(second.code).toBe(255);
-      expect(text(second)).toBe('');
+      // 20 channels on one connection (as a ControlMaster, paramiko or asyncssh open them) would be
+      // sshd's MaxSessions question: here at most 2 on one connection…
+      const first = await connectClient();
+      expect(await open(first)).toEqual({ ok: true });
+      expect(await open(first)).toEqual({ ok: true });
+      const third = await open(first);
+      expect(third).toMatchObject({ ok: false, reason: 4 });
+      expect(third.ok ? '' : third.message).toContain('at most 2 sessions on one connection (ssh.max-sessions)');
+      // …and at most 3 for the user over all connections.
+      const second = await connectClient();
+      expect(await open(second)).toEqual({ ok: true });
+      const fourth = await open(second);
+      expect(fourth).toMatchObject({ ok: false, reason: 4 });
+      expect(fourth.ok ? '' : fourth.message).toContain('ssh.max-user-sessions');
+      // The real client says it too.
+      const refused = await ssh(alice, alice, ['echo', 'more'], { extra: ['-o', 'LogLevel=INFO'] });
+      expect(refused.code).toBe(255);
+      expect(refused.stderr).toContain('resource shortage');
     } finally {
-      first.kill('SIGKILL');
-      await first;
+      for (const c of clients) c.end();
       await run(['config', 'unset', 'ssh.max-sessions']);
+      await run(['config', 'unset', 'ssh.max-user-sessions']);
     }
+    await waitFor('the sessions to end', async () => !(await sessions()).some((x) => x.command === 'sleep 4747'), 15_000);
+  });
+
+  it('says why a forward is refused: a forbidden destination is prohibited, a closed port in the VM refused', async () => {
+    const { Client } = await import('ssh2');
+    const c = new Client();
+    await new Promise<void>((resolve, reject) => {
+      c.once('ready', () => resolve()).once('error', reject);
+      c.connect({ host: '127.0.0.1', port, username: alice, privateKey: readFileSync(key(alice)) });
+    });
+    const forward = (host: string, to: number) =>
+      new Promise<{ reason: number; message: string } | null>((resolve) =>
+        c.forwardOut('127.0.0.1', 0, host, to, (err, stream) => {
+          stream?.destroy();
+          resolve(err ? { reason: (err as { reason?: number }).reason ?? -1, message: err.message } : null);
+        }),
+      );
+    try {
+      // Loopback only: nothing leaves this machine even if the gateway were wrong.
+      expect(await forward('127.0.0.2', 80)).toMatchObject({ reason: 1, message: expect.stringContaining('only localhost:PORT') });
+      expect(await forward('localhost', 1)).toMatchObject({ reason: 2, message: expect.stringContaining('Connection refused') });
+    } finally {
+      c.end();
+    }
+  });
+
+  it('passes GIT_PROTOCOL by default, so git speaks protocol v2', async () => {
+    const r = await ssh(alice, alice, ['echo', '"[$GIT_PROTOCOL]"'], { extra: ['-o', 'SetEnv=GIT_PROTOCOL=version=2'] });
+    expect(text(r)).toBe('[version=2]');
   });
 
   it('closes a connection idle longer than ssh.idle-timeout, ending what it ran', async () => {
