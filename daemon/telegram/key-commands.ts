@@ -1,4 +1,5 @@
 import { type Composer, InlineKeyboard } from 'grammy';
+import { effectiveConfig } from '../../src/domain/config-keys.js';
 import { BerthError } from '../../src/errors.js';
 import { sshConnectInfo } from '../../src/services/ssh-access.js';
 import { addKeys, listKeys, removeKey } from '../../src/services/ssh-keys.js';
@@ -11,6 +12,10 @@ export function keyCommands(bot: Composer<BotContext>, deps: BotDeps): void {
   bot.command('ssh', async (ctx) => {
     const login = loginOf(ctx);
     const keys = await listKeys(store, login);
+    if (!effectiveConfig(ctx.berth.state.config)['ssh.enabled']) {
+      await ctx.reply('SSH logins are turned off on this host. Use /exec, /upload and /download meanwhile.');
+      return;
+    }
     const info = await sshConnectInfo(deps.ctx, login);
     const lines =
       info.vms.length > 1

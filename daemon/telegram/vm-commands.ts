@@ -50,7 +50,7 @@ function since(iso: string | null): string {
   return formatDuration(Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)));
 }
 
-export function statusText(vms: VmView[], ssh: SshConnectInfo): string {
+export function statusText(vms: VmView[], ssh: SshConnectInfo | null): string {
   if (vms.length === 0) return 'You have no VM yet. Create one with /create';
   return vms
     .map((vm) => {
@@ -67,7 +67,7 @@ export function statusText(vms: VmView[], ssh: SshConnectInfo): string {
         vm.nextStop
           ? `Will be stopped (${escapeHtml(vm.nextStop.reason)}) at ${escapeHtml(vm.nextStop.at.slice(0, 16).replace('T', ' '))} UTC`
           : '',
-        `SSH: ${code(ssh.vms.find((v) => v.vm === vm.ref)?.command ?? ssh.command)}`,
+        ssh ? `SSH: ${code(ssh.vms.find((v) => v.vm === vm.ref)?.command ?? ssh.command)}` : '',
       ];
       return lines.filter(Boolean).join('\n');
     })
@@ -120,6 +120,8 @@ export function vmCommands(bot: Composer<BotContext>, deps: BotDeps): void {
     if (arg) return create(ctx, arg.toLowerCase());
     const user = ctx.berth.state.users.find((u) => u.login === login);
     const plans = ctx.berth.identity.admin ? ctx.berth.state.plans.map((p) => p.name) : [user?.plan ?? ''];
+    // One choice is no choice: create at once.
+    if (plans.length === 1 && plans[0]) return create(ctx, plans[0]);
     const keyboard = new InlineKeyboard();
     for (const p of plans) keyboard.text(p, `create:${p}`).row();
     await ctx.reply('Which plan?', { reply_markup: keyboard });
@@ -134,7 +136,9 @@ export function vmCommands(bot: Composer<BotContext>, deps: BotDeps): void {
   bot.command('status', async (ctx) => {
     const login = loginOf(ctx);
     const vms = await listVms(berth, { user: login, all: true });
-    await ctx.reply(statusText(vms, await sshConnectInfo(berth, login)), { parse_mode: 'HTML' });
+    // No ssh line while the gateway is off: it would not answer.
+    const ssh = effectiveConfig(ctx.berth.state.config)['ssh.enabled'] ? await sshConnectInfo(berth, login) : null;
+    await ctx.reply(statusText(vms, ssh), { parse_mode: 'HTML' });
   });
 
   const simple = (command: string, verb: string, act: (ref: string, ctx: BotContext) => Promise<unknown>) =>

@@ -488,6 +488,8 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
         {problems.join('; ')}
       </Tint>
     );
+  // The footer says what q does where the user is: it closes a pane before it quits.
+  else if (modal?.kind === 'details') footer = <Text dimColor>q, Esc or Enter closes the details</Text>;
   else footer = <Text dimColor>{filter ? `filter: ${filter} (Esc clears)` : `sort: ${sort} · q quit`}</Text>;
 
   return (

@@ -133,11 +133,9 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     expect(adminHelp.text).toContain('/broadcast');
   });
 
-  it('/create makes the VM, /status shows it with the SSH line', async () => {
+  it('/create makes the VM (at once: her plan is her only choice), /status shows it with the SSH line', async () => {
     const after = fake.sent.length;
     fake.sendText(ALICE, '/create');
-    const choice = await fake.waitFor((s) => s.chatId === ALICE.id && s.text === 'Which plan?', { after });
-    fake.pressButton(ALICE, choice.messageId, 'create:basic');
     await fake.waitFor((s) => s.chatId === ALICE.id && /Your VM main is running/.test(s.text), { after, timeoutMs: 60_000 });
     const inspect = await docker.getContainer(await vmContainer(ALICE_LOGIN)).inspect();
     expect(inspect.State.Running).toBe(true);
@@ -148,6 +146,19 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     // The basic plan's home quota is config disk's default, 10g.
     expect(status.text).toMatch(/Disk: home \S+ of 10g · 10g outside it/);
     expect(status.text).toMatch(new RegExp(`ssh -p ${sshPort} ${ALICE_LOGIN}@`));
+  });
+
+  it('/status and /ssh give no ssh line while ssh.enabled is off', async () => {
+    expect((await run(['config', 'set', 'ssh.enabled', 'off'])).code).toBe(0);
+    try {
+      const status = await ask(ALICE, '/status');
+      expect(status.text).toMatch(/<b>main<\/b>/);
+      expect(status.text).not.toContain('ssh -p');
+      expect((await ask(ALICE, '/ssh')).text).toContain('SSH logins are turned off');
+    } finally {
+      await run(['config', 'unset', 'ssh.enabled']);
+    }
+    expect((await ask(ALICE, '/status')).text).toContain('ssh -p');
   });
 
   it('/exec runs as the VM user without a host shell, shows the exit code, and attaches long output', async () => {

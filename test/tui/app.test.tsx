@@ -224,6 +224,13 @@ describe('berth tui, on a fake berth', () => {
     await ui.waitFor((f) => f.includes('alice'), 'the VMs');
     await ui.press(ENTER);
     await ui.waitFor((f) => f.includes('VM alice/main') && f.includes('last exit code'), 'the details');
+    // The footer says what q does here: it closes the pane (the app goes on).
+    expect(ui.frame()).toContain('q, Esc or Enter closes the details');
+    expect(ui.frame()).not.toContain('q quit');
+    await ui.press('q');
+    await ui.waitFor((f) => !f.includes('last exit code') && f.includes('q quit'), 'the details closed, the app still there');
+    await ui.press(ENTER);
+    await ui.waitFor((f) => f.includes('last exit code'), 'the details again');
     await ui.press(ESC, 'l');
     await ui.waitFor((f) => f.includes('logs alice/main') && f.includes('first line of alice/main'), 'the logs pane');
     source.logListeners[0]?.('second \u001b[31mline\u001b[0m\npart');
