@@ -314,6 +314,17 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     await run(['config', 'set', 'telegram.rate-limit', '1000']);
   });
 
+  it('counts button presses and other updates against the same limit, not only commands', async () => {
+    await run(['config', 'set', 'telegram.rate-limit', '3']);
+    try {
+      const after = fake.sent.length;
+      for (let i = 0; i < 7; i++) fake.pressButton(ADMIN, 1, `create:nosuchplan${i}`);
+      await fake.waitFor((s) => s.chatId === ADMIN.id && /Slow down/.test(s.text), { after });
+    } finally {
+      await run(['config', 'set', 'telegram.rate-limit', '1000']);
+    }
+  });
+
   it('/destroy asks first, then destroys', async () => {
     const confirm = await ask(ALICE, '/destroy');
     expect(confirm.replyMarkup.inline_keyboard.flat().map((b: { callback_data: string }) => b.callback_data)).toContain(
