@@ -1,14 +1,11 @@
 import type { Duplex } from 'node:stream';
-import type pino from 'pino';
-import type { AcceptConnection, Connection, PseudoTtyInfo, RejectConnection, ServerChannel, Session as SshSession } from 'ssh2';
+import type { AcceptConnection, PseudoTtyInfo, RejectConnection, ServerChannel, Session as SshSession } from 'ssh2';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
-import type { ConfigValues } from '../../src/domain/config-keys.js';
 import { acceptClientEnv, MAX_CLIENT_ENV } from '../../src/domain/ssh-env.js';
 import { parseX11 } from '../../src/domain/ssh-forwarding.js';
 import { BerthError } from '../../src/errors.js';
-import type { Berth } from '../../src/services/context.js';
 import { isDeadline, withDeadline } from '../../src/services/deadline.js';
-import { type GatewayIdentity, gatewayActor, openGatewayVm } from '../../src/services/ssh-access.js';
+import { gatewayActor, openGatewayVm } from '../../src/services/ssh-access.js';
 import {
   type ExitSignal,
   execInVm,
@@ -21,46 +18,11 @@ import {
   wrapSessionCommand,
 } from '../../src/services/vm-exec.js';
 import { vmRef } from '../../src/services/vm-refs.js';
-import type { SshMetrics } from '../metrics.js';
+import { audit } from './audit.js';
+import { type ConnectionScope, isRefusal } from './connection-scope.js';
 import { openSessionForwarding, type SessionForwarding } from './session-forwarding.js';
-import { newSession, type Session, type SessionKind, type SessionRegistry } from './sessions.js';
+import { newSession, type Session, type SessionKind } from './sessions.js';
 import type { VmListener } from './vm-relay.js';
-
-/** What a gateway connection hands each of its channels. */
-export interface ConnectionScope {
-  ctx: Berth;
-  /** The client's connection: for the channels the gateway opens to it (forwarded ports, agent, X11). */
-  client: Connection;
-  log: pino.Logger;
-  metrics: SshMetrics;
-  registry: SessionRegistry;
-  identity: GatewayIdentity;
-  source: string;
-  config: ConfigValues;
-  /** Traffic seen (for the idle timeout). */
-  touch(): void;
-  /** Packets written until the next tick leave in one system call (writev). */
-  batch(): void;
-  /** Runs `fn` when the connection closes (at once if it already has); the result unsubscribes. */
-  onClose(fn: () => void): () => void;
-  /** The longest any wait on the engine for a session lasts (exit codes, signals, helper reports). */
-  deadlineMs: number;
-  /**
-   * A slot for one more session of this connection (`ssh.max-sessions`, like sshd's MaxSessions)
-   * and of this user over all their connections (`ssh.max-user-sessions`): the release, or why not.
-   */
-  reserveSession(): (() => void) | Refusal;
-  /** Refuses a channel open saying why, as OpenSSH's sshd does (the client prints both). */
-  refuse(reject: () => void, why: Refusal): void;
-}
-
-/** Why a channel open is refused: the RFC 4254 reason and a line for the person. */
-export interface Refusal {
-  reason: 'prohibited' | 'connect-failed' | 'resource-shortage';
-  text: string;
-}
-
-export const isRefusal = (x: unknown): x is Refusal => typeof x === 'object' && x !== null && 'reason' in x;
 
 // sftp-server's place differs between distributions; the first one found runs.
 const SFTP_SERVER = [
@@ -70,32 +32,6 @@ const SFTP_SERVER = [
   'echo "berth: this VM has no sftp-server" >&2',
   'exit 127',
 ].join('\n');
-
-/** Ends an audit line: one per session, in the daemon log and the metrics. */
-export function audit(scope: ConnectionScope, session: Session, outcome: string, exitCode: number | null, startedAt: number): void {
-  scope.metrics.sessions.inc({ kind: session.kind, outcome });
-  scope.metrics.bytes.inc({ direction: 'in' }, session.bytesIn);
-  scope.metrics.bytes.inc({ direction: 'out' }, session.bytesOut);
-  scope.log.info(
-    {
-      event: 'ssh-session',
-      id: session.id,
-      user: session.user,
-      fingerprint: session.fingerprint,
-      source: session.source,
-      vm: session.vm,
-      kind: session.kind,
-      command: session.command,
-      startedAt: session.startedAt,
-      durationMs: Date.now() - startedAt,
-      exitCode,
-      bytesIn: session.bytesIn,
-      bytesOut: session.bytesOut,
-      outcome,
-    },
-    'ssh session ended',
-  );
-}
 
 /**
  * A `session` channel: pty, env, window-change and signal requests, then one shell,

@@ -1,7 +1,7 @@
 import type { ServerChannel } from 'ssh2';
 import type { X11Request } from '../../src/domain/ssh-forwarding.js';
 import { BerthError } from '../../src/errors.js';
-import type { ConnectionScope } from './channel-bridge.js';
+import type { ConnectionScope } from './connection-scope.js';
 import { noHelper, openAgentChannel, openVmListener, type RelayTarget, type VmListener } from './vm-relay.js';
 
 /** What a session asked for before its shell or command: agent and X11 forwarding. */

@@ -6,7 +6,7 @@ import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { BerthError } from '../../src/errors.js';
 import { gatewayActor } from '../../src/services/ssh-access.js';
 import { execInVm, SESSION_ENV, signalExecSession } from '../../src/services/vm-exec.js';
-import type { ConnectionScope } from './channel-bridge.js';
+import type { ConnectionScope } from './connection-scope.js';
 import { newSessionId } from './sessions.js';
 
 /**

@@ -1,0 +1,32 @@
+import type { ConnectionScope } from './connection-scope.js';
+import type { Session } from './sessions.js';
+
+/**
+ * The audit layer: every session kind (shell, exec, sftp, -L, -R; the web terminal next) ends with
+ * one line here, in the daemon log and the metrics, and knows nothing of the others.
+ */
+/** Ends an audit line: one per session, in the daemon log and the metrics. */
+export function audit(scope: ConnectionScope, session: Session, outcome: string, exitCode: number | null, startedAt: number): void {
+  scope.metrics.sessions.inc({ kind: session.kind, outcome });
+  scope.metrics.bytes.inc({ direction: 'in' }, session.bytesIn);
+  scope.metrics.bytes.inc({ direction: 'out' }, session.bytesOut);
+  scope.log.info(
+    {
+      event: 'ssh-session',
+      id: session.id,
+      user: session.user,
+      fingerprint: session.fingerprint,
+      source: session.source,
+      vm: session.vm,
+      kind: session.kind,
+      command: session.command,
+      startedAt: session.startedAt,
+      durationMs: Date.now() - startedAt,
+      exitCode,
+      bytesIn: session.bytesIn,
+      bytesOut: session.bytesOut,
+      outcome,
+    },
+    'ssh session ended',
+  );
+}
