@@ -1,12 +1,12 @@
 import { type Composer, InlineKeyboard } from 'grammy';
 import { effectiveConfig } from '../../src/domain/config-keys.js';
 import { formatDuration } from '../../src/domain/durations.js';
+import { checkVmName, ownVm, vmRef } from '../../src/domain/lookups.js';
 import { printable } from '../../src/domain/names.js';
 import { formatDiskSize, formatUsage } from '../../src/domain/sizes.js';
 import { BerthError } from '../../src/errors.js';
 import { type SshConnectInfo, sshConnectInfo } from '../../src/services/ssh-access.js';
 import { runInVm, vmLogs } from '../../src/services/vm-exec.js';
-import { checkVmName } from '../../src/services/vm-refs.js';
 import { listVms } from '../../src/services/vm-status.js';
 import { createVm, destroyVm, restartVm, startVm, stopVm } from '../../src/services/vms.js';
 import type { State } from '../../src/state/schema.js';
@@ -29,18 +29,11 @@ export function vmArg(args: string): { vm?: string; rest: string } {
 
 /** The sender's VM: the one named, else their only one. Never another user's: the name is theirs. */
 export function pickVm(state: State, login: string, name?: string): string {
-  if (name) return `${login}/${checkVmName(name.toLowerCase())}`;
-  const own = state.vms.filter((vm) => vm.user === login);
-  const [first] = own;
-  if (!first) throw new BerthError('NO_VM', 'You have no VM yet.', 'Create one with /create');
-  if (own.length > 1) {
-    throw new BerthError(
-      'WHICH_VM',
-      `You have ${own.length} VMs: ${own.map((v) => v.name).join(', ')}.`,
-      `Name one, e.g. /stop ${first.name}`,
-    );
-  }
-  return `${login}/${first.name}`;
+  const vm = ownVm(state, login, name === undefined ? undefined : checkVmName(name.toLowerCase()), {
+    pick: (n) => `/stop ${n}`,
+    none: 'Create one with /create',
+  });
+  return vmRef(vm);
 }
 
 const nameOf = (ref: string) => ref.slice(ref.indexOf('/') + 1);

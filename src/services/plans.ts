@@ -1,5 +1,6 @@
 import { parseDuration } from '../domain/durations.js';
-import { checkPlanName, printable } from '../domain/names.js';
+import { findPlan, usersOnPlan, vmRef } from '../domain/lookups.js';
+import { checkPlanName } from '../domain/names.js';
 import { parseCpus, parseGpus, parseWhole } from '../domain/numbers.js';
 import { parseDiskSize, parseSize } from '../domain/sizes.js';
 import { BerthError, invalidInput } from '../errors.js';
@@ -98,21 +99,7 @@ function checkDescription(text: string): string {
   return text;
 }
 
-export function findPlan(state: State, name: string): Plan {
-  const plan = state.plans.find((p) => p.name === name);
-  if (!plan) {
-    throw new BerthError(
-      'PLAN_NOT_FOUND',
-      `There is no plan "${printable(name)}".`,
-      `Plans: ${state.plans.map((p) => p.name).join(', ') || 'none'}. Add one with \`berth plan add\`.`,
-    );
-  }
-  return plan;
-}
-
-export function usersOnPlan(state: State, name: string): string[] {
-  return state.users.filter((u) => u.plan === name).map((u) => u.login);
-}
+export { findPlan, usersOnPlan } from '../domain/lookups.js';
 
 export async function listPlans(store: StateStore): Promise<{ plans: Plan[]; state: State }> {
   const state = await store.read();
@@ -150,7 +137,7 @@ export async function removePlan(store: StateStore, name: string): Promise<Plan>
   return store.transact((state) => {
     const plan = findPlan(state, name);
     const users = usersOnPlan(state, name);
-    const vms = state.vms.filter((vm) => vm.plan === name).map((vm) => `${vm.user}/${vm.name}`);
+    const vms = state.vms.filter((vm) => vm.plan === name).map(vmRef);
     if (users.length === 0 && vms.length > 0) {
       throw new BerthError(
         'PLAN_IN_USE',

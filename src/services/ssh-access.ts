@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { LABEL } from '../docker/labels.js';
 import { type Actor, loginActor } from '../domain/actor.js';
 import { effectiveConfig } from '../domain/config-keys.js';
+import { ownVm, vmRef } from '../domain/lookups.js';
 import { checkMaintenance } from '../domain/policies.js';
 import { fingerprint } from '../domain/ssh-keys.js';
 import { parseGatewayLogin } from '../domain/ssh-login.js';
@@ -9,7 +10,6 @@ import { BerthError } from '../errors.js';
 import type { State, User, Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
 import { hostKeyFingerprint } from './ssh-host-key.js';
-import { vmRef } from './vm-refs.js';
 import { createVm, startVm } from './vms.js';
 
 /** Who an SSH login is, once their key matched. */
@@ -113,35 +113,20 @@ export async function openGatewayVm(ctx: Berth, identity: GatewayIdentity, note:
   const withdrawn = accessWithdrawn(state, identity);
   if (withdrawn) throw new BerthError('ACCESS_REVOKED', `Your access was withdrawn: ${withdrawn}.`, 'Ask the operator.');
   checkMaintenance(state, actor, 'reached over SSH');
-  const own = state.vms.filter((vm) => vm.user === identity.login);
-  let vm: Vm | undefined;
-  if (identity.vmName) {
-    vm = own.find((v) => v.name === identity.vmName);
-    if (!vm) {
-      throw new BerthError(
-        'VM_NOT_FOUND',
-        `You have no VM named ${identity.vmName}.`,
-        own.length ? `Your VMs: ${own.map((v) => v.name).join(', ')} (connect as ${identity.login}+NAME).` : 'You have no VM yet.',
-      );
-    }
-  } else if (own.length === 1) {
-    vm = own[0];
-  } else if (own.length > 1) {
-    throw new BerthError(
-      'VM_AMBIGUOUS',
-      `You have ${own.length} VMs: ${own.map((v) => v.name).join(', ')}.`,
-      `Pick one by connecting as ${identity.login}+NAME, e.g. ${identity.login}+${own[0]?.name}.`,
-    );
-  } else if (cfg['ssh.autocreate']) {
+  let vm: Vm;
+  try {
+    vm = ownVm(state, identity.login, identity.vmName, {
+      pick: (name) => `connect as ${identity.login}+${name}`,
+      none: 'Ask the operator (or the bot) for one.',
+    });
+  } catch (err) {
+    if (!(err instanceof BerthError && err.code === 'NO_VM' && cfg['ssh.autocreate'])) throw err;
     note(`berth: you have no VM yet; creating one…`);
-    vm = await createVm(ctx, { user: identity.login }, actor);
-    note(`berth: VM ${vmRef(vm)} created.`);
-    const created = vm.containerId ? await (await ctx.runtime()).inspectContainer(vm.containerId) : null;
-    return { vm, helper: vmHelper(created?.labels) };
-  } else {
-    throw new BerthError('NO_VM', 'You have no VM yet.', 'Ask the operator (or the bot) for one.');
+    const made = await createVm(ctx, { user: identity.login }, actor);
+    note(`berth: VM ${vmRef(made)} created.`);
+    const created = made.containerId ? await (await ctx.runtime()).inspectContainer(made.containerId) : null;
+    return { vm: made, helper: vmHelper(created?.labels) };
   }
-  if (!vm) throw new BerthError('VM_NOT_FOUND', 'There is no such VM.', 'Ask the operator.');
   if (vm.phase !== 'ready' || !vm.containerId) {
     throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} is still being created.`, 'Try again in a moment.');
   }

@@ -1,5 +1,6 @@
 import { OPERATOR } from '../domain/actor.js';
 import { effectiveConfig, parseTelegramId } from '../domain/config-keys.js';
+import { findUser } from '../domain/lookups.js';
 import { checkLogin, printable } from '../domain/names.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { newId } from '../state/migrations.js';
@@ -20,17 +21,7 @@ export interface UserChanges {
   role?: string;
 }
 
-export function findUser(state: State, login: string): User {
-  const user = state.users.find((u) => u.login === login);
-  if (!user) {
-    throw new BerthError(
-      'USER_NOT_FOUND',
-      `There is no user "${printable(login)}".`,
-      'See `berth user list`, or add one with `berth user allow LOGIN`.',
-    );
-  }
-  return user;
-}
+export { findUser } from '../domain/lookups.js';
 
 export async function listUsers(store: StateStore, filter: { status?: UserStatus } = {}): Promise<User[]> {
   const state = await store.read();

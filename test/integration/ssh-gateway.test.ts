@@ -438,14 +438,15 @@ describe('who gets in', () => {
     expect(bare.stderr).toContain(`${bob}+main`);
     const missing = await ssh(bob, `${bob}+nope`, ['true']);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('no VM named nope');
+    expect(missing.stderr).toContain(`There is no VM ${bob}/nope`);
+    expect(missing.stderr).toContain(`connect as ${bob}+main`);
   });
 
   it('creates a VM for a user with none when ssh.autocreate is on, and gives the ssh line for the bot', async () => {
     const fresh = await newUser('f', { vm: false });
     const none = await ssh(fresh, fresh, ['true']);
     expect(none.code).toBe(1);
-    expect(none.stderr).toContain('You have no VM yet');
+    expect(none.stderr).toContain('has no VM yet');
     await run(['config', 'set', 'ssh.autocreate', 'on']);
     try {
       const r = await ssh(fresh, fresh, ['id', '-un'], { timeout: 90_000 });
