@@ -21,6 +21,13 @@ export default class Doctor extends BerthCommand {
       );
       const fw = report.firewall;
       this.log(`${fw.state === 'ok' ? 'ok  ' : fw.state === 'off' ? 'WARN' : 'FAIL'} firewall ${fw.state}: ${fw.detail}`);
+      const { keychain, sshCrypto } = report.native;
+      this.log(
+        `${keychain.inUse ? 'ok  ' : 'WARN'} keychain: ${keychain.inUse ? `in use (${keychain.detail})` : `not available (file fallback): ${keychain.detail}`}`,
+      );
+      this.log(
+        `${sshCrypto.native ? 'ok  ' : 'WARN'} ssh crypto: ${sshCrypto.native ? sshCrypto.detail : `${sshCrypto.detail} — see berth's README, Troubleshooting`}`,
+      );
       if (report.drift) {
         const d = report.drift;
         const clean = d.orphans.length + d.missing.length + d.stuck.length === 0;

@@ -1,11 +1,31 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Docker from 'dockerode';
 import { execa } from 'execa';
 import { BIN, ROOT } from './helpers/cli.js';
 
-/** Once per run: the busybox base and the minimal VM image every VM test uses. */
-export default async function setup(): Promise<void> {
+/**
+ * Images that test files build for themselves: kept for the whole run (the SSH tests' Debian
+ * image is tagged by its sources, so that files share it), removed when the run ends.
+ */
+const TEST_IMAGES = [/^berth-vm-ssh-test:/, /^berth-vm-ssh-listen-test:/];
+
+async function removeTestImages(): Promise<void> {
+  const docker = new Docker();
+  const images = await docker.listImages().catch(() => []);
+  for (const tag of images.flatMap((i) => i.RepoTags ?? [])) {
+    if (!TEST_IMAGES.some((re) => re.test(tag))) continue;
+    // Not forced: an image another run's VM still uses stays (Docker refuses with 409).
+    await docker
+      .getImage(tag)
+      .remove()
+      .catch(() => undefined);
+  }
+}
+
+/** Once per run: the busybox base and the minimal VM image every VM test uses; the teardown removes the test images. */
+export default async function setup(): Promise<() => Promise<void>> {
   await execa('bash', [join(ROOT, 'scripts', 'base-images.sh'), 'busybox'], { stdio: 'inherit' });
   const home = await mkdtemp(join(tmpdir(), 'berth-setup-'));
   try {
@@ -15,4 +35,5 @@ export default async function setup(): Promise<void> {
   } finally {
     await rm(home, { recursive: true, force: true });
   }
+  return removeTestImages;
 }

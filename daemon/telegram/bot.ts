@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { type RunnerHandle, run, sequentialize } from '@grammyjs/runner';
+import { apiThrottler } from '@grammyjs/transformer-throttler';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Bot, webhookCallback } from 'grammy';
 import type { Logger } from 'pino';
@@ -113,7 +114,12 @@ export async function startTelegram(options: {
   const official = apiRoot === OFFICIAL_API_ROOT;
   // Long polls last 30 s; anything slower than a minute is a Bot API server that is not answering.
   const bot = new Bot<BotContext>(token, { client: { apiRoot, timeoutSeconds: 60 } });
+  // Outgoing calls pass the throttler first (the last transformer installed runs first), then
+  // auto-retry: sends are paced within Telegram's flood limits — about 30 a second overall
+  // (spaced, so that no sliding second holds more), 1 a second per chat, 20 a minute per group —
+  // and the rare 429 left is retried after its retry_after.
   bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 120 }));
+  bot.api.config.use(apiThrottler({ global: { minTime: 35 } }));
   await bot.init().catch((err: Error) => {
     throw new BerthError(
       'TELEGRAM_UNREACHABLE',

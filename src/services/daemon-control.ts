@@ -171,14 +171,7 @@ export async function stopDaemon(home: string, options: { timeoutMs?: number } =
     return null;
   }
   process.kill(pid, 'SIGTERM');
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = () => processAlive(pid);
   const stopped = await waitUntil(async () => !alive(), options.timeoutMs ?? 10_000);
   if (!stopped) {
     process.kill(pid, 'SIGKILL');
@@ -186,6 +179,25 @@ export async function stopDaemon(home: string, options: { timeoutMs?: number } =
   }
   await cleanupFiles(home);
   return { pid, killed: !stopped };
+}
+
+/**
+ * Whether a process still runs. A zombie (exited, not yet reaped: under an init that does not
+ * reap, such as a container whose PID 1 is `sleep`) counts as gone, though `kill(pid, 0)` finds it.
+ */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S …": comm may hold spaces and parentheses; the state follows the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 async function cleanupFiles(home: string): Promise<void> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { LABEL } from '../docker/labels.js';
 import { checkImageRef } from '../domain/image-ref.js';
 import { printable } from '../domain/names.js';
-import { invalidInput } from '../errors.js';
+import { BerthError, invalidInput } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import type { Berth } from './context.js';
 
@@ -63,11 +63,15 @@ export async function buildImage(
     }
     await copyFile(join(root, 'templates', 'entrypoint.sh'), join(context, 'entrypoint.sh'));
     await copyFile(join(root, 'templates', 'vm-helper.py'), join(context, 'vm-helper'));
-    const imageId = await runtime.buildImage(
-      { context, src: await readdir(context) },
-      { tag, buildArgs: base ? { BASE_IMAGE: base } : {}, labels: { [LABEL.managed]: 'true', [LABEL.template]: template } },
-      onLine,
-    );
+    const imageId = await runtime
+      .buildImage(
+        { context, src: await readdir(context) },
+        { tag, buildArgs: base ? { BASE_IMAGE: base } : {}, labels: { [LABEL.managed]: 'true', [LABEL.template]: template } },
+        onLine,
+      )
+      .catch((err: unknown) => {
+        throw pullFailure(err, template) ?? err;
+      });
     const image = await runtime.image(tag);
     return {
       tag,
@@ -80,6 +84,23 @@ export async function buildImage(
   } finally {
     await rm(context, { recursive: true, force: true });
   }
+}
+
+// What the engine says when the FROM image cannot be fetched: no registry, no DNS, no route, refused.
+const PULL_FAILURE =
+  /pull access denied|failed to resolve|no such host|dial tcp|i\/o timeout|TLS handshake|manifest unknown|toomanyrequests|connection refused|Get "https?:\/\//i;
+
+/** A build that failed because its base could not be pulled: the same error, with the way out where no registry answers. */
+function pullFailure(err: unknown, template: string): BerthError | null {
+  if (!(err instanceof BerthError) || err.code !== 'IMAGE_BUILD_FAILED' || !PULL_FAILURE.test(err.message)) return null;
+  const script = join(packageRoot(), 'scripts', 'base-images.sh');
+  const local = template === 'minimal' ? 'busybox' : 'bookworm';
+  const again = template === DEFAULT_TEMPLATE ? '' : ` --template ${template}`;
+  return new BerthError(
+    err.code,
+    `${err.message}\nThe base image could not be pulled: no registry answers from this host.`,
+    `Make a local base with no registry and build on it:\n  bash ${script} ${local}\n  berth up --base berth-base:${local}   (or: berth image build${again} --base berth-base:${local})\n${err.hint}`,
+  );
 }
 
 export interface ImageView {

@@ -7,6 +7,7 @@ import type { State, Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
 import { type FirewallState, firewallStatus } from './firewall.js';
 import { mountedBy } from './homes.js';
+import { type NativeModules, nativeModules } from './native-modules.js';
 import { vmRef } from './vm-refs.js';
 import { recreateContainer } from './vms.js';
 
@@ -158,10 +159,13 @@ export interface DoctorReport {
   drift: Drift | null;
   /** `off` is a warning (healthy, no isolation); anything but `ok` and `off` is unhealthy. */
   firewall: { state: FirewallState | 'unchecked'; detail: string; problems: string[] };
+  /** Warnings only: berth works without them (file store for the token, pure JS ciphers). */
+  native: NativeModules;
   healthy: boolean;
 }
 
 export async function doctor(ctx: Berth): Promise<DoctorReport> {
+  const native = await nativeModules();
   let state: State;
   try {
     state = await ctx.store.read();
@@ -174,6 +178,7 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
       network: { name: '-', present: false, interVmTrafficBlocked: false },
       drift: null,
       firewall: { state: 'unchecked', detail: 'not checked: the state file comes first', problems: [] },
+      native,
       healthy: false,
     };
   }
@@ -185,6 +190,7 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
     network: { name: cfg['docker.network'], present: false, interVmTrafficBlocked: false },
     drift: null,
     firewall: { state: 'unchecked', detail: 'not checked: the engine did not answer', problems: [] },
+    native,
     healthy: false,
   };
   try {

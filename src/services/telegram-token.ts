@@ -45,11 +45,23 @@ async function keychain(): Promise<{ keytar: Keytar } | { unavailable: string }>
   return { keytar };
 }
 
-function withTimeout<T>(work: Promise<T>): Promise<T> {
+function withTimeout<T>(work: Promise<T>, ms = KEYCHAIN_TIMEOUT_MS): Promise<T> {
   return Promise.race([
     work,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('the Secret Service did not answer')), KEYCHAIN_TIMEOUT_MS).unref()),
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('the Secret Service did not answer')), ms).unref()),
   ]);
+}
+
+/** Whether `telegram setup` would store the token in the OS keychain: keytar loads and a Secret Service answers. */
+export async function keychainStatus(): Promise<{ inUse: boolean; detail: string }> {
+  const kc = await keychain();
+  if (!('keytar' in kc)) return { inUse: false, detail: kc.unavailable };
+  try {
+    await withTimeout(kc.keytar.getPassword(SERVICE, 'berth-probe'), 2000);
+    return { inUse: true, detail: 'Secret Service' };
+  } catch (err) {
+    return { inUse: false, detail: `no Secret Service (${(err as Error).message.split('\n')[0]})` };
+  }
 }
 
 async function readSecrets(home: string): Promise<Record<string, string>> {

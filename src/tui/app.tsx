@@ -1,5 +1,5 @@
-import { Box, type Key, Text, useApp, useInput, useStdout } from 'ink';
-import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
+import { Box, type Key, Text, useApp, useInput, useWindowSize } from 'ink';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { VmEventEntry } from '../state/schema.js';
 import { ColourContext, Tint } from './colour.js';
 import { type ConfirmChoice, ConfirmDialog } from './confirm-dialog.js';
@@ -104,15 +104,9 @@ const matches = (filter: string, ...fields: Array<string | number | null>) =>
   !filter || fields.some((f) => f !== null && String(f).toLowerCase().includes(filter.toLowerCase()));
 
 function useTerminalSize(width?: number, height?: number): { width: number; height: number } {
-  const { stdout } = useStdout();
-  const [, redraw] = useReducer((n: number) => n + 1, 0);
-  useEffect(() => {
-    stdout.on('resize', redraw);
-    return () => {
-      stdout.off('resize', redraw);
-    };
-  }, [stdout]);
-  return { width: width ?? stdout.columns ?? 80, height: height ?? stdout.rows ?? 24 };
+  // Re-renders on resize; 80×24 when the output is not a terminal.
+  const { columns, rows } = useWindowSize();
+  return { width: width ?? (columns || 80), height: height ?? (rows || 24) };
 }
 
 export function App({ source, refreshMs = 1500, colour = true, width: w, height: h, initial, statusMs = STATUS_MS }: AppProps) {

@@ -51,6 +51,27 @@ function field(fields, name) {
   }
 }
 
+/**
+ * Telegram's flood limits, when `options.flood` is given ({ perSecond: 30, perChatMs: 1000 }):
+ * a send or edit that would make more than `perSecond` in any sliding second overall, or that
+ * comes less than `perChatMs` after the last one to the same chat, is refused with 429 and a
+ * retry_after, as Telegram does. Returns a checker that says how long to wait (0: accepted).
+ */
+function floodLimits({ perSecond = 30, perChatMs = 1000 } = {}) {
+  const recent = [];
+  const lastToChat = new Map();
+  return (chatId) => {
+    const now = performance.now();
+    while (recent.length && now - recent[0] >= 1000) recent.shift();
+    const last = lastToChat.get(chatId);
+    if (recent.length >= perSecond) return Math.ceil((recent[0] + 1000 - now) / 1000);
+    if (last !== undefined && now - last < perChatMs) return Math.ceil((last + perChatMs - now) / 1000);
+    recent.push(now);
+    lastToChat.set(chatId, now);
+    return 0;
+  };
+}
+
 export async function startFakeBotApi(options = {}) {
   const token = options.token ?? `123456:${randomBytes(18).toString('base64url')}`;
   const updates = [];
@@ -66,6 +87,8 @@ export async function startFakeBotApi(options = {}) {
   let webhook = null;
   let lastOffset = 0;
   const pushedAt = new Map();
+  const flood = options.flood ? floodLimits(options.flood) : null;
+  const refused = { flood: 0 };
 
   const notifyPollers = () => {
     for (const w of [...waiters]) w();
@@ -109,6 +132,13 @@ export async function startFakeBotApi(options = {}) {
     }
     const chatId = Number(field(fields, 'chat_id'));
     if (options.blocked?.has(chatId) && method.startsWith('send')) return fail(403, 'Forbidden: bot was blocked by the user');
+    if (flood && /^(send|edit)/.test(method) && method !== 'sendChatAction') {
+      const wait = flood(chatId);
+      if (wait > 0) {
+        refused.flood++;
+        return fail(429, `Too Many Requests: retry after ${wait}`, { retry_after: wait });
+      }
+    }
     switch (method) {
       case 'getMe':
         return reply(BOT);
@@ -251,6 +281,8 @@ export async function startFakeBotApi(options = {}) {
     bot: BOT,
     sent,
     calls,
+    /** Calls refused with 429 by the flood limits (`options.flood`). */
+    refused,
     get webhook() {
       return webhook;
     },

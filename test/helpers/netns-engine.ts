@@ -44,9 +44,12 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: n
   }
 }
 
+/** Whether the process has ended (execa 10's subprocess is a promise; its ChildProcess says). */
+const ended = (child: ResultPromise) => child.nodeChildProcess.exitCode !== null || child.nodeChildProcess.signalCode !== null;
+
 async function exited(child: ResultPromise, timeoutMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (ended(child)) return;
+  const done = new Promise<void>((resolve) => child.nodeChildProcess.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   await done;
@@ -97,7 +100,7 @@ export async function startNetnsEngine(options: { images?: string[] } = {}): Pro
     await waitFor(
       'the netns dockerd to answer',
       async () => {
-        if (dockerd?.exitCode !== null) throw new Error(`dockerd exited: ${await readFile(join(dir, 'dockerd.log'), 'utf8')}`);
+        if (!dockerd || ended(dockerd)) throw new Error(`dockerd exited: ${await readFile(join(dir, 'dockerd.log'), 'utf8')}`);
         await docker.version();
         return true;
       },

@@ -82,6 +82,15 @@ describe('VM images', () => {
     expect((await inspect(await vmContainer(login))).State.ExitCode).not.toBe(137);
   });
 
+  it('a build whose base cannot be pulled says how to make a local base (scripts/base-images.sh, --base)', async () => {
+    // .invalid never resolves, wherever the test runs.
+    const build = await berth(h.home, ['image', 'build', '--base', 'registry.invalid/berth/none:1', '--tag', unique('berth-vm-nopull-')]);
+    expect(build.code).toBe(1);
+    expect(build.stderr).toContain('The base image could not be pulled');
+    expect(build.stderr).toContain(`bash ${ROOT}/scripts/base-images.sh bookworm`);
+    expect(build.stderr).toContain('berth up --base berth-base:bookworm');
+  });
+
   it('refuses unknown templates and bad tags', async () => {
     const bad = await berth(h.home, ['image', 'build', '--template', 'nope']);
     expect(bad.code).toBe(2);
