@@ -44,12 +44,22 @@ export const ms = (value) => `${value.toFixed(1)} ms`;
 const lines = (out) => out.split('\n').filter(Boolean);
 
 /** Removes the containers, volumes and network a benchmark made (all labelled dev.berth.user=bench). */
-export function removeBenchObjects({ network, volumes = [] }) {
+/** What a bench home made on the host besides Docker objects: its firewall rules and quota disks. */
+function releaseHostObjects(bin, env, home) {
+  spawnSync('node', [bin, 'network', 'remove'], { env: { ...process.env, ...env } });
+  const loops = spawnSync('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8' }).stdout;
+  for (const d of loops ? JSON.parse(loops).loopdevices : []) {
+    if (d['back-file']?.startsWith(`${join(home, 'disks')}/`)) spawnSync('losetup', ['--detach', d.name]);
+  }
+}
+
+export function removeBenchObjects({ network, volumes = [], bin, env, home }) {
   const docker = (...args) => spawnSync('docker', args, { encoding: 'utf8' }).stdout ?? '';
   const ids = lines(docker('ps', '-aq', '--filter', 'label=dev.berth.user=bench'));
   if (ids.length) docker('rm', '-f', ...ids);
   const vols = [...lines(docker('volume', 'ls', '-q', '--filter', 'label=dev.berth.user=bench')), ...volumes];
   if (vols.length) docker('volume', 'rm', '-f', ...vols);
+  if (home) releaseHostObjects(bin, env, home);
   docker('network', 'rm', network);
 }
 
@@ -88,13 +98,9 @@ export function benchHome({ bin, root, prefix, env: extraEnv = {} }) {
       if (ids.length) docker('rm', '-f', ...ids);
       const vols = lines(docker('volume', 'ls', '-q', '--filter', label));
       if (vols.length) docker('volume', 'rm', '-f', ...vols);
-      // This home's quota disks (and no one else's), then its firewall rules.
-      spawnSync('node', [bin, 'network', 'remove'], { env });
     }
-    const loops = spawnSync('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8' }).stdout;
-    for (const d of loops ? JSON.parse(loops).loopdevices : []) {
-      if (d['back-file']?.startsWith(`${join(home, 'disks')}/`)) spawnSync('losetup', ['--detach', d.name]);
-    }
+    // This home's firewall rules and quota disks (and no one else's).
+    releaseHostObjects(bin, env, home);
     spawnSync('docker', ['network', 'rm', network]);
     rmSync(dir, { recursive: true, force: true });
   };

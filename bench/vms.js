@@ -88,7 +88,8 @@ export async function run({ bin, runs, root }) {
       ];
       create.docker.push(timed('docker', flags).elapsed);
     }
-    const cid = timed('docker', ['inspect', '-f', '{{.Id}}', 'berth-bench-warm']).stdout;
+    // Container names are opaque ids: berth says which is the VM's.
+    const cid = JSON.parse(berth('vm', 'show', 'bench/warm', '--json').stdout).containerId;
     const exec = { berth: [], docker: [] };
     berth('vm', 'exec', 'bench/warm', '--', 'true');
     for (let i = 0; i < runs; i++) {
@@ -106,7 +107,13 @@ export async function run({ bin, runs, root }) {
       `Median of ${runs} runs each, whole processes (berth's include Node and CLI start-up, see above), interleaved. Target: ≤ 1.5× for both.`,
     ].join('\n');
   } finally {
-    removeBenchObjects({ network, volumes: Array.from({ length: runs }, (_, i) => `berth-bench-d${i}-home`) });
+    removeBenchObjects({
+      network,
+      volumes: Array.from({ length: runs }, (_, i) => `berth-bench-d${i}-home`),
+      bin,
+      env,
+      home: join(dir, 'home'),
+    });
     rmSync(dir, { recursive: true, force: true });
   }
 }
