@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth, berthJson, ROOT } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, MINIMAL_IMAGE, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
+import { sshClientOptions } from '../helpers/ssh.js';
 import { pane, tmux } from '../helpers/terminal.js';
 
 // A Debian VM image (Dockerfile.vm on the local bookworm base): it has sftp-server, scp, python3
@@ -38,26 +39,7 @@ const run = (args: string[]) => berth(h.home, args);
 const key = (name: string) => join(keys, name);
 
 function sshOptions(keyName: string, extra: string[] = []): string[] {
-  // ssh keeps the first value of an option: the caller's come first.
-  return [
-    ...extra,
-    '-p',
-    String(port),
-    '-i',
-    key(keyName),
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'IdentitiesOnly=yes',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'LogLevel=ERROR',
-    '-o',
-    'ConnectTimeout=20',
-  ];
+  return sshClientOptions(port, key(keyName), extra);
 }
 
 interface SshRun {

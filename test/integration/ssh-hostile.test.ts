@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth, berthJson } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
+import { sshClientOptions } from '../helpers/ssh.js';
 
 // Hostile clients against the real daemon on loopback: source addresses from 127.0.0.0/8
 // (the client socket bound to 127.0.0.N), the gateway on 127.0.0.1. The daemon's descriptors
@@ -40,28 +41,7 @@ async function freePort(): Promise<number> {
 }
 
 function sshArgs(login: string, from: string, extra: string[] = []): string[] {
-  return [
-    ...extra,
-    '-p',
-    String(port),
-    '-i',
-    key(login),
-    '-o',
-    `BindAddress=${from}`,
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'IdentitiesOnly=yes',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'LogLevel=ERROR',
-    '-o',
-    'ConnectTimeout=20',
-    `${login}@127.0.0.1`,
-  ];
+  return [...sshClientOptions(port, key(login), [...extra, '-o', `BindAddress=${from}`]), `${login}@127.0.0.1`];
 }
 
 async function ssh(login: string, command: string[], from = '127.0.0.1', extra: string[] = []) {
@@ -177,9 +157,12 @@ describe('connections that never log in', () => {
       for (let round = 0; round < 10; round++) {
         for (let src = 20; src < 30; src++) holders.push(await open(`127.0.0.${src}`, 'SSH-2.0-holder\r\n'));
       }
-      const held = holders.filter((s) => !closed(s)).length;
+      // The gateway's drops reach the client a moment after its connect (longer on a loaded machine).
+      const held = await waitFor('some of the hundred to be dropped', async () => {
+        const n = holders.filter((s) => !closed(s)).length;
+        return n < 100 ? n : null;
+      });
       expect(held).toBeGreaterThanOrEqual(10);
-      expect(held).toBeLessThan(100);
       // The eleventh: dropped at random, let in after a bounded number of tries.
       let admitted = false;
       for (let attempt = 0; attempt < 40 && !admitted; attempt++) {
@@ -236,16 +219,23 @@ describe('the daemon log under a reconnect loop', () => {
     expect((await run(['config', 'set', 'log.keep', '2'])).code).toBe(0);
     try {
       let net = 1;
-      await waitFor('the log to rotate at 4k', async () => {
-        // Sources new to the gateway each time: the first drop of each is written at once.
-        net++;
-        for (let src = 100; src < 130; src++) {
-          const burst = await Promise.all(Array.from({ length: 12 }, () => open(`127.0.${net}.${src}`)));
-          for (const s of burst) s.destroy();
-        }
-        const files = await logFiles();
-        return files.some((f) => f.name === 'daemon.log.2') && files.every((f) => f.name === 'daemon.log' || f.size <= 4096 + 1024);
-      });
+      await waitFor(
+        'the log to rotate at 4k',
+        async () => {
+          // Sources new to the gateway each time: the first drop of each is written at once.
+          net++;
+          for (let src = 100; src < 130; src++) {
+            const burst = await Promise.all(Array.from({ length: 12 }, () => open(`127.0.${net}.${src}`)));
+            // Held until the gateway has dropped those past the per-source cap (or 1 s).
+            const end = Date.now() + 1000;
+            while (burst.filter(closed).length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+            for (const s of burst) s.destroy();
+          }
+          const files = await logFiles();
+          return files.some((f) => f.name === 'daemon.log.2') && files.every((f) => f.name === 'daemon.log' || f.size <= 4096 + 1024);
+        },
+        90_000,
+      );
       const files = await logFiles();
       expect(files.map((f) => f.name)).toEqual(['daemon.log', 'daemon.log.1', 'daemon.log.2']);
       for (const f of files) expect(f.size).toBeLessThanOrEqual(4096 + 1024);
@@ -256,7 +246,7 @@ describe('the daemon log under a reconnect loop', () => {
       await run(['config', 'unset', 'log.max-size']);
       await run(['config', 'unset', 'log.keep']);
     }
-  });
+  }, 180_000);
 });
 
 describe('logins under a flood, and per-user limits', () => {
