@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import { OPERATOR } from '../domain/actor.js';
 import { formatDuration, parseDuration } from '../domain/durations.js';
+import { maintenanceWindow } from '../domain/maintenance-window.js';
 import { printable } from '../domain/names.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { MAINTENANCE_OFF } from '../state/migrations.js';
@@ -20,9 +21,7 @@ export interface MaintenanceResult {
 
 const iso = (d: Date) => d.toISOString();
 
-function describeWindow(m: Pick<Maintenance, 'reason' | 'until'>): string {
-  return `${m.reason ? ` (${m.reason})` : ''}${m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : ''}`;
-}
+const describeWindow = (m: Pick<Maintenance, 'reason' | 'until'>): string => maintenanceWindow(m);
 
 /**
  * Turns maintenance on: stops every running VM, remembering which, and blocks
