@@ -1,7 +1,6 @@
 import { Cron } from 'croner';
 import { OPERATOR } from '../domain/actor.js';
 import { formatDuration, parseDuration } from '../domain/durations.js';
-import { maintenanceWindow } from '../domain/maintenance-window.js';
 import { printable } from '../domain/names.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { MAINTENANCE_OFF } from '../state/migrations.js';
@@ -21,7 +20,9 @@ export interface MaintenanceResult {
 
 const iso = (d: Date) => d.toISOString();
 
-const describeWindow = (m: Pick<Maintenance, 'reason' | 'until'>): string => maintenanceWindow(m);
+function describeWindow(m: Pick<Maintenance, 'reason' | 'until'>): string {
+  return `${m.reason ? ` (${m.reason})` : ''}${m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : ''}`;
+}
 
 /**
  * Turns maintenance on: stops every running VM, remembering which, and blocks

@@ -3,7 +3,6 @@ import { LABEL } from '../docker/labels.js';
 import { type Actor, loginActor } from '../domain/actor.js';
 import { effectiveConfig } from '../domain/config-keys.js';
 import { ownVm, vmRef } from '../domain/lookups.js';
-import { maintenanceWindow } from '../domain/maintenance-window.js';
 import { checkMaintenance } from '../domain/policies.js';
 import { fingerprint } from '../domain/ssh-keys.js';
 import { parseGatewayLogin } from '../domain/ssh-login.js';
@@ -83,7 +82,9 @@ export function accessWithdrawn(state: State, identity: Pick<GatewayIdentity, 'u
 export function maintenanceBanner(state: State): string | null {
   const m = state.maintenance;
   if (!m.on) return null;
-  return `berth is in maintenance${maintenanceWindow(m)}: only admins can log in now. Try again when maintenance is over.\r\n`;
+  const why = m.reason ? ` (${m.reason})` : '';
+  const until = m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : '';
+  return `berth is in maintenance${why}${until}: only admins can log in now. Try again when maintenance is over.\r\n`;
 }
 
 /** A VM the gateway opened, with the path of its image's helper (null when it has none). */
