@@ -104,6 +104,8 @@ const MAX_ATTEMPTS = 6;
 const KEEPALIVE_MS = 15_000;
 /** A state read before login is reused while the file is unchanged, for at most this long. */
 const STATE_CACHE_MS = 2000;
+/** How long the auth service's acceptance waits for the pre-login state read (the banner). */
+const BANNER_WAIT_MS = 5000;
 
 // AES-GCM first: with ssh2's crypto binding it is the fastest path (chacha20 is kept for
 // clients that want nothing else).
@@ -355,7 +357,7 @@ export class SshGateway {
       closers.clear();
       for (const fn of fns) fn();
     });
-    void (async () => {
+    const preLogin = (async () => {
       const state = await this.state().catch(() => null);
       if (!state || closed) return;
       if (protocol) protocol._banner = maintenanceBanner(state) ?? undefined;
@@ -365,6 +367,21 @@ export class SshGateway {
         drop();
       }
     })();
+    // The banner must be known before the auth service is accepted (it goes out with the
+    // acceptance): a client quicker than the state read waits for it, at most BANNER_WAIT_MS.
+    const accept = (protocol as { serviceAccept?: (svc: string) => void } | undefined)?.serviceAccept;
+    if (protocol && accept) {
+      (protocol as { serviceAccept: (svc: string) => void }).serviceAccept = (svc: string) => {
+        let timer: NodeJS.Timeout | undefined;
+        const waited = new Promise<void>((done) => {
+          timer = setTimeout(done, BANNER_WAIT_MS);
+        });
+        void Promise.race([preLogin, waited]).then(() => {
+          clearTimeout(timer);
+          if (!closed) accept.call(protocol, svc);
+        });
+      };
+    }
 
     client.on('authentication', (auth) => {
       // `ready` follows accept() at once: who logged in is recorded before that.
