@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import type pino from 'pino';
@@ -102,8 +101,6 @@ function disconnectWith(client: Connection, reason: number, description: string)
 /** Attempts one connection may make before it is cut (each key an agent holds is one). */
 const MAX_ATTEMPTS = 6;
 const KEEPALIVE_MS = 15_000;
-/** A state read before login is reused while the file is unchanged, for at most this long. */
-const STATE_CACHE_MS = 2000;
 /** How long the auth service's acceptance waits for the pre-login state read (the banner). */
 const BANNER_WAIT_MS = 5000;
 
@@ -139,7 +136,6 @@ export class SshGateway {
   /** Logged-in connections, re-checked against the state whenever it changes. */
   private readonly live = new Map<Connection, { identity: GatewayIdentity; drop: () => void }>();
   private watcher: { close(): void } | null = null;
-  private cached: { key: string; at: number; state: Promise<State> } | null = null;
   address = '';
 
   constructor(private readonly options: GatewayOptions) {
@@ -245,23 +241,11 @@ export class SshGateway {
   }
 
   /**
-   * The state for pre-login checks: read and validated once, then reused (by every connection
-   * and attempt) while the file's inode, size and times are the same, for up to STATE_CACHE_MS.
-   * Read-only for its users. Sessions themselves read the state afresh.
+   * The state for pre-login checks: the store's shared, frozen snapshot (validated again only
+   * when the file's text changed). Sessions themselves read the state afresh.
    */
-  private async state(): Promise<State> {
-    const path = this.options.ctx.store.path;
-    const st = await stat(path, { bigint: true }).catch(() => null);
-    const key = st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '';
-    const hit = this.cached;
-    if (hit && key && hit.key === key && Date.now() - hit.at < STATE_CACHE_MS) return hit.state;
-    const state = this.options.ctx.store.read();
-    // Stat first, read next: a change in between leaves a key that no longer matches (re-read).
-    this.cached = key ? { key, at: Date.now(), state } : null;
-    state.catch(() => {
-      if (this.cached?.state === state) this.cached = null;
-    });
-    return state;
+  private state(): Promise<State> {
+    return this.options.ctx.store.snapshot();
   }
 
   private async config(): Promise<ConfigValues> {

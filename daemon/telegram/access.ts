@@ -71,7 +71,7 @@ export function accessControl(deps: BotDeps): MiddlewareFn<BotContext> {
   return async (ctx, next) => {
     const from = ctx.from;
     if (!from || from.is_bot || (ctx.chat && ctx.chat.type !== 'private')) return;
-    const state = await deps.ctx.store.read();
+    const state = await deps.ctx.store.snapshot();
     const identity = identify(state, from.id);
     ctx.berth = { state, identity, actor: telegramActor(identity) };
     const status = identity.user?.status;

@@ -119,7 +119,7 @@ export async function startTelegram(options: {
   // (spaced, so that no sliding second holds more), 1 a second per chat, 20 a minute per group —
   // and the rare 429 left is retried after its retry_after.
   bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 120 }));
-  bot.api.config.use(apiThrottler({ global: { minTime: 35 } }));
+  if (config['telegram.throttle']) bot.api.config.use(apiThrottler({ global: { minTime: 35 } }));
   await bot.init().catch((err: Error) => {
     throw new BerthError(
       'TELEGRAM_UNREACHABLE',

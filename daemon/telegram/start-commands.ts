@@ -50,7 +50,7 @@ export function startCommands(bot: Composer<BotContext>, deps: BotDeps): void {
       await ctx.reply('Sorry, you do not have access to this service.');
       return;
     }
-    ctx.berth.state = await deps.ctx.store.read();
+    ctx.berth.state = await deps.ctx.store.snapshot();
     await ctx.reply(`Welcome, ${escapeHtml(request.user.login)}!\n\n${helpText(ctx)}`, { parse_mode: 'HTML' });
   });
 

@@ -483,6 +483,14 @@ export const CONFIG_KEYS = {
     parse: (s) => checkHttpUrl(s, 'Bot API root'),
     format: String,
   }),
+  'telegram.throttle': key<boolean>({
+    description:
+      "Pace the bot's sends within Telegram's flood limits (30 a second overall, 1 a second per chat); off only for a Bot API server without them",
+    default: true,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'telegram.throttle'),
+    format: formatSwitch,
+  }),
   'telegram.mode': key<'polling' | 'webhook'>({
     description: 'How the bot gets updates: polling (default) or webhook',
     default: 'polling',

@@ -165,7 +165,7 @@ export interface SshConnectInfo {
 
 /** The exact `ssh` line a user runs to reach their VM (for the bot's /ssh and the docs). */
 export async function sshConnectInfo(ctx: Berth, login: string): Promise<SshConnectInfo> {
-  const state = await ctx.store.read();
+  const state = await ctx.store.snapshot();
   const cfg = effectiveConfig(state.config);
   const listen = cfg['ssh.listen'];
   const port = Number(listen.slice(listen.lastIndexOf(':') + 1));

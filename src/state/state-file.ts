@@ -1,4 +1,5 @@
-import { copyFile, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { copyFile, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Adapter } from 'lowdb';
 import type { ZodError } from 'zod';
@@ -14,16 +15,44 @@ let writes = 0;
  * the version it replaces as `state.json.bak`.
  */
 export class StateFile implements Adapter<State | null> {
+  /**
+   * The last text read or written, what it validated to (as JSON) and that state frozen. A read
+   * whose text is the same, byte for byte (never stale, whoever wrote it), skips parsing,
+   * migrating and validating.
+   */
+  private last: { text: string; json: string; frozen?: State } | null = null;
+
   constructor(readonly path: string) {}
 
   get backupPath(): string {
     return `${this.path}.bak`;
   }
 
+  /** A validated state of one's own to change. */
   async read(): Promise<State | null> {
+    const text = await this.readText();
+    return text === null ? null : this.parse(text);
+  }
+
+  /**
+   * The validated state, shared and frozen: for readers that only look (the bot's and the SSH
+   * gateway's checks on every update and login), at the cost of one file read when unchanged.
+   */
+  async snapshot(): Promise<State | null> {
+    const text = await this.readText();
+    if (text === null) return null;
+    if (this.last?.text !== text) this.parse(text);
+    const last = this.last as { json: string; frozen?: State };
+    last.frozen ??= deepFreeze(JSON.parse(last.json) as State);
+    return last.frozen;
+  }
+
+  private async readText(): Promise<string | null> {
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      // One synchronous read of a small local file: far cheaper than the four thread-pool trips
+      // of an asynchronous one, on paths (every bot update, every SSH login) that read it often.
+      text = readFileSync(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw new BerthError(
@@ -32,10 +61,11 @@ export class StateFile implements Adapter<State | null> {
         'Check that the file and its directory belong to the user running berth.',
       );
     }
-    return this.parse(text);
+    return text;
   }
 
   parse(text: string): State {
+    if (this.last?.text === text) return JSON.parse(this.last.json) as State;
     let raw: unknown;
     try {
       raw = JSON.parse(text);
@@ -44,6 +74,7 @@ export class StateFile implements Adapter<State | null> {
     }
     const result = StateSchema.safeParse(migrate(raw, this.path));
     if (!result.success) throw this.corrupt(describe(result.error));
+    this.remember(text, result.data);
     return result.data;
   }
 
@@ -70,6 +101,11 @@ export class StateFile implements Adapter<State | null> {
       );
     }
     await syncDirectory(dirname(this.path));
+    this.remember(text, state);
+  }
+
+  private remember(text: string, state: State): void {
+    this.last = { text, json: JSON.stringify(state) };
   }
 
   private async keepBackup(): Promise<void> {
@@ -90,6 +126,14 @@ export class StateFile implements Adapter<State | null> {
       `Repair it by hand, or restore the last good version: cp ${this.backupPath} ${this.path}`,
     );
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 function describe(error: ZodError): string {

@@ -33,6 +33,16 @@ export class StateStore {
   }
 
   /**
+   * The same snapshot, shared and frozen (changing it throws): for hot paths that only read.
+   * Costs one file read while the file is unchanged.
+   */
+  async snapshot(): Promise<State> {
+    const state = await this.file.snapshot();
+    if (!state) throw this.notInitialised();
+    return state;
+  }
+
+  /**
    * Locks, re-reads, lets `change` edit the state in place, validates, and writes
    * atomically only if something changed. If `change` throws, nothing is written.
    */

@@ -21,6 +21,12 @@ export interface VmHome {
   cleanup(): Promise<void>;
 }
 
+/**
+ * Instances of the homes vmHome made in this test process: the lookups by login below see only
+ * their VMs, never those of another test file (or another checkout's run) using the same login.
+ */
+const ours = new Set<string>();
+
 /** An initialised berth home whose VMs run the minimal image on a network of their own. */
 export async function vmHome(): Promise<VmHome> {
   const { home, cleanup } = await tempHome();
@@ -30,6 +36,7 @@ export async function vmHome(): Promise<VmHome> {
     if (run.code !== 0) throw new Error(run.stderr);
   }
   const instanceId = JSON.parse(await readFile(join(home, 'state.json'), 'utf8')).instanceId as string;
+  ours.add(instanceId);
   return {
     home,
     network,
@@ -73,10 +80,11 @@ export async function inspect(name: string): Promise<Docker.ContainerInspectInfo
 
 async function labelled(kind: 'container' | 'volume', login: string, vm: string): Promise<string | null> {
   const label = [`dev.berth.user=${login}`, `dev.berth.vm=${vm}`];
+  const mine = (labels: Record<string, string> | null | undefined) => ours.size === 0 || ours.has(labels?.['dev.berth.instance'] ?? '');
   const names =
     kind === 'container'
-      ? (await docker.listContainers({ all: true, filters: { label } })).map((c) => c.Id)
-      : ((await docker.listVolumes({ filters: { label } })).Volumes ?? []).map((v) => v.Name);
+      ? (await docker.listContainers({ all: true, filters: { label } })).filter((c) => mine(c.Labels)).map((c) => c.Id)
+      : ((await docker.listVolumes({ filters: { label } })).Volumes ?? []).filter((v) => mine(v.Labels)).map((v) => v.Name);
   if (names.length > 1) throw new Error(`expected at most one ${kind} of ${login}/${vm}, found ${names.length}`);
   return names[0] ?? null;
 }

@@ -194,4 +194,31 @@ describe('the state file', () => {
     await addPlan(store, 'after-kill', {});
     expect((await store.read()).plans.map((p) => p.name)).toContain('after-kill');
   });
+
+  it("reuses a validated read only while the text is the same: another process's change is seen at once", async () => {
+    // A reader that keeps its store, as the daemon does, and a writer in another process.
+    const reader = new StateStore(home);
+    const first = await reader.snapshot();
+    expect(Object.isFrozen(first) && Object.isFrozen(first.plans)).toBe(true);
+    expect(() => {
+      (first.plans as unknown[]).push({});
+    }).toThrow(TypeError);
+    expect(await reader.snapshot()).toBe(first); // unchanged file: the same validated object
+    for (let n = 1; n <= 5; n++) {
+      await execa('node', [WORKER, home, 'allow', `p${n}`, '1']);
+      const seen = await reader.snapshot();
+      expect(seen).not.toBe(first);
+      expect(seen.users.map((u) => u.login)).toContain(`p${n}-0`);
+      expect((await reader.read()).users.map((u) => u.login)).toContain(`p${n}-0`);
+    }
+    // read() gives a copy of one's own: changing it changes neither the snapshot nor the next read.
+    const mine = await reader.read();
+    mine.users = [];
+    expect((await reader.read()).users.length).toBe(5);
+    expect((await reader.snapshot()).users.length).toBe(5);
+    // A damaged file is refused by both, however recently a good one was read.
+    await writeFile(store.path, '{"version": 5, "users": "no"}');
+    expect((await rejection(reader.snapshot())).code).toBe('STATE_CORRUPT');
+    expect((await rejection(reader.read())).code).toBe('STATE_CORRUPT');
+  });
 });
