@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 import type { Family } from '../domain/egress.js';
 import { BerthError } from '../errors.js';
 
@@ -50,11 +50,40 @@ function lastLine(text: string): string {
   return text.split('\n').filter(Boolean).slice(-1)[0] ?? '';
 }
 
+/**
+ * Runs a firewall tool with a deadline: its stdout (final newline stripped), or an error with
+ * `code`, `stderr` and `timedOut`. node's execFile, not execa: execa's ~110 modules would cost
+ * every command that may touch the firewall (vm create, vm list…) tens of milliseconds to load.
+ */
+function tool(command: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      command,
+      args,
+      { timeout: TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout.replace(/\r?\n$/, ''));
+        const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null };
+        reject(
+          Object.assign(new Error(e.message), {
+            code: typeof e.code === 'string' ? e.code : undefined,
+            stderr,
+            timedOut: Boolean(e.killed && e.signal === 'SIGKILL'),
+            shortMessage: `${command} ${args.join(' ')} failed${typeof e.code === 'number' ? ` with exit code ${e.code}` : ''}`,
+          }),
+        );
+      },
+    );
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input ?? '');
+  });
+}
+
 /** The filter table as `iptables-save -t filter` prints it. */
 export async function saveFilter(family: Family): Promise<string> {
   const { save } = TOOLS[family];
   try {
-    return (await execa(save, ['-t', 'filter'], { timeout: TIMEOUT_MS, stdin: 'ignore' })).stdout;
+    return await tool(save, ['-t', 'filter']);
   } catch (err) {
     throw unavailable(err, save);
   }
@@ -64,7 +93,7 @@ export async function saveFilter(family: Family): Promise<string> {
 export async function restoreFilter(family: Family, script: string): Promise<void> {
   const { restore } = TOOLS[family];
   try {
-    await execa(restore, ['--noflush', '-w', LOCK_WAIT_S], { timeout: TIMEOUT_MS, input: script });
+    await tool(restore, ['--noflush', '-w', LOCK_WAIT_S], script);
   } catch (err) {
     throw unavailable(err, restore);
   }
@@ -73,7 +102,7 @@ export async function restoreFilter(family: Family, script: string): Promise<voi
 /** The nftables tables (`family name`), or null when nft is absent or cannot be read. */
 export async function nftTables(): Promise<string[] | null> {
   try {
-    const out = (await execa('nft', ['list', 'tables'], { timeout: TIMEOUT_MS, stdin: 'ignore' })).stdout;
+    const out = await tool('nft', ['list', 'tables']);
     return out
       .split('\n')
       .map((l) => l.replace(/^table\s+/, '').trim())
