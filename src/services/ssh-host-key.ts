@@ -17,7 +17,11 @@ export interface HostKey {
 type Ssh2 = typeof import('ssh2');
 const ssh2 = (): Ssh2 => createRequire(import.meta.url)('ssh2') as Ssh2;
 
+/** The last key text seen and its fingerprint: /status and /ssh ask on every message. */
+let lastFingerprint: { text: string; fingerprint: string } | null = null;
+
 function fingerprintOf(privateKey: string, path: string): string {
+  if (lastFingerprint?.text === privateKey) return lastFingerprint.fingerprint;
   const parsed = ssh2().utils.parseKey(privateKey);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error || key.type !== 'ssh-ed25519') {
@@ -27,7 +31,8 @@ function fingerprintOf(privateKey: string, path: string): string {
       'Move it away; the daemon makes a new one at its next start (clients will warn that the key changed).',
     );
   }
-  return fingerprint(key.getPublicSSH());
+  lastFingerprint = { text: privateKey, fingerprint: fingerprint(key.getPublicSSH()) };
+  return lastFingerprint.fingerprint;
 }
 
 /** The gateway's host key: made once (ed25519, mode 0600) in the berth home and reused. */
