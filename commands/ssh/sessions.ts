@@ -1,7 +1,7 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { table } from '../../src/cli/table.js';
-import { formatSize } from '../../src/domain/sizes.js';
 import { listSshSessions, type SshSessionView } from '../../src/services/ssh-sessions.js';
+import { formatSize } from '../../src/values/sizes.js';
 
 export default class SshSessions extends BerthCommand {
   static override summary = "List the SSH gateway's open sessions (user, VM, key, source, what runs, bytes)";

@@ -1,17 +1,17 @@
 import type { Composer } from 'grammy';
 import { OPERATOR } from '../../src/domain/actor.js';
-import { printable } from '../../src/domain/names.js';
-import { formatSize } from '../../src/domain/sizes.js';
+import { vmRef } from '../../src/domain/lookups.js';
 import { BerthError } from '../../src/errors.js';
 import { getConfig, setConfig } from '../../src/services/config.js';
 import { hostSummary } from '../../src/services/host.js';
 import { enterMaintenance, leaveMaintenance } from '../../src/services/maintenance.js';
 import { allowTelegramUser, findUserByLoginOrId } from '../../src/services/telegram-users.js';
 import { approveUser, rejectUser, removeUser, setUser } from '../../src/services/users.js';
-import { vmRef } from '../../src/services/vm-refs.js';
 import { listVms } from '../../src/services/vm-status.js';
 import { stopVm } from '../../src/services/vms.js';
 import type { User } from '../../src/state/schema.js';
+import { printable } from '../../src/values/names.js';
+import { formatSize } from '../../src/values/sizes.js';
 import { adminLabel, argsOf, type BotContext, type BotDeps } from './bot-context.js';
 import { code, escapeHtml, replyLong } from './replies.js';
 

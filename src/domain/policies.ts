@@ -1,8 +1,8 @@
 import { BerthError } from '../errors.js';
 import type { Plan, Resources, State, User, Vm } from '../state/schema.js';
+import type { ConfigValues } from '../values/config-keys.js';
+import { formatSize } from '../values/sizes.js';
 import { type Actor, mayReach } from './actor.js';
-import type { ConfigValues } from './config-keys.js';
-import { formatSize } from './sizes.js';
 
 /** What a VM on `plan` gets: the plan's values, the global defaults where it is silent. */
 export function resourcesFor(plan: Plan, config: ConfigValues): Resources {

@@ -1,13 +1,13 @@
 import { Cron } from 'croner';
 import { OPERATOR } from '../domain/actor.js';
-import { formatDuration, parseDuration } from '../domain/durations.js';
-import { printable } from '../domain/names.js';
+import { vmRef } from '../domain/lookups.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { MAINTENANCE_OFF } from '../state/migrations.js';
 import type { Maintenance, Schedule, State } from '../state/schema.js';
+import { formatDuration, parseDuration } from '../values/durations.js';
+import { printable } from '../values/names.js';
 import type { Berth } from './context.js';
 import { logVmEvent } from './vm-event-log.js';
-import { vmRef } from './vm-refs.js';
 import { startVm } from './vms.js';
 
 export interface MaintenanceResult {

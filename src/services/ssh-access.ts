@@ -1,13 +1,13 @@
 import { hostname } from 'node:os';
 import { LABEL } from '../docker/labels.js';
 import { type Actor, loginActor } from '../domain/actor.js';
-import { effectiveConfig } from '../domain/config-keys.js';
 import { ownVm, vmRef } from '../domain/lookups.js';
 import { checkMaintenance } from '../domain/policies.js';
 import { fingerprint } from '../domain/ssh-keys.js';
 import { parseGatewayLogin } from '../domain/ssh-login.js';
 import { BerthError } from '../errors.js';
 import type { State, User, Vm } from '../state/schema.js';
+import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
 import { hostKeyFingerprint } from './ssh-host-key.js';
 import { createVm, startVm } from './vms.js';

@@ -1,6 +1,6 @@
-import { type ConfigValues, effectiveConfig } from '../domain/config-keys.js';
 import { BerthError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
+import { type ConfigValues, effectiveConfig } from '../values/config-keys.js';
 import { askDaemon, livePid } from './daemon-control.js';
 import { checkTokenFormat, loadTelegramToken, type SavedToken, saveTelegramToken, type TokenSource } from './telegram-token.js';
 

@@ -2,9 +2,7 @@ import { vmContainerSpec } from '../docker/hardening.js';
 import { instanceFilter, LABEL, vmLabels } from '../docker/labels.js';
 import type { DockerRuntime, HostInfo } from '../docker/runtime.js';
 import { type Actor, OPERATOR } from '../domain/actor.js';
-import { effectiveConfig } from '../domain/config-keys.js';
-import { checkImageRef } from '../domain/image-ref.js';
-import { checkLogin } from '../domain/names.js';
+import { checkVmName, DEFAULT_VM_NAME, findPlan, findUser, findVmFor, vmRef } from '../domain/lookups.js';
 import {
   checkAccess,
   checkCapacity,
@@ -15,18 +13,18 @@ import {
   checkQuotas,
   resourcesFor,
 } from '../domain/policies.js';
-import { formatSize } from '../domain/sizes.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { newId } from '../state/migrations.js';
 import type { Home, Resources, State, StopReason, User, Vm } from '../state/schema.js';
+import { effectiveConfig } from '../values/config-keys.js';
+import { checkImageRef } from '../values/image-ref.js';
+import { checkLogin } from '../values/names.js';
+import { formatSize } from '../values/sizes.js';
 import type { Berth } from './context.js';
 import { ensureFirewall } from './firewall.js';
 import { attachHome, claimHome, provisionHome, releaseHome } from './homes.js';
 import { checkTemplateName, templateTag } from './images.js';
-import { findPlan } from './plans.js';
-import { findUser } from './users.js';
 import { actorReason, logVmEvent, stopKind } from './vm-event-log.js';
-import { checkVmName, DEFAULT_VM_NAME, findVmFor, vmRef } from './vm-refs.js';
 
 export interface CreateVmInput {
   user: string;
