@@ -1,6 +1,7 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { table } from '../../src/cli/table.js';
-import { listSshSessions, type SshSessionView } from '../../src/services/ssh-sessions.js';
+import type { SshSessionView } from '../../src/services/daemon-routes.js';
+import { listSshSessions } from '../../src/services/ssh-sessions.js';
 import { formatSize } from '../../src/values/sizes.js';
 
 export default class SshSessions extends BerthCommand {

@@ -9,6 +9,7 @@ import { accessWithdrawn, authorizeGatewayKey, type GatewayIdentity, maintenance
 import type { HostKey } from '../../src/services/ssh-host-key.js';
 import type { State } from '../../src/state/schema.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
+import { listenParts } from '../../src/values/listen-address.js';
 import { printable } from '../../src/values/names.js';
 import { LogSummary } from '../log-summary.js';
 import type { SshMetrics } from '../metrics.js';
@@ -167,10 +168,7 @@ export class SshGateway {
     const tcp = createServer((socket) => this.onAccept(socket));
     tcp.on('error', (err: Error) => this.options.log.error({ err: String(err) }, 'ssh listener error'));
     this.tcp = tcp;
-    const listen = this.options.listen;
-    const at = listen.lastIndexOf(':');
-    const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
-    const port = Number(listen.slice(at + 1));
+    const { host, port } = listenParts(this.options.listen);
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
       tcp.listen(port, host, () => {

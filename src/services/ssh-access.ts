@@ -8,6 +8,7 @@ import { parseGatewayLogin } from '../domain/ssh-login.js';
 import { BerthError } from '../errors.js';
 import type { State, User, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
+import { listenParts } from '../values/listen-address.js';
 import type { Berth } from './context.js';
 import { hostKeyFingerprint } from './ssh-host-key.js';
 import { createVm, startVm } from './vms.js';
@@ -167,8 +168,7 @@ export interface SshConnectInfo {
 export async function sshConnectInfo(ctx: Berth, login: string): Promise<SshConnectInfo> {
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
-  const listen = cfg['ssh.listen'];
-  const port = Number(listen.slice(listen.lastIndexOf(':') + 1));
+  const { port } = listenParts(cfg['ssh.listen']);
   const host = cfg['ssh.public-host'] || hostname();
   const line = (name: string) => `ssh ${port === 22 ? '' : `-p ${port} `}${name}@${host}`;
   const own = state.vms.filter((vm) => vm.user === login);

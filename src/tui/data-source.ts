@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { usersOnPlan } from '../domain/lookups.js';
 import type { Berth } from '../services/context.js';
-import { type DaemonStatus, daemonStatus } from '../services/daemon-control.js';
+import { daemonStatus } from '../services/daemon-control.js';
+import type { DaemonStatus } from '../services/daemon-routes.js';
 import { type EngineHost, engineHost, type HostSummary, hostSummary } from '../services/host.js';
 import { enterMaintenance, leaveMaintenance, type MaintenanceStatus, maintenanceStatus } from '../services/maintenance.js';
 import { listPlans } from '../services/plans.js';
