@@ -11,10 +11,8 @@ export default class DaemonStart extends BerthCommand {
     await this.store.read();
     this.note('Starting the berth daemon…');
     const status = await startDaemon(this.store.home);
-    if (!this.jsonEnabled()) {
-      this.log(`berth daemon running: pid ${status.pid}, socket ${status.socket}`);
-      this.log(`Log: ${daemonPaths(this.store.home).logFile}`);
-    }
+    this.log(`berth daemon running: pid ${status.pid}, socket ${status.socket}`);
+    this.log(`Log: ${daemonPaths(this.store.home).logFile}`);
     return status;
   }
 }

@@ -18,7 +18,7 @@ export default class PlanAdd extends BerthCommand {
     const { args, flags } = await this.parse(PlanAdd);
     const plan = await addPlan(this.store, args.name, planSpecFrom(flags));
     const view = planView(plan, await this.store.read());
-    if (!this.jsonEnabled()) this.log(`Added plan ${view.name}: ${planSummary(view)}.`);
+    this.log(`Added plan ${view.name}: ${planSummary(view)}.`);
     return view;
   }
 }

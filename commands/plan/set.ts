@@ -15,7 +15,7 @@ export default class PlanSet extends BerthCommand {
     const { args, flags } = await this.parse(PlanSet);
     const plan = await setPlan(this.store, args.name, planSpecFrom(flags));
     const view = planView(plan, await this.store.read());
-    if (!this.jsonEnabled()) this.log(`Updated plan ${view.name}: ${planSummary(view)}.`);
+    this.log(`Updated plan ${view.name}: ${planSummary(view)}.`);
     return view;
   }
 }

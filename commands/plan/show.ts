@@ -13,7 +13,7 @@ export default class PlanShow extends BerthCommand {
     const { args } = await this.parse(PlanShow);
     const state = await this.store.read();
     const view = planView(findPlan(state, args.name), state);
-    if (!this.jsonEnabled()) this.log(planDetails(view));
+    this.log(planDetails(view));
     return view;
   }
 }

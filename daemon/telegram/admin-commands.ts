@@ -1,6 +1,7 @@
 import type { Composer } from 'grammy';
 import { OPERATOR } from '../../src/domain/actor.js';
 import { vmRef } from '../../src/domain/lookups.js';
+import { maintenanceWindow } from '../../src/domain/maintenance-window.js';
 import { BerthError } from '../../src/errors.js';
 import { getConfig, setConfig } from '../../src/services/config.js';
 import { hostSummary } from '../../src/services/host.js';
@@ -45,7 +46,7 @@ export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void 
       '<b>Config</b>',
       ...config.map((c) => `${c.key}: ${code(c.value)}${c.source === 'default' ? ' (default)' : ''}`),
       '',
-      `<b>Maintenance</b>: ${m.on ? `ON${m.reason ? ` (${escapeHtml(m.reason)})` : ''}${m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : ''}` : 'off'}`,
+      `<b>Maintenance</b>: ${m.on ? `ON${maintenanceWindow(m, escapeHtml)}` : 'off'}`,
       `<b>Host</b> ${escapeHtml(host.name)} (Docker ${escapeHtml(host.engineVersion)}): ${host.reserved.cpus}/${host.cpus} CPUs and ${formatSize(host.reserved.memoryBytes)}/${formatSize(host.memoryBytes)} memory reserved by running VMs`,
       `<b>Users</b>: ${state.users.filter((u) => u.status === 'allowed').length} allowed, ${state.users.filter((u) => u.status === 'pending').length} pending`,
       `<b>Active VMs</b> (${active.length}): ${escapeHtml(shown) || 'none'}`,

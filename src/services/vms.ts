@@ -213,36 +213,70 @@ async function withContainer(ctx: Berth, ref: string, actor: Actor): Promise<{ v
   return { vm, runtime: await ctx.runtime(), id: vm.containerId };
 }
 
-export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
-  const { vm, runtime, id } = await withContainer(ctx, ref, actor);
-  const host = await runtime.hostInfo();
-  const wasDesired = vm.desired;
-  await ctx.store.transact((state) => {
+/** What recording an intent changes on a VM record, and what a failure puts back. */
+type RunIntent = Partial<Pick<Vm, 'desired' | 'stopReason'>>;
+
+/**
+ * Starting, stopping and restarting a VM, in the one order that keeps the record true: the intent
+ * is recorded first, in the transaction that checks it may happen (so the engine's `die` event reads
+ * as berth's doing); then the engine acts; a failure puts back what the intent changed; success
+ * records the outcome (and the event log line).
+ */
+async function changeRunState(
+  ctx: Berth,
+  vm: Vm,
+  steps: { intend(state: State, record: Vm): RunIntent; act(): Promise<void>; done(state: State, record: Vm): void },
+): Promise<Vm> {
+  const before = await ctx.store.transact((state) => {
     const record = current(state, vm);
-    const cfg = effectiveConfig(state.config);
-    checkMayOwnVms(findUser(state, record.user));
-    checkMaintenance(state, actor, 'started');
-    checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
-    record.desired = 'running';
+    const intent = steps.intend(state, record);
+    const previous: RunIntent = {};
+    for (const key of Object.keys(intent) as Array<keyof RunIntent>) Object.assign(previous, { [key]: record[key] });
+    Object.assign(record, intent);
+    return previous;
   });
   try {
-    await requireContainer(runtime, id, vm);
-    await attachHome(
-      ctx,
-      (await ctx.store.read()).homes.find((h) => h.id === vm.home),
-    );
-    await runtime.startContainer(id);
+    await steps.act();
   } catch (err) {
-    await ctx.store.transact((state) => {
-      current(state, vm).desired = wasDesired;
-    });
+    await ctx.store.transact((state) => Object.assign(current(state, vm), before));
     throw err;
   }
   return ctx.store.transact((state) => {
     const record = current(state, vm);
-    delete record.stopReason;
-    logVmEvent(state, vm, 'start', actorReason(actor));
-    return Object.assign(record, { lastStartedAt: now(), lastActiveAt: now() });
+    steps.done(state, record);
+    return record;
+  });
+}
+
+/** The home a VM mounts attached (its quota disk), as the state has it now. */
+async function attachHomeOf(ctx: Berth, vm: Vm): Promise<void> {
+  await attachHome(
+    ctx,
+    (await ctx.store.read()).homes.find((h) => h.id === vm.home),
+  );
+}
+
+export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
+  const { vm, runtime, id } = await withContainer(ctx, ref, actor);
+  const host = await runtime.hostInfo();
+  return changeRunState(ctx, vm, {
+    intend: (state, record) => {
+      const cfg = effectiveConfig(state.config);
+      checkMayOwnVms(findUser(state, record.user));
+      checkMaintenance(state, actor, 'started');
+      checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
+      return { desired: 'running' };
+    },
+    act: async () => {
+      await requireContainer(runtime, id, vm);
+      await attachHomeOf(ctx, vm);
+      await runtime.startContainer(id);
+    },
+    done: (state, record) => {
+      delete record.stopReason;
+      logVmEvent(state, vm, 'start', actorReason(actor));
+      Object.assign(record, { lastStartedAt: now(), lastActiveAt: now() });
+    },
   });
 }
 
@@ -250,52 +284,40 @@ export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, r
   const { vm, runtime, id } = await withContainer(ctx, ref, actor);
   await requireContainer(runtime, id, vm);
   const stopReason: StopReason = reason ?? (actor.role === 'admin' ? 'operator' : 'user');
-  // The intent is recorded first, so the engine's `die` event reads as berth's doing.
-  const before = vm.desired;
-  await ctx.store.transact((state) => Object.assign(current(state, vm), { desired: 'stopped' as const, stopReason }));
-  try {
-    await runtime.stopContainer(id);
-  } catch (err) {
-    await ctx.store.transact((state) => Object.assign(current(state, vm), { desired: before }));
-    throw err;
-  }
-  return ctx.store.transact((state) => {
-    // A policy's stop says which policy; any other says who stopped the VM.
-    const byPolicy = reason === 'idle' || reason === 'lifetime' || reason === 'maintenance';
-    logVmEvent(state, vm, stopKind(stopReason), byPolicy ? reason : actorReason(actor));
-    return Object.assign(current(state, vm), { lastStoppedAt: now() });
+  return changeRunState(ctx, vm, {
+    intend: () => ({ desired: 'stopped', stopReason }),
+    act: () => runtime.stopContainer(id),
+    done: (state, record) => {
+      // A policy's stop says which policy; any other says who stopped the VM.
+      const byPolicy = reason === 'idle' || reason === 'lifetime' || reason === 'maintenance';
+      logVmEvent(state, vm, stopKind(stopReason), byPolicy ? reason : actorReason(actor));
+      record.lastStoppedAt = now();
+    },
   });
 }
 
 export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
   const { vm, runtime, id } = await withContainer(ctx, ref, actor);
   const host = await runtime.hostInfo();
-  const before = { desired: vm.desired, stopReason: vm.stopReason };
-  await ctx.store.transact((state) => {
-    const record = current(state, vm);
-    const cfg = effectiveConfig(state.config);
-    checkMayOwnVms(findUser(state, record.user));
-    checkMaintenance(state, actor, 'started');
-    if (record.desired !== 'running') checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
-    // Stopped on purpose for the moment of the restart: its `die` event is berth's doing.
-    Object.assign(record, { desired: 'stopped', stopReason: actor.role === 'admin' ? 'operator' : 'user' });
-  });
-  try {
-    await requireContainer(runtime, id, vm);
-    await attachHome(
-      ctx,
-      (await ctx.store.read()).homes.find((h) => h.id === vm.home),
-    );
-    await runtime.restartContainer(id);
-  } catch (err) {
-    await ctx.store.transact((state) => Object.assign(current(state, vm), before));
-    throw err;
-  }
-  return ctx.store.transact((state) => {
-    const record = current(state, vm);
-    delete record.stopReason;
-    logVmEvent(state, vm, 'restart', actorReason(actor));
-    return Object.assign(record, { desired: 'running' as const, lastStartedAt: now(), lastActiveAt: now() });
+  return changeRunState(ctx, vm, {
+    intend: (state, record) => {
+      const cfg = effectiveConfig(state.config);
+      checkMayOwnVms(findUser(state, record.user));
+      checkMaintenance(state, actor, 'started');
+      if (record.desired !== 'running') checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
+      // Stopped on purpose for the moment of the restart: its `die` event is berth's doing.
+      return { desired: 'stopped', stopReason: actor.role === 'admin' ? 'operator' : 'user' };
+    },
+    act: async () => {
+      await requireContainer(runtime, id, vm);
+      await attachHomeOf(ctx, vm);
+      await runtime.restartContainer(id);
+    },
+    done: (state, record) => {
+      delete record.stopReason;
+      logVmEvent(state, vm, 'restart', actorReason(actor));
+      Object.assign(record, { desired: 'running' as const, lastStartedAt: now(), lastActiveAt: now() });
+    },
   });
 }
 
