@@ -248,12 +248,21 @@ async function changeRunState(
   });
 }
 
-/** The home a VM mounts attached (its quota disk), as the state has it now. */
-async function attachHomeOf(ctx: Berth, vm: Vm): Promise<void> {
+/** What starting (or restarting) a VM checks: its owner may have VMs, no maintenance, and (`capacity`) room for it. */
+function checkMayStart(state: State, record: Vm, actor: Actor, host: HostInfo, capacity: boolean): void {
+  checkMayOwnVms(findUser(state, record.user));
+  checkMaintenance(state, actor, 'started');
+  if (capacity) checkCapacity(state, record, host.memoryBytes, effectiveConfig(state.config).overcommit);
+}
+
+/** Brings a VM's container up with `run` (start or restart): the container still there, its home attached first. */
+async function bringUp(ctx: Berth, runtime: DockerRuntime, id: string, vm: Vm, run: (id: string) => Promise<void>): Promise<void> {
+  await requireContainer(runtime, id, vm);
   await attachHome(
     ctx,
     (await ctx.store.read()).homes.find((h) => h.id === vm.home),
   );
+  await run(id);
 }
 
 export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
@@ -261,17 +270,10 @@ export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR):
   const host = await runtime.hostInfo();
   return changeRunState(ctx, vm, {
     intend: (state, record) => {
-      const cfg = effectiveConfig(state.config);
-      checkMayOwnVms(findUser(state, record.user));
-      checkMaintenance(state, actor, 'started');
-      checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
+      checkMayStart(state, record, actor, host, true);
       return { desired: 'running' };
     },
-    act: async () => {
-      await requireContainer(runtime, id, vm);
-      await attachHomeOf(ctx, vm);
-      await runtime.startContainer(id);
-    },
+    act: () => bringUp(ctx, runtime, id, vm, (c) => runtime.startContainer(c)),
     done: (state, record) => {
       delete record.stopReason;
       logVmEvent(state, vm, 'start', actorReason(actor));
@@ -301,18 +303,11 @@ export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR
   const host = await runtime.hostInfo();
   return changeRunState(ctx, vm, {
     intend: (state, record) => {
-      const cfg = effectiveConfig(state.config);
-      checkMayOwnVms(findUser(state, record.user));
-      checkMaintenance(state, actor, 'started');
-      if (record.desired !== 'running') checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
+      checkMayStart(state, record, actor, host, record.desired !== 'running');
       // Stopped on purpose for the moment of the restart: its `die` event is berth's doing.
       return { desired: 'stopped', stopReason: actor.role === 'admin' ? 'operator' : 'user' };
     },
-    act: async () => {
-      await requireContainer(runtime, id, vm);
-      await attachHomeOf(ctx, vm);
-      await runtime.restartContainer(id);
-    },
+    act: () => bringUp(ctx, runtime, id, vm, (c) => runtime.restartContainer(c)),
     done: (state, record) => {
       delete record.stopReason;
       logVmEvent(state, vm, 'restart', actorReason(actor));
