@@ -9,32 +9,30 @@ export default class Doctor extends BerthCommand {
   async run(): Promise<DoctorReport> {
     await this.parse(Doctor);
     const report = await doctor(this.berth);
-    if (!this.jsonEnabled()) {
-      const mark = (ok: boolean) => (ok ? 'ok  ' : 'FAIL');
+    const mark = (ok: boolean) => (ok ? 'ok  ' : 'FAIL');
+    this.log(
+      `${mark(report.stateFile.ok)} state file ${report.stateFile.path}${report.stateFile.problem ? `: ${report.stateFile.problem}` : ''}`,
+    );
+    this.log(`${mark(report.engine.ok)} Docker engine ${report.engine.address} ${report.engine.version ?? report.engine.problem ?? ''}`);
+    this.log(`${mark(report.image.present)} image ${report.image.ref}${report.image.present ? '' : ' missing: berth image build'}`);
+    this.log(
+      `${mark(!report.network.present || report.network.interVmTrafficBlocked)} network ${report.network.name}: ${report.network.present ? (report.network.interVmTrafficBlocked ? 'inter-VM traffic blocked' : 'inter-VM traffic ALLOWED') : 'made on first VM create'}`,
+    );
+    const fw = report.firewall;
+    this.log(`${fw.state === 'ok' ? 'ok  ' : fw.state === 'off' ? 'WARN' : 'FAIL'} firewall ${fw.state}: ${fw.detail}`);
+    const { keychain, sshCrypto } = report.native;
+    this.log(
+      `${keychain.inUse ? 'ok  ' : 'WARN'} keychain: ${keychain.inUse ? `in use (${keychain.detail})` : `not available (file fallback): ${keychain.detail}`}`,
+    );
+    this.log(
+      `${sshCrypto.native ? 'ok  ' : 'WARN'} ssh crypto: ${sshCrypto.native ? sshCrypto.detail : `${sshCrypto.detail} — see berth's README, Troubleshooting`}`,
+    );
+    if (report.drift) {
+      const d = report.drift;
+      const clean = d.orphans.length + d.missing.length + d.stuck.length === 0;
       this.log(
-        `${mark(report.stateFile.ok)} state file ${report.stateFile.path}${report.stateFile.problem ? `: ${report.stateFile.problem}` : ''}`,
+        `${mark(clean)} VMs: ${d.orphans.length} orphan container(s), ${d.missing.length} missing, ${d.stuck.length} interrupted${clean ? '' : ' — see berth vm reconcile'}`,
       );
-      this.log(`${mark(report.engine.ok)} Docker engine ${report.engine.address} ${report.engine.version ?? report.engine.problem ?? ''}`);
-      this.log(`${mark(report.image.present)} image ${report.image.ref}${report.image.present ? '' : ' missing: berth image build'}`);
-      this.log(
-        `${mark(!report.network.present || report.network.interVmTrafficBlocked)} network ${report.network.name}: ${report.network.present ? (report.network.interVmTrafficBlocked ? 'inter-VM traffic blocked' : 'inter-VM traffic ALLOWED') : 'made on first VM create'}`,
-      );
-      const fw = report.firewall;
-      this.log(`${fw.state === 'ok' ? 'ok  ' : fw.state === 'off' ? 'WARN' : 'FAIL'} firewall ${fw.state}: ${fw.detail}`);
-      const { keychain, sshCrypto } = report.native;
-      this.log(
-        `${keychain.inUse ? 'ok  ' : 'WARN'} keychain: ${keychain.inUse ? `in use (${keychain.detail})` : `not available (file fallback): ${keychain.detail}`}`,
-      );
-      this.log(
-        `${sshCrypto.native ? 'ok  ' : 'WARN'} ssh crypto: ${sshCrypto.native ? sshCrypto.detail : `${sshCrypto.detail} — see berth's README, Troubleshooting`}`,
-      );
-      if (report.drift) {
-        const d = report.drift;
-        const clean = d.orphans.length + d.missing.length + d.stuck.length === 0;
-        this.log(
-          `${mark(clean)} VMs: ${d.orphans.length} orphan container(s), ${d.missing.length} missing, ${d.stuck.length} interrupted${clean ? '' : ' — see berth vm reconcile'}`,
-        );
-      }
     }
     if (!report.healthy) process.exitCode = 1;
     return report;

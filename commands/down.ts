@@ -10,10 +10,8 @@ export default class Down extends BerthCommand {
   async run(): Promise<{ daemonStopped: boolean; stoppedVms: string[] }> {
     const { flags } = await this.parse(Down);
     const { daemonPid, stoppedVms } = await down(this.berth, { stopVms: flags['stop-vms'] });
-    if (!this.jsonEnabled()) {
-      this.log(daemonPid ? `Stopped the berth daemon (pid ${daemonPid}).` : 'The berth daemon was not running.');
-      if (flags['stop-vms']) this.log(`Stopped ${stoppedVms.length} VM(s)${stoppedVms.length ? `: ${stoppedVms.join(', ')}` : ''}.`);
-    }
+    this.log(daemonPid ? `Stopped the berth daemon (pid ${daemonPid}).` : 'The berth daemon was not running.');
+    if (flags['stop-vms']) this.log(`Stopped ${stoppedVms.length} VM(s)${stoppedVms.length ? `: ${stoppedVms.join(', ')}` : ''}.`);
     return { daemonStopped: daemonPid !== null, stoppedVms };
   }
 }

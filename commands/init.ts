@@ -9,15 +9,13 @@ export default class Init extends BerthCommand {
   async run(): Promise<InitResult> {
     await this.parse(Init);
     const result = await initHome(this.store);
-    if (!this.jsonEnabled()) {
-      this.log(result.created ? `Initialised berth in ${result.home}` : `berth is already initialised in ${result.home}`);
-      this.log(`State file: ${result.stateFile}`);
-      this.log(`Plans: ${result.plans.join(', ') || 'none'}`);
-      this.log('\nNext steps:');
-      this.log('  berth user allow alice --plan standard            # let a user in');
-      this.log('  berth user key add alice --file alice.pub         # register their SSH key');
-      this.log('  berth config set ram 2g                           # change a global default');
-    }
+    this.log(result.created ? `Initialised berth in ${result.home}` : `berth is already initialised in ${result.home}`);
+    this.log(`State file: ${result.stateFile}`);
+    this.log(`Plans: ${result.plans.join(', ') || 'none'}`);
+    this.log('\nNext steps:');
+    this.log('  berth user allow alice --plan standard            # let a user in');
+    this.log('  berth user key add alice --file alice.pub         # register their SSH key');
+    this.log('  berth config set ram 2g                           # change a global default');
     return result;
   }
 }

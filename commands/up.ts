@@ -2,8 +2,8 @@ import { Flags } from '@oclif/core';
 import { BerthCommand } from '../src/cli/base-command.js';
 import { progressLines } from '../src/cli/progress.js';
 import { table } from '../src/cli/table.js';
-import { effectiveConfig } from '../src/domain/config-keys.js';
 import { type UpResult, up } from '../src/services/up.js';
+import { effectiveConfig } from '../src/values/config-keys.js';
 
 export default class Up extends BerthCommand {
   static override summary = 'Set berth up and running: init, the default VM image, the daemon (idempotent)';

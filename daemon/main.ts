@@ -3,16 +3,17 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type ConfigValues, effectiveConfig } from '../src/domain/config-keys.js';
 import { BerthError } from '../src/errors.js';
 import { packageRoot } from '../src/package-root.js';
 import { type Berth, openBerth } from '../src/services/context.js';
-import { type DaemonStatus, daemonPaths } from '../src/services/daemon-control.js';
+import { daemonPaths } from '../src/services/daemon-control.js';
+import type { DaemonStatus } from '../src/services/daemon-routes.js';
 import { restoreHomes } from '../src/services/homes.js';
 import { drainOutbox, outboxDir } from '../src/services/notice-spool.js';
 import { fanOut, type Notifier } from '../src/services/notify.js';
 import { loadOrCreateHostKey } from '../src/services/ssh-host-key.js';
 import { loadTelegramToken } from '../src/services/telegram-token.js';
+import { type ConfigValues, effectiveConfig } from '../src/values/config-keys.js';
 import { startApi } from './api.js';
 import { Components } from './components.js';
 import { EventsFollower } from './events.js';
@@ -175,6 +176,7 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
       kill: (id) => gateway?.kill(id) ?? false,
       revalidate: async () => (await gateway?.revalidate()) ?? 0,
     },
+    log,
   });
   components.set('api', 'running', `${paths.socket}${api.metricsAddress ? `, metrics on ${api.metricsAddress}` : ''}`);
   const pidTemp = `${paths.pidFile}.${process.pid}.tmp`;

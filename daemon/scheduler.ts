@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { effectiveConfig } from '../src/domain/config-keys.js';
 import type { Berth } from '../src/services/context.js';
 import { maintenanceTick, nextDue } from '../src/services/maintenance.js';
 import { enforcePolicies, type SessionCounts } from '../src/services/vm-policies.js';
+import { effectiveConfig } from '../src/values/config-keys.js';
 import type { Components } from './components.js';
 import type { Metrics } from './metrics.js';
 import { watchDir } from './state-watch.js';

@@ -10,7 +10,7 @@ export default class ConfigGet extends BerthCommand {
   async run(): Promise<ConfigEntry> {
     const { args } = await this.parse(ConfigGet);
     const entry = await getConfig(this.store, args.key);
-    if (!this.jsonEnabled()) this.log(entry.value);
+    this.log(entry.value);
     return entry;
   }
 }

@@ -9,7 +9,7 @@ export default class ConfigList extends BerthCommand {
   async run(): Promise<ConfigEntry[]> {
     await this.parse(ConfigList);
     const entries = await listConfig(this.store);
-    if (!this.jsonEnabled()) this.log(configTable(entries));
+    this.log(configTable(entries));
     return entries;
   }
 }

@@ -19,7 +19,7 @@ export default class ConfigSet extends BerthCommand {
   async run(): Promise<ConfigEntry> {
     const { args } = await this.parse(ConfigSet);
     const entry = await setConfig(this.store, args.key, args.value);
-    if (!this.jsonEnabled()) this.log(`${entry.key} = ${entry.value}`);
+    this.log(`${entry.key} = ${entry.value}`);
     return entry;
   }
 }

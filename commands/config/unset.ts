@@ -10,7 +10,7 @@ export default class ConfigUnset extends BerthCommand {
   async run(): Promise<ConfigEntry> {
     const { args } = await this.parse(ConfigUnset);
     const entry = await unsetConfig(this.store, args.key);
-    if (!this.jsonEnabled()) this.log(`${entry.key} = ${entry.value} (default)`);
+    this.log(`${entry.key} = ${entry.value} (default)`);
     return entry;
   }
 }

@@ -22,7 +22,7 @@ export default class DaemonInstall extends BerthCommand {
     await writeFile(unitFile, unit, { mode: 0o644 });
     const ctl = flags.user ? 'systemctl --user' : 'systemctl';
     const commands = [`${ctl} daemon-reload`, `${ctl} enable --now berth`, `${ctl} status berth`];
-    if (!this.jsonEnabled()) this.log(`Wrote ${unitFile}\nThen run:\n${commands.map((c) => `  ${c}`).join('\n')}`);
+    this.log(`Wrote ${unitFile}\nThen run:\n${commands.map((c) => `  ${c}`).join('\n')}`);
     return { unitFile, commands };
   }
 }

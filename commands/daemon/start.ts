@@ -1,5 +1,6 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { type DaemonStatus, daemonPaths, startDaemon } from '../../src/services/daemon-control.js';
+import { daemonPaths, startDaemon } from '../../src/services/daemon-control.js';
+import type { DaemonStatus } from '../../src/services/daemon-routes.js';
 
 export default class DaemonStart extends BerthCommand {
   static override summary = 'Start the daemon in the background and wait until it is healthy';
@@ -10,10 +11,8 @@ export default class DaemonStart extends BerthCommand {
     await this.store.read();
     this.note('Starting the berth daemon…');
     const status = await startDaemon(this.store.home);
-    if (!this.jsonEnabled()) {
-      this.log(`berth daemon running: pid ${status.pid}, socket ${status.socket}`);
-      this.log(`Log: ${daemonPaths(this.store.home).logFile}`);
-    }
+    this.log(`berth daemon running: pid ${status.pid}, socket ${status.socket}`);
+    this.log(`Log: ${daemonPaths(this.store.home).logFile}`);
     return status;
   }
 }

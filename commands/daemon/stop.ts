@@ -9,11 +9,11 @@ export default class DaemonStop extends BerthCommand {
     await this.parse(DaemonStop);
     const result = await stopDaemon(this.store.home);
     if (!result) {
-      if (!this.jsonEnabled()) this.log('The berth daemon is not running.');
+      this.log('The berth daemon is not running.');
       return { stopped: false, pid: null, killed: false };
     }
     if (result.killed) process.stderr.write(`Warning: the daemon (pid ${result.pid}) did not stop within 10 s and was killed.\n`);
-    if (!this.jsonEnabled()) this.log(`Stopped the berth daemon (pid ${result.pid}).`);
+    this.log(`Stopped the berth daemon (pid ${result.pid}).`);
     return { stopped: true, pid: result.pid, killed: result.killed };
   }
 }

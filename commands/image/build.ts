@@ -24,7 +24,7 @@ export default class ImageBuild extends BerthCommand {
     this.note(`Building ${flags.template}${flags.base ? ` on ${flags.base}` : ''}…`);
     const result = await buildImage(this.berth, { template: flags.template, base: flags.base, tag: flags.tag }, progress.line);
     progress.done();
-    if (!this.jsonEnabled()) this.log(`Built ${result.tag} (${(result.sizeBytes / 1024 ** 2).toFixed(0)} MB) in ${result.seconds} s.`);
+    this.log(`Built ${result.tag} (${(result.sizeBytes / 1024 ** 2).toFixed(0)} MB) in ${result.seconds} s.`);
     return result;
   }
 }

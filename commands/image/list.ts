@@ -9,7 +9,7 @@ export default class ImageList extends BerthCommand {
   async run(): Promise<ImageView[]> {
     await this.parse(ImageList);
     const images = await listImages(this.berth);
-    if (!this.jsonEnabled()) this.log(imageTable(images));
+    this.log(imageTable(images));
     return images;
   }
 }

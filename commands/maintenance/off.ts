@@ -13,7 +13,7 @@ export default class MaintenanceOff extends BerthCommand {
   async run(): Promise<MaintenanceResult> {
     const { flags } = await this.parse(MaintenanceOff);
     const result = await leaveMaintenance(this.berth, { restore: flags.restore });
-    if (!this.jsonEnabled()) for (const line of resultLines('Started again', result)) this.log(line);
+    for (const line of resultLines('Started again', result)) this.log(line);
     if (result.failed.length) process.exitCode = 1;
     return result;
   }

@@ -11,7 +11,7 @@ export default class MaintenanceOn extends BerthCommand {
   async run(): Promise<MaintenanceResult> {
     const { flags } = await this.parse(MaintenanceOn);
     const result = await enterMaintenance(this.berth, { reason: flags.reason, source: 'operator' });
-    if (!this.jsonEnabled()) for (const line of resultLines('Stopped', result)) this.log(line);
+    for (const line of resultLines('Stopped', result)) this.log(line);
     if (result.failed.length) process.exitCode = 1;
     return result;
   }

@@ -9,11 +9,9 @@ export default class MaintenanceStatusCommand extends BerthCommand {
   async run(): Promise<MaintenanceStatus> {
     await this.parse(MaintenanceStatusCommand);
     const status = await maintenanceStatus(this.berth);
-    if (!this.jsonEnabled()) {
-      this.log(maintenanceLine(status));
-      if (status.on && status.stoppedVms.length) this.log(`Stopped by it: ${status.stoppedVms.join(', ')}`);
-      this.log(`\n${scheduleTable(status.schedules)}`);
-    }
+    this.log(maintenanceLine(status));
+    if (status.on && status.stoppedVms.length) this.log(`Stopped by it: ${status.stoppedVms.join(', ')}`);
+    this.log(`\n${scheduleTable(status.schedules)}`);
     return status;
   }
 }

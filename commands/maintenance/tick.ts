@@ -9,7 +9,7 @@ export default class MaintenanceTick extends BerthCommand {
   async run(): Promise<{ actions: string[] }> {
     await this.parse(MaintenanceTick);
     const actions = await maintenanceTick(this.berth);
-    if (!this.jsonEnabled()) for (const a of actions) this.log(`${new Date().toISOString()} ${a}`);
+    for (const a of actions) this.log(`${new Date().toISOString()} ${a}`);
     return { actions };
   }
 }

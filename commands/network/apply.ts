@@ -10,11 +10,9 @@ export default class NetworkApply extends BerthCommand {
   async run(): Promise<FirewallReport> {
     await this.parse(NetworkApply);
     const report = await ensureFirewall(this.berth);
-    if (!this.jsonEnabled()) {
-      this.log(`${report.state}: ${report.detail}`);
-      for (const p of report.problems) this.log(`  fixed: ${p}`);
-      if (report.state === 'ok' && report.changes.length === 0) this.log('  (already in place; nothing changed)');
-    }
+    this.log(`${report.state}: ${report.detail}`);
+    for (const p of report.problems) this.log(`  fixed: ${p}`);
+    if (report.state === 'ok' && report.changes.length === 0) this.log('  (already in place; nothing changed)');
     return report;
   }
 }

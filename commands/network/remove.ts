@@ -10,11 +10,9 @@ export default class NetworkRemove extends BerthCommand {
   async run(): Promise<{ removed: string[] }> {
     await this.parse(NetworkRemove);
     const result = await removeFirewall(this.berth);
-    if (!this.jsonEnabled()) {
-      this.log(
-        result.removed.length ? `Removed:\n${result.removed.map((l) => `  ${l}`).join('\n')}` : 'No rules of this home were installed.',
-      );
-    }
+    this.log(
+      result.removed.length ? `Removed:\n${result.removed.map((l) => `  ${l}`).join('\n')}` : 'No rules of this home were installed.',
+    );
     return result;
   }
 }

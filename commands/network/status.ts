@@ -9,11 +9,9 @@ export default class NetworkStatus extends BerthCommand {
   async run(): Promise<FirewallReport> {
     await this.parse(NetworkStatus);
     const report = await firewallStatus(this.berth);
-    if (!this.jsonEnabled()) {
-      this.log(`${report.state}: ${report.detail}`);
-      this.log(`  network ${report.network}, bridge ${report.bridge ?? '-'}, chains ${report.chains.join(', ')}`);
-      for (const p of report.problems) this.log(`  ${p}`);
-    }
+    this.log(`${report.state}: ${report.detail}`);
+    this.log(`  network ${report.network}, bridge ${report.bridge ?? '-'}, chains ${report.chains.join(', ')}`);
+    for (const p of report.problems) this.log(`  ${p}`);
     if (report.state !== 'ok' && report.state !== 'off') process.exitCode = 1;
     return report;
   }

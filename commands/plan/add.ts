@@ -1,9 +1,8 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { planFlags, planSpecFrom } from '../../src/cli/plan-flags.js';
-import { planSummary } from '../../src/cli/render.js';
 import { addPlan } from '../../src/services/plans.js';
-import { type PlanView, planView } from '../../src/views/plan-view.js';
+import { type PlanView, planSummary, planView } from '../../src/views/plan-view.js';
 
 export default class PlanAdd extends BerthCommand {
   static override summary = 'Add a plan';
@@ -19,7 +18,7 @@ export default class PlanAdd extends BerthCommand {
     const { args, flags } = await this.parse(PlanAdd);
     const plan = await addPlan(this.store, args.name, planSpecFrom(flags));
     const view = planView(plan, await this.store.read());
-    if (!this.jsonEnabled()) this.log(`Added plan ${view.name}: ${planSummary(view)}.`);
+    this.log(`Added plan ${view.name}: ${planSummary(view)}.`);
     return view;
   }
 }

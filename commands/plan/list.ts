@@ -11,7 +11,7 @@ export default class PlanList extends BerthCommand {
     await this.parse(PlanList);
     const { plans, state } = await listPlans(this.store);
     const views = plans.map((p) => planView(p, state));
-    if (!this.jsonEnabled()) this.log(planTable(views));
+    this.log(planTable(views));
     return views;
   }
 }

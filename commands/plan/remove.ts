@@ -10,7 +10,7 @@ export default class PlanRemove extends BerthCommand {
   async run(): Promise<{ removed: string }> {
     const { args } = await this.parse(PlanRemove);
     const plan = await removePlan(this.store, args.name);
-    if (!this.jsonEnabled()) this.log(`Removed plan ${plan.name}.`);
+    this.log(`Removed plan ${plan.name}.`);
     return { removed: plan.name };
   }
 }

@@ -1,9 +1,8 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { planFlags, planSpecFrom } from '../../src/cli/plan-flags.js';
-import { planSummary } from '../../src/cli/render.js';
 import { setPlan } from '../../src/services/plans.js';
-import { type PlanView, planView } from '../../src/views/plan-view.js';
+import { type PlanView, planSummary, planView } from '../../src/views/plan-view.js';
 
 export default class PlanSet extends BerthCommand {
   static override summary = "Change a plan's resources or description";
@@ -16,7 +15,7 @@ export default class PlanSet extends BerthCommand {
     const { args, flags } = await this.parse(PlanSet);
     const plan = await setPlan(this.store, args.name, planSpecFrom(flags));
     const view = planView(plan, await this.store.read());
-    if (!this.jsonEnabled()) this.log(`Updated plan ${view.name}: ${planSummary(view)}.`);
+    this.log(`Updated plan ${view.name}: ${planSummary(view)}.`);
     return view;
   }
 }

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { planDetails } from '../../src/cli/render.js';
-import { findPlan } from '../../src/services/plans.js';
+import { findPlan } from '../../src/domain/lookups.js';
 import { type PlanView, planView } from '../../src/views/plan-view.js';
 
 export default class PlanShow extends BerthCommand {
@@ -13,7 +13,7 @@ export default class PlanShow extends BerthCommand {
     const { args } = await this.parse(PlanShow);
     const state = await this.store.read();
     const view = planView(findPlan(state, args.name), state);
-    if (!this.jsonEnabled()) this.log(planDetails(view));
+    this.log(planDetails(view));
     return view;
   }
 }

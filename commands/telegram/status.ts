@@ -9,18 +9,16 @@ export default class TelegramStatusCommand extends BerthCommand {
   async run(): Promise<TelegramStatusView> {
     await this.parse(TelegramStatusCommand);
     const status = await telegramStatus(this.store.home, this.store);
-    if (!this.jsonEnabled()) {
-      const rows: [string, string][] = [
-        ['Bot', status.username ? `@${status.username}` : '-'],
-        ['Token', status.tokenSource ?? 'none'],
-        ['Mode', status.mode],
-        ['Bot API', status.apiRoot],
-        ['Daemon', status.daemon],
-        ['Last update', status.lastUpdateAt ?? 'none yet'],
-      ];
-      for (const [k, v] of rows) this.log(`${`${k}:`.padEnd(13)}${v}`);
-      if (status.problem) this.log(`Not running: ${status.problem}`);
-    }
+    const rows: [string, string][] = [
+      ['Bot', status.username ? `@${status.username}` : '-'],
+      ['Token', status.tokenSource ?? 'none'],
+      ['Mode', status.mode],
+      ['Bot API', status.apiRoot],
+      ['Daemon', status.daemon],
+      ['Last update', status.lastUpdateAt ?? 'none yet'],
+    ];
+    for (const [k, v] of rows) this.log(`${`${k}:`.padEnd(13)}${v}`);
+    if (status.problem) this.log(`Not running: ${status.problem}`);
     if (status.problem) process.exitCode = 1;
     return status;
   }

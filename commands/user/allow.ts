@@ -24,10 +24,8 @@ export default class UserAllow extends BerthCommand {
       plan: flags.plan,
       admin: flags.admin,
     });
-    if (!this.jsonEnabled()) {
-      this.log(`${created ? 'Allowed new user' : 'Allowed user'} ${user.login} (plan ${user.plan}, role ${user.role}).`);
-      if (user.keys.length === 0) this.log(`Next: berth user key add ${user.login} --file their_key.pub`);
-    }
+    this.log(`${created ? 'Allowed new user' : 'Allowed user'} ${user.login} (plan ${user.plan}, role ${user.role}).`);
+    if (user.keys.length === 0) this.log(`Next: berth user key add ${user.login} --file their_key.pub`);
     return userView(user);
   }
 }

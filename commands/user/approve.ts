@@ -12,7 +12,7 @@ export default class UserApprove extends BerthCommand {
   async run(): Promise<UserView> {
     const { args, flags } = await this.parse(UserApprove);
     const user = await approveUser(this.berth, args.login, flags.plan);
-    if (!this.jsonEnabled()) this.log(`Approved user ${user.login}.`);
+    this.log(`Approved user ${user.login}.`);
     return userView(user);
   }
 }

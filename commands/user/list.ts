@@ -13,7 +13,7 @@ export default class UserList extends BerthCommand {
   async run(): Promise<UserView[]> {
     const { flags } = await this.parse(UserList);
     const users = (await listUsers(this.store, { status: flags.status as (typeof USER_STATUSES)[number] | undefined })).map(userView);
-    if (!this.jsonEnabled()) this.log(userTable(users));
+    this.log(userTable(users));
     return users;
   }
 }

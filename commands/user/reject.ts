@@ -12,7 +12,7 @@ export default class UserReject extends BerthCommand {
   async run(): Promise<UserView> {
     const { args } = await this.parse(UserReject);
     const user = await rejectUser(this.berth, args.login);
-    if (!this.jsonEnabled()) this.log(`Rejected user ${user.login}.`);
+    this.log(`Rejected user ${user.login}.`);
     return userView(user);
   }
 }

@@ -22,7 +22,7 @@ export default class UserSet extends BerthCommand {
       role: flags.role,
       telegramId: flags['no-telegram-id'] ? null : flags['telegram-id'],
     });
-    if (!this.jsonEnabled()) this.log(`Updated user ${user.login} (plan ${user.plan}, role ${user.role}).`);
+    this.log(`Updated user ${user.login} (plan ${user.plan}, role ${user.role}).`);
     return userView(user);
   }
 }

@@ -12,7 +12,7 @@ export default class UserShow extends BerthCommand {
   async run(): Promise<UserView> {
     const { args } = await this.parse(UserShow);
     const view = userView(await getUser(this.store, args.login));
-    if (!this.jsonEnabled()) this.log(userDetails(view));
+    this.log(userDetails(view));
     return view;
   }
 }

@@ -29,10 +29,8 @@ export default class VmCreate extends BerthCommand {
       operator(flags.force),
     );
     const view = vmView(vm, 'running');
-    if (!this.jsonEnabled()) {
-      this.log(`Created VM ${view.ref} (${view.cpu} CPU, ${view.ram} RAM, image ${view.image}); it is ${view.state}.`);
-      this.log(`Shell: berth vm shell ${view.ref}`);
-    }
+    this.log(`Created VM ${view.ref} (${view.cpu} CPU, ${view.ram} RAM, image ${view.image}); it is ${view.state}.`);
+    this.log(`Shell: berth vm shell ${view.ref}`);
     return view;
   }
 }

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { confirmByTyping } from '../../src/cli/confirm.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
-import { findVm, vmRef } from '../../src/services/vm-refs.js';
+import { findVm, vmRef } from '../../src/domain/lookups.js';
 import { destroyVm } from '../../src/services/vms.js';
 
 export default class VmDestroy extends BerthCommand {

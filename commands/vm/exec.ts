@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { attachTerminal } from '../../src/cli/terminal.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
+import { attachTerminal } from '../../src/services/local-terminal.js';
 import { execInVm } from '../../src/services/vm-exec.js';
 
 export default class VmExec extends BerthCommand {

@@ -14,7 +14,7 @@ export default class VmRebuild extends BerthCommand {
     const { args } = await this.parse(VmRebuild);
     const vm = await rebuildVm(this.berth, args.vm);
     const view = await showVm(this.berth, `${vm.user}/${vm.name}`);
-    if (!this.jsonEnabled()) this.log(`Rebuilt VM ${view.ref}; it is ${view.state}.`);
+    this.log(`Rebuilt VM ${view.ref}; it is ${view.state}.`);
     return view;
   }
 }

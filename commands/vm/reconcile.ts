@@ -12,15 +12,13 @@ export default class VmReconcile extends BerthCommand {
   async run(): Promise<ReconcileResult> {
     const { flags } = await this.parse(VmReconcile);
     const result = await reconcile(this.berth, { fix: flags.fix });
-    if (!this.jsonEnabled()) {
-      const found = result.orphans.length + result.missing.length + result.stuck.length;
-      for (const o of result.orphans) this.log(`orphan: ${o.name} (${o.id})${o.adoptable ? ' — adoptable' : ''}`);
-      for (const ref of result.missing) this.log(`missing container: ${ref}`);
-      for (const ref of result.stuck) this.log(`interrupted creation: ${ref}`);
-      for (const action of result.actions) this.log(`fixed: ${action}`);
-      if (found === 0) this.log('The state and the engine agree.');
-      else if (!flags.fix) this.log('Run again with --fix to mend this.');
-    }
+    const found = result.orphans.length + result.missing.length + result.stuck.length;
+    for (const o of result.orphans) this.log(`orphan: ${o.name} (${o.id})${o.adoptable ? ' — adoptable' : ''}`);
+    for (const ref of result.missing) this.log(`missing container: ${ref}`);
+    for (const ref of result.stuck) this.log(`interrupted creation: ${ref}`);
+    for (const action of result.actions) this.log(`fixed: ${action}`);
+    if (found === 0) this.log('The state and the engine agree.');
+    else if (!flags.fix) this.log('Run again with --fix to mend this.');
     return result;
   }
 }

@@ -15,7 +15,7 @@ export default class VmRestart extends BerthCommand {
     const { args, flags } = await this.parse(VmRestart);
     const vm = await restartVm(this.berth, args.vm, operator(flags.force));
     const view = await showVm(this.berth, `${vm.user}/${vm.name}`);
-    if (!this.jsonEnabled()) this.log(`Restarted VM ${view.ref}; it is ${view.state}.`);
+    this.log(`Restarted VM ${view.ref}; it is ${view.state}.`);
     return view;
   }
 }

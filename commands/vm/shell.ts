@@ -1,7 +1,7 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { attachTerminal } from '../../src/cli/terminal.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
 import { BerthError } from '../../src/errors.js';
+import { attachTerminal } from '../../src/services/local-terminal.js';
 import { execInVm, shellCommand } from '../../src/services/vm-exec.js';
 
 export default class VmShell extends BerthCommand {

@@ -12,7 +12,7 @@ export default class VmShow extends BerthCommand {
   async run(): Promise<VmView> {
     const { args } = await this.parse(VmShow);
     const view = await showVm(this.berth, args.vm);
-    if (!this.jsonEnabled()) this.log(vmDetails(view));
+    this.log(vmDetails(view));
     return view;
   }
 }

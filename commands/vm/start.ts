@@ -15,7 +15,7 @@ export default class VmStart extends BerthCommand {
     const { args, flags } = await this.parse(VmStart);
     const vm = await startVm(this.berth, args.vm, operator(flags.force));
     const view = await showVm(this.berth, `${vm.user}/${vm.name}`);
-    if (!this.jsonEnabled()) this.log(`Started VM ${view.ref}; it is ${view.state}.`);
+    this.log(`Started VM ${view.ref}; it is ${view.state}.`);
     return view;
   }
 }

@@ -11,7 +11,7 @@ export default class VmStats extends BerthCommand {
   async run(): Promise<VmStatsView[]> {
     const { args } = await this.parse(VmStats);
     const stats = await vmStats(this.berth, args.vm);
-    if (!this.jsonEnabled()) this.log(statsTable(stats));
+    this.log(statsTable(stats));
     return stats;
   }
 }

@@ -14,7 +14,7 @@ export default class VmStop extends BerthCommand {
     const { args } = await this.parse(VmStop);
     const vm = await stopVm(this.berth, args.vm);
     const view = await showVm(this.berth, `${vm.user}/${vm.name}`);
-    if (!this.jsonEnabled()) this.log(`Stopped VM ${view.ref}; it is ${view.state}.`);
+    this.log(`Stopped VM ${view.ref}; it is ${view.state}.`);
     return view;
   }
 }

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { AcceptConnection, PseudoTtyInfo, RejectConnection, ServerChannel, Session as SshSession } from 'ssh2';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
-import { acceptClientEnv, MAX_CLIENT_ENV } from '../../src/domain/ssh-env.js';
+import { vmRef } from '../../src/domain/lookups.js';
 import { parseX11 } from '../../src/domain/ssh-forwarding.js';
 import { BerthError } from '../../src/errors.js';
 import { isDeadline, withDeadline } from '../../src/services/deadline.js';
@@ -17,7 +17,7 @@ import {
   signalExecSession,
   wrapSessionCommand,
 } from '../../src/services/vm-exec.js';
-import { vmRef } from '../../src/services/vm-refs.js';
+import { acceptClientEnv, MAX_CLIENT_ENV } from '../../src/values/ssh-env.js';
 import { audit } from './audit.js';
 import { type ConnectionScope, isRefusal } from './connection-scope.js';
 import { openSessionForwarding, type SessionForwarding } from './session-forwarding.js';

@@ -2,13 +2,14 @@ import { createRequire } from 'node:module';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import type pino from 'pino';
 import type { AuthContext, Connection, Server as SshServer, TcpipBindInfo } from 'ssh2';
-import { type ConfigValues, effectiveConfig } from '../../src/domain/config-keys.js';
-import { printable } from '../../src/domain/names.js';
 import type { Berth } from '../../src/services/context.js';
 import { engineDeadlineMs } from '../../src/services/deadline.js';
 import { accessWithdrawn, authorizeGatewayKey, type GatewayIdentity, maintenanceBanner } from '../../src/services/ssh-access.js';
 import type { HostKey } from '../../src/services/ssh-host-key.js';
 import type { State } from '../../src/state/schema.js';
+import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
+import { listenParts } from '../../src/values/listen-address.js';
+import { printable } from '../../src/values/names.js';
 import { LogSummary } from '../log-summary.js';
 import type { SshMetrics } from '../metrics.js';
 import { watchDir } from '../state-watch.js';
@@ -163,10 +164,7 @@ export class SshGateway {
     const tcp = createServer((socket) => this.onAccept(socket));
     tcp.on('error', (err: Error) => this.options.log.error({ err: String(err) }, 'ssh listener error'));
     this.tcp = tcp;
-    const listen = this.options.listen;
-    const at = listen.lastIndexOf(':');
-    const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
-    const port = Number(listen.slice(at + 1));
+    const { host, port } = listenParts(this.options.listen);
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
       tcp.listen(port, host, () => {

@@ -4,7 +4,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Connection, ServerChannel } from 'ssh2';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { BerthError } from '../../src/errors.js';
-import { gatewayActor } from '../../src/services/ssh-access.js';
+import { gatewayActor, VM_PATH } from '../../src/services/ssh-access.js';
 import { execInVm, SESSION_ENV, signalExecSession } from '../../src/services/vm-exec.js';
 import type { ConnectionScope } from './connection-scope.js';
 import { newSessionId } from './sessions.js';
@@ -59,7 +59,6 @@ const ERROR_BYTES = 2048;
 const READY_MS = 10_000;
 /** The helper's lines are short; a longer one means it is not our helper talking. */
 const MAX_LINE = 512;
-const PATH = /^\/[A-Za-z0-9._/-]{1,200}$/;
 const PORT_OR_DISPLAY = /^\d{1,5}$/;
 // Connections relayed per user, all listeners together: each one costs a docker exec.
 const relayRate = new RateLimiterMemory({ points: 60, duration: 10 });
@@ -164,7 +163,7 @@ export async function openVmListener(
         first = false;
         clearTimeout(timer);
         const [address = '', path = ''] = rest;
-        if (word === 'ready' && rest.length === 2 && (PORT_OR_DISPLAY.test(address) || PATH.test(address)) && PATH.test(path)) {
+        if (word === 'ready' && rest.length === 2 && (PORT_OR_DISPLAY.test(address) || VM_PATH.test(address)) && VM_PATH.test(path)) {
           ctl = path;
           resolve({ address });
         } else resolve({ error: word === 'error' ? rest.join(' ') : 'the helper answered something else' });

@@ -1,7 +1,7 @@
 import type { MiddlewareFn } from 'grammy';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { effectiveConfig } from '../../src/domain/config-keys.js';
 import { identify, setTelegramBlocked, telegramActor } from '../../src/services/telegram-users.js';
+import { effectiveConfig } from '../../src/values/config-keys.js';
 import type { BotContext, BotDeps } from './bot-context.js';
 
 const REFUSAL_COOLDOWN_MS = 60 * 60 * 1000;

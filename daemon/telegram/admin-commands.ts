@@ -1,17 +1,18 @@
 import type { Composer } from 'grammy';
 import { OPERATOR } from '../../src/domain/actor.js';
-import { printable } from '../../src/domain/names.js';
-import { formatSize } from '../../src/domain/sizes.js';
+import { vmRef } from '../../src/domain/lookups.js';
+import { maintenanceWindow } from '../../src/domain/maintenance-window.js';
 import { BerthError } from '../../src/errors.js';
 import { getConfig, setConfig } from '../../src/services/config.js';
 import { hostSummary } from '../../src/services/host.js';
 import { enterMaintenance, leaveMaintenance } from '../../src/services/maintenance.js';
 import { allowTelegramUser, findUserByLoginOrId } from '../../src/services/telegram-users.js';
 import { approveUser, rejectUser, removeUser, setUser } from '../../src/services/users.js';
-import { vmRef } from '../../src/services/vm-refs.js';
 import { listVms } from '../../src/services/vm-status.js';
 import { stopVm } from '../../src/services/vms.js';
 import type { User } from '../../src/state/schema.js';
+import { printable } from '../../src/values/names.js';
+import { formatSize } from '../../src/values/sizes.js';
 import { adminLabel, argsOf, type BotContext, type BotDeps } from './bot-context.js';
 import { code, escapeHtml, replyLong } from './replies.js';
 
@@ -45,7 +46,7 @@ export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void 
       '<b>Config</b>',
       ...config.map((c) => `${c.key}: ${code(c.value)}${c.source === 'default' ? ' (default)' : ''}`),
       '',
-      `<b>Maintenance</b>: ${m.on ? `ON${m.reason ? ` (${escapeHtml(m.reason)})` : ''}${m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : ''}` : 'off'}`,
+      `<b>Maintenance</b>: ${m.on ? `ON${maintenanceWindow(m, escapeHtml)}` : 'off'}`,
       `<b>Host</b> ${escapeHtml(host.name)} (Docker ${escapeHtml(host.engineVersion)}): ${host.reserved.cpus}/${host.cpus} CPUs and ${formatSize(host.reserved.memoryBytes)}/${formatSize(host.memoryBytes)} memory reserved by running VMs`,
       `<b>Users</b>: ${state.users.filter((u) => u.status === 'allowed').length} allowed, ${state.users.filter((u) => u.status === 'pending').length} pending`,
       `<b>Active VMs</b> (${active.length}): ${escapeHtml(shown) || 'none'}`,

@@ -5,13 +5,14 @@ import { apiThrottler } from '@grammyjs/transformer-throttler';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Bot, webhookCallback } from 'grammy';
 import type { Logger } from 'pino';
-import type { ConfigValues } from '../../src/domain/config-keys.js';
 import { BerthError } from '../../src/errors.js';
 import type { Berth } from '../../src/services/context.js';
 import type { Notifier } from '../../src/services/notify.js';
 import { OFFICIAL_API_ROOT, telegramApiRoot } from '../../src/services/telegram-setup.js';
 import type { TokenSource } from '../../src/services/telegram-token.js';
 import { adminIds } from '../../src/services/telegram-users.js';
+import type { ConfigValues } from '../../src/values/config-keys.js';
+import { listenParts } from '../../src/values/listen-address.js';
 import { watchDir } from '../state-watch.js';
 import { accessControl } from './access.js';
 import { adminCommands } from './admin-commands.js';
@@ -46,11 +47,6 @@ const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 /** The webhook's secret: derived from the token, so nothing more is stored and it changes with it. */
 export function webhookSecret(token: string): string {
   return createHmac('sha256', token).update('berth telegram webhook').digest('hex');
-}
-
-function hostPort(listen: string): { host: string; port: number } {
-  const at = listen.lastIndexOf(':');
-  return { host: listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(listen.slice(at + 1)) };
 }
 
 /** Wires every handler onto the bot; handlers only parse, call src/services and reply. */
@@ -158,7 +154,7 @@ export async function startTelegram(options: {
     const secret = webhookSecret(token);
     webhook = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
     webhook.post(new URL(url).pathname || '/', webhookCallback(bot, 'fastify', { secretToken: secret, onTimeout: 'return' }));
-    await webhook.listen(hostPort(config['telegram.webhook-listen']));
+    await webhook.listen(listenParts(config['telegram.webhook-listen']));
     await bot.api.setWebhook(url, { secret_token: secret, allowed_updates: [...ALLOWED_UPDATES] });
   } else {
     await bot.api.deleteWebhook();

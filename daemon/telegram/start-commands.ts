@@ -1,9 +1,8 @@
 import { type Api, type Composer, InlineKeyboard } from 'grammy';
 import type { Logger } from 'pino';
-import { planSummary } from '../../src/cli/render.js';
 import { adminIds, requestAccess } from '../../src/services/telegram-users.js';
 import type { State, User } from '../../src/state/schema.js';
-import { planView } from '../../src/views/plan-view.js';
+import { planSummary, planView } from '../../src/views/plan-view.js';
 import type { BotContext, BotDeps } from './bot-context.js';
 import { commandsFor } from './command-list.js';
 import { code, escapeHtml } from './replies.js';

@@ -1,15 +1,15 @@
 import { type Composer, InlineKeyboard } from 'grammy';
-import { effectiveConfig } from '../../src/domain/config-keys.js';
-import { formatDuration } from '../../src/domain/durations.js';
 import { checkVmName, ownVm, vmRef } from '../../src/domain/lookups.js';
-import { printable } from '../../src/domain/names.js';
-import { formatDiskSize, formatUsage } from '../../src/domain/sizes.js';
 import { BerthError } from '../../src/errors.js';
 import { type SshConnectInfo, sshConnectInfo } from '../../src/services/ssh-access.js';
 import { runInVm, vmLogs } from '../../src/services/vm-exec.js';
 import { listVms } from '../../src/services/vm-status.js';
 import { createVm, destroyVm, restartVm, startVm, stopVm } from '../../src/services/vms.js';
 import type { State } from '../../src/state/schema.js';
+import { effectiveConfig } from '../../src/values/config-keys.js';
+import { formatDuration, utcMinute } from '../../src/values/durations.js';
+import { printable } from '../../src/values/names.js';
+import { formatDiskSize, formatUsage } from '../../src/values/sizes.js';
 import type { VmView } from '../../src/views/vm-view.js';
 import { argsOf, type BotContext, type BotDeps, loginOf } from './bot-context.js';
 import { code, escapeHtml, sendOutput } from './replies.js';
@@ -57,9 +57,7 @@ export function statusText(vms: VmView[], ssh: SshConnectInfo | null): string {
           : vm.stopReason
             ? `Stopped (${escapeHtml(vm.stopReason)}) ${since(vm.lastStoppedAt)} ago`
             : '',
-        vm.nextStop
-          ? `Will be stopped (${escapeHtml(vm.nextStop.reason)}) at ${escapeHtml(vm.nextStop.at.slice(0, 16).replace('T', ' '))} UTC`
-          : '',
+        vm.nextStop ? `Will be stopped (${escapeHtml(vm.nextStop.reason)}) at ${escapeHtml(utcMinute(vm.nextStop.at))}` : '',
         ssh ? `SSH: ${code(ssh.vms.find((v) => v.vm === vm.ref)?.command ?? ssh.command)}` : '',
       ];
       return lines.filter(Boolean).join('\n');

@@ -1,19 +1,13 @@
-import { terminalSafe } from '../domain/names.js';
-import { formatDiskSize, formatUsage } from '../domain/sizes.js';
 import type { ConfigEntry } from '../services/config.js';
 import type { HomeView } from '../services/homes.js';
 import type { ImageView } from '../services/images.js';
 import type { VmStatsView } from '../services/vm-exec.js';
-import type { PlanView } from '../views/plan-view.js';
+import { terminalSafe } from '../values/names.js';
+import { formatDiskSize, formatUsage } from '../values/sizes.js';
+import { orDefault, type PlanView } from '../views/plan-view.js';
 import type { KeyView, UserView } from '../views/user-view.js';
 import type { VmView } from '../views/vm-view.js';
 import { table } from './table.js';
-
-const orDefault = (value: string | number | null) => (value === null ? 'default' : String(value));
-
-export function planSummary(plan: PlanView): string {
-  return `${orDefault(plan.cpu)} CPU, ${orDefault(plan.ram)} RAM, ${plan.gpu} GPU, ${plan.pids} processes, ${plan.maxVms} VM(s) per user${plan.sudo ? ', sudo' : ''}`;
-}
 
 export function planTable(plans: PlanView[]): string {
   if (plans.length === 0) return 'No plans. Add one with: berth plan add NAME --cpu 2 --ram 4g';

@@ -1,4 +1,4 @@
-import { terminalSafe } from '../domain/names.js';
+import { terminalSafe } from '../values/names.js';
 
 /**
  * A plain text table: a header row and left-aligned columns two spaces apart. Every cell is made

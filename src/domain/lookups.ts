@@ -1,7 +1,7 @@
 import { BerthError, invalidInput } from '../errors.js';
 import type { Plan, State, User, Vm } from '../state/schema.js';
+import { checkLogin, checkShortName, printable } from '../values/names.js';
 import type { Actor } from './actor.js';
-import { checkLogin, checkShortName, printable } from './names.js';
 import { checkAccess } from './policies.js';
 
 /**

@@ -1,8 +1,9 @@
 import { BerthError } from '../errors.js';
 import type { Plan, Resources, State, User, Vm } from '../state/schema.js';
+import type { ConfigValues } from '../values/config-keys.js';
+import { formatSize } from '../values/sizes.js';
 import { type Actor, mayReach } from './actor.js';
-import type { ConfigValues } from './config-keys.js';
-import { formatSize } from './sizes.js';
+import { maintenanceWindow } from './maintenance-window.js';
 
 /** What a VM on `plan` gets: the plan's values, the global defaults where it is silent. */
 export function resourcesFor(plan: Plan, config: ConfigValues): Resources {
@@ -38,11 +39,9 @@ export function checkMaintenance(state: State, actor: Actor, action: string): vo
   const m = state.maintenance;
   // Only admins bypass maintenance, and only when they say so.
   if (m.on && !(actor.role === 'admin' && actor.bypassMaintenance)) {
-    const why = m.reason ? ` (${m.reason})` : '';
-    const until = m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : '';
     throw new BerthError(
       'MAINTENANCE',
-      `berth is in maintenance${why}${until}: VMs cannot be ${action} now.`,
+      `berth is in maintenance${maintenanceWindow(m)}: VMs cannot be ${action} now.`,
       actor.reach === 'any' ? 'Wait for maintenance to end, or pass --force to do it anyway.' : 'Try again when maintenance is over.',
     );
   }

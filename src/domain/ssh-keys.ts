@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { invalidInput } from '../errors.js';
-import { printable } from './names.js';
+import { printable } from '../values/names.js';
 
 export const ALLOWED_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa'];
 export const MIN_RSA_BITS = 2048;

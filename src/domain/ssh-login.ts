@@ -1,4 +1,4 @@
-import { LOGIN_PATTERN, PLAN_NAME_PATTERN as VM_NAME } from './names.js';
+import { LOGIN_PATTERN, PLAN_NAME_PATTERN as VM_NAME } from '../values/names.js';
 
 /**
  * The user name given to the SSH gateway: `alice` (her VM) or `alice+NAME` (her VM

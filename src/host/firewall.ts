@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import type { Family } from '../domain/egress.js';
 import { BerthError } from '../errors.js';
+import type { Family } from '../values/egress.js';
 
 /** The one module that runs the host's firewall tools. Every call has a timeout. */
 

@@ -1,3 +1,6 @@
+import { findPlan } from '../domain/lookups.js';
+import type { State } from '../state/schema.js';
+import type { StateStore } from '../state/store.js';
 import {
   CONFIG_KEYS,
   CONFIG_NAMES,
@@ -6,10 +9,7 @@ import {
   type ConfigValues,
   checkConfigName,
   effectiveConfig,
-} from '../domain/config-keys.js';
-import type { State } from '../state/schema.js';
-import type { StateStore } from '../state/store.js';
-import { findPlan } from './plans.js';
+} from '../values/config-keys.js';
 
 export interface ConfigEntry {
   key: ConfigName;

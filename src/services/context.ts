@@ -1,7 +1,7 @@
 import { DockerRuntime } from '../docker/runtime.js';
-import { effectiveConfig } from '../domain/config-keys.js';
 import { berthHome } from '../home.js';
 import { StateStore } from '../state/store.js';
+import { effectiveConfig } from '../values/config-keys.js';
 import { spoolNotifier } from './notice-spool.js';
 import type { Notifier } from './notify.js';
 

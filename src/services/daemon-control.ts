@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { BerthError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
+import { type DaemonStatus, errorFromAnswer, ROUTES, type Route, type RouteInput, routePath } from './daemon-routes.js';
 
 // node:http by require, not import: the ESM facade of node:http reads every export, and one of
 // them loads undici (~40 ms at each CLI start that touches the daemon).
@@ -22,44 +23,83 @@ export function daemonPaths(home: string) {
   };
 }
 
-export type ComponentName = 'api' | 'scheduler' | 'events' | 'telegram' | 'ssh' | 'firewall';
-export interface ComponentStatus {
-  name: ComponentName;
-  state: 'starting' | 'running' | 'disabled' | 'failed';
-  detail: string;
-  lastError: string | null;
-  since: string;
-}
+/** How long a call waits for the daemon's answer, unless told otherwise. */
+const ANSWER_MS = 3000;
 
-export interface DaemonStatus {
-  running: boolean;
-  pid: number | null;
-  version: string | null;
-  startedAt: string | null;
-  uptimeSeconds: number | null;
-  socket: string;
-  components: ComponentStatus[];
-  maintenance: { on: boolean; reason: string; until: string | null } | null;
-}
-
-/** GET (or DELETE) a path of the daemon's control API over its unix socket. */
-export function askDaemon<T>(home: string, path: string, timeoutMs = 3000, method: 'GET' | 'DELETE' | 'POST' = 'GET'): Promise<T> {
+/**
+ * Calls one route of the daemon's control API over its unix socket. The daemon's refusals come
+ * back as the `BerthError` it threw (same code, message and hint); no daemon, one that does not
+ * answer in time, or one that cannot be reached are `BerthError`s too (DAEMON_NOT_RUNNING,
+ * DAEMON_TIMEOUT, DAEMON_UNREACHABLE). `needs` says what the caller wanted the daemon for.
+ */
+export function callDaemon<P, B, R>(
+  home: string,
+  route: Route<P, B, R>,
+  input: RouteInput<P, B>,
+  options: { timeoutMs?: number; needs?: string } = {},
+): Promise<R> {
+  const socketPath = daemonPaths(home).socket;
+  const path = routePath(route, input.params);
+  const timeoutMs = options.timeoutMs ?? ANSWER_MS;
+  const asked = `${route.method} ${route.path}`;
+  const payload = input.body === undefined ? undefined : JSON.stringify(input.body);
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: daemonPaths(home).socket, path, method, timeout: timeoutMs }, (res) => {
+    const headers = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    const req = request({ socketPath, path, method: route.method, timeout: timeoutMs, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => {
         body += chunk;
       });
       res.on('end', () => {
-        if ((res.statusCode ?? 500) >= 400) reject(new Error(`daemon answered ${res.statusCode}: ${body}`));
-        else resolve((res.headers['content-type'] ?? '').includes('json') ? JSON.parse(body) : (body as T));
+        const status = res.statusCode ?? 500;
+        if (status >= 400) {
+          reject(
+            errorFromAnswer(status, body) ??
+              new BerthError(
+                'DAEMON_ERROR',
+                `The berth daemon answered ${asked} with status ${status}: ${body.slice(0, 200)}`,
+                'See its log: berth daemon logs',
+              ),
+          );
+          return;
+        }
+        try {
+          resolve(route.answers === 'json' ? JSON.parse(body) : (body as R));
+        } catch {
+          reject(new BerthError('DAEMON_ERROR', `The berth daemon's answer to ${asked} is not JSON.`, 'See its log: berth daemon logs'));
+        }
       });
     });
-    req.on('timeout', () => req.destroy(new Error('the daemon did not answer in time')));
-    req.on('error', reject);
-    req.end();
+    req.on('timeout', () => req.destroy(daemonTimeout(asked, timeoutMs)));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      reject(err instanceof BerthError ? err : daemonUnreachable(err, socketPath, options.needs)),
+    );
+    req.end(payload);
   });
+}
+
+function daemonTimeout(asked: string, timeoutMs: number): BerthError {
+  return new BerthError(
+    'DAEMON_TIMEOUT',
+    `The berth daemon did not answer ${asked} within ${timeoutMs / 1000} s.`,
+    'See what it is doing: berth daemon logs; restart it with berth daemon stop && berth daemon start',
+  );
+}
+
+function daemonUnreachable(err: NodeJS.ErrnoException, socket: string, needs: string | undefined): BerthError {
+  if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+    return new BerthError(
+      'DAEMON_NOT_RUNNING',
+      `The berth daemon is not running${needs ? ` (${needs})` : ''}.`,
+      'Start it: berth daemon start',
+    );
+  }
+  return new BerthError(
+    'DAEMON_UNREACHABLE',
+    `The berth daemon's socket ${socket} cannot be reached: ${err.message}.`,
+    'Run berth as the user the daemon runs as; see berth daemon status.',
+  );
 }
 
 /** The pid in the pid file, if that process is alive and is a berth daemon. */
@@ -93,7 +133,7 @@ export function livePid(home: string): number | null {
 export async function daemonStatus(home: string): Promise<DaemonStatus> {
   const socket = daemonPaths(home).socket;
   try {
-    return await askDaemon<DaemonStatus>(home, '/status');
+    return await callDaemon(home, ROUTES.status, {});
   } catch {
     return {
       running: false,
@@ -169,7 +209,7 @@ export async function startDaemon(home: string, options: { timeoutMs?: number } 
 /** SIGTERM, wait up to `timeoutMs`, then SIGKILL. Says whether it had to kill. */
 export async function stopDaemon(home: string, options: { timeoutMs?: number } = {}): Promise<{ pid: number; killed: boolean } | null> {
   // The daemon answering on this home's socket says who it is; the pid file is the fallback.
-  const answered = await askDaemon<{ pid?: number }>(home, '/health', 1000).catch(() => null);
+  const answered = await callDaemon(home, ROUTES.health, {}, { timeoutMs: 1000 }).catch(() => null);
   const pid = answered?.pid ?? livePid(home);
   if (!pid) {
     await cleanupFiles(home);

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LABEL } from '../docker/labels.js';
 import type { DockerRuntime } from '../docker/runtime.js';
-import { type ConfigValues, effectiveConfig } from '../domain/config-keys.js';
+import { BerthError } from '../errors.js';
+import { FirewallUnavailable, nftTables, restoreFilter, saveFilter, toolName } from '../host/firewall.js';
+import { type ConfigValues, effectiveConfig } from '../values/config-keys.js';
 import {
   chainNames,
   checkFamily,
@@ -14,9 +16,7 @@ import {
   parseFilterTable,
   removalScript,
   restoreScript,
-} from '../domain/egress.js';
-import { BerthError } from '../errors.js';
-import { FirewallUnavailable, nftTables, restoreFilter, saveFilter, toolName } from '../host/firewall.js';
+} from '../values/egress.js';
 import type { Berth } from './context.js';
 
 export type FirewallState = 'ok' | 'missing' | 'drifted' | 'unavailable' | 'off' | 'unsupported';

@@ -1,13 +1,12 @@
 import { LABEL, vmLabels, volumeName } from '../docker/labels.js';
 import type { DockerRuntime } from '../docker/runtime.js';
-import { checkLogin, printable } from '../domain/names.js';
+import { checkVmName, findUser, vmRef } from '../domain/lookups.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { attachDisk, createDiskImage, deleteDisk, detachDisk, diskPaths, disksDir, diskUsed, dropStaleLinks } from '../host/disk-image.js';
 import { newId } from '../state/migrations.js';
 import { type Home, ID_PATTERN, type State, type User } from '../state/schema.js';
+import { checkLogin, printable } from '../values/names.js';
 import type { Berth } from './context.js';
-import { findUser } from './users.js';
-import { checkVmName, vmRef } from './vm-refs.js';
 
 /** The VM mounting a home, if any. */
 export const mountedBy = (state: State, home: Home) => state.vms.find((vm) => vm.home === home.id);

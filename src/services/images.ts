@@ -3,10 +3,10 @@ import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LABEL } from '../docker/labels.js';
-import { checkImageRef } from '../domain/image-ref.js';
-import { printable } from '../domain/names.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { packageRoot } from '../package-root.js';
+import { checkImageRef } from '../values/image-ref.js';
+import { printable } from '../values/names.js';
 import type { Berth } from './context.js';
 
 /** The template built from Dockerfile.vm at the package root. */

@@ -1,13 +1,14 @@
 import { Cron } from 'croner';
 import { OPERATOR } from '../domain/actor.js';
-import { formatDuration, parseDuration } from '../domain/durations.js';
-import { printable } from '../domain/names.js';
+import { vmRef } from '../domain/lookups.js';
+import { maintenanceWindow } from '../domain/maintenance-window.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { MAINTENANCE_OFF } from '../state/migrations.js';
 import type { Maintenance, Schedule, State } from '../state/schema.js';
+import { formatDuration, parseDuration, utcMinute } from '../values/durations.js';
+import { printable } from '../values/names.js';
 import type { Berth } from './context.js';
 import { logVmEvent } from './vm-event-log.js';
-import { vmRef } from './vm-refs.js';
 import { startVm } from './vms.js';
 
 export interface MaintenanceResult {
@@ -19,10 +20,6 @@ export interface MaintenanceResult {
 }
 
 const iso = (d: Date) => d.toISOString();
-
-function describeWindow(m: Pick<Maintenance, 'reason' | 'until'>): string {
-  return `${m.reason ? ` (${m.reason})` : ''}${m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : ''}`;
-}
 
 /**
  * Turns maintenance on: stops every running VM, remembering which, and blocks
@@ -80,7 +77,7 @@ export async function enterMaintenance(
   await ctx.notifier.send({
     kind: 'maintenance-start',
     to: 'all',
-    text: `berth is in maintenance${describeWindow(maintenance)}; VMs are stopped meanwhile.`,
+    text: `berth is in maintenance${maintenanceWindow(maintenance)}; VMs are stopped meanwhile.`,
   });
   return { maintenance, changed: stopped.sort(), failed };
 }
@@ -269,7 +266,7 @@ function claimDue(state: State, now: Date): Due[] {
 async function doDue(ctx: Berth, item: Due): Promise<string> {
   if (item.kind === 'notify') {
     const s = item.schedule;
-    const text = `Maintenance${s.reason ? ` (${s.reason})` : ''} starts ${item.start.toISOString().slice(0, 16).replace('T', ' ')} UTC for ${formatDuration(s.durationSeconds)}; running VMs will be stopped.`;
+    const text = `Maintenance${s.reason ? ` (${s.reason})` : ''} starts ${utcMinute(item.start.toISOString())} for ${formatDuration(s.durationSeconds)}; running VMs will be stopped.`;
     await ctx.notifier.send({ kind: 'maintenance-soon', to: 'all', text });
     return `announced window ${s.id} starting ${iso(item.start)}`;
   }

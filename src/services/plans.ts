@@ -1,11 +1,11 @@
-import { parseDuration } from '../domain/durations.js';
 import { findPlan, usersOnPlan, vmRef } from '../domain/lookups.js';
-import { checkPlanName } from '../domain/names.js';
-import { parseCpus, parseGpus, parseWhole } from '../domain/numbers.js';
-import { parseDiskSize, parseSize } from '../domain/sizes.js';
 import { BerthError, invalidInput } from '../errors.js';
 import type { Plan, State } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
+import { parseDuration } from '../values/durations.js';
+import { checkPlanName } from '../values/names.js';
+import { parseCpus, parseGpus, parseWhole } from '../values/numbers.js';
+import { parseDiskSize, parseSize } from '../values/sizes.js';
 
 /** A plan as a person writes it; every field is text until parsed here. */
 export interface PlanSpec {
@@ -98,8 +98,6 @@ function checkDescription(text: string): string {
   }
   return text;
 }
-
-export { findPlan, usersOnPlan } from '../domain/lookups.js';
 
 export async function listPlans(store: StateStore): Promise<{ plans: Plan[]; state: State }> {
   const state = await store.read();

@@ -1,14 +1,14 @@
 import { VM_CAPABILITIES } from '../docker/hardening.js';
 import { instanceFilter, LABEL } from '../docker/labels.js';
 import type { ContainerDetails, ContainerSummary, DockerRuntime } from '../docker/runtime.js';
-import { effectiveConfig } from '../domain/config-keys.js';
+import { vmRef } from '../domain/lookups.js';
 import { BerthError } from '../errors.js';
 import type { State, Vm } from '../state/schema.js';
+import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
 import { type FirewallState, firewallStatus } from './firewall.js';
 import { mountedBy } from './homes.js';
 import { type NativeModules, nativeModules } from './native-modules.js';
-import { vmRef } from './vm-refs.js';
 import { recreateContainer } from './vms.js';
 
 export interface Drift {

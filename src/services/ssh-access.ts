@@ -1,13 +1,15 @@
 import { hostname } from 'node:os';
 import { LABEL } from '../docker/labels.js';
 import { type Actor, loginActor } from '../domain/actor.js';
-import { effectiveConfig } from '../domain/config-keys.js';
 import { ownVm, vmRef } from '../domain/lookups.js';
+import { maintenanceWindow } from '../domain/maintenance-window.js';
 import { checkMaintenance } from '../domain/policies.js';
 import { fingerprint } from '../domain/ssh-keys.js';
 import { parseGatewayLogin } from '../domain/ssh-login.js';
 import { BerthError } from '../errors.js';
 import type { State, User, Vm } from '../state/schema.js';
+import { effectiveConfig } from '../values/config-keys.js';
+import { listenParts } from '../values/listen-address.js';
 import type { Berth } from './context.js';
 import { hostKeyFingerprint } from './ssh-host-key.js';
 import { createVm, startVm } from './vms.js';
@@ -82,9 +84,7 @@ export function accessWithdrawn(state: State, identity: Pick<GatewayIdentity, 'u
 export function maintenanceBanner(state: State): string | null {
   const m = state.maintenance;
   if (!m.on) return null;
-  const why = m.reason ? ` (${m.reason})` : '';
-  const until = m.until ? ` until ${m.until.slice(0, 16).replace('T', ' ')} UTC` : '';
-  return `berth is in maintenance${why}${until}: only admins can log in now. Try again when maintenance is over.\r\n`;
+  return `berth is in maintenance${maintenanceWindow(m)}: only admins can log in now. Try again when maintenance is over.\r\n`;
 }
 
 /** A VM the gateway opened, with the path of its image's helper (null when it has none). */
@@ -93,12 +93,13 @@ export interface GatewayVm {
   helper: string | null;
 }
 
-const HELPER_PATH = /^\/[A-Za-z0-9._/-]{1,200}$/;
+/** A path in a VM as berth takes it from an image's label or the helper's answers: absolute, plain characters only. */
+export const VM_PATH = /^\/[A-Za-z0-9._/-]{1,200}$/;
 
 /** The helper an image declares (`LABEL dev.berth.vm-helper=PATH`, see templates/vm-helper.py). */
 export function vmHelper(labels: Record<string, string> | undefined): string | null {
   const path = labels?.[LABEL.helper];
-  return path && HELPER_PATH.test(path) ? path : null;
+  return path && VM_PATH.test(path) ? path : null;
 }
 
 /**
@@ -167,8 +168,7 @@ export interface SshConnectInfo {
 export async function sshConnectInfo(ctx: Berth, login: string): Promise<SshConnectInfo> {
   const state = await ctx.store.snapshot();
   const cfg = effectiveConfig(state.config);
-  const listen = cfg['ssh.listen'];
-  const port = Number(listen.slice(listen.lastIndexOf(':') + 1));
+  const { port } = listenParts(cfg['ssh.listen']);
   const host = cfg['ssh.public-host'] || hostname();
   const line = (name: string) => `ssh ${port === 22 ? '' : `-p ${port} `}${name}@${host}`;
   const own = state.vms.filter((vm) => vm.user === login);

@@ -1,10 +1,10 @@
-import { effectiveConfig } from '../domain/config-keys.js';
-import { checkLogin, printable } from '../domain/names.js';
+import { findUser } from '../domain/lookups.js';
 import { parsePublicKey, parsePublicKeys } from '../domain/ssh-keys.js';
 import { BerthError } from '../errors.js';
 import type { SshKey } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
-import { findUser } from './users.js';
+import { effectiveConfig } from '../values/config-keys.js';
+import { checkLogin, printable } from '../values/names.js';
 import { logAccessEvent } from './vm-event-log.js';
 
 /** Adds every key in `text` (one or many lines) to a user, or none if any is refused. */

@@ -1,7 +1,8 @@
-import { type ConfigValues, effectiveConfig } from '../domain/config-keys.js';
 import { BerthError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
-import { askDaemon, livePid } from './daemon-control.js';
+import { type ConfigValues, effectiveConfig } from '../values/config-keys.js';
+import { callDaemon, livePid } from './daemon-control.js';
+import { ROUTES } from './daemon-routes.js';
 import { checkTokenFormat, loadTelegramToken, type SavedToken, saveTelegramToken, type TokenSource } from './telegram-token.js';
 
 export const OFFICIAL_API_ROOT = 'https://api.telegram.org';
@@ -66,12 +67,6 @@ export interface TelegramStatusView {
   problem: string | null;
 }
 
-interface DaemonTelegram {
-  running: boolean;
-  detail?: string;
-  bot?: { username: string; lastUpdateAt: string | null; mode: 'polling' | 'webhook' };
-}
-
 export async function telegramStatus(home: string, store: StateStore): Promise<TelegramStatusView> {
   const config = effectiveConfig((await store.read()).config);
   const apiRoot = telegramApiRoot(config);
@@ -87,7 +82,7 @@ export async function telegramStatus(home: string, store: StateStore): Promise<T
     problem: token ? null : 'no token — run berth telegram setup',
   };
   if (view.daemon === 'running') {
-    const live = await askDaemon<DaemonTelegram>(home, '/telegram').catch(() => null);
+    const live = await callDaemon(home, ROUTES.telegram, {}).catch(() => null);
     if (live?.bot) Object.assign(view, { username: live.bot.username, lastUpdateAt: live.bot.lastUpdateAt, mode: live.bot.mode });
     if (live && !live.running) {
       view.problem =

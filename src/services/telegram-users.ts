@@ -1,12 +1,12 @@
 import { type Actor, loginActor } from '../domain/actor.js';
-import { effectiveConfig } from '../domain/config-keys.js';
-import { checkLogin, LOGIN_PATTERN } from '../domain/names.js';
+import { findPlan, findUser } from '../domain/lookups.js';
 import { BerthError } from '../errors.js';
 import { newId } from '../state/migrations.js';
 import type { State, User } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
-import { findPlan } from './plans.js';
-import { allowUser, findUser } from './users.js';
+import { effectiveConfig } from '../values/config-keys.js';
+import { checkLogin, LOGIN_PATTERN } from '../values/names.js';
+import { allowUser } from './users.js';
 
 /** Who a Telegram account is to berth. */
 export interface TelegramIdentity {

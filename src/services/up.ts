@@ -1,10 +1,11 @@
-import { effectiveConfig } from '../domain/config-keys.js';
+import { vmRef } from '../domain/lookups.js';
+import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
-import { type DaemonStatus, daemonStatus, startDaemon, stopDaemon } from './daemon-control.js';
+import { daemonStatus, startDaemon, stopDaemon } from './daemon-control.js';
+import type { DaemonStatus } from './daemon-routes.js';
 import { ensureFirewall, type FirewallReport } from './firewall.js';
 import { buildImage, DEFAULT_TEMPLATE, templateTag } from './images.js';
 import { initHome } from './init.js';
-import { vmRef } from './vm-refs.js';
 import { stopVm } from './vms.js';
 
 export interface UpResult {

@@ -1,17 +1,15 @@
 import { OPERATOR } from '../domain/actor.js';
-import { effectiveConfig, parseTelegramId } from '../domain/config-keys.js';
-import { findUser } from '../domain/lookups.js';
-import { checkLogin, printable } from '../domain/names.js';
+import { findPlan, findUser, vmRef } from '../domain/lookups.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { newId } from '../state/migrations.js';
 import { type Home, ROLES, type Role, type State, type User, type UserStatus } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
+import { effectiveConfig, parseTelegramId } from '../values/config-keys.js';
+import { checkLogin, printable } from '../values/names.js';
 import type { Berth } from './context.js';
 import { deleteHome, keptHomesOf } from './homes.js';
-import { findPlan } from './plans.js';
 import { closeWithdrawnSessions } from './ssh-sessions.js';
 import { logAccessEvent } from './vm-event-log.js';
-import { vmRef } from './vm-refs.js';
 import { stopVm } from './vms.js';
 
 export interface UserChanges {
@@ -20,8 +18,6 @@ export interface UserChanges {
   plan?: string;
   role?: string;
 }
-
-export { findUser } from '../domain/lookups.js';
 
 export async function listUsers(store: StateStore, filter: { status?: UserStatus } = {}): Promise<User[]> {
   const state = await store.read();

@@ -1,7 +1,7 @@
 import type { Actor } from '../domain/actor.js';
+import { vmRef } from '../domain/lookups.js';
 import type { State, StopReason, Vm, VmEventEntry, VmEventKind } from '../state/schema.js';
 import type { Berth } from './context.js';
-import { vmRef } from './vm-refs.js';
 
 /** How many VM events the state keeps (the oldest go first). */
 export const EVENT_LOG_SIZE = 200;

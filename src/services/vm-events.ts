@@ -1,6 +1,6 @@
+import { vmRef } from '../domain/lookups.js';
 import type { Berth } from './context.js';
 import { logVmEvent } from './vm-event-log.js';
-import { vmRef } from './vm-refs.js';
 
 export interface VmEvent {
   containerId: string;

@@ -2,11 +2,11 @@ import pLimit from 'p-limit';
 import { homeDir } from '../docker/labels.js';
 import type { ExecHandle, VmStats } from '../docker/runtime.js';
 import { type Actor, OPERATOR } from '../domain/actor.js';
+import { findVm, findVmFor, vmRef } from '../domain/lookups.js';
 import { BerthError, invalidInput } from '../errors.js';
 import type { Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
 import { withDeadline } from './deadline.js';
-import { findVm, findVmFor, vmRef } from './vm-refs.js';
 
 /** The VM's login user: uid/gid 1000, made by the image's entrypoint. */
 export const VM_UID = '1000:1000';

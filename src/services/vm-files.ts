@@ -1,6 +1,6 @@
 import { type Actor, OPERATOR } from '../domain/actor.js';
-import { printable } from '../domain/names.js';
 import { BerthError, invalidInput } from '../errors.js';
+import { printable } from '../values/names.js';
 import type { Berth } from './context.js';
 import { runInVm } from './vm-exec.js';
 

@@ -1,11 +1,11 @@
 import { instanceFilter } from '../docker/labels.js';
 import { OPERATOR } from '../domain/actor.js';
-import { effectiveConfig } from '../domain/config-keys.js';
-import { formatDuration } from '../domain/durations.js';
-import { formatSize, formatUsage } from '../domain/sizes.js';
+import { vmRef } from '../domain/lookups.js';
 import type { StopReason, Vm } from '../state/schema.js';
+import { effectiveConfig } from '../values/config-keys.js';
+import { formatDuration } from '../values/durations.js';
+import { formatSize, formatUsage } from '../values/sizes.js';
 import type { Berth } from './context.js';
-import { vmRef } from './vm-refs.js';
 import { destroyVm, stopVm } from './vms.js';
 
 export interface PolicyAction {

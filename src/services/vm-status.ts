@@ -1,14 +1,14 @@
 import pLimit from 'p-limit';
 import { instanceFilter } from '../docker/labels.js';
 import type { ContainerDetails, DockerRuntime } from '../docker/runtime.js';
-import { effectiveConfig } from '../domain/config-keys.js';
-import { checkLogin } from '../domain/names.js';
+import { findVm } from '../domain/lookups.js';
 import { diskPaths, diskUsed } from '../host/disk-image.js';
 import type { State, Vm } from '../state/schema.js';
+import { effectiveConfig } from '../values/config-keys.js';
+import { checkLogin } from '../values/names.js';
 import { ENGINE_STATES, type EngineState, type VmView, vmView } from '../views/vm-view.js';
 import type { Berth } from './context.js';
 import { nextPolicyStop } from './vm-policies.js';
-import { findVm } from './vm-refs.js';
 
 function engineState(vm: Vm, details: ContainerDetails | null | undefined): EngineState {
   if (vm.phase === 'creating') return 'creating';

@@ -2,9 +2,7 @@ import { vmContainerSpec } from '../docker/hardening.js';
 import { instanceFilter, LABEL, vmLabels } from '../docker/labels.js';
 import type { DockerRuntime, HostInfo } from '../docker/runtime.js';
 import { type Actor, OPERATOR } from '../domain/actor.js';
-import { effectiveConfig } from '../domain/config-keys.js';
-import { checkImageRef } from '../domain/image-ref.js';
-import { checkLogin } from '../domain/names.js';
+import { checkVmName, DEFAULT_VM_NAME, findPlan, findUser, findVmFor, vmRef } from '../domain/lookups.js';
 import {
   checkAccess,
   checkCapacity,
@@ -15,18 +13,18 @@ import {
   checkQuotas,
   resourcesFor,
 } from '../domain/policies.js';
-import { formatSize } from '../domain/sizes.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { newId } from '../state/migrations.js';
 import type { Home, Resources, State, StopReason, User, Vm } from '../state/schema.js';
+import { effectiveConfig } from '../values/config-keys.js';
+import { checkImageRef } from '../values/image-ref.js';
+import { checkLogin } from '../values/names.js';
+import { formatSize } from '../values/sizes.js';
 import type { Berth } from './context.js';
 import { ensureFirewall } from './firewall.js';
 import { attachHome, claimHome, provisionHome, releaseHome } from './homes.js';
 import { checkTemplateName, templateTag } from './images.js';
-import { findPlan } from './plans.js';
-import { findUser } from './users.js';
 import { actorReason, logVmEvent, stopKind } from './vm-event-log.js';
-import { checkVmName, DEFAULT_VM_NAME, findVmFor, vmRef } from './vm-refs.js';
 
 export interface CreateVmInput {
   user: string;
@@ -215,36 +213,72 @@ async function withContainer(ctx: Berth, ref: string, actor: Actor): Promise<{ v
   return { vm, runtime: await ctx.runtime(), id: vm.containerId };
 }
 
-export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
-  const { vm, runtime, id } = await withContainer(ctx, ref, actor);
-  const host = await runtime.hostInfo();
-  const wasDesired = vm.desired;
-  await ctx.store.transact((state) => {
+/** What recording an intent changes on a VM record, and what a failure puts back. */
+type RunIntent = Partial<Pick<Vm, 'desired' | 'stopReason'>>;
+
+/**
+ * Starting, stopping and restarting a VM, in the one order that keeps the record true: the intent
+ * is recorded first, in the transaction that checks it may happen (so the engine's `die` event reads
+ * as berth's doing); then the engine acts; a failure puts back what the intent changed; success
+ * records the outcome (and the event log line).
+ */
+async function changeRunState(
+  ctx: Berth,
+  vm: Vm,
+  steps: { intend(state: State, record: Vm): RunIntent; act(): Promise<void>; done(state: State, record: Vm): void },
+): Promise<Vm> {
+  const before = await ctx.store.transact((state) => {
     const record = current(state, vm);
-    const cfg = effectiveConfig(state.config);
-    checkMayOwnVms(findUser(state, record.user));
-    checkMaintenance(state, actor, 'started');
-    checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
-    record.desired = 'running';
+    const intent = steps.intend(state, record);
+    const previous: RunIntent = {};
+    for (const key of Object.keys(intent) as Array<keyof RunIntent>) Object.assign(previous, { [key]: record[key] });
+    Object.assign(record, intent);
+    return previous;
   });
   try {
-    await requireContainer(runtime, id, vm);
-    await attachHome(
-      ctx,
-      (await ctx.store.read()).homes.find((h) => h.id === vm.home),
-    );
-    await runtime.startContainer(id);
+    await steps.act();
   } catch (err) {
-    await ctx.store.transact((state) => {
-      current(state, vm).desired = wasDesired;
-    });
+    await ctx.store.transact((state) => Object.assign(current(state, vm), before));
     throw err;
   }
   return ctx.store.transact((state) => {
     const record = current(state, vm);
-    delete record.stopReason;
-    logVmEvent(state, vm, 'start', actorReason(actor));
-    return Object.assign(record, { lastStartedAt: now(), lastActiveAt: now() });
+    steps.done(state, record);
+    return record;
+  });
+}
+
+/** What starting (or restarting) a VM checks: its owner may have VMs, no maintenance, and (`capacity`) room for it. */
+function checkMayStart(state: State, record: Vm, actor: Actor, host: HostInfo, capacity: boolean): void {
+  checkMayOwnVms(findUser(state, record.user));
+  checkMaintenance(state, actor, 'started');
+  if (capacity) checkCapacity(state, record, host.memoryBytes, effectiveConfig(state.config).overcommit);
+}
+
+/** Brings a VM's container up with `run` (start or restart): the container still there, its home attached first. */
+async function bringUp(ctx: Berth, runtime: DockerRuntime, id: string, vm: Vm, run: (id: string) => Promise<void>): Promise<void> {
+  await requireContainer(runtime, id, vm);
+  await attachHome(
+    ctx,
+    (await ctx.store.read()).homes.find((h) => h.id === vm.home),
+  );
+  await run(id);
+}
+
+export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
+  const { vm, runtime, id } = await withContainer(ctx, ref, actor);
+  const host = await runtime.hostInfo();
+  return changeRunState(ctx, vm, {
+    intend: (state, record) => {
+      checkMayStart(state, record, actor, host, true);
+      return { desired: 'running' };
+    },
+    act: () => bringUp(ctx, runtime, id, vm, (c) => runtime.startContainer(c)),
+    done: (state, record) => {
+      delete record.stopReason;
+      logVmEvent(state, vm, 'start', actorReason(actor));
+      Object.assign(record, { lastStartedAt: now(), lastActiveAt: now() });
+    },
   });
 }
 
@@ -252,52 +286,33 @@ export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, r
   const { vm, runtime, id } = await withContainer(ctx, ref, actor);
   await requireContainer(runtime, id, vm);
   const stopReason: StopReason = reason ?? (actor.role === 'admin' ? 'operator' : 'user');
-  // The intent is recorded first, so the engine's `die` event reads as berth's doing.
-  const before = vm.desired;
-  await ctx.store.transact((state) => Object.assign(current(state, vm), { desired: 'stopped' as const, stopReason }));
-  try {
-    await runtime.stopContainer(id);
-  } catch (err) {
-    await ctx.store.transact((state) => Object.assign(current(state, vm), { desired: before }));
-    throw err;
-  }
-  return ctx.store.transact((state) => {
-    // A policy's stop says which policy; any other says who stopped the VM.
-    const byPolicy = reason === 'idle' || reason === 'lifetime' || reason === 'maintenance';
-    logVmEvent(state, vm, stopKind(stopReason), byPolicy ? reason : actorReason(actor));
-    return Object.assign(current(state, vm), { lastStoppedAt: now() });
+  return changeRunState(ctx, vm, {
+    intend: () => ({ desired: 'stopped', stopReason }),
+    act: () => runtime.stopContainer(id),
+    done: (state, record) => {
+      // A policy's stop says which policy; any other says who stopped the VM.
+      const byPolicy = reason === 'idle' || reason === 'lifetime' || reason === 'maintenance';
+      logVmEvent(state, vm, stopKind(stopReason), byPolicy ? reason : actorReason(actor));
+      record.lastStoppedAt = now();
+    },
   });
 }
 
 export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
   const { vm, runtime, id } = await withContainer(ctx, ref, actor);
   const host = await runtime.hostInfo();
-  const before = { desired: vm.desired, stopReason: vm.stopReason };
-  await ctx.store.transact((state) => {
-    const record = current(state, vm);
-    const cfg = effectiveConfig(state.config);
-    checkMayOwnVms(findUser(state, record.user));
-    checkMaintenance(state, actor, 'started');
-    if (record.desired !== 'running') checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
-    // Stopped on purpose for the moment of the restart: its `die` event is berth's doing.
-    Object.assign(record, { desired: 'stopped', stopReason: actor.role === 'admin' ? 'operator' : 'user' });
-  });
-  try {
-    await requireContainer(runtime, id, vm);
-    await attachHome(
-      ctx,
-      (await ctx.store.read()).homes.find((h) => h.id === vm.home),
-    );
-    await runtime.restartContainer(id);
-  } catch (err) {
-    await ctx.store.transact((state) => Object.assign(current(state, vm), before));
-    throw err;
-  }
-  return ctx.store.transact((state) => {
-    const record = current(state, vm);
-    delete record.stopReason;
-    logVmEvent(state, vm, 'restart', actorReason(actor));
-    return Object.assign(record, { desired: 'running' as const, lastStartedAt: now(), lastActiveAt: now() });
+  return changeRunState(ctx, vm, {
+    intend: (state, record) => {
+      checkMayStart(state, record, actor, host, record.desired !== 'running');
+      // Stopped on purpose for the moment of the restart: its `die` event is berth's doing.
+      return { desired: 'stopped', stopReason: actor.role === 'admin' ? 'operator' : 'user' };
+    },
+    act: () => bringUp(ctx, runtime, id, vm, (c) => runtime.restartContainer(c)),
+    done: (state, record) => {
+      delete record.stopReason;
+      logVmEvent(state, vm, 'restart', actorReason(actor));
+      Object.assign(record, { desired: 'running' as const, lastStartedAt: now(), lastActiveAt: now() });
+    },
   });
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ConfigSetSchema } from '../domain/config-keys.js';
-import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../domain/names.js';
+import { ConfigSetSchema } from '../values/config-keys.js';
+import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../values/names.js';
 
 export const STATE_VERSION = 5;
 

@@ -1,10 +1,11 @@
 import { Writable } from 'node:stream';
-import { effectiveConfig } from '../domain/config-keys.js';
+import { usersOnPlan } from '../domain/lookups.js';
 import type { Berth } from '../services/context.js';
-import { type DaemonStatus, daemonStatus } from '../services/daemon-control.js';
+import { daemonStatus } from '../services/daemon-control.js';
+import type { DaemonStatus } from '../services/daemon-routes.js';
 import { type EngineHost, engineHost, type HostSummary, hostSummary } from '../services/host.js';
 import { enterMaintenance, leaveMaintenance, type MaintenanceStatus, maintenanceStatus } from '../services/maintenance.js';
-import { listPlans, usersOnPlan } from '../services/plans.js';
+import { listPlans } from '../services/plans.js';
 import { sshSessionCounts } from '../services/ssh-sessions.js';
 import { approveUser, listUsers, rejectUser, revokeUser, setUser } from '../services/users.js';
 import { latestVmEvents } from '../services/vm-event-log.js';
@@ -12,6 +13,7 @@ import { statsOfRunning, vmLogs } from '../services/vm-exec.js';
 import { listVms } from '../services/vm-status.js';
 import { destroyVm, restartVm, startVm, stopVm } from '../services/vms.js';
 import type { UserStatus, VmEventEntry } from '../state/schema.js';
+import { effectiveConfig } from '../values/config-keys.js';
 import type { VmView } from '../views/vm-view.js';
 
 /** A VM as the VMs tab shows it: the view of `vm list`, with live numbers when it runs. */

@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
-import { formatDiskSize, formatUsage } from '../domain/sizes.js';
 import type { VmEventEntry } from '../state/schema.js';
+import { formatDiskSize, formatUsage } from '../values/sizes.js';
 import { stateColour, Tint } from './colour.js';
 import type { VmRow } from './data-source.js';
 import { DASH, mb, shortTime } from './format.js';

@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import type { DaemonStatus } from '../services/daemon-control.js';
+import type { DaemonStatus } from '../services/daemon-routes.js';
 import type { HostSummary } from '../services/host.js';
 import type { MaintenanceStatus } from '../services/maintenance.js';
 import { Tint } from './colour.js';

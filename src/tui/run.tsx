@@ -1,7 +1,7 @@
 import { render } from 'ink';
 import { onExit } from 'signal-exit';
-import { attachTerminal } from '../cli/terminal.js';
 import type { Berth } from '../services/context.js';
+import { attachTerminal } from '../services/local-terminal.js';
 import { execInVm, shellCommand } from '../services/vm-exec.js';
 import { App, type AppExit, type UiState } from './app.js';
 import { berthDataSource } from './data-source.js';

@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import { terminalSafe } from '../domain/names.js';
+import { terminalSafe } from '../values/names.js';
 import { Tint } from './colour.js';
 import { fit, fitRight } from './format.js';
 

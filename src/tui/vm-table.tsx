@@ -1,4 +1,4 @@
-import { formatDiskSize, formatUsage } from '../domain/sizes.js';
+import { formatDiskSize, formatUsage } from '../values/sizes.js';
 import { stateColour } from './colour.js';
 import type { VmRow } from './data-source.js';
 import { DASH, mb, span } from './format.js';

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { formatDuration } from '../domain/durations.js';
-import { formatDiskSize, formatSize } from '../domain/sizes.js';
+import { usersOnPlan } from '../domain/lookups.js';
 import type { Plan, State } from '../state/schema.js';
+import { formatDuration } from '../values/durations.js';
+import { formatDiskSize, formatSize } from '../values/sizes.js';
 
 /** The machine shape of a plan in `--json` output and the API. */
 export const PlanViewSchema = z.object({
@@ -44,6 +45,14 @@ export function planView(plan: Plan, state: State): PlanView {
     rootfs: plan.rootfsBytes === undefined ? null : formatDiskSize(plan.rootfsBytes),
     rootfsBytes: plan.rootfsBytes ?? null,
     description: plan.description,
-    users: state.users.filter((u) => u.plan === plan.name).map((u) => u.login),
+    users: usersOnPlan(state, plan.name),
   };
+}
+
+/** A value a plan leaves to the global default, as people read it. */
+export const orDefault = (value: string | number | null) => (value === null ? 'default' : String(value));
+
+/** One line of a plan for people (`plan add/set`, the bot's /start): `2 CPU, 4g RAM, 0 GPU, …`. */
+export function planSummary(plan: PlanView): string {
+  return `${orDefault(plan.cpu)} CPU, ${orDefault(plan.ram)} RAM, ${plan.gpu} GPU, ${plan.pids} processes, ${plan.maxVms} VM(s) per user${plan.sudo ? ', sudo' : ''}`;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { formatSize } from '../domain/sizes.js';
 import type { Vm } from '../state/schema.js';
+import { formatSize } from '../values/sizes.js';
 
 export const ENGINE_STATES = ['creating', 'created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead', 'missing'] as const;
 export type EngineState = (typeof ENGINE_STATES)[number];

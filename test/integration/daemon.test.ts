@@ -4,7 +4,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { processAlive } from '../../src/services/daemon-control.js';
+import { BerthError } from '../../src/errors.js';
+import { callDaemon, processAlive } from '../../src/services/daemon-control.js';
+import { ROUTES, sessionNotFound } from '../../src/services/daemon-routes.js';
 import { berth, berthJson } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
@@ -30,6 +32,22 @@ function get(socketPath: string, path: string): Promise<string> {
     })
       .on('error', reject)
       .end();
+  });
+}
+
+/** One raw request to the control API: its status and its body as JSON. */
+function ask(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const headers = body === undefined ? {} : { 'content-type': 'application/json' };
+    request({ socketPath, path, method, headers }, (res) => {
+      let text = '';
+      res.on('data', (c) => {
+        text += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+    })
+      .on('error', reject)
+      .end(body);
   });
 }
 
@@ -126,6 +144,56 @@ describe('the daemon process', () => {
     expect((await status()).running).toBe(false);
     expect(await running(login)).toBe(true);
     await run(['vm', 'destroy', login, '--yes']);
+  });
+});
+
+describe('the control API', () => {
+  const unknown = '0123456789ab';
+  const refusal = (code: string) => ({ code, message: expect.any(String), hint: expect.any(String) });
+
+  it('gives the CLI the BerthError the daemon threw: berth ssh kill of an unknown session says so, exit 1', async () => {
+    expect((await run(['daemon', 'start'])).code).toBe(0);
+    const kill = await run(['ssh', 'kill', unknown]);
+    expect(kill.code).toBe(1);
+    expect(kill.stderr).toBe(`Error: There is no open SSH session ${unknown}.\nSee the open sessions with: berth ssh sessions`);
+    const json = await run(['ssh', 'kill', unknown, '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr)).toEqual({ error: sessionNotFound(unknown).toJSON() });
+    // The client rebuilds the daemon's error: same type, code, message and hint.
+    const err = await callDaemon(h.home, ROUTES.sshKill, { params: { id: unknown } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BerthError);
+    expect((err as BerthError).toJSON()).toEqual(sessionNotFound(unknown).toJSON());
+    expect((err as BerthError).usage).toBe(false);
+  });
+
+  it('answers a bad request body, a bad id and an unknown route with the BerthError JSON and a 4xx status', async () => {
+    expect((await run(['daemon', 'start'])).code).toBe(0);
+    const socket = join(h.home, 'berth.sock');
+    const extra = await ask(socket, 'POST', '/ssh/revalidate', JSON.stringify({ users: ['alice'] }));
+    expect(extra).toEqual({ status: 400, json: refusal('BAD_REQUEST') });
+    expect((extra.json as { message: string }).message).toContain('body');
+    expect(await ask(socket, 'POST', '/ssh/revalidate', '{not json')).toEqual({ status: 400, json: refusal('BAD_REQUEST') });
+    expect(await ask(socket, 'POST', '/ssh/revalidate', '{}')).toEqual({ status: 200, json: { closed: 0 } });
+    expect(await ask(socket, 'DELETE', '/ssh/sessions/..%2Fetc')).toEqual({ status: 400, json: refusal('INVALID_SESSION_ID') });
+    expect(await ask(socket, 'DELETE', `/ssh/sessions/${unknown}`)).toEqual({ status: 404, json: sessionNotFound(unknown).toJSON() });
+    expect(await ask(socket, 'GET', '/no/such/route')).toEqual({ status: 404, json: refusal('NOT_FOUND') });
+    // Refused, and nothing happened: the daemon still answers.
+    expect((await status()).running).toBe(true);
+  });
+
+  it('turns no daemon into a BerthError: berth ssh kill says the daemon is not running, exit 1', async () => {
+    const kill = await run(['ssh', 'kill', unknown, '--json']);
+    expect(kill.code).toBe(1);
+    expect(JSON.parse(kill.stderr)).toEqual({
+      error: {
+        code: 'DAEMON_NOT_RUNNING',
+        message: 'The berth daemon is not running (it runs the SSH gateway).',
+        hint: 'Start it: berth daemon start',
+      },
+    });
+    const err = await callDaemon(h.home, ROUTES.status, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BerthError);
+    expect((err as BerthError).code).toBe('DAEMON_NOT_RUNNING');
   });
 });
 

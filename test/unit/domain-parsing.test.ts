@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/domain/durations.js';
-import { checkImageRef } from '../../src/domain/image-ref.js';
-import { checkListenAddress } from '../../src/domain/listen-address.js';
-import { checkLogin, checkPlanName } from '../../src/domain/names.js';
-import { parseCpus, parseGpus } from '../../src/domain/numbers.js';
-import { formatSize, parseSize } from '../../src/domain/sizes.js';
 import { BerthError } from '../../src/errors.js';
+import { formatDuration, parseDuration } from '../../src/values/durations.js';
+import { checkImageRef } from '../../src/values/image-ref.js';
+import { checkListenAddress } from '../../src/values/listen-address.js';
+import { checkLogin, checkPlanName } from '../../src/values/names.js';
+import { parseCpus, parseGpus } from '../../src/values/numbers.js';
+import { formatSize, parseSize } from '../../src/values/sizes.js';
 
 function code(fn: () => unknown): string {
   try {
@@ -106,7 +106,7 @@ describe('image references and listen addresses', () => {
 
 describe('terminal-safe text', () => {
   it('writes control characters, DEL, C1 and bidi or zero-width marks as visible escapes; keeps the rest', async () => {
-    const { terminalSafe } = await import('../../src/domain/names.js');
+    const { terminalSafe } = await import('../../src/values/names.js');
     expect(terminalSafe('plain text, ünïcode ✓ and a\ttab')).toBe('plain text, ünïcode ✓ and a\ttab');
     expect(terminalSafe('\u001b]0;x\u0007\u001b[2J')).toBe('\\x1b]0;x\\x07\\x1b[2J');
     expect(terminalSafe('a\nb\rc\u007f\u0085\u009b')).toBe('a\\x0ab\\x0dc\\x7f\\x85\\x9b');

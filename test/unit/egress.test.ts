@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS } from '../../src/domain/config-keys.js';
+import { BerthError } from '../../src/errors.js';
+import { CONFIG_KEYS } from '../../src/values/config-keys.js';
 import {
   checkFamily,
   egressPolicy,
@@ -11,8 +12,7 @@ import {
   parseHostAllow,
   removalScript,
   restoreScript,
-} from '../../src/domain/egress.js';
-import { BerthError } from '../../src/errors.js';
+} from '../../src/values/egress.js';
 
 function refusal(fn: () => unknown): BerthError {
   try {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { VM_CAPABILITIES, vmContainerSpec } from '../../src/docker/hardening.js';
-import { CONFIG_KEYS, effectiveConfig } from '../../src/domain/config-keys.js';
 import { checkCapacity, checkGpu, resourcesFor } from '../../src/domain/policies.js';
 import { BerthError } from '../../src/errors.js';
 import type { Plan, Resources, State } from '../../src/state/schema.js';
+import { CONFIG_KEYS, effectiveConfig } from '../../src/values/config-keys.js';
 
 const plan = (over: Partial<Plan> = {}): Plan => ({ name: 'p', gpu: 0, pids: 512, maxVms: 1, sudo: false, description: '', ...over });
 const spec = (resources: Resources) =>

@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { AuthRateLimit, earlyDrop, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-limit.js';
 import { SessionRegistry } from '../../daemon/ssh/sessions.js';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
-import { CONFIG_KEYS } from '../../src/domain/config-keys.js';
-import { acceptClientEnv, isReservedEnvName } from '../../src/domain/ssh-env.js';
 import { parseX11, remoteForwardPortAllowed } from '../../src/domain/ssh-forwarding.js';
 import { parseGatewayLogin } from '../../src/domain/ssh-login.js';
 import { vmHelper } from '../../src/services/ssh-access.js';
+import { CONFIG_KEYS } from '../../src/values/config-keys.js';
+import { acceptClientEnv, isReservedEnvName } from '../../src/values/ssh-env.js';
 
 describe('gateway logins', () => {
   it('reads alice and alice+NAME', () => {

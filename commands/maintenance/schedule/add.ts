@@ -24,8 +24,7 @@ export default class ScheduleAdd extends BerthCommand {
       reason: flags.reason,
       tz: flags.tz,
     });
-    if (!this.jsonEnabled())
-      this.log(`Added window ${view.id}: "${view.cron}" (${view.tz}) for ${view.duration}; next start ${view.nextStart}.`);
+    this.log(`Added window ${view.id}: "${view.cron}" (${view.tz}) for ${view.duration}; next start ${view.nextStart}.`);
     return view;
   }
 }

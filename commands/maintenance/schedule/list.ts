@@ -9,7 +9,7 @@ export default class ScheduleList extends BerthCommand {
   async run(): Promise<ScheduleView[]> {
     await this.parse(ScheduleList);
     const schedules = await listSchedules(this.berth);
-    if (!this.jsonEnabled()) this.log(scheduleTable(schedules));
+    this.log(scheduleTable(schedules));
     return schedules;
   }
 }

@@ -10,7 +10,7 @@ export default class ScheduleRemove extends BerthCommand {
   async run(): Promise<ScheduleView> {
     const { args } = await this.parse(ScheduleRemove);
     const view = await removeSchedule(this.berth, args.id);
-    if (!this.jsonEnabled()) this.log(`Removed window ${view.id}.`);
+    this.log(`Removed window ${view.id}.`);
     return view;
   }
 }

@@ -33,7 +33,7 @@ export default class UserKeyAdd extends BerthCommand {
     }
     const text = flags.file ? await readKeyFile(flags.file) : inline;
     const added = (await addKeys(this.store, args.login, text)).map(keyView);
-    if (!this.jsonEnabled()) this.log(`Added ${added.length} key(s) to ${args.login}:\n${keyTable(added)}`);
+    this.log(`Added ${added.length} key(s) to ${args.login}:\n${keyTable(added)}`);
     return added;
   }
 }

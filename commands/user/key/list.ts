@@ -12,7 +12,7 @@ export default class UserKeyList extends BerthCommand {
   async run(): Promise<KeyView[]> {
     const { args } = await this.parse(UserKeyList);
     const keys = (await listKeys(this.store, args.login)).map(keyView);
-    if (!this.jsonEnabled()) this.log(keyTable(keys));
+    this.log(keyTable(keys));
     return keys;
   }
 }

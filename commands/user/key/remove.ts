@@ -15,7 +15,7 @@ export default class UserKeyRemove extends BerthCommand {
   async run(): Promise<KeyView> {
     const { args, argv } = await this.parse(UserKeyRemove);
     const key = keyView(await removeKey(this.store, args.login, (argv as string[]).slice(1).join(' ')));
-    if (!this.jsonEnabled()) this.log(`Removed key ${key.fingerprint} from ${args.login}.`);
+    this.log(`Removed key ${key.fingerprint} from ${args.login}.`);
     return key;
   }
 }

@@ -41,3 +41,6 @@ export function formatDuration(seconds: number): string {
   }
   return out;
 }
+
+/** A moment (ISO) as berth shows it to people, to the minute: `2026-12-01 10:45 UTC`. */
+export const utcMinute = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;

@@ -4,7 +4,7 @@ import { checkDockerHost, checkNetworkName } from './docker-host.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { parseEgress, parseHostAllow } from './egress.js';
 import { checkImageRef } from './image-ref.js';
-import { checkListenAddress } from './listen-address.js';
+import { checkListenAddress, HOST_PATTERN } from './listen-address.js';
 import { checkPlanName, printable } from './names.js';
 import { parseCpus, parseWhole } from './numbers.js';
 import { formatDiskSize, formatSize, parseDiskSize, parseFileSize, parseSize } from './sizes.js';
@@ -84,11 +84,9 @@ function checkEnvName(input: string): string {
   return input;
 }
 
-const PUBLIC_HOST = /^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?)$/;
-
 function checkPublicHost(input: string): string {
   const text = input.trim();
-  if (!PUBLIC_HOST.test(text)) {
+  if (!HOST_PATTERN.test(text)) {
     throw invalidInput(
       'INVALID_HOST',
       `"${printable(text)}" is not a host name.`,
