@@ -10,6 +10,8 @@ export interface ApiOptions {
   /** The bot's state for `berth telegram status`. */
   telegram: () => unknown;
   ssh: { sessions: () => unknown[]; kill: (id: string) => boolean; revalidate: () => Promise<number> };
+  /** More routes, each added by a module of its own (the web server's links). */
+  routes?: Array<(app: FastifyInstance) => void>;
 }
 
 /** The control API on a unix socket only the operator can open; /metrics optionally on TCP too. */
@@ -34,6 +36,7 @@ export async function startApi(options: ApiOptions): Promise<{ close: () => Prom
       hint: 'See the open sessions with: berth ssh sessions',
     };
   });
+  for (const add of options.routes ?? []) add(app);
   await rm(options.socket, { force: true });
   await app.listen({ path: options.socket });
   await chmod(options.socket, 0o600);

@@ -1,8 +1,9 @@
 import { terminalSafe } from '../domain/names.js';
-import { formatDiskSize, formatUsage } from '../domain/sizes.js';
+import { formatDiskSize, formatSize, formatUsage } from '../domain/sizes.js';
 import type { ConfigEntry } from '../services/config.js';
 import type { HomeView } from '../services/homes.js';
 import type { ImageView } from '../services/images.js';
+import type { SshSessionView } from '../services/ssh-sessions.js';
 import type { VmStatsView } from '../services/vm-exec.js';
 import type { PlanView } from '../views/plan-view.js';
 import type { KeyView, UserView } from '../views/user-view.js';
@@ -184,3 +185,23 @@ export function homeTable(homes: HomeView[]): string {
 /** `1.2g of 10g`, or `no quota`. */
 export const diskLine = (used: number | null, limit: number) =>
   limit === 0 ? 'no quota' : `${used === null ? '?' : formatUsage(used)} of ${formatDiskSize(limit)}`;
+
+/** `berth sessions` (and `berth ssh sessions`): the open sessions, SSH and web. */
+export function sessionsTable(sessions: SshSessionView[]): string {
+  const age = (iso: string) => `${Math.round((Date.now() - Date.parse(iso)) / 1000)} s`;
+  return table(
+    ['ID', 'USER', 'VM', 'KIND', 'COMMAND', 'SOURCE', 'AGE', 'IN', 'OUT', 'KEY'],
+    sessions.map((s) => [
+      s.id,
+      s.user,
+      s.vm,
+      s.kind,
+      (s.command ?? '-').slice(0, 40),
+      s.source,
+      age(s.startedAt),
+      formatSize(s.bytesIn),
+      formatSize(s.bytesOut),
+      s.fingerprint,
+    ]),
+  );
+}

@@ -22,7 +22,7 @@ export function daemonPaths(home: string) {
   };
 }
 
-export type ComponentName = 'api' | 'scheduler' | 'events' | 'telegram' | 'ssh' | 'firewall';
+export type ComponentName = 'api' | 'scheduler' | 'events' | 'telegram' | 'ssh' | 'web' | 'firewall';
 export interface ComponentStatus {
   name: ComponentName;
   state: 'starting' | 'running' | 'disabled' | 'failed';

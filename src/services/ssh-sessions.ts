@@ -1,20 +1,23 @@
 import { BerthError, invalidInput } from '../errors.js';
 import { askDaemon } from './daemon-control.js';
 
-export type SessionKind = 'shell' | 'exec' | 'subsystem' | 'forward' | 'remote-forward';
+export type SessionKind = 'shell' | 'exec' | 'subsystem' | 'forward' | 'remote-forward' | 'web-terminal' | 'web-app';
 
-/** One open SSH gateway session (GET /ssh/sessions; `berth ssh sessions`). */
+/** One open session, of the SSH gateway or the web server (GET /ssh/sessions; `berth sessions`). */
 export interface SshSessionView {
   id: string;
   user: string;
   /** The VM ref, `alice/main`. */
   vm: string;
-  /** The key the user logged in with. */
+  /** The key the user logged in with; for a web session `web:` and a tag of its browser's login. */
   fingerprint: string;
   /** The client's address. */
   source: string;
   kind: SessionKind;
-  /** The command (exec), `sftp` (subsystem), `localhost:PORT` (forward) or the VM's `127.0.0.1:PORT` (remote-forward). */
+  /**
+   * The command (exec), `sftp` (subsystem), `localhost:PORT` (forward), the VM's `127.0.0.1:PORT`
+   * (remote-forward) or `port PORT` (web-app: a WebSocket to the VM's web app).
+   */
   command?: string;
   startedAt: string;
   bytesIn: number;

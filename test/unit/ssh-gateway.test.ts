@@ -1,7 +1,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { SessionRegistry } from '../../daemon/sessions.js';
 import { AuthRateLimit, earlyDrop, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-limit.js';
-import { SessionRegistry } from '../../daemon/ssh/sessions.js';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { CONFIG_KEYS } from '../../src/domain/config-keys.js';
 import { acceptClientEnv, isReservedEnvName } from '../../src/domain/ssh-env.js';
