@@ -24,7 +24,13 @@ describe('web.public-url and the web server’s paths', () => {
     expect(checkPublicUrl('https://berth.example.com/')).toBe('https://berth.example.com');
     expect(checkPublicUrl('http://127.0.0.1:8088')).toBe('http://127.0.0.1:8088');
     expect(checkPublicUrl('')).toBe('');
-    for (const bad of ['ftp://x.example', 'https://x.example/berth', 'https://x.example/?a=1', 'https://u:p@x.example', 'berth.example.com']) {
+    for (const bad of [
+      'ftp://x.example',
+      'https://x.example/berth',
+      'https://x.example/?a=1',
+      'https://u:p@x.example',
+      'berth.example.com',
+    ]) {
       expect(() => checkPublicUrl(bad), bad).toThrow(/web.public-url/);
     }
     expect(() => CONFIG_KEYS['web.public-url'].parse('https://x.example/path')).toThrow();

@@ -38,6 +38,7 @@
   let ended = false;
   let retries = 0;
   let pinger = null;
+  let opens = 0;
 
   const setState = (text) => {
     stateEl.textContent = text;
@@ -84,6 +85,7 @@
     ws.binaryType = 'arraybuffer';
     socket = ws;
     ws.onopen = () => {
+      opens++;
       retries = 0;
       setState('connected');
       sendSize();
@@ -129,5 +131,5 @@
   connect();
   term.focus();
   // For people (and tests) at the browser console.
-  window.berth = { terminal: term, socket: () => socket };
+  window.berth = { terminal: term, socket: () => socket, opens: () => opens };
 })();
