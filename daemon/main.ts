@@ -165,7 +165,7 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
   // One-time web links: minted by the bot and (through the control API) the CLI, spent by the web server.
   const tickets = new TicketBook();
   const webRunning = () => web !== null;
-  const mintLink = async (ref: string, port?: string): Promise<WebLink> => {
+  const mintLink = async (ref: string, port?: string, strip?: boolean): Promise<WebLink> => {
     if (!webRunning()) {
       throw new BerthError(
         'WEB_NOT_RUNNING',
@@ -173,7 +173,7 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
         'See why with berth daemon status (component web); web.enabled turns it on.',
       );
     }
-    return operatorWebLink(ctx, tickets, ref, port);
+    return operatorWebLink(ctx, tickets, ref, port, strip);
   };
   const startedAt = new Date();
   const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string;

@@ -25,7 +25,7 @@ export const COMMANDS: readonly BotCommandSpec[] = [
   { command: 'ssh', description: 'How to SSH into your VM', audience: 'user' },
   { command: 'web_terminal', args: '[vm]', description: 'A one-time link to a terminal of your VM in the browser', audience: 'user' },
   { command: 'terminal', args: '[vm]', description: 'The same as /web_terminal', audience: 'user' },
-  { command: 'open', args: '<port> [vm]', description: 'A one-time link to the web app on a port of your VM', audience: 'user' },
+  { command: 'open', args: '<port> [vm] [strip]', description: 'A one-time link to the web app on a port of your VM', audience: 'user' },
   { command: 'sshkey', args: '<public key>', description: 'Add an SSH public key', audience: 'user' },
   { command: 'sshkeys', description: 'List or remove your SSH keys', audience: 'user' },
   { command: 'admin_info', description: 'Config, maintenance, capacity, active VMs', audience: 'admin' },

@@ -36,12 +36,15 @@ export function webCommands(bot: Composer<BotContext>, deps: BotDeps): void {
   });
 
   bot.command('open', async (ctx) => {
-    const [portText, name, ...rest] = argsOf(ctx).split(/\s+/).filter(Boolean);
+    const words = argsOf(ctx).split(/\s+/).filter(Boolean);
+    // A last word `strip`: the app is sent the path without its prefix (/app/…).
+    const strip = words.length > 1 && words[words.length - 1] === 'strip';
+    const [portText, name, ...rest] = strip ? words.slice(0, -1) : words;
     if (!portText || rest.length) {
       throw new BerthError(
         'USAGE',
         portText ? 'Give a port and at most one VM.' : 'Give the port your web app listens on.',
-        'For example: /open 8000 (or /open 8000 web for your VM web). /status lists the ports that listen.',
+        'For example: /open 8000 (or /open 8000 web for your VM web; add strip for an app that serves at /). /status lists the ports that listen.',
       );
     }
     let port: number;
@@ -50,6 +53,6 @@ export function webCommands(bot: Composer<BotContext>, deps: BotDeps): void {
     } catch {
       throw new BerthError('USAGE', `"${printable(portText, 20)}" is not a port.`, 'Give a port from 1 to 65535, e.g. /open 8000');
     }
-    await link(ctx, name, { kind: 'app', port });
+    await link(ctx, name, { kind: 'app', port, strip });
   });
 }

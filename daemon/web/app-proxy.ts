@@ -58,6 +58,13 @@ export function stripCookie(header: string | undefined, name: string): string | 
   return kept.length ? kept.join('; ') : null;
 }
 
+/** The path the app is sent: all of it, or (`/app/…`) what follows the prefix. */
+function upstreamPath(url: string, path: AppRequestPath): string {
+  if (!path.strip) return url;
+  const rest = url.slice(path.prefix.length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
 /** Whether a Set-Cookie line from an app would set (or clear) berth's cookie: such lines are dropped. */
 const setsBerthCookie = (value: string, name: string) => value.split('=')[0]?.trim() === name;
 
@@ -125,6 +132,13 @@ export class AppProxy {
   async http(req: IncomingMessage, res: ServerResponse, path: AppRequestPath): Promise<void> {
     const target = await this.target(req, path).catch(() => 'error');
     if (typeof target === 'string') return send(res, this.refused(target, path));
+    const url = req.url ?? '/';
+    if (path.strip && (url.length === path.prefix.length || url[path.prefix.length] === '?')) {
+      // An app at its root has relative links: its page must be at PREFIX/.
+      res.writeHead(302, { location: `${path.prefix}/${url.slice(path.prefix.length)}`, 'content-length': 0 });
+      res.end();
+      return;
+    }
     const maxBody = effectiveConfig(target.state.config)['web.max-body'];
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > maxBody) {
@@ -135,7 +149,7 @@ export class AppProxy {
       host: target.address,
       port: path.port,
       method: req.method,
-      path: req.url,
+      path: upstreamPath(req.url ?? '/', path),
       headers: this.headers(req, path, false) as unknown as Record<string, string>,
       agent: this.agent,
       timeout: IDLE_MS,
@@ -243,7 +257,10 @@ export class AppProxy {
     upstream.once('close', () => end(session.bytesOut > 0 ? 'ok' : 'app-unreachable'));
     upstream.once('connect', () => {
       clearTimeout(connectTimer);
-      const lines = [`${req.method} ${req.url} HTTP/1.1`, ...this.headers(req, path, true).map(([n, v]) => `${n}: ${v}`)];
+      const lines = [
+        `${req.method} ${upstreamPath(req.url ?? '/', path)} HTTP/1.1`,
+        ...this.headers(req, path, true).map(([n, v]) => `${n}: ${v}`),
+      ];
       upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
       if (head.length) upstream.write(head);
       // The app's answer, with any Set-Cookie for berth's cookie taken out; then bytes both ways.

@@ -17,6 +17,7 @@ import type { Berth } from '../../src/services/context.js';
 import { engineDeadlineMs } from '../../src/services/deadline.js';
 import { ownWebVm, webAccessWithdrawn } from '../../src/services/web-access.js';
 import { type TicketBook, targetPath } from '../../src/services/web-links.js';
+import { LogSummary } from '../log-summary.js';
 import type { WebMetrics } from '../metrics.js';
 import type { SessionRegistry } from '../sessions.js';
 import { watchDir } from '../state-watch.js';
@@ -129,10 +130,13 @@ export class WebServer {
   private watcher: { close(): void } | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private readonly spends = new RateLimiterMemory({ points: SPEND_RATE, duration: 60 });
+  /** Refusals, summarised per source and reason (a client retrying in a loop costs a line per interval). */
+  private readonly summary: LogSummary;
   /** Upgrades checked by their route's hook, for its handler. */
   private readonly upgraded = new WeakMap<IncomingMessage, BrowserSession>();
 
   constructor(private readonly options: WebServerOptions) {
+    this.summary = new LogSummary(options.log);
     this.terminals = new WebTerminals({
       ctx: options.ctx,
       log: options.log,
@@ -242,6 +246,7 @@ export class WebServer {
 
   async stop(): Promise<void> {
     this.watcher?.close();
+    this.summary.close();
     if (this.sweeper) clearInterval(this.sweeper);
     this.terminals.stop();
     this.proxy?.stop();
@@ -305,6 +310,7 @@ export class WebServer {
       const source = this.source(req.raw);
       if (req.headers.origin !== this.origin) {
         metrics.refusals.inc({ reason: 'origin' });
+        this.summary.note(source, 'origin', 'web link post refused: wrong Origin');
         return json(403, { code: 'WEB_ORIGIN', message: `Open berth's links at ${this.origin}.` });
       }
       const within = await this.spends.consume(source).then(
@@ -313,6 +319,7 @@ export class WebServer {
       );
       if (!within) {
         metrics.refusals.inc({ reason: 'ticket-rate' });
+        this.summary.note(source, 'ticket-rate', 'web link posts refused: too many from this address');
         return json(429, { code: 'WEB_SLOW_DOWN', message: 'Too many links opened from your address; wait a minute.' });
       }
       const given = req.body?.ticket;
@@ -321,7 +328,7 @@ export class WebServer {
       const vm = ticket ? ownWebVm(state, ticket.who, ticket.who.login, ticket.vm) : null;
       if (!ticket || !vm) {
         metrics.tickets.inc({ result: 'refused' });
-        log.info({ source }, 'web link refused: expired, already used or unknown');
+        this.summary.note(source, 'ticket', 'web link refused: expired, already used or unknown');
         return json(410, {
           code: 'WEB_LINK_INVALID',
           message: 'This link has expired or was already used: a link works once, within 60 seconds.',
@@ -344,6 +351,8 @@ export class WebServer {
       const state = await ctx.store.snapshot();
       if (!browser || !ownWebVm(state, browser.who, req.params.login, req.params.vm)) {
         metrics.refusals.inc({ reason: browser ? 'not-owner' : 'no-session' });
+        if (browser)
+          this.summary.note(this.source(req.raw), 'not-owner', 'web terminal page refused: not the owner', { user: browser.who.login });
         return pageReply(reply, loginPage());
       }
       return pageReply(reply, terminalPage(req.params.login, req.params.vm));
@@ -354,7 +363,7 @@ export class WebServer {
     const checkUpgrade = async (req: FastifyRequest<{ Params: { login: string; vm: string } }>, reply: FastifyReply) => {
       const refuse = (status: number, reason: string) => {
         metrics.refusals.inc({ reason });
-        log.info({ source: this.source(req.raw), reason }, 'web terminal upgrade refused');
+        this.summary.note(this.source(req.raw), reason, 'web terminal upgrade refused');
         return reply.code(status).send();
       };
       if (req.headers.origin !== this.origin) return refuse(403, 'origin');

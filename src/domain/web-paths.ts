@@ -48,7 +48,12 @@ const VM_NAME = PLAN_NAME_PATTERN;
 
 export const LANDING_PATH = '/t';
 export const terminalPath = (login: string, vm: string) => `/terminal/${login}/${vm}`;
-export const appPath = (login: string, vm: string, port: number) => `/vm/${login}/${vm}/${port}/`;
+/**
+ * A VM's web app: `/vm/…` passes the whole path on (for apps run under that prefix: Jupyter's
+ * base_url, Vite's --base), `/app/…` takes the prefix off (for apps with relative links that serve
+ * at `/`: code-server, a plain static server).
+ */
+export const appPath = (login: string, vm: string, port: number, strip = false) => `/${strip ? 'app' : 'vm'}/${login}/${vm}/${port}/`;
 
 /** A TCP port of a VM's web app: 1 to 65535. */
 export function checkPort(input: string | number): number {
@@ -61,7 +66,7 @@ export function checkPort(input: string | number): number {
 }
 
 /** Where a web link lands: a VM's terminal, or one of its ports. */
-export type WebTarget = { kind: 'terminal' } | { kind: 'app'; port: number };
+export type WebTarget = { kind: 'terminal' } | { kind: 'app'; port: number; strip?: boolean };
 
 export interface AppRequestPath {
   login: string;
@@ -69,20 +74,22 @@ export interface AppRequestPath {
   port: number;
   /** The prefix the app lives under: `/vm/alice/main/8000`. */
   prefix: string;
+  /** `/app/…`: the app is sent the path without the prefix. */
+  strip: boolean;
 }
 
 /**
- * A request for a VM's web app: `/vm/LOGIN/VM/PORT` followed by `/`, `?` or the end. Only exact
- * names pass (no encoded characters, no dot segments): what is not one of these is not proxied.
+ * A request for a VM's web app: `/vm/LOGIN/VM/PORT` (or `/app/…`) followed by `/`, `?` or the end.
+ * Only exact names pass (no encoded characters, no dot segments): what is not one of these is not proxied.
  */
 export function parseAppPath(rawUrl: string): AppRequestPath | null {
-  const m = /^\/vm\/([^/?#]+)\/([^/?#]+)\/([^/?#]+)(?=[/?]|$)/.exec(rawUrl);
+  const m = /^\/(vm|app)\/([^/?#]+)\/([^/?#]+)\/([^/?#]+)(?=[/?]|$)/.exec(rawUrl);
   if (!m) return null;
-  const [prefix, login = '', vm = '', portText = ''] = m;
+  const [prefix, kind, login = '', vm = '', portText = ''] = m;
   if (!LOGIN_PATTERN.test(login) || !VM_NAME.test(vm) || !/^[1-9]\d{0,4}$/.test(portText)) return null;
   const port = Number(portText);
   if (port > 65535) return null;
-  return { login, vm, port, prefix };
+  return { login, vm, port, prefix, strip: kind === 'app' };
 }
 
 /** A terminal page or its WebSocket: `/terminal/LOGIN/VM` (and `/ws`). */

@@ -103,7 +103,7 @@ export class TicketBook {
 
 /** The path a target lands on. */
 export function targetPath(login: string, vm: string, target: WebTarget): string {
-  return target.kind === 'terminal' ? terminalPath(login, vm) : appPath(login, vm, target.port);
+  return target.kind === 'terminal' ? terminalPath(login, vm) : appPath(login, vm, target.port, target.strip === true);
 }
 
 /**
@@ -140,15 +140,19 @@ export async function mintWebLink(ctx: Berth, book: TicketBook, vm: Vm, target: 
 }
 
 /** The operator's link (`berth vm web-terminal USER[/VM]`, `berth vm url USER[/VM] PORT`), minted by the daemon. */
-export async function operatorWebLink(ctx: Berth, book: TicketBook, ref: string, port?: string): Promise<WebLink> {
+export async function operatorWebLink(ctx: Berth, book: TicketBook, ref: string, port?: string, strip = false): Promise<WebLink> {
   const vm = findVm(await ctx.store.snapshot(), ref);
-  return mintWebLink(ctx, book, vm, port === undefined ? { kind: 'terminal' } : { kind: 'app', port: checkPort(port) });
+  return mintWebLink(ctx, book, vm, port === undefined ? { kind: 'terminal' } : { kind: 'app', port: checkPort(port), strip });
 }
 
 /** `berth vm web-terminal` / `berth vm url`: the running daemon mints the link (tickets live in its memory). */
-export async function requestWebLink(home: string, ref: string, port?: string): Promise<WebLink> {
+export async function requestWebLink(home: string, ref: string, port?: string, strip = false): Promise<WebLink> {
   parseVmRef(ref);
-  const query = new URLSearchParams({ vm: ref, ...(port === undefined ? {} : { port: String(checkPort(port)) }) });
+  const query = new URLSearchParams({
+    vm: ref,
+    ...(port === undefined ? {} : { port: String(checkPort(port)) }),
+    ...(strip ? { strip: '1' } : {}),
+  });
   return askDaemon<WebLink>(home, `/web/links?${query}`, 5000, 'POST').catch((err: Error) => {
     const answered = /^daemon answered (\d+): ([\s\S]*)$/.exec(err.message);
     let body: { code?: string; message?: string; hint?: string } | null = null;

@@ -202,6 +202,8 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     const app = await ask(ALICE, '/open 8000');
     expect(app.text).toContain('Open port 8000 of main');
     expect(await (await spend(ticketIn(app.text))).json()).toEqual({ location: `/vm/${ALICE_LOGIN}/main/8000/` });
+    const root = await ask(ALICE, '/open 8000 strip');
+    expect(await (await spend(ticketIn(root.text))).json()).toEqual({ location: `/app/${ALICE_LOGIN}/main/8000/` });
     expect((await ask(ALICE, '/open eighty')).text).toContain('is not a port');
     expect((await ask(ALICE, '/open')).text).toContain('Give the port');
     expect((await ask(ALICE, '/open 8000 other')).text).toContain(`There is no VM ${ALICE_LOGIN}/other`);

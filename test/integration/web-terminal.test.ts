@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SessionViewSchema, WebLinkSchema } from '../../src/views/web-view.js';
 import { berth, berthJson, ROOT } from '../helpers/cli.js';
-import { stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
+import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { unique, type VmHome, vmHome } from '../helpers/docker.js';
 import { debianImage } from '../helpers/images.js';
 
@@ -18,6 +18,8 @@ import { debianImage } from '../helpers/images.js';
 
 const TICKET_TTL_MS = 30_000;
 const APP_PORT = 8000;
+/** The same app at the root of its server, reached through /app/… (the prefix taken off). */
+const ROOT_APP_PORT = 8001;
 
 let h: VmHome;
 let browser: Browser;
@@ -93,8 +95,13 @@ async function newUser(prefix: string, image: string): Promise<string> {
   return login;
 }
 
+/** Every link this file was given: none may be in the daemon log. */
+const minted: string[] = [];
+
 async function link(args: string[]): Promise<{ url: string; expiresAt: string; path: string }> {
-  return WebLinkSchema.parse(await berthJson(h.home, args));
+  const given = WebLinkSchema.parse(await berthJson(h.home, args));
+  minted.push(given.url);
+  return given;
 }
 
 /** Everything the terminal holds (screen and scrollback), as text. */
@@ -373,13 +380,14 @@ describe('web apps at /vm/LOGIN/VM/PORT/', () => {
       '--',
       'sh',
       '-c',
-      `setsid python3 app.py ${APP_PORT} /vm/${alice}/main/${APP_PORT}/ ${cookie} >app.log 2>&1 < /dev/null &`,
+      [
+        `setsid python3 app.py ${APP_PORT} /vm/${alice}/main/${APP_PORT}/ ${cookie} >app.log 2>&1 < /dev/null &`,
+        `setsid python3 app.py ${ROOT_APP_PORT} / ${cookie} >root-app.log 2>&1 < /dev/null &`,
+      ].join(' '),
     ]);
     expect(started.code, started.stderr).toBe(0);
-    await waitFor(
-      'the app to listen',
-      async () => (await run(['vm', 'exec', alice, '--', 'sh', '-c', `grep -q ':1F40 .* 0A' /proc/net/tcp`])).code === 0,
-    );
+    const listening = `grep -q ':1F40 .* 0A' /proc/net/tcp && grep -q ':1F41 .* 0A' /proc/net/tcp`;
+    await waitFor('the apps to listen', async () => (await run(['vm', 'exec', alice, '--', 'sh', '-c', listening])).code === 0);
   });
 
   it('serves the app under its prefix through its one-time URL: its page and its WebSocket', async () => {
@@ -396,6 +404,21 @@ describe('web apps at /vm/LOGIN/VM/PORT/', () => {
     expect(await headers.text()).toBe(`prefix: /vm/${alice}/main/${APP_PORT}`);
   });
 
+  it('takes the prefix off for an app at its root (/app/… from vm url --strip), WebSocket too', async () => {
+    const given = await link(['vm', 'url', alice, String(ROOT_APP_PORT), '--strip']);
+    expect(given.path).toBe(`/app/${alice}/main/${ROOT_APP_PORT}/`);
+    const page = await open(context, given.url, new RegExp(`/app/${alice}/main/${ROOT_APP_PORT}/$`));
+    await page.waitForFunction(() => document.getElementById('out')?.textContent === 'echo: hello through berth', null, {
+      timeout: 20_000,
+    });
+    const headers = await context.request.get(`${publicUrl}/app/${alice}/main/${ROOT_APP_PORT}/headers`);
+    expect(await headers.text()).toBe(`prefix: /app/${alice}/main/${ROOT_APP_PORT}`);
+    // Without its trailing slash, the page's relative links would miss: it is redirected there.
+    const bare = await context.request.get(`${publicUrl}/app/${alice}/main/${ROOT_APP_PORT}?a=1`, { maxRedirects: 0 });
+    expect(bare.status()).toBe(302);
+    expect(bare.headers().location).toBe(`/app/${alice}/main/${ROOT_APP_PORT}/?a=1`);
+  });
+
   it('never passes berth’s cookie to the app, nor lets the app set it', async () => {
     const before = await context.cookies(publicUrl);
     const berthCookie = before.find((c) => c.name.startsWith('berth-'));
@@ -408,9 +431,9 @@ describe('web apps at /vm/LOGIN/VM/PORT/', () => {
   });
 
   it('says so when nothing listens on the port, and caps request bodies (web.max-body)', async () => {
-    const closed = await context.request.get(`${publicUrl}/vm/${alice}/main/8001/`);
+    const closed = await context.request.get(`${publicUrl}/vm/${alice}/main/8002/`);
     expect(closed.status()).toBe(502);
-    expect(await closed.text()).toContain('Nothing listens on port 8001');
+    expect(await closed.text()).toContain('Nothing listens on port 8002');
     expect((await run(['config', 'set', 'web.max-body', '4k'])).code).toBe(0);
     try {
       const small = await context.request.post(`${publicUrl}/vm/${alice}/main/${APP_PORT}/upload`, { data: 'x'.repeat(1000) });
@@ -482,5 +505,19 @@ describe('other users, the operator and revocation', () => {
     const again = await aliceContext.newPage();
     expect((await again.goto(`${publicUrl}/terminal/${alice}/main`))?.status()).toBe(401);
     expect((await again.goto(`${publicUrl}/vm/${alice}/main/${APP_PORT}/`))?.status()).toBe(401);
+  });
+
+  it('never writes a ticket or a cookie to the daemon log; every web session ended with an audit line', async () => {
+    const log = await daemonLog(h.home);
+    for (const url of minted) expect(log).not.toContain(url.slice(url.indexOf('#') + 1));
+    for (const c of [...(await aliceContext.cookies(publicUrl)), ...(await bobContext.cookies(publicUrl))])
+      expect(log).not.toContain(c.value);
+    const audits = log
+      .split('\n')
+      .filter((l) => l.includes('"event":"web-session"'))
+      .map((l) => JSON.parse(l));
+    expect(audits).toContainEqual(expect.objectContaining({ user: alice, kind: 'web-terminal', outcome: 'killed' }));
+    expect(audits).toContainEqual(expect.objectContaining({ user: alice, kind: 'web-app', command: `port ${APP_PORT}` }));
+    expect(audits).toContainEqual(expect.objectContaining({ user: bob, kind: 'web-terminal', outcome: 'killed' }));
   });
 });

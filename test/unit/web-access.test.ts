@@ -43,7 +43,20 @@ describe('web.public-url and the web server’s paths', () => {
   });
 
   it('reads only exact /vm/LOGIN/VM/PORT prefixes: no encoded names, dot segments or bad ports', () => {
-    expect(parseAppPath('/vm/alice/main/8000/lab?x=1')).toEqual({ login: 'alice', vm: 'main', port: 8000, prefix: '/vm/alice/main/8000' });
+    expect(parseAppPath('/vm/alice/main/8000/lab?x=1')).toEqual({
+      login: 'alice',
+      vm: 'main',
+      port: 8000,
+      prefix: '/vm/alice/main/8000',
+      strip: false,
+    });
+    expect(parseAppPath('/app/alice/web/8080/')).toEqual({
+      login: 'alice',
+      vm: 'web',
+      port: 8080,
+      prefix: '/app/alice/web/8080',
+      strip: true,
+    });
     expect(parseAppPath('/vm/alice/main/8000')).toMatchObject({ port: 8000 });
     expect(parseAppPath('/vm/alice/main/8000?x')).toMatchObject({ port: 8000 });
     for (const bad of [
