@@ -163,7 +163,7 @@ export class WebServer {
     if (!cfg['web.public-url'] && isUnspecified(host)) {
       throw new BerthError(
         'WEB_PUBLIC_URL_MISSING',
-        `web.listen ${listen} listens on every address: berth cannot tell which URL users open.`,
+        `web.listen ${listen} listens on every address and web.public-url is not set: berth cannot tell which URL users open.`,
         'Set it: berth config set web.public-url https://berth.example.com',
       );
     }

@@ -266,7 +266,7 @@ class WebTerminal {
       this.lastHeard = Date.now();
       this.touch();
       if (!isBinary || data.length === 0) return;
-      this.input(data);
+      this.input(socket, data);
     });
     socket.on('close', () => {
       if (this.socket !== socket) return;
@@ -278,12 +278,17 @@ class WebTerminal {
     }
   }
 
-  private input(data: Buffer): void {
+  private input(socket: WebSocket, data: Buffer): void {
     const type = data[0];
     if (type === FRAME.data) {
       this.session.bytesIn += data.length - 1;
       this.deps.metrics.bytes.inc({ direction: 'in' }, data.length - 1);
-      if (this.stream?.writable) this.stream.write(data.subarray(1));
+      const stream = this.stream;
+      // Keys faster than the shell reads them wait in the browser, not in the daemon.
+      if (stream?.writable && !stream.write(data.subarray(1)) && !socket.isPaused) {
+        socket.pause();
+        stream.once('drain', () => socket.resume());
+      }
     } else if (type === FRAME.resize && data.length >= 5) {
       this.size = clampSize(data.readUInt16BE(1), data.readUInt16BE(3));
       this.screen?.resize(this.size.cols, this.size.rows);
