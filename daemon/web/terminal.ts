@@ -37,6 +37,8 @@ const LOW_WATER = 256 * 1024;
 const SLOW_CLIENT_MS = 30_000;
 /** A browser silent this long (the page pings every 20 s) is let go likewise. */
 const SILENT_MS = 90_000;
+/** Keys kept while the shell starts (the VM may be starting too); more are dropped. */
+const PENDING_MAX = 64 * 1024;
 
 export const clampSize = (cols: number, rows: number) => ({
   cols: Math.min(MAX_COLS, Math.max(2, Math.floor(cols) || 80)),
@@ -158,6 +160,9 @@ class WebTerminal {
   private watch: NodeJS.Timeout | null = null;
   private lastHeard = Date.now();
   private pausedSince: number | null = null;
+  /** Keys typed before the shell was there (at most PENDING_MAX bytes), given to it when it is. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private touch: () => void;
 
   constructor(
@@ -207,6 +212,8 @@ class WebTerminal {
       }
       this.stream = handle.stream;
       this.resizeExec = handle.resize;
+      for (const keys of this.pending) handle.stream.write(keys);
+      this.pending = [];
       void this.pushSize();
       handle.stream.on('error', () => undefined);
       handle.stream.on('data', (chunk: Buffer) => this.output(chunk));
@@ -284,8 +291,16 @@ class WebTerminal {
       this.session.bytesIn += data.length - 1;
       this.deps.metrics.bytes.inc({ direction: 'in' }, data.length - 1);
       const stream = this.stream;
+      const keys = data.subarray(1);
+      if (!stream) {
+        if (this.pendingBytes + keys.length <= PENDING_MAX) {
+          this.pending.push(Buffer.from(keys));
+          this.pendingBytes += keys.length;
+        }
+        return;
+      }
       // Keys faster than the shell reads them wait in the browser, not in the daemon.
-      if (stream?.writable && !stream.write(data.subarray(1)) && !socket.isPaused) {
+      if (stream.writable && !stream.write(keys) && !socket.isPaused) {
         socket.pause();
         stream.once('drain', () => socket.resume());
       }

@@ -491,6 +491,24 @@ describe('other users, the operator and revocation', () => {
     await waitFor('bob’s terminal off the list', async () => !(await sessions()).some((s) => s.id === session?.id));
   });
 
+  it('ends a terminal whose browser does not come back within web.reattach, and its shell with it', async () => {
+    expect((await run(['config', 'set', 'web.reattach', '2s'])).code).toBe(0);
+    const gone = await browser.newContext();
+    try {
+      const page = await open(gone, (await link(['vm', 'web-terminal', alice])).url, /\/terminal\//);
+      await connected(page);
+      await type(page, 'echo "SHELL-$$"');
+      const shell = await shows(page, /^SHELL-(\d+)$/m);
+      const id = await page.evaluate(() => (window as unknown as { berth: { session(): string } }).berth.session());
+      expect((await sessions()).map((s) => s.id)).toContain(id);
+      await gone.close();
+      await waitFor('the terminal off the list', async () => !(await sessions()).some((s) => s.id === id), 15_000);
+      await waitFor('its shell to end', async () => (await run(['vm', 'exec', alice, '--', 'kill', '-0', shell])).code !== 0, 15_000);
+    } finally {
+      await run(['config', 'unset', 'web.reattach']);
+    }
+  });
+
   it('closes a revoked user’s terminal and app WebSocket within seconds; her cookie is then worth nothing', async () => {
     const page = await open(aliceContext, (await link(['vm', 'web-terminal', alice])).url, new RegExp(`/terminal/${alice}/main$`));
     await connected(page);

@@ -39,6 +39,7 @@
   let retries = 0;
   let pinger = null;
   let opens = 0;
+  let session = '';
 
   const setState = (text) => {
     stateEl.textContent = text;
@@ -98,6 +99,7 @@
       else if (frame[0] === FRAME.info) {
         const info = JSON.parse(decoder.decode(body));
         sessionStorage.setItem(key, info.attach);
+        session = info.session;
         if (info.reattached) term.reset();
         setState(info.reattached ? 'connected (reattached)' : 'connected');
       } else if (frame[0] === FRAME.exit) finish(JSON.parse(decoder.decode(body)).message);
@@ -131,5 +133,5 @@
   connect();
   term.focus();
   // For people (and tests) at the browser console.
-  window.berth = { terminal: term, socket: () => socket, opens: () => opens };
+  window.berth = { terminal: term, socket: () => socket, opens: () => opens, session: () => session };
 })();
