@@ -36,8 +36,23 @@ export class Screen {
     return new Screen(term, serializer);
   }
 
-  write(data: Uint8Array): void {
-    this.term.write(data);
+  /** Output since the last parse: handed to the parser in one piece per turn of the event loop. */
+  private queued: Buffer[] = [];
+  private scheduled = false;
+
+  write(data: Buffer): void {
+    this.queued.push(data);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.queued.length === 0) return;
+    const data = this.queued.length === 1 ? this.queued[0] : Buffer.concat(this.queued);
+    this.queued = [];
+    if (data) this.term.write(data);
   }
 
   resize(cols: number, rows: number): void {
@@ -46,6 +61,7 @@ export class Screen {
 
   /** The screen as escape sequences that redraw it, once what was written so far is parsed. */
   async snapshot(): Promise<string> {
+    this.flush();
     await new Promise<void>((resolve) => this.term.write('', resolve));
     return this.serializer.serialize({ scrollback: SCROLLBACK });
   }

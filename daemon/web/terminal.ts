@@ -160,6 +160,8 @@ class WebTerminal {
   private watch: NodeJS.Timeout | null = null;
   private lastHeard = Date.now();
   private pausedSince: number | null = null;
+  /** Output read this turn of the event loop, not yet sent. */
+  private outgoing: Buffer[] = [];
   /** Keys typed before the shell was there (at most PENDING_MAX bytes), given to it when it is. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -254,6 +256,8 @@ class WebTerminal {
     }
     if (this.reattachTimer) clearTimeout(this.reattachTimer);
     this.reattachTimer = null;
+    // What was on its way to the old page is in the screen sent below.
+    this.outgoing = [];
     this.session.source = opener.source;
     this.touch = opener.touch ?? (() => undefined);
     this.bind(socket, true);
@@ -317,12 +321,28 @@ class WebTerminal {
     this.screen?.write(chunk);
     this.session.bytesOut += chunk.length;
     this.deps.metrics.bytes.inc({ direction: 'out' }, chunk.length);
-    const socket = this.socket;
-    if (!socket) {
+    if (!this.socket) {
       this.stream?.pause();
       return;
     }
-    socket.send(encode(FRAME.data, chunk));
+    // What one turn of the event loop read goes out as one frame.
+    this.outgoing.push(chunk);
+    if (this.outgoing.length === 1) setImmediate(() => this.sendOutput());
+  }
+
+  private sendOutput(): void {
+    const chunks = this.outgoing;
+    this.outgoing = [];
+    const socket = this.socket;
+    if (!socket || chunks.length === 0) return;
+    const out = Buffer.allocUnsafe(1 + chunks.reduce((n, c) => n + c.length, 0));
+    out[0] = FRAME.data;
+    let at = 1;
+    for (const c of chunks) {
+      c.copy(out, at);
+      at += c.length;
+    }
+    if (socket.readyState === socket.OPEN) socket.send(out);
     if (socket.bufferedAmount > HIGH_WATER && this.pausedSince === null) {
       this.pausedSince = Date.now();
       this.stream?.pause();
@@ -352,6 +372,7 @@ class WebTerminal {
   /** The browser went away: the shell waits for it `web.reattach`, paused. */
   private detach(): void {
     this.socket = null;
+    this.outgoing = [];
     this.pausedSince = null;
     this.stream?.pause();
     if (this.finished) return;
