@@ -130,8 +130,8 @@ export async function mintWebLink(ctx: Berth, book: TicketBook, vm: Vm, target: 
   }
   const { token, expiresAt } = book.mint({ userId: user.id, login: user.login, role: user.role }, vm.name, target, cfg['web.ticket-rate']);
   return {
-    // The ticket rides in the fragment: browsers never send it, so no server, proxy or link
-    // preview sees it; the landing page posts it once.
+    // The ticket rides in the fragment: browsers never send it (no server or proxy log, no
+    // Referer has it) and a link preview cannot spend it; the landing page's script posts it once.
     url: `${webPublicUrl(cfg)}${LANDING_PATH}#${token}`,
     expiresAt: new Date(expiresAt).toISOString(),
     vm: vmRef(vm),
