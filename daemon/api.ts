@@ -13,6 +13,7 @@ import {
   type Route,
   type SshSessionView,
   sessionNotFound,
+  type WebLink,
 } from '../src/services/daemon-routes.js';
 import { listenParts } from '../src/values/listen-address.js';
 import type { Metrics } from './metrics.js';
@@ -25,6 +26,8 @@ export interface ApiOptions {
   /** The bot's state for `berth telegram status`. */
   telegram: () => DaemonTelegram;
   ssh: { sessions: () => SshSessionView[]; kill: (id: string) => boolean; revalidate: () => Promise<number> };
+  /** Mints a one-time web link (the web server's tickets). */
+  webLink: (ref: string, port?: string, strip?: boolean) => Promise<WebLink>;
   /** Where an answer that failed for a reason of ours (not the request's) is logged. */
   log?: Pick<Logger, 'error'>;
 }
@@ -99,6 +102,7 @@ export async function startApi(options: ApiOptions): Promise<{ close: () => Prom
     if (!options.ssh.kill(id)) throw sessionNotFound(id);
     return { killed: id };
   });
+  serve(app, ROUTES.webLink, ({ body }) => options.webLink(body?.vm ?? '', body?.port, body?.strip));
   await rm(options.socket, { force: true });
   await app.listen({ path: options.socket });
   await chmod(options.socket, 0o600);

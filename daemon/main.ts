@@ -7,12 +7,13 @@ import { BerthError } from '../src/errors.js';
 import { packageRoot } from '../src/package-root.js';
 import { type Berth, openBerth } from '../src/services/context.js';
 import { daemonPaths } from '../src/services/daemon-control.js';
-import type { DaemonStatus } from '../src/services/daemon-routes.js';
+import type { DaemonStatus, WebLink } from '../src/services/daemon-routes.js';
 import { restoreHomes } from '../src/services/homes.js';
 import { drainOutbox, outboxDir } from '../src/services/notice-spool.js';
 import { fanOut, type Notifier } from '../src/services/notify.js';
 import { loadOrCreateHostKey } from '../src/services/ssh-host-key.js';
 import { loadTelegramToken } from '../src/services/telegram-token.js';
+import { operatorWebLink, TicketBook } from '../src/services/web-links.js';
 import { type ConfigValues, effectiveConfig } from '../src/values/config-keys.js';
 import { startApi } from './api.js';
 import { Components } from './components.js';
@@ -22,9 +23,14 @@ import { RotatingLogFile } from './log-file.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
+import { SessionRegistry } from './sessions.js';
 import { SshGateway } from './ssh/server.js';
 import { watchDir } from './state-watch.js';
 import type { TelegramBot } from './telegram/bot.js';
+import type { WebServer } from './web/server.js';
+
+/** The web server's links for the bot: its tickets, while the web server runs. */
+type WebLinks = { book: TicketBook; running: () => boolean };
 
 function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -38,7 +44,14 @@ function socketAnswers(path: string): Promise<boolean> {
 }
 
 /** The bot when a token is configured; a bot that cannot start leaves the rest of the daemon running. */
-async function startBot(ctx: Berth, home: string, config: ConfigValues, log: Logger, components: Components): Promise<TelegramBot | null> {
+async function startBot(
+  ctx: Berth,
+  home: string,
+  config: ConfigValues,
+  log: Logger,
+  components: Components,
+  web: WebLinks,
+): Promise<TelegramBot | null> {
   let token: Awaited<ReturnType<typeof loadTelegramToken>>;
   try {
     token = await loadTelegramToken(home);
@@ -61,6 +74,7 @@ async function startBot(ctx: Berth, home: string, config: ConfigValues, log: Log
       token: token.token,
       tokenSource: token.source,
       config,
+      web,
       onFailure: (message) => components.set('telegram', 'failed', message, message),
     });
     const s = bot.status();
@@ -128,6 +142,7 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
   const components = new Components();
   for (const name of ['api', 'scheduler', 'events'] as const) components.set(name, 'starting');
   components.set('ssh', config['ssh.enabled'] ? 'starting' : 'disabled', config['ssh.enabled'] ? '' : 'ssh.enabled is off');
+  components.set('web', config['web.enabled'] ? 'starting' : 'disabled', config['web.enabled'] ? '' : 'web.enabled is off');
 
   const notifyLog = log.child({ component: 'notify' });
   const logNotifier: Notifier = {
@@ -143,7 +158,23 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
   let telegram: TelegramBot | null = null;
   const metrics = createMetrics(ctx);
   let gateway: SshGateway | null = null;
-  const sessions = (ref: string) => gateway?.countForVm(ref) ?? 0;
+  let web: WebServer | null = null;
+  // One list of open sessions, SSH and web: limits, the idle policy, berth sessions / kill.
+  const registry = new SessionRegistry();
+  const sessions = (ref: string) => registry.countForVm(ref);
+  // One-time web links: minted by the bot and (through the control API) the CLI, spent by the web server.
+  const tickets = new TicketBook();
+  const webRunning = () => web !== null;
+  const mintLink = async (ref: string, port?: string, strip?: boolean): Promise<WebLink> => {
+    if (!webRunning()) {
+      throw new BerthError(
+        'WEB_NOT_RUNNING',
+        "The daemon's web server is not running.",
+        'See why with berth daemon status (component web); web.enabled turns it on.',
+      );
+    }
+    return operatorWebLink(ctx, tickets, ref, port, strip);
+  };
   const startedAt = new Date();
   const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string;
 
@@ -172,10 +203,15 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
     metrics,
     telegram: telegramView,
     ssh: {
-      sessions: () => gateway?.sessions() ?? [],
-      kill: (id) => gateway?.kill(id) ?? false,
-      revalidate: async () => (await gateway?.revalidate()) ?? 0,
+      sessions: () => registry.list(),
+      kill: (id) => {
+        const session = registry.get(id);
+        session?.kill('this session was ended by the operator');
+        return session !== undefined;
+      },
+      revalidate: async () => ((await gateway?.revalidate()) ?? 0) + ((await web?.revalidate()) ?? 0),
     },
+    webLink: mintLink,
     log,
   });
   components.set('api', 'running', `${paths.socket}${api.metricsAddress ? `, metrics on ${api.metricsAddress}` : ''}`);
@@ -201,7 +237,7 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
     const sshLog = log.child({ component: 'ssh' });
     try {
       const hostKey = await loadOrCreateHostKey(home);
-      gateway = new SshGateway({ ctx, log: sshLog, metrics: metrics.ssh, listen: config['ssh.listen'], hostKey });
+      gateway = new SshGateway({ ctx, log: sshLog, metrics: metrics.ssh, listen: config['ssh.listen'], hostKey, registry });
       const address = await gateway.start();
       components.set('ssh', 'running', `${address}, host key ${hostKey.fingerprint}`);
       sshLog.info({ address, hostKey: hostKey.fingerprint }, 'ssh gateway listening');
@@ -211,12 +247,30 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
       sshLog.error({ err: String(err) }, 'ssh gateway did not start');
     }
   }
+  if (config['web.enabled']) {
+    const webLog = log.child({ component: 'web' });
+    try {
+      const { WebServer } = await import('./web/server.js');
+      const server = new WebServer({ ctx, log: webLog, metrics: metrics.web, registry, tickets });
+      const address = await server.start();
+      web = server;
+      components.set('web', 'running', `${address}, public URL ${server.publicUrl}`);
+      webLog.info({ address, publicUrl: server.publicUrl }, 'web server listening');
+    } catch (err) {
+      web = null;
+      components.set('web', 'failed', err instanceof BerthError ? err.message : `could not listen on ${config['web.listen']}`, err);
+      webLog.error({ err: String(err) }, 'web server did not start');
+    }
+  }
   await mkdir(outboxDir(home), { recursive: true, mode: 0o700 });
   // The bot last, and not waited for: a slow or unreachable Bot API never holds up the rest.
   // Queued notices are delivered once it is up (or known to be down).
   components.set('telegram', 'starting');
   let outbox: { close(): void } | null = null;
-  const botStarting = startBot(ctx, home, config, log.child({ component: 'telegram' }), components).then((bot) => {
+  const botStarting = startBot(ctx, home, config, log.child({ component: 'telegram' }), components, {
+    book: tickets,
+    running: webRunning,
+  }).then((bot) => {
     telegram = bot;
     if (bot) notifiers.push(bot.notifier);
     outbox = watchDir(
@@ -254,6 +308,7 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
       hardStop.unref();
       void (async () => {
         await gateway?.stop().catch(() => undefined);
+        await (web as WebServer | null)?.stop().catch(() => undefined);
         await botStarting.catch(() => undefined);
         (outbox as { close(): void } | null)?.close();
         logConfig?.close();

@@ -7,6 +7,7 @@ export interface Metrics {
   registry: Registry;
   dockerEvents: Counter<'action'>;
   ssh: SshMetrics;
+  web: WebMetrics;
   /** Times an operation the daemon runs and counts its outcome. */
   time<T>(operation: string, work: () => Promise<T>): Promise<T>;
 }
@@ -18,6 +19,18 @@ export interface SshMetrics {
   authFailures: Counter<'reason'>;
   /** Connections dropped and channels refused by a limit, by reason. */
   drops: Counter<'reason'>;
+  bytes: Counter<'direction'>;
+}
+
+/** The web server's counters: links, browser logins, sessions, requests refused. */
+export interface WebMetrics {
+  /** Links given (minted) and opened, by result (minted, spent, refused). */
+  tickets: Counter<'result'>;
+  /** Web terminals and app WebSockets ended, by kind (web-terminal, web-app) and outcome. */
+  sessions: Counter<'kind' | 'outcome'>;
+  active: Gauge;
+  /** Requests and upgrades refused, by reason (no-session, not-owner, origin, limit, body-too-large…). */
+  refusals: Counter<'reason'>;
   bytes: Counter<'direction'>;
 }
 
@@ -98,10 +111,38 @@ export function createMetrics(ctx: Berth): Metrics {
       registers: [registry],
     }),
   };
+  const web: WebMetrics = {
+    tickets: new Counter({
+      name: 'berth_web_tickets_total',
+      help: 'One-time web links, by result (minted, spent, refused)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    sessions: new Counter({
+      name: 'berth_web_sessions_total',
+      help: 'Web terminals and web-app WebSockets ended, by kind and outcome',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    }),
+    active: new Gauge({ name: 'berth_web_sessions_active', help: 'Web terminals and web-app WebSockets open now', registers: [registry] }),
+    refusals: new Counter({
+      name: 'berth_web_refusals_total',
+      help: 'Web requests and upgrades refused, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    bytes: new Counter({
+      name: 'berth_web_bytes_total',
+      help: 'Bytes through web terminals and web-app WebSockets (in: from browsers, out: to browsers)',
+      labelNames: ['direction'],
+      registers: [registry],
+    }),
+  };
   return {
     registry,
     dockerEvents,
     ssh,
+    web,
     async time(operation, work) {
       const end = latency.startTimer({ operation });
       try {

@@ -25,6 +25,14 @@ npm install -g --prefix "$work/prefix" --allow-scripts=ssh2,keytar,cpu-features 
 
 bin="$work/prefix/bin/berth"
 [ -x "$bin" ] || die "the install made no $bin"
+# What the daemon's web server serves is bundled at build time (no CDN) and must be in the package,
+# with the modules the web terminal loads.
+pkg="$work/prefix/lib/node_modules/berth"
+for asset in xterm.js xterm.css addon-fit.js terminal.js landing.js page.css; do
+  [ -s "$pkg/dist/web/assets/$asset" ] || die "the package lacks dist/web/assets/$asset (npm run build bundles it)"
+done
+(cd "$pkg" && node -e 'for (const m of ["@xterm/headless", "@xterm/addon-serialize", "@fastify/websocket"]) require.resolve(m)') ||
+  die "the installed package cannot load the web terminal's modules"
 export BERTH_HOME="$work/home"
 "$bin" init >/dev/null || die "berth init failed"
 set +e

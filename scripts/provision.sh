@@ -21,6 +21,8 @@ command -v dbus-run-session >/dev/null 2>&1 || need+=(dbus)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || need+=(gnome-keyring)
 # OpenSSH's sshd: the baseline of the SSH gateway benchmark (never started as a service by berth).
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+# The web terminal's browser tests drive Debian's Chromium (headless, through playwright-core).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "provision: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

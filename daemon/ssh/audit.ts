@@ -1,5 +1,5 @@
+import type { Session } from '../sessions.js';
 import type { ConnectionScope } from './connection-scope.js';
-import type { Session } from './sessions.js';
 
 /**
  * The audit layer: every session kind (shell, exec, sftp, -L, -R; the web terminal next) ends with

@@ -18,10 +18,10 @@ import {
   wrapSessionCommand,
 } from '../../src/services/vm-exec.js';
 import { acceptClientEnv, MAX_CLIENT_ENV } from '../../src/values/ssh-env.js';
+import { newSession, type Session, type SessionKind } from '../sessions.js';
 import { audit } from './audit.js';
 import { type ConnectionScope, isRefusal } from './connection-scope.js';
 import { openSessionForwarding, type SessionForwarding } from './session-forwarding.js';
-import { newSession, type Session, type SessionKind } from './sessions.js';
 import type { VmListener } from './vm-relay.js';
 
 // sftp-server's place differs between distributions; the first one found runs.

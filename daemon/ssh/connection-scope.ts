@@ -4,7 +4,7 @@ import type { Berth } from '../../src/services/context.js';
 import type { GatewayIdentity } from '../../src/services/ssh-access.js';
 import type { ConfigValues } from '../../src/values/config-keys.js';
 import type { SshMetrics } from '../metrics.js';
-import type { SessionRegistry } from './sessions.js';
+import type { SessionRegistry } from '../sessions.js';
 
 /** What a gateway connection hands each of its channels. */
 export interface ConnectionScope {

@@ -2,9 +2,9 @@ import { connect } from 'node:net';
 import type { AcceptConnection, RejectConnection, TcpipRequestInfo } from 'ssh2';
 import { vmRef } from '../../src/domain/lookups.js';
 import { gatewayForwardTarget, openGatewayVm } from '../../src/services/ssh-access.js';
+import { newSession } from '../sessions.js';
 import { audit } from './audit.js';
 import { type ConnectionScope, isRefusal } from './connection-scope.js';
-import { newSession } from './sessions.js';
 
 /** Destinations that mean "my VM": ssh -L 8080:localhost:8080 reaches port 8080 of the user's VM. */
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1', 'ip6-localhost']);

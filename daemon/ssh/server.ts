@@ -12,13 +12,13 @@ import { listenParts } from '../../src/values/listen-address.js';
 import { printable } from '../../src/values/names.js';
 import { LogSummary } from '../log-summary.js';
 import type { SshMetrics } from '../metrics.js';
+import { SessionRegistry, type SessionView } from '../sessions.js';
 import { watchDir } from '../state-watch.js';
 import { handleSessionChannel } from './channel-bridge.js';
 import type { ConnectionScope, Refusal } from './connection-scope.js';
 import { handleDirectTcpip } from './forwarding.js';
 import { AuthRateLimit, ChannelRate, PreAuthSlots, type StartupLimits } from './rate-limit.js';
 import { RemoteForwards } from './remote-forward.js';
-import { SessionRegistry, type SessionView } from './sessions.js';
 
 type Ssh2 = typeof import('ssh2');
 
@@ -32,6 +32,8 @@ export interface GatewayOptions {
   summary?: LogSummary;
   /** The longest a session waits on the engine (exit codes, signals); BERTH_SSH_EXIT_DEADLINE_MS. */
   deadlineMs?: number;
+  /** The daemon's session registry, shared with the web server (its own when none is given). */
+  registry?: SessionRegistry;
 }
 
 /** The pre-login limits in force (config keys ssh.max-startups…, ssh.login-grace, ssh.banner-timeout). */
@@ -121,7 +123,7 @@ const CIPHERS = [
  * channel bridged to a `docker exec` in the user's own VM. No VM runs sshd.
  */
 export class SshGateway {
-  readonly registry = new SessionRegistry();
+  readonly registry: SessionRegistry;
   private readonly limiter = new AuthRateLimit();
   private readonly startups = new PreAuthSlots();
   private readonly channels = new ChannelRate();
@@ -140,6 +142,7 @@ export class SshGateway {
   address = '';
 
   constructor(private readonly options: GatewayOptions) {
+    this.registry = options.registry ?? new SessionRegistry();
     this.summary = options.summary ?? new LogSummary(options.log);
     this.deadlineMs = options.deadlineMs ?? engineDeadlineMs();
   }
@@ -213,7 +216,7 @@ export class SshGateway {
   async stop(): Promise<void> {
     this.watcher?.close();
     this.summary.close();
-    for (const s of this.registry.list()) this.registry.get(s.id)?.kill('the berth daemon is stopping');
+    for (const s of this.registry.list()) if (!s.kind.startsWith('web-')) this.registry.get(s.id)?.kill('the berth daemon is stopping');
     const tcp = this.tcp;
     if (!tcp) return;
     await new Promise<void>((resolve) => {

@@ -6,8 +6,8 @@ import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { BerthError } from '../../src/errors.js';
 import { gatewayActor, VM_PATH } from '../../src/services/ssh-access.js';
 import { execInVm, SESSION_ENV, signalExecSession } from '../../src/services/vm-exec.js';
+import { newSessionId } from '../sessions.js';
 import type { ConnectionScope } from './connection-scope.js';
-import { newSessionId } from './sessions.js';
 
 /**
  * Listeners inside a VM for what the client receives (ssh -R, agent and X11 forwarding): the

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Actor } from '../../src/domain/actor.js';
 import type { Berth } from '../../src/services/context.js';
 import type { TelegramIdentity } from '../../src/services/telegram-users.js';
+import type { TicketBook } from '../../src/services/web-links.js';
 import type { State } from '../../src/state/schema.js';
 
 /** What every handler knows about the sender, read from the state for this update. */
@@ -24,6 +25,8 @@ export interface BotDeps {
   /** The most the Bot API lets the bot send or fetch, in bytes. */
   maxSendBytes: number;
   maxFetchBytes: number;
+  /** The web server's one-time links (/web_terminal, /open), while it runs. */
+  web?: { book: TicketBook; running: () => boolean };
 }
 
 /** The sender's berth login, or a clear error when they have none. */

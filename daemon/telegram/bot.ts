@@ -24,6 +24,7 @@ import { telegramNotifier } from './notifier.js';
 import { errorText } from './replies.js';
 import { startCommands } from './start-commands.js';
 import { vmCommands } from './vm-commands.js';
+import { webCommands } from './web-commands.js';
 
 export interface TelegramStatus {
   username: string;
@@ -71,6 +72,7 @@ function build(bot: Bot<BotContext>, deps: BotDeps, seen: () => void): void {
     deps,
   );
   vmCommands(bot, deps);
+  webCommands(bot, deps);
   fileCommands(bot, deps);
   keyCommands(bot, deps);
   bot.on('callback_query', (ctx) => ctx.answerCallbackQuery({ text: 'This button is no longer valid.' }));
@@ -102,6 +104,8 @@ export async function startTelegram(options: {
   token: string;
   tokenSource: TokenSource;
   config: ConfigValues;
+  /** The web server's one-time links, for /web_terminal and /open. */
+  web?: BotDeps['web'];
   /** The bot stopped on its own (the token was revoked…). */
   onFailure: (message: string) => void;
 }): Promise<TelegramBot> {
@@ -131,6 +135,7 @@ export async function startTelegram(options: {
     // A self-hosted server allows 2000 MB, but files pass through the daemon's memory: cap them.
     maxSendBytes: official ? 50 * MB : 200 * MB,
     maxFetchBytes: official ? 20 * MB : 200 * MB,
+    ...(options.web ? { web: options.web } : {}),
   };
   let lastUpdateAt: Date | null = null;
   let updates = 0;

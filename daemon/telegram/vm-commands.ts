@@ -1,11 +1,13 @@
 import { type Composer, InlineKeyboard } from 'grammy';
+import type { ListeningPort } from '../../src/domain/listening-ports.js';
 import { checkVmName, ownVm, vmRef } from '../../src/domain/lookups.js';
 import { BerthError } from '../../src/errors.js';
 import { type SshConnectInfo, sshConnectInfo } from '../../src/services/ssh-access.js';
 import { runInVm, vmLogs } from '../../src/services/vm-exec.js';
+import { vmListeningPorts } from '../../src/services/vm-ports.js';
 import { listVms } from '../../src/services/vm-status.js';
 import { createVm, destroyVm, restartVm, startVm, stopVm } from '../../src/services/vms.js';
-import type { State } from '../../src/state/schema.js';
+import type { State, Vm } from '../../src/state/schema.js';
 import { effectiveConfig } from '../../src/values/config-keys.js';
 import { formatDuration, utcMinute } from '../../src/values/durations.js';
 import { printable } from '../../src/values/names.js';
@@ -28,13 +30,14 @@ export function vmArg(args: string): { vm?: string; rest: string } {
 }
 
 /** The sender's VM: the one named, else their only one. Never another user's: the name is theirs. */
-export function pickVm(state: State, login: string, name?: string): string {
-  const vm = ownVm(state, login, name === undefined ? undefined : checkVmName(name.toLowerCase()), {
-    pick: (n) => `/stop ${n}`,
+export function pickOwnVm(state: State, login: string, name?: string, pick: (n: string) => string = (n) => `/stop ${n}`): Vm {
+  return ownVm(state, login, name === undefined ? undefined : checkVmName(name.toLowerCase()), {
+    pick,
     none: 'Create one with /create',
   });
-  return vmRef(vm);
 }
+
+export const pickVm = (state: State, login: string, name?: string): string => vmRef(pickOwnVm(state, login, name));
 
 const nameOf = (ref: string) => ref.slice(ref.indexOf('/') + 1);
 
@@ -43,7 +46,17 @@ function since(iso: string | null): string {
   return formatDuration(Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)));
 }
 
-export function statusText(vms: VmView[], ssh: SshConnectInfo | null): string {
+/** A VM's listening ports and how to open each in a browser (/open PORT [vm]). */
+function portsLine(ports: ListeningPort[] | null | undefined, vm: string, several: boolean): string {
+  if (!ports || ports.length === 0) return '';
+  const open = (p: number) => code(`/open ${p}${several ? ` ${vm}` : ''}`);
+  const items = ports.map((p) =>
+    p.loopbackOnly ? `${p.port} (on 127.0.0.1 only: listen on 0.0.0.0 to open it)` : `${p.port} → ${open(p.port)}`,
+  );
+  return `Ports: ${items.join(', ')}`;
+}
+
+export function statusText(vms: VmView[], ssh: SshConnectInfo | null, ports: Map<string, ListeningPort[] | null> = new Map()): string {
   if (vms.length === 0) return 'You have no VM yet. Create one with /create';
   return vms
     .map((vm) => {
@@ -59,6 +72,7 @@ export function statusText(vms: VmView[], ssh: SshConnectInfo | null): string {
             : '',
         vm.nextStop ? `Will be stopped (${escapeHtml(vm.nextStop.reason)}) at ${escapeHtml(utcMinute(vm.nextStop.at))}` : '',
         ssh ? `SSH: ${code(ssh.vms.find((v) => v.vm === vm.ref)?.command ?? ssh.command)}` : '',
+        portsLine(ports.get(vm.ref), vm.name, vms.length > 1),
       ];
       return lines.filter(Boolean).join('\n');
     })
@@ -129,7 +143,14 @@ export function vmCommands(bot: Composer<BotContext>, deps: BotDeps): void {
     const vms = await listVms(berth, { user: login, all: true });
     // No ssh line while the gateway is off: it would not answer.
     const ssh = effectiveConfig(ctx.berth.state.config)['ssh.enabled'] ? await sshConnectInfo(berth, login) : null;
-    await ctx.reply(statusText(vms, ssh), { parse_mode: 'HTML' });
+    // Listening ports (with their /open line) while the web server can open them.
+    const ports = new Map<string, ListeningPort[] | null>();
+    if (deps.web?.running()) {
+      const running = vms.filter((vm) => vm.state === 'running');
+      const found = await Promise.all(running.map(async (vm) => [vm.ref, await vmListeningPorts(berth, vm.ref, ctx.berth.actor)] as const));
+      for (const [ref, list] of found) ports.set(ref, list);
+    }
+    await ctx.reply(statusText(vms, ssh, ports), { parse_mode: 'HTML' });
   });
 
   const simple = (command: string, verb: string, act: (ref: string, ctx: BotContext) => Promise<unknown>) =>

@@ -1,9 +1,10 @@
 import type { ConfigEntry } from '../services/config.js';
+import type { SshSessionView } from '../services/daemon-routes.js';
 import type { HomeView } from '../services/homes.js';
 import type { ImageView } from '../services/images.js';
 import type { VmStatsView } from '../services/vm-exec.js';
 import { terminalSafe } from '../values/names.js';
-import { formatDiskSize, formatUsage } from '../values/sizes.js';
+import { formatDiskSize, formatSize, formatUsage } from '../values/sizes.js';
 import { orDefault, type PlanView } from '../views/plan-view.js';
 import type { KeyView, UserView } from '../views/user-view.js';
 import type { VmView } from '../views/vm-view.js';
@@ -178,3 +179,23 @@ export function homeTable(homes: HomeView[]): string {
 /** `1.2g of 10g`, or `no quota`. */
 export const diskLine = (used: number | null, limit: number) =>
   limit === 0 ? 'no quota' : `${used === null ? '?' : formatUsage(used)} of ${formatDiskSize(limit)}`;
+
+/** `berth sessions` (and `berth ssh sessions`): the open sessions, SSH and web. */
+export function sessionsTable(sessions: SshSessionView[]): string {
+  const age = (iso: string) => `${Math.round((Date.now() - Date.parse(iso)) / 1000)} s`;
+  return table(
+    ['ID', 'USER', 'VM', 'KIND', 'COMMAND', 'SOURCE', 'AGE', 'IN', 'OUT', 'KEY'],
+    sessions.map((s) => [
+      s.id,
+      s.user,
+      s.vm,
+      s.kind,
+      (s.command ?? '-').slice(0, 40),
+      s.source,
+      age(s.startedAt),
+      formatSize(s.bytesIn),
+      formatSize(s.bytesOut),
+      s.fingerprint,
+    ]),
+  );
+}

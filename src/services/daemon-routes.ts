@@ -8,7 +8,7 @@ import { BerthError, invalidInput } from '../errors.js';
  * rebuilds the same `BerthError`.
  */
 
-export type ComponentName = 'api' | 'scheduler' | 'events' | 'telegram' | 'ssh' | 'firewall';
+export type ComponentName = 'api' | 'scheduler' | 'events' | 'telegram' | 'ssh' | 'web' | 'firewall';
 export interface ComponentStatus {
   name: ComponentName;
   state: 'starting' | 'running' | 'disabled' | 'failed';
@@ -35,9 +35,9 @@ export interface DaemonTelegram {
   bot?: { username: string; lastUpdateAt: string | null; mode: 'polling' | 'webhook' };
 }
 
-export type SessionKind = 'shell' | 'exec' | 'subsystem' | 'forward' | 'remote-forward';
+export type SessionKind = 'shell' | 'exec' | 'subsystem' | 'forward' | 'remote-forward' | 'web-terminal' | 'web-app';
 
-/** One open SSH gateway session (`berth ssh sessions`). */
+/** One open session, of the SSH gateway or the web server (GET /ssh/sessions; `berth sessions`). */
 export interface SshSessionView {
   id: string;
   user: string;
@@ -48,7 +48,10 @@ export interface SshSessionView {
   /** The client's address. */
   source: string;
   kind: SessionKind;
-  /** The command (exec), `sftp` (subsystem), `localhost:PORT` (forward) or the VM's `127.0.0.1:PORT` (remote-forward). */
+  /**
+   * The command (exec), `sftp` (subsystem), `localhost:PORT` (forward), the VM's `127.0.0.1:PORT`
+   * (remote-forward) or `port PORT` (web-app: a WebSocket to the VM's web app).
+   */
   command?: string;
   startedAt: string;
   bytesIn: number;
@@ -96,6 +99,17 @@ function route<Reply, Params = undefined, Body = undefined>(spec: {
   return { method: spec.method, path: spec.path, params: spec.params ?? null, body: spec.body ?? null, answers: spec.answers ?? 'json' };
 }
 
+/** A one-time link the daemon minted (its ticket lives in the daemon's memory only). */
+export interface WebLink {
+  url: string;
+  expiresAt: string;
+  vm: string;
+  /** Where it lands: the terminal page or the app's path. */
+  path: string;
+}
+
+const WebLinkAsk = z.object({ vm: z.string().max(200), port: z.string().max(10).optional(), strip: z.boolean().optional() }).strict();
+
 /** No parameters: no body, or an empty JSON object. */
 const NoBody = z.object({}).strict().optional();
 
@@ -107,6 +121,8 @@ export const ROUTES = {
   sshSessions: route<{ sessions: SshSessionView[] }>({ method: 'GET', path: '/ssh/sessions' }),
   /** Closes the gateway connections whose access was withdrawn, now. */
   sshRevalidate: route<{ closed: number }, undefined, z.infer<typeof NoBody>>({ method: 'POST', path: '/ssh/revalidate', body: NoBody }),
+  /** `berth vm web-terminal` / `berth vm url`: a one-time link to a VM's terminal or one of its ports. */
+  webLink: route<WebLink, undefined, z.infer<typeof WebLinkAsk>>({ method: 'POST', path: '/web/links', body: WebLinkAsk }),
   sshKill: route<{ killed: string }, { id: string }>({
     method: 'DELETE',
     path: '/ssh/sessions/:id',

@@ -28,6 +28,9 @@ export interface GatewayIdentity {
   key: { type: string; data: string };
 }
 
+/** Who a live session (SSH, or a browser's web session) is: an SSH login also names its key. */
+export type SessionIdentity = Pick<GatewayIdentity, 'userId' | 'login' | 'role'> & { fingerprint?: string; vmName?: string };
+
 export type GatewayRefusal = 'bad-login' | 'unknown-user' | 'unknown-key' | 'not-allowed' | 'maintenance';
 
 export type GatewayAuth = { ok: true; identity: GatewayIdentity } | { ok: false; reason: GatewayRefusal; message?: string };
@@ -71,11 +74,12 @@ export function authorizeGatewayKey(state: State, username: string, keyBlob: Buf
  * Why a logged-in connection may no longer go on, or null while it may: checked whenever the state
  * changes, so that revoking, removing, a key removal or a role change act on live sessions at once.
  */
-export function accessWithdrawn(state: State, identity: Pick<GatewayIdentity, 'userId' | 'login' | 'role' | 'fingerprint'>): string | null {
+export function accessWithdrawn(state: State, identity: SessionIdentity): string | null {
   const user = state.users.find((u) => u.id === identity.userId);
   if (!user || user.login !== identity.login) return 'your berth account was removed';
   if (user.status !== 'allowed') return `your access was ${user.status === 'revoked' ? 'revoked' : 'withdrawn'}`;
-  if (!user.keys.some((k) => k.fingerprint === identity.fingerprint)) return 'the SSH key you logged in with was removed';
+  if (identity.fingerprint !== undefined && !user.keys.some((k) => k.fingerprint === identity.fingerprint))
+    return 'the SSH key you logged in with was removed';
   if (user.role !== identity.role) return 'your role changed; log in again';
   return null;
 }
@@ -107,13 +111,18 @@ export function vmHelper(labels: Record<string, string> | undefined): string | n
  * one), started when stopped (`ssh.autostart`) and created when they have none
  * (`ssh.autocreate`, within their plan). `note` gets a line for the user's stderr.
  */
-export async function openGatewayVm(ctx: Berth, identity: GatewayIdentity, note: (line: string) => void): Promise<GatewayVm> {
+export async function openGatewayVm(
+  ctx: Berth,
+  identity: SessionIdentity,
+  note: (line: string) => void,
+  via = 'over SSH',
+): Promise<GatewayVm> {
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
   const actor = gatewayActor(identity);
   const withdrawn = accessWithdrawn(state, identity);
   if (withdrawn) throw new BerthError('ACCESS_REVOKED', `Your access was withdrawn: ${withdrawn}.`, 'Ask the operator.');
-  checkMaintenance(state, actor, 'reached over SSH');
+  checkMaintenance(state, actor, `reached ${via}`);
   let vm: Vm;
   try {
     vm = ownVm(state, identity.login, identity.vmName, {

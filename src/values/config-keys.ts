@@ -9,6 +9,7 @@ import { checkPlanName, printable } from './names.js';
 import { parseCpus, parseWhole } from './numbers.js';
 import { formatDiskSize, formatSize, parseDiskSize, parseFileSize, parseSize } from './sizes.js';
 import { isReservedEnvName } from './ssh-env.js';
+import { checkPublicUrl } from './web-paths.js';
 
 /** One global setting: how it is stored, parsed from text, and shown. */
 export interface ConfigKey<T> {
@@ -92,6 +93,15 @@ function checkPublicHost(input: string): string {
       `"${printable(text)}" is not a host name.`,
       'Write a DNS name or an IP address, e.g. dev.example.com.',
     );
+  }
+  return text;
+}
+
+function checkFilePath(input: string, what: string): string {
+  const text = input.trim();
+  if (text === '') return '';
+  if (!text.startsWith('/') || text.includes('\0') || text.length > 1024) {
+    throw invalidInput('INVALID_PATH', `"${printable(text)}" is not a valid ${what}.`, 'Give an absolute path, e.g. /etc/berth/web.pem.');
   }
   return text;
 }
@@ -460,6 +470,93 @@ export const CONFIG_KEYS = {
     format: String,
   }),
   // --- end SSH gateway ---
+  // --- web ---
+  'web.enabled': key<boolean>({
+    description: 'Whether the daemon serves the web terminal and the web-app URLs (on/off)',
+    default: true,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'web.enabled'),
+    format: formatSwitch,
+  }),
+  'web.listen': key<string>({
+    description: 'Address of the web server (host:port); plain HTTP only on loopback unless web.insecure-http is on',
+    default: '127.0.0.1:8088',
+    schema: z.string(),
+    parse: checkListenAddress,
+    format: String,
+  }),
+  'web.public-url': key<string>({
+    description: 'The origin users open (e.g. https://berth.example.com behind a reverse proxy); empty = http:// + web.listen',
+    default: '',
+    schema: z.string(),
+    parse: checkPublicUrl,
+    format: String,
+  }),
+  'web.tls-cert': key<string>({
+    description: 'PEM certificate (chain) for serving HTTPS itself (with web.tls-key; empty = plain HTTP)',
+    default: '',
+    schema: z.string(),
+    parse: (s) => checkFilePath(s, 'certificate path'),
+    format: String,
+  }),
+  'web.tls-key': key<string>({
+    description: 'PEM private key for web.tls-cert',
+    default: '',
+    schema: z.string(),
+    parse: (s) => checkFilePath(s, 'key path'),
+    format: String,
+  }),
+  'web.insecure-http': key<boolean>({
+    description: 'Serve plain HTTP on a non-loopback address (only behind a proxy that adds TLS) (on/off)',
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'web.insecure-http'),
+    format: formatSwitch,
+  }),
+  'web.session-idle': key<number>({
+    description: 'A browser session unused this long is logged out (e.g. 30m)',
+    default: 30 * 60,
+    schema: z.number().int().min(60),
+    parse: (s) => Math.max(60, parseDuration(s, 'session idle timeout')),
+    format: formatDuration,
+  }),
+  'web.session-max': key<number>({
+    description: 'A browser session ends this long after its link was opened, used or not (e.g. 8h)',
+    default: 8 * 3600,
+    schema: z.number().int().min(60),
+    parse: (s) => Math.max(60, parseDuration(s, 'session lifetime')),
+    format: formatDuration,
+  }),
+  'web.reattach': key<number>({
+    description: 'How long a web terminal whose browser went away waits to be reattached (e.g. 5m; 0 = ends at once)',
+    default: 5 * 60,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'reattach window'),
+    format: formatDuration,
+  }),
+  'web.ticket-rate': key<number>({
+    description: 'One-time web links one user may be given per minute (bot and CLI together)',
+    default: 10,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'links per minute', 1, 10_000),
+    format: String,
+  }),
+  'web.max-sessions': key<number>({
+    description:
+      'Most web terminals (attached or waiting to be reattached) one user holds at once; they count in ssh.max-user-sessions too',
+    default: 5,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'session count', 1, 1000),
+    format: String,
+  }),
+  'web.max-body': key<number>({
+    description: "Largest request body the web server passes to a VM's web app (e.g. 64m)",
+    default: 64 * 1024 ** 2,
+    schema: z.number().int().min(1024),
+    parse: (s) => parseFileSize(s, 'body size', 1024),
+    format: formatSize,
+  }),
+  // --- end web ---
   'telegram.admins': key<number[]>({
     description: 'Telegram ids with admin rights in the bot (comma-separated)',
     default: [],

@@ -6,19 +6,12 @@ import { createServer as createNetServer, connect as netConnect } from 'node:net
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { berth, berthJson, ROOT } from '../helpers/cli.js';
+import { berth, berthJson } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, MINIMAL_IMAGE, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
+import { DEBIAN_IMAGE, debianImage } from '../helpers/images.js';
 import { sshClientOptions } from '../helpers/ssh.js';
 import { pane, tmux } from '../helpers/terminal.js';
-
-// A Debian VM image (Dockerfile.vm on the local bookworm base): it has sftp-server, scp, python3
-// and the VM helper. Built once and kept by a tag naming its sources, so that later runs (and
-// other test files) reuse it until one of them changes.
-const DEBIAN_IMAGE = `berth-vm-ssh-test:${createHash('sha256')
-  .update(['Dockerfile.vm', 'templates/entrypoint.sh', 'templates/vm-helper.py'].map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\0'))
-  .digest('hex')
-  .slice(0, 12)}`;
 
 let h: VmHome;
 let port: number;
@@ -638,16 +631,7 @@ describe('a Debian VM: terminal, sftp, scp and port forwarding', () => {
   let dana: string;
   let erin: string;
   beforeAll(async () => {
-    if (
-      !(await docker
-        .getImage(DEBIAN_IMAGE)
-        .inspect()
-        .catch(() => null))
-    ) {
-      await execa('bash', [join(ROOT, 'scripts', 'base-images.sh'), 'bookworm'], { stdio: 'inherit' });
-      const build = await run(['image', 'build', '--base', 'berth-base:bookworm', '--tag', DEBIAN_IMAGE]);
-      expect(build.code, build.stderr).toBe(0);
-    }
+    await debianImage(h.home);
     dana = await newUser('d', { image: DEBIAN_IMAGE });
     erin = await newUser('e', { image: DEBIAN_IMAGE });
     await ready(dana);

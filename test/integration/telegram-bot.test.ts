@@ -37,6 +37,7 @@ const allText = (user: { id: number }, after = 0) =>
     .join('\n---\n');
 
 let sshPort = 0;
+let webUrl = '';
 
 async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
@@ -52,8 +53,10 @@ beforeAll(async () => {
   h = await vmHome();
   fake = await startFakeBotApi({ blocked: new Set([CAROL.id]) });
   sshPort = await freePort();
+  webUrl = `http://127.0.0.1:${await freePort()}`;
   for (const args of [
     ['config', 'set', 'ssh.listen', `127.0.0.1:${sshPort}`],
+    ['config', 'set', 'web.listen', webUrl.slice('http://'.length)],
     ['config', 'set', 'telegram.admins', String(ADMIN.id)],
     ['config', 'set', 'telegram.api-root', fake.apiRoot],
     // The story sends many commands a minute; the limit itself has its own test.
@@ -159,6 +162,52 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
       await run(['config', 'unset', 'ssh.enabled']);
     }
     expect((await ask(ALICE, '/status')).text).toContain('ssh -p');
+  });
+
+  it('/web_terminal (/terminal) and /open PORT give one-time links without a preview; /status lists the listening ports', async () => {
+    // Two servers in her VM: one the web URL can reach, one on its loopback only.
+    const serve =
+      'setsid httpd -f -p 0.0.0.0:8000 -h /tmp </dev/null >/dev/null 2>&1 & setsid httpd -f -p 127.0.0.1:3000 -h /tmp </dev/null >/dev/null 2>&1 &';
+    expect((await run(['vm', 'exec', ALICE_LOGIN, '--', 'sh', '-c', serve])).code).toBe(0);
+    const status = await waitFor('both ports in /status', async () => {
+      const s = await ask(ALICE, '/status');
+      return /8000/.test(s.text) && /3000/.test(s.text) ? s : null;
+    });
+    expect(status.text).toContain('8000 → <code>/open 8000</code>');
+    expect(status.text).toContain('3000 (on 127.0.0.1 only');
+
+    const spend = (ticket: string) =>
+      fetch(`${webUrl}/t`, {
+        method: 'POST',
+        headers: { origin: webUrl, 'content-type': 'application/json' },
+        body: JSON.stringify({ ticket }),
+      });
+    const ticketIn = (text: string) => {
+      const m = new RegExp(`href="${webUrl.replaceAll('.', '\\.')}/t#([A-Za-z0-9_-]{43})"`).exec(text);
+      expect(m, text).not.toBeNull();
+      return m?.[1] ?? '';
+    };
+    const terminal = await ask(ALICE, '/web_terminal');
+    expect(terminal.text).toContain('Open the terminal of main');
+    const ticket = ticketIn(terminal.text);
+    const sent = fake.calls.find((c) => c.method === 'sendMessage' && String(c.params.text).includes(ticket));
+    expect(sent?.params.link_preview_options).toMatchObject({ is_disabled: true });
+    const first = await spend(ticket);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ location: `/terminal/${ALICE_LOGIN}/main` });
+    expect(first.headers.get('set-cookie')).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=28800$/);
+    expect((await spend(ticket)).status).toBe(410);
+    expect((await ask(ALICE, '/terminal')).text).toContain('Open the terminal of main');
+
+    const app = await ask(ALICE, '/open 8000');
+    expect(app.text).toContain('Open port 8000 of main');
+    expect(await (await spend(ticketIn(app.text))).json()).toEqual({ location: `/vm/${ALICE_LOGIN}/main/8000/` });
+    const root = await ask(ALICE, '/open 8000 strip');
+    expect(await (await spend(ticketIn(root.text))).json()).toEqual({ location: `/app/${ALICE_LOGIN}/main/8000/` });
+    expect((await ask(ALICE, '/open eighty')).text).toContain('is not a port');
+    expect((await ask(ALICE, '/open')).text).toContain('Give the port');
+    expect((await ask(ALICE, '/open 8000 other')).text).toContain(`There is no VM ${ALICE_LOGIN}/other`);
+    expect(await daemonLog(h.home)).not.toContain(ticket);
   });
 
   it('/exec runs as the VM user without a host shell, shows the exit code, and attaches long output', async () => {

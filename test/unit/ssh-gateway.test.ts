@@ -1,7 +1,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { SessionRegistry } from '../../daemon/sessions.js';
 import { AuthRateLimit, earlyDrop, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-limit.js';
-import { SessionRegistry } from '../../daemon/ssh/sessions.js';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { parseX11, remoteForwardPortAllowed } from '../../src/domain/ssh-forwarding.js';
 import { parseGatewayLogin } from '../../src/domain/ssh-login.js';

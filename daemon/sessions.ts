@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SessionKind, SshSessionView } from '../../src/services/daemon-routes.js';
+import type { SessionKind, SshSessionView } from '../src/services/daemon-routes.js';
 
 export type { SessionKind };
 export type SessionView = SshSessionView;
@@ -31,7 +31,10 @@ export function newSession(
   };
 }
 
-/** The gateway's open sessions: counted per user (limit) and per VM (idle policy). */
+/**
+ * The daemon's open sessions, SSH and web alike (one registry, shared by the SSH gateway and the
+ * web server): counted per user (limit) and per VM (idle policy), listed by `berth sessions`.
+ */
 export class SessionRegistry {
   private readonly all = new Map<string, Session>();
   /** Channels opened and not yet closed per user, started or not (the limit counts these). */

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * The web server's own pages: no CDN, no inline script, a strict Content-Security-Policy. xterm.js
+ * adds <style> elements (given this response's nonce by the page script) and style attributes.
+ */
+
+export interface Page {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+/** Headers every response of berth's own carries (the proxied apps' responses are the apps'). */
+export function securityHeaders(nonce?: string): Record<string, string> {
+  return {
+    'content-security-policy': [
+      "default-src 'none'",
+      "script-src 'self'",
+      `style-src-elem 'self'${nonce ? ` 'nonce-${nonce}'` : ''}`,
+      "style-src-attr 'unsafe-inline'",
+      "connect-src 'self'",
+      "img-src 'self' data:",
+      "font-src 'self'",
+      "base-uri 'none'",
+      "form-action 'none'",
+      "frame-ancestors 'none'",
+    ].join('; '),
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-store',
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+  };
+}
+
+function page(
+  status: number,
+  title: string,
+  body: string,
+  options: { scripts?: string[]; styles?: string[]; data?: Record<string, string> } = {},
+): Page {
+  const nonce = randomBytes(16).toString('base64');
+  const data = Object.entries(options.data ?? {})
+    .map(([k, v]) => ` data-${k}="${escapeHtml(v)}"`)
+    .join('');
+  const html = [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<meta name="berth-style-nonce" content="${nonce}">`,
+    `<title>${escapeHtml(title)}</title>`,
+    '<link rel="stylesheet" href="/assets/page.css">',
+    ...(options.styles ?? []).map((s) => `<link rel="stylesheet" href="/assets/${s}">`),
+    '</head>',
+    `<body${data}>`,
+    body,
+    ...(options.scripts ?? []).map((s) => `<script src="/assets/${s}"></script>`),
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+  return { status, headers: { ...securityHeaders(nonce), 'content-type': 'text/html; charset=utf-8' }, body: html };
+}
+
+const HOW_TO_GET_A_LINK =
+  'Ask the berth bot for a new link (<code>/web_terminal</code> for a terminal, <code>/open PORT</code> for a web app), or ask the operator (<code>berth vm web-terminal</code>, <code>berth vm url</code>). A link works once, within 60 seconds.';
+
+/** Where a one-time link lands: its script posts the ticket (from the fragment) and goes on. */
+export function landingPage(): Page {
+  return page(
+    200,
+    'berth',
+    [
+      '<main class="notice">',
+      '<h1>berth</h1>',
+      '<p id="status">Opening your link…</p>',
+      `<p id="hint" hidden>${HOW_TO_GET_A_LINK}</p>`,
+      '<noscript><p>This page needs JavaScript.</p></noscript>',
+      '</main>',
+    ].join('\n'),
+    { scripts: ['landing.js'] },
+  );
+}
+
+/** What a browser without a valid session (or someone else's) gets instead of a terminal or an app. */
+export function loginPage(): Page {
+  return page(
+    401,
+    'berth: open a link first',
+    ['<main class="notice">', '<h1>berth</h1>', '<p>This page needs a link from berth.</p>', `<p>${HOW_TO_GET_A_LINK}</p>`, '</main>'].join(
+      '\n',
+    ),
+  );
+}
+
+/** A short page saying one thing (a refusal, an app that does not answer). */
+export function messagePage(status: number, text: string): Page {
+  return page(status, 'berth', `<main class="notice"><h1>berth</h1><p>${escapeHtml(text)}</p></main>`);
+}
+
+export const notFoundPage = () => messagePage(404, 'There is nothing here.');
+
+/** The terminal of `login/vm`; its script opens the WebSocket. */
+export function terminalPage(login: string, vm: string): Page {
+  return page(
+    200,
+    `${login}/${vm} — berth`,
+    [
+      '<div id="bar"><span id="title"></span><span id="state">connecting…</span></div>',
+      '<div id="terminal"></div>',
+      '<noscript><p>The terminal needs JavaScript.</p></noscript>',
+    ].join('\n'),
+    { scripts: ['xterm.js', 'addon-fit.js', 'terminal.js'], styles: ['xterm.css'], data: { login, vm } },
+  );
+}

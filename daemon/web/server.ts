@@ -1,0 +1,399 @@
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import ipaddr from 'ipaddr.js';
+import type pino from 'pino';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { BerthError } from '../../src/errors.js';
+import { packageRoot } from '../../src/package-root.js';
+import type { Berth } from '../../src/services/context.js';
+import { engineDeadlineMs } from '../../src/services/deadline.js';
+import { ownWebVm, webAccessWithdrawn } from '../../src/services/web-access.js';
+import { type TicketBook, targetPath } from '../../src/services/web-links.js';
+import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
+import { cookieName, isHttpsUrl, LANDING_PATH, parseAppPath, webPublicUrl } from '../../src/values/web-paths.js';
+import { LogSummary } from '../log-summary.js';
+import type { WebMetrics } from '../metrics.js';
+import type { SessionRegistry } from '../sessions.js';
+import { watchDir } from '../state-watch.js';
+import { AppProxy, send } from './app-proxy.js';
+import { type BrowserSession, BrowserSessions } from './browser-sessions.js';
+import { landingPage, loginPage, messagePage, notFoundPage, type Page, securityHeaders, terminalPage } from './pages.js';
+import { WebTerminals } from './terminal.js';
+
+export interface WebServerOptions {
+  ctx: Berth;
+  log: pino.Logger;
+  metrics: WebMetrics;
+  /** The daemon's session registry, shared with the SSH gateway. */
+  registry: SessionRegistry;
+  tickets: TicketBook;
+  deadlineMs?: number;
+}
+
+/** The files the pages load, built into dist/web/assets by `npm run build` (scripts/web-assets.js). */
+const ASSETS: Record<string, string> = {
+  'xterm.js': 'text/javascript; charset=utf-8',
+  'addon-fit.js': 'text/javascript; charset=utf-8',
+  'terminal.js': 'text/javascript; charset=utf-8',
+  'landing.js': 'text/javascript; charset=utf-8',
+  'xterm.css': 'text/css; charset=utf-8',
+  'page.css': 'text/css; charset=utf-8',
+};
+
+/** Ticket posts one source address may make a minute (each costs a hash; a forged one gets nothing). */
+const SPEND_RATE = 30;
+/** A request's headers must arrive this soon, and all of it (body included) within REQUEST_MS. */
+const HEADERS_MS = 10_000;
+const REQUEST_MS = 5 * 60_000;
+/** A connection with no traffic this long is closed. */
+const SOCKET_IDLE_MS = 2 * 60_000;
+const MAX_CONNECTIONS = 4096;
+
+function hostPort(listen: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(':');
+  return { host: listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(listen.slice(at + 1)) };
+}
+
+const isLoopback = (host: string) => host === 'localhost' || (ipaddr.isValid(host) && ipaddr.process(host).range() === 'loopback');
+const isUnspecified = (host: string) => ipaddr.isValid(host) && ipaddr.process(host).range() === 'unspecified';
+
+/** The value of cookie `name` in a Cookie header. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+async function loadAssets(): Promise<Map<string, { type: string; body: Buffer }>> {
+  const dir = join(packageRoot(), 'dist', 'web', 'assets');
+  const out = new Map<string, { type: string; body: Buffer }>();
+  for (const [name, type] of Object.entries(ASSETS)) {
+    const body = await readFile(join(dir, name)).catch(() => {
+      throw new BerthError(
+        'WEB_ASSETS_MISSING',
+        `The web terminal's files are missing (${join(dir, name)}).`,
+        'Build berth: npm run build',
+      );
+    });
+    out.set(name, { type, body });
+  }
+  return out;
+}
+
+async function loadTls(cfg: ConfigValues): Promise<{ cert: Buffer; key: Buffer } | null> {
+  const certPath = cfg['web.tls-cert'];
+  const keyPath = cfg['web.tls-key'];
+  if (!certPath && !keyPath) return null;
+  if (!certPath || !keyPath) {
+    throw new BerthError(
+      'WEB_TLS_INCOMPLETE',
+      'web.tls-cert and web.tls-key go together; only one is set.',
+      'Set both (or unset both for plain HTTP).',
+    );
+  }
+  const read = (path: string, what: string) =>
+    readFile(path).catch((err: NodeJS.ErrnoException) => {
+      throw new BerthError(
+        'WEB_TLS_UNREADABLE',
+        `The ${what} ${path} could not be read (${err.code ?? err.message}).`,
+        `Fix web.tls-${what === 'certificate' ? 'cert' : 'key'} or the file's permissions.`,
+      );
+    });
+  return { cert: await read(certPath, 'certificate'), key: await read(keyPath, 'key') };
+}
+
+const pageReply = (reply: FastifyReply, page: Page) => reply.code(page.status).headers(page.headers).send(page.body);
+
+/**
+ * The daemon's web server (a fastify instance of its own): one-time links become browser
+ * sessions (a cookie), the terminal page and its WebSocket, and the users' web apps at
+ * `/vm/LOGIN/VM/PORT/…`. Every request and upgrade checks the cookie and that its user owns the VM.
+ */
+export class WebServer {
+  address = '';
+  publicUrl = '';
+  private origin = '';
+  private cookie = '';
+  private secure = false;
+  private readonly browsers = new BrowserSessions();
+  private readonly terminals: WebTerminals;
+  private proxy: AppProxy | null = null;
+  private app: FastifyInstance | null = null;
+  private watcher: { close(): void } | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
+  private readonly spends = new RateLimiterMemory({ points: SPEND_RATE, duration: 60 });
+  /** Refusals, summarised per source and reason (a client retrying in a loop costs a line per interval). */
+  private readonly summary: LogSummary;
+  /** Upgrades checked by their route's hook, for its handler. */
+  private readonly upgraded = new WeakMap<IncomingMessage, BrowserSession>();
+
+  constructor(private readonly options: WebServerOptions) {
+    this.summary = new LogSummary(options.log);
+    this.terminals = new WebTerminals({
+      ctx: options.ctx,
+      log: options.log,
+      metrics: options.metrics,
+      registry: options.registry,
+      deadlineMs: options.deadlineMs ?? engineDeadlineMs(),
+    });
+  }
+
+  async start(): Promise<string> {
+    const { ctx, log, metrics } = this.options;
+    const state = await ctx.store.read();
+    const cfg = effectiveConfig(state.config);
+    const listen = cfg['web.listen'];
+    const { host, port } = hostPort(listen);
+    const tls = await loadTls(cfg);
+    if (!tls && !isLoopback(host) && !cfg['web.insecure-http']) {
+      throw new BerthError(
+        'WEB_INSECURE',
+        `web.listen ${listen} is not a loopback address, and plain HTTP there would carry the session cookie in the clear.`,
+        'Listen on 127.0.0.1 behind a reverse proxy, or serve HTTPS (web.tls-cert, web.tls-key), or — only behind a proxy that adds TLS — berth config set web.insecure-http on',
+      );
+    }
+    if (!cfg['web.public-url'] && isUnspecified(host)) {
+      throw new BerthError(
+        'WEB_PUBLIC_URL_MISSING',
+        `web.listen ${listen} listens on every address and web.public-url is not set: berth cannot tell which URL users open.`,
+        'Set it: berth config set web.public-url https://berth.example.com',
+      );
+    }
+    this.publicUrl = webPublicUrl(cfg).replace(/^http:/, tls && !cfg['web.public-url'] ? 'https:' : 'http:');
+    this.origin = new URL(this.publicUrl).origin;
+    this.secure = isHttpsUrl(this.publicUrl);
+    this.cookie = cookieName(this.publicUrl, state.instanceId);
+    const assets = await loadAssets();
+    const proxy = new AppProxy({
+      ctx,
+      log,
+      metrics,
+      registry: this.options.registry,
+      cookieName: this.cookie,
+      publicOrigin: this.origin,
+      authenticate: (req) => this.authenticate(req),
+      source: (req) => this.source(req),
+    });
+    this.proxy = proxy;
+
+    // Requests for a VM's web app go to the proxy untouched (their bodies are the app's, streamed);
+    // everything else, upgrades included, to fastify.
+    const upgrades = new EventEmitter();
+    const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void): Server => {
+      const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+        const app = parseAppPath(req.url ?? '');
+        if (app) {
+          void proxy.http(req, res, app).catch((err) => {
+            log.warn({ err: String(err) }, 'web app request failed');
+            send(res, messagePage(502, 'The app did not answer.'));
+          });
+        } else handler(req, res);
+      };
+      const server = (tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, dispatch) : createHttpServer(dispatch)) as Server;
+      server.headersTimeout = HEADERS_MS;
+      server.requestTimeout = REQUEST_MS;
+      server.keepAliveTimeout = 5000;
+      server.maxConnections = MAX_CONNECTIONS;
+      server.setTimeout(SOCKET_IDLE_MS);
+      server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+        const app = parseAppPath(req.url ?? '');
+        if (app) {
+          void proxy.upgrade(req, socket, head, app).catch(() => socket.destroy());
+        } else upgrades.emit('upgrade', req, socket, head);
+      });
+      server.on('clientError', (_err, socket) => socket.destroy());
+      return server;
+    };
+    const app = Fastify({ logger: false, bodyLimit: 16 * 1024, serverFactory: serverFactory as never }) as unknown as FastifyInstance;
+    this.app = app;
+    await app.register(websocket, {
+      options: { server: upgrades as unknown as Server, maxPayload: 64 * 1024 },
+      errorHandler: (_err, socket) => socket.terminate(),
+    });
+    this.routes(app, assets);
+    await app.listen({ host, port });
+    const bound = app.server.address() as AddressInfo;
+    this.address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    this.watcher = watchDir(
+      ctx.store.home,
+      (file) => file === 'state.json',
+      async () => {
+        await this.revalidate();
+      },
+      (err) => log.warn({ err: String(err) }, 'web: re-checking live access failed'),
+    );
+    this.sweeper = setInterval(() => void this.sweep(), 60_000);
+    this.sweeper.unref();
+    return this.address;
+  }
+
+  /** Ends what a withdrawn access (revoked, removed, role changed) or a removed VM still held. */
+  async revalidate(): Promise<number> {
+    const state = await this.options.ctx.store.read();
+    const dropped = this.browsers.drop((s) => webAccessWithdrawn(state, s.who));
+    const closed = this.terminals.revalidate(state) + (this.proxy?.revalidate(state) ?? 0);
+    if (dropped + closed > 0) this.options.log.info({ browsers: dropped, sessions: closed }, 'web access withdrawn; sessions closed');
+    return closed;
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    this.summary.close();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.terminals.stop();
+    this.proxy?.stop();
+    const app = this.app;
+    if (!app) return;
+    await Promise.race([app.close(), new Promise((r) => setTimeout(r, 3000).unref())]);
+  }
+
+  private async sweep(): Promise<void> {
+    const cfg = effectiveConfig((await this.options.ctx.store.snapshot()).config);
+    this.browsers.sweep({ idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
+  }
+
+  /** The browser session a request's cookie names, or null. */
+  private async authenticate(req: IncomingMessage): Promise<BrowserSession | null> {
+    const token = readCookie(req.headers.cookie, this.cookie);
+    if (!token) return null;
+    const cfg = effectiveConfig((await this.options.ctx.store.snapshot()).config);
+    return this.browsers.find(token, { idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
+  }
+
+  /** The client's address; behind a reverse proxy on this host, the one it names last. */
+  private source(req: IncomingMessage): string {
+    const peer = req.socket.remoteAddress ?? 'unknown';
+    const forwarded = req.headers['x-forwarded-for'];
+    if (forwarded && isLoopback(peer)) {
+      const last = String(forwarded).split(',').pop()?.trim() ?? '';
+      if (ipaddr.isValid(last)) return last;
+    }
+    return peer;
+  }
+
+  private cookieHeader(token: string, maxSeconds: number): string {
+    return `${this.cookie}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxSeconds}${this.secure ? '; Secure' : ''}`;
+  }
+
+  private routes(app: FastifyInstance, assets: Map<string, { type: string; body: Buffer }>): void {
+    const { ctx, log, metrics, tickets } = this.options;
+    app.setNotFoundHandler((_req, reply) => pageReply(reply, notFoundPage()));
+    app.setErrorHandler((err: { statusCode?: number }, _req, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      if (status === 500) log.warn({ err: String(err) }, 'web request failed');
+      return pageReply(
+        reply,
+        messagePage(status, status === 500 ? 'Something went wrong; the operator can see why in the daemon log.' : 'Bad request.'),
+      );
+    });
+
+    app.get<{ Params: { name: string } }>('/assets/:name', async (req, reply) => {
+      const asset = assets.get(req.params.name);
+      if (!asset) return pageReply(reply, notFoundPage());
+      return reply.headers({ ...securityHeaders(), 'content-type': asset.type, 'cache-control': 'no-cache' }).send(asset.body);
+    });
+    app.get('/', async (_req, reply) => pageReply(reply, loginPage()));
+    app.get('/favicon.ico', async (_req, reply) => reply.code(204).headers(securityHeaders()).send());
+    app.get(LANDING_PATH, async (_req, reply) => pageReply(reply, landingPage()));
+
+    // The landing page posts the ticket from its fragment: spent, it becomes a session cookie.
+    app.post<{ Body: { ticket?: unknown } }>(LANDING_PATH, async (req, reply) => {
+      const json = (status: number, body: unknown) => reply.code(status).headers(securityHeaders()).send(body);
+      const source = this.source(req.raw);
+      if (req.headers.origin !== this.origin) {
+        metrics.refusals.inc({ reason: 'origin' });
+        this.summary.note(source, 'origin', 'web link post refused: wrong Origin');
+        return json(403, { code: 'WEB_ORIGIN', message: `Open berth's links at ${this.origin}.` });
+      }
+      const within = await this.spends.consume(source).then(
+        () => true,
+        () => false,
+      );
+      if (!within) {
+        metrics.refusals.inc({ reason: 'ticket-rate' });
+        this.summary.note(source, 'ticket-rate', 'web link posts refused: too many from this address');
+        return json(429, { code: 'WEB_SLOW_DOWN', message: 'Too many links opened from your address; wait a minute.' });
+      }
+      const given = req.body?.ticket;
+      const ticket = typeof given === 'string' ? tickets.spend(given) : null;
+      const state = await ctx.store.snapshot();
+      const vm = ticket ? ownWebVm(state, ticket.who, ticket.who.login, ticket.vm) : null;
+      if (!ticket || !vm) {
+        metrics.tickets.inc({ result: 'refused' });
+        this.summary.note(source, 'ticket', 'web link refused: expired, already used or unknown');
+        return json(410, {
+          code: 'WEB_LINK_INVALID',
+          message: 'This link has expired or was already used: a link works once, within 60 seconds.',
+        });
+      }
+      const cfg = effectiveConfig(state.config);
+      const { token, session } = this.browsers.create(ticket.who);
+      const location = targetPath(ticket.who.login, vm.name, ticket.target);
+      metrics.tickets.inc({ result: 'spent' });
+      log.info({ user: ticket.who.login, vm: `${vm.user}/${vm.name}`, browser: session.tag, source, path: location }, 'web link opened');
+      return reply
+        .code(200)
+        .headers(securityHeaders())
+        .header('set-cookie', this.cookieHeader(token, cfg['web.session-max']))
+        .send({ location });
+    });
+
+    app.get<{ Params: { login: string; vm: string } }>('/terminal/:login/:vm', async (req, reply) => {
+      const browser = await this.authenticate(req.raw);
+      const state = await ctx.store.snapshot();
+      if (!browser || !ownWebVm(state, browser.who, req.params.login, req.params.vm)) {
+        metrics.refusals.inc({ reason: browser ? 'not-owner' : 'no-session' });
+        if (browser)
+          this.summary.note(this.source(req.raw), 'not-owner', 'web terminal page refused: not the owner', { user: browser.who.login });
+        return pageReply(reply, loginPage());
+      }
+      return pageReply(reply, terminalPage(req.params.login, req.params.vm));
+    });
+
+    // The terminal's WebSocket: the upgrade is refused unless its Origin is the public URL's, the
+    // cookie is valid and its user (still allowed) owns the VM.
+    const checkUpgrade = async (req: FastifyRequest<{ Params: { login: string; vm: string } }>, reply: FastifyReply) => {
+      const refuse = (status: number, reason: string) => {
+        metrics.refusals.inc({ reason });
+        this.summary.note(this.source(req.raw), reason, 'web terminal upgrade refused');
+        return reply.code(status).send();
+      };
+      if (req.headers.origin !== this.origin) return refuse(403, 'origin');
+      const browser = await this.authenticate(req.raw);
+      if (!browser) return refuse(401, 'no-session');
+      if (!ownWebVm(await ctx.store.snapshot(), browser.who, req.params.login, req.params.vm)) return refuse(401, 'not-owner');
+      this.upgraded.set(req.raw, browser);
+    };
+    app.get<{ Params: { login: string; vm: string }; Querystring: { attach?: string; cols?: string; rows?: string } }>(
+      '/terminal/:login/:vm/ws',
+      { websocket: true, preValidation: checkUpgrade },
+      (socket, req) => {
+        const browser = this.upgraded.get(req.raw);
+        if (!browser) {
+          socket.terminate();
+          return;
+        }
+        const attach = typeof req.query.attach === 'string' && req.query.attach.length <= 64 ? req.query.attach : undefined;
+        void this.terminals
+          .open(
+            socket,
+            { who: browser.who, browserTag: browser.tag, source: this.source(req.raw), touch: () => this.browsers.touch(browser) },
+            req.params.vm,
+            { ...(attach ? { attach } : {}), cols: Number(req.query.cols), rows: Number(req.query.rows) },
+          )
+          .catch((err) => {
+            log.error({ err: String(err) }, 'web terminal failed');
+            socket.terminate();
+          });
+      },
+    );
+  }
+}

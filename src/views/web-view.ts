@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+/** The machine shape of `berth vm web-terminal --json` and `berth vm url --json` (see services/web-links.ts). */
+export const WebLinkSchema = z.object({
+  /** The one-time link: open it once, within 60 s. */
+  url: z.string().url(),
+  expiresAt: z.string(),
+  vm: z.string(),
+  /** Where it lands: `/terminal/USER/VM` or `/vm/USER/VM/PORT/`. */
+  path: z.string(),
+});
+
+/** One open session of `berth sessions --json` (SSH and web). */
+export const SessionViewSchema = z.object({
+  id: z.string(),
+  user: z.string(),
+  vm: z.string(),
+  fingerprint: z.string(),
+  source: z.string(),
+  kind: z.enum(['shell', 'exec', 'subsystem', 'forward', 'remote-forward', 'web-terminal', 'web-app']),
+  command: z.string().optional(),
+  startedAt: z.string(),
+  bytesIn: z.number(),
+  bytesOut: z.number(),
+});

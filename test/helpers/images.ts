@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { berth, ROOT } from './cli.js';
+import { docker } from './docker.js';
+
+/**
+ * A Debian VM image (Dockerfile.vm on the local bookworm base): it has bash, sftp-server, scp,
+ * python3 and the VM helper. Tagged by its sources, so that test files share it (and later runs
+ * reuse it) until one of them changes; the run's global teardown removes it.
+ */
+export const DEBIAN_IMAGE = `berth-vm-ssh-test:${createHash('sha256')
+  .update(['Dockerfile.vm', 'templates/entrypoint.sh', 'templates/vm-helper.py'].map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\0'))
+  .digest('hex')
+  .slice(0, 12)}`;
+
+/** Builds DEBIAN_IMAGE with the berth home `home` unless the engine has it. */
+export async function debianImage(home: string): Promise<string> {
+  const present = await docker
+    .getImage(DEBIAN_IMAGE)
+    .inspect()
+    .catch(() => null);
+  if (present) return DEBIAN_IMAGE;
+  await execa('bash', [join(ROOT, 'scripts', 'base-images.sh'), 'bookworm'], { stdio: 'inherit' });
+  const build = await berth(home, ['image', 'build', '--base', 'berth-base:bookworm', '--tag', DEBIAN_IMAGE]);
+  if (build.code !== 0) throw new Error(`building ${DEBIAN_IMAGE} failed: ${build.stderr}`);
+  return DEBIAN_IMAGE;
+}
