@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
-import { instanceFilter } from '../docker/labels.js';
-import type { ContainerDetails, DockerRuntime } from '../docker/runtime.js';
+import { instanceFilter, LABEL } from '../docker/labels.js';
+import type { ContainerSummary, DockerRuntime } from '../docker/runtime.js';
 import { effectiveConfig } from '../domain/config-keys.js';
 import { checkLogin } from '../domain/names.js';
 import { diskPaths, diskUsed } from '../host/disk-image.js';
@@ -10,44 +10,52 @@ import type { Berth } from './context.js';
 import { nextPolicyStop } from './vm-policies.js';
 import { findVm } from './vm-refs.js';
 
-function engineState(vm: Vm, details: ContainerDetails | null | undefined): EngineState {
+function engineState(vm: Vm, container: ContainerSummary | null | undefined): EngineState {
   if (vm.phase === 'creating') return 'creating';
-  if (!details) return 'missing';
-  return (ENGINE_STATES as readonly string[]).includes(details.state) ? (details.state as EngineState) : 'dead';
+  if (!container) return 'missing';
+  return (ENGINE_STATES as readonly string[]).includes(container.state) ? (container.state as EngineState) : 'dead';
 }
 
-/** How many containers are inspected at a time. */
+/** Containers inspected at a time: only those whose exit berth has not recorded yet. */
 const INSPECT_CONCURRENCY = 8;
 
 /**
- * Reads the engine's truth about VMs and records in the state what it says happened
- * behind berth's back: a container that exited (its exit code) or was OOM-killed.
+ * Reads the engine's truth about VMs — one filtered container list, whatever their number, and the
+ * engine's recent `oom` events — and records in the state what it says happened behind berth's
+ * back: a container that exited (its exit code) or was OOM-killed. Only a container whose exit is
+ * new to berth is inspected (for the kernel's OOM kill of the whole VM and when it ended).
+ * `narrow` adds label filters when fewer VMs are asked about (one user's, one VM).
  */
-async function observe(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise<Map<Vm, ContainerDetails | null>> {
-  const details = new Map<Vm, ContainerDetails | null>();
-  // A host with many VMs is not asked about all of them at once.
+async function observe(ctx: Berth, runtime: DockerRuntime, vms: Vm[], narrow: string[] = []): Promise<Map<Vm, ContainerSummary | null>> {
+  const state = await ctx.store.read();
+  const listed = vms.some((vm) => vm.containerId) ? await runtime.containers([...instanceFilter(state.instanceId), ...narrow]) : [];
+  const byId = new Map(listed.map((c) => [c.id, c]));
+  const found = new Map(vms.map((vm) => [vm, vm.containerId ? (byId.get(vm.containerId) ?? null) : null]));
+  const exited = (vm: Vm, c: ContainerSummary | null): c is ContainerSummary =>
+    c !== null && c.state !== 'running' && c.exitCode !== null && c.exitCode !== vm.lastExitCode;
   const limit = pLimit(INSPECT_CONCURRENCY);
-  await Promise.all(
-    vms.map((vm) =>
-      limit(async () => {
-        details.set(vm, vm.containerId ? await runtime.inspectContainer(vm.containerId) : null);
-      }),
-    ),
-  );
-  const ooms = await oomEvents(ctx, runtime, vms);
-  const updates = [...details].flatMap(([vm, d]) => {
-    if (!d) return [];
-    const exitCode = !d.running && d.finishedAt && !d.finishedAt.startsWith('0001') ? d.exitCode : undefined;
-    const lastOom = ooms.get(d.id);
+  const [ooms, inspected] = await Promise.all([
+    oomEvents(runtime, state, vms),
+    Promise.all(
+      [...found]
+        .filter(([vm, c]) => exited(vm, c))
+        .map(([vm, c]) => limit(async () => [vm, await runtime.inspectContainer(c?.id as string)] as const)),
+    ).then((pairs) => new Map(pairs)),
+  ]);
+  const updates = [...found].flatMap(([vm, c]) => {
+    if (!c) return [];
+    const exitCode = c.state !== 'running' && c.exitCode !== null ? c.exitCode : undefined;
+    const lastOom = ooms.get(c.id);
     let oom = lastOom && (!vm.oomKilledAt || lastOom > vm.oomKilledAt) ? lastOom : undefined;
-    if (!oom && d.oomKilled && !vm.oomKilledAt) oom = d.finishedAt;
+    const details = inspected.get(vm);
+    if (!oom && details?.oomKilled && !vm.oomKilledAt) oom = details.finishedAt;
     const changed = (exitCode !== undefined && exitCode !== vm.lastExitCode) || oom !== undefined;
     return changed ? [{ vm, exitCode, oom }] : [];
   });
   if (updates.length > 0) {
-    await ctx.store.transact((state) => {
+    await ctx.store.transact((st) => {
       for (const { vm, exitCode, oom } of updates) {
-        const record = state.vms.find((v) => v.user === vm.user && v.name === vm.name);
+        const record = st.vms.find((v) => v.user === vm.user && v.name === vm.name);
         if (!record) continue;
         if (exitCode !== undefined) record.lastExitCode = exitCode;
         if (oom) record.oomKilledAt = oom;
@@ -55,17 +63,16 @@ async function observe(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise<M
       }
     });
   }
-  return details;
+  return found;
 }
 
 /**
  * When a process in a VM is OOM-killed the container often lives on, and only the
  * engine's event log says so: read the `oom` events it still holds for these VMs.
  */
-async function oomEvents(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise<Map<string, string>> {
+async function oomEvents(runtime: DockerRuntime, state: State, vms: Vm[]): Promise<Map<string, string>> {
   const withContainer = vms.filter((vm) => vm.containerId);
   if (withContainer.length === 0) return new Map();
-  const state = await ctx.store.read();
   const since = new Date(Math.min(...withContainer.map((vm) => Date.parse(vm.oomKilledAt ?? vm.lastStartedAt ?? vm.createdAt))));
   const events = await runtime.pastEvents({ since, labels: instanceFilter(state.instanceId), actions: ['oom'] });
   const latest = new Map<string, string>();
@@ -89,7 +96,8 @@ export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean
   if (filter.user !== undefined) checkLogin(filter.user);
   const vms = state.vms.filter((vm) => filter.user === undefined || vm.user === filter.user);
   const runtime = await ctx.runtime();
-  const [details, used] = await Promise.all([observe(ctx, runtime, vms), Promise.all(vms.map((vm) => homeUsed(ctx, state, vm)))]);
+  const narrow = filter.user === undefined ? [] : [`${LABEL.user}=${filter.user}`];
+  const [details, used] = await Promise.all([observe(ctx, runtime, vms, narrow), Promise.all(vms.map((vm) => homeUsed(ctx, state, vm)))]);
   return vms
     .map((vm, i) =>
       vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm), { usedBytes: used[i] ?? null, rootfsUsedBytes: null }),
@@ -102,7 +110,7 @@ export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
   const vm = findVm(state, ref);
   const runtime = await ctx.runtime();
   const [details, usedBytes, rootfsUsedBytes] = await Promise.all([
-    observe(ctx, runtime, [vm]),
+    observe(ctx, runtime, [vm], [`${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`]),
     homeUsed(ctx, state, vm),
     vm.containerId ? runtime.writableSize(vm.containerId) : Promise.resolve(null),
   ]);

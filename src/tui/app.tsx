@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { VmEventEntry } from '../state/schema.js';
 import { ColourContext, Tint } from './colour.js';
 import { type ConfirmChoice, ConfirmDialog } from './confirm-dialog.js';
-import type { DataSource, PlanRow, Snapshot, UserRow, VmRow } from './data-source.js';
+import type { DataSource, LiveVm, PlanRow, Snapshot, UserRow, VmRow } from './data-source.js';
 import { Details } from './details.js';
 import { EventsView, eventKey } from './events-view.js';
 import { Header, TABS, type Tab, TabBar } from './header.js';
@@ -12,6 +12,7 @@ import { LogsPane } from './logs-pane.js';
 import { PlanPicker } from './plan-picker.js';
 import { PlansTable } from './plans-table.js';
 import { ScheduleView } from './schedule-view.js';
+import { scrollWindow } from './table.js';
 import { UsersTable } from './users-table.js';
 import { sortVms, VM_SORTS, type VmSort, VmTable } from './vm-table.js';
 
@@ -114,6 +115,11 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   const { width, height } = useTerminalSize(w, h);
   const [snap, setSnap] = useState<Snapshot | null>(null);
   const [vmsKnown, setVmsKnown] = useState<VmRow[]>([]);
+  /** Live numbers of running VMs, by ref: read apart from the snapshots, never holding them up. */
+  const [live, setLive] = useState<Map<string, LiveVm>>(new Map());
+  const statsBusy = useRef(false);
+  /** The running VMs on screen and the others, as last drawn: what the next read of live numbers asks for. */
+  const statsWanted = useRef<{ visible: string[]; others: string[] }>({ visible: [], others: [] });
   const [tab, setTab] = useState<Tab>(initial?.tab ?? 'VMs');
   const [selected, setSelected] = useState<Partial<Record<Tab, string | null>>>(initial?.selected ?? {});
   const [sort, setSort] = useState<VmSort>(initial?.sort ?? 'user');
@@ -169,6 +175,26 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
     };
   }, [refresh, refreshMs]);
 
+  // Live numbers: asked after each snapshot and when other rows come on screen, one read at a time;
+  // a read that is slow (or never ends) only delays the numbers, never the screen.
+  const readStats = useCallback(() => {
+    const { visible, others } = statsWanted.current;
+    if (statsBusy.current || visible.length + others.length === 0) return;
+    statsBusy.current = true;
+    source
+      .liveStats(visible, others)
+      .then(
+        (numbers) => {
+          if (mounted.current) setLive(numbers);
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        statsBusy.current = false;
+      });
+  }, [source]);
+  useEffect(() => () => source.close?.(), [source]);
+
   useEffect(() => {
     if (!status || status.pending) return;
     const timer = setTimeout(() => setStatus((s) => (s === status ? null : s)), statusMs);
@@ -176,10 +202,13 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   }, [status, statusMs]);
 
   const act = useCallback(
-    async (label: string, action: () => Promise<unknown>) => {
+    async (label: string, action: (progress: (text: string) => void) => Promise<unknown>) => {
       setStatus({ text: `${label}…`, error: false, pending: true });
+      const progress = (text: string) => {
+        if (mounted.current) setStatus({ text: `${label}: ${text}`, error: false, pending: true });
+      };
       try {
-        const said = await action();
+        const said = await action(progress);
         if (mounted.current) setStatus({ text: typeof said === 'string' && said ? said : `${label}: done`, error: false });
       } catch (err) {
         const e = err as Error & { hint?: string };
@@ -192,8 +221,12 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
 
   // --- what each tab lists, filtered and ordered ---
   const now = snap?.at ?? new Date();
+  const rows = vmsKnown.map((vm) => {
+    const numbers = vm.state === 'running' ? live.get(vm.ref) : undefined;
+    return numbers ? { ...vm, ...numbers } : vm;
+  });
   const vms = sortVms(
-    vmsKnown.filter((vm) => matches(filter, vm.ref, vm.plan, vm.state)),
+    rows.filter((vm) => matches(filter, vm.ref, vm.plan, vm.state)),
     sort,
     now,
   );
@@ -432,7 +465,10 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
           {
             key: 'y',
             label: on ? 'turn it off' : 'turn it on',
-            run: () => void act(on ? 'maintenance off' : 'maintenance on', () => (on ? source.maintenanceOff() : source.maintenanceOn())),
+            run: () =>
+              void act(on ? 'maintenance off' : 'maintenance on', (progress) =>
+                on ? source.maintenanceOff(progress) : source.maintenanceOn(progress),
+              ),
           },
         ],
       );
@@ -445,11 +481,25 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   const logsHeight = logs && tab === 'VMs' ? Math.max(3, Math.floor(body / 2)) : 0;
   const tableHeight = body - 1 - logsHeight;
 
+  // The running VMs on screen get their numbers first; the others as the source can afford.
+  const onScreen = new Set<string>();
+  if (tab === 'VMs' && !modal) {
+    const { first, visible } = scrollWindow(vms.length, Math.max(0, keysOf.VMs.indexOf(current('VMs') ?? '')), tableHeight);
+    for (const vm of vms.slice(first, first + visible)) if (vm.state === 'running') onScreen.add(vm.ref);
+  }
+  statsWanted.current = {
+    visible: [...onScreen],
+    others: vmsKnown.filter((vm) => vm.state === 'running' && !onScreen.has(vm.ref)).map((vm) => vm.ref),
+  };
+  const wantedKey = statsWanted.current.visible.join(' ');
+  // A new snapshot, or other rows on screen, ask for numbers again.
+  useEffect(() => readStats(), [readStats, vmsKnown, wantedKey]);
+
   let content: React.ReactNode;
   if (!snap) content = <Text dimColor>reading berth's state…</Text>;
   else if (modal?.kind === 'help') content = <HelpOverlay width={width} />;
   else if (modal?.kind === 'details') {
-    const vm = vmsKnown.find((v) => v.ref === modal.ref);
+    const vm = rows.find((v) => v.ref === modal.ref);
     content = vm ? <Details vm={vm} events={snap.events} height={body} /> : <Text>{`VM ${modal.ref} is gone.`}</Text>;
   } else if (modal?.kind === 'confirm') content = <ConfirmDialog title={modal.title} body={modal.body} choices={modal.choices} />;
   else if (modal?.kind === 'plan')
@@ -489,7 +539,12 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   return (
     <ColourContext.Provider value={colour}>
       <Box flexDirection="column" width={width} height={height - 1}>
-        <Header host={snap?.host ?? null} daemon={snap?.daemon ?? null} maintenance={snap?.maintenance ?? null} />
+        <Header
+          host={snap?.host ?? null}
+          engine={snap?.engine ?? 'waiting'}
+          daemon={snap?.daemon ?? null}
+          maintenance={snap?.maintenance ?? null}
+        />
         <TabBar active={tab} hint={HINTS[tab]} />
         <Box flexDirection="column" height={body} overflow="hidden">
           {content}
