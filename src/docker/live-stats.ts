@@ -25,6 +25,8 @@ export interface LiveStatsSource {
    * The engine source streams only the first `MAX_STREAMS` of `ids` (give the ones on screen first).
    */
   read(ids: string[]): Promise<Map<string, LiveStats>>;
+  /** Where the numbers of these running containers come from (decided at the first call). */
+  which(ids: string[]): Promise<'cgroup' | 'engine' | null>;
   /** One complete reading of each container (two samples a second apart), `concurrency` engine calls at a time where it takes them. */
   sample(ids: string[], concurrency: number): Promise<Map<string, PromiseSettledResult<VmStats>>>;
   close(): void;
@@ -297,6 +299,10 @@ export function liveStats(runtime: DockerRuntime, options: LiveStatsOptions = {}
   };
   return {
     get kind() {
+      return kind;
+    },
+    async which(ids) {
+      if (ids.length > 0) await backend(ids);
       return kind;
     },
     async read(ids) {

@@ -65,13 +65,15 @@ export async function inParallel<T>(
   items: T[],
   name: (item: T) => string,
   work: (item: T) => Promise<void>,
-  options: { concurrency: number; onProgress?: BulkProgress; failedBefore?: number; total?: number },
+  options: { concurrency: number; onProgress?: BulkProgress; total?: number; doneBefore?: number; failedBefore?: number },
 ): Promise<{ done: T[]; failed: Array<{ item: T; failure: BulkFailure }> }> {
   const limit = pLimit(Math.max(1, options.concurrency));
   const done: T[] = [];
   const failed: Array<{ item: T; failure: BulkFailure }> = [];
   const total = options.total ?? items.length;
-  const before = options.failedBefore ?? 0;
+  // Earlier parts of the same action (refused at once, or a first batch): counted in.
+  const failedBefore = options.failedBefore ?? 0;
+  const doneBefore = options.doneBefore ?? failedBefore;
   await Promise.all(
     items.map((item) =>
       limit(async () => {
@@ -84,7 +86,8 @@ export async function inParallel<T>(
           failed.push({ item, failure });
           error = failure.error;
         }
-        options.onProgress?.({ vm: name(item), done: before + done.length + failed.length, total, failed: before + failed.length, error });
+        const ended = doneBefore + done.length + failed.length;
+        options.onProgress?.({ vm: name(item), done: ended, total, failed: failedBefore + failed.length, error });
       }),
     ),
   );
