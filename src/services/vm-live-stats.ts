@@ -5,6 +5,8 @@ export type { LiveStats };
 
 /** How often the numbers of VMs off screen are read again (those on screen: at every read). */
 const OTHERS_EVERY_MS = 5000;
+/** Between the first two readings of a row that comes on screen. */
+const FIRST_CPU_MS = 300;
 /** VMs whose last numbers are kept (the off-screen ones between two of their reads). */
 const MAX_KEPT = 10_000;
 
@@ -36,6 +38,12 @@ export function vmLiveStats(ctx: Berth): VmLiveStats {
         wanted.push(...others);
       }
       const read = await s.read(wanted.map((w) => w.containerId));
+      // Rows on screen read for the first time have no CPU yet: a second reading a moment later gives it.
+      const fresh = visible.filter((v) => read.get(v.containerId)?.cpuPercent === null).map((v) => v.containerId);
+      if (fresh.length && s.kind === 'cgroup') {
+        await new Promise((resolve) => setTimeout(resolve, FIRST_CPU_MS));
+        for (const [id, again] of await s.read(fresh)) read.set(id, again);
+      }
       const out = new Map<string, LiveStats>();
       for (const { ref, containerId } of [...visible, ...others]) {
         const now = read.get(containerId);

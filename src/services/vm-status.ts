@@ -26,8 +26,13 @@ const INSPECT_CONCURRENCY = 8;
  * new to berth is inspected (for the kernel's OOM kill of the whole VM and when it ended).
  * `narrow` adds label filters when fewer VMs are asked about (one user's, one VM).
  */
-async function observe(ctx: Berth, runtime: DockerRuntime, vms: Vm[], narrow: string[] = []): Promise<Map<Vm, ContainerSummary | null>> {
-  const state = await ctx.store.read();
+async function observe(
+  ctx: Berth,
+  runtime: DockerRuntime,
+  state: State,
+  vms: Vm[],
+  narrow: string[] = [],
+): Promise<Map<Vm, ContainerSummary | null>> {
   const listed = vms.some((vm) => vm.containerId) ? await runtime.containers([...instanceFilter(state.instanceId), ...narrow]) : [];
   const byId = new Map(listed.map((c) => [c.id, c]));
   const found = new Map(vms.map((vm) => [vm, vm.containerId ? (byId.get(vm.containerId) ?? null) : null]));
@@ -97,7 +102,7 @@ export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean
   const vms = state.vms.filter((vm) => filter.user === undefined || vm.user === filter.user);
   const runtime = await ctx.runtime();
   const narrow = filter.user === undefined ? [] : [`${LABEL.user}=${filter.user}`];
-  const [details, used] = await Promise.all([observe(ctx, runtime, vms, narrow), Promise.all(vms.map((vm) => homeUsed(ctx, state, vm)))]);
+  const [details, used] = await Promise.all([observe(ctx, runtime, state, vms, narrow), Promise.all(vms.map((vm) => homeUsed(ctx, state, vm)))]);
   return vms
     .map((vm, i) =>
       vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm), { usedBytes: used[i] ?? null, rootfsUsedBytes: null }),
@@ -110,7 +115,7 @@ export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
   const vm = findVm(state, ref);
   const runtime = await ctx.runtime();
   const [details, usedBytes, rootfsUsedBytes] = await Promise.all([
-    observe(ctx, runtime, [vm], [`${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`]),
+    observe(ctx, runtime, state, [vm], [`${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`]),
     homeUsed(ctx, state, vm),
     vm.containerId ? runtime.writableSize(vm.containerId) : Promise.resolve(null),
   ]);
@@ -120,7 +125,7 @@ export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
 /** Re-reads every VM from the engine and records what changed (after the daemon lost the engine). */
 export async function reconcileObserved(ctx: Berth): Promise<void> {
   const state = await ctx.store.read();
-  await observe(ctx, await ctx.runtime(), state.vms);
+  await observe(ctx, await ctx.runtime(), state, state.vms);
 }
 
 /** Containers of this berth home on the engine, by id. */
