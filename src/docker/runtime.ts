@@ -234,7 +234,8 @@ export class DockerRuntime {
         Options: { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: bridgeNameFor(name) },
       });
     } catch (err) {
-      if (statusOf(err) !== 409) this.fail(err, `create network ${name}`);
+      // Racing creates on a fresh host: the one that lost finds the network the winner made.
+      if (statusOf(err) !== 409 && !(await this.network(name))) this.fail(err, `create network ${name}`);
     }
   }
 
