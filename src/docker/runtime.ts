@@ -213,17 +213,17 @@ export class DockerRuntime {
   // --- networks and volumes ---
 
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
-    const existing = await this.network(name);
-    if (existing) {
-      if (existing.options['com.docker.network.bridge.enable_icc'] !== 'false') {
+    const isolated = (network: NetworkSummary) => {
+      if (network.options['com.docker.network.bridge.enable_icc'] !== 'false') {
         throw new BerthError(
           'NETWORK_NOT_ISOLATED',
           `The Docker network ${name} lets containers reach each other; VMs must not share it.`,
           'Point berth config docker.network at a new name (berth creates it isolated), or remove that network.',
         );
       }
-      return;
-    }
+    };
+    const existing = await this.network(name);
+    if (existing) return isolated(existing);
     try {
       await this.docker.createNetwork({
         Name: name,
@@ -235,7 +235,9 @@ export class DockerRuntime {
       });
     } catch (err) {
       // Racing creates on a fresh host: the one that lost finds the network the winner made.
-      if (statusOf(err) !== 409 && !(await this.network(name))) this.fail(err, `create network ${name}`);
+      const made = await this.network(name);
+      if (made) isolated(made);
+      else if (statusOf(err) !== 409) this.fail(err, `create network ${name}`);
     }
   }
 
