@@ -19,12 +19,27 @@ function engineState(vm: Vm, container: ContainerSummary | null | undefined): En
 /** Containers inspected at a time: only those whose exit berth has not recorded yet. */
 const INSPECT_CONCURRENCY = 8;
 
+/** What the engine says about this home's VMs: one filtered container list, and the `oom` events it still holds. */
+export interface EngineReading {
+  containers: ContainerSummary[];
+  /** The latest `oom` event of each container, by id. */
+  ooms: Map<string, string>;
+}
+
+/** Two engine calls, whatever the number of VMs. `narrow` adds label filters when fewer VMs are asked about (one user's, one VM). */
+export async function readEngine(runtime: DockerRuntime, state: State, vms: Vm[], narrow: string[] = []): Promise<EngineReading> {
+  const [containers, ooms] = await Promise.all([
+    vms.some((vm) => vm.containerId) ? runtime.containers([...instanceFilter(state.instanceId), ...narrow]) : Promise.resolve([]),
+    oomEvents(runtime, state, vms),
+  ]);
+  return { containers, ooms };
+}
+
 /**
- * Reads the engine's truth about VMs — one filtered container list, whatever their number, and the
- * engine's recent `oom` events — and records in the state what it says happened behind berth's
- * back: a container that exited (its exit code) or was OOM-killed. Only a container whose exit is
- * new to berth is inspected (for the kernel's OOM kill of the whole VM and when it ended).
- * `narrow` adds label filters when fewer VMs are asked about (one user's, one VM).
+ * Reads the engine's truth about VMs (`reading`, or a fresh one) and records in the state what it
+ * says happened behind berth's back: a container that exited (its exit code) or was OOM-killed.
+ * Only a container whose exit is new to berth is inspected (for the kernel's OOM kill of the whole
+ * VM and when it ended).
  */
 async function observe(
   ctx: Berth,
@@ -32,21 +47,21 @@ async function observe(
   state: State,
   vms: Vm[],
   narrow: string[] = [],
+  reading?: EngineReading,
 ): Promise<Map<Vm, ContainerSummary | null>> {
-  const listed = vms.some((vm) => vm.containerId) ? await runtime.containers([...instanceFilter(state.instanceId), ...narrow]) : [];
+  const { containers: listed, ooms } = reading ?? (await readEngine(runtime, state, vms, narrow));
   const byId = new Map(listed.map((c) => [c.id, c]));
   const found = new Map(vms.map((vm) => [vm, vm.containerId ? (byId.get(vm.containerId) ?? null) : null]));
   const exited = (vm: Vm, c: ContainerSummary | null): c is ContainerSummary =>
     c !== null && c.state !== 'running' && c.exitCode !== null && c.exitCode !== vm.lastExitCode;
   const limit = pLimit(INSPECT_CONCURRENCY);
-  const [ooms, inspected] = await Promise.all([
-    oomEvents(runtime, state, vms),
-    Promise.all(
+  const inspected = new Map(
+    await Promise.all(
       [...found]
         .filter(([vm, c]) => exited(vm, c))
         .map(([vm, c]) => limit(async () => [vm, await runtime.inspectContainer(c?.id as string)] as const)),
-    ).then((pairs) => new Map(pairs)),
-  ]);
+    ),
+  );
   const updates = [...found].flatMap(([vm, c]) => {
     if (!c) return [];
     const exitCode = c.state !== 'running' && c.exitCode !== null ? c.exitCode : undefined;
@@ -85,9 +100,9 @@ async function oomEvents(runtime: DockerRuntime, state: State, vms: Vm[]): Promi
   return latest;
 }
 
-function nextStopOf(state: State, vm: Vm) {
+function nextStopOf(state: State, vm: Vm, idleTimeout = effectiveConfig(state.config)['idle-timeout']) {
   const plan = state.plans.find((p) => p.name === vm.plan);
-  return nextPolicyStop(vm, plan?.maxLifetimeSeconds ?? 0, effectiveConfig(state.config)['idle-timeout']);
+  return nextPolicyStop(vm, plan?.maxLifetimeSeconds ?? 0, idleTimeout);
 }
 
 /** What a VM's home takes on the host's disk (homes with a quota: a stat of its image). */
@@ -96,16 +111,24 @@ async function homeUsed(ctx: Berth, state: State, vm: Vm): Promise<number | null
   return home?.diskBytes ? diskUsed(diskPaths(ctx.store.home, home.id)) : null;
 }
 
-export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean } = {}): Promise<VmView[]> {
+/** The VMs as `vm list` shows them; `reading` is what the engine said a moment ago, when the caller keeps it (the TUI). */
+export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean } = {}, reading?: EngineReading): Promise<VmView[]> {
   const state = await ctx.store.read();
   if (filter.user !== undefined) checkLogin(filter.user);
   const vms = state.vms.filter((vm) => filter.user === undefined || vm.user === filter.user);
   const runtime = await ctx.runtime();
   const narrow = filter.user === undefined ? [] : [`${LABEL.user}=${filter.user}`];
-  const [details, used] = await Promise.all([observe(ctx, runtime, state, vms, narrow), Promise.all(vms.map((vm) => homeUsed(ctx, state, vm)))]);
+  const [details, used] = await Promise.all([
+    observe(ctx, runtime, state, vms, narrow, reading),
+    Promise.all(vms.map((vm) => homeUsed(ctx, state, vm))),
+  ]);
+  const idleTimeout = effectiveConfig(state.config)['idle-timeout'];
   return vms
     .map((vm, i) =>
-      vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm), { usedBytes: used[i] ?? null, rootfsUsedBytes: null }),
+      vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm, idleTimeout), {
+        usedBytes: used[i] ?? null,
+        rootfsUsedBytes: null,
+      }),
     )
     .filter((view) => filter.all || view.state === 'running' || view.desired === 'running');
 }

@@ -6,6 +6,7 @@ import { type ConfirmChoice, ConfirmDialog } from './confirm-dialog.js';
 import type { DataSource, LiveVm, PlanRow, Snapshot, UserRow, VmRow } from './data-source.js';
 import { Details } from './details.js';
 import { EventsView, eventKey } from './events-view.js';
+import { mb } from './format.js';
 import { Header, TABS, type Tab, TabBar } from './header.js';
 import { HelpOverlay } from './help-overlay.js';
 import { LogsPane } from './logs-pane.js';
@@ -38,6 +39,8 @@ export interface AppProps {
   initial?: Partial<UiState>;
   /** How long an action's outcome stays in the status line (ms). */
   statusMs?: number;
+  /** A first snapshot already on its way (read while the app's modules loaded): the first refresh takes it. */
+  first?: Promise<Snapshot>;
 }
 
 type Modal =
@@ -61,6 +64,8 @@ interface Logs {
 }
 
 const MAX_LOG_LINES = 500;
+/** An unchanged snapshot is drawn again after this long (uptimes and countdowns move on). */
+const SAME_SNAPSHOT_MS = 10_000;
 /** Log text arriving within this long is drawn in one go. */
 const LOG_BATCH_MS = 100;
 /** Log text kept while waiting to be drawn (more than the pane can show). */
@@ -110,14 +115,18 @@ function useTerminalSize(width?: number, height?: number): { width: number; heig
   return { width: width ?? (columns || 80), height: height ?? (rows || 24) };
 }
 
-export function App({ source, refreshMs = 1500, colour = true, width: w, height: h, initial, statusMs = STATUS_MS }: AppProps) {
+export function App({ source, refreshMs = 1500, colour = true, width: w, height: h, initial, statusMs = STATUS_MS, first }: AppProps) {
   const { exit } = useApp();
   const { width, height } = useTerminalSize(w, h);
-  const [snap, setSnap] = useState<Snapshot | null>(null);
-  const [vmsKnown, setVmsKnown] = useState<VmRow[]>([]);
+  // One state for both, so that a snapshot is one render.
+  const [shown, setShown] = useState<{ snap: Snapshot | null; vms: VmRow[] }>({ snap: null, vms: [] });
+  const { snap, vms: vmsKnown } = shown;
+  /** What the last snapshot drawn said (without its time), and when it was drawn: an unchanged one is not drawn again. */
+  const lastDrawn = useRef({ text: '', at: 0 });
   /** Live numbers of running VMs, by ref: read apart from the snapshots, never holding them up. */
   const [live, setLive] = useState<Map<string, LiveVm>>(new Map());
   const statsBusy = useRef(false);
+  const lastLive = useRef('');
   /** The running VMs on screen and the others, as last drawn: what the next read of live numbers asks for. */
   const statsWanted = useRef<{ visible: string[]; others: string[] }>({ visible: [], others: [] });
   const [tab, setTab] = useState<Tab>(initial?.tab ?? 'VMs');
@@ -132,6 +141,7 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   const stopLogs = useRef<(() => void) | null>(null);
   /** Which opening of the logs pane is current: a stream that comes back for an older one is stopped. */
   const logsOpening = useRef(0);
+  const firstSnapshot = useRef(first);
   const busy = useRef(false);
   const again = useRef(false);
   const mounted = useRef(true);
@@ -143,10 +153,15 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
     }
     busy.current = true;
     try {
-      const next = await source.snapshot();
+      const early = firstSnapshot.current;
+      firstSnapshot.current = undefined;
+      const next = await (early ?? source.snapshot());
       if (!mounted.current) return;
-      setSnap(next);
-      if (next.vms) setVmsKnown(next.vms);
+      // At rest nothing changes: the screen is drawn again only for a change, or every SAME_SNAPSHOT_MS (times shown move on).
+      const text = JSON.stringify({ ...next, at: null });
+      if (text === lastDrawn.current.text && Date.now() - lastDrawn.current.at < SAME_SNAPSHOT_MS) return;
+      lastDrawn.current = { text, at: Date.now() };
+      setShown((before) => ({ snap: next, vms: next.vms ?? before.vms }));
     } catch (err) {
       if (mounted.current) setStatus({ text: `Could not read berth's state: ${(err as Error).message}`, error: true });
     } finally {
@@ -185,7 +200,14 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
       .liveStats(visible, others)
       .then(
         (numbers) => {
-          if (mounted.current) setLive(numbers);
+          // Drawn again only when a number as shown changed.
+          const text = [...numbers]
+            .map(([ref, n]) => `${ref} ${n.cpuPercent?.toFixed(1)} ${mb(n.memoryUsedBytes)}/${mb(n.memoryLimitBytes)}`)
+            .join('\n');
+          if (mounted.current && text !== lastLive.current) {
+            lastLive.current = text;
+            setLive(numbers);
+          }
         },
         () => undefined,
       )

@@ -6,6 +6,7 @@ import { BerthError } from '../errors.js';
 import type { Berth } from '../services/context.js';
 import { type DaemonStatus, daemonStatus } from '../services/daemon-control.js';
 import { withDeadline } from '../services/deadline.js';
+import { watchEngine } from '../services/engine-watch.js';
 import { type EngineHost, engineHost, type HostSummary, hostSummary } from '../services/host.js';
 import { enterMaintenance, leaveMaintenance, type MaintenanceStatus, maintenanceStatus } from '../services/maintenance.js';
 import { sshSessionCounts } from '../services/ssh-sessions.js';
@@ -14,9 +15,11 @@ import type { BulkProgress } from '../services/vm-bulk.js';
 import { latestVmEvents } from '../services/vm-event-log.js';
 import { vmLogs } from '../services/vm-exec.js';
 import { vmLiveStats } from '../services/vm-live-stats.js';
+import { vmRef } from '../services/vm-refs.js';
 import { listVms } from '../services/vm-status.js';
 import { destroyVm, restartVm, startVm, stopVm } from '../services/vms.js';
-import type { UserStatus, VmEventEntry } from '../state/schema.js';
+import type { State, UserStatus, VmEventEntry } from '../state/schema.js';
+import type { StateStore } from '../state/store.js';
 import type { VmView } from '../views/vm-view.js';
 
 /** A VM as the VMs tab shows it: the view of `vm list`, with live numbers when it runs (they come apart, see `liveStats`). */
@@ -118,6 +121,13 @@ const why = (what: string, err: unknown) => `${what}: ${(err as Error).message.s
 const UNREACHABLE = new Set(['DOCKER_UNREACHABLE', 'DOCKER_DENIED', 'INVALID_DOCKER_HOST']);
 const unreachable = (err: unknown) => err instanceof BerthError && UNREACHABLE.has(err.code);
 
+/** `ctx` whose state is read once, at the first read, for all that asks it (one snapshot's parts). */
+function oneReading(ctx: Berth): Berth {
+  let reading: Promise<State> | undefined;
+  const store: StateStore = Object.create(ctx.store, { read: { value: () => (reading ??= ctx.store.read()) } });
+  return { ...ctx, store };
+}
+
 /** The data source over berth's services (and the daemon's API for what only it knows). */
 export function berthDataSource(ctx: Berth): DataSource {
   const home = ctx.store.home;
@@ -141,10 +151,13 @@ export function berthDataSource(ctx: Berth): DataSource {
     return engine;
   };
   const live = vmLiveStats(ctx);
+  const engineWatch = watchEngine(ctx);
   /** Container ids of the running VMs of the last snapshot, by ref. */
   let containers = new Map<string, string>();
   return {
     async snapshot() {
+      // Every part of one snapshot from one reading of the state: they agree with one another, and it is read once.
+      const view = oneReading(ctx);
       const problems: string[] = [];
       let reach: EngineReach = 'waiting';
       const soft =
@@ -161,22 +174,26 @@ export function berthDataSource(ctx: Berth): DataSource {
           ? cached.value
           : Promise.race([cached.value, new Promise<null>((resolve) => setTimeout(() => resolve(null), ENGINE_WAIT_MS).unref())]);
         const value = await known;
-        return value ? hostSummary(ctx, Promise.resolve(value)) : null;
+        return value ? hostSummary(view, Promise.resolve(value)) : null;
       };
       const [state, maintenance, daemon, summary, views, sessions, events] = await Promise.all([
-        ctx.store.read(),
-        maintenanceStatus(ctx),
+        view.store.read(),
+        maintenanceStatus(view),
         daemonStatus(home),
         host().catch(soft('Docker engine', null)),
-        // One container list for every VM, whatever their number; the live numbers come apart.
-        listVms(ctx, { all: true }).catch(soft('VMs', null)),
+        // One container list for every VM, whatever their number, and only after the engine's events
+        // said something changed; the live numbers come apart.
+        engineWatch
+          .reading(view)
+          .then((reading) => listVms(view, { all: true }, reading))
+          .catch(soft('VMs', null)),
         sshSessionCounts(home),
-        latestVmEvents(ctx),
+        latestVmEvents(view),
       ]);
       if (summary || views) reach = 'up';
-      containers = new Map(
-        (views ?? []).filter((v) => v.state === 'running' && v.containerId).map((v) => [v.ref, v.containerId as string]),
-      );
+      // The full container ids (views show short ones): the cgroup files are named by them.
+      const running = new Set((views ?? []).filter((v) => v.state === 'running').map((v) => v.ref));
+      containers = new Map(state.vms.flatMap((vm) => (vm.containerId && running.has(vmRef(vm)) ? [[vmRef(vm), vm.containerId]] : [])));
       const vms = views?.map(
         (view): VmRow => ({
           ...view,
@@ -237,7 +254,10 @@ export function berthDataSource(ctx: Berth): DataSource {
         ]),
       );
     },
-    close: () => live.close(),
+    close: () => {
+      live.close();
+      engineWatch.close();
+    },
     startVm: async (ref) => void (await startVm(ctx, ref)),
     stopVm: async (ref) => void (await stopVm(ctx, ref)),
     restartVm: async (ref) => void (await restartVm(ctx, ref)),

@@ -228,7 +228,7 @@ describe('bulk actions', () => {
 });
 
 describe('live numbers from the cgroup files', () => {
-  it('reads CPU (between two readings), memory without the page cache, processes; cgroup v1 and v2', async () => {
+  it('reads CPU (between two readings), memory without the page cache, processes (a whole sample); cgroup v1 and v2', async () => {
     const root = join(home, 'cgroup');
     const v1 = 'a'.repeat(64);
     const v2 = 'b'.repeat(64);
@@ -247,10 +247,16 @@ describe('live numbers from the cgroup files', () => {
     const source = liveStats(runtime, { cgroupRoot: root, procRoot: join(home, 'proc') });
     const first = await source.read([v1]);
     expect(source.kind).toBe('cgroup');
-    expect(first.get(v1)).toMatchObject({ cpuPercent: null, memoryUsedBytes: 20 * 1024 ** 2, memoryLimitBytes: 64 * 1024 ** 2, pids: 4 });
+    expect(first.get(v1)).toMatchObject({ cpuPercent: null, memoryUsedBytes: 20 * 1024 ** 2, memoryLimitBytes: 64 * 1024 ** 2 });
     await writeFile(join(root, `cpuacct/docker/${v1}/cpuacct.usage`), '1050000000\n');
     const second = await source.read([v1]);
     expect(second.get(v1)?.cpuPercent).toBeGreaterThan(0);
+    // A whole sample (vm stats) has the processes too.
+    const full = await source.sample([v1], 1);
+    expect(full.get(v1)).toMatchObject({
+      status: 'fulfilled',
+      value: expect.objectContaining({ pids: 4, memoryUsedBytes: 20 * 1024 ** 2 }),
+    });
     // A container that stopped (its files gone) is left out, not an error.
     expect((await source.read(['c'.repeat(64)])).size).toBe(0);
     expect(engine.calls.stats).toBe(0);
@@ -264,7 +270,7 @@ describe('live numbers from the cgroup files', () => {
     await writeFile(join(dir, 'memory.stat'), `anon 1\ninactive_file ${2 * 1024 ** 2}\n`);
     await writeFile(join(dir, 'pids.current'), '2\n');
     const v2source = liveStats(runtime, { cgroupRoot: root2 });
-    expect((await v2source.read([v2])).get(v2)).toMatchObject({ memoryUsedBytes: 10 * 1024 ** 2, memoryLimitBytes: 0, pids: 2 });
+    expect((await v2source.read([v2])).get(v2)).toMatchObject({ memoryUsedBytes: 10 * 1024 ** 2, memoryLimitBytes: 0 });
   });
 
   it('falls back to the engine where the files are not on this machine, streaming only a bounded number of containers', async () => {
