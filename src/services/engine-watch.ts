@@ -12,6 +12,8 @@ const RETRY_MS = 5000;
 export interface EngineWatch {
   /** What the engine says about this home's VMs: read again only when its events said something changed. `view`: the state to read it through. */
   reading(view?: Berth): Promise<EngineReading>;
+  /** The caller changed something on the engine: the next reading is a fresh one. */
+  changed(): void;
   /** Stops following the engine's events (a later `reading` follows them again). */
   close(): void;
 }
@@ -63,6 +65,9 @@ export function watchEngine(ctx: Berth): EngineWatch {
         changed = true;
         throw err;
       }
+    },
+    changed() {
+      changed = true;
     },
     close() {
       generation++;

@@ -152,6 +152,13 @@ export function berthDataSource(ctx: Berth): DataSource {
   };
   const live = vmLiveStats(ctx);
   const engineWatch = watchEngine(ctx);
+  const acted = async (action: Promise<unknown>): Promise<void> => {
+    try {
+      await action;
+    } finally {
+      engineWatch.changed();
+    }
+  };
   /** Container ids of the running VMs of the last snapshot, by ref. */
   let containers = new Map<string, string>();
   return {
@@ -258,20 +265,24 @@ export function berthDataSource(ctx: Berth): DataSource {
       live.close();
       engineWatch.close();
     },
-    startVm: async (ref) => void (await startVm(ctx, ref)),
-    stopVm: async (ref) => void (await stopVm(ctx, ref)),
-    restartVm: async (ref) => void (await restartVm(ctx, ref)),
-    destroyVm: async (ref, keepData) => void (await destroyVm(ctx, ref, { keepData })),
+    // What the app does to VMs shows at the next refresh, without waiting for the engine's events.
+    startVm: (ref) => acted(startVm(ctx, ref)),
+    stopVm: (ref) => acted(stopVm(ctx, ref)),
+    restartVm: (ref) => acted(restartVm(ctx, ref)),
+    destroyVm: (ref, keepData) => acted(destroyVm(ctx, ref, { keepData })),
     approveUser: async (login) => void (await approveUser(ctx, login)),
     rejectUser: async (login) => void (await rejectUser(ctx, login)),
     revokeUser: async (login) => void (await revokeUser(ctx, login)),
     setUserPlan: async (login, plan) => void (await setUser(ctx.store, login, { plan })),
     async maintenanceOn(onProgress) {
-      const result = await enterMaintenance(ctx, { reason: 'from berth tui', onProgress: progressText('stopping VMs', onProgress) });
+      const result = await enterMaintenance(ctx, {
+        reason: 'from berth tui',
+        onProgress: progressText('stopping VMs', onProgress),
+      }).finally(engineWatch.changed);
       return `maintenance on; stopped ${result.changed.length} VM(s)${result.failed.length ? `, ${result.failed.length} failed` : ''}`;
     },
     async maintenanceOff(onProgress) {
-      const result = await leaveMaintenance(ctx, { onProgress: progressText('starting VMs', onProgress) });
+      const result = await leaveMaintenance(ctx, { onProgress: progressText('starting VMs', onProgress) }).finally(engineWatch.changed);
       return `maintenance off; started ${result.changed.length} VM(s)${result.failed.length ? `, ${result.failed.length} failed` : ''}`;
     },
     async followLogs(ref, tail, onText, onEnd) {
