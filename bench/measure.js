@@ -106,3 +106,53 @@ export function benchHome({ bin, root, prefix, env: extraEnv = {} }) {
   };
   return { dir, home, env, network, berth, cleanup };
 }
+
+/**
+ * `docker run -d` with what berth asks the engine for a VM: the same limits, hardening, network,
+ * home volume and labels (the baseline of the create benchmarks).
+ */
+export function dockerRunArgs({ name, hostname, network, memory, cpus, pids = 512, volume, user, labels, image }) {
+  return [
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--hostname',
+    hostname,
+    '--init',
+    '--cap-drop',
+    'ALL',
+    ...['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'SETUID', 'SETGID', 'KILL', 'NET_BIND_SERVICE', 'AUDIT_WRITE'].flatMap((c) => [
+      '--cap-add',
+      c,
+    ]),
+    '--security-opt',
+    'no-new-privileges:true',
+    '--memory',
+    memory,
+    '--memory-swap',
+    memory,
+    '--cpus',
+    cpus,
+    '--pids-limit',
+    String(pids),
+    '--network',
+    network,
+    '--restart',
+    'unless-stopped',
+    '--log-opt',
+    'max-size=10m',
+    '--log-opt',
+    'max-file=3',
+    '--mount',
+    `type=volume,source=${volume},target=/home/${user}`,
+    ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    '-e',
+    `BERTH_USER=${user}`,
+    '-e',
+    'BERTH_SUDO=0',
+    '-w',
+    `/home/${user}`,
+    image,
+  ];
+}

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { median, ms, removeBenchObjects } from './measure.js';
+import { dockerRunArgs, median, ms, removeBenchObjects } from './measure.js';
 
 export const title = 'VM create and exec against plain Docker';
 
@@ -38,54 +38,23 @@ export async function run({ bin, runs, root }) {
     const create = { berth: [], docker: [] };
     for (let i = 0; i < runs; i++) {
       create.berth.push(berth('vm', 'create', 'bench', '--name', `b${i}`).elapsed);
-      const labels = ['managed=true', `instance=${instance}`, 'user=bench', `vm=d${i}`, 'plan=bench'].flatMap((l) => [
-        '--label',
-        `dev.berth.${l}`,
-      ]);
+      const labels = Object.fromEntries(
+        ['managed=true', `instance=${instance}`, 'user=bench', `vm=d${i}`, 'plan=bench']
+          .map((l) => l.split('='))
+          .map(([k, v]) => [`dev.berth.${k}`, v]),
+      );
       // What berth asks the engine for, as a docker run: same limits, hardening, network, volume, labels.
-      const flags = [
-        'run',
-        '-d',
-        '--name',
-        `berth-bench-d${i}`,
-        '--hostname',
-        `bench-d${i}`,
-        '--init',
-        '--cap-drop',
-        'ALL',
-        ...['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'SETUID', 'SETGID', 'KILL', 'NET_BIND_SERVICE', 'AUDIT_WRITE'].flatMap((c) => [
-          '--cap-add',
-          c,
-        ]),
-        '--security-opt',
-        'no-new-privileges:true',
-        '--memory',
-        '64m',
-        '--memory-swap',
-        '64m',
-        '--cpus',
-        '0.5',
-        '--pids-limit',
-        '512',
-        '--network',
+      const flags = dockerRunArgs({
+        name: `berth-bench-d${i}`,
+        hostname: `bench-d${i}`,
         network,
-        '--restart',
-        'unless-stopped',
-        '--log-opt',
-        'max-size=10m',
-        '--log-opt',
-        'max-file=3',
-        '--mount',
-        `type=volume,source=berth-bench-d${i}-home,target=/home/bench`,
-        ...labels,
-        '-e',
-        'BERTH_USER=bench',
-        '-e',
-        'BERTH_SUDO=0',
-        '-w',
-        '/home/bench',
-        IMAGE,
-      ];
+        memory: '64m',
+        cpus: '0.5',
+        volume: `berth-bench-d${i}-home`,
+        user: 'bench',
+        labels,
+        image: IMAGE,
+      });
       create.docker.push(timed('docker', flags).elapsed);
     }
     // Container names are opaque ids: berth says which is the VM's.

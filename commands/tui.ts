@@ -27,8 +27,15 @@ export default class Tui extends BerthCommand {
     // A terminal is there: ink must draw live even when CI is set in the environment.
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
+    // React's production build (set before it loads): its development build costs several times the CPU per frame.
+    process.env.NODE_ENV ??= 'production';
+    // The first snapshot is read while the screen's modules (ink, react) load: the first screen comes sooner.
+    const { berthDataSource } = await import('../src/tui/data-source.js');
+    const source = berthDataSource(this.berth);
+    const first = source.snapshot();
+    first.catch(() => undefined);
     const { runTui } = await import('../src/tui/run.js');
     // NO_COLOR (https://no-color.org): the same screens without colour.
-    await runTui(this.berth, { colour: !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') });
+    await runTui(this.berth, { colour: !('NO_COLOR' in process.env && process.env.NO_COLOR !== ''), source, first });
   }
 }

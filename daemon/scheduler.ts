@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Berth } from '../src/services/context.js';
 import { maintenanceTick, nextDue } from '../src/services/maintenance.js';
-import { enforcePolicies, type SessionCounts } from '../src/services/vm-policies.js';
+import { enforcePolicies, policyMemory, type SessionCounts } from '../src/services/vm-policies.js';
 import { effectiveConfig } from '../src/values/config-keys.js';
 import type { Components } from './components.js';
 import type { Metrics } from './metrics.js';
@@ -18,6 +18,8 @@ export class Scheduler {
   private watcher: { close(): void } | null = null;
   private stopped = false;
   private running: Promise<unknown> = Promise.resolve();
+  /** The VMs' CPU readings from one policy pass to the next. */
+  private readonly policyMemory = policyMemory();
 
   constructor(
     private readonly ctx: Berth,
@@ -95,7 +97,9 @@ export class Scheduler {
     let interval = 30;
     try {
       interval = effectiveConfig((await this.ctx.store.read()).config)['idle-check-interval'];
-      const actions = await this.serial(() => this.metrics.time('policies', () => enforcePolicies(this.ctx, new Date(), this.sessions)));
+      const actions = await this.serial(() =>
+        this.metrics.time('policies', () => enforcePolicies(this.ctx, new Date(), this.sessions, this.policyMemory)),
+      );
       for (const a of actions) this.log.info({ vm: a.vm, action: a.action, reason: a.reason }, a.detail);
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'VM policies failed');
@@ -109,5 +113,6 @@ export class Scheduler {
     if (this.policyTimer) clearTimeout(this.policyTimer);
     this.watcher?.close();
     await this.running;
+    this.policyMemory.stats?.close();
   }
 }

@@ -8,8 +8,8 @@ import { hostSummary } from '../../src/services/host.js';
 import { enterMaintenance, leaveMaintenance } from '../../src/services/maintenance.js';
 import { allowTelegramUser, findUserByLoginOrId } from '../../src/services/telegram-users.js';
 import { approveUser, rejectUser, removeUser, setUser } from '../../src/services/users.js';
-import { listVms } from '../../src/services/vm-status.js';
-import { stopVm } from '../../src/services/vms.js';
+import { type BulkFailure, stopVms } from '../../src/services/vm-bulk.js';
+import { engineContainers, listVms } from '../../src/services/vm-status.js';
 import type { User } from '../../src/state/schema.js';
 import { printable } from '../../src/values/names.js';
 import { formatSize } from '../../src/values/sizes.js';
@@ -20,6 +20,13 @@ function words(ctx: BotContext, min: number, usage: string): string[] {
   const list = argsOf(ctx).split(/\s+/).filter(Boolean);
   if (list.length < min) throw new BerthError('USAGE', 'Missing arguments.', `Usage: ${usage}`);
   return list;
+}
+
+/** The VMs an action on many could not act on, with why (the first 20; the others counted). */
+function failureLines(failed: BulkFailure[], verb: string): string[] {
+  if (failed.length === 0) return [];
+  const shown = failed.slice(0, 20).map((f) => `• ${f.vm}: ${f.error}`);
+  return [`⚠️ ${failed.length} VM(s) could not be ${verb}:`, ...shown, ...(failed.length > 20 ? [`and ${failed.length - 20} more`] : [])];
 }
 
 function userLine(u: User): string {
@@ -35,7 +42,10 @@ export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void 
 
   admin.command('admin_info', async (ctx) => {
     const state = await store.read();
-    const host = await hostSummary(berth);
+    // The engine is asked once for all the VMs (a filtered list), whatever their number.
+    const [host, containers] = await Promise.all([hostSummary(berth), berth.runtime().then((runtime) => engineContainers(berth, runtime))]);
+    const known = new Set(state.vms.map((vm) => vm.containerId).filter(Boolean));
+    const engineRunning = containers.filter((c) => known.has(c.id) && c.state === 'running').length;
     const m = state.maintenance;
     const config = await Promise.all(
       ['ram', 'cpu', 'gpu', 'default-plan', 'max-vms', 'idle-timeout', 'image'].map((k) => getConfig(store, k)),
@@ -50,6 +60,7 @@ export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void 
       `<b>Host</b> ${escapeHtml(host.name)} (Docker ${escapeHtml(host.engineVersion)}): ${host.reserved.cpus}/${host.cpus} CPUs and ${formatSize(host.reserved.memoryBytes)}/${formatSize(host.memoryBytes)} memory reserved by running VMs`,
       `<b>Users</b>: ${state.users.filter((u) => u.status === 'allowed').length} allowed, ${state.users.filter((u) => u.status === 'pending').length} pending`,
       `<b>Active VMs</b> (${active.length}): ${escapeHtml(shown) || 'none'}`,
+      `<b>On the engine</b>: ${engineRunning} running, ${state.vms.length - engineRunning} not`,
     ].join('\n');
     await ctx.reply(text, { parse_mode: 'HTML' });
   });
@@ -68,20 +79,37 @@ export function adminCommands(admin: Composer<BotContext>, deps: BotDeps): void 
     const [ref = ''] = words(ctx, 1, '/force_stop <login|telegram id>');
     const user = findUserByLoginOrId(await store.read(), ref);
     const running = (await listVms(berth, { user: user.login })).filter((vm) => vm.state === 'running');
-    for (const vm of running) await stopVm(berth, vm.ref, actor, 'operator');
-    await ctx.reply(running.length ? `🛑 Stopped ${running.map((vm) => vm.ref).join(', ')}.` : `${user.login} has no running VM.`);
+    if (running.length === 0) {
+      await ctx.reply(`${user.login} has no running VM.`);
+      return;
+    }
+    const result = await stopVms(
+      berth,
+      running.map((vm) => ({ ref: vm.ref, reason: 'operator' as const })),
+      actor,
+    );
+    await replyLong(
+      ctx,
+      [...(result.changed.length ? [`🛑 Stopped ${result.changed.join(', ')}.`] : []), ...failureLines(result.failed, 'stopped')].join(
+        '\n',
+      ),
+    );
   });
 
   admin.command('maintenance', async (ctx) => {
     const [mode = '', ...reason] = words(ctx, 1, '/maintenance on|off [reason]');
     if (mode === 'on') {
       const result = await enterMaintenance(berth, { reason: reason.join(' ') });
-      await ctx.reply(
-        `🛠 Maintenance is on; ${result.changed.length} VM(s) stopped.${result.failed.length ? ` ${result.failed.length} could not be stopped.` : ''}`,
+      await replyLong(
+        ctx,
+        [`🛠 Maintenance is on; ${result.changed.length} VM(s) stopped.`, ...failureLines(result.failed, 'stopped')].join('\n'),
       );
     } else if (mode === 'off') {
       const result = await leaveMaintenance(berth, { restore: true });
-      await ctx.reply(`✅ Maintenance is off; ${result.changed.length} VM(s) started again.`);
+      await replyLong(
+        ctx,
+        [`✅ Maintenance is off; ${result.changed.length} VM(s) started again.`, ...failureLines(result.failed, 'started')].join('\n'),
+      );
     } else {
       throw new BerthError('USAGE', `"${printable(mode.slice(0, 20))}" is not on or off.`, 'Usage: /maintenance on|off [reason]');
     }

@@ -15,3 +15,23 @@ export function progressLines(json: boolean): { line: (text: string) => void; do
     },
   };
 }
+
+/**
+ * Progress of an action on many VMs (`stopping VMs: 120/500, 2 failed`): rewritten in place in a
+ * terminal, a plain line at every tenth otherwise, nothing with --json. The failures themselves
+ * are the command's to tell, once, at the end.
+ */
+export function bulkProgress(json: boolean, verb: string) {
+  const progress = progressLines(json);
+  const live = Boolean(process.stderr.isTTY) && !json;
+  let shownTenth = -1;
+  return {
+    onProgress: ({ done, total, failed }: { done: number; total: number; failed: number }) => {
+      const tenth = Math.floor((done * 10) / Math.max(1, total));
+      if (!live && tenth === shownTenth && done < total) return;
+      shownTenth = tenth;
+      progress.line(`${verb}: ${done}/${total}${failed ? `, ${failed} failed` : ''}`);
+    },
+    done: progress.done,
+  };
+}

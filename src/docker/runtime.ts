@@ -32,9 +32,11 @@ export interface ContainerSummary {
   /** Docker's state: created, running, paused, restarting, exited, dead. */
   state: string;
   image: string;
+  /** The exit code of a container that has exited (from the engine's list), else null. */
+  exitCode: number | null;
 }
 
-export interface ContainerDetails extends ContainerSummary {
+export interface ContainerDetails extends Omit<ContainerSummary, 'exitCode'> {
   running: boolean;
   /** Commands running in it through docker exec. */
   execs: number;
@@ -211,17 +213,17 @@ export class DockerRuntime {
   // --- networks and volumes ---
 
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
-    const existing = await this.network(name);
-    if (existing) {
-      if (existing.options['com.docker.network.bridge.enable_icc'] !== 'false') {
+    const isolated = (network: NetworkSummary) => {
+      if (network.options['com.docker.network.bridge.enable_icc'] !== 'false') {
         throw new BerthError(
           'NETWORK_NOT_ISOLATED',
           `The Docker network ${name} lets containers reach each other; VMs must not share it.`,
           'Point berth config docker.network at a new name (berth creates it isolated), or remove that network.',
         );
       }
-      return;
-    }
+    };
+    const existing = await this.network(name);
+    if (existing) return isolated(existing);
     try {
       await this.docker.createNetwork({
         Name: name,
@@ -232,7 +234,10 @@ export class DockerRuntime {
         Options: { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: bridgeNameFor(name) },
       });
     } catch (err) {
-      if (statusOf(err) !== 409) this.fail(err, `create network ${name}`);
+      // Racing creates on a fresh host: the one that lost finds the network the winner made.
+      const made = await this.network(name);
+      if (made) isolated(made);
+      else if (statusOf(err) !== 409) this.fail(err, `create network ${name}`);
     }
   }
 
@@ -404,6 +409,7 @@ export class DockerRuntime {
     return new Map(list.map((c) => [c.Id, (c as { SizeRw?: number }).SizeRw ?? 0]));
   }
 
+  /** The containers carrying all these labels, running or not: one engine call, whatever their number. */
   async containers(labels: string[]): Promise<ContainerSummary[]> {
     const list = await this.docker
       .listContainers({ all: true, filters: { label: labels } })
@@ -414,6 +420,7 @@ export class DockerRuntime {
       labels: c.Labels ?? {},
       state: c.State,
       image: c.Image,
+      exitCode: exitCodeOf(c.Status),
     }));
   }
 
@@ -538,31 +545,51 @@ export class DockerRuntime {
     return out;
   }
 
+  /** One sample of a container's numbers (the engine takes two, a second apart, for the CPU). */
   async stats(id: string): Promise<VmStats> {
     const s = (await this.docker
       .getContainer(id)
       .stats({ stream: false })
       .catch((err) => this.fail(err, 'read VM statistics'))) as unknown as Docker.ContainerStats;
-    const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
-    const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
-    const cpus = s.cpu_stats.online_cpus || s.cpu_stats.cpu_usage.percpu_usage?.length || 1;
-    const memStats = (s.memory_stats.stats ?? {}) as Record<string, number>;
-    const cache = memStats.inactive_file ?? memStats.total_inactive_file ?? 0;
-    let rx = 0;
-    let tx = 0;
-    for (const net of Object.values(s.networks ?? {})) {
-      rx += net.rx_bytes;
-      tx += net.tx_bytes;
-    }
-    return {
-      cpuPercent: systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0,
-      memoryUsedBytes: Math.max(0, (s.memory_stats.usage ?? 0) - cache),
-      memoryLimitBytes: s.memory_stats.limit ?? 0,
-      pids: (s as unknown as { pids_stats?: { current?: number } }).pids_stats?.current ?? 0,
-      netRxBytes: rx,
-      netTxBytes: tx,
-    };
+    return statsOf(s);
   }
+
+  /** The engine's stream of a container's numbers, one JSON document a second (read them with `statsOf`). */
+  async statsStream(id: string): Promise<NodeJS.ReadableStream> {
+    return (await this.docker
+      .getContainer(id)
+      .stats({ stream: true })
+      .catch((err) => this.fail(err, 'read VM statistics'))) as unknown as NodeJS.ReadableStream;
+  }
+}
+
+/** `Exited (137) 5 minutes ago` → 137; null for a container that has not exited. */
+function exitCodeOf(status: string | undefined): number | null {
+  const found = /^Exited \((-?\d+)\)/.exec(status ?? '');
+  return found ? Number(found[1]) : null;
+}
+
+/** The numbers of one of the engine's stats documents (CPU from its two samples, memory without the page cache). */
+export function statsOf(s: Docker.ContainerStats): VmStats {
+  const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+  const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
+  const cpus = s.cpu_stats.online_cpus || s.cpu_stats.cpu_usage.percpu_usage?.length || 1;
+  const memStats = (s.memory_stats.stats ?? {}) as Record<string, number>;
+  const cache = memStats.inactive_file ?? memStats.total_inactive_file ?? 0;
+  let rx = 0;
+  let tx = 0;
+  for (const net of Object.values(s.networks ?? {})) {
+    rx += net.rx_bytes;
+    tx += net.tx_bytes;
+  }
+  return {
+    cpuPercent: systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0,
+    memoryUsedBytes: Math.max(0, (s.memory_stats.usage ?? 0) - cache),
+    memoryLimitBytes: s.memory_stats.limit ?? 0,
+    pids: (s as unknown as { pids_stats?: { current?: number } }).pids_stats?.current ?? 0,
+    netRxBytes: rx,
+    netTxBytes: tx,
+  };
 }
 
 function statusOf(err: unknown): number | undefined {

@@ -1,10 +1,12 @@
-import { LABEL, vmLabels, volumeName } from '../docker/labels.js';
+import pLimit from 'p-limit';
+import { instanceFilter, LABEL, vmLabels, volumeName } from '../docker/labels.js';
 import type { DockerRuntime } from '../docker/runtime.js';
 import { checkVmName, findUser, vmRef } from '../domain/lookups.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { attachDisk, createDiskImage, deleteDisk, detachDisk, diskPaths, disksDir, diskUsed, dropStaleLinks } from '../host/disk-image.js';
 import { newId } from '../state/migrations.js';
-import { type Home, ID_PATTERN, type State, type User } from '../state/schema.js';
+import { type Home, ID_PATTERN, type State, type User, type Vm } from '../state/schema.js';
+import { effectiveConfig } from '../values/config-keys.js';
 import { checkLogin, printable } from '../values/names.js';
 import type { Berth } from './context.js';
 
@@ -219,22 +221,39 @@ export async function restoreHomes(
   await dropStaleLinks(disksDir(ctx.store.home));
   const wanted = state.vms.filter((vm) => vm.desired === 'running' && vm.phase === 'ready' && vm.containerId);
   if (wanted.length === 0) return out;
-  const runtime = await ctx.runtime();
-  for (const vm of wanted) {
+  // Only VMs with a home quota: the others' homes are plain volumes the engine mounts itself.
+  const withDisk = wanted.flatMap((vm) => {
     const home = state.homes.find((h) => h.id === vm.home);
+    return home?.diskBytes ? [{ vm, home }] : [];
+  });
+  if (withDisk.length === 0) return out;
+  const runtime = await ctx.runtime();
+  // Which of them run: one engine call for all.
+  const containers = new Map((await runtime.containers(instanceFilter(state.instanceId))).map((c) => [c.id, c]));
+  const toStart: Vm[] = [];
+  for (const { vm, home } of withDisk) {
     try {
-      if (home?.diskBytes) {
-        await attachDisk(diskPaths(ctx.store.home, home.id));
-        out.attached.push(vmRef(vm));
-      }
-      const details = await runtime.inspectContainer(vm.containerId as string);
-      if (details && !details.running && home?.diskBytes) {
-        await runtime.startContainer(details.id);
-        out.started.push(vmRef(vm));
-      }
+      // One at a time: each takes a free loop device.
+      await attachDisk(diskPaths(ctx.store.home, home.id));
+      out.attached.push(vmRef(vm));
+      const container = containers.get(vm.containerId as string);
+      if (container && container.state !== 'running') toStart.push(vm);
     } catch (err) {
       out.failed.push({ vm: vmRef(vm), error: (err as Error).message });
     }
   }
+  const limit = pLimit(effectiveConfig(state.config)['bulk.concurrency']);
+  await Promise.all(
+    toStart.map((vm) =>
+      limit(async () => {
+        try {
+          await runtime.startContainer(vm.containerId as string);
+          out.started.push(vmRef(vm));
+        } catch (err) {
+          out.failed.push({ vm: vmRef(vm), error: (err as Error).message });
+        }
+      }),
+    ),
+  );
   return out;
 }

@@ -8,15 +8,15 @@ import type { Maintenance, Schedule, State } from '../state/schema.js';
 import { formatDuration, parseDuration, utcMinute } from '../values/durations.js';
 import { printable } from '../values/names.js';
 import type { Berth } from './context.js';
+import { type BulkFailure, type BulkProgress, bulkConcurrency, inParallel, startVms } from './vm-bulk.js';
 import { logVmEvent } from './vm-event-log.js';
-import { startVm } from './vms.js';
 
 export interface MaintenanceResult {
   maintenance: Maintenance;
   /** VMs stopped (on) or started again (off) by this call. */
   changed: string[];
-  /** VMs that could not be stopped or started, with why. */
-  failed: Array<{ vm: string; error: string }>;
+  /** VMs that could not be stopped or started, with why; the others were. */
+  failed: BulkFailure[];
 }
 
 const iso = (d: Date) => d.toISOString();
@@ -27,7 +27,7 @@ const iso = (d: Date) => d.toISOString();
  */
 export async function enterMaintenance(
   ctx: Berth,
-  options: { reason?: string; until?: Date; source?: 'operator' | 'schedule'; window?: string } = {},
+  options: { reason?: string; until?: Date; source?: 'operator' | 'schedule'; window?: string; onProgress?: BulkProgress } = {},
 ): Promise<MaintenanceResult> {
   const reason = checkReason(options.reason ?? '');
   const claimed = await ctx.store.transact((state) => {
@@ -48,25 +48,21 @@ export async function enterMaintenance(
   });
   if (!claimed) return { maintenance: (await ctx.store.read()).maintenance, changed: [], failed: [] };
   const runtime = await ctx.runtime();
-  const stopped: string[] = [];
-  const failed: MaintenanceResult['failed'] = [];
-  await Promise.all(
-    claimed.map(async (vm) => {
-      try {
-        await runtime.stopContainer(vm.containerId as string);
-        stopped.push(vmRef(vm));
-      } catch (err) {
-        failed.push({ vm: vmRef(vm), error: (err as Error).message });
-      }
-    }),
-  );
+  // `bulk.concurrency` stops at a time; one that fails is told, the others go on.
+  const outcome = await inParallel(claimed, vmRef, (vm) => runtime.stopContainer(vm.containerId as string), {
+    concurrency: await bulkConcurrency(ctx),
+    onProgress: options.onProgress,
+  });
+  const stopped = new Set(outcome.done.map(vmRef));
+  const failed = outcome.failed.map((f) => f.failure);
+  const failedRefs = new Set(failed.map((f) => f.vm));
   const maintenance = await ctx.store.transact((state) => {
     const at = iso(new Date());
     for (const vm of state.vms) {
-      if (stopped.includes(vmRef(vm))) {
+      if (stopped.has(vmRef(vm))) {
         vm.lastStoppedAt = at;
         logVmEvent(state, vm, 'maintenance-stop', reason ? `maintenance: ${reason}` : 'maintenance');
-      } else if (failed.some((f) => f.vm === vmRef(vm)) && vm.stopReason === 'maintenance') {
+      } else if (failedRefs.has(vmRef(vm)) && vm.stopReason === 'maintenance') {
         vm.desired = 'running';
         delete vm.stopReason;
       }
@@ -79,35 +75,26 @@ export async function enterMaintenance(
     to: 'all',
     text: `berth is in maintenance${maintenanceWindow(maintenance)}; VMs are stopped meanwhile.`,
   });
-  return { maintenance, changed: stopped.sort(), failed };
+  return { maintenance, changed: [...stopped].sort(), failed };
 }
 
-/** Turns maintenance off and (unless `restore` is false) starts again the VMs it stopped. */
-export async function leaveMaintenance(ctx: Berth, options: { restore?: boolean; window?: string } = {}): Promise<MaintenanceResult> {
+/** Turns maintenance off and (unless `restore` is false) starts again the VMs it stopped, `bulk.concurrency` at a time. */
+export async function leaveMaintenance(
+  ctx: Berth,
+  options: { restore?: boolean; window?: string; onProgress?: BulkProgress } = {},
+): Promise<MaintenanceResult> {
   const claimed = await ctx.store.transact((state) => {
     const m = state.maintenance;
     if (!m.on || (options.window !== undefined && m.window !== options.window)) return null;
     state.maintenance = { ...MAINTENANCE_OFF, stoppedVms: [] };
     // Only VMs still stopped for maintenance: one an operator started or destroyed meanwhile is left alone.
-    return state.vms
-      .filter((vm) => m.stoppedVms.includes(vmRef(vm)) && vm.desired === 'stopped' && vm.stopReason === 'maintenance')
-      .map(vmRef);
+    const stopped = new Set(m.stoppedVms);
+    return state.vms.filter((vm) => stopped.has(vmRef(vm)) && vm.desired === 'stopped' && vm.stopReason === 'maintenance').map(vmRef);
   });
   if (!claimed) return { maintenance: (await ctx.store.read()).maintenance, changed: [], failed: [] };
-  const started: string[] = [];
-  const failed: MaintenanceResult['failed'] = [];
-  if (options.restore !== false) {
-    for (const ref of claimed) {
-      try {
-        await startVm(ctx, ref, OPERATOR);
-        started.push(ref);
-      } catch (err) {
-        failed.push({ vm: ref, error: (err as Error).message });
-      }
-    }
-  }
+  const result = options.restore !== false ? await startVms(ctx, claimed, OPERATOR, { onProgress: options.onProgress }) : null;
   await ctx.notifier.send({ kind: 'maintenance-end', to: 'all', text: 'Maintenance is over; VMs can be started again.' });
-  return { maintenance: (await ctx.store.read()).maintenance, changed: started, failed };
+  return { maintenance: (await ctx.store.read()).maintenance, changed: result?.changed ?? [], failed: result?.failed ?? [] };
 }
 
 function checkReason(reason: string): string {

@@ -9,6 +9,7 @@ import type { Berth } from './context.js';
 import { type FirewallState, firewallStatus } from './firewall.js';
 import { mountedBy } from './homes.js';
 import { type NativeModules, nativeModules } from './native-modules.js';
+import { type BulkFailure, type BulkProgress, bulkConcurrency, inParallel } from './vm-bulk.js';
 import { recreateContainer } from './vms.js';
 
 export interface Drift {
@@ -86,37 +87,58 @@ export async function findDrift(ctx: Berth, runtime: DockerRuntime): Promise<Dri
 export interface ReconcileResult extends Drift {
   fixed: boolean;
   actions: string[];
+  /** What could not be mended, with why; the rest was. */
+  failed: BulkFailure[];
 }
 
 /**
  * Brings the engine and the state back together. Without `fix` it only reports.
  * Orphans are adopted when they are berth-made VMs of a known user and plan, else
- * removed (volumes are never removed); missing containers are recreated on the kept home.
+ * removed (volumes are never removed); missing containers are recreated on the kept home,
+ * `bulk.concurrency` at a time; one that fails is told and the others are still mended.
  */
-export async function reconcile(ctx: Berth, options: { fix: boolean }): Promise<ReconcileResult> {
+export async function reconcile(ctx: Berth, options: { fix: boolean; onProgress?: BulkProgress }): Promise<ReconcileResult> {
   const runtime = await ctx.runtime();
   const drift = await findDrift(ctx, runtime);
   const actions: string[] = [];
-  if (!options.fix) return { ...drift, fixed: false, actions };
+  if (!options.fix) return { ...drift, fixed: false, actions, failed: [] };
   const state = await ctx.store.read();
   const containers = await runtime.containers(instanceFilter(state.instanceId));
-  for (const orphan of drift.orphans) {
-    const container = containers.find((c) => c.id.startsWith(orphan.id));
-    if (!container) continue;
-    if (orphan.adoptable) {
-      await adopt(ctx, runtime, container);
-      actions.push(`adopted ${orphan.name} as ${orphan.user}/${orphan.vm}`);
-    } else {
-      await runtime.removeContainer(container.id);
-      actions.push(`removed orphan container ${orphan.name} (its volume, if any, is kept)`);
-    }
-  }
-  for (const ref of [...drift.missing, ...drift.stuck]) {
-    const vm = (await ctx.store.read()).vms.find((v) => vmRef(v) === ref) as Vm;
-    await recreateContainer(ctx, runtime, vm);
-    actions.push(`recreated the container of ${ref} (home ${vm.home} kept)`);
-  }
-  return { ...drift, fixed: true, actions };
+  const concurrency = await bulkConcurrency(ctx);
+  const total = drift.orphans.length + drift.missing.length + drift.stuck.length;
+  const orphans = await inParallel(
+    drift.orphans,
+    (o) => o.name,
+    async (orphan) => {
+      const container = containers.find((c) => c.id.startsWith(orphan.id));
+      if (!container) return;
+      if (orphan.adoptable) {
+        await adopt(ctx, runtime, container);
+        actions.push(`adopted ${orphan.name} as ${orphan.user}/${orphan.vm}`);
+      } else {
+        await runtime.removeContainer(container.id);
+        actions.push(`removed orphan container ${orphan.name} (its volume, if any, is kept)`);
+      }
+    },
+    { concurrency, onProgress: options.onProgress, total },
+  );
+  const recreated = await inParallel(
+    [...drift.missing, ...drift.stuck],
+    (ref) => ref,
+    async (ref) => {
+      const vm = (await ctx.store.read()).vms.find((v) => vmRef(v) === ref) as Vm;
+      await recreateContainer(ctx, runtime, vm);
+      actions.push(`recreated the container of ${ref} (home ${vm.home} kept)`);
+    },
+    {
+      concurrency,
+      onProgress: options.onProgress,
+      total,
+      failedBefore: orphans.failed.length,
+      doneBefore: orphans.done.length + orphans.failed.length,
+    },
+  );
+  return { ...drift, fixed: true, actions: actions.sort(), failed: [...orphans.failed, ...recreated.failed].map((f) => f.failure) };
 }
 
 async function adopt(ctx: Berth, runtime: DockerRuntime, container: ContainerSummary): Promise<void> {

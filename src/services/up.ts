@@ -6,7 +6,7 @@ import type { DaemonStatus } from './daemon-routes.js';
 import { ensureFirewall, type FirewallReport } from './firewall.js';
 import { buildImage, DEFAULT_TEMPLATE, templateTag } from './images.js';
 import { initHome } from './init.js';
-import { stopVm } from './vms.js';
+import { type BulkFailure, type BulkProgress, stopVms } from './vm-bulk.js';
 
 export interface UpResult {
   initialised: boolean;
@@ -46,15 +46,19 @@ export async function up(
   return { initialised: init.created, imageBuilt, daemonStarted: !before.running, daemon, firewall };
 }
 
-/** Stops the daemon; VMs keep running unless `stopVms`. */
-export async function down(ctx: Berth, options: { stopVms?: boolean } = {}): Promise<{ daemonPid: number | null; stoppedVms: string[] }> {
+/** Stops the daemon; VMs keep running unless `stopVms` (then `bulk.concurrency` at a time; one that fails does not stop the rest). */
+export async function down(
+  ctx: Berth,
+  options: { stopVms?: boolean; onProgress?: BulkProgress } = {},
+): Promise<{ daemonPid: number | null; stoppedVms: string[]; failed: BulkFailure[] }> {
   const result = await stopDaemon(ctx.store.home);
-  const stoppedVms: string[] = [];
-  if (options.stopVms) {
-    for (const vm of (await ctx.store.read()).vms.filter((v) => v.desired === 'running' && v.phase === 'ready')) {
-      await stopVm(ctx, vmRef(vm));
-      stoppedVms.push(vmRef(vm));
-    }
-  }
-  return { daemonPid: result?.pid ?? null, stoppedVms };
+  if (!options.stopVms) return { daemonPid: result?.pid ?? null, stoppedVms: [], failed: [] };
+  const running = (await ctx.store.read()).vms.filter((v) => v.desired === 'running' && v.phase === 'ready');
+  const stopped = await stopVms(
+    ctx,
+    running.map((vm) => ({ ref: vmRef(vm) })),
+    undefined,
+    { onProgress: options.onProgress },
+  );
+  return { daemonPid: result?.pid ?? null, stoppedVms: stopped.changed, failed: stopped.failed };
 }

@@ -9,8 +9,8 @@ import { checkLogin, printable } from '../values/names.js';
 import type { Berth } from './context.js';
 import { deleteHome, keptHomesOf } from './homes.js';
 import { closeWithdrawnSessions } from './ssh-sessions.js';
+import { type BulkFailure, stopVms } from './vm-bulk.js';
 import { logAccessEvent } from './vm-event-log.js';
-import { stopVm } from './vms.js';
 
 export interface UserChanges {
   /** A Telegram id, or null to clear it. */
@@ -214,25 +214,17 @@ export async function revokeUser(
   ctx: Berth,
   login: string,
   options: { keepRunning?: boolean; by?: string } = {},
-): Promise<{ user: User; stopped: string[]; failed: Array<{ vm: string; error: string }> }> {
+): Promise<{ user: User; stopped: string[]; failed: BulkFailure[] }> {
   const by = options.by ?? 'operator';
   const user = await transition(ctx.store, login, 'revoke', undefined, by);
   // Their SSH sessions hear why before their VMs stop under them.
   await closeWithdrawnSessions(ctx.store.home);
-  const stopped: string[] = [];
-  const failed: Array<{ vm: string; error: string }> = [];
-  if (!options.keepRunning) {
-    const running = (await ctx.store.read()).vms.filter((vm) => vm.user === login && vm.desired === 'running' && vm.phase === 'ready');
-    await Promise.all(
-      running.map(async (vm) => {
-        try {
-          await stopVm(ctx, vmRef(vm), { ...OPERATOR, label: by }, 'revoked');
-          stopped.push(vmRef(vm));
-        } catch (err) {
-          failed.push({ vm: vmRef(vm), error: (err as Error).message });
-        }
-      }),
-    );
-  }
-  return { user, stopped, failed };
+  if (options.keepRunning) return { user, stopped: [], failed: [] };
+  const running = (await ctx.store.read()).vms.filter((vm) => vm.user === login && vm.desired === 'running' && vm.phase === 'ready');
+  const result = await stopVms(
+    ctx,
+    running.map((vm) => ({ ref: vmRef(vm), reason: 'revoked' as const })),
+    { ...OPERATOR, label: by },
+  );
+  return { user, stopped: result.changed, failed: result.failed };
 }

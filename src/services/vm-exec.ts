@@ -1,5 +1,5 @@
-import pLimit from 'p-limit';
-import { homeDir } from '../docker/labels.js';
+import { homeDir, instanceFilter, LABEL } from '../docker/labels.js';
+import { liveStats } from '../docker/live-stats.js';
 import type { ExecHandle, VmStats } from '../docker/runtime.js';
 import { type Actor, OPERATOR } from '../domain/actor.js';
 import { findVm, findVmFor, vmRef } from '../domain/lookups.js';
@@ -76,37 +76,39 @@ export interface VmStatsView extends VmStats {
   ref: string;
 }
 
-/** One sample of CPU, memory, processes and network per running VM (or the one named). */
+/** Engine stats calls at a time where the numbers come from the engine (it is not on this machine). */
+const STATS_CONCURRENCY = 8;
+
+/**
+ * One sample of CPU, memory, processes and network per running VM (or the one named): which run
+ * is one filtered container list; the numbers come from the containers' cgroup files where the
+ * engine is on this machine (no engine call), else from the engine, STATS_CONCURRENCY at a time.
+ */
 export async function vmStats(ctx: Berth, ref?: string): Promise<VmStatsView[]> {
   const state = await ctx.store.read();
   const vms = ref ? [findVm(state, ref)] : state.vms.filter((vm) => vm.containerId);
   const runtime = await ctx.runtime();
-  const running = (
-    await Promise.all(vms.map(async (vm) => (vm.containerId && (await runtime.inspectContainer(vm.containerId))?.running ? vm : null)))
-  ).filter((vm): vm is Vm => vm !== null);
+  const labels = ref && vms[0] ? [`${LABEL.user}=${vms[0].user}`, `${LABEL.vm}=${vms[0].name}`] : [];
+  const listed = vms.length ? await runtime.containers([...instanceFilter(state.instanceId), ...labels]) : [];
+  const up = new Set(listed.filter((c) => c.state === 'running').map((c) => c.id));
+  const running = vms.filter((vm) => vm.containerId && up.has(vm.containerId));
   if (ref && running.length === 0) throw new BerthError('VM_NOT_RUNNING', `VM ${ref} is not running.`, `Start it: berth vm start ${ref}`);
-  return Promise.all(running.map(async (vm) => ({ ref: vmRef(vm), ...(await runtime.stats(vm.containerId as string)) })));
-}
-
-/**
- * Live numbers of VMs the caller already knows to be running (from `listVms`, which
- * inspected them), without inspecting them again: at most `concurrency` Docker calls at
- * a time, and each VM's own outcome, so one that stopped meanwhile does not hide the rest.
- */
-export async function statsOfRunning(ctx: Berth, refs: string[], concurrency = 8): Promise<Map<string, PromiseSettledResult<VmStats>>> {
-  const state = await ctx.store.read();
-  const runtime = await ctx.runtime();
-  const limit = pLimit(concurrency);
-  const results = await Promise.allSettled(
-    refs.map((ref) =>
-      limit(async () => {
-        const vm = findVm(state, ref);
-        if (!vm.containerId) throw notRunning(vm);
-        return runtime.stats(vm.containerId);
-      }),
-    ),
-  );
-  return new Map(refs.map((ref, i) => [ref, results[i] as PromiseSettledResult<VmStats>]));
+  const source = liveStats(runtime);
+  try {
+    const sampled = await source.sample(
+      running.map((vm) => vm.containerId as string),
+      STATS_CONCURRENCY,
+    );
+    // A VM that stopped between the list and its sample is left out (named, it is an error).
+    return running.flatMap((vm) => {
+      const result = sampled.get(vm.containerId as string);
+      if (result?.status === 'fulfilled') return [{ ref: vmRef(vm), ...result.value }];
+      if (ref) throw result?.reason ?? notRunning(vm);
+      return [];
+    });
+  } finally {
+    source.close();
+  }
 }
 
 export interface CapturedRun {

@@ -1,4 +1,5 @@
 import { instanceFilter } from '../docker/labels.js';
+import { type LiveStats, type LiveStatsSource, liveStats } from '../docker/live-stats.js';
 import { OPERATOR } from '../domain/actor.js';
 import { vmRef } from '../domain/lookups.js';
 import type { StopReason, Vm } from '../state/schema.js';
@@ -6,7 +7,8 @@ import { effectiveConfig } from '../values/config-keys.js';
 import { formatDuration } from '../values/durations.js';
 import { formatSize, formatUsage } from '../values/sizes.js';
 import type { Berth } from './context.js';
-import { destroyVm, stopVm } from './vms.js';
+import { inParallel, stopVms } from './vm-bulk.js';
+import { destroyVm } from './vms.js';
 
 export interface PolicyAction {
   vm: string;
@@ -18,6 +20,17 @@ export interface PolicyAction {
 /** Sessions the daemon's front-ends hold open per VM ref (an SSH session keeps a VM alive). */
 export type SessionCounts = (ref: string) => number;
 
+/**
+ * What the policies keep from one pass to the next: the VMs' CPU readings, so that a pass reads
+ * the CPU each used since the last one (from the cgroup files, where the engine is on this
+ * machine). Without it (or on an engine elsewhere) the VMs about to be stopped are measured then.
+ */
+export interface PolicyMemory {
+  stats: LiveStatsSource | null;
+}
+
+export const policyMemory = (): PolicyMemory => ({ stats: null });
+
 const seconds = (from: string | undefined, now: Date) => (from ? (now.getTime() - Date.parse(from)) / 1000 : 0);
 
 /**
@@ -25,14 +38,24 @@ const seconds = (from: string | undefined, now: Date) => (from ? (now.getTime() 
  * than `idle-timeout` (no session, no exec, CPU under `idle-cpu`) or running longer
  * than their plan's maximum lifetime, and destroys VMs stopped longer than
  * `destroy-after`. Every action is notified to the owner.
+ *
+ * The engine is read once per pass (a filtered container list) whatever the number of VMs;
+ * only a VM about to be stopped as idle is inspected (for commands running in it) and, where
+ * its CPU is not known yet, measured. The stops and destroys go `bulk.concurrency` at a time.
  */
-export async function enforcePolicies(ctx: Berth, now = new Date(), sessions: SessionCounts = () => 0): Promise<PolicyAction[]> {
+export async function enforcePolicies(
+  ctx: Berth,
+  now = new Date(),
+  sessions: SessionCounts = () => 0,
+  memory: PolicyMemory = policyMemory(),
+): Promise<PolicyAction[]> {
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
   const running = state.vms.filter((vm) => vm.phase === 'ready' && vm.containerId && vm.desired === 'running');
   const actions: PolicyAction[] = [];
   if (running.length === 0 && cfg['destroy-after'] === 0) return actions;
   const runtime = await ctx.runtime();
+  const concurrency = cfg['bulk.concurrency'];
 
   const active: string[] = [];
   const toStop: Array<{ vm: Vm; reason: StopReason; detail: string }> = [];
@@ -49,38 +72,74 @@ export async function enforcePolicies(ctx: Berth, now = new Date(), sessions: Se
     }
   }
   const stopping = new Set(toStop.map((t) => t.vm));
-  await Promise.allSettled(
-    running.map(async (vm) => {
-      if (stopping.has(vm)) return;
-      const ref = vmRef(vm);
-      const plan = state.plans.find((p) => p.name === vm.plan);
-      const lifetime = plan?.maxLifetimeSeconds ?? 0;
-      if (lifetime > 0 && seconds(vm.lastStartedAt, now) >= lifetime) {
-        toStop.push({ vm, reason: 'lifetime', detail: `ran longer than its plan's ${formatDuration(lifetime)}` });
-        return;
-      }
-      if (cfg['idle-timeout'] === 0) return;
-      const details = await runtime.inspectContainer(vm.containerId as string);
-      if (!details?.running) return;
-      let busy = sessions(ref) > 0 || details.execs > 0;
-      if (!busy) busy = (await runtime.stats(vm.containerId as string)).cpuPercent >= cfg['idle-cpu'];
-      if (busy) active.push(ref);
-      else if (seconds(vm.lastActiveAt ?? vm.lastStartedAt ?? vm.createdAt, now) >= cfg['idle-timeout']) {
-        toStop.push({ vm, reason: 'idle', detail: `idle for ${formatDuration(cfg['idle-timeout'])}` });
-      }
-    }),
-  );
+  const idleCandidates: Vm[] = [];
+  const watched: Vm[] = [];
+  for (const vm of running) {
+    if (stopping.has(vm)) continue;
+    const plan = state.plans.find((p) => p.name === vm.plan);
+    const lifetime = plan?.maxLifetimeSeconds ?? 0;
+    if (lifetime > 0 && seconds(vm.lastStartedAt, now) >= lifetime) {
+      toStop.push({ vm, reason: 'lifetime', detail: `ran longer than its plan's ${formatDuration(lifetime)}` });
+    } else if (cfg['idle-timeout'] > 0) watched.push(vm);
+  }
+  if (watched.length) {
+    // Which are running, for all of them: one engine call.
+    const listed = await runtime.containers(instanceFilter(state.instanceId));
+    const up = new Set(listed.filter((c) => c.state === 'running').map((c) => c.id));
+    const alive = watched.filter((vm) => up.has(vm.containerId as string));
+    memory.stats ??= liveStats(runtime);
+    const stats = memory.stats;
+    const ids = alive.map((vm) => vm.containerId as string);
+    // The CPU since the last pass, where the cgroup files give it for nothing; not the engine's streams.
+    const cpu = (await stats.which(ids)) === 'cgroup' ? await stats.read(ids) : new Map<string, LiveStats>();
+    for (const vm of alive) {
+      const used = cpu.get(vm.containerId as string)?.cpuPercent;
+      if (sessions(vmRef(vm)) > 0 || (used != null && used >= cfg['idle-cpu'])) active.push(vmRef(vm));
+      else if (seconds(vm.lastActiveAt ?? vm.lastStartedAt ?? vm.createdAt, now) >= cfg['idle-timeout']) idleCandidates.push(vm);
+    }
+    // Only the VMs about to be stopped: a command running in one keeps it; the CPU of those not measured yet.
+    const unmeasured = idleCandidates.filter((vm) => cpu.get(vm.containerId as string)?.cpuPercent == null);
+    const [details, sampled] = await Promise.all([
+      inParallel(
+        idleCandidates,
+        vmRef,
+        async (vm) => {
+          if (((await runtime.inspectContainer(vm.containerId as string))?.execs ?? 0) > 0) active.push(vmRef(vm));
+        },
+        { concurrency },
+      ),
+      stats.sample(
+        unmeasured.map((vm) => vm.containerId as string),
+        concurrency,
+      ),
+    ]);
+    const failedChecks = new Set(details.failed.map((f) => f.item));
+    for (const vm of idleCandidates) {
+      if (active.includes(vmRef(vm)) || failedChecks.has(vm)) continue;
+      const result = sampled.get(vm.containerId as string);
+      if (result?.status === 'rejected') continue;
+      if (result?.status === 'fulfilled' && result.value.cpuPercent >= cfg['idle-cpu']) active.push(vmRef(vm));
+      else toStop.push({ vm, reason: 'idle', detail: `idle for ${formatDuration(cfg['idle-timeout'])}` });
+    }
+  }
   if (active.length) {
+    const busy = new Set(active);
     await ctx.store.transact((s) => {
-      for (const vm of s.vms) if (active.includes(vmRef(vm))) vm.lastActiveAt = now.toISOString();
+      for (const vm of s.vms) if (busy.has(vmRef(vm))) vm.lastActiveAt = now.toISOString();
     });
   }
+  const stops = await stopVms(
+    ctx,
+    toStop.map(({ vm, reason }) => ({ ref: vmRef(vm), reason })),
+    OPERATOR,
+    { concurrency },
+  );
+  const stopped = new Set(stops.changed);
+  const failedStops = new Map(stops.failed.map((f) => [f.vm, f.error]));
   for (const { vm, reason, detail } of toStop) {
     const ref = vmRef(vm);
-    try {
-      await stopVm(ctx, ref, OPERATOR, reason);
-    } catch (err) {
-      actions.push({ vm: ref, action: 'failed', reason, detail: `could not stop it: ${(err as Error).message}` });
+    if (!stopped.has(ref)) {
+      actions.push({ vm: ref, action: 'failed', reason, detail: `could not stop it: ${failedStops.get(ref) ?? 'unknown error'}` });
       continue;
     }
     actions.push({ vm: ref, action: 'stopped', reason, detail });
@@ -94,15 +153,18 @@ export async function enforcePolicies(ctx: Berth, now = new Date(), sessions: Se
     const stale = state.vms.filter(
       (vm) => vm.phase === 'ready' && vm.desired === 'stopped' && seconds(vm.lastStoppedAt, now) >= cfg['destroy-after'],
     );
-    for (const vm of stale) {
+    const keepData = !cfg['destroy-after.remove-home'];
+    const destroyed = await inParallel(
+      stale,
+      vmRef,
+      async (vm) => void (await destroyVm(ctx, vmRef(vm), { keepData, onlyIfStoppedSince: vm.lastStoppedAt })),
+      { concurrency },
+    );
+    for (const { item: vm, failure } of destroyed.failed) {
+      actions.push({ vm: vmRef(vm), action: 'failed', reason: 'destroy-after', detail: `could not destroy it: ${failure.error}` });
+    }
+    for (const vm of destroyed.done) {
       const ref = vmRef(vm);
-      const keepData = !cfg['destroy-after.remove-home'];
-      try {
-        await destroyVm(ctx, ref, { keepData, onlyIfStoppedSince: vm.lastStoppedAt });
-      } catch (err) {
-        actions.push({ vm: ref, action: 'failed', reason: 'destroy-after', detail: `could not destroy it: ${(err as Error).message}` });
-        continue;
-      }
       const detail = `stopped for ${formatDuration(cfg['destroy-after'])}${keepData ? '; its home is kept' : ''}`;
       actions.push({ vm: ref, action: 'destroyed', reason: 'destroy-after', detail });
       await ctx.notifier.send({ kind: 'vm-destroyed', to: vm.user, vm: ref, text: `Your VM ${ref} was destroyed: ${detail}.` });

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
-import { instanceFilter } from '../docker/labels.js';
-import type { ContainerDetails, DockerRuntime } from '../docker/runtime.js';
+import { instanceFilter, LABEL } from '../docker/labels.js';
+import type { ContainerSummary, DockerRuntime } from '../docker/runtime.js';
 import { findVm } from '../domain/lookups.js';
 import { diskPaths, diskUsed } from '../host/disk-image.js';
 import type { State, Vm } from '../state/schema.js';
@@ -10,44 +10,72 @@ import { ENGINE_STATES, type EngineState, type VmView, vmView } from '../views/v
 import type { Berth } from './context.js';
 import { nextPolicyStop } from './vm-policies.js';
 
-function engineState(vm: Vm, details: ContainerDetails | null | undefined): EngineState {
+function engineState(vm: Vm, container: ContainerSummary | null | undefined): EngineState {
   if (vm.phase === 'creating') return 'creating';
-  if (!details) return 'missing';
-  return (ENGINE_STATES as readonly string[]).includes(details.state) ? (details.state as EngineState) : 'dead';
+  if (!container) return 'missing';
+  return (ENGINE_STATES as readonly string[]).includes(container.state) ? (container.state as EngineState) : 'dead';
 }
 
-/** How many containers are inspected at a time. */
+/** Containers inspected at a time: only those whose exit berth has not recorded yet. */
 const INSPECT_CONCURRENCY = 8;
 
+/** What the engine says about this home's VMs: one filtered container list, and the `oom` events it still holds. */
+export interface EngineReading {
+  containers: ContainerSummary[];
+  /** The latest `oom` event of each container, by id. */
+  ooms: Map<string, string>;
+}
+
+/** Two engine calls, whatever the number of VMs. `narrow` adds label filters when fewer VMs are asked about (one user's, one VM). */
+export async function readEngine(runtime: DockerRuntime, state: State, vms: Vm[], narrow: string[] = []): Promise<EngineReading> {
+  const [containers, ooms] = await Promise.all([
+    vms.some((vm) => vm.containerId) ? runtime.containers([...instanceFilter(state.instanceId), ...narrow]) : Promise.resolve([]),
+    oomEvents(runtime, state, vms),
+  ]);
+  return { containers, ooms };
+}
+
 /**
- * Reads the engine's truth about VMs and records in the state what it says happened
- * behind berth's back: a container that exited (its exit code) or was OOM-killed.
+ * Reads the engine's truth about VMs (`reading`, or a fresh one) and records in the state what it
+ * says happened behind berth's back: a container that exited (its exit code) or was OOM-killed.
+ * Only a container whose exit is new to berth is inspected (for the kernel's OOM kill of the whole
+ * VM and when it ended).
  */
-async function observe(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise<Map<Vm, ContainerDetails | null>> {
-  const details = new Map<Vm, ContainerDetails | null>();
-  // A host with many VMs is not asked about all of them at once.
+async function observe(
+  ctx: Berth,
+  runtime: DockerRuntime,
+  state: State,
+  vms: Vm[],
+  narrow: string[] = [],
+  reading?: EngineReading,
+): Promise<Map<Vm, ContainerSummary | null>> {
+  const { containers: listed, ooms } = reading ?? (await readEngine(runtime, state, vms, narrow));
+  const byId = new Map(listed.map((c) => [c.id, c]));
+  const found = new Map(vms.map((vm) => [vm, vm.containerId ? (byId.get(vm.containerId) ?? null) : null]));
+  const exited = (vm: Vm, c: ContainerSummary | null): c is ContainerSummary =>
+    c !== null && c.state !== 'running' && c.exitCode !== null && c.exitCode !== vm.lastExitCode;
   const limit = pLimit(INSPECT_CONCURRENCY);
-  await Promise.all(
-    vms.map((vm) =>
-      limit(async () => {
-        details.set(vm, vm.containerId ? await runtime.inspectContainer(vm.containerId) : null);
-      }),
+  const inspected = new Map(
+    await Promise.all(
+      [...found]
+        .filter(([vm, c]) => exited(vm, c))
+        .map(([vm, c]) => limit(async () => [vm, await runtime.inspectContainer(c?.id as string)] as const)),
     ),
   );
-  const ooms = await oomEvents(ctx, runtime, vms);
-  const updates = [...details].flatMap(([vm, d]) => {
-    if (!d) return [];
-    const exitCode = !d.running && d.finishedAt && !d.finishedAt.startsWith('0001') ? d.exitCode : undefined;
-    const lastOom = ooms.get(d.id);
+  const updates = [...found].flatMap(([vm, c]) => {
+    if (!c) return [];
+    const exitCode = c.state !== 'running' && c.exitCode !== null ? c.exitCode : undefined;
+    const lastOom = ooms.get(c.id);
     let oom = lastOom && (!vm.oomKilledAt || lastOom > vm.oomKilledAt) ? lastOom : undefined;
-    if (!oom && d.oomKilled && !vm.oomKilledAt) oom = d.finishedAt;
+    const details = inspected.get(vm);
+    if (!oom && details?.oomKilled && !vm.oomKilledAt) oom = details.finishedAt;
     const changed = (exitCode !== undefined && exitCode !== vm.lastExitCode) || oom !== undefined;
     return changed ? [{ vm, exitCode, oom }] : [];
   });
   if (updates.length > 0) {
-    await ctx.store.transact((state) => {
+    await ctx.store.transact((st) => {
       for (const { vm, exitCode, oom } of updates) {
-        const record = state.vms.find((v) => v.user === vm.user && v.name === vm.name);
+        const record = st.vms.find((v) => v.user === vm.user && v.name === vm.name);
         if (!record) continue;
         if (exitCode !== undefined) record.lastExitCode = exitCode;
         if (oom) record.oomKilledAt = oom;
@@ -55,17 +83,16 @@ async function observe(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise<M
       }
     });
   }
-  return details;
+  return found;
 }
 
 /**
  * When a process in a VM is OOM-killed the container often lives on, and only the
  * engine's event log says so: read the `oom` events it still holds for these VMs.
  */
-async function oomEvents(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise<Map<string, string>> {
+async function oomEvents(runtime: DockerRuntime, state: State, vms: Vm[]): Promise<Map<string, string>> {
   const withContainer = vms.filter((vm) => vm.containerId);
   if (withContainer.length === 0) return new Map();
-  const state = await ctx.store.read();
   const since = new Date(Math.min(...withContainer.map((vm) => Date.parse(vm.oomKilledAt ?? vm.lastStartedAt ?? vm.createdAt))));
   const events = await runtime.pastEvents({ since, labels: instanceFilter(state.instanceId), actions: ['oom'] });
   const latest = new Map<string, string>();
@@ -73,9 +100,9 @@ async function oomEvents(ctx: Berth, runtime: DockerRuntime, vms: Vm[]): Promise
   return latest;
 }
 
-function nextStopOf(state: State, vm: Vm) {
+function nextStopOf(state: State, vm: Vm, idleTimeout = effectiveConfig(state.config)['idle-timeout']) {
   const plan = state.plans.find((p) => p.name === vm.plan);
-  return nextPolicyStop(vm, plan?.maxLifetimeSeconds ?? 0, effectiveConfig(state.config)['idle-timeout']);
+  return nextPolicyStop(vm, plan?.maxLifetimeSeconds ?? 0, idleTimeout);
 }
 
 /** What a VM's home takes on the host's disk (homes with a quota: a stat of its image). */
@@ -84,15 +111,24 @@ async function homeUsed(ctx: Berth, state: State, vm: Vm): Promise<number | null
   return home?.diskBytes ? diskUsed(diskPaths(ctx.store.home, home.id)) : null;
 }
 
-export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean } = {}): Promise<VmView[]> {
+/** The VMs as `vm list` shows them; `reading` is what the engine said a moment ago, when the caller keeps it (the TUI). */
+export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean } = {}, reading?: EngineReading): Promise<VmView[]> {
   const state = await ctx.store.read();
   if (filter.user !== undefined) checkLogin(filter.user);
   const vms = state.vms.filter((vm) => filter.user === undefined || vm.user === filter.user);
   const runtime = await ctx.runtime();
-  const [details, used] = await Promise.all([observe(ctx, runtime, vms), Promise.all(vms.map((vm) => homeUsed(ctx, state, vm)))]);
+  const narrow = filter.user === undefined ? [] : [`${LABEL.user}=${filter.user}`];
+  const [details, used] = await Promise.all([
+    observe(ctx, runtime, state, vms, narrow, reading),
+    Promise.all(vms.map((vm) => homeUsed(ctx, state, vm))),
+  ]);
+  const idleTimeout = effectiveConfig(state.config)['idle-timeout'];
   return vms
     .map((vm, i) =>
-      vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm), { usedBytes: used[i] ?? null, rootfsUsedBytes: null }),
+      vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm, idleTimeout), {
+        usedBytes: used[i] ?? null,
+        rootfsUsedBytes: null,
+      }),
     )
     .filter((view) => filter.all || view.state === 'running' || view.desired === 'running');
 }
@@ -102,7 +138,7 @@ export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
   const vm = findVm(state, ref);
   const runtime = await ctx.runtime();
   const [details, usedBytes, rootfsUsedBytes] = await Promise.all([
-    observe(ctx, runtime, [vm]),
+    observe(ctx, runtime, state, [vm], [`${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`]),
     homeUsed(ctx, state, vm),
     vm.containerId ? runtime.writableSize(vm.containerId) : Promise.resolve(null),
   ]);
@@ -112,7 +148,7 @@ export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
 /** Re-reads every VM from the engine and records what changed (after the daemon lost the engine). */
 export async function reconcileObserved(ctx: Berth): Promise<void> {
   const state = await ctx.store.read();
-  await observe(ctx, await ctx.runtime(), state.vms);
+  await observe(ctx, await ctx.runtime(), state, state.vms);
 }
 
 /** Containers of this berth home on the engine, by id. */

@@ -203,14 +203,16 @@ function ownerOf(state: State, vm: Vm): User {
 
 async function withContainer(ctx: Berth, ref: string, actor: Actor): Promise<{ vm: Vm; runtime: DockerRuntime; id: string }> {
   const vm = findVmFor(await ctx.store.read(), ref, actor);
-  if (!vm.containerId || vm.phase !== 'ready') {
-    throw new BerthError(
-      'VM_NOT_READY',
-      `VM ${vmRef(vm)} has no container yet.`,
-      'Wait for its creation to finish, or run berth vm reconcile --fix.',
-    );
-  }
+  if (!vm.containerId || vm.phase !== 'ready') throw notReady(vm);
   return { vm, runtime: await ctx.runtime(), id: vm.containerId };
+}
+
+export function notReady(vm: Pick<Vm, 'user' | 'name'>): BerthError {
+  return new BerthError(
+    'VM_NOT_READY',
+    `VM ${vmRef(vm)} has no container yet.`,
+    'Wait for its creation to finish, or run berth vm reconcile --fix.',
+  );
 }
 
 /** What recording an intent changes on a VM record, and what a failure puts back. */
@@ -317,13 +319,15 @@ export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR
 }
 
 async function requireContainer(runtime: DockerRuntime, id: string, vm: Vm): Promise<void> {
-  if (!(await runtime.inspectContainer(id))) {
-    throw new BerthError(
-      'VM_CONTAINER_MISSING',
-      `The container of VM ${vmRef(vm)} is gone from the engine.`,
-      'Recreate it (the home is kept): berth vm reconcile --fix',
-    );
-  }
+  if (!(await runtime.inspectContainer(id))) throw containerMissing(vm);
+}
+
+export function containerMissing(vm: Pick<Vm, 'user' | 'name'>): BerthError {
+  return new BerthError(
+    'VM_CONTAINER_MISSING',
+    `The container of VM ${vmRef(vm)} is gone from the engine.`,
+    'Recreate it (the home is kept): berth vm reconcile --fix',
+  );
 }
 
 export async function destroyVm(

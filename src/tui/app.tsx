@@ -3,15 +3,17 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { VmEventEntry } from '../state/schema.js';
 import { ColourContext, Tint } from './colour.js';
 import { type ConfirmChoice, ConfirmDialog } from './confirm-dialog.js';
-import type { DataSource, PlanRow, Snapshot, UserRow, VmRow } from './data-source.js';
+import type { DataSource, LiveVm, PlanRow, Snapshot, UserRow, VmRow } from './data-source.js';
 import { Details } from './details.js';
 import { EventsView, eventKey } from './events-view.js';
+import { mb } from './format.js';
 import { Header, TABS, type Tab, TabBar } from './header.js';
 import { HelpOverlay } from './help-overlay.js';
 import { LogsPane } from './logs-pane.js';
 import { PlanPicker } from './plan-picker.js';
 import { PlansTable } from './plans-table.js';
 import { ScheduleView } from './schedule-view.js';
+import { scrollWindow } from './table.js';
 import { UsersTable } from './users-table.js';
 import { sortVms, VM_SORTS, type VmSort, VmTable } from './vm-table.js';
 
@@ -37,6 +39,8 @@ export interface AppProps {
   initial?: Partial<UiState>;
   /** How long an action's outcome stays in the status line (ms). */
   statusMs?: number;
+  /** A first snapshot already on its way (read while the app's modules loaded): the first refresh takes it. */
+  first?: Promise<Snapshot>;
 }
 
 type Modal =
@@ -60,6 +64,8 @@ interface Logs {
 }
 
 const MAX_LOG_LINES = 500;
+/** An unchanged snapshot is drawn again after this long (uptimes and countdowns move on). */
+const SAME_SNAPSHOT_MS = 10_000;
 /** Log text arriving within this long is drawn in one go. */
 const LOG_BATCH_MS = 100;
 /** Log text kept while waiting to be drawn (more than the pane can show). */
@@ -109,11 +115,20 @@ function useTerminalSize(width?: number, height?: number): { width: number; heig
   return { width: width ?? (columns || 80), height: height ?? (rows || 24) };
 }
 
-export function App({ source, refreshMs = 1500, colour = true, width: w, height: h, initial, statusMs = STATUS_MS }: AppProps) {
+export function App({ source, refreshMs = 1500, colour = true, width: w, height: h, initial, statusMs = STATUS_MS, first }: AppProps) {
   const { exit } = useApp();
   const { width, height } = useTerminalSize(w, h);
-  const [snap, setSnap] = useState<Snapshot | null>(null);
-  const [vmsKnown, setVmsKnown] = useState<VmRow[]>([]);
+  // One state for both, so that a snapshot is one render.
+  const [shown, setShown] = useState<{ snap: Snapshot | null; vms: VmRow[] }>({ snap: null, vms: [] });
+  const { snap, vms: vmsKnown } = shown;
+  /** What the last snapshot drawn said (without its time), and when it was drawn: an unchanged one is not drawn again. */
+  const lastDrawn = useRef({ text: '', at: 0 });
+  /** Live numbers of running VMs, by ref: read apart from the snapshots, never holding them up. */
+  const [live, setLive] = useState<Map<string, LiveVm>>(new Map());
+  const statsBusy = useRef(false);
+  const lastLive = useRef('');
+  /** The running VMs on screen and the others, as last drawn: what the next read of live numbers asks for. */
+  const statsWanted = useRef<{ visible: string[]; others: string[] }>({ visible: [], others: [] });
   const [tab, setTab] = useState<Tab>(initial?.tab ?? 'VMs');
   const [selected, setSelected] = useState<Partial<Record<Tab, string | null>>>(initial?.selected ?? {});
   const [sort, setSort] = useState<VmSort>(initial?.sort ?? 'user');
@@ -126,6 +141,7 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   const stopLogs = useRef<(() => void) | null>(null);
   /** Which opening of the logs pane is current: a stream that comes back for an older one is stopped. */
   const logsOpening = useRef(0);
+  const firstSnapshot = useRef(first);
   const busy = useRef(false);
   const again = useRef(false);
   const mounted = useRef(true);
@@ -137,10 +153,15 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
     }
     busy.current = true;
     try {
-      const next = await source.snapshot();
+      const early = firstSnapshot.current;
+      firstSnapshot.current = undefined;
+      const next = await (early ?? source.snapshot());
       if (!mounted.current) return;
-      setSnap(next);
-      if (next.vms) setVmsKnown(next.vms);
+      // At rest nothing changes: the screen is drawn again only for a change, or every SAME_SNAPSHOT_MS (times shown move on).
+      const text = JSON.stringify({ ...next, at: null });
+      if (text === lastDrawn.current.text && Date.now() - lastDrawn.current.at < SAME_SNAPSHOT_MS) return;
+      lastDrawn.current = { text, at: Date.now() };
+      setShown((before) => ({ snap: next, vms: next.vms ?? before.vms }));
     } catch (err) {
       if (mounted.current) setStatus({ text: `Could not read berth's state: ${(err as Error).message}`, error: true });
     } finally {
@@ -169,6 +190,33 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
     };
   }, [refresh, refreshMs]);
 
+  // Live numbers: asked after each snapshot and when other rows come on screen, one read at a time;
+  // a read that is slow (or never ends) only delays the numbers, never the screen.
+  const readStats = useCallback(() => {
+    const { visible, others } = statsWanted.current;
+    if (statsBusy.current || visible.length + others.length === 0) return;
+    statsBusy.current = true;
+    source
+      .liveStats(visible, others)
+      .then(
+        (numbers) => {
+          // Drawn again only when a number as shown changed.
+          const text = [...numbers]
+            .map(([ref, n]) => `${ref} ${n.cpuPercent?.toFixed(1)} ${mb(n.memoryUsedBytes)}/${mb(n.memoryLimitBytes)}`)
+            .join('\n');
+          if (mounted.current && text !== lastLive.current) {
+            lastLive.current = text;
+            setLive(numbers);
+          }
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        statsBusy.current = false;
+      });
+  }, [source]);
+  useEffect(() => () => source.close?.(), [source]);
+
   useEffect(() => {
     if (!status || status.pending) return;
     const timer = setTimeout(() => setStatus((s) => (s === status ? null : s)), statusMs);
@@ -176,10 +224,13 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   }, [status, statusMs]);
 
   const act = useCallback(
-    async (label: string, action: () => Promise<unknown>) => {
+    async (label: string, action: (progress: (text: string) => void) => Promise<unknown>) => {
       setStatus({ text: `${label}…`, error: false, pending: true });
+      const progress = (text: string) => {
+        if (mounted.current) setStatus({ text: `${label}: ${text}`, error: false, pending: true });
+      };
       try {
-        const said = await action();
+        const said = await action(progress);
         if (mounted.current) setStatus({ text: typeof said === 'string' && said ? said : `${label}: done`, error: false });
       } catch (err) {
         const e = err as Error & { hint?: string };
@@ -192,8 +243,12 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
 
   // --- what each tab lists, filtered and ordered ---
   const now = snap?.at ?? new Date();
+  const rows = vmsKnown.map((vm) => {
+    const numbers = vm.state === 'running' ? live.get(vm.ref) : undefined;
+    return numbers ? { ...vm, ...numbers } : vm;
+  });
   const vms = sortVms(
-    vmsKnown.filter((vm) => matches(filter, vm.ref, vm.plan, vm.state)),
+    rows.filter((vm) => matches(filter, vm.ref, vm.plan, vm.state)),
     sort,
     now,
   );
@@ -432,7 +487,10 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
           {
             key: 'y',
             label: on ? 'turn it off' : 'turn it on',
-            run: () => void act(on ? 'maintenance off' : 'maintenance on', () => (on ? source.maintenanceOff() : source.maintenanceOn())),
+            run: () =>
+              void act(on ? 'maintenance off' : 'maintenance on', (progress) =>
+                on ? source.maintenanceOff(progress) : source.maintenanceOn(progress),
+              ),
           },
         ],
       );
@@ -445,11 +503,25 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   const logsHeight = logs && tab === 'VMs' ? Math.max(3, Math.floor(body / 2)) : 0;
   const tableHeight = body - 1 - logsHeight;
 
+  // The running VMs on screen get their numbers first; the others as the source can afford.
+  const onScreen = new Set<string>();
+  if (tab === 'VMs' && !modal) {
+    const { first, visible } = scrollWindow(vms.length, Math.max(0, keysOf.VMs.indexOf(current('VMs') ?? '')), tableHeight);
+    for (const vm of vms.slice(first, first + visible)) if (vm.state === 'running') onScreen.add(vm.ref);
+  }
+  statsWanted.current = {
+    visible: [...onScreen],
+    others: vmsKnown.filter((vm) => vm.state === 'running' && !onScreen.has(vm.ref)).map((vm) => vm.ref),
+  };
+  const wantedKey = statsWanted.current.visible.join(' ');
+  // A new snapshot, or other rows on screen, ask for numbers again.
+  useEffect(() => readStats(), [readStats, vmsKnown, wantedKey]);
+
   let content: React.ReactNode;
   if (!snap) content = <Text dimColor>reading berth's state…</Text>;
   else if (modal?.kind === 'help') content = <HelpOverlay width={width} />;
   else if (modal?.kind === 'details') {
-    const vm = vmsKnown.find((v) => v.ref === modal.ref);
+    const vm = rows.find((v) => v.ref === modal.ref);
     content = vm ? <Details vm={vm} events={snap.events} height={body} /> : <Text>{`VM ${modal.ref} is gone.`}</Text>;
   } else if (modal?.kind === 'confirm') content = <ConfirmDialog title={modal.title} body={modal.body} choices={modal.choices} />;
   else if (modal?.kind === 'plan')
@@ -489,7 +561,12 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   return (
     <ColourContext.Provider value={colour}>
       <Box flexDirection="column" width={width} height={height - 1}>
-        <Header host={snap?.host ?? null} daemon={snap?.daemon ?? null} maintenance={snap?.maintenance ?? null} />
+        <Header
+          host={snap?.host ?? null}
+          engine={snap?.engine ?? 'waiting'}
+          daemon={snap?.daemon ?? null}
+          maintenance={snap?.maintenance ?? null}
+        />
         <TabBar active={tab} hint={HINTS[tab]} />
         <Box flexDirection="column" height={body} overflow="hidden">
           {content}

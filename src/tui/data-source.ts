@@ -1,28 +1,41 @@
 import { Writable } from 'node:stream';
-import { usersOnPlan } from '../domain/lookups.js';
+import { usersOnPlan, vmRef } from '../domain/lookups.js';
+import { resourcesFor } from '../domain/policies.js';
+import { BerthError } from '../errors.js';
 import type { Berth } from '../services/context.js';
 import { daemonStatus } from '../services/daemon-control.js';
 import type { DaemonStatus } from '../services/daemon-routes.js';
+import { withDeadline } from '../services/deadline.js';
+import { watchEngine } from '../services/engine-watch.js';
 import { type EngineHost, engineHost, type HostSummary, hostSummary } from '../services/host.js';
 import { enterMaintenance, leaveMaintenance, type MaintenanceStatus, maintenanceStatus } from '../services/maintenance.js';
-import { listPlans } from '../services/plans.js';
 import { sshSessionCounts } from '../services/ssh-sessions.js';
-import { approveUser, listUsers, rejectUser, revokeUser, setUser } from '../services/users.js';
+import { approveUser, rejectUser, revokeUser, setUser } from '../services/users.js';
+import type { BulkProgress } from '../services/vm-bulk.js';
 import { latestVmEvents } from '../services/vm-event-log.js';
-import { statsOfRunning, vmLogs } from '../services/vm-exec.js';
+import { vmLogs } from '../services/vm-exec.js';
+import { vmLiveStats } from '../services/vm-live-stats.js';
 import { listVms } from '../services/vm-status.js';
 import { destroyVm, restartVm, startVm, stopVm } from '../services/vms.js';
-import type { UserStatus, VmEventEntry } from '../state/schema.js';
+import type { State, UserStatus, VmEventEntry } from '../state/schema.js';
+import type { StateStore } from '../state/store.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import type { VmView } from '../views/vm-view.js';
 
-/** A VM as the VMs tab shows it: the view of `vm list`, with live numbers when it runs. */
+/** A VM as the VMs tab shows it: the view of `vm list`, with live numbers when it runs (they come apart, see `liveStats`). */
 export interface VmRow extends VmView {
   cpuPercent: number | null;
   memoryUsedBytes: number | null;
   memoryLimitBytes: number | null;
   /** Open SSH sessions; null when nobody can tell (no daemon, or no SSH gateway). */
   sessions: number | null;
+}
+
+/** Live numbers of a running VM; CPU is null until there are two readings. */
+export interface LiveVm {
+  cpuPercent: number | null;
+  memoryUsedBytes: number;
+  memoryLimitBytes: number;
 }
 
 export interface UserRow {
@@ -47,12 +60,20 @@ export interface PlanRow {
   users: string[];
 }
 
+/**
+ * Whether the engine answers: `up`; `down` when it was asked and did not answer (the header then
+ * says unreachable); `waiting` while the first answer is still on its way.
+ */
+export type EngineReach = 'up' | 'down' | 'waiting';
+
 /** Everything one refresh of the dashboard shows. A part that could not be read is null, with why in `problems`. */
 export interface Snapshot {
   at: Date;
   host: HostSummary | null;
+  engine: EngineReach;
   daemon: DaemonStatus;
   maintenance: MaintenanceStatus;
+  /** The rows without live numbers (those come from `liveStats`). */
   vms: VmRow[] | null;
   users: UserRow[];
   plans: PlanRow[];
@@ -65,7 +86,13 @@ export interface Snapshot {
  * component tests hand the app a fake one.
  */
 export interface DataSource {
+  /** What the screens show, from calls whose cost does not grow per VM (the state file, one container list). */
   snapshot(): Promise<Snapshot>;
+  /**
+   * Live numbers of running VMs, by ref: `visible` (the rows on screen) are read first and every
+   * time, `others` as the source can afford. Never waited for by `snapshot`.
+   */
+  liveStats(visible: string[], others: string[]): Promise<Map<string, LiveVm>>;
   startVm(ref: string): Promise<void>;
   stopVm(ref: string): Promise<void>;
   restartVm(ref: string): Promise<void>;
@@ -74,118 +101,188 @@ export interface DataSource {
   rejectUser(login: string): Promise<void>;
   revokeUser(login: string): Promise<void>;
   setUserPlan(login: string, plan: string): Promise<void>;
-  maintenanceOn(): Promise<string>;
-  maintenanceOff(): Promise<string>;
+  /** `onProgress` hears how far the stops are (`120/500`). */
+  maintenanceOn(onProgress?: (text: string) => void): Promise<string>;
+  maintenanceOff(onProgress?: (text: string) => void): Promise<string>;
   /** Follows a VM's logs (the last `tail` lines, then new ones); returns how to stop. */
   followLogs(ref: string, tail: number, onText: (text: string) => void, onEnd: (error?: Error) => void): Promise<() => void>;
+  /** Lets go of what it holds (stats streams). */
+  close?(): void;
 }
 
 /** How long the engine's host info is kept. */
 const ENGINE_HOST_MS = 30_000;
-/** Docker calls at a time for the VMs' stats. */
-const DOCKER_CONCURRENCY = 8;
+/** How long a snapshot waits for the engine's host info before it shows the rest without it. */
+const ENGINE_WAIT_MS = 500;
+/** Longest a read of live numbers may take; past it the next one is asked. */
+const LIVE_STATS_MS = 10_000;
 
 const why = (what: string, err: unknown) => `${what}: ${(err as Error).message.split('\n')[0]}`;
+const UNREACHABLE = new Set(['DOCKER_UNREACHABLE', 'DOCKER_DENIED', 'INVALID_DOCKER_HOST']);
+const unreachable = (err: unknown) => err instanceof BerthError && UNREACHABLE.has(err.code);
+
+/** `ctx` whose state is read once, at the first read, for all that asks it (one snapshot's parts). */
+function oneReading(ctx: Berth): Berth {
+  let reading: Promise<State> | undefined;
+  const store: StateStore = Object.create(ctx.store, { read: { value: () => (reading ??= ctx.store.read()) } });
+  return { ...ctx, store };
+}
 
 /** The data source over berth's services (and the daemon's API for what only it knows). */
 export function berthDataSource(ctx: Berth): DataSource {
   const home = ctx.store.home;
   // The engine's name, version and size hardly change: read again every ENGINE_HOST_MS, or after a failure.
-  let engine: { at: number; value: Promise<EngineHost> } | null = null;
-  const cachedEngine = (): Promise<EngineHost> => {
+  let engine: { at: number; value: Promise<EngineHost>; settled: boolean } | null = null;
+  const cachedEngine = (): { value: Promise<EngineHost>; settled: boolean } => {
     if (!engine || Date.now() - engine.at > ENGINE_HOST_MS) {
       const value = engineHost(ctx);
-      const entry = { at: Date.now(), value };
+      const entry = { at: Date.now(), value, settled: false };
       engine = entry;
-      value.catch(() => {
-        if (engine === entry) engine = null;
-      });
+      value.then(
+        () => {
+          entry.settled = true;
+        },
+        () => {
+          entry.settled = true;
+          if (engine === entry) engine = null;
+        },
+      );
     }
-    return engine.value;
+    return engine;
   };
+  const live = vmLiveStats(ctx);
+  const engineWatch = watchEngine(ctx);
+  const acted = async (action: Promise<unknown>): Promise<void> => {
+    try {
+      await action;
+    } finally {
+      engineWatch.changed();
+    }
+  };
+  /** Container ids of the running VMs of the last snapshot, by ref. */
+  let containers = new Map<string, string>();
   return {
     async snapshot() {
+      // Every part of one snapshot from one reading of the state: they agree with one another, and it is read once.
+      const view = oneReading(ctx);
       const problems: string[] = [];
+      let reach: EngineReach = 'waiting';
       const soft =
         <T>(what: string, fallback: T) =>
         (err: unknown) => {
+          if (unreachable(err)) reach = 'down';
           problems.push(why(what, err));
           return fallback;
         };
-      const [state, maintenance, daemon, host, views, sessions, events] = await Promise.all([
-        ctx.store.read(),
-        maintenanceStatus(ctx),
+      const host = async (): Promise<HostSummary | null> => {
+        const cached = cachedEngine();
+        // A slow first answer does not hold the screen: the next refresh has it.
+        const known = cached.settled
+          ? cached.value
+          : Promise.race([cached.value, new Promise<null>((resolve) => setTimeout(() => resolve(null), ENGINE_WAIT_MS).unref())]);
+        const value = await known;
+        return value ? hostSummary(view, Promise.resolve(value)) : null;
+      };
+      const [state, maintenance, daemon, summary, views, sessions, events] = await Promise.all([
+        view.store.read(),
+        maintenanceStatus(view),
         daemonStatus(home),
-        hostSummary(ctx, cachedEngine()).catch(soft('Docker engine', null)),
-        // Inspects each VM once; the stats below are asked only of those it found running.
-        listVms(ctx, { all: true }).catch(soft('VMs', null)),
+        host().catch(soft('Docker engine', null)),
+        // One container list for every VM, whatever their number, and only after the engine's events
+        // said something changed; the live numbers come apart.
+        engineWatch
+          .reading(view)
+          .then((reading) => listVms(view, { all: true }, reading))
+          .catch(soft('VMs', null)),
         sshSessionCounts(home),
-        latestVmEvents(ctx),
+        latestVmEvents(view),
       ]);
-      const running = (views ?? []).filter((v) => v.state === 'running').map((v) => v.ref);
-      const stats = running.length ? await statsOfRunning(ctx, running, DOCKER_CONCURRENCY).catch(soft('stats', null)) : null;
-      const failed = [...(stats?.values() ?? [])].filter((r) => r.status === 'rejected');
-      if (failed[0]?.status === 'rejected') problems.push(why(`stats of ${failed.length} VM(s)`, failed[0].reason));
-      const vms = views?.map((view): VmRow => {
-        const result = view.state === 'running' ? stats?.get(view.ref) : undefined;
-        const s = result?.status === 'fulfilled' ? result.value : undefined;
-        return {
+      if (summary || views) reach = 'up';
+      // The full container ids (views show short ones): the cgroup files are named by them.
+      const running = new Set((views ?? []).filter((v) => v.state === 'running').map((v) => v.ref));
+      containers = new Map(state.vms.flatMap((vm) => (vm.containerId && running.has(vmRef(vm)) ? [[vmRef(vm), vm.containerId]] : [])));
+      const vms = views?.map(
+        (view): VmRow => ({
           ...view,
-          cpuPercent: s ? s.cpuPercent : null,
-          memoryUsedBytes: s ? s.memoryUsedBytes : null,
-          memoryLimitBytes: s ? s.memoryLimitBytes : null,
+          cpuPercent: null,
+          memoryUsedBytes: null,
+          memoryLimitBytes: null,
           sessions: sessions ? (sessions.get(view.ref) ?? 0) : null,
-        };
-      });
-      const users = (await listUsers(ctx.store)).map(
-        (u): UserRow => ({
-          login: u.login,
-          status: u.status,
-          role: u.role,
-          plan: u.plan,
-          telegramId: u.telegramId ?? null,
-          keys: u.keys.length,
-          vms: state.vms.filter((vm) => vm.user === u.login).length,
         }),
       );
-      const { plans, state: planState } = await listPlans(ctx.store);
-      const cfg = effectiveConfig(planState.config);
+      const cfg = effectiveConfig(state.config);
+      const vmsOf = new Map<string, number>();
+      for (const vm of state.vms) vmsOf.set(vm.user, (vmsOf.get(vm.user) ?? 0) + 1);
       return {
         at: new Date(),
-        host,
+        host: summary,
+        engine: reach,
         daemon,
         maintenance,
         vms: vms ?? null,
-        users,
-        plans: plans.map((p) => ({
-          name: p.name,
-          cpu: p.cpu ?? cfg.cpu,
-          ramBytes: p.ramBytes ?? cfg.ram,
-          gpu: p.gpu,
-          maxVms: p.maxVms,
-          maxLifetimeSeconds: p.maxLifetimeSeconds,
-          sudo: p.sudo,
-          description: p.description,
-          users: usersOnPlan(planState, p.name),
-        })),
+        users: state.users.map(
+          (u): UserRow => ({
+            login: u.login,
+            status: u.status,
+            role: u.role,
+            plan: u.plan,
+            telegramId: u.telegramId ?? null,
+            keys: u.keys.length,
+            vms: vmsOf.get(u.login) ?? 0,
+          }),
+        ),
+        plans: state.plans.map((p) => {
+          // What a VM of the plan gets: the plan's own CPU and RAM, or the config's.
+          const resources = resourcesFor(p, cfg);
+          return {
+            name: p.name,
+            cpu: resources.cpu,
+            ramBytes: resources.memoryBytes,
+            gpu: p.gpu,
+            maxVms: p.maxVms,
+            maxLifetimeSeconds: p.maxLifetimeSeconds,
+            sudo: p.sudo,
+            description: p.description,
+            users: usersOnPlan(state, p.name),
+          };
+        }),
         events,
         problems,
       };
     },
-    startVm: async (ref) => void (await startVm(ctx, ref)),
-    stopVm: async (ref) => void (await stopVm(ctx, ref)),
-    restartVm: async (ref) => void (await restartVm(ctx, ref)),
-    destroyVm: async (ref, keepData) => void (await destroyVm(ctx, ref, { keepData })),
+    async liveStats(visible, others) {
+      const known = (refs: string[]) =>
+        refs.flatMap((ref) => (containers.has(ref) ? [{ ref, containerId: containers.get(ref) as string }] : []));
+      const read = await withDeadline(LIVE_STATS_MS, "give the VMs' numbers", () => live.read(known(visible), known(others)));
+      return new Map(
+        [...read].map(([ref, s]) => [
+          ref,
+          { cpuPercent: s.cpuPercent, memoryUsedBytes: s.memoryUsedBytes, memoryLimitBytes: s.memoryLimitBytes },
+        ]),
+      );
+    },
+    close: () => {
+      live.close();
+      engineWatch.close();
+    },
+    // What the app does to VMs shows at the next refresh, without waiting for the engine's events.
+    startVm: (ref) => acted(startVm(ctx, ref)),
+    stopVm: (ref) => acted(stopVm(ctx, ref)),
+    restartVm: (ref) => acted(restartVm(ctx, ref)),
+    destroyVm: (ref, keepData) => acted(destroyVm(ctx, ref, { keepData })),
     approveUser: async (login) => void (await approveUser(ctx, login)),
     rejectUser: async (login) => void (await rejectUser(ctx, login)),
     revokeUser: async (login) => void (await revokeUser(ctx, login)),
     setUserPlan: async (login, plan) => void (await setUser(ctx.store, login, { plan })),
-    async maintenanceOn() {
-      const result = await enterMaintenance(ctx, { reason: 'from berth tui' });
+    async maintenanceOn(onProgress) {
+      const result = await enterMaintenance(ctx, {
+        reason: 'from berth tui',
+        onProgress: progressText('stopping VMs', onProgress),
+      }).finally(engineWatch.changed);
       return `maintenance on; stopped ${result.changed.length} VM(s)${result.failed.length ? `, ${result.failed.length} failed` : ''}`;
     },
-    async maintenanceOff() {
-      const result = await leaveMaintenance(ctx);
+    async maintenanceOff(onProgress) {
+      const result = await leaveMaintenance(ctx, { onProgress: progressText('starting VMs', onProgress) }).finally(engineWatch.changed);
       return `maintenance off; started ${result.changed.length} VM(s)${result.failed.length ? `, ${result.failed.length} failed` : ''}`;
     },
     async followLogs(ref, tail, onText, onEnd) {
@@ -212,4 +309,8 @@ export function berthDataSource(ctx: Berth): DataSource {
       };
     },
   };
+}
+
+function progressText(verb: string, onProgress?: (text: string) => void): BulkProgress | undefined {
+  return onProgress && (({ done, total, failed }) => onProgress(`${verb}: ${done}/${total}${failed ? `, ${failed} failed` : ''}`));
 }

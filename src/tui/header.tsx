@@ -3,10 +3,13 @@ import type { DaemonStatus } from '../services/daemon-routes.js';
 import type { HostSummary } from '../services/host.js';
 import type { MaintenanceStatus } from '../services/maintenance.js';
 import { Tint } from './colour.js';
+import type { EngineReach } from './data-source.js';
 import { shortSize, shortTime } from './format.js';
 
 export interface HeaderProps {
   host: HostSummary | null;
+  /** `unreachable` is said only when the engine was asked and did not answer. */
+  engine: EngineReach;
   daemon: DaemonStatus | null;
   maintenance: MaintenanceStatus | null;
 }
@@ -14,14 +17,15 @@ export interface HeaderProps {
 const componentMark = (state: string) => (state === 'running' ? '✓' : state === 'disabled' ? '–' : state === 'starting' ? '…' : '✗');
 
 /** Host, engine, daemon and capacity on top; a banner while maintenance is on. */
-export function Header({ host, daemon, maintenance }: HeaderProps) {
+export function Header({ host, engine, daemon, maintenance }: HeaderProps) {
+  const version = host?.engineVersion ?? (engine === 'down' ? 'unreachable' : engine === 'up' ? '?' : '…');
   return (
     <Box flexDirection="column">
       <Text wrap="truncate">
         <Tint color="cyan" bold>
           berth
         </Tint>
-        {` ${host?.name ?? '?'} · Docker ${host?.engineVersion ?? 'unreachable'} · daemon `}
+        {` ${host?.name ?? '?'} · Docker ${version} · daemon `}
         {daemon?.running ? (
           <>
             <Tint color="green">running</Tint>
@@ -34,7 +38,9 @@ export function Header({ host, daemon, maintenance }: HeaderProps) {
       <Text wrap="truncate">
         {host
           ? `Reserved by ${host.reserved.vms} running VM(s): CPU ${host.reserved.cpus}/${host.cpus} · RAM ${shortSize(host.reserved.memoryBytes)}/${shortSize(host.memoryBytes)} (plan limits, not live use)`
-          : 'host capacity unknown (no Docker engine answers)'}
+          : engine === 'down'
+            ? 'host capacity unknown (no Docker engine answers)'
+            : 'host capacity: asking the engine…'}
       </Text>
       {maintenance?.on ? (
         <Tint color="white" backgroundColor="red" bold wrap="truncate">

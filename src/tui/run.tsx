@@ -4,7 +4,7 @@ import type { Berth } from '../services/context.js';
 import { attachTerminal } from '../services/local-terminal.js';
 import { execInVm, shellCommand } from '../services/vm-exec.js';
 import { App, type AppExit, type UiState } from './app.js';
-import { berthDataSource } from './data-source.js';
+import { berthDataSource, type DataSource, type Snapshot } from './data-source.js';
 
 const ALT_SCREEN_ON = '\u001b[?1049h\u001b[H';
 const ALT_SCREEN_OFF = '\u001b[?1049l';
@@ -14,8 +14,9 @@ const ALT_SCREEN_OFF = '\u001b[?1049l';
  * quits. A shell asked for from the app is run with the app unmounted and the normal
  * screen back; the app then returns where it was.
  */
-export async function runTui(ctx: Berth, options: { colour: boolean }): Promise<void> {
-  const source = berthDataSource(ctx);
+export async function runTui(ctx: Berth, options: { colour: boolean; source?: DataSource; first?: Promise<Snapshot> }): Promise<void> {
+  const source = options.source ?? berthDataSource(ctx);
+  let first = options.first;
   const out = process.stdout;
   let ui: UiState | undefined;
   const restore = () => out.write(`${ALT_SCREEN_OFF}\u001b[?25h`);
@@ -26,7 +27,11 @@ export async function runTui(ctx: Berth, options: { colour: boolean }): Promise<
   try {
     for (;;) {
       out.write(ALT_SCREEN_ON);
-      const app = render(<App source={source} colour={options.colour} initial={ui} />, { exitOnCtrlC: true, patchConsole: true });
+      const app = render(<App source={source} colour={options.colour} initial={ui} first={first} />, {
+        exitOnCtrlC: true,
+        patchConsole: true,
+      });
+      first = undefined;
       const result = (await app.waitUntilExit()) as AppExit;
       app.cleanup();
       out.write(ALT_SCREEN_OFF);

@@ -56,6 +56,17 @@ export interface TableProps<Row> {
 }
 
 /**
+ * Which rows a table `height` lines high shows with row `index` selected: `visible` rows from
+ * `first` (one line less when the rest need the `1-20 of 500` line).
+ */
+export function scrollWindow(count: number, index: number, height: number): { first: number; visible: number } {
+  const lines = Math.max(2, height);
+  const visible = count > lines ? lines - 1 : lines;
+  const first = Math.min(Math.max(0, index - visible + 1), Math.max(0, count - visible));
+  return { first, visible };
+}
+
+/**
  * A table of fixed-width cells: one line per row, the selected row marked with `>`
  * (and shown inverse), scrolled so that the selected row is always in view.
  */
@@ -66,8 +77,7 @@ export function Table<Row>({ columns, rows, rowKey, selected, width, height, emp
     rows.findIndex((r) => rowKey(r) === selected),
   );
   const lines = Math.max(2, height);
-  const visible = rows.length > lines ? lines - 1 : lines;
-  const first = Math.min(Math.max(0, index - visible + 1), Math.max(0, rows.length - visible));
+  const { first, visible } = scrollWindow(rows.length, index, height);
   const shown = rows.slice(first, first + visible);
   const cell = (c: (typeof cols)[number], text: string) => (c.align === 'right' ? fitRight(text, c.shown) : fit(text, c.shown));
   return (

@@ -192,6 +192,14 @@ export const CONFIG_KEYS = {
     parse: (s) => parseWhole(s, 'VM count', 0, 100_000),
     format: String,
   }),
+  'bulk.concurrency': key<number>({
+    description:
+      'VMs started or stopped at once by actions on many (maintenance on/off, down --stop-vms, policy stops, reconcile --fix, the bot)',
+    default: 8,
+    schema: z.number().int().min(1).max(256),
+    parse: (s) => parseWhole(s, 'concurrency', 1, 256),
+    format: String,
+  }),
   'idle-timeout': key<number>({
     description: 'Stop a VM idle this long (e.g. 30m; 0 = never)',
     default: 0,

@@ -47,6 +47,9 @@ describe('berth tui in a real terminal, against the engine', () => {
     );
     let shown = await shows((s) => lineOf(s, second).includes('running') && lineOf(s, first).includes('running'), 'both VMs running');
     expect(shown).toMatch(/daemon not running/);
+    expect(shown).not.toContain('unreachable');
+    // The live numbers fill in after the first screen (here from the VMs' cgroup files): CPU % and memory used.
+    shown = await shows((s) => /running\s+\d+\.\d\s+\d+\/1024/.test(lineOf(s, first)), 'the first VM with its CPU and memory');
     expect(lineOf(shown, first)).toMatch(/^> /);
     await tmux('send-keys', '-t', session, 'j');
     await shows((s) => lineOf(s, second).startsWith('> '), 'the second VM selected');

@@ -1,6 +1,7 @@
 import { cleanup, render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import { App } from '../../src/tui/app.js';
+import type { VmRow } from '../../src/tui/data-source.js';
 import { FakeSource, vmRow } from './fake-source.js';
 
 const ESC = '\u001b';
@@ -54,7 +55,7 @@ describe('berth tui, on a fake berth', () => {
       ],
     });
     const ui = open(source);
-    await ui.waitFor((f) => f.includes('bob'), 'the VMs');
+    await ui.waitFor((f) => f.includes('bob') && ui.row('alice').includes('1.5'), 'the VMs with their numbers');
     expect(ui.frame()).toMatch(/USER\s+VM\s+PLAN\s+STATE\s+CPU%\s+MEM MB\s+DISK\s+UPTIME\s+SSH/);
     expect(ui.row('alice')).toMatch(/^> alice\s+main\s+basic\s+running\s+1\.5\s+100\/1024\s+1\.3g\/10g\s+1h00\s+2/);
     expect(ui.row('bob')).toMatch(/stopped:idle\s+–\s+–\/1024\s+no quota\s+–/);
@@ -69,11 +70,11 @@ describe('berth tui, on a fake berth', () => {
       ],
     });
     const wide = open(source, { width: 100 });
-    await wide.waitFor((f) => f.includes('bob'), 'the VMs');
+    await wide.waitFor((f) => f.includes('bob') && f.includes('16384/16384'), 'the VMs with their numbers');
     expect(wide.row('alice')).toMatch(/running\s+1\.5\s+16384\/16384\s/);
     expect(wide.row('bob')).toMatch(/stopped:maintenance\s+–\s+–\/1024\s/);
     const narrow = open(source, { width: 80 });
-    await narrow.waitFor((f) => f.includes('bob'), 'the VMs');
+    await narrow.waitFor((f) => f.includes('bob') && f.includes('16384/16384'), 'the VMs with their numbers');
     expect(narrow.row('alice')).toContain('16384/16384');
     for (const line of narrow.frame().split('\n')) expect(line.length).toBeLessThanOrEqual(80);
   });
@@ -197,7 +198,7 @@ describe('berth tui, on a fake berth', () => {
   it('o cycles the sort column (CPU: busiest first)', async () => {
     const source = new FakeSource({ vms: [vmRow('alice', 'main', { cpuPercent: 5 }), vmRow('bob', 'main', { cpuPercent: 80 })] });
     const ui = open(source);
-    await ui.waitFor((f) => f.includes('bob'), 'the VMs');
+    await ui.waitFor((f) => f.includes('bob') && ui.row('bob').includes('80.0'), 'the VMs with their numbers');
     const order = () => ui.frame().indexOf('alice') < ui.frame().indexOf('bob');
     expect(order()).toBe(true);
     await ui.press('o', 'o', 'o', 'o');
@@ -325,5 +326,64 @@ describe('berth tui, on a fake berth', () => {
     await wide.waitFor((f) => f.includes('user0'), 'the VMs');
     expect(wide.frame()).toContain('STOP IN');
     expect(wide.row('user0')).toMatch(/\d+m idle/);
+  });
+
+  it('draws the first screen before any live numbers come, and refreshes go on while they never do', async () => {
+    const source = new FakeSource();
+    source.statsGate = new Promise(() => undefined);
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('bob') && f.includes('testhost'), 'the first screen');
+    expect(ui.row('alice')).toMatch(/running\s+–\s+–\/1024\s/);
+    // The rows refresh (bob stopped behind the screen's back) though the numbers never come.
+    Object.assign(source.vms[1] as VmRow, { state: 'exited', desired: 'stopped', stopReason: 'idle' });
+    await ui.waitFor(() => ui.row('bob').includes('stopped:idle'), 'the refreshed rows');
+    // One read of numbers at a time: the one that never ends is not asked again behind itself.
+    expect(source.statsAsked).toHaveLength(1);
+    expect(source.statsAsked[0]?.visible).toEqual(['alice/main', 'bob/main']);
+  });
+
+  it('asks the numbers of the rows on screen first, and of the rows that scroll into view', async () => {
+    const source = new FakeSource({ vms: Array.from({ length: 30 }, (_, i) => vmRow(`user${String(i).padStart(2, '0')}`, 'main')) });
+    const ui = open(source, { width: 100, height: 24 });
+    await ui.waitFor((f) => f.includes('of 30') && ui.row('user00').includes('1.5'), 'the VMs with their numbers');
+    const first = source.statsAsked[0];
+    const shown = ui.frame().match(/user\d\d/g) ?? [];
+    expect(first?.visible).toEqual(shown.map((u) => `${u}/main`));
+    expect(first?.others).toBe(30 - shown.length);
+    await ui.press(...Array.from({ length: 29 }, () => 'j'));
+    await ui.waitFor(() => ui.row('user29').startsWith('> '), 'the last row selected');
+    await ui.waitFor(() => source.statsAsked.some((a) => a.visible.includes('user29/main')), 'the last rows asked for');
+  });
+
+  it('says "unreachable" only when the engine did not answer, not while its first answer is on its way', async () => {
+    const waiting = new FakeSource();
+    waiting.engine = 'waiting';
+    const ui = open(waiting);
+    await ui.waitFor((f) => f.includes('alice'), 'the VMs');
+    expect(ui.frame()).toContain('Docker …');
+    expect(ui.frame()).not.toContain('unreachable');
+    expect(ui.frame()).toContain('host capacity: asking the engine…');
+    const down = new FakeSource({ vms: [] });
+    down.engine = 'down';
+    const gone = open(down);
+    await gone.waitFor((f) => f.includes('Docker unreachable'), 'the header');
+    expect(gone.frame()).toContain('host capacity unknown (no Docker engine answers)');
+  });
+
+  it('shows how far maintenance has come while it stops the VMs', async () => {
+    const source = new FakeSource();
+    let release: () => void = () => undefined;
+    source.actionGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    source.progressSteps = ['stopping VMs: 1/2'];
+    const ui = open(source);
+    await ui.waitFor((f) => f.includes('alice'), 'the VMs');
+    await ui.press('4', 'm');
+    await ui.waitFor((f) => f.includes('Turn maintenance on?'), 'the question');
+    await ui.press('y');
+    await ui.waitFor((f) => f.includes('maintenance on: stopping VMs: 1/2'), 'the progress');
+    release();
+    await ui.waitFor((f) => f.includes('maintenance on; stopped 2 VM(s)'), 'the outcome');
   });
 });

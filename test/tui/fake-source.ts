@@ -1,6 +1,6 @@
 import type { MaintenanceStatus } from '../../src/services/maintenance.js';
 import type { VmEventEntry } from '../../src/state/schema.js';
-import type { DataSource, PlanRow, Snapshot, UserRow, VmRow } from '../../src/tui/data-source.js';
+import type { DataSource, LiveVm, PlanRow, Snapshot, UserRow, VmRow } from '../../src/tui/data-source.js';
 
 /** A VM as the real data source would give it, running, with stats. */
 export function vmRow(user: string, name: string, over: Partial<VmRow> = {}): VmRow {
@@ -78,6 +78,15 @@ export class FakeSource implements DataSource {
   logsGate: Promise<void> | null = null;
   problems: string[] = [];
   failNext: Error | null = null;
+  /** While set, liveStats waits for it (stats that are slow, or never come). */
+  statsGate: Promise<void> | null = null;
+  /** What each liveStats call asked for: the refs on screen, and how many others. */
+  statsAsked: Array<{ visible: string[]; others: number }> = [];
+  /** Steps maintenance on/off tell of their progress, then wait for `actionGate` when set. */
+  progressSteps: string[] = [];
+  actionGate: Promise<void> | null = null;
+  /** Whether the engine answers ('waiting': not yet; 'down': it was asked and did not). */
+  engine: 'up' | 'down' | 'waiting' = 'up';
 
   constructor(init: { vms?: VmRow[]; users?: UserRow[] } = {}) {
     this.vms = init.vms ?? [vmRow('alice', 'main'), vmRow('bob', 'main')];
@@ -98,13 +107,16 @@ export class FakeSource implements DataSource {
   async snapshot(): Promise<Snapshot> {
     return {
       at: new Date(),
-      host: {
-        name: 'testhost',
-        engineVersion: '27.0.1',
-        cpus: 8,
-        memoryBytes: 16 * 1024 ** 3,
-        reserved: { cpus: 2, memoryBytes: 2 * 1024 ** 3, vms: 2 },
-      },
+      host:
+        this.engine !== 'up'
+          ? null
+          : {
+              name: 'testhost',
+              engineVersion: '27.0.1',
+              cpus: 8,
+              memoryBytes: 16 * 1024 ** 3,
+              reserved: { cpus: 2, memoryBytes: 2 * 1024 ** 3, vms: 2 },
+            },
       daemon: {
         running: true,
         pid: 42,
@@ -118,13 +130,26 @@ export class FakeSource implements DataSource {
         ],
         maintenance: null,
       },
+      engine: this.engine,
       maintenance: structuredClone(this.maintenance),
-      vms: this.vms.map((v) => ({ ...v })),
+      // As the real source: the rows come without live numbers; liveStats gives those.
+      vms: this.vms.map((v) => ({ ...v, cpuPercent: null, memoryUsedBytes: null, memoryLimitBytes: null })),
       users: this.users.map((u) => ({ ...u })),
       plans: this.plans.map((p) => ({ ...p, users: this.users.filter((u) => u.plan === p.name).map((u) => u.login) })),
       events: [...this.events],
       problems: [...this.problems],
     };
+  }
+
+  async liveStats(visible: string[], others: string[]): Promise<Map<string, LiveVm>> {
+    this.statsAsked.push({ visible, others: others.length });
+    if (this.statsGate) await this.statsGate;
+    const out = new Map<string, LiveVm>();
+    for (const vm of this.vms) {
+      if (vm.state !== 'running' || vm.memoryUsedBytes === null || ![...visible, ...others].includes(vm.ref)) continue;
+      out.set(vm.ref, { cpuPercent: vm.cpuPercent, memoryUsedBytes: vm.memoryUsedBytes, memoryLimitBytes: vm.memoryLimitBytes ?? 0 });
+    }
+    return out;
   }
 
   private vm(ref: string): VmRow {
@@ -158,11 +183,15 @@ export class FakeSource implements DataSource {
   rejectUser = (login: string) => this.run(`reject ${login}`, () => this.setUser(login, { status: 'rejected' }));
   revokeUser = (login: string) => this.run(`revoke ${login}`, () => this.setUser(login, { status: 'revoked' }));
   setUserPlan = (login: string, plan: string) => this.run(`plan ${login} ${plan}`, () => this.setUser(login, { plan }));
-  async maintenanceOn() {
+  async maintenanceOn(onProgress?: (text: string) => void) {
+    for (const step of this.progressSteps) onProgress?.(step);
+    if (this.actionGate) await this.actionGate;
     await this.run('maintenance on', () => Object.assign(this.maintenance, { on: true, reason: 'from berth tui' }));
     return 'maintenance on; stopped 2 VM(s)';
   }
-  async maintenanceOff() {
+  async maintenanceOff(onProgress?: (text: string) => void) {
+    for (const step of this.progressSteps) onProgress?.(step);
+    if (this.actionGate) await this.actionGate;
     await this.run('maintenance off', () => Object.assign(this.maintenance, { on: false, reason: '' }));
     return 'maintenance off; started 2 VM(s)';
   }
