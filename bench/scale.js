@@ -150,10 +150,10 @@ export async function run({ bin, root }) {
     const vols = lines(docker('volume', 'ls', '-q', '--filter', `name=${baselinePrefix}`));
     if (vols.length) docker('volume', 'rm', '-f', ...vols);
     // An engine that stopped answering (it happens to a loaded dockerd) leaves them: say so, with how to remove them.
-    const left = lines(docker('ps', '-aq', '--filter', `label=dev.berth.instance=${instanceOf()}`));
+    const left = lines(docker('ps', '-aq', '--filter', `label=dev.berth.instance=${instance}`));
     if (left.length)
       console.error(
-        `bench scale: ${left.length} container(s) are left; remove them with: docker rm -f $(docker ps -aq --filter label=dev.berth.instance=${instanceOf()})`,
+        `bench scale: ${left.length} container(s) are left; remove them with: docker rm -f $(docker ps -aq --filter label=dev.berth.instance=${instance})`,
       );
   };
   const onSignal = (signal) => {
