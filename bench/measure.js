@@ -92,7 +92,7 @@ export function benchHome({ bin, root, prefix, env: extraEnv = {} }) {
       instance = null;
     }
     if (instance) {
-      const docker = (...args) => spawnSync('docker', args, { encoding: 'utf8' }).stdout ?? '';
+      const docker = (...args) => spawnSync('docker', args, { encoding: 'utf8', timeout: 300_000 }).stdout ?? '';
       const label = `label=dev.berth.instance=${instance}`;
       const ids = lines(docker('ps', '-aq', '--filter', label));
       if (ids.length) docker('rm', '-f', ...ids);

@@ -130,17 +130,31 @@ export async function run({ bin, root }) {
   const session = `berth-bench-scale-${process.pid}`;
   const baselinePrefix = `berth-bench-scale-${process.pid}-d`;
   let cleaned = false;
+  const instanceOf = () => {
+    try {
+      return JSON.parse(readFileSync(join(home, 'state.json'), 'utf8')).instanceId;
+    } catch {
+      return 'unknown';
+    }
+  };
   const cleanup = () => {
     if (cleaned) return;
     cleaned = true;
+    const instance = instanceOf();
     tmux('kill-session', '-t', session);
-    const docker = (...args) => spawnSync('docker', args, { encoding: 'utf8' }).stdout ?? '';
+    const docker = (...args) => spawnSync('docker', args, { encoding: 'utf8', timeout: 300_000 }).stdout ?? '';
     // The baseline's containers carry this home's instance label (cleanHome removes them); their volumes go by name.
     const ids = lines(docker('ps', '-aq', '--filter', `name=${baselinePrefix}`));
     if (ids.length) docker('rm', '-f', ...ids);
     cleanHome();
     const vols = lines(docker('volume', 'ls', '-q', '--filter', `name=${baselinePrefix}`));
     if (vols.length) docker('volume', 'rm', '-f', ...vols);
+    // An engine that stopped answering (it happens to a loaded dockerd) leaves them: say so, with how to remove them.
+    const left = lines(docker('ps', '-aq', '--filter', `label=dev.berth.instance=${instance}`));
+    if (left.length)
+      console.error(
+        `bench scale: ${left.length} container(s) are left; remove them with: docker rm -f $(docker ps -aq --filter label=dev.berth.instance=${instance})`,
+      );
   };
   const onSignal = (signal) => {
     console.error(`bench scale: ${signal}, removing what it made…`);

@@ -29,6 +29,7 @@ export default class Tui extends BerthCommand {
     delete process.env.CONTINUOUS_INTEGRATION;
     // React's production build (set before it loads): its development build costs several times the CPU per frame.
     process.env.NODE_ENV ??= 'production';
+    (await import('../src/tui/fast-imports.js')).fasterInkImports();
     // The first snapshot is read while the screen's modules (ink, react) load: the first screen comes sooner.
     const { berthDataSource } = await import('../src/tui/data-source.js');
     const source = berthDataSource(this.berth);

@@ -326,17 +326,18 @@ export class DockerRuntime {
     }
   }
 
-  async startContainer(id: string): Promise<void> {
+  /** `signal` gives up the wait (the engine may still go on). */
+  async startContainer(id: string, signal?: AbortSignal): Promise<void> {
     await this.docker
       .getContainer(id)
-      .start()
+      .start(signal ? ({ abortSignal: signal } as object) : {})
       .catch((err) => statusOf(err) === 304 || this.fail(err, 'start the VM'));
   }
 
-  async stopContainer(id: string, timeoutSeconds = 10): Promise<void> {
+  async stopContainer(id: string, timeoutSeconds = 10, signal?: AbortSignal): Promise<void> {
     await this.docker
       .getContainer(id)
-      .stop({ t: timeoutSeconds })
+      .stop({ t: timeoutSeconds, ...(signal ? { abortSignal: signal } : {}) })
       .catch((err) => statusOf(err) === 304 || this.fail(err, 'stop the VM'));
   }
 

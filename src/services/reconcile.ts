@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { VM_CAPABILITIES } from '../docker/hardening.js';
 import { instanceFilter, LABEL } from '../docker/labels.js';
 import type { ContainerDetails, ContainerSummary, DockerRuntime } from '../docker/runtime.js';
@@ -64,13 +65,18 @@ function adoptable(state: State, c: ContainerSummary, details: ContainerDetails 
   );
 }
 
+/** Orphans inspected at a time. */
+const INSPECT_CONCURRENCY = 8;
+
 export async function findDrift(ctx: Berth, runtime: DockerRuntime): Promise<Drift> {
   const state = await ctx.store.read();
   const containers = await runtime.containers(instanceFilter(state.instanceId));
   const known = new Set(state.vms.map((vm) => vm.containerId).filter(Boolean));
   const present = new Set(containers.map((c) => c.id));
   const orphans = containers.filter((c) => !known.has(c.id));
-  const details = await Promise.all(orphans.map((c) => runtime.inspectContainer(c.id)));
+  // Only the orphans are inspected (for their hardening), a few at a time.
+  const limit = pLimit(INSPECT_CONCURRENCY);
+  const details = await Promise.all(orphans.map((c) => limit(() => runtime.inspectContainer(c.id))));
   return {
     orphans: orphans.map((c, i) => ({
       id: c.id.slice(0, 12),

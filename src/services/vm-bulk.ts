@@ -7,6 +7,7 @@ import { BerthError } from '../errors.js';
 import type { State, StopReason, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
+import { withDeadline } from './deadline.js';
 import { attachHome } from './homes.js';
 import { actorReason, logVmEvent, stopKind } from './vm-event-log.js';
 import { containerMissing, notReady } from './vms.js';
@@ -46,6 +47,13 @@ export interface BulkOptions {
   concurrency?: number;
 }
 
+/**
+ * How long the engine may take to start or stop one VM in a bulk action (a stop's 10 s grace
+ * included): an engine that hangs on one (it happens to a loaded dockerd) fails that VM, not the
+ * whole action.
+ */
+export const ENGINE_STEP = { start: { ms: 60_000, what: 'start VM' }, stop: { ms: 60_000, what: 'stop VM' } };
+
 export const failureOf = (vm: string, err: unknown): BulkFailure => ({
   vm,
   code: err instanceof BerthError ? err.code : 'ERROR',
@@ -63,8 +71,16 @@ export async function bulkConcurrency(ctx: Berth): Promise<number> {
 export async function inParallel<T>(
   items: T[],
   name: (item: T) => string,
-  work: (item: T) => Promise<void>,
-  options: { concurrency: number; onProgress?: BulkProgress; total?: number; doneBefore?: number; failedBefore?: number },
+  work: (item: T, signal?: AbortSignal) => Promise<void>,
+  options: {
+    concurrency: number;
+    onProgress?: BulkProgress;
+    total?: number;
+    doneBefore?: number;
+    failedBefore?: number;
+    /** Each item's longest wait, and what it is in words ("stop VM"): past it, it fails (ENGINE_TIMEOUT) and the next goes. */
+    deadline?: { ms: number; what: string };
+  },
 ): Promise<{ done: T[]; failed: Array<{ item: T; failure: BulkFailure }> }> {
   const limit = pLimit(Math.max(1, options.concurrency));
   const done: T[] = [];
@@ -78,7 +94,9 @@ export async function inParallel<T>(
       limit(async () => {
         let error: string | undefined;
         try {
-          await work(item);
+          const { deadline } = options;
+          if (deadline) await withDeadline(deadline.ms, `${deadline.what} ${name(item)}`, (signal) => work(item, signal));
+          else await work(item);
           done.push(item);
         } catch (err) {
           const failure = failureOf(name(item), err);
@@ -141,11 +159,11 @@ export async function startVms(ctx: Berth, refs: string[], actor: Actor = OPERAT
   const { done, failed } = await inParallel(
     claimed.claims,
     (c) => vmRef(c.vm),
-    async ({ vm }) => {
+    async ({ vm }, signal) => {
       await attachHome(ctx, homes.get(vm.home));
-      await runtime.startContainer(vm.containerId as string);
+      await runtime.startContainer(vm.containerId as string, signal);
     },
-    { concurrency, onProgress: options.onProgress, failedBefore: refused.length, total: refs.length },
+    { concurrency, onProgress: options.onProgress, failedBefore: refused.length, total: refs.length, deadline: ENGINE_STEP.start },
   );
   await ctx.store.transact((state) => {
     const at = new Date().toISOString();
@@ -201,8 +219,8 @@ export async function stopVms(
   const { done, failed } = await inParallel(
     claims,
     (c) => vmRef(c.vm),
-    async ({ vm }) => runtime.stopContainer(vm.containerId as string),
-    { concurrency, onProgress: options.onProgress, failedBefore: refused.length, total: requests.length },
+    async ({ vm }, signal) => runtime.stopContainer(vm.containerId as string, undefined, signal),
+    { concurrency, onProgress: options.onProgress, failedBefore: refused.length, total: requests.length, deadline: ENGINE_STEP.stop },
   );
   await ctx.store.transact((st) => {
     const at = new Date().toISOString();

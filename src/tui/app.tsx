@@ -126,6 +126,8 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
   /** Live numbers of running VMs, by ref: read apart from the snapshots, never holding them up. */
   const [live, setLive] = useState<Map<string, LiveVm>>(new Map());
   const statsBusy = useRef(false);
+  /** Reads the live numbers now (see readStats below), for a refresh that draws nothing new. */
+  const statsNow = useRef<() => void>(() => undefined);
   const lastLive = useRef('');
   /** The running VMs on screen and the others, as last drawn: what the next read of live numbers asks for. */
   const statsWanted = useRef<{ visible: string[]; others: string[] }>({ visible: [], others: [] });
@@ -159,7 +161,11 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
       if (!mounted.current) return;
       // At rest nothing changes: the screen is drawn again only for a change, or every SAME_SNAPSHOT_MS (times shown move on).
       const text = JSON.stringify({ ...next, at: null });
-      if (text === lastDrawn.current.text && Date.now() - lastDrawn.current.at < SAME_SNAPSHOT_MS) return;
+      if (text === lastDrawn.current.text && Date.now() - lastDrawn.current.at < SAME_SNAPSHOT_MS) {
+        // Not drawn again, but the live numbers are read as after any snapshot.
+        statsNow.current();
+        return;
+      }
       lastDrawn.current = { text, at: Date.now() };
       setShown((before) => ({ snap: next, vms: next.vms ?? before.vms }));
     } catch (err) {
@@ -215,6 +221,7 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
         statsBusy.current = false;
       });
   }, [source]);
+  statsNow.current = readStats;
   useEffect(() => () => source.close?.(), [source]);
 
   useEffect(() => {

@@ -342,6 +342,14 @@ describe('berth tui, on a fake berth', () => {
     expect(source.statsAsked[0]?.visible).toEqual(['alice/main', 'bob/main']);
   });
 
+  it('keeps the live numbers moving while nothing else changes (an unchanged snapshot is not drawn again)', async () => {
+    const source = new FakeSource();
+    const ui = open(source);
+    await ui.waitFor(() => ui.row('alice').includes('1.5'), 'the first numbers');
+    Object.assign(source.vms[0] as VmRow, { cpuPercent: 42 });
+    await ui.waitFor(() => ui.row('alice').includes('42.0'), 'the new CPU %');
+  });
+
   it('asks the numbers of the rows on screen first, and of the rows that scroll into view', async () => {
     const source = new FakeSource({ vms: Array.from({ length: 30 }, (_, i) => vmRow(`user${String(i).padStart(2, '0')}`, 'main')) });
     const ui = open(source, { width: 100, height: 24 });

@@ -10,6 +10,7 @@ import type { Berth } from '../../src/services/context.js';
 import { initHome } from '../../src/services/init.js';
 import { enterMaintenance, leaveMaintenance } from '../../src/services/maintenance.js';
 import { allowUser } from '../../src/services/users.js';
+import { ENGINE_STEP } from '../../src/services/vm-bulk.js';
 import { vmStats } from '../../src/services/vm-exec.js';
 import { listVms } from '../../src/services/vm-status.js';
 import { StateStore } from '../../src/state/store.js';
@@ -26,9 +27,12 @@ class FakeEngine {
   mostInFlight = 0;
   /** Containers whose start or stop fails. */
   failing = new Set<string>();
+  /** Containers whose start or stop never ends (a wedged engine). */
+  hanging = new Set<string>();
   containers = new Map<string, { labels: Record<string, string>; running: boolean; exitCode: number | null }>();
 
   private async act(id: string, running: boolean) {
+    if (this.hanging.has(id)) return new Promise<never>(() => undefined);
     this.inFlight++;
     this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
     // Long enough for every start or stop asked for at once to be in flight together.
@@ -224,6 +228,23 @@ describe('bulk actions', () => {
         .map((vm) => vm.user)
         .sort(),
     ).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u6', 'u7', 'u8', 'u9'].sort());
+  });
+
+  it('a VM whose stop never ends fails after its deadline; the others are stopped', async () => {
+    const usual = ENGINE_STEP.stop.ms;
+    ENGINE_STEP.stop.ms = 300;
+    try {
+      engine.hanging.add('container2');
+      const on = await enterMaintenance(ctx);
+      expect(on.failed).toEqual([
+        expect.objectContaining({ vm: 'u2/main', code: 'ENGINE_TIMEOUT', error: expect.stringContaining('stop VM u2/main') }),
+      ]);
+      expect(on.changed).toHaveLength(N - 3);
+      // Its record says it should run, as it still does.
+      expect((await ctx.store.read()).vms.find((vm) => vm.user === 'u2')).toMatchObject({ desired: 'running' });
+    } finally {
+      ENGINE_STEP.stop.ms = usual;
+    }
   });
 });
 
