@@ -33,10 +33,13 @@ export default class Tui extends BerthCommand {
     // The first snapshot is read while the screen's modules (ink, react) load: the first screen comes sooner.
     const { berthDataSource } = await import('../src/tui/data-source.js');
     const source = berthDataSource(this.berth);
+    // The state file's part first (drawn at once), then the whole snapshot, which waits for the engine.
+    const quick = source.quick?.();
+    quick?.catch(() => undefined);
     const first = source.snapshot();
     first.catch(() => undefined);
     const { runTui } = await import('../src/tui/run.js');
     // NO_COLOR (https://no-color.org): the same screens without colour.
-    await runTui(this.berth, { colour: !('NO_COLOR' in process.env && process.env.NO_COLOR !== ''), source, first });
+    await runTui(this.berth, { colour: !('NO_COLOR' in process.env && process.env.NO_COLOR !== ''), source, first, quick });
   }
 }

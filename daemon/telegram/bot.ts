@@ -19,6 +19,7 @@ import { adminCommands } from './admin-commands.js';
 import { type BotContext, type BotDeps, NoLoginError } from './bot-context.js';
 import { publishMenus } from './commands-menu.js';
 import { fileCommands } from './file-commands.js';
+import { jsonFetch } from './json-fetch.js';
 import { keyCommands } from './key-commands.js';
 import { telegramNotifier } from './notifier.js';
 import { errorText } from './replies.js';
@@ -113,7 +114,7 @@ export async function startTelegram(options: {
   const apiRoot = telegramApiRoot(config);
   const official = apiRoot === OFFICIAL_API_ROOT;
   // Long polls last 30 s; anything slower than a minute is a Bot API server that is not answering.
-  const bot = new Bot<BotContext>(token, { client: { apiRoot, timeoutSeconds: 60 } });
+  const bot = new Bot<BotContext>(token, { client: { apiRoot, timeoutSeconds: 60, fetch: jsonFetch() } });
   // Outgoing calls pass the throttler first (the last transformer installed runs first), then
   // auto-retry: sends are paced within Telegram's flood limits — about 30 a second overall
   // (spaced, so that no sliding second holds more), 1 a second per chat, 20 a minute per group —

@@ -48,7 +48,7 @@ async function observe(
   vms: Vm[],
   narrow: string[] = [],
   reading?: EngineReading,
-): Promise<Map<Vm, ContainerSummary | null>> {
+): Promise<{ found: Map<Vm, ContainerSummary | null>; current: (vm: Vm) => Vm }> {
   const { containers: listed, ooms } = reading ?? (await readEngine(runtime, state, vms, narrow));
   const byId = new Map(listed.map((c) => [c.id, c]));
   const found = new Map(vms.map((vm) => [vm, vm.containerId ? (byId.get(vm.containerId) ?? null) : null]));
@@ -72,6 +72,8 @@ async function observe(
     const changed = (exitCode !== undefined && exitCode !== vm.lastExitCode) || oom !== undefined;
     return changed ? [{ vm, exitCode, oom }] : [];
   });
+  // The records as written (`vms` may be a shared, frozen snapshot: they are not changed in place).
+  const written = new Map<Vm, Vm>();
   if (updates.length > 0) {
     await ctx.store.transact((st) => {
       for (const { vm, exitCode, oom } of updates) {
@@ -79,11 +81,11 @@ async function observe(
         if (!record) continue;
         if (exitCode !== undefined) record.lastExitCode = exitCode;
         if (oom) record.oomKilledAt = oom;
-        Object.assign(vm, record);
+        written.set(vm, structuredClone(record));
       }
     });
   }
-  return found;
+  return { found, current: (vm) => written.get(vm) ?? vm };
 }
 
 /**
@@ -113,19 +115,20 @@ async function homeUsed(ctx: Berth, state: State, vm: Vm): Promise<number | null
 
 /** The VMs as `vm list` shows them; `reading` is what the engine said a moment ago, when the caller keeps it (the TUI). */
 export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean } = {}, reading?: EngineReading): Promise<VmView[]> {
-  const state = await ctx.store.read();
+  // Only read: the shared snapshot, not a copy of the whole state (the bot's /status, per update).
+  const state = await ctx.store.snapshot();
   if (filter.user !== undefined) checkLogin(filter.user);
   const vms = state.vms.filter((vm) => filter.user === undefined || vm.user === filter.user);
   const runtime = await ctx.runtime();
   const narrow = filter.user === undefined ? [] : [`${LABEL.user}=${filter.user}`];
-  const [details, used] = await Promise.all([
+  const [{ found, current }, used] = await Promise.all([
     observe(ctx, runtime, state, vms, narrow, reading),
     Promise.all(vms.map((vm) => homeUsed(ctx, state, vm))),
   ]);
   const idleTimeout = effectiveConfig(state.config)['idle-timeout'];
   return vms
     .map((vm, i) =>
-      vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm, idleTimeout), {
+      vmView(current(vm), engineState(vm, found.get(vm)), nextStopOf(state, current(vm), idleTimeout), {
         usedBytes: used[i] ?? null,
         rootfsUsedBytes: null,
       }),
@@ -137,12 +140,12 @@ export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
   const state = await ctx.store.read();
   const vm = findVm(state, ref);
   const runtime = await ctx.runtime();
-  const [details, usedBytes, rootfsUsedBytes] = await Promise.all([
+  const [{ found, current }, usedBytes, rootfsUsedBytes] = await Promise.all([
     observe(ctx, runtime, state, [vm], [`${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`]),
     homeUsed(ctx, state, vm),
     vm.containerId ? runtime.writableSize(vm.containerId) : Promise.resolve(null),
   ]);
-  return vmView(vm, engineState(vm, details.get(vm)), nextStopOf(await ctx.store.read(), vm), { usedBytes, rootfsUsedBytes });
+  return vmView(current(vm), engineState(vm, found.get(vm)), nextStopOf(state, current(vm)), { usedBytes, rootfsUsedBytes });
 }
 
 /** Re-reads every VM from the engine and records what changed (after the daemon lost the engine). */

@@ -41,6 +41,8 @@ export interface AppProps {
   statusMs?: number;
   /** A first snapshot already on its way (read while the app's modules loaded): the first refresh takes it. */
   first?: Promise<Snapshot>;
+  /** The state file's part of it (`DataSource.quick`), drawn until the first snapshot is. */
+  quick?: Promise<Snapshot>;
 }
 
 type Modal =
@@ -115,7 +117,17 @@ function useTerminalSize(width?: number, height?: number): { width: number; heig
   return { width: width ?? (columns || 80), height: height ?? (rows || 24) };
 }
 
-export function App({ source, refreshMs = 1500, colour = true, width: w, height: h, initial, statusMs = STATUS_MS, first }: AppProps) {
+export function App({
+  source,
+  refreshMs = 1500,
+  colour = true,
+  width: w,
+  height: h,
+  initial,
+  statusMs = STATUS_MS,
+  first,
+  quick,
+}: AppProps) {
   const { exit } = useApp();
   const { width, height } = useTerminalSize(w, h);
   // One state for both, so that a snapshot is one render.
@@ -178,6 +190,19 @@ export function App({ source, refreshMs = 1500, colour = true, width: w, height:
       }
     }
   }, [source]);
+
+  // The first screen from the state file alone, unless a whole snapshot was drawn before it came.
+  const quickSnapshot = useRef(quick);
+  useEffect(() => {
+    const early = quickSnapshot.current;
+    quickSnapshot.current = undefined;
+    early?.then(
+      (snap) => {
+        if (mounted.current && lastDrawn.current.at === 0) setShown({ snap, vms: snap.vms ?? [] });
+      },
+      () => undefined,
+    );
+  }, []);
 
   useEffect(() => {
     mounted.current = true;

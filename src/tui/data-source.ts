@@ -20,7 +20,7 @@ import { destroyVm, restartVm, startVm, stopVm } from '../services/vms.js';
 import type { State, UserStatus, VmEventEntry } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
 import { effectiveConfig } from '../values/config-keys.js';
-import type { VmView } from '../views/vm-view.js';
+import { type VmView, vmView } from '../views/vm-view.js';
 
 /** A VM as the VMs tab shows it: the view of `vm list`, with live numbers when it runs (they come apart, see `liveStats`). */
 export interface VmRow extends VmView {
@@ -29,6 +29,8 @@ export interface VmRow extends VmView {
   memoryLimitBytes: number | null;
   /** Open SSH sessions; null when nobody can tell (no daemon, or no SSH gateway). */
   sessions: number | null;
+  /** From the state file alone: the engine has not said yet what state it is in (the first screen). */
+  pending?: boolean;
 }
 
 /** Live numbers of a running VM; CPU is null until there are two readings. */
@@ -89,6 +91,11 @@ export interface DataSource {
   /** What the screens show, from calls whose cost does not grow per VM (the state file, one container list). */
   snapshot(): Promise<Snapshot>;
   /**
+   * The screens from the state file alone, before the engine is asked (the VMs' states pending):
+   * what the first screen shows while the first `snapshot` waits for the engine.
+   */
+  quick?(): Promise<Snapshot>;
+  /**
    * Live numbers of running VMs, by ref: `visible` (the rows on screen) are read first and every
    * time, `others` as the source can afford. Never waited for by `snapshot`.
    */
@@ -124,7 +131,8 @@ const unreachable = (err: unknown) => err instanceof BerthError && UNREACHABLE.h
 /** `ctx` whose state is read once, at the first read, for all that asks it (one snapshot's parts). */
 function oneReading(ctx: Berth): Berth {
   let reading: Promise<State> | undefined;
-  const store: StateStore = Object.create(ctx.store, { read: { value: () => (reading ??= ctx.store.read()) } });
+  const once = () => (reading ??= ctx.store.read());
+  const store: StateStore = Object.create(ctx.store, { read: { value: once }, snapshot: { value: once } });
   return { ...ctx, store };
 }
 
@@ -161,10 +169,39 @@ export function berthDataSource(ctx: Berth): DataSource {
   };
   /** Container ids of the running VMs of the last snapshot, by ref. */
   let containers = new Map<string, string>();
+  /** The reading `quick` made, which the next snapshot takes over (the state is then read once for both). */
+  let primed: Berth | undefined;
   return {
+    async quick() {
+      const view = oneReading(ctx);
+      primed = view;
+      const [state, maintenance, daemon] = await Promise.all([view.store.read(), maintenanceStatus(view), daemonStatus(home)]);
+      return {
+        at: new Date(),
+        host: null,
+        engine: 'waiting',
+        daemon,
+        maintenance,
+        vms: state.vms.map(
+          (vm): VmRow => ({
+            ...vmView(vm, 'missing'),
+            pending: true,
+            cpuPercent: null,
+            memoryUsedBytes: null,
+            memoryLimitBytes: null,
+            sessions: null,
+          }),
+        ),
+        users: userRows(state),
+        plans: planRows(state),
+        events: [],
+        problems: [],
+      };
+    },
     async snapshot() {
       // Every part of one snapshot from one reading of the state: they agree with one another, and it is read once.
-      const view = oneReading(ctx);
+      const view = primed ?? oneReading(ctx);
+      primed = undefined;
       const problems: string[] = [];
       let reach: EngineReach = 'waiting';
       const soft =
@@ -210,9 +247,6 @@ export function berthDataSource(ctx: Berth): DataSource {
           sessions: sessions ? (sessions.get(view.ref) ?? 0) : null,
         }),
       );
-      const cfg = effectiveConfig(state.config);
-      const vmsOf = new Map<string, number>();
-      for (const vm of state.vms) vmsOf.set(vm.user, (vmsOf.get(vm.user) ?? 0) + 1);
       return {
         at: new Date(),
         host: summary,
@@ -220,32 +254,8 @@ export function berthDataSource(ctx: Berth): DataSource {
         daemon,
         maintenance,
         vms: vms ?? null,
-        users: state.users.map(
-          (u): UserRow => ({
-            login: u.login,
-            status: u.status,
-            role: u.role,
-            plan: u.plan,
-            telegramId: u.telegramId ?? null,
-            keys: u.keys.length,
-            vms: vmsOf.get(u.login) ?? 0,
-          }),
-        ),
-        plans: state.plans.map((p) => {
-          // What a VM of the plan gets: the plan's own CPU and RAM, or the config's.
-          const resources = resourcesFor(p, cfg);
-          return {
-            name: p.name,
-            cpu: resources.cpu,
-            ramBytes: resources.memoryBytes,
-            gpu: p.gpu,
-            maxVms: p.maxVms,
-            maxLifetimeSeconds: p.maxLifetimeSeconds,
-            sudo: p.sudo,
-            description: p.description,
-            users: usersOnPlan(state, p.name),
-          };
-        }),
+        users: userRows(state),
+        plans: planRows(state),
         events,
         problems,
       };
@@ -309,6 +319,39 @@ export function berthDataSource(ctx: Berth): DataSource {
       };
     },
   };
+}
+
+function userRows(state: State): UserRow[] {
+  const vmsOf = new Map<string, number>();
+  for (const vm of state.vms) vmsOf.set(vm.user, (vmsOf.get(vm.user) ?? 0) + 1);
+  return state.users.map((u) => ({
+    login: u.login,
+    status: u.status,
+    role: u.role,
+    plan: u.plan,
+    telegramId: u.telegramId ?? null,
+    keys: u.keys.length,
+    vms: vmsOf.get(u.login) ?? 0,
+  }));
+}
+
+function planRows(state: State): PlanRow[] {
+  const cfg = effectiveConfig(state.config);
+  return state.plans.map((p) => {
+    // What a VM of the plan gets: the plan's own CPU and RAM, or the config's.
+    const resources = resourcesFor(p, cfg);
+    return {
+      name: p.name,
+      cpu: resources.cpu,
+      ramBytes: resources.memoryBytes,
+      gpu: p.gpu,
+      maxVms: p.maxVms,
+      maxLifetimeSeconds: p.maxLifetimeSeconds,
+      sudo: p.sudo,
+      description: p.description,
+      users: usersOnPlan(state, p.name),
+    };
+  });
 }
 
 function progressText(verb: string, onProgress?: (text: string) => void): BulkProgress | undefined {

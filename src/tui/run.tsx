@@ -14,9 +14,13 @@ const ALT_SCREEN_OFF = '\u001b[?1049l';
  * quits. A shell asked for from the app is run with the app unmounted and the normal
  * screen back; the app then returns where it was.
  */
-export async function runTui(ctx: Berth, options: { colour: boolean; source?: DataSource; first?: Promise<Snapshot> }): Promise<void> {
+export async function runTui(
+  ctx: Berth,
+  options: { colour: boolean; source?: DataSource; first?: Promise<Snapshot>; quick?: Promise<Snapshot> },
+): Promise<void> {
   const source = options.source ?? berthDataSource(ctx);
   let first = options.first;
+  let quick = options.quick;
   const out = process.stdout;
   let ui: UiState | undefined;
   const restore = () => out.write(`${ALT_SCREEN_OFF}\u001b[?25h`);
@@ -27,11 +31,12 @@ export async function runTui(ctx: Berth, options: { colour: boolean; source?: Da
   try {
     for (;;) {
       out.write(ALT_SCREEN_ON);
-      const app = render(<App source={source} colour={options.colour} initial={ui} first={first} />, {
+      const app = render(<App source={source} colour={options.colour} initial={ui} first={first} quick={quick} />, {
         exitOnCtrlC: true,
         patchConsole: true,
       });
       first = undefined;
+      quick = undefined;
       const result = (await app.waitUntilExit()) as AppExit;
       app.cleanup();
       out.write(ALT_SCREEN_OFF);

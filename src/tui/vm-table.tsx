@@ -51,6 +51,8 @@ function diskText(vm: VmRow): string {
 }
 
 function stateText(vm: VmRow): string {
+  // The first screen, drawn from the state file while the engine's answer is on its way.
+  if (vm.pending) return '…';
   if (vm.state === 'running' || vm.state === 'creating') return vm.state;
   // Stopped: say why when berth knows.
   return vm.stopReason && vm.state === 'exited' ? `stopped:${vm.stopReason}` : vm.state === 'exited' ? 'stopped' : vm.state;
@@ -62,7 +64,7 @@ export function vmColumns(now: Date): Column<VmRow>[] {
     { title: 'VM', width: 4, grow: true, priority: 9, text: (vm) => vm.name },
     { title: 'PLAN', width: 8, priority: 5, text: (vm) => vm.plan },
     // 16 cells hold every state but `stopped:maintenance`, which gets its 19 when there is room.
-    { title: 'STATE', width: 16, max: 19, priority: 10, text: stateText, colour: (vm) => stateColour(vm.state) },
+    { title: 'STATE', width: 16, max: 19, priority: 10, text: stateText, colour: (vm) => (vm.pending ? 'gray' : stateColour(vm.state)) },
     { title: 'CPU%', width: 5, align: 'right', priority: 8, text: (vm) => (vm.cpuPercent === null ? DASH : vm.cpuPercent.toFixed(1)) },
     {
       title: 'MEM MB',

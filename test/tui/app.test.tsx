@@ -328,6 +328,31 @@ describe('berth tui, on a fake berth', () => {
     expect(wide.row('user0')).toMatch(/\d+m idle/);
   });
 
+  it("draws the state file's rows (states pending) while the first snapshot waits for the engine, then the engine's", async () => {
+    const source = new FakeSource();
+    let answer: (snap: Awaited<ReturnType<FakeSource['snapshot']>>) => void = () => undefined;
+    const first = new Promise<Awaited<ReturnType<FakeSource['snapshot']>>>((resolve) => {
+      answer = resolve;
+    });
+    const whole = await source.snapshot();
+    const quick = Promise.resolve({
+      ...whole,
+      host: null,
+      engine: 'waiting' as const,
+      vms: (whole.vms ?? []).map((vm) => ({ ...vm, state: 'missing' as const, pending: true })),
+    });
+    const app = render(<App source={source} refreshMs={60_000} colour={false} width={100} height={24} first={first} quick={quick} />);
+    const row = (text: string) => (app.lastFrame() ?? '').split('\n').find((l) => l.includes(text)) ?? '';
+    const until = async (test: () => boolean, what: string) => {
+      for (let i = 0; i < 100 && !test(); i++) await new Promise((r) => setTimeout(r, 20));
+      if (!test()) throw new Error(`the screen never showed ${what}:\n${app.lastFrame()}`);
+    };
+    await until(() => row('alice').includes('…') && row('bob').includes('…'), 'the pending rows');
+    expect(row('alice')).not.toContain('missing');
+    answer(whole);
+    await until(() => row('alice').includes('running') && !row('alice').includes('…'), "the engine's states");
+  });
+
   it('draws the first screen before any live numbers come, and refreshes go on while they never do', async () => {
     const source = new FakeSource();
     source.statsGate = new Promise(() => undefined);
