@@ -658,10 +658,19 @@ export const ConfigSetSchema = z
 export type ConfigSet = z.infer<typeof ConfigSetSchema>;
 
 /** Every key's value in force: the set one, else the default. */
+/** What a frozen config (the state's shared snapshot) comes to: worked out once per snapshot, not per bot update. */
+const effectiveOfFrozen = new WeakMap<ConfigSet, ConfigValues>();
+
 export function effectiveConfig(set: ConfigSet): ConfigValues {
+  const frozen = Object.isFrozen(set);
+  const known = frozen ? effectiveOfFrozen.get(set) : undefined;
+  if (known) return known;
   const out = {} as Record<string, unknown>;
   for (const name of CONFIG_NAMES) out[name] = set[name] ?? CONFIG_KEYS[name].default;
-  return out as ConfigValues;
+  if (!frozen) return out as ConfigValues;
+  const values = Object.freeze(out) as ConfigValues;
+  effectiveOfFrozen.set(set, values);
+  return values;
 }
 
 export function formatConfigValue<K extends ConfigName>(name: K, value: ConfigValues[K]): string {

@@ -8,6 +8,7 @@ import { initHome } from '../../src/services/init.js';
 import { addPlan } from '../../src/services/plans.js';
 import { STATE_VERSION, StateSchema } from '../../src/state/schema.js';
 import { StateStore } from '../../src/state/store.js';
+import { effectiveConfig } from '../../src/values/config-keys.js';
 import { ROOT, tempHome } from '../helpers/cli.js';
 
 const WORKER = join(ROOT, 'test', 'helpers', 'state-worker.mjs');
@@ -204,10 +205,18 @@ describe('the state file', () => {
       (first.plans as unknown[]).push({});
     }).toThrow(TypeError);
     expect(await reader.snapshot()).toBe(first); // unchanged file: the same validated object
+    // The config it comes to is worked out once per snapshot; a copy's is worked out each time.
+    expect(effectiveConfig(first.config)).toBe(effectiveConfig(first.config));
+    expect(Object.isFrozen(effectiveConfig(first.config))).toBe(true);
+    const copy = await reader.read();
+    copy.config['max-vms'] = 7;
+    expect(effectiveConfig(copy.config)['max-vms']).toBe(7);
+    expect(effectiveConfig(copy.config)).not.toBe(effectiveConfig(copy.config));
     for (let n = 1; n <= 5; n++) {
       await execa('node', [WORKER, home, 'allow', `p${n}`, '1']);
       const seen = await reader.snapshot();
       expect(seen).not.toBe(first);
+      expect(effectiveConfig(seen.config)).not.toBe(effectiveConfig(first.config));
       expect(seen.users.map((u) => u.login)).toContain(`p${n}-0`);
       expect((await reader.read()).users.map((u) => u.login)).toContain(`p${n}-0`);
     }
