@@ -1,6 +1,7 @@
 import { mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, symlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { BerthError } from '../errors.js';
+import { runTool, type ToolFailure } from './run-tool.js';
 
 /**
  * A home with a quota is its own ext4 filesystem in a sparse image file under the berth home,
@@ -28,12 +29,10 @@ export function diskPaths(berthHome: string, homeId: string): DiskPaths {
 }
 
 async function run(cmd: string, args: string[]): Promise<string> {
-  const { execa } = await import('execa');
   try {
-    const result = await execa(cmd, args, { timeout: COMMAND_TIMEOUT_MS, stdin: 'ignore' });
-    return result.stdout;
+    return await runTool(cmd, args, { timeoutMs: COMMAND_TIMEOUT_MS });
   } catch (err) {
-    const e = err as { code?: string; stderr?: string; shortMessage?: string; timedOut?: boolean };
+    const e = err as Partial<ToolFailure>;
     if (e.code === 'ENOENT') {
       throw new BerthError(
         'DISK_QUOTA_UNAVAILABLE',

@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
 import { BerthError } from '../errors.js';
 import type { Family } from '../values/egress.js';
+import { runTool } from './run-tool.js';
 
 /** The one module that runs the host's firewall tools. Every call has a timeout. */
 
@@ -50,33 +50,9 @@ function lastLine(text: string): string {
   return text.split('\n').filter(Boolean).slice(-1)[0] ?? '';
 }
 
-/**
- * Runs a firewall tool with a deadline: its stdout (final newline stripped), or an error with
- * `code`, `stderr` and `timedOut`. node's execFile, not execa: execa's ~110 modules would cost
- * every command that may touch the firewall (vm create, vm list…) tens of milliseconds to load.
- */
+/** A firewall tool with the firewall's deadline. */
 function tool(command: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      command,
-      args,
-      { timeout: TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        if (!err) return resolve(stdout.replace(/\r?\n$/, ''));
-        const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null };
-        reject(
-          Object.assign(new Error(e.message), {
-            code: typeof e.code === 'string' ? e.code : undefined,
-            stderr,
-            timedOut: Boolean(e.killed && e.signal === 'SIGKILL'),
-            shortMessage: `${command} ${args.join(' ')} failed${typeof e.code === 'number' ? ` with exit code ${e.code}` : ''}`,
-          }),
-        );
-      },
-    );
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(input ?? '');
-  });
+  return runTool(command, args, { timeoutMs: TIMEOUT_MS, input });
 }
 
 /** The filter table as `iptables-save -t filter` prints it. */
