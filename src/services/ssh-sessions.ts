@@ -31,3 +31,12 @@ export async function closeWithdrawnSessions(home: string): Promise<number | nul
   const answer = await callDaemon(home, ROUTES.sshRevalidate, {}, { timeoutMs: 5000 }).catch(() => null);
   return answer?.closed ?? null;
 }
+
+/** Agent runs in progress per VM ref (the daemon lists them with the sessions); null when no daemon answers. */
+export async function agentRunCounts(home: string): Promise<Map<string, number> | null> {
+  const sessions = await callDaemon(home, ROUTES.sshSessions, {}, { timeoutMs: 1000 }).catch(() => null);
+  if (!sessions || !Array.isArray(sessions.sessions)) return null;
+  const counts = new Map<string, number>();
+  for (const s of sessions.sessions) if (s.kind === 'agent') counts.set(s.vm, (counts.get(s.vm) ?? 0) + 1);
+  return counts;
+}
