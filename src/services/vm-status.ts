@@ -165,3 +165,9 @@ export async function engineContainers(ctx: Berth, runtime: DockerRuntime) {
   const state = await ctx.store.read();
   return runtime.containers(instanceFilter(state.instanceId));
 }
+
+/** The coding agents an image has (its label dev.berth.agents); [] when it has none or is not on the engine. */
+export async function imageAgentNames(ctx: Berth, image: string): Promise<string[]> {
+  const found = await (await ctx.runtime()).image(image);
+  return found ? agentsOfLabel(found.labels[LABEL.agents]).map((a) => a.name) : [];
+}
