@@ -27,6 +27,7 @@ import { startVm } from './vms.js';
  */
 
 const WRAPPER = `dir=$1; shift
+i=0; while [ ! -e /run/berth-ready ] && [ $i -lt 300 ]; do sleep 0.1 2>/dev/null || sleep 1; i=$((i + 1)); done
 while IFS= read -r line && [ -n "$line" ]; do export "$line"; done
 mkdir -p -- "$dir" && cd -- "$dir" || { echo "berth: cannot enter $dir" >&2; exit 125; }
 exec "$@" </dev/null`;

@@ -159,12 +159,19 @@ describe('a coding agent in the VM, driven from chat', () => {
     expect(conversation).toMatchObject({ agent: 'claude', vm: 'main' });
   });
 
-  it('a second message continues the conversation (the API sees the earlier turn); /new starts afresh', async () => {
+  it('a second message continues the conversation (the API sees the earlier turn), naming a file sent meanwhile; /new starts afresh', async () => {
+    const after = fake.sent.length;
+    fake.sendDocument(ALICE, 'notes.txt', Buffer.from('some notes\n'));
+    const saved = await fake.waitFor((s) => s.chatId === ALICE.id && /📎 Saved/.test(s.text), { after });
+    expect(saved.text).toMatch(/\/home\/alice\/work\/notes\.txt/);
+    expect((await must(['vm', 'exec', 'alice', '--', 'cat', 'work/notes.txt'])).stdout).toBe('some notes\n');
     const before = stand.conversation().length;
     const { final } = await prompt('what did I ask?', /Answer \d+/);
     expect(final).toMatch(/I see [1-9]\d* earlier user turn/);
     const seen = stand.conversation().slice(before);
-    expect(userTexts(seen[0]?.body).some((t) => /make hello\.txt/.test(t))).toBe(true);
+    const texts = userTexts(seen[0]?.body);
+    expect(texts.some((t) => /make hello\.txt/.test(t))).toBe(true);
+    expect(texts.at(-1)).toMatch(/Files I sent you.*notes\.txt/s);
 
     expect((await ask(ALICE, '/new')).text).toMatch(/next message starts a new one/);
     const fresh = stand.conversation().length;
