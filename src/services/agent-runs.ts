@@ -220,7 +220,9 @@ export class AgentRuns {
         'Ask the operator for a plan with one (berth plan set PLAN --agent edit).',
       );
     }
-    let vm = ownVm(state, login, user.conversation?.vm, { pick: (n) => `/agent ${n}`, none: 'Create one with /create' });
+    // The conversation's VM while it is there; else the user's only one.
+    const named = state.vms.some((v) => v.user === login && v.name === user.conversation?.vm) ? user.conversation?.vm : undefined;
+    let vm = ownVm(state, login, named, { pick: (n) => `/agent ${n}`, none: 'Create one with /create' });
     if (vm.phase !== 'ready' || !vm.containerId) {
       throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} is still being created.`, 'Try again in a moment.');
     }

@@ -174,9 +174,12 @@ describe('a coding agent in the VM, driven from chat', () => {
     expect(texts.at(-1)).toMatch(/Files I sent you.*notes\.txt/s);
 
     expect((await ask(ALICE, '/new')).text).toMatch(/next message starts a new one/);
+    // A stopped VM is started for the message, as SSH does.
+    await must(['vm', 'stop', 'alice']);
     const fresh = stand.conversation().length;
     const again = await prompt('hello again', /Answer \d+/);
     expect(again.final).toMatch(/new conversation/);
+    expect(again.final).toMatch(/started your VM alice\/main/);
     expect(again.final).toMatch(/I see 0 earlier user turn/);
     expect(userTexts(stand.conversation()[fresh]?.body).some((t) => /make hello\.txt/.test(t))).toBe(false);
     const shown = await ask(ALICE, '/agent', (s) => /Agent permission/.test(s.text));
