@@ -105,7 +105,7 @@ export async function setUserSecret(store: StateStore, login: string, nameInput:
   const value = checkSecretValue(name, valueInput);
   const agent = AGENTS.find((a) => a.secret === name);
   if (agent && !agent.keyPattern.test(value)) {
-    throw invalidInput('INVALID_SECRET', `That does not look like a ${name} key.`, 'Paste the key alone, on one line.');
+    throw invalidInput('INVALID_SECRET', `That does not look like an API key for ${name}.`, 'Paste the key alone, on one line.');
   }
   // Inside the transaction: two first secrets set at once make one data key, not two.
   return store.transact(async (state) => {
