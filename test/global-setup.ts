@@ -9,7 +9,7 @@ import { BIN, ROOT } from './helpers/cli.js';
  * Images that test files build for themselves: kept for the whole run (the SSH tests' Debian
  * image is tagged by its sources, so that files share it), removed when the run ends.
  */
-const TEST_IMAGES = [/^berth-vm-ssh-test:/, /^berth-vm-ssh-listen-test:/, /^berth-vm-agent-test:/];
+const TEST_IMAGES = [/^berth-vm-ssh-test:/, /^berth-vm-ssh-listen-test:/, /^berth-vm-agent-test:/, /^berth-vm-agent-test-base:/];
 
 async function removeTestImages(): Promise<void> {
   const docker = new Docker();
