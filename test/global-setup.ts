@@ -12,6 +12,8 @@ import { BIN, ROOT } from './helpers/cli.js';
 const TEST_IMAGES = [/^berth-vm-ssh-test:/, /^berth-vm-ssh-listen-test:/, /^berth-vm-agent-test:/, /^berth-vm-agent-test-base:/];
 
 async function removeTestImages(): Promise<void> {
+  // BERTH_TEST_KEEP_IMAGES=1 keeps them for the next run (a developer iterating on one file).
+  if (process.env.BERTH_TEST_KEEP_IMAGES === '1') return;
   const docker = new Docker();
   const images = await docker.listImages().catch(() => []);
   for (const tag of images.flatMap((i) => i.RepoTags ?? [])) {

@@ -29,7 +29,7 @@ export function userTexts(body) {
         .replace(/<system-reminder>[\s\S]*?<\/system-reminder>/g, '')
         .trim(),
     )
-    .filter(Boolean);
+    .filter((t) => t && !t.startsWith('# Environment'));
 }
 
 export async function startFakeMessagesApi({ host = '127.0.0.1', port = 0, answerDelayMs = 1500 } = {}) {
@@ -39,18 +39,22 @@ export async function startFakeMessagesApi({ host = '127.0.0.1', port = 0, answe
 
   function plan(body) {
     const messages = body?.messages ?? [];
-    const last = messages.at(-1);
-    const blocks = Array.isArray(last?.content) ? last.content : [];
+    // This turn: the user messages after the last assistant one (the CLI may send its
+    // environment notes as a message of their own next to the prompt).
+    const lastAssistant = messages.map((m) => m.role).lastIndexOf('assistant');
+    const turn = messages.slice(lastAssistant + 1);
+    const blocks = turn.flatMap((m) => (Array.isArray(m.content) ? m.content : []));
     const result = blocks.find((b) => b?.type === 'tool_result');
     if (result) {
       const out = typeof result.content === 'string' ? result.content : textOf(result.content);
       return { kind: 'text', text: `Done: ${out.trim() || 'ok'}`, delay: answerDelayMs };
     }
-    const said = textOf(last?.content ?? '');
+    const said = turn.map((m) => textOf(m.content)).join('\n');
     if (/make hello\.txt/.test(said)) return { kind: 'tool', command: 'echo hi > hello.txt' };
     if (/stall/.test(said)) return { kind: 'stall' };
     answers++;
-    return { kind: 'text', text: `Answer ${answers}: I see ${Math.max(0, userTexts(body).length - 1)} earlier user turn(s).`, delay: 0 };
+    const earlier = userTexts({ messages: messages.slice(0, lastAssistant + 1) }).length;
+    return { kind: 'text', text: `Answer ${answers}: I see ${earlier} earlier user turn(s).`, delay: 0 };
   }
 
   function message(content, stopReason) {
