@@ -21,6 +21,7 @@ let h: VmHome;
 let fake: Fake;
 let stand: Stand;
 let build = { tag: '', seconds: 0, sizeBytes: 0 };
+let metricsAddress = '';
 const run = (args: string[], input?: string) => berth(h.home, args, { input });
 
 async function must(args: string[], input?: string) {
@@ -74,16 +75,28 @@ async function claudeProcesses(): Promise<string[]> {
   return ps.stdout.split('\n').filter((c) => /claude|bash/.test(c));
 }
 
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 beforeAll(async () => {
   h = await vmHome();
   build = await agentImage(h.home);
   fake = await startFakeBotApi();
+  metricsAddress = `127.0.0.1:${await freePort()}`;
   for (const args of [
     ['config', 'set', 'telegram.api-root', fake.apiRoot],
     ['config', 'set', 'telegram.rate-limit', '1000'],
     ['config', 'set', 'ssh.enabled', 'off'],
     ['config', 'set', 'web.enabled', 'off'],
     ['config', 'set', 'agent.timeout', '120s'],
+    ['config', 'set', 'metrics.listen', metricsAddress],
     ['plan', 'add', 'coder', '--agent', 'full'],
     ['plan', 'add', 'plain'],
     ['user', 'allow', 'alice', '--telegram-id', String(ALICE.id), '--plan', 'coder'],
@@ -170,6 +183,7 @@ describe('a coding agent in the VM, driven from chat', () => {
     expect(log).not.toContain(KEY);
     expect(log).toMatch(/"agent run"/);
     expect(log).toMatch(/"outcome":"done"/);
+    console.log(`audit: ${log.split('\n').find((l) => l.includes('"agent run"'))}`);
     const conversation = JSON.parse(await readFile(join(h.home, 'state.json'), 'utf8')).users.find(
       (u: { login: string }) => u.login === 'alice',
     ).conversation;
@@ -237,6 +251,12 @@ describe('a coding agent in the VM, driven from chat', () => {
     await must(['config', 'set', 'agent.timeout', '120s']);
     const log = await daemonLog(h.home);
     expect(log).toMatch(/"outcome":"timeout"/);
+    const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+    expect(metrics).toMatch(/berth_agent_runs_total\{agent="claude",outcome="done"\} [1-9]/);
+    expect(metrics).toMatch(/berth_agent_runs_total\{agent="claude",outcome="stopped"\} 1/);
+    expect(metrics).toMatch(/berth_agent_runs_total\{agent="claude",outcome="timeout"\} 1/);
+    expect(metrics).toMatch(/berth_agent_tokens_total\{agent="claude",direction="in"\} [1-9]/);
+    expect(metrics).not.toContain(KEY);
     expect(log).not.toContain(KEY);
   });
 
