@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BerthError } from '../src/errors.js';
 import { packageRoot } from '../src/package-root.js';
+import { AgentRuns } from '../src/services/agent-runs.js';
 import { type Berth, openBerth } from '../src/services/context.js';
 import { daemonPaths } from '../src/services/daemon-control.js';
 import type { DaemonStatus, WebLink } from '../src/services/daemon-routes.js';
@@ -23,7 +24,7 @@ import { RotatingLogFile } from './log-file.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
-import { SessionRegistry } from './sessions.js';
+import { newSession, SessionRegistry } from './sessions.js';
 import { SshGateway } from './ssh/server.js';
 import { watchDir } from './state-watch.js';
 import type { TelegramBot } from './telegram/bot.js';
@@ -51,6 +52,7 @@ async function startBot(
   log: Logger,
   components: Components,
   web: WebLinks,
+  agents: AgentRuns,
 ): Promise<TelegramBot | null> {
   let token: Awaited<ReturnType<typeof loadTelegramToken>>;
   try {
@@ -75,6 +77,7 @@ async function startBot(
       tokenSource: token.source,
       config,
       web,
+      agents,
       onFailure: (message) => components.set('telegram', 'failed', message, message),
     });
     const s = bot.status();
@@ -162,6 +165,31 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
   // One list of open sessions, SSH and web: limits, the idle policy, berth sessions / kill.
   const registry = new SessionRegistry();
   const sessions = (ref: string) => registry.countForVm(ref);
+  // Agent runs from chat: listed with the sessions (the idle policy counts them, berth sessions
+  // shows and kills them), each one audited in the log and the metrics.
+  const agentLog = log.child({ component: 'agent' });
+  const agentRuns = new AgentRuns(ctx, {
+    track: (run) => {
+      const session = newSession(
+        { identity: { login: run.user, fingerprint: '' }, source: 'telegram' },
+        { kind: 'agent', vm: run.vm, command: run.agent, startedAt: run.startedAt, kill: () => run.stop() },
+      );
+      registry.add(session);
+      metrics.agent.active.inc();
+      return () => {
+        registry.remove(session.id);
+        metrics.agent.active.dec();
+      };
+    },
+    audit: (record) => {
+      const { error, ...fields } = record;
+      agentLog.info({ ...fields, ...(error ? { error } : {}) }, 'agent run');
+      metrics.agent.runs.inc({ agent: record.agent, outcome: record.outcome });
+      metrics.agent.seconds.observe({ agent: record.agent }, record.durationMs / 1000);
+      if (record.inputTokens) metrics.agent.tokens.inc({ agent: record.agent, direction: 'in' }, record.inputTokens);
+      if (record.outputTokens) metrics.agent.tokens.inc({ agent: record.agent, direction: 'out' }, record.outputTokens);
+    },
+  });
   // One-time web links: minted by the bot and (through the control API) the CLI, spent by the web server.
   const tickets = new TicketBook();
   const webRunning = () => web !== null;
@@ -267,10 +295,18 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
   // Queued notices are delivered once it is up (or known to be down).
   components.set('telegram', 'starting');
   let outbox: { close(): void } | null = null;
-  const botStarting = startBot(ctx, home, config, log.child({ component: 'telegram' }), components, {
-    book: tickets,
-    running: webRunning,
-  }).then((bot) => {
+  const botStarting = startBot(
+    ctx,
+    home,
+    config,
+    log.child({ component: 'telegram' }),
+    components,
+    {
+      book: tickets,
+      running: webRunning,
+    },
+    agentRuns,
+  ).then((bot) => {
     telegram = bot;
     if (bot) notifiers.push(bot.notifier);
     outbox = watchDir(
@@ -313,6 +349,7 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
         (outbox as { close(): void } | null)?.close();
         logConfig?.close();
         await (telegram as TelegramBot | null)?.stop().catch(() => undefined);
+        await agentRuns.stopAll().catch(() => undefined);
         await api.close().catch(() => undefined);
         await scheduler.stop().catch(() => undefined);
         await events.stop().catch(() => undefined);

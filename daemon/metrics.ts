@@ -8,6 +8,7 @@ export interface Metrics {
   dockerEvents: Counter<'action'>;
   ssh: SshMetrics;
   web: WebMetrics;
+  agent: AgentMetrics;
   /** Times an operation the daemon runs and counts its outcome. */
   time<T>(operation: string, work: () => Promise<T>): Promise<T>;
 }
@@ -32,6 +33,14 @@ export interface WebMetrics {
   /** Requests and upgrades refused, by reason (no-session, not-owner, origin, limit, body-too-large…). */
   refusals: Counter<'reason'>;
   bytes: Counter<'direction'>;
+}
+
+/** Agent runs from chat: by agent and outcome, open now, their length and the tokens they reported. */
+export interface AgentMetrics {
+  runs: Counter<'agent' | 'outcome'>;
+  active: Gauge;
+  seconds: Histogram<'agent'>;
+  tokens: Counter<'agent' | 'direction'>;
 }
 
 export function createMetrics(ctx: Berth): Metrics {
@@ -138,11 +147,34 @@ export function createMetrics(ctx: Berth): Metrics {
       registers: [registry],
     }),
   };
+  const agent: AgentMetrics = {
+    runs: new Counter({
+      name: 'berth_agent_runs_total',
+      help: 'Agent runs ended, by agent and outcome (done, error, stopped, timeout)',
+      labelNames: ['agent', 'outcome'],
+      registers: [registry],
+    }),
+    active: new Gauge({ name: 'berth_agent_runs_active', help: 'Agent runs in progress now', registers: [registry] }),
+    seconds: new Histogram({
+      name: 'berth_agent_run_seconds',
+      help: 'How long agent runs took',
+      labelNames: ['agent'],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
+      registers: [registry],
+    }),
+    tokens: new Counter({
+      name: 'berth_agent_tokens_total',
+      help: 'Tokens agent runs reported, by direction (in, out)',
+      labelNames: ['agent', 'direction'],
+      registers: [registry],
+    }),
+  };
   return {
     registry,
     dockerEvents,
     ssh,
     web,
+    agent,
     async time(operation, work) {
       const end = latency.startTimer({ operation });
       try {

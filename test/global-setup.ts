@@ -9,9 +9,11 @@ import { BIN, ROOT } from './helpers/cli.js';
  * Images that test files build for themselves: kept for the whole run (the SSH tests' Debian
  * image is tagged by its sources, so that files share it), removed when the run ends.
  */
-const TEST_IMAGES = [/^berth-vm-ssh-test:/, /^berth-vm-ssh-listen-test:/];
+const TEST_IMAGES = [/^berth-vm-ssh-test:/, /^berth-vm-ssh-listen-test:/, /^berth-vm-agent-test:/, /^berth-vm-agent-test-base:/];
 
 async function removeTestImages(): Promise<void> {
+  // BERTH_TEST_KEEP_IMAGES=1 keeps them for the next run (a developer iterating on one file).
+  if (process.env.BERTH_TEST_KEEP_IMAGES === '1') return;
   const docker = new Docker();
   const images = await docker.listImages().catch(() => []);
   for (const tag of images.flatMap((i) => i.RepoTags ?? [])) {

@@ -1,6 +1,7 @@
 import type { Context } from 'grammy';
 import type { Logger } from 'pino';
 import type { Actor } from '../../src/domain/actor.js';
+import type { AgentRuns } from '../../src/services/agent-runs.js';
 import type { Berth } from '../../src/services/context.js';
 import type { TelegramIdentity } from '../../src/services/telegram-users.js';
 import type { TicketBook } from '../../src/services/web-links.js';
@@ -27,6 +28,8 @@ export interface BotDeps {
   maxFetchBytes: number;
   /** The web server's one-time links (/web_terminal, /open), while it runs. */
   web?: { book: TicketBook; running: () => boolean };
+  /** The daemon's agent runs (conversations from chat). */
+  agents?: AgentRuns;
 }
 
 /** The sender's berth login, or a clear error when they have none. */

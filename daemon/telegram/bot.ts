@@ -16,6 +16,7 @@ import { listenParts } from '../../src/values/listen-address.js';
 import { watchDir } from '../state-watch.js';
 import { accessControl } from './access.js';
 import { adminCommands } from './admin-commands.js';
+import { agentCommands } from './agent-commands.js';
 import { type BotContext, type BotDeps, NoLoginError } from './bot-context.js';
 import { publishMenus } from './commands-menu.js';
 import { fileCommands } from './file-commands.js';
@@ -72,6 +73,8 @@ function build(bot: Bot<BotContext>, deps: BotDeps, seen: () => void): void {
     bot.filter((ctx) => ctx.berth.identity.admin),
     deps,
   );
+  // Before the VM commands: /stop ends a run in progress before it would stop the VM.
+  if (deps.agents) agentCommands(bot, deps, deps.agents);
   vmCommands(bot, deps);
   webCommands(bot, deps);
   fileCommands(bot, deps);
@@ -107,6 +110,8 @@ export async function startTelegram(options: {
   config: ConfigValues;
   /** The web server's one-time links, for /web_terminal and /open. */
   web?: BotDeps['web'];
+  /** The daemon's agent runs, for conversations from chat. */
+  agents?: BotDeps['agents'];
   /** The bot stopped on its own (the token was revoked…). */
   onFailure: (message: string) => void;
 }): Promise<TelegramBot> {
@@ -137,6 +142,7 @@ export async function startTelegram(options: {
     maxSendBytes: official ? 50 * MB : 200 * MB,
     maxFetchBytes: official ? 20 * MB : 200 * MB,
     ...(options.web ? { web: options.web } : {}),
+    ...(options.agents ? { agents: options.agents } : {}),
   };
   let lastUpdateAt: Date | null = null;
   let updates = 0;

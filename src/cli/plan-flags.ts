@@ -11,6 +11,7 @@ export const planFlags = {
   disk: Flags.string({ description: 'home quota: the home is a filesystem of this size, e.g. 20g (0 = none; default: config disk)' }),
   rootfs: Flags.string({ description: 'most a VM may write outside its home, e.g. 10g (0 = none; default: config rootfs)' }),
   sudo: Flags.boolean({ description: 'users may sudo in their VMs (turns off no-new-privileges)', allowNo: true }),
+  agent: Flags.string({ description: 'what a coding agent may do in its VMs, driven from chat: off (default), read-only, edit, full' }),
   description: Flags.string({ description: 'one line shown to users' }),
 };
 
@@ -24,6 +25,7 @@ export function planSpecFrom(flags: {
   'max-lifetime'?: string;
   disk?: string;
   rootfs?: string;
+  agent?: string;
   description?: string;
 }) {
   return {
@@ -36,6 +38,7 @@ export function planSpecFrom(flags: {
     maxLifetime: flags['max-lifetime'],
     disk: flags.disk,
     rootfs: flags.rootfs,
+    agent: flags.agent,
     description: flags.description,
   };
 }

@@ -126,6 +126,16 @@ export function vmDetails(vm: VmView): string {
     ['OOM-killed', vm.oomKilledAt ?? 'never'],
     ['Stopped because', vm.stopReason ?? '-'],
     ['Next stop', vm.nextStop ? `${vm.nextStop.at} (${vm.nextStop.reason})` : 'none planned'],
+    ...(vm.agents === undefined
+      ? []
+      : ([
+          [
+            'Agent',
+            vm.agents.length === 0
+              ? 'none in its image'
+              : `${vm.agents.join(', ')}${vm.agentRunning === null ? ' (run: no daemon to ask)' : vm.agentRunning ? ', a run in progress' : ', idle'}`,
+          ],
+        ] as Array<[string, string]>)),
   ]);
 }
 

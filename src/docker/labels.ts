@@ -12,6 +12,8 @@ export const LABEL = {
   template: 'dev.berth.template',
   /** Set by an image: the path of its SSH gateway helper. */
   helper: 'dev.berth.vm-helper',
+  /** Set by an image: the coding agents it has (names in src/values/agents.ts), comma-separated. */
+  agents: 'dev.berth.agents',
 } as const;
 
 /** The labels of a VM's container and of its home volume: human names here, never in Docker names. */

@@ -35,7 +35,7 @@ export interface DaemonTelegram {
   bot?: { username: string; lastUpdateAt: string | null; mode: 'polling' | 'webhook' };
 }
 
-export type SessionKind = 'shell' | 'exec' | 'subsystem' | 'forward' | 'remote-forward' | 'web-terminal' | 'web-app';
+export type SessionKind = 'shell' | 'exec' | 'subsystem' | 'forward' | 'remote-forward' | 'web-terminal' | 'web-app' | 'agent';
 
 /** One open session, of the SSH gateway or the web server (GET /ssh/sessions; `berth sessions`). */
 export interface SshSessionView {

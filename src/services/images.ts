@@ -4,10 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LABEL } from '../docker/labels.js';
 import { BerthError, invalidInput } from '../errors.js';
+import { providePackages, readTemplatePackages } from '../host/npm-packages.js';
 import { packageRoot } from '../package-root.js';
 import { checkImageRef } from '../values/image-ref.js';
 import { printable } from '../values/names.js';
 import type { Berth } from './context.js';
+
+/** A template's pinned packages, put in its build context (see src/host/npm-packages.ts). */
+const PACKAGES_FILE = 'packages.json';
 
 /** The template built from Dockerfile.vm at the package root. */
 export const DEFAULT_TEMPLATE = 'default';
@@ -59,7 +63,12 @@ export async function buildImage(
       await copyFile(join(root, 'Dockerfile.vm'), join(context, 'Dockerfile'));
     } else {
       const dir = join(root, 'templates', template);
-      for (const file of await readdir(dir)) await copyFile(join(dir, file), join(context, file));
+      for (const file of await readdir(dir)) if (file !== PACKAGES_FILE) await copyFile(join(dir, file), join(context, file));
+      // Pinned packages the template names: fetched on the host (cached), never in the build container.
+      if (existsSync(join(dir, PACKAGES_FILE))) {
+        const list = await readTemplatePackages(join(dir, PACKAGES_FILE));
+        await providePackages(list, join(ctx.store.home, 'cache', 'packages'), context, onLine);
+      }
     }
     await copyFile(join(root, 'templates', 'entrypoint.sh'), join(context, 'entrypoint.sh'));
     await copyFile(join(root, 'templates', 'vm-helper.py'), join(context, 'vm-helper'));

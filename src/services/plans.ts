@@ -2,6 +2,7 @@ import { findPlan, usersOnPlan, vmRef } from '../domain/lookups.js';
 import { BerthError, invalidInput } from '../errors.js';
 import type { Plan, State } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
+import { parseAgentPermission } from '../values/agents.js';
 import { parseDuration } from '../values/durations.js';
 import { checkPlanName } from '../values/names.js';
 import { parseCpus, parseGpus, parseWhole } from '../values/numbers.js';
@@ -20,6 +21,8 @@ export interface PlanSpec {
   disk?: string;
   /** Limit on what a VM writes outside its home; 0 = none. */
   rootfs?: string;
+  /** What a coding agent may do: off, read-only, edit, full. */
+  agent?: string;
   description?: string;
 }
 
@@ -83,6 +86,7 @@ function parseSpec(spec: PlanSpec): Partial<Plan> {
   if (spec.maxLifetime !== undefined) out.maxLifetimeSeconds = parseDuration(spec.maxLifetime, 'maximum lifetime');
   if (spec.disk !== undefined) out.diskBytes = parseDiskSize(spec.disk, 'home quota');
   if (spec.rootfs !== undefined) out.rootfsBytes = parseDiskSize(spec.rootfs, 'rootfs limit');
+  if (spec.agent !== undefined) out.agent = parseAgentPermission(spec.agent);
   if (spec.description !== undefined) out.description = checkDescription(spec.description);
   return out;
 }
@@ -124,7 +128,7 @@ export async function setPlan(store: StateStore, name: string, spec: PlanSpec): 
     throw invalidInput(
       'NOTHING_TO_CHANGE',
       `No change given for plan "${name}".`,
-      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --disk, --rootfs, --description.',
+      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --disk, --rootfs, --agent, --description.',
     );
   }
   return store.transact((state) => Object.assign(findPlan(state, name), fields));

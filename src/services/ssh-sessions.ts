@@ -18,7 +18,7 @@ export async function sshSessionCounts(home: string): Promise<Map<string, number
   const sessions = await callDaemon(home, ROUTES.sshSessions, {}, { timeoutMs: 1000 }).catch(() => null);
   if (!sessions || !Array.isArray(sessions.sessions)) return null;
   const counts = new Map<string, number>();
-  for (const s of sessions.sessions) counts.set(s.vm, (counts.get(s.vm) ?? 0) + 1);
+  for (const s of sessions.sessions) if (s.kind !== 'agent') counts.set(s.vm, (counts.get(s.vm) ?? 0) + 1);
   return counts;
 }
 
@@ -30,4 +30,22 @@ export async function sshSessionCounts(home: string): Promise<Map<string, number
 export async function closeWithdrawnSessions(home: string): Promise<number | null> {
   const answer = await callDaemon(home, ROUTES.sshRevalidate, {}, { timeoutMs: 5000 }).catch(() => null);
   return answer?.closed ?? null;
+}
+
+/** Agent runs in progress per VM ref (the daemon lists them with the sessions); null when no daemon answers. */
+export async function agentRunCounts(home: string): Promise<Map<string, number> | null> {
+  return (await sessionCounts(home))?.agent ?? null;
+}
+
+/** SSH and web sessions, and agent runs, per VM ref, from one answer of the daemon; null when none answers. */
+export async function sessionCounts(home: string): Promise<{ ssh: Map<string, number>; agent: Map<string, number> } | null> {
+  const sessions = await callDaemon(home, ROUTES.sshSessions, {}, { timeoutMs: 1000 }).catch(() => null);
+  if (!sessions || !Array.isArray(sessions.sessions)) return null;
+  const ssh = new Map<string, number>();
+  const agent = new Map<string, number>();
+  for (const s of sessions.sessions) {
+    const counts = s.kind === 'agent' ? agent : ssh;
+    counts.set(s.vm, (counts.get(s.vm) ?? 0) + 1);
+  }
+  return { ssh, agent };
 }

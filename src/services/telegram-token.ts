@@ -150,3 +150,29 @@ export async function removeTelegramToken(home: string): Promise<boolean> {
   }
   return removed;
 }
+
+/**
+ * Another secret of this berth home (the data key of users' secrets…), kept as the bot token is:
+ * the OS keychain under `service` when a Secret Service answers, else `field` of secrets.json (0600).
+ */
+export async function loadHomeSecret(home: string, service: string, field: string): Promise<string | null> {
+  const kc = await keychain();
+  if ('keytar' in kc) {
+    const value = await withTimeout(kc.keytar.getPassword(service, resolve(home))).catch(() => null);
+    if (value) return value;
+  }
+  return (await readSecrets(home))[field] ?? null;
+}
+
+export async function saveHomeSecret(home: string, service: string, field: string, value: string): Promise<'keychain' | 'file'> {
+  const kc = await keychain();
+  if ('keytar' in kc) {
+    const stored = await withTimeout(kc.keytar.setPassword(service, resolve(home), value)).then(
+      () => true,
+      () => false,
+    );
+    if (stored) return 'keychain';
+  }
+  await writeSecrets(home, { ...(await readSecrets(home)), [field]: value });
+  return 'file';
+}

@@ -345,3 +345,41 @@ export async function readExitSignal(
   // Only the names RFC 4254 defines go out as exit-signal; any other signal stays 128+n.
   return match && EXIT_SIGNALS.has(match[1] as string) ? { name: match[1] as string, coreDumped: match[2] === '1' } : null;
 }
+
+// Every process whose environment carries the tag, roots or not, and whatever its process group:
+// what an agent's run left behind (its tools' children included) when it is stopped. Prints how
+// many were still there.
+const KILL_TAGGED_SCRIPT = `tag=$1; n=0
+for d in /proc/[0-9]*; do
+  [ -r "$d/environ" ] || continue
+  if tr '\\000' '\\n' <"$d/environ" 2>/dev/null | grep -qx "${SESSION_ENV}=$tag"; then
+    kill -s KILL "\${d#/proc/}" 2>/dev/null && n=$((n + 1))
+  fi
+done
+echo "$n"`;
+
+// How many processes carry the tag (0 when none is left).
+const COUNT_TAGGED_SCRIPT = `tag=$1; n=0
+for d in /proc/[0-9]*; do
+  [ -r "$d/environ" ] || continue
+  tr '\\000' '\\n' <"$d/environ" 2>/dev/null | grep -qx "${SESSION_ENV}=$tag" && n=$((n + 1))
+done
+echo "$n"`;
+
+/** SIGKILL to every process of the VM's user that carries `tag` (${SESSION_ENV}); how many there were. */
+export async function killTaggedProcesses(ctx: Berth, ref: string, tag: string, actor: Actor = OPERATOR): Promise<number> {
+  if (!SESSION_TAG.test(tag)) throw invalidInput('INVALID_SESSION', 'That is not a session id.', 'Use the id berth sessions shows.');
+  const run = await withDeadline(15_000, `end the processes of ${tag}`, (abort) =>
+    runInVm(ctx, ref, ['/bin/sh', '-c', KILL_TAGGED_SCRIPT, 'berth-kill', tag], { timeoutSeconds: 10, maxBytes: 64, abort }, actor),
+  );
+  return Number.parseInt(run.stdout.toString('utf8'), 10) || 0;
+}
+
+/** How many processes in the VM carry `tag`. */
+export async function countTaggedProcesses(ctx: Berth, ref: string, tag: string, actor: Actor = OPERATOR): Promise<number> {
+  if (!SESSION_TAG.test(tag)) throw invalidInput('INVALID_SESSION', 'That is not a session id.', 'Use the id berth sessions shows.');
+  const run = await withDeadline(15_000, `count the processes of ${tag}`, (abort) =>
+    runInVm(ctx, ref, ['/bin/sh', '-c', COUNT_TAGGED_SCRIPT, 'berth-count', tag], { timeoutSeconds: 10, maxBytes: 64, abort }, actor),
+  );
+  return Number.parseInt(run.stdout.toString('utf8'), 10) || 0;
+}

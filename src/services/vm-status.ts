@@ -1,13 +1,15 @@
 import pLimit from 'p-limit';
 import { instanceFilter, LABEL } from '../docker/labels.js';
 import type { ContainerSummary, DockerRuntime } from '../docker/runtime.js';
-import { findVm } from '../domain/lookups.js';
+import { findVm, vmRef } from '../domain/lookups.js';
 import { diskPaths, diskUsed } from '../host/disk-image.js';
 import type { State, Vm } from '../state/schema.js';
+import { agentsOfLabel } from '../values/agents.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import { checkLogin } from '../values/names.js';
 import { ENGINE_STATES, type EngineState, type VmView, vmView } from '../views/vm-view.js';
 import type { Berth } from './context.js';
+import { agentRunCounts } from './ssh-sessions.js';
 import { nextPolicyStop } from './vm-policies.js';
 
 function engineState(vm: Vm, container: ContainerSummary | null | undefined): EngineState {
@@ -145,7 +147,14 @@ export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
     homeUsed(ctx, state, vm),
     vm.containerId ? runtime.writableSize(vm.containerId) : Promise.resolve(null),
   ]);
-  return vmView(current(vm), engineState(vm, found.get(vm)), nextStopOf(state, current(vm)), { usedBytes, rootfsUsedBytes });
+  const view = vmView(current(vm), engineState(vm, found.get(vm)), nextStopOf(state, current(vm)), { usedBytes, rootfsUsedBytes });
+  const labels = vm.containerId ? (await runtime.inspectContainer(vm.containerId).catch(() => null))?.labels : undefined;
+  const runs = await agentRunCounts(ctx.store.home);
+  return {
+    ...view,
+    agents: agentsOfLabel(labels?.[LABEL.agents]).map((a) => a.name),
+    agentRunning: runs ? (runs.get(vmRef(vm)) ?? 0) > 0 : null,
+  };
 }
 
 /** Re-reads every VM from the engine and records what changed (after the daemon lost the engine). */
@@ -158,4 +167,10 @@ export async function reconcileObserved(ctx: Berth): Promise<void> {
 export async function engineContainers(ctx: Berth, runtime: DockerRuntime) {
   const state = await ctx.store.read();
   return runtime.containers(instanceFilter(state.instanceId));
+}
+
+/** The coding agents an image has (its label dev.berth.agents); [] when it has none or is not on the engine. */
+export async function imageAgentNames(ctx: Berth, image: string): Promise<string[]> {
+  const found = await (await ctx.runtime()).image(image);
+  return found ? agentsOfLabel(found.labels[LABEL.agents]).map((a) => a.name) : [];
 }

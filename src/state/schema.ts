@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AGENT_PERMISSIONS } from '../values/agents.js';
 import { ConfigSetSchema } from '../values/config-keys.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../values/names.js';
 
@@ -25,6 +26,8 @@ export const PlanSchema = z
     diskBytes: z.number().int().min(0).optional(),
     /** Most a VM may write outside its home; unset: config `rootfs`; 0: no limit. */
     rootfsBytes: z.number().int().min(0).optional(),
+    /** What a coding agent may do in the plan's VMs, driven from chat; unset: off. */
+    agent: z.enum(AGENT_PERMISSIONS).optional(),
     description: z.string(),
   })
   .strict();
@@ -42,6 +45,33 @@ export const SshKeySchema = z
   })
   .strict();
 export type SshKey = z.infer<typeof SshKeySchema>;
+
+/**
+ * A user's secret (an agent's API key), encrypted: AES-256-GCM under the berth home's data key
+ * (OS keychain or secrets.json, never the state file), bound to the user's id and the name.
+ */
+export const UserSecretSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+    iv: z.string(),
+    tag: z.string(),
+    data: z.string(),
+    setAt: z.string(),
+  })
+  .strict();
+export type UserSecret = z.infer<typeof UserSecretSchema>;
+
+/** A user's current conversation with an agent in one of their VMs (the agent's own session id). */
+export const ConversationSchema = z
+  .object({
+    agent: z.string(),
+    vm: z.string().regex(PLAN_NAME_PATTERN),
+    session: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
+    startedAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .strict();
+export type Conversation = z.infer<typeof ConversationSchema>;
 
 export const USER_STATUSES = ['pending', 'allowed', 'rejected', 'revoked'] as const;
 export type UserStatus = (typeof USER_STATUSES)[number];
@@ -61,6 +91,8 @@ export const UserSchema = z
     status: z.enum(USER_STATUSES),
     createdAt: z.string(),
     keys: z.array(SshKeySchema),
+    secrets: z.array(UserSecretSchema).optional(),
+    conversation: ConversationSchema.optional(),
   })
   .strict();
 export type User = z.infer<typeof UserSchema>;

@@ -9,13 +9,13 @@ import { withDeadline } from '../services/deadline.js';
 import { watchEngine } from '../services/engine-watch.js';
 import { type EngineHost, engineHost, type HostSummary, hostSummary } from '../services/host.js';
 import { enterMaintenance, leaveMaintenance, type MaintenanceStatus, maintenanceStatus } from '../services/maintenance.js';
-import { sshSessionCounts } from '../services/ssh-sessions.js';
+import { sessionCounts } from '../services/ssh-sessions.js';
 import { approveUser, rejectUser, revokeUser, setUser } from '../services/users.js';
 import type { BulkProgress } from '../services/vm-bulk.js';
 import { latestVmEvents } from '../services/vm-event-log.js';
 import { vmLogs } from '../services/vm-exec.js';
 import { vmLiveStats } from '../services/vm-live-stats.js';
-import { listVms } from '../services/vm-status.js';
+import { imageAgentNames, listVms } from '../services/vm-status.js';
 import { destroyVm, restartVm, startVm, stopVm } from '../services/vms.js';
 import type { State, UserStatus, VmEventEntry } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
@@ -31,6 +31,8 @@ export interface VmRow extends VmView {
   sessions: number | null;
   /** From the state file alone: the engine has not said yet what state it is in (the first screen). */
   pending?: boolean;
+  /** Agent runs in progress in it (from chat); null when no daemon can tell. */
+  agentRuns?: number | null;
 }
 
 /** Live numbers of a running VM; CPU is null until there are two readings. */
@@ -171,6 +173,16 @@ export function berthDataSource(ctx: Berth): DataSource {
   let containers = new Map<string, string>();
   /** The reading `quick` made, which the next snapshot takes over (the state is then read once for both). */
   let primed: Berth | undefined;
+  /** The agents each image has, read once per image (images do not change under a tag's id). */
+  const imageAgents = new Map<string, Promise<string[] | null>>();
+  const agentsOf = (image: string): Promise<string[] | null> => {
+    let known = imageAgents.get(image);
+    if (!known) {
+      known = imageAgentNames(ctx, image).catch(() => null);
+      if (imageAgents.size < 1000) imageAgents.set(image, known);
+    }
+    return known;
+  };
   return {
     async quick() {
       const view = oneReading(ctx);
@@ -231,9 +243,12 @@ export function berthDataSource(ctx: Berth): DataSource {
           .reading(view)
           .then((reading) => listVms(view, { all: true }, reading))
           .catch(soft('VMs', null)),
-        sshSessionCounts(home),
+        sessionCounts(home),
         latestVmEvents(view),
       ]);
+      const runs = sessions?.agent ?? null;
+      const agentsByImage = new Map<string, string[] | null>();
+      for (const image of new Set((views ?? []).map((v) => v.image))) agentsByImage.set(image, await agentsOf(image));
       if (summary || views) reach = 'up';
       // The full container ids (views show short ones): the cgroup files are named by them.
       const running = new Set((views ?? []).filter((v) => v.state === 'running').map((v) => v.ref));
@@ -244,7 +259,9 @@ export function berthDataSource(ctx: Berth): DataSource {
           cpuPercent: null,
           memoryUsedBytes: null,
           memoryLimitBytes: null,
-          sessions: sessions ? (sessions.get(view.ref) ?? 0) : null,
+          sessions: sessions ? (sessions.ssh.get(view.ref) ?? 0) : null,
+          ...(agentsByImage.get(view.image) ? { agents: agentsByImage.get(view.image) as string[] } : {}),
+          agentRuns: runs ? (runs.get(view.ref) ?? 0) : null,
         }),
       );
       return {

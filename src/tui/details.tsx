@@ -31,6 +31,14 @@ export function Details({ vm, events, height }: { vm: VmRow; events: VmEventEntr
         : `${vm.cpuPercent.toFixed(1)} % / ${mb(vm.memoryUsedBytes ?? 0)} of ${mb(vm.memoryLimitBytes ?? 0)} MB`,
     ],
     ['SSH sessions', vm.sessions === null ? DASH : String(vm.sessions)],
+    [
+      'agent',
+      !vm.agents
+        ? DASH
+        : vm.agents.length === 0
+          ? 'none'
+          : `${vm.agents.join(', ')}${vm.agentRuns ? ' (a run in progress)' : vm.agentRuns === 0 ? ' (idle)' : ''}`,
+    ],
   ];
   const mine = events.filter((e) => e.vm === vm.ref).slice(0, Math.max(0, height - rows.length - 3));
   return (

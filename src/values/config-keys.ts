@@ -106,6 +106,20 @@ function checkFilePath(input: string, what: string): string {
   return text;
 }
 
+/** `~/work`, `work`, `~`: a directory under the user's home, no `..`, plain characters. */
+export function checkAgentWorkdir(input: string): string {
+  const text = input.trim();
+  const rest = text === '~' ? '' : text.startsWith('~/') ? text.slice(2) : text;
+  if (rest.startsWith('/') || rest.split('/').some((p) => p === '..') || !/^[A-Za-z0-9._/-]{0,200}$/.test(rest)) {
+    throw invalidInput(
+      'INVALID_PATH',
+      `"${printable(text)}" is not a directory in the user's home.`,
+      'Write ~/work, ~/projects/app or ~ (letters, digits, . _ - /; no ..).',
+    );
+  }
+  return rest === '' ? '~' : `~/${rest.replace(/\/+$/, '')}`;
+}
+
 function parseLogLevel(input: string): string {
   const text = input.trim().toLowerCase();
   if (!LOG_LEVELS.includes(text)) {
@@ -356,6 +370,32 @@ export const CONFIG_KEYS = {
       ),
     ],
     format: (names) => names.join(','),
+  }),
+  'agent.workdir': key<string>({
+    description: "Where an agent runs in the VM, relative to the user's home (~/ or a path under it)",
+    default: '~/work',
+    schema: z.string(),
+    parse: checkAgentWorkdir,
+    format: String,
+  }),
+  'agent.timeout': key<number>({
+    description: 'Longest an agent run may take before it is stopped (e.g. 10m)',
+    default: 10 * 60,
+    schema: z.number().int().min(1),
+    parse: (s) => {
+      const seconds = parseDuration(s, 'agent timeout');
+      if (seconds < 1) throw invalidInput('INVALID_DURATION', 'agent.timeout must be at least 1s.', 'For example: 10m');
+      return seconds;
+    },
+    format: formatDuration,
+  }),
+  'agent.api-base-url': key<string>({
+    description:
+      "The agent's API base URL, given to its process only (empty: the vendor's; e.g. an LLM gateway reached through network.host-allow)",
+    default: '',
+    schema: z.string(),
+    parse: (s) => (s.trim() === '' ? '' : checkHttpUrl(s, 'API base URL')),
+    format: String,
   }),
   'ssh.autostart': key<boolean>({
     description: 'Start a stopped VM when its user connects over SSH (on/off)',

@@ -24,6 +24,8 @@ export const PlanViewSchema = z.object({
   /** Limit outside the home; null: the global `rootfs` default applies. */
   rootfs: z.string().nullable(),
   rootfsBytes: z.number().nullable(),
+  /** What a coding agent may do in the plan's VMs: off, read-only, edit, full. */
+  agent: z.enum(['off', 'read-only', 'edit', 'full']),
   description: z.string(),
   users: z.array(z.string()),
 });
@@ -44,6 +46,7 @@ export function planView(plan: Plan, state: State): PlanView {
     diskBytes: plan.diskBytes ?? null,
     rootfs: plan.rootfsBytes === undefined ? null : formatDiskSize(plan.rootfsBytes),
     rootfsBytes: plan.rootfsBytes ?? null,
+    agent: plan.agent ?? 'off',
     description: plan.description,
     users: usersOnPlan(state, plan.name),
   };
@@ -54,5 +57,5 @@ export const orDefault = (value: string | number | null) => (value === null ? 'd
 
 /** One line of a plan for people (`plan add/set`, the bot's /start): `2 CPU, 4g RAM, 0 GPU, …`. */
 export function planSummary(plan: PlanView): string {
-  return `${orDefault(plan.cpu)} CPU, ${orDefault(plan.ram)} RAM, ${plan.gpu} GPU, ${plan.pids} processes, ${plan.maxVms} VM(s) per user${plan.sudo ? ', sudo' : ''}`;
+  return `${orDefault(plan.cpu)} CPU, ${orDefault(plan.ram)} RAM, ${plan.gpu} GPU, ${plan.pids} processes, ${plan.maxVms} VM(s) per user${plan.sudo ? ', sudo' : ''}${plan.agent !== 'off' ? `, agent ${plan.agent}` : ''}`;
 }

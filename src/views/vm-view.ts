@@ -42,6 +42,10 @@ export const VmViewSchema = z.object({
   rootfsBytes: z.number().nullable(),
   /** What it wrote outside its home (measured for `vm show` only); null: not measured. */
   rootfsUsedBytes: z.number().nullable(),
+  /** The coding agents its image has (label dev.berth.agents; `vm show` only). */
+  agents: z.array(z.string()).optional(),
+  /** Whether an agent run is in progress in it; null: no daemon answered (`vm show` only). */
+  agentRunning: z.boolean().nullable().optional(),
 });
 export type VmView = z.infer<typeof VmViewSchema>;
 

@@ -17,7 +17,7 @@ export const SessionViewSchema = z.object({
   vm: z.string(),
   fingerprint: z.string(),
   source: z.string(),
-  kind: z.enum(['shell', 'exec', 'subsystem', 'forward', 'remote-forward', 'web-terminal', 'web-app']),
+  kind: z.enum(['shell', 'exec', 'subsystem', 'forward', 'remote-forward', 'web-terminal', 'web-app', 'agent']),
   command: z.string().optional(),
   startedAt: z.string(),
   bytesIn: z.number(),

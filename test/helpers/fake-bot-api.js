@@ -77,6 +77,8 @@ export async function startFakeBotApi(options = {}) {
   const updates = [];
   const waiters = new Set();
   const sent = [];
+  /** Messages the bot deleted ({ chatId, messageId }). */
+  const deleted = [];
   const sentWaiters = new Set();
   const calls = [];
   const files = new Map();
@@ -205,6 +207,11 @@ export async function startFakeBotApi(options = {}) {
         if (options.maxDownload && f.data.length > options.maxDownload) return fail(400, 'Bad Request: file is too big');
         return reply({ file_id: id, file_unique_id: id, file_size: f.data.length, file_path: f.path });
       }
+      case 'deleteMessage': {
+        const messageId = Number(field(fields, 'message_id'));
+        deleted.push({ chatId, messageId });
+        return reply(true);
+      }
       case 'answerCallbackQuery':
       case 'setMyCommands':
       case 'deleteMyCommands':
@@ -281,6 +288,7 @@ export async function startFakeBotApi(options = {}) {
     bot: BOT,
     sent,
     calls,
+    deleted,
     /** Calls refused with 429 by the flood limits (`options.flood`). */
     refused,
     get webhook() {

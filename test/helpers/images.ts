@@ -27,3 +27,42 @@ export async function debianImage(home: string): Promise<string> {
   if (build.code !== 0) throw new Error(`building ${DEBIAN_IMAGE} failed: ${build.stderr}`);
   return DEBIAN_IMAGE;
 }
+
+/**
+ * The agent template (templates/agent: Node.js and the Claude Code CLI, pinned) on DEBIAN_IMAGE,
+ * tagged by its sources as DEBIAN_IMAGE is, so that test files and later runs share one build;
+ * the run's global teardown removes it.
+ */
+export const AGENT_IMAGE = `berth-vm-agent-test:${createHash('sha256')
+  .update(
+    ['Dockerfile.vm', 'templates/entrypoint.sh', 'templates/vm-helper.py', 'templates/agent/Dockerfile', 'templates/agent/packages.json']
+      .map((f) => readFileSync(join(ROOT, f), 'utf8'))
+      .join('\0'),
+  )
+  .digest('hex')
+  .slice(0, 12)}`;
+
+/** Dockerfile.vm on bookworm under a tag of the agent tests' own (other runs' teardowns remove DEBIAN_IMAGE's tags while this builds on it). */
+const AGENT_BASE_IMAGE = AGENT_IMAGE.replace('berth-vm-agent-test:', 'berth-vm-agent-test-base:');
+
+/** Builds AGENT_IMAGE with the berth home `home` unless the engine has it; how long the build took (0: reused). */
+export async function agentImage(home: string): Promise<{ tag: string; seconds: number; sizeBytes: number }> {
+  const present = await docker
+    .getImage(AGENT_IMAGE)
+    .inspect()
+    .catch(() => null);
+  if (present) return { tag: AGENT_IMAGE, seconds: 0, sizeBytes: present.Size };
+  const hasBase = await docker
+    .getImage(AGENT_BASE_IMAGE)
+    .inspect()
+    .catch(() => null);
+  if (!hasBase) {
+    await execa('bash', [join(ROOT, 'scripts', 'base-images.sh'), 'bookworm'], { stdio: 'inherit' });
+    const base = await berth(home, ['image', 'build', '--base', 'berth-base:bookworm', '--tag', AGENT_BASE_IMAGE]);
+    if (base.code !== 0) throw new Error(`building ${AGENT_BASE_IMAGE} failed: ${base.stderr}`);
+  }
+  const build = await berth(home, ['image', 'build', '--template', 'agent', '--base', AGENT_BASE_IMAGE, '--tag', AGENT_IMAGE, '--json']);
+  if (build.code !== 0) throw new Error(`building ${AGENT_IMAGE} failed: ${build.stderr}`);
+  const result = JSON.parse(build.stdout) as { seconds: number; sizeBytes: number };
+  return { tag: AGENT_IMAGE, seconds: result.seconds, sizeBytes: result.sizeBytes };
+}
