@@ -9,9 +9,17 @@ export function engineAddress(configured: string, env: NodeJS.ProcessEnv = proce
   return env.DOCKER_HOST || configured || 'unix:///var/run/docker.sock';
 }
 
-function connectionOptions(address: string): Docker.DockerOptions {
+/** Client certificates of a TLS engine (Docker's DOCKER_CERT_PATH files: ca.pem, cert.pem, key.pem). */
+export interface EngineTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+function connectionOptions(address: string, tls?: EngineTls): Docker.DockerOptions {
   const url = new URL(address);
   if (url.protocol === 'unix:') return { socketPath: url.pathname };
+  if (url.protocol === 'tcp:' && tls) return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376), ...tls };
   if (url.protocol === 'tcp:') return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
   if (url.protocol === 'ssh:') {
     return {
@@ -46,6 +54,7 @@ export interface ContainerDetails extends Omit<ContainerSummary, 'exitCode'> {
   finishedAt: string;
   hostConfig: Docker.HostConfig;
   config: Docker.ContainerInspectInfo['Config'];
+  appArmorProfile: string;
 }
 
 export interface HostInfo {
@@ -55,6 +64,8 @@ export interface HostInfo {
   name: string;
   /** overlay2, btrfs, zfs, … */
   storageDriver: string;
+  /** What the engine applies to every container: name=seccomp,profile=default, name=apparmor, … */
+  securityOptions: string[];
   /** What the storage driver sits on (xfs, extfs, …), as the engine says. */
   backingFilesystem: string;
 }
@@ -127,6 +138,12 @@ export class DockerRuntime {
     return new DockerRuntime(docker, address);
   }
 
+  /** Another engine than berth's own (a Swarm node's), at `address`, with TLS when given. */
+  static at(address: string, tls?: EngineTls): DockerRuntime {
+    const Dockerode = loadDockerode();
+    return new DockerRuntime(new Dockerode(connectionOptions(address, tls)), address);
+  }
+
   /** For tests and tools that already hold a dockerode client. */
   static wrap(docker: Docker, address: string): DockerRuntime {
     return new DockerRuntime(docker, address);
@@ -151,6 +168,7 @@ export class DockerRuntime {
       name: info.Name,
       storageDriver: info.Driver ?? '',
       backingFilesystem: status.get('Backing Filesystem') ?? '',
+      securityOptions: info.SecurityOptions ?? [],
     };
   }
 
@@ -212,7 +230,8 @@ export class DockerRuntime {
 
   // --- networks and volumes ---
 
-  async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
+  /** `swarm`: a bridge network of Swarm scope (on a manager): each node makes its own bridge with these options when a VM lands there. */
+  async ensureNetwork(name: string, labels: Record<string, string>, scope: 'local' | 'swarm' = 'local'): Promise<void> {
     const isolated = (network: NetworkSummary) => {
       if (network.options['com.docker.network.bridge.enable_icc'] !== 'false') {
         throw new BerthError(
@@ -230,6 +249,7 @@ export class DockerRuntime {
         Driver: 'bridge',
         CheckDuplicate: true,
         Labels: labels,
+        ...(scope === 'swarm' ? { Scope: 'swarm' } : {}),
         // One user's VM must not reach another's; a stable bridge name for the host firewall.
         Options: { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: bridgeNameFor(name) },
       });
@@ -326,6 +346,22 @@ export class DockerRuntime {
     }
   }
 
+  /** A tar stream of `path` in a container (running or not; its volumes included). */
+  async archiveFrom(id: string, path: string): Promise<NodeJS.ReadableStream> {
+    return this.docker
+      .getContainer(id)
+      .getArchive({ path })
+      .catch((err) => this.fail(err, `read ${path} of a helper container`));
+  }
+
+  /** Unpacks a tar stream at `path` in a container (running or not; into its volumes too). */
+  async archiveInto(id: string, path: string, tar: NodeJS.ReadableStream): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .putArchive(tar, { path })
+      .catch((err) => this.fail(err, `write ${path} of a helper container`));
+  }
+
   /** `signal` gives up the wait (the engine may still go on). */
   async startContainer(id: string, signal?: AbortSignal): Promise<void> {
     await this.docker
@@ -372,6 +408,7 @@ export class DockerRuntime {
         finishedAt: info.State.FinishedAt,
         hostConfig: info.HostConfig,
         config: info.Config,
+        appArmorProfile: info.AppArmorProfile ?? '',
       };
     } catch (err) {
       if (statusOf(err) === 404) return null;

@@ -8,10 +8,14 @@ import { effectiveConfig } from '../values/config-keys.js';
 import { checkLogin } from '../values/names.js';
 import { ENGINE_STATES, type EngineState, type VmView, vmView } from '../views/vm-view.js';
 import type { Berth } from './context.js';
+import { withDeadline } from './deadline.js';
+import { engineMode, NODE_DEADLINE_MS, nodeEngine, reachable } from './engines.js';
 import { nextPolicyStop } from './vm-policies.js';
 
 function engineState(vm: Vm, container: ContainerSummary | null | undefined): EngineState {
   if (vm.phase === 'creating') return 'creating';
+  // A stopped Swarm VM has no task: its service is at 0 replicas (the old task's container may be pruned).
+  if (!container && vm.node && vm.desired === 'stopped') return 'exited';
   if (!container) return 'missing';
   return (ENGINE_STATES as readonly string[]).includes(container.state) ? (container.state as EngineState) : 'dead';
 }
@@ -116,16 +120,15 @@ export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean
   const state = await ctx.store.read();
   if (filter.user !== undefined) checkLogin(filter.user);
   const vms = state.vms.filter((vm) => filter.user === undefined || vm.user === filter.user);
-  const runtime = await ctx.runtime();
   const narrow = filter.user === undefined ? [] : [`${LABEL.user}=${filter.user}`];
   const [details, used] = await Promise.all([
-    observe(ctx, runtime, state, vms, narrow, reading),
+    observeEngines(ctx, state, vms, narrow, reading),
     Promise.all(vms.map((vm) => homeUsed(ctx, state, vm))),
   ]);
   const idleTimeout = effectiveConfig(state.config)['idle-timeout'];
   return vms
     .map((vm, i) =>
-      vmView(vm, engineState(vm, details.get(vm)), nextStopOf(state, vm, idleTimeout), {
+      vmView(vm, details.has(vm) ? engineState(vm, details.get(vm)) : 'node-down', nextStopOf(state, vm, idleTimeout), {
         usedBytes: used[i] ?? null,
         rootfsUsedBytes: null,
       }),
@@ -133,9 +136,44 @@ export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean
     .filter((view) => filter.all || view.state === 'running' || view.desired === 'running');
 }
 
+/**
+ * `observe` on every engine that holds some of `vms`: the one engine, or each Swarm node's, at
+ * once and each within a deadline. The VMs of a node whose engine does not answer are left out
+ * of the answer (they are node-down).
+ */
+async function observeEngines(
+  ctx: Berth,
+  state: State,
+  vms: Vm[],
+  narrow: string[],
+  reading?: EngineReading,
+): Promise<Map<Vm, ContainerSummary | null>> {
+  if (engineMode(state) === 'local') return observe(ctx, await ctx.runtime(), state, vms, narrow, reading);
+  const byNode = new Map<string, Vm[]>();
+  for (const vm of vms) byNode.set(vm.node ?? '', [...(byNode.get(vm.node ?? '') ?? []), vm]);
+  const found = new Map<Vm, ContainerSummary | null>();
+  await Promise.all(
+    [...byNode].map(async ([node, group]) => {
+      const seen = await nodeEngine(ctx, node || undefined)
+        .then((runtime) => reachable(runtime, node || 'manager'))
+        .then((runtime) => withDeadline(NODE_DEADLINE_MS * 2, 'list the VMs', () => observe(ctx, runtime, state, group, narrow)))
+        .catch(() => null);
+      for (const [vm, c] of seen ?? []) found.set(vm, c);
+    }),
+  );
+  return found;
+}
+
 export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
   const state = await ctx.store.read();
   const vm = findVm(state, ref);
+  if (engineMode(state) === 'swarm' && vm.node) {
+    const [details, usedBytes] = await Promise.all([observeEngines(ctx, state, [vm], []), homeUsed(ctx, state, vm)]);
+    return vmView(vm, details.has(vm) ? engineState(vm, details.get(vm)) : 'node-down', nextStopOf(state, vm), {
+      usedBytes,
+      rootfsUsedBytes: null,
+    });
+  }
   const runtime = await ctx.runtime();
   const [details, usedBytes, rootfsUsedBytes] = await Promise.all([
     observe(ctx, runtime, state, [vm], [`${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`]),
