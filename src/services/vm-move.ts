@@ -92,6 +92,8 @@ export async function moveVm(ctx: Berth, ref: string, to: string): Promise<Vm> {
     if (h) h.node = target.id;
   });
   const moved = wasRunning ? await startVm(ctx, ref) : ((await ctx.store.read()).vms.find((v) => v.id === vm.id) as Vm);
+  // The old node keeps Swarm's ended task containers of the VM (its task history): they go, then the old home.
+  for (const c of await source.containers([`${LABEL.home}=${home.id}`])) await source.removeContainer(c.id).catch(() => undefined);
   await source.removeVolume(home.volume).catch(() => undefined);
   return moved;
 }

@@ -1,3 +1,4 @@
+import { readdir, readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { type NetnsEngine, startNetnsEngine } from './netns-engine.js';
 
@@ -16,6 +17,8 @@ export interface SwarmCluster {
   manager: NetnsEngine;
   /** How long bring-up took (engines, swarm init and joins, images loaded). */
   bringUpMs: number;
+  /** What the nodes' dockerd and containerd processes hold in memory (RSS, summed). */
+  memoryBytes(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -93,7 +96,19 @@ export async function startSwarm(options: {
       if (Date.now() > end) throw new Error('swarm nodes not ready within 60 s');
       await new Promise((r) => setTimeout(r, 300));
     }
-    return { nodes, ids, hostnames, manager, bringUpMs: Date.now() - started, stop };
+    const memoryBytes = async () => {
+      let total = 0;
+      for (const pid of await readdir('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        const program = (cmdline.split('\0')[0] ?? '').split('/').pop() ?? '';
+        if (!['dockerd', 'containerd'].includes(program) || !nodes.some((n) => cmdline.includes(n.dir))) continue;
+        const rss = /^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''));
+        total += Number(rss?.[1] ?? 0) * 1024;
+      }
+      return total;
+    };
+    return { nodes, ids, hostnames, manager, bringUpMs: Date.now() - started, memoryBytes, stop };
   } catch (err) {
     await stop();
     throw err;

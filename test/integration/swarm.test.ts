@@ -45,7 +45,9 @@ async function containerOf(login: string) {
 
 beforeAll(async () => {
   cluster = await startSwarm({ images: [MINIMAL_IMAGE] });
-  console.log(`swarm of 3 up in ${cluster.bringUpMs} ms`);
+  console.log(
+    `swarm of 3 up in ${cluster.bringUpMs} ms; dockerd+containerd RSS ${Math.round((await cluster.memoryBytes()) / 2 ** 20)} MiB`,
+  );
   dir = await mkdtemp(join(tmpdir(), 'berth-swarm-'));
   home = join(dir, 'h');
   const memory = Number((await cluster.manager.docker.info()).MemTotal);
