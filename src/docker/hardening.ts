@@ -148,7 +148,7 @@ export function hardeningDrift(expected: Docker.HostConfig, got: HardeningReadin
   if ((actual.SecurityOpt ?? []).some((o: string) => /unconfined/.test(o)))
     problems.push(`a security profile is off (${actual.SecurityOpt?.join(', ')})`);
   const status = got.procStatus ?? '';
-  const field = (name: string) => new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1];
+  const field = (name: string) => new RegExp(`${name}:\\s*(\\d+)`).exec(status)?.[1];
   if (got.procStatus === null) problems.push('its process status could not be read');
   else {
     const wantsNnp = (expected.SecurityOpt ?? []).some((o: string) => /^no-new-privileges(:true)?$/.test(o));

@@ -118,6 +118,9 @@ export interface NetworkSummary {
 
 const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 
+/** The config-only network that carries a Swarm-scoped VM network's options on each node. */
+export const configNetworkName = (network: string) => `${network}-config`;
+
 /** `berth` + 10 hex of the network name's sha256: 15 characters, the Linux limit, and stable. */
 export function bridgeNameFor(network: string): string {
   return `berth${createHash('sha256').update(network).digest('hex').slice(0, 10)}`;
@@ -243,16 +246,23 @@ export class DockerRuntime {
     };
     const existing = await this.network(name);
     if (existing) return isolated(existing);
+    // One user's VM must not reach another's; a stable bridge name for the host firewall.
+    const options = { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: bridgeNameFor(name) };
     try {
-      await this.docker.createNetwork({
-        Name: name,
-        Driver: 'bridge',
-        CheckDuplicate: true,
-        Labels: labels,
-        ...(scope === 'swarm' ? { Scope: 'swarm' } : {}),
-        // One user's VM must not reach another's; a stable bridge name for the host firewall.
-        Options: { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: bridgeNameFor(name) },
-      });
+      if (scope === 'swarm') {
+        // Swarm drops a bridge network's options: each node takes them from a config-only network of its own.
+        await this.ensureConfigNetwork(name, labels);
+        // Nothing else may be given with ConfigFrom (not even labels): the config networks carry berth's labels.
+        await this.docker.createNetwork({
+          Name: name,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Scope: 'swarm',
+          ConfigFrom: { Network: configNetworkName(name) },
+        } as Docker.NetworkCreateOptions);
+      } else {
+        await this.docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels, Options: options });
+      }
     } catch (err) {
       // Racing creates on a fresh host: the one that lost finds the network the winner made.
       const made = await this.network(name);
@@ -261,10 +271,43 @@ export class DockerRuntime {
     }
   }
 
+  /**
+   * The config-only network a Swarm-scoped VM network takes its options from on this node (made
+   * here when missing; refused when it exists without isolation).
+   */
+  async ensureConfigNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    const config = configNetworkName(name);
+    const found = await this.network(config);
+    if (found) {
+      if (found.options['com.docker.network.bridge.enable_icc'] !== 'false') {
+        throw new BerthError(
+          'NETWORK_NOT_ISOLATED',
+          `The Docker network ${config} on ${this.address} lets containers reach each other; VMs must not use it.`,
+          'Remove that network there (berth makes it again, isolated).',
+        );
+      }
+      return;
+    }
+    await this.docker
+      .createNetwork({
+        Name: config,
+        Driver: 'null',
+        CheckDuplicate: true,
+        Labels: labels,
+        ConfigOnly: true,
+        Options: { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: bridgeNameFor(name) },
+      } as Docker.NetworkCreateOptions)
+      .catch(async (err) => {
+        if (!(await this.network(config))) this.fail(err, `create network ${config}`);
+      });
+  }
+
   async network(name: string): Promise<NetworkSummary | null> {
     try {
-      const info = await this.docker.getNetwork(name).inspect();
-      const options: Record<string, string> = info.Options ?? {};
+      const info = (await this.docker.getNetwork(name).inspect()) as Docker.NetworkInspectInfo & { ConfigFrom?: { Network?: string } };
+      // A Swarm-scoped network's options are its config network's (on this node).
+      const from = info.ConfigFrom?.Network ? await this.network(info.ConfigFrom.Network) : null;
+      const options: Record<string, string> = { ...(info.Options ?? {}), ...(from?.options ?? {}) };
       return {
         name: info.Name,
         options,

@@ -184,7 +184,8 @@ export async function probeNodeDefaults(runtime: DockerRuntime, image: string, i
       30_000,
     ),
   ]);
-  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(run.output)?.[1]?.trim() ?? '';
+  // Not anchored: the engine's log frame headers may leave a byte before each line.
+  const field = (name: string) => new RegExp(`${name}:[ \\t]*([^\\n]*)`).exec(run.output)?.[1]?.trim() ?? '';
   const hasAppArmor = host.securityOptions.some((o) => o.includes('name=apparmor'));
   return {
     noNewPrivileges: field('NoNewPrivs') === '1',
@@ -367,8 +368,28 @@ export function swarmBackend(ctx: Berth): VmBackend {
         defaultsMissing(defaults.get(n.id)).length > 0 ||
         (n.id !== self && !entry(n)?.endpoint) ||
         (!homeNode && Boolean(entry(n)?.drained));
+      // Each node that may take the VM needs the config network its VM network's bridge takes its options from.
+      const network = String(spec.HostConfig?.NetworkMode);
+      const noNetwork = new Set<string>();
+      await Promise.all(
+        nodes
+          .filter((n) => !unfit(n) && (!homeNode || n.id === homeNode) && n.state === 'ready')
+          .map(async (n) => {
+            const made = await nodeEngine(ctx, n.id)
+              .then((runtime) => reachable(runtime, n.hostname))
+              .then((runtime) =>
+                withDeadline(NODE_DEADLINE_MS * 2, 'make the VM network', () =>
+                  runtime.ensureConfigNetwork(network, { [LABEL.managed]: 'true' }),
+                ),
+              )
+              .then(() => true)
+              .catch(() => false);
+            if (!made) noNetwork.add(n.id);
+          }),
+      );
       const service = vmServiceSpec(spec, { replicas: 1 });
-      const constraints = homeNode ? [`${NODE_PIN}==${homeNode}`] : nodes.filter(unfit).map((n) => `${NODE_PIN}!=${n.id}`);
+      const excluded = nodes.filter((n) => unfit(n) || noNetwork.has(n.id) || n.state !== 'ready');
+      const constraints = homeNode ? [`${NODE_PIN}==${homeNode}`] : excluded.map((n) => `${NODE_PIN}!=${n.id}`);
       if (homeNode && nodes.some((n) => n.id === homeNode && unfit(n))) {
         throw new BerthError(
           'NODE_UNFIT',

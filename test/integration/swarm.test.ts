@@ -114,21 +114,32 @@ describe('berth on a three-node Swarm', () => {
 
   it('a VM on node 1 cannot reach a VM on node 2', async () => {
     const [on1, on2] = [onNode(0), onNode(1)];
-    await ok(['vm', 'exec', on2, '--', 'sh', '-c', 'nohup sh -c "while true; do echo hello | nc -l -p 8080; done" >/dev/null 2>&1 &']);
+    await ok(['vm', 'exec', on2, '--', 'sh', '-c', 'mkdir -p www && echo hello-from-node2 > www/index.html && httpd -p 8080 -h www']);
     const address = Object.values((await containerOf(on2)).NetworkSettings.Networks)[0]?.IPAddress as string;
+    const own = Object.values((await containerOf(on1)).NetworkSettings.Networks)[0]?.IPAddress as string;
     expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-    // The listener answers on its own node …
+    console.log(`VM on node 2 at ${address}, VM on node 1 at ${own} (each node's bridge has its own addresses)`);
+    // The server answers on its own node …
     await waitFor(
-      'the listener in the VM on node 2',
+      'the web server in the VM on node 2',
       async () =>
         (
-          await (cluster.nodes[1] as NetnsEngine).exec('timeout', ['3', 'bash', '-c', 'exec 3<>/dev/tcp/$0/8080; head -1 <&3', address])
-        ).stdout.includes('hello'),
+          await (cluster.nodes[1] as NetnsEngine).exec('timeout', [
+            '3',
+            'bash',
+            '-c',
+            'exec 3<>/dev/tcp/$0/8080; printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3',
+            address,
+          ])
+        ).stdout.includes('hello-from-node2'),
       20_000,
     );
-    // … and not from the VM on node 1.
-    const tried = await b(['vm', 'exec', on1, '--', 'sh', '-c', `echo | nc -w 3 ${address} 8080; echo "rc=$?"`]);
-    expect(tried.stdout).not.toContain('hello');
+    // … and not to the VM on node 1, by its address or by the node's.
+    for (const target of [address, '192.168.250.11']) {
+      const tried = await b(['vm', 'exec', on1, '--', 'sh', '-c', `wget -q -T 3 -O - http://${target}:8080/ 2>&1; echo "rc=$?"`]);
+      expect(tried.stdout).not.toContain('hello-from-node2');
+      expect(tried.stdout).toMatch(/rc=[1-9]/);
+    }
   }, 60_000);
 
   it('a drained node keeps its VMs and gets no new one; activated, it takes them again', async () => {
