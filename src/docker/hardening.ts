@@ -119,6 +119,8 @@ export interface HardeningReading {
   engineSecurity: string[];
   /** /proc/1/status of the container, or null when it could not be read. */
   procStatus: string | null;
+  /** The node's swap (SwapTotal of /proc/meminfo, in kB); null: not known. */
+  swapKb?: number | null;
 }
 
 /**
@@ -144,6 +146,12 @@ export function hardeningDrift(expected: Docker.HostConfig, got: HardeningReadin
   same('NanoCpus', 'the CPU limit');
   if (Boolean(expected.ReadonlyRootfs) !== Boolean(actual.ReadonlyRootfs)) problems.push('the read-only root filesystem setting differs');
   if (expected.Init && !actual.Init) problems.push('it runs without the init process');
+  // Swarm (Docker 20.10) cannot set memory-swap: the container may swap as much again, where the node has swap.
+  const swapOk = (actual.MemorySwap ?? 0) === (expected.MemorySwap ?? 0) || got.swapKb === 0;
+  if (expected.MemorySwap && !swapOk)
+    problems.push(
+      `it may use swap (memory+swap ${actual.MemorySwap ?? 'unlimited'}, not ${expected.MemorySwap}): run the node without swap`,
+    );
   if ((actual.Devices ?? []).length) problems.push('it has host devices');
   if ((actual.SecurityOpt ?? []).some((o: string) => /unconfined/.test(o)))
     problems.push(`a security profile is off (${actual.SecurityOpt?.join(', ')})`);

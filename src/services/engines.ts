@@ -299,7 +299,7 @@ async function verifyHardening(runtime: DockerRuntime, containerId: string, expe
   let procStatus: string | null = null;
   try {
     const handle = await runtime.exec(containerId, {
-      cmd: ['cat', '/proc/1/status'],
+      cmd: ['cat', '/proc/1/status', '/proc/meminfo'],
       user: '0',
       workdir: '/',
       env: [],
@@ -321,6 +321,7 @@ async function verifyHardening(runtime: DockerRuntime, containerId: string, expe
     appArmorProfile: details.appArmorProfile,
     engineSecurity: host.securityOptions,
     procStatus,
+    swapKb: procStatus === null ? null : Number(/SwapTotal:\s*(\d+)/.exec(procStatus)?.[1] ?? Number.NaN),
   });
 }
 

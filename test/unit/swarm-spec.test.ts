@@ -66,6 +66,14 @@ describe('a VM as a Swarm service', () => {
     expect(lost((r) => (r.procStatus = 'NoNewPrivs:\t1\nSeccomp:\t0\n'))).toContain('seccomp');
     expect(lost((r) => (r.appArmorProfile = 'unconfined'))).toContain('AppArmor');
     expect(lost((r) => (r.procStatus = null))).toContain('could not be read');
+    // What Swarm gives on 20.10 (memory-swap twice the memory): lost only where the node has swap.
+    const swappy = (swapKb: number) =>
+      lost((r) => {
+        r.hostConfig.MemorySwap = 2 * (local.HostConfig?.Memory ?? 0);
+        r.swapKb = swapKb;
+      });
+    expect(swappy(0)).toBe('');
+    expect(swappy(1024)).toContain('swap');
   });
 
   it('plans Swarm cannot serve are refused with the reason; node defaults say what is missing', () => {
