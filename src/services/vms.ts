@@ -294,7 +294,7 @@ async function bringUp(ctx: Berth, runtime: DockerRuntime, id: string, vm: Vm, r
 }
 
 /** The local `docker create` request of a made VM, from its record (what its Swarm container must match). */
-async function specOf(ctx: Berth, vm: Vm) {
+export async function specOf(ctx: Berth, vm: Vm) {
   const state = await ctx.store.read();
   return containerSpec(effectiveConfig(state.config)['docker.network'], state.instanceId, vm, homeOf(state, vm), ownerOf(state, vm).id);
 }

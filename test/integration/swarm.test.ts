@@ -188,6 +188,20 @@ describe('berth on a three-node Swarm', () => {
     expect((await containerOf(login)).State.Running).toBe(true);
   }, 120_000);
 
+  it('maintenance stops every VM on every node through its service and starts them there again', async () => {
+    await ok(['maintenance', 'on', '--reason', 'test']);
+    const off = await vms();
+    expect(off.map((v) => [v.desired, v.state])).toEqual(off.map(() => ['stopped', 'exited']));
+    expect(await cluster.manager.docker.listServices()).toHaveLength(2);
+    await ok(['maintenance', 'off']);
+    const on = await vms();
+    expect(on.map((v) => v.state)).toEqual(on.map(() => 'running'));
+    for (const v of on) expect(v.node).toBe(nodeOf.get(v.user));
+    // The record follows each new task's container: exec reaches every VM, the moved one with its files.
+    for (const v of on) expect(await ok(['vm', 'exec', v.user, '--', 'echo', `up-${v.user}`])).toContain(`up-${v.user}`);
+    expect(await ok(['vm', 'exec', onNode(2), '--', 'cat', 'notes/a.txt'])).toContain('kept-across-nodes');
+  }, 120_000);
+
   it('a container that lost a hardening field (its node lost no-new-privileges) is removed with a clear error; that node gets no VMs', async () => {
     // Node 2 is empty now; berth checked it a while ago (it had no-new-privileges); now its daemon runs without.
     const node2 = cluster.nodes[1] as NetnsEngine;
