@@ -122,6 +122,13 @@ describe('berth on a three-node Swarm', () => {
     console.log(
       `worker container: Memory ${info.HostConfig.Memory}, MemorySwap ${info.HostConfig.MemorySwap}, Init ${info.HostConfig.Init}`,
     );
+    // Stats and logs come from the same node; `vm stats` without a VM reads every node's.
+    const [stats] = (await json(['vm', 'stats', login])) as Array<{ ref: string; pids: number; memoryLimitBytes: number }>;
+    expect(stats?.pids).toBeGreaterThan(0);
+    expect(stats?.memoryLimitBytes).toBe(info.HostConfig.Memory);
+    expect(((await json(['vm', 'stats'])) as unknown[]).length).toBe(3);
+    const logs = await b(['vm', 'logs', login]);
+    expect(logs.code, logs.stderr).toBe(0);
     // Not on the manager's engine: the manager holds only its own node's containers.
     expect(await cluster.manager.docker.listContainers({ filters: { label: [`dev.berth.user=${login}`] } })).toHaveLength(0);
   }, 60_000);
