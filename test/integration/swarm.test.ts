@@ -2,12 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeViewSchema } from '../../src/views/node-view.js';
 import { VmViewSchema } from '../../src/views/vm-view.js';
 import { waitFor } from '../helpers/daemon.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
 import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
+import { sshClientOptions } from '../helpers/ssh.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
 
 /**
@@ -247,9 +249,29 @@ describe('berth on a three-node Swarm', () => {
     expect(errorCode(again), again.stderr).toBe('NO_NODE_FITS');
   }, 150_000);
 
+  it("the SSH gateway on the manager opens a session in a VM on a worker, through that worker's engine", async () => {
+    const login = onNode(2);
+    const keyFile = join(dir, 'key');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', login, '-f', keyFile]);
+    await ok(['user', 'key', 'add', login, '--file', `${keyFile}.pub`]);
+    await ok(['config', 'set', 'ssh.listen', '127.0.0.1:2222']);
+    await ok(['daemon', 'start']);
+    const ssh = (command: string) => cluster.manager.exec('ssh', [...sshClientOptions(2222, keyFile), `${login}@127.0.0.1`, command]);
+    const r = await waitFor(
+      'a session through the gateway',
+      async () => {
+        const run = await ssh('id -un; cat notes/a.txt; echo "exit-$?"');
+        return run.code === 0 ? run : null;
+      },
+      30_000,
+    );
+    expect(r.stdout).toContain(login);
+    expect(r.stdout).toContain('kept-across-nodes');
+    expect((await ssh('exit 7')).code).toBe(7);
+  }, 90_000);
+
   it('a node whose engine is stopped shows its VMs node-down; the others are served, the daemon keeps running', async () => {
     const [on1, on3] = [onNode(0), onNode(2)];
-    await ok(['daemon', 'start']);
     await (cluster.nodes[2] as NetnsEngine).stopDocker();
     const started = Date.now();
     const list = await vms();
