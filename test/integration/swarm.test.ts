@@ -37,6 +37,9 @@ const vms = async () => VmViewSchema.array().parse(await json(['vm', 'list', '--
 const engineOf = (nodeId: string): NetnsEngine => cluster.nodes[cluster.ids.indexOf(nodeId)] as NetnsEngine;
 const errorCode = (r: NsRun) => (JSON.parse(r.stderr.trim().split('\n').pop() ?? '{}') as { error?: { code?: string } }).error?.code;
 
+/** An SSH command through the gateway (in the manager's namespace) with the test's key. */
+const sshTo = (login: string, command: string) =>
+  cluster.manager.exec('ssh', [...sshClientOptions(2222, join(dir, 'key')), `${login}@127.0.0.1`, command]);
 const onNode = (i: number) => [...nodeOf].find(([, n]) => n === cluster.ids[i])?.[0] as string;
 
 async function containerOf(login: string) {
@@ -256,7 +259,7 @@ describe('berth on a three-node Swarm', () => {
     await ok(['user', 'key', 'add', login, '--file', `${keyFile}.pub`]);
     await ok(['config', 'set', 'ssh.listen', '127.0.0.1:2222']);
     await ok(['daemon', 'start']);
-    const ssh = (command: string) => cluster.manager.exec('ssh', [...sshClientOptions(2222, keyFile), `${login}@127.0.0.1`, command]);
+    const ssh = (command: string) => sshTo(login, command);
     const r = await waitFor(
       'a session through the gateway',
       async () => {
@@ -282,6 +285,9 @@ describe('berth on a three-node Swarm', () => {
     const down = await b(['vm', 'exec', on3, '--json', '--', 'true']);
     expect(down.code).toBe(1);
     expect(errorCode(down)).toBe('NODE_DOWN');
+    const viaSsh = await sshTo(on3, 'true');
+    expect(viaSsh.code).not.toBe(0);
+    expect(viaSsh.stderr).toMatch(/does not answer/);
     const status = JSON.parse(await ok(['daemon', 'status', '--json'])) as {
       running: boolean;
       components: Array<{ name: string; state: string }>;
