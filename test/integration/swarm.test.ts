@@ -170,7 +170,7 @@ describe('berth on a three-node Swarm', () => {
     }
   }, 60_000);
 
-  it('a drained node keeps its VMs and gets no new one; activated, it takes them again', async () => {
+  it('a drained node keeps its VMs and gets no new one; activate lifts the drain (the next test moves a VM there)', async () => {
     const node3 = cluster.hostnames[2] as string;
     const login = onNode(2);
     const drained = NodeViewSchema.parse(await json(['node', 'drain', node3]));
