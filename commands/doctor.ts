@@ -34,6 +34,9 @@ export default class Doctor extends BerthCommand {
         `${mark(clean)} VMs: ${d.orphans.length} orphan container(s), ${d.missing.length} missing, ${d.stuck.length} interrupted${clean ? '' : ' — see berth vm reconcile'}`,
       );
     }
+    for (const n of report.nodes ?? []) {
+      this.log(`${mark(n.ok)} node ${n.hostname} (${n.vms} VM(s))${n.ok ? '' : `: ${n.problems.join('; ')}`}`);
+    }
     if (!report.healthy) process.exitCode = 1;
     return report;
   }

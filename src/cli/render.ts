@@ -88,8 +88,10 @@ function fields(rows: Array<[string, string | number]>): string {
 
 export function vmTable(vms: VmView[]): string {
   if (vms.length === 0) return 'No VMs. Create one with: berth vm create LOGIN';
+  // On Swarm: the node of each VM (its Swarm id, short; a VM made before swarm mode is the manager's).
+  const nodes = vms.some((v) => v.node);
   return table(
-    ['VM', 'STATE', 'DESIRED', 'PLAN', 'CPU', 'RAM', 'DISK', 'IMAGE', 'CREATED'],
+    ['VM', 'STATE', 'DESIRED', 'PLAN', 'CPU', 'RAM', 'DISK', 'IMAGE', 'CREATED', ...(nodes ? ['NODE'] : [])],
     vms.map((v) => [
       v.ref,
       v.state,
@@ -100,6 +102,7 @@ export function vmTable(vms: VmView[]): string {
       diskLine(v.diskUsedBytes, v.diskBytes ?? 0),
       v.image,
       v.createdAt.slice(0, 16).replace('T', ' '),
+      ...(nodes ? [v.node ? v.node.slice(0, 12) : 'manager'] : []),
     ]),
   );
 }
@@ -108,6 +111,7 @@ export function vmDetails(vm: VmView): string {
   return fields([
     ['VM', vm.ref],
     ['State', `${vm.state} (desired: ${vm.desired})`],
+    ...(vm.node ? [['Node', vm.node] as [string, string]] : []),
     ['Plan', vm.plan],
     ['Image', vm.image],
     ['Container', vm.containerId ?? '-'],

@@ -61,3 +61,110 @@ export function vmContainerSpec(input: VmSpecInput): Docker.ContainerCreateOptio
     HostConfig: hostConfig,
   };
 }
+
+/** The Swarm service label that says which node holds a VM's home (its placement pin). */
+export const NODE_PIN = 'node.id';
+
+/**
+ * The Swarm service of a VM, made from the very `docker create` request the local engine gets
+ * (`vmContainerSpec`): one replica (none while stopped), the plan's limits as limits and as
+ * reservations (Swarm places by them), berth's labels, the home volume (made on the node with the
+ * same labels), DNS round-robin and no published ports (no routing mesh), pinned to `node` once known.
+ * What a service cannot carry (no-new-privileges, devices) is the node daemon's default, checked
+ * on the container by `hardeningDrift`.
+ */
+export function vmServiceSpec(spec: Docker.ContainerCreateOptions, options: { node?: string; replicas: number }): Docker.ServiceSpec {
+  const host = spec.HostConfig ?? {};
+  const mounts = (host.Mounts ?? []).map((m) => ({
+    Type: m.Type,
+    Source: m.Source,
+    Target: m.Target,
+    ReadOnly: m.ReadOnly ?? false,
+    VolumeOptions: { Labels: spec.Labels ?? {} },
+  }));
+  return {
+    Name: spec.name,
+    Labels: spec.Labels ?? {},
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: spec.Image,
+        Hostname: spec.Hostname,
+        Env: spec.Env,
+        Labels: spec.Labels ?? {},
+        Dir: spec.WorkingDir,
+        Init: host.Init ?? true,
+        CapabilityDrop: host.CapDrop,
+        CapabilityAdd: host.CapAdd,
+        Mounts: mounts,
+      } as Docker.ContainerSpec,
+      Resources: {
+        Limits: { NanoCPUs: host.NanoCpus, MemoryBytes: host.Memory, Pids: host.PidsLimit },
+        Reservations: { NanoCPUs: host.NanoCpus, MemoryBytes: host.Memory },
+      } as Docker.ResourceRequirements,
+      RestartPolicy: { Condition: 'any', Delay: 2e9 },
+      Placement: { Constraints: options.node ? [`${NODE_PIN}==${options.node}`] : [] },
+      Networks: [{ Target: String(host.NetworkMode) }],
+      LogDriver: { Name: 'json-file', Options: host.LogConfig?.Config ?? {} },
+    },
+    Mode: { Replicated: { Replicas: options.replicas } },
+    EndpointSpec: { Mode: 'dnsrr' },
+  };
+}
+
+/** What a VM's running container shows of its hardening (its inspect, and its PID 1's status). */
+export interface HardeningReading {
+  hostConfig: Docker.HostConfig;
+  appArmorProfile: string;
+  /** The node engine's security options (name=apparmor, name=seccomp,…). */
+  engineSecurity: string[];
+  /** /proc/1/status of the container, or null when it could not be read. */
+  procStatus: string | null;
+  /** The node's swap (SwapTotal of /proc/meminfo, in kB); null: not known. */
+  swapKb?: number | null;
+}
+
+/**
+ * Every hardening field of the local spec that the container a Swarm node made lacks, in words;
+ * empty when it has them all. no-new-privileges and seccomp are read from the kernel (PID 1's
+ * status), not from the spec: on Docker 20.10 a service cannot ask for them and the node's
+ * daemon defaults decide.
+ */
+export function hardeningDrift(expected: Docker.HostConfig, got: HardeningReading): string[] {
+  const actual = got.hostConfig;
+  const problems: string[] = [];
+  if (actual.Privileged) problems.push('it is privileged');
+  if (!(actual.CapDrop ?? []).map((c: string) => c.toUpperCase()).includes('ALL'))
+    problems.push('capabilities are not all dropped (cap-drop ALL)');
+  const allowed = new Set((expected.CapAdd ?? []).map((c: string) => c.toUpperCase().replace(/^CAP_/, '')));
+  const extra = (actual.CapAdd ?? []).map((c: string) => c.toUpperCase().replace(/^CAP_/, '')).filter((c: string) => !allowed.has(c));
+  if (extra.length) problems.push(`it has capabilities the local spec does not give: ${extra.join(', ')}`);
+  const same = (field: keyof Docker.HostConfig, what: string) => {
+    if ((expected[field] ?? 0) !== (actual[field] ?? 0)) problems.push(`${what} is ${actual[field] ?? 'unset'}, not ${expected[field]}`);
+  };
+  same('PidsLimit', 'the process limit (pids-limit)');
+  same('Memory', 'the memory limit');
+  same('NanoCpus', 'the CPU limit');
+  if (Boolean(expected.ReadonlyRootfs) !== Boolean(actual.ReadonlyRootfs)) problems.push('the read-only root filesystem setting differs');
+  if (expected.Init && !actual.Init) problems.push('it runs without the init process');
+  // Swarm (Docker 20.10) cannot set memory-swap: the container may swap as much again, where the node has swap.
+  const swapOk = (actual.MemorySwap ?? 0) === (expected.MemorySwap ?? 0) || got.swapKb === 0;
+  if (expected.MemorySwap && !swapOk)
+    problems.push(
+      `it may use swap (memory+swap ${actual.MemorySwap ?? 'unlimited'}, not ${expected.MemorySwap}): run the node without swap`,
+    );
+  if ((actual.Devices ?? []).length) problems.push('it has host devices');
+  if ((actual.SecurityOpt ?? []).some((o: string) => /unconfined/.test(o)))
+    problems.push(`a security profile is off (${actual.SecurityOpt?.join(', ')})`);
+  const status = got.procStatus ?? '';
+  const field = (name: string) => new RegExp(`${name}:\\s*(\\d+)`).exec(status)?.[1];
+  if (got.procStatus === null) problems.push('its process status could not be read');
+  else {
+    const wantsNnp = (expected.SecurityOpt ?? []).some((o: string) => /^no-new-privileges(:true)?$/.test(o));
+    if (wantsNnp && field('NoNewPrivs') !== '1')
+      problems.push('no-new-privileges is off (the node daemon needs "no-new-privileges": true in daemon.json)');
+    if (field('Seccomp') !== '2') problems.push('the default seccomp profile is not applied');
+  }
+  if (got.engineSecurity.some((o: string) => o.includes('name=apparmor')) && (!got.appArmorProfile || got.appArmorProfile === 'unconfined'))
+    problems.push('the AppArmor profile is not applied');
+  return problems;
+}

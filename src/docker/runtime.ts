@@ -9,9 +9,17 @@ export function engineAddress(configured: string, env: NodeJS.ProcessEnv = proce
   return env.DOCKER_HOST || configured || 'unix:///var/run/docker.sock';
 }
 
-function connectionOptions(address: string): Docker.DockerOptions {
+/** Client certificates of a TLS engine (Docker's DOCKER_CERT_PATH files: ca.pem, cert.pem, key.pem). */
+export interface EngineTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+function connectionOptions(address: string, tls?: EngineTls): Docker.DockerOptions {
   const url = new URL(address);
   if (url.protocol === 'unix:') return { socketPath: url.pathname };
+  if (url.protocol === 'tcp:' && tls) return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376), ...tls };
   if (url.protocol === 'tcp:') return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
   if (url.protocol === 'ssh:') {
     return {
@@ -46,6 +54,7 @@ export interface ContainerDetails extends Omit<ContainerSummary, 'exitCode'> {
   finishedAt: string;
   hostConfig: Docker.HostConfig;
   config: Docker.ContainerInspectInfo['Config'];
+  appArmorProfile: string;
 }
 
 export interface HostInfo {
@@ -55,6 +64,8 @@ export interface HostInfo {
   name: string;
   /** overlay2, btrfs, zfs, … */
   storageDriver: string;
+  /** What the engine applies to every container: name=seccomp,profile=default, name=apparmor, … */
+  securityOptions: string[];
   /** What the storage driver sits on (xfs, extfs, …), as the engine says. */
   backingFilesystem: string;
 }
@@ -107,6 +118,9 @@ export interface NetworkSummary {
 
 const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 
+/** The config-only network that carries a Swarm-scoped VM network's options on each node. */
+export const configNetworkName = (network: string) => `${network}-config`;
+
 /** `berth` + 10 hex of the network name's sha256: 15 characters, the Linux limit, and stable. */
 export function bridgeNameFor(network: string): string {
   return `berth${createHash('sha256').update(network).digest('hex').slice(0, 10)}`;
@@ -125,6 +139,12 @@ export class DockerRuntime {
     // With DOCKER_HOST set, docker-modem reads it (and DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) itself.
     const docker = process.env.DOCKER_HOST ? new Dockerode() : new Dockerode(connectionOptions(address));
     return new DockerRuntime(docker, address);
+  }
+
+  /** Another engine than berth's own (a Swarm node's), at `address`, with TLS when given. */
+  static at(address: string, tls?: EngineTls): DockerRuntime {
+    const Dockerode = loadDockerode();
+    return new DockerRuntime(new Dockerode(connectionOptions(address, tls)), address);
   }
 
   /** For tests and tools that already hold a dockerode client. */
@@ -151,6 +171,7 @@ export class DockerRuntime {
       name: info.Name,
       storageDriver: info.Driver ?? '',
       backingFilesystem: status.get('Backing Filesystem') ?? '',
+      securityOptions: info.SecurityOptions ?? [],
     };
   }
 
@@ -212,7 +233,8 @@ export class DockerRuntime {
 
   // --- networks and volumes ---
 
-  async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
+  /** `swarm`: a bridge network of Swarm scope (on a manager): each node makes its own bridge with these options when a VM lands there. */
+  async ensureNetwork(name: string, labels: Record<string, string>, scope: 'local' | 'swarm' = 'local'): Promise<void> {
     const isolated = (network: NetworkSummary) => {
       if (network.options['com.docker.network.bridge.enable_icc'] !== 'false') {
         throw new BerthError(
@@ -224,15 +246,23 @@ export class DockerRuntime {
     };
     const existing = await this.network(name);
     if (existing) return isolated(existing);
+    // One user's VM must not reach another's; a stable bridge name for the host firewall.
+    const options = { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: bridgeNameFor(name) };
     try {
-      await this.docker.createNetwork({
-        Name: name,
-        Driver: 'bridge',
-        CheckDuplicate: true,
-        Labels: labels,
-        // One user's VM must not reach another's; a stable bridge name for the host firewall.
-        Options: { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: bridgeNameFor(name) },
-      });
+      if (scope === 'swarm') {
+        // Swarm drops a bridge network's options: each node takes them from a config-only network of its own.
+        await this.ensureConfigNetwork(name, labels);
+        // Nothing else may be given with ConfigFrom (not even labels): the config networks carry berth's labels.
+        await this.docker.createNetwork({
+          Name: name,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Scope: 'swarm',
+          ConfigFrom: { Network: configNetworkName(name) },
+        } as Docker.NetworkCreateOptions);
+      } else {
+        await this.docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels, Options: options });
+      }
     } catch (err) {
       // Racing creates on a fresh host: the one that lost finds the network the winner made.
       const made = await this.network(name);
@@ -241,10 +271,43 @@ export class DockerRuntime {
     }
   }
 
+  /**
+   * The config-only network a Swarm-scoped VM network takes its options from on this node (made
+   * here when missing; refused when it exists without isolation).
+   */
+  async ensureConfigNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    const config = configNetworkName(name);
+    const found = await this.network(config);
+    if (found) {
+      if (found.options['com.docker.network.bridge.enable_icc'] !== 'false') {
+        throw new BerthError(
+          'NETWORK_NOT_ISOLATED',
+          `The Docker network ${config} on ${this.address} lets containers reach each other; VMs must not use it.`,
+          'Remove that network there (berth makes it again, isolated).',
+        );
+      }
+      return;
+    }
+    await this.docker
+      .createNetwork({
+        Name: config,
+        Driver: 'null',
+        CheckDuplicate: true,
+        Labels: labels,
+        ConfigOnly: true,
+        Options: { 'com.docker.network.bridge.enable_icc': 'false', [BRIDGE_NAME_OPTION]: bridgeNameFor(name) },
+      } as Docker.NetworkCreateOptions)
+      .catch(async (err) => {
+        if (!(await this.network(config))) this.fail(err, `create network ${config}`);
+      });
+  }
+
   async network(name: string): Promise<NetworkSummary | null> {
     try {
-      const info = await this.docker.getNetwork(name).inspect();
-      const options: Record<string, string> = info.Options ?? {};
+      const info = (await this.docker.getNetwork(name).inspect()) as Docker.NetworkInspectInfo & { ConfigFrom?: { Network?: string } };
+      // A Swarm-scoped network's options are its config network's (on this node).
+      const from = info.ConfigFrom?.Network ? await this.network(info.ConfigFrom.Network) : null;
+      const options: Record<string, string> = { ...(info.Options ?? {}), ...(from?.options ?? {}) };
       return {
         name: info.Name,
         options,
@@ -326,6 +389,22 @@ export class DockerRuntime {
     }
   }
 
+  /** A tar stream of `path` in a container (running or not; its volumes included). */
+  async archiveFrom(id: string, path: string): Promise<NodeJS.ReadableStream> {
+    return this.docker
+      .getContainer(id)
+      .getArchive({ path })
+      .catch((err) => this.fail(err, `read ${path} of a helper container`));
+  }
+
+  /** Unpacks a tar stream at `path` in a container (running or not; into its volumes too). */
+  async archiveInto(id: string, path: string, tar: NodeJS.ReadableStream): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .putArchive(tar, { path })
+      .catch((err) => this.fail(err, `write ${path} of a helper container`));
+  }
+
   /** `signal` gives up the wait (the engine may still go on). */
   async startContainer(id: string, signal?: AbortSignal): Promise<void> {
     await this.docker
@@ -372,6 +451,7 @@ export class DockerRuntime {
         finishedAt: info.State.FinishedAt,
         hostConfig: info.HostConfig,
         config: info.Config,
+        appArmorProfile: info.AppArmorProfile ?? '',
       };
     } catch (err) {
       if (statusOf(err) === 404) return null;

@@ -131,7 +131,7 @@ export async function ensureFirewall(ctx: Berth, runtime?: DockerRuntime): Promi
   const name = cfg['docker.network'];
   let network = await engine.network(name);
   if (!network) {
-    await engine.ensureNetwork(name, { [LABEL.managed]: 'true' });
+    await engine.ensureNetwork(name, { [LABEL.managed]: 'true' }, cfg.engine === 'swarm' ? 'swarm' : 'local');
     network = await engine.network(name);
   }
   if (!network) throw new BerthError('NETWORK_MISSING', `The Docker network ${name} could not be made.`, 'Run berth doctor.');

@@ -7,9 +7,11 @@ import { BerthError } from '../errors.js';
 import type { State, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
+import { checkNodes, engineMode, swarmManager } from './engines.js';
 import { type FirewallState, firewallStatus } from './firewall.js';
 import { mountedBy } from './homes.js';
 import { type NativeModules, nativeModules } from './native-modules.js';
+import { listNodes } from './nodes.js';
 import { type BulkFailure, type BulkProgress, bulkConcurrency, inParallel } from './vm-bulk.js';
 import { recreateContainer } from './vms.js';
 
@@ -68,9 +70,16 @@ function adoptable(state: State, c: ContainerSummary, details: ContainerDetails 
 /** Orphans inspected at a time. */
 const INSPECT_CONCURRENCY = 8;
 
+/** The label Swarm puts on the containers of its tasks. */
+const SWARM_TASK = 'com.docker.swarm.task.id';
+
 export async function findDrift(ctx: Berth, runtime: DockerRuntime): Promise<Drift> {
   const state = await ctx.store.read();
-  const containers = await runtime.containers(instanceFilter(state.instanceId));
+  const swarm = engineMode(state) === 'swarm';
+  // On Swarm the engine here holds the containers of VMs made before swarm mode; Swarm's own task
+  // containers (a stopped VM's last one among them) are its services', not orphans.
+  const containers = (await runtime.containers(instanceFilter(state.instanceId))).filter((c) => !(swarm && c.labels[SWARM_TASK]));
+  const local = state.vms.filter((vm) => !(swarm && vm.node));
   const known = new Set(state.vms.map((vm) => vm.containerId).filter(Boolean));
   const present = new Set(containers.map((c) => c.id));
   const orphans = containers.filter((c) => !known.has(c.id));
@@ -85,7 +94,7 @@ export async function findDrift(ctx: Berth, runtime: DockerRuntime): Promise<Dri
       vm: c.labels[LABEL.vm] ?? null,
       adoptable: adoptable(state, c, details[i] ?? null),
     })),
-    missing: state.vms.filter((vm) => vm.phase === 'ready' && (!vm.containerId || !present.has(vm.containerId))).map(vmRef),
+    missing: local.filter((vm) => vm.phase === 'ready' && (!vm.containerId || !present.has(vm.containerId))).map(vmRef),
     stuck: state.vms.filter((vm) => vm.phase === 'creating').map(vmRef),
   };
 }
@@ -189,6 +198,8 @@ export interface DoctorReport {
   firewall: { state: FirewallState | 'unchecked'; detail: string; problems: string[] };
   /** Warnings only: berth works without them (file store for the token, pure JS ciphers). */
   native: NativeModules;
+  /** On Swarm (config engine swarm): each node, and what it lacks; null on one engine. */
+  nodes: Array<{ hostname: string; id: string; ok: boolean; vms: number; problems: string[] }> | null;
   healthy: boolean;
 }
 
@@ -207,6 +218,7 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
       drift: null,
       firewall: { state: 'unchecked', detail: 'not checked: the state file comes first', problems: [] },
       native,
+      nodes: null,
       healthy: false,
     };
   }
@@ -219,6 +231,7 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
     drift: null,
     firewall: { state: 'unchecked', detail: 'not checked: the engine did not answer', problems: [] },
     native,
+    nodes: null,
     healthy: false,
   };
   try {
@@ -233,6 +246,15 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
     report.drift = await findDrift(ctx, runtime);
     const fw = await firewallStatus(ctx);
     report.firewall = { state: fw.state, detail: fw.detail, problems: fw.problems };
+    if (engineMode(state) === 'swarm') {
+      const { api } = await swarmManager(ctx);
+      await checkNodes(ctx, await api.nodes(), true);
+      // A node berth drained on purpose is not a fault.
+      report.nodes = (await listNodes(ctx, { check: true })).map((n) => {
+        const problems = n.problems.filter((p) => !p.startsWith('drained by berth'));
+        return { hostname: n.hostname, id: n.id, ok: problems.length === 0, vms: n.vms, problems };
+      });
+    }
   } catch (err) {
     report.engine.problem = err instanceof BerthError ? err.message : String(err);
   }
@@ -243,6 +265,7 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
     (!report.network.present || report.network.interVmTrafficBlocked) &&
     drift !== null &&
     (report.firewall.state === 'ok' || report.firewall.state === 'off') &&
-    drift.orphans.length + drift.missing.length + drift.stuck.length === 0;
+    drift.orphans.length + drift.missing.length + drift.stuck.length === 0 &&
+    (report.nodes ?? []).every((n) => n.ok);
   return report;
 }

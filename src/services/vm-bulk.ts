@@ -8,9 +8,28 @@ import type { State, StopReason, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
 import { withDeadline } from './deadline.js';
+import { backendFor } from './engines.js';
 import { attachHome } from './homes.js';
 import { actorReason, logVmEvent, stopKind } from './vm-event-log.js';
-import { containerMissing, notReady } from './vms.js';
+import { containerMissing, notReady, specOf } from './vms.js';
+
+/** A VM that is a Swarm service (its node's engine runs it; Swarm's placement holds its room). */
+const onSwarm = (state: State, vm: Vm) => Boolean(vm.node) && effectiveConfig(state.config).engine === 'swarm';
+
+/** Starts one VM of a bulk action: its container (the one engine), or its service (swarm; a new container, returned). */
+async function startOne(ctx: Berth, vm: Vm, swarm: boolean, start: () => Promise<void>): Promise<string | null> {
+  if (!swarm) {
+    await start();
+    return null;
+  }
+  return (await backendFor(ctx, vm)).start(vm, await specOf(ctx, vm));
+}
+
+/** Stops one VM of a bulk action: its container, or (swarm) its service's replica. */
+export async function stopOne(ctx: Berth, vm: Vm, swarm: boolean, stop: () => Promise<void>): Promise<void> {
+  if (!swarm) return stop();
+  await (await backendFor(ctx, vm)).stop(vm);
+}
 
 /**
  * Actions on many VMs at once (maintenance, `down --stop-vms`, the policies, reconcile, the
@@ -143,10 +162,11 @@ export async function startVms(ctx: Berth, refs: string[], actor: Actor = OPERAT
       try {
         const record = findVmFor(state, ref, actor);
         if (!record.containerId || record.phase !== 'ready') throw notReady(record);
-        if (!present.has(record.containerId)) throw containerMissing(record);
+        const swarm = onSwarm(state, record);
+        if (!swarm && !present.has(record.containerId)) throw containerMissing(record);
         checkMayOwnVms(findUser(state, record.user));
         checkMaintenance(state, actor, 'started');
-        checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
+        if (!swarm) checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
         out.push({ vm: { ...record }, before: { desired: record.desired, stopReason: record.stopReason } });
         record.desired = 'running';
       } catch (err) {
@@ -156,12 +176,15 @@ export async function startVms(ctx: Berth, refs: string[], actor: Actor = OPERAT
     return { claims: out, homes: state.homes };
   });
   const homes = new Map(claimed.homes.map((h) => [h.id, h]));
+  const swarmState = await ctx.store.read();
+  const newContainers = new Map<string, string>();
   const { done, failed } = await inParallel(
     claimed.claims,
     (c) => vmRef(c.vm),
     async ({ vm }, signal) => {
       await attachHome(ctx, homes.get(vm.home));
-      await runtime.startContainer(vm.containerId as string, signal);
+      const id = await startOne(ctx, vm, onSwarm(swarmState, vm), () => runtime.startContainer(vm.containerId as string, signal));
+      if (id) newContainers.set(vmRef(vm), id);
     },
     { concurrency, onProgress: options.onProgress, failedBefore: refused.length, total: refs.length, deadline: ENGINE_STEP.start },
   );
@@ -173,6 +196,8 @@ export async function startVms(ctx: Berth, refs: string[], actor: Actor = OPERAT
       delete record.stopReason;
       logVmEvent(state, vm, 'start', actorReason(actor));
       Object.assign(record, { lastStartedAt: at, lastActiveAt: at });
+      const id = newContainers.get(vmRef(vm));
+      if (id) record.containerId = id;
     }
     for (const { item } of failed) {
       const record = state.vms.find((v) => v.user === item.vm.user && v.name === item.vm.name);
@@ -206,7 +231,7 @@ export async function stopVms(
       try {
         const record = findVmFor(st, ref, actor);
         if (!record.containerId || record.phase !== 'ready') throw notReady(record);
-        if (!present.has(record.containerId)) throw containerMissing(record);
+        if (!onSwarm(st, record) && !present.has(record.containerId)) throw containerMissing(record);
         const stopReason: StopReason = reason ?? (actor.role === 'admin' ? 'operator' : 'user');
         out.push({ vm: { ...record }, before: { desired: record.desired, stopReason: record.stopReason }, reason: stopReason });
         Object.assign(record, { desired: 'stopped', stopReason });
@@ -219,7 +244,8 @@ export async function stopVms(
   const { done, failed } = await inParallel(
     claims,
     (c) => vmRef(c.vm),
-    async ({ vm }, signal) => runtime.stopContainer(vm.containerId as string, undefined, signal),
+    async ({ vm }, signal) =>
+      stopOne(ctx, vm, onSwarm(state, vm), () => runtime.stopContainer(vm.containerId as string, undefined, signal)),
     { concurrency, onProgress: options.onProgress, failedBefore: refused.length, total: requests.length, deadline: ENGINE_STEP.stop },
   );
   await ctx.store.transact((st) => {

@@ -1,12 +1,13 @@
 import { homeDir, instanceFilter, LABEL } from '../docker/labels.js';
 import { liveStats } from '../docker/live-stats.js';
-import type { ExecHandle, VmStats } from '../docker/runtime.js';
+import type { DockerRuntime, ExecHandle, VmStats } from '../docker/runtime.js';
 import { type Actor, OPERATOR } from '../domain/actor.js';
 import { findVm, findVmFor, vmRef } from '../domain/lookups.js';
 import { BerthError, invalidInput } from '../errors.js';
 import type { Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
 import { withDeadline } from './deadline.js';
+import { backendFor } from './engines.js';
 
 /** The VM's login user: uid/gid 1000, made by the image's entrypoint. */
 export const VM_UID = '1000:1000';
@@ -42,10 +43,13 @@ export async function execInVm(
     throw invalidInput('USAGE', 'No command given.', 'Put the command after --, e.g. berth vm exec alice -- ls -la');
   const vm = findVmFor(await ctx.store.read(), ref, actor);
   if (!vm.containerId) throw notRunning(vm);
-  const runtime = await ctx.runtime();
+  // The engine of the VM's node (on Swarm; the manager's API cannot exec into another node's container).
+  const backend = await backendFor(ctx, vm);
+  const runtime = await backend.engineOf(vm);
+  const containerId = (await backend.containerOf(vm)) ?? vm.containerId;
   // No inspect first: the engine refuses an exec in a stopped container, and that is the check.
   const handle = await runtime
-    .exec(vm.containerId, {
+    .exec(containerId, {
       cmd: request.cmd,
       user: VM_UID,
       workdir: homeDir(vm.user),
@@ -67,8 +71,9 @@ export function shellCommand(): string[] {
 export async function vmLogs(ctx: Berth, ref: string, options: { follow: boolean; tail: number }, actor: Actor = OPERATOR) {
   const vm = findVmFor(await ctx.store.read(), ref, actor);
   if (!vm.containerId) throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} has no container yet.`, 'Wait for its creation to finish.');
-  const runtime = await ctx.runtime();
-  const stream = await runtime.logs(vm.containerId, options);
+  const backend = await backendFor(ctx, vm);
+  const runtime = await backend.engineOf(vm);
+  const stream = await runtime.logs((await backend.containerOf(vm)) ?? vm.containerId, options);
   return { stream, demux: (out: NodeJS.WritableStream, err: NodeJS.WritableStream) => runtime.demux(stream, out, err) };
 }
 
@@ -87,9 +92,25 @@ const STATS_CONCURRENCY = 8;
 export async function vmStats(ctx: Berth, ref?: string): Promise<VmStatsView[]> {
   const state = await ctx.store.read();
   const vms = ref ? [findVm(state, ref)] : state.vms.filter((vm) => vm.containerId);
-  const runtime = await ctx.runtime();
+  // One list per engine: the one engine, or each Swarm node's (a node that does not answer is left out; named, it is an error).
+  const byNode = new Map<string, Vm[]>();
+  for (const vm of vms) byNode.set(vm.node ?? '', [...(byNode.get(vm.node ?? '') ?? []), vm]);
+  const views = await Promise.all(
+    [...byNode.values()].map(async (group) => {
+      const first = group[0] as Vm;
+      const runtime = await (await backendFor(ctx, first)).engineOf(first).catch((err: unknown) => {
+        if (ref) throw err;
+        return null;
+      });
+      return runtime ? statsOn(runtime, state.instanceId, group, ref) : [];
+    }),
+  );
+  return views.flat();
+}
+
+async function statsOn(runtime: DockerRuntime, instanceId: string, vms: Vm[], ref?: string): Promise<VmStatsView[]> {
   const labels = ref && vms[0] ? [`${LABEL.user}=${vms[0].user}`, `${LABEL.vm}=${vms[0].name}`] : [];
-  const listed = vms.length ? await runtime.containers([...instanceFilter(state.instanceId), ...labels]) : [];
+  const listed = vms.length ? await runtime.containers([...instanceFilter(instanceId), ...labels]) : [];
   const up = new Set(listed.filter((c) => c.state === 'running').map((c) => c.id));
   const running = vms.filter((vm) => vm.containerId && up.has(vm.containerId));
   if (ref && running.length === 0) throw new BerthError('VM_NOT_RUNNING', `VM ${ref} is not running.`, `Start it: berth vm start ${ref}`);

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { instanceFilter, LABEL } from '../docker/labels.js';
 import type { ContainerSummary, DockerRuntime } from '../docker/runtime.js';
-import { findVm, vmRef } from '../domain/lookups.js';
+import { findVm } from '../domain/lookups.js';
 import { diskPaths, diskUsed } from '../host/disk-image.js';
 import type { State, Vm } from '../state/schema.js';
 import { agentsOfLabel } from '../values/agents.js';
@@ -9,11 +9,15 @@ import { effectiveConfig } from '../values/config-keys.js';
 import { checkLogin } from '../values/names.js';
 import { ENGINE_STATES, type EngineState, type VmView, vmView } from '../views/vm-view.js';
 import type { Berth } from './context.js';
+import { withDeadline } from './deadline.js';
+import { engineMode, NODE_DEADLINE_MS, nodeEngine, reachable } from './engines.js';
 import { agentRunCounts } from './ssh-sessions.js';
 import { nextPolicyStop } from './vm-policies.js';
 
 function engineState(vm: Vm, container: ContainerSummary | null | undefined): EngineState {
   if (vm.phase === 'creating') return 'creating';
+  // A stopped Swarm VM has no task: its service is at 0 replicas (the old task's container may be pruned).
+  if (!container && vm.node && vm.desired === 'stopped') return 'exited';
   if (!container) return 'missing';
   return (ENGINE_STATES as readonly string[]).includes(container.state) ? (container.state as EngineState) : 'dead';
 }
@@ -37,6 +41,12 @@ export async function readEngine(runtime: DockerRuntime, state: State, vms: Vm[]
   return { containers, ooms };
 }
 
+/** What the engines said of each VM (its container, or null), and each VM's record as last written. */
+interface Observed {
+  found: Map<Vm, ContainerSummary | null>;
+  current: (vm: Vm) => Vm;
+}
+
 /**
  * Reads the engine's truth about VMs (`reading`, or a fresh one) and records in the state what it
  * says happened behind berth's back: a container that exited (its exit code) or was OOM-killed.
@@ -50,7 +60,7 @@ async function observe(
   vms: Vm[],
   narrow: string[] = [],
   reading?: EngineReading,
-): Promise<{ found: Map<Vm, ContainerSummary | null>; current: (vm: Vm) => Vm }> {
+): Promise<Observed> {
   const { containers: listed, ooms } = reading ?? (await readEngine(runtime, state, vms, narrow));
   const byId = new Map(listed.map((c) => [c.id, c]));
   const found = new Map(vms.map((vm) => [vm, vm.containerId ? (byId.get(vm.containerId) ?? null) : null]));
@@ -121,16 +131,15 @@ export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean
   const state = await ctx.store.snapshot();
   if (filter.user !== undefined) checkLogin(filter.user);
   const vms = state.vms.filter((vm) => filter.user === undefined || vm.user === filter.user);
-  const runtime = await ctx.runtime();
   const narrow = filter.user === undefined ? [] : [`${LABEL.user}=${filter.user}`];
   const [{ found, current }, used] = await Promise.all([
-    observe(ctx, runtime, state, vms, narrow, reading),
+    observeEngines(ctx, state, vms, narrow, reading),
     Promise.all(vms.map((vm) => homeUsed(ctx, state, vm))),
   ]);
   const idleTimeout = effectiveConfig(state.config)['idle-timeout'];
   return vms
     .map((vm, i) =>
-      vmView(current(vm), engineState(vm, found.get(vm)), nextStopOf(state, current(vm), idleTimeout), {
+      vmView(current(vm), found.has(vm) ? engineState(vm, found.get(vm)) : 'node-down', nextStopOf(state, current(vm), idleTimeout), {
         usedBytes: used[i] ?? null,
         rootfsUsedBytes: null,
       }),
@@ -138,9 +147,50 @@ export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean
     .filter((view) => filter.all || view.state === 'running' || view.desired === 'running');
 }
 
+/**
+ * `observe` on every engine that holds some of `vms`: the one engine, or each Swarm node's, at
+ * once and each within a deadline. The VMs of a node whose engine does not answer are left out
+ * of the answer (they are node-down).
+ */
+async function observeEngines(ctx: Berth, state: State, vms: Vm[], narrow: string[], reading?: EngineReading): Promise<Observed> {
+  if (engineMode(state) === 'local') return observe(ctx, await ctx.runtime(), state, vms, narrow, reading);
+  const byNode = new Map<string, Vm[]>();
+  for (const vm of vms) byNode.set(vm.node ?? '', [...(byNode.get(vm.node ?? '') ?? []), vm]);
+  const found = new Map<Vm, ContainerSummary | null>();
+  const written = new Map<Vm, Vm>();
+  await Promise.all(
+    [...byNode].map(async ([node, group]) => {
+      const seen = await nodeEngine(ctx, node || undefined)
+        .then((runtime) => reachable(runtime, node || 'manager'))
+        .then((runtime) => withDeadline(NODE_DEADLINE_MS * 2, 'list the VMs', () => observe(ctx, runtime, state, group, narrow)))
+        .catch(() => null);
+      if (!seen) return;
+      for (const [vm, c] of seen.found) {
+        found.set(vm, c);
+        written.set(vm, seen.current(vm));
+      }
+    }),
+  );
+  return { found, current: (vm) => written.get(vm) ?? vm };
+}
+
 export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
   const state = await ctx.store.read();
   const vm = findVm(state, ref);
+  const runs = agentRunCounts(ctx.store.home);
+  if (engineMode(state) === 'swarm' && vm.node) {
+    // The image's label says which agents it has: the manager holds every VM image (nodes get them loaded).
+    const [{ found, current }, usedBytes, agents] = await Promise.all([
+      observeEngines(ctx, state, [vm], []),
+      homeUsed(ctx, state, vm),
+      imageAgentNames(ctx, vm.image).catch(() => []),
+    ]);
+    const view = vmView(current(vm), found.has(vm) ? engineState(vm, found.get(vm)) : 'node-down', nextStopOf(state, current(vm)), {
+      usedBytes,
+      rootfsUsedBytes: null,
+    });
+    return withAgents(view, agents, await runs);
+  }
   const runtime = await ctx.runtime();
   const [{ found, current }, usedBytes, rootfsUsedBytes] = await Promise.all([
     observe(ctx, runtime, state, [vm], [`${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`]),
@@ -149,12 +199,16 @@ export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
   ]);
   const view = vmView(current(vm), engineState(vm, found.get(vm)), nextStopOf(state, current(vm)), { usedBytes, rootfsUsedBytes });
   const labels = vm.containerId ? (await runtime.inspectContainer(vm.containerId).catch(() => null))?.labels : undefined;
-  const runs = await agentRunCounts(ctx.store.home);
-  return {
-    ...view,
-    agents: agentsOfLabel(labels?.[LABEL.agents]).map((a) => a.name),
-    agentRunning: runs ? (runs.get(vmRef(vm)) ?? 0) > 0 : null,
-  };
+  return withAgents(
+    view,
+    agentsOfLabel(labels?.[LABEL.agents]).map((a) => a.name),
+    await runs,
+  );
+}
+
+/** A VM's view with the agents its image has and whether one runs now (null: no daemon to tell). */
+function withAgents(view: VmView, agents: string[], runs: Map<string, number> | null): VmView {
+  return { ...view, agents, agentRunning: runs ? (runs.get(view.ref) ?? 0) > 0 : null };
 }
 
 /** Re-reads every VM from the engine and records what changed (after the daemon lost the engine). */

@@ -21,6 +21,7 @@ import { checkImageRef } from '../values/image-ref.js';
 import { checkLogin } from '../values/names.js';
 import { formatSize } from '../values/sizes.js';
 import type { Berth } from './context.js';
+import { backendFor, backendOf, swarmManager, type VmBackend } from './engines.js';
 import { ensureFirewall } from './firewall.js';
 import { attachHome, claimHome, provisionHome, releaseHome } from './homes.js';
 import { checkTemplateName, templateTag } from './images.js';
@@ -79,15 +80,19 @@ function vmResources(resources: Resources, home: Home, host: HostInfo): Resource
   };
 }
 
-/** berth's network, and the host firewall's rules for it (fail closed unless network.firewall is off). */
-async function networkWithFirewall(ctx: Berth, runtime: DockerRuntime, network: string): Promise<void> {
-  await runtime.ensureNetwork(network, { [LABEL.managed]: 'true' });
+/**
+ * berth's network, and the host firewall's rules for it (fail closed unless network.firewall is off).
+ * On Swarm the network is of Swarm scope (made on the manager, a bridge on each node); the rules
+ * are this host's (the manager's).
+ */
+async function networkWithFirewall(ctx: Berth, runtime: DockerRuntime, network: string, backend: VmBackend): Promise<void> {
+  await runtime.ensureNetwork(network, { [LABEL.managed]: 'true' }, backend.mode === 'swarm' ? 'swarm' : 'local');
   await ensureFirewall(ctx, runtime);
 }
 
-/** The container of a VM, made from its record: hardening always, resources from `resources`. */
-async function makeContainer(runtime: DockerRuntime, network: string, instanceId: string, vm: Vm, home: Home, userId: string) {
-  const spec = vmContainerSpec({
+/** The `docker create` request of a VM, made from its record: hardening always, resources from `resources`. */
+function containerSpec(network: string, instanceId: string, vm: Vm, home: Home, userId: string) {
+  return vmContainerSpec({
     user: vm.user,
     vm: vm.name,
     id: vm.id,
@@ -97,7 +102,6 @@ async function makeContainer(runtime: DockerRuntime, network: string, instanceId
     resources: vm.resources,
     labels: vmLabels(instanceId, vm, userId),
   });
-  return runtime.createContainer(spec);
 }
 
 /**
@@ -119,6 +123,7 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
   const config = effectiveConfig((await ctx.store.read()).config);
   const template = input.template === undefined ? undefined : checkTemplateName(input.template);
   const image = input.image ? checkImageRef(input.image) : template ? templateTag(template) : config.image;
+  const backend = await backendOf(ctx);
   const [host] = await Promise.all([runtime.hostInfo(), resolveImage(runtime, image, template)]);
 
   const vm = await ctx.store.transact((state) => {
@@ -139,9 +144,13 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
     }
     checkQuotas(state, user, plan, cfg);
     const planned = resourcesFor(plan, cfg);
-    checkCpus(planned, host.cpus);
-    checkGpu(planned, host.runtimes);
-    checkCapacity(state, planned, host.memoryBytes, cfg.overcommit);
+    backend.checkResources(planned);
+    // On Swarm, room is what Swarm's placement finds on the nodes (the plan's reservations).
+    if (backend.mode === 'local') {
+      checkCpus(planned, host.cpus);
+      checkGpu(planned, host.runtimes);
+      checkCapacity(state, planned, host.memoryBytes, cfg.overcommit);
+    }
     const { home, fresh } = claimHome(state, user, name, planned.diskBytes ?? 0);
     const record: Vm = {
       id: newId(),
@@ -160,26 +169,43 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
     return { record, home: { ...home }, fresh, userId: user.id, network: cfg['docker.network'], instanceId: state.instanceId };
   });
 
-  let made = { createdVolume: false, createdDisk: false };
-  let containerId: string | undefined;
+  let made: { createdVolume: boolean; createdDisk: boolean; containerId?: string; node?: string } = {
+    createdVolume: false,
+    createdDisk: false,
+  };
   try {
-    const [provisioned] = await Promise.all([
-      provisionHome(ctx, runtime, vm.instanceId, vm.home, vm.record, vm.userId),
-      networkWithFirewall(ctx, runtime, vm.network),
-    ]);
-    made = provisioned;
-    containerId = await makeContainer(runtime, vm.network, vm.instanceId, vm.record, vm.home, vm.userId);
-    await runtime.startContainer(containerId);
-    const id = containerId;
+    if (backend.mode === 'local') {
+      const [provisioned] = await Promise.all([
+        provisionHome(ctx, runtime, vm.instanceId, vm.home, vm.record, vm.userId),
+        networkWithFirewall(ctx, runtime, vm.network, backend),
+      ]);
+      made = { ...made, ...provisioned };
+    } else {
+      // The home's volume is made by the node Swarm places the VM on (a kept home: the node that has it).
+      await networkWithFirewall(ctx, runtime, vm.network, backend);
+    }
+    const spec = containerSpec(vm.network, vm.instanceId, vm.record, vm.home, vm.userId);
+    const homeNode = vm.home.node ?? (backend.mode === 'swarm' && !vm.fresh ? (await swarmManager(ctx)).nodeId : undefined);
+    const deployed = await backend.deploy(vm.record, spec, { homeNode, freshHome: vm.fresh });
+    made.containerId = deployed.containerId;
+    made.node = deployed.node;
     return await ctx.store.transact((state) => {
       logVmEvent(state, vm.record, 'create', actorReason(actor));
-      return Object.assign(current(state, vm.record), { containerId: id, phase: 'ready' as const, lastStartedAt: now() });
+      const home = state.homes.find((h) => h.id === vm.home.id);
+      if (home && deployed.node) home.node = deployed.node;
+      return Object.assign(current(state, vm.record), {
+        containerId: deployed.containerId,
+        phase: 'ready' as const,
+        lastStartedAt: now(),
+        ...(deployed.node ? { node: deployed.node } : {}),
+      });
     });
   } catch (err) {
-    if (containerId) await runtime.removeContainer(containerId).catch(() => undefined);
+    if (made.containerId) await backend.remove({ ...vm.record, containerId: made.containerId, node: made.node }).catch(() => undefined);
     // A home made for this VM goes with it; a kept home that came back stays kept (detached).
     const remove = vm.fresh || made.createdVolume;
-    await releaseHome(ctx, runtime, vm.home, { delete: remove }).catch(() => undefined);
+    // On Swarm the backend removed what it made on the node (the service, a fresh home's volume).
+    if (backend.mode === 'local') await releaseHome(ctx, runtime, vm.home, { delete: remove }).catch(() => undefined);
     await ctx.store
       .transact((state) => {
         state.vms = state.vms.filter((v) => !sameVm(vm.record)(v));
@@ -267,7 +293,37 @@ async function bringUp(ctx: Berth, runtime: DockerRuntime, id: string, vm: Vm, r
   await run(id);
 }
 
+/** The local `docker create` request of a made VM, from its record (what its Swarm container must match). */
+export async function specOf(ctx: Berth, vm: Vm) {
+  const state = await ctx.store.read();
+  return containerSpec(effectiveConfig(state.config)['docker.network'], state.instanceId, vm, homeOf(state, vm), ownerOf(state, vm).id);
+}
+
+/** Starting (or, with `restart`, restarting) a VM that is a Swarm service: a new task, so a new container. */
+async function startOnSwarm(ctx: Berth, vm: Vm, backend: VmBackend, actor: Actor, restart: boolean): Promise<Vm> {
+  const host = await (await ctx.runtime()).hostInfo();
+  let containerId = '';
+  return changeRunState(ctx, vm, {
+    intend: (state, record) => {
+      checkMayStart(state, record, actor, host, false);
+      return restart ? { desired: 'stopped', stopReason: actor.role === 'admin' ? 'operator' : 'user' } : { desired: 'running' };
+    },
+    act: async () => {
+      if (restart) await backend.stop(vm);
+      containerId = await backend.start(vm, await specOf(ctx, vm));
+    },
+    done: (state, record) => {
+      delete record.stopReason;
+      logVmEvent(state, vm, restart ? 'restart' : 'start', actorReason(actor));
+      Object.assign(record, { containerId, desired: 'running' as const, lastStartedAt: now(), lastActiveAt: now() });
+    },
+  });
+}
+
 export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
+  const found = findVmFor(await ctx.store.read(), ref, actor);
+  const backend = await backendFor(ctx, found);
+  if (backend.mode === 'swarm') return startOnSwarm(ctx, found, backend, actor, false);
   const { vm, runtime, id } = await withContainer(ctx, ref, actor);
   const host = await runtime.hostInfo();
   return changeRunState(ctx, vm, {
@@ -286,11 +342,12 @@ export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR):
 
 export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, reason?: StopReason): Promise<Vm> {
   const { vm, runtime, id } = await withContainer(ctx, ref, actor);
-  await requireContainer(runtime, id, vm);
+  const backend = await backendFor(ctx, vm);
+  if (backend.mode === 'local') await requireContainer(runtime, id, vm);
   const stopReason: StopReason = reason ?? (actor.role === 'admin' ? 'operator' : 'user');
   return changeRunState(ctx, vm, {
     intend: () => ({ desired: 'stopped', stopReason }),
-    act: () => runtime.stopContainer(id),
+    act: () => (backend.mode === 'local' ? runtime.stopContainer(id) : backend.stop(vm)),
     done: (state, record) => {
       // A policy's stop says which policy; any other says who stopped the VM.
       const byPolicy = reason === 'idle' || reason === 'lifetime' || reason === 'maintenance';
@@ -301,6 +358,9 @@ export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, r
 }
 
 export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
+  const found = findVmFor(await ctx.store.read(), ref, actor);
+  const backend = await backendFor(ctx, found);
+  if (backend.mode === 'swarm') return startOnSwarm(ctx, found, backend, actor, true);
   const { vm, runtime, id } = await withContainer(ctx, ref, actor);
   const host = await runtime.hostInfo();
   return changeRunState(ctx, vm, {
@@ -337,7 +397,6 @@ export async function destroyVm(
   actor: Actor = OPERATOR,
 ): Promise<Vm> {
   const vm = findVmFor(await ctx.store.read(), ref, actor);
-  const runtime = await ctx.runtime();
   await ctx.store.transact((state) => {
     const record = current(state, vm);
     // A policy destroying a long-stopped VM must not take one somebody has just started.
@@ -346,9 +405,10 @@ export async function destroyVm(
     }
     record.desired = 'stopped';
   });
-  if (vm.containerId) await runtime.removeContainer(vm.containerId);
+  const backend = await backendFor(ctx, vm);
+  await backend.remove(vm);
   const home = homeOf(await ctx.store.read(), vm);
-  await releaseHome(ctx, runtime, home, { delete: !options.keepData });
+  await releaseHome(ctx, await backend.engineOf(vm), home, { delete: !options.keepData });
   return ctx.store.transact((state) => {
     const record = current(state, vm);
     state.vms = state.vms.filter((v) => v !== record);
@@ -428,8 +488,42 @@ async function moveHomeToQuota(ctx: Berth, runtime: DockerRuntime, vm: Vm, quota
   return old.volume;
 }
 
+/**
+ * On Swarm: the VM's service made again from its record (home kept), pinned to the node with its
+ * home; a VM made before swarm mode (a container on the manager) becomes a service there.
+ */
+async function redeployOnSwarm(ctx: Berth, runtime: DockerRuntime, vm: Vm): Promise<Vm> {
+  const state = await ctx.store.read();
+  const cfg = effectiveConfig(state.config);
+  const home = homeOf(state, vm);
+  const backend = await backendOf(ctx);
+  const resources = { ...resourcesFor(findPlan(state, vm.plan), cfg), diskBytes: home.diskBytes ?? 0 };
+  backend.checkResources({ ...resources, diskBytes: home.diskBytes ?? 0 });
+  const homeNode = vm.node ?? home.node ?? (await swarmManager(ctx)).nodeId;
+  await ctx.store.transact((st) => Object.assign(current(st, vm), { containerId: null }));
+  if (vm.node) await backend.remove(vm);
+  else if (vm.containerId) await runtime.removeContainer(vm.containerId);
+  await networkWithFirewall(ctx, runtime, cfg['docker.network'], backend);
+  const record = { ...vm, resources };
+  const deployed = await backend.deploy(record, await specOf(ctx, record), { homeNode, freshHome: false });
+  const placed = { ...record, node: deployed.node, containerId: deployed.containerId };
+  if (vm.desired !== 'running') await backend.stop(placed);
+  return ctx.store.transact((s) => {
+    const h = s.homes.find((x) => x.id === home.id);
+    if (h && deployed.node) h.node = deployed.node;
+    return Object.assign(current(s, vm), {
+      containerId: deployed.containerId,
+      phase: 'ready' as const,
+      resources,
+      ...(deployed.node ? { node: deployed.node } : {}),
+      ...(vm.desired === 'running' ? { lastStartedAt: now() } : {}),
+    });
+  });
+}
+
 /** Makes a fresh container for a VM record (home kept) and starts it if it should run. */
 export async function recreateContainer(ctx: Berth, runtime: DockerRuntime, vm: Vm): Promise<Vm> {
+  if ((await backendOf(ctx)).mode === 'swarm') return redeployOnSwarm(ctx, runtime, vm);
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
   const home = homeOf(state, vm);
@@ -447,9 +541,9 @@ export async function recreateContainer(ctx: Berth, runtime: DockerRuntime, vm: 
   for (const id of new Set([...(vm.containerId ? [vm.containerId] : []), ...stale])) await runtime.removeContainer(id);
   await Promise.all([
     provisionHome(ctx, runtime, state.instanceId, home, vm, owner.id),
-    networkWithFirewall(ctx, runtime, cfg['docker.network']),
+    networkWithFirewall(ctx, runtime, cfg['docker.network'], await backendOf(ctx)),
   ]);
-  const id = await makeContainer(runtime, cfg['docker.network'], state.instanceId, { ...vm, resources }, home, owner.id);
+  const id = await runtime.createContainer(containerSpec(cfg['docker.network'], state.instanceId, { ...vm, resources }, home, owner.id));
   if (vm.desired === 'running') await runtime.startContainer(id);
   return ctx.store.transact((s) =>
     Object.assign(current(s, vm), {

@@ -144,6 +144,8 @@ export const VmSchema = z
     stopReason: z.enum(STOP_REASONS).optional(),
     /** Last time a session or CPU use showed someone at work (idle policy). */
     lastActiveAt: z.string().optional(),
+    /** On Swarm (config engine swarm): the node that holds its home, where it is pinned. Unset: the manager's. */
+    node: z.string().optional(),
   })
   .strict();
 export type Vm = z.infer<typeof VmSchema>;
@@ -165,9 +167,40 @@ export const HomeSchema = z
     /** Size of its own filesystem (a disk image under the berth home); null: no quota. */
     diskBytes: z.number().int().positive().nullable(),
     createdAt: z.string(),
+    /** On Swarm: the node whose engine has its volume. Unset: the manager's (or the one engine). */
+    node: z.string().optional(),
   })
   .strict();
 export type Home = z.infer<typeof HomeSchema>;
+
+/** What berth found of a Swarm node's daemon defaults (what a service cannot ask for itself). */
+export const NodeDefaultsSchema = z
+  .object({
+    noNewPrivileges: z.boolean(),
+    seccomp: z.boolean(),
+    /** null: the node's kernel has no AppArmor. */
+    apparmor: z.boolean().nullable(),
+    checkedAt: z.string(),
+  })
+  .strict();
+export type NodeDefaults = z.infer<typeof NodeDefaultsSchema>;
+
+/** How berth reaches one Swarm node's own engine (exec, logs, stats, homes go there). */
+export const NodeEngineSchema = z
+  .object({
+    /** Swarm's node id. */
+    id: z.string().regex(/^[a-z0-9]{25}$/),
+    hostname: z.string(),
+    /** A Docker context name, ssh://…, tcp://… (with TLS) or unix:///…; empty: not set yet. */
+    endpoint: z.string(),
+    /** For tcp://: the directory with ca.pem, cert.pem and key.pem (Docker's DOCKER_CERT_PATH). */
+    tlsDir: z.string().optional(),
+    defaults: NodeDefaultsSchema.optional(),
+    /** berth places no new VM there (`berth node drain`); its VMs stay and start as before. */
+    drained: z.boolean().optional(),
+  })
+  .strict();
+export type NodeEngine = z.infer<typeof NodeEngineSchema>;
 
 export const MaintenanceSchema = z
   .object({
@@ -245,6 +278,8 @@ export const StateSchema = z
     schedules: z.array(ScheduleSchema),
     /** The latest VM events (bounded, newest last). */
     events: z.array(VmEventEntrySchema),
+    /** Swarm nodes' engines (config engine swarm). */
+    nodes: z.array(NodeEngineSchema).optional(),
   })
   .strict()
   .superRefine((state, ctx) => {

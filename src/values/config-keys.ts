@@ -298,6 +298,19 @@ export const CONFIG_KEYS = {
     parse: checkDockerHost,
     format: String,
   }),
+  engine: key<'local' | 'swarm'>({
+    description:
+      'Where VMs run: local (the one Docker engine) or swarm (services on a Docker Swarm, each pinned to the node holding its home; run berth on a manager)',
+    default: 'local',
+    schema: z.enum(['local', 'swarm']),
+    parse: (s) => {
+      const text = s.trim().toLowerCase();
+      if (text !== 'local' && text !== 'swarm')
+        throw invalidInput('INVALID_ENGINE', `"${printable(s)}" is not an engine mode.`, 'Use local or swarm.');
+      return text;
+    },
+    format: String,
+  }),
   'docker.network': key<string>({
     description: 'Bridge network of the VMs (inter-VM traffic disabled)',
     default: 'berth-vms',

@@ -2,7 +2,19 @@ import { z } from 'zod';
 import type { Vm } from '../state/schema.js';
 import { formatSize } from '../values/sizes.js';
 
-export const ENGINE_STATES = ['creating', 'created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead', 'missing'] as const;
+export const ENGINE_STATES = [
+  'creating',
+  'created',
+  'running',
+  'paused',
+  'restarting',
+  'removing',
+  'exited',
+  'dead',
+  'missing',
+  /** On Swarm: the engine of the VM's node does not answer. */
+  'node-down',
+] as const;
 export type EngineState = (typeof ENGINE_STATES)[number];
 
 /** The machine shape of a VM in `--json` output and the API. */
@@ -17,6 +29,8 @@ export const VmViewSchema = z.object({
   /** What the engine says. */
   state: z.enum(ENGINE_STATES),
   containerId: z.string().nullable(),
+  /** On Swarm: the node that holds it (its Swarm node id); null: the one engine (or the manager's, for a VM made before swarm mode). */
+  node: z.string().nullable(),
   cpu: z.number(),
   ram: z.string(),
   ramBytes: z.number(),
@@ -69,6 +83,7 @@ export function vmView(
     desired: vm.desired,
     state,
     containerId: vm.containerId?.slice(0, 12) ?? null,
+    node: vm.node ?? null,
     cpu: vm.resources.cpu,
     ram: formatSize(vm.resources.memoryBytes),
     ramBytes: vm.resources.memoryBytes,

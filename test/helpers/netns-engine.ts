@@ -27,6 +27,10 @@ export interface NetnsEngine {
   berth(home: string, args: string[], env?: Record<string, string>): Promise<NsRun>;
   /** Stops dockerd (SIGTERM, as systemctl restart does) and starts it again; waits until it answers. */
   restartDocker(): Promise<void>;
+  /** Stops dockerd (SIGTERM); containerd and the containers' shims stay. */
+  stopDocker(): Promise<void>;
+  /** Starts a stopped dockerd again; waits until it answers. */
+  startDocker(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -56,7 +60,17 @@ async function exited(child: ResultPromise, timeoutMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function startNetnsEngine(options: { images?: string[] } = {}): Promise<NetnsEngine> {
+export interface NetnsEngineOptions {
+  images?: string[];
+  /** Runs once the namespace exists, before the engine starts (links, addresses). */
+  setup?: (netns: string) => Promise<void>;
+  /** The host name dockerd sees (its own UTS namespace): a Swarm node's name. */
+  hostname?: string;
+  /** Written as the engine's daemon.json. */
+  daemonConfig?: Record<string, unknown>;
+}
+
+export async function startNetnsEngine(options: NetnsEngineOptions = {}): Promise<NetnsEngine> {
   const suffix = Math.random().toString(36).slice(2, 8);
   const netns = `berth-t-${suffix}`;
   const cgroupParent = `berth-netns-${suffix}`;
@@ -77,9 +91,14 @@ export async function startNetnsEngine(options: { images?: string[] } = {}): Pro
 
   const docker = new Docker({ socketPath: socket });
   const startDockerd = async () => {
+    // In a UTS namespace of its own when it has a name (a Swarm node's hostname).
+    const named = options.hostname ? ['unshare', ['--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', options.hostname, 'dockerd']] : null;
     dockerd = spawn(
-      'dockerd',
+      named ? 'unshare' : 'dockerd',
       [
+        ...(named ? (named[1] as string[]) : []),
+        '--config-file',
+        join(dir, 'daemon.json'),
         '--data-root',
         join(dir, 'data'),
         '--exec-root',
@@ -129,6 +148,10 @@ export async function startNetnsEngine(options: { images?: string[] } = {}): Pro
       if (dockerd) await exited(dockerd, 20_000);
       await startDockerd();
     },
+    stopDocker: async () => {
+      if (dockerd) await exited(dockerd, 20_000);
+    },
+    startDocker: () => startDockerd(),
     stop: async () => {
       if (dockerd) await exited(dockerd, 20_000).catch(() => undefined);
       if (containerd) await exited(containerd, 10_000).catch(() => undefined);
@@ -155,6 +178,8 @@ export async function startNetnsEngine(options: { images?: string[] } = {}): Pro
   try {
     await execa('ip', ['netns', 'add', netns]);
     await engine.exec('ip', ['link', 'set', 'lo', 'up']);
+    await options.setup?.(netns);
+    await writeFile(join(dir, 'daemon.json'), JSON.stringify(options.daemonConfig ?? {}));
     await writeFile(
       join(dir, 'containerd.toml'),
       [

@@ -1,0 +1,299 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodeViewSchema } from '../../src/views/node-view.js';
+import { VmViewSchema } from '../../src/views/vm-view.js';
+import { waitFor } from '../helpers/daemon.js';
+import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
+import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
+import { sshClientOptions } from '../helpers/ssh.js';
+import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
+
+/**
+ * berth on a real three-node Docker Swarm (test/helpers/swarm-cluster.ts): each node a dockerd
+ * in a network namespace of its own, berth on the manager (node 1) with `config engine swarm`.
+ * Every VM's plan reserves 60% of a node's memory, so a node holds one VM at a time and where
+ * each VM can go is decided by reserved memory alone.
+ */
+let cluster: SwarmCluster;
+let dir: string;
+let home: string;
+const users = [unique('sw1'), unique('sw2'), unique('sw3'), unique('sw4')];
+const nodeOf = new Map<string, string>();
+
+const b = (args: string[]): Promise<NsRun> => cluster.manager.berth(home, args);
+async function ok(args: string[]): Promise<string> {
+  const r = await b(args);
+  expect(r.code, `berth ${args.join(' ')}: ${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+async function json<T>(args: string[]): Promise<T> {
+  return JSON.parse(await ok([...args, '--json'])) as T;
+}
+const vms = async () => VmViewSchema.array().parse(await json(['vm', 'list', '--all']));
+const engineOf = (nodeId: string): NetnsEngine => cluster.nodes[cluster.ids.indexOf(nodeId)] as NetnsEngine;
+const errorCode = (r: NsRun) => (JSON.parse(r.stderr.trim().split('\n').pop() ?? '{}') as { error?: { code?: string } }).error?.code;
+
+/** An SSH command through the gateway (in the manager's namespace) with the test's key. */
+const sshTo = (login: string, command: string) =>
+  cluster.manager.exec('ssh', [...sshClientOptions(2222, join(dir, 'key')), `${login}@127.0.0.1`, command]);
+const onNode = (i: number) => [...nodeOf].find(([, n]) => n === cluster.ids[i])?.[0] as string;
+
+async function containerOf(login: string) {
+  const engine = engineOf(nodeOf.get(login) as string);
+  const [c] = await engine.docker.listContainers({ filters: { label: [`dev.berth.user=${login}`] } });
+  if (!c) throw new Error(`no running container of ${login} on its node`);
+  return engine.docker.getContainer(c.Id).inspect();
+}
+
+beforeAll(async () => {
+  cluster = await startSwarm({ images: [MINIMAL_IMAGE] });
+  console.log(
+    `swarm of 3 up in ${cluster.bringUpMs} ms; dockerd+containerd RSS ${Math.round((await cluster.memoryBytes()) / 2 ** 20)} MiB`,
+  );
+  dir = await mkdtemp(join(tmpdir(), 'berth-swarm-'));
+  home = join(dir, 'h');
+  const memory = Number((await cluster.manager.docker.info()).MemTotal);
+  await ok(['init']);
+  for (const [k, v] of [
+    ['image', MINIMAL_IMAGE],
+    ['engine', 'swarm'],
+    ['disk', '0'],
+    ['rootfs', '0'],
+  ])
+    await ok(['config', 'set', k as string, v as string]);
+  await ok(['plan', 'add', 'wide', '--ram', `${Math.floor((memory * 0.6) / 2 ** 20)}m`, '--cpu', '0.5', '--disk', '0', '--rootfs', '0']);
+  for (let i = 1; i < 3; i++) await ok(['node', 'engine', cluster.hostnames[i] as string, (cluster.nodes[i] as NetnsEngine).host]);
+  // What an operator may do (README): each node's config network made beforehand, with addresses of its own.
+  for (const [i, node] of cluster.nodes.entries()) {
+    await node.docker.createNetwork({
+      Name: 'berth-vms-config',
+      Driver: 'null',
+      ConfigOnly: true,
+      IPAM: { Config: [{ Subnet: `10.231.${i}.0/24` }] },
+      Options: { 'com.docker.network.bridge.enable_icc': 'false', 'com.docker.network.bridge.name': 'berthvms' },
+    } as Docker.NetworkCreateOptions);
+  }
+  for (const u of users) await ok(['user', 'allow', u, '--plan', 'wide']);
+}, 240_000);
+
+afterAll(async () => {
+  // A daemon left by a failed test goes first (it runs in the manager's namespace, from this home).
+  if (cluster && home) await b(['daemon', 'stop']).catch(() => undefined);
+  await cluster?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+}, 120_000);
+
+describe('berth on a three-node Swarm', () => {
+  it('VMs of three users go one to each node by reserved memory, each pinned there; a fourth finds no room and leaves nothing behind', async () => {
+    for (const u of users.slice(0, 3)) await ok(['vm', 'create', u]);
+    const list = await vms();
+    for (const v of list) nodeOf.set(v.user, v.node as string);
+    expect(list.map((v) => v.state)).toEqual(['running', 'running', 'running']);
+    expect(new Set(list.map((v) => v.node)).size).toBe(3);
+    for (const v of list) expect(cluster.ids).toContain(v.node);
+    const services = (await cluster.manager.docker.listServices()) as Array<{
+      Spec: { TaskTemplate: { Placement: { Constraints: string[] } }; EndpointSpec: { Mode: string } };
+    }>;
+    expect(services).toHaveLength(3);
+    for (const s of services) {
+      expect(s.Spec.TaskTemplate.Placement.Constraints).toHaveLength(1);
+      expect(s.Spec.TaskTemplate.Placement.Constraints[0]).toMatch(/^node\.id==/);
+      expect(s.Spec.EndpointSpec.Mode).toBe('dnsrr');
+    }
+    const nodes = NodeViewSchema.array().parse(await json(['node', 'list']));
+    expect(nodes.map((n) => n.vms).sort()).toEqual([1, 1, 1]);
+    for (const n of nodes) expect(n.reserved.cpus).toBe(0.5);
+
+    const fourth = await b(['vm', 'create', users[3] as string, '--json']);
+    expect(fourth.code).toBe(1);
+    expect(errorCode(fourth)).toBe('NO_NODE_FITS');
+    expect((await vms()).map((v) => v.user)).not.toContain(users[3]);
+    expect(await cluster.manager.docker.listServices()).toHaveLength(3);
+  }, 180_000);
+
+  it("vm exec runs in a VM on a worker, through that worker's engine; its container keeps the local hardening", async () => {
+    const login = onNode(1);
+    const out = await ok(['vm', 'exec', login, '--', 'sh', '-c', 'id -un; grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status']);
+    expect(out).toContain(login);
+    expect(out).toMatch(/NoNewPrivs:\s*1/);
+    expect(out).toMatch(/Seccomp:\s*2/);
+    const info = await containerOf(login);
+    expect(info.HostConfig.CapDrop).toEqual(['ALL']);
+    expect(info.HostConfig.Privileged).toBe(false);
+    expect(info.HostConfig.PidsLimit).toBe(512);
+    expect(info.HostConfig.NanoCpus).toBe(5e8);
+    console.log(
+      `worker container: Memory ${info.HostConfig.Memory}, MemorySwap ${info.HostConfig.MemorySwap}, Init ${info.HostConfig.Init}`,
+    );
+    // Stats and logs come from the same node; `vm stats` without a VM reads every node's.
+    const [stats] = (await json(['vm', 'stats', login])) as Array<{ ref: string; pids: number; memoryLimitBytes: number }>;
+    expect(stats?.pids).toBeGreaterThan(0);
+    expect(stats?.memoryLimitBytes).toBe(info.HostConfig.Memory);
+    expect(((await json(['vm', 'stats'])) as unknown[]).length).toBe(3);
+    const logs = await b(['vm', 'logs', login]);
+    expect(logs.code, logs.stderr).toBe(0);
+    // Not on the manager's engine: the manager holds only its own node's containers.
+    expect(await cluster.manager.docker.listContainers({ filters: { label: [`dev.berth.user=${login}`] } })).toHaveLength(0);
+  }, 60_000);
+
+  it('a VM on node 1 cannot reach a VM on node 2', async () => {
+    const [on1, on2] = [onNode(0), onNode(1)];
+    await ok(['vm', 'exec', on2, '--', 'sh', '-c', 'mkdir -p www && echo hello-from-node2 > www/index.html && httpd -p 8080 -h www']);
+    const address = Object.values((await containerOf(on2)).NetworkSettings.Networks)[0]?.IPAddress as string;
+    const own = Object.values((await containerOf(on1)).NetworkSettings.Networks)[0]?.IPAddress as string;
+    expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(own).not.toBe(address);
+    // The server answers on its own node …
+    await waitFor(
+      'the web server in the VM on node 2',
+      async () =>
+        (
+          await (cluster.nodes[1] as NetnsEngine).exec('timeout', [
+            '3',
+            'bash',
+            '-c',
+            'exec 3<>/dev/tcp/$0/8080; printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3',
+            address,
+          ])
+        ).stdout.includes('hello-from-node2'),
+      20_000,
+    );
+    // … and not to the VM on node 1, by its address or by the node's.
+    for (const target of [address, '192.168.250.11']) {
+      const tried = await b(['vm', 'exec', on1, '--', 'sh', '-c', `wget -q -T 3 -O - http://${target}:8080/ 2>&1; echo "rc=$?"`]);
+      expect(tried.stdout).not.toContain('hello-from-node2');
+      expect(tried.stdout).toMatch(/rc=[1-9]/);
+    }
+  }, 60_000);
+
+  it('a drained node keeps its VMs and gets no new one; activate lifts the drain (the next test moves a VM there)', async () => {
+    const node3 = cluster.hostnames[2] as string;
+    const login = onNode(2);
+    const drained = NodeViewSchema.parse(await json(['node', 'drain', node3]));
+    expect(drained.drained).toBe(true);
+    expect((await vms()).find((v) => v.user === login)?.state).toBe('running');
+    expect(await ok(['vm', 'exec', login, '--', 'echo', 'still-here'])).toContain('still-here');
+    await ok(['vm', 'destroy', login, '--yes']);
+    nodeOf.delete(login);
+    // Nodes 1 and 2 are full, node 3 is empty but drained.
+    const refused = await b(['vm', 'create', users[3] as string, '--json']);
+    expect(errorCode(refused), refused.stderr).toBe('NO_NODE_FITS');
+    expect(NodeViewSchema.parse(await json(['node', 'activate', node3])).drained).toBe(false);
+  }, 120_000);
+
+  it('vm move takes a VM to another node with its home: stopped, copied, re-pinned, started', async () => {
+    const login = onNode(1);
+    await ok(['vm', 'exec', login, '--', 'sh', '-c', 'mkdir -p notes && echo kept-across-nodes > notes/a.txt']);
+    const started = Date.now();
+    const moved = VmViewSchema.parse(await json(['vm', 'move', login, '--to', cluster.hostnames[2] as string]));
+    console.log(`vm move (small home): ${Date.now() - started} ms`);
+    expect(moved.node).toBe(cluster.ids[2]);
+    expect(moved.state).toBe('running');
+    nodeOf.set(login, cluster.ids[2] as string);
+    expect(await ok(['vm', 'exec', login, '--', 'cat', 'notes/a.txt'])).toContain('kept-across-nodes');
+    expect(await ok(['vm', 'exec', login, '--', 'stat', '-c', '%U', 'notes/a.txt'])).toContain(login);
+    // The old home is gone from node 2, the container runs on node 3.
+    const left = (await (cluster.nodes[1] as NetnsEngine).docker.listVolumes()).Volumes ?? [];
+    expect(left.filter((v) => v.Labels?.['dev.berth.user'] === login)).toEqual([]);
+    expect((await containerOf(login)).State.Running).toBe(true);
+  }, 120_000);
+
+  it('maintenance stops every VM on every node through its service and starts them there again', async () => {
+    await ok(['maintenance', 'on', '--reason', 'test']);
+    const off = await vms();
+    expect(off.map((v) => [v.desired, v.state])).toEqual(off.map(() => ['stopped', 'exited']));
+    expect(await cluster.manager.docker.listServices()).toHaveLength(2);
+    await ok(['maintenance', 'off']);
+    const on = await vms();
+    expect(on.map((v) => v.state)).toEqual(on.map(() => 'running'));
+    for (const v of on) expect(v.node).toBe(nodeOf.get(v.user));
+    // The record follows each new task's container: exec reaches every VM, the moved one with its files.
+    for (const v of on) expect(await ok(['vm', 'exec', v.user, '--', 'echo', `up-${v.user}`])).toContain(`up-${v.user}`);
+    expect(await ok(['vm', 'exec', onNode(2), '--', 'cat', 'notes/a.txt'])).toContain('kept-across-nodes');
+  }, 120_000);
+
+  it('a container that lost a hardening field (its node lost no-new-privileges) is removed with a clear error; that node gets no VMs', async () => {
+    // Node 2 is empty now; berth checked it a while ago (it had no-new-privileges); now its daemon runs without.
+    const node2 = cluster.nodes[1] as NetnsEngine;
+    await writeFile(join(node2.dir, 'daemon.json'), '{}');
+    await node2.restartDocker();
+    await waitFor(
+      'node 2 ready again',
+      async () => {
+        const list = (await cluster.manager.docker.listNodes()) as Array<{ ID: string; Status: { State: string } }>;
+        return list.find((n) => n.ID === cluster.ids[1])?.Status.State === 'ready';
+      },
+      60_000,
+    );
+    const r = await b(['vm', 'create', users[3] as string, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(errorCode(r), r.stderr).toBe('HARDENING_LOST');
+    expect(r.stderr).toContain('no-new-privileges');
+    expect((await vms()).map((v) => v.user)).not.toContain(users[3]);
+    expect(await cluster.manager.docker.listServices()).toHaveLength(2);
+    await waitFor(
+      'its home volume removed',
+      async () => ((await node2.docker.listVolumes()).Volumes ?? []).every((v) => !v.Labels?.['dev.berth.user']),
+      30_000,
+    );
+
+    const shown = NodeViewSchema.parse(await json(['node', 'show', cluster.hostnames[1] as string]));
+    expect(shown.acceptsVms).toBe(false);
+    expect(shown.problems.join(' ')).toContain('"no-new-privileges": true');
+    const doctor = await b(['doctor', '--json']);
+    expect(doctor.code).toBe(1);
+    const nodes = (JSON.parse(doctor.stdout) as { nodes: Array<{ id: string; ok: boolean }> }).nodes;
+    expect(nodes.find((n) => n.id === cluster.ids[1])?.ok).toBe(false);
+    const again = await b(['vm', 'create', users[3] as string, '--json']);
+    expect(errorCode(again), again.stderr).toBe('NO_NODE_FITS');
+  }, 150_000);
+
+  it("the SSH gateway on the manager opens a session in a VM on a worker, through that worker's engine", async () => {
+    const login = onNode(2);
+    const keyFile = join(dir, 'key');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', login, '-f', keyFile]);
+    await ok(['user', 'key', 'add', login, '--file', `${keyFile}.pub`]);
+    await ok(['config', 'set', 'ssh.listen', '127.0.0.1:2222']);
+    await ok(['daemon', 'start']);
+    const ssh = (command: string) => sshTo(login, command);
+    const r = await waitFor(
+      'a session through the gateway',
+      async () => {
+        const run = await ssh('id -un; cat notes/a.txt; echo "exit-$?"');
+        return run.code === 0 ? run : null;
+      },
+      30_000,
+    );
+    expect(r.stdout).toContain(login);
+    expect(r.stdout).toContain('kept-across-nodes');
+    expect((await ssh('exit 7')).code).toBe(7);
+  }, 90_000);
+
+  it('a node whose engine is stopped shows its VMs node-down; the others are served, the daemon keeps running', async () => {
+    const [on1, on3] = [onNode(0), onNode(2)];
+    await (cluster.nodes[2] as NetnsEngine).stopDocker();
+    const started = Date.now();
+    const list = await vms();
+    console.log(`vm list with one node down: ${Date.now() - started} ms`);
+    expect(list.find((v) => v.user === on3)?.state).toBe('node-down');
+    expect(list.find((v) => v.user === on1)?.state).toBe('running');
+    expect(await ok(['vm', 'exec', on1, '--', 'echo', 'served'])).toContain('served');
+    const down = await b(['vm', 'exec', on3, '--json', '--', 'true']);
+    expect(down.code).toBe(1);
+    expect(errorCode(down)).toBe('NODE_DOWN');
+    const viaSsh = await sshTo(on3, 'true');
+    expect(viaSsh.code).not.toBe(0);
+    expect(viaSsh.stderr).toMatch(/does not answer/);
+    const status = JSON.parse(await ok(['daemon', 'status', '--json'])) as {
+      running: boolean;
+      components: Array<{ name: string; state: string }>;
+    };
+    expect(status.running).toBe(true);
+    console.log(`daemon components with node 3 down: ${status.components.map((c) => `${c.name}=${c.state}`).join(', ')}`);
+    await ok(['daemon', 'stop']);
+  }, 90_000);
+});
