@@ -3,6 +3,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { BerthError } from '../errors.js';
 import { loadDockerode } from './dockerode-loader.js';
+import { knownHostVerifier } from './known-hosts.js';
 
 /** Where the engine is: DOCKER_HOST wins, then config `docker.host`, then the local socket. */
 export function engineAddress(configured: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -27,7 +28,8 @@ function connectionOptions(address: string, tls?: EngineTls): Docker.DockerOptio
       host: url.hostname,
       port: Number(url.port || 22),
       username: url.username || undefined,
-      sshOptions: { agent: process.env.SSH_AUTH_SOCK },
+      // The host's key must be in known_hosts, as for OpenSSH and the docker CLI (ssh2 alone takes any key).
+      sshOptions: { agent: process.env.SSH_AUTH_SOCK, hostVerifier: knownHostVerifier(url.hostname, Number(url.port || 22)) },
     } as Docker.DockerOptions;
   }
   throw new BerthError('INVALID_DOCKER_HOST', `Cannot use Docker host ${address}.`, 'Use unix://, tcp:// or ssh:// addresses.');
@@ -698,6 +700,14 @@ export function dockerError(err: unknown, what: string, address: string): BerthE
       'DOCKER_UNREACHABLE',
       `No Docker engine answers at ${address} (${e.code}).`,
       'Start it (sudo systemctl start docker, or dockerd &), or point DOCKER_HOST / berth config docker.host at a running engine.',
+    );
+  }
+  if (address.startsWith('ssh:') && /verification failed/i.test(e.message ?? '')) {
+    const url = new URL(address);
+    return new BerthError(
+      'DOCKER_HOST_KEY_UNKNOWN',
+      `The SSH host key of ${url.host} is not in known_hosts (~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts), or it is not the key known for it: berth does not talk to an engine it cannot tell is the right one.`,
+      `Connect once with ssh${url.port ? ` -p ${url.port}` : ''} ${url.hostname} and check the key it shows, or add it with ssh-keyscan after checking its fingerprint.`,
     );
   }
   const detail = (e.json?.message ?? e.message ?? String(err)).trim();

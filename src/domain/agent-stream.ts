@@ -86,26 +86,39 @@ export function parseAgentLine(rules: readonly StreamRule[], line: string): Agen
 
 /** Splits a byte stream into lines as it comes: `push` returns the complete lines so far. */
 export class LineSplitter {
-  private rest = '';
+  /** The pieces of the line not ended yet (joined only when its newline comes: no rescans of a long line). */
+  private rest: string[] = [];
+  private restLength = 0;
   private dropping = false;
 
   push(chunk: string): string[] {
-    const parts = (this.rest + chunk).split('\n');
-    this.rest = parts.pop() ?? '';
-    if (this.dropping && parts.length > 0) {
-      parts.shift();
-      this.dropping = false;
+    const lines: string[] = [];
+    let from = 0;
+    for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', from)) {
+      const line = this.rest.join('') + chunk.slice(from, at);
+      this.rest = [];
+      this.restLength = 0;
+      if (this.dropping) this.dropping = false;
+      else lines.push(line);
+      from = at + 1;
     }
-    if (this.rest.length > MAX_LINE) {
-      this.rest = '';
-      this.dropping = true;
+    const tail = chunk.slice(from);
+    if (tail && !this.dropping) {
+      this.rest.push(tail);
+      this.restLength += tail.length;
+      if (this.restLength > MAX_LINE) {
+        this.rest = [];
+        this.restLength = 0;
+        this.dropping = true;
+      }
     }
-    return parts;
+    return lines;
   }
 
   end(): string[] {
-    const last = this.dropping ? '' : this.rest;
-    this.rest = '';
+    const last = this.dropping ? '' : this.rest.join('');
+    this.rest = [];
+    this.restLength = 0;
     return last ? [last] : [];
   }
 }

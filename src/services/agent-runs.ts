@@ -4,6 +4,7 @@ import { LABEL } from '../docker/labels.js';
 import type { Actor } from '../domain/actor.js';
 import { type AgentEvent, LineSplitter, parseAgentLine } from '../domain/agent-stream.js';
 import { findPlan, findUser, ownVm, vmRef } from '../domain/lookups.js';
+import { checkMayOwnVms } from '../domain/policies.js';
 import { BerthError } from '../errors.js';
 import type { Conversation, State, Vm } from '../state/schema.js';
 import { type AgentPermission, type AgentSpec, agentArgv, agentsOfLabel } from '../values/agents.js';
@@ -11,6 +12,7 @@ import { effectiveConfig } from '../values/config-keys.js';
 import { printable } from '../values/names.js';
 import type { Berth } from './context.js';
 import { withDeadline } from './deadline.js';
+import { backendFor } from './engines.js';
 import { revealUserSecret } from './user-secrets.js';
 import { execInVm, killTaggedProcesses, SESSION_ENV, signalExecSession } from './vm-exec.js';
 import { startVm } from './vms.js';
@@ -34,6 +36,8 @@ exec "$@" </dev/null`;
 
 /** How long an agent has after SIGINT before everything it started is killed. */
 const STOP_GRACE_MS = 3000;
+/** After the kill, how long the run's stream may take to end before berth stops waiting for it. */
+const HARD_END_MS = 10_000;
 /** Files named to the agent in the next prompt, at most. */
 const MAX_PENDING_FILES = 10;
 /** The most of the agent's stderr kept (for the error a failed run shows). */
@@ -212,6 +216,8 @@ export class AgentRuns {
   private async prepare(login: string, actor: Actor): Promise<Prepared> {
     const state = await this.ctx.store.read();
     const user = findUser(state, login);
+    // Revoked, rejected or pending: no run, and a queued prompt of theirs does not start either.
+    checkMayOwnVms(user);
     const permission = planAgentPermission(state, login);
     if (permission === 'off') {
       throw new BerthError(
@@ -226,8 +232,10 @@ export class AgentRuns {
     if (vm.phase !== 'ready' || !vm.containerId) {
       throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} is still being created.`, 'Try again in a moment.');
     }
-    const runtime = await this.ctx.runtime();
-    const details = await runtime.inspectContainer(vm.containerId);
+    // The engine of the VM's node (on Swarm the manager's engine does not hold a worker's container).
+    const backend = await backendFor(this.ctx, vm);
+    const runtime = await backend.engineOf(vm);
+    const details = await runtime.inspectContainer((await backend.containerOf(vm)) ?? vm.containerId);
     const agents = vmAgents(details?.labels);
     const agent = agents.find((a) => a.name === user.conversation?.agent) ?? agents[0];
     if (!agent) {
@@ -328,11 +336,22 @@ export class AgentRuns {
       startedAt,
       stop: (reason) => {
         stopReason ??= reason;
-        if (execStarted) stopping ??= this.halt(ref, tag, actor, () => finished);
+        if (execStarted) stopping ??= this.halt(ref, tag, actor, () => finished).finally(endHard);
       },
       done: Promise.resolve({} as AgentRunResult),
     };
     let finished = false;
+    /** Ends the wait for the agent's exit when even the kill did not end its stream (a stalled engine). */
+    const hardEnd = new AbortController();
+    let stream: { destroy(): void } | undefined;
+    const endHard = () => {
+      if (finished) return;
+      setTimeout(() => {
+        if (finished) return;
+        stream?.destroy();
+        hardEnd.abort();
+      }, HARD_END_MS).unref?.();
+    };
     run.done = (async (): Promise<AgentRunResult> => {
       const state = await this.ctx.store.read();
       const cfg = effectiveConfig(state.config);
@@ -356,10 +375,11 @@ export class AgentRuns {
           actor,
         );
         handle.stream.on('error', () => undefined);
+        stream = handle.stream;
         const baseUrl = cfg['agent.api-base-url'] || agent.defaultBaseUrl;
         handle.stream.end(`${agent.keyEnv}=${key}\n${agent.baseUrlEnv}=${baseUrl}\n\n`);
         execStarted = true;
-        if (stopReason) stopping ??= this.halt(ref, tag, actor, () => finished);
+        if (stopReason) stopping ??= this.halt(ref, tag, actor, () => finished).finally(endHard);
         const lines = new LineSplitter();
         const onLine = (line: string) => {
           for (const event of parseAgentLine(agent.stream, line)) {
@@ -388,12 +408,13 @@ export class AgentRuns {
         });
         const err = new Writable({
           write(chunk: Buffer, _enc, done) {
-            stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_KEEP);
+            // Redacted before it is cut: a key split by the cut would not be recognised afterwards.
+            stderr = redact(stderr + chunk.toString('utf8'), key).slice(-STDERR_KEEP);
             done();
           },
         });
         handle.demux(out, err);
-        exitCode = await handle.exitCode();
+        exitCode = await handle.exitCode(hardEnd.signal);
         for (const line of lines.end()) onLine(line);
       } catch (err) {
         stderr = err instanceof BerthError ? err.message : String(err);
@@ -444,7 +465,7 @@ export class AgentRuns {
     await withDeadline(10_000, 'record the conversation', () =>
       this.ctx.store.transact((state) => {
         const user = state.users.find((u) => u.login === login);
-        if (!user || !/^[A-Za-z0-9._:-]{1,128}$/.test(session)) return;
+        if (!user || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(session)) return;
         const now = new Date().toISOString();
         const same = user.conversation?.session === session;
         user.conversation = {

@@ -195,6 +195,16 @@ export async function probeNodeDefaults(runtime: DockerRuntime, image: string, i
   };
 }
 
+/**
+ * Why a node other than the manager may not take VMs while berth's firewall is on: its rules (the
+ * egress policy: no host, no metadata service, no private networks) are made on the manager's host
+ * only, so a VM on another node would reach all of them. Fail closed: null when it may.
+ */
+export function firewallKeepsOff(state: State, nodeId: string, managerId: string): string | null {
+  if (nodeId === managerId || !effectiveConfig(state.config)['network.firewall']) return null;
+  return "berth's firewall rules (network.firewall) are made on the manager only, and a VM here would escape the egress policy: keep VMs on the manager, or berth config set network.firewall off to accept that";
+}
+
 /** What a node lacks of what every VM needs from its daemon, in words (empty: fit). */
 export function defaultsMissing(d: NodeDefaults | undefined): string[] {
   if (!d) return ['its daemon defaults were not checked yet'];
@@ -366,6 +376,7 @@ export function swarmBackend(ctx: Berth): VmBackend {
       const entry = (n: SwarmNode) => state.nodes?.find((e) => e.id === n.id);
       // Nodes berth cannot reach, whose daemon lacks the defaults, or that berth drained get no new VM.
       const unfit = (n: SwarmNode) =>
+        firewallKeepsOff(state, n.id, self) !== null ||
         defaultsMissing(defaults.get(n.id)).length > 0 ||
         (n.id !== self && !entry(n)?.endpoint) ||
         (!homeNode && Boolean(entry(n)?.drained));

@@ -7,7 +7,16 @@ import { formatSize } from '../values/sizes.js';
 import type { NodeView } from '../views/node-view.js';
 import type { Berth } from './context.js';
 import { withDeadline } from './deadline.js';
-import { checkNodes, defaultsMissing, engineMode, NODE_DEADLINE_MS, nodeEngine, reachable, swarmManager } from './engines.js';
+import {
+  checkNodes,
+  defaultsMissing,
+  engineMode,
+  firewallKeepsOff,
+  NODE_DEADLINE_MS,
+  nodeEngine,
+  reachable,
+  swarmManager,
+} from './engines.js';
 
 function requireSwarm(state: State): void {
   if (engineMode(state) !== 'swarm') {
@@ -71,6 +80,8 @@ async function viewOf(ctx: Berth, state: State, node: SwarmNode, self: string, c
   if (node.availability !== 'active') problems.push(`its Swarm availability is ${node.availability}`);
   for (const missing of defaultsMissing(entry?.defaults)) problems.push(`its daemon lacks ${missing}`);
   if (entry?.drained) problems.push('drained by berth (berth node activate to take new VMs again)');
+  const firewall = firewallKeepsOff(state, node.id, self);
+  if (firewall) problems.push(firewall);
   return {
     id: node.id,
     hostname: node.hostname,

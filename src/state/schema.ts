@@ -66,7 +66,7 @@ export const ConversationSchema = z
   .object({
     agent: z.string(),
     vm: z.string().regex(PLAN_NAME_PATTERN),
-    session: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
+    session: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
     startedAt: z.string(),
     updatedAt: z.string(),
   })

@@ -68,7 +68,9 @@ export const AGENTS: readonly AgentSpec[] = [
   {
     name: 'claude',
     title: 'Claude Code',
-    argv: ['claude', '{permissions}', '{resume}', '-p', '{prompt}', '--output-format', 'stream-json', '--verbose'],
+    // The prompt last, after `--`: a message that starts with `-` is text, not one of the CLI's options
+    // (unknown option, or one that lifts the plan's permission mode).
+    argv: ['claude', '{permissions}', '{resume}', '--output-format', 'stream-json', '--verbose', '-p', '--', '{prompt}'],
     resume: ['--resume', '{session}'],
     permissions: {
       'read-only': ['--permission-mode', 'plan'],

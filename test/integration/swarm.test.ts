@@ -63,6 +63,8 @@ beforeAll(async () => {
     ['engine', 'swarm'],
     ['disk', '0'],
     ['rootfs', '0'],
+    // berth's firewall rules are made on the manager only: with them on, only the manager takes VMs (checked below).
+    ['network.firewall', 'off'],
   ])
     await ok(['config', 'set', k as string, v as string]);
   await ok(['plan', 'add', 'wide', '--ram', `${Math.floor((memory * 0.6) / 2 ** 20)}m`, '--cpu', '0.5', '--disk', '0', '--rootfs', '0']);
@@ -183,6 +185,17 @@ describe('berth on a three-node Swarm', () => {
     const refused = await b(['vm', 'create', users[3] as string, '--json']);
     expect(errorCode(refused), refused.stderr).toBe('NO_NODE_FITS');
     expect(NodeViewSchema.parse(await json(['node', 'activate', node3])).drained).toBe(false);
+    // With berth's firewall on (made on the manager only), the empty worker takes no VM either: fail closed.
+    await ok(['config', 'set', 'network.firewall', 'on']);
+    try {
+      const shown = NodeViewSchema.parse(await json(['node', 'show', node3]));
+      expect(shown.acceptsVms).toBe(false);
+      expect(shown.problems.join(' ')).toMatch(/network\.firewall/);
+      const kept = await b(['vm', 'create', users[3] as string, '--json']);
+      expect(errorCode(kept), kept.stderr).toBe('NO_NODE_FITS');
+    } finally {
+      await ok(['config', 'set', 'network.firewall', 'off']);
+    }
   }, 120_000);
 
   it('vm move takes a VM to another node with its home: stopped, copied, re-pinned, started', async () => {

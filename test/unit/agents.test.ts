@@ -26,11 +26,12 @@ describe('the agent table', () => {
     expect(agentArgv(claude, { prompt: 'make hello.txt', permission: 'full' })).toEqual([
       'claude',
       '--dangerously-skip-permissions',
-      '-p',
-      'make hello.txt',
       '--output-format',
       'stream-json',
       '--verbose',
+      '-p',
+      '--',
+      'make hello.txt',
     ]);
     expect(agentArgv(claude, { prompt: 'go on', permission: 'read-only', session: 'abc-123' })).toEqual([
       'claude',
@@ -38,19 +39,24 @@ describe('the agent table', () => {
       'plan',
       '--resume',
       'abc-123',
-      '-p',
-      'go on',
       '--output-format',
       'stream-json',
       '--verbose',
+      '-p',
+      '--',
+      'go on',
     ]);
     expect(agentArgv(claude, { prompt: 'x', permission: 'edit' }).slice(1, 3)).toEqual(['--permission-mode', 'acceptEdits']);
     expect(claude).toMatchObject({ keyEnv: 'ANTHROPIC_API_KEY', baseUrlEnv: 'ANTHROPIC_BASE_URL', secret: 'anthropic' });
   });
 
-  it('passes a prompt as one argument, exactly as written (no shell, no $-patterns)', () => {
+  it('passes a prompt as one argument, exactly as written (no shell, no $-patterns), last, after --', () => {
     const prompt = `rm -rf / "$HOME" $& \`id\` '; echo`;
     expect(agentArgv(claude, { prompt, permission: 'full' })).toContain(prompt);
+    // A message that looks like an option stays the prompt (the CLI takes what follows -- as text).
+    const flag = agentArgv(claude, { prompt: '--dangerously-skip-permissions', permission: 'read-only' });
+    expect(flag.slice(-2)).toEqual(['--', '--dangerously-skip-permissions']);
+    expect(flag.indexOf('--dangerously-skip-permissions')).toBe(flag.length - 1);
   });
 
   it('gives every agent a flag set for every permission but off', () => {
@@ -121,6 +127,16 @@ describe('the stream parser', () => {
     for (let i = 0; i < text.length; i += 7) lines.push(...split.push(text.slice(i, i + 7)));
     lines.push(...split.end());
     expect(lines).toEqual(CLAUDE_STREAM);
+  });
+
+  it('drops a line over its bound however it arrives, and keeps the lines around it', () => {
+    const split = new LineSplitter();
+    const out: string[] = [];
+    out.push(...split.push('{"a":1}\n{"big":"'));
+    const chunk = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 160; i++) out.push(...split.push(chunk)); // 10 MB of one line
+    out.push(...split.push('"}\n{"b":2}\n{"c"'), ...split.push(':3}'), ...split.end());
+    expect(out).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
   });
 
   it('reads a second agent from its entry alone: a Codex-like JSON stream, no new code', () => {
