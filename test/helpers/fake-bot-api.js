@@ -323,6 +323,19 @@ export async function startFakeBotApi(options = {}) {
       };
       return { update: push({ message: m }), message: m };
     },
+    /** A photo from `user` (Telegram sends sizes of it; the largest last), with a caption. */
+    sendPhoto(user, data, caption) {
+      const fileId = storeFile('photo.jpg', data);
+      const m = {
+        message_id: nextMessageId++,
+        date: Math.floor(Date.now() / 1000),
+        chat: { id: user.id, type: 'private' },
+        from: from(user),
+        photo: [{ file_id: fileId, file_unique_id: fileId, width: 90, height: 90, file_size: data.length }],
+        ...(caption ? { caption } : {}),
+      };
+      return { update: push({ message: m }), message: m };
+    },
     /** `user` presses an inline button with `data` under the bot's message `messageId`. */
     pressButton(user, messageId, data) {
       return push({

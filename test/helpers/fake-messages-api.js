@@ -5,6 +5,7 @@
 //   - a tool_result               → text: "Done: <the tool's output or 'ok'>" (after `answerDelayMs`)
 //   - "make hello.txt"            → a tool_use of Bash: echo hi > hello.txt
 //   - a text holding "stall"      → the stream starts and then never goes on (until the client leaves)
+//   - "long answer N"             → text of N characters: numbered lines "line 1 …", "line 2 …"…
 //   - anything else               → text: "Answer <n>: I see <k> earlier user turn(s)."
 // Every request is kept (`requests`: path, headers, body) for the tests to read.
 import { createServer } from 'node:http';
@@ -32,6 +33,18 @@ export function userTexts(body) {
     .filter((t) => t && !t.startsWith('# Environment'));
 }
 
+/** N characters of numbered lines ("line 1 xxx…"), so that a test can tell every part came, in order. */
+export function longText(n) {
+  const lines = [];
+  let size = 0;
+  for (let i = 1; size < n; i++) {
+    const line = `line ${i} ${'x'.repeat(60)}`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return lines.join('\n').slice(0, n);
+}
+
 export async function startFakeMessagesApi({ host = '127.0.0.1', port = 0, answerDelayMs = 1500 } = {}) {
   const requests = [];
   const open = new Set();
@@ -52,6 +65,8 @@ export async function startFakeMessagesApi({ host = '127.0.0.1', port = 0, answe
     const said = turn.map((m) => textOf(m.content)).join('\n');
     if (/make hello\.txt/.test(said)) return { kind: 'tool', command: 'echo hi > hello.txt' };
     if (/stall/.test(said)) return { kind: 'stall' };
+    const long = said.match(/long answer (\d+)/);
+    if (long) return { kind: 'text', text: longText(Number(long[1])), delay: 0 };
     answers++;
     const earlier = userTexts({ messages: messages.slice(0, lastAssistant + 1) }).length;
     return { kind: 'text', text: `Answer ${answers}: I see ${earlier} earlier user turn(s).`, delay: 0 };

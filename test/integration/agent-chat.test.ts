@@ -5,7 +5,7 @@ import { berth, berthJson, stateText } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, MINIMAL_IMAGE, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
-import { startFakeMessagesApi, userTexts } from '../helpers/fake-messages-api.js';
+import { longText, startFakeMessagesApi, userTexts } from '../helpers/fake-messages-api.js';
 import { agentImage } from '../helpers/images.js';
 
 type Fake = Awaited<ReturnType<typeof startFakeBotApi>>;
@@ -219,6 +219,48 @@ describe('a coding agent in the VM, driven from chat', () => {
     expect(shown.text).toMatch(/permission on your plan: full/);
     expect(shown.text).toMatch(/Conversation: claude in main/);
     expect(shown.text).toMatch(/Last run: done/);
+  });
+
+  it('a long answer comes as messages after the reply, in order; a longer one as answer.md; a photo goes into ~/work and the next prompt', {
+    timeout: 300_000,
+  }, async () => {
+    const text = longText(9000);
+    const lines = text.split('\n');
+    const mid = await prompt('long answer 9000', /The answer follows/);
+    const parts = () =>
+      fake.sent
+        .slice(mid.after)
+        .filter((s) => s.chatId === ALICE.id && s.method === 'sendMessage' && s.messageId !== mid.id && /^line \d/.test(s.text));
+    await waitFor('every part of the answer', async () => parts().some((s) => s.text.includes(lines.at(-1) as string)), 60_000);
+    const got = parts().map((s) => s.text);
+    expect(got.length).toBeGreaterThanOrEqual(2);
+    expect(got.length).toBeLessThanOrEqual(3);
+    for (const part of got) expect(part.length).toBeLessThanOrEqual(4096);
+    const joined = got.join('\n');
+    let at = -1;
+    for (const line of lines) {
+      const found = joined.indexOf(line, at + 1);
+      expect(found, line).toBeGreaterThan(at);
+      at = found;
+    }
+
+    const longer = await prompt('long answer 20000', /The answer follows/);
+    const file = await fake.waitFor((s) => s.chatId === ALICE.id && s.method === 'sendDocument', {
+      after: longer.after,
+      timeoutMs: 60_000,
+    });
+    expect(file.document?.name).toBe('answer.md');
+    expect(file.document?.data.toString('utf8')).toBe(longText(20000));
+
+    const after = fake.sent.length;
+    const { message } = fake.sendPhoto(ALICE, Buffer.from('not really a jpeg\n'));
+    const saved = await fake.waitFor((s) => s.chatId === ALICE.id && /📎 Saved/.test(s.text), { after });
+    const name = `photo-${message.message_id}.jpg`;
+    expect(saved.text).toContain(`/home/alice/work/${name}`);
+    expect((await must(['vm', 'exec', 'alice', '--', 'cat', `work/${name}`])).stdout.trim()).toBe('not really a jpeg');
+    const before = stand.conversation().length;
+    await prompt('what is in the photo?', /Answer \d+/);
+    expect(userTexts(stand.conversation()[before]?.body).some((t) => new RegExp(`Files I sent you.*${name}`, 's').test(t))).toBe(true);
   });
 
   it('/stop ends a stalled run, leaving no process in the VM; a message during a run waits its turn', { timeout: 240_000 }, async () => {
