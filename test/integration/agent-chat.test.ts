@@ -136,6 +136,8 @@ describe('a coding agent in the VM, driven from chat', () => {
     expect(alice.agentRunning).toBe(false);
     const carol = await berthJson<{ agents: string[] }>(h.home, ['vm', 'show', 'carol']);
     expect(carol.agents).toEqual([]);
+    expect((await must(['vm', 'show', 'alice'])).stdout).toMatch(/Agent:\s+claude, idle/);
+    expect((await must(['vm', 'show', 'carol'])).stdout).toMatch(/Agent:\s+none in its image/);
     const inVm = await must(['vm', 'exec', 'alice', '--', 'claude', '--version']);
     expect(inVm.stdout).toMatch(/2\.1\.328/);
   });
@@ -263,12 +265,39 @@ describe('a coding agent in the VM, driven from chat', () => {
     expect(userTexts(stand.conversation()[before]?.body).some((t) => new RegExp(`Files I sent you.*${name}`, 's').test(t))).toBe(true);
   });
 
+  it("a plan's read-only and edit modes reach the CLI: read-only runs no tool (no hello.txt), edit lets it write the file", {
+    timeout: 300_000,
+  }, async () => {
+    try {
+      for (const [mode, made] of [
+        ['read-only', false],
+        ['edit', true],
+      ] as const) {
+        await must(['vm', 'exec', 'alice', '--', 'rm', '-f', 'work/hello.txt']);
+        await must(['plan', 'set', 'coder', '--agent', mode]);
+        expect((await ask(ALICE, '/new')).text).toMatch(/next message starts a new one/);
+        const before = stand.conversation().length;
+        await prompt('make hello.txt', /Done:/);
+        // The stand-in asked for the tool and heard back: run (edit), or refused by the CLI (read-only).
+        expect(stand.conversation().length).toBeGreaterThan(before + 1);
+        const ls = await berth(h.home, ['vm', 'exec', 'alice', '--', 'ls', 'work']);
+        expect(ls.stdout.includes('hello.txt'), mode).toBe(made);
+      }
+    } finally {
+      await must(['plan', 'set', 'coder', '--agent', 'full']);
+      await ask(ALICE, '/new');
+    }
+  });
+
   it('/stop ends a stalled run, leaving no process in the VM; a message during a run waits its turn', { timeout: 240_000 }, async () => {
     const after = fake.sent.length;
     fake.sendText(ALICE, 'please stall');
     await waitFor('the stand-in to hold a stalled stream', async () => stand.stalled > 0, 90_000);
     const shown = await berthJson<{ agentRunning: boolean | null }>(h.home, ['vm', 'show', 'alice']);
     expect(shown.agentRunning).toBe(true);
+    // The run is one of the daemon's sessions: what the idle policy counts as activity in the VM, and what berth sessions lists.
+    const listed = await berthJson<{ sessions: Array<{ kind: string; vm: string; user: string }> }>(h.home, ['sessions']);
+    expect(listed.sessions).toContainEqual(expect.objectContaining({ kind: 'agent', vm: 'alice/main', user: 'alice' }));
     expect((await ask(ALICE, 'and then this')).text).toMatch(/this message is next/);
     expect((await ask(ALICE, 'and one more')).text).toMatch(/one message is already waiting/);
     const stopped = await ask(ALICE, '/stop');

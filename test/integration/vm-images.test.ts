@@ -94,7 +94,7 @@ describe('VM images', () => {
   it('refuses unknown templates and bad tags', async () => {
     const bad = await berth(h.home, ['image', 'build', '--template', 'nope']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('Templates: default, minimal');
+    expect(bad.stderr).toContain('Templates: default, agent, minimal');
     expect((await berth(h.home, ['image', 'build', '--tag', 'Bad Tag'])).code).toBe(2);
   });
 });

@@ -219,6 +219,24 @@ describe('berth tui, on a fake berth', () => {
     await ui.waitFor((f) => !f.includes('Keys'), 'the help closed');
   });
 
+  it("the details say which coding agents a VM's image has and whether a run is in progress", async () => {
+    const source = new FakeSource({
+      vms: [
+        vmRow('alice', 'main', { agents: ['claude'], agentRuns: 1 }),
+        vmRow('bob', 'main', { agents: ['claude'], agentRuns: 0 }),
+        vmRow('carol', 'main', { agents: [] }),
+      ],
+    });
+    const ui = open(source, { height: 40 });
+    await ui.waitFor((f) => f.includes('carol'), 'the VMs');
+    await ui.press(ENTER);
+    await ui.waitFor((f) => f.includes('VM alice/main') && /agent\s+claude \(a run in progress\)/.test(f), "alice's agent, running");
+    await ui.press(ESC, 'j', ENTER);
+    await ui.waitFor((f) => f.includes('VM bob/main') && /agent\s+claude \(idle\)/.test(f), "bob's agent, idle");
+    await ui.press(ESC, 'j', ENTER);
+    await ui.waitFor((f) => f.includes('VM carol/main') && /agent\s+none/.test(f), "no agent in carol's VM");
+  });
+
   it('Enter shows the details of a VM; l opens its logs pane, following', async () => {
     const source = new FakeSource();
     const ui = open(source);
