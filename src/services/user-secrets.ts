@@ -51,7 +51,7 @@ export function checkSecretValue(name: string, input: string): string {
   return value;
 }
 
-async function dataKey(home: string, create: boolean): Promise<Buffer | null> {
+async function dataKey(home: string, create: boolean, existing = false): Promise<Buffer | null> {
   const stored = await loadHomeSecret(home, SERVICE, FIELD);
   if (stored) {
     const key = Buffer.from(stored, 'base64');
@@ -63,6 +63,15 @@ async function dataKey(home: string, create: boolean): Promise<Buffer | null> {
     );
   }
   if (!create) return null;
+  // Secrets exist but their key cannot be read now (a keychain that did not answer in time, a
+  // secrets file moved away): a new key would replace the old one and lose every secret for good.
+  if (existing) {
+    throw new BerthError(
+      'SECRETS_UNREADABLE',
+      "The data key of users' secrets cannot be read now (the keychain did not answer, or secrets.json lost it); nothing was changed.",
+      'Try again; if the keychain stays locked, unlock it (or run berth where it answers). Setting a new key would make every stored secret unreadable.',
+    );
+  }
   const key = randomBytes(32);
   await saveHomeSecret(home, SERVICE, FIELD, key.toString('base64'));
   return key;
@@ -110,7 +119,7 @@ export async function setUserSecret(store: StateStore, login: string, nameInput:
   // Inside the transaction: two first secrets set at once make one data key, not two.
   return store.transact(async (state) => {
     const user = findUser(state, login);
-    const key = (await dataKey(store.home, true)) as Buffer;
+    const key = (await dataKey(store.home, true, state.users.some((u) => (u.secrets ?? []).length > 0))) as Buffer;
     const secret = encrypt(key, user, name, value);
     user.secrets = [...(user.secrets ?? []).filter((s) => s.name !== name), secret];
     return { name, setAt: secret.setAt };

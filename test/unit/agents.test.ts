@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LineSplitter, parseAgentLine, toolLine } from '../../src/domain/agent-stream.js';
@@ -218,6 +218,21 @@ describe("users' secrets", () => {
     expect(String(bad)).not.toContain('two words');
     await expect(setUserSecret(store, 'nobody', 'anthropic', KEY)).rejects.toThrow(/no user/);
     expect(await readFile(join(home, 'state.json'), 'utf8')).toBe(before);
+  });
+
+  it('never make a new data key while secrets exist whose key cannot be read now (it would lose them all)', async () => {
+    await setUserSecret(store, 'alice', 'anthropic', KEY);
+    const secrets = join(home, 'secrets.json');
+    // No Secret Service answers on these machines: the data key is in secrets.json.
+    const kept = await readFile(secrets, 'utf8');
+    await writeFile(secrets, '{}');
+    const before = await readFile(join(home, 'state.json'), 'utf8');
+    await expect(setUserSecret(store, 'bob', 'anthropic', KEY)).rejects.toMatchObject({ code: 'SECRETS_UNREADABLE' });
+    expect(await readFile(join(home, 'state.json'), 'utf8')).toBe(before);
+    expect(await readFile(secrets, 'utf8')).toBe('{}');
+    // With its key back, alice's secret reads as before.
+    await writeFile(secrets, kept);
+    expect(await revealUserSecret(store, await store.read(), 'alice', 'anthropic')).toBe(KEY);
   });
 
   it('are replaced by a new value and forgotten by unset', async () => {
