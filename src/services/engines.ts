@@ -304,18 +304,23 @@ async function containersGone(runtime: DockerRuntime, home: string): Promise<voi
 
 /** Reads what the node's container shows of its hardening and compares it with the local spec. */
 async function verifyHardening(runtime: DockerRuntime, containerId: string, expected: Docker.HostConfig): Promise<string[]> {
-  const [details, host] = await Promise.all([runtime.inspectContainer(containerId), runtime.hostInfo()]);
+  // Every call to the node has a deadline: a node that accepts and then stalls fails the deploy (its service removed), never hangs it.
+  const [details, host] = await withDeadline(NODE_DEADLINE_MS * 2, "inspect the VM's container on its node", () =>
+    Promise.all([runtime.inspectContainer(containerId), runtime.hostInfo()]),
+  );
   if (!details) return ['its container is gone'];
   let procStatus: string | null = null;
   try {
-    const handle = await runtime.exec(containerId, {
-      cmd: ['cat', '/proc/1/status', '/proc/meminfo'],
-      user: '0',
-      workdir: '/',
-      env: [],
-      tty: false,
-      stdin: false,
-    });
+    const handle = await withDeadline(NODE_DEADLINE_MS * 2, 'read the VM process status', () =>
+      runtime.exec(containerId, {
+        cmd: ['cat', '/proc/1/status', '/proc/meminfo'],
+        user: '0',
+        workdir: '/',
+        env: [],
+        tty: false,
+        stdin: false,
+      }),
+    );
     const { PassThrough } = await import('node:stream');
     const out = new PassThrough();
     const chunks: Buffer[] = [];
