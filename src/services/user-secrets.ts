@@ -119,7 +119,11 @@ export async function setUserSecret(store: StateStore, login: string, nameInput:
   // Inside the transaction: two first secrets set at once make one data key, not two.
   return store.transact(async (state) => {
     const user = findUser(state, login);
-    const key = (await dataKey(store.home, true, state.users.some((u) => (u.secrets ?? []).length > 0))) as Buffer;
+    const key = (await dataKey(
+      store.home,
+      true,
+      state.users.some((u) => (u.secrets ?? []).length > 0),
+    )) as Buffer;
     const secret = encrypt(key, user, name, value);
     user.secrets = [...(user.secrets ?? []).filter((s) => s.name !== name), secret];
     return { name, setAt: secret.setAt };
