@@ -9,6 +9,36 @@ export interface Session extends SessionView {
   kill(reason: string): void;
 }
 
+/**
+ * A session's closing audit line, the same fields whoever ran it (the SSH gateway, the web server):
+ * `event` names the front-end, `client` the field its client's identity goes in.
+ */
+export function sessionEndLine(
+  event: string,
+  client: 'fingerprint' | 'browser',
+  session: Session,
+  outcome: string,
+  exitCode: number | null,
+  startedAt: number,
+): Record<string, unknown> {
+  return {
+    event,
+    id: session.id,
+    user: session.user,
+    [client]: session.fingerprint,
+    source: session.source,
+    vm: session.vm,
+    kind: session.kind,
+    command: session.command,
+    startedAt: session.startedAt,
+    durationMs: Date.now() - startedAt,
+    exitCode,
+    bytesIn: session.bytesIn,
+    bytesOut: session.bytesOut,
+    outcome,
+  };
+}
+
 export const newSessionId = () => randomBytes(6).toString('hex');
 
 /** A new session's record: who (login, key, address), what, and since when (`startedAt`, ms). */

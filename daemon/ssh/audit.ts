@@ -1,4 +1,4 @@
-import type { Session } from '../sessions.js';
+import { type Session, sessionEndLine } from '../sessions.js';
 import type { ConnectionScope } from './connection-scope.js';
 
 /**
@@ -10,23 +10,5 @@ export function audit(scope: ConnectionScope, session: Session, outcome: string,
   scope.metrics.sessions.inc({ kind: session.kind, outcome });
   scope.metrics.bytes.inc({ direction: 'in' }, session.bytesIn);
   scope.metrics.bytes.inc({ direction: 'out' }, session.bytesOut);
-  scope.log.info(
-    {
-      event: 'ssh-session',
-      id: session.id,
-      user: session.user,
-      fingerprint: session.fingerprint,
-      source: session.source,
-      vm: session.vm,
-      kind: session.kind,
-      command: session.command,
-      startedAt: session.startedAt,
-      durationMs: Date.now() - startedAt,
-      exitCode,
-      bytesIn: session.bytesIn,
-      bytesOut: session.bytesOut,
-      outcome,
-    },
-    'ssh session ended',
-  );
+  scope.log.info(sessionEndLine('ssh-session', 'fingerprint', session, outcome, exitCode, startedAt), 'ssh session ended');
 }

@@ -1,6 +1,6 @@
 import type pino from 'pino';
 import type { WebMetrics } from '../metrics.js';
-import type { Session } from '../sessions.js';
+import { type Session, sessionEndLine } from '../sessions.js';
 
 /**
  * The web server's audit layer: every web terminal and web-app WebSocket ends with one line in the
@@ -14,23 +14,5 @@ export function webAudit(
   startedAt: number,
 ): void {
   deps.metrics.sessions.inc({ kind: session.kind, outcome });
-  deps.log.info(
-    {
-      event: 'web-session',
-      id: session.id,
-      user: session.user,
-      browser: session.fingerprint,
-      source: session.source,
-      vm: session.vm,
-      kind: session.kind,
-      command: session.command,
-      startedAt: session.startedAt,
-      durationMs: Date.now() - startedAt,
-      exitCode,
-      bytesIn: session.bytesIn,
-      bytesOut: session.bytesOut,
-      outcome,
-    },
-    'web session ended',
-  );
+  deps.log.info(sessionEndLine('web-session', 'browser', session, outcome, exitCode, startedAt), 'web session ended');
 }

@@ -1,22 +1,14 @@
 import { checkEndpoint, resolveEndpoint } from '../docker/endpoints.js';
 import { DockerRuntime } from '../docker/runtime.js';
 import { SwarmApi, type SwarmNode } from '../docker/swarm.js';
+import { firewallKeepsOff } from '../domain/placement.js';
 import { BerthError } from '../errors.js';
 import type { State } from '../state/schema.js';
 import { formatSize } from '../values/sizes.js';
 import type { NodeView } from '../views/node-view.js';
 import type { Berth } from './context.js';
 import { withDeadline } from './deadline.js';
-import {
-  checkNodes,
-  defaultsMissing,
-  engineMode,
-  firewallKeepsOff,
-  NODE_DEADLINE_MS,
-  nodeEngine,
-  reachable,
-  swarmManager,
-} from './engines.js';
+import { checkNodes, defaultsMissing, engineMode, NODE_DEADLINE_MS, nodeEngine, reachable, swarmManager } from './engines.js';
 
 function requireSwarm(state: State): void {
   if (engineMode(state) !== 'swarm') {

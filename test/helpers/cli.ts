@@ -39,3 +39,16 @@ export async function tempHome(): Promise<{ home: string; cleanup: () => Promise
 export async function stateText(home: string): Promise<string> {
   return readFile(join(home, 'state.json'), 'utf8');
 }
+
+/** A TCP port free on 127.0.0.1 a moment ago (for a listener a test configures: the gateway, metrics, the web server). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { berth, berthJson, stateText } from '../helpers/cli.js';
+import { berth, berthJson, freePort, stateText } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, MINIMAL_IMAGE, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
@@ -73,16 +73,6 @@ async function prompt(
 async function claudeProcesses(): Promise<string[]> {
   const ps = await must(['vm', 'exec', 'alice', '--', 'ps', '-eo', 'comm=']);
   return ps.stdout.split('\n').filter((c) => /claude|bash/.test(c));
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 beforeAll(async () => {

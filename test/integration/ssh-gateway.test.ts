@@ -6,7 +6,7 @@ import { createServer as createNetServer, connect as netConnect } from 'node:net
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { berth, berthJson } from '../helpers/cli.js';
+import { berth, berthJson, freePort } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, MINIMAL_IMAGE, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 import { DEBIAN_IMAGE, debianImage } from '../helpers/images.js';
@@ -16,17 +16,6 @@ import { pane, tmux } from '../helpers/terminal.js';
 let h: VmHome;
 let port: number;
 let keys: string;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 const run = (args: string[]) => berth(h.home, args);
 const key = (name: string) => join(keys, name);

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer as createNetServer, connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { berth, berthJson } from '../helpers/cli.js';
+import { berth, berthJson, freePort } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 import { sshClientOptions } from '../helpers/ssh.js';
@@ -28,17 +28,6 @@ let baselineFds: number;
 const run = (args: string[]) => berth(h.home, args);
 const key = (name: string) => join(keys, name);
 const fds = () => readdirSync(`/proc/${pid}/fd`).length;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 function sshArgs(login: string, from: string, extra: string[] = []): string[] {
   return [...sshClientOptions(port, key(login), [...extra, '-o', `BindAddress=${from}`]), `${login}@127.0.0.1`];

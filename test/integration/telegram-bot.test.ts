@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { berth, berthJson, stateText } from '../helpers/cli.js';
+import { berth, berthJson, freePort, stateText } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, findVmContainer, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
@@ -38,16 +38,6 @@ const allText = (user: { id: number }, after = 0) =>
 
 let sshPort = 0;
 let webUrl = '';
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   h = await vmHome();

@@ -1,9 +1,8 @@
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { berth, berthJson } from '../helpers/cli.js';
+import { berth, berthJson, freePort } from '../helpers/cli.js';
 import { stopDaemonQuietly } from '../helpers/daemon.js';
 import { type VmHome, vmHome } from '../helpers/docker.js';
 
@@ -12,17 +11,6 @@ import { type VmHome, vmHome } from '../helpers/docker.js';
 let h: VmHome;
 let port: number;
 const run = (args: string[]) => berth(h.home, args);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 async function webComponent(): Promise<{ state: string; detail: string }> {
   const status = JSON.parse((await run(['daemon', 'status', '--json'])).stdout);

@@ -6,7 +6,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SessionViewSchema, WebLinkSchema } from '../../src/views/web-view.js';
-import { berth, berthJson, ROOT } from '../helpers/cli.js';
+import { berth, berthJson, freePort, ROOT } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { unique, type VmHome, vmHome } from '../helpers/docker.js';
 import { debianImage } from '../helpers/images.js';
@@ -37,17 +37,6 @@ interface Relay {
   /** Cuts every connection through it, as a network that went away does. */
   cut(): void;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
 }
 
 async function startRelay(target: number): Promise<Relay> {
