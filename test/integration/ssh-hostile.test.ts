@@ -78,9 +78,8 @@ async function rootRead(container: string, path: string): Promise<string> {
   });
   const stream = await exec.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
-  docker.modem.demuxStream(stream, { write: (c: Buffer) => chunks.push(c) } as unknown as NodeJS.WritableStream, {
-    write: () => true,
-  } as unknown as NodeJS.WritableStream);
+  const sink = (keep: boolean) => ({ write: (c: Buffer) => (keep ? chunks.push(c) : 0) }) as unknown as NodeJS.WritableStream;
+  docker.modem.demuxStream(stream, sink(true), sink(false));
   await new Promise((r) => stream.on('end', r).on('close', r));
   return Buffer.concat(chunks).toString();
 }
