@@ -5,12 +5,12 @@ import { LABEL } from '../docker/labels.js';
 import { DockerRuntime } from '../docker/runtime.js';
 import { SwarmApi, type SwarmNode, type SwarmTask } from '../docker/swarm.js';
 import { vmRef } from '../domain/lookups.js';
-import { firewallKeepsOff } from '../domain/placement.js';
 import { BerthError } from '../errors.js';
 import type { NodeDefaults, NodeEngine, Resources, State, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
 import { withDeadline } from './deadline.js';
+import { ensureNodeFirewall } from './firewall.js';
 
 /**
  * The seam between berth's VMs and what runs them. `local`: one Docker engine, a VM is a
@@ -372,31 +372,44 @@ export function swarmBackend(ctx: Berth): VmBackend {
       const entry = (n: SwarmNode) => state.nodes?.find((e) => e.id === n.id);
       // Nodes berth cannot reach, whose daemon lacks the defaults, or that berth drained get no new VM.
       const unfit = (n: SwarmNode) =>
-        firewallKeepsOff(state, n.id, self) !== null ||
         defaultsMissing(defaults.get(n.id)).length > 0 ||
         (n.id !== self && !entry(n)?.endpoint) ||
         (!homeNode && Boolean(entry(n)?.drained));
-      // Each node that may take the VM needs the config network its VM network's bridge takes its options from.
+      // Each node that may take the VM needs the config network its VM network's bridge takes its
+      // options from, and (the manager's are made by the caller) berth's firewall rules.
       const network = String(spec.HostConfig?.NetworkMode);
       const noNetwork = new Set<string>();
+      const firewallFailed = new Map<string, BerthError>();
       await Promise.all(
         nodes
           .filter((n) => !unfit(n) && (!homeNode || n.id === homeNode) && n.state === 'ready')
           .map(async (n) => {
-            const made = await nodeEngine(ctx, n.id)
-              .then((runtime) => reachable(runtime, n.hostname))
-              .then((runtime) =>
-                withDeadline(NODE_DEADLINE_MS * 2, 'make the VM network', () =>
-                  runtime.ensureConfigNetwork(network, { [LABEL.managed]: 'true' }),
-                ),
+            const runtime = await nodeEngine(ctx, n.id)
+              .then((r) => reachable(r, n.hostname))
+              .catch(() => null);
+            const made =
+              runtime &&
+              (await withDeadline(NODE_DEADLINE_MS * 2, 'make the VM network', () =>
+                runtime.ensureConfigNetwork(network, { [LABEL.managed]: 'true' }),
               )
-              .then(() => true)
-              .catch(() => false);
-            if (!made) noNetwork.add(n.id);
+                .then(() => true)
+                .catch(() => false));
+            if (!runtime || !made) return noNetwork.add(n.id);
+            if (n.id === self) return;
+            await withDeadline(NODE_FIREWALL_MS, `install the firewall rules on node ${n.hostname}`, () =>
+              ensureNodeFirewall(ctx, runtime, n, nodes),
+            ).catch((err: unknown) => {
+              firewallFailed.set(n.id, firewallRefusal(n.hostname, err));
+            });
           }),
       );
+      const homeFirewall = homeNode ? firewallFailed.get(homeNode) : undefined;
+      if (homeFirewall) throw homeFirewall;
       const service = vmServiceSpec(spec, { replicas: 1 });
-      const excluded = nodes.filter((n) => unfit(n) || noNetwork.has(n.id) || n.state !== 'ready');
+      const excluded = nodes.filter((n) => unfit(n) || noNetwork.has(n.id) || firewallFailed.has(n.id) || n.state !== 'ready');
+      // Nowhere to go, and firewall rules are why: that is the error, not Swarm's "no suitable node".
+      const [firewallError] = firewallFailed.values();
+      if (firewallError && excluded.length === nodes.length) throw firewallError;
       const constraints = homeNode ? [`${NODE_PIN}==${homeNode}`] : excluded.map((n) => `${NODE_PIN}!=${n.id}`);
       if (homeNode && nodes.some((n) => n.id === homeNode && unfit(n))) {
         throw new BerthError(
@@ -444,8 +457,19 @@ export function swarmBackend(ctx: Berth): VmBackend {
       }
     },
     start: async (vm, spec) => {
-      const { api } = await swarmManager(ctx);
+      const { api, nodeId: self } = await swarmManager(ctx);
       const name = serviceOf(vm);
+      if (vm.node && vm.node !== self) {
+        // Fail closed: a VM starts on a node only with berth's rules in place there.
+        const nodes = await withDeadline(NODE_DEADLINE_MS, 'list the Swarm nodes', () => api.nodes());
+        const node = nodes.find((n) => n.id === vm.node) ?? { id: vm.node, hostname: vm.node };
+        const runtime = await reachable(await nodeEngine(ctx, vm.node), node.hostname);
+        await withDeadline(NODE_FIREWALL_MS, `install the firewall rules on node ${node.hostname}`, () =>
+          ensureNodeFirewall(ctx, runtime, node, nodes),
+        ).catch((err: unknown) => {
+          throw firewallRefusal(node.hostname, err);
+        });
+      }
       await api.updateService(name, (s) => {
         s.Mode = { Replicated: { Replicas: 1 } };
       });
@@ -475,6 +499,19 @@ export function swarmBackend(ctx: Berth): VmBackend {
     },
   };
   return backend;
+}
+
+/** How long installing (or checking) berth's rules on a node may take: a few tool containers there. */
+export const NODE_FIREWALL_MS = 60_000;
+
+/** A node whose firewall rules could not be made takes no VM: why, in the error's own words. */
+function firewallRefusal(hostname: string, err: unknown): BerthError {
+  const e = err instanceof BerthError ? err : null;
+  return new BerthError(
+    'NODE_FIREWALL_FAILED',
+    `berth's firewall rules could not be installed on node ${hostname}, so it takes no VM: ${e?.message ?? String(err)}`,
+    e?.hint ?? 'berth network status shows each node; fix it, or berth config set network.firewall off to run without isolation.',
+  );
 }
 
 function hardeningLost(vm: Vm, node: string, drift: string[]): BerthError {
