@@ -6,8 +6,10 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeViewSchema } from '../../src/views/node-view.js';
 import { VmViewSchema } from '../../src/views/vm-view.js';
+import { berth } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
+import { startFakeBotApi } from '../helpers/fake-bot-api.js';
 import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
 import { sshClientOptions } from '../helpers/ssh.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
@@ -141,6 +143,48 @@ describe('berth on a three-node Swarm', () => {
     // Not on the manager's engine: the manager holds only its own node's containers.
     expect(await cluster.manager.docker.listContainers({ filters: { label: [`dev.berth.user=${login}`] } })).toHaveLength(0);
   }, 60_000);
+
+  it("/exec from Telegram runs in a VM on a worker: the daemon reaches it through that worker's engine", async () => {
+    // The stand-in Bot API listens on this machine's loopback, so this daemon runs here, not in the
+    // manager's namespace, with the manager's engine as its Docker (its firewall is off in this file).
+    const fake = await startFakeBotApi();
+    const here = (args: string[], input?: string) => berth(home, args, { input, env: { DOCKER_HOST: cluster.manager.host } });
+    const must = async (args: string[], input?: string) => {
+      const r = await here(args, input);
+      expect(r.code, `berth ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    };
+    const login = onNode(1);
+    const person = { id: 5301, username: 'swarmuser' };
+    try {
+      for (const args of [
+        ['config', 'set', 'telegram.api-root', fake.apiRoot],
+        ['config', 'set', 'ssh.enabled', 'off'],
+        ['config', 'set', 'web.enabled', 'off'],
+        ['user', 'set', login, '--telegram-id', String(person.id)],
+      ])
+        await must(args);
+      await must(['telegram', 'setup'], `${fake.token}\n`);
+      await must(['daemon', 'start']);
+      const after = fake.sent.length;
+      fake.sendText(person, '/exec id -un; hostname; exit 4');
+      const reply = await fake.waitFor((m) => m.chatId === person.id && /Exit code/.test(m.text ?? ''), { after, timeoutMs: 30_000 });
+      expect(reply.text).toContain(login);
+      expect(reply.text).toContain('Exit code: 4');
+      // It ran in the container on the worker: that container's host name.
+      const c = await containerOf(login);
+      expect(reply.text).toContain(c.Config.Hostname);
+    } finally {
+      await here(['daemon', 'stop']);
+      for (const args of [
+        ['telegram', 'forget'],
+        ['config', 'unset', 'telegram.api-root'],
+        ['config', 'unset', 'ssh.enabled'],
+        ['config', 'unset', 'web.enabled'],
+      ])
+        await here(args);
+      await fake.close();
+    }
+  }, 90_000);
 
   it('a VM on node 1 cannot reach a VM on node 2', async () => {
     const [on1, on2] = [onNode(0), onNode(1)];
