@@ -111,6 +111,31 @@ export function vmServiceSpec(spec: Docker.ContainerCreateOptions, options: { no
   };
 }
 
+/**
+ * The hardening fields of the local spec a VM's service was made from, read back from the
+ * service (what vmServiceSpec carried over; no-new-privileges always: a plan with sudo is refused
+ * on Swarm). What a container Swarm made later, on its own, is checked against.
+ */
+export function expectedHostConfig(service: Docker.ServiceSpec): Docker.HostConfig {
+  const template = (service.TaskTemplate ?? {}) as { ContainerSpec?: object; Resources?: { Limits?: object } };
+  const container = (template.ContainerSpec ?? {}) as Docker.ContainerSpec & {
+    Init?: boolean;
+    CapabilityDrop?: string[];
+    CapabilityAdd?: string[];
+  };
+  const limits = (template.Resources?.Limits ?? {}) as { NanoCPUs?: number; MemoryBytes?: number; Pids?: number };
+  return {
+    Init: container.Init ?? true,
+    CapDrop: container.CapabilityDrop ?? ['ALL'],
+    CapAdd: container.CapabilityAdd ?? [],
+    NanoCpus: limits.NanoCPUs,
+    Memory: limits.MemoryBytes,
+    MemorySwap: limits.MemoryBytes,
+    PidsLimit: limits.Pids,
+    SecurityOpt: ['no-new-privileges:true'],
+  };
+}
+
 /** What a VM's running container shows of its hardening (its inspect, and its PID 1's status). */
 export interface HardeningReading {
   hostConfig: Docker.HostConfig;

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { resolveEndpoint } from '../docker/endpoints.js';
-import { hardeningDrift, NODE_PIN, vmServiceSpec } from '../docker/hardening.js';
+import { expectedHostConfig, hardeningDrift, NODE_PIN, vmServiceSpec } from '../docker/hardening.js';
 import { LABEL } from '../docker/labels.js';
 import { DockerRuntime } from '../docker/runtime.js';
 import { SwarmApi, type SwarmNode, type SwarmTask } from '../docker/swarm.js';
@@ -343,6 +343,25 @@ export function swarmBackend(ctx: Berth): VmBackend {
       );
       if (!task?.containerId || task.containerId === vm.containerId) return vm.containerId;
       const id = task.containerId;
+      // Swarm made this container on its own (the VM's process ended, its node restarted): it is
+      // checked as a deploy's is before anyone uses it; one that lost hardening is removed.
+      if (vm.containerId) {
+        const service = await withDeadline(NODE_DEADLINE_MS, 'inspect the VM service', () => api.service(serviceOf(vm)));
+        const node = task.nodeId || vm.node;
+        const runtime = await reachable(await nodeEngine(ctx, node), node ?? 'manager');
+        const drift = service ? await verifyHardening(runtime, id, expectedHostConfig(service.spec)) : [];
+        if (drift.length) {
+          await api.removeService(serviceOf(vm)).catch(() => undefined);
+          await ctx.store.transact((st) => {
+            const record = st.vms.find((v) => v.id === vm.id);
+            if (record) {
+              record.desired = 'stopped';
+              record.containerId = null;
+            }
+          });
+          throw hardeningLost(vm, node ?? 'manager', drift, true);
+        }
+      }
       await ctx.store.transact((st) => {
         const record = st.vms.find((v) => v.id === vm.id);
         if (record) record.containerId = id;
@@ -514,11 +533,15 @@ function firewallRefusal(hostname: string, err: unknown): BerthError {
   );
 }
 
-function hardeningLost(vm: Vm, node: string, drift: string[]): BerthError {
+function hardeningLost(vm: Vm, node: string, drift: string[], kept = false): BerthError {
   return new BerthError(
     'HARDENING_LOST',
-    `VM ${vmRef(vm)} was removed: its container on node ${node} lacks hardening berth requires (${drift.join('; ')}).`,
-    "Fix the node's daemon (berth node show NODE says what to set) or drain it, then create the VM again.",
+    kept
+      ? `VM ${vmRef(vm)} was stopped and its service removed: the container Swarm made for it on node ${node} lacks hardening berth requires (${drift.join('; ')}).`
+      : `VM ${vmRef(vm)} was removed: its container on node ${node} lacks hardening berth requires (${drift.join('; ')}).`,
+    kept
+      ? `Its home is kept. Fix the node's daemon (berth node show NODE says what to set), then berth vm rebuild ${vmRef(vm)}, or move it: berth vm move ${vmRef(vm)} --to NODE.`
+      : "Fix the node's daemon (berth node show NODE says what to set) or drain it, then create the VM again.",
   );
 }
 
