@@ -1,3 +1,4 @@
+import { GPU_KIND } from '../docker/hardening.js';
 import { LABEL, vmLabels } from '../docker/labels.js';
 import type { DockerRuntime } from '../docker/runtime.js';
 import { findVm, vmRef } from '../domain/lookups.js';
@@ -64,6 +65,13 @@ export async function moveVm(ctx: Berth, ref: string, to: string): Promise<Vm> {
       'NODE_UNFIT',
       `Node ${target.hostname} cannot take VMs: ${missing.join('; ')}.`,
       `See berth node show ${target.hostname}`,
+    );
+  const gpus = vm.resources.gpu === 'all' ? 0 : vm.resources.gpu;
+  if (gpus > (target.generic[GPU_KIND] ?? 0))
+    throw new BerthError(
+      'NO_NODE_FITS',
+      `VM ${vmRef(vm)} reserves ${gpus} GPU(s); node ${target.hostname} advertises ${target.generic[GPU_KIND] ?? 0}. Nothing was changed.`,
+      'Move it to a node with GPUs (berth node list shows them).',
     );
   const home = state.homes.find((h) => h.id === vm.home);
   const owner = state.users.find((u) => u.login === vm.user);

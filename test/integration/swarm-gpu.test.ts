@@ -148,6 +148,14 @@ describe('GPUs on a three-node Swarm', () => {
     await nothingLeftOf(users[2] as string);
   }, 60_000);
 
+  it('a GPU VM is not moved to a node without GPUs: refused before anything changes', async () => {
+    const r = await b(['vm', 'move', users[0] as string, '--to', cluster.hostnames[2] as string, '--json']);
+    expect(errorOf(r).code, r.stderr).toBe('NO_NODE_FITS');
+    expect(errorOf(r).message).toMatch(/reserves 1 GPU\(s\); node .* advertises 0/);
+    const vm = (await vms()).find((v) => v.user === users[0]);
+    expect([vm?.node, vm?.state]).toEqual([cluster.ids[1], 'running']);
+  }, 30_000);
+
   it('a stopped VM gives its GPU back: the third VM then gets it', async () => {
     const freed = await gpuOf(users[0] as string);
     await ok(['vm', 'stop', users[0] as string]);
