@@ -445,19 +445,19 @@ export class DockerRuntime {
     }
   }
 
-  /** A tar stream of `path` in a container (running or not; its volumes included). */
-  async archiveFrom(id: string, path: string): Promise<NodeJS.ReadableStream> {
+  /** A tar stream of `path` in a container (running or not; its volumes included); `signal` ends the request. */
+  async archiveFrom(id: string, path: string, signal?: AbortSignal): Promise<NodeJS.ReadableStream> {
     return this.docker
       .getContainer(id)
-      .getArchive({ path })
+      .getArchive({ path, ...(signal ? { abortSignal: signal } : {}) })
       .catch((err) => this.fail(err, `read ${path} of a helper container`));
   }
 
-  /** Unpacks a tar stream at `path` in a container (running or not; into its volumes too). */
-  async archiveInto(id: string, path: string, tar: NodeJS.ReadableStream): Promise<void> {
+  /** Unpacks a tar stream at `path` in a container (running or not; into its volumes too); `signal` ends the request. */
+  async archiveInto(id: string, path: string, tar: NodeJS.ReadableStream, signal?: AbortSignal): Promise<void> {
     await this.docker
       .getContainer(id)
-      .putArchive(tar, { path })
+      .putArchive(tar, { path, ...(signal ? { abortSignal: signal } : {}) })
       .catch((err) => this.fail(err, `write ${path} of a helper container`));
   }
 

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { resolveEndpoint } from '../docker/endpoints.js';
-import { expectedHostConfig, hardeningDrift, NODE_PIN, vmServiceSpec } from '../docker/hardening.js';
+import { expectedHostConfig, GPU_KIND, hardeningDrift, NODE_PIN, vmServiceSpec } from '../docker/hardening.js';
 import { LABEL } from '../docker/labels.js';
 import { DockerRuntime } from '../docker/runtime.js';
 import { SwarmApi, type SwarmNode, type SwarmTask } from '../docker/swarm.js';
@@ -374,8 +374,11 @@ export function swarmBackend(ctx: Berth): VmBackend {
       };
       if (r.sudo)
         refuse('sudo', 'Swarm nodes run with no-new-privileges as a daemon default, so sudo cannot work there: use a plan without --sudo.');
-      if (r.gpu === 'all' || r.gpu > 0)
-        refuse('a GPU', 'GPUs on Swarm need node generic resources (not supported by berth yet): use a plan with --gpu 0.');
+      if (r.gpu === 'all')
+        refuse(
+          'all GPUs of its node',
+          'On Swarm a VM reserves a count of the GPUs its node advertises (node-generic-resources): use a plan with --gpu N.',
+        );
       if (r.diskBytes) refuse('a home quota (a disk image on the node)', "Set the plan's --disk 0, or berth config set disk 0.");
       if (r.rootfsBytes) refuse('a limit on what it writes outside its home', "Set the plan's --rootfs 0, or berth config set rootfs 0.");
     },
@@ -438,11 +441,21 @@ export function swarmBackend(ctx: Berth): VmBackend {
         );
       }
       if (service.TaskTemplate?.Placement) service.TaskTemplate.Placement.Constraints = constraints;
+      // GPUs: Swarm places by the reservation; a VM no node could ever hold is refused before anything is made.
+      const gpus = vm.resources.gpu === 'all' ? 0 : vm.resources.gpu;
+      const candidates = nodes.filter((n) => !excluded.includes(n) && (!homeNode || n.id === homeNode));
+      const room = gpus > 0 ? gpuRoom(state, candidates, self) : '';
+      if (gpus > 0 && !candidates.some((n) => (n.generic[GPU_KIND] ?? 0) >= gpus))
+        throw noGpuRoom(vm, gpus, 'no node that may take it advertises that many', room);
       const name = serviceOf(vm);
       await api.createService(service);
       let placed: string | undefined;
       try {
-        const task = await runningTask(api, name, vmRef(vm));
+        const task = await runningTask(api, name, vmRef(vm)).catch((err: unknown) => {
+          throw gpus > 0 && err instanceof BerthError && err.code === 'NO_NODE_FITS'
+            ? noGpuRoom(vm, gpus, 'Swarm found no node with that many free', room)
+            : err;
+        });
         placed = task.nodeId;
         // Pinned from now on: a constraint its own node meets does not move or restart the task.
         await api.updateService(name, (s) => {
@@ -518,6 +531,23 @@ export function swarmBackend(ctx: Berth): VmBackend {
     },
   };
   return backend;
+}
+
+/** Each node's GPUs as berth's VMs hold them, reserved/advertised: `node2 1/2, node3 0/0`. */
+function gpuRoom(state: State, nodes: SwarmNode[], self: string): string {
+  const reserved = (n: SwarmNode) =>
+    state.vms
+      .filter((v) => (v.node ?? self) === n.id && v.desired === 'running' && v.phase === 'ready')
+      .reduce((sum, v) => sum + (v.resources.gpu === 'all' ? 0 : v.resources.gpu), 0);
+  return nodes.map((n) => `${n.hostname} ${reserved(n)}/${n.generic[GPU_KIND] ?? 0}`).join(', ') || 'none';
+}
+
+function noGpuRoom(vm: Vm, gpus: number, why: string, room: string): BerthError {
+  return new BerthError(
+    'NO_NODE_FITS',
+    `No Swarm node can take VM ${vmRef(vm)} now: it reserves ${gpus} GPU(s), and ${why} (GPUs reserved by berth's VMs/advertised: ${room}).`,
+    'Stop or destroy a VM that holds GPUs, add GPUs to a node (node-generic-resources in its daemon.json, see the README), or use a plan with fewer GPUs.',
+  );
 }
 
 /** How long installing (or checking) berth's rules on a node may take: a few tool containers there. */
