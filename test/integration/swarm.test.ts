@@ -271,6 +271,28 @@ describe('berth on a three-node Swarm', () => {
     expect(await ok(['vm', 'exec', onNode(2), '--', 'cat', 'notes/a.txt'])).toContain('kept-across-nodes');
   }, 120_000);
 
+  it('a container Swarm replaces on its own (its process killed on the node) is checked and followed: exec reaches the new one', async () => {
+    const login = onNode(2);
+    const engine = engineOf(nodeOf.get(login) as string);
+    const old = (await containerOf(login)).Id;
+    await engine.docker.getContainer(old).kill({ signal: 'SIGKILL' });
+    await waitFor(
+      "Swarm's new container for the VM",
+      async () => {
+        const [c] = await engine.docker.listContainers({ filters: { label: [`dev.berth.user=${login}`] } });
+        return Boolean(c && c.Id !== old && c.State === 'running');
+      },
+      60_000,
+    );
+    // The first use checks the new container's hardening (it passes: the node is sound) and records it.
+    expect(await ok(['vm', 'exec', login, '--', 'sh', '-c', 'grep NoNewPrivs /proc/1/status; cat notes/a.txt'])).toMatch(
+      /NoNewPrivs:\s*1[\s\S]*kept-across-nodes/,
+    );
+    const now = (await containerOf(login)).Id;
+    expect(now).not.toBe(old);
+    expect((await vms()).find((v) => v.user === login)?.containerId).toBe(now.slice(0, 12));
+  }, 90_000);
+
   it('a container that lost a hardening field (its node lost no-new-privileges) is removed with a clear error; that node gets no VMs', async () => {
     // Node 2 is empty now; berth checked it a while ago (it had no-new-privileges); now its daemon runs without.
     const node2 = cluster.nodes[1] as NetnsEngine;
