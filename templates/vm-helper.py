@@ -12,6 +12,8 @@
   connect CTL ID               relays stdin/stdout to accepted connection ID of a listener;
                                stdout is framed (4-byte length, then data; length 0: the
                                connection's EOF), so that either side can end its half alone
+  dial PORT                    the same for a new connection to 127.0.0.1:PORT (how the gateway
+                               reaches a port of a VM on another Swarm node); exit 1 if refused
 
 A listener prints "ready ADDRESS CTL", then "conn ID HOST PORT" per accepted connection, which
 waits for a `connect` to pick it up. It ends, closing everything, when its stdin ends or it
@@ -168,6 +170,20 @@ def connect(ctl, cid):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(ctl)
     sock.sendall(f'{cid}\n'.encode())
+    return relay(sock)
+
+
+def dial(port):
+    try:
+        sock = socket.create_connection(('127.0.0.1', int(port)), timeout=10)
+    except (OSError, ValueError) as err:
+        sys.stderr.write(f'dial {port}: {err}\n')
+        return 1
+    sock.settimeout(None)
+    return relay(sock)
+
+
+def relay(sock):
     # Ends when both halves have: the client's (stdin's EOF) and the connection's (recv's EOF).
     upstream_done = threading.Event()
 
@@ -212,6 +228,9 @@ def main(argv):
     if len(argv) == 3 and argv[0] == 'connect':
         load('socket', 'threading')
         return connect(argv[1], argv[2])
+    if len(argv) == 2 and argv[0] == 'dial':
+        load('socket', 'threading')
+        return dial(argv[1])
     sys.stderr.write(__doc__)
     return 2
 

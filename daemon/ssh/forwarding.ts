@@ -1,7 +1,7 @@
-import { connect } from 'node:net';
 import type { AcceptConnection, RejectConnection, TcpipRequestInfo } from 'ssh2';
 import { vmRef } from '../../src/domain/lookups.js';
-import { gatewayForwardTarget, openGatewayVm } from '../../src/services/ssh-access.js';
+import { gatewayActor, gatewayForwardTarget, openGatewayVm } from '../../src/services/ssh-access.js';
+import { dialVm, type VmConnection } from '../../src/services/vm-dial.js';
 import { newSession } from '../sessions.js';
 import { audit } from './audit.js';
 import { type ConnectionScope, isRefusal } from './connection-scope.js';
@@ -43,11 +43,18 @@ export function handleDirectTcpip(
   });
   void (async () => {
     let ref = '';
-    let address: string;
+    let socket: VmConnection;
     try {
-      const { vm } = await openGatewayVm(scope.ctx, identity, () => undefined);
+      const { vm, helper } = await openGatewayVm(scope.ctx, identity, () => undefined);
       ref = vmRef(vm);
-      address = await gatewayForwardTarget(scope.ctx, identity, ref);
+      const target = await gatewayForwardTarget(scope.ctx, identity, ref);
+      if (gone) {
+        offGone();
+        slot();
+        scope.metrics.sessions.inc({ kind: 'forward', outcome: 'disconnected' });
+        return;
+      }
+      socket = await dialVm(scope.ctx, target.vm, target.route, port, helper, gatewayActor(identity));
     } catch (err) {
       log.warn({ user: identity.login, err: String(err) }, 'ssh forward refused: the VM is not reachable');
       offGone();
@@ -57,12 +64,13 @@ export function handleDirectTcpip(
       return;
     }
     if (gone) {
+      socket.destroy();
       offGone();
       slot();
       scope.metrics.sessions.inc({ kind: 'forward', outcome: 'disconnected' });
       return;
     }
-    const socket = connect({ host: address, port, timeout: CONNECT_TIMEOUT_MS });
+    socket.setTimeout(CONNECT_TIMEOUT_MS);
     socket.once('timeout', () => {
       if (!opened) socket.destroy(new Error('connect timed out'));
     });

@@ -1,8 +1,10 @@
 import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { type Duplex, PassThrough } from 'node:stream';
 import type pino from 'pino';
 import type { Berth } from '../../src/services/context.js';
+import { gatewayActor, vmHelperOf } from '../../src/services/ssh-access.js';
+import { dialVm, type VmConnection, type VmRoute, vmRoute } from '../../src/services/vm-dial.js';
 import { ownWebVm, vmAppAddress, webAccessWithdrawn } from '../../src/services/web-access.js';
 import type { WebIdentity } from '../../src/services/web-links.js';
 import type { State, Vm } from '../../src/state/schema.js';
@@ -84,15 +86,24 @@ export class AppProxy {
   private async target(
     req: IncomingMessage,
     path: AppRequestPath,
-  ): Promise<{ browser: BrowserSession; vm: Vm; address: string; state: State } | string> {
+  ): Promise<{ browser: BrowserSession; vm: Vm; route: VmRoute; state: State } | string> {
     const browser = await this.deps.authenticate(req);
     if (!browser) return 'no-session';
     const state = await this.deps.ctx.store.snapshot();
     const vm = ownWebVm(state, browser.who, path.login, path.vm);
     if (!vm) return 'not-owner';
+    const route = await vmRoute(this.deps.ctx, state, vm).catch(() => null);
+    if (!route) return 'vm-not-running';
+    if (route.via === 'exec') return { browser, vm, route, state };
     const address = await vmAppAddress(this.deps.ctx, state, vm).catch(() => null);
     if (!address) return 'vm-not-running';
-    return { browser, vm, address, state };
+    return { browser, vm, route: { via: 'address', address }, state };
+  }
+
+  /** A connection to the app's port in a VM on another Swarm node: through an exec there (vm-dial). */
+  private async dial(target: { vm: Vm; route: VmRoute; browser: BrowserSession }, port: number): Promise<VmConnection> {
+    const helper = await vmHelperOf(this.deps.ctx, target.vm);
+    return dialVm(this.deps.ctx, target.vm, target.route, port, helper, gatewayActor(target.browser.who));
   }
 
   /** The headers passed to the app: hop-by-hop ones and berth's cookie out, the X-Forwarded-* set. */
@@ -145,13 +156,24 @@ export class AppProxy {
       this.deps.metrics.refusals.inc({ reason: 'body-too-large' });
       return send(res, messagePage(413, `The request body is larger than ${maxBody} bytes (web.max-body).`), true);
     }
+    const { route } = target;
     const upstream = request({
-      host: target.address,
+      ...(route.via === 'address'
+        ? { host: route.address, agent: this.agent }
+        : {
+            // No agent: a request's own connection is made by createConnection (an agent would dial itself).
+            createConnection: (_options: unknown, made: (err: Error | null, socket: Duplex) => void) => {
+              this.dial(target, path.port).then(
+                (conn) => made(null, conn),
+                (err: Error) => made(err, undefined as unknown as Duplex),
+              );
+              return undefined;
+            },
+          }),
       port: path.port,
       method: req.method,
       path: upstreamPath(req.url ?? '/', path),
       headers: this.headers(req, path, false) as unknown as Record<string, string>,
-      agent: this.agent,
       timeout: IDLE_MS,
     });
     const connectTimer = setTimeout(() => upstream.destroy(new Error('connect timeout')), CONNECT_MS);
@@ -235,7 +257,15 @@ export class AppProxy {
       },
     );
     let finished = false;
-    const upstream = connect({ host: target.address, port: path.port });
+    const route = target.route;
+    const upstream: Socket | VmConnection =
+      route.via === 'address'
+        ? connect({ host: route.address, port: path.port })
+        : await this.dial(target, path.port).catch(() => {
+            const failed = new PassThrough() as unknown as Socket;
+            setImmediate(() => failed.destroy());
+            return failed;
+          });
     upstream.on('error', () => undefined);
     const connectTimer = setTimeout(() => upstream.destroy(), CONNECT_MS);
     const end = (outcome: string, _reason?: string) => {

@@ -11,7 +11,9 @@ import type { State, User, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import { listenParts } from '../values/listen-address.js';
 import type { Berth } from './context.js';
+import { backendFor } from './engines.js';
 import { hostKeyFingerprint } from './ssh-host-key.js';
+import { vmRoute, type VmRoute } from './vm-dial.js';
 import { createVm, startVm } from './vms.js';
 
 /** Who an SSH login is, once their key matched. */
@@ -134,14 +136,12 @@ export async function openGatewayVm(
     note(`berth: you have no VM yet; creating one…`);
     const made = await createVm(ctx, { user: identity.login }, actor);
     note(`berth: VM ${vmRef(made)} created.`);
-    const created = made.containerId ? await (await ctx.runtime()).inspectContainer(made.containerId) : null;
-    return { vm: made, helper: vmHelper(created?.labels) };
+    return { vm: made, helper: vmHelper((await inspectOnNode(ctx, made))?.labels) };
   }
   if (vm.phase !== 'ready' || !vm.containerId) {
     throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} is still being created.`, 'Try again in a moment.');
   }
-  const runtime = await ctx.runtime();
-  const details = await runtime.inspectContainer(vm.containerId);
+  const details = await inspectOnNode(ctx, vm);
   if (details?.running) return { vm, helper: vmHelper(details.labels) };
   if (!cfg['ssh.autostart']) {
     throw new BerthError('VM_NOT_RUNNING', `VM ${vmRef(vm)} is stopped.`, "Start it (the bot's /start_vm, or ask the operator).");
@@ -152,15 +152,26 @@ export async function openGatewayVm(
   return { vm: started, helper: vmHelper(details?.labels) };
 }
 
-/** The address of a running VM on its berth network, for `ssh -L localhost:PORT`. */
-export async function gatewayForwardTarget(ctx: Berth, identity: GatewayIdentity, ref: string): Promise<string> {
+/** The helper path of a VM's image (null: none), read from its container on its node. */
+export async function vmHelperOf(ctx: Berth, vm: Vm): Promise<string | null> {
+  return vmHelper((await inspectOnNode(ctx, vm).catch(() => null))?.labels);
+}
+
+/** A VM's container as its node's engine has it (on Swarm the one its service runs now); null when there is none. */
+async function inspectOnNode(ctx: Berth, vm: Vm) {
+  const backend = await backendFor(ctx, vm);
+  const id = await backend.containerOf(vm);
+  return id ? (await backend.engineOf(vm)).inspectContainer(id) : null;
+}
+
+/** How `ssh -L localhost:PORT` reaches a running VM of the user: its address on berth's network, or (on another Swarm node) through an exec. */
+export async function gatewayForwardTarget(ctx: Berth, identity: GatewayIdentity, ref: string): Promise<{ vm: Vm; route: VmRoute }> {
   const state = await ctx.store.read();
   const vm = state.vms.find((v) => vmRef(v) === ref && v.user === identity.login);
   if (!vm?.containerId) throw new BerthError('VM_NOT_RUNNING', 'Your VM is not running.', 'Open a shell first.');
-  const network = effectiveConfig(state.config)['docker.network'];
-  const address = await (await ctx.runtime()).containerAddress(vm.containerId, network);
-  if (!address) throw new BerthError('VM_NOT_RUNNING', 'Your VM is not running.', 'Open a shell first.');
-  return address;
+  const route = await vmRoute(ctx, state, vm);
+  if (!route) throw new BerthError('VM_NOT_RUNNING', 'Your VM is not running.', 'Open a shell first.');
+  return { vm, route };
 }
 
 export interface SshConnectInfo {

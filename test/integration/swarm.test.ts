@@ -199,6 +199,17 @@ describe('berth on a three-node Swarm', () => {
           const b = (window as unknown as { berth: { terminal: { buffer: { active: TermBuffer } } } }).berth.terminal.buffer.active;
           return Array.from({ length: b.length }, (_, i) => b.getLine(i)?.translateToString(true) ?? '').join('\n');
         });
+      // The user's web app on the worker, through its one-time URL: no route reaches the worker's
+      // bridge from here, so the daemon relays through the VM (busybox nc in this image).
+      await must(['vm', 'exec', login, '--', 'sh', '-c', 'mkdir -p app && echo app-on-worker > app/index.html && httpd -p 8090 -h app']);
+      const app = JSON.parse(await must(['vm', 'url', login, '8090', '--strip', '--json'])) as { url: string };
+      const appPage = await browser.newPage();
+      await appPage.goto(app.url);
+      await waitFor(
+        'the app page from the worker',
+        async () => (await appPage.content().catch(() => '')).includes('app-on-worker'),
+        20_000,
+      );
       await waitFor(
         "the web terminal to show the worker container's answer",
         async () => (await screen()).includes(`${c.Config.Hostname} web-42`),
@@ -413,6 +424,14 @@ describe('berth on a three-node Swarm', () => {
     expect(r.stdout).toContain(login);
     expect(r.stdout).toContain('kept-across-nodes');
     expect((await ssh('exit 7')).code).toBe(7);
+    // ssh -W (direct-tcpip) to a port of the VM on the worker: relayed through the VM, not routed.
+    expect((await ssh('mkdir -p www && echo forwarded-from-worker > www/index.html && httpd -p 8081 -h www')).code).toBe(0);
+    const forwarded = await cluster.manager.exec(
+      'ssh',
+      [...sshClientOptions(2222, join(dir, 'key')), '-W', 'localhost:8081', `${login}@127.0.0.1`],
+      { input: 'GET / HTTP/1.0\r\n\r\n' },
+    );
+    expect(forwarded.stdout, forwarded.stderr).toContain('forwarded-from-worker');
   }, 90_000);
 
   it('a node whose engine is stopped shows its VMs node-down; the others are served, the daemon keeps running', async () => {
