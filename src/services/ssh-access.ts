@@ -13,7 +13,7 @@ import { listenParts } from '../values/listen-address.js';
 import type { Berth } from './context.js';
 import { backendFor } from './engines.js';
 import { hostKeyFingerprint } from './ssh-host-key.js';
-import { vmRoute, type VmRoute } from './vm-dial.js';
+import { type VmRoute, vmRoute } from './vm-dial.js';
 import { createVm, startVm } from './vms.js';
 
 /** Who an SSH login is, once their key matched. */
