@@ -11,6 +11,7 @@ import type { State, User, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import { listenParts } from '../values/listen-address.js';
 import type { Berth } from './context.js';
+import { backendFor } from './engines.js';
 import { hostKeyFingerprint } from './ssh-host-key.js';
 import { createVm, startVm } from './vms.js';
 
@@ -140,8 +141,10 @@ export async function openGatewayVm(
   if (vm.phase !== 'ready' || !vm.containerId) {
     throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} is still being created.`, 'Try again in a moment.');
   }
-  const runtime = await ctx.runtime();
-  const details = await runtime.inspectContainer(vm.containerId);
+  // The VM's own engine (on Swarm its node's, NODE_DOWN when it does not answer) and its container now (Swarm may have replaced it).
+  const backend = await backendFor(ctx, vm);
+  const runtime = await backend.engineOf(vm);
+  const details = await runtime.inspectContainer((await backend.containerOf(vm)) ?? vm.containerId);
   if (details?.running) return { vm, helper: vmHelper(details.labels) };
   if (!cfg['ssh.autostart']) {
     throw new BerthError('VM_NOT_RUNNING', `VM ${vmRef(vm)} is stopped.`, "Start it (the bot's /start_vm, or ask the operator).");

@@ -7,6 +7,10 @@ export interface VmEvent {
   action: 'start' | 'die' | 'oom';
   exitCode?: number;
   time: Date;
+  /** The container's labels (user and VM name), from the event: a Swarm task's new container is found by them. */
+  labels?: { user?: string; vm?: string };
+  /** The Swarm node whose engine said it (its hostname), named in the event log. */
+  node?: string;
 }
 
 /**
@@ -16,13 +20,23 @@ export interface VmEvent {
 export async function recordVmEvent(ctx: Berth, event: VmEvent): Promise<string | null> {
   const at = event.time.toISOString();
   const outcome = await ctx.store.transact((state) => {
-    const vm = state.vms.find((v) => v.containerId === event.containerId);
+    let vm = state.vms.find((v) => v.containerId === event.containerId);
+    // Swarm replaces a VM's task (a new container) when its process exits: the record follows the new one as it starts.
+    const { user, vm: name } = event.labels ?? {};
+    if (!vm && event.action === 'start' && user && name) {
+      const replaced = state.vms.find((v) => v.user === user && v.name === name && v.node && v.phase === 'ready');
+      if (replaced && replaced.desired === 'running') {
+        replaced.containerId = event.containerId;
+        vm = replaced;
+      }
+    }
     if (!vm) return null;
     const ref = vmRef(vm);
+    const where = event.node ? ` on node ${event.node}` : '';
     if (event.action === 'oom') {
       if (vm.oomKilledAt && vm.oomKilledAt >= at) return null;
       vm.oomKilledAt = at;
-      logVmEvent(state, vm, 'oom', 'a process ran out of memory (plan limit)', event.time);
+      logVmEvent(state, vm, 'oom', `a process ran out of memory (plan limit)${where}`, event.time);
       return {
         ref,
         user: vm.user,
@@ -38,7 +52,13 @@ export async function recordVmEvent(ctx: Berth, event: VmEvent): Promise<string 
       // Not berth's doing: the VM died (Docker restarts it, restart policy unless-stopped).
       vm.lastStoppedAt = at;
       vm.stopReason = vm.oomKilledAt && Date.parse(at) - Date.parse(vm.oomKilledAt) < 5000 ? 'oom' : 'exited';
-      logVmEvent(state, vm, 'die', `exit code ${event.exitCode ?? '?'}${vm.stopReason === 'oom' ? ', out of memory' : ''}`, event.time);
+      logVmEvent(
+        state,
+        vm,
+        'die',
+        `exit code ${event.exitCode ?? '?'}${vm.stopReason === 'oom' ? ', out of memory' : ''}${where}`,
+        event.time,
+      );
       return {
         ref,
         user: vm.user,
@@ -49,7 +69,7 @@ export async function recordVmEvent(ctx: Berth, event: VmEvent): Promise<string 
     if (vm.desired === 'running' && (!vm.lastStartedAt || vm.lastStartedAt < at)) {
       // After a death berth did not cause, the engine's restart policy brings the VM back.
       if ((vm.stopReason === 'exited' || vm.stopReason === 'oom') && (vm.lastStoppedAt ?? '') <= at) {
-        logVmEvent(state, vm, 'start', 'restarted by the engine', event.time);
+        logVmEvent(state, vm, 'start', `restarted by the engine${where}`, event.time);
       }
       vm.lastStartedAt = at;
     }
