@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -6,7 +7,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeViewSchema } from '../../src/views/node-view.js';
 import { VmViewSchema } from '../../src/views/vm-view.js';
-import { waitFor } from '../helpers/daemon.js';
+import { daemonLog, state, waitFor } from '../helpers/daemon.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
 import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
 import { sshClientOptions } from '../helpers/ssh.js';
@@ -25,6 +26,19 @@ const users = [unique('sw1'), unique('sw2'), unique('sw3'), unique('sw4')];
 const nodeOf = new Map<string, string>();
 
 const b = (args: string[]): Promise<NsRun> => cluster.manager.berth(home, args);
+/** The daemon's /metrics, through its control socket (a file: reachable from outside the manager's namespace). */
+const getMetrics = (): Promise<string> =>
+  new Promise((resolve, reject) => {
+    request({ socketPath: join(home, 'berth.sock'), path: '/metrics' }, (res) => {
+      let body = '';
+      res.on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .end();
+  });
 async function ok(args: string[]): Promise<string> {
   const r = await b(args);
   expect(r.code, `berth ${args.join(' ')}: ${r.stderr}`).toBe(0);
@@ -284,7 +298,68 @@ describe('berth on a three-node Swarm', () => {
     expect(r.stdout).toContain(login);
     expect(r.stdout).toContain('kept-across-nodes');
     expect((await ssh('exit 7')).code).toBe(7);
+    // The gateway asked the VM's node whether it runs: it did not start it again (no start by the user in the log).
+    const events = (await state(home)).events as Array<{ vm: string; kind: string; reason: string }>;
+    expect(events.filter((e) => e.vm.startsWith(`${login}/`) && e.kind === 'start' && e.reason === `user ${login}`)).toEqual([]);
   }, 90_000);
+
+  it("the daemon follows each worker's engine: a VM killed on its node is logged with the node, its owner told, and followed into its new task", async () => {
+    const login = onNode(2);
+    const node3 = cluster.hostnames[2] as string;
+    const component = async () =>
+      (
+        JSON.parse(await ok(['daemon', 'status', '--json'])) as { components: Array<{ name: string; state: string; detail: string }> }
+      ).components.find((c) => c.name === 'nodes');
+    await waitFor(
+      'the worker nodes followed',
+      async () => /following the events of 2 of 2 /.test((await component())?.detail ?? ''),
+      30_000,
+    );
+    const started = Date.now();
+    const since = new Date(started).toISOString();
+    const events = async () => (await state(home)).events as Array<{ at: string; vm: string; kind: string; reason: string }>;
+    // This VM's events from now on (berth's own starts and stops of it are in the log before).
+    const mine = async (kind: string) => (await events()).filter((e) => e.vm.startsWith(`${login}/`) && e.kind === kind && e.at >= since);
+    const before = (await containerOf(login)).Id;
+    await engineOf(nodeOf.get(login) as string)
+      .docker.getContainer(before)
+      .kill();
+    const [died] = await waitFor('the death in the event log', async () => ((await mine('die')).length ? mine('die') : null), 20_000);
+    console.log(`kill on a worker -> event log: ${Date.now() - started} ms`);
+    expect(died?.reason).toContain(`on node ${node3}`);
+    await waitFor('the owner told', async () => (await daemonLog(home)).includes('"kind":"vm-died"'), 10_000);
+    // Swarm runs a new task (a new container) on the pinned node; the record follows it as it starts.
+    const [back] = await waitFor('the restart in the event log', async () => ((await mine('start')).length ? mine('start') : null), 30_000);
+    expect(back?.reason).toBe(`restarted by the engine on node ${node3}`);
+    const record = ((await state(home)).vms as Array<{ user: string; containerId: string }>).find((v) => v.user === login);
+    expect(record?.containerId).not.toBe(before);
+    expect(record?.containerId).toBe((await containerOf(login)).Id);
+    // A second death, of the new container, is recorded too.
+    await engineOf(nodeOf.get(login) as string)
+      .docker.getContainer(record?.containerId as string)
+      .kill();
+    await waitFor('the second death', async () => (await mine('die')).length === 2, 20_000);
+  }, 60_000);
+
+  it('/metrics has a series per node: its engine up, its VMs by state, what they reserve of it', async () => {
+    const metrics = await getMetrics();
+    const value = (name: string, labels: string) =>
+      Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+    for (const host of cluster.hostnames) expect(value('berth_node_up', `node="${host}"`), host).toBe(1);
+    const [n1, n2, n3] = cluster.hostnames as [string, string, string];
+    await waitFor('node 3 VM running again', async () => (await vms()).every((v) => v.state === 'running'), 30_000);
+    const again = await getMetrics();
+    const count = (node: string, st: string) =>
+      Number(new RegExp(`^berth_node_vms\\{node="${node}",state="${st}"\\} (\\S+)$`, 'm').exec(again)?.[1] ?? 0);
+    expect([count(n1, 'running'), count(n2, 'running'), count(n3, 'running')]).toEqual([1, 0, 1]);
+    expect(value('berth_node_reserved_cpus', `node="${n1}"`)).toBe(0.5);
+    expect(value('berth_node_reserved_cpus', `node="${n2}"`)).toBe(0);
+    const memory = value('berth_node_memory_bytes', `node="${n3}"`);
+    expect(value('berth_node_reserved_memory_bytes', `node="${n3}"`) / memory).toBeCloseTo(0.6, 1);
+    expect(again).toMatch(/^berth_vms\{state="running"\} 2$/m);
+    // Bounded: one series per node, none per VM.
+    expect(again.match(/^berth_node_up\{/gm)).toHaveLength(3);
+  }, 60_000);
 
   it('a node whose engine is stopped shows its VMs node-down; the others are served, the daemon keeps running', async () => {
     const [on1, on3] = [onNode(0), onNode(2)];
@@ -307,6 +382,22 @@ describe('berth on a three-node Swarm', () => {
     };
     expect(status.running).toBe(true);
     console.log(`daemon components with node 3 down: ${status.components.map((c) => `${c.name}=${c.state}`).join(', ')}`);
+    const node3 = cluster.hostnames[2] as string;
+    const metrics = await getMetrics();
+    expect(metrics).toContain(`berth_node_up{node="${node3}"} 0`);
+    expect(metrics).toContain(`berth_node_up{node="${cluster.hostnames[0]}"} 1`);
+    expect(metrics).toContain(`berth_node_vms{node="${node3}",state="node-down"} 1`);
+    await waitFor(
+      "node 3's events not followed",
+      async () => {
+        const s = JSON.parse(await ok(['daemon', 'status', '--json'])) as {
+          components: Array<{ name: string; state: string; detail: string }>;
+        };
+        const nodes = s.components.find((c) => c.name === 'nodes');
+        return nodes?.state === 'failed' && nodes.detail.includes(`not: ${node3}`);
+      },
+      30_000,
+    );
     await ok(['daemon', 'stop']);
   }, 90_000);
 });
