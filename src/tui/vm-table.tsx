@@ -62,7 +62,7 @@ function stateText(vm: VmRow): string {
 const NODE_COLUMN: Column<VmRow> = {
   title: 'NODE',
   width: 8,
-  max: 16,
+  max: 32,
   priority: 8,
   text: (vm) => `${vm.state === 'node-down' ? '✗ ' : ''}${vm.nodeName ?? vm.node ?? DASH}`,
   colour: (vm) => (vm.state === 'node-down' ? 'red' : undefined),

@@ -7,11 +7,13 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeViewSchema } from '../../src/views/node-view.js';
 import { VmViewSchema } from '../../src/views/vm-view.js';
+import { BIN } from '../helpers/cli.js';
 import { daemonLog, state, waitFor } from '../helpers/daemon.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
 import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
 import { sshClientOptions } from '../helpers/ssh.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
+import { pane, tmux } from '../helpers/terminal.js';
 
 /**
  * berth on a real three-node Docker Swarm (test/helpers/swarm-cluster.ts): each node a dockerd
@@ -400,4 +402,39 @@ describe('berth on a three-node Swarm', () => {
     );
     await ok(['daemon', 'stop']);
   }, 90_000);
+
+  it('berth tui on the manager: a NODE column (node 3 down, marked) and a Nodes tab as node list says', async () => {
+    const session = `berth-swarm-tui-${process.pid}`;
+    const [on1, on3] = [onNode(0), onNode(2)];
+    const [n1, , n3] = cluster.hostnames as [string, string, string];
+    const lineOf = (shown: string, text: string) => shown.split('\n').find((l) => l.includes(text)) ?? '';
+    try {
+      await tmux(
+        'new-session',
+        '-d',
+        '-s',
+        session,
+        '-x',
+        '160',
+        '-y',
+        '30',
+        `nsenter --net=/run/netns/${cluster.manager.netns} env -u CI BERTH_HOME=${home} DOCKER_HOST=${cluster.manager.host} TERM=xterm-256color node ${BIN} tui; sleep 60`,
+      );
+      const { shows } = pane(session);
+      let shown = await shows(
+        (s) => lineOf(s, on1).includes('running') && lineOf(s, on3).includes('node-down'),
+        'the VMs with their states',
+      );
+      expect(shown).toMatch(/USER\s+VM\s+NODE\s+PLAN\s+STATE/);
+      expect(lineOf(shown, on1)).toContain(n1);
+      expect(lineOf(shown, on3)).toContain(`✗ ${n3}`);
+      await tmux('send-keys', '-t', session, '6');
+      shown = await shows((s) => s.includes('[6 Nodes]') && /ENGINE/.test(s) && lineOf(s, n3).includes('down'), 'the Nodes tab');
+      expect(lineOf(shown, n1)).toMatch(/leader\s+ready\s+ok\s+active\s+–\s+1\s+0\.5\//);
+      expect(lineOf(shown, n3)).toMatch(/worker\s+\S+\s+down\s+active\s+–\s+1\s+0\.5\//);
+      await tmux('send-keys', '-t', session, 'q');
+    } finally {
+      await tmux('kill-session', '-t', session).catch(() => undefined);
+    }
+  }, 60_000);
 });
