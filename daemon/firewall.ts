@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Berth } from '../src/services/context.js';
-import { ensureFirewall } from '../src/services/firewall.js';
+import { applyFirewalls } from '../src/services/node-firewalls.js';
 import type { Components } from './components.js';
 
 const DEFAULT_INTERVAL_MS = 30_000;
@@ -63,14 +63,22 @@ export class FirewallKeeper {
 
   private async once(): Promise<void> {
     try {
-      const report = await ensureFirewall(this.ctx);
+      const report = await applyFirewalls(this.ctx);
       if (report.state === 'off') {
         this.components.set('firewall', 'disabled', report.detail);
         return;
       }
-      if (report.changes.length)
-        this.log.warn({ problems: report.problems, bridge: report.bridge }, 'firewall rules were not in place; restored');
-      this.components.set('firewall', 'running', report.detail);
+      for (const r of [report, ...(report.nodes ?? [])]) {
+        if (r.changes.length)
+          this.log.warn({ node: r.node, problems: r.problems, bridge: r.bridge }, 'firewall rules were not in place; restored');
+        if (r.state !== 'ok') this.log.error({ node: r.node, err: r.detail }, 'firewall rules could not be applied on a node');
+      }
+      const nodes = report.nodes ?? [];
+      const bad = nodes.filter((n) => n.state !== 'ok');
+      const onNodes = nodes.length
+        ? `; ${nodes.length - bad.length}/${nodes.length} other node(s) ok${bad.map((n) => `; node ${n.node}: ${n.detail}`).join('')}`
+        : '';
+      this.components.set('firewall', 'running', `${report.detail}${onNodes}`);
     } catch (err) {
       const message = (err as Error).message;
       const hint = (err as { hint?: string }).hint;

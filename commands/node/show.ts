@@ -13,6 +13,7 @@ export function nodeText(n: NodeView): string {
     `Engine:        ${n.engine || '(not set: berth node engine NODE ENDPOINT)'} — ${n.engineState}`,
     `VMs:           ${n.vms}`,
     `Reserved:      ${n.reserved.cpus}/${n.cpus} CPUs, ${n.reserved.memory}/${n.memory}, ${n.reserved.gpus}/${n.gpus} GPUs`,
+    ...(n.firewall ? [`Firewall:      ${n.firewall.state}: ${n.firewall.detail}`] : []),
     `New VMs:       ${n.acceptsVms ? 'yes' : 'no'}`,
     ...n.problems.map((p) => `  - ${p}`),
   ].join('\n');

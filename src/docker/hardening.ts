@@ -65,10 +65,23 @@ export function vmContainerSpec(input: VmSpecInput): Docker.ContainerCreateOptio
 /** The Swarm service label that says which node holds a VM's home (its placement pin). */
 export const NODE_PIN = 'node.id';
 
+/** The kind of generic resource a Swarm node advertises its GPUs as (node-generic-resources GPU=…; its task sees DOCKER_RESOURCE_GPU). */
+export const GPU_KIND = 'GPU';
+
+/**
+ * A local request for N GPUs (DeviceRequests, the nvidia driver) as Swarm's: a reservation of N
+ * generic resources of kind GPU, so that Swarm places the task only on a node with N free. "All
+ * GPUs" (-1) has no Swarm form: berth refuses it there before a spec is made.
+ */
+function gpuReservation(host: Docker.HostConfig): { GenericResources?: unknown[] } {
+  const count = host.DeviceRequests?.[0]?.Count ?? 0;
+  return count > 0 ? { GenericResources: [{ DiscreteResourceSpec: { Kind: GPU_KIND, Value: count } }] } : {};
+}
+
 /**
  * The Swarm service of a VM, made from the very `docker create` request the local engine gets
  * (`vmContainerSpec`): one replica (none while stopped), the plan's limits as limits and as
- * reservations (Swarm places by them), berth's labels, the home volume (made on the node with the
+ * reservations (Swarm places by them; GPUs as generic resources), berth's labels, the home volume (made on the node with the
  * same labels), DNS round-robin and no published ports (no routing mesh), pinned to `node` once known.
  * What a service cannot carry (no-new-privileges, devices) is the node daemon's default, checked
  * on the container by `hardeningDrift`.
@@ -99,7 +112,7 @@ export function vmServiceSpec(spec: Docker.ContainerCreateOptions, options: { no
       } as Docker.ContainerSpec,
       Resources: {
         Limits: { NanoCPUs: host.NanoCpus, MemoryBytes: host.Memory, Pids: host.PidsLimit },
-        Reservations: { NanoCPUs: host.NanoCpus, MemoryBytes: host.Memory },
+        Reservations: { NanoCPUs: host.NanoCpus, MemoryBytes: host.Memory, ...gpuReservation(host) },
       } as Docker.ResourceRequirements,
       RestartPolicy: { Condition: 'any', Delay: 2e9 },
       Placement: { Constraints: options.node ? [`${NODE_PIN}==${options.node}`] : [] },
@@ -108,6 +121,31 @@ export function vmServiceSpec(spec: Docker.ContainerCreateOptions, options: { no
     },
     Mode: { Replicated: { Replicas: options.replicas } },
     EndpointSpec: { Mode: 'dnsrr' },
+  };
+}
+
+/**
+ * The hardening fields of the local spec a VM's service was made from, read back from the
+ * service (what vmServiceSpec carried over; no-new-privileges always: a plan with sudo is refused
+ * on Swarm). What a container Swarm made later, on its own, is checked against.
+ */
+export function expectedHostConfig(service: Docker.ServiceSpec): Docker.HostConfig {
+  const template = (service.TaskTemplate ?? {}) as { ContainerSpec?: object; Resources?: { Limits?: object } };
+  const container = (template.ContainerSpec ?? {}) as Docker.ContainerSpec & {
+    Init?: boolean;
+    CapabilityDrop?: string[];
+    CapabilityAdd?: string[];
+  };
+  const limits = (template.Resources?.Limits ?? {}) as { NanoCPUs?: number; MemoryBytes?: number; Pids?: number };
+  return {
+    Init: container.Init ?? true,
+    CapDrop: container.CapabilityDrop ?? ['ALL'],
+    CapAdd: container.CapabilityAdd ?? [],
+    NanoCpus: limits.NanoCPUs,
+    Memory: limits.MemoryBytes,
+    MemorySwap: limits.MemoryBytes,
+    PidsLimit: limits.Pids,
+    SecurityOpt: ['no-new-privileges:true'],
   };
 }
 

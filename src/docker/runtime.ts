@@ -391,19 +391,73 @@ export class DockerRuntime {
     }
   }
 
-  /** A tar stream of `path` in a container (running or not; its volumes included). */
-  async archiveFrom(id: string, path: string): Promise<NodeJS.ReadableStream> {
+  /**
+   * Runs one of the engine host's own programs (`argv`, looked up on the host's PATH) in the
+   * host's network namespace, through a throw-away container of `image` that sees the host's
+   * root read-only at /host and chroots into it. How berth changes the firewall of a node it
+   * reaches only through its Docker API. Its capabilities: NET_ADMIN, NET_RAW, SYS_CHROOT.
+   * stdout and stderr come back apart and whole (up to 4 MiB). The container is removed.
+   */
+  async runHostTool(
+    image: string,
+    labels: Record<string, string>,
+    script: string,
+    args: string[],
+    timeoutMs: number,
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const container = await this.docker
+      .createContainer({
+        Image: image,
+        Entrypoint: ['chroot', '/host', '/bin/sh', '-c', script, 'berth-host-tool', ...args],
+        Cmd: [],
+        User: '0',
+        WorkingDir: '/',
+        Labels: labels,
+        NetworkDisabled: false,
+        HostConfig: {
+          NetworkMode: 'host',
+          CapDrop: ['ALL'],
+          CapAdd: ['NET_ADMIN', 'NET_RAW', 'SYS_CHROOT'],
+          SecurityOpt: ['no-new-privileges'],
+          ReadonlyRootfs: true,
+          Mounts: [{ Type: 'bind', Source: '/', Target: '/host', ReadOnly: true }],
+          AutoRemove: false,
+        },
+      } as Docker.ContainerCreateOptions)
+      .catch((err) => this.fail(err, 'create a host tool container'));
+    try {
+      await container.start().catch((err) => this.fail(err, 'start a host tool container'));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new BerthError('TIMEOUT', `A host tool container on ${this.address} took longer than ${timeoutMs / 1000} s.`, 'Try again.'),
+            ),
+          timeoutMs,
+        );
+      });
+      const result = (await Promise.race([container.wait(), late]).finally(() => clearTimeout(timer))) as { StatusCode: number };
+      const logs = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+      return { exitCode: result.StatusCode, ...demuxFrames(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs)), 4 * 2 ** 20) };
+    } finally {
+      await container.remove({ force: true }).catch(() => undefined);
+    }
+  }
+
+  /** A tar stream of `path` in a container (running or not; its volumes included); `signal` ends the request. */
+  async archiveFrom(id: string, path: string, signal?: AbortSignal): Promise<NodeJS.ReadableStream> {
     return this.docker
       .getContainer(id)
-      .getArchive({ path })
+      .getArchive({ path, ...(signal ? { abortSignal: signal } : {}) })
       .catch((err) => this.fail(err, `read ${path} of a helper container`));
   }
 
-  /** Unpacks a tar stream at `path` in a container (running or not; into its volumes too). */
-  async archiveInto(id: string, path: string, tar: NodeJS.ReadableStream): Promise<void> {
+  /** Unpacks a tar stream at `path` in a container (running or not; into its volumes too); `signal` ends the request. */
+  async archiveInto(id: string, path: string, tar: NodeJS.ReadableStream, signal?: AbortSignal): Promise<void> {
     await this.docker
       .getContainer(id)
-      .putArchive(tar, { path })
+      .putArchive(tar, { path, ...(signal ? { abortSignal: signal } : {}) })
       .catch((err) => this.fail(err, `write ${path} of a helper container`));
   }
 
@@ -712,4 +766,24 @@ export function dockerError(err: unknown, what: string, address: string): BerthE
   }
   const detail = (e.json?.message ?? e.message ?? String(err)).trim();
   return new BerthError('DOCKER_ERROR', `Docker could not ${what}: ${detail}`, 'See the engine log (journalctl -u docker) for more.');
+}
+
+/**
+ * The engine's multiplexed log of a container without a TTY, split into stdout and stderr: frames
+ * of an 8-byte header (stream 1 or 2, three zero bytes, a big-endian length) and that many bytes.
+ * At most `max` bytes of each are kept; a cut frame at the end is kept as far as it goes.
+ */
+export function demuxFrames(buf: Buffer, max: number): { stdout: string; stderr: string } {
+  const streams = { out: { parts: [] as Buffer[], bytes: 0 }, err: { parts: [] as Buffer[], bytes: 0 } };
+  let at = 0;
+  while (at + 8 <= buf.length) {
+    const length = buf.readUInt32BE(at + 4);
+    const body = buf.subarray(at + 8, Math.min(buf.length, at + 8 + length));
+    const into = buf[at] === 2 ? streams.err : streams.out;
+    const kept = body.subarray(0, Math.max(0, max - into.bytes));
+    into.parts.push(kept);
+    into.bytes += kept.length;
+    at += 8 + length;
+  }
+  return { stdout: Buffer.concat(streams.out.parts).toString('utf8'), stderr: Buffer.concat(streams.err.parts).toString('utf8') };
 }

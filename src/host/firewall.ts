@@ -6,9 +6,9 @@ import { runTool } from './run-tool.js';
 
 const TIMEOUT_MS = 15_000;
 /** How long iptables-restore waits for the xtables lock another process holds. */
-const LOCK_WAIT_S = '5';
+export const LOCK_WAIT_S = '5';
 
-const TOOLS: Record<Family, { save: string; restore: string }> = {
+export const FIREWALL_TOOLS: Record<Family, { save: string; restore: string }> = {
   4: { save: 'iptables-save', restore: 'iptables-restore' },
   6: { save: 'ip6tables-save', restore: 'ip6tables-restore' },
 };
@@ -35,16 +35,20 @@ export class FirewallUnavailable extends BerthError {
   }
 }
 
-function unavailable(err: unknown, command: string): FirewallUnavailable {
+/** What a failed firewall tool means (`where`: "this host", or the node it ran on). */
+export function firewallToolError(err: unknown, command: string, where = 'this host'): FirewallUnavailable {
   const e = err as { code?: string; stderr?: string; shortMessage?: string; timedOut?: boolean; message?: string };
-  if (e.code === 'ENOENT') return new FirewallUnavailable(`${command} is not installed on this host.`, 'no-tool');
+  if (e.code === 'ENOENT') return new FirewallUnavailable(`${command} is not installed on ${where}.`, 'no-tool');
   const stderr = (e.stderr ?? '').trim();
+  const on = where === 'this host' ? '' : ` on ${where}`;
   if (/permission denied|you must be root|operation not permitted/i.test(stderr) || e.code === 'EACCES') {
-    return new FirewallUnavailable(`No permission to read or change the firewall (${command}: ${lastLine(stderr)}).`, 'no-privilege');
+    return new FirewallUnavailable(`No permission to read or change the firewall${on} (${command}: ${lastLine(stderr)}).`, 'no-privilege');
   }
-  if (e.timedOut) return new FirewallUnavailable(`${command} did not finish in ${TIMEOUT_MS / 1000} s.`, 'failed');
-  return new FirewallUnavailable(`${command} failed: ${lastLine(stderr) || e.shortMessage || e.message || String(err)}`, 'failed');
+  if (e.timedOut) return new FirewallUnavailable(`${command}${on} did not finish in ${TIMEOUT_MS / 1000} s.`, 'failed');
+  return new FirewallUnavailable(`${command}${on} failed: ${lastLine(stderr) || e.shortMessage || e.message || String(err)}`, 'failed');
 }
+
+const unavailable = (err: unknown, command: string) => firewallToolError(err, command);
 
 function lastLine(text: string): string {
   return text.split('\n').filter(Boolean).slice(-1)[0] ?? '';
@@ -57,7 +61,7 @@ function tool(command: string, args: string[], input?: string): Promise<string> 
 
 /** The filter table as `iptables-save -t filter` prints it. */
 export async function saveFilter(family: Family): Promise<string> {
-  const { save } = TOOLS[family];
+  const { save } = FIREWALL_TOOLS[family];
   try {
     return await tool(save, ['-t', 'filter']);
   } catch (err) {
@@ -67,7 +71,7 @@ export async function saveFilter(family: Family): Promise<string> {
 
 /** Applies a script in one transaction, leaving every chain it does not name alone. */
 export async function restoreFilter(family: Family, script: string): Promise<void> {
-  const { restore } = TOOLS[family];
+  const { restore } = FIREWALL_TOOLS[family];
   try {
     await tool(restore, ['--noflush', '-w', LOCK_WAIT_S], script);
   } catch (err) {

@@ -1,16 +1,16 @@
 import type Docker from 'dockerode';
 import { resolveEndpoint } from '../docker/endpoints.js';
-import { hardeningDrift, NODE_PIN, vmServiceSpec } from '../docker/hardening.js';
+import { expectedHostConfig, GPU_KIND, hardeningDrift, NODE_PIN, vmServiceSpec } from '../docker/hardening.js';
 import { LABEL } from '../docker/labels.js';
 import { DockerRuntime } from '../docker/runtime.js';
 import { SwarmApi, type SwarmNode, type SwarmTask } from '../docker/swarm.js';
 import { vmRef } from '../domain/lookups.js';
-import { firewallKeepsOff } from '../domain/placement.js';
 import { BerthError } from '../errors.js';
 import type { NodeDefaults, NodeEngine, Resources, State, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
 import { withDeadline } from './deadline.js';
+import { ensureNodeFirewall } from './firewall.js';
 
 /**
  * The seam between berth's VMs and what runs them. `local`: one Docker engine, a VM is a
@@ -343,6 +343,25 @@ export function swarmBackend(ctx: Berth): VmBackend {
       );
       if (!task?.containerId || task.containerId === vm.containerId) return vm.containerId;
       const id = task.containerId;
+      // Swarm made this container on its own (the VM's process ended, its node restarted): it is
+      // checked as a deploy's is before anyone uses it; one that lost hardening is removed.
+      if (vm.containerId) {
+        const service = await withDeadline(NODE_DEADLINE_MS, 'inspect the VM service', () => api.service(serviceOf(vm)));
+        const node = task.nodeId || vm.node;
+        const runtime = await reachable(await nodeEngine(ctx, node), node ?? 'manager');
+        const drift = service ? await verifyHardening(runtime, id, expectedHostConfig(service.spec)) : [];
+        if (drift.length) {
+          await api.removeService(serviceOf(vm)).catch(() => undefined);
+          await ctx.store.transact((st) => {
+            const record = st.vms.find((v) => v.id === vm.id);
+            if (record) {
+              record.desired = 'stopped';
+              record.containerId = null;
+            }
+          });
+          throw hardeningLost(vm, node ?? 'manager', drift, true);
+        }
+      }
       await ctx.store.transact((st) => {
         const record = st.vms.find((v) => v.id === vm.id);
         if (record) record.containerId = id;
@@ -355,8 +374,11 @@ export function swarmBackend(ctx: Berth): VmBackend {
       };
       if (r.sudo)
         refuse('sudo', 'Swarm nodes run with no-new-privileges as a daemon default, so sudo cannot work there: use a plan without --sudo.');
-      if (r.gpu === 'all' || r.gpu > 0)
-        refuse('a GPU', 'GPUs on Swarm need node generic resources (not supported by berth yet): use a plan with --gpu 0.');
+      if (r.gpu === 'all')
+        refuse(
+          'all GPUs of its node',
+          'On Swarm a VM reserves a count of the GPUs its node advertises (node-generic-resources): use a plan with --gpu N.',
+        );
       if (r.diskBytes) refuse('a home quota (a disk image on the node)', "Set the plan's --disk 0, or berth config set disk 0.");
       if (r.rootfsBytes) refuse('a limit on what it writes outside its home', "Set the plan's --rootfs 0, or berth config set rootfs 0.");
     },
@@ -372,31 +394,44 @@ export function swarmBackend(ctx: Berth): VmBackend {
       const entry = (n: SwarmNode) => state.nodes?.find((e) => e.id === n.id);
       // Nodes berth cannot reach, whose daemon lacks the defaults, or that berth drained get no new VM.
       const unfit = (n: SwarmNode) =>
-        firewallKeepsOff(state, n.id, self) !== null ||
         defaultsMissing(defaults.get(n.id)).length > 0 ||
         (n.id !== self && !entry(n)?.endpoint) ||
         (!homeNode && Boolean(entry(n)?.drained));
-      // Each node that may take the VM needs the config network its VM network's bridge takes its options from.
+      // Each node that may take the VM needs the config network its VM network's bridge takes its
+      // options from, and (the manager's are made by the caller) berth's firewall rules.
       const network = String(spec.HostConfig?.NetworkMode);
       const noNetwork = new Set<string>();
+      const firewallFailed = new Map<string, BerthError>();
       await Promise.all(
         nodes
           .filter((n) => !unfit(n) && (!homeNode || n.id === homeNode) && n.state === 'ready')
           .map(async (n) => {
-            const made = await nodeEngine(ctx, n.id)
-              .then((runtime) => reachable(runtime, n.hostname))
-              .then((runtime) =>
-                withDeadline(NODE_DEADLINE_MS * 2, 'make the VM network', () =>
-                  runtime.ensureConfigNetwork(network, { [LABEL.managed]: 'true' }),
-                ),
+            const runtime = await nodeEngine(ctx, n.id)
+              .then((r) => reachable(r, n.hostname))
+              .catch(() => null);
+            const made =
+              runtime &&
+              (await withDeadline(NODE_DEADLINE_MS * 2, 'make the VM network', () =>
+                runtime.ensureConfigNetwork(network, { [LABEL.managed]: 'true' }),
               )
-              .then(() => true)
-              .catch(() => false);
-            if (!made) noNetwork.add(n.id);
+                .then(() => true)
+                .catch(() => false));
+            if (!runtime || !made) return noNetwork.add(n.id);
+            if (n.id === self) return;
+            await withDeadline(NODE_FIREWALL_MS, `install the firewall rules on node ${n.hostname}`, () =>
+              ensureNodeFirewall(ctx, runtime, n, nodes),
+            ).catch((err: unknown) => {
+              firewallFailed.set(n.id, firewallRefusal(n.hostname, err));
+            });
           }),
       );
+      const homeFirewall = homeNode ? firewallFailed.get(homeNode) : undefined;
+      if (homeFirewall) throw homeFirewall;
       const service = vmServiceSpec(spec, { replicas: 1 });
-      const excluded = nodes.filter((n) => unfit(n) || noNetwork.has(n.id) || n.state !== 'ready');
+      const excluded = nodes.filter((n) => unfit(n) || noNetwork.has(n.id) || firewallFailed.has(n.id) || n.state !== 'ready');
+      // Nowhere to go, and firewall rules are why: that is the error, not Swarm's "no suitable node".
+      const [firewallError] = firewallFailed.values();
+      if (firewallError && excluded.length === nodes.length) throw firewallError;
       const constraints = homeNode ? [`${NODE_PIN}==${homeNode}`] : excluded.map((n) => `${NODE_PIN}!=${n.id}`);
       if (homeNode && nodes.some((n) => n.id === homeNode && unfit(n))) {
         throw new BerthError(
@@ -406,11 +441,21 @@ export function swarmBackend(ctx: Berth): VmBackend {
         );
       }
       if (service.TaskTemplate?.Placement) service.TaskTemplate.Placement.Constraints = constraints;
+      // GPUs: Swarm places by the reservation; a VM no node could ever hold is refused before anything is made.
+      const gpus = vm.resources.gpu === 'all' ? 0 : vm.resources.gpu;
+      const candidates = nodes.filter((n) => !excluded.includes(n) && (!homeNode || n.id === homeNode));
+      const room = gpus > 0 ? gpuRoom(state, candidates, self) : '';
+      if (gpus > 0 && !candidates.some((n) => (n.generic[GPU_KIND] ?? 0) >= gpus))
+        throw noGpuRoom(vm, gpus, 'no node that may take it advertises that many', room);
       const name = serviceOf(vm);
       await api.createService(service);
       let placed: string | undefined;
       try {
-        const task = await runningTask(api, name, vmRef(vm));
+        const task = await runningTask(api, name, vmRef(vm)).catch((err: unknown) => {
+          throw gpus > 0 && err instanceof BerthError && err.code === 'NO_NODE_FITS'
+            ? noGpuRoom(vm, gpus, 'Swarm found no node with that many free', room)
+            : err;
+        });
         placed = task.nodeId;
         // Pinned from now on: a constraint its own node meets does not move or restart the task.
         await api.updateService(name, (s) => {
@@ -444,8 +489,19 @@ export function swarmBackend(ctx: Berth): VmBackend {
       }
     },
     start: async (vm, spec) => {
-      const { api } = await swarmManager(ctx);
+      const { api, nodeId: self } = await swarmManager(ctx);
       const name = serviceOf(vm);
+      if (vm.node && vm.node !== self) {
+        // Fail closed: a VM starts on a node only with berth's rules in place there.
+        const nodes = await withDeadline(NODE_DEADLINE_MS, 'list the Swarm nodes', () => api.nodes());
+        const node = nodes.find((n) => n.id === vm.node) ?? { id: vm.node, hostname: vm.node };
+        const runtime = await reachable(await nodeEngine(ctx, vm.node), node.hostname);
+        await withDeadline(NODE_FIREWALL_MS, `install the firewall rules on node ${node.hostname}`, () =>
+          ensureNodeFirewall(ctx, runtime, node, nodes),
+        ).catch((err: unknown) => {
+          throw firewallRefusal(node.hostname, err);
+        });
+      }
       await api.updateService(name, (s) => {
         s.Mode = { Replicated: { Replicas: 1 } };
       });
@@ -477,11 +533,45 @@ export function swarmBackend(ctx: Berth): VmBackend {
   return backend;
 }
 
-function hardeningLost(vm: Vm, node: string, drift: string[]): BerthError {
+/** Each node's GPUs as berth's VMs hold them, reserved/advertised: `node2 1/2, node3 0/0`. */
+function gpuRoom(state: State, nodes: SwarmNode[], self: string): string {
+  const reserved = (n: SwarmNode) =>
+    state.vms
+      .filter((v) => (v.node ?? self) === n.id && v.desired === 'running' && v.phase === 'ready')
+      .reduce((sum, v) => sum + (v.resources.gpu === 'all' ? 0 : v.resources.gpu), 0);
+  return nodes.map((n) => `${n.hostname} ${reserved(n)}/${n.generic[GPU_KIND] ?? 0}`).join(', ') || 'none';
+}
+
+function noGpuRoom(vm: Vm, gpus: number, why: string, room: string): BerthError {
+  return new BerthError(
+    'NO_NODE_FITS',
+    `No Swarm node can take VM ${vmRef(vm)} now: it reserves ${gpus} GPU(s), and ${why} (GPUs reserved by berth's VMs/advertised: ${room}).`,
+    'Stop or destroy a VM that holds GPUs, add GPUs to a node (node-generic-resources in its daemon.json, see the README), or use a plan with fewer GPUs.',
+  );
+}
+
+/** How long installing (or checking) berth's rules on a node may take: a few tool containers there. */
+export const NODE_FIREWALL_MS = 60_000;
+
+/** A node whose firewall rules could not be made takes no VM: why, in the error's own words. */
+function firewallRefusal(hostname: string, err: unknown): BerthError {
+  const e = err instanceof BerthError ? err : null;
+  return new BerthError(
+    'NODE_FIREWALL_FAILED',
+    `berth's firewall rules could not be installed on node ${hostname}, so it takes no VM: ${e?.message ?? String(err)}`,
+    e?.hint ?? 'berth network status shows each node; fix it, or berth config set network.firewall off to run without isolation.',
+  );
+}
+
+function hardeningLost(vm: Vm, node: string, drift: string[], kept = false): BerthError {
   return new BerthError(
     'HARDENING_LOST',
-    `VM ${vmRef(vm)} was removed: its container on node ${node} lacks hardening berth requires (${drift.join('; ')}).`,
-    "Fix the node's daemon (berth node show NODE says what to set) or drain it, then create the VM again.",
+    kept
+      ? `VM ${vmRef(vm)} was stopped and its service removed: the container Swarm made for it on node ${node} lacks hardening berth requires (${drift.join('; ')}).`
+      : `VM ${vmRef(vm)} was removed: its container on node ${node} lacks hardening berth requires (${drift.join('; ')}).`,
+    kept
+      ? `Its home is kept. Fix the node's daemon (berth node show NODE says what to set), then berth vm rebuild ${vmRef(vm)}, or move it: berth vm move ${vmRef(vm)} --to NODE.`
+      : "Fix the node's daemon (berth node show NODE says what to set) or drain it, then create the VM again.",
   );
 }
 

@@ -1,7 +1,6 @@
 import { checkEndpoint, resolveEndpoint } from '../docker/endpoints.js';
 import { DockerRuntime } from '../docker/runtime.js';
 import { SwarmApi, type SwarmNode } from '../docker/swarm.js';
-import { firewallKeepsOff } from '../domain/placement.js';
 import { BerthError } from '../errors.js';
 import type { State } from '../state/schema.js';
 import { formatSize } from '../values/sizes.js';
@@ -9,7 +8,17 @@ import type { NodeView } from '../views/node-view.js';
 import type { VmView } from '../views/vm-view.js';
 import type { Berth } from './context.js';
 import { withDeadline } from './deadline.js';
-import { checkNodes, defaultsMissing, engineMode, NODE_DEADLINE_MS, nodeEngine, reachable, swarmManager } from './engines.js';
+import {
+  checkNodes,
+  defaultsMissing,
+  engineMode,
+  NODE_DEADLINE_MS,
+  NODE_FIREWALL_MS,
+  nodeEngine,
+  reachable,
+  swarmManager,
+} from './engines.js';
+import { type FirewallReport, firewallStatus, nodeFirewallStatus } from './firewall.js';
 import { listVms } from './vm-status.js';
 
 function requireSwarm(state: State): void {
@@ -47,7 +56,14 @@ function pick(nodes: SwarmNode[], name: string): SwarmNode {
   return one;
 }
 
-async function viewOf(ctx: Berth, state: State, node: SwarmNode, self: string, check: boolean): Promise<NodeView> {
+async function viewOf(
+  ctx: Berth,
+  state: State,
+  node: SwarmNode,
+  self: string,
+  check: boolean,
+  firewall?: FirewallReport,
+): Promise<NodeView> {
   const entry = state.nodes?.find((n) => n.id === node.id);
   const onNode = state.vms.filter((vm) => (vm.node ?? self) === node.id);
   const reserving = onNode.filter((vm) => vm.desired === 'running');
@@ -74,8 +90,9 @@ async function viewOf(ctx: Berth, state: State, node: SwarmNode, self: string, c
   if (node.availability !== 'active') problems.push(`its Swarm availability is ${node.availability}`);
   for (const missing of defaultsMissing(entry?.defaults)) problems.push(`its daemon lacks ${missing}`);
   if (entry?.drained) problems.push('drained by berth (berth node activate to take new VMs again)');
-  const firewall = firewallKeepsOff(state, node.id, self);
-  if (firewall) problems.push(firewall);
+  // Missing or drifted rules are installed before a VM goes there; rules that cannot be keep VMs away.
+  if (firewall && ['unavailable', 'unsupported'].includes(firewall.state))
+    problems.push(`berth's firewall rules cannot be installed there (${firewall.state}): ${firewall.detail}`);
   return {
     id: node.id,
     hostname: node.hostname,
@@ -92,6 +109,7 @@ async function viewOf(ctx: Berth, state: State, node: SwarmNode, self: string, c
     gpus: node.generic.GPU ?? 0,
     reserved: { ...reserved, memory: formatSize(reserved.memoryBytes) },
     vms: onNode.length,
+    ...(firewall ? { firewall: { state: firewall.state, detail: firewall.detail } } : {}),
     acceptsVms: problems.length === 0,
     problems,
   };
@@ -111,9 +129,25 @@ export async function showNode(ctx: Berth, name: string): Promise<NodeView> {
   const state = await ctx.store.read();
   requireSwarm(state);
   const { api, nodeId: self } = await swarmManager(ctx);
-  const node = pick(await api.nodes(), name);
+  const nodes = await api.nodes();
+  const node = pick(nodes, name);
   await checkNodes(ctx, [node], true);
-  return viewOf(ctx, await ctx.store.read(), node, self, true);
+  const firewall = await withDeadline(NODE_FIREWALL_MS, `read the firewall rules of node ${node.hostname}`, async () =>
+    node.id === self
+      ? firewallStatus(ctx)
+      : nodeFirewallStatus(ctx, await reachable(await nodeEngine(ctx, node.id), node.hostname), node, nodes),
+  ).catch(
+    (err: unknown): FirewallReport => ({
+      state: 'unavailable',
+      detail: err instanceof Error ? err.message : String(err),
+      network: '',
+      bridge: null,
+      chains: [],
+      problems: [],
+      changes: [],
+    }),
+  );
+  return viewOf(ctx, await ctx.store.read(), node, self, true, firewall);
 }
 
 /** Records how berth reaches a node's engine, once that engine answers and says it is that node. */

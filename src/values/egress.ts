@@ -187,6 +187,11 @@ export interface FirewallInput {
   resolvers: string[];
   /** Where forwarded traffic is caught: DOCKER-USER when Docker made it, else FORWARD. */
   forwardHook: Record<Family, 'DOCKER-USER' | 'FORWARD'>;
+  /**
+   * Addresses refused on every port whatever the egress policy: on Swarm, every node's (a VM
+   * reaches no node's host services, its own node's refused through INPUT as well).
+   */
+  refused?: string[];
 }
 
 export interface FamilyPlan {
@@ -260,6 +265,14 @@ export function familyPlan(input: FirewallInput, family: Family): FamilyPlan {
     // and forwarded, not delivered to INPUT: the same host-allow applies.
     ...input.hostAllow.map((p) => `-p ${p.proto} -m conntrack --ctstate DNAT -m conntrack --ctorigdstport ${dport(p)} -j RETURN`),
     `-m conntrack --ctstate DNAT ${reject}`,
+    ...[
+      ...new Set(
+        (input.refused ?? [])
+          .map(addressOf)
+          .filter((a) => a?.family === family)
+          .map((a) => a?.text as string),
+      ),
+    ].map((a) => `-d ${a}/${host} ${reject}`),
     `-d ${LINK_LOCAL[family]} ${reject}`,
     ...(input.blockPrivate ? PRIVATE_RANGES[family].map((r) => `-d ${r} ${reject}`) : []),
   ];

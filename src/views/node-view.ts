@@ -24,6 +24,8 @@ export const NodeViewSchema = z.object({
   /** What berth's VMs that should run there reserve. */
   reserved: z.object({ cpus: z.number(), memoryBytes: z.number(), memory: z.string(), gpus: z.number() }),
   vms: z.number(),
+  /** berth's firewall rules on the node (`berth node show`; absent from a list): ok, missing, drifted, unavailable, off, unsupported. */
+  firewall: z.object({ state: z.string(), detail: z.string() }).optional(),
   /** Whether berth places new VMs there, and if not, why. */
   acceptsVms: z.boolean(),
   problems: z.array(z.string()),

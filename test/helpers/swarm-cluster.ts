@@ -15,6 +15,8 @@ export interface SwarmCluster {
   ids: string[];
   hostnames: string[];
   manager: NetnsEngine;
+  /** The "switch" namespace: the bridge br0 the nodes' eth0 are joined to (no address of its own). */
+  hub: string;
   /** How long bring-up took (engines, swarm init and joins, images loaded). */
   bringUpMs: number;
   /** What the nodes' dockerd and containerd processes hold in memory (RSS, summed). */
@@ -108,7 +110,7 @@ export async function startSwarm(options: {
       }
       return total;
     };
-    return { nodes, ids, hostnames, manager, bringUpMs: Date.now() - started, memoryBytes, stop };
+    return { nodes, ids, hostnames, manager, hub, bringUpMs: Date.now() - started, memoryBytes, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -49,6 +49,22 @@ describe('a VM as a Swarm service', () => {
     expect(JSON.stringify(spec)).not.toContain('PublishedPort');
   });
 
+  it('a VM of a plan with N GPUs reserves N generic resources of kind GPU (Swarm places it on a node with that many free)', () => {
+    const withGpus = vmContainerSpec({
+      user: 'alice',
+      vm: 'main',
+      id: '0123456789ab',
+      volume: 'berth-home-ba9876543210',
+      image: 'berth-vm-minimal:latest',
+      network: 'berth-vms',
+      resources: { ...resources, gpu: 2 },
+      labels: {},
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: the spec is read as the engine gets it
+    const reservations = (vmServiceSpec(withGpus, { replicas: 1 }).TaskTemplate as Record<string, any>).Resources.Reservations;
+    expect(reservations.GenericResources).toEqual([{ DiscreteResourceSpec: { Kind: 'GPU', Value: 2 } }]);
+  });
+
   it('a container that kept every hardening field passes; each lost field is named', () => {
     expect(hardeningDrift(local.HostConfig ?? {}, faithful())).toEqual([]);
     const lost = (change: (r: HardeningReading) => void) => {
@@ -80,7 +96,8 @@ describe('a VM as a Swarm service', () => {
     const backend = swarmBackend({} as Berth);
     expect(() => backend.checkResources(resources)).not.toThrow();
     expect(() => backend.checkResources({ ...resources, sudo: true })).toThrow(/sudo/);
-    expect(() => backend.checkResources({ ...resources, gpu: 1 })).toThrow(/GPU/);
+    expect(() => backend.checkResources({ ...resources, gpu: 2 })).not.toThrow();
+    expect(() => backend.checkResources({ ...resources, gpu: 'all' })).toThrow(/all GPUs/);
     expect(() => backend.checkResources({ ...resources, diskBytes: 2 ** 30 })).toThrow(/home quota/);
     expect(() => backend.checkResources({ ...resources, rootfsBytes: 2 ** 30 })).toThrow(/outside its home/);
     const checked = { noNewPrivileges: false, seccomp: true, apparmor: null, checkedAt: '' };
