@@ -4,7 +4,7 @@ import type { DockerRuntime } from '../src/docker/runtime.js';
 import type { Berth } from '../src/services/context.js';
 import { withDeadline } from '../src/services/deadline.js';
 import { NODE_DEADLINE_MS, nodeEngine, reachable } from '../src/services/engines.js';
-import { recordVmEvent } from '../src/services/vm-events.js';
+import { recordVmEvent, takeOnTask } from '../src/services/vm-events.js';
 import { reconcileObserved } from '../src/services/vm-status.js';
 import type { Components } from './components.js';
 import type { Metrics } from './metrics.js';
@@ -158,6 +158,13 @@ export class EventsFollower {
           ...(this.node ? { node: this.node.hostname } : {}),
         }),
       );
+      // Swarm replaced the VM's task: its new container is checked and taken on, without holding up the next events.
+      if (e.Action === 'start' && attributes[LABEL.user]) {
+        const labels = { user: attributes[LABEL.user], vm: attributes[LABEL.vm] };
+        void takeOnTask(this.ctx, { containerId: e.id, labels }).catch((err: unknown) =>
+          this.log.warn({ err: (err as Error).message, container: e.id.slice(0, 12) }, "could not take on the VM's new container"),
+        );
+      }
       if (done)
         this.log.info(
           { vm: done.split(' ')[1], action: e.Action, exitCode, ...(this.node ? { node: this.node.hostname } : {}) },

@@ -1,5 +1,7 @@
 import { vmRef } from '../domain/lookups.js';
+import type { Vm } from '../state/schema.js';
 import type { Berth } from './context.js';
+import { backendFor } from './engines.js';
 import { logVmEvent } from './vm-event-log.js';
 
 export interface VmEvent {
@@ -20,16 +22,9 @@ export interface VmEvent {
 export async function recordVmEvent(ctx: Berth, event: VmEvent): Promise<string | null> {
   const at = event.time.toISOString();
   const outcome = await ctx.store.transact((state) => {
-    let vm = state.vms.find((v) => v.containerId === event.containerId);
-    // Swarm replaces a VM's task (a new container) when its process exits: the record follows the new one as it starts.
-    const { user, vm: name } = event.labels ?? {};
-    if (!vm && event.action === 'start' && user && name) {
-      const replaced = state.vms.find((v) => v.user === user && v.name === name && v.node && v.phase === 'ready');
-      if (replaced && replaced.desired === 'running') {
-        replaced.containerId = event.containerId;
-        vm = replaced;
-      }
-    }
+    // On Swarm a VM's task gets a new container when its process exits; until berth takes it on
+    // (takeOnTask: its hardening checked first) its events are known by its labels.
+    const vm = state.vms.find((v) => v.containerId === event.containerId) ?? swarmVmOf(state.vms, event);
     if (!vm) return null;
     const ref = vmRef(vm);
     const where = event.node ? ` on node ${event.node}` : '';
@@ -78,4 +73,32 @@ export async function recordVmEvent(ctx: Berth, event: VmEvent): Promise<string 
   if (!outcome) return null;
   await ctx.notifier.send({ kind: outcome.kind, to: outcome.user, vm: outcome.ref, text: outcome.text });
   return `${event.action} ${outcome.ref}`;
+}
+
+/** The Swarm VM (one with a node) whose labels a container event carries. */
+function swarmVmOf<T extends Vm>(vms: readonly T[], event: Pick<VmEvent, 'labels'>): T | undefined {
+  const { user, vm: name } = event.labels ?? {};
+  if (!user || !name) return undefined;
+  return vms.find((v) => v.user === user && v.name === name && v.node && v.phase === 'ready');
+}
+
+/** How long Swarm has to say a new container's task runs before berth stops waiting for it. */
+const TAKE_ON_MS = 10_000;
+
+/**
+ * Swarm started a container for a VM that is not the record's (it replaced the VM's task): the
+ * record takes it on through the VM's backend, which checks its hardening first (and removes a
+ * service whose container lost any: HARDENING_LOST). True once the record has it.
+ */
+export async function takeOnTask(ctx: Berth, event: Pick<VmEvent, 'containerId' | 'labels'>): Promise<boolean> {
+  const end = Date.now() + TAKE_ON_MS;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
+    const state = await ctx.store.read();
+    if (state.vms.some((v) => v.containerId === event.containerId)) return true;
+    const vm = swarmVmOf(state.vms, event);
+    if (!vm || vm.desired !== 'running') return false;
+    if ((await (await backendFor(ctx, vm)).containerOf(vm)) === event.containerId) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, wait));
+  }
 }
