@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { execa } from 'execa';
+import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeViewSchema } from '../../src/views/node-view.js';
 import { VmViewSchema } from '../../src/views/vm-view.js';
-import { BIN, berth } from '../helpers/cli.js';
+import { BIN, berth, freePort } from '../helpers/cli.js';
 import { daemonLog, state, waitFor } from '../helpers/daemon.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
@@ -159,47 +160,76 @@ describe('berth on a three-node Swarm', () => {
     expect(await cluster.manager.docker.listContainers({ filters: { label: [`dev.berth.user=${login}`] } })).toHaveLength(0);
   }, 60_000);
 
-  it("/exec from Telegram runs in a VM on a worker: the daemon reaches it through that worker's engine", async () => {
-    // The stand-in Bot API listens on this machine's loopback, so this daemon runs here, not in the
-    // manager's namespace, with the manager's engine as its Docker (its firewall is off in this file).
+  it("/exec from Telegram and the web terminal in a browser reach a VM on a worker, through that worker's engine", async () => {
+    // The stand-in Bot API and the browser are on this machine's loopback, so this daemon runs here,
+    // not in the manager's namespace, with the manager's engine as its Docker (its firewall is off in this file).
     const fake = await startFakeBotApi();
     const here = (args: string[], input?: string) => berth(home, args, { input, env: { DOCKER_HOST: cluster.manager.host } });
     const must = async (args: string[], input?: string) => {
       const r = await here(args, input);
       expect(r.code, `berth ${args.join(' ')}: ${r.stderr}`).toBe(0);
+      return r.stdout;
     };
     const login = onNode(1);
     const person = { id: 5301, username: 'swarmuser' };
+    const web = `127.0.0.1:${await freePort()}`;
+    let browser: Browser | undefined;
     try {
       for (const args of [
         ['config', 'set', 'telegram.api-root', fake.apiRoot],
         ['config', 'set', 'ssh.enabled', 'off'],
-        ['config', 'set', 'web.enabled', 'off'],
+        ['config', 'set', 'web.listen', web],
+        ['config', 'set', 'web.public-url', `http://${web}`],
         ['user', 'set', login, '--telegram-id', String(person.id)],
       ])
         await must(args);
       await must(['telegram', 'setup'], `${fake.token}\n`);
       await must(['daemon', 'start']);
+      const c = await containerOf(login);
       const after = fake.sent.length;
       fake.sendText(person, '/exec id -un; hostname; exit 4');
       const reply = await fake.waitFor((m) => m.chatId === person.id && /Exit code/.test(m.text ?? ''), { after, timeoutMs: 30_000 });
       expect(reply.text).toContain(login);
       expect(reply.text).toContain('Exit code: 4');
       // It ran in the container on the worker: that container's host name.
-      const c = await containerOf(login);
       expect(reply.text).toContain(c.Config.Hostname);
+
+      const { url } = JSON.parse(await must(['vm', 'web-terminal', login, '--json'])) as { url: string };
+      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.waitForFunction(
+        () => (window as unknown as { berth?: { socket(): { readyState: number } | null } }).berth?.socket()?.readyState === 1,
+        null,
+        { timeout: 20_000 },
+      );
+      await page.click('#terminal');
+      await page.keyboard.type('echo "$(hostname) web-$((6*7))"\n');
+      type TermBuffer = { length: number; getLine(i: number): { translateToString(t: boolean): string } | undefined };
+      const screen = () =>
+        page.evaluate(() => {
+          const b = (window as unknown as { berth: { terminal: { buffer: { active: TermBuffer } } } }).berth.terminal.buffer.active;
+          return Array.from({ length: b.length }, (_, i) => b.getLine(i)?.translateToString(true) ?? '').join('\n');
+        });
+      await waitFor(
+        "the web terminal to show the worker container's answer",
+        async () => (await screen()).includes(`${c.Config.Hostname} web-42`),
+        20_000,
+      );
     } finally {
+      await browser?.close();
       await here(['daemon', 'stop']);
       for (const args of [
         ['telegram', 'forget'],
         ['config', 'unset', 'telegram.api-root'],
         ['config', 'unset', 'ssh.enabled'],
-        ['config', 'unset', 'web.enabled'],
+        ['config', 'unset', 'web.listen'],
+        ['config', 'unset', 'web.public-url'],
       ])
         await here(args);
       await fake.close();
     }
-  }, 90_000);
+  }, 120_000);
 
   it('a VM on node 1 cannot reach a VM on node 2', async () => {
     const [on1, on2] = [onNode(0), onNode(1)];
@@ -285,6 +315,28 @@ describe('berth on a three-node Swarm', () => {
     for (const v of on) expect(await ok(['vm', 'exec', v.user, '--', 'echo', `up-${v.user}`])).toContain(`up-${v.user}`);
     expect(await ok(['vm', 'exec', onNode(2), '--', 'cat', 'notes/a.txt'])).toContain('kept-across-nodes');
   }, 120_000);
+
+  it('a container Swarm replaces on its own (its process killed on the node) is checked and followed: exec reaches the new one', async () => {
+    const login = onNode(2);
+    const engine = engineOf(nodeOf.get(login) as string);
+    const old = (await containerOf(login)).Id;
+    await engine.docker.getContainer(old).kill({ signal: 'SIGKILL' });
+    await waitFor(
+      "Swarm's new container for the VM",
+      async () => {
+        const [c] = await engine.docker.listContainers({ filters: { label: [`dev.berth.user=${login}`] } });
+        return Boolean(c && c.Id !== old && c.State === 'running');
+      },
+      60_000,
+    );
+    // The first use checks the new container's hardening (it passes: the node is sound) and records it.
+    expect(await ok(['vm', 'exec', login, '--', 'sh', '-c', 'grep NoNewPrivs /proc/1/status; cat notes/a.txt'])).toMatch(
+      /NoNewPrivs:\s*1[\s\S]*kept-across-nodes/,
+    );
+    const now = (await containerOf(login)).Id;
+    expect(now).not.toBe(old);
+    expect((await vms()).find((v) => v.user === login)?.containerId).toBe(now.slice(0, 12));
+  }, 90_000);
 
   it('a container that lost a hardening field (its node lost no-new-privileges) is removed with a clear error; that node gets no VMs', async () => {
     // Node 2 is empty now; berth checked it a while ago (it had no-new-privileges); now its daemon runs without.
