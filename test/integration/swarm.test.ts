@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -462,6 +462,44 @@ describe('berth on a three-node Swarm', () => {
     // Bounded: one series per node, none per VM.
     expect(again.match(/^berth_node_up\{/gm)).toHaveLength(3);
   }, 60_000);
+
+  it('a node whose engine never answers (its dockerd frozen) is reported within the deadlines; the daemon and /metrics are not held up; it is followed again when it answers', async () => {
+    const n2 = cluster.hostnames[1] as string;
+    const node2 = cluster.nodes[1] as NetnsEngine;
+    // Its dockerd process, by its data directory (SIGSTOP: the socket takes connections, nothing answers).
+    let pid = 0;
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if ((cmdline.split('\0')[0] ?? '').endsWith('dockerd') && cmdline.includes(node2.dir)) pid = Number(entry);
+    }
+    expect(pid).toBeGreaterThan(0);
+    const nodesComponent = async () =>
+      (
+        JSON.parse(await ok(['daemon', 'status', '--json'])) as { components: Array<{ name: string; state: string; detail: string }> }
+      ).components.find((c) => c.name === 'nodes');
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const frozen = Date.now();
+      await waitFor('node 2 reported not followed', async () => (await nodesComponent())?.detail.includes(`not: ${n2}`), 45_000);
+      console.log(`a frozen node's engine reported by the daemon after ${Date.now() - frozen} ms`);
+      const asked = Date.now();
+      const metrics = await getMetrics();
+      const took = Date.now() - asked;
+      console.log(`/metrics with a frozen node: ${took} ms`);
+      expect(metrics).toContain(`berth_node_up{node="${n2}"} 0`);
+      expect(metrics).toContain(`berth_node_up{node="${cluster.hostnames[0]}"} 1`);
+      expect(took).toBeLessThan(16_000);
+      expect((await vms()).filter((v) => v.state === 'running')).toHaveLength(2);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor(
+      'node 2 followed again',
+      async () => /following the events of 2 of 2 /.test((await nodesComponent())?.detail ?? ''),
+      45_000,
+    );
+  }, 120_000);
 
   it('a node whose engine is stopped shows its VMs node-down; the others are served, the daemon keeps running', async () => {
     const [on1, on3] = [onNode(0), onNode(2)];
