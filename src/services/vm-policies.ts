@@ -1,5 +1,6 @@
 import { instanceFilter } from '../docker/labels.js';
 import { type LiveStats, type LiveStatsSource, liveStats } from '../docker/live-stats.js';
+import type { DockerRuntime } from '../docker/runtime.js';
 import { OPERATOR } from '../domain/actor.js';
 import { vmRef } from '../domain/lookups.js';
 import type { StopReason, Vm } from '../state/schema.js';
@@ -7,6 +8,7 @@ import { effectiveConfig } from '../values/config-keys.js';
 import { formatDuration } from '../values/durations.js';
 import { formatSize, formatUsage } from '../values/sizes.js';
 import type { Berth } from './context.js';
+import { backendFor } from './engines.js';
 import { inParallel, stopVms } from './vm-bulk.js';
 import { destroyVm } from './vms.js';
 
@@ -27,6 +29,8 @@ export type SessionCounts = (ref: string) => number;
  */
 export interface PolicyMemory {
   stats: LiveStatsSource | null;
+  /** On Swarm: the same for each node other than this engine's. */
+  byNode?: Map<string, LiveStatsSource>;
 }
 
 export const policyMemory = (): PolicyMemory => ({ stats: null });
@@ -72,7 +76,6 @@ export async function enforcePolicies(
     }
   }
   const stopping = new Set(toStop.map((t) => t.vm));
-  const idleCandidates: Vm[] = [];
   const watched: Vm[] = [];
   for (const vm of running) {
     if (stopping.has(vm)) continue;
@@ -82,13 +85,12 @@ export async function enforcePolicies(
       toStop.push({ vm, reason: 'lifetime', detail: `ran longer than its plan's ${formatDuration(lifetime)}` });
     } else if (cfg['idle-timeout'] > 0) watched.push(vm);
   }
-  if (watched.length) {
+  const judgeIdle = async (engine: DockerRuntime, stats: LiveStatsSource, group: Vm[]) => {
+    const idleCandidates: Vm[] = [];
     // Which are running, for all of them: one engine call.
-    const listed = await runtime.containers(instanceFilter(state.instanceId));
+    const listed = await engine.containers(instanceFilter(state.instanceId));
     const up = new Set(listed.filter((c) => c.state === 'running').map((c) => c.id));
-    const alive = watched.filter((vm) => up.has(vm.containerId as string));
-    memory.stats ??= liveStats(runtime);
-    const stats = memory.stats;
+    const alive = group.filter((vm) => up.has(vm.containerId as string));
     const ids = alive.map((vm) => vm.containerId as string);
     // The CPU since the last pass, where the cgroup files give it for nothing; not the engine's streams.
     const cpu = (await stats.which(ids)) === 'cgroup' ? await stats.read(ids) : new Map<string, LiveStats>();
@@ -104,7 +106,7 @@ export async function enforcePolicies(
         idleCandidates,
         vmRef,
         async (vm) => {
-          if (((await runtime.inspectContainer(vm.containerId as string))?.execs ?? 0) > 0) active.push(vmRef(vm));
+          if (((await engine.inspectContainer(vm.containerId as string))?.execs ?? 0) > 0) active.push(vmRef(vm));
         },
         { concurrency },
       ),
@@ -121,7 +123,28 @@ export async function enforcePolicies(
       if (result?.status === 'fulfilled' && result.value.cpuPercent >= cfg['idle-cpu']) active.push(vmRef(vm));
       else toStop.push({ vm, reason: 'idle', detail: `idle for ${formatDuration(cfg['idle-timeout'])}` });
     }
-  }
+  };
+  // One engine per node (the one engine in local mode): a node that does not answer in time has
+  // its VMs left for the next pass, never judged idle from what berth could not read.
+  const byNode = new Map<string, Vm[]>();
+  for (const vm of watched) byNode.set(vm.node ?? '', [...(byNode.get(vm.node ?? '') ?? []), vm]);
+  await Promise.all(
+    [...byNode].map(async ([node, vms]) => {
+      const first = vms[0] as Vm;
+      const engine = node ? await (await backendFor(ctx, first)).engineOf(first).catch(() => null) : runtime;
+      if (!engine) return;
+      let stats = node ? memory.byNode?.get(node) : memory.stats;
+      if (!stats) {
+        stats = liveStats(engine);
+        if (!node) memory.stats = stats;
+        else {
+          memory.byNode ??= new Map();
+          memory.byNode.set(node, stats);
+        }
+      }
+      await judgeIdle(engine, stats, vms).catch(() => undefined);
+    }),
+  );
   if (active.length) {
     const busy = new Set(active);
     await ctx.store.transact((s) => {

@@ -6,6 +6,9 @@ import type Docker from 'dockerode';
 import { execa } from 'execa';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBerth } from '../../src/services/context.js';
+import type { Notice } from '../../src/services/notify.js';
+import { enforcePolicies } from '../../src/services/vm-policies.js';
 import { NodeViewSchema } from '../../src/views/node-view.js';
 import { VmViewSchema } from '../../src/views/vm-view.js';
 import { BIN, berth, freePort } from '../helpers/cli.js';
@@ -314,6 +317,38 @@ describe('berth on a three-node Swarm', () => {
     // The record follows each new task's container: exec reaches every VM, the moved one with its files.
     for (const v of on) expect(await ok(['vm', 'exec', v.user, '--', 'echo', `up-${v.user}`])).toContain(`up-${v.user}`);
     expect(await ok(['vm', 'exec', onNode(2), '--', 'cat', 'notes/a.txt'])).toContain('kept-across-nodes');
+  }, 120_000);
+
+  it('the idle policy reads each VM on its own node: a command running keeps a VM on a worker, then idle it is stopped', async () => {
+    const worker = onNode(2);
+    const manager = onNode(0);
+    const before = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = cluster.manager.host;
+    const notices: Notice[] = [];
+    const ctx = openBerth(home, { send: async (n) => void notices.push(n) });
+    await ok(['config', 'set', 'idle-timeout', '1m']);
+    const busy = b(['vm', 'exec', worker, '--', 'sleep', '15']);
+    try {
+      await waitFor(
+        'the command to run in the VM on the worker',
+        async () => ((await containerOf(worker)).ExecIDs ?? []).length > 0,
+        20_000,
+      );
+      const first = await enforcePolicies(ctx, new Date(Date.now() + 3 * 3600_000));
+      // The manager's VM is idle; the worker's runs a command (seen on the worker's engine).
+      expect(first.map((a) => [a.vm, a.action, a.reason])).toEqual([[`${manager}/main`, 'stopped', 'idle']]);
+      await busy;
+      const second = await enforcePolicies(ctx, new Date(Date.now() + 6 * 3600_000));
+      expect(second.map((a) => [a.vm, a.action, a.reason])).toEqual([[`${worker}/main`, 'stopped', 'idle']]);
+      expect(notices.map((n) => n.to).sort()).toEqual([manager, worker].sort());
+    } finally {
+      await busy.catch(() => undefined);
+      if (before === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = before;
+      await ok(['config', 'unset', 'idle-timeout']);
+    }
+    for (const login of [manager, worker]) await ok(['vm', 'start', login]);
+    expect((await vms()).map((v) => v.state)).toEqual(['running', 'running']);
   }, 120_000);
 
   it('a container Swarm replaces on its own (its process killed on the node) is checked and followed: exec reaches the new one', async () => {
