@@ -23,6 +23,7 @@ import { FirewallKeeper } from './firewall.js';
 import { RotatingLogFile } from './log-file.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { NodeEvents } from './node-events.js';
 import { Scheduler } from './scheduler.js';
 import { newSession, SessionRegistry } from './sessions.js';
 import { SshGateway } from './ssh/server.js';
@@ -259,6 +260,9 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
     log.info({ component: 'daemon', ...restored }, 'home disks restored');
   const events = new EventsFollower(ctx, components, log.child({ component: 'events' }), metrics, () => firewall.kick());
   events.start();
+  // Swarm mode: each worker node's engine too (nothing in local mode).
+  const nodeEvents = new NodeEvents(ctx, components, log.child({ component: 'nodes' }), metrics);
+  nodeEvents.start();
   const scheduler = new Scheduler(ctx, components, log.child({ component: 'scheduler' }), metrics, sessions);
   scheduler.start();
   if (config['ssh.enabled']) {
@@ -353,6 +357,7 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
         await api.close().catch(() => undefined);
         await scheduler.stop().catch(() => undefined);
         await events.stop().catch(() => undefined);
+        await nodeEvents.stop().catch(() => undefined);
         await firewall.stop().catch(() => undefined);
         clearTimeout(hardStop);
         resolve();

@@ -1,6 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { instanceFilter } from '../src/docker/labels.js';
 import type { Berth } from '../src/services/context.js';
+import { withDeadline } from '../src/services/deadline.js';
+import { engineMode, NODE_DEADLINE_MS } from '../src/services/engines.js';
+import { type NodeUsage, nodeUsage } from '../src/services/nodes.js';
 import { USER_STATUSES } from '../src/state/schema.js';
 
 export interface Metrics {
@@ -43,8 +46,29 @@ export interface AgentMetrics {
   tokens: Counter<'agent' | 'direction'>;
 }
 
+/** One reading of the nodes serves every gauge of a scrape. */
+const NODE_READING_MS = 1000;
+
 export function createMetrics(ctx: Berth): Metrics {
   const registry = new Registry();
+  let nodes: { at: number; value: Promise<Awaited<ReturnType<typeof nodeUsage>> | null> } | null = null;
+  /** The nodes and their VMs (swarm mode; null in local mode or when the manager does not answer). */
+  const swarm = async () => {
+    if (engineMode(await ctx.store.snapshot()) !== 'swarm') return null;
+    // A reading on its way serves; a finished one for NODE_READING_MS after it finished.
+    if (!nodes || Date.now() - nodes.at > NODE_READING_MS) {
+      const entry = {
+        at: Number.POSITIVE_INFINITY,
+        value: withDeadline(NODE_DEADLINE_MS * 3, 'read the Swarm nodes', () => nodeUsage(ctx))
+          .catch(() => null)
+          .finally(() => {
+            entry.at = Date.now();
+          }),
+      };
+      nodes = entry;
+    }
+    return nodes.value;
+  };
   // The event-loop lag monitor samples every 10 ms by default: about 1 % of a core at rest.
   collectDefaultMetrics({ register: registry, prefix: 'berth_daemon_', eventLoopMonitoringPrecision: 1000 });
   new Gauge({
@@ -55,12 +79,50 @@ export function createMetrics(ctx: Berth): Metrics {
     async collect() {
       this.reset();
       const state = await ctx.store.read();
+      if (engineMode(state) === 'swarm') {
+        // Every node's VMs, as `vm list` reads them (a node that does not answer: its VMs node-down).
+        const usage = await swarm();
+        if (!usage) for (const _ of state.vms) this.inc({ state: 'unknown' });
+        for (const vm of usage?.vms ?? []) this.inc({ state: vm.state });
+        return;
+      }
       const containers = await (await ctx.runtime()).containers(instanceFilter(state.instanceId)).catch(() => null);
       const byId = new Map((containers ?? []).map((c) => [c.id, c.state]));
       for (const vm of state.vms) {
         const s = containers === null ? 'unknown' : vm.phase === 'creating' ? 'creating' : (byId.get(vm.containerId ?? '') ?? 'missing');
         this.inc({ state: s });
       }
+    },
+  });
+  // Swarm mode: one series per node (labelled by hostname) and state; nothing in local mode.
+  const perNode = (name: string, help: string, value: (n: NodeUsage) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['node'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const n of (await swarm())?.nodes ?? []) this.set({ node: n.hostname }, value(n));
+      },
+    });
+  perNode('berth_node_up', "Swarm mode: whether the node's engine answers (1) or not (0)", (n) => (n.up ? 1 : 0));
+  perNode('berth_node_cpus', 'Swarm mode: CPUs of the node', (n) => n.cpus);
+  perNode('berth_node_memory_bytes', 'Swarm mode: memory of the node', (n) => n.memoryBytes);
+  perNode('berth_node_reserved_cpus', "Swarm mode: CPUs berth's VMs that should run on the node reserve", (n) => n.reserved.cpus);
+  perNode(
+    'berth_node_reserved_memory_bytes',
+    "Swarm mode: memory berth's VMs that should run on the node reserve",
+    (n) => n.reserved.memoryBytes,
+  );
+  new Gauge({
+    name: 'berth_node_vms',
+    help: "Swarm mode: berth's VMs on each node, by state (node-down: its engine does not answer)",
+    labelNames: ['node', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const n of (await swarm())?.nodes ?? []) for (const [state, count] of n.vms) this.set({ node: n.hostname, state }, count);
     },
   });
   new Gauge({

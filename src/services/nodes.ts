@@ -5,6 +5,7 @@ import { BerthError } from '../errors.js';
 import type { State } from '../state/schema.js';
 import { formatSize } from '../values/sizes.js';
 import type { NodeView } from '../views/node-view.js';
+import type { VmView } from '../views/vm-view.js';
 import type { Berth } from './context.js';
 import { withDeadline } from './deadline.js';
 import {
@@ -18,6 +19,7 @@ import {
   swarmManager,
 } from './engines.js';
 import { type FirewallReport, firewallStatus, nodeFirewallStatus } from './firewall.js';
+import { listVms } from './vm-status.js';
 
 function requireSwarm(state: State): void {
   if (engineMode(state) !== 'swarm') {
@@ -195,4 +197,45 @@ export async function setNodeDrained(ctx: Berth, name: string, drained: boolean)
     else st.nodes.push({ id: node.id, hostname: node.hostname, endpoint: '', drained });
   });
   return viewOf(ctx, await ctx.store.read(), node, self, false);
+}
+
+/** What `/metrics` shows of one Swarm node (labelled by its hostname: one series per node). */
+export interface NodeUsage {
+  hostname: string;
+  /** Its engine answered within the node deadline. */
+  up: boolean;
+  cpus: number;
+  memoryBytes: number;
+  /** What berth's VMs that should run there reserve. */
+  reserved: { cpus: number; memoryBytes: number };
+  /** berth's VMs there, by the state `vm list` shows (node-down when its engine does not answer). */
+  vms: Map<string, number>;
+}
+
+/**
+ * Each node's engine asked (in parallel, each within the node deadline) and each node's VMs read
+ * as `vm list` reads them: one container list per node, whatever the number of VMs. Also the
+ * states of all VMs, for the totals.
+ */
+export async function nodeUsage(ctx: Berth): Promise<{ nodes: NodeUsage[]; vms: VmView[] }> {
+  const [nodes, vms, { nodeId: self }] = await Promise.all([
+    listNodes(ctx, { check: true }),
+    listVms(ctx, { all: true }),
+    swarmManager(ctx),
+  ]);
+  return {
+    vms,
+    nodes: nodes.map((n) => {
+      const states = new Map<string, number>();
+      for (const vm of vms) if ((vm.node ?? self) === n.id) states.set(vm.state, (states.get(vm.state) ?? 0) + 1);
+      return {
+        hostname: n.hostname,
+        up: n.engineState === 'ok',
+        cpus: n.cpus,
+        memoryBytes: n.memoryBytes,
+        reserved: { cpus: n.reserved.cpus, memoryBytes: n.reserved.memoryBytes },
+        vms: states,
+      };
+    }),
+  };
 }

@@ -141,6 +141,7 @@ export async function openGatewayVm(
   if (vm.phase !== 'ready' || !vm.containerId) {
     throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} is still being created.`, 'Try again in a moment.');
   }
+  // The VM's own engine (on Swarm its node's, NODE_DOWN when it does not answer) and its container now (Swarm may have replaced it).
   const details = await inspectOnNode(ctx, vm);
   if (details?.running) return { vm, helper: vmHelper(details.labels) };
   if (!cfg['ssh.autostart']) {

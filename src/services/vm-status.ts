@@ -211,10 +211,16 @@ function withAgents(view: VmView, agents: string[], runs: Map<string, number> | 
   return { ...view, agents, agentRunning: runs ? (runs.get(view.ref) ?? 0) > 0 : null };
 }
 
-/** Re-reads every VM from the engine and records what changed (after the daemon lost the engine). */
-export async function reconcileObserved(ctx: Berth): Promise<void> {
+/**
+ * Re-reads every VM from the engine and records what changed (after the daemon lost the engine).
+ * `node` (swarm): only the VMs on that node, from its engine, within the node deadline.
+ */
+export async function reconcileObserved(ctx: Berth, node?: { id: string; hostname: string }): Promise<void> {
   const state = await ctx.store.read();
-  await observe(ctx, await ctx.runtime(), state, state.vms);
+  if (!node) return void (await observe(ctx, await ctx.runtime(), state, state.vms));
+  const runtime = await reachable(await nodeEngine(ctx, node.id), node.hostname);
+  const vms = state.vms.filter((vm) => vm.node === node.id);
+  await withDeadline(NODE_DEADLINE_MS * 2, 're-read the VMs', () => observe(ctx, runtime, state, vms));
 }
 
 /** Containers of this berth home on the engine, by id. */

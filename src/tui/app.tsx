@@ -7,9 +7,10 @@ import type { DataSource, LiveVm, PlanRow, Snapshot, UserRow, VmRow } from './da
 import { Details } from './details.js';
 import { EventsView, eventKey } from './events-view.js';
 import { mb } from './format.js';
-import { Header, TABS, type Tab, TabBar } from './header.js';
+import { Header, LOCAL_TABS, TABS, type Tab, TabBar } from './header.js';
 import { HelpOverlay } from './help-overlay.js';
 import { LogsPane } from './logs-pane.js';
+import { NodesTable } from './nodes-table.js';
 import { PlanPicker } from './plan-picker.js';
 import { PlansTable } from './plans-table.js';
 import { ScheduleView } from './schedule-view.js';
@@ -106,6 +107,7 @@ const HINTS: Record<Tab, string> = {
   Plans: '/ filter ? help',
   Schedule: 'm maintenance on/off ? help',
   Events: '/ filter ? help',
+  Nodes: '/ filter ? help',
 };
 
 const matches = (filter: string, ...fields: Array<string | number | null>) =>
@@ -280,7 +282,7 @@ export function App({
     return numbers ? { ...vm, ...numbers } : vm;
   });
   const vms = sortVms(
-    rows.filter((vm) => matches(filter, vm.ref, vm.plan, vm.state)),
+    rows.filter((vm) => matches(filter, vm.ref, vm.plan, vm.state, vm.nodeName ?? null)),
     sort,
     now,
   );
@@ -288,12 +290,17 @@ export function App({
   const plans: PlanRow[] = (snap?.plans ?? []).filter((p) => matches(filter, p.name, ...p.users));
   const events: VmEventEntry[] = (snap?.events ?? []).filter((e) => matches(filter, e.vm, e.kind, e.reason));
   const windows = snap?.maintenance.schedules ?? [];
+  // Swarm: the nodes (null on one engine, which has no Nodes tab).
+  const swarm = Boolean(snap?.nodes);
+  const tabs = swarm ? TABS : LOCAL_TABS;
+  const nodes = snap?.nodes ? snap.nodes.filter((n) => matches(filter, n.hostname, n.role, n.state, n.availability)) : null;
   const keysOf: Record<Tab, string[]> = {
     VMs: vms.map((v) => v.ref),
     Users: users.map((u) => u.login),
     Plans: plans.map((p) => p.name),
     Schedule: windows.map((s) => s.id),
     Events: events.map(eventKey),
+    Nodes: (nodes ?? []).map((n) => n.id),
   };
   const current = (t: Tab): string | null => {
     const keys = keysOf[t];
@@ -449,10 +456,10 @@ export function App({
       return;
     }
     const number = Number(input);
-    if (Number.isInteger(number) && number >= 1 && number <= TABS.length) return setTab(TABS[number - 1] as Tab);
-    const at = TABS.indexOf(tab);
-    if (key.rightArrow || (key.tab && !key.shift)) return setTab(TABS[(at + 1) % TABS.length] as Tab);
-    if (key.leftArrow || (key.tab && key.shift)) return setTab(TABS[(at + TABS.length - 1) % TABS.length] as Tab);
+    if (Number.isInteger(number) && number >= 1 && number <= tabs.length) return setTab(tabs[number - 1] as Tab);
+    const at = Math.max(0, tabs.indexOf(tab));
+    if (key.rightArrow || (key.tab && !key.shift)) return setTab(tabs[(at + 1) % tabs.length] as Tab);
+    if (key.leftArrow || (key.tab && key.shift)) return setTab(tabs[(at + tabs.length - 1) % tabs.length] as Tab);
     if (key.downArrow || input === 'j') return move(1);
     if (key.upArrow || input === 'k') return move(-1);
 
@@ -561,7 +568,7 @@ export function App({
   else if (tab === 'VMs')
     content = (
       <Box flexDirection="column">
-        <VmTable vms={vms} selected={current('VMs')} width={width} height={tableHeight} now={now} />
+        <VmTable vms={vms} selected={current('VMs')} width={width} height={tableHeight} now={now} nodes={swarm} />
         {logs ? <LogsPane vm={logs.ref} lines={logs.lines} ended={logs.ended} height={logsHeight} width={width} /> : null}
       </Box>
     );
@@ -569,6 +576,7 @@ export function App({
   else if (tab === 'Plans') content = <PlansTable plans={plans} selected={current('Plans')} width={width} height={tableHeight} />;
   else if (tab === 'Schedule')
     content = <ScheduleView maintenance={snap.maintenance} selected={current('Schedule')} width={width} height={tableHeight} />;
+  else if (tab === 'Nodes') content = <NodesTable nodes={nodes} selected={current('Nodes')} width={width} height={tableHeight} />;
   else content = <EventsView events={events} selected={current('Events')} width={width} height={tableHeight} />;
 
   const problems = snap?.problems ?? [];
@@ -599,7 +607,7 @@ export function App({
           daemon={snap?.daemon ?? null}
           maintenance={snap?.maintenance ?? null}
         />
-        <TabBar active={tab} hint={HINTS[tab]} />
+        <TabBar active={tab} hint={HINTS[tab]} tabs={tabs} />
         <Box flexDirection="column" height={body} overflow="hidden">
           {content}
         </Box>

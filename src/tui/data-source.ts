@@ -7,8 +7,10 @@ import { daemonStatus } from '../services/daemon-control.js';
 import type { DaemonStatus } from '../services/daemon-routes.js';
 import { withDeadline } from '../services/deadline.js';
 import { watchEngine } from '../services/engine-watch.js';
+import { engineMode, swarmManager } from '../services/engines.js';
 import { type EngineHost, engineHost, type HostSummary, hostSummary } from '../services/host.js';
 import { enterMaintenance, leaveMaintenance, type MaintenanceStatus, maintenanceStatus } from '../services/maintenance.js';
+import { listNodes } from '../services/nodes.js';
 import { sessionCounts } from '../services/ssh-sessions.js';
 import { approveUser, rejectUser, revokeUser, setUser } from '../services/users.js';
 import type { BulkProgress } from '../services/vm-bulk.js';
@@ -20,6 +22,7 @@ import { destroyVm, restartVm, startVm, stopVm } from '../services/vms.js';
 import type { State, UserStatus, VmEventEntry } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
 import { effectiveConfig } from '../values/config-keys.js';
+import type { NodeView } from '../views/node-view.js';
 import { type VmView, vmView } from '../views/vm-view.js';
 
 /** A VM as the VMs tab shows it: the view of `vm list`, with live numbers when it runs (they come apart, see `liveStats`). */
@@ -33,6 +36,8 @@ export interface VmRow extends VmView {
   pending?: boolean;
   /** Agent runs in progress in it (from chat); null when no daemon can tell. */
   agentRuns?: number | null;
+  /** On Swarm: the hostname of its node (the manager's for a VM made before swarm mode). */
+  nodeName?: string | null;
 }
 
 /** Live numbers of a running VM; CPU is null until there are two readings. */
@@ -82,6 +87,8 @@ export interface Snapshot {
   users: UserRow[];
   plans: PlanRow[];
   events: VmEventEntry[];
+  /** On Swarm: its nodes, as `berth node list` shows them; null (or absent) on one engine. */
+  nodes?: NodeView[] | null;
   problems: string[];
 }
 
@@ -119,6 +126,8 @@ export interface DataSource {
   close?(): void;
 }
 
+/** How long the nodes (and whether each engine answers) are kept; they are read again in the background. */
+const NODES_MS = 10_000;
 /** How long the engine's host info is kept. */
 const ENGINE_HOST_MS = 30_000;
 /** How long a snapshot waits for the engine's host info before it shows the rest without it. */
@@ -159,6 +168,29 @@ export function berthDataSource(ctx: Berth): DataSource {
       );
     }
     return engine;
+  };
+  // The nodes and whether each one's engine answers (a deadline each): read every NODES_MS, never holding a refresh up for long.
+  let nodesRead: { at: number; value: Promise<NodeView[]> } | null = null;
+  let nodesKnown: NodeView[] | null = null;
+  const nodesNow = async (state: State): Promise<NodeView[] | null> => {
+    if (engineMode(state) !== 'swarm') return null;
+    if (!nodesRead || Date.now() - nodesRead.at > NODES_MS) {
+      const value = listNodes(ctx, { check: true });
+      nodesRead = { at: Date.now(), value };
+      value.then(
+        (list) => {
+          nodesKnown = list;
+        },
+        () => {
+          nodesRead = null;
+        },
+      );
+    }
+    const waited = await Promise.race([
+      nodesRead.value.catch(() => null),
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), ENGINE_WAIT_MS).unref()),
+    ]);
+    return waited ?? nodesKnown ?? [];
   };
   const live = vmLiveStats(ctx);
   const engineWatch = watchEngine(ctx);
@@ -207,6 +239,8 @@ export function berthDataSource(ctx: Berth): DataSource {
         users: userRows(state),
         plans: planRows(state),
         events: [],
+        // The Nodes tab from the first screen on (its rows come with the first snapshot).
+        nodes: engineMode(state) === 'swarm' ? [] : null,
         problems: [],
       };
     },
@@ -247,6 +281,15 @@ export function berthDataSource(ctx: Berth): DataSource {
         latestVmEvents(view),
       ]);
       const runs = sessions?.agent ?? null;
+      const nodes = await nodesNow(state).catch(soft('Swarm nodes', []));
+      // A VM without a node (made before swarm mode) is on the manager's engine.
+      const self = nodes
+        ? await swarmManager(ctx).then(
+            (m) => m.nodeId,
+            () => undefined,
+          )
+        : undefined;
+      const hostnames = new Map((nodes ?? []).map((n) => [n.id, n.hostname]));
       const agentsByImage = new Map<string, string[] | null>();
       for (const image of new Set((views ?? []).map((v) => v.image))) agentsByImage.set(image, await agentsOf(image));
       if (summary || views) reach = 'up';
@@ -262,6 +305,7 @@ export function berthDataSource(ctx: Berth): DataSource {
           sessions: sessions ? (sessions.ssh.get(view.ref) ?? 0) : null,
           ...(agentsByImage.get(view.image) ? { agents: agentsByImage.get(view.image) as string[] } : {}),
           agentRuns: runs ? (runs.get(view.ref) ?? 0) : null,
+          ...(nodes ? { nodeName: hostnames.get(view.node ?? self ?? '') ?? view.node } : {}),
         }),
       );
       return {
@@ -274,6 +318,7 @@ export function berthDataSource(ctx: Berth): DataSource {
         users: userRows(state),
         plans: planRows(state),
         events,
+        nodes,
         problems,
       };
     },

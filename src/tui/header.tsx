@@ -51,13 +51,15 @@ export function Header({ host, engine, daemon, maintenance }: HeaderProps) {
   );
 }
 
-export const TABS = ['VMs', 'Users', 'Plans', 'Schedule', 'Events'] as const;
+export const TABS = ['VMs', 'Users', 'Plans', 'Schedule', 'Events', 'Nodes'] as const;
 export type Tab = (typeof TABS)[number];
+/** The tabs on one engine (config engine local): no Nodes. */
+export const LOCAL_TABS: readonly Tab[] = TABS.filter((t) => t !== 'Nodes');
 
-export function TabBar({ active, hint }: { active: Tab; hint: string }) {
+export function TabBar({ active, hint, tabs = TABS }: { active: Tab; hint: string; tabs?: readonly Tab[] }) {
   return (
     <Text wrap="truncate">
-      {TABS.map((tab, i) => (
+      {tabs.map((tab, i) => (
         <Text key={tab} inverse={tab === active} bold={tab === active}>
           {tab === active ? `[${i + 1} ${tab}]` : ` ${i + 1} ${tab} `}
         </Text>

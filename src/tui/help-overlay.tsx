@@ -4,7 +4,7 @@ export const KEYS: Array<[string, Array<[string, string]>]> = [
   [
     'Everywhere',
     [
-      ['1-5, Tab, ←/→', 'switch tab'],
+      ['1-6, Tab, ←/→', 'switch tab (6 Nodes: on Swarm)'],
       ['↑/↓, j/k', 'select'],
       ['/', 'filter the list (Enter keeps it, Esc clears)'],
       ['?', 'this help'],

@@ -58,10 +58,22 @@ function stateText(vm: VmRow): string {
   return vm.stopReason && vm.state === 'exited' ? `stopped:${vm.stopReason}` : vm.state === 'exited' ? 'stopped' : vm.state;
 }
 
-export function vmColumns(now: Date): Column<VmRow>[] {
+/** The node column (Swarm): the node's hostname, in red with a mark when its engine does not answer. */
+const NODE_COLUMN: Column<VmRow> = {
+  title: 'NODE',
+  width: 8,
+  max: 32,
+  priority: 8,
+  text: (vm) => `${vm.state === 'node-down' ? '✗ ' : ''}${vm.nodeName ?? vm.node ?? DASH}`,
+  colour: (vm) => (vm.state === 'node-down' ? 'red' : undefined),
+};
+
+/** `nodes`: the VMs run on a Swarm (a NODE column after the VM's name). */
+export function vmColumns(now: Date, nodes = false): Column<VmRow>[] {
   return [
     { title: 'USER', width: 8, grow: true, priority: 9, text: (vm) => vm.user },
     { title: 'VM', width: 4, grow: true, priority: 9, text: (vm) => vm.name },
+    ...(nodes ? [NODE_COLUMN] : []),
     { title: 'PLAN', width: 8, priority: 5, text: (vm) => vm.plan },
     // 16 cells hold every state but `stopped:maintenance`, which gets its 19 when there is room.
     { title: 'STATE', width: 16, max: 19, priority: 10, text: stateText, colour: (vm) => (vm.pending ? 'gray' : stateColour(vm.state)) },
@@ -88,12 +100,14 @@ export interface VmTableProps {
   width: number;
   height: number;
   now: Date;
+  /** On Swarm: show each VM's node. */
+  nodes?: boolean;
 }
 
-export function VmTable({ vms, selected, width, height, now }: VmTableProps) {
+export function VmTable({ vms, selected, width, height, now, nodes }: VmTableProps) {
   return (
     <Table
-      columns={vmColumns(now)}
+      columns={vmColumns(now, nodes)}
       rows={vms}
       rowKey={(vm) => vm.ref}
       selected={selected}

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -10,13 +11,14 @@ import type { Notice } from '../../src/services/notify.js';
 import { enforcePolicies } from '../../src/services/vm-policies.js';
 import { NodeViewSchema } from '../../src/views/node-view.js';
 import { VmViewSchema } from '../../src/views/vm-view.js';
-import { berth, freePort } from '../helpers/cli.js';
-import { waitFor } from '../helpers/daemon.js';
+import { BIN, berth, freePort } from '../helpers/cli.js';
+import { daemonLog, state, waitFor } from '../helpers/daemon.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
 import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
 import { sshClientOptions } from '../helpers/ssh.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
+import { pane, tmux } from '../helpers/terminal.js';
 
 /**
  * berth on a real three-node Docker Swarm (test/helpers/swarm-cluster.ts): each node a dockerd
@@ -31,6 +33,19 @@ const users = [unique('sw1'), unique('sw2'), unique('sw3'), unique('sw4')];
 const nodeOf = new Map<string, string>();
 
 const b = (args: string[]): Promise<NsRun> => cluster.manager.berth(home, args);
+/** The daemon's /metrics, through its control socket (a file: reachable from outside the manager's namespace). */
+const getMetrics = (): Promise<string> =>
+  new Promise((resolve, reject) => {
+    request({ socketPath: join(home, 'berth.sock'), path: '/metrics' }, (res) => {
+      let body = '';
+      res.on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .end();
+  });
 async function ok(args: string[]): Promise<string> {
   const r = await b(args);
   expect(r.code, `berth ${args.join(' ')}: ${r.stderr}`).toBe(0);
@@ -432,7 +447,113 @@ describe('berth on a three-node Swarm', () => {
       { input: 'GET / HTTP/1.0\r\n\r\n' },
     );
     expect(forwarded.stdout, forwarded.stderr).toContain('forwarded-from-worker');
+    // The gateway asked the VM's node whether it runs: it did not start it again (no start by the user in the log).
+    const events = (await state(home)).events as Array<{ vm: string; kind: string; reason: string }>;
+    expect(events.filter((e) => e.vm.startsWith(`${login}/`) && e.kind === 'start' && e.reason === `user ${login}`)).toEqual([]);
   }, 90_000);
+
+  it("the daemon follows each worker's engine: a VM killed on its node is logged with the node, its owner told, and followed into its new task", async () => {
+    const login = onNode(2);
+    const node3 = cluster.hostnames[2] as string;
+    const component = async () =>
+      (
+        JSON.parse(await ok(['daemon', 'status', '--json'])) as { components: Array<{ name: string; state: string; detail: string }> }
+      ).components.find((c) => c.name === 'nodes');
+    await waitFor(
+      'the worker nodes followed',
+      async () => /following the events of 2 of 2 /.test((await component())?.detail ?? ''),
+      30_000,
+    );
+    const started = Date.now();
+    const since = new Date(started).toISOString();
+    const events = async () => (await state(home)).events as Array<{ at: string; vm: string; kind: string; reason: string }>;
+    // This VM's events from now on (berth's own starts and stops of it are in the log before).
+    const mine = async (kind: string) => (await events()).filter((e) => e.vm.startsWith(`${login}/`) && e.kind === kind && e.at >= since);
+    const before = (await containerOf(login)).Id;
+    await engineOf(nodeOf.get(login) as string)
+      .docker.getContainer(before)
+      .kill();
+    const [died] = await waitFor('the death in the event log', async () => ((await mine('die')).length ? mine('die') : null), 20_000);
+    console.log(`kill on a worker -> event log: ${Date.now() - started} ms`);
+    expect(died?.reason).toContain(`on node ${node3}`);
+    await waitFor('the owner told', async () => (await daemonLog(home)).includes('"kind":"vm-died"'), 10_000);
+    // Swarm runs a new task (a new container) on the pinned node; the record follows it as it starts.
+    const [back] = await waitFor('the restart in the event log', async () => ((await mine('start')).length ? mine('start') : null), 30_000);
+    expect(back?.reason).toBe(`restarted by the engine on node ${node3}`);
+    // The record takes the new container on once its hardening is checked (the backend, as for any use of it).
+    const record = await waitFor(
+      'the record on the new container',
+      async () => {
+        const r = ((await state(home)).vms as Array<{ user: string; containerId: string }>).find((v) => v.user === login);
+        return r && r.containerId !== before ? r : null;
+      },
+      20_000,
+    );
+    expect(record.containerId).toBe((await containerOf(login)).Id);
+    // A second death, of the new container, is recorded too.
+    await engineOf(nodeOf.get(login) as string)
+      .docker.getContainer(record.containerId)
+      .kill();
+    await waitFor('the second death', async () => (await mine('die')).length === 2, 20_000);
+  }, 60_000);
+
+  it('/metrics has a series per node: its engine up, its VMs by state, what they reserve of it', async () => {
+    const metrics = await getMetrics();
+    const value = (name: string, labels: string) =>
+      Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+    for (const host of cluster.hostnames) expect(value('berth_node_up', `node="${host}"`), host).toBe(1);
+    const [n1, n2, n3] = cluster.hostnames as [string, string, string];
+    await waitFor('node 3 VM running again', async () => (await vms()).every((v) => v.state === 'running'), 30_000);
+    const again = await getMetrics();
+    const count = (node: string, st: string) =>
+      Number(new RegExp(`^berth_node_vms\\{node="${node}",state="${st}"\\} (\\S+)$`, 'm').exec(again)?.[1] ?? 0);
+    expect([count(n1, 'running'), count(n2, 'running'), count(n3, 'running')]).toEqual([1, 0, 1]);
+    expect(value('berth_node_reserved_cpus', `node="${n1}"`)).toBe(0.5);
+    expect(value('berth_node_reserved_cpus', `node="${n2}"`)).toBe(0);
+    const memory = value('berth_node_memory_bytes', `node="${n3}"`);
+    expect(value('berth_node_reserved_memory_bytes', `node="${n3}"`) / memory).toBeCloseTo(0.6, 1);
+    expect(again).toMatch(/^berth_vms\{state="running"\} 2$/m);
+    // Bounded: one series per node, none per VM.
+    expect(again.match(/^berth_node_up\{/gm)).toHaveLength(3);
+  }, 60_000);
+
+  it('a node whose engine never answers (its dockerd frozen) is reported within the deadlines; the daemon and /metrics are not held up; it is followed again when it answers', async () => {
+    const n2 = cluster.hostnames[1] as string;
+    const node2 = cluster.nodes[1] as NetnsEngine;
+    // Its dockerd process, by its data directory (SIGSTOP: the socket takes connections, nothing answers).
+    let pid = 0;
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if ((cmdline.split('\0')[0] ?? '').endsWith('dockerd') && cmdline.includes(node2.dir)) pid = Number(entry);
+    }
+    expect(pid).toBeGreaterThan(0);
+    const nodesComponent = async () =>
+      (
+        JSON.parse(await ok(['daemon', 'status', '--json'])) as { components: Array<{ name: string; state: string; detail: string }> }
+      ).components.find((c) => c.name === 'nodes');
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const frozen = Date.now();
+      await waitFor('node 2 reported not followed', async () => (await nodesComponent())?.detail.includes(`not: ${n2}`), 45_000);
+      console.log(`a frozen node's engine reported by the daemon after ${Date.now() - frozen} ms`);
+      const asked = Date.now();
+      const metrics = await getMetrics();
+      const took = Date.now() - asked;
+      console.log(`/metrics with a frozen node: ${took} ms`);
+      expect(metrics).toContain(`berth_node_up{node="${n2}"} 0`);
+      expect(metrics).toContain(`berth_node_up{node="${cluster.hostnames[0]}"} 1`);
+      expect(took).toBeLessThan(16_000);
+      expect((await vms()).filter((v) => v.state === 'running')).toHaveLength(2);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor(
+      'node 2 followed again',
+      async () => /following the events of 2 of 2 /.test((await nodesComponent())?.detail ?? ''),
+      45_000,
+    );
+  }, 120_000);
 
   it('a node whose engine is stopped shows its VMs node-down; the others are served, the daemon keeps running', async () => {
     const [on1, on3] = [onNode(0), onNode(2)];
@@ -455,6 +576,58 @@ describe('berth on a three-node Swarm', () => {
     };
     expect(status.running).toBe(true);
     console.log(`daemon components with node 3 down: ${status.components.map((c) => `${c.name}=${c.state}`).join(', ')}`);
+    const node3 = cluster.hostnames[2] as string;
+    const metrics = await getMetrics();
+    expect(metrics).toContain(`berth_node_up{node="${node3}"} 0`);
+    expect(metrics).toContain(`berth_node_up{node="${cluster.hostnames[0]}"} 1`);
+    expect(metrics).toContain(`berth_node_vms{node="${node3}",state="node-down"} 1`);
+    await waitFor(
+      "node 3's events not followed",
+      async () => {
+        const s = JSON.parse(await ok(['daemon', 'status', '--json'])) as {
+          components: Array<{ name: string; state: string; detail: string }>;
+        };
+        const nodes = s.components.find((c) => c.name === 'nodes');
+        return nodes?.state === 'failed' && nodes.detail.includes(`not: ${node3}`);
+      },
+      30_000,
+    );
     await ok(['daemon', 'stop']);
   }, 90_000);
+
+  it('berth tui on the manager: a NODE column (node 3 down, marked) and a Nodes tab as node list says', async () => {
+    const session = `berth-swarm-tui-${process.pid}`;
+    const [on1, on3] = [onNode(0), onNode(2)];
+    const [n1, , n3] = cluster.hostnames as [string, string, string];
+    // A table row (the header line names the manager's host too).
+    const lineOf = (shown: string, text: string) => shown.split('\n').find((l) => l.includes(text) && /^[> ] /.test(l)) ?? '';
+    try {
+      await tmux(
+        'new-session',
+        '-d',
+        '-s',
+        session,
+        '-x',
+        '160',
+        '-y',
+        '30',
+        `nsenter --net=/run/netns/${cluster.manager.netns} env -u CI BERTH_HOME=${home} DOCKER_HOST=${cluster.manager.host} TERM=xterm-256color node ${BIN} tui; sleep 60`,
+      );
+      const { shows } = pane(session);
+      let shown = await shows(
+        (s) => lineOf(s, on1).includes('running') && lineOf(s, on3).includes('node-down'),
+        'the VMs with their states',
+      );
+      expect(shown).toMatch(/USER\s+VM\s+NODE\s+PLAN\s+STATE/);
+      expect(lineOf(shown, on1)).toContain(n1);
+      expect(lineOf(shown, on3)).toContain(`✗ ${n3}`);
+      await tmux('send-keys', '-t', session, '6');
+      shown = await shows((s) => s.includes('[6 Nodes]') && /ENGINE/.test(s) && lineOf(s, n3).includes('down'), 'the Nodes tab');
+      expect(lineOf(shown, n1)).toMatch(/leader\s+ready\s+ok\s+active\s+–\s+1\s+0\.5\//);
+      expect(lineOf(shown, n3)).toMatch(/worker\s+\S+\s+down\s+active\s+–\s+1\s+0\.5\//);
+      await tmux('send-keys', '-t', session, 'q');
+    } finally {
+      await tmux('kill-session', '-t', session).catch(() => undefined);
+    }
+  }, 60_000);
 });

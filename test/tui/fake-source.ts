@@ -1,6 +1,7 @@
 import type { MaintenanceStatus } from '../../src/services/maintenance.js';
 import type { VmEventEntry } from '../../src/state/schema.js';
 import type { DataSource, LiveVm, PlanRow, Snapshot, UserRow, VmRow } from '../../src/tui/data-source.js';
+import type { NodeView } from '../../src/views/node-view.js';
 
 /** A VM as the real data source would give it, running, with stats. */
 export function vmRow(user: string, name: string, over: Partial<VmRow> = {}): VmRow {
@@ -85,6 +86,8 @@ export class FakeSource implements DataSource {
   /** Steps maintenance on/off tell of their progress, then wait for `actionGate` when set. */
   progressSteps: string[] = [];
   actionGate: Promise<void> | null = null;
+  /** On Swarm: its nodes (null: one engine). */
+  nodes: NodeView[] | null = null;
   /** Whether the engine answers ('waiting': not yet; 'down': it was asked and did not). */
   engine: 'up' | 'down' | 'waiting' = 'up';
 
@@ -137,6 +140,7 @@ export class FakeSource implements DataSource {
       users: this.users.map((u) => ({ ...u })),
       plans: this.plans.map((p) => ({ ...p, users: this.users.filter((u) => u.plan === p.name).map((u) => u.login) })),
       events: [...this.events],
+      nodes: this.nodes ? structuredClone(this.nodes) : null,
       problems: [...this.problems],
     };
   }
@@ -210,4 +214,28 @@ export class FakeSource implements DataSource {
     if (!user) throw new Error(`no user ${login}`);
     Object.assign(user, change);
   }
+}
+
+/** A Swarm node as `berth node list` shows it, ready, its engine answering. */
+export function nodeRow(hostname: string, over: Partial<NodeView> = {}): NodeView {
+  return {
+    id: `id-${hostname}`,
+    hostname,
+    role: 'worker',
+    leader: false,
+    state: 'ready',
+    availability: 'active',
+    drained: false,
+    engine: `tcp://${hostname}:2376`,
+    engineState: 'ok',
+    cpus: 8,
+    memoryBytes: 16 * 1024 ** 3,
+    memory: '16g',
+    gpus: 0,
+    reserved: { cpus: 1, memoryBytes: 1024 ** 3, memory: '1g', gpus: 0 },
+    vms: 1,
+    acceptsVms: true,
+    problems: [],
+    ...over,
+  };
 }

@@ -56,4 +56,35 @@ describe('engine events recorded on VMs', () => {
     expect(await recordVmEvent(ctx, { ...die, time: new Date('2026-01-01T02:00:00.000Z') })).toBe('die alice/main');
     expect(sent).toHaveLength(2);
   });
+
+  it("on Swarm: a death on a worker names the node; the events of the task's new container are known by its labels until berth takes it on", async () => {
+    await store.transact((state) => {
+      Object.assign(state.vms[0] as Vm, { node: 'node-w1' });
+    });
+    const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 1, m));
+    const labels = { user: 'alice', vm: 'main' };
+    expect(await recordVmEvent(ctx, { containerId: 'c0ffee', action: 'die', exitCode: 137, time: at(0), labels, node: 'w1' })).toBe(
+      'die alice/main',
+    );
+    // Another user's labels take nothing.
+    await recordVmEvent(ctx, { containerId: 'other', action: 'start', time: at(1), labels: { user: 'bob', vm: 'main' }, node: 'w1' });
+    await recordVmEvent(ctx, { containerId: 'new1', action: 'start', time: at(1), labels, node: 'w1' });
+    const state = await store.read();
+    // The record keeps its container: only the backend takes the new one on (after checking its hardening).
+    expect(state.vms[0]?.containerId).toBe('c0ffee');
+    expect(state.events.map((e) => [e.kind, e.reason])).toEqual([
+      ['die', 'exit code 137 on node w1'],
+      ['start', 'restarted by the engine on node w1'],
+    ]);
+    expect(await recordVmEvent(ctx, { containerId: 'new1', action: 'die', exitCode: 1, time: at(2), labels, node: 'w1' })).toBe(
+      'die alice/main',
+    );
+    expect(sent.map((n) => n.kind)).toEqual(['vm-died', 'vm-died']);
+  });
+
+  it("on one engine (no node) the events of a container that is not the record's are not the VM's", async () => {
+    const labels = { user: 'alice', vm: 'main' };
+    expect(await recordVmEvent(ctx, { containerId: 'stray', action: 'die', exitCode: 1, time: new Date(), labels })).toBeNull();
+    expect((await store.read()).events).toEqual([]);
+  });
 });
