@@ -1,5 +1,7 @@
-import { type LiveStats, liveStats } from '../docker/live-stats.js';
+import { type LiveStats, type LiveStatsOptions, type LiveStatsSource, liveStats } from '../docker/live-stats.js';
 import type { Berth } from './context.js';
+import { withDeadline } from './deadline.js';
+import { nodeEngine, reachable } from './engines.js';
 
 export type { LiveStats };
 
@@ -16,34 +18,64 @@ export interface VmLiveStats {
    * now and then where the source can afford it (the cgroup files; not the engine's streams).
    */
   read(
-    visible: Array<{ ref: string; containerId: string }>,
-    others: Array<{ ref: string; containerId: string }>,
+    visible: Array<{ ref: string; containerId: string; node?: string }>,
+    others: Array<{ ref: string; containerId: string; node?: string }>,
   ): Promise<Map<string, LiveStats>>;
   close(): void;
 }
 
-/** For a dashboard: numbers of the VMs on screen first, from a source whose cost does not grow per VM per refresh. */
-export function vmLiveStats(ctx: Berth): VmLiveStats {
-  let source: ReturnType<typeof liveStats> | null = null;
+/** A node whose numbers take longer than this has none this time (the others still have theirs). */
+const NODE_READ_MS = 3000;
+
+type Wanted = { ref: string; containerId: string; node?: string };
+
+/**
+ * For a dashboard: numbers of the VMs on screen first, from a source whose cost does not grow
+ * per VM per refresh; on Swarm one source per node (its cgroup files where it is this machine,
+ * else its engine), the nodes read in parallel.
+ */
+export function vmLiveStats(ctx: Berth, options: LiveStatsOptions = {}): VmLiveStats {
+  const sources = new Map<string, LiveStatsSource>();
   const kept = new Map<string, LiveStats>();
-  let othersAt = 0;
+  const othersAt = new Map<string, number>();
+  const sourceOf = async (node: string) => {
+    let source = sources.get(node);
+    if (!source) {
+      source = liveStats(node ? await reachable(await nodeEngine(ctx, node), node) : await ctx.runtime(), options);
+      sources.set(node, source);
+    }
+    return source;
+  };
+  const readNode = async (node: string, visible: Wanted[], others: Wanted[]) => {
+    const s = await sourceOf(node);
+    const wanted = [...visible];
+    // The engine's streams are for the rows on screen only; the cgroup files are cheap enough for all, now and then.
+    if (s.kind !== 'engine' && Date.now() - (othersAt.get(node) ?? 0) >= OTHERS_EVERY_MS) {
+      othersAt.set(node, Date.now());
+      wanted.push(...others);
+    }
+    const read = await s.read(wanted.map((w) => w.containerId));
+    // Rows on screen read for the first time have no CPU yet: a second reading a moment later gives it.
+    const fresh = visible.filter((v) => read.get(v.containerId)?.cpuPercent === null).map((v) => v.containerId);
+    if (fresh.length && s.kind === 'cgroup') {
+      await new Promise((resolve) => setTimeout(resolve, FIRST_CPU_MS));
+      for (const [id, again] of await s.read(fresh)) read.set(id, again);
+    }
+    return read;
+  };
   return {
     async read(visible, others) {
-      source ??= liveStats(await ctx.runtime());
-      const s = source;
-      const wanted = [...visible];
-      // The engine's streams are for the rows on screen only; the cgroup files are cheap enough for all, now and then.
-      if (s.kind !== 'engine' && Date.now() - othersAt >= OTHERS_EVERY_MS) {
-        othersAt = Date.now();
-        wanted.push(...others);
-      }
-      const read = await s.read(wanted.map((w) => w.containerId));
-      // Rows on screen read for the first time have no CPU yet: a second reading a moment later gives it.
-      const fresh = visible.filter((v) => read.get(v.containerId)?.cpuPercent === null).map((v) => v.containerId);
-      if (fresh.length && s.kind === 'cgroup') {
-        await new Promise((resolve) => setTimeout(resolve, FIRST_CPU_MS));
-        for (const [id, again] of await s.read(fresh)) read.set(id, again);
-      }
+      const nodes = new Set([...visible, ...others].map((w) => w.node ?? ''));
+      const read = new Map<string, LiveStats>();
+      await Promise.all(
+        [...nodes].map(async (node) => {
+          const mine = (list: Wanted[]) => list.filter((w) => (w.node ?? '') === node);
+          const got = await withDeadline(NODE_READ_MS, `read the numbers of node ${node || 'local'}`, () =>
+            readNode(node, mine(visible), mine(others)),
+          ).catch(() => new Map<string, LiveStats>());
+          for (const [id, stats] of got) read.set(id, stats);
+        }),
+      );
       const out = new Map<string, LiveStats>();
       for (const { ref, containerId } of [...visible, ...others]) {
         const now = read.get(containerId);
@@ -54,10 +86,18 @@ export function vmLiveStats(ctx: Berth): VmLiveStats {
       // Only running VMs are asked about: numbers of the others go.
       const asked = new Set([...visible, ...others].map((w) => w.containerId));
       for (const id of kept.keys()) if (!asked.has(id) || kept.size > MAX_KEPT) kept.delete(id);
+      // Sources of nodes no longer asked about go (bounded by the nodes berth knows anyway).
+      for (const [node, source] of sources) {
+        if (!nodes.has(node)) {
+          source.close();
+          sources.delete(node);
+        }
+      }
       return out;
     },
     close() {
-      source?.close();
+      for (const source of sources.values()) source.close();
+      sources.clear();
     },
   };
 }

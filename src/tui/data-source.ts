@@ -202,7 +202,7 @@ export function berthDataSource(ctx: Berth): DataSource {
     }
   };
   /** Container ids of the running VMs of the last snapshot, by ref. */
-  let containers = new Map<string, string>();
+  let containers = new Map<string, { containerId: string; node?: string }>();
   /** The reading `quick` made, which the next snapshot takes over (the state is then read once for both). */
   let primed: Berth | undefined;
   /** The agents each image has, read once per image (images do not change under a tag's id). */
@@ -295,7 +295,11 @@ export function berthDataSource(ctx: Berth): DataSource {
       if (summary || views) reach = 'up';
       // The full container ids (views show short ones): the cgroup files are named by them.
       const running = new Set((views ?? []).filter((v) => v.state === 'running').map((v) => v.ref));
-      containers = new Map(state.vms.flatMap((vm) => (vm.containerId && running.has(vmRef(vm)) ? [[vmRef(vm), vm.containerId]] : [])));
+      containers = new Map(
+        state.vms.flatMap((vm) =>
+          vm.containerId && running.has(vmRef(vm)) ? [[vmRef(vm), { containerId: vm.containerId, node: vm.node }] as const] : [],
+        ),
+      );
       const vms = views?.map(
         (view): VmRow => ({
           ...view,
@@ -324,7 +328,10 @@ export function berthDataSource(ctx: Berth): DataSource {
     },
     async liveStats(visible, others) {
       const known = (refs: string[]) =>
-        refs.flatMap((ref) => (containers.has(ref) ? [{ ref, containerId: containers.get(ref) as string }] : []));
+        refs.flatMap((ref) => {
+          const c = containers.get(ref);
+          return c ? [{ ref, containerId: c.containerId, ...(c.node ? { node: c.node } : {}) }] : [];
+        });
       const read = await withDeadline(LIVE_STATS_MS, "give the VMs' numbers", () => live.read(known(visible), known(others)));
       return new Map(
         [...read].map(([ref, s]) => [

@@ -8,6 +8,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBerth } from '../../src/services/context.js';
 import type { Notice } from '../../src/services/notify.js';
+import { vmLiveStats } from '../../src/services/vm-live-stats.js';
 import { enforcePolicies } from '../../src/services/vm-policies.js';
 import { NodeViewSchema } from '../../src/views/node-view.js';
 import { VmViewSchema } from '../../src/views/vm-view.js';
@@ -345,6 +346,27 @@ describe('berth on a three-node Swarm', () => {
         async () => ((await containerOf(worker)).ExecIDs ?? []).length > 0,
         20_000,
       );
+      // The TUI's live numbers come from each VM's own node: from its engine, as for a node on
+      // another machine (the cgroup files, which here would show every node's, are not looked at).
+      const live = vmLiveStats(ctx, { cgroupRoot: join(dir, 'no-cgroups') });
+      try {
+        const wanted = ((await state(home)).vms as Array<{ user: string; name: string; containerId: string; node?: string }>).map((v) => ({
+          ref: `${v.user}/${v.name}`,
+          containerId: v.containerId,
+          ...(v.node ? { node: v.node } : {}),
+        }));
+        const got = await waitFor(
+          'live numbers of the VMs on both nodes',
+          async () => {
+            const read = await live.read(wanted, []);
+            return wanted.every((w) => (read.get(w.ref)?.memoryUsedBytes ?? 0) > 0) ? read : null;
+          },
+          20_000,
+        );
+        expect([...got.keys()].sort()).toEqual([`${manager}/main`, `${worker}/main`].sort());
+      } finally {
+        live.close();
+      }
       const first = await enforcePolicies(ctx, new Date(Date.now() + 3 * 3600_000));
       // The manager's VM is idle; the worker's runs a command (seen on the worker's engine).
       expect(first.map((a) => [a.vm, a.action, a.reason])).toEqual([[`${manager}/main`, 'stopped', 'idle']]);
