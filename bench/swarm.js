@@ -119,7 +119,8 @@ export async function run({ bin, root }) {
       ['engine', 'swarm'],
       ['disk', '0'],
       ['rootfs', '0'],
-      // Workers take VMs only with it off (berth's firewall rules are the manager's); see README "More than one host".
+      // Placement and the Swarm calls only: with the firewall on, each create also checks the rules
+      // of every node that may take the VM first (a tool container on each, in parallel).
       ['network.firewall', 'off'],
     ])
       await berth('config', 'set', k, v);
