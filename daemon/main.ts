@@ -261,7 +261,7 @@ export async function runDaemon(home: string, options: { pretty: boolean; logToF
   const events = new EventsFollower(ctx, components, log.child({ component: 'events' }), metrics, () => firewall.kick());
   events.start();
   // Swarm mode: each worker node's engine too (nothing in local mode).
-  const nodeEvents = new NodeEvents(ctx, components, log.child({ component: 'nodes' }), metrics);
+  const nodeEvents = new NodeEvents(ctx, components, log.child({ component: 'nodes' }), metrics, () => firewall.kick());
   nodeEvents.start();
   const scheduler = new Scheduler(ctx, components, log.child({ component: 'scheduler' }), metrics, sessions);
   scheduler.start();

@@ -36,6 +36,8 @@ export class NodeEvents {
     private readonly components: Components,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** A node's engine (re)connected: its dockerd may have started again without berth's rules. */
+    private readonly onNodeConnected: () => void = () => undefined,
   ) {}
 
   start(): void {
@@ -79,15 +81,22 @@ export class NodeEvents {
     for (const [id, { key, n }] of wanted) {
       if (this.followed.has(id) || this.stopped) continue;
       const entry: Followed = { key, hostname: n.hostname, up: false, detail: 'starting', follower: null as unknown as EventsFollower };
-      entry.follower = new EventsFollower(this.ctx, this.components, this.log.child({ node: n.hostname }), this.metrics, () => undefined, {
-        id,
-        hostname: n.hostname,
-        onStatus: (up, detail) => {
-          entry.up = up;
-          entry.detail = detail;
-          this.report();
+      entry.follower = new EventsFollower(
+        this.ctx,
+        this.components,
+        this.log.child({ node: n.hostname }),
+        this.metrics,
+        this.onNodeConnected,
+        {
+          id,
+          hostname: n.hostname,
+          onStatus: (up, detail) => {
+            entry.up = up;
+            entry.detail = detail;
+            this.report();
+          },
         },
-      });
+      );
       this.followed.set(id, entry);
       entry.follower.start();
     }

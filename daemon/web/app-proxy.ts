@@ -284,6 +284,8 @@ export class AppProxy {
     this.deps.registry.add(session);
     this.live.set(session.id, { who: target.browser.who, vm: target.vm.name, kill: (reason) => end('killed', reason) });
     socket.once('close', () => end('disconnected'));
+    // The browser may have left while the VM's port was being dialled.
+    if ((socket as Socket).destroyed) end('disconnected');
     upstream.once('close', () => end(session.bytesOut > 0 ? 'ok' : 'app-unreachable'));
     upstream.once('connect', () => {
       clearTimeout(connectTimer);

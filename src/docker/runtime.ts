@@ -412,6 +412,9 @@ export class DockerRuntime {
         Cmd: [],
         User: '0',
         WorkingDir: '/',
+        // Nothing of the image's own: its PATH, LD_* or health check do not reach the host's tools.
+        Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+        Healthcheck: { Test: ['NONE'] },
         Labels: labels,
         NetworkDisabled: false,
         HostConfig: {
@@ -421,6 +424,8 @@ export class DockerRuntime {
           SecurityOpt: ['no-new-privileges'],
           ReadonlyRootfs: true,
           Mounts: [{ Type: 'bind', Source: '/', Target: '/host', ReadOnly: true }],
+          // Its output (the node's rules) stays on the node, whatever log driver the node ships logs with.
+          LogConfig: { Type: 'json-file', Config: {} },
           AutoRemove: false,
         },
       } as Docker.ContainerCreateOptions)

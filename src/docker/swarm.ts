@@ -151,7 +151,7 @@ export class SwarmApi {
   }
 }
 
-function nodeOf(n: Raw): SwarmNode {
+export function nodeOf(n: Raw): SwarmNode {
   const generic: Record<string, number> = {};
   for (const g of n.Description?.Resources?.GenericResources ?? []) {
     const discrete = g.DiscreteResourceSpec;
@@ -165,7 +165,14 @@ function nodeOf(n: Raw): SwarmNode {
     role: n.Spec?.Role === 'manager' ? 'manager' : 'worker',
     state: n.Status?.State ?? 'unknown',
     availability: n.Spec?.Availability ?? 'active',
-    addr: n.Status?.Addr ?? '',
+    // A manager's Status.Addr may read 0.0.0.0: its ManagerStatus.Addr (HOST:2377) says where it is.
+    addr:
+      n.Status?.Addr && n.Status.Addr !== '0.0.0.0'
+        ? n.Status.Addr
+        : String(n.ManagerStatus?.Addr ?? '')
+            .replace(/:\d+$/, '')
+            .replace(/^\[|\]$/g, '') ||
+          (n.Status?.Addr ?? ''),
     leader: Boolean(n.ManagerStatus?.Leader),
     cpus: Number(n.Description?.Resources?.NanoCPUs ?? 0) / 1e9,
     memoryBytes: Number(n.Description?.Resources?.MemoryBytes ?? 0),

@@ -343,13 +343,15 @@ export function swarmBackend(ctx: Berth): VmBackend {
       );
       if (!task?.containerId || task.containerId === vm.containerId) return vm.containerId;
       const id = task.containerId;
-      // Swarm made this container on its own (the VM's process ended, its node restarted): it is
-      // checked as a deploy's is before anyone uses it; one that lost hardening is removed.
-      if (vm.containerId) {
+      // Swarm made this container on its own (the VM's process ended, its node restarted), or a
+      // deploy has not recorded it yet: it is checked as a deploy's is before anyone uses it; one
+      // that lost hardening is removed; without its service nothing says what it must have.
+      {
         const service = await withDeadline(NODE_DEADLINE_MS, 'inspect the VM service', () => api.service(serviceOf(vm)));
+        if (!service) return null;
         const node = task.nodeId || vm.node;
         const runtime = await reachable(await nodeEngine(ctx, node), node ?? 'manager');
-        const drift = service ? await verifyHardening(runtime, id, expectedHostConfig(service.spec)) : [];
+        const drift = await verifyHardening(runtime, id, expectedHostConfig(service.spec));
         if (drift.length) {
           await api.removeService(serviceOf(vm)).catch(() => undefined);
           await ctx.store.transact((st) => {

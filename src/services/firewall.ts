@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { LABEL } from '../docker/labels.js';
 import { configNetworkName, type DockerRuntime } from '../docker/runtime.js';
 import { SwarmApi, type SwarmNode } from '../docker/swarm.js';
@@ -14,6 +15,7 @@ import {
   saveFilter,
   toolName,
 } from '../host/firewall.js';
+import type { State } from '../state/schema.js';
 import { type ConfigValues, effectiveConfig } from '../values/config-keys.js';
 import {
   chainNames,
@@ -44,6 +46,8 @@ export interface FirewallReport {
   changes: string[];
   /** On Swarm: the node (hostname) these rules are on; absent for this host. */
   node?: string;
+  /** Its Swarm id. */
+  nodeId?: string;
 }
 
 /**
@@ -97,13 +101,17 @@ export interface FirewallSite {
   restore(family: 4 | 6, script: string): Promise<void>;
 }
 
+/** What ip6tables says on a kernel without IPv6 (or without its filter table). */
+const NO_IPV6 = /address family|not supported|does not exist|insmod|can't initiali[sz]e/i;
+
 function tablesOf(v4: string, v6: () => string): Tables {
   const four = parseFilterTable(v4);
   try {
     return { 4: four, 6: parseFilterTable(v6()), notes: [] };
   } catch (err) {
-    // Without IPv6 in the kernel (or without ip6tables) there is no IPv6 traffic to filter.
-    if (err instanceof FirewallUnavailable && err.reason !== 'no-privilege')
+    // Without IPv6 in the kernel (or without ip6tables) there is no IPv6 traffic to filter; any
+    // other failure (a cut snapshot, a tool that broke) fails closed.
+    if (err instanceof FirewallUnavailable && (err.reason === 'no-tool' || NO_IPV6.test(err.message)))
       return { 4: four, 6: null, notes: [`IPv6 rules skipped: ${err.message}`] };
     throw err;
   }
@@ -283,14 +291,27 @@ function check(list: FamilyPlan[], tables: Tables): { state: 'ok' | 'missing' | 
 }
 
 /** On Swarm, every node's address: a VM reaches none of their host services. Empty in local mode. */
-async function swarmAddresses(cfg: ConfigValues, runtime: DockerRuntime): Promise<string[]> {
+async function swarmAddresses(cfg: ConfigValues, runtime: DockerRuntime, state: State): Promise<string[]> {
   if (cfg.engine !== 'swarm') return [];
-  return nodeAddresses(await new SwarmApi(runtime).nodes());
+  return nodeAddresses(await new SwarmApi(runtime).nodes(), endpointsOf(state));
 }
 
-/** The addresses the nodes joined with (a manager's may read 0.0.0.0: none such is kept). */
-export function nodeAddresses(nodes: SwarmNode[]): string[] {
-  return [...new Set(nodes.map((n) => n.addr).filter((a) => a && a !== '0.0.0.0' && a !== '::'))].sort();
+const endpointsOf = (state: State) => (state.nodes ?? []).map((n) => n.endpoint).filter(Boolean);
+
+/**
+ * The addresses the nodes joined with (one that reads 0.0.0.0 is not kept), and the hosts of the
+ * engine endpoints berth reaches them at, where those are addresses (tcp://10.0.0.12:2376).
+ */
+export function nodeAddresses(nodes: SwarmNode[], endpoints: string[] = []): string[] {
+  const hosts = endpoints.flatMap((e) => {
+    try {
+      const host = new URL(e).hostname.replace(/^\[|\]$/g, '');
+      return ipaddr.isValid(host) ? [host] : [];
+    } catch {
+      return [];
+    }
+  });
+  return [...new Set([...nodes.map((n) => n.addr), ...hosts].filter((a) => a && a !== '0.0.0.0' && a !== '::'))].sort();
 }
 
 /**
@@ -310,7 +331,11 @@ export async function ensureFirewall(ctx: Berth, runtime?: DockerRuntime): Promi
     network = await engine.network(name);
   }
   if (!network) throw new BerthError('NETWORK_MISSING', `The Docker network ${name} could not be made.`, 'Run berth doctor.');
-  return ensureAt(ctx, cfg, state.instanceId, { site: hostSite, bridge: network.bridge, refused: await swarmAddresses(cfg, engine) });
+  return ensureAt(ctx, cfg, state.instanceId, {
+    site: hostSite,
+    bridge: network.bridge,
+    refused: await swarmAddresses(cfg, engine, state),
+  });
 }
 
 /**
@@ -326,7 +351,7 @@ export async function ensureNodeFirewall(
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
   if (!cfg['network.firewall']) return report(cfg, state.instanceId, { state: 'off', detail: OFF_DETAIL, node: node.hostname });
-  const target = await nodeTarget(cfg, state.instanceId, runtime, node, nodes, true);
+  const target = await nodeTarget(cfg, state.instanceId, runtime, node, nodes, endpointsOf(state), true);
   if (!target) {
     throw new BerthError(
       'NETWORK_MISSING',
@@ -343,13 +368,14 @@ async function nodeTarget(
   runtime: DockerRuntime,
   node: Pick<SwarmNode, 'id' | 'hostname'>,
   nodes: SwarmNode[],
+  endpoints: string[],
   make: boolean,
 ): Promise<Target | null> {
   const name = cfg['docker.network'];
   if (make) await runtime.ensureConfigNetwork(name, { [LABEL.managed]: 'true' });
   const config = await runtime.network(configNetworkName(name));
   if (!config) return null;
-  return { site: nodeSite(runtime, node, cfg.image, instanceId), bridge: config.bridge, refused: nodeAddresses(nodes) };
+  return { site: nodeSite(runtime, node, cfg.image, instanceId), bridge: config.bridge, refused: nodeAddresses(nodes, endpoints) };
 }
 
 async function ensureAt(ctx: Berth, cfg: ConfigValues, instanceId: string, target: Target): Promise<FirewallReport> {
@@ -448,7 +474,11 @@ export async function firewallStatus(ctx: Berth): Promise<FirewallReport> {
       detail: `missing network: ${cfg['docker.network']} does not exist yet (berth up or berth network apply makes it and its rules)`,
     });
   }
-  return statusAt(cfg, state.instanceId, { site: hostSite, bridge: network.bridge, refused: await swarmAddresses(cfg, runtime) });
+  return statusAt(cfg, state.instanceId, {
+    site: hostSite,
+    bridge: network.bridge,
+    refused: await swarmAddresses(cfg, runtime, state),
+  });
 }
 
 /** The same for a Swarm node (through its engine). */
@@ -461,7 +491,7 @@ export async function nodeFirewallStatus(
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
   if (!cfg['network.firewall']) return report(cfg, state.instanceId, { state: 'off', detail: OFF_DETAIL, node: node.hostname });
-  const target = await nodeTarget(cfg, state.instanceId, runtime, node, nodes, false);
+  const target = await nodeTarget(cfg, state.instanceId, runtime, node, nodes, endpointsOf(state), false);
   if (!target) {
     return report(cfg, state.instanceId, {
       state: 'missing',

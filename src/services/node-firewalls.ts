@@ -37,6 +37,7 @@ function failed(ctx: FirewallReport, node: SwarmNode, err: unknown): FirewallRep
     ...ctx,
     state: 'unavailable',
     node: node.hostname,
+    nodeId: node.id,
     bridge: null,
     problems: [],
     changes: [],
@@ -58,7 +59,10 @@ async function onNodes(
     others.map((node) =>
       withDeadline(NODE_FIREWALL_MS, `${what} on node ${node.hostname}`, async () =>
         run(await reachable(await nodeEngine(ctx, node.id), node.hostname), node, nodes),
-      ).catch((err: unknown) => failed(base, node, err)),
+      ).then(
+        (r) => ({ ...r, nodeId: node.id }),
+        (err: unknown) => failed(base, node, err),
+      ),
     ),
   );
 }

@@ -7,7 +7,8 @@ import { BerthError } from '../errors.js';
 import type { State, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
-import { engineMode, swarmManager } from './engines.js';
+import { withDeadline } from './deadline.js';
+import { engineMode, NODE_DEADLINE_MS, swarmManager } from './engines.js';
 import { execInVm } from './vm-exec.js';
 
 /** How a port in a VM is reached from here. */
@@ -44,12 +45,22 @@ export async function dialVm(ctx: Berth, vm: Vm, route: VmRoute, port: number, h
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new BerthError('INVALID_PORT', `${port} is not a TCP port.`, 'Use 1-65535.');
   const cmd = helper ? [helper, 'dial', String(port)] : ['nc', '127.0.0.1', String(port)];
-  const handle = await execInVm(ctx, vmRef(vm), { cmd, tty: false, stdin: true, env: [] }, actor);
+  const handle = await withDeadline(NODE_DEADLINE_MS * 2, `open a connection to port ${port} in VM ${vmRef(vm)}`, () =>
+    execInVm(ctx, vmRef(vm), { cmd, tty: false, stdin: true, env: [] }, actor),
+  );
   const stream = handle.stream as Duplex;
+  // As net.Socket's: 'timeout' after that long without a byte either way (0: never).
+  let idleMs = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const rearm = () => {
+    if (timer) clearTimeout(timer);
+    timer = idleMs > 0 ? setTimeout(() => conn.emit('timeout'), idleMs).unref() : undefined;
+  };
   // What the VM sends goes on as the reader takes it: the exec stream is paused meanwhile.
   let resumeWriter: (() => void) | null = null;
   const conn = new Duplex({
     write(chunk, _enc, done) {
+      rearm();
       stream.write(chunk, done);
     },
     final(done) {
@@ -76,6 +87,7 @@ export async function dialVm(ctx: Berth, vm: Vm, route: VmRoute, port: number, h
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       let open = true;
+      rearm();
       for (const part of frames ? frames.take(chunk) : [chunk]) {
         if (ended) break;
         if (part === null) end();
@@ -92,11 +104,10 @@ export async function dialVm(ctx: Berth, vm: Vm, route: VmRoute, port: number, h
   // All the VM sent is in: the connection's read side ends (the helper's empty frame may have ended it first).
   void demuxExecStream(stream, sink, new Writable({ write: (_c, _e, done) => done() })).then(end);
   conn.connecting = true;
-  let timer: NodeJS.Timeout | undefined;
   conn.setTimeout = (ms, cb) => {
-    if (timer) clearTimeout(timer);
+    idleMs = ms;
     if (cb) conn.once('timeout', cb);
-    if (ms > 0) timer = setTimeout(() => conn.emit('timeout'), ms).unref();
+    rearm();
     return conn;
   };
   conn.setNoDelay = () => conn;

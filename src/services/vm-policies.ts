@@ -8,7 +8,8 @@ import { effectiveConfig } from '../values/config-keys.js';
 import { formatDuration } from '../values/durations.js';
 import { formatSize, formatUsage } from '../values/sizes.js';
 import type { Berth } from './context.js';
-import { backendFor } from './engines.js';
+import { withDeadline } from './deadline.js';
+import { backendFor, NODE_DEADLINE_MS } from './engines.js';
 import { inParallel, stopVms } from './vm-bulk.js';
 import { destroyVm } from './vms.js';
 
@@ -142,7 +143,10 @@ export async function enforcePolicies(
           memory.byNode.set(node, stats);
         }
       }
-      await judgeIdle(engine, stats, vms).catch(() => undefined);
+      // A node that stalls mid-pass holds up neither the pass nor the scheduler's other work.
+      await withDeadline(NODE_DEADLINE_MS * 4, 'judge the VMs of a node idle or not', () => judgeIdle(engine, stats, vms)).catch(
+        () => undefined,
+      );
     }),
   );
   if (active.length) {

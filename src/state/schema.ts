@@ -99,7 +99,18 @@ export type User = z.infer<typeof UserSchema>;
 
 export const VM_NAME_PATTERN = PLAN_NAME_PATTERN;
 
-export const STOP_REASONS = ['operator', 'user', 'maintenance', 'idle', 'lifetime', 'exited', 'oom', 'disk', 'revoked'] as const;
+export const STOP_REASONS = [
+  'operator',
+  'user',
+  'maintenance',
+  'idle',
+  'lifetime',
+  'exited',
+  'oom',
+  'disk',
+  'revoked',
+  'firewall',
+] as const;
 export type StopReason = (typeof STOP_REASONS)[number];
 
 /** What a VM was given when its container was (re)created. */
