@@ -1,11 +1,6 @@
 import type { Logger } from 'pino';
-import { OPERATOR } from '../src/domain/actor.js';
-import { vmRef } from '../src/domain/lookups.js';
 import type { Berth } from '../src/services/context.js';
-import type { FirewallReport } from '../src/services/firewall.js';
-import { applyFirewalls } from '../src/services/node-firewalls.js';
-import { stopVms } from '../src/services/vm-bulk.js';
-import { effectiveConfig } from '../src/values/config-keys.js';
+import { applyFirewalls, type FailedChecks, stopExposedVms } from '../src/services/node-firewalls.js';
 import type { Components } from './components.js';
 
 const DEFAULT_INTERVAL_MS = 30_000;
@@ -26,8 +21,8 @@ export class FirewallKeeper {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
-  /** Checks in a row a node's rules were not in place, by node id (bounded by the nodes in the last report). */
-  private readonly failing = new Map<string, number>();
+  /** Checks in a row each node's rules were not in place (src/services/node-firewalls.ts). */
+  private readonly failing: FailedChecks = new Map();
 
   constructor(
     private readonly ctx: Berth,
@@ -82,7 +77,8 @@ export class FirewallKeeper {
       }
       const nodes = report.nodes ?? [];
       const bad = nodes.filter((n) => n.state !== 'ok');
-      await this.isolate(nodes);
+      const isolated = await stopExposedVms(this.ctx, nodes, this.failing);
+      if (isolated.length) this.log.error({ vms: isolated }, 'stopped VMs on nodes whose firewall rules cannot be kept');
       const onNodes = nodes.length
         ? `; ${nodes.length - bad.length}/${nodes.length} other node(s) ok${bad.map((n) => `; node ${n.node}: ${n.detail}`).join('')}`
         : '';
@@ -92,45 +88,6 @@ export class FirewallKeeper {
       const hint = (err as { hint?: string }).hint;
       this.components.set('firewall', 'failed', hint ? `${message} ${hint}` : message, err);
       this.log.error({ err: message }, 'firewall rules could not be applied');
-    }
-  }
-
-  /**
-   * Fail closed on a node whose rules are gone and cannot be put back: after two checks in a row
-   * (a passing hiccup is not enough), its running VMs are stopped and their owners told; they can
-   * start again once the node has its rules (a start installs them first).
-   */
-  private async isolate(nodes: FirewallReport[]): Promise<void> {
-    const seen = new Set<string>();
-    for (const r of nodes) {
-      if (!r.nodeId) continue;
-      seen.add(r.nodeId);
-      if (r.state === 'ok' || r.state === 'off') this.failing.delete(r.nodeId);
-      else this.failing.set(r.nodeId, (this.failing.get(r.nodeId) ?? 0) + 1);
-    }
-    for (const id of this.failing.keys()) if (!seen.has(id)) this.failing.delete(id);
-    const exposed = [...this.failing].filter(([, n]) => n >= 2).map(([id]) => id);
-    if (exposed.length === 0) return;
-    const state = await this.ctx.store.read();
-    const running = state.vms.filter((vm) => vm.node && exposed.includes(vm.node) && vm.desired === 'running' && vm.phase === 'ready');
-    if (running.length === 0) return;
-    const why = (vm: (typeof running)[number]) => nodes.find((r) => r.nodeId === vm.node)?.detail ?? '';
-    this.log.error({ vms: running.map(vmRef), nodes: exposed }, 'stopping VMs on nodes whose firewall rules cannot be kept');
-    const result = await stopVms(
-      this.ctx,
-      running.map((vm) => ({ ref: vmRef(vm), reason: 'firewall' as const })),
-      OPERATOR,
-      { concurrency: effectiveConfig(state.config)['bulk.concurrency'] },
-    );
-    for (const vm of running.filter((v) => result.changed.includes(vmRef(v)))) {
-      await this.ctx.notifier
-        .send({
-          kind: 'vm-stopped',
-          to: vm.user,
-          vm: vmRef(vm),
-          text: `Your VM ${vmRef(vm)} was stopped: berth could not keep its node's firewall rules in place (${why(vm).slice(0, 200)}). Start it again later; the operator is told.`,
-        })
-        .catch(() => undefined);
     }
   }
 

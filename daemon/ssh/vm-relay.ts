@@ -2,7 +2,7 @@ import { type Duplex, PassThrough, Writable } from 'node:stream';
 import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Connection, ServerChannel } from 'ssh2';
-import { demuxExecStream } from '../../src/docker/exec-stream.js';
+import { demuxExecStream, HelperFrames } from '../../src/docker/exec-stream.js';
 import { BerthError } from '../../src/errors.js';
 import { gatewayActor, VM_PATH } from '../../src/services/ssh-access.js';
 import { execInVm, SESSION_ENV, signalExecSession } from '../../src/services/vm-exec.js';
@@ -217,28 +217,17 @@ export async function openVmListener(
  * connection in the VM (sent on as the channel's EOF, while the client may still send).
  */
 function deframe(channel: Duplex, counted: (bytes: number) => void): Writable {
-  let header = Buffer.alloc(0);
-  let remaining = 0;
+  const frames = new HelperFrames();
   return new Writable({
     write(chunk: Buffer, _enc, done) {
-      let rest = chunk;
       let open = true;
-      while (rest.length > 0) {
-        if (remaining > 0) {
-          const part = rest.subarray(0, remaining);
-          remaining -= part.length;
-          rest = rest.subarray(part.length);
-          counted(part.length);
-          if (!channel.destroyed && !channel.writableEnded) open = channel.write(part);
+      for (const part of frames.take(chunk)) {
+        if (part === null) {
+          (channel as Duplex & { eof?: () => void }).eof?.();
           continue;
         }
-        const need = 4 - header.length;
-        header = Buffer.concat([header, rest.subarray(0, need)]);
-        rest = rest.subarray(need);
-        if (header.length < 4) break;
-        remaining = header.readUInt32BE(0);
-        header = Buffer.alloc(0);
-        if (remaining === 0) (channel as Duplex & { eof?: () => void }).eof?.();
+        counted(part.length);
+        if (!channel.destroyed && !channel.writableEnded) open = channel.write(part);
       }
       if (open) return done();
       // Until the client's window lets more out, or the channel is gone.

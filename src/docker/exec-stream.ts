@@ -96,3 +96,34 @@ export function demuxExecStream(
     source.once('error', () => resolve());
   });
 }
+
+/**
+ * The VM helper's framed stdout (templates/vm-helper.py `connect`, `dial`: a 4-byte length, then
+ * that much data; length 0 for the EOF of the connection in the VM) as plain bytes, null for that EOF.
+ */
+export class HelperFrames {
+  private header = Buffer.alloc(0);
+  private remaining = 0;
+
+  take(chunk: Buffer): Array<Buffer | null> {
+    const parts: Array<Buffer | null> = [];
+    let rest = chunk;
+    while (rest.length > 0) {
+      if (this.remaining > 0) {
+        const part = rest.subarray(0, this.remaining);
+        this.remaining -= part.length;
+        rest = rest.subarray(part.length);
+        parts.push(part);
+        continue;
+      }
+      const need = 4 - this.header.length;
+      this.header = Buffer.concat([this.header, rest.subarray(0, need)]);
+      rest = rest.subarray(need);
+      if (this.header.length < 4) break;
+      this.remaining = this.header.readUInt32BE(0);
+      this.header = Buffer.alloc(0);
+      if (this.remaining === 0) parts.push(null);
+    }
+    return parts;
+  }
+}

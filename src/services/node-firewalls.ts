@@ -1,4 +1,6 @@
 import type { SwarmNode } from '../docker/swarm.js';
+import { OPERATOR } from '../domain/actor.js';
+import { vmRef } from '../domain/lookups.js';
 import { BerthError } from '../errors.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
@@ -13,6 +15,7 @@ import {
   removeFirewall,
   removeNodeFirewall,
 } from './firewall.js';
+import { stopVms } from './vm-bulk.js';
 
 /** This host's rules and, on Swarm, every other node's (each through its engine). */
 export interface FirewallOverview extends FirewallReport {
@@ -97,4 +100,47 @@ export async function removeFirewalls(ctx: Berth): Promise<{ removed: string[]; 
     ),
   );
   return { removed, failed: failures };
+}
+
+/** Checks in a row each node's rules were not in place, by node id (kept by the daemon between checks). */
+export type FailedChecks = Map<string, number>;
+
+/**
+ * Fail closed on a node whose rules are gone and cannot be put back: after two checks in a row
+ * (a passing hiccup is not enough), its running VMs are stopped (reason `firewall`) and their
+ * owners told; they start again once the node has its rules (a start installs them first).
+ * `failing` keeps only the nodes of this report. Returns the VMs stopped.
+ */
+export async function stopExposedVms(ctx: Berth, nodes: FirewallReport[], failing: FailedChecks): Promise<string[]> {
+  const seen = new Set<string>();
+  for (const r of nodes) {
+    if (!r.nodeId) continue;
+    seen.add(r.nodeId);
+    if (r.state === 'ok' || r.state === 'off') failing.delete(r.nodeId);
+    else failing.set(r.nodeId, (failing.get(r.nodeId) ?? 0) + 1);
+  }
+  for (const id of failing.keys()) if (!seen.has(id)) failing.delete(id);
+  const exposed = new Set([...failing].filter(([, n]) => n >= 2).map(([id]) => id));
+  if (exposed.size === 0) return [];
+  const state = await ctx.store.read();
+  const running = state.vms.filter((vm) => vm.node && exposed.has(vm.node) && vm.desired === 'running' && vm.phase === 'ready');
+  if (running.length === 0) return [];
+  const result = await stopVms(
+    ctx,
+    running.map((vm) => ({ ref: vmRef(vm), reason: 'firewall' as const })),
+    OPERATOR,
+    { concurrency: effectiveConfig(state.config)['bulk.concurrency'] },
+  );
+  const why = (node: string | undefined) => nodes.find((r) => r.nodeId === node)?.detail ?? '';
+  for (const vm of running.filter((v) => result.changed.includes(vmRef(v)))) {
+    await ctx.notifier
+      .send({
+        kind: 'vm-stopped',
+        to: vm.user,
+        vm: vmRef(vm),
+        text: `Your VM ${vmRef(vm)} was stopped: berth could not keep its node's firewall rules in place (${why(vm.node).slice(0, 200)}). Start it again later; the operator is told.`,
+      })
+      .catch(() => undefined);
+  }
+  return result.changed;
 }

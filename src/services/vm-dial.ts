@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { Duplex, Writable } from 'node:stream';
-import { demuxExecStream } from '../docker/exec-stream.js';
+import { demuxExecStream, HelperFrames } from '../docker/exec-stream.js';
 import type { Actor } from '../domain/actor.js';
 import { vmRef } from '../domain/lookups.js';
 import { BerthError } from '../errors.js';
@@ -78,7 +78,7 @@ export async function dialVm(ctx: Berth, vm: Vm, route: VmRoute, port: number, h
       done(err);
     },
   }) as VmConnection;
-  const frames = helper ? new Deframer() : null;
+  const frames = helper ? new HelperFrames() : null;
   let ended = false;
   const end = () => {
     if (!ended) conn.push(null);
@@ -124,32 +124,4 @@ export async function dialVm(ctx: Berth, vm: Vm, route: VmRoute, port: number, h
     conn.emit('connect');
   });
   return conn;
-}
-
-/** The helper's framed stdout (4-byte length, data; length 0: the VM side's EOF) as plain bytes, null for that EOF. */
-class Deframer {
-  private header = Buffer.alloc(0);
-  private remaining = 0;
-
-  take(chunk: Buffer): Array<Buffer | null> {
-    const parts: Array<Buffer | null> = [];
-    let rest = chunk;
-    while (rest.length > 0) {
-      if (this.remaining > 0) {
-        const part = rest.subarray(0, this.remaining);
-        this.remaining -= part.length;
-        rest = rest.subarray(part.length);
-        parts.push(part);
-        continue;
-      }
-      const need = 4 - this.header.length;
-      this.header = Buffer.concat([this.header, rest.subarray(0, need)]);
-      rest = rest.subarray(need);
-      if (this.header.length < 4) break;
-      this.remaining = this.header.readUInt32BE(0);
-      this.header = Buffer.alloc(0);
-      if (this.remaining === 0) parts.push(null);
-    }
-    return parts;
-  }
 }

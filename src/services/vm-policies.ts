@@ -129,6 +129,12 @@ export async function enforcePolicies(
   // its VMs left for the next pass, never judged idle from what berth could not read.
   const byNode = new Map<string, Vm[]>();
   for (const vm of watched) byNode.set(vm.node ?? '', [...(byNode.get(vm.node ?? '') ?? []), vm]);
+  // Readings of nodes with no VM to judge any more go (the map holds at most the nodes in use).
+  for (const [node, stats] of memory.byNode ?? []) {
+    if (byNode.has(node)) continue;
+    stats.close();
+    memory.byNode?.delete(node);
+  }
   await Promise.all(
     [...byNode].map(async ([node, vms]) => {
       const first = vms[0] as Vm;

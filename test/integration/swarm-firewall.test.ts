@@ -8,6 +8,7 @@ import { VmViewSchema } from '../../src/views/vm-view.js';
 import { waitFor } from '../helpers/daemon.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
 import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
+import { swarmBerth } from '../helpers/swarm-berth.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
 
 /**
@@ -25,13 +26,6 @@ const servers: number[] = [];
 const [onWorker, onManager] = [unique('fw1'), unique('fw2')];
 const LAN = '192.168.250.2';
 
-const b = (args: string[], env?: Record<string, string>): Promise<NsRun> => cluster.manager.berth(home, args, env);
-async function ok(args: string[], env?: Record<string, string>): Promise<string> {
-  const r = await b(args, env);
-  expect(r.code, `berth ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
-const json = async <T>(args: string[]): Promise<T> => JSON.parse(await ok([...args, '--json'])) as T;
 const worker = () => cluster.nodes[1] as NetnsEngine;
 
 /** A web server on 0.0.0.0:PORT in a namespace (`run` enters it) that answers `svc-PORT`; its pid is kept to be killed. */
@@ -50,19 +44,16 @@ async function fetchFrom(login: string, target: string): Promise<string> {
 /** The filter table of a node's namespace, as iptables-save prints it. */
 const rulesOn = async (node: NetnsEngine) => (await node.exec('iptables-save', ['-t', 'filter'])).stdout;
 
+const { b, ok, json, init } = swarmBerth(
+  () => cluster,
+  () => home,
+);
+
 beforeAll(async () => {
   cluster = await startSwarm({ size: 2, images: [MINIMAL_IMAGE] });
   dir = await mkdtemp(join(tmpdir(), 'berth-swfw-'));
   home = join(dir, 'h');
-  await ok(['init']);
-  for (const [k, v] of [
-    ['image', MINIMAL_IMAGE],
-    ['engine', 'swarm'],
-    ['disk', '0'],
-    ['rootfs', '0'],
-    ['network.host-allow', 'tcp/18996'],
-  ])
-    await ok(['config', 'set', k as string, v as string]);
+  await init([['network.host-allow', 'tcp/18996']]);
   await ok(['node', 'engine', cluster.hostnames[1] as string, worker().host]);
   for (const u of [onWorker, onManager]) await ok(['user', 'allow', u]);
   // The LAN machine: an address on the switch, no node.

@@ -7,6 +7,7 @@ import { NodeViewSchema } from '../../src/views/node-view.js';
 import { VmViewSchema } from '../../src/views/vm-view.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
 import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
+import { swarmBerth } from '../helpers/swarm-berth.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
 
 /**
@@ -21,18 +22,6 @@ let dir: string;
 let home: string;
 const users = [unique('gpu1'), unique('gpu2'), unique('gpu3')];
 
-const b = (args: string[]): Promise<NsRun> => cluster.manager.berth(home, args);
-async function ok(args: string[]): Promise<string> {
-  const r = await b(args);
-  expect(r.code, `berth ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
-async function json<T>(args: string[]): Promise<T> {
-  return JSON.parse(await ok([...args, '--json'])) as T;
-}
-const vms = async () => VmViewSchema.array().parse(await json(['vm', 'list', '--all']));
-const errorOf = (r: NsRun) =>
-  (JSON.parse(r.stderr.trim().split('\n').pop() ?? '{}') as { error?: { code?: string; message?: string } }).error ?? {};
 const node2 = () => cluster.nodes[1] as NetnsEngine;
 
 /** The GPU Swarm gave the user's VM: DOCKER_RESOURCE_GPU in its container's environment, read on node 2's engine. */
@@ -55,6 +44,11 @@ async function nothingLeftOf(login: string): Promise<void> {
   }
 }
 
+const { b, ok, json, vms, errorOf, init } = swarmBerth(
+  () => cluster,
+  () => home,
+);
+
 beforeAll(async () => {
   cluster = await startSwarm({
     images: [MINIMAL_IMAGE],
@@ -63,16 +57,10 @@ beforeAll(async () => {
   console.log(`swarm of 3 (node 2 with two GPUs) up in ${cluster.bringUpMs} ms`);
   dir = await mkdtemp(join(tmpdir(), 'berth-swarm-gpu-'));
   home = join(dir, 'h');
-  await ok(['init']);
-  for (const [k, v] of [
-    ['image', MINIMAL_IMAGE],
-    ['engine', 'swarm'],
-    ['disk', '0'],
-    ['rootfs', '0'],
+  await init([
     ['network.firewall', 'off'],
     ['gpu', 'on'],
-  ])
-    await ok(['config', 'set', k as string, v as string]);
+  ]);
   await ok(['plan', 'add', 'onegpu', '--ram', '64m', '--cpu', '0.1', '--gpu', '1', '--disk', '0', '--rootfs', '0']);
   for (let i = 1; i < 3; i++) await ok(['node', 'engine', cluster.hostnames[i] as string, (cluster.nodes[i] as NetnsEngine).host]);
   for (const [i, node] of cluster.nodes.entries()) {

@@ -18,6 +18,7 @@ import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
 import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
 import { sshClientOptions } from '../helpers/ssh.js';
+import { swarmBerth } from '../helpers/swarm-berth.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
 import { pane, tmux } from '../helpers/terminal.js';
 
@@ -33,7 +34,10 @@ let home: string;
 const users = [unique('sw1'), unique('sw2'), unique('sw3'), unique('sw4')];
 const nodeOf = new Map<string, string>();
 
-const b = (args: string[]): Promise<NsRun> => cluster.manager.berth(home, args);
+const { b, ok, json, vms, errorOf, init } = swarmBerth(
+  () => cluster,
+  () => home,
+);
 /** The daemon's /metrics, through its control socket (a file: reachable from outside the manager's namespace). */
 const getMetrics = (): Promise<string> =>
   new Promise((resolve, reject) => {
@@ -47,17 +51,8 @@ const getMetrics = (): Promise<string> =>
       .on('error', reject)
       .end();
   });
-async function ok(args: string[]): Promise<string> {
-  const r = await b(args);
-  expect(r.code, `berth ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
-async function json<T>(args: string[]): Promise<T> {
-  return JSON.parse(await ok([...args, '--json'])) as T;
-}
-const vms = async () => VmViewSchema.array().parse(await json(['vm', 'list', '--all']));
 const engineOf = (nodeId: string): NetnsEngine => cluster.nodes[cluster.ids.indexOf(nodeId)] as NetnsEngine;
-const errorCode = (r: NsRun) => (JSON.parse(r.stderr.trim().split('\n').pop() ?? '{}') as { error?: { code?: string } }).error?.code;
+const errorCode = (r: NsRun) => errorOf(r).code;
 
 /** An SSH command through the gateway (in the manager's namespace) with the test's key. */
 const sshTo = (login: string, command: string) =>
@@ -79,16 +74,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'berth-swarm-'));
   home = join(dir, 'h');
   const memory = Number((await cluster.manager.docker.info()).MemTotal);
-  await ok(['init']);
-  for (const [k, v] of [
-    ['image', MINIMAL_IMAGE],
-    ['engine', 'swarm'],
-    ['disk', '0'],
-    ['rootfs', '0'],
+  await init([
     // berth's firewall rules on every node: test/integration/swarm-firewall.test.ts.
     ['network.firewall', 'off'],
-  ])
-    await ok(['config', 'set', k as string, v as string]);
+  ]);
   await ok(['plan', 'add', 'wide', '--ram', `${Math.floor((memory * 0.6) / 2 ** 20)}m`, '--cpu', '0.5', '--disk', '0', '--rootfs', '0']);
   for (let i = 1; i < 3; i++) await ok(['node', 'engine', cluster.hostnames[i] as string, (cluster.nodes[i] as NetnsEngine).host]);
   // What an operator may do (README): each node's config network made beforehand, with addresses of its own.

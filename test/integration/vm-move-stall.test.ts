@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VmViewSchema } from '../../src/views/vm-view.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
 import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
+import { swarmBerth } from '../helpers/swarm-berth.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
 
 /**
@@ -23,15 +24,7 @@ const STALL_AFTER = 64 * 1024;
 const control = { stall: false, stalled: 0 };
 const held = new Set<Socket>();
 
-const b = (args: string[], env?: Record<string, string>): Promise<NsRun> => cluster.manager.berth(home, args, env);
-async function ok(args: string[]): Promise<string> {
-  const r = await b(args);
-  expect(r.code, `berth ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
 const vmNow = async () => VmViewSchema.parse(JSON.parse(await ok(['vm', 'show', login, '--json'])));
-const errorOf = (r: NsRun) =>
-  (JSON.parse(r.stderr.trim().split('\n').pop() ?? '{}') as { error?: { code?: string; message?: string; hint?: string } }).error ?? {};
 
 /** A proxy to an engine's socket that stalls the home archive's answer when `control.stall` is on. */
 function stallingProxy(path: string, engineSocket: string): Promise<Server> {
@@ -66,19 +59,16 @@ function stallingProxy(path: string, engineSocket: string): Promise<Server> {
   return new Promise((resolve) => server.listen(path, () => resolve(server)));
 }
 
+const { b, ok, errorOf, init } = swarmBerth(
+  () => cluster,
+  () => home,
+);
+
 beforeAll(async () => {
   cluster = await startSwarm({ size: 2, images: [MINIMAL_IMAGE] });
   dir = await mkdtemp(join(tmpdir(), 'berth-move-stall-'));
   home = join(dir, 'h');
-  await ok(['init']);
-  for (const [k, v] of [
-    ['image', MINIMAL_IMAGE],
-    ['engine', 'swarm'],
-    ['disk', '0'],
-    ['rootfs', '0'],
-    ['network.firewall', 'off'],
-  ])
-    await ok(['config', 'set', k as string, v as string]);
+  await init([['network.firewall', 'off']]);
   await ok(['plan', 'add', 'small', '--ram', '64m', '--cpu', '0.1', '--disk', '0', '--rootfs', '0']);
   await ok(['user', 'allow', login, '--plan', 'small']);
   const node2 = cluster.nodes[1] as NetnsEngine;
