@@ -13,11 +13,12 @@ import { printable } from '../../src/values/names.js';
 import { LogSummary } from '../log-summary.js';
 import type { SshMetrics } from '../metrics.js';
 import { SessionRegistry, type SessionView } from '../sessions.js';
+import { PreAuthSlots, type StartupLimits } from '../startup-slots.js';
 import { watchDir } from '../state-watch.js';
 import { handleSessionChannel } from './channel-bridge.js';
 import type { ConnectionScope, Refusal } from './connection-scope.js';
 import { handleDirectTcpip } from './forwarding.js';
-import { AuthRateLimit, ChannelRate, PreAuthSlots, type StartupLimits } from './rate-limit.js';
+import { AuthRateLimit, ChannelRate } from './rate-limit.js';
 import { RemoteForwards } from './remote-forward.js';
 
 type Ssh2 = typeof import('ssh2');

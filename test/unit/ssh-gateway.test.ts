@@ -1,12 +1,14 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { SessionRegistry } from '../../daemon/sessions.js';
-import { AuthRateLimit, earlyDrop, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-limit.js';
+import { AuthRateLimit } from '../../daemon/ssh/rate-limit.js';
+import { earlyDrop, PreAuthSlots } from '../../daemon/startup-slots.js';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { parseX11, remoteForwardPortAllowed } from '../../src/domain/ssh-forwarding.js';
 import { parseGatewayLogin } from '../../src/domain/ssh-login.js';
 import { vmHelper } from '../../src/services/ssh-access.js';
 import { CONFIG_KEYS } from '../../src/values/config-keys.js';
+import { sourceKey } from '../../src/values/source-key.js';
 import { acceptClientEnv, isReservedEnvName } from '../../src/values/ssh-env.js';
 
 describe('gateway logins', () => {

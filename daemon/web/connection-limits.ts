@@ -1,0 +1,65 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { PreAuthSlots, type StartupRefusal } from '../startup-slots.js';
+
+/** What the web server's door allows; read at each new connection (the config may change). */
+export interface DoorLimits {
+  /** Connections from one source (sourceKey) that have not sent their first request yet. */
+  perSource: number;
+  /** How long a connection has, from its accept, to finish its first request's head (TLS handshake included). */
+  graceMs: number;
+}
+
+/**
+ * All sources together: from `start` such connections on, new ones are dropped at random (`rate` %,
+ * rising to all at `full`), as sshd's MaxStartups does; a few sources filling the table then
+ * cannot lock everybody out for long.
+ */
+const OVERALL = { start: 256, rate: 30, full: 1024 };
+
+/**
+ * The web server's door: connections that have not yet sent their first request (the TLS
+ * handshake and the request's head) are counted per source address and overall from the TCP
+ * accept, dropped at once past a cap, and cut when their first head has not arrived within the
+ * grace time. Silent or slow connections from one address then never lock out another. Past the
+ * first request a connection is the HTTP server's (its header, request and keep-alive timeouts).
+ */
+export function guardConnections(
+  server: Server,
+  limits: () => DoorLimits,
+  refused: (source: string, why: StartupRefusal | 'header-timeout') => void,
+): void {
+  const slots = new PreAuthSlots();
+  /** Connections waiting for their first request, by peer address and port (a TLS socket has the same). */
+  const waiting = new Map<string, () => void>();
+  const peer = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => `${s.remoteAddress}|${s.remotePort}`;
+  server.on('connection', (socket: Socket) => {
+    const source = socket.remoteAddress;
+    if (!source) {
+      socket.destroy();
+      return;
+    }
+    const { perSource, graceMs } = limits();
+    const release = slots.take(source, { perSource, ...OVERALL });
+    if (typeof release === 'string') {
+      socket.destroy();
+      refused(source, release);
+      return;
+    }
+    const key = peer(socket);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      refused(source, 'header-timeout');
+    }, graceMs);
+    const done = () => {
+      clearTimeout(timer);
+      release();
+      if (waiting.get(key) === done) waiting.delete(key);
+    };
+    waiting.set(key, done);
+    socket.once('close', done);
+  });
+  const first = (req: IncomingMessage) => waiting.get(peer(req.socket))?.();
+  server.prependListener('request', first);
+  server.prependListener('upgrade', first);
+}
