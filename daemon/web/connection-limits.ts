@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { sourceKey } from '../../src/values/source-key.js';
 import { PreAuthSlots, type StartupRefusal } from '../startup-slots.js';
 
 /** What the web server's door allows; read at each new connection (the config may change). */
@@ -16,12 +17,19 @@ export interface DoorLimits {
  * cannot lock everybody out for long.
  */
 const OVERALL = { start: 256, rate: 30, full: 1024 };
+/**
+ * A burst of new connections (a reverse proxy on this host opening many at once) is let in up to
+ * this many times the per-source share, for SETTLE_MS: a connection that sends its request at once
+ * never counts. One still silent after SETTLE_MS keeps its slot only within the share.
+ */
+const BURST = 8;
+const SETTLE_MS = 1000;
 
 /**
  * The web server's door: connections that have not yet sent their first request (the TLS
  * handshake and the request's head) are counted per source address and overall from the TCP
- * accept, dropped at once past a cap, and cut when their first head has not arrived within the
- * grace time. Silent or slow connections from one address then never lock out another. Past the
+ * accept, dropped at once past a cap (a source's share, BURST times over for its first second),
+ * and cut when their first head has not arrived within the grace time. Silent or slow connections from one address then never lock out another. Past the
  * first request a connection is the HTTP server's (its header, request and keep-alive timeouts).
  */
 export function guardConnections(
@@ -30,6 +38,8 @@ export function guardConnections(
   refused: (source: string, why: StartupRefusal | 'header-timeout') => void,
 ): void {
   const slots = new PreAuthSlots();
+  /** Per source: its connections silent for more than SETTLE_MS (at most perSource each; only sources with one). */
+  const settled = new Map<string, number>();
   /** Connections waiting for their first request, by peer address and port (a TLS socket has the same). */
   const waiting = new Map<string, () => void>();
   const peer = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => `${s.remoteAddress}|${s.remotePort}`;
@@ -40,20 +50,42 @@ export function guardConnections(
       return;
     }
     const { perSource, graceMs } = limits();
-    const release = slots.take(source, { perSource, ...OVERALL });
+    const release = slots.take(source, { perSource: perSource * BURST, ...OVERALL });
     if (typeof release === 'string') {
       socket.destroy();
       refused(source, release);
       return;
     }
     const key = peer(socket);
-    const timer = setTimeout(() => {
+    const group = sourceKey(source);
+    let counted = false;
+    const settle = setTimeout(
+      () => {
+        const n = settled.get(group) ?? 0;
+        if (n >= perSource) {
+          socket.destroy();
+          refused(source, 'per-source');
+          return;
+        }
+        settled.set(group, n + 1);
+        counted = true;
+      },
+      Math.min(SETTLE_MS, graceMs),
+    );
+    const cut = setTimeout(() => {
       socket.destroy();
       refused(source, 'header-timeout');
     }, graceMs);
     const done = () => {
-      clearTimeout(timer);
+      clearTimeout(settle);
+      clearTimeout(cut);
       release();
+      if (counted) {
+        counted = false;
+        const left = (settled.get(group) ?? 1) - 1;
+        if (left <= 0) settled.delete(group);
+        else settled.set(group, left);
+      }
       if (waiting.get(key) === done) waiting.delete(key);
     };
     waiting.set(key, done);
