@@ -59,16 +59,21 @@ export function guardConnections(
     const key = peer(socket);
     const group = sourceKey(source);
     let counted = false;
+    let judge: NodeJS.Immediate | undefined;
     const settle = setTimeout(
       () => {
-        const n = settled.get(group) ?? 0;
-        if (n >= perSource) {
-          socket.destroy();
-          refused(source, 'per-source');
-          return;
-        }
-        settled.set(group, n + 1);
-        counted = true;
+        // Judged after the loop's next I/O: a head already in (a busy daemon reads it late) is not silence.
+        judge = setImmediate(() => {
+          if (socket.destroyed) return;
+          const n = settled.get(group) ?? 0;
+          if (n >= perSource) {
+            socket.destroy();
+            refused(source, 'per-source');
+            return;
+          }
+          settled.set(group, n + 1);
+          counted = true;
+        });
       },
       Math.min(SETTLE_MS, graceMs),
     );
@@ -78,6 +83,7 @@ export function guardConnections(
     }, graceMs);
     const done = () => {
       clearTimeout(settle);
+      clearImmediate(judge);
       clearTimeout(cut);
       release();
       if (counted) {
