@@ -1,4 +1,4 @@
-import { type IncomingMessage, type RequestOptions, request, type ServerResponse } from 'node:http';
+import { type ClientRequest, type IncomingMessage, type RequestOptions, request, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type pino from 'pino';
@@ -369,13 +369,20 @@ export class AppProxy {
     const where = `port ${path.port} of ${path.login}/${path.vm}`;
     let finished = false;
     let joined: Duplex | null = null;
-    const upstream = request({
-      ...this.upstreamVia(target, path.port),
-      method: req.method,
-      path: upstreamPath(req.url ?? '/', path),
-      headers: this.headers(req, path, true) as unknown as Record<string, string>,
-      maxHeaderSize: MAX_ANSWER_HEAD_BYTES,
-    });
+    let upstream: ClientRequest;
+    try {
+      upstream = request({
+        ...this.upstreamVia(target, path.port),
+        method: req.method,
+        path: upstreamPath(req.url ?? '/', path),
+        headers: this.headers(req, path, true) as unknown as Record<string, string>,
+        maxHeaderSize: MAX_ANSWER_HEAD_BYTES,
+      });
+    } catch {
+      // A request Node's client will not write (it checks more than its server does): refused, its slot given back.
+      this.deps.registry.release(login);
+      return deny(400, 'upgrade-invalid', 'This request cannot be passed on to the app.');
+    }
     upstream.maxHeadersCount = MAX_ANSWER_HEADERS + 1;
     const connectTimer = setTimeout(() => upstream.destroy(new Error('connect timeout')), CONNECT_MS);
     const headTimer = setTimeout(

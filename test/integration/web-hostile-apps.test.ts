@@ -145,6 +145,43 @@ async function othersUnharmed(): Promise<void> {
 const bobApp = (port: number, rest = '', from?: string) =>
   get(`/vm/${bob}/main/${port}/${rest}`, { cookie: bobCookie }, from ? { from } : {});
 
+/** A WebSocket upgrade request to port `port` of bob's VM, with his cookie, as bytes. */
+function upgradeTo(port: number): string {
+  return [
+    `GET /vm/${bob}/main/${port}/ws HTTP/1.1`,
+    `Host: 127.0.0.1:${webPort}`,
+    `Origin: ${publicUrl}`,
+    `Cookie: ${bobCookie}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Version: 13',
+    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+    '',
+    '',
+  ].join('\r\n');
+}
+
+/** Sends `bytes` on a connection of its own; everything that comes back until the server closes it (within 20 s). */
+function exchange(bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const client = connect({ host: '127.0.0.1', port: webPort });
+    let received = '';
+    const timer = setTimeout(() => {
+      client.destroy();
+      reject(new Error(`the connection stayed open; received:\n${received}`));
+    }, 20_000);
+    client.on('data', (c: Buffer) => {
+      received += c.toString('latin1');
+    });
+    client.on('error', () => undefined);
+    client.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    client.write(bytes);
+  });
+}
+
 /** What bob's app on 8105 has been sent, all connections together. */
 const recorded = async () => (await run(['vm', 'exec', bob, '--', 'sh', '-c', 'cat "$HOME/8105.log" 2>/dev/null || true'])).stdout;
 
@@ -274,18 +311,7 @@ describe('a hostile app’s answer ends only its own request', () => {
 
   it('an upgrade the app answers with a 200 is passed on as an answer and the connection closed: the next request never reaches the app', async () => {
     const marker = `SMUGGLED-${randomBytes(6).toString('hex')}`;
-    const upgradeRequest = [
-      `GET /vm/${bob}/main/${PORT.refusesUpgrade}/ws HTTP/1.1`,
-      `Host: 127.0.0.1:${webPort}`,
-      `Origin: ${publicUrl}`,
-      `Cookie: ${bobCookie}`,
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      'Sec-WebSocket-Version: 13',
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-      '',
-      '',
-    ].join('\r\n');
+    const upgradeRequest = upgradeTo(PORT.refusesUpgrade);
     // What a pooling reverse proxy sends next on the same connection: another user's request.
     const next = `GET /vm/${alice}/main/${ALICE_PORT}/${marker} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${aliceCookie}\r\n\r\n`;
     for (const pipelined of [false, true]) {
@@ -319,6 +345,19 @@ describe('a hostile app’s answer ends only its own request', () => {
     expect(log).toContain(`GET /vm/${bob}/main/${PORT.refusesUpgrade}/ws HTTP/1.1`);
     expect(log).not.toContain(marker);
     expect(log).not.toContain(aliceCookie);
+    await othersUnharmed();
+  });
+
+  it.each([
+    ['an endless stream of 1xx answers', PORT.flood1xx, /more than 8 interim/],
+    ['64 KiB of headers', PORT.hugeHeader, /does not pass on/],
+    ['half a status line, then a close', PORT.earlyClose, /does not pass on|did not answer/],
+    [`a head that never ends (web.app-timeout ${APP_TIMEOUT_S}s)`, PORT.slowHead, /did not answer within 3 s/],
+  ])('an upgrade the app answers with %s: a 502 that says why, the connection closed', async (_what, port, says) => {
+    const received = await exchange(upgradeTo(port));
+    expect(received).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    expect(received).toMatch(/\r\nConnection: close\r\n/i);
+    expect(received).toMatch(says);
     await othersUnharmed();
   });
 
