@@ -29,8 +29,9 @@ const SETTLE_MS = 1000;
  * The web server's door: connections that have not yet sent their first request (the TLS
  * handshake and the request's head) are counted per source address and overall from the TCP
  * accept, dropped at once past a cap (a source's share, BURST times over for its first second),
- * and cut when their first head has not arrived within the grace time. Silent or slow connections from one address then never lock out another. Past the
- * first request a connection is the HTTP server's (its header, request and keep-alive timeouts).
+ * and cut when their first head has not arrived within the grace time. Silent or slow
+ * connections from one address then never lock out another. Past the first request a connection
+ * is the HTTP server's (its header, request and keep-alive timeouts).
  */
 export function guardConnections(
   server: Server,
