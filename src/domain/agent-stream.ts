@@ -1,4 +1,4 @@
-import type { StreamRule } from '../values/agents.js';
+import { AGENT_SESSION_PATTERN, type StreamRule } from '../values/agents.js';
 
 /** What an agent's streamed output says, one event at a time. */
 export type AgentEvent =
@@ -29,6 +29,8 @@ function at(value: unknown, path: string): unknown {
 
 const matches = (value: unknown, when: Record<string, string>) => Object.entries(when).every(([path, want]) => at(value, path) === want);
 const text = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? undefined : JSON.stringify(v));
+/** A session id the agent gave, if it is one berth can keep (a hostile VM's agent may print anything). */
+const sessionId = (v: unknown) => (typeof v === 'string' && AGENT_SESSION_PATTERN.test(v) ? v : undefined);
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 function apply(rules: readonly StreamRule[], value: unknown, out: AgentEvent[]): void {
@@ -44,7 +46,7 @@ function apply(rules: readonly StreamRule[], value: unknown, out: AgentEvent[]):
       return path ? at(value, path) : undefined;
     };
     if (rule.emit === 'session') {
-      const session = text(take('session'));
+      const session = sessionId(take('session'));
       if (session) out.push({ kind: 'session', session });
     } else if (rule.emit === 'text') {
       const t = text(take('text'));
@@ -54,7 +56,7 @@ function apply(rules: readonly StreamRule[], value: unknown, out: AgentEvent[]):
     } else if (rule.emit === 'result') {
       const event: AgentEvent = { kind: 'result', error: take('error') === true };
       const t = text(take('text'));
-      const session = text(take('session'));
+      const session = sessionId(take('session'));
       const inputTokens = num(take('inputTokens'));
       const outputTokens = num(take('outputTokens'));
       const costUsd = num(take('costUsd'));

@@ -7,7 +7,7 @@ import { findPlan, findUser, ownVm, vmRef } from '../domain/lookups.js';
 import { checkMayOwnVms } from '../domain/policies.js';
 import { BerthError } from '../errors.js';
 import type { Conversation, State, Vm } from '../state/schema.js';
-import { type AgentPermission, type AgentSpec, agentArgv, agentsOfLabel } from '../values/agents.js';
+import { AGENT_SESSION_PATTERN, type AgentPermission, type AgentSpec, agentArgv, agentsOfLabel } from '../values/agents.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import { printable } from '../values/names.js';
 import type { Berth } from './context.js';
@@ -465,7 +465,7 @@ export class AgentRuns {
     await withDeadline(10_000, 'record the conversation', () =>
       this.ctx.store.transact((state) => {
         const user = state.users.find((u) => u.login === login);
-        if (!user || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(session)) return;
+        if (!user || !AGENT_SESSION_PATTERN.test(session)) return;
         const now = new Date().toISOString();
         const same = user.conversation?.session === session;
         user.conversation = {
