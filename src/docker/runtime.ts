@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import type { Duplex, Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { BerthError } from '../errors.js';
+import { abortWithCallSignal } from './call-signal.js';
 import { loadDockerode } from './dockerode-loader.js';
 import { knownHostVerifier } from './known-hosts.js';
 
@@ -133,10 +134,14 @@ export function bridgeNameFor(network: string): string {
 
 /** The one module that talks to Docker. Every call's failure becomes a BerthError. */
 export class DockerRuntime {
+  readonly docker: Docker;
+
   private constructor(
-    readonly docker: Docker,
+    docker: Docker,
     readonly address: string,
-  ) {}
+  ) {
+    this.docker = abortWithCallSignal(docker);
+  }
 
   static async open(configured = ''): Promise<DockerRuntime> {
     const Dockerode = loadDockerode();
