@@ -34,7 +34,9 @@ export function addPenalty(
   if (amountMs <= 0 || rules.maxMs <= 0) return prev;
   const running = prev !== undefined && prev.untilMs > nowMs;
   const untilMs = Math.min((running ? prev.untilMs : nowMs) + amountMs, nowMs + rules.maxMs);
-  return { untilMs, active: (running && prev.active) || untilMs - nowMs >= rules.minMs };
+  // A threshold over the maximum could never be reached: the maximum is the threshold then.
+  const threshold = Math.min(rules.minMs, rules.maxMs);
+  return { untilMs, active: (running && prev.active) || untilMs - nowMs >= threshold };
 }
 
 /** How long a source with this penalty is still refused (0: it is let in). */

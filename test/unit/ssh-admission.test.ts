@@ -77,6 +77,10 @@ describe('penalties per source (sshd PerSourcePenalties)', () => {
     expect(addPenalty(undefined, 20_000, 0, { maxMs: 0, minMs: 15_000 })).toBeUndefined();
   });
 
+  it('enforces a penalty that reaches the maximum when the threshold is set above it', () => {
+    expect(addPenalty(undefined, 20_000, 0, { maxMs: 10_000, minMs: 15_000 })).toEqual({ untilMs: 10_000, active: true });
+  });
+
   it.each([
     { why: 'an active penalty refuses until its end', penalty: { untilMs: 30_000, active: true }, now: 10_000, left: 20_000 },
     { why: 'one below the threshold refuses nothing', penalty: { untilMs: 30_000, active: false }, now: 10_000, left: 0 },
