@@ -49,7 +49,7 @@ export class AuthRateLimit {
 }
 
 /** Why a connection not logged in yet was dropped at once. */
-export type StartupRefusal = 'per-source' | 'startups-full' | 'startups-early-drop';
+export type StartupRefusal = 'penalty' | 'per-source' | 'startups-full' | 'startups-early-drop';
 
 export interface StartupLimits {
   perSource: number;
@@ -60,21 +60,45 @@ export interface StartupLimits {
 }
 
 /**
- * sshd's random early drop: below `start` every connection is let in; from `start` on, `rate` %
- * of new ones are dropped, rising linearly to all of them at `full`. A few sources filling the
- * table can then not lock everybody out for long: their own new connections are dropped too.
+ * sshd's random early drop chance (%) with `open` connections not logged in yet: none below
+ * `start`, `rate` % at `start`, rising linearly to all of them at `full`.
  */
-export function earlyDrop(open: number, limits: StartupLimits, random: () => number = Math.random): boolean {
-  if (open < limits.start) return false;
-  if (open >= limits.full) return true;
-  const p = limits.rate + ((100 - limits.rate) * (open - limits.start)) / (limits.full - limits.start);
-  return random() * 100 < p;
+export function earlyDropChance(open: number, limits: StartupLimits): number {
+  if (open < limits.start) return 0;
+  if (open >= limits.full) return 100;
+  return limits.rate + ((100 - limits.rate) * (open - limits.start)) / (limits.full - limits.start);
+}
+
+/** What the gateway knows of a new connection when it is accepted. */
+export interface AdmissionInput {
+  /** Connections of its source (IPv4 address, IPv6 /64) not logged in yet. */
+  held: number;
+  /** Connections not logged in yet, overall. */
+  open: number;
+  /** Its source is serving a penalty (see penalties.ts). */
+  penalised: boolean;
+}
+
+/**
+ * Whether a new connection is let in, decided before any work is done for it: a penalised
+ * source is refused; a source at `perSource` is refused; nobody is let in at `full`. Below that,
+ * a source that holds no slot is always let in: the random early drop (sshd's MaxStartups,
+ * chance from `earlyDropChance`) only falls on sources that already hold slots, so the slots a
+ * flood holds make the flood's own connections likelier to be dropped, never a newcomer's.
+ * `roll` is a random number in [0, 1).
+ */
+export function admission(input: AdmissionInput, limits: StartupLimits, roll: number): 'admit' | StartupRefusal {
+  if (input.penalised) return 'penalty';
+  if (input.held >= limits.perSource) return 'per-source';
+  if (input.open >= limits.full) return 'startups-full';
+  if (input.held === 0) return 'admit';
+  return roll * 100 < earlyDropChance(input.open, limits) ? 'startups-early-drop' : 'admit';
 }
 
 /**
  * Connections that have not logged in yet, per source and overall (sshd's MaxStartups and
  * PerSourceMaxStartups), counted from the TCP accept: past a cap a new connection is dropped
- * before any work is done for it.
+ * before any work is done for it (see `admission`). The table holds at most `full` sources.
  */
 export class PreAuthSlots {
   private readonly bySource = new Map<string, number>();
@@ -83,12 +107,11 @@ export class PreAuthSlots {
   constructor(private readonly random: () => number = Math.random) {}
 
   /** Takes a slot, or says why not. The release it returns is idempotent. */
-  take(source: string, limits: StartupLimits): (() => void) | StartupRefusal {
+  take(source: string, limits: StartupLimits, penalised = false): (() => void) | StartupRefusal {
     const key = sourceKey(source);
     const n = this.bySource.get(key) ?? 0;
-    if (n >= limits.perSource) return 'per-source';
-    if (this.total >= limits.full) return 'startups-full';
-    if (earlyDrop(this.total, limits, this.random)) return 'startups-early-drop';
+    const decision = admission({ held: n, open: this.total, penalised }, limits, this.random());
+    if (decision !== 'admit') return decision;
     this.bySource.set(key, n + 1);
     this.total++;
     let released = false;

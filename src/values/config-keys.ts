@@ -525,6 +525,36 @@ export const CONFIG_KEYS = {
     parse: (s) => Math.max(1, parseDuration(s, 'banner timeout')),
     format: formatDuration,
   }),
+  'ssh.penalty-grace-exceeded': key<number>({
+    description:
+      'Penalty a source earns each time one of its connections is cut by ssh.banner-timeout or ssh.login-grace (sshd grace-exceeded; penalties add up; 0 = none)',
+    default: 20,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'penalty'),
+    format: formatDuration,
+  }),
+  'ssh.penalty-noauth': key<number>({
+    description:
+      'Penalty a source earns each time one of its connections breaks the SSH protocol before logging in, e.g. sends garbage (sshd noauth; 0 = none)',
+    default: 1,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'penalty'),
+    format: formatDuration,
+  }),
+  'ssh.penalty-min': key<number>({
+    description: "A source's new connections are refused once its penalties add up to this much (sshd min)",
+    default: 15,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'penalty threshold'),
+    format: formatDuration,
+  }),
+  'ssh.penalty-max': key<number>({
+    description: 'The longest a penalised source is refused, however much it earned (sshd max; 0 = penalties off)',
+    default: 600,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'maximum penalty'),
+    format: formatDuration,
+  }),
   'ssh.max-connections': key<number>({
     description: 'Most SSH connections one user holds logged in at once (ssh -N ones too)',
     default: 10,
