@@ -17,6 +17,7 @@ import { watchDir } from '../state-watch.js';
 import { handleSessionChannel } from './channel-bridge.js';
 import type { ConnectionScope, Refusal } from './connection-scope.js';
 import { handleDirectTcpip } from './forwarding.js';
+import { floorPacketSizes } from './packet-floor.js';
 import { type PenaltyCause, type PenaltyRules, SourcePenalties } from './penalties.js';
 import { AuthRateLimit, ChannelRate, PreAuthSlots, type StartupLimits } from './rate-limit.js';
 import { RemoteForwards } from './remote-forward.js';
@@ -165,7 +166,9 @@ export class SshGateway {
         ident: 'berth',
         keepaliveInterval: KEEPALIVE_MS,
         keepaliveCountMax: 4,
-        algorithms: { cipher: [...CIPHERS] },
+        // No compression: ssh2 closes its zlib stream as soon as the client's side ends, and
+        // every later write to a channel still open then throws (outside any handler of ours).
+        algorithms: { cipher: [...CIPHERS], compress: ['none'] },
       },
       (client, info) => this.onConnection(client, info.ip ?? 'unknown'),
     );
@@ -372,6 +375,12 @@ export class SshGateway {
       return;
     }
     pre.identified = true;
+    if (!floorPacketSizes(client)) {
+      // An ssh2 whose internals moved: serving it could let one channel freeze the daemon.
+      log.error({ source }, 'ssh connection refused: this ssh2 cannot bound channel packet sizes');
+      socket?.destroy();
+      return;
+    }
     this.connections.add(client);
     let identity: GatewayIdentity | null = null;
     let config: ConfigValues | null = null;

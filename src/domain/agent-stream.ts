@@ -28,7 +28,15 @@ function at(value: unknown, path: string): unknown {
 }
 
 const matches = (value: unknown, when: Record<string, string>) => Object.entries(when).every(([path, want]) => at(value, path) === want);
-const text = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? undefined : JSON.stringify(v));
+/** Text a rule takes: a string as it is, anything else as its JSON (none when that cannot be made: a hostile agent's 20 000-deep array would overflow the stack). */
+const text = (v: unknown) => {
+  if (typeof v === 'string' || v === undefined) return v;
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
+};
 /** A session id the agent gave, if it is one berth can keep (a hostile VM's agent may print anything). */
 const sessionId = (v: unknown) => (typeof v === 'string' && AGENT_SESSION_PATTERN.test(v) ? v : undefined);
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);

@@ -402,7 +402,15 @@ export class AgentRuns {
         };
         const out = new Writable({
           write(chunk: Buffer, _enc, done) {
-            for (const line of lines.push(chunk.toString('utf8'))) onLine(line);
+            // Runs in the exec stream's data listener: whatever the VM's agent printed, a line
+            // berth cannot read is skipped there, never thrown out of it (that would end the daemon).
+            for (const line of lines.push(chunk.toString('utf8'))) {
+              try {
+                onLine(line);
+              } catch {
+                // skipped
+              }
+            }
             done();
           },
         });

@@ -109,7 +109,7 @@ async function bobCookie(): Promise<string> {
 }
 
 /** An SSH connection as bob through ssh2 (so that it can send what OpenSSH never would). */
-function bobSsh(): Promise<ssh2.Client> {
+function bobSsh(algorithms?: ssh2.Algorithms): Promise<ssh2.Client> {
   return new Promise((resolve, reject) => {
     const c = new ssh2.Client();
     c.on('ready', () => resolve(c));
@@ -121,6 +121,7 @@ function bobSsh(): Promise<ssh2.Client> {
       username: bob,
       privateKey: keyText,
       readyTimeout: 20_000,
+      ...(algorithms ? { algorithms } : {}),
     });
   });
 }
@@ -263,30 +264,42 @@ describe('one hostile user’s input ends at most their own connection', () => {
       upgrade('/nowhere', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'),
     ];
     for (const input of inputs) await raw(webPort, input);
-    // A real terminal of bob's, sent frames no page sends, then dropped mid-frame.
-    const ws = await import('ws');
-    await tryHostile('odd terminal frames', async () => {
-      const sock = new ws.default(`ws://127.0.0.1:${webPort}/terminal/${bob}/main/ws?cols=80&rows=24`, {
-        headers: { origin: publicUrl, cookie },
-      });
-      await new Promise((resolve, reject) => {
-        sock.once('open', resolve);
-        sock.once('error', reject);
-      });
-      for (const frame of [
-        '',
-        '{',
-        'null',
-        '{"type":"resize","cols":-5,"rows":1e9}',
-        '{"type":"input","data":{"x":1}}',
-        '\u0000'.repeat(60_000),
-      ]) {
-        sock.send(frame);
-        sock.send(Buffer.from(frame));
-      }
-      (sock as unknown as { _socket: { write(b: Buffer): void; destroy(): void } })._socket.write(Buffer.from([0x82, 0x7f, 0xff]));
-      (sock as unknown as { _socket: { destroy(): void } })._socket.destroy();
+    // A real terminal of bob's: output that makes the server-side screen's parser allocate per a
+    // count the VM chose (REP, CSI n b, after a character with many combining marks), a flood of
+    // resizes, frames no page sends, then the connection dropped mid-frame.
+    const { default: WebSocket } = await import('ws');
+    const sock = new WebSocket(`ws://127.0.0.1:${webPort}/terminal/${bob}/main/ws?cols=80&rows=24`, {
+      headers: { origin: publicUrl, cookie },
     });
+    sock.on('error', () => undefined);
+    let shown = '';
+    sock.on('message', (data: Buffer) => {
+      if (data[0] === 0) shown = (shown + data.subarray(1).toString('latin1')).slice(-100_000);
+    });
+    await new Promise((resolve, reject) => {
+      sock.once('open', resolve);
+      sock.once('unexpected-response', (_req, res) => reject(new Error(`bob's terminal refused: ${res.statusCode}`)));
+    });
+    const typed = (line: string) => Buffer.concat([Buffer.from([0]), Buffer.from(line)]);
+    sock.send(typed('echo $((300000+1))\n'));
+    await waitFor("bob's shell to answer", async () => shown.includes('300001'), 20_000);
+    sock.send(typed(`printf 'e${'\\314\\201'.repeat(8)}\\033[999999999b X\\033[2147483647b'; echo $((300000+2))\n`));
+    await waitFor("bob's REP to be printed", async () => shown.includes('300002'), 20_000);
+    for (let i = 0; i < 2000; i++) {
+      const frame = Buffer.alloc(5);
+      frame[0] = 1;
+      frame.writeUInt16BE(i % 2 ? 500 : 2, 1);
+      frame.writeUInt16BE(i % 2 ? 200 : 1, 3);
+      sock.send(frame);
+    }
+    sock.send(typed('yes | head -c 3000000; echo $((300000+3))\n'));
+    await waitFor("bob's output to end", async () => shown.includes('300003'), 30_000);
+    for (const frame of ['', '{', 'null', '{"type":"resize","cols":-5,"rows":1e9}', '\u0000'.repeat(60_000)]) {
+      sock.send(frame);
+      sock.send(Buffer.from(frame));
+    }
+    (sock as unknown as { _socket: { write(b: Buffer): void; destroy(): void } })._socket.write(Buffer.from([0x82, 0x7f, 0xff]));
+    (sock as unknown as { _socket: { destroy(): void } })._socket.destroy();
     await aliceUnharmed();
   });
 
@@ -407,6 +420,38 @@ describe('one hostile user’s input ends at most their own connection', () => {
     } finally {
       c.end();
     }
+    // A channel whose maximum packet size is 0, then output on it.
+    await tryHostile('a session with maximum packet size 0', async () => {
+      const z = await bobSsh();
+      const proto = (z as unknown as { _protocol: { session(chan: number, window: number, packet: number): void } })._protocol;
+      const session = proto.session.bind(proto);
+      proto.session = (chan, window) => session(chan, window, 0);
+      await new Promise((resolve) =>
+        z.exec('yes | head -c 100000', (err, ch) => {
+          if (err) return resolve(err);
+          ch.on('error', () => undefined);
+          ch.resume();
+          ch.on('close', resolve);
+        }),
+      );
+      z.end();
+    });
+    // Compression asked for, output flowing, then the client's side of TCP half-closed, never read again.
+    await tryHostile('compression, then a half-close under output', async () => {
+      const z = await bobSsh({ compress: ['zlib@openssh.com', 'zlib', 'none'] });
+      await new Promise((resolve) =>
+        z.exec('yes', (err, ch) => {
+          if (err) return resolve(err);
+          ch.on('error', () => undefined);
+          ch.once('data', () => {
+            ch.pause();
+            (z as unknown as { _sock: { end(): void } })._sock.end();
+            setTimeout(resolve, 3000);
+          });
+        }),
+      );
+      z.destroy();
+    });
     await aliceUnharmed();
   });
 
