@@ -171,7 +171,7 @@ export function createMetrics(ctx: Berth): Metrics {
     }),
     drops: new Counter({
       name: 'berth_ssh_drops_total',
-      help: 'SSH connections dropped and channels refused by a limit, by reason (per-source, startups-full, startups-early-drop, banner-timeout, login-grace, banned, user-connections, channel-rate)',
+      help: 'SSH connections dropped and channels refused by a limit, by reason (penalty, per-source, startups-full, startups-early-drop, banner-timeout, login-grace, banned, user-connections, channel-rate)',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -9,20 +9,30 @@ import { BIN, ROOT } from './helpers/cli.js';
  * Images that test files build for themselves: kept for the whole run (the SSH tests' Debian
  * image is tagged by its sources, so that files share it), removed when the run ends.
  */
-const TEST_IMAGES = [/^berth-vm-ssh-test:/, /^berth-vm-ssh-listen-test:/, /^berth-vm-agent-test:/, /^berth-vm-agent-test-base:/];
+const TEST_IMAGES = [
+  /^berth-vm-ssh-test:/,
+  /^berth-vm-ssh-listen-test:/,
+  /^berth-vm-agent-test:/,
+  /^berth-vm-agent-test-base:/,
+  /^berth-vm-hostile-agent-test:/,
+];
 
 async function removeTestImages(): Promise<void> {
   // BERTH_TEST_KEEP_IMAGES=1 keeps them for the next run (a developer iterating on one file).
   if (process.env.BERTH_TEST_KEEP_IMAGES === '1') return;
   const docker = new Docker();
-  const images = await docker.listImages().catch(() => []);
-  for (const tag of images.flatMap((i) => i.RepoTags ?? [])) {
-    if (!TEST_IMAGES.some((re) => re.test(tag))) continue;
-    // Not forced: an image another run's VM still uses stays (Docker refuses with 409).
-    await docker
-      .getImage(tag)
-      .remove()
-      .catch(() => undefined);
+  // Twice: an image built on another test image (the hostile agent's, on the Debian one) holds its
+  // parent until it is gone itself.
+  for (let pass = 0; pass < 2; pass++) {
+    const images = await docker.listImages().catch(() => []);
+    for (const tag of images.flatMap((i) => i.RepoTags ?? [])) {
+      if (!TEST_IMAGES.some((re) => re.test(tag))) continue;
+      // Not forced: an image another run's VM still uses stays (Docker refuses with 409).
+      await docker
+        .getImage(tag)
+        .remove()
+        .catch(() => undefined);
+    }
   }
 }
 

@@ -1,5 +1,18 @@
+import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { sourceKey } from '../../src/values/source-key.js';
+
+/**
+ * The address a limit counts against: IPv4 as is (also when IPv4-mapped), IPv6 by its /64
+ * (one host usually holds a whole /64, so single addresses would be free to rotate).
+ */
+export function sourceKey(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  let addr = ipaddr.parse(ip);
+  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
+  if (addr.kind() === 'ipv4') return addr.toString();
+  const parts = (addr as ipaddr.IPv6).parts.slice(0, 4);
+  return `${new ipaddr.IPv6([...parts, 0, 0, 0, 0]).toNormalizedString().split(':').slice(0, 4).join(':')}::/64`;
+}
 
 /**
  * Failed login attempts per source (see `sourceKey`): more than `perMinute` in a minute bans
@@ -32,6 +45,88 @@ export class AuthRateLimit {
   async banned(source: string, perMinute: number, banSeconds: number): Promise<boolean> {
     const res = await this.current(perMinute, banSeconds).get(sourceKey(source));
     return res !== null && res.consumedPoints > perMinute && res.msBeforeNext > 0;
+  }
+}
+
+/** Why a connection not logged in yet was dropped at once. */
+export type StartupRefusal = 'penalty' | 'per-source' | 'startups-full' | 'startups-early-drop';
+
+export interface StartupLimits {
+  perSource: number;
+  /** sshd's MaxStartups start:rate:full. */
+  start: number;
+  rate: number;
+  full: number;
+}
+
+/**
+ * sshd's random early drop chance (%) with `open` connections not logged in yet: none below
+ * `start`, `rate` % at `start`, rising linearly to all of them at `full`.
+ */
+export function earlyDropChance(open: number, limits: StartupLimits): number {
+  if (open < limits.start) return 0;
+  if (open >= limits.full) return 100;
+  return limits.rate + ((100 - limits.rate) * (open - limits.start)) / (limits.full - limits.start);
+}
+
+/** What the gateway knows of a new connection when it is accepted. */
+export interface AdmissionInput {
+  /** Connections of its source (IPv4 address, IPv6 /64) not logged in yet. */
+  held: number;
+  /** Connections not logged in yet, overall. */
+  open: number;
+  /** Its source is serving a penalty (see penalties.ts). */
+  penalised: boolean;
+}
+
+/**
+ * Whether a new connection is let in, decided before any work is done for it: a penalised
+ * source is refused; a source at `perSource` is refused; nobody is let in at `full`. Below that,
+ * a source that holds no slot is always let in: the random early drop (sshd's MaxStartups,
+ * chance from `earlyDropChance`) only falls on sources that already hold slots, so the slots a
+ * flood holds make the flood's own connections likelier to be dropped, never a newcomer's.
+ * `roll` is a random number in [0, 1).
+ */
+export function admission(input: AdmissionInput, limits: StartupLimits, roll: number): 'admit' | StartupRefusal {
+  if (input.penalised) return 'penalty';
+  if (input.held >= limits.perSource) return 'per-source';
+  if (input.open >= limits.full) return 'startups-full';
+  if (input.held === 0) return 'admit';
+  return roll * 100 < earlyDropChance(input.open, limits) ? 'startups-early-drop' : 'admit';
+}
+
+/**
+ * Connections that have not logged in yet, per source and overall (sshd's MaxStartups and
+ * PerSourceMaxStartups), counted from the TCP accept: past a cap a new connection is dropped
+ * before any work is done for it (see `admission`). The table holds at most `full` sources.
+ */
+export class PreAuthSlots {
+  private readonly bySource = new Map<string, number>();
+  private total = 0;
+
+  constructor(private readonly random: () => number = Math.random) {}
+
+  /** Takes a slot, or says why not. The release it returns is idempotent. */
+  take(source: string, limits: StartupLimits, penalised = false): (() => void) | StartupRefusal {
+    const key = sourceKey(source);
+    const n = this.bySource.get(key) ?? 0;
+    const decision = admission({ held: n, open: this.total, penalised }, limits, this.random());
+    if (decision !== 'admit') return decision;
+    this.bySource.set(key, n + 1);
+    this.total++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      const left = (this.bySource.get(key) ?? 1) - 1;
+      if (left <= 0) this.bySource.delete(key);
+      else this.bySource.set(key, left);
+    };
+  }
+
+  get open(): number {
+    return this.total;
   }
 }
 

@@ -13,12 +13,13 @@ import { printable } from '../../src/values/names.js';
 import { LogSummary } from '../log-summary.js';
 import type { SshMetrics } from '../metrics.js';
 import { SessionRegistry, type SessionView } from '../sessions.js';
-import { PreAuthSlots, type StartupLimits } from '../startup-slots.js';
 import { watchDir } from '../state-watch.js';
 import { handleSessionChannel } from './channel-bridge.js';
 import type { ConnectionScope, Refusal } from './connection-scope.js';
 import { handleDirectTcpip } from './forwarding.js';
-import { AuthRateLimit, ChannelRate } from './rate-limit.js';
+import { floorPacketSizes } from './packet-floor.js';
+import { type PenaltyCause, type PenaltyRules, SourcePenalties } from './penalties.js';
+import { AuthRateLimit, ChannelRate, PreAuthSlots, type StartupLimits } from './rate-limit.js';
 import { RemoteForwards } from './remote-forward.js';
 
 type Ssh2 = typeof import('ssh2');
@@ -37,10 +38,11 @@ export interface GatewayOptions {
   registry?: SessionRegistry;
 }
 
-/** The pre-login limits in force (config keys ssh.max-startups…, ssh.login-grace, ssh.banner-timeout). */
+/** The pre-login limits in force (config keys ssh.max-startups…, ssh.login-grace, ssh.banner-timeout, ssh.penalty-…). */
 interface PreAuthLimits extends StartupLimits {
   graceMs: number;
   bannerMs: number;
+  penalties: PenaltyRules;
 }
 
 function preAuthLimits(cfg: ConfigValues): PreAuthLimits {
@@ -49,6 +51,11 @@ function preAuthLimits(cfg: ConfigValues): PreAuthLimits {
     ...cfg['ssh.max-startups'],
     graceMs: cfg['ssh.login-grace'] * 1000,
     bannerMs: cfg['ssh.banner-timeout'] * 1000,
+    penalties: {
+      maxMs: cfg['ssh.penalty-max'] * 1000,
+      minMs: cfg['ssh.penalty-min'] * 1000,
+      amounts: { 'grace-exceeded': cfg['ssh.penalty-grace-exceeded'] * 1000, noauth: cfg['ssh.penalty-noauth'] * 1000 },
+    },
   };
 }
 
@@ -59,6 +66,8 @@ interface PreAuth {
   /** The client sent its identification line (ssh2 made a connection of it). */
   identified: boolean;
   loggedIn: boolean;
+  /** It already earned its source a penalty (one per connection). */
+  penalised: boolean;
   timers: NodeJS.Timeout[];
 }
 
@@ -127,6 +136,7 @@ export class SshGateway {
   readonly registry: SessionRegistry;
   private readonly limiter = new AuthRateLimit();
   private readonly startups = new PreAuthSlots();
+  private readonly penalties = new SourcePenalties();
   private readonly channels = new ChannelRate();
   /** Logged-in connections per user (ssh.max-connections). */
   private readonly perUser = new Map<string, number>();
@@ -156,7 +166,9 @@ export class SshGateway {
         ident: 'berth',
         keepaliveInterval: KEEPALIVE_MS,
         keepaliveCountMax: 4,
-        algorithms: { cipher: [...CIPHERS] },
+        // No compression: ssh2 closes its zlib stream as soon as the client's side ends, and
+        // every later write to a channel still open then throws (outside any handler of ours).
+        algorithms: { cipher: [...CIPHERS], compress: ['none'] },
       },
       (client, info) => this.onConnection(client, info.ip ?? 'unknown'),
     );
@@ -183,6 +195,7 @@ export class SshGateway {
       (file) => file === 'state.json',
       async () => {
         this.limits = preAuthLimits(await this.config());
+        if (this.limits.penalties.maxMs <= 0) this.penalties.clear();
         await this.revalidate();
       },
       (err) => this.options.log.warn({ err: String(err) }, 'ssh: re-checking live access failed'),
@@ -261,45 +274,92 @@ export class SshGateway {
   }
 
   /**
-   * A TCP connection accepted: it takes a pre-login slot (or is dropped at once: per-source cap,
-   * MaxStartups with random early drop), and must send its identification line within
+   * `source` misbehaved before logging in (a deadline passed, or it broke the protocol): it earns
+   * a penalty (ssh.penalty-…), once per connection. Once its penalties add up to ssh.penalty-min,
+   * its new connections are refused at accept, before any crypto, until the penalty runs out.
+   */
+  private penalise(source: string, pre: PreAuth, cause: PenaltyCause): void {
+    const limits = this.limits;
+    if (pre.penalised || pre.loggedIn || !limits) return;
+    pre.penalised = true;
+    const { refusedMs, started } = this.penalties.penalise(source, cause, limits.penalties);
+    if (started) {
+      this.summary.note(source, 'penalty', 'ssh source penalised: its new connections are refused for a while', {
+        cause,
+        seconds: Math.ceil(refusedMs / 1000),
+      });
+    }
+  }
+
+  /**
+   * A TCP connection accepted: a penalised source is refused at once; otherwise it takes a
+   * pre-login slot (or is dropped at once: per-source cap, MaxStartups with random early drop for
+   * sources already holding slots), and must send its identification line within
    * ssh.banner-timeout and log in within ssh.login-grace, both counted from now.
    */
   private onAccept(socket: Socket): void {
     const source = socket.remoteAddress ?? 'unknown';
     socket.on('error', () => undefined);
     const limits = this.limits;
-    const taken = limits ? this.startups.take(source, limits) : 'startups-full';
+    const refusedMs = limits ? this.penalties.refusedFor(source) : 0;
+    const taken = limits ? this.startups.take(source, limits, refusedMs > 0) : 'startups-full';
     if (typeof taken === 'string' || !limits) {
-      this.dropped(source, String(taken), 'ssh connection dropped: too many connections not logged in yet');
+      if (taken === 'penalty') {
+        this.dropped(source, 'penalty', 'ssh source penalised: its new connections are refused for a while', {
+          seconds: Math.ceil(refusedMs / 1000),
+        });
+      } else {
+        this.dropped(source, String(taken), 'ssh connection dropped: too many connections not logged in yet');
+      }
       socket.destroy();
       return;
     }
-    const pre: PreAuth = { release: taken, identified: false, loggedIn: false, timers: [] };
+    const pre: PreAuth = { release: taken, identified: false, loggedIn: false, penalised: false, timers: [] };
     pre.timers.push(
       setTimeout(() => {
         if (pre.identified || socket.destroyed) return;
         this.dropped(source, 'banner-timeout', 'ssh connection cut: no identification line in time');
+        this.penalise(source, pre, 'grace-exceeded');
         socket.destroy();
       }, limits.bannerMs),
       setTimeout(() => {
         if (pre.loggedIn || socket.destroyed) return;
         this.dropped(source, 'login-grace', 'ssh connection cut: not logged in in time');
+        this.penalise(source, pre, 'grace-exceeded');
         socket.destroy();
       }, limits.graceMs),
     );
     for (const t of pre.timers) t.unref();
+    // Garbage instead of an identification line: ssh2 ends the socket from its own data handler
+    // (its errors before the line are not emitted); seen here once every handler had the chunk.
+    const sniff = () => {
+      if (pre.identified) {
+        socket.off('data', sniff);
+        return;
+      }
+      process.nextTick(() => {
+        if (!pre.identified && socket.writableEnded) this.penalise(source, pre, 'noauth');
+      });
+    };
     socket.once('close', () => {
       for (const t of pre.timers) clearTimeout(t);
       pre.release();
     });
     this.pending.set(socket, pre);
     this.server?.injectSocket(socket);
+    // Added once ssh2 holds the socket (it pauses it until its own handler is set, so nothing is missed).
+    socket.on('data', sniff);
   }
 
   private onConnection(client: Connection, source: string): void {
     const { ctx, log, metrics } = this.options;
-    client.on('error', (err) => log.debug({ source, err: String(err) }, 'ssh connection error'));
+    let preAuth: PreAuth | undefined;
+    client.on('error', (err: Error & { level?: string }) => {
+      log.debug({ source, err: String(err) }, 'ssh connection error');
+      // Before login, anything but the socket's own errors and our deadlines is the client
+      // breaking the protocol (garbage, a broken packet, no algorithm in common).
+      if (preAuth && err.level !== 'socket' && err.level !== 'client-timeout') this.penalise(source, preAuth, 'noauth');
+    });
     // ssh2 writes each packet to the socket on its own; corked for a tick, they leave together.
     const socket = (client as unknown as { _sock?: Socket })._sock;
     /** Ends the connection; a peer that does not close its side is cut off 2 s later. */
@@ -308,12 +368,19 @@ export class SshGateway {
       setTimeout(() => socket?.destroy(), 2000).unref();
     };
     const pre = socket ? this.pending.get(socket) : undefined;
+    preAuth = pre;
     if (!pre) {
       // Not from our listener: nothing counts it, so it is not served.
       socket?.destroy();
       return;
     }
     pre.identified = true;
+    if (!floorPacketSizes(client)) {
+      // An ssh2 whose internals moved: serving it could let one channel freeze the daemon.
+      log.error({ source }, 'ssh connection refused: this ssh2 cannot bound channel packet sizes');
+      socket?.destroy();
+      return;
+    }
     this.connections.add(client);
     let identity: GatewayIdentity | null = null;
     let config: ConfigValues | null = null;

@@ -6,6 +6,7 @@ import type { Berth } from '../../src/services/context.js';
 import type { TelegramIdentity } from '../../src/services/telegram-users.js';
 import type { TicketBook } from '../../src/services/web-links.js';
 import type { State } from '../../src/state/schema.js';
+import type { TurnedAwayDigest } from './turned-away-digest.js';
 
 /** What every handler knows about the sender, read from the state for this update. */
 export interface Sender {
@@ -30,6 +31,8 @@ export interface BotDeps {
   web?: { book: TicketBook; running: () => boolean };
   /** The daemon's agent runs (conversations from chat). */
   agents?: AgentRuns;
+  /** Strangers turned away while the waiting list is full, told to the admins as a digest. */
+  turnedAway?: TurnedAwayDigest;
 }
 
 /** The sender's berth login, or a clear error when they have none. */

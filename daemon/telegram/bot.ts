@@ -25,6 +25,7 @@ import { keyCommands } from './key-commands.js';
 import { telegramNotifier } from './notifier.js';
 import { errorText } from './replies.js';
 import { startCommands } from './start-commands.js';
+import { TurnedAwayDigest } from './turned-away-digest.js';
 import { vmCommands } from './vm-commands.js';
 import { webCommands } from './web-commands.js';
 
@@ -143,6 +144,7 @@ export async function startTelegram(options: {
     maxFetchBytes: official ? 20 * MB : 200 * MB,
     ...(options.web ? { web: options.web } : {}),
     ...(options.agents ? { agents: options.agents } : {}),
+    turnedAway: new TurnedAwayDigest(bot.api, ctx.store, log),
   };
   let lastUpdateAt: Date | null = null;
   let updates = 0;
@@ -193,6 +195,7 @@ export async function startTelegram(options: {
     }),
     stop: async () => {
       menus.close();
+      deps.turnedAway?.stop();
       if (runner?.isRunning()) await runner.stop();
       await webhook?.close();
     },

@@ -36,6 +36,11 @@ export function startCommands(bot: Composer<BotContext>, deps: BotDeps): void {
     const from = ctx.from;
     if (!from) return;
     const request = await requestAccess(deps.ctx.store, from.id, from.username);
+    if (request.outcome === 'full') {
+      deps.turnedAway?.note(from.id);
+      await ctx.reply('Sorry, the waiting list for access is full right now. Please try /start again later.');
+      return;
+    }
     if (request.outcome === 'created') {
       await ctx.reply('Hello! Your request for access was sent to the admins. You will get a message when it is decided.');
       await announceRequest(ctx.api, await deps.ctx.store.read(), request.user, from.username, deps.log);

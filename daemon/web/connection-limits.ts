@@ -1,7 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { sourceKey } from '../../src/values/source-key.js';
-import { PreAuthSlots, type StartupRefusal } from '../startup-slots.js';
+import { PreAuthSlots, type StartupRefusal, sourceKey } from '../ssh/rate-limit.js';
 
 /** What the web server's door allows; read at each new connection (the config may change). */
 export interface DoorLimits {
@@ -12,9 +11,9 @@ export interface DoorLimits {
 }
 
 /**
- * All sources together: from `start` such connections on, new ones are dropped at random (`rate` %,
- * rising to all at `full`), as sshd's MaxStartups does; a few sources filling the table then
- * cannot lock everybody out for long.
+ * All sources together: from `start` such connections on, new ones of sources already holding
+ * some are dropped at random (`rate` %, rising to all at `full`), as sshd's MaxStartups does; a
+ * source holding none is let in below `full` (see `admission`).
  */
 const OVERALL = { start: 256, rate: 30, full: 1024 };
 /**

@@ -2,6 +2,13 @@ import type { Terminal as HeadlessTerminal } from '@xterm/headless';
 
 /** Lines of scrollback a web terminal keeps server-side for a reattaching browser. */
 const SCROLLBACK = 1000;
+/**
+ * The most UTF-16 units one REP (`CSI n b`, repeat the last character) may make. xterm allocates
+ * the character's length × n at once: a VM printing a character with many combining marks and a
+ * count near 2^31 would make it throw (in its own timer, where nothing catches it) or take
+ * gigabytes. A larger REP is dropped from the server-side screen; the browser still shows it.
+ */
+const MAX_REPEAT_UNITS = 64 * 1024;
 
 type Headless = typeof import('@xterm/headless');
 type Serialize = typeof import('@xterm/addon-serialize');
@@ -30,7 +37,19 @@ export class Screen {
 
   static async create(cols: number, rows: number): Promise<Screen> {
     const { Terminal, SerializeAddon } = await modules();
-    const term = new Terminal({ cols, rows, scrollback: SCROLLBACK, allowProposedApi: true });
+    // logLevel off: xterm reports a VM's malformed output on the daemon's stderr otherwise.
+    const term = new Terminal({ cols, rows, scrollback: SCROLLBACK, allowProposedApi: true, logLevel: 'off' });
+    term.parser.registerCsiHandler({ final: 'b' }, (params) => {
+      const count = typeof params[0] === 'number' ? Math.max(1, params[0]) : 1;
+      const buffer = term.buffer.active;
+      const last =
+        buffer
+          .getLine(buffer.baseY + buffer.cursorY)
+          ?.getCell(Math.max(0, buffer.cursorX - 1))
+          ?.getChars() ?? '';
+      // true: handled here (dropped); false: xterm's own handler repeats it.
+      return Math.max(1, last.length) * count > MAX_REPEAT_UNITS;
+    });
     const serializer = new SerializeAddon();
     term.loadAddon(serializer);
     return new Screen(term, serializer);
@@ -52,11 +71,20 @@ export class Screen {
     if (this.queued.length === 0) return;
     const data = this.queued.length === 1 ? this.queued[0] : Buffer.concat(this.queued);
     this.queued = [];
-    if (data) this.term.write(data);
+    if (!data) return;
+    try {
+      this.term.write(data);
+    } catch {
+      // A VM's output that the parser refuses ends nothing but its own rendering.
+    }
   }
 
   resize(cols: number, rows: number): void {
-    this.term.resize(cols, rows);
+    try {
+      this.term.resize(cols, rows);
+    } catch {
+      // As for write: the screen keeps its old size.
+    }
   }
 
   /** The screen as escape sequences that redraw it, once what was written so far is parsed. */

@@ -29,6 +29,8 @@ export const FRAME = { data: 0, resize: 1, ping: 2, info: 3, exit: 4 } as const;
 export const CLOSE = { ended: 4000, replaced: 4001 } as const;
 
 const MAX_COLS = 500;
+/** Resize frames closer together than this are applied as one (the last size). */
+const RESIZE_MS = 50;
 const MAX_ROWS = 200;
 /** Output waiting for a browser past this pauses the shell; it goes on below LOW_WATER. */
 const HIGH_WATER = 1024 * 1024;
@@ -157,6 +159,7 @@ class WebTerminal {
   private resizing = false;
   private resizePending = false;
   private reattachTimer: NodeJS.Timeout | null = null;
+  private resizeTimer: NodeJS.Timeout | null = null;
   private watch: NodeJS.Timeout | null = null;
   private lastHeard = Date.now();
   private pausedSince: number | null = null;
@@ -310,8 +313,14 @@ class WebTerminal {
       }
     } else if (type === FRAME.resize && data.length >= 5) {
       this.size = clampSize(data.readUInt16BE(1), data.readUInt16BE(3));
-      this.screen?.resize(this.size.cols, this.size.rows);
-      void this.pushSize();
+      // A reflow of the server-side screen costs milliseconds: a browser sending a flood of
+      // resize frames gets the last size, once per RESIZE_MS, not one reflow each.
+      this.resizeTimer ??= setTimeout(() => {
+        this.resizeTimer = null;
+        if (this.finished) return;
+        this.screen?.resize(this.size.cols, this.size.rows);
+        void this.pushSize();
+      }, RESIZE_MS);
     } else if (type === FRAME.ping) {
       this.send(FRAME.ping);
     }
@@ -421,6 +430,7 @@ class WebTerminal {
     if (this.finished) return;
     this.finished = true;
     if (this.reattachTimer) clearTimeout(this.reattachTimer);
+    if (this.resizeTimer) clearTimeout(this.resizeTimer);
     if (this.watch) clearInterval(this.watch);
     this.deps.registry.remove(this.session.id);
     this.released();

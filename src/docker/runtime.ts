@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { userInfo } from 'node:os';
 import type { Duplex, Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { BerthError } from '../errors.js';
+import { abortWithCallSignal } from './call-signal.js';
 import { loadDockerode } from './dockerode-loader.js';
 import { knownHostVerifier } from './known-hosts.js';
 
@@ -18,7 +20,8 @@ export interface EngineTls {
 }
 
 function connectionOptions(address: string, tls?: EngineTls): Docker.DockerOptions {
-  const url = new URL(address);
+  const url = URL.parse(address);
+  if (!url) throw new BerthError('INVALID_DOCKER_HOST', `Cannot use Docker host ${address}.`, 'Use unix://, tcp:// or ssh:// addresses.');
   if (url.protocol === 'unix:') return { socketPath: url.pathname };
   if (url.protocol === 'tcp:' && tls) return { protocol: 'https', host: url.hostname, port: Number(url.port || 2376), ...tls };
   if (url.protocol === 'tcp:') return { protocol: 'http', host: url.hostname, port: Number(url.port || 2375) };
@@ -27,7 +30,8 @@ function connectionOptions(address: string, tls?: EngineTls): Docker.DockerOptio
       protocol: 'ssh',
       host: url.hostname,
       port: Number(url.port || 22),
-      username: url.username || undefined,
+      // As OpenSSH: the local user's name when the address names none.
+      username: decodeURIComponent(url.username) || userInfo().username,
       // The host's key must be in known_hosts, as for OpenSSH and the docker CLI (ssh2 alone takes any key).
       sshOptions: { agent: process.env.SSH_AUTH_SOCK, hostVerifier: knownHostVerifier(url.hostname, Number(url.port || 22)) },
     } as Docker.DockerOptions;
@@ -130,16 +134,23 @@ export function bridgeNameFor(network: string): string {
 
 /** The one module that talks to Docker. Every call's failure becomes a BerthError. */
 export class DockerRuntime {
+  readonly docker: Docker;
+
   private constructor(
-    readonly docker: Docker,
+    docker: Docker,
     readonly address: string,
-  ) {}
+  ) {
+    this.docker = abortWithCallSignal(docker);
+  }
 
   static async open(configured = ''): Promise<DockerRuntime> {
     const Dockerode = loadDockerode();
     const address = engineAddress(configured);
-    // With DOCKER_HOST set, docker-modem reads it (and DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) itself.
-    const docker = process.env.DOCKER_HOST ? new Dockerode() : new Dockerode(connectionOptions(address));
+    // A tcp:// DOCKER_HOST is read by docker-modem itself (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH).
+    // Every other address, an ssh:// DOCKER_HOST too, gets berth's options: for ssh:// that is the
+    // known_hosts check, which docker-modem's own reading of the environment never attaches.
+    const fromEnv = Boolean(process.env.DOCKER_HOST) && address.startsWith('tcp:');
+    const docker = fromEnv ? new Dockerode() : new Dockerode(connectionOptions(address));
     return new DockerRuntime(docker, address);
   }
 

@@ -1,4 +1,4 @@
-import type { StreamRule } from '../values/agents.js';
+import { AGENT_SESSION_PATTERN, type StreamRule } from '../values/agents.js';
 
 /** What an agent's streamed output says, one event at a time. */
 export type AgentEvent =
@@ -28,7 +28,17 @@ function at(value: unknown, path: string): unknown {
 }
 
 const matches = (value: unknown, when: Record<string, string>) => Object.entries(when).every(([path, want]) => at(value, path) === want);
-const text = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? undefined : JSON.stringify(v));
+/** Text a rule takes: a string as it is, anything else as its JSON (none when that cannot be made: a hostile agent's 20 000-deep array would overflow the stack). */
+const text = (v: unknown) => {
+  if (typeof v === 'string' || v === undefined) return v;
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
+};
+/** A session id the agent gave, if it is one berth can keep (a hostile VM's agent may print anything). */
+const sessionId = (v: unknown) => (typeof v === 'string' && AGENT_SESSION_PATTERN.test(v) ? v : undefined);
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 function apply(rules: readonly StreamRule[], value: unknown, out: AgentEvent[]): void {
@@ -44,7 +54,7 @@ function apply(rules: readonly StreamRule[], value: unknown, out: AgentEvent[]):
       return path ? at(value, path) : undefined;
     };
     if (rule.emit === 'session') {
-      const session = text(take('session'));
+      const session = sessionId(take('session'));
       if (session) out.push({ kind: 'session', session });
     } else if (rule.emit === 'text') {
       const t = text(take('text'));
@@ -54,7 +64,7 @@ function apply(rules: readonly StreamRule[], value: unknown, out: AgentEvent[]):
     } else if (rule.emit === 'result') {
       const event: AgentEvent = { kind: 'result', error: take('error') === true };
       const t = text(take('text'));
-      const session = text(take('session'));
+      const session = sessionId(take('session'));
       const inputTokens = num(take('inputTokens'));
       const outputTokens = num(take('outputTokens'));
       const costUsd = num(take('costUsd'));

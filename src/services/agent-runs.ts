@@ -7,7 +7,7 @@ import { findPlan, findUser, ownVm, vmRef } from '../domain/lookups.js';
 import { checkMayOwnVms } from '../domain/policies.js';
 import { BerthError } from '../errors.js';
 import type { Conversation, State, Vm } from '../state/schema.js';
-import { type AgentPermission, type AgentSpec, agentArgv, agentsOfLabel } from '../values/agents.js';
+import { AGENT_SESSION_PATTERN, type AgentPermission, type AgentSpec, agentArgv, agentsOfLabel } from '../values/agents.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import { printable } from '../values/names.js';
 import type { Berth } from './context.js';
@@ -402,7 +402,15 @@ export class AgentRuns {
         };
         const out = new Writable({
           write(chunk: Buffer, _enc, done) {
-            for (const line of lines.push(chunk.toString('utf8'))) onLine(line);
+            // Runs in the exec stream's data listener: whatever the VM's agent printed, a line
+            // berth cannot read is skipped there, never thrown out of it (that would end the daemon).
+            for (const line of lines.push(chunk.toString('utf8'))) {
+              try {
+                onLine(line);
+              } catch {
+                // skipped
+              }
+            }
             done();
           },
         });
@@ -465,7 +473,7 @@ export class AgentRuns {
     await withDeadline(10_000, 'record the conversation', () =>
       this.ctx.store.transact((state) => {
         const user = state.users.find((u) => u.login === login);
-        if (!user || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(session)) return;
+        if (!user || !AGENT_SESSION_PATTERN.test(session)) return;
         const now = new Date().toISOString();
         const same = user.conversation?.session === session;
         user.conversation = {

@@ -1,3 +1,4 @@
+import { withCallSignal } from '../docker/call-signal.js';
 import { BerthError } from '../errors.js';
 
 /** How long a session's waits on the engine may last; BERTH_SSH_EXIT_DEADLINE_MS sets it (tests). */
@@ -17,8 +18,9 @@ export class DeadlineError extends BerthError {
 }
 
 /**
- * `work` within `ms`: past it, its signal is aborted (the work lets go of what it holds) and
- * the result is a DeadlineError, whatever `work` does afterwards.
+ * `work` within `ms`: past it, its signal is aborted (the work lets go of what it holds, and the
+ * engine requests made within it are ended) and the result is a DeadlineError, whatever `work`
+ * does afterwards.
  */
 export function withDeadline<T>(ms: number, what: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -29,7 +31,8 @@ export function withDeadline<T>(ms: number, what: string, work: (signal: AbortSi
       reject(new DeadlineError(what, ms));
     }, ms);
   });
-  const running = work(controller.signal);
+  // Engine calls made within `work` carry the signal, however deep (docker/call-signal.ts).
+  const running = withCallSignal(controller.signal, () => work(controller.signal));
   // A late failure of the abandoned work is nobody's concern.
   running.catch(() => undefined);
   return Promise.race([running, expired]).finally(() => clearTimeout(timer));

@@ -26,6 +26,7 @@ import {
   familyPlan,
   hostAllowPorts,
   parseFilterTable,
+  privateAllowEntries,
   removalScript,
   restoreScript,
 } from '../values/egress.js';
@@ -257,6 +258,7 @@ function plans(cfg: ConfigValues, instanceId: string, target: Target, resolvers:
     hostAllow: hostAllowPorts(cfg['network.host-allow']),
     egress: egressPolicy(cfg['network.egress']),
     blockPrivate: cfg['network.block-private'],
+    privateAllow: privateAllowEntries(cfg['network.private-allow']),
     resolvers,
     refused: target.refused,
     forwardHook: {
@@ -269,7 +271,7 @@ function plans(cfg: ConfigValues, instanceId: string, target: Target, resolvers:
 
 function summary(cfg: ConfigValues, target: Pick<Target, 'bridge' | 'refused'>): string {
   const allow = cfg['network.host-allow'];
-  return `bridge ${target.bridge}: host ${allow.length ? `refused but ${allow.join(',')}` : 'refused'}, link-local refused${target.refused.length ? `, ${target.refused.length} Swarm node address(es) refused` : ''}, egress ${cfg['network.egress'].join(',')}${cfg['network.block-private'] ? ', private ranges refused' : ''}`;
+  return `bridge ${target.bridge}: host ${allow.length ? `refused but ${allow.join(',')}` : 'refused'}, cloud metadata refused${target.refused.length ? `, ${target.refused.length} Swarm node address(es) refused` : ''}${cfg['network.private-allow'].length ? `, private ${cfg['network.private-allow'].join(',')} allowed` : ''}${cfg['network.block-private'] ? ', private ranges refused' : ''}, egress ${cfg['network.egress'].join(',')}`;
 }
 
 function report(

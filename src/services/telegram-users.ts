@@ -64,11 +64,22 @@ export function deriveLogin(state: State, telegramId: number, username?: string)
   throw new BerthError('LOGIN_EXHAUSTED', 'No free login could be derived.', 'Ask an admin to add you with /allow_user.');
 }
 
-export type AccessRequest = { outcome: 'created'; user: User } | { outcome: 'pending' | 'allowed' | 'refused'; user: User };
+export type AccessRequest =
+  | { outcome: 'created'; user: User }
+  | { outcome: 'pending' | 'allowed' | 'refused'; user: User }
+  /** The waiting list holds `telegram.max-pending` users already: nobody was added. */
+  | { outcome: 'full'; pending: number };
+
+/** How many users wait for an admin's decision. */
+export function pendingCount(state: State): number {
+  return state.users.reduce((n, u) => n + (u.status === 'pending' ? 1 : 0), 0);
+}
 
 /**
- * A Telegram `/start`: a stranger becomes a pending user; an id in `telegram.admins`
- * becomes an allowed admin at once. Known users are returned as they are.
+ * A Telegram `/start`: a stranger becomes a pending user, unless `telegram.max-pending`
+ * users are pending already (checked in the same transaction, so racing requests never pass
+ * the cap); an id in `telegram.admins` becomes an allowed admin at once. Known users are
+ * returned as they are.
  */
 export async function requestAccess(store: StateStore, telegramId: number, username?: string): Promise<AccessRequest> {
   return store.transact((state) => {
@@ -79,6 +90,8 @@ export async function requestAccess(store: StateStore, telegramId: number, usern
     }
     const config = effectiveConfig(state.config);
     const configuredAdmin = config['telegram.admins'].includes(telegramId);
+    const pending = pendingCount(state);
+    if (!configuredAdmin && pending >= config['telegram.max-pending']) return { outcome: 'full', pending };
     const user: User = {
       id: newId(),
       login: deriveLogin(state, telegramId, username),

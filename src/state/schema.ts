@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AGENT_PERMISSIONS } from '../values/agents.js';
+import { AGENT_PERMISSIONS, AGENT_SESSION_PATTERN } from '../values/agents.js';
 import { ConfigSetSchema } from '../values/config-keys.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../values/names.js';
 
@@ -66,7 +66,7 @@ export const ConversationSchema = z
   .object({
     agent: z.string(),
     vm: z.string().regex(PLAN_NAME_PATTERN),
-    session: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
+    session: z.string().regex(AGENT_SESSION_PATTERN),
     startedAt: z.string(),
     updatedAt: z.string(),
   })

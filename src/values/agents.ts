@@ -1,6 +1,9 @@
 import { invalidInput } from '../errors.js';
 import { printable } from './names.js';
 
+/** An agent's conversation (session) id as berth keeps and resumes it; anything else an agent prints as one is ignored. */
+export const AGENT_SESSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
 /**
  * The coding agents berth can run in a VM, described by data: how to start one, how to continue a
  * conversation, how its streamed output reads, which variables carry its key and API address, and

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { checkDockerHost, checkNetworkName } from './docker-host.js';
 import { formatDuration, parseDuration } from './durations.js';
-import { parseEgress, parseHostAllow } from './egress.js';
+import { parseEgress, parseHostAllow, parsePrivateAllow } from './egress.js';
 import { checkImageRef } from './image-ref.js';
 import { checkListenAddress, HOST_PATTERN } from './listen-address.js';
 import { checkPlanName, printable } from './names.js';
@@ -341,11 +341,20 @@ export const CONFIG_KEYS = {
     format: (entries) => entries.join(','),
   }),
   'network.block-private': key<boolean>({
-    description: 'Also refuse RFC 1918, CGNAT (100.64/10) and ULA (fc00::/7) destinations (on/off)',
-    default: false,
+    description:
+      'Refuse private destinations: RFC 1918, CGNAT (100.64/10), ULA (fc00::/7) and other non-public ranges; network.private-allow opens some (on/off)',
+    default: true,
     schema: z.boolean(),
     parse: (s) => parseSwitch(s, 'network.block-private'),
     format: formatSwitch,
+  }),
+  'network.private-allow': key<string[]>({
+    description:
+      'Private destinations VMs may reach anyway (a LAN or VPC range): CIDR or tcp/PORT@CIDR inside a private range (e.g. 192.168.1.0/24; empty = none)',
+    default: [],
+    schema: z.array(z.string()),
+    parse: parsePrivateAllow,
+    format: (entries) => entries.join(','),
   }),
   // --- end network ---
   'ssh.listen': key<string>({
@@ -514,6 +523,36 @@ export const CONFIG_KEYS = {
     default: 10,
     schema: z.number().int().min(1),
     parse: (s) => Math.max(1, parseDuration(s, 'banner timeout')),
+    format: formatDuration,
+  }),
+  'ssh.penalty-grace-exceeded': key<number>({
+    description:
+      'Penalty a source earns each time one of its connections is cut by ssh.banner-timeout or ssh.login-grace (sshd grace-exceeded; penalties add up; 0 = none)',
+    default: 20,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'penalty'),
+    format: formatDuration,
+  }),
+  'ssh.penalty-noauth': key<number>({
+    description:
+      'Penalty a source earns each time one of its connections breaks the SSH protocol before logging in, e.g. sends garbage (sshd noauth; 0 = none)',
+    default: 1,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'penalty'),
+    format: formatDuration,
+  }),
+  'ssh.penalty-min': key<number>({
+    description: "A source's new connections are refused once its penalties add up to this much (sshd min)",
+    default: 15,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'penalty threshold'),
+    format: formatDuration,
+  }),
+  'ssh.penalty-max': key<number>({
+    description: 'The longest a penalised source is refused, however much it earned (sshd max; 0 = penalties off)',
+    default: 600,
+    schema: z.number().int().min(0),
+    parse: (s) => parseDuration(s, 'maximum penalty'),
     format: formatDuration,
   }),
   'ssh.max-connections': key<number>({
@@ -704,6 +743,14 @@ export const CONFIG_KEYS = {
     default: 20,
     schema: z.number().int().min(0),
     parse: (s) => parseWhole(s, 'updates per minute', 0, 10_000),
+    format: String,
+  }),
+  'telegram.max-pending': key<number>({
+    description:
+      "Most users waiting for an admin's decision; past it a stranger's /start is refused and admins get one digest every 10 minutes instead of a message each (0 = no new requests)",
+    default: 50,
+    schema: z.number().int().min(0),
+    parse: (s) => parseWhole(s, 'count of pending users', 0, 100_000),
     format: String,
   }),
   'telegram.exec-timeout': key<number>({

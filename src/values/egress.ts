@@ -165,16 +165,99 @@ export function egressPolicy(values: readonly string[]): EgressPolicy {
   return { mode: 'list', entries: values.map(parseEntry) };
 }
 
+export const MAX_PRIVATE_ALLOW = 32;
+
+/** Whether a range lies wholly inside one that `network.block-private` refuses. */
+function insidePrivate(c: NonNullable<EgressEntry['cidr']>): boolean {
+  return PRIVATE_RANGES[c.family].some((r) => {
+    const [range, bits] = ipaddr.parseCIDR(r);
+    return c.bits >= bits && ipaddr.parse(c.address).match(range, bits);
+  });
+}
+
+/**
+ * `network.private-allow`: private destinations VMs may reach although `network.block-private`
+ * refuses private ranges (a LAN proxy, a VPC database): comma-separated `CIDR` (any port) and
+ * `PROTO/PORT[-HIGH]@CIDR`, each inside a private range. Empty: none.
+ */
+export function parsePrivateAllow(input: string): string[] {
+  const list = items(input, 'network.private-allow', MAX_PRIVATE_ALLOW, '192.168.1.0/24');
+  return [
+    ...new Set(
+      list.map((text) => {
+        const entry = parseEntry(text);
+        if (!entry.cidr) {
+          throw invalidInput(
+            'INVALID_NETWORK_POLICY',
+            `"${printable(text)}" names no address range (network.private-allow).`,
+            'Write CIDR or PROTO/PORT@CIDR, e.g. 192.168.1.0/24 or tcp/3128@192.168.1.10.',
+          );
+        }
+        if (!insidePrivate(entry.cidr)) {
+          throw invalidInput(
+            'INVALID_NETWORK_POLICY',
+            `"${printable(text)}" is not inside a private range (network.private-allow).`,
+            `network.egress decides public destinations; private ones are ${[...PRIVATE_RANGES[4], ...PRIVATE_RANGES[6]].join(', ')}.`,
+          );
+        }
+        return formatEntry(entry);
+      }),
+    ),
+  ];
+}
+
+export function privateAllowEntries(values: readonly string[]): EgressEntry[] {
+  return values.map(parseEntry);
+}
+
 // --- rules ---
 
 export function chainNames(instanceId: string): { input: string; forward: string } {
   return { input: `BERTH-IN-${instanceId}`, forward: `BERTH-FWD-${instanceId}` };
 }
 
-export const LINK_LOCAL: Record<Family, string> = { 4: '169.254.0.0/16', 6: 'fe80::/10' };
+/**
+ * Cloud metadata and platform services: refused from VMs whatever the configuration
+ * (block-private off, an egress or private-allow entry that covers them). Only DNS to the
+ * host's own resolvers (port 53, e.g. Azure's 168.63.129.16 or GCP's 169.254.169.254) comes
+ * before them. README's security model names each.
+ */
+export const PLATFORM_RANGES: Record<Family, ReadonlyArray<{ cidr: string; whose: string }>> = {
+  4: [
+    {
+      cidr: '169.254.0.0/16',
+      whose:
+        'link-local: the instance metadata service of AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle Cloud and others (169.254.169.254), AWS ECS task metadata (169.254.170.2), EKS Pod Identity (169.254.170.23), Tencent Cloud (169.254.0.23), Scaleway (169.254.42.42)',
+    },
+    { cidr: '100.100.100.200/32', whose: 'Alibaba Cloud instance metadata' },
+    { cidr: '168.63.129.16/32', whose: 'Azure WireServer (VM agent, extensions, health probes)' },
+    { cidr: '192.0.0.192/32', whose: 'Oracle Cloud Infrastructure Classic instance metadata' },
+  ],
+  6: [
+    { cidr: 'fe80::/10', whose: 'IPv6 link-local' },
+    { cidr: 'fd00:ec2::254/128', whose: 'AWS instance metadata over IPv6' },
+    { cidr: 'fd00:ec2::23/128', whose: 'AWS EKS Pod Identity Agent over IPv6' },
+    { cidr: 'fd20:ce::254/128', whose: 'Google Cloud metadata server over IPv6' },
+  ],
+};
+
+/** What `network.block-private` refuses (on by default): ranges that are no one's public address. */
 export const PRIVATE_RANGES: Record<Family, string[]> = {
-  4: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'],
-  6: ['fc00::/7'],
+  4: [
+    '0.0.0.0/8', // "this network"
+    '10.0.0.0/8', // RFC 1918
+    '100.64.0.0/10', // CGNAT (RFC 6598): carrier NAT, Tailscale, Alibaba Cloud's services
+    '172.16.0.0/12', // RFC 1918
+    '192.0.0.0/24', // IETF protocol assignments
+    '192.168.0.0/16', // RFC 1918
+    '198.18.0.0/15', // benchmarking, used as private space by some networks
+    '240.0.0.0/4', // reserved
+  ],
+  6: [
+    '64:ff9b:1::/48', // local-use NAT64 (RFC 8215): translates to private IPv4
+    'fc00::/7', // unique local addresses
+    'fec0::/10', // site-local (deprecated, still routed on some networks)
+  ],
 };
 
 export interface FirewallInput {
@@ -183,6 +266,8 @@ export interface FirewallInput {
   hostAllow: PortSpec[];
   egress: EgressPolicy;
   blockPrivate: boolean;
+  /** `network.private-allow`: private destinations VMs may reach anyway (after the platform refusals). */
+  privateAllow?: EgressEntry[];
   /** The upstream resolvers the engine's embedded DNS forwards to (see services/firewall.ts). */
   resolvers: string[];
   /** Where forwarded traffic is caught: DOCKER-USER when Docker made it, else FORWARD. */
@@ -215,6 +300,13 @@ function dport(p: PortSpec): string {
 
 function cidrText(c: NonNullable<EgressEntry['cidr']>): string {
   return `${c.address}/${c.bits}`;
+}
+
+/** The match of an egress or private-allow entry, as iptables-save prints it (with a trailing space). */
+function entryMatch(e: EgressEntry): string {
+  const to = e.cidr && e.cidr.bits > 0 ? `-d ${cidrText(e.cidr)} ` : '';
+  const port = e.port ? `-p ${e.port.proto} -m ${e.port.proto} --dport ${dport(e.port)} ` : '';
+  return `${to}${port}`;
 }
 
 const BRIDGE = /^[a-zA-Z0-9_.-]{1,15}$/;
@@ -273,16 +365,15 @@ export function familyPlan(input: FirewallInput, family: Family): FamilyPlan {
           .map((a) => a?.text as string),
       ),
     ].map((a) => `-d ${a}/${host} ${reject}`),
-    `-d ${LINK_LOCAL[family]} ${reject}`,
+    ...PLATFORM_RANGES[family].map((r) => `-d ${r.cidr} ${reject}`),
+    ...(input.privateAllow ?? []).filter((e) => e.cidr?.family === family).map((e) => `${entryMatch(e)}-j RETURN`),
     ...(input.blockPrivate ? PRIVATE_RANGES[family].map((r) => `-d ${r} ${reject}`) : []),
   ];
   if (input.egress.mode === 'none') fwdRules.push(reject);
   if (input.egress.mode === 'list') {
     for (const e of input.egress.entries) {
       if (e.cidr && e.cidr.family !== family) continue;
-      const to = e.cidr && e.cidr.bits > 0 ? `-d ${cidrText(e.cidr)} ` : '';
-      const port = e.port ? `-p ${e.port.proto} -m ${e.port.proto} --dport ${dport(e.port)} ` : '';
-      fwdRules.push(`${to}${port}-j RETURN`);
+      fwdRules.push(`${entryMatch(e)}-j RETURN`);
     }
     fwdRules.push(reject);
   }

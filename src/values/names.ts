@@ -69,6 +69,9 @@ export function printable(input: string, max = 40): string {
   return JSON.stringify(cut).slice(1, -1);
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
+const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
 /**
  * Text a person's terminal can show safely: control characters (C0 but tab, DEL, C1) and the
  * Unicode marks that reorder or hide text (bidi overrides and isolates, zero-width marks) are
@@ -77,9 +80,17 @@ export function printable(input: string, max = 40): string {
  * window, clear the screen or reverse what the operator reads.
  */
 export function terminalSafe(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
-  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => {
+  return text.replace(UNSAFE, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
+}
+
+/**
+ * One line of JSON (a log line) made as safe for a terminal as `terminalSafe` makes text, with
+ * JSON's own escape (`\u202e`), so that the line is still the same JSON document: such
+ * characters can only stand inside its strings. A line break ends the line, so none is left in it.
+ */
+export function jsonLineSafe(line: string): string {
+  return line.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

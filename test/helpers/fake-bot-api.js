@@ -294,6 +294,14 @@ export async function startFakeBotApi(options = {}) {
     get webhook() {
       return webhook;
     },
+    /** Any update at all, as given (a hostile or odd one); gets the next update_id. */
+    pushUpdate(update) {
+      return push(update);
+    },
+    /** The update_id of the last update queued. */
+    get lastUpdateId() {
+      return nextUpdateId - 1;
+    },
     /** A private message from `user` ({ id, username? }). */
     sendText(user, text, extra = {}) {
       const entities = commandEntities(text);

@@ -130,15 +130,28 @@ describe('the host is refused to VMs', () => {
     }
   });
 
-  it('refuses link-local and the metadata address in the installed rules (no traffic sent)', async () => {
+  it('refuses every cloud metadata address and the private ranges by default, in the installed rules (no traffic sent)', async () => {
     const v4 = await ours(h.instanceId, 4);
     const fwd = chainRules(v4, `BERTH-FWD-${h.instanceId}`);
-    const reject = fwd.indexOf('-d 169.254.0.0/16 -j REJECT --reject-with icmp-port-unreachable');
-    expect(reject).toBeGreaterThan(0);
-    // Nothing before it lets a new connection to 169.254.169.254 through: only replies, DNS to the resolvers and published ports.
-    for (const rule of fwd.slice(0, reject)) expect(rule).toMatch(/ESTABLISHED|--dport 53 |--ctstate DNAT/);
     const fwd6 = chainRules(await ours(h.instanceId, 6), `BERTH-FWD-${h.instanceId}`);
-    expect(fwd6).toContain('-d fe80::/10 -j REJECT --reject-with icmp6-port-unreachable');
+    const refusedBeforeAnyOpening = (rules: string[], refusal: string) => {
+      const at = rules.indexOf(refusal);
+      expect(at, refusal).toBeGreaterThan(0);
+      // Nothing before it lets a new connection through: only replies, DNS to the resolvers and published ports.
+      for (const rule of rules.slice(0, at)) expect(rule).toMatch(/ESTABLISHED|--dport 53 |--ctstate DNAT|-j REJECT/);
+    };
+    const reject4 = '-j REJECT --reject-with icmp-port-unreachable';
+    const reject6 = '-j REJECT --reject-with icmp6-port-unreachable';
+    // AWS/GCP/Azure/OpenStack/DO IMDS and ECS (link-local), Alibaba, Azure WireServer, Oracle Classic.
+    for (const cidr of ['169.254.0.0/16', '100.100.100.200/32', '168.63.129.16/32', '192.0.0.192/32'])
+      refusedBeforeAnyOpening(fwd, `-d ${cidr} ${reject4}`);
+    // IPv6 link-local, AWS IMDS and EKS Pod Identity, GCP.
+    for (const cidr of ['fe80::/10', 'fd00:ec2::254/128', 'fd00:ec2::23/128', 'fd20:ce::254/128'])
+      refusedBeforeAnyOpening(fwd6, `-d ${cidr} ${reject6}`);
+    // block-private is on by default: the LAN, the VPC and CGNAT.
+    for (const cidr of ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'])
+      refusedBeforeAnyOpening(fwd, `-d ${cidr} ${reject4}`);
+    refusedBeforeAnyOpening(fwd6, `-d fc00::/7 ${reject6}`);
     // The host itself, metadata proxies on it included, on every address and port.
     const input = chainRules(v4, `BERTH-IN-${h.instanceId}`);
     expect(input.slice(-2)).toEqual(['-p tcp -j REJECT --reject-with tcp-reset', '-j REJECT --reject-with icmp-port-unreachable']);
@@ -187,12 +200,19 @@ describe('applying the rules', () => {
       expect(FirewallReportSchema.parse(await json(['network', 'apply'])).state).toBe('ok');
       let fwd = chainRules(await ours(h.instanceId), `BERTH-FWD-${h.instanceId}`);
       const reject = '-j REJECT --reject-with icmp-port-unreachable';
-      expect(fwd.slice(-6)).toEqual([
+      expect(fwd.slice(-13)).toEqual([
         `-d 169.254.0.0/16 ${reject}`,
+        `-d 100.100.100.200/32 ${reject}`,
+        `-d 168.63.129.16/32 ${reject}`,
+        `-d 192.0.0.192/32 ${reject}`,
+        `-d 0.0.0.0/8 ${reject}`,
         `-d 10.0.0.0/8 ${reject}`,
-        `-d 172.16.0.0/12 ${reject}`,
-        `-d 192.168.0.0/16 ${reject}`,
         `-d 100.64.0.0/10 ${reject}`,
+        `-d 172.16.0.0/12 ${reject}`,
+        `-d 192.0.0.0/24 ${reject}`,
+        `-d 192.168.0.0/16 ${reject}`,
+        `-d 198.18.0.0/15 ${reject}`,
+        `-d 240.0.0.0/4 ${reject}`,
         reject,
       ]);
       // The engine's upstream resolvers stay reachable (they are queried from the VM's namespace, through FORWARD).
@@ -216,9 +236,54 @@ describe('applying the rules', () => {
       await run(['config', 'unset', 'network.block-private']);
       expect((await run(['network', 'apply'])).code).toBe(0);
     }
-    expect(chainRules(await ours(h.instanceId), `BERTH-FWD-${h.instanceId}`).at(-1)).toBe(
-      '-d 169.254.0.0/16 -j REJECT --reject-with icmp-port-unreachable',
-    );
+    // Unset, block-private is on: the private ranges stay refused, and the internet is let out.
+    expect(chainRules(await ours(h.instanceId), `BERTH-FWD-${h.instanceId}`).slice(-2)).toEqual([
+      '-d 198.18.0.0/15 -j REJECT --reject-with icmp-port-unreachable',
+      '-d 240.0.0.0/4 -j REJECT --reject-with icmp-port-unreachable',
+    ]);
+  });
+
+  it('a LAN range opened with private-allow passes block-private, but the metadata addresses inside it stay refused', async () => {
+    const reject = '-j REJECT --reject-with icmp-port-unreachable';
+    try {
+      const refused = await run(['config', 'set', 'network.private-allow', '8.8.8.0/24']);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/not inside a private range/);
+      expect((await run(['config', 'set', 'network.private-allow', '192.168.77.0/24,100.64.0.0/10,tcp/3128@10.9.8.7'])).code).toBe(0);
+      // Off too, and an egress list that names the metadata ranges: they stay refused.
+      expect((await run(['config', 'set', 'network.egress', '169.254.0.0/16,168.63.129.16,tcp/443'])).code).toBe(0);
+      const applied = FirewallReportSchema.parse(await json(['network', 'apply']));
+      expect(applied.state).toBe('ok');
+      expect(applied.detail).toContain('private 192.168.77.0/24,100.64.0.0/10,tcp/3128@10.9.8.7/32 allowed');
+      const fwd = chainRules(await ours(h.instanceId), `BERTH-FWD-${h.instanceId}`);
+      const at = (rule: string) => {
+        const i = fwd.indexOf(rule);
+        expect(i, rule).toBeGreaterThan(0);
+        return i;
+      };
+      const opened = ['-d 192.168.77.0/24 -j RETURN', '-d 100.64.0.0/10 -j RETURN', '-d 10.9.8.7/32 -p tcp -m tcp --dport 3128 -j RETURN'];
+      for (const rule of opened) {
+        for (const metadata of ['169.254.0.0/16', '100.100.100.200/32', '168.63.129.16/32', '192.0.0.192/32'])
+          expect(at(`-d ${metadata} ${reject}`)).toBeLessThan(at(rule));
+        for (const range of ['10.0.0.0/8', '100.64.0.0/10', '192.168.0.0/16']) expect(at(rule)).toBeLessThan(at(`-d ${range} ${reject}`));
+      }
+      expect(fwd.slice(-4)).toEqual([
+        '-d 169.254.0.0/16 -j RETURN',
+        '-d 168.63.129.16/32 -j RETURN',
+        '-p tcp -m tcp --dport 443 -j RETURN',
+        reject,
+      ]);
+      expect(at('-d 169.254.0.0/16 -j RETURN')).toBeGreaterThan(at(`-d 169.254.0.0/16 ${reject}`));
+    } finally {
+      await run(['config', 'unset', 'network.private-allow']);
+      await run(['config', 'unset', 'network.egress']);
+      expect((await run(['network', 'apply'])).code).toBe(0);
+    }
+    expect(
+      chainRules(await ours(h.instanceId), `BERTH-FWD-${h.instanceId}`).filter(
+        (r) => r.endsWith('-j RETURN') && r.includes('-d 192.168.77'),
+      ),
+    ).toEqual([]);
   });
 
   it("network remove takes this home's chains and jumps away and nothing else; doctor then reports them missing", async () => {

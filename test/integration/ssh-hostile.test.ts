@@ -53,7 +53,7 @@ async function newUser(prefix: string): Promise<string> {
 }
 
 /** Opens a TCP connection from `from`; resolves once it is connected (or already closed). */
-function open(from: string, hello?: string): Promise<Socket> {
+function open(from: string, hello?: string | Buffer): Promise<Socket> {
   return new Promise((resolve) => {
     const s = netConnect({ host: '127.0.0.1', port, localAddress: from });
     s.on('error', () => undefined);
@@ -138,18 +138,27 @@ afterAll(async () => {
 });
 
 describe('connections that never log in', () => {
-  it('2 000 silent connections from one address are cut within the banner deadline; the descriptors come back', async () => {
+  it('2 000 silent connections from one address are cut within the banner deadline, the address is penalised; the descriptors come back', async () => {
     const sockets: Socket[] = [];
     try {
       for (let batch = 0; batch < 8; batch++) {
         sockets.push(...(await Promise.all(Array.from({ length: 250 }, () => open('127.0.0.5')))));
       }
-      // Past the per-source cap they were dropped at accept; the ten let in go at the banner deadline.
+      // Past the per-source cap they were dropped at accept; the ten let in go at the banner deadline,
+      // which penalises the address: from then on its connections are refused at accept.
       await waitFor('every connection to be cut by the gateway', async () => sockets.every(closed), (BANNER_S + 15) * 1000);
       await waitFor(`the daemon's descriptors to come back (${baselineFds} at rest)`, async () => fds() <= baselineFds + 10, 15_000);
       const m = await metrics();
-      expect(counter(m, 'berth_ssh_drops_total', 'reason="per-source"')).toBeGreaterThanOrEqual(1900);
+      const atAccept = counter(m, 'berth_ssh_drops_total', 'reason="per-source"') + counter(m, 'berth_ssh_drops_total', 'reason="penalty"');
+      expect(atAccept).toBeGreaterThanOrEqual(1900);
       expect(counter(m, 'berth_ssh_drops_total', 'reason="banner-timeout"')).toBeGreaterThanOrEqual(1);
+      const late = await open('127.0.0.5', 'SSH-2.0-late\r\n');
+      await waitFor('a new connection from the penalised address to be refused', async () => closed(late), 10_000);
+      expect(counter(await metrics(), 'berth_ssh_drops_total', 'reason="penalty"')).toBeGreaterThan(0);
+      const penalised = await waitFor('the penalty in the daemon log', async () =>
+        (await daemonLog(h.home)).split('\n').find((l) => l.includes('"reason":"penalty"') && l.includes('"source":"127.0.0.5"')),
+      );
+      expect(penalised).toContain('"cause":"grace-exceeded"');
     } finally {
       for (const s of sockets) s.destroy();
     }
@@ -280,6 +289,87 @@ describe('logins under a flood, and per-user limits', () => {
       await Promise.all(floods);
     }
   });
+
+  it('a flood of silent, half-open and garbage connections from three addresses leaves 3 logins of 3 within 5 s from a fourth', async () => {
+    // The issue's flood: 2 000 silent and 500 half-open connections from two addresses, 2 000
+    // garbage ones from a third, each address keeping 50 (12 half-open) at a time, while a
+    // user logs in three times. Bounded: each connection held until the gateway cuts it or
+    // 3 s, each worker opening its next one no sooner than 500 ms after the last.
+    const [SILENT, HALF, GARBAGE] = ['127.0.0.55', '127.0.0.56', '127.0.0.57'];
+    const halfKex = Buffer.concat([Buffer.from('SSH-2.0-half\r\n'), Buffer.from([0, 0, 4, 0, 6, 20]), Buffer.alloc(16, 7)]);
+    const payloads = {
+      [SILENT]: () => undefined,
+      // Half of them stop inside the identification line, half inside the first key exchange packet.
+      [HALF]: (i: number) => (i % 2 === 0 ? 'SSH-2.0-Open' : halfKex),
+      [GARBAGE]: (i: number) =>
+        i % 2 === 0 ? 'GET / HTTP/1.1\r\nHost: berth\r\n\r\n' : Buffer.concat([Buffer.alloc(64, i & 255), Buffer.from('\n')]),
+    };
+    const before = await metrics();
+    const flooding = { running: 0, opened: 0 };
+    const live = new Set<Socket>();
+    const flood = async (from: string, count: number, workers: number) => {
+      let started = 0;
+      const worker = async () => {
+        while (started < count) {
+          const i = started++;
+          const t0 = Date.now();
+          const s = await open(from, payloads[from]?.(i));
+          flooding.opened++;
+          live.add(s);
+          await new Promise<void>((resolve) => {
+            if (closed(s)) return resolve();
+            const timer = setTimeout(resolve, 3000);
+            s.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+          s.destroy();
+          live.delete(s);
+          await new Promise((r) => setTimeout(r, Math.max(0, 500 - (Date.now() - t0))));
+        }
+      };
+      flooding.running++;
+      await Promise.all(Array.from({ length: workers }, worker));
+      flooding.running--;
+    };
+    const floods = [flood(SILENT, 2000, 50), flood(HALF, 500, 12), flood(GARBAGE, 2000, 50)];
+    const logins: Array<{ ok: boolean; ms: number; during: boolean; stderr: string }> = [];
+    try {
+      await waitFor('the flood to be under way', async () => flooding.opened >= 300, 30_000);
+      for (let i = 0; i < 3; i++) {
+        const during = flooding.running === 3;
+        const t0 = Date.now();
+        const r = await ssh(user, ['echo', 'in']);
+        logins.push({ ok: r.stdout === 'in', ms: Date.now() - t0, during, stderr: r.stderr.trim() });
+      }
+    } finally {
+      await Promise.all(floods);
+      for (const s of live) s.destroy();
+    }
+    // Every login got in, each within 5 s, while all three addresses were flooding.
+    expect(logins, JSON.stringify(logins)).toHaveLength(3);
+    for (const l of logins) {
+      expect(l.ok, l.stderr).toBe(true);
+      expect(l.ms).toBeLessThan(5000);
+      expect(l.during).toBe(true);
+    }
+    // The floods were penalised: the silent and half-open addresses for their timeouts, the
+    // garbage one for its garbage; their connections refused at accept, one log line per
+    // address and interval.
+    const m = await metrics();
+    const grew = (reason: string) =>
+      counter(m, 'berth_ssh_drops_total', `reason="${reason}"`) - counter(before, 'berth_ssh_drops_total', `reason="${reason}"`);
+    expect(grew('penalty')).toBeGreaterThan(1000);
+    const lines = (await logFiles()).flatMap((f) => f.text.split('\n').filter((l) => l.includes('"reason":"penalty"')));
+    const of = (source: string) => lines.filter((l) => l.includes(`"source":"${source}"`));
+    expect(of(SILENT).find((l) => l.includes('"cause"'))).toContain('"cause":"grace-exceeded"');
+    expect(of(HALF).find((l) => l.includes('"cause"'))).toContain('"cause":"grace-exceeded"');
+    expect(of(GARBAGE).find((l) => l.includes('"cause"'))).toContain('"cause":"noauth"');
+    for (const source of [SILENT, HALF, GARBAGE]) expect(of(source).length).toBeLessThan(20);
+    expect(of('127.0.0.1')).toEqual([]);
+    await waitFor(`the daemon's descriptors to come back (${baselineFds} at rest)`, async () => fds() <= baselineFds + 10, 20_000);
+  }, 180_000);
 
   it('refuses a connection over ssh.max-connections (ssh -N ones count) and channels over ssh.channel-rate, saying why', async () => {
     expect((await run(['config', 'set', 'ssh.max-connections', '2'])).code).toBe(0);

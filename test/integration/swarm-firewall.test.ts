@@ -14,7 +14,8 @@ import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
 /**
  * berth's egress policy on every Swarm node (test/helpers/swarm-cluster.ts, two nodes: the
  * manager 192.168.250.10 and a worker 192.168.250.11, joined by a switch namespace that also
- * holds 192.168.250.2, a machine of the LAN that is no node). Each node runs web servers in its
+ * holds 192.168.250.2, a machine of the LAN that is no node; private ranges are refused by default,
+ * and network.private-allow opens the LAN's 192.168.250.0/24). Each node runs web servers in its
  * own namespace on 0.0.0.0: port 18996 (what network.host-allow lets through) and 18998 (not).
  * All addresses exist only inside the namespaces the harness made. The metadata service's rule
  * is read, never tried.
@@ -53,7 +54,10 @@ beforeAll(async () => {
   cluster = await startSwarm({ size: 2, images: [MINIMAL_IMAGE] });
   dir = await mkdtemp(join(tmpdir(), 'berth-swfw-'));
   home = join(dir, 'h');
-  await init([['network.host-allow', 'tcp/18996']]);
+  await init([
+    ['network.host-allow', 'tcp/18996'],
+    ['network.private-allow', '192.168.250.0/24'],
+  ]);
   await ok(['node', 'engine', cluster.hostnames[1] as string, worker().host]);
   for (const u of [onWorker, onManager]) await ok(['user', 'allow', u]);
   // The LAN machine: an address on the switch, no node.
@@ -93,7 +97,7 @@ describe("berth's firewall on a two-node Swarm", () => {
     const gateway = net?.Gateway as string;
     expect(gateway).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
 
-    // The LAN answers (a control: the VM's traffic leaves the worker) …
+    // The LAN, opened by private-allow, answers (a control: the VM's traffic leaves the worker) …
     expect(await fetchFrom(onWorker, `${LAN}:18996`)).toContain('svc-18996');
     // … its own node only on the port host-allow names, by its bridge address or its LAN one …
     for (const own of [gateway, '192.168.250.11']) {
@@ -110,14 +114,22 @@ describe("berth's firewall on a two-node Swarm", () => {
     }
 
     // The rules, read in the worker's namespace: jumps from INPUT and DOCKER-USER for its bridge,
-    // link-local (the metadata service) and both nodes' addresses refused.
+    // the metadata addresses and both nodes' addresses refused before the LAN is let through,
+    // the rest of the private ranges refused after it.
     const rules = await rulesOn(worker());
     const chain = /-A (BERTH-FWD-[0-9a-f]{12}) /.exec(rules)?.[1] as string;
     expect(chain).toBeTruthy();
     expect(rules).toMatch(new RegExp(`-A DOCKER-USER -i \\S+ .*-j ${chain}`));
     expect(rules).toMatch(/-A INPUT -i \S+ .*-j BERTH-IN-[0-9a-f]{12}/);
-    for (const refused of ['169.254.0.0/16', '192.168.250.10/32', '192.168.250.11/32'])
-      expect(rules).toContain(`-A ${chain} -d ${refused} -j REJECT`);
+    const fwd = rules.split('\n').filter((l) => l.startsWith(`-A ${chain} `));
+    const lan = fwd.indexOf(`-A ${chain} -d 192.168.250.0/24 -j RETURN`);
+    expect(lan).toBeGreaterThan(0);
+    for (const refused of ['169.254.0.0/16', '100.100.100.200/32', '168.63.129.16/32', '192.168.250.10/32', '192.168.250.11/32']) {
+      const at = fwd.findIndex((l) => l.startsWith(`-A ${chain} -d ${refused} -j REJECT`));
+      expect(at, refused).toBeGreaterThan(0);
+      expect(at, refused).toBeLessThan(lan);
+    }
+    expect(fwd.findIndex((l) => l.startsWith(`-A ${chain} -d 192.168.0.0/16 -j REJECT`))).toBeGreaterThan(lan);
 
     const status = await json<{ state: string; nodes: Array<{ node: string; state: string }> }>(['network', 'status']);
     expect(status.state).toBe('ok');

@@ -115,6 +115,14 @@ describe('the stream parser', () => {
     expect(parseAgentLine(claude.stream, 'Warning: something on stdout')).toEqual([]);
     expect(parseAgentLine(claude.stream, '{"type":"assistant",')).toEqual([]);
     expect(parseAgentLine(claude.stream, '{"type":"stream_event"}')).toEqual([]);
+    // A session id berth could not keep (a hostile VM's agent prints what it likes) is no session.
+    expect(parseAgentLine(claude.stream, `{"type":"system","subtype":"init","session_id":"${'s'.repeat(200)}"}`)).toEqual([]);
+    expect(parseAgentLine(claude.stream, '{"type":"system","subtype":"init","session_id":{"x":1}}')).toEqual([]);
+    expect(parseAgentLine(claude.stream, '{"type":"system","subtype":"init","session_id":"../x"}')).toEqual([]);
+    // Parsed fine (JSON.parse does not recurse), but too deep to show again: no text, no throw.
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const line = `{"type":"assistant","message":{"content":[{"type":"text","text":${deep}},{"type":"text","text":"after"}]}}`;
+    expect(parseAgentLine(claude.stream, line)).toEqual([{ kind: 'text', text: 'after' }]);
     expect(toolLine('Bash', 'npm test')).toBe('🔧 Bash: npm test');
     expect(toolLine('Bash', 'a\n  b')).toBe('🔧 Bash: a b');
     expect(toolLine('Read', 'x'.repeat(500)).length).toBeLessThanOrEqual(130);

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { BerthError } from '../../src/errors.js';
 import { CONFIG_KEYS } from '../../src/values/config-keys.js';
@@ -7,9 +9,12 @@ import {
   type FirewallInput,
   familyPlan,
   hostAllowPorts,
+  PLATFORM_RANGES,
   parseEgress,
   parseFilterTable,
   parseHostAllow,
+  parsePrivateAllow,
+  privateAllowEntries,
   removalScript,
   restoreScript,
 } from '../../src/values/egress.js';
@@ -119,7 +124,8 @@ describe('network.egress', () => {
   it('has config keys with these parsers and safe defaults', () => {
     expect(CONFIG_KEYS['network.egress'].default).toEqual(['internet']);
     expect(CONFIG_KEYS['network.firewall'].default).toBe(true);
-    expect(CONFIG_KEYS['network.block-private'].default).toBe(false);
+    expect(CONFIG_KEYS['network.block-private'].default).toBe(true);
+    expect(CONFIG_KEYS['network.private-allow'].default).toEqual([]);
     expect(CONFIG_KEYS['network.host-allow'].parse('tcp/3128')).toEqual(['tcp/3128']);
   });
 });
@@ -148,6 +154,9 @@ describe('firewall rules', () => {
       `-A BERTH-FWD-${ID} -p udp -m conntrack --ctstate DNAT -m conntrack --ctorigdstport 5000:5010 -j RETURN`,
       `-A BERTH-FWD-${ID} -m conntrack --ctstate DNAT -j REJECT --reject-with icmp-port-unreachable`,
       `-A BERTH-FWD-${ID} -d 169.254.0.0/16 -j REJECT --reject-with icmp-port-unreachable`,
+      `-A BERTH-FWD-${ID} -d 100.100.100.200/32 -j REJECT --reject-with icmp-port-unreachable`,
+      `-A BERTH-FWD-${ID} -d 168.63.129.16/32 -j REJECT --reject-with icmp-port-unreachable`,
+      `-A BERTH-FWD-${ID} -d 192.0.0.192/32 -j REJECT --reject-with icmp-port-unreachable`,
     ]);
   });
   it('IPv6: link-local and ULA, the FORWARD hook, only IPv6 resolvers and destinations', () => {
@@ -166,7 +175,12 @@ describe('firewall rules', () => {
       '-d 2001:db8::53/128 -p tcp -m tcp --dport 53 -j RETURN',
       '-m conntrack --ctstate DNAT -j REJECT --reject-with icmp6-port-unreachable',
       '-d fe80::/10 -j REJECT --reject-with icmp6-port-unreachable',
+      '-d fd00:ec2::254/128 -j REJECT --reject-with icmp6-port-unreachable',
+      '-d fd00:ec2::23/128 -j REJECT --reject-with icmp6-port-unreachable',
+      '-d fd20:ce::254/128 -j REJECT --reject-with icmp6-port-unreachable',
+      '-d 64:ff9b:1::/48 -j REJECT --reject-with icmp6-port-unreachable',
       '-d fc00::/7 -j REJECT --reject-with icmp6-port-unreachable',
+      '-d fec0::/10 -j REJECT --reject-with icmp6-port-unreachable',
       '-p tcp -m tcp --dport 443 -j RETURN',
       '-d 2001:db8::/32 -j RETURN',
       '-j REJECT --reject-with icmp6-port-unreachable',
@@ -175,12 +189,15 @@ describe('firewall rules', () => {
   it('block-private and egress none come after DNS, so name resolution keeps working', () => {
     const rules = familyPlan(input({ blockPrivate: true, egress: { mode: 'none' } }), 4).chains[1]?.rules ?? [];
     const text = rules.map((r) => r.replace(`-A BERTH-FWD-${ID} `, ''));
-    expect(text.slice(-6)).toEqual([
-      '-d 169.254.0.0/16 -j REJECT --reject-with icmp-port-unreachable',
+    expect(text.slice(-9)).toEqual([
+      '-d 0.0.0.0/8 -j REJECT --reject-with icmp-port-unreachable',
       '-d 10.0.0.0/8 -j REJECT --reject-with icmp-port-unreachable',
-      '-d 172.16.0.0/12 -j REJECT --reject-with icmp-port-unreachable',
-      '-d 192.168.0.0/16 -j REJECT --reject-with icmp-port-unreachable',
       '-d 100.64.0.0/10 -j REJECT --reject-with icmp-port-unreachable',
+      '-d 172.16.0.0/12 -j REJECT --reject-with icmp-port-unreachable',
+      '-d 192.0.0.0/24 -j REJECT --reject-with icmp-port-unreachable',
+      '-d 192.168.0.0/16 -j REJECT --reject-with icmp-port-unreachable',
+      '-d 198.18.0.0/15 -j REJECT --reject-with icmp-port-unreachable',
+      '-d 240.0.0.0/4 -j REJECT --reject-with icmp-port-unreachable',
       '-j REJECT --reject-with icmp-port-unreachable',
     ]);
     expect(text.indexOf('-d 10.255.255.53/32 -p udp -m udp --dport 53 -j RETURN')).toBeLessThan(
@@ -234,5 +251,121 @@ describe('installed rules against the plan', () => {
     expect(removal).toContain(`-X BERTH-IN-${ID}`);
     expect(removal).not.toContain('ffffffffffff');
     expect(removalScript('aaaaaaaaaaaa', table)).toBeNull();
+  });
+});
+
+describe('network.private-allow', () => {
+  it('reads private ranges, with or without a port, canonical and without duplicates', () => {
+    expect(parsePrivateAllow('192.168.1.7/24, tcp/3128@10.0.0.5,FD12:3456::/48,192.168.1.0/24')).toEqual([
+      '192.168.1.0/24',
+      'tcp/3128@10.0.0.5/32',
+      'fd12:3456::/48',
+    ]);
+    expect(parsePrivateAllow(' ')).toEqual([]);
+    expect(CONFIG_KEYS['network.private-allow'].parse('100.64.0.0/10')).toEqual(['100.64.0.0/10']);
+  });
+  it.each([
+    ['8.8.8.8', /not inside a private range/],
+    ['10.0.0.0/7', /not inside a private range/],
+    ['2001:db8::/32', /not inside a private range/],
+    ['169.254.169.254', /not inside a private range/],
+    ['tcp/443', /names no address range/],
+    ['internet', /not an address range/],
+    ['192.168.1.0/24;rm', /not an address range/],
+  ])('refuses %j', (text, message) => {
+    expect(refusal(() => parsePrivateAllow(text)).message).toMatch(message);
+  });
+});
+
+/**
+ * What the forward chain does to a VM's new connection: the first rule that matches decides
+ * (RETURN hands it back to Docker, which forwards it); replies and DNATed connections aside.
+ */
+function verdict(plan: ReturnType<typeof familyPlan>, to: string, proto: 'tcp' | 'udp', port: number): 'allowed' | 'refused' {
+  const address = ipaddr.parse(to);
+  for (const line of plan.chains[1]?.rules ?? []) {
+    if (line.includes('--ctstate')) continue;
+    const d = / -d (\S+)/.exec(line)?.[1];
+    if (d) {
+      const [range, bits] = ipaddr.parseCIDR(d);
+      if (range.kind() !== address.kind() || !address.match(range, bits)) continue;
+    }
+    const p = / -p (tcp|udp)/.exec(line)?.[1];
+    if (p && p !== proto) continue;
+    const dp = / --dport (\d+)(?::(\d+))?/.exec(line);
+    if (dp && (port < Number(dp[1]) || port > Number(dp[2] ?? dp[1]))) continue;
+    return line.endsWith('-j RETURN') ? 'allowed' : 'refused';
+  }
+  return 'allowed';
+}
+
+describe('what a VM may reach (the forward chain, evaluated)', () => {
+  const METADATA: Array<[string, 'tcp' | 'udp', number]> = [
+    ['169.254.169.254', 'tcp', 80], // AWS, GCP, Azure, OpenStack, DigitalOcean, OCI IMDS
+    ['169.254.170.2', 'tcp', 80], // AWS ECS task metadata
+    ['169.254.0.23', 'tcp', 80], // Tencent Cloud
+    ['100.100.100.200', 'tcp', 80], // Alibaba Cloud
+    ['168.63.129.16', 'tcp', 80], // Azure WireServer
+    ['168.63.129.16', 'tcp', 32526],
+    ['192.0.0.192', 'tcp', 80], // Oracle Cloud Classic
+    ['fd00:ec2::254', 'tcp', 80], // AWS IMDS over IPv6
+    ['fd20:ce::254', 'tcp', 80], // GCP over IPv6
+    ['fe80::1', 'tcp', 80],
+  ];
+  const PRIVATE = ['10.1.2.3', '172.20.0.5', '192.168.1.10', '100.64.1.1', '198.18.0.1', '0.1.2.3', 'fd12:3456::1', 'fec0::1'];
+  const familyOf = (to: string) => (ipaddr.parse(to).kind() === 'ipv4' ? 4 : 6);
+  const reach = (over: Partial<FirewallInput>, to: string, proto: 'tcp' | 'udp' = 'tcp', port = 443) =>
+    verdict(familyPlan(input(over), familyOf(to)), to, proto, port);
+  const defaults = { blockPrivate: CONFIG_KEYS['network.block-private'].default };
+  const opened = {
+    ...defaults,
+    privateAllow: privateAllowEntries(parsePrivateAllow('100.64.0.0/10,192.168.1.0/24,fd00::/8')),
+    egress: egressPolicy(parseEgress('169.254.0.0/16,168.63.129.16,192.0.0.0/24,fd00::/8,fe80::/10,tcp/80')),
+  };
+  const cases: Array<[string, Partial<FirewallInput>, string, 'tcp' | 'udp', number, 'allowed' | 'refused']> = [
+    ...METADATA.map(([to, p, port]) => ['defaults', defaults, to, p, port, 'refused'] as const),
+    ...METADATA.map(([to, p, port]) => ['block-private off', { blockPrivate: false }, to, p, port, 'refused'] as const),
+    ...METADATA.map(([to, p, port]) => ['private-allow and egress entries over them', opened, to, p, port, 'refused'] as const),
+    ...PRIVATE.map((to) => ['defaults', defaults, to, 'tcp', 443, 'refused'] as const),
+    ...PRIVATE.map((to) => ['block-private off', { blockPrivate: false }, to, 'tcp', 443, 'allowed'] as const),
+    ['defaults', defaults, '203.0.113.5', 'tcp', 443, 'allowed'],
+    ['defaults', defaults, '2001:db8::1', 'tcp', 443, 'allowed'],
+    ['private-allow 192.168.1.0/24', opened, '192.168.1.10', 'tcp', 22, 'allowed'],
+    ['private-allow 192.168.1.0/24', opened, '192.168.2.10', 'tcp', 80, 'refused'],
+    ['private-allow 100.64.0.0/10', opened, '100.64.5.5', 'tcp', 80, 'allowed'],
+    ['private-allow fd00::/8', opened, 'fd00:ec2::1', 'tcp', 80, 'allowed'],
+    ...(['tcp/3128', 'udp/3128'] as const).map(
+      (p) =>
+        [
+          'egress none, private-allow tcp/3128@192.168.1.10',
+          { ...defaults, egress: { mode: 'none' as const }, privateAllow: privateAllowEntries(['tcp/3128@192.168.1.10/32']) },
+          '192.168.1.10',
+          p.slice(0, 3) as 'tcp' | 'udp',
+          3128,
+          p === 'tcp/3128' ? 'allowed' : 'refused',
+        ] as const,
+    ),
+    ['egress none', { ...defaults, egress: { mode: 'none' } }, '203.0.113.5', 'tcp', 443, 'refused'],
+    // The host's resolver may be a platform address (Azure's DNS is 168.63.129.16, GCP's 169.254.169.254): port 53 only.
+    ['resolver 168.63.129.16', { ...defaults, resolvers: ['168.63.129.16'] }, '168.63.129.16', 'udp', 53, 'allowed'],
+    ['resolver 168.63.129.16', { ...defaults, resolvers: ['168.63.129.16'] }, '168.63.129.16', 'tcp', 80, 'refused'],
+    ['resolver 169.254.169.254', { ...defaults, resolvers: ['169.254.169.254'] }, '169.254.169.254', 'tcp', 53, 'allowed'],
+    ['resolver 169.254.169.254', { ...defaults, resolvers: ['169.254.169.254'] }, '169.254.169.254', 'tcp', 80, 'refused'],
+    ['resolver 10.255.255.53', defaults, '10.255.255.53', 'udp', 53, 'allowed'],
+    ['resolver 10.255.255.53', defaults, '10.255.255.53', 'tcp', 22, 'refused'],
+    // On Swarm a node's address stays refused though private-allow covers it.
+    ['Swarm node in private-allow', { ...opened, refused: ['192.168.1.11'] }, '192.168.1.11', 'tcp', 22, 'refused'],
+  ];
+  it.each(cases)('%s: %s %s/%i is %s', (_name, over, to, proto, port, expected) => {
+    expect(reach(over, to, proto, port)).toBe(expected);
+  });
+
+  it('the README names every address refused whatever the configuration, with whose it is', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const model = readme.slice(readme.indexOf('### Network isolation'));
+    for (const { cidr } of [...PLATFORM_RANGES[4], ...PLATFORM_RANGES[6]]) {
+      const named = `\`${cidr.replace(/\/(32|128)$/, '')}\``;
+      expect(model.includes(named), `README's network isolation names ${named}`).toBe(true);
+    }
   });
 });

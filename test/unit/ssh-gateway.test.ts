@@ -1,14 +1,12 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { SessionRegistry } from '../../daemon/sessions.js';
-import { AuthRateLimit } from '../../daemon/ssh/rate-limit.js';
-import { earlyDrop, PreAuthSlots } from '../../daemon/startup-slots.js';
+import { AuthRateLimit, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-limit.js';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { parseX11, remoteForwardPortAllowed } from '../../src/domain/ssh-forwarding.js';
 import { parseGatewayLogin } from '../../src/domain/ssh-login.js';
 import { vmHelper } from '../../src/services/ssh-access.js';
 import { CONFIG_KEYS } from '../../src/values/config-keys.js';
-import { sourceKey } from '../../src/values/source-key.js';
 import { acceptClientEnv, isReservedEnvName } from '../../src/values/ssh-env.js';
 
 describe('gateway logins', () => {
@@ -204,17 +202,6 @@ describe('connections not logged in yet (MaxStartups)', () => {
     expect(slots.open).toBe(2);
     expect(typeof slots.take('10.0.0.1', limits)).toBe('function');
     expect(slots.take('10.0.0.1', limits)).toBe('per-source');
-  });
-
-  it('drops at random from start on, as sshd does (start:rate:full)', () => {
-    const limits = { perSource: 100, start: 10, rate: 30, full: 100 };
-    expect(earlyDrop(9, limits, () => 0)).toBe(false);
-    expect(earlyDrop(10, limits, () => 0.29)).toBe(true);
-    expect(earlyDrop(10, limits, () => 0.31)).toBe(false);
-    // Half way from start to full: 30 + 70 / 2 = 65 %.
-    expect(earlyDrop(55, limits, () => 0.64)).toBe(true);
-    expect(earlyDrop(55, limits, () => 0.66)).toBe(false);
-    expect(earlyDrop(100, limits, () => 0.99)).toBe(true);
   });
 });
 
