@@ -216,7 +216,10 @@ beforeAll(async () => {
   const start = await run(['daemon', 'start']);
   expect(start.code, start.stderr).toBe(0);
   const status = JSON.parse((await run(['daemon', 'status', '--json'])).stdout);
-  expect(status.components.find((c: { name: string }) => c.name === 'web'), await daemonLog(h.home)).toMatchObject({ state: 'running' });
+  expect(
+    status.components.find((c: { name: string }) => c.name === 'web'),
+    await daemonLog(h.home),
+  ).toMatchObject({ state: 'running' });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
