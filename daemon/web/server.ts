@@ -34,7 +34,7 @@ import { LogSummary } from '../log-summary.js';
 import type { WebMetrics } from '../metrics.js';
 import type { SessionRegistry } from '../sessions.js';
 import { watchDir } from '../state-watch.js';
-import { AppOrigins, appHeaderDropped, fetchesServiceWorker } from './app-origin.js';
+import { AppOrigins, appHeaderDropped, fetchesServiceWorker, readCookies } from './app-origin.js';
 import { AppProxy, send } from './app-proxy.js';
 import { type BrowserSession, BrowserSessions } from './browser-sessions.js';
 import {
@@ -365,12 +365,18 @@ export class WebServer {
     return null;
   }
 
-  /** The browser session a request's cookie names, or null. */
+  /**
+   * The browser session a request's cookie names, or null. A browser may send the cookie's name
+   * more than once (one set for a parent domain or a narrower path beside berth's own): sessions of
+   * two different users in one request name nobody.
+   */
   private async authenticate(req: IncomingMessage): Promise<BrowserSession | null> {
-    const token = readCookie(req.headers.cookie, this.cookie);
-    if (!token) return null;
+    const tokens = readCookies(req.headers.cookie, this.cookie).slice(0, 8);
+    if (tokens.length === 0) return null;
     const cfg = effectiveConfig((await this.options.ctx.store.snapshot()).config);
-    return this.browsers.find(token, { idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
+    const limits = { idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] };
+    const found = tokens.map((t) => this.browsers.find(t, limits)).filter((b): b is BrowserSession => b !== null);
+    return found.every((b) => b.who.userId === found[0]?.who.userId) ? (found[0] ?? null) : null;
   }
 
   /** The client's address; behind a reverse proxy on this host, the one it names last. */
