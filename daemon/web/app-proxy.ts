@@ -72,11 +72,11 @@ function upstreamPath(url: string, path: AppRequestPath): string {
 }
 
 /**
- * The user's web apps at `/vm/LOGIN/VM/PORT/…`: HTTP and WebSockets passed to that port of that
- * VM's address on the berth network, as the engine reports it for the VM's own container (never
- * an address from the request), for its owner's browser only. The path is passed on whole (an
- * app lives under its prefix, told in X-Forwarded-Prefix); berth's cookie never reaches the app,
- * and an app cannot set it.
+ * The user's web apps, on their own origin (app-origin.ts) or at `/vm/LOGIN/VM/PORT/…`: HTTP and
+ * WebSockets passed to that port of that VM's address on the berth network, as the engine reports
+ * it for the VM's own container (never an address from the request), for its owner's browser
+ * only. The path is passed on whole (a path app lives under its prefix, told in
+ * X-Forwarded-Prefix); berth's cookies never reach the app, and an app cannot set them.
  */
 export class AppProxy {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 32, maxTotalSockets: 512, timeout: IDLE_MS });
