@@ -21,10 +21,13 @@ export interface ProxyDeps {
   log: pino.Logger;
   metrics: WebMetrics;
   registry: SessionRegistry;
-  cookieName: string;
+  /** berth's cookie and the app cookie: neither reaches an app, nor may an app set either. */
+  cookieNames: readonly string[];
   publicOrigin: string;
-  /** The browser session a request's cookie names, or null. */
-  authenticate(req: IncomingMessage): Promise<BrowserSession | null>;
+  /** The browser session that may reach this app (berth's cookie on its origin, the app cookie on an app host), or null. */
+  authenticate(req: IncomingMessage, path: AppRequestPath): Promise<BrowserSession | null>;
+  /** Whether a header of the app's answer is dropped (see appHeaderDropped in app-origin.ts). */
+  dropsHeader(path: AppRequestPath, name: string, value: string): boolean;
   /** The client's address (the one a local reverse proxy names, when it is one). */
   source(req: IncomingMessage): string;
 }
@@ -50,13 +53,14 @@ const WS_IDLE_MS = 15 * 60_000;
 /** The most an app's answer to an upgrade may hold before its body starts. */
 const MAX_HEAD = 64 * 1024;
 
-/** The Cookie header without berth's own cookie (null when nothing is left). */
-export function stripCookie(header: string | undefined, name: string): string | null {
+/** The Cookie header without berth's own cookies (null when nothing is left). */
+export function stripCookie(header: string | undefined, names: string | readonly string[]): string | null {
   if (!header) return null;
+  const drop = typeof names === 'string' ? [names] : names;
   const kept = header
     .split(';')
     .map((c) => c.trim())
-    .filter((c) => c && c.slice(0, c.indexOf('=') < 0 ? c.length : c.indexOf('=')).trim() !== name);
+    .filter((c) => c && !drop.includes(c.slice(0, c.indexOf('=') < 0 ? c.length : c.indexOf('=')).trim()));
   return kept.length ? kept.join('; ') : null;
 }
 
@@ -67,15 +71,12 @@ function upstreamPath(url: string, path: AppRequestPath): string {
   return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
-/** Whether a Set-Cookie line from an app would set (or clear) berth's cookie: such lines are dropped. */
-const setsBerthCookie = (value: string, name: string) => value.split('=')[0]?.trim() === name;
-
 /**
- * The user's web apps at `/vm/LOGIN/VM/PORT/…`: HTTP and WebSockets passed to that port of that
- * VM's address on the berth network, as the engine reports it for the VM's own container (never
- * an address from the request), for its owner's browser only. The path is passed on whole (an
- * app lives under its prefix, told in X-Forwarded-Prefix); berth's cookie never reaches the app,
- * and an app cannot set it.
+ * The user's web apps, on their own origin (app-origin.ts) or at `/vm/LOGIN/VM/PORT/…`: HTTP and
+ * WebSockets passed to that port of that VM's address on the berth network, as the engine reports
+ * it for the VM's own container (never an address from the request), for its owner's browser
+ * only. The path is passed on whole (a path app lives under its prefix, told in
+ * X-Forwarded-Prefix); berth's cookies never reach the app, and an app cannot set them.
  */
 export class AppProxy {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 32, maxTotalSockets: 512, timeout: IDLE_MS });
@@ -87,7 +88,7 @@ export class AppProxy {
     req: IncomingMessage,
     path: AppRequestPath,
   ): Promise<{ browser: BrowserSession; vm: Vm; route: VmRoute; state: State } | string> {
-    const browser = await this.deps.authenticate(req);
+    const browser = await this.deps.authenticate(req, path);
     if (!browser) return 'no-session';
     const state = await this.deps.ctx.store.snapshot();
     const vm = ownWebVm(state, browser.who, path.login, path.vm);
@@ -121,14 +122,14 @@ export class AppProxy {
       if ((HOP.has(lower) || connection.includes(lower)) && !(upgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
       out.push([name, raw[i + 1] as string]);
     }
-    const cookie = stripCookie(req.headers.cookie, this.deps.cookieName);
+    const cookie = stripCookie(req.headers.cookie, this.deps.cookieNames);
     if (cookie) out.push(['Cookie', cookie]);
     out.push(
       ['X-Forwarded-For', this.deps.source(req)],
       ['X-Forwarded-Proto', new URL(this.deps.publicOrigin).protocol.replace(':', '')],
       ['X-Forwarded-Host', req.headers.host ?? new URL(this.deps.publicOrigin).host],
-      ['X-Forwarded-Prefix', path.prefix],
     );
+    if (path.prefix) out.push(['X-Forwarded-Prefix', path.prefix]);
     return out;
   }
 
@@ -190,7 +191,7 @@ export class AppProxy {
         const name = raw[i] as string;
         const lower = name.toLowerCase();
         if (HOP.has(lower)) continue;
-        if (lower === 'set-cookie' && setsBerthCookie(raw[i + 1] as string, this.deps.cookieName)) continue;
+        if (this.deps.dropsHeader(path, name, raw[i + 1] as string)) continue;
         headers.push(name, raw[i + 1] as string);
       }
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
@@ -239,7 +240,7 @@ export class AppProxy {
       );
       setTimeout(() => socket.destroy(), 1000).unref();
     };
-    if (req.headers.origin !== this.deps.publicOrigin) return deny(403, 'origin');
+    if (req.headers.origin !== (path.origin ?? this.deps.publicOrigin)) return deny(403, 'origin');
     const target = await this.target(req, path).catch(() => 'error');
     if (typeof target === 'string') return deny(target === 'vm-not-running' ? 403 : 401, target);
     const login = target.browser.who.login;
@@ -309,7 +310,10 @@ export class AppProxy {
           .subarray(0, at)
           .toString('latin1')
           .split('\r\n')
-          .filter((line) => !/^set-cookie:/i.test(line) || !setsBerthCookie(line.slice(line.indexOf(':') + 1), this.deps.cookieName))
+          .filter((line) => {
+            const at = line.indexOf(':');
+            return at <= 0 || !this.deps.dropsHeader(path, line.slice(0, at).trim(), line.slice(at + 1).trim());
+          })
           .join('\r\n');
         socket.write(`${headText}\r\n\r\n`, 'latin1');
         const rest = answer.subarray(at + 4);
