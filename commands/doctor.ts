@@ -27,6 +27,9 @@ export default class Doctor extends BerthCommand {
     this.log(
       `${sshCrypto.native ? 'ok  ' : 'WARN'} ssh crypto: ${sshCrypto.native ? sshCrypto.detail : `${sshCrypto.detail} — see berth's README, Troubleshooting`}`,
     );
+    const web = report.web;
+    if (web.warning) this.log(`WARN web apps: ${web.warning}`);
+    else if (web.appsDomain) this.log(`ok   web apps: each on an origin of its own under ${web.appsDomain}`);
     if (report.drift) {
       const d = report.drift;
       const clean = d.orphans.length + d.missing.length + d.stuck.length === 0;

@@ -6,7 +6,7 @@ import { requestWebLink, type WebLink } from '../../src/services/web-links.js';
 export default class VmUrl extends BerthCommand {
   static override summary = "A one-time link to the web app on a port of the user's VM (good once, within 60 s)";
   static override description =
-    'It lands on /vm/USER/VM/PORT/ of web.public-url, which passes HTTP and WebSockets to that port of the VM, for its owner only. The app must listen on all addresses (0.0.0.0) and sees the whole path (run it under that prefix), or with --strip the path without the prefix.';
+    "With web.apps-domain, the app has an origin of its own, SCHEME://PORT--VM--USER.APPS_DOMAIN/, served at / (the link logs the browser in on berth's address, then into that one app host). With web.path-apps on instead, it lands on /vm/USER/VM/PORT/ of web.public-url, and the app sees the whole path (run it under that prefix), or with --strip the path without the prefix. Either way HTTP and WebSockets go to that port of the VM, for its owner only; the app must listen on all addresses (0.0.0.0).";
   static override args = {
     vm: vmArg,
     port: Args.string({ description: 'the TCP port the app listens on in the VM', required: true }),
@@ -14,7 +14,7 @@ export default class VmUrl extends BerthCommand {
   static override flags = {
     strip: Flags.boolean({
       description:
-        'land on /app/USER/VM/PORT/: the app is sent the path without that prefix (apps with relative links that serve at /, e.g. code-server)',
+        'path apps: land on /app/USER/VM/PORT/, the app is sent the path without that prefix (apps with relative links that serve at /, e.g. code-server)',
     }),
   };
   static override examples = [
@@ -28,7 +28,7 @@ export default class VmUrl extends BerthCommand {
     const link = await requestWebLink(this.store.home, args.vm, args.port, flags.strip);
     if (!this.jsonEnabled()) {
       this.log(link.url);
-      this.note(`${link.path} of ${link.vm}: works once, until ${link.expiresAt.slice(11, 19)} UTC.`);
+      this.note(`${link.app ?? link.path} of ${link.vm}: works once, until ${link.expiresAt.slice(11, 19)} UTC.`);
     }
     return link;
   }

@@ -7,6 +7,7 @@ import { runInVm, vmLogs } from '../../src/services/vm-exec.js';
 import { vmListeningPorts } from '../../src/services/vm-ports.js';
 import { listVms } from '../../src/services/vm-status.js';
 import { createVm, destroyVm, restartVm, startVm, stopVm } from '../../src/services/vms.js';
+import { appAddress } from '../../src/services/web-links.js';
 import type { State, Vm } from '../../src/state/schema.js';
 import { effectiveConfig } from '../../src/values/config-keys.js';
 import { formatDuration, utcMinute } from '../../src/values/durations.js';
@@ -46,17 +47,28 @@ function since(iso: string | null): string {
   return formatDuration(Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)));
 }
 
-/** A VM's listening ports and how to open each in a browser (/open PORT [vm]). */
-function portsLine(ports: ListeningPort[] | null | undefined, vm: string, several: boolean): string {
+/** A port's app address (its own origin with web.apps-domain), or null. */
+export type AppAddressOf = (vm: string, port: number) => string | null;
+
+/** A VM's listening ports and how to open each in a browser (/open PORT [vm]), with the app's own address when it has one. */
+function portsLine(ports: ListeningPort[] | null | undefined, vm: string, several: boolean, address: AppAddressOf): string {
   if (!ports || ports.length === 0) return '';
-  const open = (p: number) => code(`/open ${p}${several ? ` ${vm}` : ''}`);
+  const open = (p: number) => {
+    const at = address(vm, p);
+    return `${code(`/open ${p}${several ? ` ${vm}` : ''}`)}${at ? ` (${escapeHtml(at)})` : ''}`;
+  };
   const items = ports.map((p) =>
     p.loopbackOnly ? `${p.port} (on 127.0.0.1 only: listen on 0.0.0.0 to open it)` : `${p.port} → ${open(p.port)}`,
   );
   return `Ports: ${items.join(', ')}`;
 }
 
-export function statusText(vms: VmView[], ssh: SshConnectInfo | null, ports: Map<string, ListeningPort[] | null> = new Map()): string {
+export function statusText(
+  vms: VmView[],
+  ssh: SshConnectInfo | null,
+  ports: Map<string, ListeningPort[] | null> = new Map(),
+  address: AppAddressOf = () => null,
+): string {
   if (vms.length === 0) return 'You have no VM yet. Create one with /create';
   return vms
     .map((vm) => {
@@ -72,7 +84,7 @@ export function statusText(vms: VmView[], ssh: SshConnectInfo | null, ports: Map
             : '',
         vm.nextStop ? `Will be stopped (${escapeHtml(vm.nextStop.reason)}) at ${escapeHtml(utcMinute(vm.nextStop.at))}` : '',
         ssh ? `SSH: ${code(ssh.vms.find((v) => v.vm === vm.ref)?.command ?? ssh.command)}` : '',
-        portsLine(ports.get(vm.ref), vm.name, vms.length > 1),
+        portsLine(ports.get(vm.ref), vm.name, vms.length > 1, address),
       ];
       return lines.filter(Boolean).join('\n');
     })
@@ -150,7 +162,16 @@ export function vmCommands(bot: Composer<BotContext>, deps: BotDeps): void {
       const found = await Promise.all(running.map(async (vm) => [vm.ref, await vmListeningPorts(berth, vm.ref, ctx.berth.actor)] as const));
       for (const [ref, list] of found) ports.set(ref, list);
     }
-    await ctx.reply(statusText(vms, ssh, ports), { parse_mode: 'HTML' });
+    const cfg = effectiveConfig(ctx.berth.state.config);
+    const address: AppAddressOf = (vm, port) => {
+      if (!cfg['web.apps-domain']) return null;
+      try {
+        return appAddress(cfg, login, vm, port);
+      } catch {
+        return null;
+      }
+    };
+    await ctx.reply(statusText(vms, ssh, ports, address), { parse_mode: 'HTML' });
   });
 
   const simple = (command: string, verb: string, act: (ref: string, ctx: BotContext) => Promise<unknown>) =>

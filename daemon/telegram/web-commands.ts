@@ -22,8 +22,10 @@ export function webCommands(bot: Composer<BotContext>, deps: BotDeps): void {
     const made = await mintWebLink(deps.ctx, web.book, vm, target);
     const what = target.kind === 'terminal' ? `the terminal of ${vm.name}` : `port ${target.port} of ${vm.name}`;
     deps.log.info({ user: vm.user, vm: made.vm, path: made.path }, 'web link given');
+    // With web.apps-domain the app has an address of its own: the link ends there (after berth's login).
+    const at = made.app ? `\nThe app's own address: ${escapeHtml(made.app)}` : '';
     await ctx.reply(
-      `🔗 <a href="${escapeHtml(made.url)}">Open ${escapeHtml(what)}</a>\nThe link works once, within 60 seconds; it logs this browser in for a while.`,
+      `🔗 <a href="${escapeHtml(made.url)}">Open ${escapeHtml(what)}</a>\nThe link works once, within 60 seconds; it logs this browser in for a while.${at}`,
       // No preview: nothing but the person's browser opens the link.
       { parse_mode: 'HTML', link_preview_options: { is_disabled: true } },
     );
@@ -37,7 +39,7 @@ export function webCommands(bot: Composer<BotContext>, deps: BotDeps): void {
 
   bot.command('open', async (ctx) => {
     const words = argsOf(ctx).split(/\s+/).filter(Boolean);
-    // A last word `strip`: the app is sent the path without its prefix (/app/…).
+    // A last word `strip`: the app is sent the path without its prefix (/app/…; path apps only).
     const strip = words.length > 1 && words[words.length - 1] === 'strip';
     const [portText, name, ...rest] = strip ? words.slice(0, -1) : words;
     if (!portText || rest.length) {

@@ -5,7 +5,8 @@ import { STATUS_CODES } from 'node:http';
  * line is rebuilt from the code (the app's reason phrase is never passed on), the code must be a
  * final one (200–599), or 101 where an upgrade was asked for and agreed to, and every header must
  * be a valid field (a token for its name, no control characters in its value); hop-by-hop headers
- * are dropped, and so is any Set-Cookie for berth's own cookie. An answer that breaks a rule is not
+ * are dropped, and so is what `drops` says (a Set-Cookie for berth's cookies, and on berth's own
+ * origin the headers that would reach beyond the app, see app-origin.ts). An answer that breaks a rule is not
  * repaired: the request it answers gets a 502 and nothing else is touched.
  */
 
@@ -45,9 +46,6 @@ export function tokenList(value: string | undefined): string[] {
     .filter(Boolean);
 }
 
-/** Whether a Set-Cookie value from an app would set (or clear) berth's cookie: such lines are dropped. */
-export const setsCookie = (value: string, name: string) => value.split('=')[0]?.trim() === name;
-
 export interface CheckedAnswer {
   status: number;
   /** Name/value pairs to pass on, in the app's order. */
@@ -55,8 +53,8 @@ export interface CheckedAnswer {
 }
 
 export interface AnswerRules {
-  /** berth's cookie name: an app may not set it. */
-  cookieName: string;
+  /** Whether a header is dropped (a Set-Cookie for berth's cookies; origin-wide headers on berth's origin). */
+  drops(name: string, value: string): boolean;
   /** The protocol the client asked to upgrade to (lower case), when this answer is to an upgrade: only then is a 101 valid. */
   upgrade?: string;
 }
@@ -95,7 +93,7 @@ export function checkAnswer(statusCode: number | undefined, rawHeaders: string[]
     const lower = name.toLowerCase();
     // Connection options name more hop-by-hop headers (RFC 9110 7.6.1).
     if (HOP.has(lower) || connection.includes(lower)) continue;
-    if (lower === 'set-cookie' && setsCookie(value, rules.cookieName)) continue;
+    if (rules.drops(name, value)) continue;
     headers.push([name, value]);
   }
   if (status === 101) headers.push(['Connection', 'Upgrade'], ['Upgrade', rules.upgrade as string]);

@@ -33,10 +33,13 @@ export interface ProxyDeps {
   log: pino.Logger;
   metrics: WebMetrics;
   registry: SessionRegistry;
-  cookieName: string;
+  /** berth's cookie and the app cookie: neither reaches an app, nor may an app set either. */
+  cookieNames: readonly string[];
   publicOrigin: string;
-  /** The browser session a request's cookie names, or null. */
-  authenticate(req: IncomingMessage): Promise<BrowserSession | null>;
+  /** The browser session that may reach this app (berth's cookie on its origin, the app cookie on an app host), or null. */
+  authenticate(req: IncomingMessage, path: AppRequestPath): Promise<BrowserSession | null>;
+  /** Whether a header of the app's answer is dropped (see appHeaderDropped in app-origin.ts). */
+  dropsHeader(path: AppRequestPath, name: string, value: string): boolean;
   /** The client's address (the one a local reverse proxy names, when it is one). */
   source(req: IncomingMessage): string;
 }
@@ -53,13 +56,14 @@ const MAX_REFUSAL_BODY = 64 * 1024;
 /** `port 8000 of alice/main` → `Port 8000 of alice/main`. */
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
-/** The Cookie header without berth's own cookie (null when nothing is left). */
-export function stripCookie(header: string | undefined, name: string): string | null {
+/** The Cookie header without berth's own cookies (null when nothing is left). */
+export function stripCookie(header: string | undefined, names: string | readonly string[]): string | null {
   if (!header) return null;
+  const drop = typeof names === 'string' ? [names] : names;
   const kept = header
     .split(';')
     .map((c) => c.trim())
-    .filter((c) => c && c.slice(0, c.indexOf('=') < 0 ? c.length : c.indexOf('=')).trim() !== name);
+    .filter((c) => c && !drop.includes(c.slice(0, c.indexOf('=') < 0 ? c.length : c.indexOf('=')).trim()));
   return kept.length ? kept.join('; ') : null;
 }
 
@@ -71,11 +75,12 @@ function upstreamPath(url: string, path: AppRequestPath): string {
 }
 
 /**
- * The user's web apps at `/vm/LOGIN/VM/PORT/…`: HTTP and WebSockets passed to that port of that
- * VM's address on the berth network, as the engine reports it for the VM's own container (never
- * an address from the request), for its owner's browser only. The path is passed on whole (an
- * app lives under its prefix, told in X-Forwarded-Prefix); berth's cookie never reaches the app,
- * and an app cannot set it.
+ * The user's web apps, on their own origin (app-origin.ts) or at `/vm/LOGIN/VM/PORT/…`: HTTP and
+ * WebSockets passed to that port of that VM's address on the berth network, as the engine reports
+ * it for the VM's own container (never an address from the request), for its owner's browser
+ * only. The path is passed on whole (a path app lives under its prefix, told in
+ * X-Forwarded-Prefix); berth's cookies never reach the app, and an app cannot set them. Nothing
+ * of an app's answer is passed on before it is checked (app-answer.ts).
  */
 export class AppProxy {
   /** Each user's requests waiting on their apps (web.max-app-requests). */
@@ -88,7 +93,7 @@ export class AppProxy {
     req: IncomingMessage,
     path: AppRequestPath,
   ): Promise<{ browser: BrowserSession; vm: Vm; route: VmRoute; state: State } | string> {
-    const browser = await this.deps.authenticate(req);
+    const browser = await this.deps.authenticate(req, path);
     if (!browser) return 'no-session';
     const state = await this.deps.ctx.store.snapshot();
     const vm = ownWebVm(state, browser.who, path.login, path.vm);
@@ -128,14 +133,14 @@ export class AppProxy {
     const chunked = req.headers['transfer-encoding'];
     if (upgrade) out.push(['Connection', 'Upgrade'], ['Upgrade', String(req.headers.upgrade)]);
     else if (chunked !== undefined) out.push(['Transfer-Encoding', chunked]);
-    const cookie = stripCookie(req.headers.cookie, this.deps.cookieName);
+    const cookie = stripCookie(req.headers.cookie, this.deps.cookieNames);
     if (cookie) out.push(['Cookie', cookie]);
     out.push(
       ['X-Forwarded-For', this.deps.source(req)],
       ['X-Forwarded-Proto', new URL(this.deps.publicOrigin).protocol.replace(':', '')],
       ['X-Forwarded-Host', req.headers.host ?? new URL(this.deps.publicOrigin).host],
-      ['X-Forwarded-Prefix', path.prefix],
     );
+    if (path.prefix) out.push(['X-Forwarded-Prefix', path.prefix]);
     return out;
   }
 
@@ -273,7 +278,9 @@ export class AppProxy {
           answer.destroy();
           return;
         }
-        const checked = checkAnswer(answer.statusCode, answer.rawHeaders, { cookieName: this.deps.cookieName });
+        const checked = checkAnswer(answer.statusCode, answer.rawHeaders, {
+          drops: (name, value) => this.deps.dropsHeader(path, name, value),
+        });
         if ('bad' in checked) {
           answer.destroy();
           fail('app-bad-answer', `${cap(where)} sent an answer berth does not pass on: ${checked.bad}.`);
@@ -343,7 +350,7 @@ export class AppProxy {
       this.deps.metrics.refusals.inc({ reason });
       writeAndClose(socket, status, text);
     };
-    if (req.headers.origin !== this.deps.publicOrigin) return deny(403, 'origin');
+    if (req.headers.origin !== (path.origin ?? this.deps.publicOrigin)) return deny(403, 'origin');
     const target = await this.target(req, path).catch(() => 'error');
     if (typeof target === 'string') return deny(target === 'vm-not-running' ? 403 : 401, target);
     const wanted = tokenList(req.headers.upgrade);
@@ -445,7 +452,7 @@ export class AppProxy {
         clearTimeout(headTimer);
         answer.on('error', () => undefined);
         const checked = checkAnswer(answer.statusCode, answer.rawHeaders, {
-          cookieName: this.deps.cookieName,
+          drops: (name, value) => this.deps.dropsHeader(path, name, value),
           upgrade: wanted[0] as string,
         });
         if ('bad' in checked || checked.status === 101) {
@@ -482,7 +489,7 @@ export class AppProxy {
         clearTimeout(headTimer);
         appSocket.on('error', () => undefined);
         const checked = checkAnswer(answer.statusCode, answer.rawHeaders, {
-          cookieName: this.deps.cookieName,
+          drops: (name, value) => this.deps.dropsHeader(path, name, value),
           upgrade: wanted[0] as string,
         });
         if ('bad' in checked || checked.status !== 101) {

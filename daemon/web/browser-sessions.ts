@@ -8,6 +8,8 @@ export interface BrowserSession {
   tag: string;
   createdAt: number;
   lastSeen: number;
+  /** An app cookie's session: the one app host it was set for (its label) and the app it names. */
+  app?: { host: string; login: string; vm: string; port: number };
 }
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
@@ -26,20 +28,29 @@ const hash = (token: string) => createHash('sha256').update(token).digest('hex')
 export class BrowserSessions {
   private readonly all = new Map<string, BrowserSession>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  private readonly perUser: number;
+  private readonly max: number;
 
-  create(who: WebIdentity): { token: string; session: BrowserSession } {
+  constructor(
+    private readonly now: () => number = Date.now,
+    bounds: { perUser?: number; max?: number } = {},
+  ) {
+    this.perUser = bounds.perUser ?? PER_USER;
+    this.max = bounds.max ?? MAX;
+  }
+
+  create(who: WebIdentity, app?: BrowserSession['app']): { token: string; session: BrowserSession } {
     const token = randomBytes(32).toString('base64url');
     const key = hash(token);
     const now = this.now();
     const own = [...this.all].filter(([, s]) => s.who.userId === who.userId).sort((a, b) => a[1].lastSeen - b[1].lastSeen);
-    while (own.length >= PER_USER) this.all.delete(own.shift()?.[0] ?? '');
-    if (this.all.size >= MAX) {
+    while (own.length >= this.perUser) this.all.delete(own.shift()?.[0] ?? '');
+    if (this.all.size >= this.max) {
       // Map order is insertion order, and a touch re-inserts: the first is the least recently used.
       const first = this.all.keys().next();
       if (!first.done) this.all.delete(first.value);
     }
-    const session: BrowserSession = { who, tag: key.slice(0, 8), createdAt: now, lastSeen: now };
+    const session: BrowserSession = { who, tag: key.slice(0, 8), createdAt: now, lastSeen: now, ...(app ? { app } : {}) };
     this.all.set(key, session);
     return { token, session };
   }

@@ -81,11 +81,49 @@ export function landingPage(): Page {
       '<main class="notice">',
       '<h1>berth</h1>',
       '<p id="status">Opening your link…</p>',
+      '<p id="switch" hidden><button id="continue" type="button"></button></p>',
       `<p id="hint" hidden>${HOW_TO_GET_A_LINK}</p>`,
       '<noscript><p>This page needs JavaScript.</p></noscript>',
       '</main>',
     ].join('\n'),
     { scripts: ['landing.js'] },
+  );
+}
+
+/**
+ * berth's route into an app's own origin: its script asks (with berth's cookie, same origin) for
+ * a ticket bound to that app host, and goes there to spend it.
+ */
+export function appEntryPage(login: string, vm: string, port: number, origin: string, to: string): Page {
+  return page(
+    200,
+    'berth',
+    [
+      '<main class="notice">',
+      '<h1>berth</h1>',
+      `<p id="status">Opening port ${port} of ${escapeHtml(`${login}/${vm}`)}…</p>`,
+      `<p id="hint" hidden>${HOW_TO_GET_A_LINK}</p>`,
+      '<noscript><p>This page needs JavaScript.</p></noscript>',
+      '</main>',
+    ].join('\n'),
+    { scripts: ['app-entry.js'], data: { origin, to } },
+  );
+}
+
+/** A path app's address while path apps are off: where the app is now, when it has an origin of its own. */
+export function pathAppsOffPage(appUrl: string | null): Page {
+  return page(
+    404,
+    'berth: no web apps here',
+    [
+      '<main class="notice">',
+      '<h1>berth</h1>',
+      "<p>Web apps are not served at paths of berth's own address on this host (web.path-apps is off).</p>",
+      appUrl
+        ? `<p>This app has an address of its own: <a href="${escapeHtml(appUrl)}">${escapeHtml(appUrl)}</a></p>`
+        : `<p>${HOW_TO_GET_A_LINK}</p>`,
+      '</main>',
+    ].join('\n'),
   );
 }
 

@@ -14,17 +14,41 @@ import { packageRoot } from '../../src/package-root.js';
 import type { Berth } from '../../src/services/context.js';
 import { engineDeadlineMs } from '../../src/services/deadline.js';
 import { ownWebVm, webAccessWithdrawn } from '../../src/services/web-access.js';
-import { type TicketBook, targetPath } from '../../src/services/web-links.js';
+import { appAddress, type TicketBook, targetPath } from '../../src/services/web-links.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
-import { cookieName, isHttpsUrl, LANDING_PATH, parseAppPath, webPublicUrl } from '../../src/values/web-paths.js';
+import {
+  type AppRequestPath,
+  appCookieName,
+  appHostLabel,
+  appOrigin,
+  appsHostLabel,
+  cookieName,
+  hostName,
+  isHttpsUrl,
+  LANDING_PATH,
+  parseAppPath,
+  sameHostPath,
+  webPublicUrl,
+} from '../../src/values/web-paths.js';
 import { LogSummary } from '../log-summary.js';
 import type { WebMetrics } from '../metrics.js';
 import type { SessionRegistry } from '../sessions.js';
 import { watchDir } from '../state-watch.js';
+import { AppOrigins, appHeaderDropped, fetchesServiceWorker, readCookies } from './app-origin.js';
 import { AppProxy, send } from './app-proxy.js';
 import { type BrowserSession, BrowserSessions } from './browser-sessions.js';
 import { type DoorLimits, guardConnections } from './connection-limits.js';
-import { landingPage, loginPage, messagePage, notFoundPage, type Page, securityHeaders, terminalPage } from './pages.js';
+import {
+  appEntryPage,
+  landingPage,
+  loginPage,
+  messagePage,
+  notFoundPage,
+  type Page,
+  pathAppsOffPage,
+  securityHeaders,
+  terminalPage,
+} from './pages.js';
 import { WebTerminals } from './terminal.js';
 
 export interface WebServerOptions {
@@ -43,6 +67,7 @@ const ASSETS: Record<string, string> = {
   'addon-fit.js': 'text/javascript; charset=utf-8',
   'terminal.js': 'text/javascript; charset=utf-8',
   'landing.js': 'text/javascript; charset=utf-8',
+  'app-entry.js': 'text/javascript; charset=utf-8',
   'xterm.css': 'text/css; charset=utf-8',
   'page.css': 'text/css; charset=utf-8',
 };
@@ -129,6 +154,7 @@ export class WebServer {
   private origin = '';
   private cookie = '';
   private secure = false;
+  private appOrigins: AppOrigins | null = null;
   private readonly browsers = new BrowserSessions();
   private readonly terminals: WebTerminals;
   private proxy: AppProxy | null = null;
@@ -179,6 +205,16 @@ export class WebServer {
     this.origin = new URL(this.publicUrl).origin;
     this.secure = isHttpsUrl(this.publicUrl);
     this.cookie = cookieName(this.publicUrl, state.instanceId);
+    const appsDomain = cfg['web.apps-domain'];
+    const publicHost = new URL(this.publicUrl).hostname.replace(/^\[|\]$/g, '');
+    if (appsDomain && appsHostLabel(publicHost, appsDomain) !== null) {
+      throw new BerthError(
+        'WEB_APPS_DOMAIN_OVERLAP',
+        `berth's own address ${this.publicUrl} is under web.apps-domain ${appsDomain}: every host there is an app's, never berth's.`,
+        `Give the apps a domain of their own (e.g. apps.example.com for berth.example.com): berth config set web.apps-domain DOMAIN`,
+      );
+    }
+    const cookieNames = [this.cookie, appCookieName(this.publicUrl, state.instanceId)];
     const assets = await loadAssets();
     this.door = doorLimits(cfg);
     const proxy = new AppProxy({
@@ -186,25 +222,49 @@ export class WebServer {
       log,
       metrics,
       registry: this.options.registry,
-      cookieName: this.cookie,
+      cookieNames,
       publicOrigin: this.origin,
-      authenticate: (req) => this.authenticate(req),
+      // A path app is reached with berth's cookie; an app on its own origin with that host's app cookie.
+      authenticate: (req, path) => (path.host === undefined ? this.authenticate(req) : this.appCookieSession(req, path)),
+      dropsHeader: (path, name, value) => appHeaderDropped(path, name, value, cookieNames),
       source: (req) => this.source(req),
     });
     this.proxy = proxy;
+    const origins = new AppOrigins({
+      ctx,
+      log,
+      metrics,
+      publicUrl: this.publicUrl,
+      appCookie: cookieNames[1] as string,
+      secure: this.secure,
+      spends: this.spends,
+      source: (req) => this.source(req),
+      note: (source, reason, message) => this.summary.note(source, reason, message),
+      proxyHttp: (req, res, path) => proxy.http(req, res, path),
+      proxyUpgrade: (req, socket, head, path) => proxy.upgrade(req, socket, head, path),
+    });
+    this.appOrigins = origins;
 
-    // Requests for a VM's web app go to the proxy untouched (their bodies are the app's, streamed);
+    // A host under web.apps-domain is only ever an app (never berth's pages); on berth's host,
+    // path apps (when on) go to the proxy untouched (their bodies are the app's, streamed), and
     // everything else, upgrades included, to fastify.
     const upgrades = new EventEmitter();
     const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void): Server => {
-      const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+      const route = async (req: IncomingMessage, res: ServerResponse) => {
+        const cfg = effectiveConfig((await ctx.store.snapshot()).config);
+        const label = appsHostLabel(hostName(req.headers.host), cfg['web.apps-domain']);
+        if (label !== null) return origins.http(req, res, label);
         const app = parseAppPath(req.url ?? '');
-        if (app) {
-          void proxy.http(req, res, app).catch((err) => {
-            log.warn({ err: String(err) }, 'web app request failed');
-            send(res, messagePage(502, 'The app did not answer.'));
-          });
-        } else handler(req, res);
+        if (!app) return handler(req, res);
+        const refusal = this.pathAppRefusal(req, app, cfg);
+        if (refusal) return send(res, refusal);
+        return proxy.http(req, res, app);
+      };
+      const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+        route(req, res).catch((err) => {
+          log.warn({ err: String(err) }, 'web app request failed');
+          send(res, messagePage(502, 'The app did not answer.'));
+        });
       };
       const server = (
         tls
@@ -224,11 +284,25 @@ export class WebServer {
       server.keepAliveTimeout = 5000;
       server.maxConnections = MAX_CONNECTIONS;
       server.setTimeout(SOCKET_IDLE_MS);
-      server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+      const routeUpgrade = async (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+        const cfg = effectiveConfig((await ctx.store.snapshot()).config);
+        const label = appsHostLabel(hostName(req.headers.host), cfg['web.apps-domain']);
+        if (label !== null) return origins.upgrade(req, socket, head, label);
         const app = parseAppPath(req.url ?? '');
-        if (app) {
-          void proxy.upgrade(req, socket, head, app).catch(() => socket.destroy());
-        } else upgrades.emit('upgrade', req, socket, head);
+        if (!app) {
+          upgrades.emit('upgrade', req, socket, head);
+          return;
+        }
+        const refusal = this.pathAppRefusal(req, app, cfg);
+        if (refusal) {
+          socket.end(`HTTP/1.1 ${refusal.status} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+          return;
+        }
+        return proxy.upgrade(req, socket, head, app);
+      };
+      server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+        socket.on('error', () => undefined);
+        routeUpgrade(req, socket, head).catch(() => socket.destroy());
       });
       server.on('clientError', (_err, socket) => socket.destroy());
       return server;
@@ -260,7 +334,7 @@ export class WebServer {
   async revalidate(): Promise<number> {
     const state = await this.options.ctx.store.read();
     this.door = doorLimits(effectiveConfig(state.config));
-    const dropped = this.browsers.drop((s) => webAccessWithdrawn(state, s.who));
+    const dropped = this.browsers.drop((s) => webAccessWithdrawn(state, s.who)) + (this.appOrigins?.revalidate(state) ?? 0);
     const closed = this.terminals.revalidate(state) + (this.proxy?.revalidate(state) ?? 0);
     if (dropped + closed > 0) this.options.log.info({ browsers: dropped, sessions: closed }, 'web access withdrawn; sessions closed');
     return closed;
@@ -280,14 +354,51 @@ export class WebServer {
   private async sweep(): Promise<void> {
     const cfg = effectiveConfig((await this.options.ctx.store.snapshot()).config);
     this.browsers.sweep({ idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
+    this.appOrigins?.sweep({ idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
   }
 
-  /** The browser session a request's cookie names, or null. */
+  /** The app cookie session (for that one app host) of a request to an app on its own origin, or null. */
+  private async appCookieSession(req: IncomingMessage, path: AppRequestPath): Promise<BrowserSession | null> {
+    if (!this.appOrigins || path.host === undefined) return null;
+    return this.appOrigins.authenticate(req, { host: path.host, login: path.login, vm: path.vm, port: path.port });
+  }
+
+  /**
+   * Why a request for a path app (`/vm/…`, `/app/…`) is refused before the proxy, or null: path
+   * apps off (where the app is now, if it has an origin of its own), or a Service Worker's script
+   * (a worker there would control berth's pages).
+   */
+  private pathAppRefusal(req: IncomingMessage, app: AppRequestPath, cfg: ConfigValues): Page | null {
+    if (!cfg['web.path-apps']) {
+      this.options.metrics.refusals.inc({ reason: 'path-apps-off' });
+      let moved: string | null = null;
+      try {
+        moved = cfg['web.apps-domain'] ? appAddress(cfg, app.login, app.vm, app.port) : null;
+      } catch {
+        moved = null;
+      }
+      return pathAppsOffPage(moved);
+    }
+    if (fetchesServiceWorker(req)) {
+      this.options.metrics.refusals.inc({ reason: 'service-worker' });
+      this.summary.note(this.source(req), 'service-worker', 'web app refused: a Service Worker script on berth’s origin');
+      return messagePage(403, "A web app on berth's own address may not install a Service Worker.");
+    }
+    return null;
+  }
+
+  /**
+   * The browser session a request's cookie names, or null. A browser may send the cookie's name
+   * more than once (one set for a parent domain or a narrower path beside berth's own): sessions of
+   * two different users in one request name nobody.
+   */
   private async authenticate(req: IncomingMessage): Promise<BrowserSession | null> {
-    const token = readCookie(req.headers.cookie, this.cookie);
-    if (!token) return null;
+    const tokens = readCookies(req.headers.cookie, this.cookie).slice(0, 8);
+    if (tokens.length === 0) return null;
     const cfg = effectiveConfig((await this.options.ctx.store.snapshot()).config);
-    return this.browsers.find(token, { idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
+    const limits = { idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] };
+    const found = tokens.map((t) => this.browsers.find(t, limits)).filter((b): b is BrowserSession => b !== null);
+    return found.every((b) => b.who.userId === found[0]?.who.userId) ? (found[0] ?? null) : null;
   }
 
   /** The client's address; behind a reverse proxy on this host, the one it names last. */
@@ -327,7 +438,7 @@ export class WebServer {
     app.get(LANDING_PATH, async (_req, reply) => pageReply(reply, landingPage()));
 
     // The landing page posts the ticket from its fragment: spent, it becomes a session cookie.
-    app.post<{ Body: { ticket?: unknown } }>(LANDING_PATH, async (req, reply) => {
+    app.post<{ Body: { ticket?: unknown; switch?: unknown } }>(LANDING_PATH, async (req, reply) => {
       const json = (status: number, body: unknown) => reply.code(status).headers(securityHeaders()).send(body);
       const source = this.source(req.raw);
       if (req.headers.origin !== this.origin) {
@@ -345,6 +456,17 @@ export class WebServer {
         return json(429, { code: 'WEB_SLOW_DOWN', message: 'Too many links opened from your address; wait a minute.' });
       }
       const given = req.body?.ticket;
+      // A browser signed in as someone else is asked first; the ticket is not spent before it says yes.
+      const current = await this.authenticate(req.raw);
+      const peeked = typeof given === 'string' ? tickets.peek(given) : null;
+      if (peeked && current && current.who.userId !== peeked.who.userId && req.body?.switch !== true) {
+        return json(409, {
+          code: 'WEB_SWITCH_USER',
+          message: `This browser is signed in as ${current.who.login}; continue as ${peeked.who.login}?`,
+          current: current.who.login,
+          next: peeked.who.login,
+        });
+      }
       const ticket = typeof given === 'string' ? tickets.spend(given) : null;
       const state = await ctx.store.snapshot();
       const vm = ticket ? ownWebVm(state, ticket.who, ticket.who.login, ticket.vm) : null;
@@ -357,8 +479,17 @@ export class WebServer {
         });
       }
       const cfg = effectiveConfig(state.config);
+      let location: string;
+      try {
+        location = targetPath(ticket.who.login, vm.name, ticket.target, {
+          appsDomain: cfg['web.apps-domain'],
+          pathApps: cfg['web.path-apps'],
+        });
+      } catch (err) {
+        if (!(err instanceof BerthError)) throw err;
+        return json(409, { code: err.code, message: err.message });
+      }
       const { token, session } = this.browsers.create(ticket.who);
-      const location = targetPath(ticket.who.login, vm.name, ticket.target);
       metrics.tickets.inc({ result: 'spent' });
       log.info({ user: ticket.who.login, vm: `${vm.user}/${vm.name}`, browser: session.tag, source, path: location }, 'web link opened');
       return reply
@@ -378,6 +509,56 @@ export class WebServer {
         return pageReply(reply, loginPage());
       }
       return pageReply(reply, terminalPage(req.params.login, req.params.vm));
+    });
+
+    // The way into an app's own origin (web.apps-domain): the page needs no cookie (an app host's
+    // redirect here is a cross-site navigation, which a SameSite=Strict cookie does not follow);
+    // its script's same-origin post does, and gets a ticket bound to that one app host.
+    type AppParams = { Params: { login: string; vm: string; port: string } };
+    const appOf = async (params: AppParams['Params']) => {
+      const state = await ctx.store.snapshot();
+      const cfg = effectiveConfig(state.config);
+      if (!cfg['web.apps-domain'] || !/^[1-9]\d{0,4}$/.test(params.port) || Number(params.port) > 65535) return null;
+      const port = Number(params.port);
+      try {
+        const host = appHostLabel(params.login, params.vm, port);
+        return { state, host, port, origin: appOrigin(this.publicUrl, cfg['web.apps-domain'], params.login, params.vm, port) };
+      } catch {
+        return null;
+      }
+    };
+    app.get<AppParams & { Querystring: { to?: string } }>('/apps/:login/:vm/:port', async (req, reply) => {
+      const found = await appOf(req.params);
+      if (!found) return pageReply(reply, notFoundPage());
+      return pageReply(reply, appEntryPage(req.params.login, req.params.vm, found.port, found.origin, sameHostPath(req.query.to ?? '/')));
+    });
+    app.post<AppParams & { Body: { to?: unknown } }>('/apps/:login/:vm/:port', async (req, reply) => {
+      const json = (status: number, body: unknown) => reply.code(status).headers(securityHeaders()).send(body);
+      const source = this.source(req.raw);
+      if (req.headers.origin !== this.origin) {
+        metrics.refusals.inc({ reason: 'origin' });
+        this.summary.note(source, 'origin', 'web app entry refused: wrong Origin');
+        return json(403, { code: 'WEB_ORIGIN', message: `Open berth's links at ${this.origin}.` });
+      }
+      const found = await appOf(req.params);
+      if (!found) return json(404, { code: 'WEB_NOT_FOUND', message: 'There is no web app at this address.' });
+      const browser = await this.authenticate(req.raw);
+      const vm = browser ? ownWebVm(found.state, browser.who, req.params.login, req.params.vm) : null;
+      if (!browser || !vm || !this.appOrigins) {
+        metrics.refusals.inc({ reason: browser ? 'not-owner' : 'no-session' });
+        if (browser) this.summary.note(source, 'not-owner', 'web app entry refused: not the owner', { user: browser.who.login });
+        return json(401, {
+          code: 'WEB_NOT_OWNER',
+          message: "This browser is not signed in as this app's owner. Open the app with a new link from berth.",
+        });
+      }
+      const location = this.appOrigins.enterUrl(
+        browser.who,
+        { host: found.host, login: vm.user, vm: vm.name, port: found.port },
+        found.origin,
+        req.body?.to,
+      );
+      return json(200, { location });
     });
 
     // The terminal's WebSocket: the upgrade is refused unless its Origin is the public URL's, the

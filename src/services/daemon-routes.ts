@@ -104,8 +104,10 @@ export interface WebLink {
   url: string;
   expiresAt: string;
   vm: string;
-  /** Where it lands: the terminal page or the app's path. */
+  /** Where it lands on berth's origin: the terminal page, the app's path, or the route into the app's own origin. */
   path: string;
+  /** The app's own origin (with web.apps-domain), where the link ends. */
+  app?: string;
 }
 
 const WebLinkAsk = z.object({ vm: z.string().max(200), port: z.string().max(10).optional(), strip: z.boolean().optional() }).strict();

@@ -198,9 +198,23 @@ export interface DoctorReport {
   firewall: { state: FirewallState | 'unchecked'; detail: string; problems: string[] };
   /** Warnings only: berth works without them (file store for the token, pure JS ciphers). */
   native: NativeModules;
+  /** Warnings only: web apps served at paths of berth's own origin (web.path-apps), where an app acts as berth's pages could. */
+  web: { pathApps: boolean; appsDomain: string; warning: string | null };
   /** On Swarm (config engine swarm): each node, and what it lacks; null on one engine. */
   nodes: Array<{ hostname: string; id: string; ok: boolean; vms: number; problems: string[] }> | null;
   healthy: boolean;
+}
+
+/** How the web server serves users' apps, and the warning when they share berth's origin. */
+export function webAppsCheck(cfg: ReturnType<typeof effectiveConfig>): DoctorReport['web'] {
+  const pathApps = cfg['web.enabled'] && cfg['web.path-apps'];
+  return {
+    pathApps,
+    appsDomain: cfg['web.apps-domain'],
+    warning: pathApps
+      ? "web.path-apps is on: users' web apps run on berth's own origin, where an app's page can act as berth's pages do (imitate the terminal page, set cookies, read what berth's pages show). Prefer web.apps-domain (each app an origin of its own), then: berth config set web.path-apps off"
+      : null,
+  };
 }
 
 export async function doctor(ctx: Berth): Promise<DoctorReport> {
@@ -218,6 +232,7 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
       drift: null,
       firewall: { state: 'unchecked', detail: 'not checked: the state file comes first', problems: [] },
       native,
+      web: { pathApps: false, appsDomain: '', warning: null },
       nodes: null,
       healthy: false,
     };
@@ -231,6 +246,7 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
     drift: null,
     firewall: { state: 'unchecked', detail: 'not checked: the engine did not answer', problems: [] },
     native,
+    web: webAppsCheck(cfg),
     nodes: null,
     healthy: false,
   };

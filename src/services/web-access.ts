@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import { ownVm } from '../domain/lookups.js';
 import type { State, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
+import { appLabelCandidates } from '../values/web-paths.js';
 import type { Berth } from './context.js';
 import { accessWithdrawn } from './ssh-access.js';
 import type { WebIdentity } from './web-links.js';
@@ -24,6 +25,20 @@ export function ownWebVm(state: State, who: WebIdentity, login: string, vm: stri
   } catch {
     return null;
   }
+}
+
+/** The VM port an app host's label names: exactly one existing VM of that login counts. */
+export type AppHost = { login: string; vm: string; port: number };
+
+/**
+ * Which app a host label `PORT--VM--LOGIN` names, tried against the state (logins and VM names
+ * may hold `--` themselves): the one split that names an existing VM of that login; null for
+ * none, 'ambiguous' for more than one (refused: never a guess).
+ */
+export function resolveAppHost(state: State, label: string): AppHost | 'ambiguous' | null {
+  const found = appLabelCandidates(label).filter((c) => state.vms.some((v) => v.user === c.login && v.name === c.vm));
+  if (found.length > 1) return 'ambiguous';
+  return found[0] ?? null;
 }
 
 /** Why a browser's session may no longer go on (revoked, removed, role changed), or null. */

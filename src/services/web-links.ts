@@ -3,7 +3,16 @@ import { findVm, parseVmRef, vmRef } from '../domain/lookups.js';
 import { BerthError } from '../errors.js';
 import type { User, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
-import { appPath, checkPort, LANDING_PATH, terminalPath, type WebTarget, webPublicUrl } from '../values/web-paths.js';
+import {
+  appEntryPath,
+  appOrigin,
+  appPath,
+  checkPort,
+  LANDING_PATH,
+  terminalPath,
+  type WebTarget,
+  webPublicUrl,
+} from '../values/web-paths.js';
 import type { Berth } from './context.js';
 import { callDaemon } from './daemon-control.js';
 import { ROUTES, type WebLink } from './daemon-routes.js';
@@ -77,6 +86,13 @@ export class TicketBook {
     return { token, expiresAt };
   }
 
+  /** The ticket, unspent (a link the browser must confirm first), or null: unknown, malformed, spent or expired. */
+  peek(token: string): WebTicket | null {
+    if (!TOKEN.test(token)) return null;
+    const ticket = this.tickets.get(hash(token));
+    return ticket && ticket.expiresAt > this.now() ? ticket : null;
+  }
+
   /** The ticket, spent (it is gone either way), or null: unknown, malformed, spent or expired. */
   spend(token: string): WebTicket | null {
     if (!TOKEN.test(token)) return null;
@@ -97,9 +113,41 @@ export class TicketBook {
   }
 }
 
-/** The path a target lands on. */
-export function targetPath(login: string, vm: string, target: WebTarget): string {
-  return target.kind === 'terminal' ? terminalPath(login, vm) : appPath(login, vm, target.port, target.strip === true);
+/** How the web server serves apps: on an origin of their own (`web.apps-domain`), at paths of berth's origin (`web.path-apps`). */
+export interface AppServing {
+  appsDomain: string;
+  pathApps: boolean;
+}
+
+/**
+ * The path of berth's origin a target lands on: the terminal; for an app, the route that starts
+ * the exchange to its own origin (with `web.apps-domain`), else its path (with `web.path-apps`).
+ */
+export function targetPath(login: string, vm: string, target: WebTarget, serving: AppServing): string {
+  if (target.kind === 'terminal') return terminalPath(login, vm);
+  if (serving.appsDomain) return appEntryPath(login, vm, target.port);
+  if (serving.pathApps) return appPath(login, vm, target.port, target.strip === true);
+  throw appsOff();
+}
+
+const appsOff = () =>
+  new BerthError(
+    'WEB_APPS_OFF',
+    "This host serves no web apps: it has no apps domain, and apps at paths of berth's origin are off.",
+    "The operator can give each app an origin of its own: berth config set web.apps-domain apps.example.com (wildcard DNS and certificate) — or, accepting that apps then run on berth's origin, berth config set web.path-apps on",
+  );
+
+const servingOf = (cfg: ReturnType<typeof effectiveConfig>): AppServing => ({
+  appsDomain: cfg['web.apps-domain'],
+  pathApps: cfg['web.path-apps'],
+});
+
+/** The address of a VM port's app (its own origin, else its path on berth's), or null when apps are not served. */
+export function appAddress(cfg: ReturnType<typeof effectiveConfig>, login: string, vm: string, port: number): string | null {
+  const publicUrl = webPublicUrl(cfg);
+  if (cfg['web.apps-domain']) return `${appOrigin(publicUrl, cfg['web.apps-domain'], login, vm, port)}/`;
+  if (cfg['web.path-apps']) return `${publicUrl}${appPath(login, vm, port)}`;
+  return null;
 }
 
 /**
@@ -124,6 +172,8 @@ export async function mintWebLink(ctx: Berth, book: TicketBook, vm: Vm, target: 
       `Allow them first: berth user allow ${vm.user}`,
     );
   }
+  const path = targetPath(user.login, vm.name, target, servingOf(cfg));
+  const app = target.kind === 'app' && cfg['web.apps-domain'] ? appAddress(cfg, user.login, vm.name, target.port) : null;
   const { token, expiresAt } = book.mint({ userId: user.id, login: user.login, role: user.role }, vm.name, target, cfg['web.ticket-rate']);
   return {
     // The ticket rides in the fragment: browsers never send it (no server or proxy log, no
@@ -131,7 +181,8 @@ export async function mintWebLink(ctx: Berth, book: TicketBook, vm: Vm, target: 
     url: `${webPublicUrl(cfg)}${LANDING_PATH}#${token}`,
     expiresAt: new Date(expiresAt).toISOString(),
     vm: vmRef(vm),
-    path: targetPath(user.login, vm.name, target),
+    path,
+    ...(app ? { app } : {}),
   };
 }
 

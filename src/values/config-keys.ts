@@ -9,7 +9,7 @@ import { checkPlanName, printable } from './names.js';
 import { parseCpus, parseWhole } from './numbers.js';
 import { formatDiskSize, formatSize, parseDiskSize, parseFileSize, parseSize } from './sizes.js';
 import { isReservedEnvName } from './ssh-env.js';
-import { checkPublicUrl } from './web-paths.js';
+import { checkAppsDomain, checkPublicUrl } from './web-paths.js';
 
 /** One global setting: how it is stored, parsed from text, and shown. */
 export interface ConfigKey<T> {
@@ -591,6 +591,21 @@ export const CONFIG_KEYS = {
     schema: z.string(),
     parse: checkPublicUrl,
     format: String,
+  }),
+  'web.apps-domain': key<string>({
+    description:
+      "Domain under which each VM port's web app is an origin of its own, PORT--VM--USER.DOMAIN (wildcard DNS and certificate; e.g. apps.example.com; empty = not set)",
+    default: '',
+    schema: z.string(),
+    parse: checkAppsDomain,
+    format: String,
+  }),
+  'web.path-apps': key<boolean>({
+    description: "Also serve web apps at /vm/USER/VM/PORT/ and /app/… of berth's own origin (an app then runs on berth's origin) (on/off)",
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'web.path-apps'),
+    format: formatSwitch,
   }),
   'web.tls-cert': key<string>({
     description: 'PEM certificate (chain) for serving HTTPS itself (with web.tls-key; empty = plain HTTP)',

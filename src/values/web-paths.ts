@@ -1,4 +1,4 @@
-import { invalidInput } from '../errors.js';
+import { BerthError, invalidInput } from '../errors.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN, printable } from './names.js';
 
 /**
@@ -43,6 +43,116 @@ export function cookieName(publicUrl: string, instanceId: string): string {
   return isHttpsUrl(publicUrl) ? `__Host-berth-${tag}` : `berth-${tag}`;
 }
 
+/** The cookie that lets a browser into one app host (host-only, set by berth's exchange there). */
+export function appCookieName(publicUrl: string, instanceId: string): string {
+  const tag = instanceId.replace(/[^a-zA-Z0-9]/g, '').slice(0, 12);
+  return isHttpsUrl(publicUrl) ? `__Host-berth-app-${tag}` : `berth-app-${tag}`;
+}
+
+/**
+ * `web.apps-domain`: a DNS name (e.g. apps.example.com, or localhost on a loopback deployment)
+ * under which each VM port is an origin of its own; empty = not set.
+ */
+export function checkAppsDomain(input: string): string {
+  const text = input.trim().toLowerCase().replace(/\.$/, '');
+  if (text === '') return '';
+  const labels = text.split('.');
+  const ok =
+    text.length <= 200 &&
+    labels.every((l) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l)) &&
+    !/^\d+$/.test(labels[labels.length - 1] ?? '');
+  if (!ok) {
+    throw invalidInput(
+      'INVALID_APPS_DOMAIN',
+      `"${printable(input).slice(0, 100)}" is not a valid web.apps-domain: it must be a DNS name (letters, digits and hyphens between dots), not an address or URL.`,
+      'Write the domain whose wildcard (*.DOMAIN) points at berth, e.g. apps.example.com (or localhost when berth is only used on this machine).',
+    );
+  }
+  return text;
+}
+
+/** The longest DNS label. */
+const MAX_LABEL = 63;
+
+/** The host label of a VM port's app: `PORT--VM--LOGIN`. */
+export function appHostLabel(login: string, vm: string, port: number): string {
+  const label = `${port}--${vm}--${login}`;
+  if (label.length > MAX_LABEL) {
+    throw new BerthError(
+      'WEB_APP_HOST_TOO_LONG',
+      `The app host name ${label} is ${label.length} characters long; a DNS name's label holds at most ${MAX_LABEL}, so the app of port ${port} of ${login}/${vm} cannot have an origin of its own.`,
+      "Use a VM with a shorter name, or ask the operator to turn on path apps (web.path-apps: the app then runs on berth's own origin).",
+    );
+  }
+  return label;
+}
+
+/**
+ * The origin of a VM port's app: berth's public URL's scheme and port, the host
+ * `PORT--VM--LOGIN.APPS_DOMAIN`.
+ */
+export function appOrigin(publicUrl: string, appsDomain: string, login: string, vm: string, port: number): string {
+  const url = new URL(publicUrl);
+  return `${url.protocol}//${appHostLabel(login, vm, port)}.${appsDomain}${url.port ? `:${url.port}` : ''}`;
+}
+
+/** The host name (lower case, no port, no trailing dot) of a Host header. */
+export function hostName(header: string | undefined): string {
+  const text = (header ?? '').trim().toLowerCase();
+  const name = text.startsWith('[') ? text.slice(0, text.indexOf(']') + 1) : text.replace(/:\d*$/, '');
+  return name.replace(/\.$/, '');
+}
+
+/**
+ * What a host name is to the apps domain: null when it is not under it (berth's own pages then),
+ * else the app's label (`PORT--VM--LOGIN`), or '' for a host under the apps domain that names no app.
+ */
+export function appsHostLabel(host: string, appsDomain: string): string | null {
+  if (!appsDomain) return null;
+  if (host === appsDomain) return '';
+  if (!host.endsWith(`.${appsDomain}`)) return null;
+  const label = host.slice(0, -appsDomain.length - 1);
+  return /^[a-z0-9-]{1,63}$/.test(label) ? label : '';
+}
+
+/**
+ * The ways a label `PORT--VM--LOGIN` splits into a login and a VM name that follow their rules
+ * (either may itself hold `--`): which one names an app is for the state to say.
+ */
+export function appLabelCandidates(label: string): Array<{ login: string; vm: string; port: number }> {
+  const m = /^([1-9]\d{0,4})--(.+)$/.exec(label);
+  if (!m) return [];
+  const port = Number(m[1]);
+  const rest = m[2] ?? '';
+  if (port > 65535) return [];
+  const out: Array<{ login: string; vm: string; port: number }> = [];
+  for (let at = rest.indexOf('--'); at >= 0; at = rest.indexOf('--', at + 1)) {
+    const vm = rest.slice(0, at);
+    const login = rest.slice(at + 2);
+    if (VM_NAME.test(vm) && LOGIN_PATTERN.test(login)) out.push({ login, vm, port });
+  }
+  return out;
+}
+
+/** The paths of an app host that berth serves itself (the app never sees them). */
+export const APP_RESERVED_PREFIX = '/__berth/';
+/** Where an app host spends an exchange ticket into its app cookie. */
+export const APP_ENTER_PATH = '/__berth/enter';
+/** berth's route that starts the exchange for an app (its owner's berth cookie gets an app-host ticket). */
+export const appEntryPath = (login: string, vm: string, port: number) => `/apps/${login}/${vm}/${port}`;
+
+/**
+ * A path to go to after an exchange: a path of the same host (never `//host` or `/\host`, no
+ * control characters); anything else is `/`.
+ */
+export function sameHostPath(input: unknown): string {
+  if (typeof input !== 'string' || input.length > 4096) return '/';
+  // Printable ASCII only (a request's path is; anything else percent-encoded), no backslash (`/\\host` is `//host` to a browser).
+  if (!/^\/[!-~]*$/.test(input) || input.startsWith('//') || input.includes('\\')) return '/';
+  if (input.startsWith(APP_RESERVED_PREFIX)) return '/';
+  return input;
+}
+
 /** VM names follow the plan-name rule (checkShortName). */
 const VM_NAME = PLAN_NAME_PATTERN;
 
@@ -76,6 +186,10 @@ export interface AppRequestPath {
   prefix: string;
   /** `/app/…`: the app is sent the path without the prefix. */
   strip: boolean;
+  /** On its own origin (web.apps-domain): the app host's label; absent for a path app on berth's origin. */
+  host?: string;
+  /** The Origin an upgrade must carry: the app's own (absent: berth's). */
+  origin?: string;
 }
 
 /**

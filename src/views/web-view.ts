@@ -6,8 +6,10 @@ export const WebLinkSchema = z.object({
   url: z.string().url(),
   expiresAt: z.string(),
   vm: z.string(),
-  /** Where it lands: `/terminal/USER/VM` or `/vm/USER/VM/PORT/`. */
+  /** Where it lands on berth's origin: `/terminal/USER/VM`, `/apps/USER/VM/PORT` (into the app's own origin) or `/vm/USER/VM/PORT/`. */
   path: z.string(),
+  /** The app's own address, `SCHEME://PORT--VM--USER.APPS_DOMAIN/` (with web.apps-domain). */
+  app: z.string().url().optional(),
 });
 
 /** One open session of `berth sessions --json` (SSH and web). */

@@ -173,6 +173,8 @@ describe('berth on a three-node Swarm', () => {
         ['config', 'set', 'ssh.enabled', 'off'],
         ['config', 'set', 'web.listen', web],
         ['config', 'set', 'web.public-url', `http://${web}`],
+        // The app on an origin of its own: *.localhost, mapped to 127.0.0.1 in the browser below.
+        ['config', 'set', 'web.apps-domain', 'localhost'],
         ['user', 'set', login, '--telegram-id', String(person.id)],
       ])
         await must(args);
@@ -188,7 +190,11 @@ describe('berth on a three-node Swarm', () => {
       expect(reply.text).toContain(c.Config.Hostname);
 
       const { url } = JSON.parse(await must(['vm', 'web-terminal', login, '--json'])) as { url: string };
-      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+      browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        headless: true,
+        args: ['--no-sandbox', '--host-resolver-rules=MAP *.localhost 127.0.0.1'],
+      });
       const page = await browser.newPage();
       await page.goto(url);
       await page.waitForFunction(
@@ -204,12 +210,14 @@ describe('berth on a three-node Swarm', () => {
           const b = (window as unknown as { berth: { terminal: { buffer: { active: TermBuffer } } } }).berth.terminal.buffer.active;
           return Array.from({ length: b.length }, (_, i) => b.getLine(i)?.translateToString(true) ?? '').join('\n');
         });
-      // The user's web app on the worker, through its one-time URL: no route reaches the worker's
-      // bridge from here, so the daemon relays through the VM (busybox nc in this image).
+      // The user's web app on the worker, through its one-time URL, on its own origin: no route
+      // reaches the worker's bridge from here, so the daemon relays through the VM (busybox nc in this image).
       await must(['vm', 'exec', login, '--', 'sh', '-c', 'mkdir -p app && echo app-on-worker > app/index.html && httpd -p 8090 -h app']);
-      const app = JSON.parse(await must(['vm', 'url', login, '8090', '--strip', '--json'])) as { url: string };
+      const app = JSON.parse(await must(['vm', 'url', login, '8090', '--json'])) as { url: string; app: string };
+      expect(app.app).toBe(`http://8090--main--${login}.localhost:${web.split(':')[1]}/`);
       const appPage = await browser.newPage();
       await appPage.goto(app.url);
+      await appPage.waitForURL(app.app, { timeout: 20_000 });
       await waitFor(
         'the app page from the worker',
         async () => (await appPage.content().catch(() => '')).includes('app-on-worker'),
@@ -229,6 +237,7 @@ describe('berth on a three-node Swarm', () => {
         ['config', 'unset', 'ssh.enabled'],
         ['config', 'unset', 'web.listen'],
         ['config', 'unset', 'web.public-url'],
+        ['config', 'unset', 'web.apps-domain'],
       ])
         await here(args);
       await fake.close();

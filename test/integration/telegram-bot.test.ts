@@ -47,6 +47,8 @@ beforeAll(async () => {
   for (const args of [
     ['config', 'set', 'ssh.listen', `127.0.0.1:${sshPort}`],
     ['config', 'set', 'web.listen', webUrl.slice('http://'.length)],
+    // /open's links to apps at paths of berth's origin (an opt-in); with web.apps-domain, below.
+    ['config', 'set', 'web.path-apps', 'on'],
     ['config', 'set', 'telegram.admins', String(ADMIN.id)],
     ['config', 'set', 'telegram.api-root', fake.apiRoot],
     // The story sends many commands a minute; the limit itself has its own test.
@@ -198,6 +200,19 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     expect((await ask(ALICE, '/open')).text).toContain('Give the port');
     expect((await ask(ALICE, '/open 8000 other')).text).toContain(`There is no VM ${ALICE_LOGIN}/other`);
     expect(await daemonLog(h.home)).not.toContain(ticket);
+
+    // With web.apps-domain, the app has an origin of its own: /open and /status give its address,
+    // and the link lands on berth's way into it.
+    expect((await run(['config', 'set', 'web.apps-domain', 'localhost'])).code).toBe(0);
+    try {
+      const own = `http://8000--main--${ALICE_LOGIN}.localhost:${new URL(webUrl).port}/`;
+      const opened = await ask(ALICE, '/open 8000');
+      expect(opened.text).toContain(`The app's own address: ${own}`);
+      expect(await (await spend(ticketIn(opened.text))).json()).toEqual({ location: `/apps/${ALICE_LOGIN}/main/8000` });
+      expect((await ask(ALICE, '/status')).text).toContain(`8000 → <code>/open 8000</code> (${own})`);
+    } finally {
+      await run(['config', 'unset', 'web.apps-domain']);
+    }
   });
 
   it('/exec runs as the VM user without a host shell, shows the exit code, and attaches long output', async () => {

@@ -227,6 +227,8 @@ beforeAll(async () => {
     ['config', 'set', 'web.public-url', publicUrl],
     ['config', 'set', 'ssh.enabled', 'off'],
     ['config', 'set', 'web.app-timeout', `${APP_TIMEOUT_S}s`],
+    // The apps at /vm/LOGIN/VM/PORT/ of berth's own origin, as in the issue.
+    ['config', 'set', 'web.path-apps', 'on'],
   ]) {
     const r = await run(args);
     expect(r.code, r.stderr).toBe(0);

@@ -175,6 +175,8 @@ beforeAll(async () => {
   for (const args of [
     ['config', 'set', 'web.listen', `127.0.0.1:${webPort}`],
     ['config', 'set', 'web.public-url', publicUrl],
+    // The apps at paths of berth's origin (/vm/…, /app/…), an opt-in; apps on origins of their own: web-app-origin.test.ts.
+    ['config', 'set', 'web.path-apps', 'on'],
     ['config', 'set', 'ssh.listen', `127.0.0.1:${await freePort()}`],
   ]) {
     const r = await run(args);
