@@ -1,6 +1,6 @@
-import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
-import { type Duplex, PassThrough } from 'node:stream';
+import { type ClientRequest, type IncomingMessage, type RequestOptions, request, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type pino from 'pino';
 import type { Berth } from '../../src/services/context.js';
 import { gatewayActor, vmHelperOf } from '../../src/services/ssh-access.js';
@@ -12,6 +12,18 @@ import { effectiveConfig } from '../../src/values/config-keys.js';
 import type { AppRequestPath } from '../../src/values/web-paths.js';
 import type { WebMetrics } from '../metrics.js';
 import { newSession, type SessionRegistry } from '../sessions.js';
+import {
+  checkAnswer,
+  flatHeaders,
+  HOP,
+  isToken,
+  MAX_ANSWER_HEAD_BYTES,
+  MAX_ANSWER_HEADERS,
+  MAX_INFORMATIONAL,
+  rawHead,
+  tokenList,
+} from './app-answer.js';
+import { AppRequests } from './app-requests.js';
 import type { BrowserSession } from './browser-sessions.js';
 import { loginPage, messagePage, type Page } from './pages.js';
 import { webAudit } from './web-audit.js';
@@ -32,26 +44,17 @@ export interface ProxyDeps {
   source(req: IncomingMessage): string;
 }
 
-/** Headers that belong to one hop, never passed on (RFC 9110, 7.6.1). */
-const HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
 const FORWARDED = /^x-forwarded-/;
 /** How long to wait for a VM's app to accept a connection, and for a quiet one to say something. */
 const CONNECT_MS = 10_000;
 const IDLE_MS = 5 * 60_000;
 /** A WebSocket to an app with no traffic either way this long is closed. */
 const WS_IDLE_MS = 15 * 60_000;
-/** The most an app's answer to an upgrade may hold before its body starts. */
-const MAX_HEAD = 64 * 1024;
+/** The largest body of an app's refusal of an upgrade (passed on whole, with its length). */
+const MAX_REFUSAL_BODY = 64 * 1024;
+
+/** `port 8000 of alice/main` → `Port 8000 of alice/main`. */
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** The Cookie header without berth's own cookies (null when nothing is left). */
 export function stripCookie(header: string | undefined, names: string | readonly string[]): string | null {
@@ -76,10 +79,12 @@ function upstreamPath(url: string, path: AppRequestPath): string {
  * WebSockets passed to that port of that VM's address on the berth network, as the engine reports
  * it for the VM's own container (never an address from the request), for its owner's browser
  * only. The path is passed on whole (a path app lives under its prefix, told in
- * X-Forwarded-Prefix); berth's cookies never reach the app, and an app cannot set them.
+ * X-Forwarded-Prefix); berth's cookies never reach the app, and an app cannot set them. Nothing
+ * of an app's answer is passed on before it is checked (app-answer.ts).
  */
 export class AppProxy {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 32, maxTotalSockets: 512, timeout: IDLE_MS });
+  /** Each user's requests waiting on their apps (web.max-app-requests). */
+  private readonly requests = new AppRequests();
   private readonly live = new Map<string, { who: WebIdentity; vm: string; kill: (reason: string) => void }>();
 
   constructor(private readonly deps: ProxyDeps) {}
@@ -107,21 +112,27 @@ export class AppProxy {
     return dialVm(this.deps.ctx, target.vm, target.route, port, helper, gatewayActor(target.browser.who));
   }
 
-  /** The headers passed to the app: hop-by-hop ones and berth's cookie out, the X-Forwarded-* set. */
+  /**
+   * The headers passed to the app: hop-by-hop ones and berth's cookie out, the X-Forwarded-* set.
+   * The framing is berth's: a body the browser sent chunked goes on chunked (Node writes a GET's
+   * body unframed otherwise, and the app would read it as a second request); an upgrade carries
+   * no body and says only the protocol asked for.
+   */
   private headers(req: IncomingMessage, path: AppRequestPath, upgrade: boolean): Array<[string, string]> {
     const out: Array<[string, string]> = [];
     const raw = req.rawHeaders;
-    const connection = (req.headers.connection ?? '')
-      .toLowerCase()
-      .split(',')
-      .map((s) => s.trim());
+    const connection = tokenList(req.headers.connection);
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i] as string;
       const lower = name.toLowerCase();
       if (lower === 'cookie' || FORWARDED.test(lower) || lower === 'forwarded') continue;
-      if ((HOP.has(lower) || connection.includes(lower)) && !(upgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
+      if (HOP.has(lower) || connection.includes(lower)) continue;
+      if (upgrade && lower === 'content-length') continue;
       out.push([name, raw[i + 1] as string]);
     }
+    const chunked = req.headers['transfer-encoding'];
+    if (upgrade) out.push(['Connection', 'Upgrade'], ['Upgrade', String(req.headers.upgrade)]);
+    else if (chunked !== undefined) out.push(['Transfer-Encoding', chunked]);
     const cookie = stripCookie(req.headers.cookie, this.deps.cookieNames);
     if (cookie) out.push(['Cookie', cookie]);
     out.push(
@@ -141,6 +152,32 @@ export class AppProxy {
     return loginPage();
   }
 
+  /**
+   * Where the request to the app goes: the VM's address (each request its own connection, no
+   * pool: a socket never serves two requests, let alone two users), or through an exec on the
+   * VM's node (vm-dial).
+   */
+  private upstreamVia(target: { vm: Vm; route: VmRoute; browser: BrowserSession }, port: number): RequestOptions {
+    const { route } = target;
+    if (route.via === 'address') return { host: route.address, port, agent: false };
+    return {
+      port,
+      // No agent: a request's own connection is made by createConnection (an agent would dial itself).
+      createConnection: ((_options: unknown, made: (err: Error | null, socket: Duplex) => void) => {
+        this.dial(target, port).then(
+          (conn) => made(null, conn),
+          (err: Error) => made(err, undefined as unknown as Duplex),
+        );
+        return undefined;
+      }) as unknown as RequestOptions['createConnection'],
+    };
+  }
+
+  /**
+   * A request to the app: its answer is checked (app-answer.ts) before anything of it is passed
+   * on, must start within web.app-timeout of the request being sent, and may only end this
+   * request (a 502 for it), never the daemon or anyone else's.
+   */
   async http(req: IncomingMessage, res: ServerResponse, path: AppRequestPath): Promise<void> {
     const target = await this.target(req, path).catch(() => 'error');
     if (typeof target === 'string') return send(res, this.refused(target, path));
@@ -151,72 +188,140 @@ export class AppProxy {
       res.end();
       return;
     }
-    const maxBody = effectiveConfig(target.state.config)['web.max-body'];
+    const cfg = effectiveConfig(target.state.config);
+    const maxBody = cfg['web.max-body'];
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > maxBody) {
       this.deps.metrics.refusals.inc({ reason: 'body-too-large' });
       return send(res, messagePage(413, `The request body is larger than ${maxBody} bytes (web.max-body).`), true);
     }
-    const { route } = target;
+    const login = target.browser.who.login;
+    const maxRequests = cfg['web.max-app-requests'];
+    const release = this.requests.take(login, maxRequests);
+    if (!release) {
+      this.deps.metrics.refusals.inc({ reason: 'app-requests' });
+      this.deps.log.debug({ user: login }, 'web app request refused: too many open');
+      return send(
+        res,
+        messagePage(
+          429,
+          `You already have ${maxRequests} requests waiting on your apps (web.max-app-requests). Wait for them to finish, or stop the app that does not answer, and reload.`,
+        ),
+        true,
+      );
+    }
+    res.once('close', release);
+    const where = `port ${path.port} of ${path.login}/${path.vm}`;
     const upstream = request({
-      ...(route.via === 'address'
-        ? { host: route.address, agent: this.agent }
-        : {
-            // No agent: a request's own connection is made by createConnection (an agent would dial itself).
-            createConnection: (_options: unknown, made: (err: Error | null, socket: Duplex) => void) => {
-              this.dial(target, path.port).then(
-                (conn) => made(null, conn),
-                (err: Error) => made(err, undefined as unknown as Duplex),
-              );
-              return undefined;
-            },
-          }),
-      port: path.port,
+      ...this.upstreamVia(target, path.port),
       method: req.method,
-      path: upstreamPath(req.url ?? '/', path),
+      path: upstreamPath(url, path),
       headers: this.headers(req, path, false) as unknown as Record<string, string>,
       timeout: IDLE_MS,
+      maxHeaderSize: MAX_ANSWER_HEAD_BYTES,
     });
+    // One more than allowed, so that checkAnswer sees there were too many (Node drops the rest silently).
+    upstream.maxHeadersCount = MAX_ANSWER_HEADERS + 1;
+    /** waiting: nothing of the app's answer yet; answering: its head passed on, its body flowing; over. */
+    let phase: 'waiting' | 'answering' | 'over' = 'waiting';
+    let headTimer: NodeJS.Timeout | undefined;
     const connectTimer = setTimeout(() => upstream.destroy(new Error('connect timeout')), CONNECT_MS);
+    const clearTimers = () => {
+      clearTimeout(connectTimer);
+      clearTimeout(headTimer);
+    };
+    /** This request's answer is a 502 (or, if the app's answer had begun, its connection is cut). */
+    const fail = (reason: string, text: string) => {
+      if (phase === 'over') return;
+      const was = phase;
+      phase = 'over';
+      clearTimers();
+      upstream.destroy();
+      if (was === 'answering' || res.headersSent) {
+        res.destroy();
+        return;
+      }
+      this.deps.metrics.refusals.inc({ reason });
+      this.deps.log.debug({ user: login, port: path.port, reason }, 'web app answer refused');
+      send(res, messagePage(502, text), true);
+    };
     upstream.once('socket', (s: Socket) => {
       if (!s.connecting) clearTimeout(connectTimer);
       else s.once('connect', () => clearTimeout(connectTimer));
     });
-    upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
-    upstream.on('response', (answer) => {
-      clearTimeout(connectTimer);
-      const headers: string[] = [];
-      const raw = answer.rawHeaders;
-      for (let i = 0; i + 1 < raw.length; i += 2) {
-        const name = raw[i] as string;
-        const lower = name.toLowerCase();
-        if (HOP.has(lower)) continue;
-        if (this.deps.dropsHeader(path, name, raw[i + 1] as string)) continue;
-        headers.push(name, raw[i + 1] as string);
-      }
-      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
-      answer.pipe(res);
-      answer.on('error', () => res.destroy());
-    });
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(connectTimer);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      const refusedConn = err.code === 'ECONNREFUSED';
-      this.deps.metrics.refusals.inc({ reason: refusedConn ? 'app-refused' : 'app-unreachable' });
-      send(
-        res,
-        messagePage(
-          502,
-          refusedConn
-            ? `Nothing listens on port ${path.port} of ${path.login}/${path.vm}. Start your app there, listening on all addresses (0.0.0.0), not only 127.0.0.1.`
-            : `Port ${path.port} of ${path.login}/${path.vm} did not answer in time.`,
-        ),
+    // The app has web.app-timeout from the end of the request to start its answer (a big upload
+    // is the client's time, not the app's).
+    upstream.once('finish', () => {
+      if (phase !== 'waiting') return;
+      headTimer = setTimeout(
+        () => fail('app-slow', `${cap(where)} did not start its answer within ${cfg['web.app-timeout']} s (web.app-timeout).`),
+        cfg['web.app-timeout'] * 1000,
       );
     });
-    res.on('close', () => upstream.destroy());
+    // The body's idle timeout (and the head's, should the socket go quiet before web.app-timeout).
+    upstream.on('timeout', () => upstream.destroy(new Error('idle timeout')));
+    let informational = 0;
+    upstream.on('information', () => {
+      if (++informational > MAX_INFORMATIONAL)
+        fail('app-bad-answer', `${cap(where)} sent more than ${MAX_INFORMATIONAL} interim (1xx) answers.`);
+    });
+    // A 101 to a request that asked for no upgrade: Node hands over the socket; it is closed.
+    upstream.on('upgrade', (_answer: IncomingMessage, socket: Duplex) => {
+      socket.destroy();
+      fail('app-bad-answer', `${cap(where)} answered 101 to a request that asked for no upgrade.`);
+    });
+    upstream.on('response', (answer: IncomingMessage) => {
+      try {
+        clearTimers();
+        answer.on('error', () => fail('app-closed', ''));
+        if (phase !== 'waiting') {
+          answer.destroy();
+          return;
+        }
+        const checked = checkAnswer(answer.statusCode, answer.rawHeaders, {
+          drops: (name, value) => this.deps.dropsHeader(path, name, value),
+        });
+        if ('bad' in checked) {
+          answer.destroy();
+          fail('app-bad-answer', `${cap(where)} sent an answer berth does not pass on: ${checked.bad}.`);
+          return;
+        }
+        res.writeHead(checked.status, flatHeaders(checked.headers));
+        phase = 'answering';
+        answer.once('end', () => {
+          phase = 'over';
+        });
+        answer.pipe(res);
+      } catch (err) {
+        // Whatever Node itself refuses to write: still this request's failure only.
+        answer.destroy();
+        fail('app-bad-answer', `${cap(where)} sent an answer berth does not pass on (${String(err).slice(0, 100)}).`);
+      }
+    });
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (phase !== 'waiting') {
+        // After the head: the body was cut (the app closed, or it went quiet for the idle timeout).
+        fail('app-closed', '');
+        return;
+      }
+      const code = err.code ?? '';
+      if (code === 'ECONNREFUSED') {
+        return fail(
+          'app-refused',
+          `Nothing listens on ${where}. Start your app there, listening on all addresses (0.0.0.0), not only 127.0.0.1.`,
+        );
+      }
+      if (code.startsWith('HPE_')) {
+        const why = code === 'HPE_HEADER_OVERFLOW' ? `headers larger than ${MAX_ANSWER_HEAD_BYTES} bytes` : 'a malformed answer';
+        return fail('app-bad-answer', `${cap(where)} sent an answer berth does not pass on: ${why}.`);
+      }
+      if (code === 'ECONNRESET') return fail('app-closed', `${cap(where)} closed the connection without an answer.`);
+      fail('app-unreachable', `${cap(where)} did not answer in time.`);
+    });
+    res.on('close', () => {
+      clearTimers();
+      upstream.destroy();
+    });
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
@@ -230,19 +335,30 @@ export class AppProxy {
     req.pipe(upstream);
   }
 
-  /** A WebSocket (or other upgrade) to the app: checked as a request is, then bytes both ways. */
+  /**
+   * A WebSocket (or other upgrade) to the app: checked as a request is, asked of the app with
+   * Node's own HTTP client, and only joined to the browser's connection when the app answers 101
+   * to the protocol asked for. Any other answer goes back as a plain HTTP answer (checked as
+   * any is) and the browser's connection is closed: nothing the browser sends after its upgrade
+   * request is read, let alone passed on, unless the app agreed.
+   */
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: AppRequestPath): Promise<void> {
     socket.on('error', () => undefined);
-    const deny = (status: number, reason: string) => {
+    // Nothing more is read from the browser until the app said 101.
+    socket.pause();
+    const deny = (status: number, reason: string, text?: string) => {
       this.deps.metrics.refusals.inc({ reason });
-      socket.end(
-        `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : status === 429 ? 'Too Many Requests' : 'Unauthorized'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      );
-      setTimeout(() => socket.destroy(), 1000).unref();
+      writeAndClose(socket, status, text);
     };
     if (req.headers.origin !== (path.origin ?? this.deps.publicOrigin)) return deny(403, 'origin');
     const target = await this.target(req, path).catch(() => 'error');
     if (typeof target === 'string') return deny(target === 'vm-not-running' ? 403 : 401, target);
+    const wanted = tokenList(req.headers.upgrade);
+    if (wanted.length !== 1 || !isToken(wanted[0] as string)) return deny(400, 'upgrade-invalid', 'Ask for one protocol in Upgrade.');
+    // An upgrade request has no body: one declared would reach the app as bytes after the head.
+    if (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) !== 0) {
+      return deny(400, 'upgrade-body', 'An upgrade request carries no body.');
+    }
     const login = target.browser.who.login;
     const cfg = effectiveConfig(target.state.config);
     if (!this.deps.registry.reserve(login, cfg['ssh.max-user-sessions'])) return deny(429, 'limit');
@@ -257,69 +373,146 @@ export class AppProxy {
         kill: (reason) => end('killed', reason),
       },
     );
+    const where = `port ${path.port} of ${path.login}/${path.vm}`;
     let finished = false;
-    const route = target.route;
-    const upstream: Socket | VmConnection =
-      route.via === 'address'
-        ? connect({ host: route.address, port: path.port })
-        : await this.dial(target, path.port).catch(() => {
-            const failed = new PassThrough() as unknown as Socket;
-            setImmediate(() => failed.destroy());
-            return failed;
-          });
-    upstream.on('error', () => undefined);
-    const connectTimer = setTimeout(() => upstream.destroy(), CONNECT_MS);
+    let joined: Duplex | null = null;
+    let upstream: ClientRequest;
+    try {
+      upstream = request({
+        ...this.upstreamVia(target, path.port),
+        method: req.method,
+        path: upstreamPath(req.url ?? '/', path),
+        headers: this.headers(req, path, true) as unknown as Record<string, string>,
+        maxHeaderSize: MAX_ANSWER_HEAD_BYTES,
+      });
+    } catch {
+      // A request Node's client will not write (it checks more than its server does): refused, its slot given back.
+      this.deps.registry.release(login);
+      return deny(400, 'upgrade-invalid', 'This request cannot be passed on to the app.');
+    }
+    upstream.maxHeadersCount = MAX_ANSWER_HEADERS + 1;
+    const connectTimer = setTimeout(() => upstream.destroy(new Error('connect timeout')), CONNECT_MS);
+    const headTimer = setTimeout(
+      () => refuse('app-slow', `${cap(where)} did not answer within ${cfg['web.app-timeout']} s.`),
+      cfg['web.app-timeout'] * 1000,
+    );
     const end = (outcome: string, _reason?: string) => {
       if (finished) return;
       finished = true;
       clearTimeout(connectTimer);
+      clearTimeout(headTimer);
       this.live.delete(session.id);
       this.deps.registry.remove(session.id);
       this.deps.registry.release(login);
       upstream.destroy();
+      joined?.destroy();
       socket.destroy();
       this.deps.metrics.active.dec();
       webAudit(this.deps, session, outcome, null, startedAt);
     };
+    /** No upgrade: a 502 (or the app's own answer) to the browser, then its connection closed. */
+    let refusing = false;
+    let closeOutcome = 'disconnected';
+    const refuse = (reason: string, text: string, answer?: { status: number; headers: Array<[string, string]>; body: Buffer }) => {
+      if (finished || refusing || joined) return;
+      refusing = true;
+      clearTimeout(connectTimer);
+      clearTimeout(headTimer);
+      upstream.destroy();
+      this.deps.metrics.refusals.inc({ reason });
+      closeOutcome = reason === 'app-no-upgrade' ? 'app-no-upgrade' : 'app-error';
+      if (answer) writeAndClose(socket, answer.status, answer.body, answer.headers);
+      else writeAndClose(socket, 502, text);
+    };
     this.deps.metrics.active.inc();
     this.deps.registry.add(session);
     this.live.set(session.id, { who: target.browser.who, vm: target.vm.name, kill: (reason) => end('killed', reason) });
-    socket.once('close', () => end('disconnected'));
-    // The browser may have left while the VM's port was being dialled.
+    socket.once('close', () => end(closeOutcome));
+    // The browser may have left while its access was checked.
     if ((socket as Socket).destroyed) end('disconnected');
-    upstream.once('close', () => end(session.bytesOut > 0 ? 'ok' : 'app-unreachable'));
-    upstream.once('connect', () => {
-      clearTimeout(connectTimer);
-      const lines = [
-        `${req.method} ${upstreamPath(req.url ?? '/', path)} HTTP/1.1`,
-        ...this.headers(req, path, true).map(([n, v]) => `${n}: ${v}`),
-      ];
-      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length) upstream.write(head);
-      // The app's answer, with any Set-Cookie for berth's cookie taken out; then bytes both ways.
-      let answer = Buffer.alloc(0);
-      const onHead = (chunk: Buffer) => {
-        answer = Buffer.concat([answer, chunk]);
-        const at = answer.indexOf('\r\n\r\n');
-        if (at < 0) {
-          if (answer.length > MAX_HEAD) end('app-error');
+    upstream.once('socket', (s: Socket) => {
+      if (!s.connecting) clearTimeout(connectTimer);
+      else s.once('connect', () => clearTimeout(connectTimer));
+    });
+    let informational = 0;
+    upstream.on('information', () => {
+      if (++informational > MAX_INFORMATIONAL)
+        refuse('app-bad-answer', `${cap(where)} sent more than ${MAX_INFORMATIONAL} interim (1xx) answers.`);
+    });
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? '';
+      if (code === 'ECONNREFUSED') refuse('app-refused', `Nothing listens on ${where}.`);
+      else if (code.startsWith('HPE_')) refuse('app-bad-answer', `${cap(where)} sent an answer berth does not pass on.`);
+      else refuse('app-unreachable', `${cap(where)} did not answer.`);
+    });
+    // Any answer but a 101: passed on as an answer (body up to MAX_REFUSAL_BODY), the connection then closed.
+    upstream.on('response', (answer: IncomingMessage) => {
+      try {
+        clearTimeout(connectTimer);
+        clearTimeout(headTimer);
+        answer.on('error', () => undefined);
+        const checked = checkAnswer(answer.statusCode, answer.rawHeaders, {
+          drops: (name, value) => this.deps.dropsHeader(path, name, value),
+          upgrade: wanted[0] as string,
+        });
+        if ('bad' in checked || checked.status === 101) {
+          answer.destroy();
+          return refuse(
+            'app-bad-answer',
+            `${cap(where)} sent an answer berth does not pass on: ${'bad' in checked ? checked.bad : 'a 101 without the upgrade agreed'}.`,
+          );
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        answer.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_REFUSAL_BODY) {
+            answer.destroy();
+            return refuse('app-bad-answer', `${cap(where)} refused the upgrade with a body larger than ${MAX_REFUSAL_BODY} bytes.`);
+          }
+          chunks.push(c);
+        });
+        const bodyTimer = setTimeout(() => refuse('app-slow', `${cap(where)} did not finish its answer.`), cfg['web.app-timeout'] * 1000);
+        answer.once('close', () => clearTimeout(bodyTimer));
+        answer.on('end', () => {
+          clearTimeout(bodyTimer);
+          const headers = checked.headers.filter(([n]) => n.toLowerCase() !== 'content-length');
+          refuse('app-no-upgrade', '', { status: checked.status, headers, body: Buffer.concat(chunks) });
+        });
+      } catch {
+        refuse('app-bad-answer', `${cap(where)} sent an answer berth does not pass on.`);
+      }
+    });
+    upstream.on('upgrade', (answer: IncomingMessage, appSocket: Duplex, appHead: Buffer) => {
+      try {
+        clearTimeout(connectTimer);
+        clearTimeout(headTimer);
+        appSocket.on('error', () => undefined);
+        const checked = checkAnswer(answer.statusCode, answer.rawHeaders, {
+          drops: (name, value) => this.deps.dropsHeader(path, name, value),
+          upgrade: wanted[0] as string,
+        });
+        if ('bad' in checked || checked.status !== 101) {
+          appSocket.destroy();
+          return refuse(
+            'app-bad-answer',
+            `${cap(where)} sent an upgrade answer berth does not pass on: ${'bad' in checked ? checked.bad : 'not 101'}.`,
+          );
+        }
+        if (finished) {
+          appSocket.destroy();
           return;
         }
-        upstream.off('data', onHead);
-        const headText = answer
-          .subarray(0, at)
-          .toString('latin1')
-          .split('\r\n')
-          .filter((line) => {
-            const at = line.indexOf(':');
-            return at <= 0 || !this.deps.dropsHeader(path, line.slice(0, at).trim(), line.slice(at + 1).trim());
-          })
-          .join('\r\n');
-        socket.write(`${headText}\r\n\r\n`, 'latin1');
-        const rest = answer.subarray(at + 4);
-        if (rest.length) socket.write(rest);
-        session.bytesOut += rest.length;
-        upstream.on('data', (c: Buffer) => {
+        joined = appSocket;
+        appSocket.once('close', () => end(session.bytesOut > 0 ? 'ok' : 'app-closed'));
+        socket.write(rawHead(101, checked.headers), 'latin1');
+        if (appHead.length) {
+          socket.write(appHead);
+          session.bytesOut += appHead.length;
+        }
+        // What the browser sent after its request (before the 101) goes to the app only now.
+        if (head.length) appSocket.write(head);
+        appSocket.on('data', (c: Buffer) => {
           session.bytesOut += c.length;
           this.deps.metrics.bytes.inc({ direction: 'out' }, c.length);
         });
@@ -327,14 +520,18 @@ export class AppProxy {
           session.bytesIn += c.length;
           this.deps.metrics.bytes.inc({ direction: 'in' }, c.length);
         });
-        upstream.pipe(socket);
-        socket.pipe(upstream);
-      };
-      upstream.on('data', onHead);
+        for (const s of [appSocket, socket] as Array<Duplex & { setTimeout?: (ms: number, cb: () => void) => void }>) {
+          if (typeof s.setTimeout === 'function') s.setTimeout(WS_IDLE_MS, () => end('idle'));
+        }
+        appSocket.pipe(socket);
+        socket.pipe(appSocket);
+        socket.resume();
+      } catch {
+        appSocket.destroy();
+        refuse('app-bad-answer', `${cap(where)} sent an upgrade answer berth does not pass on.`);
+      }
     });
-    for (const s of [upstream, socket as Socket]) {
-      if (typeof s.setTimeout === 'function') s.setTimeout(WS_IDLE_MS, () => end('idle'));
-    }
+    upstream.end();
   }
 
   /** Closes the app WebSockets whose user lost access or whose VM is gone; how many. */
@@ -353,8 +550,27 @@ export class AppProxy {
 
   stop(): void {
     for (const [, c] of [...this.live]) c.kill('the berth daemon is stopping');
-    this.agent.destroy();
   }
+}
+
+/**
+ * An answer written by hand on an upgrade's socket (no ServerResponse there): a message page, or
+ * the app's checked refusal; then the connection is closed (cut if the browser does not read it).
+ */
+function writeAndClose(socket: Duplex, status: number, body: string | Buffer = '', headers?: Array<[string, string]>): void {
+  const page = headers ? null : messagePage(status, typeof body === 'string' && body ? body : `The upgrade was refused (${status}).`);
+  const payload = page ? Buffer.from(page.body) : Buffer.isBuffer(body) ? body : Buffer.from(body);
+  const lines: Array<[string, string]> = [
+    ...(page ? Object.entries(page.headers) : (headers ?? [])),
+    ['Content-Length', String(payload.length)],
+    ['Connection', 'close'],
+  ];
+  try {
+    socket.end(Buffer.concat([Buffer.from(rawHead(status, lines), 'latin1'), payload]));
+  } catch {
+    socket.destroy();
+  }
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 export function send(res: ServerResponse, page: Page, close = false): void {

@@ -37,6 +37,7 @@ import { watchDir } from '../state-watch.js';
 import { AppOrigins, appHeaderDropped, fetchesServiceWorker, readCookies } from './app-origin.js';
 import { AppProxy, send } from './app-proxy.js';
 import { type BrowserSession, BrowserSessions } from './browser-sessions.js';
+import { type DoorLimits, guardConnections } from './connection-limits.js';
 import {
   appEntryPage,
   landingPage,
@@ -135,6 +136,11 @@ async function loadTls(cfg: ConfigValues): Promise<{ cert: Buffer; key: Buffer }
   return { cert: await read(certPath, 'certificate'), key: await read(keyPath, 'key') };
 }
 
+const doorLimits = (cfg: ConfigValues): DoorLimits => ({
+  perSource: cfg['web.max-startups-per-source'],
+  graceMs: cfg['web.header-timeout'] * 1000,
+});
+
 const pageReply = (reply: FastifyReply, page: Page) => reply.code(page.status).headers(page.headers).send(page.body);
 
 /**
@@ -160,6 +166,8 @@ export class WebServer {
   private readonly summary: LogSummary;
   /** Upgrades checked by their route's hook, for its handler. */
   private readonly upgraded = new WeakMap<IncomingMessage, BrowserSession>();
+  /** The door's limits (web.max-startups-per-source, web.header-timeout), kept current with the config. */
+  private door: DoorLimits = { perSource: 20, graceMs: 10_000 };
 
   constructor(private readonly options: WebServerOptions) {
     this.summary = new LogSummary(options.log);
@@ -208,6 +216,7 @@ export class WebServer {
     }
     const cookieNames = [this.cookie, appCookieName(this.publicUrl, state.instanceId)];
     const assets = await loadAssets();
+    this.door = doorLimits(cfg);
     const proxy = new AppProxy({
       ctx,
       log,
@@ -257,7 +266,19 @@ export class WebServer {
           send(res, messagePage(502, 'The app did not answer.'));
         });
       };
-      const server = (tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, dispatch) : createHttpServer(dispatch)) as Server;
+      const server = (
+        tls
+          ? createHttpsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: this.door.graceMs }, dispatch)
+          : createHttpServer(dispatch)
+      ) as Server;
+      guardConnections(
+        server,
+        () => this.door,
+        (source, why) => {
+          metrics.refusals.inc({ reason: why });
+          this.summary.note(source, why, 'web connections dropped before their first request');
+        },
+      );
       server.headersTimeout = HEADERS_MS;
       server.requestTimeout = REQUEST_MS;
       server.keepAliveTimeout = 5000;
@@ -312,6 +333,7 @@ export class WebServer {
   /** Ends what a withdrawn access (revoked, removed, role changed) or a removed VM still held. */
   async revalidate(): Promise<number> {
     const state = await this.options.ctx.store.read();
+    this.door = doorLimits(effectiveConfig(state.config));
     const dropped = this.browsers.drop((s) => webAccessWithdrawn(state, s.who)) + (this.appOrigins?.revalidate(state) ?? 0);
     const closed = this.terminals.revalidate(state) + (this.proxy?.revalidate(state) ?? 0);
     if (dropped + closed > 0) this.options.log.info({ browsers: dropped, sessions: closed }, 'web access withdrawn; sessions closed');

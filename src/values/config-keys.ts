@@ -671,6 +671,37 @@ export const CONFIG_KEYS = {
     parse: (s) => parseFileSize(s, 'body size', 1024),
     format: formatSize,
   }),
+  'web.max-startups-per-source': key<number>({
+    description:
+      'Connections to the web server from one source address (IPv6: one /64) that have not sent their first request yet; more are dropped',
+    default: 20,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'connection count', 1, 100_000),
+    format: String,
+  }),
+  'web.header-timeout': key<number>({
+    description:
+      'A web connection that has not sent its first request (TLS handshake and headers) this long after it was accepted is cut (e.g. 10s)',
+    default: 10,
+    schema: z.number().int().min(1),
+    parse: (s) => Math.max(1, parseDuration(s, 'header timeout')),
+    format: formatDuration,
+  }),
+  'web.app-timeout': key<number>({
+    description: "How long a VM's web app may take to start its answer (status and headers) before the browser gets a 502 (e.g. 60s)",
+    default: 60,
+    schema: z.number().int().min(1),
+    parse: (s) => Math.max(1, parseDuration(s, 'app answer timeout')),
+    format: formatDuration,
+  }),
+  'web.max-app-requests': key<number>({
+    description:
+      "Most requests one user has waiting on their VMs' web apps at once; more are answered 429 (WebSockets count in ssh.max-user-sessions)",
+    default: 128,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'request count', 1, 100_000),
+    format: String,
+  }),
   // --- end web ---
   'telegram.admins': key<number[]>({
     description: 'Telegram ids with admin rights in the bot (comma-separated)',
