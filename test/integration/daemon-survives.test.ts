@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,21 +77,30 @@ async function aliceUnharmed(): Promise<void> {
   await fake.waitFor((s) => s.chatId === ALICE_TG.id, { after, timeoutMs: 30_000 });
 }
 
-/** Bytes sent raw to one of the daemon's listeners from `from`; what came back before it closed (or 5 s passed). */
-function raw(port: number, bytes: string | Buffer, from = '127.0.0.31'): Promise<string> {
+/**
+ * Bytes sent raw to one of the daemon's listeners from `from`; what came back before it closed
+ * (or 5 s passed). `answer`: the connection is kept open (no half-close, which a proxy may take
+ * as the client leaving) and it is done 300 ms after the first bytes of an answer.
+ */
+function raw(port: number, bytes: string | Buffer, from = '127.0.0.31', answer = false): Promise<string> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const s = netConnect({ host: '127.0.0.1', port, localAddress: from });
+    let settle: NodeJS.Timeout | undefined;
     const done = () => {
       clearTimeout(timer);
+      clearTimeout(settle);
       s.destroy();
       resolve(Buffer.concat(chunks).toString('latin1'));
     };
     const timer = setTimeout(done, 5000);
-    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (answer) settle ??= setTimeout(done, 300);
+    });
     s.on('error', done);
     s.on('close', done);
-    s.once('connect', () => s.end(bytes));
+    s.once('connect', () => (answer ? s.write(bytes) : s.end(bytes)));
   });
 }
 
@@ -174,6 +183,10 @@ beforeAll(async () => {
     ['config', 'set', 'ssh.listen', `127.0.0.1:${sshPort}`],
     ['config', 'set', 'web.listen', `127.0.0.1:${webPort}`],
     ['config', 'set', 'web.public-url', publicUrl],
+    // Path apps: bob's app answers reach the proxy with nothing but his cookie (the answers' checks are the same on app hosts).
+    ['config', 'set', 'web.path-apps', 'on'],
+    // An app whose answer never comes is given up on well within raw()'s 5 s.
+    ['config', 'set', 'web.app-timeout', '2s'],
     ['config', 'set', 'telegram.api-root', fake.apiRoot],
     ['config', 'set', 'telegram.rate-limit', '1000'],
     ['config', 'set', 'agent.timeout', '60s'],
@@ -194,6 +207,17 @@ beforeAll(async () => {
       60_000,
     );
   }
+  // Bob's app: a broken HTTP answer on each port (test/fixtures/hostile-app.py).
+  await must(
+    ['vm', 'exec', '-i', bob, '--', 'sh', '-c', 'cat > hostile.py'],
+    await readFile(join(ROOT, 'test', 'fixtures', 'hostile-app.py'), 'utf8'),
+  );
+  await must(['vm', 'exec', bob, '--', 'sh', '-c', 'setsid python3 hostile.py "$HOME" >hostile.log 2>&1 < /dev/null &']);
+  await waitFor(
+    "bob's hostile app to listen",
+    async () => (await run(['vm', 'exec', bob, '--', 'sh', '-c', "grep -q ':1FA5 .* 0A' /proc/net/tcp"])).code === 0,
+    30_000,
+  );
   await must(['telegram', 'setup'], `${fake.token}\n`);
   await must(['daemon', 'start']);
   await waitFor('the bot to poll', async () => fake.calls.some((c) => c.method === 'getUpdates'));
@@ -300,6 +324,39 @@ describe('one hostile user’s input ends at most their own connection', () => {
     }
     (sock as unknown as { _socket: { write(b: Buffer): void; destroy(): void } })._socket.write(Buffer.from([0x82, 0x7f, 0xff]));
     (sock as unknown as { _socket: { destroy(): void } })._socket.destroy();
+    await aliceUnharmed();
+  });
+
+  it('web app answers: control bytes, huge and endless heads, 1xx floods, early closes, a refused upgrade then a pipelined request', async () => {
+    const cookie = await bobCookie();
+    const get = (port: number, extra = '') =>
+      `GET /vm/${bob}/main/${port}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${cookie}\r\nOrigin: ${publicUrl}\r\n${extra}\r\n`;
+    const answers: string[] = [];
+    for (const port of [8101, 8102, 8103, 8104, 8106, 8107, 8108, 8109, 8110]) {
+      answers.push(await raw(webPort, get(port), '127.0.0.31', true));
+      answers.push(
+        await raw(
+          webPort,
+          get(
+            port,
+            'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n',
+          ),
+          '127.0.0.31',
+          true,
+        ),
+      );
+    }
+    // The app answers 200 to the upgrade; the request sent after it must never reach the app.
+    const upgrade = get(
+      8105,
+      'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n',
+    );
+    answers.push(await raw(webPort, `${upgrade}GET /smuggled HTTP/1.1\r\nHost: x\r\nCookie: stolen=1\r\n\r\n`, '127.0.0.31', true));
+    // Every one got an answer of its own (the daemon did not drop the connection unanswered).
+    const unanswered = answers.map((a, i) => [i, a.slice(0, 60)]).filter(([, a]) => !/^HTTP\/1\.1 \d{3} /.test(String(a)));
+    expect(unanswered).toEqual([]);
+    const seen = await run(['vm', 'exec', bob, '--', 'cat', '8105.log']);
+    expect(seen.stdout).not.toContain('/smuggled');
     await aliceUnharmed();
   });
 
