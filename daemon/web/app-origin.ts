@@ -14,6 +14,8 @@ import {
   type AppRequestPath,
   appEntryPath,
   appOrigin,
+  appsHostLabel,
+  hostName,
   sameHostPath,
 } from '../../src/values/web-paths.js';
 import type { WebMetrics } from '../metrics.js';
@@ -120,7 +122,14 @@ export const ORIGIN_WIDE_HEADERS = new Set([
 ]);
 
 /** Whether a Set-Cookie value names one of `names` (berth's cookie, the app cookie): such lines are dropped. */
-export const setsCookieOf = (value: string, names: readonly string[]) => names.includes(value.split('=')[0]?.trim() ?? '');
+export const setsCookieOf = (value: string, names: readonly string[]) =>
+  // A nameless cookie (`=NAME=v`) comes back from the browser as `NAME=v`: read past the empty name.
+  names.includes(
+    value
+      .replace(/^[\s=]+/, '')
+      .split('=')[0]
+      ?.trim() ?? '',
+  );
 
 /**
  * Whether the proxy drops one header of an app's answer: any Set-Cookie naming berth's or the app
@@ -155,6 +164,9 @@ export interface AppOriginDeps {
   proxyHttp(req: IncomingMessage, res: ServerResponse, path: AppRequestPath): Promise<void>;
   proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: AppRequestPath): Promise<void>;
 }
+
+/** Methods a page of any origin may send an app (its owner's cookie with them): they change nothing. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const NOT_AN_APP = () => messagePage(404, 'There is no web app at this address.');
 
@@ -213,7 +225,39 @@ export class AppOrigins {
       res.end();
       return;
     }
+    if (!SAFE_METHODS.has(req.method ?? '') && !(await this.ownersOrigin(req.headers.origin, app))) {
+      // Another site's page (another user's app among them: app hosts share a site) posting to
+      // this app with its owner's cookie: refused, as a browser would refuse to read the answer.
+      this.deps.metrics.refusals.inc({ reason: 'origin' });
+      this.deps.note(this.deps.source(req), 'origin', 'web app request refused: another origin');
+      return send(
+        res,
+        messagePage(403, "A page of another site may not send this app requests that change things (its Origin is not the owner's)."),
+      );
+    }
     return this.deps.proxyHttp(req, res, this.pathOf(app, origin));
+  }
+
+  /**
+   * Whether an Origin header may send `app` unsafe requests: none at all (not a browser's cross-site
+   * request), the app's own origin, or another app origin of the same owner (a front end on one
+   * port calling an API on another).
+   */
+  private async ownersOrigin(header: string | undefined, app: AppOfHost): Promise<boolean> {
+    if (header === undefined) return true;
+    const url = URL.parse(header);
+    if (!url || url.origin === 'null') return false;
+    const state = await this.deps.ctx.store.snapshot();
+    const label = appsHostLabel(hostName(url.host), effectiveConfig(state.config)['web.apps-domain']);
+    if (!label) return false;
+    const other = resolveAppHost(state, label);
+    return (
+      other !== null &&
+      other !== 'ambiguous' &&
+      other.login === app.login &&
+      url.origin ===
+        new URL(appOrigin(this.deps.publicUrl, effectiveConfig(state.config)['web.apps-domain'], other.login, other.vm, other.port)).origin
+    );
   }
 
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, label: string): Promise<void> {
@@ -234,9 +278,20 @@ export class AppOrigins {
     return { login: app.login, vm: app.vm, port: app.port, prefix: '', strip: false, host: app.host, origin };
   }
 
-  /** APP_ENTER_PATH?ticket=…&to=…: the ticket spent into a host-only app cookie, then on to `to` (this host only). */
+  /**
+   * APP_ENTER_PATH?ticket=…&to=…, posted by berth's own entry page (a form, so the Origin header is
+   * berth's): the ticket spent into a host-only app cookie, then on to `to` (this host only). Only
+   * such a post is taken: a ticket a user minted for themselves cannot be sent to someone else's
+   * browser (a link, a redirect, another site's form) to put their app in it.
+   */
   private async enter(req: IncomingMessage, res: ServerResponse, app: AppOfHost, origin: string): Promise<void> {
     const source = this.deps.source(req);
+    if (req.method !== 'POST' || req.headers.origin !== new URL(this.deps.publicUrl).origin) {
+      this.deps.metrics.refusals.inc({ reason: 'origin' });
+      this.deps.note(source, 'origin', "web app entry refused: not posted by berth's page");
+      return send(res, messagePage(403, "This way into the app works only from berth's own page. Open the app again from its link."));
+    }
+    req.resume(); // the form's empty body
     const query = new URL(req.url ?? '/', origin).searchParams;
     const within = await this.deps.spends.consume(source).then(
       () => true,
@@ -246,7 +301,7 @@ export class AppOrigins {
       this.deps.metrics.refusals.inc({ reason: 'ticket-rate' });
       return send(res, messagePage(429, 'Too many links opened from your address; wait a minute.'));
     }
-    const ticket = req.method === 'GET' ? this.tickets.spend(query.get('ticket') ?? '', app.host) : null;
+    const ticket = this.tickets.spend(query.get('ticket') ?? '', app.host);
     const state = await this.deps.ctx.store.snapshot();
     if (!ticket || !ownWebVm(state, ticket.who, app.login, app.vm)) {
       this.deps.metrics.tickets.inc({ result: 'refused' });
@@ -261,7 +316,8 @@ export class AppOrigins {
       'web app entered',
     );
     const cookie = `${this.deps.appCookie}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${cfg['web.session-max']}${this.deps.secure ? '; Secure' : ''}`;
-    res.writeHead(302, {
+    // 303: the browser goes on with a GET.
+    res.writeHead(303, {
       ...securityHeaders(),
       'set-cookie': cookie,
       location: sameHostPath(query.get('to')),

@@ -195,6 +195,9 @@ export class AppProxy {
       this.deps.metrics.refusals.inc({ reason: 'body-too-large' });
       return send(res, messagePage(413, `The request body is larger than ${maxBody} bytes (web.max-body).`), true);
     }
+    // The browser may have left while its access was checked: its 'close' has fired already, so a
+    // slot taken now would never be given back (and the user's apps would answer 429 for good).
+    if (res.closed || res.destroyed || req.socket.destroyed) return;
     const login = target.browser.who.login;
     const maxRequests = cfg['web.max-app-requests'];
     const release = this.requests.take(login, maxRequests);

@@ -23,6 +23,14 @@ const OVERALL = { start: 256, rate: 30, full: 1024 };
  */
 const BURST = 8;
 const SETTLE_MS = 1000;
+/**
+ * Open connections one source may hold at once, whatever they are doing (a head sent quickly,
+ * then a body one byte a minute, holds a connection for the request's whole deadline): so that
+ * a few addresses cannot fill the server's connection table. The host's own loopback address, a
+ * reverse proxy on this host (every user behind it), is not held to it.
+ */
+export const MAX_OPEN_PER_SOURCE = 256;
+const LOCAL_PROXY = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /**
  * The web server's door: connections that have not yet sent their first request (the TLS
@@ -35,9 +43,11 @@ const SETTLE_MS = 1000;
 export function guardConnections(
   server: Server,
   limits: () => DoorLimits,
-  refused: (source: string, why: StartupRefusal | 'header-timeout') => void,
+  refused: (source: string, why: StartupRefusal | 'header-timeout' | 'open-per-source') => void,
 ): void {
   const slots = new PreAuthSlots();
+  /** Open connections per source (sourceKey), for their whole life; only sources with one. */
+  const open = new Map<string, number>();
   /** Per source: its connections silent for more than SETTLE_MS (at most perSource each; only sources with one). */
   const settled = new Map<string, number>();
   /** Connections waiting for their first request, by peer address and port (a TLS socket has the same). */
@@ -49,6 +59,21 @@ export function guardConnections(
       socket.destroy();
       return;
     }
+    const group = sourceKey(source);
+    if (!LOCAL_PROXY.has(source)) {
+      const held = open.get(group) ?? 0;
+      if (held >= MAX_OPEN_PER_SOURCE) {
+        socket.destroy();
+        refused(source, 'open-per-source');
+        return;
+      }
+      open.set(group, held + 1);
+      socket.once('close', () => {
+        const left = (open.get(group) ?? 1) - 1;
+        if (left <= 0) open.delete(group);
+        else open.set(group, left);
+      });
+    }
     const { perSource, graceMs } = limits();
     const release = slots.take(source, { perSource: perSource * BURST, ...OVERALL });
     if (typeof release === 'string') {
@@ -57,7 +82,6 @@ export function guardConnections(
       return;
     }
     const key = peer(socket);
-    const group = sourceKey(source);
     let counted = false;
     let judge: NodeJS.Immediate | undefined;
     const settle = setTimeout(

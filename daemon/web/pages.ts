@@ -15,7 +15,7 @@ const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 /** Headers every response of berth's own carries (the proxied apps' responses are the apps'). */
-export function securityHeaders(nonce?: string): Record<string, string> {
+export function securityHeaders(nonce?: string, formAction = "'none'", referrerPolicy = 'no-referrer'): Record<string, string> {
   return {
     'content-security-policy': [
       "default-src 'none'",
@@ -26,12 +26,12 @@ export function securityHeaders(nonce?: string): Record<string, string> {
       "img-src 'self' data:",
       "font-src 'self'",
       "base-uri 'none'",
-      "form-action 'none'",
+      `form-action ${formAction}`,
       "frame-ancestors 'none'",
     ].join('; '),
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
+    'referrer-policy': referrerPolicy,
     'cache-control': 'no-store',
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
@@ -42,7 +42,7 @@ function page(
   status: number,
   title: string,
   body: string,
-  options: { scripts?: string[]; styles?: string[]; data?: Record<string, string> } = {},
+  options: { scripts?: string[]; styles?: string[]; data?: Record<string, string>; formAction?: string; referrerPolicy?: string } = {},
 ): Page {
   const nonce = randomBytes(16).toString('base64');
   const data = Object.entries(options.data ?? {})
@@ -66,7 +66,11 @@ function page(
     '</html>',
     '',
   ].join('\n');
-  return { status, headers: { ...securityHeaders(nonce), 'content-type': 'text/html; charset=utf-8' }, body: html };
+  return {
+    status,
+    headers: { ...securityHeaders(nonce, options.formAction, options.referrerPolicy), 'content-type': 'text/html; charset=utf-8' },
+    body: html,
+  };
 }
 
 const HOW_TO_GET_A_LINK =
@@ -106,7 +110,9 @@ export function appEntryPage(login: string, vm: string, port: number, origin: st
       '<noscript><p>This page needs JavaScript.</p></noscript>',
       '</main>',
     ].join('\n'),
-    { scripts: ['app-entry.js'], data: { origin, to } },
+    // Its form posts the ticket to the app's origin, which takes it only with berth's Origin: so the
+    // Origin header must be sent (not null, as no-referrer would make it) and the form may go there.
+    { scripts: ['app-entry.js'], data: { origin, to }, formAction: origin, referrerPolicy: 'strict-origin' },
   );
 }
 

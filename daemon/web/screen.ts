@@ -9,6 +9,8 @@ const SCROLLBACK = 1000;
  * gigabytes. A larger REP is dropped from the server-side screen; the browser still shows it.
  */
 const MAX_REPEAT_UNITS = 64 * 1024;
+/** A REP of more than this many characters is dropped whatever it repeats (more than a whole screen). */
+const MAX_REPEAT = 500 * 200;
 
 type Headless = typeof import('@xterm/headless');
 type Serialize = typeof import('@xterm/addon-serialize');
@@ -41,14 +43,18 @@ export class Screen {
     const term = new Terminal({ cols, rows, scrollback: SCROLLBACK, allowProposedApi: true, logLevel: 'off' });
     term.parser.registerCsiHandler({ final: 'b' }, (params) => {
       const count = typeof params[0] === 'number' ? Math.max(1, params[0]) : 1;
+      if (count > MAX_REPEAT) return true;
+      // xterm repeats the cell one character width back (two for a wide one) or, with a wrap
+      // pending, the one under the cursor: the longest of those is what it may copy.
       const buffer = term.buffer.active;
-      const last =
-        buffer
-          .getLine(buffer.baseY + buffer.cursorY)
-          ?.getCell(Math.max(0, buffer.cursorX - 1))
-          ?.getChars() ?? '';
+      const line = buffer.getLine(buffer.baseY + buffer.cursorY);
+      let longest = 1;
+      for (const x of [buffer.cursorX - 2, buffer.cursorX - 1, buffer.cursorX]) {
+        if (x < 0 || x >= term.cols) continue;
+        longest = Math.max(longest, line?.getCell(x)?.getChars().length ?? 0);
+      }
       // true: handled here (dropped); false: xterm's own handler repeats it.
-      return Math.max(1, last.length) * count > MAX_REPEAT_UNITS;
+      return longest * count > MAX_REPEAT_UNITS;
     });
     const serializer = new SerializeAddon();
     term.loadAddon(serializer);

@@ -309,6 +309,13 @@ describe('one hostile user’s input ends at most their own connection', () => {
     await waitFor("bob's shell to answer", async () => shown.includes('300001'), 20_000);
     sock.send(typed(`printf 'e${'\\314\\201'.repeat(8)}\\033[999999999b X\\033[2147483647b'; echo $((300000+2))\n`));
     await waitFor("bob's REP to be printed", async () => shown.includes('300002'), 20_000);
+    // The same after a wide character (xterm repeats the cell two columns back) with 1000 marks.
+    sock.send(
+      typed(
+        `printf '\\344\\270\\200'; yes "$(printf '\\314\\201')" | head -n 1000 | tr -d '\\n'; printf '\\033[60000b'; echo $((300000+4))\n`,
+      ),
+    );
+    await waitFor("bob's wide REP to be printed", async () => shown.includes('300004'), 20_000);
     for (let i = 0; i < 2000; i++) {
       const frame = Buffer.alloc(5);
       frame[0] = 1;
@@ -357,6 +364,47 @@ describe('one hostile user’s input ends at most their own connection', () => {
     expect(unanswered).toEqual([]);
     const seen = await run(['vm', 'exec', bob, '--', 'cat', '8105.log']);
     expect(seen.stdout).not.toContain('/smuggled');
+    // Requests whose browser leaves while berth still checks them (before their slot is taken):
+    // more than web.max-app-requests of them leave no slot held, so bob's apps still answer.
+    for (let i = 0; i < 300; i++) {
+      const s = netConnect({ host: '127.0.0.1', port: webPort, localAddress: '127.0.0.34' });
+      s.on('error', () => undefined);
+      s.once('connect', () => {
+        s.write(get(8105));
+        setImmediate(() => s.destroy());
+      });
+      if (i % 20 === 19) await new Promise((r) => setTimeout(r, 100));
+    }
+    const after = await raw(webPort, get(8105), '127.0.0.31', true);
+    expect(after).toMatch(/^HTTP\/1\.1 200 /);
+    await aliceUnharmed();
+  });
+
+  it('web: one address holding hundreds of slow requests gets no more than its share of connections', async () => {
+    // A whole head at once (so the door's first-request count lets each in), then a body that never comes.
+    const head = `POST /t HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: ${publicUrl}\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n{`;
+    const held: ReturnType<typeof netConnect>[] = [];
+    let closed = 0;
+    try {
+      for (let batch = 0; batch < 15; batch++) {
+        for (let i = 0; i < 20; i++) {
+          const s = netConnect({ host: '127.0.0.1', port: webPort, localAddress: '127.0.0.35' });
+          s.on('error', () => undefined);
+          s.once('connect', () => s.write(head));
+          s.once('close', () => closed++);
+          held.push(s);
+        }
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      // Past the share (256 open at once), each new one is closed at once; the first 256 wait on.
+      await waitFor('the connections past the share to be closed', async () => closed >= held.length - 256, 10_000);
+      expect(closed).toBeLessThanOrEqual(held.length - 256 + 5);
+      // Another address is served (berth's sign-in page).
+      const other = await raw(webPort, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', '127.0.0.36', true);
+      expect(other).toMatch(/^HTTP\/1\.1 \d{3} [\s\S]*<title>berth/);
+    } finally {
+      for (const s of held) s.destroy();
+    }
     await aliceUnharmed();
   });
 

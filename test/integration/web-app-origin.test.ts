@@ -190,6 +190,9 @@ async function enterUrl(cookie: string, login: string, port = PORT, to = '/'): P
   });
 }
 
+/** The exchange's last step as berth's entry page takes it: a form post to the app host, with berth's Origin. */
+const enter = (host: string, path: string, origin = publicUrl) => raw(host, path, { method: 'POST', headers: { origin } });
+
 beforeAll(async () => {
   h = await vmHome();
   webPort = await freePort();
@@ -391,31 +394,58 @@ describe('an app on its own origin', () => {
       expect(location.startsWith(`${appUrl(alice)}/__berth/enter?ticket=`)).toBe(true);
       return location.slice(appUrl(alice).length);
     };
-    const forged = await raw(appHost(alice), `/__berth/enter?ticket=${randomBytes(32).toString('base64url')}&to=/`);
+    const forged = await enter(appHost(alice), `/__berth/enter?ticket=${randomBytes(32).toString('base64url')}&to=/`);
     expect(forged.status).toBe(410);
     expect(forged.headers['set-cookie']).toBeUndefined();
     // Made for alice's port 8080: refused on her port 8081 and on bob's app host, and then spent.
     const elsewhere = pathOf(await enterUrl(cookie, alice));
-    expect((await raw(appHost(alice, OTHER_PORT), elsewhere)).status).toBe(410);
-    expect((await raw(appHost(alice), elsewhere)).status).toBe(410);
+    expect((await enter(appHost(alice, OTHER_PORT), elsewhere)).status).toBe(410);
+    expect((await enter(appHost(alice), elsewhere)).status).toBe(410);
     const onBob = pathOf(await enterUrl(cookie, alice));
-    const bobs = await raw(appHost(bob), onBob);
+    const bobs = await enter(appHost(bob), onBob);
     expect(bobs.status).toBe(410);
     expect(bobs.headers['set-cookie']).toBeUndefined();
     // The right host: once, to the path asked for (this host's only), then never again.
     const good = pathOf(await enterUrl(cookie, alice, PORT, '//evil.example/x'));
-    const spent = await raw(appHost(alice), good);
-    expect(spent.status).toBe(302);
+    // Not taken as a link (GET) or from any page but berth's (another Origin, or none): a ticket
+    // alice was given cannot be sent to someone else's browser. Refused without spending it.
+    for (const [method, origin] of [
+      ['GET', undefined],
+      ['POST', appUrl(bob)],
+      ['POST', 'null'],
+      ['POST', undefined],
+    ] as const) {
+      const tried = await raw(appHost(alice), good, { method, headers: origin ? { origin } : {} });
+      expect(tried.status, `${method} from ${origin}`).toBe(403);
+      expect(tried.headers['set-cookie']).toBeUndefined();
+    }
+    const spent = await enter(appHost(alice), good);
+    expect(spent.status).toBe(303);
     expect(spent.headers.location).toBe('/');
     const set = spent.headers['set-cookie']?.[0] ?? '';
     expect(set).toMatch(new RegExp(`^${appCookie}=[A-Za-z0-9_-]{43}; Path=/; HttpOnly; SameSite=Lax; Max-Age=\\d+$`));
-    expect((await raw(appHost(alice), good)).status).toBe(410);
+    expect((await enter(appHost(alice), good)).status).toBe(410);
     // The app cookie is for that host only: another app host sends the browser to the exchange.
     const token = set.slice(0, set.indexOf(';'));
     expect((await raw(appHost(alice), '/cookies', { headers: { cookie: `${token}; app=1; ${berthCookie}=x` } })).body).toBe(
       'cookies: app=1',
     );
     expect((await raw(appHost(alice, OTHER_PORT), '/cookies', { headers: { cookie: token } })).status).toBe(302);
+    // App hosts share a site, so alice's app cookie goes with a post from a page of bob's app in
+    // her browser: such a post (another owner's Origin, or none a browser names) never reaches her app.
+    for (const origin of [appUrl(bob), publicUrl, 'null', 'http://evil.example']) {
+      const posted = await raw(appHost(alice), '/form', { method: 'POST', headers: { cookie: token, origin }, body: 'x=1' });
+      expect(posted.status, origin).toBe(403);
+    }
+    // Her own origins may (a front end on one port, its API on another), as may a client that is no browser.
+    for (const origin of [appUrl(alice), appUrl(alice, OTHER_PORT), undefined]) {
+      const posted = await raw(appHost(alice), '/form', {
+        method: 'POST',
+        headers: { cookie: token, ...(origin ? { origin } : {}) },
+        body: 'x=1',
+      });
+      expect(posted.status, String(origin)).not.toBe(403);
+    }
   });
 
   it('the app never sees the app cookie or berth’s, and cannot set either', async () => {

@@ -207,6 +207,8 @@ describe('what an app may answer', () => {
     for (const path of [pathApp, ownOrigin]) {
       expect(appHeaderDropped(path, 'Set-Cookie', 'berth-x=1; Path=/', names)).toBe(true);
       expect(appHeaderDropped(path, 'set-cookie', ' berth-app-x=1', names)).toBe(true);
+      // A nameless cookie whose value reads as one of them comes back from the browser as that cookie.
+      expect(appHeaderDropped(path, 'Set-Cookie', '=berth-app-x=1; Path=/', names)).toBe(true);
       expect(appHeaderDropped(path, 'Set-Cookie', 'app=1; Path=/', names)).toBe(false);
     }
   });

@@ -1,7 +1,8 @@
 // berth's way into an app's own origin (/apps/LOGIN/VM/PORT?to=PATH): this page, on berth's
 // origin, asks for a ticket bound to that one app host (the request carries berth's cookie: same
-// origin), then goes to the app host, which spends it into a cookie of its own. It goes nowhere
-// but the app's origin the page names.
+// origin), then posts it to the app host in a form: the app host takes a ticket only with berth's
+// Origin, so no other page can put someone's app in another person's browser. It goes nowhere but
+// the app's origin the page names.
 (() => {
   const status = document.getElementById('status');
   const hint = document.getElementById('hint');
@@ -20,8 +21,15 @@
     .then(async (res) => {
       const body = await res.json().catch(() => ({}));
       const to = typeof body.location === 'string' ? body.location : '';
-      if (res.ok && origin && to.startsWith(`${origin}/`)) location.replace(to);
-      else fail(typeof body.message === 'string' ? body.message : 'This app cannot be opened.');
+      if (!res.ok || !origin || !to.startsWith(`${origin}/`)) {
+        fail(typeof body.message === 'string' ? body.message : 'This app cannot be opened.');
+        return;
+      }
+      const form = document.createElement('form');
+      form.method = 'POST';
+      form.action = to;
+      document.body.appendChild(form);
+      form.submit();
     })
     .catch(() => fail('berth did not answer. Try again.'));
 })();
