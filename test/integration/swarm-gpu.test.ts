@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeViewSchema } from '../../src/views/node-view.js';
 import { VmViewSchema } from '../../src/views/vm-view.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
-import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
+import type { NetnsEngine } from '../helpers/netns-engine.js';
 import { swarmBerth } from '../helpers/swarm-berth.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
 

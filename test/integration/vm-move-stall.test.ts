@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VmViewSchema } from '../../src/views/vm-view.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
-import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
+import type { NetnsEngine } from '../helpers/netns-engine.js';
 import { swarmBerth } from '../helpers/swarm-berth.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
 

@@ -9,8 +9,9 @@ import { appCookieName, cookieName } from '../../src/values/web-paths.js';
 import { WebLinkSchema } from '../../src/views/web-view.js';
 import { berth, berthJson, freePort, ROOT } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
-import { unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { type VmHome, vmHome } from '../helpers/docker.js';
 import { debianImage } from '../helpers/images.js';
+import { newVmUser } from '../helpers/vm-user.js';
 
 // Users' web apps on origins of their own (web.apps-domain localhost: *.localhost needs no DNS),
 // in a real browser: Debian's Chromium, headless, its *.localhost names mapped to 127.0.0.1 only.
@@ -116,17 +117,7 @@ async function requestsOf(login: string, port = PORT): Promise<Recorded[]> {
 
 const header = (r: Recorded, name: string) => Object.entries(r.headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
 
-async function newUser(prefix: string, image: string): Promise<string> {
-  const login = unique(prefix);
-  expect((await run(['user', 'allow', login])).code).toBe(0);
-  await berthJson(h.home, ['vm', 'create', login, '--image', image]);
-  await waitFor(
-    `${login}'s VM to be ready`,
-    async () => (await run(['vm', 'exec', login, '--', 'test', '-f', '/run/berth-ready'])).code === 0,
-    30_000,
-  );
-  return login;
-}
+const newUser = (prefix: string, image: string) => newVmUser(h.home, prefix, image);
 
 async function startApps(login: string, ports: number[]): Promise<void> {
   const app = await readFile(join(ROOT, 'test', 'fixtures', 'recording-app.py'), 'utf8');

@@ -10,8 +10,9 @@ import WebSocket from 'ws';
 import { WebLinkSchema } from '../../src/views/web-view.js';
 import { berth, berthJson, freePort, ROOT } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
-import { unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { type VmHome, vmHome } from '../helpers/docker.js';
 import { debianImage } from '../helpers/images.js';
+import { newVmUser } from '../helpers/vm-user.js';
 
 // A hostile user's web apps against berth's app proxy, and floods at the web server's door: each
 // broken answer ends in an error for its own request only, while the daemon (same pid) and
@@ -50,17 +51,7 @@ let aliceWs: WebSocket;
 
 const run = (args: string[], input?: string) => berth(h.home, args, { ...(input === undefined ? {} : { input }) });
 
-async function newUser(prefix: string, image: string): Promise<string> {
-  const login = unique(prefix);
-  expect((await run(['user', 'allow', login])).code).toBe(0);
-  await berthJson(h.home, ['vm', 'create', login, '--image', image]);
-  await waitFor(
-    `${login}'s VM to be ready`,
-    async () => (await run(['vm', 'exec', login, '--', 'test', '-f', '/run/berth-ready'])).code === 0,
-    30_000,
-  );
-  return login;
-}
+const newUser = (prefix: string, image: string) => newVmUser(h.home, prefix, image);
 
 interface Answer {
   status: number;

@@ -8,8 +8,10 @@ import WebSocket from 'ws';
 import { SessionViewSchema, WebLinkSchema } from '../../src/views/web-view.js';
 import { berth, berthJson, freePort, ROOT } from '../helpers/cli.js';
 import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
-import { unique, type VmHome, vmHome } from '../helpers/docker.js';
+import { type VmHome, vmHome } from '../helpers/docker.js';
 import { debianImage } from '../helpers/images.js';
+import { newVmUser } from '../helpers/vm-user.js';
+import { connected, openLink, screen, shows, typeLine } from '../helpers/web-terminal-page.js';
 
 // The web terminal and the web-app URLs in a real browser: Debian's Chromium, headless, driven by
 // playwright-core, only ever to loopback. The browser reaches the daemon's web server through a
@@ -72,17 +74,7 @@ async function startRelay(target: number): Promise<Relay> {
   };
 }
 
-async function newUser(prefix: string, image: string): Promise<string> {
-  const login = unique(prefix);
-  expect((await run(['user', 'allow', login])).code).toBe(0);
-  await berthJson(h.home, ['vm', 'create', login, '--image', image]);
-  await waitFor(
-    `${login}'s VM to be ready`,
-    async () => (await run(['vm', 'exec', login, '--', 'test', '-f', '/run/berth-ready'])).code === 0,
-    30_000,
-  );
-  return login;
-}
+const newUser = (prefix: string, image: string) => newVmUser(h.home, prefix, image);
 
 /** Every link this file was given: none may be in the daemon log. */
 const minted: string[] = [];
@@ -93,59 +85,11 @@ async function link(args: string[]): Promise<{ url: string; expiresAt: string; p
   return given;
 }
 
-/** Everything the terminal holds (screen and scrollback), as text. */
-async function screen(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const b = (
-      window as unknown as {
-        berth: {
-          terminal: { buffer: { active: { length: number; getLine(i: number): { translateToString(t: boolean): string } | undefined } } };
-        };
-      }
-    ).berth.terminal.buffer.active;
-    const lines: string[] = [];
-    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
-    return lines.join('\n');
-  });
-}
-
-async function shows(page: Page, what: RegExp, timeoutMs = 20_000): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await screen(page);
-    const m = what.exec(text);
-    if (m) return m[1] ?? m[0];
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} in the terminal; it shows:\n${text.trimEnd().slice(-1500)}`);
-    await page.waitForTimeout(100);
-  }
-}
-
-async function type(page: Page, line: string): Promise<void> {
-  await page.click('#terminal');
-  await page.keyboard.type(`${line}\n`);
-}
-
 /** How often the page's WebSocket has opened. */
 const opens = (page: Page) => page.evaluate(() => (window as unknown as { berth: { opens(): number } }).berth.opens());
 
-async function connected(page: Page, moreThan = 0): Promise<void> {
-  await page.waitForFunction(
-    (n) => {
-      const b = (window as unknown as { berth?: { socket(): { readyState: number } | null; opens(): number } }).berth;
-      return b !== undefined && b.socket()?.readyState === 1 && b.opens() > n;
-    },
-    moreThan,
-    { timeout: 20_000 },
-  );
-}
-
-/** Opens a one-time link in `context`: a new page on the terminal (or app) it lands on. */
-async function open(context: BrowserContext, url: string, lands: RegExp): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.waitForURL(lands, { timeout: 20_000 });
-  return page;
-}
+const type = typeLine;
+const open = openLink;
 
 const sessions = async () => SessionViewSchema.array().parse((await berthJson<{ sessions: unknown[] }>(h.home, ['sessions'])).sessions);
 
