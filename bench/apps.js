@@ -26,9 +26,9 @@ async function freePort() {
 }
 
 /** One GET: resolves with its status and headers once the body has been read. */
-function get({ host, port, path, headers = {}, agent }) {
+function get({ host, port, path, headers = {}, agent, method = 'GET' }) {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, headers, agent }, (res) => {
+    const req = request({ host, port, path, headers, agent, method }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers }));
       res.on('error', reject);
@@ -126,7 +126,13 @@ export async function run({ bin, root }) {
       body: JSON.stringify({ to: '/' }),
     });
     const enter = new URL((await entry.json()).location);
-    const spent = await get({ host: '127.0.0.1', port: webPort, path: `${enter.pathname}${enter.search}`, headers: { host: enter.host } });
+    const spent = await get({
+      host: '127.0.0.1',
+      port: webPort,
+      path: `${enter.pathname}${enter.search}`,
+      method: 'POST',
+      headers: { host: enter.host, origin: publicUrl },
+    });
     const appCookie = String(spent.headers['set-cookie']?.[0] ?? '').split(';')[0];
     if (!appCookie) throw new Error(`the exchange gave no app cookie (${spent.status})`);
 
@@ -139,7 +145,7 @@ export async function run({ bin, root }) {
         path: '/index.html',
         headers: { host: enter.host, cookie: appCookie },
       },
-      { name: 'berth, a path app', host: '127.0.0.1', port: webPort, path: '/vm/bench/main/8000/index.html', headers: { cookie } },
+      { name: 'berth, a path app', host: '127.0.0.1', port: webPort, path: '/app/bench/main/8000/index.html', headers: { cookie } },
     ];
     for (const t of targets) await oneAtATime(t, 50); // warm-up
     // Interleaved rounds, so that a change of load on the machine falls on all three alike.
