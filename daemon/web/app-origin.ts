@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type pino from 'pino';
 import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Berth } from '../../src/services/context.js';
-import { ownWebVm, resolveAppHost, webAccessWithdrawn } from '../../src/services/web-access.js';
+import { originMayChangeApp, ownWebVm, resolveAppHost, webAccessWithdrawn } from '../../src/services/web-access.js';
 import type { WebIdentity } from '../../src/services/web-links.js';
 import type { State } from '../../src/state/schema.js';
 import { effectiveConfig } from '../../src/values/config-keys.js';
@@ -14,8 +14,6 @@ import {
   type AppRequestPath,
   appEntryPath,
   appOrigin,
-  appsHostLabel,
-  hostName,
   sameHostPath,
 } from '../../src/values/web-paths.js';
 import type { WebMetrics } from '../metrics.js';
@@ -225,7 +223,10 @@ export class AppOrigins {
       res.end();
       return;
     }
-    if (!SAFE_METHODS.has(req.method ?? '') && !(await this.ownersOrigin(req.headers.origin, app))) {
+    if (
+      !SAFE_METHODS.has(req.method ?? '') &&
+      !originMayChangeApp(await this.deps.ctx.store.snapshot(), this.deps.publicUrl, req.headers.origin, app.login)
+    ) {
       // Another site's page (another user's app among them: app hosts share a site) posting to
       // this app with its owner's cookie: refused, as a browser would refuse to read the answer.
       this.deps.metrics.refusals.inc({ reason: 'origin' });
@@ -236,28 +237,6 @@ export class AppOrigins {
       );
     }
     return this.deps.proxyHttp(req, res, this.pathOf(app, origin));
-  }
-
-  /**
-   * Whether an Origin header may send `app` unsafe requests: none at all (not a browser's cross-site
-   * request), the app's own origin, or another app origin of the same owner (a front end on one
-   * port calling an API on another).
-   */
-  private async ownersOrigin(header: string | undefined, app: AppOfHost): Promise<boolean> {
-    if (header === undefined) return true;
-    const url = URL.parse(header);
-    if (!url || url.origin === 'null') return false;
-    const state = await this.deps.ctx.store.snapshot();
-    const label = appsHostLabel(hostName(url.host), effectiveConfig(state.config)['web.apps-domain']);
-    if (!label) return false;
-    const other = resolveAppHost(state, label);
-    return (
-      other !== null &&
-      other !== 'ambiguous' &&
-      other.login === app.login &&
-      url.origin ===
-        new URL(appOrigin(this.deps.publicUrl, effectiveConfig(state.config)['web.apps-domain'], other.login, other.vm, other.port)).origin
-    );
   }
 
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, label: string): Promise<void> {

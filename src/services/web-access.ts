@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js';
 import { ownVm } from '../domain/lookups.js';
 import type { State, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
-import { appLabelCandidates } from '../values/web-paths.js';
+import { appLabelCandidates, appOrigin, appsHostLabel, hostName } from '../values/web-paths.js';
 import type { Berth } from './context.js';
 import { accessWithdrawn } from './ssh-access.js';
 import type { WebIdentity } from './web-links.js';
@@ -39,6 +39,24 @@ export function resolveAppHost(state: State, label: string): AppHost | 'ambiguou
   const found = appLabelCandidates(label).filter((c) => state.vms.some((v) => v.user === c.login && v.name === c.vm));
   if (found.length > 1) return 'ambiguous';
   return found[0] ?? null;
+}
+
+/**
+ * Whether a request with this Origin header may change things in an app of `owner` (any method
+ * but GET, HEAD, OPTIONS; app hosts share a site, so the owner's app cookie goes with requests
+ * from other app hosts): no Origin (not a browser's cross-site request), or the origin of one of
+ * the owner's own apps (a front end on one port calling an API on another). Another user's app,
+ * berth's own origin, `null` or any other site: no.
+ */
+export function originMayChangeApp(state: State, publicUrl: string, origin: string | undefined, owner: string): boolean {
+  if (origin === undefined) return true;
+  const url = URL.parse(origin);
+  if (!url || url.origin === 'null') return false;
+  const domain = effectiveConfig(state.config)['web.apps-domain'];
+  const label = appsHostLabel(hostName(url.host), domain);
+  const app = label ? resolveAppHost(state, label) : null;
+  if (app === null || app === 'ambiguous' || app.login !== owner) return false;
+  return url.origin === new URL(appOrigin(publicUrl, domain, app.login, app.vm, app.port)).origin;
 }
 
 /** Why a browser's session may no longer go on (revoked, removed, role changed), or null. */

@@ -4,7 +4,7 @@ import { AppTickets, appHeaderDropped, fetchesServiceWorker, ORIGIN_WIDE_HEADERS
 import { stripCookie } from '../../daemon/web/app-proxy.js';
 import { BrowserSessions } from '../../daemon/web/browser-sessions.js';
 import { BerthError } from '../../src/errors.js';
-import { resolveAppHost } from '../../src/services/web-access.js';
+import { originMayChangeApp, resolveAppHost } from '../../src/services/web-access.js';
 import { appAddress, TicketBook, targetPath, type WebIdentity } from '../../src/services/web-links.js';
 import type { State } from '../../src/state/schema.js';
 import { CONFIG_KEYS, effectiveConfig } from '../../src/values/config-keys.js';
@@ -30,6 +30,34 @@ function clock(start = 1_000_000) {
 
 const stateWith = (vms: Array<[string, string]>) =>
   ({ vms: vms.map(([user, name]) => ({ user, name })), users: [], config: {} }) as unknown as State;
+
+describe('who may send an app requests that change things', () => {
+  it('its owner’s app origins and non-browsers; never another user’s app, berth’s origin, null or another site', () => {
+    const state = {
+      vms: [
+        { user: 'alice', name: 'main' },
+        { user: 'bob', name: 'main' },
+      ],
+      users: [],
+      config: { 'web.apps-domain': 'apps.example.com' },
+    } as unknown as State;
+    const url = 'https://berth.example.com';
+    const table: Array<[string | undefined, boolean]> = [
+      [undefined, true],
+      ['https://8080--main--alice.apps.example.com', true],
+      ['https://3000--main--alice.apps.example.com', true],
+      ['https://8080--main--bob.apps.example.com', false],
+      ['http://8080--main--alice.apps.example.com', false],
+      ['https://8080--main--alice.apps.example.com:444', false],
+      ['https://8080--main--nobody.apps.example.com', false],
+      ['https://berth.example.com', false],
+      ['null', false],
+      ['https://evil.example', false],
+      ['not a url', false],
+    ];
+    for (const [origin, may] of table) expect(originMayChangeApp(state, url, origin, 'alice'), String(origin)).toBe(may);
+  });
+});
 
 describe('web.apps-domain and app host names', () => {
   it('takes a DNS name (lower-cased), or empty; refuses addresses, URLs and bad labels', () => {
