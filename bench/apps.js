@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { benchHome, median, ms, percentile } from './measure.js';
+import { benchHome, freePort, median, ms, percentile } from './measure.js';
 
 export const title = "A VM's web app through berth's proxy against the VM's own address";
 
@@ -13,17 +13,6 @@ const SEQUENTIAL = Number(process.env.BENCH_APPS_REQUESTS || 1000);
 const PARALLEL = 16;
 const PARALLEL_TOTAL = Number(process.env.BENCH_APPS_PARALLEL_TOTAL || 4000);
 const say = (text) => process.stderr.write(`bench apps: ${text}\n`);
-
-async function freePort() {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One GET: resolves with its status and headers once the body has been read. */
 function get({ host, port, path, headers = {}, agent, method = 'GET' }) {

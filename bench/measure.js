@@ -156,3 +156,15 @@ export function dockerRunArgs({ name, hostname, network, memory, cpus, pids = 51
     image,
   ];
 }
+
+/** A TCP port free on 127.0.0.1 a moment ago (for a listener a benchmark configures). */
+export async function freePort() {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Docker from 'dockerode';
 import WebSocket from 'ws';
-import { benchHome, median, ms, percentile } from './measure.js';
+import { benchHome, freePort, median, ms, percentile } from './measure.js';
 
 export const title = 'Web terminal against the SSH gateway and docker exec';
 
@@ -15,17 +15,6 @@ const KEYS = Number(process.env.BENCH_WEB_KEYS || 200);
 const LINES = 200_000;
 const OUTPUT_RUNS = Number(process.env.BENCH_WEB_OUTPUT_RUNS || 5);
 const say = (text) => process.stderr.write(`bench web: ${text}\n`);
-
-async function freePort() {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A terminal as a byte pipe: `write(bytes)` and `waitFor(text)` (resolves once output since the
