@@ -1,6 +1,7 @@
 import { Command, Errors } from '@oclif/core';
 import { BerthError } from '../errors.js';
-import { type Berth, openBerth } from '../services/core/context.js';
+import type { Berth } from '../services/core/context.js';
+import { openBerth } from '../services/engine/open.js';
 import type { StateStore } from '../state/store.js';
 
 /**

@@ -6,8 +6,8 @@ import { daemonStatus } from '../services/control/daemon-control.js';
 import type { DaemonStatus } from '../services/control/daemon-routes.js';
 import { sessionCounts } from '../services/control/ssh-sessions.js';
 import type { Berth } from '../services/core/context.js';
+import { clusterOf, requireCluster } from '../services/engine/cluster.js';
 import { withDeadline } from '../services/engine/deadline.js';
-import { engineMode, swarmManager } from '../services/engine/engines.js';
 import { type EngineHost, engineHost, type HostSummary, hostSummary } from '../services/engine/host.js';
 import { watchEngine } from '../services/nodes/engine-watch.js';
 import { enterMaintenance, leaveMaintenance, type MaintenanceStatus, maintenanceStatus } from '../services/nodes/maintenance.js';
@@ -172,8 +172,8 @@ export function berthDataSource(ctx: Berth): DataSource {
   // The nodes and whether each one's engine answers (a deadline each): read every NODES_MS, never holding a refresh up for long.
   let nodesRead: { at: number; value: Promise<NodeView[]> } | null = null;
   let nodesKnown: NodeView[] | null = null;
-  const nodesNow = async (state: State): Promise<NodeView[] | null> => {
-    if (engineMode(state) !== 'swarm') return null;
+  const nodesNow = async (): Promise<NodeView[] | null> => {
+    if (!(await clusterOf(ctx))) return null;
     if (!nodesRead || Date.now() - nodesRead.at > NODES_MS) {
       const value = listNodes(ctx, { check: true });
       nodesRead = { at: Date.now(), value };
@@ -240,7 +240,7 @@ export function berthDataSource(ctx: Berth): DataSource {
         plans: planRows(state),
         events: [],
         // The Nodes tab from the first screen on (its rows come with the first snapshot).
-        nodes: engineMode(state) === 'swarm' ? [] : null,
+        nodes: (await clusterOf(view)) ? [] : null,
         problems: [],
       };
     },
@@ -281,10 +281,10 @@ export function berthDataSource(ctx: Berth): DataSource {
         latestVmEvents(view),
       ]);
       const runs = sessions?.agent ?? null;
-      const nodes = await nodesNow(state).catch(soft('Swarm nodes', []));
+      const nodes = await nodesNow().catch(soft('Swarm nodes', []));
       // A VM without a node (made before swarm mode) is on the manager's engine.
       const self = nodes
-        ? await swarmManager(ctx).then(
+        ? await (await requireCluster(ctx)).manager().then(
             (m) => m.nodeId,
             () => undefined,
           )

@@ -16,8 +16,7 @@ import {
 import type { State, StopReason, Vm } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import type { Berth } from '../core/context.js';
-import { withDeadline } from '../engine/deadline.js';
-import { backendFor, NODE_DEADLINE_MS } from '../engine/engines.js';
+import { NODE_DEADLINE_MS } from '../engine/engines.js';
 import { inParallel, stopVms } from './vm-bulk.js';
 import { destroyVm } from './vms.js';
 
@@ -73,9 +72,9 @@ export async function enforcePolicies(
 
 /**
  * What the policies need of the engines: what the measured VMs wrote outside their homes (one
- * engine call) and the activity of the VMs watched for idleness, read from each one's node (the
- * one engine in local mode). A node that does not answer in time has its VMs left for the next
- * pass, never judged idle from what berth could not read.
+ * engine call) and the activity of the VMs watched for idleness, read on each engine that holds
+ * some (the port's `eachEngine`). A node that does not answer in time (or stalls mid-pass) has its
+ * VMs left for the next pass, never judged idle from what berth could not read.
  */
 export async function readPolicyInputs(
   ctx: Berth,
@@ -88,27 +87,21 @@ export async function readPolicyInputs(
   const writable = measuredRootfs(state).length
     ? await runtime.writableSizes(instanceFilter(state.instanceId)).catch(() => new Map<string, number>())
     : null;
-  const activity = new Map<string, VmActivity>();
-  const byNode = new Map<string, Vm[]>();
-  for (const vm of watchedForIdle(state, now, writable)) byNode.set(vm.node ?? '', [...(byNode.get(vm.node ?? '') ?? []), vm]);
-  forgetIdleNodes(memory, byNode);
-  await Promise.all(
-    [...byNode].map(async ([node, vms]) => {
-      const first = vms[0] as Vm;
-      const engine = node ? await (await backendFor(ctx, first)).engineOf(first).catch(() => null) : runtime;
-      if (!engine) return;
-      const read: NodeRead = { engine, stats: statsOf(memory, node, engine), state, now, sessions, into: activity };
-      // A node that stalls mid-pass holds up neither the pass nor the scheduler's other work.
-      await withDeadline(NODE_DEADLINE_MS * 4, 'judge the VMs of a node idle or not', (signal) =>
-        readNodeActivity(read, vms, signal),
-      ).catch(() => undefined);
-    }),
-  );
-  return { writable, activity };
+  const watched = watchedForIdle(state, now, writable);
+  forgetIdleNodes(memory, new Set(watched.map((vm) => vm.node ?? '')));
+  const pass: PolicyPass = { state, now, sessions, activity: new Map(), open: true };
+  await (await ctx.backend())
+    .eachEngine(watched, 'judge the VMs of a node idle or not', NODE_DEADLINE_MS * 4, async (engine, vms) =>
+      readNodeActivity(pass, engine, statsOf(memory, vms[0]?.node ?? '', engine), vms),
+    )
+    .catch(() => undefined);
+  // What a node that ran out of time reads afterwards is not taken.
+  pass.open = false;
+  return { writable, activity: pass.activity };
 }
 
 /** Readings of nodes with no VM to judge any more go (the memory holds at most the nodes in use). */
-function forgetIdleNodes(memory: PolicyMemory, inUse: Map<string, Vm[]>): void {
+function forgetIdleNodes(memory: PolicyMemory, inUse: Set<string>): void {
   for (const [node, stats] of memory.byNode ?? []) {
     if (inUse.has(node)) continue;
     stats.close();
@@ -129,14 +122,15 @@ function statsOf(memory: PolicyMemory, node: string, engine: DockerRuntime): Liv
   return stats;
 }
 
-interface NodeRead {
-  engine: DockerRuntime;
-  stats: LiveStatsSource;
+/** One pass's readings, as they come in. */
+interface PolicyPass {
   state: State;
   now: Date;
   sessions: SessionCounts;
-  /** Where the readings go, as they are known: what was read before a node stalls counts. */
-  into: Map<string, VmActivity>;
+  /** What is known of each watched VM: what was read before a node stalls counts. */
+  activity: Map<string, VmActivity>;
+  /** Whether the pass still takes readings. */
+  open: boolean;
 }
 
 /**
@@ -144,21 +138,21 @@ interface NodeRead {
  * since the last pass where the cgroup files give it for nothing; then, only of the VMs about to
  * be stopped as idle, the commands running in them and the CPU of those not measured yet.
  */
-async function readNodeActivity(read: NodeRead, vms: Vm[], signal: AbortSignal): Promise<void> {
-  const { engine, stats, state, now } = read;
+async function readNodeActivity(pass: PolicyPass, engine: DockerRuntime, stats: LiveStatsSource, vms: Vm[]): Promise<void> {
+  const { state, now } = pass;
   const cfg = effectiveConfig(state.config);
   const listed = await engine.containers(instanceFilter(state.instanceId));
   const up = new Set(listed.filter((c) => c.state === 'running').map((c) => c.id));
   const alive = vms.filter((vm) => up.has(vm.containerId as string));
   const ids = alive.map((vm) => vm.containerId as string);
   const cpu = (await stats.which(ids)) === 'cgroup' ? await stats.read(ids) : new Map<string, LiveStats>();
-  if (signal.aborted) return;
+  if (!pass.open) return;
   const seen = new Map<Vm, VmActivity>();
   for (const vm of alive) {
     const cpuPercent = cpu.get(vm.containerId as string)?.cpuPercent;
-    const activity: VmActivity = { sessions: read.sessions(vmRef(vm)), ...(cpuPercent != null ? { cpuPercent } : {}) };
+    const activity: VmActivity = { sessions: pass.sessions(vmRef(vm)), ...(cpuPercent != null ? { cpuPercent } : {}) };
     seen.set(vm, activity);
-    read.into.set(vmRef(vm), activity);
+    pass.activity.set(vmRef(vm), activity);
   }
   const candidates = alive.filter((vm) => idleCandidate(vm, seen.get(vm) as VmActivity, now, cfg));
   const unmeasured = candidates.filter((vm) => seen.get(vm)?.cpuPercent == null).map((vm) => vm.containerId as string);
@@ -170,7 +164,7 @@ async function readNodeActivity(read: NodeRead, vms: Vm[], signal: AbortSignal):
     }),
     stats.sample(unmeasured, concurrency).catch(() => null),
   ]);
-  if (signal.aborted) return;
+  if (!pass.open) return;
   for (const vm of candidates) {
     const activity = seen.get(vm) as VmActivity;
     const n = execs.get(vm);
