@@ -3,7 +3,7 @@ import { instanceFilter } from '../docker/labels.js';
 import { type Actor, OPERATOR } from '../domain/actor.js';
 import { findUser, findVmFor, vmRef } from '../domain/lookups.js';
 import { checkCapacity, checkMaintenance, checkMayOwnVms } from '../domain/policies.js';
-import { BerthError } from '../errors.js';
+import { BerthError, type ErrorCode } from '../errors.js';
 import type { State, StopReason, Vm } from '../state/schema.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import type { Berth } from './context.js';
@@ -40,7 +40,7 @@ export async function stopOne(ctx: Berth, vm: Vm, swarm: boolean, stop: () => Pr
 
 export interface BulkFailure {
   vm: string;
-  code: string;
+  code: ErrorCode;
   error: string;
 }
 

@@ -20,6 +20,7 @@ const ROWS: string[][] = [
   ['src/state'],
   ['src/values'],
   ['src/errors.ts', 'src/home.ts', 'src/package-root.ts'],
+  ['src/errors'],
 ];
 
 /** Layers only some front-ends may use, whatever their row. */
