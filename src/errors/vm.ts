@@ -22,5 +22,5 @@ export const VM_ERRORS = {
   INVALID_SESSION: 'That is not the id of a session: use the id `berth sessions` shows.',
   INVALID_SIGNAL: 'That signal cannot be sent to a session: the hint lists those that can.',
   ERROR:
-    'In the list of VMs an action on many could not act on (`failed` in `--json`): that VM failed for a reason that is not one of the codes here; the message says which.',
+    'A VM that an action on many (maintenance on/off, down --stop-vms, vm reconcile --fix) could not act on, for a reason with no code of its own: the message says why.',
 } as const;
