@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { usersOnPlan, vmRef } from '../domain/lookups.js';
 import { resourcesFor } from '../domain/policies.js';
-import { BerthError } from '../errors.js';
+import { BerthError, type ErrorCode } from '../errors.js';
 import { daemonStatus } from '../services/control/daemon-control.js';
 import type { DaemonStatus } from '../services/control/daemon-routes.js';
 import { sessionCounts } from '../services/control/ssh-sessions.js';
@@ -136,7 +136,7 @@ const ENGINE_WAIT_MS = 500;
 const LIVE_STATS_MS = 10_000;
 
 const why = (what: string, err: unknown) => `${what}: ${(err as Error).message.split('\n')[0]}`;
-const UNREACHABLE = new Set(['DOCKER_UNREACHABLE', 'DOCKER_DENIED', 'INVALID_DOCKER_HOST']);
+const UNREACHABLE = new Set<ErrorCode>(['DOCKER_UNREACHABLE', 'DOCKER_DENIED', 'INVALID_DOCKER_HOST']);
 const unreachable = (err: unknown) => err instanceof BerthError && UNREACHABLE.has(err.code);
 
 /** `ctx` whose state is read once, at the first read, for all that asks it (one snapshot's parts). */

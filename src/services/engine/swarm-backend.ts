@@ -459,7 +459,7 @@ function noGpuRoom(vm: Vm, gpus: number, why: string, room: string): BerthError 
   return new BerthError(
     'NO_NODE_FITS',
     `No Swarm node can take VM ${vmRef(vm)} now: it reserves ${gpus} GPU(s), and ${why} (GPUs reserved by berth's VMs/advertised: ${room}).`,
-    'Stop or destroy a VM that holds GPUs, add GPUs to a node (node-generic-resources in its daemon.json, see the README), or use a plan with fewer GPUs.',
+    'Stop or destroy a VM that holds GPUs, add GPUs to a node (node-generic-resources in its daemon.json, see docs/swarm.md), or use a plan with fewer GPUs.',
   );
 }
 
