@@ -1,4 +1,4 @@
-import type { ScheduleView as Window } from '../services/maintenance.js';
+import type { ScheduleView as Window } from '../services/nodes/maintenance.js';
 import type { VmEventEntry } from '../state/schema.js';
 import type { NodeView } from '../views/node-view.js';
 import type { LiveVm, PlanRow, Snapshot, UserRow, VmRow } from './data-source.js';

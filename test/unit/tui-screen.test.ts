@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MaintenanceStatus } from '../../src/services/maintenance.js';
+import type { MaintenanceStatus } from '../../src/services/nodes/maintenance.js';
 import { type Action, actionLabel, doneStatus, failedStatus, progressStatus, runningStatus } from '../../src/tui/actions.js';
 import type { EngineReach, LiveVm } from '../../src/tui/data-source.js';
 import { type FooterState, footerLine } from '../../src/tui/footer.js';
