@@ -3,6 +3,7 @@ import type { VmEventEntry } from '../state/schema.js';
 import type { NodeView } from '../views/node-view.js';
 import type { LiveVm, PlanRow, Snapshot, UserRow, VmRow } from './data-source.js';
 import { eventKey } from './events-view.js';
+import { mb } from './format.js';
 import { LOCAL_TABS, TABS, type Tab } from './header.js';
 import { sortVms, type VmSort } from './vm-table.js';
 
@@ -34,6 +35,11 @@ export function withLive(vms: VmRow[], live: ReadonlyMap<string, LiveVm>): VmRow
     const numbers = vm.state === 'running' ? live.get(vm.ref) : undefined;
     return numbers ? { ...vm, ...numbers } : vm;
   });
+}
+
+/** The live numbers as the table shows them: a read that shows nothing new is not drawn. */
+export function liveText(numbers: ReadonlyMap<string, LiveVm>): string {
+  return [...numbers].map(([ref, n]) => `${ref} ${n.cpuPercent?.toFixed(1)} ${mb(n.memoryUsedBytes)}/${mb(n.memoryLimitBytes)}`).join('\n');
 }
 
 export function tabLists(

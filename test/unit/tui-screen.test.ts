@@ -4,9 +4,8 @@ import { type Action, actionLabel, doneStatus, failedStatus, progressStatus, run
 import type { EngineReach, LiveVm } from '../../src/tui/data-source.js';
 import { type FooterState, footerLine } from '../../src/tui/footer.js';
 import { capacityText, componentsText, engineVersionText, hostLineText, maintenanceBanner } from '../../src/tui/header-text.js';
-import { liveText } from '../../src/tui/hooks/use-live-stats.js';
 import { screenLayout, statsWanted } from '../../src/tui/layout.js';
-import { matches, tabLists, withLive } from '../../src/tui/lists.js';
+import { liveText, matches, tabLists, withLive } from '../../src/tui/lists.js';
 import { appendLogs, MAX_LOG_LINES, openedLogs } from '../../src/tui/logs.js';
 import { currentKey, currentKeys, moveSelection } from '../../src/tui/selection.js';
 import { applyView, initialView, uiToKeep, type ViewChange, type ViewState } from '../../src/tui/view.js';

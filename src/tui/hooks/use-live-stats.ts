@@ -1,13 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { DataSource, LiveVm, VmRow } from '../data-source.js';
-import { mb } from '../format.js';
 import type { StatsWanted } from '../layout.js';
+import { liveText } from '../lists.js';
 import { useMounted } from './use-mounted.js';
-
-/** The live numbers as the table shows them: a read that shows nothing new is not drawn. */
-export function liveText(numbers: ReadonlyMap<string, LiveVm>): string {
-  return [...numbers].map(([ref, n]) => `${ref} ${n.cpuPercent?.toFixed(1)} ${mb(n.memoryUsedBytes)}/${mb(n.memoryLimitBytes)}`).join('\n');
-}
 
 export interface LiveStats {
   /** The last numbers read, by VM ref. */
