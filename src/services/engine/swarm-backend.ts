@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { resolveEndpoint } from '../../docker/endpoints.js';
-import { expectedHostConfig, GPU_KIND, hardeningDrift, NODE_PIN, vmServiceSpec } from '../../docker/hardening.js';
+import { expectedHostConfig, hardeningDrift, NODE_PIN, vmServiceSpec } from '../../docker/hardening.js';
 import { LABEL } from '../../docker/labels.js';
 import { DockerRuntime } from '../../docker/runtime.js';
 import { SwarmApi, type SwarmNode, type SwarmTask } from '../../docker/swarm.js';
@@ -12,9 +12,10 @@ import type { Berth } from '../core/context.js';
 import type { Admission, Cluster, Deployed, EngineGroup, HomeToMount, VmBackend } from '../core/vm-backend.js';
 import { ensureNodeFirewall, nodeAddresses } from '../network/firewall.js';
 import { withDeadline } from './deadline.js';
-import { defaultsMissing, NODE_DEADLINE_MS, NODE_FIREWALL_MS, probeNodeDefaults, reachable } from './engines.js';
+import { NODE_DEADLINE_MS, NODE_FIREWALL_MS, probeNodeDefaults, reachable } from './engines.js';
 import { releaseHome as releaseHomeAt } from './home-storage.js';
 import { hostAdmission, localBackend, vmNetwork } from './local-backend.js';
+import { nodesToPrepare, noGpuRoom, type PlacementFacts, type Prepared, placeVm } from './placement.js';
 
 /**
  * A Swarm: the manager's engine places services (one replica each, pinned to the node that holds
@@ -214,68 +215,15 @@ export function swarmBackend(ctx: Berth): VmBackend {
       spec: Docker.ContainerCreateOptions,
       { homeNode, freshHome }: { homeNode?: string; freshHome: boolean },
     ): Promise<Deployed> => {
-      const { api } = await cluster.manager();
+      const { api, nodeId: self } = await cluster.manager();
       const nodes = await api.nodes();
       const state = await ctx.store.read();
       const defaults = await cluster.checkNodes(nodes.filter((n) => !homeNode || n.id === homeNode));
-      const { nodeId: self } = await cluster.manager();
-      const entry = (n: SwarmNode) => state.nodes?.find((e) => e.id === n.id);
-      // Nodes berth cannot reach, whose daemon lacks the defaults, or that berth drained get no new VM.
-      const unfit = (n: SwarmNode) =>
-        defaultsMissing(defaults.get(n.id)).length > 0 ||
-        (n.id !== self && !entry(n)?.endpoint) ||
-        (!homeNode && Boolean(entry(n)?.drained));
-      // Each node that may take the VM needs the config network its VM network's bridge takes its
-      // options from, and (the manager's are made by the caller) berth's firewall rules.
-      const network = String(spec.HostConfig?.NetworkMode);
-      const noNetwork = new Set<string>();
-      const firewallFailed = new Map<string, BerthError>();
-      await Promise.all(
-        nodes
-          .filter((n) => !unfit(n) && (!homeNode || n.id === homeNode) && n.state === 'ready')
-          .map(async (n) => {
-            const runtime = await cluster
-              .nodeEngine(n.id)
-              .then((r) => reachable(r, n.hostname))
-              .catch(() => null);
-            const made =
-              runtime &&
-              (await withDeadline(NODE_DEADLINE_MS * 2, 'make the VM network', () =>
-                runtime.ensureConfigNetwork(network, { [LABEL.managed]: 'true' }),
-              )
-                .then(() => true)
-                .catch(() => false));
-            if (!runtime || !made) return noNetwork.add(n.id);
-            if (n.id === self) return;
-            await withDeadline(NODE_FIREWALL_MS, `install the firewall rules on node ${n.hostname}`, () =>
-              ensureNodeFirewall(ctx, runtime, n, nodes),
-            ).catch((err: unknown) => {
-              firewallFailed.set(n.id, firewallRefusal(n.hostname, err));
-            });
-          }),
-      );
-      const homeFirewall = homeNode ? firewallFailed.get(homeNode) : undefined;
-      if (homeFirewall) throw homeFirewall;
+      const facts: PlacementFacts = { nodes, state, self, homeNode, defaults };
+      const prepared = await prepareNodes(ctx, cluster, nodesToPrepare(facts), nodes, String(spec.HostConfig?.NetworkMode), self);
+      const { constraints, gpus, gpuRoom: room } = placeVm(facts, vm, prepared);
       const service = vmServiceSpec(spec, { replicas: 1 });
-      const excluded = nodes.filter((n) => unfit(n) || noNetwork.has(n.id) || firewallFailed.has(n.id) || n.state !== 'ready');
-      // Nowhere to go, and firewall rules are why: that is the error, not Swarm's "no suitable node".
-      const [firewallError] = firewallFailed.values();
-      if (firewallError && excluded.length === nodes.length) throw firewallError;
-      const constraints = homeNode ? [`${NODE_PIN}==${homeNode}`] : excluded.map((n) => `${NODE_PIN}!=${n.id}`);
-      if (homeNode && nodes.some((n) => n.id === homeNode && unfit(n))) {
-        throw new BerthError(
-          'NODE_UNFIT',
-          `The home of VM ${vmRef(vm)} is on node ${homeNode}, which cannot take VMs: ${defaultsMissing(defaults.get(homeNode)).join('; ') || 'berth cannot reach its engine'}.`,
-          'Fix the node (berth node show), then try again.',
-        );
-      }
       if (service.TaskTemplate?.Placement) service.TaskTemplate.Placement.Constraints = constraints;
-      // GPUs: Swarm places by the reservation; a VM no node could ever hold is refused before anything is made.
-      const gpus = vm.resources.gpu === 'all' ? 0 : vm.resources.gpu;
-      const candidates = nodes.filter((n) => !excluded.includes(n) && (!homeNode || n.id === homeNode));
-      const room = gpus > 0 ? gpuRoom(state, candidates, self) : '';
-      if (gpus > 0 && !candidates.some((n) => (n.generic[GPU_KIND] ?? 0) >= gpus))
-        throw noGpuRoom(vm, gpus, 'no node that may take it advertises that many', room);
       const name = serviceOf(vm);
       await api.createService(service);
       let placed: string | undefined;
@@ -446,21 +394,39 @@ async function eachNode<T>(
   );
 }
 
-/** Each node's GPUs as berth's VMs hold them, reserved/advertised: `node2 1/2, node3 0/0`. */
-function gpuRoom(state: State, nodes: SwarmNode[], self: string): string {
-  const reserved = (n: SwarmNode) =>
-    state.vms
-      .filter((v) => (v.node ?? self) === n.id && v.desired === 'running' && v.phase === 'ready')
-      .reduce((sum, v) => sum + (v.resources.gpu === 'all' ? 0 : v.resources.gpu), 0);
-  return nodes.map((n) => `${n.hostname} ${reserved(n)}/${n.generic[GPU_KIND] ?? 0}`).join(', ') || 'none';
-}
-
-function noGpuRoom(vm: Vm, gpus: number, why: string, room: string): BerthError {
-  return new BerthError(
-    'NO_NODE_FITS',
-    `No Swarm node can take VM ${vmRef(vm)} now: it reserves ${gpus} GPU(s), and ${why} (GPUs reserved by berth's VMs/advertised: ${room}).`,
-    'Stop or destroy a VM that holds GPUs, add GPUs to a node (node-generic-resources in its daemon.json, see the README), or use a plan with fewer GPUs.',
+/**
+ * Each node that may take the VM gets the config network its VM network's bridge takes its options
+ * from, and (the manager's are made by the caller) berth's firewall rules; what failed where.
+ */
+async function prepareNodes(
+  ctx: Berth,
+  cluster: Cluster,
+  targets: SwarmNode[],
+  nodes: SwarmNode[],
+  network: string,
+  self: string,
+): Promise<Prepared> {
+  const prepared: Prepared = { noNetwork: new Set(), firewallFailed: new Map() };
+  await Promise.all(
+    targets.map(async (n) => {
+      const runtime = await cluster.reachableEngine(n.id, n.hostname).catch(() => null);
+      const made =
+        runtime &&
+        (await withDeadline(NODE_DEADLINE_MS * 2, 'make the VM network', () =>
+          runtime.ensureConfigNetwork(network, { [LABEL.managed]: 'true' }),
+        )
+          .then(() => true)
+          .catch(() => false));
+      if (!runtime || !made) return prepared.noNetwork.add(n.id);
+      if (n.id === self) return;
+      await withDeadline(NODE_FIREWALL_MS, `install the firewall rules on node ${n.hostname}`, () =>
+        ensureNodeFirewall(ctx, runtime, n, nodes),
+      ).catch((err: unknown) => {
+        prepared.firewallFailed.set(n.id, firewallRefusal(n.hostname, err));
+      });
+    }),
   );
+  return prepared;
 }
 
 /** A node whose firewall rules could not be made takes no VM: why, in the error's own words. */

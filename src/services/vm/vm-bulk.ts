@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { type Actor, OPERATOR } from '../../domain/actor.js';
 import { findUser, findVmFor, vmRef } from '../../domain/lookups.js';
 import { checkMaintenance, checkMayOwnVms } from '../../domain/policies.js';
-import { BerthError } from '../../errors.js';
+import { BerthError, type ErrorCode } from '../../errors.js';
 import type { StopReason, Vm } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import type { Berth } from '../core/context.js';
@@ -19,7 +19,7 @@ import { notReady, specOf } from './vms.js';
 
 export interface BulkFailure {
   vm: string;
-  code: string;
+  code: ErrorCode;
   error: string;
 }
 
