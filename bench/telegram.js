@@ -53,7 +53,7 @@ export async function run({ bin, root }) {
     // 30 a second overall and one a second per chat by design, whatever the bot can do.
     berth('config', 'set', 'telegram.throttle', 'off');
     const { StateStore } = await import(join(root, 'dist/src/state/store.js'));
-    const { allowUser } = await import(join(root, 'dist/src/services/users.js'));
+    const { allowUser } = await import(join(root, 'dist/src/services/people/users.js'));
     const store = new StateStore(home);
     const users = Array.from({ length: USERS }, (_, i) => ({ id: 500_000 + i, username: `bench${i}` }));
     for (const u of users) await allowUser(store, `bench${u.id}`, { telegramId: u.id });

@@ -1,5 +1,5 @@
 import { BerthCommand } from '../src/cli/base-command.js';
-import { type DoctorReport, doctor } from '../src/services/reconcile.js';
+import { type DoctorReport, doctor } from '../src/services/nodes/reconcile.js';
 
 export default class Doctor extends BerthCommand {
   static override summary = 'Check the state file, the engine, the image, the network, its firewall rules and VM drift';

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../src/cli/base-command.js';
 import { bulkProgress } from '../src/cli/progress.js';
-import { down } from '../src/services/up.js';
-import type { BulkFailure } from '../src/services/vm-bulk.js';
+import { down } from '../src/services/setup/up.js';
+import type { BulkFailure } from '../src/services/vm/vm-bulk.js';
 
 export default class Down extends BerthCommand {
   static override summary = 'Stop the daemon (VMs keep running unless --stop-vms)';

@@ -1,5 +1,5 @@
 import { BerthCommand } from '../src/cli/base-command.js';
-import { type InitResult, initHome } from '../src/services/init.js';
+import { type InitResult, initHome } from '../src/services/setup/init.js';
 
 export default class Init extends BerthCommand {
   static override summary = 'Create the berth home, its state file and the default plans';

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BerthCommand } from '../src/cli/base-command.js';
 import { progressLines } from '../src/cli/progress.js';
 import { table } from '../src/cli/table.js';
-import { type UpResult, up } from '../src/services/up.js';
+import { type UpResult, up } from '../src/services/setup/up.js';
 import { effectiveConfig } from '../src/values/config-keys.js';
 
 export default class Up extends BerthCommand {

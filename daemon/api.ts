@@ -14,7 +14,7 @@ import {
   type SshSessionView,
   sessionNotFound,
   type WebLink,
-} from '../src/services/daemon-routes.js';
+} from '../src/services/control/daemon-routes.js';
 import { listenParts } from '../src/values/listen-address.js';
 import type { Metrics } from './metrics.js';
 

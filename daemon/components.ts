@@ -1,4 +1,4 @@
-import type { ComponentName, ComponentStatus } from '../src/services/daemon-routes.js';
+import type { ComponentName, ComponentStatus } from '../src/services/control/daemon-routes.js';
 
 /** What `daemon status` shows of each part of the daemon. */
 export class Components {

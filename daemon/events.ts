@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { instanceFilter, LABEL } from '../src/docker/labels.js';
 import type { DockerRuntime } from '../src/docker/runtime.js';
-import type { Berth } from '../src/services/context.js';
-import { withDeadline } from '../src/services/deadline.js';
-import { NODE_DEADLINE_MS, nodeEngine, reachable } from '../src/services/engines.js';
-import { recordVmEvent, takeOnTask } from '../src/services/vm-events.js';
-import { reconcileObserved } from '../src/services/vm-status.js';
+import type { Berth } from '../src/services/core/context.js';
+import { withDeadline } from '../src/services/engine/deadline.js';
+import { NODE_DEADLINE_MS, nodeEngine, reachable } from '../src/services/engine/engines.js';
+import { recordVmEvent, takeOnTask } from '../src/services/vm/vm-events.js';
+import { reconcileObserved } from '../src/services/vm/vm-status.js';
 import type { Components } from './components.js';
 import type { Metrics } from './metrics.js';
 

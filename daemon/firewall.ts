@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Berth } from '../src/services/context.js';
-import { applyFirewalls, type FailedChecks, stopExposedVms } from '../src/services/node-firewalls.js';
+import type { Berth } from '../src/services/core/context.js';
+import { applyFirewalls, type FailedChecks, stopExposedVms } from '../src/services/nodes/node-firewalls.js';
 import type { Components } from './components.js';
 
 const DEFAULT_INTERVAL_MS = 30_000;
@@ -21,7 +21,7 @@ export class FirewallKeeper {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
-  /** Checks in a row each node's rules were not in place (src/services/node-firewalls.ts). */
+  /** Checks in a row each node's rules were not in place (src/services/nodes/node-firewalls.ts). */
   private readonly failing: FailedChecks = new Map();
 
   constructor(

@@ -1,9 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { instanceFilter } from '../src/docker/labels.js';
-import type { Berth } from '../src/services/context.js';
-import { withDeadline } from '../src/services/deadline.js';
-import { engineMode, NODE_DEADLINE_MS } from '../src/services/engines.js';
-import { type NodeUsage, nodeUsage } from '../src/services/nodes.js';
+import type { Berth } from '../src/services/core/context.js';
+import { withDeadline } from '../src/services/engine/deadline.js';
+import { engineMode, NODE_DEADLINE_MS } from '../src/services/engine/engines.js';
+import { type NodeUsage, nodeUsage } from '../src/services/nodes/nodes.js';
 import { USER_STATUSES } from '../src/state/schema.js';
 
 export interface Metrics {

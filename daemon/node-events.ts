@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { Berth } from '../src/services/context.js';
-import { withDeadline } from '../src/services/deadline.js';
-import { engineMode, NODE_DEADLINE_MS, swarmManager } from '../src/services/engines.js';
+import type { Berth } from '../src/services/core/context.js';
+import { withDeadline } from '../src/services/engine/deadline.js';
+import { engineMode, NODE_DEADLINE_MS, swarmManager } from '../src/services/engine/engines.js';
 import type { Components } from './components.js';
 import { EventsFollower } from './events.js';
 import type { Metrics } from './metrics.js';

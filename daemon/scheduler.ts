@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { Berth } from '../src/services/context.js';
-import { maintenanceTick, nextDue } from '../src/services/maintenance.js';
-import { enforcePolicies, policyMemory, type SessionCounts } from '../src/services/vm-policies.js';
+import type { Berth } from '../src/services/core/context.js';
+import { maintenanceTick, nextDue } from '../src/services/nodes/maintenance.js';
+import { enforcePolicies, policyMemory, type SessionCounts } from '../src/services/vm/vm-policies.js';
 import { effectiveConfig } from '../src/values/config-keys.js';
 import type { Components } from './components.js';
 import type { Metrics } from './metrics.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SessionKind, SshSessionView } from '../src/services/daemon-routes.js';
+import type { SessionKind, SshSessionView } from '../src/services/control/daemon-routes.js';
 
 export type { SessionKind };
 export type SessionView = SshSessionView;

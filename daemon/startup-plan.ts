@@ -1,5 +1,5 @@
 import { BerthError } from '../src/errors.js';
-import type { ComponentName, ComponentStatus } from '../src/services/daemon-routes.js';
+import type { ComponentName, ComponentStatus } from '../src/services/control/daemon-routes.js';
 import type { ConfigValues } from '../src/values/config-keys.js';
 
 /*

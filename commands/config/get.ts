@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { type ConfigEntry, getConfig } from '../../src/services/config.js';
+import { type ConfigEntry, getConfig } from '../../src/services/setup/config.js';
 
 export default class ConfigGet extends BerthCommand {
   static override summary = 'Print the value of one config key';

@@ -1,6 +1,6 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { configTable } from '../../src/cli/render.js';
-import { type ConfigEntry, listConfig } from '../../src/services/config.js';
+import { type ConfigEntry, listConfig } from '../../src/services/setup/config.js';
 
 export default class ConfigList extends BerthCommand {
   static override summary = 'List every config key with its value and whether it is set or a default';

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { type ConfigEntry, setConfig } from '../../src/services/config.js';
+import { type ConfigEntry, setConfig } from '../../src/services/setup/config.js';
 
 export default class ConfigSet extends BerthCommand {
   static override summary = 'Set a config key';

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { type ConfigEntry, unsetConfig } from '../../src/services/config.js';
+import { type ConfigEntry, unsetConfig } from '../../src/services/setup/config.js';
 
 export default class ConfigUnset extends BerthCommand {
   static override summary = 'Return a config key to its default';

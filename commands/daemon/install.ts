@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { systemdUnit } from '../../src/services/daemon-control.js';
+import { systemdUnit } from '../../src/services/control/daemon-control.js';
 
 export default class DaemonInstall extends BerthCommand {
   static override summary = 'Write a systemd unit that runs the daemon';

@@ -3,7 +3,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { BerthError } from '../../src/errors.js';
-import { daemonPaths } from '../../src/services/daemon-control.js';
+import { daemonPaths } from '../../src/services/control/daemon-control.js';
 import { jsonLineSafe } from '../../src/values/names.js';
 
 /**

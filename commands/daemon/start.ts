@@ -1,6 +1,6 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { daemonPaths, startDaemon } from '../../src/services/daemon-control.js';
-import type { DaemonStatus } from '../../src/services/daemon-routes.js';
+import { daemonPaths, startDaemon } from '../../src/services/control/daemon-control.js';
+import type { DaemonStatus } from '../../src/services/control/daemon-routes.js';
 
 export default class DaemonStart extends BerthCommand {
   static override summary = 'Start the daemon in the background and wait until it is healthy';

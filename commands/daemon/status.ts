@@ -1,7 +1,7 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { table } from '../../src/cli/table.js';
-import { daemonStatus } from '../../src/services/daemon-control.js';
-import type { DaemonStatus } from '../../src/services/daemon-routes.js';
+import { daemonStatus } from '../../src/services/control/daemon-control.js';
+import type { DaemonStatus } from '../../src/services/control/daemon-routes.js';
 
 export default class DaemonStatusCommand extends BerthCommand {
   static override summary = "Show the daemon's pid, uptime, version and each component";

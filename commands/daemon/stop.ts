@@ -1,5 +1,5 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { stopDaemon } from '../../src/services/daemon-control.js';
+import { stopDaemon } from '../../src/services/control/daemon-control.js';
 
 export default class DaemonStop extends BerthCommand {
   static override summary = 'Stop the daemon (SIGTERM; SIGKILL after 10 s)';

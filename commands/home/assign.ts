@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { assignHome } from '../../src/services/homes.js';
+import { assignHome } from '../../src/services/vm/homes.js';
 
 export default class HomeAssign extends BerthCommand {
   static override summary = 'Give a kept home to a user: their next VM of that name mounts it';

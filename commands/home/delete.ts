@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { confirmByTyping } from '../../src/cli/confirm.js';
-import { deleteHome } from '../../src/services/homes.js';
+import { deleteHome } from '../../src/services/vm/homes.js';
 
 export default class HomeDelete extends BerthCommand {
   static override summary = 'Delete a kept home: its volume, its disk image and everything in it';

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { homeTable } from '../../src/cli/render.js';
-import { type HomeView, listHomes } from '../../src/services/homes.js';
+import { type HomeView, listHomes } from '../../src/services/vm/homes.js';
 
 export default class HomeList extends BerthCommand {
   static override summary = 'List homes: the volumes (and quota disks) VMs mount, kept ones included';

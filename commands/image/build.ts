@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { progressLines } from '../../src/cli/progress.js';
-import { type BuildResult, buildImage } from '../../src/services/images.js';
+import { type BuildResult, buildImage } from '../../src/services/vm/images.js';
 
 export default class ImageBuild extends BerthCommand {
   static override summary = 'Build a VM image from Dockerfile.vm or a template';

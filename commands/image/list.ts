@@ -1,6 +1,6 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { imageTable } from '../../src/cli/render.js';
-import { type ImageView, listImages } from '../../src/services/images.js';
+import { type ImageView, listImages } from '../../src/services/vm/images.js';
 
 export default class ImageList extends BerthCommand {
   static override summary = 'List berth VM images with size and age';

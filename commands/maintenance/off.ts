@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { bulkProgress } from '../../src/cli/progress.js';
 import { resultLines } from '../../src/cli/render-maintenance.js';
-import { leaveMaintenance, type MaintenanceResult } from '../../src/services/maintenance.js';
+import { leaveMaintenance, type MaintenanceResult } from '../../src/services/nodes/maintenance.js';
 
 export default class MaintenanceOff extends BerthCommand {
   static override summary = 'Turn maintenance off and start again the VMs it stopped';

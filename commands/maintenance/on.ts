@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { bulkProgress } from '../../src/cli/progress.js';
 import { resultLines } from '../../src/cli/render-maintenance.js';
-import { enterMaintenance, type MaintenanceResult } from '../../src/services/maintenance.js';
+import { enterMaintenance, type MaintenanceResult } from '../../src/services/nodes/maintenance.js';
 
 export default class MaintenanceOn extends BerthCommand {
   static override summary = 'Turn maintenance on: stop every running VM and block create/start for non-admins';

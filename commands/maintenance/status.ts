@@ -1,6 +1,6 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { maintenanceLine, scheduleTable } from '../../src/cli/render-maintenance.js';
-import { type MaintenanceStatus, maintenanceStatus } from '../../src/services/maintenance.js';
+import { type MaintenanceStatus, maintenanceStatus } from '../../src/services/nodes/maintenance.js';
 
 export default class MaintenanceStatusCommand extends BerthCommand {
   static override summary = 'Show whether maintenance is on, why, until when, and the scheduled windows';

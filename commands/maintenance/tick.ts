@@ -1,5 +1,5 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { maintenanceTick } from '../../src/services/maintenance.js';
+import { maintenanceTick } from '../../src/services/nodes/maintenance.js';
 
 export default class MaintenanceTick extends BerthCommand {
   static override summary = 'Do whatever scheduled maintenance work is due now (for system cron; idempotent)';

@@ -1,5 +1,5 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { applyFirewalls, type FirewallOverview } from '../../src/services/node-firewalls.js';
+import { applyFirewalls, type FirewallOverview } from '../../src/services/nodes/node-firewalls.js';
 
 export default class NetworkApply extends BerthCommand {
   static override summary = "Install or repair the host firewall rules of the VMs' network (idempotent; on Swarm, on every node)";

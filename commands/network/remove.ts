@@ -1,5 +1,5 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { removeFirewalls } from '../../src/services/node-firewalls.js';
+import { removeFirewalls } from '../../src/services/nodes/node-firewalls.js';
 
 export default class NetworkRemove extends BerthCommand {
   static override summary = "Remove this berth home's firewall chains and jumps (VMs are then not isolated); on Swarm, on every node";

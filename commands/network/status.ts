@@ -1,5 +1,5 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { type FirewallOverview, firewallsStatus } from '../../src/services/node-firewalls.js';
+import { type FirewallOverview, firewallsStatus } from '../../src/services/nodes/node-firewalls.js';
 
 export default class NetworkStatus extends BerthCommand {
   static override summary = 'Show whether the host firewall rules are in place and match the policy (on Swarm, on every node)';

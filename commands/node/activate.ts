@@ -1,5 +1,5 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { setNodeDrained } from '../../src/services/nodes.js';
+import { setNodeDrained } from '../../src/services/nodes/nodes.js';
 import type { NodeView } from '../../src/views/node-view.js';
 import { nodeArg } from './show.js';
 

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { setNodeEngine } from '../../src/services/nodes.js';
+import { setNodeEngine } from '../../src/services/nodes/nodes.js';
 import type { NodeView } from '../../src/views/node-view.js';
 import { nodeArg, nodeText } from './show.js';
 

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { table } from '../../src/cli/table.js';
-import { listNodes } from '../../src/services/nodes.js';
+import { listNodes } from '../../src/services/nodes/nodes.js';
 import type { NodeView } from '../../src/views/node-view.js';
 
 export default class NodeList extends BerthCommand {

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { showNode } from '../../src/services/nodes.js';
+import { showNode } from '../../src/services/nodes/nodes.js';
 import type { NodeView } from '../../src/views/node-view.js';
 
 export const nodeArg = Args.string({ description: 'Swarm node: hostname or id', required: true });

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { planFlags, planSpecFrom } from '../../src/cli/plan-flags.js';
-import { addPlan } from '../../src/services/plans.js';
+import { addPlan } from '../../src/services/people/plans.js';
 import { type PlanView, planSummary, planView } from '../../src/views/plan-view.js';
 
 export default class PlanAdd extends BerthCommand {

@@ -1,6 +1,6 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { planTable } from '../../src/cli/render.js';
-import { listPlans } from '../../src/services/plans.js';
+import { listPlans } from '../../src/services/people/plans.js';
 import { type PlanView, planView } from '../../src/views/plan-view.js';
 
 export default class PlanList extends BerthCommand {

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { removePlan } from '../../src/services/plans.js';
+import { removePlan } from '../../src/services/people/plans.js';
 
 export default class PlanRemove extends BerthCommand {
   static override summary = 'Remove a plan no user is on';

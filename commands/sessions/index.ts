@@ -1,7 +1,7 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { sessionsTable } from '../../src/cli/render.js';
-import type { SshSessionView } from '../../src/services/daemon-routes.js';
-import { listSshSessions } from '../../src/services/ssh-sessions.js';
+import type { SshSessionView } from '../../src/services/control/daemon-routes.js';
+import { listSshSessions } from '../../src/services/control/ssh-sessions.js';
 
 export default class Sessions extends BerthCommand {
   static override summary = 'List the open sessions: SSH (shells, commands, transfers, forwards) and web (terminals, app WebSockets)';

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { killSshSession } from '../../src/services/ssh-sessions.js';
+import { killSshSession } from '../../src/services/control/ssh-sessions.js';
 
 export default class SessionsKill extends BerthCommand {
   static override summary = 'End an open session (SSH or web): its client is told, its processes in the VM end';

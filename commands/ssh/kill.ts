@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { killSshSession } from '../../src/services/ssh-sessions.js';
+import { killSshSession } from '../../src/services/control/ssh-sessions.js';
 
 export default class SshKill extends BerthCommand {
   static override summary = 'End an open SSH session: the client is disconnected and its processes in the VM end';

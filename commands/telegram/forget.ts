@@ -1,5 +1,5 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { removeTelegramToken } from '../../src/services/telegram-token.js';
+import { removeTelegramToken } from '../../src/services/secrets/telegram-token.js';
 
 export default class TelegramForgetCommand extends BerthCommand {
   static override summary = 'Remove the stored bot token (keychain and secrets.json)';

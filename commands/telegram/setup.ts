@@ -1,7 +1,7 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { readSecret } from '../../src/cli/secret-input.js';
-import { livePid } from '../../src/services/daemon-control.js';
-import { type SetupResult, setupTelegram } from '../../src/services/telegram-setup.js';
+import { livePid } from '../../src/services/control/daemon-control.js';
+import { type SetupResult, setupTelegram } from '../../src/services/setup/telegram-setup.js';
 
 export default class TelegramSetupCommand extends BerthCommand {
   static override summary = "Store the bot's token after checking it with the Bot API (getMe)";

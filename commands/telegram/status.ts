@@ -1,5 +1,5 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { type TelegramStatusView, telegramStatus } from '../../src/services/telegram-setup.js';
+import { type TelegramStatusView, telegramStatus } from '../../src/services/setup/telegram-setup.js';
 
 export default class TelegramStatusCommand extends BerthCommand {
   static override summary = "Show the bot's username, mode, token source and last update";

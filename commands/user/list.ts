@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { userTable } from '../../src/cli/render.js';
-import { listUsers } from '../../src/services/users.js';
+import { listUsers } from '../../src/services/people/users.js';
 import { USER_STATUSES } from '../../src/state/schema.js';
 import { type UserView, userView } from '../../src/views/user-view.js';
 

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { rejectUser } from '../../src/services/users.js';
+import { rejectUser } from '../../src/services/people/users.js';
 import { type UserView, userView } from '../../src/views/user-view.js';
 
 export default class UserReject extends BerthCommand {

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { removeUser } from '../../src/services/users.js';
+import { removeUser } from '../../src/services/people/users.js';
 
 export default class UserRemove extends BerthCommand {
   static override summary = 'Remove a user and their SSH keys';

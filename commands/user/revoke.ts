@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { revokeUser } from '../../src/services/users.js';
+import { revokeUser } from '../../src/services/people/users.js';
 import { type UserView, userView } from '../../src/views/user-view.js';
 
 export default class UserRevoke extends BerthCommand {

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { setUser } from '../../src/services/users.js';
+import { setUser } from '../../src/services/people/users.js';
 import { ROLES } from '../../src/state/schema.js';
 import { type UserView, userView } from '../../src/views/user-view.js';
 

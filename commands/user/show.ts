@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { userDetails } from '../../src/cli/render.js';
-import { getUser } from '../../src/services/users.js';
+import { getUser } from '../../src/services/people/users.js';
 import { type UserView, userView } from '../../src/views/user-view.js';
 
 export default class UserShow extends BerthCommand {

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { forceFlag } from '../../src/cli/vm-flags.js';
 import { operator } from '../../src/domain/actor.js';
-import { createVm } from '../../src/services/vms.js';
+import { createVm } from '../../src/services/vm/vms.js';
 import { type VmView, vmView } from '../../src/views/vm-view.js';
 
 export default class VmCreate extends BerthCommand {

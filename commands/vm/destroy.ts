@@ -3,7 +3,7 @@ import { BerthCommand } from '../../src/cli/base-command.js';
 import { confirmByTyping } from '../../src/cli/confirm.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
 import { findVm, vmRef } from '../../src/domain/lookups.js';
-import { destroyVm } from '../../src/services/vms.js';
+import { destroyVm } from '../../src/services/vm/vms.js';
 
 export default class VmDestroy extends BerthCommand {
   static override summary = 'Destroy a VM and (unless --keep-data) its home volume';

@@ -2,8 +2,8 @@ import { Writable } from 'node:stream';
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
-import { attachTerminal } from '../../src/services/local-terminal.js';
-import { execInVm } from '../../src/services/vm-exec.js';
+import { attachTerminal } from '../../src/services/access/local-terminal.js';
+import { execInVm } from '../../src/services/vm/vm-exec.js';
 
 export default class VmExec extends BerthCommand {
   static override summary = "Run a command in a VM as its user (stdout and stderr kept apart; exits with the command's code)";

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { vmTable } from '../../src/cli/render.js';
-import { listVms } from '../../src/services/vm-status.js';
+import { listVms } from '../../src/services/vm/vm-status.js';
 import type { VmView } from '../../src/views/vm-view.js';
 
 export default class VmList extends BerthCommand {

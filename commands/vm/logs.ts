@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
-import { vmLogs } from '../../src/services/vm-exec.js';
+import { vmLogs } from '../../src/services/vm/vm-exec.js';
 
 export default class VmLogs extends BerthCommand {
   static override summary = "Print a VM's logs (its entrypoint's output)";

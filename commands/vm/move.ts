@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
-import { moveVm } from '../../src/services/vm-move.js';
-import { showVm } from '../../src/services/vm-status.js';
+import { moveVm } from '../../src/services/vm/vm-move.js';
+import { showVm } from '../../src/services/vm/vm-status.js';
 import type { VmView } from '../../src/views/vm-view.js';
 
 export default class VmMove extends BerthCommand {

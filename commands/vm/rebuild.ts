@@ -1,7 +1,7 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
-import { showVm } from '../../src/services/vm-status.js';
-import { rebuildVm } from '../../src/services/vms.js';
+import { showVm } from '../../src/services/vm/vm-status.js';
+import { rebuildVm } from '../../src/services/vm/vms.js';
 import type { VmView } from '../../src/views/vm-view.js';
 
 export default class VmRebuild extends BerthCommand {

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { bulkProgress } from '../../src/cli/progress.js';
-import { type ReconcileResult, reconcile } from '../../src/services/reconcile.js';
+import { type ReconcileResult, reconcile } from '../../src/services/nodes/reconcile.js';
 
 export default class VmReconcile extends BerthCommand {
   static override summary = 'Find (and with --fix mend) differences between the state and the engine';

@@ -1,8 +1,8 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
 import { BerthError } from '../../src/errors.js';
-import { attachTerminal } from '../../src/services/local-terminal.js';
-import { execInVm, shellCommand } from '../../src/services/vm-exec.js';
+import { attachTerminal } from '../../src/services/access/local-terminal.js';
+import { execInVm, shellCommand } from '../../src/services/vm/vm-exec.js';
 
 export default class VmShell extends BerthCommand {
   static override summary = 'Open an interactive shell in a VM as its user';

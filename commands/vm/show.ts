@@ -1,7 +1,7 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { vmDetails } from '../../src/cli/render.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
-import { showVm } from '../../src/services/vm-status.js';
+import { showVm } from '../../src/services/vm/vm-status.js';
 import type { VmView } from '../../src/views/vm-view.js';
 
 export default class VmShow extends BerthCommand {

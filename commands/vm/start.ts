@@ -1,8 +1,8 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { forceFlag, vmArg } from '../../src/cli/vm-flags.js';
 import { operator } from '../../src/domain/actor.js';
-import { showVm } from '../../src/services/vm-status.js';
-import { startVm } from '../../src/services/vms.js';
+import { showVm } from '../../src/services/vm/vm-status.js';
+import { startVm } from '../../src/services/vm/vms.js';
 import type { VmView } from '../../src/views/vm-view.js';
 
 export default class VmStart extends BerthCommand {

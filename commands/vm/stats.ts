@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { statsTable } from '../../src/cli/render.js';
-import { type VmStatsView, vmStats } from '../../src/services/vm-exec.js';
+import { type VmStatsView, vmStats } from '../../src/services/vm/vm-exec.js';
 
 export default class VmStats extends BerthCommand {
   static override summary = 'CPU %, memory used/limit, processes and network I/O of running VMs';

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
-import { requestWebLink, type WebLink } from '../../src/services/web-links.js';
+import { requestWebLink, type WebLink } from '../../src/services/access/web-links.js';
 
 export default class VmUrl extends BerthCommand {
   static override summary = "A one-time link to the web app on a port of the user's VM (good once, within 60 s)";

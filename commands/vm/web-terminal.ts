@@ -1,6 +1,6 @@
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
-import { requestWebLink, type WebLink } from '../../src/services/web-links.js';
+import { requestWebLink, type WebLink } from '../../src/services/access/web-links.js';
 
 export default class VmWebTerminal extends BerthCommand {
   static override summary = "A one-time link to a terminal of the user's VM in a browser (good once, within 60 s)";

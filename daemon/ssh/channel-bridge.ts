@@ -4,8 +4,8 @@ import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { vmRef } from '../../src/domain/lookups.js';
 import { parseX11 } from '../../src/domain/ssh-forwarding.js';
 import { BerthError } from '../../src/errors.js';
-import { isDeadline, withDeadline } from '../../src/services/deadline.js';
-import { gatewayActor, openGatewayVm } from '../../src/services/ssh-access.js';
+import { gatewayActor, openGatewayVm } from '../../src/services/access/ssh-access.js';
+import { isDeadline, withDeadline } from '../../src/services/engine/deadline.js';
 import {
   type ExitSignal,
   execInVm,
@@ -16,7 +16,7 @@ import {
   shellCommand,
   signalExecSession,
   wrapSessionCommand,
-} from '../../src/services/vm-exec.js';
+} from '../../src/services/vm/vm-exec.js';
 import { acceptClientEnv, MAX_CLIENT_ENV } from '../../src/values/ssh-env.js';
 import { newSession, type Session, type SessionKind } from '../sessions.js';
 import { audit } from './audit.js';

@@ -1,7 +1,7 @@
 import type pino from 'pino';
 import type { Connection } from 'ssh2';
-import type { Berth } from '../../src/services/context.js';
-import type { GatewayIdentity } from '../../src/services/ssh-access.js';
+import type { GatewayIdentity } from '../../src/services/access/ssh-access.js';
+import type { Berth } from '../../src/services/core/context.js';
 import type { ConfigValues } from '../../src/values/config-keys.js';
 import type { SshMetrics } from '../metrics.js';
 import type { SessionRegistry } from '../sessions.js';

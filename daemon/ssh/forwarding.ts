@@ -1,7 +1,7 @@
 import type { AcceptConnection, RejectConnection, TcpipRequestInfo } from 'ssh2';
 import { vmRef } from '../../src/domain/lookups.js';
-import { gatewayActor, gatewayForwardTarget, openGatewayVm } from '../../src/services/ssh-access.js';
-import { dialVm, type VmConnection } from '../../src/services/vm-dial.js';
+import { gatewayActor, gatewayForwardTarget, openGatewayVm } from '../../src/services/access/ssh-access.js';
+import { dialVm, type VmConnection } from '../../src/services/access/vm-dial.js';
 import { newSession } from '../sessions.js';
 import { audit } from './audit.js';
 import { type ConnectionScope, isRefusal } from './connection-scope.js';

@@ -1,7 +1,7 @@
 import type { RejectConnection, TcpipBindInfo } from 'ssh2';
 import { vmRef } from '../../src/domain/lookups.js';
 import { remoteForwardPortAllowed } from '../../src/domain/ssh-forwarding.js';
-import { openGatewayVm } from '../../src/services/ssh-access.js';
+import { openGatewayVm } from '../../src/services/access/ssh-access.js';
 import { newSession } from '../sessions.js';
 import { audit } from './audit.js';
 import { type ConnectionScope, isRefusal } from './connection-scope.js';

@@ -28,10 +28,10 @@ import {
   preAuthLimits,
   userSessionsFull,
 } from '../../src/domain/ssh-admission.js';
-import type { Berth } from '../../src/services/context.js';
-import { engineDeadlineMs } from '../../src/services/deadline.js';
-import { accessWithdrawn, authorizeGatewayKey, type GatewayIdentity, maintenanceBanner } from '../../src/services/ssh-access.js';
-import type { HostKey } from '../../src/services/ssh-host-key.js';
+import { accessWithdrawn, authorizeGatewayKey, type GatewayIdentity, maintenanceBanner } from '../../src/services/access/ssh-access.js';
+import type { HostKey } from '../../src/services/access/ssh-host-key.js';
+import type { Berth } from '../../src/services/core/context.js';
+import { engineDeadlineMs } from '../../src/services/engine/deadline.js';
 import type { State } from '../../src/state/schema.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
 import { listenParts } from '../../src/values/listen-address.js';

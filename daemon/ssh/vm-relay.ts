@@ -4,8 +4,8 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Connection, ServerChannel } from 'ssh2';
 import { demuxExecStream, HelperFrames } from '../../src/docker/exec-stream.js';
 import { BerthError } from '../../src/errors.js';
-import { gatewayActor, VM_PATH } from '../../src/services/ssh-access.js';
-import { execInVm, SESSION_ENV, signalExecSession } from '../../src/services/vm-exec.js';
+import { gatewayActor, VM_PATH } from '../../src/services/access/ssh-access.js';
+import { execInVm, SESSION_ENV, signalExecSession } from '../../src/services/vm/vm-exec.js';
 import { newSessionId } from '../sessions.js';
 import type { ConnectionScope } from './connection-scope.js';
 

@@ -1,6 +1,6 @@
 import type { MiddlewareFn } from 'grammy';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { identify, setTelegramBlocked, telegramActor } from '../../src/services/telegram-users.js';
+import { identify, setTelegramBlocked, telegramActor } from '../../src/services/people/telegram-users.js';
 import { effectiveConfig } from '../../src/values/config-keys.js';
 import type { BotContext, BotDeps } from './bot-context.js';
 

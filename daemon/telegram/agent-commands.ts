@@ -7,9 +7,9 @@ import {
   planAgentPermission,
   type RunObserver,
   workdirInHome,
-} from '../../src/services/agent-runs.js';
-import { setUserSecret } from '../../src/services/user-secrets.js';
-import { uploadToVm } from '../../src/services/vm-files.js';
+} from '../../src/services/agents/agent-runs.js';
+import { setUserSecret } from '../../src/services/secrets/user-secrets.js';
+import { uploadToVm } from '../../src/services/vm/vm-files.js';
 import { effectiveConfig } from '../../src/values/config-keys.js';
 import { formatDuration } from '../../src/values/durations.js';
 import { argsOf, type BotContext, type BotDeps, loginOf } from './bot-context.js';

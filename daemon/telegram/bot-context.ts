@@ -1,10 +1,10 @@
 import type { Context } from 'grammy';
 import type { Logger } from 'pino';
 import type { Actor } from '../../src/domain/actor.js';
-import type { AgentRuns } from '../../src/services/agent-runs.js';
-import type { Berth } from '../../src/services/context.js';
-import type { TelegramIdentity } from '../../src/services/telegram-users.js';
-import type { TicketBook } from '../../src/services/web-links.js';
+import type { TicketBook } from '../../src/services/access/web-links.js';
+import type { AgentRuns } from '../../src/services/agents/agent-runs.js';
+import type { Berth } from '../../src/services/core/context.js';
+import type { TelegramIdentity } from '../../src/services/people/telegram-users.js';
 import type { State } from '../../src/state/schema.js';
 import type { TurnedAwayDigest } from './turned-away-digest.js';
 

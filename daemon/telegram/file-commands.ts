@@ -1,6 +1,6 @@
 import { type Composer, InputFile } from 'grammy';
 import { BerthError } from '../../src/errors.js';
-import { downloadFromVm, uploadToVm } from '../../src/services/vm-files.js';
+import { downloadFromVm, uploadToVm } from '../../src/services/vm/vm-files.js';
 import { argsOf, type BotContext, type BotDeps, loginOf } from './bot-context.js';
 import { code } from './replies.js';
 import { pickVm, vmArg } from './vm-commands.js';

@@ -1,7 +1,7 @@
 import { type Composer, InlineKeyboard } from 'grammy';
 import { BerthError } from '../../src/errors.js';
-import { sshConnectInfo } from '../../src/services/ssh-access.js';
-import { addKeys, listKeys, removeKey } from '../../src/services/ssh-keys.js';
+import { sshConnectInfo } from '../../src/services/access/ssh-access.js';
+import { addKeys, listKeys, removeKey } from '../../src/services/people/ssh-keys.js';
 import { effectiveConfig } from '../../src/values/config-keys.js';
 import { argsOf, type BotContext, type BotDeps, loginOf } from './bot-context.js';
 import { code, escapeHtml } from './replies.js';

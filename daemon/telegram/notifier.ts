@@ -1,7 +1,7 @@
 import { type Api, GrammyError } from 'grammy';
 import type { Logger } from 'pino';
-import type { Notifier } from '../../src/services/notify.js';
-import { setTelegramBlocked } from '../../src/services/telegram-users.js';
+import type { Notifier } from '../../src/services/core/notify.js';
+import { setTelegramBlocked } from '../../src/services/people/telegram-users.js';
 import type { StateStore } from '../../src/state/store.js';
 
 /** Delivers notices over Telegram; a user who blocked the bot is marked and skipped from then on. */

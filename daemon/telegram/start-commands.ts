@@ -1,6 +1,6 @@
 import { type Api, type Composer, InlineKeyboard } from 'grammy';
 import type { Logger } from 'pino';
-import { adminIds, requestAccess } from '../../src/services/telegram-users.js';
+import { adminIds, requestAccess } from '../../src/services/people/telegram-users.js';
 import type { State, User } from '../../src/state/schema.js';
 import { planSummary, planView } from '../../src/views/plan-view.js';
 import type { BotContext, BotDeps } from './bot-context.js';

@@ -1,6 +1,6 @@
 import type { Api } from 'grammy';
 import type { Logger } from 'pino';
-import { adminIds } from '../../src/services/telegram-users.js';
+import { adminIds } from '../../src/services/people/telegram-users.js';
 import type { StateStore } from '../../src/state/store.js';
 
 const DEFAULT_INTERVAL_MS = 10 * 60_000;

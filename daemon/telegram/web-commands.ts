@@ -1,6 +1,6 @@
 import type { Composer } from 'grammy';
 import { BerthError } from '../../src/errors.js';
-import { mintWebLink } from '../../src/services/web-links.js';
+import { mintWebLink } from '../../src/services/access/web-links.js';
 import { printable } from '../../src/values/names.js';
 import { checkPort, type WebTarget } from '../../src/values/web-paths.js';
 import { argsOf, type BotContext, type BotDeps, loginOf } from './bot-context.js';

@@ -3,9 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type pino from 'pino';
 import type { RateLimiterMemory } from 'rate-limiter-flexible';
-import type { Berth } from '../../src/services/context.js';
-import { originMayChangeApp, ownWebVm, resolveAppHost, webAccessWithdrawn } from '../../src/services/web-access.js';
-import type { WebIdentity } from '../../src/services/web-links.js';
+import { originMayChangeApp, ownWebVm, resolveAppHost, webAccessWithdrawn } from '../../src/services/access/web-access.js';
+import type { WebIdentity } from '../../src/services/access/web-links.js';
+import type { Berth } from '../../src/services/core/context.js';
 import type { State } from '../../src/state/schema.js';
 import { effectiveConfig } from '../../src/values/config-keys.js';
 import {

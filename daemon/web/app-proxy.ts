@@ -2,11 +2,11 @@ import { type ClientRequest, type IncomingMessage, type RequestOptions, request,
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type pino from 'pino';
-import type { Berth } from '../../src/services/context.js';
-import { gatewayActor, vmHelperOf } from '../../src/services/ssh-access.js';
-import { dialVm, type VmConnection, type VmRoute, vmRoute } from '../../src/services/vm-dial.js';
-import { ownWebVm, vmAppAddress, webAccessWithdrawn } from '../../src/services/web-access.js';
-import type { WebIdentity } from '../../src/services/web-links.js';
+import { gatewayActor, vmHelperOf } from '../../src/services/access/ssh-access.js';
+import { dialVm, type VmConnection, type VmRoute, vmRoute } from '../../src/services/access/vm-dial.js';
+import { ownWebVm, vmAppAddress, webAccessWithdrawn } from '../../src/services/access/web-access.js';
+import type { WebIdentity } from '../../src/services/access/web-links.js';
+import type { Berth } from '../../src/services/core/context.js';
 import type { State, Vm } from '../../src/state/schema.js';
 import { effectiveConfig } from '../../src/values/config-keys.js';
 import type { AppRequestPath } from '../../src/values/web-paths.js';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { WebIdentity } from '../../src/services/web-links.js';
+import type { WebIdentity } from '../../src/services/access/web-links.js';
 
 /** One browser logged in by a one-time link: the cookie's token is known only to that browser. */
 export interface BrowserSession {

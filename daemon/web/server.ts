@@ -11,10 +11,10 @@ import type pino from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { BerthError } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
-import type { Berth } from '../../src/services/context.js';
-import { engineDeadlineMs } from '../../src/services/deadline.js';
-import { ownWebVm, webAccessWithdrawn } from '../../src/services/web-access.js';
-import { appAddress, type TicketBook, targetPath } from '../../src/services/web-links.js';
+import { ownWebVm, webAccessWithdrawn } from '../../src/services/access/web-access.js';
+import { appAddress, type TicketBook, targetPath } from '../../src/services/access/web-links.js';
+import type { Berth } from '../../src/services/core/context.js';
+import { engineDeadlineMs } from '../../src/services/engine/deadline.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
 import {
   type AppRequestPath,

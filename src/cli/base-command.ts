@@ -1,6 +1,6 @@
 import { Command, Errors } from '@oclif/core';
 import { BerthError } from '../errors.js';
-import { type Berth, openBerth } from '../services/context.js';
+import { type Berth, openBerth } from '../services/core/context.js';
 import type { StateStore } from '../state/store.js';
 
 /**

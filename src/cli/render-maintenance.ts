@@ -1,4 +1,4 @@
-import type { MaintenanceResult, MaintenanceStatus, ScheduleView } from '../services/maintenance.js';
+import type { MaintenanceResult, MaintenanceStatus, ScheduleView } from '../services/nodes/maintenance.js';
 import { table } from './table.js';
 
 export function maintenanceLine(m: MaintenanceStatus | MaintenanceResult['maintenance']): string {

@@ -1,8 +1,8 @@
-import type { ConfigEntry } from '../services/config.js';
-import type { SshSessionView } from '../services/daemon-routes.js';
-import type { HomeView } from '../services/homes.js';
-import type { ImageView } from '../services/images.js';
-import type { VmStatsView } from '../services/vm-exec.js';
+import type { SshSessionView } from '../services/control/daemon-routes.js';
+import type { ConfigEntry } from '../services/setup/config.js';
+import type { HomeView } from '../services/vm/homes.js';
+import type { ImageView } from '../services/vm/images.js';
+import type { VmStatsView } from '../services/vm/vm-exec.js';
 import { terminalSafe } from '../values/names.js';
 import { formatDiskSize, formatSize, formatUsage } from '../values/sizes.js';
 import { orDefault, type PlanView } from '../views/plan-view.js';

@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
-import type { DaemonStatus } from '../services/daemon-routes.js';
-import type { HostSummary } from '../services/host.js';
-import type { MaintenanceStatus } from '../services/maintenance.js';
+import type { DaemonStatus } from '../services/control/daemon-routes.js';
+import type { HostSummary } from '../services/engine/host.js';
+import type { MaintenanceStatus } from '../services/nodes/maintenance.js';
 import { Tint } from './colour.js';
 import type { EngineReach } from './data-source.js';
 import { shortSize, shortTime } from './format.js';

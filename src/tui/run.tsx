@@ -1,8 +1,8 @@
 import { render } from 'ink';
 import { onExit } from 'signal-exit';
-import type { Berth } from '../services/context.js';
-import { attachTerminal } from '../services/local-terminal.js';
-import { execInVm, shellCommand } from '../services/vm-exec.js';
+import { attachTerminal } from '../services/access/local-terminal.js';
+import type { Berth } from '../services/core/context.js';
+import { execInVm, shellCommand } from '../services/vm/vm-exec.js';
 import { App, type AppExit, type UiState } from './app.js';
 import { berthDataSource, type DataSource, type Snapshot } from './data-source.js';
 

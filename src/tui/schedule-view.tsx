@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import type { MaintenanceStatus, ScheduleView as Window } from '../services/maintenance.js';
+import type { MaintenanceStatus, ScheduleView as Window } from '../services/nodes/maintenance.js';
 import { Tint } from './colour.js';
 import { DASH, shortTime } from './format.js';
 import { type Column, Table } from './table.js';

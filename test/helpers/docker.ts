@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { execa } from 'execa';
-import { removeFirewallRules } from '../../src/services/firewall.js';
+import { removeFirewallRules } from '../../src/services/network/firewall.js';
 import { berth, tempHome } from './cli.js';
 
 export const docker = new Docker();

@@ -1,6 +1,6 @@
 // A separate berth process hammering the state file (built code from dist/).
 // usage: node state-worker.mjs HOME allow PREFIX COUNT | HOME churn
-import { allowUser } from '../../dist/src/services/users.js';
+import { allowUser } from '../../dist/src/services/people/users.js';
 import { StateStore } from '../../dist/src/state/store.js';
 
 const [home, mode, prefix, count] = process.argv.slice(2);

@@ -420,8 +420,8 @@ describe('who gets in', () => {
     } finally {
       await run(['config', 'unset', 'ssh.autocreate']);
     }
-    const { openBerth } = await import('../../src/services/context.js');
-    const { sshConnectInfo } = await import('../../src/services/ssh-access.js');
+    const { openBerth } = await import('../../src/services/core/context.js');
+    const { sshConnectInfo } = await import('../../src/services/access/ssh-access.js');
     await run(['config', 'set', 'ssh.public-host', 'dev.example.com']);
     try {
       const info = await sshConnectInfo(openBerth(h.home), fresh);

@@ -1,4 +1,4 @@
-import type { MaintenanceStatus } from '../../src/services/maintenance.js';
+import type { MaintenanceStatus } from '../../src/services/nodes/maintenance.js';
 import type { VmEventEntry } from '../../src/state/schema.js';
 import type { DataSource, LiveVm, PlanRow, Snapshot, UserRow, VmRow } from '../../src/tui/data-source.js';
 import type { NodeView } from '../../src/views/node-view.js';

@@ -2,10 +2,10 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LineSplitter, parseAgentLine, toolLine } from '../../src/domain/agent-stream.js';
-import { initHome } from '../../src/services/init.js';
-import { addPlan, setPlan } from '../../src/services/plans.js';
-import { listUserSecrets, revealUserSecret, setUserSecret, unsetUserSecret } from '../../src/services/user-secrets.js';
-import { allowUser } from '../../src/services/users.js';
+import { addPlan, setPlan } from '../../src/services/people/plans.js';
+import { allowUser } from '../../src/services/people/users.js';
+import { listUserSecrets, revealUserSecret, setUserSecret, unsetUserSecret } from '../../src/services/secrets/user-secrets.js';
+import { initHome } from '../../src/services/setup/init.js';
 import { StateStore } from '../../src/state/store.js';
 import {
   AGENT_PERMISSIONS,

@@ -1,6 +1,6 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { copyWithStallDeadline } from '../../src/services/deadline.js';
+import { copyWithStallDeadline } from '../../src/services/engine/deadline.js';
 
 /** A sink that takes everything, and resolves when its input ends (or fails with its input). */
 function sink(): { write: (data: NodeJS.ReadableStream, signal: AbortSignal) => Promise<void>; got: () => number; aborted: () => boolean } {

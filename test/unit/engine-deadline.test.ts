@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime } from '../../src/docker/runtime.js';
-import { isDeadline, withDeadline } from '../../src/services/deadline.js';
+import { isDeadline, withDeadline } from '../../src/services/engine/deadline.js';
 import { ROOT } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
 
@@ -44,7 +44,7 @@ describe('a deadline on a frozen engine', () => {
   it('lets a command’s process exit at once, with nothing left waiting on the engine', async () => {
     const script = `
       const { DockerRuntime } = await import(${JSON.stringify(join(ROOT, 'dist/src/docker/runtime.js'))});
-      const { withDeadline } = await import(${JSON.stringify(join(ROOT, 'dist/src/services/deadline.js'))});
+      const { withDeadline } = await import(${JSON.stringify(join(ROOT, 'dist/src/services/engine/deadline.js'))});
       const runtime = DockerRuntime.at('tcp://127.0.0.1:${port}');
       await withDeadline(300, 'answer', () => runtime.containers([])).catch((e) => console.log(e.code));
     `;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { expectedHostConfig, hardeningDrift, vmServiceSpec } from '../../src/docker/hardening.js';
 
 // What a container Swarm made on its own is checked against: the local spec's hardening, read back
-// from the service it became (src/services/engines.ts containerOf).
+// from the service it became (src/services/engine/engines.ts containerOf).
 const local = {
   name: 'berth-abc',
   Image: 'berth-vm-minimal:latest',

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Berth, openBerth } from '../../src/services/context.js';
-import { initHome } from '../../src/services/init.js';
-import { addSchedule, maintenanceTick, nextDue, removeSchedule } from '../../src/services/maintenance.js';
+import { type Berth, openBerth } from '../../src/services/core/context.js';
+import { addSchedule, maintenanceTick, nextDue, removeSchedule } from '../../src/services/nodes/maintenance.js';
+import { initHome } from '../../src/services/setup/init.js';
 import { tempHome } from '../helpers/cli.js';
 
 let ctx: Berth;

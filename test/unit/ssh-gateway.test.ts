@@ -5,7 +5,7 @@ import { AuthRateLimit, PreAuthSlots, sourceKey } from '../../daemon/ssh/rate-li
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import { parseX11, remoteForwardPortAllowed } from '../../src/domain/ssh-forwarding.js';
 import { parseGatewayLogin } from '../../src/domain/ssh-login.js';
-import { vmHelper } from '../../src/services/ssh-access.js';
+import { vmHelper } from '../../src/services/access/ssh-access.js';
 import { CONFIG_KEYS } from '../../src/values/config-keys.js';
 import { acceptClientEnv, isReservedEnvName } from '../../src/values/ssh-env.js';
 
@@ -239,7 +239,7 @@ describe('the host key file', () => {
     const { chmod, mkdtemp, rm, stat } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { loadOrCreateHostKey } = await import('../../src/services/ssh-host-key.js');
+    const { loadOrCreateHostKey } = await import('../../src/services/access/ssh-host-key.js');
     const home = await mkdtemp(join(tmpdir(), 'berth-hostkey-'));
     try {
       const made = await loadOrCreateHostKey(home);

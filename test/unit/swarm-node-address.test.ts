@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nodeOf } from '../../src/docker/swarm.js';
-import { nodeAddresses } from '../../src/services/firewall.js';
+import { nodeAddresses } from '../../src/services/network/firewall.js';
 
 // Every node's address is refused from every VM (src/values/egress.ts `refused`): a manager whose
 // Status.Addr reads 0.0.0.0 (as Docker gives for some managers) is found by its ManagerStatus.Addr.

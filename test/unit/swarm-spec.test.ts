@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type HardeningReading, hardeningDrift, vmContainerSpec, vmServiceSpec } from '../../src/docker/hardening.js';
-import type { Berth } from '../../src/services/context.js';
-import { defaultsMissing, swarmBackend } from '../../src/services/engines.js';
+import type { Berth } from '../../src/services/core/context.js';
+import { defaultsMissing, swarmBackend } from '../../src/services/engine/engines.js';
 import type { Resources } from '../../src/state/schema.js';
 
 const resources: Resources = { cpu: 0.5, memoryBytes: 512 * 2 ** 20, pids: 256, gpu: 0, sudo: false, diskBytes: 0, rootfsBytes: 0 };

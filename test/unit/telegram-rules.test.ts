@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { commandsFor } from '../../daemon/telegram/command-list.js';
 import { escapeHtml, MESSAGE_LIMIT, renderOutput, splitMessage } from '../../daemon/telegram/replies.js';
-import { DEFAULT_PLANS } from '../../src/services/plans.js';
-import { adminIds, deriveLogin, identify } from '../../src/services/telegram-users.js';
+import { DEFAULT_PLANS } from '../../src/services/people/plans.js';
+import { adminIds, deriveLogin, identify } from '../../src/services/people/telegram-users.js';
 import type { State, User } from '../../src/state/schema.js';
 
 function stateWith(users: Partial<User>[], admins: number[] = []): State {

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { setConfig } from '../../src/services/config.js';
-import { initHome } from '../../src/services/init.js';
-import { pendingCount, requestAccess } from '../../src/services/telegram-users.js';
+import { pendingCount, requestAccess } from '../../src/services/people/telegram-users.js';
+import { setConfig } from '../../src/services/setup/config.js';
+import { initHome } from '../../src/services/setup/init.js';
 import { StateStore } from '../../src/state/store.js';
 import { CONFIG_KEYS } from '../../src/values/config-keys.js';
 import { tempHome } from '../helpers/cli.js';

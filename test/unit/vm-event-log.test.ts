@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { initHome } from '../../src/services/init.js';
-import { EVENT_LOG_SIZE, latestVmEvents, logVmEvent } from '../../src/services/vm-event-log.js';
+import { initHome } from '../../src/services/setup/init.js';
+import { EVENT_LOG_SIZE, latestVmEvents, logVmEvent } from '../../src/services/vm/vm-event-log.js';
 import { STATE_VERSION } from '../../src/state/schema.js';
 import { StateStore } from '../../src/state/store.js';
 import { tempHome } from '../helpers/cli.js';

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { initHome } from '../../src/services/init.js';
-import type { Notice } from '../../src/services/notify.js';
-import { allowUser } from '../../src/services/users.js';
-import { recordVmEvent } from '../../src/services/vm-events.js';
+import type { Notice } from '../../src/services/core/notify.js';
+import { allowUser } from '../../src/services/people/users.js';
+import { initHome } from '../../src/services/setup/init.js';
+import { recordVmEvent } from '../../src/services/vm/vm-events.js';
 import type { Vm } from '../../src/state/schema.js';
 import { StateStore } from '../../src/state/store.js';
 import { tempHome } from '../helpers/cli.js';

@@ -4,8 +4,8 @@ import { AppTickets, appHeaderDropped, fetchesServiceWorker, ORIGIN_WIDE_HEADERS
 import { stripCookie } from '../../daemon/web/app-proxy.js';
 import { BrowserSessions } from '../../daemon/web/browser-sessions.js';
 import { BerthError } from '../../src/errors.js';
-import { originMayChangeApp, resolveAppHost } from '../../src/services/web-access.js';
-import { appAddress, TicketBook, targetPath, type WebIdentity } from '../../src/services/web-links.js';
+import { originMayChangeApp, resolveAppHost } from '../../src/services/access/web-access.js';
+import { appAddress, TicketBook, targetPath, type WebIdentity } from '../../src/services/access/web-links.js';
 import type { State } from '../../src/state/schema.js';
 import { CONFIG_KEYS, effectiveConfig } from '../../src/values/config-keys.js';
 import {

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../../src/cli/base-command.js';
-import { addSchedule, type ScheduleView } from '../../../src/services/maintenance.js';
+import { addSchedule, type ScheduleView } from '../../../src/services/nodes/maintenance.js';
 
 export default class ScheduleAdd extends BerthCommand {
   static override summary = 'Add a recurring maintenance window';

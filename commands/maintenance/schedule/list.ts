@@ -1,6 +1,6 @@
 import { BerthCommand } from '../../../src/cli/base-command.js';
 import { scheduleTable } from '../../../src/cli/render-maintenance.js';
-import { listSchedules, type ScheduleView } from '../../../src/services/maintenance.js';
+import { listSchedules, type ScheduleView } from '../../../src/services/nodes/maintenance.js';
 
 export default class ScheduleList extends BerthCommand {
   static override summary = 'List maintenance windows with their next start';

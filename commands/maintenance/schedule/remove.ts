@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../../src/cli/base-command.js';
-import { removeSchedule, type ScheduleView } from '../../../src/services/maintenance.js';
+import { removeSchedule, type ScheduleView } from '../../../src/services/nodes/maintenance.js';
 
 export default class ScheduleRemove extends BerthCommand {
   static override summary = 'Remove a maintenance window';

@@ -3,7 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../../src/cli/base-command.js';
 import { keyTable } from '../../../src/cli/render.js';
 import { BerthError } from '../../../src/errors.js';
-import { addKeys } from '../../../src/services/ssh-keys.js';
+import { addKeys } from '../../../src/services/people/ssh-keys.js';
 import { type KeyView, keyView } from '../../../src/views/user-view.js';
 
 export default class UserKeyAdd extends BerthCommand {

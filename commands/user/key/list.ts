@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../../src/cli/base-command.js';
 import { keyTable } from '../../../src/cli/render.js';
-import { listKeys } from '../../../src/services/ssh-keys.js';
+import { listKeys } from '../../../src/services/people/ssh-keys.js';
 import { type KeyView, keyView } from '../../../src/views/user-view.js';
 
 export default class UserKeyList extends BerthCommand {

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../../src/cli/base-command.js';
-import { removeKey } from '../../../src/services/ssh-keys.js';
+import { removeKey } from '../../../src/services/people/ssh-keys.js';
 import { type KeyView, keyView } from '../../../src/views/user-view.js';
 
 export default class UserKeyRemove extends BerthCommand {

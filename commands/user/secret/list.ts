@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../../src/cli/base-command.js';
-import { listUserSecrets, type SecretListing } from '../../../src/services/user-secrets.js';
+import { listUserSecrets, type SecretListing } from '../../../src/services/secrets/user-secrets.js';
 import { checkLogin } from '../../../src/values/names.js';
 
 export default class UserSecretList extends BerthCommand {

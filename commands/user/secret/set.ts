@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../../src/cli/base-command.js';
 import { readSecret } from '../../../src/cli/secret-input.js';
-import { checkSecretName, type SecretListing, setUserSecret } from '../../../src/services/user-secrets.js';
+import { checkSecretName, type SecretListing, setUserSecret } from '../../../src/services/secrets/user-secrets.js';
 import { checkLogin } from '../../../src/values/names.js';
 
 export default class UserSecretSet extends BerthCommand {

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { BerthCommand } from '../../../src/cli/base-command.js';
-import { type SecretListing, unsetUserSecret } from '../../../src/services/user-secrets.js';
+import { type SecretListing, unsetUserSecret } from '../../../src/services/secrets/user-secrets.js';
 import { checkLogin } from '../../../src/values/names.js';
 
 export default class UserSecretUnset extends BerthCommand {
