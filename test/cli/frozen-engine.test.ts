@@ -44,7 +44,9 @@ describe('a frozen engine', () => {
     expect(run.code).toBe(1);
     // The engine's deadline (10 s) and a CLI's start, with room for a loaded machine: never the minutes of a hang.
     expect(Date.now() - started).toBeLessThan(45_000);
-    expect(JSON.parse(run.stderr)).toMatchObject({ error: { code: 'ENGINE_TIMEOUT', message: expect.stringMatching(/did not answer within 10 s/) } });
+    expect(JSON.parse(run.stderr)).toMatchObject({
+      error: { code: 'ENGINE_TIMEOUT', message: expect.stringMatching(/did not answer within 10 s/) },
+    });
     const list = await berth(home, ['vm', 'list', '--json']);
     expect(JSON.parse(list.stdout)).toEqual([]);
     // The command's connection ended with it: the engine holds nothing of it any more.
