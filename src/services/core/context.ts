@@ -1,4 +1,4 @@
-import { DockerRuntime } from '../../docker/runtime.js';
+import type { DockerRuntime } from '../../docker/runtime.js';
 import { berthHome } from '../../home.js';
 import { StateStore } from '../../state/store.js';
 import { effectiveConfig } from '../../values/config-keys.js';
@@ -13,15 +13,21 @@ export interface Berth {
   notifier: Notifier;
 }
 
-/** Without a notifier (the CLI), notices wait in the outbox for the daemon to deliver. */
-export function openBerth(home: string = berthHome(), notifier?: Notifier): Berth {
+/**
+ * Without a notifier (the CLI), notices wait in the outbox for the daemon to deliver. `directExec`:
+ * see DockerRuntime.open (a one-shot exec that should not load dockerode).
+ */
+export function openBerth(home: string = berthHome(), notifier?: Notifier, engine: { directExec?: boolean } = {}): Berth {
   const store = new StateStore(home);
   let runtime: Promise<DockerRuntime> | undefined;
   return {
     store,
     notifier: notifier ?? spoolNotifier(home),
     runtime: () => {
-      runtime ??= store.read().then((state) => DockerRuntime.open(effectiveConfig(state.config)['docker.host']));
+      // Loaded here: commands that never reach the engine (plan list…) start without it.
+      runtime ??= Promise.all([store.read(), import('../../docker/runtime.js')]).then(([state, { DockerRuntime }]) =>
+        DockerRuntime.open(effectiveConfig(state.config)['docker.host'], engine),
+      );
       return runtime;
     },
   };
