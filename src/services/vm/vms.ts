@@ -23,7 +23,7 @@ import { formatSize } from '../../values/sizes.js';
 import type { Berth } from '../core/context.js';
 import { backendFor, backendOf, swarmManager, type VmBackend } from '../engine/engines.js';
 import { ensureFirewall } from '../network/firewall.js';
-import { attachHome, claimHome, provisionHome, releaseHome } from './homes.js';
+import { attachHome, claimHome, discardPreparedDisk, type PreparedDisk, prepareHomeDisk, provisionHome, releaseHome } from './homes.js';
 import { checkTemplateName, templateTag } from './images.js';
 import { actorReason, logVmEvent, stopKind } from './vm-event-log.js';
 
@@ -109,6 +109,15 @@ function containerSpec(network: string, instanceId: string, vm: Vm, home: Home, 
  * reserved in one state transaction, so two racing creates cannot both pass.
  */
 export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = OPERATOR): Promise<Vm> {
+  const made: { disk?: PreparedDisk } = {};
+  try {
+    return await createVmWith(ctx, input, actor, made);
+  } finally {
+    await discardPreparedDisk(made.disk);
+  }
+}
+
+async function createVmWith(ctx: Berth, input: CreateVmInput, actor: Actor, prepared: { disk?: PreparedDisk }): Promise<Vm> {
   const login = checkLogin(input.user);
   const name = checkVmName(input.name ?? DEFAULT_VM_NAME);
   if (input.template && input.image) {
@@ -119,11 +128,14 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
     );
   }
   checkAccess(actor, login);
-  const runtime = await ctx.runtime();
-  const config = effectiveConfig((await ctx.store.read()).config);
+  const state = await ctx.store.read();
+  const config = effectiveConfig(state.config);
   const template = input.template === undefined ? undefined : checkTemplateName(input.template);
   const image = input.image ? checkImageRef(input.image) : template ? templateTag(template) : config.image;
   const backend = await backendOf(ctx);
+  // A new home's quota filesystem is made meanwhile (mkfs takes about as long as the checks below).
+  if (backend.mode === 'local') prepared.disk = prepareHomeDisk(ctx, state, login, name, input.plan);
+  const runtime = await ctx.runtime();
   const [host] = await Promise.all([runtime.hostInfo(), resolveImage(runtime, image, template)]);
 
   const vm = await ctx.store.transact((state) => {
@@ -176,7 +188,7 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
   try {
     if (backend.mode === 'local') {
       const [provisioned] = await Promise.all([
-        provisionHome(ctx, runtime, vm.instanceId, vm.home, vm.record, vm.userId),
+        provisionHome(ctx, runtime, vm.instanceId, vm.home, vm.record, vm.userId, prepared.disk),
         networkWithFirewall(ctx, runtime, vm.network, backend),
       ]);
       made = { ...made, ...provisioned };
