@@ -73,7 +73,7 @@ export async function run({ bin, runs, root }) {
       row('create + start a VM', create.berth, create.docker, '`docker run -d` with the same limits, caps, network, volume, labels'),
       row('run `true` in a VM', exec.berth, exec.docker, '`docker exec -u 1000:1000 CID true`'),
       '',
-      `Median of ${runs} runs each, whole processes (berth's include Node and CLI start-up, see above), interleaved. Target: ≤ 1.5× for both.`,
+      `Median of ${runs} runs each, whole processes (berth's include Node and CLI start-up, see above), interleaved. Targets: create ≤ 1.6×, exec ≤ 2.5×. \`berth vm exec VM -- CMD\` runs without oclif (bin/run.js) and without dockerode.`,
     ].join('\n');
   } finally {
     removeBenchObjects({

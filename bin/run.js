@@ -13,10 +13,11 @@ const argv = process.argv.slice(2);
 
 /**
  * Whether argv names one of berth's own commands (its first words, as oclif reads them), asked
- * for without --help: then oclif need not load its help and autocomplete plugins, whose commands
- * (`help`, `autocomplete`) and entries in the help screens are all they add.
+ * for without --help, or is `--version`: then oclif need not load its help and autocomplete
+ * plugins, whose commands (`help`, `autocomplete`) and entries in the help screens are all they add.
  */
 function ownCommand() {
+  if (argv[0] === '--version') return true;
   const dash = argv.indexOf('--');
   const options = dash < 0 ? argv : argv.slice(0, dash);
   if (options.includes('--help') || options.includes('-h')) return false;
