@@ -1,5 +1,6 @@
 import { Command, Errors } from '@oclif/core';
-import { type Berth, openBerth } from '../services/core/context.js';
+import type { Berth } from '../services/core/context.js';
+import { openBerth } from '../services/engine/open.js';
 import type { StateStore } from '../state/store.js';
 import { type ErrorReport, reportOf, writeReport } from './error-report.js';
 

@@ -1,7 +1,7 @@
-import { BerthError } from '../errors.js';
+import { BerthError, type ErrorCode } from '../errors.js';
 
 export interface ErrorReport {
-  code: string;
+  code: ErrorCode;
   message: string;
   hint: string;
   exit: number;

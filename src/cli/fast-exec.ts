@@ -1,4 +1,4 @@
-import { openBerth } from '../services/core/context.js';
+import { openBerth } from '../services/engine/open.js';
 import { reportOf, writeReport } from './error-report.js';
 import { type ExecFlags, execOnTerminal } from './exec-run.js';
 
