@@ -6,8 +6,6 @@ import type { Berth } from '../core/context.js';
 import { spoolNotifier } from '../core/notice-spool.js';
 import type { Notifier } from '../core/notify.js';
 import type { VmBackend } from '../core/vm-backend.js';
-import { localBackend } from './local-backend.js';
-import { swarmBackend } from './swarm-backend.js';
 
 /**
  * A context for one berth home. The engine is connected and the backend chosen on first use, once
@@ -30,7 +28,15 @@ export function openBerth(home: string = berthHome(), notifier?: Notifier, engin
       return runtime;
     },
     backend: () => {
-      backend ??= store.read().then((state) => (effectiveConfig(state.config).engine === 'swarm' ? swarmBackend(ctx) : localBackend(ctx)));
+      // The backends (and the engine, Swarm and host modules under them) load here: commands that
+      // never reach the engine (plan list…) start without them.
+      backend ??= store
+        .read()
+        .then(async (state) =>
+          effectiveConfig(state.config).engine === 'swarm'
+            ? (await import('./swarm-backend.js')).swarmBackend(ctx)
+            : (await import('./local-backend.js')).localBackend(ctx),
+        );
       return backend;
     },
   };
