@@ -190,7 +190,15 @@ export class DockerRuntime {
   }
 
   async version(): Promise<{ version: string; apiVersion: string }> {
-    const info = await this.docker.version().catch((err) => this.fail(err, 'ask the engine its version'));
+    // A runtime for direct execs asks without loading dockerode (openBerth asks every process's engine first).
+    const asked =
+      this.direct && !this.client
+        ? (engineCall(this.direct.socketPath, 'GET', '/version', { statusCodes: { 200: true, 500: 'server error' } }) as Promise<{
+            Version: string;
+            ApiVersion: string;
+          }>)
+        : this.docker.version();
+    const info = await asked.catch((err) => this.fail(err, 'ask the engine its version'));
     return { version: info.Version, apiVersion: info.ApiVersion };
   }
 
