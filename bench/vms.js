@@ -24,6 +24,7 @@ export async function run({ bin, runs, root }) {
   const env = { BERTH_HOME: join(dir, 'home') };
   const network = `berth-bench-${process.pid}`;
   const berth = (...args) => timed('node', [bin, ...args], env);
+  let instance = null;
   try {
     execFileSync('bash', [join(root, 'scripts', 'base-images.sh'), 'busybox'], { stdio: 'ignore' });
     berth('init');
@@ -32,7 +33,7 @@ export async function run({ bin, runs, root }) {
     berth('config', 'set', 'docker.network', network);
     berth('plan', 'add', 'bench', '--cpu', '0.5', '--ram', '64m', '--max-vms', String(runs + 2));
     berth('user', 'allow', 'bench', '--plan', 'bench');
-    const instance = JSON.parse(readFileSync(join(dir, 'home', 'state.json'), 'utf8')).instanceId;
+    instance = JSON.parse(readFileSync(join(dir, 'home', 'state.json'), 'utf8')).instanceId;
     berth('vm', 'create', 'bench', '--name', 'warm');
 
     const create = { berth: [], docker: [] };
@@ -77,6 +78,7 @@ export async function run({ bin, runs, root }) {
     ].join('\n');
   } finally {
     removeBenchObjects({
+      instance,
       network,
       volumes: Array.from({ length: runs }, (_, i) => `berth-bench-d${i}-home`),
       bin,

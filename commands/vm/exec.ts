@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { execOnTerminal } from '../../src/cli/exec-run.js';
+import { commandWords } from '../../src/cli/fast-exec.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
 import { execInVm } from '../../src/services/vm/vm-exec.js';
 
@@ -22,7 +23,8 @@ export default class VmExec extends BerthCommand {
 
   async run(): Promise<{ exitCode: number; stdout: string; stderr: string } | undefined> {
     const { args, argv, flags } = await this.parse(VmExec);
-    const cmd = (argv as string[]).slice(1);
+    // The words after `--` as typed (oclif's argv groups repeated words); without `--`, oclif's.
+    const cmd = commandWords(this.argv) ?? (argv as string[]).slice(1);
     if (!this.jsonEnabled()) {
       // The launcher's fast path (bin/run.js) runs the same, for the plain forms of this command.
       const code = await execOnTerminal(this.berth, args.vm, cmd, flags);

@@ -12,11 +12,19 @@ const FLAG_LETTERS: Record<string, string> = {
 };
 
 /**
+ * The command of `berth vm exec … -- CMD…`: every word after the first `--`, as typed (oclif's own
+ * argv groups repeated words, `echo a b a` → `echo a a b`); null without `--`.
+ */
+export function commandWords(argv: readonly string[]): string[] | null {
+  const dash = argv.indexOf('--');
+  return dash < 0 ? null : argv.slice(dash + 1);
+}
+
+/**
  * The plain forms of `berth vm exec` (after `vm exec`): one VM, then -i/-t/--interactive/--tty
  * each at most once, then `--` and the command. Anything else (--json, --help, another flag, no
  * `--`, no command) is null: the oclif command handles it, with its own parsing and messages.
- * The command's words come out as oclif gives them to the command (its argv, sorted by where
- * each word first appears in what was typed).
+ * The command's words are exactly those after the first `--`, in their order (commandWords).
  */
 export function plainExecArgs(argv: readonly string[]): { vm: string; cmd: string[]; flags: ExecFlags } | null {
   const dash = argv.indexOf('--');
@@ -34,8 +42,7 @@ export function plainExecArgs(argv: readonly string[]): { vm: string; cmd: strin
     vm = token;
   }
   if (vm === undefined || new Set(letters).size !== letters.length) return null;
-  const words = [vm, ...argv.slice(dash + 1)].sort((a, b) => argv.indexOf(a) - argv.indexOf(b));
-  return { vm: words[0] as string, cmd: words.slice(1), flags: { interactive: letters.includes('i'), tty: letters.includes('t') } };
+  return { vm, cmd: commandWords(argv) ?? [], flags: { interactive: letters.includes('i'), tty: letters.includes('t') } };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Flags, Parser } from '@oclif/core';
 import { describe, expect, it } from 'vitest';
 import VmExec from '../../commands/vm/exec.js';
-import { plainExecArgs } from '../../src/cli/fast-exec.js';
+import { commandWords, plainExecArgs } from '../../src/cli/fast-exec.js';
 
 /** What the oclif command gets from the same words: its VM, command (argv after the VM) and flags. */
 async function oclifParse(argv: string[]) {
@@ -9,7 +9,7 @@ async function oclifParse(argv: string[]) {
   const out = await Parser.parse(argv, { args: VmExec.args, flags: { ...VmExec.flags, json }, strict: false });
   return {
     vm: out.args.vm,
-    cmd: (out.argv as string[]).slice(1),
+    cmd: commandWords(argv) ?? (out.argv as string[]).slice(1),
     flags: { interactive: Boolean(out.flags.interactive), tty: Boolean(out.flags.tty) },
     json: Boolean(out.flags.json),
   };
@@ -31,6 +31,24 @@ describe('the fast path of berth vm exec (bin/run.js)', () => {
     const oclif = await oclifParse(argv);
     expect(oclif.json).toBe(false);
     expect(fast).toEqual({ vm: oclif.vm, cmd: oclif.cmd, flags: oclif.flags });
+  });
+
+  it.each([
+    [
+      ['alice', '--', 'echo', 'a', 'b', 'a'],
+      ['echo', 'a', 'b', 'a'],
+    ],
+    [
+      ['alice', '--', 'echo', 'alice', '-i', '--', 'x'],
+      ['echo', 'alice', '-i', '--', 'x'],
+    ],
+    [
+      ['-t', 'alice', '--', 'printf', '%s %s', 'a', 'a'],
+      ['printf', '%s %s', 'a', 'a'],
+    ],
+  ])('runs the words after -- of %j exactly as typed, repeated words in place', (argv, cmd) => {
+    expect(plainExecArgs(argv)?.cmd).toEqual(cmd);
+    expect(commandWords(argv)).toEqual(cmd);
   });
 
   const others = [
