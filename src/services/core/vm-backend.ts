@@ -37,6 +37,8 @@ export interface VmBackend {
   restart(vm: Vm, spec: Docker.ContainerCreateOptions): Promise<string>;
   /** Stops a VM; `signal` aborts the wait. */
   stop(vm: Vm, signal?: AbortSignal): Promise<void>;
+  /** Of these made VMs, those whose workload the engine no longer has (removed behind berth's back). */
+  workloadsMissing(vms: Vm[]): Promise<Vm[]>;
   /** Removes the VM's workload (the home stays). */
   remove(vm: Vm): Promise<void>;
   /** After the VM's workload is gone: its home's storage let go of, or (`delete`) removed. */

@@ -105,6 +105,12 @@ export function localBackend(ctx: Berth): VmBackend {
       const runtime = await engine();
       await onContainer(vm, (id) => runtime.stopContainer(id, undefined, signal));
     },
+    workloadsMissing: async (vms) => {
+      if (vms.length === 0) return [];
+      const { instanceId } = await ctx.store.read();
+      const present = new Set((await (await engine()).containers(instanceFilter(instanceId))).map((c) => c.id));
+      return vms.filter((vm) => !vm.containerId || !present.has(vm.containerId));
+    },
     remove: async (vm) => {
       if (vm.containerId) await (await engine()).removeContainer(vm.containerId);
     },

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { resolveEndpoint } from '../../docker/endpoints.js';
 import { expectedHostConfig, hardeningDrift, NODE_PIN, vmServiceSpec } from '../../docker/hardening.js';
-import { LABEL } from '../../docker/labels.js';
+import { instanceFilter, LABEL } from '../../docker/labels.js';
 import { DockerRuntime } from '../../docker/runtime.js';
 import { SwarmApi, type SwarmNode, type SwarmTask } from '../../docker/swarm.js';
 import { vmRef } from '../../domain/lookups.js';
@@ -61,11 +61,22 @@ async function checkNodes(ctx: Berth, cluster: Cluster, nodes: SwarmNode[], forc
 }
 
 /** Waits for the service's newest task to run: its container and node, or the reason Swarm gives. */
-async function runningTask(api: SwarmApi, service: string, ref: string): Promise<SwarmTask> {
+async function runningTask(api: SwarmApi, service: string, ref: string, earlier: Set<string> = new Set()): Promise<SwarmTask> {
   const end = Date.now() + TASK_DEADLINE_MS;
   const started = Date.now();
   for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
-    const tasks = (await api.tasks(service)).filter((t) => t.desiredState === 'running');
+    const fresh = (await api.tasks(service)).filter((t) => !earlier.has(t.id));
+    // A task of this attempt that failed is the answer: Swarm would retry it (on another node,
+    // making a home there each time) and only ever show the retry as pending.
+    const failed = fresh.find((t) => t.state === 'failed' || t.state === 'rejected');
+    if (failed) {
+      throw new BerthError(
+        'VM_TASK_FAILED',
+        `Swarm could not run VM ${ref} on its node: ${failed.err || failed.message || failed.state}.`,
+        'See berth node show and the node engine log.',
+      );
+    }
+    const tasks = fresh.filter((t) => t.desiredState === 'running');
     const task = tasks[0];
     if (task?.state === 'running' && task.containerId) return task;
     const why = task ? task.err || task.message : 'no task yet';
@@ -265,25 +276,32 @@ class VmServices {
       }
       return { containerId: task.containerId as string, node: task.nodeId };
     } catch (err) {
+      // Every node a task of it went to (Swarm may have tried several) made the home's volume there.
+      const tried = new Set((await api.tasks(name).catch(() => [])).map((t) => t.nodeId).filter(Boolean));
+      if (placed) tried.add(placed);
       await api.removeService(name).catch(() => undefined);
-      // A home volume the node made for this VM goes too, once the node has removed the container.
-      if (placed && freshHome) {
-        const runtime = await this.cluster.nodeEngine(placed).catch(() => null);
-        if (runtime) {
-          await containersGone(runtime, vm.home);
-          await withDeadline(NODE_DEADLINE_MS, 'remove the home volume', () =>
-            runtime.removeVolume(spec.HostConfig?.Mounts?.[0]?.Source as string),
-          ).catch(() => undefined);
-        }
-      }
+      // A home volume a node made for this VM goes too, once the node has removed the container.
+      if (freshHome) await Promise.all([...tried].map((node) => this.dropHomeVolume(node, vm, spec)));
       throw err;
     }
+  }
+
+  /** A fresh home's volume on a node that made it for a deploy that failed (a node that does not answer keeps it). */
+  private async dropHomeVolume(node: string, vm: Vm, spec: Docker.ContainerCreateOptions): Promise<void> {
+    const runtime = await this.cluster.reachableEngine(node).catch(() => null);
+    if (!runtime) return;
+    await containersGone(runtime, vm.home);
+    await withDeadline(NODE_DEADLINE_MS, 'remove the home volume', () =>
+      runtime.removeVolume(spec.HostConfig?.Mounts?.[0]?.Source as string),
+    ).catch(() => undefined);
   }
 
   /** Scales the VM's service to one (berth's rules in place on its node first); its new container, checked. */
   async start(vm: Vm, spec: Docker.ContainerCreateOptions): Promise<string> {
     const { api, nodeId: self } = await this.cluster.manager();
     const name = serviceOf(vm);
+    // Tasks of earlier runs (one that failed among them) are not this start's.
+    const earlier = new Set((await withDeadline(NODE_DEADLINE_MS, 'list the VM tasks', () => api.tasks(name))).map((t) => t.id));
     if (vm.node && vm.node !== self) {
       // Fail closed: a VM starts on a node only with berth's rules in place there.
       const nodes = await withDeadline(NODE_DEADLINE_MS, 'list the Swarm nodes', () => api.nodes());
@@ -298,7 +316,7 @@ class VmServices {
     await api.updateService(name, (s) => {
       s.Mode = { Replicated: { Replicas: 1 } };
     });
-    const task = await runningTask(api, name, vmRef(vm));
+    const task = await runningTask(api, name, vmRef(vm), earlier);
     const runtime = await reachable(await this.cluster.nodeEngine(task.nodeId), task.nodeId);
     const drift = await verifyHardening(runtime, task.containerId as string, spec.HostConfig ?? {});
     if (drift.length) {
@@ -311,6 +329,9 @@ class VmServices {
   async stop(vm: Vm): Promise<void> {
     const { api } = await this.cluster.manager();
     const name = serviceOf(vm);
+    // A node that does not answer cannot stop its task: the manager would show it running for as
+    // long as berth waited. NODE_DOWN within the node deadline, and nothing changed.
+    await this.cluster.reachableEngine(vm.node);
     await api.updateService(name, (s) => {
       s.Mode = { Replicated: { Replicas: 0 } };
     });
@@ -368,6 +389,16 @@ export function swarmBackend(ctx: Berth): VmBackend {
     },
     stop: (vm, signal) => (onNode(vm) ? ops.stop(vm) : local.stop(vm, signal)),
     remove: (vm) => (onNode(vm) ? ops.remove(vm) : local.remove(vm)),
+    workloadsMissing: async (vms) => {
+      const placed = vms.filter(onNode);
+      const gone = await local.workloadsMissing(vms.filter((vm) => !onNode(vm)));
+      if (placed.length === 0) return gone;
+      const { api } = await cluster.manager();
+      const { instanceId } = await ctx.store.read();
+      const services = await withDeadline(NODE_DEADLINE_MS * 2, 'list the VM services', () => api.services(instanceFilter(instanceId)));
+      const names = new Set(services.map((s) => s.name));
+      return [...gone, ...placed.filter((vm) => !names.has(serviceOf(vm)))];
+    },
     releaseHome: async (vm, home, options) => {
       const runtime = await cluster.reachableEngine(vm.node ?? home.node);
       await releaseHomeAt(ctx, runtime, home, options);

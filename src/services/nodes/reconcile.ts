@@ -79,9 +79,7 @@ export async function findDrift(ctx: Berth, runtime: DockerRuntime): Promise<Dri
   // On Swarm the engine here holds the containers of VMs made before swarm mode; Swarm's own task
   // containers (a stopped VM's last one among them) are its services', not orphans.
   const containers = (await runtime.containers(instanceFilter(state.instanceId))).filter((c) => !(swarm && c.labels[SWARM_TASK]));
-  const local = state.vms.filter((vm) => !(swarm && vm.node));
   const known = new Set(state.vms.map((vm) => vm.containerId).filter(Boolean));
-  const present = new Set(containers.map((c) => c.id));
   const orphans = containers.filter((c) => !known.has(c.id));
   // Only the orphans are inspected (for their hardening), a few at a time.
   const limit = pLimit(INSPECT_CONCURRENCY);
@@ -94,7 +92,8 @@ export async function findDrift(ctx: Berth, runtime: DockerRuntime): Promise<Dri
       vm: c.labels[LABEL.vm] ?? null,
       adoptable: adoptable(state, c, details[i] ?? null),
     })),
-    missing: local.filter((vm) => vm.phase === 'ready' && (!vm.containerId || !present.has(vm.containerId))).map(vmRef),
+    // Whose container (or, on Swarm, service) is gone: the backend knows where to look.
+    missing: (await (await ctx.backend()).workloadsMissing(state.vms.filter((vm) => vm.phase === 'ready'))).map(vmRef),
     stuck: state.vms.filter((vm) => vm.phase === 'creating').map(vmRef),
   };
 }
