@@ -25,7 +25,7 @@ export default class Doctor extends BerthCommand {
       `${keychain.inUse ? 'ok  ' : 'WARN'} keychain: ${keychain.inUse ? `in use (${keychain.detail})` : `not available (file fallback): ${keychain.detail}`}`,
     );
     this.log(
-      `${sshCrypto.native ? 'ok  ' : 'WARN'} ssh crypto: ${sshCrypto.native ? sshCrypto.detail : `${sshCrypto.detail} — see berth's README, Troubleshooting`}`,
+      `${sshCrypto.native ? 'ok  ' : 'WARN'} ssh crypto: ${sshCrypto.native ? sshCrypto.detail : `${sshCrypto.detail} — see berth's docs/troubleshooting.md`}`,
     );
     const web = report.web;
     if (web.warning) this.log(`WARN web apps: ${web.warning}`);

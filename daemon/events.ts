@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import { instanceFilter, LABEL } from '../src/docker/labels.js';
 import type { DockerRuntime } from '../src/docker/runtime.js';
 import type { Berth } from '../src/services/core/context.js';
+import { requireCluster } from '../src/services/engine/cluster.js';
 import { withDeadline } from '../src/services/engine/deadline.js';
-import { NODE_DEADLINE_MS, nodeEngine, reachable } from '../src/services/engine/engines.js';
+import { NODE_DEADLINE_MS, reachable } from '../src/services/engine/engines.js';
 import { recordVmEvent, takeOnTask } from '../src/services/vm/vm-events.js';
 import { reconcileObserved } from '../src/services/vm/vm-status.js';
 import type { Components } from './components.js';
@@ -81,7 +82,7 @@ export class EventsFollower {
     const node = this.node;
     let runtime: DockerRuntime;
     if (node) {
-      runtime = await reachable(await nodeEngine(this.ctx, node.id), node.hostname);
+      runtime = await reachable(await (await requireCluster(this.ctx)).nodeEngine(node.id), node.hostname);
     } else {
       runtime = await this.ctx.runtime();
       await runtime.version();

@@ -10,9 +10,10 @@ import { operatorWebLink, TicketBook } from '../src/services/access/web-links.js
 import { AgentRuns } from '../src/services/agents/agent-runs.js';
 import { daemonPaths } from '../src/services/control/daemon-control.js';
 import type { DaemonStatus, WebLink } from '../src/services/control/daemon-routes.js';
-import { type Berth, openBerth } from '../src/services/core/context.js';
+import type { Berth } from '../src/services/core/context.js';
 import { drainOutbox, outboxDir } from '../src/services/core/notice-spool.js';
 import { fanOut, type Notifier } from '../src/services/core/notify.js';
+import { openBerth } from '../src/services/engine/open.js';
 import { loadTelegramToken } from '../src/services/secrets/telegram-token.js';
 import { restoreHomes } from '../src/services/vm/homes.js';
 import { type ConfigValues, effectiveConfig } from '../src/values/config-keys.js';

@@ -1,8 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { instanceFilter } from '../src/docker/labels.js';
 import type { Berth } from '../src/services/core/context.js';
+import { clusterOf } from '../src/services/engine/cluster.js';
 import { withDeadline } from '../src/services/engine/deadline.js';
-import { engineMode, NODE_DEADLINE_MS } from '../src/services/engine/engines.js';
+import { NODE_DEADLINE_MS } from '../src/services/engine/engines.js';
 import { type NodeUsage, nodeUsage } from '../src/services/nodes/nodes.js';
 import { USER_STATUSES } from '../src/state/schema.js';
 
@@ -54,7 +55,7 @@ export function createMetrics(ctx: Berth): Metrics {
   let nodes: { at: number; value: Promise<Awaited<ReturnType<typeof nodeUsage>> | null> } | null = null;
   /** The nodes and their VMs (swarm mode; null in local mode or when the manager does not answer). */
   const swarm = async () => {
-    if (engineMode(await ctx.store.snapshot()) !== 'swarm') return null;
+    if (!(await clusterOf(ctx))) return null;
     // A reading on its way serves; a finished one for NODE_READING_MS after it finished.
     if (!nodes || Date.now() - nodes.at > NODE_READING_MS) {
       const entry = {
@@ -79,7 +80,7 @@ export function createMetrics(ctx: Berth): Metrics {
     async collect() {
       this.reset();
       const state = await ctx.store.read();
-      if (engineMode(state) === 'swarm') {
+      if (await clusterOf(ctx)) {
         // Every node's VMs, as `vm list` reads them (a node that does not answer: its VMs node-down).
         const usage = await swarm();
         if (!usage) for (const _ of state.vms) this.inc({ state: 'unknown' });

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Berth } from '../src/services/core/context.js';
+import { clusterOf, requireCluster } from '../src/services/engine/cluster.js';
 import { withDeadline } from '../src/services/engine/deadline.js';
-import { engineMode, NODE_DEADLINE_MS, swarmManager } from '../src/services/engine/engines.js';
+import { NODE_DEADLINE_MS } from '../src/services/engine/engines.js';
 import type { Components } from './components.js';
 import { EventsFollower } from './events.js';
 import type { Metrics } from './metrics.js';
@@ -61,7 +62,7 @@ export class NodeEvents {
 
   private async sync(): Promise<void> {
     const state = await this.ctx.store.read();
-    if (engineMode(state) !== 'swarm') {
+    if (!(await clusterOf(this.ctx))) {
       // Nothing to say on one engine, unless it was a Swarm a moment ago.
       if (this.swarm) this.components.set('nodes', 'disabled', 'config engine local');
       this.swarm = false;
@@ -69,7 +70,8 @@ export class NodeEvents {
       return;
     }
     this.swarm = true;
-    const { nodeId: self } = await withDeadline(NODE_DEADLINE_MS, 'answer as the Swarm manager', () => swarmManager(this.ctx));
+    const cluster = await requireCluster(this.ctx);
+    const { nodeId: self } = await withDeadline(NODE_DEADLINE_MS, 'answer as the Swarm manager', () => cluster.manager());
     const wanted = new Map(
       (state.nodes ?? []).filter((n) => n.endpoint && n.id !== self).map((n) => [n.id, { key: `${n.endpoint} ${n.tlsDir ?? ''}`, n }]),
     );

@@ -1,5 +1,6 @@
 // The generated references in docs/: the configuration keys (from CONFIG_KEYS, the one typed
-// table of them) and the commands (from the oclif manifest). `npm run docs` writes them; a test
+// table of them), the commands (from the oclif manifest) and the error codes (from the lists in
+// src/errors/). `npm run docs` writes them; a test
 // renders them again and fails when the committed files are stale.
 
 const cell = (text) => String(text).replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -77,6 +78,48 @@ export function commandsReference(manifest, bin = 'berth') {
     if (examples.length) lines.push('', '```sh', ...examples, '```');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** docs/errors.md from the error lists (`ERROR_AREAS`: [{title, file, codes: code → meaning}]). */
+export function errorsReference(areas) {
+  const lines = [
+    '# Error codes',
+    '',
+    '<!-- Generated from src/errors/*.ts by `npm run docs`; do not edit by hand. -->',
+    '',
+    'Every refusal berth makes carries a stable code, the same from every front-end, with a message',
+    '(what is wrong) and a hint (how to fix it):',
+    '',
+    '- the CLI prints the message and the hint on stderr; with `--json` the error is one JSON line on',
+    '  stderr, `{"error":{"code","message","hint"}}`. `BERTH_DEBUG=1` adds the stack trace;',
+    '- the bot replies with the message and the hint; the SSH gateway and the web terminal show them in the session;',
+    "- the daemon's control API answers `{code, message, hint}` with a 4xx status (400 bad input, 404",
+    '  nothing of that name, 409 refused as things are), which the CLI shows as its own errors.',
+    '',
+    '| exit code | meaning |',
+    '| --- | --- |',
+    '| 0 | success |',
+    '| 1 | the command could not be done (missing plan or user, plan in use, damaged state, Docker unreachable…) |',
+    '| 2 | usage error: unknown flag, missing argument, malformed value (`--ram lots`, a bad login…) |',
+    '',
+    'The codes, by area:',
+    '',
+  ];
+  for (const area of areas) lines.push(`- [${area.title}](#${headingAnchor(area.title)})`);
+  for (const area of areas) {
+    lines.push('', `## ${area.title}`, '', `Listed in \`src/errors/${area.file}\`.`, '', '| code | meaning |', '| --- | --- |');
+    for (const [code, meaning] of Object.entries(area.codes)) lines.push(`| \`${code}\` | ${cell(meaning)} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens. */
+export function headingAnchor(heading) {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 }
 
 const anchor = (bin, id) => `${bin}-${id.replaceAll(':', '-')}`.toLowerCase();

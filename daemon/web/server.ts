@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import ipaddr from 'ipaddr.js';
 import type pino from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { BerthError } from '../../src/errors.js';
+import { BerthError, type ErrorCode } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
 import { ownWebVm, webAccessWithdrawn } from '../../src/services/access/web-access.js';
 import { appAddress, type TicketBook, targetPath } from '../../src/services/access/web-links.js';
@@ -50,6 +50,9 @@ import {
   terminalPage,
 } from './pages.js';
 import { WebTerminals } from './terminal.js';
+
+/** What the landing page's and the app entry's posts are answered: a refusal with one of the listed codes, or where to go. */
+type WebAnswer = { code: ErrorCode; message: string; current?: string; next?: string } | { location: string };
 
 export interface WebServerOptions {
   ctx: Berth;
@@ -439,7 +442,7 @@ export class WebServer {
 
     // The landing page posts the ticket from its fragment: spent, it becomes a session cookie.
     app.post<{ Body: { ticket?: unknown; switch?: unknown } }>(LANDING_PATH, async (req, reply) => {
-      const json = (status: number, body: unknown) => reply.code(status).headers(securityHeaders()).send(body);
+      const json = (status: number, body: WebAnswer) => reply.code(status).headers(securityHeaders()).send(body);
       const source = this.source(req.raw);
       if (req.headers.origin !== this.origin) {
         metrics.refusals.inc({ reason: 'origin' });
@@ -533,7 +536,7 @@ export class WebServer {
       return pageReply(reply, appEntryPage(req.params.login, req.params.vm, found.port, found.origin, sameHostPath(req.query.to ?? '/')));
     });
     app.post<AppParams & { Body: { to?: unknown } }>('/apps/:login/:vm/:port', async (req, reply) => {
-      const json = (status: number, body: unknown) => reply.code(status).headers(securityHeaders()).send(body);
+      const json = (status: number, body: WebAnswer) => reply.code(status).headers(securityHeaders()).send(body);
       const source = this.source(req.raw);
       if (req.headers.origin !== this.origin) {
         metrics.refusals.inc({ reason: 'origin' });

@@ -1,6 +1,7 @@
 import { Command, Errors } from '@oclif/core';
-import { BerthError } from '../errors.js';
-import { type Berth, openBerth } from '../services/core/context.js';
+import { BerthError, type ErrorCode } from '../errors.js';
+import type { Berth } from '../services/core/context.js';
+import { openBerth } from '../services/engine/open.js';
 import type { StateStore } from '../state/store.js';
 
 /**
@@ -40,7 +41,7 @@ export abstract class BerthCommand extends Command {
     this.exit(exit);
   }
 
-  private describe(error: Error): { code: string; message: string; hint: string; exit: number } {
+  private describe(error: Error): { code: ErrorCode; message: string; hint: string; exit: number } {
     if (error instanceof BerthError) {
       return { code: error.code, message: error.message, hint: error.hint, exit: error.usage ? 2 : 1 };
     }

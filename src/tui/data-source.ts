@@ -1,13 +1,13 @@
 import { Writable } from 'node:stream';
 import { usersOnPlan, vmRef } from '../domain/lookups.js';
 import { resourcesFor } from '../domain/policies.js';
-import { BerthError } from '../errors.js';
+import { BerthError, type ErrorCode } from '../errors.js';
 import { daemonStatus } from '../services/control/daemon-control.js';
 import type { DaemonStatus } from '../services/control/daemon-routes.js';
 import { sessionCounts } from '../services/control/ssh-sessions.js';
 import type { Berth } from '../services/core/context.js';
+import { clusterOf, requireCluster } from '../services/engine/cluster.js';
 import { withDeadline } from '../services/engine/deadline.js';
-import { engineMode, swarmManager } from '../services/engine/engines.js';
 import { type EngineHost, engineHost, type HostSummary, hostSummary } from '../services/engine/host.js';
 import { watchEngine } from '../services/nodes/engine-watch.js';
 import { enterMaintenance, leaveMaintenance, type MaintenanceStatus, maintenanceStatus } from '../services/nodes/maintenance.js';
@@ -94,7 +94,8 @@ export interface Snapshot {
 
 /**
  * Where the TUI reads from and acts through. The real one calls berth's services;
- * component tests hand the app a fake one.
+ * component tests hand the app a fake one. Its reads are bounded by its own deadlines (and the
+ * services'): the app's hooks wait for each read without deadlines of their own.
  */
 export interface DataSource {
   /** What the screens show, from calls whose cost does not grow per VM (the state file, one container list). */
@@ -120,7 +121,7 @@ export interface DataSource {
   /** `onProgress` hears how far the stops are (`120/500`). */
   maintenanceOn(onProgress?: (text: string) => void): Promise<string>;
   maintenanceOff(onProgress?: (text: string) => void): Promise<string>;
-  /** Follows a VM's logs (the last `tail` lines, then new ones); returns how to stop. */
+  /** Follows a VM's logs (the last `tail` lines, then new ones); returns how to stop. Its opening has a deadline. */
   followLogs(ref: string, tail: number, onText: (text: string) => void, onEnd: (error?: Error) => void): Promise<() => void>;
   /** Lets go of what it holds (stats streams). */
   close?(): void;
@@ -134,9 +135,11 @@ const ENGINE_HOST_MS = 30_000;
 const ENGINE_WAIT_MS = 500;
 /** Longest a read of live numbers may take; past it the next one is asked. */
 const LIVE_STATS_MS = 10_000;
+/** Longest the opening of a VM's logs may take; past it the logs pane says so (and can be opened again). */
+const OPEN_LOGS_MS = 10_000;
 
 const why = (what: string, err: unknown) => `${what}: ${(err as Error).message.split('\n')[0]}`;
-const UNREACHABLE = new Set(['DOCKER_UNREACHABLE', 'DOCKER_DENIED', 'INVALID_DOCKER_HOST']);
+const UNREACHABLE = new Set<ErrorCode>(['DOCKER_UNREACHABLE', 'DOCKER_DENIED', 'INVALID_DOCKER_HOST']);
 const unreachable = (err: unknown) => err instanceof BerthError && UNREACHABLE.has(err.code);
 
 /** `ctx` whose state is read once, at the first read, for all that asks it (one snapshot's parts). */
@@ -172,8 +175,8 @@ export function berthDataSource(ctx: Berth): DataSource {
   // The nodes and whether each one's engine answers (a deadline each): read every NODES_MS, never holding a refresh up for long.
   let nodesRead: { at: number; value: Promise<NodeView[]> } | null = null;
   let nodesKnown: NodeView[] | null = null;
-  const nodesNow = async (state: State): Promise<NodeView[] | null> => {
-    if (engineMode(state) !== 'swarm') return null;
+  const nodesNow = async (): Promise<NodeView[] | null> => {
+    if (!(await clusterOf(ctx))) return null;
     if (!nodesRead || Date.now() - nodesRead.at > NODES_MS) {
       const value = listNodes(ctx, { check: true });
       nodesRead = { at: Date.now(), value };
@@ -240,7 +243,7 @@ export function berthDataSource(ctx: Berth): DataSource {
         plans: planRows(state),
         events: [],
         // The Nodes tab from the first screen on (its rows come with the first snapshot).
-        nodes: engineMode(state) === 'swarm' ? [] : null,
+        nodes: (await clusterOf(view)) ? [] : null,
         problems: [],
       };
     },
@@ -281,10 +284,10 @@ export function berthDataSource(ctx: Berth): DataSource {
         latestVmEvents(view),
       ]);
       const runs = sessions?.agent ?? null;
-      const nodes = await nodesNow(state).catch(soft('Swarm nodes', []));
+      const nodes = await nodesNow().catch(soft('Swarm nodes', []));
       // A VM without a node (made before swarm mode) is on the manager's engine.
       const self = nodes
-        ? await swarmManager(ctx).then(
+        ? await (await requireCluster(ctx)).manager().then(
             (m) => m.nodeId,
             () => undefined,
           )
@@ -365,7 +368,7 @@ export function berthDataSource(ctx: Berth): DataSource {
       return `maintenance off; started ${result.changed.length} VM(s)${result.failed.length ? `, ${result.failed.length} failed` : ''}`;
     },
     async followLogs(ref, tail, onText, onEnd) {
-      const { stream, demux } = await vmLogs(ctx, ref, { follow: true, tail });
+      const { stream, demux } = await withDeadline(OPEN_LOGS_MS, `open the logs of ${ref}`, () => vmLogs(ctx, ref, { follow: true, tail }));
       const sink = new Writable({
         write(chunk, _encoding, done) {
           onText(String(chunk));

@@ -4,7 +4,7 @@ import type { HostSummary } from '../services/engine/host.js';
 import type { MaintenanceStatus } from '../services/nodes/maintenance.js';
 import { Tint } from './colour.js';
 import type { EngineReach } from './data-source.js';
-import { shortSize, shortTime } from './format.js';
+import { capacityText, componentsText, hostLineText, maintenanceBanner } from './header-text.js';
 
 export interface HeaderProps {
   host: HostSummary | null;
@@ -14,37 +14,29 @@ export interface HeaderProps {
   maintenance: MaintenanceStatus | null;
 }
 
-const componentMark = (state: string) => (state === 'running' ? '✓' : state === 'disabled' ? '–' : state === 'starting' ? '…' : '✗');
-
-/** Host, engine, daemon and capacity on top; a banner while maintenance is on. */
+/** Host, engine, daemon and capacity on top; a banner while maintenance is on (the words: header-text.ts). */
 export function Header({ host, engine, daemon, maintenance }: HeaderProps) {
-  const version = host?.engineVersion ?? (engine === 'down' ? 'unreachable' : engine === 'up' ? '?' : '…');
+  const banner = maintenanceBanner(maintenance);
   return (
     <Box flexDirection="column">
       <Text wrap="truncate">
         <Tint color="cyan" bold>
           berth
         </Tint>
-        {` ${host?.name ?? '?'} · Docker ${version} · daemon `}
+        {hostLineText(host, engine)}
         {daemon?.running ? (
           <>
             <Tint color="green">running</Tint>
-            {` ${daemon.components.map((c) => `${c.name} ${componentMark(c.state)}`).join(' ')}`}
+            {componentsText(daemon)}
           </>
         ) : (
           <Tint color="yellow">not running</Tint>
         )}
       </Text>
-      <Text wrap="truncate">
-        {host
-          ? `Reserved by ${host.reserved.vms} running VM(s): CPU ${host.reserved.cpus}/${host.cpus} · RAM ${shortSize(host.reserved.memoryBytes)}/${shortSize(host.memoryBytes)} (plan limits, not live use)`
-          : engine === 'down'
-            ? 'host capacity unknown (no Docker engine answers)'
-            : 'host capacity: asking the engine…'}
-      </Text>
-      {maintenance?.on ? (
+      <Text wrap="truncate">{capacityText(host, engine)}</Text>
+      {banner ? (
         <Tint color="white" backgroundColor="red" bold wrap="truncate">
-          {` MAINTENANCE${maintenance.reason ? `: ${maintenance.reason}` : ''}${maintenance.until ? ` until ${shortTime(maintenance.until)}` : ''} — VMs cannot be started `}
+          {banner}
         </Tint>
       ) : null}
     </Box>

@@ -220,7 +220,7 @@ export function chainNames(instanceId: string): { input: string; forward: string
  * Cloud metadata and platform services: refused from VMs whatever the configuration
  * (block-private off, an egress or private-allow entry that covers them). Only DNS to the
  * host's own resolvers (port 53, e.g. Azure's 168.63.129.16 or GCP's 169.254.169.254) comes
- * before them. README's security model names each.
+ * before them. The security model (docs/security.md) names each.
  */
 export const PLATFORM_RANGES: Record<Family, ReadonlyArray<{ cidr: string; whose: string }>> = {
   4: [

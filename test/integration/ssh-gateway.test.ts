@@ -420,7 +420,7 @@ describe('who gets in', () => {
     } finally {
       await run(['config', 'unset', 'ssh.autocreate']);
     }
-    const { openBerth } = await import('../../src/services/core/context.js');
+    const { openBerth } = await import('../../src/services/engine/open.js');
     const { sshConnectInfo } = await import('../../src/services/access/ssh-access.js');
     await run(['config', 'set', 'ssh.public-host', 'dev.example.com']);
     try {

@@ -6,8 +6,8 @@ import type Docker from 'dockerode';
 import { execa } from 'execa';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBerth } from '../../src/services/core/context.js';
 import type { Notice } from '../../src/services/core/notify.js';
+import { openBerth } from '../../src/services/engine/open.js';
 import { vmLiveStats } from '../../src/services/vm/vm-live-stats.js';
 import { enforcePolicies } from '../../src/services/vm/vm-policies.js';
 import { NodeViewSchema } from '../../src/views/node-view.js';
@@ -80,7 +80,7 @@ beforeAll(async () => {
   ]);
   await ok(['plan', 'add', 'wide', '--ram', `${Math.floor((memory * 0.6) / 2 ** 20)}m`, '--cpu', '0.5', '--disk', '0', '--rootfs', '0']);
   for (let i = 1; i < 3; i++) await ok(['node', 'engine', cluster.hostnames[i] as string, (cluster.nodes[i] as NetnsEngine).host]);
-  // What an operator may do (README): each node's config network made beforehand, with addresses of its own.
+  // What an operator may do (docs/swarm.md): each node's config network made beforehand, with addresses of its own.
   for (const [i, node] of cluster.nodes.entries()) {
     await node.docker.createNetwork({
       Name: 'berth-vms-config',

@@ -65,6 +65,12 @@ describe('berth tui in a real terminal, against the engine', () => {
     // A resize is followed: at 80 columns fewer key hints fit than at 120.
     await tmux('send-keys', '-t', session, '1');
     await shows((s) => lineOf(s, '[1 VMs]').includes('l logs'), 'more key hints at 120 columns');
+    // The logs pane of the running VM opens on its followed logs (the engine's stream, opened within its deadline); Esc closes it.
+    await tmux('send-keys', '-t', session, 'k', 'l');
+    shown = await shows((s) => s.includes(`logs ${first}/main `), 'the logs pane');
+    expect(lineOf(shown, `logs ${first}/main `)).toContain('(following; l or Esc closes)');
+    await tmux('send-keys', '-t', session, 'Escape');
+    await shows((s) => !s.includes(`logs ${first}/main `), 'the logs pane closed');
     await tmux('resize-window', '-t', session, '-x', '80', '-y', '24');
     shown = await shows((s) => !lineOf(s, '[1 VMs]').includes('l logs') && lineOf(s, '[1 VMs]').endsWith('…'), 'the 80-column layout');
     for (const line of shown.split('\n')) expect(line.length).toBeLessThanOrEqual(80);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Actor, loginActor, OPERATOR } from '../../src/domain/actor.js';
 import type { BerthError } from '../../src/errors.js';
-import { openBerth } from '../../src/services/core/context.js';
+import { openBerth } from '../../src/services/engine/open.js';
 import { latestVmEvents } from '../../src/services/vm/vm-event-log.js';
 import { execInVm } from '../../src/services/vm/vm-exec.js';
 import { createVm, destroyVm, startVm, stopVm } from '../../src/services/vm/vms.js';

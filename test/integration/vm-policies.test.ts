@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBerth } from '../../src/services/core/context.js';
 import type { Notice } from '../../src/services/core/notify.js';
+import { openBerth } from '../../src/services/engine/open.js';
 import { enforcePolicies } from '../../src/services/vm/vm-policies.js';
 import { berth, berthJson } from '../helpers/cli.js';
 import { docker, findVmContainer, homeVolume, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';

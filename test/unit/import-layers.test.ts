@@ -5,7 +5,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The picture of imports a newcomer is told (README "Layout", STYLE.md): front-ends → services →
+ * The picture of imports a newcomer is told (docs/development.md "Layout", STYLE.md): front-ends → services →
  * domain → state → values, read here from the import statements of every .ts/.tsx file.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,6 +28,7 @@ const ROWS: string[][] = [
   ['src/state'],
   ['src/values'],
   ['src/errors.ts', 'src/home.ts', 'src/package-root.ts'],
+  ['src/errors'],
 ];
 
 /** Layers only some front-ends may use, whatever their row. */
@@ -160,6 +161,28 @@ function pathAround(graph: Map<string, string[]>, component: Set<string>, start:
   return [...component].join(', ');
 }
 
+/**
+ * Which engine berth runs VMs on is known in one place, the engine port's folder: elsewhere no code
+ * reads the `engine` setting, compares a mode, or reaches past the port to one backend.
+ */
+const ENGINE_FOLDER = 'src/services/engine/';
+const ASKS_WHICH_ENGINE =
+  /\bengineMode\b|\bcfg\.engine\b|\bconfig\)?\.engine\b\s*[!=]==|\.engine\s*[!=]==\s*'(swarm|local)'|\['engine'\]|\bbackend\.mode\b/;
+const BACKENDS = ['src/services/engine/local-backend.ts', 'src/services/engine/swarm-backend.ts'];
+
+function engineQuestions(graph: Map<string, string[]>): string[] {
+  const found: string[] = [];
+  for (const [file, targets] of graph) {
+    if (file.startsWith(ENGINE_FOLDER) || file === 'src/values/config-keys.ts') continue;
+    const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (ASKS_WHICH_ENGINE.test(line)) found.push(`${file}:${i + 1}: ${line.trim()}`);
+    });
+    for (const backend of BACKENDS) if (targets.includes(backend)) found.push(`${file} imports ${backend} (use ctx.backend())`);
+  }
+  return found;
+}
+
 describe('the import graph of src/, commands/ and daemon/', () => {
   const { graph, unresolved } = importGraph();
 
@@ -175,6 +198,11 @@ describe('the import graph of src/, commands/ and daemon/', () => {
 
   it('points one way: front-ends → services → domain → state → values; src/cli and src/tui only for commands/', () => {
     expect(layerViolations(graph)).toEqual([]);
+  });
+
+  it('asks which engine berth is on only in the engine port (src/services/engine/)', () => {
+    expect(ASKS_WHICH_ENGINE.test("if (effectiveConfig(state.config).engine === 'swarm')")).toBe(true);
+    expect(engineQuestions(graph)).toEqual([]);
   });
 
   it('knows every layer it finds', () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Berth, openBerth } from '../../src/services/core/context.js';
+import type { Berth } from '../../src/services/core/context.js';
+import { openBerth } from '../../src/services/engine/open.js';
 import { addSchedule, maintenanceTick, nextDue, removeSchedule } from '../../src/services/nodes/maintenance.js';
 import { initHome } from '../../src/services/setup/init.js';
 import { tempHome } from '../helpers/cli.js';

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JS, shared with scripts/docs.js
-import { commandsReference, configReference } from '../../scripts/reference-docs.js';
+import { commandsReference, configReference, errorsReference } from '../../scripts/reference-docs.js';
+import { ERROR_AREAS } from '../../src/errors/areas.js';
 import { CONFIG_KEYS } from '../../src/values/config-keys.js';
 import { ROOT } from '../helpers/cli.js';
 
@@ -22,5 +23,14 @@ describe('the generated references in docs/', () => {
     const text = await committed('commands.md');
     expect(text, 'docs/commands.md is stale: run npm run docs').toBe(commandsReference(manifest));
     expect(Object.keys(manifest.commands).length).toBeGreaterThan(50);
+  });
+
+  it('docs/errors.md holds every error code with its meaning, area by area, as src/errors/ lists them', async () => {
+    const text = await committed('errors.md');
+    expect(text, 'docs/errors.md is stale: run npm run docs').toBe(errorsReference(ERROR_AREAS));
+    for (const area of ERROR_AREAS) {
+      expect(text).toContain(`## ${area.title}`);
+      for (const code of Object.keys(area.codes)) expect(text).toContain(`| \`${code}\` |`);
+    }
   });
 });

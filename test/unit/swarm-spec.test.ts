@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type HardeningReading, hardeningDrift, vmContainerSpec, vmServiceSpec } from '../../src/docker/hardening.js';
-import type { Berth } from '../../src/services/core/context.js';
-import { defaultsMissing, swarmBackend } from '../../src/services/engine/engines.js';
+import { defaultsMissing } from '../../src/services/engine/engines.js';
+import { checkSwarmResources } from '../../src/services/engine/swarm-backend.js';
 import type { Resources } from '../../src/state/schema.js';
 
 const resources: Resources = { cpu: 0.5, memoryBytes: 512 * 2 ** 20, pids: 256, gpu: 0, sudo: false, diskBytes: 0, rootfsBytes: 0 };
@@ -93,13 +93,12 @@ describe('a VM as a Swarm service', () => {
   });
 
   it('plans Swarm cannot serve are refused with the reason; node defaults say what is missing', () => {
-    const backend = swarmBackend({} as Berth);
-    expect(() => backend.checkResources(resources)).not.toThrow();
-    expect(() => backend.checkResources({ ...resources, sudo: true })).toThrow(/sudo/);
-    expect(() => backend.checkResources({ ...resources, gpu: 2 })).not.toThrow();
-    expect(() => backend.checkResources({ ...resources, gpu: 'all' })).toThrow(/all GPUs/);
-    expect(() => backend.checkResources({ ...resources, diskBytes: 2 ** 30 })).toThrow(/home quota/);
-    expect(() => backend.checkResources({ ...resources, rootfsBytes: 2 ** 30 })).toThrow(/outside its home/);
+    expect(() => checkSwarmResources(resources)).not.toThrow();
+    expect(() => checkSwarmResources({ ...resources, sudo: true })).toThrow(/sudo/);
+    expect(() => checkSwarmResources({ ...resources, gpu: 2 })).not.toThrow();
+    expect(() => checkSwarmResources({ ...resources, gpu: 'all' })).toThrow(/all GPUs/);
+    expect(() => checkSwarmResources({ ...resources, diskBytes: 2 ** 30 })).toThrow(/home quota/);
+    expect(() => checkSwarmResources({ ...resources, rootfsBytes: 2 ** 30 })).toThrow(/outside its home/);
     const checked = { noNewPrivileges: false, seccomp: true, apparmor: null, checkedAt: '' };
     expect(defaultsMissing(checked)).toEqual(['"no-new-privileges": true in /etc/docker/daemon.json']);
     expect(defaultsMissing(undefined)).toEqual(['its daemon defaults were not checked yet']);

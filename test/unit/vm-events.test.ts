@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Berth } from '../../src/services/core/context.js';
 import type { Notice } from '../../src/services/core/notify.js';
+import { localBackend } from '../../src/services/engine/local-backend.js';
 import { allowUser } from '../../src/services/people/users.js';
 import { initHome } from '../../src/services/setup/init.js';
 import { recordVmEvent } from '../../src/services/vm/vm-events.js';
@@ -39,7 +41,13 @@ beforeEach(async () => {
     state.vms.push(structuredClone(vm));
   });
   sent = [];
-  ctx = { store, runtime: () => Promise.reject(new Error('no engine here')), notifier: { send: async (n) => void sent.push(n) } };
+  const made: Berth = {
+    store,
+    runtime: () => Promise.reject(new Error('no engine here')),
+    backend: async () => localBackend(made),
+    notifier: { send: async (n) => void sent.push(n) },
+  };
+  ctx = made;
 });
 afterEach(() => cleanup());
 

@@ -11,7 +11,6 @@ import type { State, User, Vm } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import { listenParts } from '../../values/listen-address.js';
 import type { Berth } from '../core/context.js';
-import { backendFor } from '../engine/engines.js';
 import { createVm, startVm } from '../vm/vms.js';
 import { hostKeyFingerprint } from './ssh-host-key.js';
 import { type VmRoute, vmRoute } from './vm-dial.js';
@@ -160,7 +159,7 @@ export async function vmHelperOf(ctx: Berth, vm: Vm): Promise<string | null> {
 
 /** A VM's container as its node's engine has it (on Swarm the one its service runs now); null when there is none. */
 async function inspectOnNode(ctx: Berth, vm: Vm) {
-  const backend = await backendFor(ctx, vm);
+  const backend = await ctx.backend();
   const id = await backend.containerOf(vm);
   return id ? (await backend.engineOf(vm)).inspectContainer(id) : null;
 }

@@ -8,7 +8,7 @@ import type { State, Vm } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import type { Berth } from '../core/context.js';
 import { withDeadline } from '../engine/deadline.js';
-import { engineMode, NODE_DEADLINE_MS, swarmManager } from '../engine/engines.js';
+import { NODE_DEADLINE_MS } from '../engine/engines.js';
 import { execInVm } from '../vm/vm-exec.js';
 
 /** How a port in a VM is reached from here. */
@@ -21,7 +21,7 @@ export type VmRoute = { via: 'address'; address: string } | { via: 'exec' };
  */
 export async function vmRoute(ctx: Berth, state: State, vm: Vm): Promise<VmRoute | null> {
   if (!vm.containerId || vm.phase !== 'ready') return null;
-  if (engineMode(state) === 'swarm' && vm.node && vm.node !== (await swarmManager(ctx)).nodeId) return { via: 'exec' };
+  if (!(await (await ctx.backend()).isHere(vm))) return { via: 'exec' };
   const address = await (await ctx.runtime()).containerAddress(vm.containerId, effectiveConfig(state.config)['docker.network']);
   return address ? { via: 'address', address } : null;
 }

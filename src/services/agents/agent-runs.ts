@@ -12,7 +12,6 @@ import { effectiveConfig } from '../../values/config-keys.js';
 import { printable } from '../../values/names.js';
 import type { Berth } from '../core/context.js';
 import { withDeadline } from '../engine/deadline.js';
-import { backendFor } from '../engine/engines.js';
 import { revealUserSecret } from '../secrets/user-secrets.js';
 import { execInVm, killTaggedProcesses, SESSION_ENV, signalExecSession } from '../vm/vm-exec.js';
 import { startVm } from '../vm/vms.js';
@@ -233,7 +232,7 @@ export class AgentRuns {
       throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} is still being created.`, 'Try again in a moment.');
     }
     // The engine of the VM's node (on Swarm the manager's engine does not hold a worker's container).
-    const backend = await backendFor(this.ctx, vm);
+    const backend = await this.ctx.backend();
     const runtime = await backend.engineOf(vm);
     const details = await runtime.inspectContainer((await backend.containerOf(vm)) ?? vm.containerId);
     const agents = vmAgents(details?.labels);

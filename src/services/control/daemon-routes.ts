@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BerthError, invalidInput } from '../../errors.js';
+import { BerthError, type ErrorCode, invalidInput } from '../../errors.js';
 
 /**
  * The daemon's control API (`$BERTH_HOME/berth.sock`), as both sides see it: daemon/api.ts
@@ -160,7 +160,10 @@ export function errorFromAnswer(status: number, body: string): BerthError | null
     return null;
   }
   const parsed = ErrorJson.safeParse(json);
-  return parsed.success ? new BerthError(parsed.data.code, parsed.data.message, parsed.data.hint, status === 400) : null;
+  if (!parsed.success) return null;
+  // The code the daemon threw, passed on as it is: a daemon of another berth version may know codes this one does not.
+  const code = parsed.data.code as ErrorCode;
+  return new BerthError(code, parsed.data.message, parsed.data.hint, status === 400);
 }
 
 /** A request the daemon refuses before any handler runs (`asked`: `POST /ssh/revalidate`): what was wrong with it. */

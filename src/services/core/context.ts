@@ -1,28 +1,19 @@
-import { DockerRuntime } from '../../docker/runtime.js';
-import { berthHome } from '../../home.js';
-import { StateStore } from '../../state/store.js';
-import { effectiveConfig } from '../../values/config-keys.js';
-import { spoolNotifier } from './notice-spool.js';
+import type { DockerRuntime } from '../../docker/runtime.js';
+import type { StateStore } from '../../state/store.js';
 import type { Notifier } from './notify.js';
+import type { VmBackend } from './vm-backend.js';
 
-/** What every service works with: the state, and the Docker engine (connected on first use). */
+/**
+ * What every service works with: the state, the Docker engine berth talks to (connected on first
+ * use), the backend that runs VMs on it (chosen once, from the config), and where notices go.
+ * Made by `openBerth` (src/services/engine/open.ts), the one place that picks the backend.
+ */
 export interface Berth {
   store: StateStore;
+  /** The engine at `docker.host`: this host's, or the Swarm manager's. */
   runtime(): Promise<DockerRuntime>;
+  /** The port every VM operation goes through. */
+  backend(): Promise<VmBackend>;
   /** Where notices to users go (the daemon plugs in its channels). */
   notifier: Notifier;
-}
-
-/** Without a notifier (the CLI), notices wait in the outbox for the daemon to deliver. */
-export function openBerth(home: string = berthHome(), notifier?: Notifier): Berth {
-  const store = new StateStore(home);
-  let runtime: Promise<DockerRuntime> | undefined;
-  return {
-    store,
-    notifier: notifier ?? spoolNotifier(home),
-    runtime: () => {
-      runtime ??= store.read().then((state) => DockerRuntime.open(effectiveConfig(state.config)['docker.host']));
-      return runtime;
-    },
-  };
 }

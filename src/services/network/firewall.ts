@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { LABEL } from '../../docker/labels.js';
 import { configNetworkName, type DockerRuntime } from '../../docker/runtime.js';
-import { SwarmApi, type SwarmNode } from '../../docker/swarm.js';
+import type { SwarmNode } from '../../docker/swarm.js';
 import { BerthError } from '../../errors.js';
 import {
   FIREWALL_TOOLS,
@@ -202,7 +202,7 @@ export function nodeSite(
     );
   const saved = (all: Map<string, Section>, part: 'v4' | 'v6', family: 4 | 6) => {
     const section = all.get(part);
-    if (!section || section.rc !== 0) throw failure(section, FIREWALL_TOOLS[family].save);
+    if (section?.rc !== 0) throw failure(section, FIREWALL_TOOLS[family].save);
     return section.out;
   };
   return {
@@ -292,13 +292,12 @@ function check(list: FamilyPlan[], tables: Tables): { state: 'ok' | 'missing' | 
   return { state, problems };
 }
 
-/** On Swarm, every node's address: a VM reaches none of their host services. Empty in local mode. */
-async function swarmAddresses(cfg: ConfigValues, runtime: DockerRuntime, state: State): Promise<string[]> {
-  if (cfg.engine !== 'swarm') return [];
-  return nodeAddresses(await new SwarmApi(runtime).nodes(), endpointsOf(state));
-}
-
 const endpointsOf = (state: State) => (state.nodes ?? []).map((n) => n.endpoint).filter(Boolean);
+
+/** The other hosts VMs run on (a Swarm's nodes): a VM reaches none of their host services. None with one engine. */
+async function peerAddresses(ctx: Berth, runtime: DockerRuntime, state: State): Promise<string[]> {
+  return (await ctx.backend()).peerAddresses(runtime, state);
+}
 
 /**
  * The addresses the nodes joined with (one that reads 0.0.0.0 is not kept), and the hosts of the
@@ -329,14 +328,14 @@ export async function ensureFirewall(ctx: Berth, runtime?: DockerRuntime): Promi
   const name = cfg['docker.network'];
   let network = await engine.network(name);
   if (!network) {
-    await engine.ensureNetwork(name, { [LABEL.managed]: 'true' }, cfg.engine === 'swarm' ? 'swarm' : 'local');
+    await engine.ensureNetwork(name, { [LABEL.managed]: 'true' }, (await ctx.backend()).networkScope);
     network = await engine.network(name);
   }
   if (!network) throw new BerthError('NETWORK_MISSING', `The Docker network ${name} could not be made.`, 'Run berth doctor.');
   return ensureAt(ctx, cfg, state.instanceId, {
     site: hostSite,
     bridge: network.bridge,
-    refused: await swarmAddresses(cfg, engine, state),
+    refused: await peerAddresses(ctx, engine, state),
   });
 }
 
@@ -479,7 +478,7 @@ export async function firewallStatus(ctx: Berth): Promise<FirewallReport> {
   return statusAt(cfg, state.instanceId, {
     site: hostSite,
     bridge: network.bridge,
-    refused: await swarmAddresses(cfg, runtime, state),
+    refused: await peerAddresses(ctx, runtime, state),
   });
 }
 

@@ -5,11 +5,10 @@ import { maintenanceWindow } from '../../domain/maintenance-window.js';
 import { BerthError, invalidInput } from '../../errors.js';
 import { MAINTENANCE_OFF } from '../../state/migrations.js';
 import type { Maintenance, Schedule, State } from '../../state/schema.js';
-import { effectiveConfig } from '../../values/config-keys.js';
 import { formatDuration, parseDuration, utcMinute } from '../../values/durations.js';
 import { printable } from '../../values/names.js';
 import type { Berth } from '../core/context.js';
-import { type BulkFailure, type BulkProgress, bulkConcurrency, ENGINE_STEP, inParallel, startVms, stopOne } from '../vm/vm-bulk.js';
+import { type BulkFailure, type BulkProgress, bulkConcurrency, ENGINE_STEP, inParallel, startVms } from '../vm/vm-bulk.js';
 import { logVmEvent } from '../vm/vm-event-log.js';
 
 export interface MaintenanceResult {
@@ -48,15 +47,13 @@ export async function enterMaintenance(
     return running.map((vm) => ({ ...vm }));
   });
   if (!claimed) return { maintenance: (await ctx.store.read()).maintenance, changed: [], failed: [] };
-  const runtime = await ctx.runtime();
+  const backend = await ctx.backend();
   // `bulk.concurrency` stops at a time; one that fails is told, the others go on.
-  const swarm = effectiveConfig((await ctx.store.read()).config).engine === 'swarm';
-  const outcome = await inParallel(
-    claimed,
-    vmRef,
-    (vm, signal) => stopOne(ctx, vm, swarm && Boolean(vm.node), () => runtime.stopContainer(vm.containerId as string, undefined, signal)),
-    { concurrency: await bulkConcurrency(ctx), onProgress: options.onProgress, deadline: ENGINE_STEP.stop },
-  );
+  const outcome = await inParallel(claimed, vmRef, (vm, signal) => backend.stop(vm, signal), {
+    concurrency: await bulkConcurrency(ctx),
+    onProgress: options.onProgress,
+    deadline: ENGINE_STEP.stop,
+  });
   const stopped = new Set(outcome.done.map(vmRef));
   const failed = outcome.failed.map((f) => f.failure);
   const failedRefs = new Set(failed.map((f) => f.vm));

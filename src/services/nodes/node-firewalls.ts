@@ -1,11 +1,13 @@
+import type { DockerRuntime } from '../../docker/runtime.js';
 import type { SwarmNode } from '../../docker/swarm.js';
 import { OPERATOR } from '../../domain/actor.js';
 import { vmRef } from '../../domain/lookups.js';
 import { BerthError } from '../../errors.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import type { Berth } from '../core/context.js';
+import { clusterOf, requireCluster } from '../engine/cluster.js';
 import { withDeadline } from '../engine/deadline.js';
-import { NODE_DEADLINE_MS, NODE_FIREWALL_MS, nodeEngine, reachable, swarmManager } from '../engine/engines.js';
+import { NODE_DEADLINE_MS, NODE_FIREWALL_MS, reachable } from '../engine/engines.js';
 import {
   ensureFirewall,
   ensureNodeFirewall,
@@ -25,10 +27,9 @@ export interface FirewallOverview extends FirewallReport {
 
 /** The Swarm nodes other than the manager, or none in local mode (or when the firewall is off). */
 async function otherNodes(ctx: Berth): Promise<{ nodes: SwarmNode[]; others: SwarmNode[] }> {
-  const state = await ctx.store.read();
-  const cfg = effectiveConfig(state.config);
-  if (cfg.engine !== 'swarm') return { nodes: [], others: [] };
-  const { api, nodeId: self } = await swarmManager(ctx);
+  const cluster = await clusterOf(ctx);
+  if (!cluster) return { nodes: [], others: [] };
+  const { api, nodeId: self } = await cluster.manager();
   const nodes = await withDeadline(NODE_DEADLINE_MS, 'list the Swarm nodes', () => api.nodes());
   return { nodes, others: nodes.filter((n) => n.id !== self) };
 }
@@ -53,7 +54,7 @@ async function onNodes(
   ctx: Berth,
   base: FirewallReport,
   what: string,
-  run: (runtime: Awaited<ReturnType<typeof nodeEngine>>, node: SwarmNode, nodes: SwarmNode[]) => Promise<FirewallReport>,
+  run: (runtime: DockerRuntime, node: SwarmNode, nodes: SwarmNode[]) => Promise<FirewallReport>,
 ): Promise<FirewallReport[] | undefined> {
   if (base.state === 'off') return undefined;
   const { nodes, others } = await otherNodes(ctx);
@@ -61,7 +62,7 @@ async function onNodes(
   return Promise.all(
     others.map((node) =>
       withDeadline(NODE_FIREWALL_MS, `${what} on node ${node.hostname}`, async () =>
-        run(await reachable(await nodeEngine(ctx, node.id), node.hostname), node, nodes),
+        run(await reachable(await (await requireCluster(ctx)).nodeEngine(node.id), node.hostname), node, nodes),
       ).then(
         (r) => ({ ...r, nodeId: node.id }),
         (err: unknown) => failed(base, node, err),
@@ -92,7 +93,7 @@ export async function removeFirewalls(ctx: Berth): Promise<{ removed: string[]; 
   await Promise.all(
     others.map((node) =>
       withDeadline(NODE_FIREWALL_MS, `remove the firewall rules on node ${node.hostname}`, async () =>
-        removeNodeFirewall(ctx, await reachable(await nodeEngine(ctx, node.id), node.hostname), node),
+        removeNodeFirewall(ctx, await reachable(await (await requireCluster(ctx)).nodeEngine(node.id), node.hostname), node),
       ).then(
         (r) => removed.push(...r.removed),
         (err: unknown) => failures.push(`${node.hostname}: ${err instanceof Error ? err.message : String(err)}`),

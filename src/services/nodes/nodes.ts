@@ -7,29 +7,11 @@ import { formatSize } from '../../values/sizes.js';
 import type { NodeView } from '../../views/node-view.js';
 import type { VmView } from '../../views/vm-view.js';
 import type { Berth } from '../core/context.js';
+import { requireCluster } from '../engine/cluster.js';
 import { withDeadline } from '../engine/deadline.js';
-import {
-  checkNodes,
-  defaultsMissing,
-  engineMode,
-  NODE_DEADLINE_MS,
-  NODE_FIREWALL_MS,
-  nodeEngine,
-  reachable,
-  swarmManager,
-} from '../engine/engines.js';
+import { defaultsMissing, NODE_DEADLINE_MS, NODE_FIREWALL_MS, reachable } from '../engine/engines.js';
 import { type FirewallReport, firewallStatus, nodeFirewallStatus } from '../network/firewall.js';
 import { listVms } from '../vm/vm-status.js';
-
-function requireSwarm(state: State): void {
-  if (engineMode(state) !== 'swarm') {
-    throw new BerthError(
-      'NOT_SWARM',
-      'berth runs VMs on one engine (config engine local); nodes are a Swarm notion.',
-      'Run berth on a Swarm manager and set: berth config set engine swarm',
-    );
-  }
-}
 
 /** A node by hostname, id or id prefix (as docker node commands take them). */
 function pick(nodes: SwarmNode[], name: string): SwarmNode {
@@ -77,8 +59,8 @@ async function viewOf(
   let engineState: NodeView['engineState'] = engine ? 'unchecked' : 'unknown';
   const problems: string[] = [];
   if (check && engine) {
-    engineState = await nodeEngine(ctx, node.id)
-      .then((runtime) => reachable(runtime, node.hostname))
+    engineState = await (await requireCluster(ctx))
+      .reachableEngine(node.id, node.hostname)
       .then(() => 'ok' as const)
       .catch((err: unknown) => {
         problems.push(err instanceof BerthError ? err.message : String(err));
@@ -118,24 +100,23 @@ async function viewOf(
 /** The Swarm's nodes with what berth's VMs reserve on each (one manager call; `check`: each engine asked too, in parallel, with a deadline). */
 export async function listNodes(ctx: Berth, options: { check?: boolean } = {}): Promise<NodeView[]> {
   const state = await ctx.store.read();
-  requireSwarm(state);
-  const { api, nodeId: self } = await swarmManager(ctx);
+  const cluster = await requireCluster(ctx);
+  const { api, nodeId: self } = await cluster.manager();
   const nodes = await api.nodes();
   return Promise.all(nodes.map((n) => viewOf(ctx, state, n, self, options.check ?? false)));
 }
 
 /** One node, with its engine asked and its daemon defaults checked afresh (a throw-away container there). */
 export async function showNode(ctx: Berth, name: string): Promise<NodeView> {
-  const state = await ctx.store.read();
-  requireSwarm(state);
-  const { api, nodeId: self } = await swarmManager(ctx);
+  const cluster = await requireCluster(ctx);
+  const { api, nodeId: self } = await cluster.manager();
   const nodes = await api.nodes();
   const node = pick(nodes, name);
-  await checkNodes(ctx, [node], true);
+  await cluster.checkNodes([node], true);
   const firewall = await withDeadline(NODE_FIREWALL_MS, `read the firewall rules of node ${node.hostname}`, async () =>
     node.id === self
       ? firewallStatus(ctx)
-      : nodeFirewallStatus(ctx, await reachable(await nodeEngine(ctx, node.id), node.hostname), node, nodes),
+      : nodeFirewallStatus(ctx, await reachable(await cluster.nodeEngine(node.id), node.hostname), node, nodes),
   ).catch(
     (err: unknown): FirewallReport => ({
       state: 'unavailable',
@@ -152,10 +133,9 @@ export async function showNode(ctx: Berth, name: string): Promise<NodeView> {
 
 /** Records how berth reaches a node's engine, once that engine answers and says it is that node. */
 export async function setNodeEngine(ctx: Berth, name: string, endpoint: string, tlsDir?: string): Promise<NodeView> {
-  const state = await ctx.store.read();
-  requireSwarm(state);
+  const cluster = await requireCluster(ctx);
   const text = checkEndpoint(endpoint);
-  const { api, nodeId: self } = await swarmManager(ctx);
+  const { api, nodeId: self } = await cluster.manager();
   const node = pick(await api.nodes(), name);
   const { address, tls } = await resolveEndpoint(text, tlsDir);
   const runtime = DockerRuntime.at(address, tls);
@@ -180,15 +160,14 @@ export async function setNodeEngine(ctx: Berth, name: string, endpoint: string, 
     else st.nodes.push({ id: node.id, hostname: node.hostname, endpoint: text, ...(tlsDir ? { tlsDir } : {}) });
     if (!tlsDir) for (const e of st.nodes) if (e.id === node.id) delete e.tlsDir;
   });
-  await checkNodes(ctx, [node], true);
+  await cluster.checkNodes([node], true);
   return viewOf(ctx, await ctx.store.read(), node, self, true);
 }
 
 /** `drain`: berth places no new VM on the node; its VMs keep running (and start there again). */
 export async function setNodeDrained(ctx: Berth, name: string, drained: boolean): Promise<NodeView> {
-  const state = await ctx.store.read();
-  requireSwarm(state);
-  const { api, nodeId: self } = await swarmManager(ctx);
+  const cluster = await requireCluster(ctx);
+  const { api, nodeId: self } = await cluster.manager();
   const node = pick(await api.nodes(), name);
   await ctx.store.transact((st) => {
     st.nodes ??= [];
@@ -221,7 +200,7 @@ export async function nodeUsage(ctx: Berth): Promise<{ nodes: NodeUsage[]; vms: 
   const [nodes, vms, { nodeId: self }] = await Promise.all([
     listNodes(ctx, { check: true }),
     listVms(ctx, { all: true }),
-    swarmManager(ctx),
+    requireCluster(ctx).then((cluster) => cluster.manager()),
   ]);
   return {
     vms,

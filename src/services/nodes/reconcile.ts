@@ -7,7 +7,7 @@ import { BerthError } from '../../errors.js';
 import type { State, Vm } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import type { Berth } from '../core/context.js';
-import { checkNodes, engineMode, swarmManager } from '../engine/engines.js';
+import { clusterOf, requireCluster } from '../engine/cluster.js';
 import { type FirewallState, firewallStatus } from '../network/firewall.js';
 import { type NativeModules, nativeModules } from '../secrets/native-modules.js';
 import { mountedBy } from '../vm/homes.js';
@@ -75,7 +75,7 @@ const SWARM_TASK = 'com.docker.swarm.task.id';
 
 export async function findDrift(ctx: Berth, runtime: DockerRuntime): Promise<Drift> {
   const state = await ctx.store.read();
-  const swarm = engineMode(state) === 'swarm';
+  const swarm = (await clusterOf(ctx)) !== null;
   // On Swarm the engine here holds the containers of VMs made before swarm mode; Swarm's own task
   // containers (a stopped VM's last one among them) are its services', not orphans.
   const containers = (await runtime.containers(instanceFilter(state.instanceId))).filter((c) => !(swarm && c.labels[SWARM_TASK]));
@@ -142,7 +142,7 @@ export async function reconcile(ctx: Berth, options: { fix: boolean; onProgress?
     (ref) => ref,
     async (ref) => {
       const vm = (await ctx.store.read()).vms.find((v) => vmRef(v) === ref) as Vm;
-      await recreateContainer(ctx, runtime, vm);
+      await recreateContainer(ctx, vm);
       actions.push(`recreated the container of ${ref} (home ${vm.home} kept)`);
     },
     {
@@ -262,9 +262,9 @@ export async function doctor(ctx: Berth): Promise<DoctorReport> {
     report.drift = await findDrift(ctx, runtime);
     const fw = await firewallStatus(ctx);
     report.firewall = { state: fw.state, detail: fw.detail, problems: fw.problems };
-    if (engineMode(state) === 'swarm') {
-      const { api } = await swarmManager(ctx);
-      await checkNodes(ctx, await api.nodes(), true);
+    if (await clusterOf(ctx)) {
+      const { api } = await (await requireCluster(ctx)).manager();
+      await (await requireCluster(ctx)).checkNodes(await api.nodes(), true);
       // A node berth drained on purpose is not a fault.
       report.nodes = (await listNodes(ctx, { check: true })).map((n) => {
         const problems = n.problems.filter((p) => !p.startsWith('drained by berth'));

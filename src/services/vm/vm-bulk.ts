@@ -1,35 +1,14 @@
 import pLimit from 'p-limit';
-import { instanceFilter } from '../../docker/labels.js';
 import { type Actor, OPERATOR } from '../../domain/actor.js';
 import { findUser, findVmFor, vmRef } from '../../domain/lookups.js';
-import { checkCapacity, checkMaintenance, checkMayOwnVms } from '../../domain/policies.js';
-import { BerthError } from '../../errors.js';
-import type { State, StopReason, Vm } from '../../state/schema.js';
+import { checkMaintenance, checkMayOwnVms } from '../../domain/policies.js';
+import { BerthError, type ErrorCode } from '../../errors.js';
+import type { StopReason, Vm } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import type { Berth } from '../core/context.js';
 import { withDeadline } from '../engine/deadline.js';
-import { backendFor } from '../engine/engines.js';
-import { attachHome } from './homes.js';
 import { actorReason, logVmEvent, stopKind } from './vm-event-log.js';
-import { containerMissing, notReady, specOf } from './vms.js';
-
-/** A VM that is a Swarm service (its node's engine runs it; Swarm's placement holds its room). */
-const onSwarm = (state: State, vm: Vm) => Boolean(vm.node) && effectiveConfig(state.config).engine === 'swarm';
-
-/** Starts one VM of a bulk action: its container (the one engine), or its service (swarm; a new container, returned). */
-async function startOne(ctx: Berth, vm: Vm, swarm: boolean, start: () => Promise<void>): Promise<string | null> {
-  if (!swarm) {
-    await start();
-    return null;
-  }
-  return (await backendFor(ctx, vm)).start(vm, await specOf(ctx, vm));
-}
-
-/** Stops one VM of a bulk action: its container, or (swarm) its service's replica. */
-export async function stopOne(ctx: Berth, vm: Vm, swarm: boolean, stop: () => Promise<void>): Promise<void> {
-  if (!swarm) return stop();
-  await (await backendFor(ctx, vm)).stop(vm);
-}
+import { notReady, specOf } from './vms.js';
 
 /**
  * Actions on many VMs at once (maintenance, `down --stop-vms`, the policies, reconcile, the
@@ -40,7 +19,7 @@ export async function stopOne(ctx: Berth, vm: Vm, swarm: boolean, stop: () => Pr
 
 export interface BulkFailure {
   vm: string;
-  code: string;
+  code: ErrorCode;
   error: string;
 }
 
@@ -130,12 +109,6 @@ export async function inParallel<T>(
   return { done, failed };
 }
 
-/** The engine's container ids of this home: one list call. */
-async function presentContainers(ctx: Berth, state: State): Promise<Set<string>> {
-  const runtime = await ctx.runtime();
-  return new Set((await runtime.containers(instanceFilter(state.instanceId))).map((c) => c.id));
-}
-
 /** What each claimed VM was before the claim, for a roll-back. */
 interface Claim {
   vm: Vm;
@@ -148,12 +121,8 @@ interface Claim {
  */
 export async function startVms(ctx: Berth, refs: string[], actor: Actor = OPERATOR, options: BulkOptions = {}): Promise<BulkResult> {
   if (refs.length === 0) return { changed: [], failed: [] };
-  const runtime = await ctx.runtime();
-  const [host, concurrency, present] = await Promise.all([
-    runtime.hostInfo(),
-    options.concurrency ?? bulkConcurrency(ctx),
-    ctx.store.read().then((state) => presentContainers(ctx, state)),
-  ]);
+  const backend = await ctx.backend();
+  const [admission, concurrency] = await Promise.all([backend.admission(), options.concurrency ?? bulkConcurrency(ctx)]);
   const refused: BulkFailure[] = [];
   const claimed = await ctx.store.transact((state) => {
     const cfg = effectiveConfig(state.config);
@@ -162,29 +131,24 @@ export async function startVms(ctx: Berth, refs: string[], actor: Actor = OPERAT
       try {
         const record = findVmFor(state, ref, actor);
         if (!record.containerId || record.phase !== 'ready') throw notReady(record);
-        const swarm = onSwarm(state, record);
-        if (!swarm && !present.has(record.containerId)) throw containerMissing(record);
         checkMayOwnVms(findUser(state, record.user));
         checkMaintenance(state, actor, 'started');
-        if (!swarm) checkCapacity(state, record, host.memoryBytes, cfg.overcommit);
+        admission.checkStart(state, record, cfg.overcommit);
         out.push({ vm: { ...record }, before: { desired: record.desired, stopReason: record.stopReason } });
         record.desired = 'running';
       } catch (err) {
         refused.push(failureOf(ref, err));
       }
     }
-    return { claims: out, homes: state.homes };
+    return { claims: out };
   });
-  const homes = new Map(claimed.homes.map((h) => [h.id, h]));
-  const swarmState = await ctx.store.read();
   const newContainers = new Map<string, string>();
   const { done, failed } = await inParallel(
     claimed.claims,
     (c) => vmRef(c.vm),
-    async ({ vm }, signal) => {
-      await attachHome(ctx, homes.get(vm.home));
-      const id = await startOne(ctx, vm, onSwarm(swarmState, vm), () => runtime.startContainer(vm.containerId as string, signal));
-      if (id) newContainers.set(vmRef(vm), id);
+    // The backend finds the container (its home attached first), or (Swarm) makes a new one.
+    async ({ vm }) => {
+      newContainers.set(vmRef(vm), await backend.start(vm, await specOf(ctx, vm)));
     },
     { concurrency, onProgress: options.onProgress, failedBefore: refused.length, total: refs.length, deadline: ENGINE_STEP.start },
   );
@@ -221,9 +185,8 @@ export async function stopVms(
   options: BulkOptions = {},
 ): Promise<BulkResult> {
   if (requests.length === 0) return { changed: [], failed: [] };
-  const runtime = await ctx.runtime();
-  const state = await ctx.store.read();
-  const [concurrency, present] = await Promise.all([options.concurrency ?? bulkConcurrency(ctx), presentContainers(ctx, state)]);
+  const backend = await ctx.backend();
+  const concurrency = options.concurrency ?? (await bulkConcurrency(ctx));
   const refused: BulkFailure[] = [];
   const claims = await ctx.store.transact((st) => {
     const out: Array<Claim & { reason: StopReason }> = [];
@@ -231,7 +194,6 @@ export async function stopVms(
       try {
         const record = findVmFor(st, ref, actor);
         if (!record.containerId || record.phase !== 'ready') throw notReady(record);
-        if (!onSwarm(st, record) && !present.has(record.containerId)) throw containerMissing(record);
         const stopReason: StopReason = reason ?? (actor.role === 'admin' ? 'operator' : 'user');
         out.push({ vm: { ...record }, before: { desired: record.desired, stopReason: record.stopReason }, reason: stopReason });
         Object.assign(record, { desired: 'stopped', stopReason });
@@ -244,8 +206,7 @@ export async function stopVms(
   const { done, failed } = await inParallel(
     claims,
     (c) => vmRef(c.vm),
-    async ({ vm }, signal) =>
-      stopOne(ctx, vm, onSwarm(state, vm), () => runtime.stopContainer(vm.containerId as string, undefined, signal)),
+    async ({ vm }, signal) => backend.stop(vm, signal),
     { concurrency, onProgress: options.onProgress, failedBefore: refused.length, total: requests.length, deadline: ENGINE_STEP.stop },
   );
   await ctx.store.transact((st) => {

@@ -1,7 +1,6 @@
 import { vmRef } from '../../domain/lookups.js';
 import type { Vm } from '../../state/schema.js';
 import type { Berth } from '../core/context.js';
-import { backendFor } from '../engine/engines.js';
 import { logVmEvent } from './vm-event-log.js';
 
 export interface VmEvent {
@@ -96,8 +95,8 @@ export async function takeOnTask(ctx: Berth, event: Pick<VmEvent, 'containerId' 
     const state = await ctx.store.read();
     if (state.vms.some((v) => v.containerId === event.containerId)) return true;
     const vm = swarmVmOf(state.vms, event);
-    if (!vm || vm.desired !== 'running') return false;
-    if ((await (await backendFor(ctx, vm)).containerOf(vm)) === event.containerId) return true;
+    if (vm?.desired !== 'running') return false;
+    if ((await (await ctx.backend()).containerOf(vm)) === event.containerId) return true;
     if (Date.now() > end) return false;
     await new Promise((r) => setTimeout(r, wait));
   }

@@ -7,7 +7,6 @@ import { BerthError, invalidInput } from '../../errors.js';
 import type { Vm } from '../../state/schema.js';
 import type { Berth } from '../core/context.js';
 import { withDeadline } from '../engine/deadline.js';
-import { backendFor } from '../engine/engines.js';
 
 /** The VM's login user: uid/gid 1000, made by the image's entrypoint. */
 export const VM_UID = '1000:1000';
@@ -44,7 +43,7 @@ export async function execInVm(
   const vm = findVmFor(await ctx.store.read(), ref, actor);
   if (!vm.containerId) throw notRunning(vm);
   // The engine of the VM's node (on Swarm; the manager's API cannot exec into another node's container).
-  const backend = await backendFor(ctx, vm);
+  const backend = await ctx.backend();
   const runtime = await backend.engineOf(vm);
   const containerId = (await backend.containerOf(vm)) ?? vm.containerId;
   // No inspect first: the engine refuses an exec in a stopped container, and that is the check.
@@ -71,7 +70,7 @@ export function shellCommand(): string[] {
 export async function vmLogs(ctx: Berth, ref: string, options: { follow: boolean; tail: number }, actor: Actor = OPERATOR) {
   const vm = findVmFor(await ctx.store.read(), ref, actor);
   if (!vm.containerId) throw new BerthError('VM_NOT_READY', `VM ${vmRef(vm)} has no container yet.`, 'Wait for its creation to finish.');
-  const backend = await backendFor(ctx, vm);
+  const backend = await ctx.backend();
   const runtime = await backend.engineOf(vm);
   const stream = await runtime.logs((await backend.containerOf(vm)) ?? vm.containerId, options);
   return { stream, demux: (out: NodeJS.WritableStream, err: NodeJS.WritableStream) => runtime.demux(stream, out, err) };
@@ -80,6 +79,9 @@ export async function vmLogs(ctx: Berth, ref: string, options: { follow: boolean
 export interface VmStatsView extends VmStats {
   ref: string;
 }
+
+/** How long one engine's stats may take (a list, then one sample of each VM). */
+const STATS_DEADLINE_MS = 60_000;
 
 /** Engine stats calls at a time where the numbers come from the engine (it is not on this machine). */
 const STATS_CONCURRENCY = 8;
@@ -92,20 +94,14 @@ const STATS_CONCURRENCY = 8;
 export async function vmStats(ctx: Berth, ref?: string): Promise<VmStatsView[]> {
   const state = await ctx.store.read();
   const vms = ref ? [findVm(state, ref)] : state.vms.filter((vm) => vm.containerId);
-  // One list per engine: the one engine, or each Swarm node's (a node that does not answer is left out; named, it is an error).
-  const byNode = new Map<string, Vm[]>();
-  for (const vm of vms) byNode.set(vm.node ?? '', [...(byNode.get(vm.node ?? '') ?? []), vm]);
-  const views = await Promise.all(
-    [...byNode.values()].map(async (group) => {
-      const first = group[0] as Vm;
-      const runtime = await (await backendFor(ctx, first)).engineOf(first).catch((err: unknown) => {
-        if (ref) throw err;
-        return null;
-      });
-      return runtime ? statsOn(runtime, state.instanceId, group, ref) : [];
-    }),
+  // One list per engine (an engine that does not answer is left out; a VM named, it is an error).
+  const groups = await (await ctx.backend()).eachEngine(vms, 'sample the VMs', STATS_DEADLINE_MS, (runtime, group) =>
+    statsOn(runtime, state.instanceId, group, ref),
   );
-  return views.flat();
+  return groups.flatMap((g) => {
+    if (g.error !== undefined && ref) throw g.error;
+    return g.result ?? [];
+  });
 }
 
 async function statsOn(runtime: DockerRuntime, instanceId: string, vms: Vm[], ref?: string): Promise<VmStatsView[]> {

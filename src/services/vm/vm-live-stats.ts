@@ -1,7 +1,6 @@
 import { type LiveStats, type LiveStatsOptions, type LiveStatsSource, liveStats } from '../../docker/live-stats.js';
 import type { Berth } from '../core/context.js';
 import { withDeadline } from '../engine/deadline.js';
-import { nodeEngine, reachable } from '../engine/engines.js';
 
 export type { LiveStats };
 
@@ -41,7 +40,7 @@ export function vmLiveStats(ctx: Berth, options: LiveStatsOptions = {}): VmLiveS
   const sourceOf = async (node: string) => {
     let source = sources.get(node);
     if (!source) {
-      source = liveStats(node ? await reachable(await nodeEngine(ctx, node), node) : await ctx.runtime(), options);
+      source = liveStats(await (await ctx.backend()).engineOf({ node: node || undefined }), options);
       sources.set(node, source);
     }
     return source;

@@ -5,8 +5,9 @@ import { findVm, vmRef } from '../../domain/lookups.js';
 import { BerthError } from '../../errors.js';
 import type { Vm } from '../../state/schema.js';
 import type { Berth } from '../core/context.js';
+import { clusterOf, requireCluster } from '../engine/cluster.js';
 import { copyStallMs, copyWithStallDeadline, withDeadline } from '../engine/deadline.js';
-import { defaultsMissing, engineMode, NODE_DEADLINE_MS, nodeEngine, reachable, swarmManager } from '../engine/engines.js';
+import { defaultsMissing, NODE_DEADLINE_MS, reachable } from '../engine/engines.js';
 import { startVm, stopVm } from './vms.js';
 
 /** A stopped helper container that only mounts a volume at /home-copy (for the engine's archive calls). */
@@ -44,10 +45,10 @@ async function volumeGone(runtime: DockerRuntime, name: string): Promise<void> {
  */
 export async function moveVm(ctx: Berth, ref: string, to: string): Promise<Vm> {
   const state = await ctx.store.read();
-  if (engineMode(state) !== 'swarm')
+  if (!(await clusterOf(ctx)))
     throw new BerthError('NOT_SWARM', 'Only VMs on a Swarm move between nodes.', 'berth config engine is local.');
   const vm = findVm(state, ref);
-  const { api, nodeId: self } = await swarmManager(ctx);
+  const { api, nodeId: self } = await (await requireCluster(ctx)).manager();
   const nodes = await api.nodes();
   const target = nodes.find((n) => n.id === to || n.hostname === to);
   if (!target) throw new BerthError('NODE_NOT_FOUND', `There is no Swarm node "${to.slice(0, 64)}".`, 'See berth node list.');
@@ -78,8 +79,8 @@ export async function moveVm(ctx: Berth, ref: string, to: string): Promise<Vm> {
   if (!home || !owner) throw new Error(`berth bug: VM ${vmRef(vm)} without home or owner`);
   const fromName = nodes.find((n) => n.id === from)?.hostname ?? from;
   const [source, dest] = await Promise.all([
-    nodeEngine(ctx, from).then((r) => reachable(r, from)),
-    nodeEngine(ctx, target.id).then((r) => reachable(r, target.hostname)),
+    (await requireCluster(ctx)).nodeEngine(from).then((r) => reachable(r, from)),
+    (await requireCluster(ctx)).nodeEngine(target.id).then((r) => reachable(r, target.hostname)),
   ]);
   if (await dest.volume(home.volume)) {
     throw new BerthError(

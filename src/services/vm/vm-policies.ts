@@ -8,8 +8,7 @@ import { effectiveConfig } from '../../values/config-keys.js';
 import { formatDuration } from '../../values/durations.js';
 import { formatSize, formatUsage } from '../../values/sizes.js';
 import type { Berth } from '../core/context.js';
-import { withDeadline } from '../engine/deadline.js';
-import { backendFor, NODE_DEADLINE_MS } from '../engine/engines.js';
+import { NODE_DEADLINE_MS } from '../engine/engines.js';
 import { inParallel, stopVms } from './vm-bulk.js';
 import { destroyVm } from './vms.js';
 
@@ -125,21 +124,18 @@ export async function enforcePolicies(
       else toStop.push({ vm, reason: 'idle', detail: `idle for ${formatDuration(cfg['idle-timeout'])}` });
     }
   };
-  // One engine per node (the one engine in local mode): a node that does not answer in time has
-  // its VMs left for the next pass, never judged idle from what berth could not read.
-  const byNode = new Map<string, Vm[]>();
-  for (const vm of watched) byNode.set(vm.node ?? '', [...(byNode.get(vm.node ?? '') ?? []), vm]);
   // Readings of nodes with no VM to judge any more go (the map holds at most the nodes in use).
+  const inUse = new Set(watched.map((vm) => vm.node ?? ''));
   for (const [node, stats] of memory.byNode ?? []) {
-    if (byNode.has(node)) continue;
+    if (inUse.has(node)) continue;
     stats.close();
     memory.byNode?.delete(node);
   }
-  await Promise.all(
-    [...byNode].map(async ([node, vms]) => {
-      const first = vms[0] as Vm;
-      const engine = node ? await (await backendFor(ctx, first)).engineOf(first).catch(() => null) : runtime;
-      if (!engine) return;
+  // One engine per node, each within its deadline: a node that does not answer in time (or stalls
+  // mid-pass) has its VMs left for the next pass, never judged idle from what berth could not read.
+  await (await ctx.backend())
+    .eachEngine(watched, 'judge the VMs of a node idle or not', NODE_DEADLINE_MS * 4, async (engine, vms) => {
+      const node = vms[0]?.node ?? '';
       let stats = node ? memory.byNode?.get(node) : memory.stats;
       if (!stats) {
         stats = liveStats(engine);
@@ -149,12 +145,9 @@ export async function enforcePolicies(
           memory.byNode.set(node, stats);
         }
       }
-      // A node that stalls mid-pass holds up neither the pass nor the scheduler's other work.
-      await withDeadline(NODE_DEADLINE_MS * 4, 'judge the VMs of a node idle or not', () => judgeIdle(engine, stats, vms)).catch(
-        () => undefined,
-      );
-    }),
-  );
+      await judgeIdle(engine, stats, vms);
+    })
+    .catch(() => undefined);
   if (active.length) {
     const busy = new Set(active);
     await ctx.store.transact((s) => {

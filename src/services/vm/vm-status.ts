@@ -11,7 +11,7 @@ import { ENGINE_STATES, type EngineState, type VmView, vmView } from '../../view
 import { agentRunCounts } from '../control/ssh-sessions.js';
 import type { Berth } from '../core/context.js';
 import { withDeadline } from '../engine/deadline.js';
-import { engineMode, NODE_DEADLINE_MS, nodeEngine, reachable } from '../engine/engines.js';
+import { NODE_DEADLINE_MS } from '../engine/engines.js';
 import { nextPolicyStop } from './vm-policies.js';
 
 function engineState(vm: Vm, container: ContainerSummary | null | undefined): EngineState {
@@ -147,30 +147,26 @@ export async function listVms(ctx: Berth, filter: { user?: string; all?: boolean
     .filter((view) => filter.all || view.state === 'running' || view.desired === 'running');
 }
 
+/** How long one engine has to list its VMs (and inspect those that exited). */
+const OBSERVE_DEADLINE_MS = NODE_DEADLINE_MS * 4;
+
 /**
- * `observe` on every engine that holds some of `vms`: the one engine, or each Swarm node's, at
- * once and each within a deadline. The VMs of a node whose engine does not answer are left out
- * of the answer (they are node-down).
+ * `observe` on every engine that holds some of `vms`, at once and each within a deadline. The VMs
+ * of a node whose engine does not answer are left out of the answer (they are node-down); with one
+ * engine, its failure is the caller's. `reading` is what this host's engine said a moment ago.
  */
 async function observeEngines(ctx: Berth, state: State, vms: Vm[], narrow: string[], reading?: EngineReading): Promise<Observed> {
-  if (engineMode(state) === 'local') return observe(ctx, await ctx.runtime(), state, vms, narrow, reading);
-  const byNode = new Map<string, Vm[]>();
-  for (const vm of vms) byNode.set(vm.node ?? '', [...(byNode.get(vm.node ?? '') ?? []), vm]);
+  const groups = await (await ctx.backend()).eachEngine(vms, 'list the VMs', OBSERVE_DEADLINE_MS, async (runtime, group) =>
+    observe(ctx, runtime, state, group, narrow, runtime === (await ctx.runtime()) ? reading : undefined),
+  );
   const found = new Map<Vm, ContainerSummary | null>();
   const written = new Map<Vm, Vm>();
-  await Promise.all(
-    [...byNode].map(async ([node, group]) => {
-      const seen = await nodeEngine(ctx, node || undefined)
-        .then((runtime) => reachable(runtime, node || 'manager'))
-        .then((runtime) => withDeadline(NODE_DEADLINE_MS * 2, 'list the VMs', () => observe(ctx, runtime, state, group, narrow)))
-        .catch(() => null);
-      if (!seen) return;
-      for (const [vm, c] of seen.found) {
-        found.set(vm, c);
-        written.set(vm, seen.current(vm));
-      }
-    }),
-  );
+  for (const { result } of groups) {
+    for (const [vm, c] of result?.found ?? []) {
+      found.set(vm, c);
+      written.set(vm, result?.current(vm) ?? vm);
+    }
+  }
   return { found, current: (vm) => written.get(vm) ?? vm };
 }
 
@@ -178,32 +174,25 @@ export async function showVm(ctx: Berth, ref: string): Promise<VmView> {
   const state = await ctx.store.read();
   const vm = findVm(state, ref);
   const runs = agentRunCounts(ctx.store.home);
-  if (engineMode(state) === 'swarm' && vm.node) {
-    // The image's label says which agents it has: the manager holds every VM image (nodes get them loaded).
-    const [{ found, current }, usedBytes, agents] = await Promise.all([
-      observeEngines(ctx, state, [vm], []),
-      homeUsed(ctx, state, vm),
-      imageAgentNames(ctx, vm.image).catch(() => []),
-    ]);
-    const view = vmView(current(vm), found.has(vm) ? engineState(vm, found.get(vm)) : 'node-down', nextStopOf(state, current(vm)), {
-      usedBytes,
-      rootfsUsedBytes: null,
-    });
-    return withAgents(view, agents, await runs);
-  }
-  const runtime = await ctx.runtime();
-  const [{ found, current }, usedBytes, rootfsUsedBytes] = await Promise.all([
-    observe(ctx, runtime, state, [vm], [`${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`]),
+  const [{ found, current }, usedBytes] = await Promise.all([
+    observeEngines(ctx, state, [vm], [`${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`]),
     homeUsed(ctx, state, vm),
-    vm.containerId ? runtime.writableSize(vm.containerId) : Promise.resolve(null),
   ]);
-  const view = vmView(current(vm), engineState(vm, found.get(vm)), nextStopOf(state, current(vm)), { usedBytes, rootfsUsedBytes });
-  const labels = vm.containerId ? (await runtime.inspectContainer(vm.containerId).catch(() => null))?.labels : undefined;
-  return withAgents(
-    view,
-    agentsOfLabel(labels?.[LABEL.agents]).map((a) => a.name),
-    await runs,
-  );
+  const container = found.get(vm);
+  // What only the VM's own engine tells, while it answers: what the VM wrote outside its home, its labels.
+  const [rootfsUsedBytes, labels] = container
+    ? await withDeadline(NODE_DEADLINE_MS * 2, 'inspect the VM', async () => {
+        const engine = await (await ctx.backend()).engineOf(vm);
+        return Promise.all([engine.writableSize(container.id), engine.inspectContainer(container.id).then((d) => d?.labels)]);
+      }).catch(() => [null, undefined] as const)
+    : [null, undefined];
+  const view = vmView(current(vm), found.has(vm) ? engineState(vm, container) : 'node-down', nextStopOf(state, current(vm)), {
+    usedBytes,
+    rootfsUsedBytes,
+  });
+  // The image's label says which agents it has (the manager holds every VM image) when the container's cannot be read.
+  const agents = labels ? agentsOfLabel(labels[LABEL.agents]).map((a) => a.name) : await imageAgentNames(ctx, vm.image).catch(() => []);
+  return withAgents(view, agents, await runs);
 }
 
 /** A VM's view with the agents its image has and whether one runs now (null: no daemon to tell). */
@@ -217,10 +206,13 @@ function withAgents(view: VmView, agents: string[], runs: Map<string, number> | 
  */
 export async function reconcileObserved(ctx: Berth, node?: { id: string; hostname: string }): Promise<void> {
   const state = await ctx.store.read();
-  if (!node) return void (await observe(ctx, await ctx.runtime(), state, state.vms));
-  const runtime = await reachable(await nodeEngine(ctx, node.id), node.hostname);
-  const vms = state.vms.filter((vm) => vm.node === node.id);
-  await withDeadline(NODE_DEADLINE_MS * 2, 're-read the VMs', () => observe(ctx, runtime, state, vms));
+  const vms = node ? state.vms.filter((vm) => vm.node === node.id) : state.vms;
+  const groups = await (await ctx.backend()).eachEngine(vms, 're-read the VMs', OBSERVE_DEADLINE_MS, (runtime, group) =>
+    observe(ctx, runtime, state, group),
+  );
+  // Asked about one node: that its engine did not answer is the caller's to know.
+  const failed = groups.find((g) => g.error !== undefined);
+  if (node && failed) throw failed.error;
 }
 
 /** Containers of this berth home on the engine, by id. */

@@ -1,29 +1,21 @@
 import { vmContainerSpec } from '../../docker/hardening.js';
-import { instanceFilter, LABEL, vmLabels } from '../../docker/labels.js';
-import type { DockerRuntime, HostInfo } from '../../docker/runtime.js';
+import { LABEL, vmLabels } from '../../docker/labels.js';
+import type { DockerRuntime } from '../../docker/runtime.js';
 import { type Actor, OPERATOR } from '../../domain/actor.js';
 import { checkVmName, DEFAULT_VM_NAME, findPlan, findUser, findVmFor, vmRef } from '../../domain/lookups.js';
-import {
-  checkAccess,
-  checkCapacity,
-  checkCpus,
-  checkGpu,
-  checkMaintenance,
-  checkMayOwnVms,
-  checkQuotas,
-  resourcesFor,
-} from '../../domain/policies.js';
+import { checkAccess, checkMaintenance, checkMayOwnVms, checkQuotas, resourcesFor } from '../../domain/policies.js';
 import { BerthError, invalidInput } from '../../errors.js';
 import { newId } from '../../state/migrations.js';
-import type { Home, Resources, State, StopReason, User, Vm } from '../../state/schema.js';
+import type { Home, State, StopReason, User, Vm } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import { checkImageRef } from '../../values/image-ref.js';
 import { checkLogin } from '../../values/names.js';
 import { formatSize } from '../../values/sizes.js';
 import type { Berth } from '../core/context.js';
-import { backendFor, backendOf, swarmManager, type VmBackend } from '../engine/engines.js';
-import { ensureFirewall } from '../network/firewall.js';
-import { attachHome, claimHome, provisionHome, releaseHome } from './homes.js';
+import type { Admission } from '../core/vm-backend.js';
+import { containerMissing } from '../engine/engines.js';
+import { provisionHome, releaseHome } from '../engine/home-storage.js';
+import { claimHome } from './homes.js';
 import { checkTemplateName, templateTag } from './images.js';
 import { actorReason, logVmEvent, stopKind } from './vm-event-log.js';
 
@@ -66,30 +58,6 @@ async function resolveImage(runtime: DockerRuntime, image: string, template?: st
   }
 }
 
-/** How the rootfs limit holds on this engine: overlay2 on XFS takes `--storage-opt size=`. */
-function rootfsEnforcement(host: HostInfo): 'engine' | 'measured' {
-  return host.storageDriver === 'overlay2' && host.backingFilesystem === 'xfs' ? 'engine' : 'measured';
-}
-
-/** What a VM gets: its plan's resources, its home's quota, and how the rootfs limit holds here. */
-function vmResources(resources: Resources, home: Home, host: HostInfo): Resources {
-  return {
-    ...resources,
-    diskBytes: home.diskBytes ?? 0,
-    rootfsEnforced: resources.rootfsBytes ? rootfsEnforcement(host) : undefined,
-  };
-}
-
-/**
- * berth's network, and the host firewall's rules for it (fail closed unless network.firewall is off).
- * On Swarm the network is of Swarm scope (made on the manager, a bridge on each node); the rules
- * are this host's (the manager's).
- */
-async function networkWithFirewall(ctx: Berth, runtime: DockerRuntime, network: string, backend: VmBackend): Promise<void> {
-  await runtime.ensureNetwork(network, { [LABEL.managed]: 'true' }, backend.mode === 'swarm' ? 'swarm' : 'local');
-  await ensureFirewall(ctx, runtime);
-}
-
 /** The `docker create` request of a VM, made from its record: hardening always, resources from `resources`. */
 function containerSpec(network: string, instanceId: string, vm: Vm, home: Home, userId: string) {
   return vmContainerSpec({
@@ -123,8 +91,8 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
   const config = effectiveConfig((await ctx.store.read()).config);
   const template = input.template === undefined ? undefined : checkTemplateName(input.template);
   const image = input.image ? checkImageRef(input.image) : template ? templateTag(template) : config.image;
-  const backend = await backendOf(ctx);
-  const [host] = await Promise.all([runtime.hostInfo(), resolveImage(runtime, image, template)]);
+  const backend = await ctx.backend();
+  const [admission] = await Promise.all([backend.admission(), resolveImage(runtime, image, template)]);
 
   const vm = await ctx.store.transact((state) => {
     const cfg = effectiveConfig(state.config);
@@ -144,13 +112,7 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
     }
     checkQuotas(state, user, plan, cfg);
     const planned = resourcesFor(plan, cfg);
-    backend.checkResources(planned);
-    // On Swarm, room is what Swarm's placement finds on the nodes (the plan's reservations).
-    if (backend.mode === 'local') {
-      checkCpus(planned, host.cpus);
-      checkGpu(planned, host.runtimes);
-      checkCapacity(state, planned, host.memoryBytes, cfg.overcommit);
-    }
+    admission.checkNew(state, planned, cfg.overcommit);
     const { home, fresh } = claimHome(state, user, name, planned.diskBytes ?? 0);
     const record: Vm = {
       id: newId(),
@@ -162,33 +124,21 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
       phase: 'creating',
       containerId: null,
       desired: 'running',
-      resources: vmResources(planned, home, host),
+      resources: admission.resources(planned, home),
       createdAt: now(),
     };
     state.vms.push(record);
     return { record, home: { ...home }, fresh, userId: user.id, network: cfg['docker.network'], instanceId: state.instanceId };
   });
 
-  let made: { createdVolume: boolean; createdDisk: boolean; containerId?: string; node?: string } = {
-    createdVolume: false,
-    createdDisk: false,
-  };
   try {
-    if (backend.mode === 'local') {
-      const [provisioned] = await Promise.all([
-        provisionHome(ctx, runtime, vm.instanceId, vm.home, vm.record, vm.userId),
-        networkWithFirewall(ctx, runtime, vm.network, backend),
-      ]);
-      made = { ...made, ...provisioned };
-    } else {
-      // The home's volume is made by the node Swarm places the VM on (a kept home: the node that has it).
-      await networkWithFirewall(ctx, runtime, vm.network, backend);
-    }
     const spec = containerSpec(vm.network, vm.instanceId, vm.record, vm.home, vm.userId);
-    const homeNode = vm.home.node ?? (backend.mode === 'swarm' && !vm.fresh ? (await swarmManager(ctx)).nodeId : undefined);
-    const deployed = await backend.deploy(vm.record, spec, { homeNode, freshHome: vm.fresh });
-    made.containerId = deployed.containerId;
-    made.node = deployed.node;
+    const deployed = await backend.create(vm.record, spec, {
+      home: vm.home,
+      fresh: vm.fresh,
+      instanceId: vm.instanceId,
+      userId: vm.userId,
+    });
     return await ctx.store.transact((state) => {
       logVmEvent(state, vm.record, 'create', actorReason(actor));
       const home = state.homes.find((h) => h.id === vm.home.id);
@@ -201,11 +151,7 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
       });
     });
   } catch (err) {
-    if (made.containerId) await backend.remove({ ...vm.record, containerId: made.containerId, node: made.node }).catch(() => undefined);
-    // A home made for this VM goes with it; a kept home that came back stays kept (detached).
-    const remove = vm.fresh || made.createdVolume;
-    // On Swarm the backend removed what it made on the node (the service, a fresh home's volume).
-    if (backend.mode === 'local') await releaseHome(ctx, runtime, vm.home, { delete: remove }).catch(() => undefined);
+    // The backend removed what it made (the workload, a fresh home's storage); the record goes too.
     await ctx.store
       .transact((state) => {
         state.vms = state.vms.filter((v) => !sameVm(vm.record)(v));
@@ -227,10 +173,10 @@ function ownerOf(state: State, vm: Vm): User {
   return findUser(state, vm.user);
 }
 
-async function withContainer(ctx: Berth, ref: string, actor: Actor): Promise<{ vm: Vm; runtime: DockerRuntime; id: string }> {
+async function withContainer(ctx: Berth, ref: string, actor: Actor): Promise<Vm> {
   const vm = findVmFor(await ctx.store.read(), ref, actor);
   if (!vm.containerId || vm.phase !== 'ready') throw notReady(vm);
-  return { vm, runtime: await ctx.runtime(), id: vm.containerId };
+  return vm;
 }
 
 export function notReady(vm: Pick<Vm, 'user' | 'name'>): BerthError {
@@ -240,6 +186,8 @@ export function notReady(vm: Pick<Vm, 'user' | 'name'>): BerthError {
     'Wait for its creation to finish, or run berth vm reconcile --fix.',
   );
 }
+
+export { containerMissing };
 
 /** What recording an intent changes on a VM record, and what a failure puts back. */
 type RunIntent = Partial<Pick<Vm, 'desired' | 'stopReason'>>;
@@ -277,20 +225,10 @@ async function changeRunState(
 }
 
 /** What starting (or restarting) a VM checks: its owner may have VMs, no maintenance, and (`capacity`) room for it. */
-function checkMayStart(state: State, record: Vm, actor: Actor, host: HostInfo, capacity: boolean): void {
+function checkMayStart(state: State, record: Vm, actor: Actor, admission: Admission, capacity: boolean): void {
   checkMayOwnVms(findUser(state, record.user));
   checkMaintenance(state, actor, 'started');
-  if (capacity) checkCapacity(state, record, host.memoryBytes, effectiveConfig(state.config).overcommit);
-}
-
-/** Brings a VM's container up with `run` (start or restart): the container still there, its home attached first. */
-async function bringUp(ctx: Berth, runtime: DockerRuntime, id: string, vm: Vm, run: (id: string) => Promise<void>): Promise<void> {
-  await requireContainer(runtime, id, vm);
-  await attachHome(
-    ctx,
-    (await ctx.store.read()).homes.find((h) => h.id === vm.home),
-  );
-  await run(id);
+  if (capacity) admission.checkStart(state, record, effectiveConfig(state.config).overcommit);
 }
 
 /** The local `docker create` request of a made VM, from its record (what its Swarm container must match). */
@@ -299,18 +237,22 @@ export async function specOf(ctx: Berth, vm: Vm) {
   return containerSpec(effectiveConfig(state.config)['docker.network'], state.instanceId, vm, homeOf(state, vm), ownerOf(state, vm).id);
 }
 
-/** Starting (or, with `restart`, restarting) a VM that is a Swarm service: a new task, so a new container. */
-async function startOnSwarm(ctx: Berth, vm: Vm, backend: VmBackend, actor: Actor, restart: boolean): Promise<Vm> {
-  const host = await (await ctx.runtime()).hostInfo();
-  let containerId = '';
+/** Starts (or, with `restart`, restarts) a made VM through the backend; its container may be a new one. */
+async function bringUp(ctx: Berth, ref: string, actor: Actor, restart: boolean): Promise<Vm> {
+  const vm = findVmFor(await ctx.store.read(), ref, actor);
+  if (vm.phase !== 'ready') throw notReady(vm);
+  const backend = await ctx.backend();
+  const admission = await backend.admission();
+  let containerId = vm.containerId;
   return changeRunState(ctx, vm, {
     intend: (state, record) => {
-      checkMayStart(state, record, actor, host, false);
+      checkMayStart(state, record, actor, admission, !restart || record.desired !== 'running');
+      // A restart stops the VM on purpose for a moment: its `die` event is berth's doing.
       return restart ? { desired: 'stopped', stopReason: actor.role === 'admin' ? 'operator' : 'user' } : { desired: 'running' };
     },
     act: async () => {
-      if (restart) await backend.stop(vm);
-      containerId = await backend.start(vm, await specOf(ctx, vm));
+      const spec = await specOf(ctx, vm);
+      containerId = restart ? await backend.restart(vm, spec) : await backend.start(vm, spec);
     },
     done: (state, record) => {
       delete record.stopReason;
@@ -321,33 +263,20 @@ async function startOnSwarm(ctx: Berth, vm: Vm, backend: VmBackend, actor: Actor
 }
 
 export async function startVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
-  const found = findVmFor(await ctx.store.read(), ref, actor);
-  const backend = await backendFor(ctx, found);
-  if (backend.mode === 'swarm') return startOnSwarm(ctx, found, backend, actor, false);
-  const { vm, runtime, id } = await withContainer(ctx, ref, actor);
-  const host = await runtime.hostInfo();
-  return changeRunState(ctx, vm, {
-    intend: (state, record) => {
-      checkMayStart(state, record, actor, host, true);
-      return { desired: 'running' };
-    },
-    act: () => bringUp(ctx, runtime, id, vm, (c) => runtime.startContainer(c)),
-    done: (state, record) => {
-      delete record.stopReason;
-      logVmEvent(state, vm, 'start', actorReason(actor));
-      Object.assign(record, { lastStartedAt: now(), lastActiveAt: now() });
-    },
-  });
+  return bringUp(ctx, ref, actor, false);
+}
+
+export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
+  return bringUp(ctx, ref, actor, true);
 }
 
 export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, reason?: StopReason): Promise<Vm> {
-  const { vm, runtime, id } = await withContainer(ctx, ref, actor);
-  const backend = await backendFor(ctx, vm);
-  if (backend.mode === 'local') await requireContainer(runtime, id, vm);
+  const vm = await withContainer(ctx, ref, actor);
+  const backend = await ctx.backend();
   const stopReason: StopReason = reason ?? (actor.role === 'admin' ? 'operator' : 'user');
   return changeRunState(ctx, vm, {
     intend: () => ({ desired: 'stopped', stopReason }),
-    act: () => (backend.mode === 'local' ? runtime.stopContainer(id) : backend.stop(vm)),
+    act: () => backend.stop(vm),
     done: (state, record) => {
       // A policy's stop says which policy; any other says who stopped the VM.
       const byPolicy = reason === 'idle' || reason === 'lifetime' || reason === 'maintenance';
@@ -355,39 +284,6 @@ export async function stopVm(ctx: Berth, ref: string, actor: Actor = OPERATOR, r
       record.lastStoppedAt = now();
     },
   });
-}
-
-export async function restartVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
-  const found = findVmFor(await ctx.store.read(), ref, actor);
-  const backend = await backendFor(ctx, found);
-  if (backend.mode === 'swarm') return startOnSwarm(ctx, found, backend, actor, true);
-  const { vm, runtime, id } = await withContainer(ctx, ref, actor);
-  const host = await runtime.hostInfo();
-  return changeRunState(ctx, vm, {
-    intend: (state, record) => {
-      checkMayStart(state, record, actor, host, record.desired !== 'running');
-      // Stopped on purpose for the moment of the restart: its `die` event is berth's doing.
-      return { desired: 'stopped', stopReason: actor.role === 'admin' ? 'operator' : 'user' };
-    },
-    act: () => bringUp(ctx, runtime, id, vm, (c) => runtime.restartContainer(c)),
-    done: (state, record) => {
-      delete record.stopReason;
-      logVmEvent(state, vm, 'restart', actorReason(actor));
-      Object.assign(record, { desired: 'running' as const, lastStartedAt: now(), lastActiveAt: now() });
-    },
-  });
-}
-
-async function requireContainer(runtime: DockerRuntime, id: string, vm: Vm): Promise<void> {
-  if (!(await runtime.inspectContainer(id))) throw containerMissing(vm);
-}
-
-export function containerMissing(vm: Pick<Vm, 'user' | 'name'>): BerthError {
-  return new BerthError(
-    'VM_CONTAINER_MISSING',
-    `The container of VM ${vmRef(vm)} is gone from the engine.`,
-    'Recreate it (the home is kept): berth vm reconcile --fix',
-  );
 }
 
 export async function destroyVm(
@@ -405,10 +301,10 @@ export async function destroyVm(
     }
     record.desired = 'stopped';
   });
-  const backend = await backendFor(ctx, vm);
+  const backend = await ctx.backend();
   await backend.remove(vm);
   const home = homeOf(await ctx.store.read(), vm);
-  await releaseHome(ctx, await backend.engineOf(vm), home, { delete: !options.keepData });
+  await backend.releaseHome(vm, home, { delete: !options.keepData });
   return ctx.store.transact((state) => {
     const record = current(state, vm);
     state.vms = state.vms.filter((v) => v !== record);
@@ -423,11 +319,15 @@ export async function destroyVm(
 export async function rebuildVm(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<Vm> {
   const state = await ctx.store.read();
   const vm = findVmFor(state, ref, actor);
-  const runtime = await ctx.runtime();
-  await resolveImage(runtime, vm.image);
-  const quota = resourcesFor(findPlan(state, vm.plan), effectiveConfig(state.config)).diskBytes ?? 0;
+  await resolveImage(await ctx.runtime(), vm.image);
+  const backend = await ctx.backend();
+  const planned = resourcesFor(findPlan(state, vm.plan), effectiveConfig(state.config));
+  // Refused before anything changes: a plan this backend cannot give (a quota on Swarm, too many CPUs…).
+  (await backend.admission()).checkRebuild(planned);
+  const quota = planned.diskBytes ?? 0;
+  const runtime = await backend.engineOf(vm);
   const replaced = quota > 0 && !homeOf(state, vm).diskBytes ? await moveHomeToQuota(ctx, runtime, vm, quota) : null;
-  const rebuilt = await recreateContainer(ctx, runtime, vm);
+  const rebuilt = await recreateContainer(ctx, vm);
   // The old container is gone now: its volume can go too.
   if (replaced) await runtime.removeVolume(replaced).catch(() => undefined);
   return rebuilt;
@@ -488,26 +388,22 @@ async function moveHomeToQuota(ctx: Berth, runtime: DockerRuntime, vm: Vm, quota
   return old.volume;
 }
 
-/**
- * On Swarm: the VM's service made again from its record (home kept), pinned to the node with its
- * home; a VM made before swarm mode (a container on the manager) becomes a service there.
- */
-async function redeployOnSwarm(ctx: Berth, runtime: DockerRuntime, vm: Vm): Promise<Vm> {
+/** Makes a VM's workload again from its record (home kept) and starts it if it should run. */
+export async function recreateContainer(ctx: Berth, vm: Vm): Promise<Vm> {
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
   const home = homeOf(state, vm);
-  const backend = await backendOf(ctx);
-  const resources = { ...resourcesFor(findPlan(state, vm.plan), cfg), diskBytes: home.diskBytes ?? 0 };
-  backend.checkResources({ ...resources, diskBytes: home.diskBytes ?? 0 });
-  const homeNode = vm.node ?? home.node ?? (await swarmManager(ctx)).nodeId;
+  const owner = ownerOf(state, vm);
+  const backend = await ctx.backend();
+  const admission = await backend.admission();
+  // The plan as it is now; the home keeps its own quota (a home is never resized here).
+  const resources = admission.resources(resourcesFor(findPlan(state, vm.plan), cfg), home);
+  admission.checkRebuild(resources);
+  // Forget the old container first: its `die` event must not read as the VM dying.
   await ctx.store.transact((st) => Object.assign(current(st, vm), { containerId: null }));
-  if (vm.node) await backend.remove(vm);
-  else if (vm.containerId) await runtime.removeContainer(vm.containerId);
-  await networkWithFirewall(ctx, runtime, cfg['docker.network'], backend);
   const record = { ...vm, resources };
-  const deployed = await backend.deploy(record, await specOf(ctx, record), { homeNode, freshHome: false });
-  const placed = { ...record, node: deployed.node, containerId: deployed.containerId };
-  if (vm.desired !== 'running') await backend.stop(placed);
+  const spec = containerSpec(cfg['docker.network'], state.instanceId, record, home, owner.id);
+  const deployed = await backend.redeploy(record, spec, { home, fresh: false, instanceId: state.instanceId, userId: owner.id });
   return ctx.store.transact((s) => {
     const h = s.homes.find((x) => x.id === home.id);
     if (h && deployed.node) h.node = deployed.node;
@@ -519,38 +415,4 @@ async function redeployOnSwarm(ctx: Berth, runtime: DockerRuntime, vm: Vm): Prom
       ...(vm.desired === 'running' ? { lastStartedAt: now() } : {}),
     });
   });
-}
-
-/** Makes a fresh container for a VM record (home kept) and starts it if it should run. */
-export async function recreateContainer(ctx: Berth, runtime: DockerRuntime, vm: Vm): Promise<Vm> {
-  if ((await backendOf(ctx)).mode === 'swarm') return redeployOnSwarm(ctx, runtime, vm);
-  const state = await ctx.store.read();
-  const cfg = effectiveConfig(state.config);
-  const home = homeOf(state, vm);
-  const owner = ownerOf(state, vm);
-  const host = await runtime.hostInfo();
-  // The plan as it is now; the home keeps its own quota (a home is never resized here).
-  const resources = vmResources(resourcesFor(findPlan(state, vm.plan), cfg), home, host);
-  checkCpus(resources, host.cpus);
-  checkGpu(resources, host.runtimes);
-  const stale = (await runtime.containers([...instanceFilter(state.instanceId), `${LABEL.user}=${vm.user}`, `${LABEL.vm}=${vm.name}`])).map(
-    (c) => c.id,
-  );
-  // Forget the old container first: its `die` event must not read as the VM dying.
-  await ctx.store.transact((st) => Object.assign(current(st, vm), { containerId: null }));
-  for (const id of new Set([...(vm.containerId ? [vm.containerId] : []), ...stale])) await runtime.removeContainer(id);
-  await Promise.all([
-    provisionHome(ctx, runtime, state.instanceId, home, vm, owner.id),
-    networkWithFirewall(ctx, runtime, cfg['docker.network'], await backendOf(ctx)),
-  ]);
-  const id = await runtime.createContainer(containerSpec(cfg['docker.network'], state.instanceId, { ...vm, resources }, home, owner.id));
-  if (vm.desired === 'running') await runtime.startContainer(id);
-  return ctx.store.transact((s) =>
-    Object.assign(current(s, vm), {
-      containerId: id,
-      phase: 'ready' as const,
-      resources,
-      ...(vm.desired === 'running' ? { lastStartedAt: now() } : {}),
-    }),
-  );
 }
