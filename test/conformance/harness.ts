@@ -51,6 +51,8 @@ export interface VmHarness {
   readonly brokenImage: string;
   /** Whether VMs run processes (exec, files): false for a backend without an engine. */
   readonly runsProcesses: boolean;
+  /** Whether an engine can be frozen (false: an in-memory backend, which has no socket to freeze). */
+  readonly freezes: boolean;
   /** The VM's workload now (its running container; locally also a stopped one), or null. */
   workload(login: string): Promise<Workload | null>;
   /** The home volume of the user's VM on whichever engine has it, or null. */

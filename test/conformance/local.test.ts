@@ -30,6 +30,7 @@ const harness: VmHarness = {
     return broken;
   },
   runsProcesses: true,
+  freezes: true,
   instanceId: () => home.instanceId,
   berth: (args, options = {}) =>
     timed('node', [BIN, ...args], { env: { BERTH_HOME: home.home, NO_COLOR: '1' }, input: options.input, timeoutMs: options.timeoutMs }),

@@ -42,6 +42,7 @@ const harness: VmHarness = {
     return broken;
   },
   runsProcesses: true,
+  freezes: true,
   instanceId: () => instance,
   berth: (args, options = {}) =>
     timed('nsenter', [`--net=/run/netns/${cluster.manager.netns}`, 'node', BIN, ...args], {

@@ -202,7 +202,8 @@ export function vmConformance(h: VmHarness): void {
       await h.removeWorkload(login);
       expect((await listed(login))[0]?.state).toBe('missing');
       const doctor = await run(['doctor', '--json']);
-      expect(JSON.parse(doctor.stdout).drift.missing).toContain(`${login}/main`);
+      // Soft: reconcile is still tried when doctor does not see it.
+      expect.soft(JSON.parse(doctor.stdout).drift.missing, 'doctor --json drift.missing').toContain(`${login}/main`);
       const found = await json<{ missing: string[] }>(['vm', 'reconcile']);
       expect(found.missing).toEqual([`${login}/main`]);
       const fixed = await json<{ actions: string[]; failed: unknown[] }>(['vm', 'reconcile', '--fix']);
@@ -249,38 +250,40 @@ export function vmConformance(h: VmHarness): void {
       expect(await listed(big)).toEqual([]);
     }, 240_000);
 
-    it('an engine that stops answering (frozen): list, stop and exec of its VM end within the bound with its code; VMs elsewhere keep working', async () => {
-      const logins: string[] = [];
-      for (let i = 0; i < h.engines; i++) logins.push(await newVm());
-      // On a Swarm the harness picks a VM on a worker (the manager's engine answers for the whole cluster).
-      const { login: target, thaw } = await h.freeze(logins);
-      const others = logins.filter((l) => l !== target);
-      try {
-        const list = await run(['vm', 'list', '--all', '--json'], { timeoutMs: FROZEN_BOUND_MS });
-        console.log(`${h.name}: vm list with an engine frozen: exit ${list.code} after ${list.ms} ms${list.timedOut ? ' (killed)' : ''}`);
-        expect
-          .soft(list.timedOut, `vm list did not exit within ${FROZEN_BOUND_MS / 1000} s (stdout: ${list.stdout.slice(0, 300)})`)
-          .toBe(false);
-        // One that hung is told above; exec and stop are still tried.
-        if (!list.timedOut && list.code === 0) {
-          const shown = parseVms(list.stdout);
-          expect(shown.find((v) => v.user === target)?.state).toBe('node-down');
-          for (const o of others) expect(shown.find((v) => v.user === o)?.state).toBe('running');
-        } else if (!list.timedOut) {
-          expect(['ENGINE_TIMEOUT', 'NODE_DOWN'], list.stderr).toContain(errorCode(list));
+    // Declared only where an engine can freeze.
+    if (h.freezes)
+      it('an engine that stops answering (frozen): list, stop and exec of its VM end within the bound with its code; VMs elsewhere keep working', async () => {
+        const logins: string[] = [];
+        for (let i = 0; i < h.engines; i++) logins.push(await newVm());
+        // On a Swarm the harness picks a VM on a worker (the manager's engine answers for the whole cluster).
+        const { login: target, thaw } = await h.freeze(logins);
+        const others = logins.filter((l) => l !== target);
+        try {
+          const list = await run(['vm', 'list', '--all', '--json'], { timeoutMs: FROZEN_BOUND_MS });
+          console.log(`${h.name}: vm list with an engine frozen: exit ${list.code} after ${list.ms} ms${list.timedOut ? ' (killed)' : ''}`);
+          expect
+            .soft(list.timedOut, `vm list did not exit within ${FROZEN_BOUND_MS / 1000} s (stdout: ${list.stdout.slice(0, 300)})`)
+            .toBe(false);
+          // One that hung is told above; exec and stop are still tried.
+          if (!list.timedOut && list.code === 0) {
+            const shown = parseVms(list.stdout);
+            expect(shown.find((v) => v.user === target)?.state).toBe('node-down');
+            for (const o of others) expect(shown.find((v) => v.user === o)?.state).toBe('running');
+          } else if (!list.timedOut) {
+            expect(['ENGINE_TIMEOUT', 'NODE_DOWN'], list.stderr).toContain(errorCode(list));
+          }
+          refusedInTime(await run(['vm', 'exec', target, '--json', '--', 'true'], { timeoutMs: FROZEN_BOUND_MS }), 'vm exec');
+          refusedInTime(await run(['vm', 'stop', target, '--json'], { timeoutMs: FROZEN_BOUND_MS }), 'vm stop');
+          for (const o of others) expect(await ok(['vm', 'exec', o, '--', 'echo', `served-${o}`])).toContain(`served-${o}`);
+        } finally {
+          await thaw();
         }
-        refusedInTime(await run(['vm', 'exec', target, '--json', '--', 'true'], { timeoutMs: FROZEN_BOUND_MS }), 'vm exec');
-        refusedInTime(await run(['vm', 'stop', target, '--json'], { timeoutMs: FROZEN_BOUND_MS }), 'vm stop');
-        for (const o of others) expect(await ok(['vm', 'exec', o, '--', 'echo', `served-${o}`])).toContain(`served-${o}`);
-      } finally {
-        await thaw();
-      }
-      // Thawed, its VM answers again.
-      await waitFor(
-        `${target}'s VM answering after the thaw`,
-        async () => (await run(['vm', 'exec', target, '--', 'true'], { timeoutMs: 30_000 })).code === 0,
-        60_000,
-      );
-    }, 300_000);
+        // Thawed, its VM answers again.
+        await waitFor(
+          `${target}'s VM answering after the thaw`,
+          async () => (await run(['vm', 'exec', target, '--', 'true'], { timeoutMs: 30_000 })).code === 0,
+          60_000,
+        );
+      }, 300_000);
   });
 }
