@@ -43,7 +43,6 @@ export const ms = (value) => `${value.toFixed(1)} ms`;
 
 const lines = (out) => out.split('\n').filter(Boolean);
 
-/** Removes the containers, volumes and network a benchmark made (all labelled dev.berth.user=bench). */
 /** What a bench home made on the host besides Docker objects: its firewall rules and quota disks. */
 function releaseHostObjects(bin, env, home) {
   spawnSync('node', [bin, 'network', 'remove'], { env: { ...process.env, ...env } });
@@ -53,11 +52,16 @@ function releaseHostObjects(bin, env, home) {
   }
 }
 
-export function removeBenchObjects({ network, volumes = [], bin, env, home }) {
+/**
+ * Removes the containers, volumes and network a benchmark made: those of its own berth home
+ * (`instance`) labelled dev.berth.user=bench, never another home's or another process's.
+ */
+export function removeBenchObjects({ instance, network, volumes = [], bin, env, home }) {
   const docker = (...args) => spawnSync('docker', args, { encoding: 'utf8' }).stdout ?? '';
-  const ids = lines(docker('ps', '-aq', '--filter', 'label=dev.berth.user=bench'));
+  const mine = ['--filter', `label=dev.berth.instance=${instance}`, '--filter', 'label=dev.berth.user=bench'];
+  const ids = instance ? lines(docker('ps', '-aq', ...mine)) : [];
   if (ids.length) docker('rm', '-f', ...ids);
-  const vols = [...lines(docker('volume', 'ls', '-q', '--filter', 'label=dev.berth.user=bench')), ...volumes];
+  const vols = [...(instance ? lines(docker('volume', 'ls', '-q', ...mine)) : []), ...volumes];
   if (vols.length) docker('volume', 'rm', '-f', ...vols);
   if (home) releaseHostObjects(bin, env, home);
   docker('network', 'rm', network);

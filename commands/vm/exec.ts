@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
+import { execOnTerminal } from '../../src/cli/exec-run.js';
+import { commandWords } from '../../src/cli/fast-exec.js';
 import { vmArg } from '../../src/cli/vm-flags.js';
-import { attachTerminal } from '../../src/services/access/local-terminal.js';
 import { execInVm } from '../../src/services/vm/vm-exec.js';
 
 export default class VmExec extends BerthCommand {
@@ -22,31 +23,21 @@ export default class VmExec extends BerthCommand {
 
   async run(): Promise<{ exitCode: number; stdout: string; stderr: string } | undefined> {
     const { args, argv, flags } = await this.parse(VmExec);
-    const cmd = (argv as string[]).slice(1);
-    const tty = flags.tty && Boolean(process.stdout.isTTY) && !this.jsonEnabled();
-    const handle = await execInVm(this.berth, args.vm, {
-      cmd,
-      tty,
-      stdin: flags.interactive,
-      env: tty ? [`TERM=${process.env.TERM ?? 'xterm'}`] : [],
-    });
-    if (this.jsonEnabled()) {
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      handle.demux(collect(out), collect(err));
-      if (flags.interactive) process.stdin.pipe(handle.stream);
-      const exitCode = await handle.exitCode();
-      return { exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+    // The words after `--` as typed (oclif's argv groups repeated words); without `--`, oclif's.
+    const cmd = commandWords(this.argv) ?? (argv as string[]).slice(1);
+    if (!this.jsonEnabled()) {
+      // The launcher's fast path (bin/run.js) runs the same, for the plain forms of this command.
+      const code = await execOnTerminal(this.berth, args.vm, cmd, flags);
+      if (code !== 0) this.exit(code);
+      return undefined;
     }
-    const detach = tty ? attachTerminal(handle, flags.interactive) : undefined;
-    if (!tty) {
-      handle.demux(process.stdout, process.stderr);
-      if (flags.interactive) process.stdin.pipe(handle.stream);
-    }
-    const code = await handle.exitCode();
-    detach?.();
-    if (code !== 0) this.exit(code);
-    return undefined;
+    const handle = await execInVm(this.berth, args.vm, { cmd, tty: false, stdin: flags.interactive, env: [] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    handle.demux(collect(out), collect(err));
+    if (flags.interactive) process.stdin.pipe(handle.stream);
+    const exitCode = await handle.exitCode();
+    return { exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
   }
 }
 

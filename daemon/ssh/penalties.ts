@@ -1,48 +1,5 @@
+import { addPenalty, type Penalty, type PenaltyCause, type PenaltyRules, refusedForMs } from '../../src/domain/ssh-admission.js';
 import { sourceKey } from './rate-limit.js';
-
-/** What a source did to earn a penalty (sshd's PerSourcePenalties grace-exceeded and noauth). */
-export type PenaltyCause = 'grace-exceeded' | 'noauth';
-
-/** The penalty rules in force (config keys ssh.penalty-…), in ms; a cause of 0 earns nothing. */
-export interface PenaltyRules {
-  /** The longest a source can be refused for, however much it earned (0: penalties off). */
-  maxMs: number;
-  /** Penalties are only enforced once this much has built up (a single slip costs nothing). */
-  minMs: number;
-  amounts: Record<PenaltyCause, number>;
-}
-
-/** One source's penalty: refused until `untilMs` once `active`. */
-export interface Penalty {
-  untilMs: number;
-  active: boolean;
-}
-
-/**
- * sshd's PerSourcePenalties, as a decision: a source with no running penalty starts one of
- * `amountMs`; one with a running penalty has it lengthened by `amountMs`, to at most `maxMs` from
- * now. It is enforced once what is left reaches `minMs`, and stays so until it runs out. What is
- * left shrinks as time passes, so a source that stops misbehaving is let in again.
- * Returns the penalty unchanged when the cause earns nothing.
- */
-export function addPenalty(
-  prev: Penalty | undefined,
-  amountMs: number,
-  nowMs: number,
-  rules: Pick<PenaltyRules, 'maxMs' | 'minMs'>,
-): Penalty | undefined {
-  if (amountMs <= 0 || rules.maxMs <= 0) return prev;
-  const running = prev !== undefined && prev.untilMs > nowMs;
-  const untilMs = Math.min((running ? prev.untilMs : nowMs) + amountMs, nowMs + rules.maxMs);
-  // A threshold over the maximum could never be reached: the maximum is the threshold then.
-  const threshold = Math.min(rules.minMs, rules.maxMs);
-  return { untilMs, active: (running && prev.active) || untilMs - nowMs >= threshold };
-}
-
-/** How long a source with this penalty is still refused (0: it is let in). */
-export function refusedForMs(penalty: Penalty | undefined, nowMs: number): number {
-  return penalty?.active && penalty.untilMs > nowMs ? penalty.untilMs - nowMs : 0;
-}
 
 /** Sources tracked at most; past it the penalty closest to its end makes room (sshd's overflow permissive). */
 export const MAX_PENALISED_SOURCES = 10_000;

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { admission, type StartupLimits, type StartupRefusal } from '../../src/domain/ssh-admission.js';
 
 /**
  * The address a limit counts against: IPv4 as is (also when IPv4-mapped), IPv6 by its /64
@@ -46,53 +47,6 @@ export class AuthRateLimit {
     const res = await this.current(perMinute, banSeconds).get(sourceKey(source));
     return res !== null && res.consumedPoints > perMinute && res.msBeforeNext > 0;
   }
-}
-
-/** Why a connection not logged in yet was dropped at once. */
-export type StartupRefusal = 'penalty' | 'per-source' | 'startups-full' | 'startups-early-drop';
-
-export interface StartupLimits {
-  perSource: number;
-  /** sshd's MaxStartups start:rate:full. */
-  start: number;
-  rate: number;
-  full: number;
-}
-
-/**
- * sshd's random early drop chance (%) with `open` connections not logged in yet: none below
- * `start`, `rate` % at `start`, rising linearly to all of them at `full`.
- */
-export function earlyDropChance(open: number, limits: StartupLimits): number {
-  if (open < limits.start) return 0;
-  if (open >= limits.full) return 100;
-  return limits.rate + ((100 - limits.rate) * (open - limits.start)) / (limits.full - limits.start);
-}
-
-/** What the gateway knows of a new connection when it is accepted. */
-export interface AdmissionInput {
-  /** Connections of its source (IPv4 address, IPv6 /64) not logged in yet. */
-  held: number;
-  /** Connections not logged in yet, overall. */
-  open: number;
-  /** Its source is serving a penalty (see penalties.ts). */
-  penalised: boolean;
-}
-
-/**
- * Whether a new connection is let in, decided before any work is done for it: a penalised
- * source is refused; a source at `perSource` is refused; nobody is let in at `full`. Below that,
- * a source that holds no slot is always let in: the random early drop (sshd's MaxStartups,
- * chance from `earlyDropChance`) only falls on sources that already hold slots, so the slots a
- * flood holds make the flood's own connections likelier to be dropped, never a newcomer's.
- * `roll` is a random number in [0, 1).
- */
-export function admission(input: AdmissionInput, limits: StartupLimits, roll: number): 'admit' | StartupRefusal {
-  if (input.penalised) return 'penalty';
-  if (input.held >= limits.perSource) return 'per-source';
-  if (input.open >= limits.full) return 'startups-full';
-  if (input.held === 0) return 'admit';
-  return roll * 100 < earlyDropChance(input.open, limits) ? 'startups-early-drop' : 'admit';
 }
 
 /**

@@ -1,7 +1,33 @@
 import { createRequire } from 'node:module';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import type pino from 'pino';
-import type { AuthContext, Connection, Server as SshServer, TcpipBindInfo } from 'ssh2';
+import type { AuthContext, Connection, PublicKeyAuthContext, Server as SshServer, TcpipBindInfo } from 'ssh2';
+import {
+  acceptDrop,
+  afterAttempt,
+  BANNED_DROP,
+  channelRateRefusal,
+  connectionSessionsFull,
+  type Drop,
+  deadlinePassed,
+  earnsPenalty,
+  errorPenalty,
+  garbagePenalty,
+  globalRequest,
+  idleCheckEveryMs,
+  idleTooLong,
+  type LoginFacts,
+  type LoginNeed,
+  type LoginVerdict,
+  loginStep,
+  type PenaltyCause,
+  type PreAuthLimits,
+  type PreLoginDeadline,
+  type PreLoginProgress,
+  penaltyNote,
+  preAuthLimits,
+  userSessionsFull,
+} from '../../src/domain/ssh-admission.js';
 import { accessWithdrawn, authorizeGatewayKey, type GatewayIdentity, maintenanceBanner } from '../../src/services/access/ssh-access.js';
 import type { HostKey } from '../../src/services/access/ssh-host-key.js';
 import type { Berth } from '../../src/services/core/context.js';
@@ -9,7 +35,6 @@ import { engineDeadlineMs } from '../../src/services/engine/deadline.js';
 import type { State } from '../../src/state/schema.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
 import { listenParts } from '../../src/values/listen-address.js';
-import { printable } from '../../src/values/names.js';
 import { LogSummary } from '../log-summary.js';
 import type { SshMetrics } from '../metrics.js';
 import { SessionRegistry, type SessionView } from '../sessions.js';
@@ -18,9 +43,17 @@ import { handleSessionChannel } from './channel-bridge.js';
 import type { ConnectionScope, Refusal } from './connection-scope.js';
 import { handleDirectTcpip } from './forwarding.js';
 import { floorPacketSizes } from './packet-floor.js';
-import { type PenaltyCause, type PenaltyRules, SourcePenalties } from './penalties.js';
-import { AuthRateLimit, ChannelRate, PreAuthSlots, type StartupLimits } from './rate-limit.js';
+import { SourcePenalties } from './penalties.js';
+import { AuthRateLimit, ChannelRate, PreAuthSlots } from './rate-limit.js';
 import { RemoteForwards } from './remote-forward.js';
+import {
+  DISCONNECT_TOO_MANY_CONNECTIONS,
+  disconnectWith,
+  explainChannelRefusals,
+  holdAuthService,
+  setBanner,
+  socketOf,
+} from './ssh2-internals.js';
 
 type Ssh2 = typeof import('ssh2');
 
@@ -38,81 +71,43 @@ export interface GatewayOptions {
   registry?: SessionRegistry;
 }
 
-/** The pre-login limits in force (config keys ssh.max-startups…, ssh.login-grace, ssh.banner-timeout, ssh.penalty-…). */
-interface PreAuthLimits extends StartupLimits {
-  graceMs: number;
-  bannerMs: number;
-  penalties: PenaltyRules;
-}
-
-function preAuthLimits(cfg: ConfigValues): PreAuthLimits {
-  return {
-    perSource: cfg['ssh.max-startups-per-source'],
-    ...cfg['ssh.max-startups'],
-    graceMs: cfg['ssh.login-grace'] * 1000,
-    bannerMs: cfg['ssh.banner-timeout'] * 1000,
-    penalties: {
-      maxMs: cfg['ssh.penalty-max'] * 1000,
-      minMs: cfg['ssh.penalty-min'] * 1000,
-      amounts: { 'grace-exceeded': cfg['ssh.penalty-grace-exceeded'] * 1000, noauth: cfg['ssh.penalty-noauth'] * 1000 },
-    },
-  };
-}
-
 /** A connection from its TCP accept until it logs in (or goes). */
-interface PreAuth {
+interface PreAuth extends PreLoginProgress {
   /** Frees its pre-login slot (idempotent). */
   release: () => void;
-  /** The client sent its identification line (ssh2 made a connection of it). */
-  identified: boolean;
-  loggedIn: boolean;
-  /** It already earned its source a penalty (one per connection). */
-  penalised: boolean;
   timers: NodeJS.Timeout[];
 }
 
-// SSH_MSG_DISCONNECT and its reason "too many connections" (RFC 4253, 11.1 and 4250, 4.2.2).
-const MSG_DISCONNECT = 1;
-const DISCONNECT_TOO_MANY_CONNECTIONS = 12;
-
-/** RFC 4254's channel open failure reasons. */
-const OPEN_FAILURE: Record<Refusal['reason'], number> = { prohibited: 1, 'connect-failed': 2, 'resource-shortage': 4 };
-
-interface ProtocolInternals {
-  _packetRW?: {
-    write: { allocStartKEX: number; alloc(n: number, force?: boolean): Buffer; finalize(p: Buffer, force?: boolean): Buffer };
-  };
-  channelOpenFail?(remote: number, reason: number, description?: string): void;
+/** One connection from ssh2's handshake on: what its handlers share. */
+interface Conn {
+  client: Connection;
+  source: string;
+  socket: Socket | undefined;
+  pre: PreAuth;
+  /** Ends the connection; a peer that does not close its side is cut off 2 s later. */
+  drop: () => void;
+  /** Who logged in, with the config read for that login (set when the login is accepted). */
+  identity: GatewayIdentity | null;
+  config: ConfigValues | null;
+  /** Refused attempts so far (MAX_ATTEMPTS). */
+  failures: number;
+  closed: boolean;
+  /** Set once this connection counts in its user's ssh.max-connections. */
+  counted: string | null;
+  closers: Set<() => void>;
+  idleTimer: NodeJS.Timeout | null;
+  lastActivity: number;
+  corked: boolean;
 }
 
-/**
- * Sends SSH_MSG_DISCONNECT with a description, which OpenSSH prints ("Received disconnect …:
- * 12: text"); ssh2's own disconnect() sends none. False when this ssh2 cannot.
- */
-function disconnectWith(client: Connection, reason: number, description: string): boolean {
-  const proto = (client as unknown as { _protocol?: ProtocolInternals })._protocol;
-  const rw = proto?._packetRW?.write;
-  let sendPacket: ((p: unknown, packet: Buffer, bypass?: boolean) => void) | undefined;
-  try {
-    sendPacket = (createRequire(import.meta.url)('ssh2/lib/protocol/utils.js') as { sendPacket?: typeof sendPacket }).sendPacket;
-  } catch {
-    sendPacket = undefined;
-  }
-  if (!proto || !rw || typeof sendPacket !== 'function') return false;
-  const text = Buffer.from(description.slice(0, 400), 'utf8');
-  const p = rw.allocStartKEX;
-  const packet = rw.alloc(1 + 4 + 4 + text.length + 4, true);
-  packet[p] = MSG_DISCONNECT;
-  packet.writeUInt32BE(reason, p + 1);
-  packet.writeUInt32BE(text.length, p + 5);
-  text.copy(packet, p + 9);
-  packet.writeUInt32BE(0, p + 9 + text.length);
-  sendPacket(proto, rw.finalize(packet, true), true);
-  return true;
+/** A login attempt's facts, with what the gateway keeps of the ones it looked up. */
+interface Attempt {
+  facts: LoginFacts;
+  state?: State;
+  config?: ConfigValues;
+  identity?: GatewayIdentity;
 }
 
-/** Attempts one connection may make before it is cut (each key an agent holds is one). */
-const MAX_ATTEMPTS = 6;
 const KEEPALIVE_MS = 15_000;
 /** How long the auth service's acceptance waits for the pre-login state read (the banner). */
 const BANNER_WAIT_MS = 5000;
@@ -268,9 +263,9 @@ export class SshGateway {
   }
 
   /** A refusal or drop: counted by reason in /metrics, summarised in the log. */
-  private dropped(source: string, reason: string, msg: string, fields: Record<string, unknown> = {}): void {
-    this.options.metrics.drops.inc({ reason });
-    this.summary.note(source, reason, msg, fields);
+  private dropped(source: string, drop: Drop): void {
+    this.options.metrics.drops.inc({ reason: drop.reason });
+    this.summary.note(source, drop.reason, drop.message, drop.fields);
   }
 
   /**
@@ -278,17 +273,14 @@ export class SshGateway {
    * a penalty (ssh.penalty-…), once per connection. Once its penalties add up to ssh.penalty-min,
    * its new connections are refused at accept, before any crypto, until the penalty runs out.
    */
-  private penalise(source: string, pre: PreAuth, cause: PenaltyCause): void {
+  private penalise(source: string, pre: PreAuth, cause: PenaltyCause | null): void {
     const limits = this.limits;
-    if (pre.penalised || pre.loggedIn || !limits) return;
+    if (!cause || !earnsPenalty(pre) || !limits) return;
     pre.penalised = true;
     const { refusedMs, started } = this.penalties.penalise(source, cause, limits.penalties);
-    if (started) {
-      this.summary.note(source, 'penalty', 'ssh source penalised: its new connections are refused for a while', {
-        cause,
-        seconds: Math.ceil(refusedMs / 1000),
-      });
-    }
+    if (!started) return;
+    const note = penaltyNote(cause, refusedMs);
+    this.summary.note(source, note.reason, note.message, note.fields);
   }
 
   /**
@@ -304,30 +296,14 @@ export class SshGateway {
     const refusedMs = limits ? this.penalties.refusedFor(source) : 0;
     const taken = limits ? this.startups.take(source, limits, refusedMs > 0) : 'startups-full';
     if (typeof taken === 'string' || !limits) {
-      if (taken === 'penalty') {
-        this.dropped(source, 'penalty', 'ssh source penalised: its new connections are refused for a while', {
-          seconds: Math.ceil(refusedMs / 1000),
-        });
-      } else {
-        this.dropped(source, String(taken), 'ssh connection dropped: too many connections not logged in yet');
-      }
+      this.dropped(source, acceptDrop(typeof taken === 'string' ? taken : 'startups-full', refusedMs));
       socket.destroy();
       return;
     }
     const pre: PreAuth = { release: taken, identified: false, loggedIn: false, penalised: false, timers: [] };
     pre.timers.push(
-      setTimeout(() => {
-        if (pre.identified || socket.destroyed) return;
-        this.dropped(source, 'banner-timeout', 'ssh connection cut: no identification line in time');
-        this.penalise(source, pre, 'grace-exceeded');
-        socket.destroy();
-      }, limits.bannerMs),
-      setTimeout(() => {
-        if (pre.loggedIn || socket.destroyed) return;
-        this.dropped(source, 'login-grace', 'ssh connection cut: not logged in in time');
-        this.penalise(source, pre, 'grace-exceeded');
-        socket.destroy();
-      }, limits.graceMs),
+      this.deadline(socket, source, pre, 'banner-timeout', limits.bannerMs),
+      this.deadline(socket, source, pre, 'login-grace', limits.graceMs),
     );
     for (const t of pre.timers) t.unref();
     // Garbage instead of an identification line: ssh2 ends the socket from its own data handler
@@ -337,9 +313,7 @@ export class SshGateway {
         socket.off('data', sniff);
         return;
       }
-      process.nextTick(() => {
-        if (!pre.identified && socket.writableEnded) this.penalise(source, pre, 'noauth');
-      });
+      process.nextTick(() => this.penalise(source, pre, garbagePenalty(pre.identified, socket.writableEnded)));
     };
     socket.once('close', () => {
       for (const t of pre.timers) clearTimeout(t);
@@ -351,24 +325,27 @@ export class SshGateway {
     socket.on('data', sniff);
   }
 
+  /** Cuts the connection (and penalises its source) if it has not got that far when `deadline` passes. */
+  private deadline(socket: Socket, source: string, pre: PreAuth, deadline: PreLoginDeadline, ms: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      const passed = deadlinePassed(deadline, pre, socket.destroyed);
+      if (!passed) return;
+      this.dropped(source, passed.drop);
+      this.penalise(source, pre, passed.cause);
+      socket.destroy();
+    }, ms);
+  }
+
+  /** ssh2 made a connection of an accepted socket (its identification line came): its handlers. */
   private onConnection(client: Connection, source: string): void {
-    const { ctx, log, metrics } = this.options;
-    let preAuth: PreAuth | undefined;
+    const { log } = this.options;
+    let pre: PreAuth | undefined;
     client.on('error', (err: Error & { level?: string }) => {
       log.debug({ source, err: String(err) }, 'ssh connection error');
-      // Before login, anything but the socket's own errors and our deadlines is the client
-      // breaking the protocol (garbage, a broken packet, no algorithm in common).
-      if (preAuth && err.level !== 'socket' && err.level !== 'client-timeout') this.penalise(source, preAuth, 'noauth');
+      if (pre) this.penalise(source, pre, errorPenalty(err.level));
     });
-    // ssh2 writes each packet to the socket on its own; corked for a tick, they leave together.
-    const socket = (client as unknown as { _sock?: Socket })._sock;
-    /** Ends the connection; a peer that does not close its side is cut off 2 s later. */
-    const drop = () => {
-      client.end();
-      setTimeout(() => socket?.destroy(), 2000).unref();
-    };
-    const pre = socket ? this.pending.get(socket) : undefined;
-    preAuth = pre;
+    const socket = socketOf(client);
+    pre = socket ? this.pending.get(socket) : undefined;
     if (!pre) {
       // Not from our listener: nothing counts it, so it is not served.
       socket?.destroy();
@@ -382,276 +359,273 @@ export class SshGateway {
       return;
     }
     this.connections.add(client);
-    let identity: GatewayIdentity | null = null;
-    let config: ConfigValues | null = null;
-    let failures = 0;
-    let closed = false;
-    const closers = new Set<() => void>();
-    let idleTimer: NodeJS.Timeout | null = null;
-    let lastActivity = Date.now();
-
-    // The banner (why logins are refused during maintenance) goes out with the auth service's
-    // acceptance; ssh2 takes one banner per server, so it is set on this connection's protocol,
-    // from the state read for this connection (well before the client gets that far).
-    const protocol = (client as unknown as { _protocol?: { _banner?: string } })._protocol;
-    let corked = false;
-
-    /** Set once this connection counts in its user's ssh.max-connections. */
-    let counted: string | null = null;
-    client.on('close', () => {
-      closed = true;
-      pre.release();
-      if (counted) this.uncount(counted);
-      counted = null;
-      this.connections.delete(client);
-      this.live.delete(client);
-      if (idleTimer) clearInterval(idleTimer);
-      const fns = [...closers];
-      closers.clear();
-      for (const fn of fns) fn();
-    });
-    const preLogin = (async () => {
-      const state = await this.state().catch(() => null);
-      if (!state || closed) return;
-      if (protocol) protocol._banner = maintenanceBanner(state) ?? undefined;
-      const cfg = effectiveConfig(state.config);
-      if (await this.limiter.banned(source, cfg['ssh.auth-rate'], cfg['ssh.ban'])) {
-        this.dropped(source, 'banned', 'ssh connection from a banned address dropped');
-        drop();
-      }
-    })();
-    // The banner must be known before the auth service is accepted (it goes out with the
-    // acceptance): a client quicker than the state read waits for it, at most BANNER_WAIT_MS.
-    const accept = (protocol as { serviceAccept?: (svc: string) => void } | undefined)?.serviceAccept;
-    if (protocol && accept) {
-      (protocol as { serviceAccept: (svc: string) => void }).serviceAccept = (svc: string) => {
-        let timer: NodeJS.Timeout | undefined;
-        const waited = new Promise<void>((done) => {
-          timer = setTimeout(done, BANNER_WAIT_MS);
-        });
-        void Promise.race([preLogin, waited]).then(() => {
-          clearTimeout(timer);
-          if (!closed) accept.call(protocol, svc);
-        });
-      };
-    }
-
-    client.on('authentication', (auth) => {
-      // `ready` follows accept() at once: who logged in is recorded before that.
-      const onSuccess = (who: GatewayIdentity, cfg: ConfigValues): boolean => {
-        // A user at ssh.max-connections is told so (the disconnect's text), and not let in.
-        const open = this.perUser.get(who.login) ?? 0;
-        if (!counted && open >= cfg['ssh.max-connections']) {
-          this.dropped(source, 'user-connections', 'ssh login refused: too many connections for this user', { user: who.login });
-          const told = disconnectWith(
-            client,
-            DISCONNECT_TOO_MANY_CONNECTIONS,
-            `berth: ${who.login} has ${open} SSH connections open, the most allowed (ssh.max-connections); close one and try again.`,
-          );
-          if (told) socket?.end();
-          drop();
-          return false;
-        }
-        if (!counted) {
-          counted = who.login;
-          this.perUser.set(who.login, open + 1);
-        }
-        identity = who;
-        config = cfg;
-        return true;
-      };
-      const method = auth.method;
-      void this.authenticate(auth, source, onSuccess)
-        .then(async (result) => {
-          // Every refused attempt counts, each key offered that is not this login's too
-          // (the client's first `none` does not): per connection and per source address.
-          if (result !== 'failed' || method === 'none') return;
-          failures++;
-          if (failures >= MAX_ATTEMPTS || (await this.countFailure(source))) drop();
-        })
-        .catch((err) => {
-          log.error({ source, err: String(err) }, 'ssh login check failed');
-          drop();
-        });
-    });
-
-    client.on('ready', () => {
-      // A client may be gone by the time its login was accepted: nothing is set up for it.
-      if (closed || !identity || !config) {
+    const conn: Conn = {
+      client,
+      source,
+      socket,
+      pre,
+      drop: () => {
         client.end();
-        return;
-      }
-      pre.loggedIn = true;
-      pre.release();
-      for (const t of pre.timers) clearTimeout(t);
-      this.live.set(client, { identity, drop });
-      const idle = config['ssh.idle-timeout'];
-      if (idle > 0) {
-        idleTimer = setInterval(
-          () => {
-            if (Date.now() - lastActivity >= idle * 1000) {
-              log.info({ source, user: identity?.login }, 'ssh connection idle too long; closing it');
-              drop();
-            }
-          },
-          Math.min(idle * 1000, 30_000),
-        );
-        idleTimer.unref();
-      }
-      // Channels refused say why (the open failure's reason and text), as OpenSSH's sshd does:
-      // ssh2's reject() sends no text, so the failure it writes is given the one set just before.
-      const proto = (client as unknown as { _protocol?: ProtocolInternals })._protocol;
-      let why: Refusal | null = null;
-      if (proto && typeof proto.channelOpenFail === 'function') {
-        const fail = proto.channelOpenFail.bind(proto);
-        proto.channelOpenFail = (remote, reason, description) => {
-          const given = why;
-          why = null;
-          fail(remote, given ? OPEN_FAILURE[given.reason] : reason, given?.text ?? description);
-        };
-      }
-      let connectionSessions = 0;
-      const scope: ConnectionScope = {
-        ctx,
-        client,
-        log,
-        metrics,
-        registry: this.registry,
-        identity,
-        source,
-        config,
-        deadlineMs: this.deadlineMs,
-        reserveSession: () => {
-          const login = identity?.login ?? '';
-          const perConnection = config?.['ssh.max-sessions'] ?? 10;
-          const perUser = config?.['ssh.max-user-sessions'] ?? 50;
-          if (connectionSessions >= perConnection) {
-            return { reason: 'resource-shortage', text: `berth: at most ${perConnection} sessions on one connection (ssh.max-sessions)` };
-          }
-          if (!this.registry.reserve(login, perUser)) {
-            return { reason: 'resource-shortage', text: `berth: at most ${perUser} sessions for one user (ssh.max-user-sessions)` };
-          }
-          connectionSessions++;
-          let released = false;
-          return () => {
-            if (released) return;
-            released = true;
-            connectionSessions--;
-            this.registry.release(login);
-          };
-        },
-        refuse: (reject, refusal) => {
-          why = refusal;
-          reject();
-          why = null;
-        },
-        touch: () => {
-          lastActivity = Date.now();
-        },
-        batch: () => {
-          if (!socket || corked) return;
-          corked = true;
-          socket.cork();
-          process.nextTick(() => {
-            corked = false;
-            socket.uncork();
-          });
-        },
-        onClose: (fn) => {
-          if (closed) {
-            fn();
-            return () => undefined;
-          }
-          const entry = () => fn();
-          closers.add(entry);
-          return () => {
-            closers.delete(entry);
-          };
-        },
-      };
-      const gate = (open: () => void, reject: () => void) => {
-        lastActivity = Date.now();
-        const user = identity?.login ?? '';
-        const perMinute = config?.['ssh.channel-rate'] ?? 120;
-        void this.channels.take(user, perMinute).then((ok) => {
-          if (closed) return;
-          if (ok) return open();
-          this.dropped(source, 'channel-rate', 'ssh channel refused: too many channels opened a minute', { user });
-          scope.refuse(reject, {
-            reason: 'resource-shortage',
-            text: `berth: too many channels opened (at most ${perMinute} a minute, ssh.channel-rate); wait a little`,
-          });
-        });
-      };
-      client.on('session', (accept, reject) => gate(() => handleSessionChannel(scope, accept, reject), reject));
-      client.on('tcpip', (accept, reject, info) => gate(() => handleDirectTcpip(scope, accept, reject, info), reject));
-      // Remote forwarding (-R) when ssh.allow-remote-forward is on; unix-socket forwarding never.
-      const remote = new RemoteForwards(scope);
-      client.on('request', (accept, reject, name, info) => {
-        lastActivity = Date.now();
-        if (name === 'tcpip-forward' || name === 'cancel-tcpip-forward') {
-          remote.handle(accept as ((port?: number) => void) | undefined, reject, name, info as TcpipBindInfo);
-          return;
-        }
-        log.info({ source, user: identity?.login, request: name }, 'ssh global request refused');
-        reject?.();
-      });
-      client.on('openssh.streamlocal', (_accept, reject) => reject());
-    });
+        setTimeout(() => socket?.destroy(), 2000).unref();
+      },
+      identity: null,
+      config: null,
+      failures: 0,
+      closed: false,
+      counted: null,
+      closers: new Set(),
+      idleTimer: null,
+      lastActivity: Date.now(),
+      corked: false,
+    };
+    client.on('close', () => this.onClosed(conn));
+    // The banner (why logins are refused during maintenance) goes out with the auth service's
+    // acceptance, which waits for this connection's state read (well before most clients get there).
+    holdAuthService(client, this.preLogin(conn), BANNER_WAIT_MS, () => conn.closed);
+    client.on('authentication', (auth) => this.onAuthentication(conn, auth));
+    client.on('ready', () => this.onReady(conn));
   }
 
-  /** Public keys only; the state as it is now; nothing told about what did not match. */
-  private async authenticate(
-    auth: AuthContext,
-    source: string,
-    onSuccess: (identity: GatewayIdentity, config: ConfigValues) => boolean,
-  ): Promise<'ok' | 'probe' | 'failed' | 'limit'> {
+  private onClosed(conn: Conn): void {
+    conn.closed = true;
+    conn.pre.release();
+    if (conn.counted) this.uncount(conn.counted);
+    conn.counted = null;
+    this.connections.delete(conn.client);
+    this.live.delete(conn.client);
+    if (conn.idleTimer) clearInterval(conn.idleTimer);
+    const fns = [...conn.closers];
+    conn.closers.clear();
+    for (const fn of fns) fn();
+  }
+
+  /** The state read for a new connection: its maintenance banner; a banned source is dropped. */
+  private async preLogin(conn: Conn): Promise<void> {
+    const state = await this.state().catch(() => null);
+    if (!state || conn.closed) return;
+    setBanner(conn.client, maintenanceBanner(state) ?? undefined);
+    const cfg = effectiveConfig(state.config);
+    if (await this.limiter.banned(conn.source, cfg['ssh.auth-rate'], cfg['ssh.ban'])) {
+      this.dropped(conn.source, BANNED_DROP);
+      conn.drop();
+    }
+  }
+
+  /** One login attempt answered, then counted (per connection, per source) when refused. */
+  private onAuthentication(conn: Conn, auth: AuthContext): void {
+    const method = auth.method;
+    void this.authenticate(conn, auth)
+      .then(async (verdict) => {
+        const after = afterAttempt(verdict, method, conn.failures);
+        conn.failures = after.failures;
+        if (after.next === 'cut' || (after.next === 'count-at-source' && (await this.countFailure(conn.source)))) conn.drop();
+      })
+      .catch((err) => {
+        this.options.log.error({ source: conn.source, err: String(err) }, 'ssh login check failed');
+        conn.drop();
+      });
+  }
+
+  /** Public keys only; the state as it is now: the facts `loginStep` asks for, one by one, then its verdict carried out. */
+  private async authenticate(conn: Conn, auth: AuthContext): Promise<LoginVerdict['kind']> {
+    const attempt: Attempt = { facts: { method: auth.method, username: auth.username } };
+    const key = auth.method === 'publickey' ? auth : null;
+    let step = loginStep(attempt.facts);
+    while ('need' in step) {
+      if (!key) throw new Error(`ssh login: ${step.need} asked of a ${auth.method} attempt`);
+      // Awaited only when the fact takes a read: the user's connections are counted with no wait in between.
+      const reading = this.lookUp(step.need, conn, key, attempt);
+      if (reading) await reading;
+      step = loginStep(attempt.facts);
+    }
+    this.answer(conn, auth, attempt, step);
+    return step.kind;
+  }
+
+  /** Looks one fact of a login attempt up. */
+  private lookUp(need: LoginNeed, conn: Conn, auth: PublicKeyAuthContext, a: Attempt): Promise<void> | undefined {
+    const f = a.facts;
+    switch (need) {
+      case 'state':
+        return this.state().then(
+          (state) => {
+            a.state = state;
+            a.config = effectiveConfig(state.config);
+            f.stateRead = true;
+          },
+          (err) => {
+            this.options.log.error({ err: String(err) }, 'ssh login: the state could not be read');
+            f.stateRead = false;
+          },
+        );
+      case 'ban': {
+        const cfg = known(a.config, 'the config');
+        return this.limiter.banned(conn.source, cfg['ssh.auth-rate'], cfg['ssh.ban']).then((banned) => {
+          f.banned = banned;
+        });
+      }
+      case 'key': {
+        const result = authorizeGatewayKey(known(a.state, 'the state'), auth.username, auth.key.data);
+        if (result.ok) a.identity = result.identity;
+        f.key = result.ok ? { ok: true, login: result.identity.login } : { ok: false, reason: result.reason };
+        return;
+      }
+      case 'signature':
+        f.signature = !auth.signature ? 'absent' : signatureValid(known(a.identity, 'the key').key, auth) ? 'valid' : 'invalid';
+        return;
+      case 'connections': {
+        const login = known(a.identity, 'the user').login;
+        const max = known(a.config, 'the config')['ssh.max-connections'];
+        f.connections = { open: this.perUser.get(login) ?? 0, max, counted: conn.counted !== null };
+        return;
+      }
+    }
+  }
+
+  /** Carries a login attempt's verdict out. */
+  private answer(conn: Conn, auth: AuthContext, a: Attempt, verdict: LoginVerdict): void {
     const { log, metrics } = this.options;
-    if (auth.method !== 'publickey') {
-      auth.reject(['publickey']);
-      return 'failed';
-    }
-    let state: State;
-    try {
-      state = await this.state();
-    } catch (err) {
-      log.error({ err: String(err) }, 'ssh login: the state could not be read');
-      auth.reject(['publickey']);
-      return 'failed';
-    }
-    const config = effectiveConfig(state.config);
-    if (await this.limiter.banned(source, config['ssh.auth-rate'], config['ssh.ban'])) {
-      metrics.authFailures.inc({ reason: 'banned' });
-      auth.reject();
-      return 'failed';
-    }
-    const result = authorizeGatewayKey(state, auth.username, auth.key.data);
-    if (!result.ok) {
-      metrics.authFailures.inc({ reason: result.reason });
-      this.summary.note(source, `login-${result.reason}`, 'ssh login refused', { user: printable(auth.username), reason: result.reason });
-      auth.reject(['publickey']);
-      return 'failed';
-    }
-    if (!auth.signature) {
-      // The client asks whether this key would do; it signs next.
+    if (verdict.kind === 'refuse') {
+      if (verdict.failure) metrics.authFailures.inc({ reason: verdict.failure });
+      if (verdict.note) this.summary.note(conn.source, verdict.note.reason, verdict.note.message, verdict.note.fields);
+      if (verdict.offer) auth.reject(['publickey']);
+      else auth.reject();
+    } else if (verdict.kind === 'probe') {
       auth.accept();
-      return 'probe';
+    } else if (verdict.kind === 'limit') {
+      this.dropped(conn.source, verdict.drop);
+      if (disconnectWith(conn.client, DISCONNECT_TOO_MANY_CONNECTIONS, verdict.disconnect)) conn.socket?.end();
+      conn.drop();
+    } else {
+      const who = known(a.identity, 'the user');
+      if (verdict.count) {
+        conn.counted = who.login;
+        this.perUser.set(who.login, (a.facts.connections?.open ?? 0) + 1);
+      }
+      conn.identity = who;
+      conn.config = known(a.config, 'the config');
+      log.info({ source: conn.source, user: who.login, fingerprint: who.fingerprint, vm: who.vmName }, 'ssh login');
+      auth.accept();
     }
-    const { utils } = createRequire(import.meta.url)('ssh2') as Ssh2;
-    const parsed = utils.parseKey(`${result.identity.key.type} ${result.identity.key.data}`);
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    const valid =
-      key && !(key instanceof Error) && auth.blob && key.verify(auth.blob, auth.signature, auth.hashAlgo as string | undefined) === true;
-    if (!valid) {
-      metrics.authFailures.inc({ reason: 'bad-signature' });
-      this.summary.note(source, 'login-bad-signature', 'ssh login refused', { user: printable(auth.username), reason: 'bad-signature' });
-      auth.reject(['publickey']);
-      return 'failed';
+  }
+
+  /** Logged in: the idle timeout, and the channels and requests it may open. */
+  private onReady(conn: Conn): void {
+    const { client, identity, config } = conn;
+    // A client may be gone by the time its login was accepted: nothing is set up for it.
+    if (conn.closed || !identity || !config) {
+      client.end();
+      return;
     }
-    if (!onSuccess(result.identity, config)) return 'limit';
-    log.info({ source, user: result.identity.login, fingerprint: result.identity.fingerprint, vm: result.identity.vmName }, 'ssh login');
-    auth.accept();
-    return 'ok';
+    conn.pre.loggedIn = true;
+    conn.pre.release();
+    for (const t of conn.pre.timers) clearTimeout(t);
+    this.live.set(client, { identity, drop: conn.drop });
+    this.watchIdle(conn, config['ssh.idle-timeout']);
+    const scope = this.scope(conn, identity, config);
+    const gate = (open: () => void, reject: () => void) => this.gate(conn, scope, open, reject);
+    client.on('session', (accept, reject) => gate(() => handleSessionChannel(scope, accept, reject), reject));
+    client.on('tcpip', (accept, reject, info) => gate(() => handleDirectTcpip(scope, accept, reject, info), reject));
+    // Remote forwarding (-R) when ssh.allow-remote-forward is on; unix-socket forwarding never.
+    const remote = new RemoteForwards(scope);
+    client.on('request', (accept, reject, name, info) => {
+      conn.lastActivity = Date.now();
+      if (globalRequest(name) === 'remote-forward') {
+        remote.handle(accept as ((port?: number) => void) | undefined, reject, name, info as TcpipBindInfo);
+        return;
+      }
+      this.options.log.info({ source: conn.source, user: identity.login, request: name }, 'ssh global request refused');
+      reject?.();
+    });
+    client.on('openssh.streamlocal', (_accept, reject) => reject());
+  }
+
+  /** Closes the connection once it has had no traffic for ssh.idle-timeout. */
+  private watchIdle(conn: Conn, idleSeconds: number): void {
+    const every = idleCheckEveryMs(idleSeconds);
+    if (every === null) return;
+    conn.idleTimer = setInterval(() => {
+      if (!idleTooLong(Date.now(), conn.lastActivity, idleSeconds)) return;
+      this.options.log.info({ source: conn.source, user: conn.identity?.login }, 'ssh connection idle too long; closing it');
+      conn.drop();
+    }, every);
+    conn.idleTimer.unref();
+  }
+
+  /** What the connection hands each of its channels. */
+  private scope(conn: Conn, identity: GatewayIdentity, config: ConfigValues): ConnectionScope {
+    const { ctx, log, metrics } = this.options;
+    const { client, socket } = conn;
+    return {
+      ctx,
+      client,
+      log,
+      metrics,
+      registry: this.registry,
+      identity,
+      source: conn.source,
+      config,
+      deadlineMs: this.deadlineMs,
+      reserveSession: this.sessionSlots(identity.login, config),
+      refuse: explainChannelRefusals(client),
+      touch: () => {
+        conn.lastActivity = Date.now();
+      },
+      // ssh2 writes each packet to the socket on its own; corked for a tick, they leave together.
+      batch: () => {
+        if (!socket || conn.corked) return;
+        conn.corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          conn.corked = false;
+          socket.uncork();
+        });
+      },
+      onClose: (fn) => {
+        if (conn.closed) {
+          fn();
+          return () => undefined;
+        }
+        const entry = () => fn();
+        conn.closers.add(entry);
+        return () => {
+          conn.closers.delete(entry);
+        };
+      },
+    };
+  }
+
+  /** A connection's session slots: ssh.max-sessions on it, ssh.max-user-sessions for its user (the registry counts those). */
+  private sessionSlots(login: string, config: ConfigValues): () => (() => void) | Refusal {
+    let open = 0;
+    return () => {
+      const full = connectionSessionsFull(open, config['ssh.max-sessions']);
+      if (full) return full;
+      const perUser = config['ssh.max-user-sessions'];
+      if (!this.registry.reserve(login, perUser)) return userSessionsFull(perUser);
+      open++;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        open--;
+        this.registry.release(login);
+      };
+    };
+  }
+
+  /** Each channel opened counts in its user's ssh.channel-rate: opened, or refused saying why. */
+  private gate(conn: Conn, scope: ConnectionScope, open: () => void, reject: () => void): void {
+    conn.lastActivity = Date.now();
+    const user = scope.identity.login;
+    const perMinute = scope.config['ssh.channel-rate'];
+    void this.channels.take(user, perMinute).then((ok) => {
+      if (conn.closed) return;
+      if (ok) return open();
+      const { drop, refusal } = channelRateRefusal(user, perMinute);
+      this.dropped(conn.source, drop);
+      scope.refuse(reject, refusal);
+    });
   }
 
   private uncount(login: string): void {
@@ -670,4 +644,20 @@ export class SshGateway {
     }
     return false;
   }
+}
+
+/** A fact of a login attempt that an earlier step read (`loginStep` asks in order). */
+function known<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`ssh login: ${what} was asked for before it was read`);
+  return value;
+}
+
+/** Whether the attempt was signed with the user's stored key (ssh2's own parsing and verification). */
+function signatureValid(stored: GatewayIdentity['key'], auth: PublicKeyAuthContext): boolean {
+  const { utils } = createRequire(import.meta.url)('ssh2') as Ssh2;
+  const parsed = utils.parseKey(`${stored.type} ${stored.data}`);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  return Boolean(
+    key && !(key instanceof Error) && auth.blob && auth.signature && key.verify(auth.blob, auth.signature, auth.hashAlgo) === true,
+  );
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { PreAuthSlots, type StartupRefusal, sourceKey } from '../ssh/rate-limit.js';
+import type { StartupRefusal } from '../../src/domain/ssh-admission.js';
+import { PreAuthSlots, sourceKey } from '../ssh/rate-limit.js';
 
 /** What the web server's door allows; read at each new connection (the config may change). */
 export interface DoorLimits {

@@ -1,8 +1,8 @@
 import { Command, Errors } from '@oclif/core';
-import { BerthError, type ErrorCode } from '../errors.js';
 import type { Berth } from '../services/core/context.js';
 import { openBerth } from '../services/engine/open.js';
 import type { StateStore } from '../state/store.js';
+import { type ErrorReport, reportOf, writeReport } from './error-report.js';
 
 /**
  * Every berth command: `--json`, the state store, and one mapping of errors to
@@ -31,20 +31,12 @@ export abstract class BerthCommand extends Command {
 
   override async catch(error: Error): Promise<never> {
     if (error instanceof Errors.ExitError) throw error;
-    const { code, message, hint, exit } = this.describe(error);
-    if (this.jsonEnabled()) {
-      process.stderr.write(`${JSON.stringify({ error: { code, message, hint } })}\n`);
-    } else {
-      process.stderr.write(`Error: ${message}\n${hint}\n`);
-    }
-    if (process.env.BERTH_DEBUG === '1' && error.stack) process.stderr.write(`${error.stack}\n`);
-    this.exit(exit);
+    const report = this.describe(error);
+    writeReport(report, error, this.jsonEnabled());
+    this.exit(report.exit);
   }
 
-  private describe(error: Error): { code: ErrorCode; message: string; hint: string; exit: number } {
-    if (error instanceof BerthError) {
-      return { code: error.code, message: error.message, hint: error.hint, exit: error.usage ? 2 : 1 };
-    }
+  private describe(error: Error): ErrorReport {
     if (error instanceof Errors.CLIError && 'parse' in error) {
       const [first = 'Invalid arguments.', ...rest] = error.message.split('\n').filter((l) => l.trim() && !l.startsWith('See more help'));
       const detail = rest.length ? ` ${rest.map((l) => l.trim()).join('; ')}` : '';
@@ -55,11 +47,6 @@ export abstract class BerthCommand extends Command {
         exit: 2,
       };
     }
-    return {
-      code: 'INTERNAL',
-      message: `Unexpected error: ${error.message}`,
-      hint: 'Run again with BERTH_DEBUG=1 to see where it happened, and report it.',
-      exit: 1,
-    };
+    return reportOf(error);
   }
 }

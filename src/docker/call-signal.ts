@@ -15,6 +15,11 @@ export function withCallSignal<T>(signal: AbortSignal, work: () => T): T {
   return current.run(outer ? AbortSignal.any([outer, signal]) : signal, work);
 }
 
+/** The signal of the work under way, if any (for engine requests made without dockerode). */
+export function currentCallSignal(): AbortSignal | undefined {
+  return current.getStore();
+}
+
 /** Every request of `docker` carries the current call signal unless it names its own. */
 export function abortWithCallSignal(docker: Docker): Docker {
   const modem = docker.modem as unknown as { dial?(options: { abortSignal?: AbortSignal }, callback: unknown): unknown } | undefined;

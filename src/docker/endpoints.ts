@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +32,7 @@ export async function resolveEndpoint(endpoint: string, tlsDir?: string): Promis
   if (endpoint.startsWith('tcp://')) {
     return { address: endpoint, tls: await tlsFiles(tlsDir || dockerConfigDir(), `The engine at ${endpoint}`) };
   }
+  const { createHash } = process.getBuiltinModule('node:crypto');
   const id = createHash('sha256').update(endpoint).digest('hex');
   const metaPath = join(dockerConfigDir(), 'contexts', 'meta', id, 'meta.json');
   const meta = await readFile(metaPath, 'utf8')

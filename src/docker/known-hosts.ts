@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ function names(pattern: string, name: string): boolean {
   if (pattern.startsWith('|1|')) {
     const [, , salt, hash] = pattern.split('|');
     if (!salt || !hash) return false;
+    const { createHmac, timingSafeEqual } = process.getBuiltinModule('node:crypto');
     const mine = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest();
     const theirs = Buffer.from(hash, 'base64');
     return mine.length === theirs.length && timingSafeEqual(mine, theirs);

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { Duplex, Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { BerthError } from '../errors.js';
-import { abortWithCallSignal } from './call-signal.js';
+import { abortWithCallSignal, currentCallSignal } from './call-signal.js';
 import { loadDockerode } from './dockerode-loader.js';
 import { knownHostVerifier } from './known-hosts.js';
 
@@ -129,27 +128,48 @@ export const configNetworkName = (network: string) => `${network}-config`;
 
 /** `berth` + 10 hex of the network name's sha256: 15 characters, the Linux limit, and stable. */
 export function bridgeNameFor(network: string): string {
+  const { createHash } = process.getBuiltinModule('node:crypto');
   return `berth${createHash('sha256').update(network).digest('hex').slice(0, 10)}`;
 }
 
 /** The one module that talks to Docker. Every call's failure becomes a BerthError. */
 export class DockerRuntime {
-  readonly docker: Docker;
+  private client: Docker | undefined;
 
   private constructor(
-    docker: Docker,
+    docker: Docker | null,
     readonly address: string,
+    /** Without a client yet: how to make it on first use, and the engine's socket for direct execs. */
+    private readonly direct?: { client: () => Docker; socketPath: string },
   ) {
-    this.docker = abortWithCallSignal(docker);
+    if (docker) this.client = abortWithCallSignal(docker);
   }
 
-  static async open(configured = ''): Promise<DockerRuntime> {
-    const Dockerode = loadDockerode();
+  /** The dockerode client (made on first use by a runtime opened with `directExec`). */
+  get docker(): Docker {
+    this.client ??= abortWithCallSignal((this.direct as { client: () => Docker }).client());
+    return this.client;
+  }
+
+  /**
+   * The engine at `configured` (or DOCKER_HOST). With `directExec`, on a unix socket: dockerode is
+   * loaded only when a call needs it, and a command run without TTY or stdin (exec) is started on
+   * the engine's API directly — a one-shot `berth vm exec` then never loads dockerode (~40 ms).
+   */
+  static async open(configured = '', options: { directExec?: boolean } = {}): Promise<DockerRuntime> {
     const address = engineAddress(configured);
     // A tcp:// DOCKER_HOST is read by docker-modem itself (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH).
     // Every other address, an ssh:// DOCKER_HOST too, gets berth's options: for ssh:// that is the
     // known_hosts check, which docker-modem's own reading of the environment never attaches.
     const fromEnv = Boolean(process.env.DOCKER_HOST) && address.startsWith('tcp:');
+    if (options.directExec && !fromEnv) {
+      const connection = connectionOptions(address);
+      if (connection.socketPath) {
+        const socketPath = connection.socketPath;
+        return new DockerRuntime(null, address, { client: () => new (loadDockerode())(connection), socketPath });
+      }
+    }
+    const Dockerode = loadDockerode();
     const docker = fromEnv ? new Dockerode() : new Dockerode(connectionOptions(address));
     return new DockerRuntime(docker, address);
   }
@@ -170,7 +190,15 @@ export class DockerRuntime {
   }
 
   async version(): Promise<{ version: string; apiVersion: string }> {
-    const info = await this.docker.version().catch((err) => this.fail(err, 'ask the engine its version'));
+    // A runtime for direct execs asks without loading dockerode (openBerth asks every process's engine first).
+    const asked =
+      this.direct && !this.client
+        ? (engineCall(this.direct.socketPath, 'GET', '/version', { statusCodes: { 200: true, 500: 'server error' } }) as Promise<{
+            Version: string;
+            ApiVersion: string;
+          }>)
+        : this.docker.version();
+    const info = await asked.catch((err) => this.fail(err, 'ask the engine its version'));
     return { version: info.Version, apiVersion: info.ApiVersion };
   }
 
@@ -611,6 +639,7 @@ export class DockerRuntime {
   }
 
   async exec(id: string, options: ExecOptions): Promise<ExecHandle> {
+    if (this.direct && !options.tty && !options.stdin) return this.directExec(this.direct.socketPath, id, options);
     const container = this.docker.getContainer(id);
     const exec = await container
       .exec({
@@ -632,54 +661,70 @@ export class DockerRuntime {
       .catch((err) => this.fail(err, 'run a command in the VM'))) as Duplex;
     return {
       stream,
-      exitCode: async (signal?: AbortSignal) => {
-        const aborted = () =>
-          new BerthError('ENGINE_TIMEOUT', 'Gave up waiting for the exit code.', 'The command may still run in the VM.');
-        /** Resolves when `ready` fires or after `ms`; rejects as soon as `signal` is aborted. */
-        const until = (ready: ((done: () => void) => () => void) | null, ms?: number) =>
-          new Promise<void>((resolve, reject) => {
-            if (signal?.aborted) return reject(aborted());
-            let off: () => void = () => undefined;
-            const timer = ms === undefined ? undefined : setTimeout(finish, ms);
-            function onAbort() {
-              clearTimeout(timer);
-              off();
-              reject(aborted());
-            }
-            function finish() {
-              clearTimeout(timer);
-              off();
-              signal?.removeEventListener('abort', onAbort);
-              resolve();
-            }
-            signal?.addEventListener('abort', onAbort, { once: true });
-            if (ready) off = ready(finish);
-          });
-        if (!stream.readableEnded && !stream.destroyed) {
-          await until((done) => {
-            stream.once('end', done).once('close', done);
-            return () => stream.off('end', done).off('close', done);
-          });
-        }
-        // Usually done at the first look; a process that outlives its streams is polled less and less.
-        for (let wait = 20; ; wait = Math.min(wait * 2, 1000)) {
-          if (signal?.aborted) throw aborted();
-          const info = await exec.inspect({ abortSignal: signal } as Docker.ExecInspectOptions).catch((err) => {
-            if (signal?.aborted) throw aborted();
+      exitCode: (signal?: AbortSignal) =>
+        waitForExit(stream, signal, (abort) =>
+          exec.inspect({ abortSignal: abort } as Docker.ExecInspectOptions).catch((err) => {
+            if (abort?.aborted) throw execAborted();
             return this.fail(err, 'read the exit code');
-          });
-          if (!info.Running) return info.ExitCode ?? 0;
-          await until(null, wait);
-        }
-      },
+          }),
+        ),
       resize: async (columns, rows) => {
         await exec.resize({ w: columns, h: rows }).catch(() => undefined);
       },
     };
   }
 
+  /**
+   * A command run in a container (no TTY, no stdin) through the engine's API on its unix socket,
+   * as dockerode does it: create the exec, start it on a hijacked connection, inspect it for the
+   * exit code. The same requests, answers and errors, without loading dockerode.
+   */
+  private async directExec(socketPath: string, id: string, options: ExecOptions): Promise<ExecHandle> {
+    const what = 'run a command in the VM';
+    const created = (await engineCall(socketPath, 'POST', `/containers/${encodeURIComponent(id)}/exec`, {
+      body: {
+        Cmd: options.cmd,
+        User: options.user,
+        WorkingDir: options.workdir,
+        Env: options.env,
+        Tty: false,
+        AttachStdin: false,
+        AttachStdout: true,
+        AttachStderr: true,
+      },
+      statusCodes: { 201: true, 404: 'no such container', 409: 'container stopped/paused', 500: 'server error' },
+    }).catch((err) => {
+      if (statusOf(err) === 409) throw new BerthError('VM_NOT_RUNNING', 'The VM is not running.', 'Start it first.');
+      return this.fail(err, what);
+    })) as { Id: string };
+    const path = `/exec/${encodeURIComponent(created.Id)}`;
+    const stream = await engineCall(socketPath, 'POST', `${path}/start`, {
+      body: { Detach: false, Tty: false },
+      statusCodes: { 200: true, 204: true, 404: 'no such exec', 409: 'container stopped/paused', 500: 'container not running' },
+      hijack: true,
+    }).catch((err) => this.fail(err, what));
+    return {
+      stream: stream as Duplex,
+      exitCode: (signal?: AbortSignal) =>
+        waitForExit(
+          stream as Duplex,
+          signal,
+          (abort) =>
+            engineCall(socketPath, 'GET', `${path}/json`, {
+              statusCodes: { 200: true, 404: 'no such exec', 500: 'server error' },
+              signal: abort,
+            }).catch((err) => {
+              if (abort?.aborted) throw execAborted();
+              return this.fail(err, 'read the exit code');
+            }) as Promise<{ Running: boolean; ExitCode: number | null }>,
+        ),
+      resize: async () => undefined,
+    };
+  }
+
   demux(stream: NodeJS.ReadableStream, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): void {
-    this.docker.modem.demuxStream(stream, stdout, stderr);
+    if (this.direct && !this.client) demuxStream(stream, stdout, stderr);
+    else this.docker.modem.demuxStream(stream, stdout, stderr);
   }
 
   async logs(id: string, options: { follow: boolean; tail: number }): Promise<NodeJS.ReadableStream> {
@@ -802,4 +847,156 @@ export function demuxFrames(buf: Buffer, max: number): { stdout: string; stderr:
     at += 8 + length;
   }
   return { stdout: Buffer.concat(streams.out.parts).toString('utf8'), stderr: Buffer.concat(streams.err.parts).toString('utf8') };
+}
+
+const execAborted = () => new BerthError('ENGINE_TIMEOUT', 'Gave up waiting for the exit code.', 'The command may still run in the VM.');
+
+/**
+ * The exit code of an exec whose output is `stream`: once the stream has ended, its inspection
+ * (usually done at the first look; a process that outlives its streams is polled less and less).
+ * Aborting `signal` stops the waiting with an error.
+ */
+async function waitForExit(
+  stream: Duplex,
+  signal: AbortSignal | undefined,
+  inspect: (signal?: AbortSignal) => Promise<{ Running: boolean; ExitCode?: number | null }>,
+): Promise<number> {
+  /** Resolves when `ready` fires or after `ms`; rejects as soon as `signal` is aborted. */
+  const until = (ready: ((done: () => void) => () => void) | null, ms?: number) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(execAborted());
+      let off: () => void = () => undefined;
+      const timer = ms === undefined ? undefined : setTimeout(finish, ms);
+      function onAbort() {
+        clearTimeout(timer);
+        off();
+        reject(execAborted());
+      }
+      function finish() {
+        clearTimeout(timer);
+        off();
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (ready) off = ready(finish);
+    });
+  if (!stream.readableEnded && !stream.destroyed) {
+    await until((done) => {
+      stream.once('end', done).once('close', done);
+      return () => stream.off('end', done).off('close', done);
+    });
+  }
+  for (let wait = 20; ; wait = Math.min(wait * 2, 1000)) {
+    if (signal?.aborted) throw execAborted();
+    const info = await inspect(signal);
+    if (!info.Running) return info.ExitCode ?? 0;
+    await until(null, wait);
+  }
+}
+
+interface EngineCallOptions {
+  body?: unknown;
+  /** As docker-modem's: true for the answers that are not errors, else what the error says. */
+  statusCodes: Record<number, true | string>;
+  /** Upgrade the connection (an exec's start): resolves to the socket. */
+  hijack?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * One request to the engine's API on its unix socket, as docker-modem makes it: the JSON answer
+ * (or, with `hijack`, the upgraded connection), or an error with the same statusCode, json and
+ * message as docker-modem's (what `dockerError` reads). The current call signal applies.
+ */
+function engineCall(socketPath: string, method: string, path: string, options: EngineCallOptions): Promise<unknown> {
+  const http = process.getBuiltinModule('node:http');
+  return new Promise((resolve, reject) => {
+    const data = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const headers: Record<string, string | number> = {};
+    if (data !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(data);
+    }
+    if (options.hijack) {
+      headers.Connection = 'Upgrade';
+      headers.Upgrade = 'tcp';
+    }
+    let settled = false;
+    const settle = (err: unknown, value?: unknown) => {
+      if (settled) return;
+      settled = true;
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const req = http.request({ socketPath, method, path, headers, signal: options.signal ?? currentCallSignal() });
+    req.on('error', (err) => settle(err));
+    req.on('upgrade', (_res, socket, head) => {
+      if (head.length > 0) socket.unshift(head);
+      settle(null, socket);
+    });
+    req.on('response', (res) => {
+      const known = options.statusCodes[res.statusCode ?? 0];
+      // An engine that answers a hijack without upgrading streams the output in the answer.
+      if (options.hijack && known === true) return settle(null, res);
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', (err) => settle(err));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: { message?: string } | undefined;
+        try {
+          json = text ? (JSON.parse(text) as { message?: string }) : undefined;
+        } catch {
+          json = undefined;
+        }
+        if (known === true) return settle(null, json);
+        const cause = json?.message ?? text;
+        const err = Object.assign(new Error(`(HTTP code ${res.statusCode}) ${known || 'unexpected'} - ${cause} `), {
+          reason: known,
+          statusCode: res.statusCode,
+          json,
+        });
+        settle(err);
+      });
+    });
+    req.end(data);
+  });
+}
+
+/** docker-modem's demuxStream: an exec's multiplexed output (8-byte frame headers) to stdout and stderr. */
+function demuxStream(source: NodeJS.ReadableStream, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): void {
+  let buffer = Buffer.alloc(0);
+  let type: number | null = null;
+  let length = 0;
+  const take = (end: number) => {
+    const out = buffer.subarray(0, end);
+    buffer = Buffer.from(buffer.subarray(end));
+    return out;
+  };
+  const onData = (data?: Buffer) => {
+    if (data) buffer = Buffer.concat([buffer, data]);
+    for (;;) {
+      if (type === null) {
+        if (buffer.length < 8) return;
+        const header = take(8);
+        const kind = header.readUInt8(0);
+        if (kind !== 0 && kind !== 1 && kind !== 2) {
+          // Not multiplexed (or misaligned): the rest goes to stdout as it is.
+          stdout.write(Buffer.concat([header, buffer]));
+          buffer = Buffer.alloc(0);
+          source.removeListener('data', onData);
+          source.on('data', (chunk: Buffer) => stdout.write(chunk));
+          return;
+        }
+        type = kind;
+        length = header.readUInt32BE(4);
+      }
+      if (buffer.length < length) return;
+      const content = take(length);
+      (type === 1 ? stdout : stderr).write(content);
+      type = null;
+    }
+  };
+  source.on('data', onData);
 }

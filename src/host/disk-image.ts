@@ -1,4 +1,5 @@
-import { mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, symlink } from 'node:fs/promises';
+import { closeSync, ftruncateSync, mkdirSync, openSync } from 'node:fs';
+import { readdir, readFile, readlink, realpath, rename, rm, stat, symlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { BerthError } from '../errors.js';
 import { runTool, type ToolFailure } from './run-tool.js';
@@ -54,14 +55,16 @@ async function run(cmd: string, args: string[]): Promise<string> {
 
 /** Makes the sparse image with an empty ext4 filesystem whose root belongs to uid 1000. */
 export async function createDiskImage(paths: DiskPaths, bytes: number): Promise<void> {
-  await mkdir(join(paths.image, '..'), { recursive: true, mode: 0o700 });
   const tmp = `${paths.image}.${process.pid}.tmp`;
   try {
-    const file = await open(tmp, 'wx', 0o600);
+    // The empty sparse file synchronously (a few microseconds): mkfs starts at once, even when
+    // the caller then keeps the event loop busy (a create loading the Docker client meanwhile).
+    mkdirSync(join(paths.image, '..'), { recursive: true, mode: 0o700 });
+    const file = openSync(tmp, 'wx', 0o600);
     try {
-      await file.truncate(bytes);
+      ftruncateSync(file, bytes);
     } finally {
-      await file.close();
+      closeSync(file);
     }
     await run('mkfs.ext4', [
       '-q',
@@ -81,6 +84,16 @@ export async function createDiskImage(paths: DiskPaths, bytes: number): Promise<
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** Makes `image` (made by createDiskImage at another path, unattached) the image of `paths`. */
+export async function adoptDiskImage(image: string, paths: DiskPaths): Promise<void> {
+  await rename(image, paths.image);
+}
+
+/** Deletes an image that was never attached. */
+export async function discardDiskImage(image: string): Promise<void> {
+  await rm(image, { force: true });
 }
 
 /** The loop devices backed by `image` now. */

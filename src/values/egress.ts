@@ -1,6 +1,14 @@
-import ipaddr from 'ipaddr.js';
+import { createRequire } from 'node:module';
+import type IpAddr from 'ipaddr.js';
 import { BerthError, invalidInput } from '../errors.js';
 import { printable } from './names.js';
+
+let ipaddrLib: typeof IpAddr | undefined;
+/** ipaddr.js, loaded on first use (~8 ms of start-up that commands parsing no address skip). */
+const ipaddr = (): typeof IpAddr => {
+  ipaddrLib ??= createRequire(import.meta.url)('ipaddr.js') as typeof IpAddr;
+  return ipaddrLib;
+};
 
 /**
  * The egress policy of VMs and the host firewall rules that enforce it. Everything here
@@ -98,17 +106,17 @@ function parseCidr(input: string): NonNullable<EgressEntry['cidr']> {
     );
   const [address = '', bitsText, ...rest] = input.split('/');
   if (rest.length || (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText)) || address.includes('%')) throw bad();
-  if (ipaddr.IPv4.isValidFourPartDecimal(address)) {
+  if (ipaddr().IPv4.isValidFourPartDecimal(address)) {
     const bits = bitsText === undefined ? 32 : Number(bitsText);
     if (bits > 32) throw bad();
-    return { family: 4, address: ipaddr.IPv4.networkAddressFromCIDR(`${address}/${bits}`).toString(), bits };
+    return { family: 4, address: ipaddr().IPv4.networkAddressFromCIDR(`${address}/${bits}`).toString(), bits };
   }
-  if (address.includes(':') && ipaddr.IPv6.isValid(address)) {
+  if (address.includes(':') && ipaddr().IPv6.isValid(address)) {
     const bits = bitsText === undefined ? 128 : Number(bitsText);
     if (bits > 128) throw bad();
-    const network = ipaddr.IPv6.networkAddressFromCIDR(`${address}/${bits}`);
+    const network = ipaddr().IPv6.networkAddressFromCIDR(`${address}/${bits}`);
     // iptables prints addresses in ::/96 (IPv4-mapped, -compatible) in dotted form: keep to plain IPv4.
-    if (bits > 0 && ipaddr.IPv6.parse('::').match(network, 80)) {
+    if (bits > 0 && ipaddr().IPv6.parse('::').match(network, 80)) {
       throw invalidInput(
         'INVALID_NETWORK_POLICY',
         `"${printable(input)}" is an IPv4-mapped IPv6 range (network.egress).`,
@@ -170,8 +178,8 @@ export const MAX_PRIVATE_ALLOW = 32;
 /** Whether a range lies wholly inside one that `network.block-private` refuses. */
 function insidePrivate(c: NonNullable<EgressEntry['cidr']>): boolean {
   return PRIVATE_RANGES[c.family].some((r) => {
-    const [range, bits] = ipaddr.parseCIDR(r);
-    return c.bits >= bits && ipaddr.parse(c.address).match(range, bits);
+    const [range, bits] = ipaddr().parseCIDR(r);
+    return c.bits >= bits && ipaddr().parse(c.address).match(range, bits);
   });
 }
 
@@ -289,8 +297,9 @@ export interface FamilyPlan {
 }
 
 function addressOf(ip: string): { family: Family; text: string } | null {
-  if (ipaddr.IPv4.isValidFourPartDecimal(ip)) return { family: 4, text: ip };
-  if (ip.includes(':') && ipaddr.IPv6.isValid(ip) && !ip.includes('%')) return { family: 6, text: ipaddr.IPv6.parse(ip).toRFC5952String() };
+  if (ipaddr().IPv4.isValidFourPartDecimal(ip)) return { family: 4, text: ip };
+  if (ip.includes(':') && ipaddr().IPv6.isValid(ip) && !ip.includes('%'))
+    return { family: 6, text: ipaddr().IPv6.parse(ip).toRFC5952String() };
   return null;
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { addPenalty, type PenaltyRules, refusedForMs, SourcePenalties } from '../../daemon/ssh/penalties.js';
-import { admission, earlyDropChance, PreAuthSlots } from '../../daemon/ssh/rate-limit.js';
+import { SourcePenalties } from '../../daemon/ssh/penalties.js';
+import { PreAuthSlots } from '../../daemon/ssh/rate-limit.js';
+import { addPenalty, admission, earlyDropChance, type PenaltyRules, refusedForMs } from '../../src/domain/ssh-admission.js';
 import { CONFIG_KEYS } from '../../src/values/config-keys.js';
 
 const limits = { perSource: 10, start: 10, rate: 30, full: 100 };

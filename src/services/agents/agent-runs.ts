@@ -2,13 +2,28 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { LABEL } from '../../docker/labels.js';
 import type { Actor } from '../../domain/actor.js';
+import {
+  type AgentQueue,
+  execStarted,
+  IDLE_QUEUE,
+  nextInQueue,
+  type QueueEvent,
+  type QueueStep,
+  RUN_NOT_STARTED,
+  type RunOutcome,
+  type RunStop,
+  type RunStopReason,
+  runFailure,
+  runOutcome,
+  stopRequested,
+} from '../../domain/agent-queue.js';
 import { type AgentEvent, LineSplitter, parseAgentLine } from '../../domain/agent-stream.js';
 import { findPlan, findUser, ownVm, vmRef } from '../../domain/lookups.js';
 import { checkMayOwnVms } from '../../domain/policies.js';
 import { BerthError } from '../../errors.js';
 import type { Conversation, State, Vm } from '../../state/schema.js';
 import { AGENT_SESSION_PATTERN, type AgentPermission, type AgentSpec, agentArgv, agentsOfLabel } from '../../values/agents.js';
-import { effectiveConfig } from '../../values/config-keys.js';
+import { type ConfigValues, effectiveConfig } from '../../values/config-keys.js';
 import { printable } from '../../values/names.js';
 import type { Berth } from '../core/context.js';
 import { withDeadline } from '../engine/deadline.js';
@@ -44,7 +59,7 @@ const STDERR_KEEP = 4096;
 /** The most of the answer kept. */
 const ANSWER_LIMIT = 1024 * 1024;
 
-export type RunOutcome = 'done' | 'error' | 'stopped' | 'timeout';
+export type { RunOutcome } from '../../domain/agent-queue.js';
 
 /** What a finished run was: what the audit log, the metrics and `/agent` show. */
 export interface AgentRunRecord {
@@ -104,7 +119,7 @@ interface ActiveRun {
   agent: string;
   tag: string;
   startedAt: number;
-  stop(reason: 'stopped' | 'timeout'): void;
+  stop(reason: RunStopReason): void;
   done: Promise<AgentRunResult>;
 }
 
@@ -121,10 +136,80 @@ export interface AgentRunsOptions {
   audit?: (record: AgentRunRecord) => void;
 }
 
-/** The daemon's agent runs: one per user at a time, one more waiting. */
+/** What a run's agent said: kept as it comes, for the record and the answer at the end. */
+interface RunOutput {
+  session?: string;
+  answer: string;
+  result?: Extract<AgentEvent, { kind: 'result' }>;
+  stderr: string;
+  exitCode: number;
+}
+
+/** A run being launched: what it is, what it asks, who hears of it, how it stops. */
+interface Job {
+  run: ActiveRun;
+  prepared: Prepared;
+  prompt: string;
+  actor: Actor;
+  observer: RunObserver;
+  stopper: RunStopper;
+}
+
+/**
+ * A run's stopping, as domain/agent-queue.ts decides it: the halt (SIGINT, then the kill) once the
+ * agent's process runs; past the halt, the wait for its exit ends even if its stream does not.
+ */
+class RunStopper {
+  private state: RunStop = RUN_NOT_STARTED;
+  private halting: Promise<void> | null = null;
+  private finished = false;
+  private stream: { destroy(): void } | undefined;
+  /** Aborted when even the kill did not end the agent's stream (a stalled engine): its exit is waited for no more. */
+  readonly hardEnd = new AbortController();
+  /** How to halt the agent, known once the run is prepared. */
+  halt: (ended: () => boolean) => Promise<void> = async () => undefined;
+
+  get reason(): RunStopReason | null {
+    return this.state.reason;
+  }
+
+  request(reason: RunStopReason): void {
+    const { run, halt } = stopRequested(this.state, reason);
+    this.state = run;
+    if (halt) this.beginHalt();
+  }
+
+  /** The agent's process runs, its output on `stream`. */
+  started(stream: { destroy(): void }): void {
+    this.stream = stream;
+    const { run, halt } = execStarted(this.state);
+    this.state = run;
+    if (halt) this.beginHalt();
+  }
+
+  /** The run is over: waits for a halt under way to end; how it was stopped, if it was. */
+  async ended(): Promise<RunStop> {
+    this.finished = true;
+    await (this.halting ?? Promise.resolve()).catch(() => undefined);
+    return this.state;
+  }
+
+  private beginHalt(): void {
+    this.halting = this.halt(() => this.finished).finally(() => {
+      if (this.finished) return;
+      setTimeout(() => {
+        if (this.finished) return;
+        this.stream?.destroy();
+        this.hardEnd.abort();
+      }, HARD_END_MS).unref?.();
+    });
+  }
+}
+
+/** The daemon's agent runs: one per user at a time, one more waiting (domain/agent-queue.ts decides). */
 export class AgentRuns {
   private readonly active = new Map<string, ActiveRun>();
-  private readonly queued = new Map<string, Queued>();
+  private readonly queues = new Map<string, AgentQueue<Queued>>();
   private readonly lastRun = new Map<string, AgentRunRecord>();
   private readonly files = new Map<string, string[]>();
 
@@ -145,7 +230,7 @@ export class AgentRuns {
   }
 
   isQueued(login: string): boolean {
-    return this.queued.has(login);
+    return this.queues.get(login)?.waiting !== undefined;
   }
 
   /** Runs in progress per VM ref (`vm show`, the TUI through the daemon's sessions). */
@@ -170,25 +255,22 @@ export class AgentRuns {
   async submit(login: string, prompt: string, actor: Actor, observer: RunObserver): Promise<'started' | 'queued'> {
     const text = prompt.trim();
     if (!text) throw new BerthError('EMPTY_PROMPT', 'There is nothing to ask.', 'Write what the agent should do.');
-    if (this.active.has(login)) {
-      if (this.queued.has(login)) {
-        throw new BerthError(
-          'AGENT_BUSY',
-          'The agent is still working, and one message is already waiting.',
-          'Wait for the answer, or end the run with /stop.',
-        );
-      }
-      this.queued.set(login, { prompt: text, actor, observer });
-      return 'queued';
+    const step = this.apply(login, { kind: 'message', item: { prompt: text, actor, observer } });
+    if (step.kind === 'refuse') {
+      throw new BerthError(
+        'AGENT_BUSY',
+        'The agent is still working, and one message is already waiting.',
+        'Wait for the answer, or end the run with /stop.',
+      );
     }
-    await this.begin(login, text, actor, observer);
+    if (step.kind !== 'start') return 'queued';
+    await this.begin(login, step.item);
     return 'started';
   }
 
   /** Ends the user's run (SIGINT, then everything it started is killed); false when none runs. Drops what waits. */
   stop(login: string): boolean {
-    this.queued.delete(login);
-    const run = this.active.get(login);
+    const run = this.apply(login, { kind: 'stop' }).kind === 'stop-run' ? this.active.get(login) : undefined;
     run?.stop('stopped');
     return run !== undefined;
   }
@@ -206,10 +288,18 @@ export class AgentRuns {
 
   /** Stops every run (the daemon stopping). */
   async stopAll(): Promise<void> {
-    this.queued.clear();
+    for (const login of [...this.queues.keys()]) this.apply(login, { kind: 'stop' });
     const runs = [...this.active.values()];
     for (const run of runs) run.stop('stopped');
     await Promise.allSettled(runs.map((r) => r.done));
+  }
+
+  /** The user's queue moved on by `event`, as domain/agent-queue.ts decides: what to do now. */
+  private apply(login: string, event: QueueEvent<Queued>): QueueStep<Queued> {
+    const { queue, step } = nextInQueue(this.queues.get(login) ?? IDLE_QUEUE, event);
+    if (queue.busy) this.queues.set(login, queue);
+    else this.queues.delete(login);
+    return step;
   }
 
   private async prepare(login: string, actor: Actor): Promise<Prepared> {
@@ -262,21 +352,18 @@ export class AgentRuns {
     return { vm, agent, permission, key, ...(conversation ? { conversation } : {}), startedVm };
   }
 
-  private async begin(login: string, prompt: string, actor: Actor, observer: RunObserver): Promise<void> {
-    // The slot is taken before the first await: two messages at once never make two runs.
-    const placeholder = { id: '', login, vm: '', agent: '', tag: '', startedAt: Date.now() } as ActiveRun;
-    let stopRequested: 'stopped' | 'timeout' | null = null;
-    placeholder.stop = (reason) => {
-      stopRequested ??= reason;
-    };
-    placeholder.done = Promise.resolve({} as AgentRunResult);
-    this.active.set(login, placeholder);
+  private async begin(login: string, { prompt, actor, observer }: Queued): Promise<void> {
+    // The run is listed before the first await (a stop meanwhile is remembered, and done once it runs).
+    const stopper = new RunStopper();
+    const stop = (reason: RunStopReason) => stopper.request(reason);
+    const done = Promise.resolve({} as AgentRunResult);
+    this.active.set(login, { id: '', login, vm: '', agent: '', tag: '', startedAt: Date.now(), stop, done });
     let prepared: Prepared;
     try {
       prepared = await this.prepare(login, actor);
     } catch (err) {
       this.active.delete(login);
-      this.queued.delete(login);
+      this.apply(login, { kind: 'refused' });
       throw err;
     }
     const files = this.files.get(login) ?? [];
@@ -284,17 +371,17 @@ export class AgentRuns {
     const fullPrompt = files.length
       ? `${prompt}\n\n(Files I sent you, saved in the working directory: ${files.map((f) => f.split('/').pop()).join(', ')})`
       : prompt;
-    const run = this.launch(login, prepared, fullPrompt, actor, observer, () => stopRequested);
+    const run = this.launch(login, prepared, fullPrompt, actor, observer, stopper);
     this.active.set(login, run);
-    if (stopRequested) run.stop(stopRequested);
     void run.done.then(() => this.next(login));
   }
 
+  /** A run ended: the message waiting, if any, goes next. */
   private next(login: string): void {
-    const waiting = this.queued.get(login);
-    this.queued.delete(login);
-    if (!waiting) return;
-    this.begin(login, waiting.prompt, waiting.actor, waiting.observer).catch((err: unknown) => {
+    const step = this.apply(login, { kind: 'ended' });
+    if (step.kind !== 'start') return;
+    const waiting = step.item;
+    this.begin(login, waiting).catch((err: unknown) => {
       const message = err instanceof BerthError ? err.message : 'the run could not start';
       waiting.observer.finished({
         id: '',
@@ -310,155 +397,111 @@ export class AgentRuns {
     });
   }
 
-  private launch(
-    login: string,
-    prepared: Prepared,
-    prompt: string,
-    actor: Actor,
-    observer: RunObserver,
-    earlyStop: () => 'stopped' | 'timeout' | null,
-  ): ActiveRun {
-    const { vm, agent, permission, key, conversation } = prepared;
-    const ref = vmRef(vm);
+  private launch(login: string, prepared: Prepared, prompt: string, actor: Actor, observer: RunObserver, stopper: RunStopper): ActiveRun {
+    const ref = vmRef(prepared.vm);
     const id = randomBytes(6).toString('hex');
     const tag = `agent${id}`;
-    const startedAt = Date.now();
-    let stopReason: 'stopped' | 'timeout' | null = earlyStop();
-    let stopping: Promise<void> | null = null;
-    let execStarted = false;
-    const run: ActiveRun = {
-      id,
-      login,
-      vm: ref,
-      agent: agent.name,
-      tag,
-      startedAt,
-      stop: (reason) => {
-        stopReason ??= reason;
-        if (execStarted) stopping ??= this.halt(ref, tag, actor, () => finished).finally(endHard);
-      },
-      done: Promise.resolve({} as AgentRunResult),
-    };
-    let finished = false;
-    /** Ends the wait for the agent's exit when even the kill did not end its stream (a stalled engine). */
-    const hardEnd = new AbortController();
-    let stream: { destroy(): void } | undefined;
-    const endHard = () => {
-      if (finished) return;
-      setTimeout(() => {
-        if (finished) return;
-        stream?.destroy();
-        hardEnd.abort();
-      }, HARD_END_MS).unref?.();
-    };
-    run.done = (async (): Promise<AgentRunResult> => {
-      const state = await this.ctx.store.read();
-      const cfg = effectiveConfig(state.config);
-      const untrack = this.options.track?.({ id, user: login, vm: ref, agent: agent.name, startedAt, stop: () => run.stop('stopped') });
-      const timer = setTimeout(() => run.stop('timeout'), cfg['agent.timeout'] * 1000);
-      timer.unref?.();
-      let session = conversation?.session;
-      let answer = '';
-      let result: Extract<AgentEvent, { kind: 'result' }> | undefined;
-      let stderr = '';
-      let exitCode = -1;
-      observer.started?.({ agent, vm: ref, resumed: conversation !== undefined, startedVm: prepared.startedVm });
-      try {
-        if (stopReason) throw new BerthError('AGENT_STOPPED', 'Stopped before it began.', '');
-        const argv = agentArgv(agent, { prompt, permission, ...(conversation ? { session: conversation.session } : {}) });
-        const env = [`${SESSION_ENV}=${tag}`, ...Object.entries(agent.env).map(([k, v]) => `${k}=${v}`)];
-        const handle = await execInVm(
-          this.ctx,
-          ref,
-          { cmd: ['/bin/sh', '-c', WRAPPER, 'berth-agent', workdirInHome(cfg['agent.workdir']), ...argv], stdin: true, env },
-          actor,
-        );
-        handle.stream.on('error', () => undefined);
-        stream = handle.stream;
-        const baseUrl = cfg['agent.api-base-url'] || agent.defaultBaseUrl;
-        handle.stream.end(`${agent.keyEnv}=${key}\n${agent.baseUrlEnv}=${baseUrl}\n\n`);
-        execStarted = true;
-        if (stopReason) stopping ??= this.halt(ref, tag, actor, () => finished).finally(endHard);
-        const lines = new LineSplitter();
-        const onLine = (line: string) => {
-          for (const event of parseAgentLine(agent.stream, line)) {
-            if (event.kind === 'session') {
-              if (event.session !== session) {
-                session = event.session;
-                void this.remember(login, agent.name, vm.name, session);
-              }
-            } else if (event.kind === 'text') {
-              answer = event.text.slice(0, ANSWER_LIMIT);
-            } else if (event.kind === 'result') {
-              result = event;
-              if (event.session && event.session !== session) {
-                session = event.session;
-                void this.remember(login, agent.name, vm.name, session);
-              }
-            }
-            observer.event(redactEvent(event, key));
-          }
-        };
-        const out = new Writable({
-          write(chunk: Buffer, _enc, done) {
-            // Runs in the exec stream's data listener: whatever the VM's agent printed, a line
-            // berth cannot read is skipped there, never thrown out of it (that would end the daemon).
-            for (const line of lines.push(chunk.toString('utf8'))) {
-              try {
-                onLine(line);
-              } catch {
-                // skipped
-              }
-            }
-            done();
-          },
-        });
-        const err = new Writable({
-          write(chunk: Buffer, _enc, done) {
-            // Redacted before it is cut: a key split by the cut would not be recognised afterwards.
-            stderr = redact(stderr + chunk.toString('utf8'), key).slice(-STDERR_KEEP);
-            done();
-          },
-        });
-        handle.demux(out, err);
-        exitCode = await handle.exitCode(hardEnd.signal);
-        for (const line of lines.end()) onLine(line);
-      } catch (err) {
-        stderr = err instanceof BerthError ? err.message : String(err);
-      } finally {
-        clearTimeout(timer);
-        finished = true;
-        await (stopping ?? Promise.resolve()).catch(() => undefined);
-        untrack?.();
-        this.active.delete(login);
-      }
-      const outcome: RunOutcome = stopReason ?? (result && !result.error && exitCode === 0 ? 'done' : 'error');
-      const finalAnswer = (result?.text ?? answer).slice(0, ANSWER_LIMIT);
-      const record: AgentRunRecord = {
-        id,
-        user: login,
-        vm: ref,
-        agent: agent.name,
-        startedAt: new Date(startedAt).toISOString(),
-        durationMs: Date.now() - startedAt,
-        outcome,
-        ...(session ? { session } : {}),
-        ...(result?.inputTokens !== undefined ? { inputTokens: result.inputTokens } : {}),
-        ...(result?.outputTokens !== undefined ? { outputTokens: result.outputTokens } : {}),
-        ...(result?.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
-      };
-      if (outcome === 'error') {
-        const why = result?.error ? finalAnswer : stderr.trim().split('\n').slice(-3).join(' ') || `exit code ${exitCode}`;
-        record.error = printable(redact(why, key)).slice(0, 500);
-      }
-      this.lastRun.set(login, record);
-      if (this.lastRun.size > 10_000) this.lastRun.delete(this.lastRun.keys().next().value as string);
-      this.options.audit?.(record);
-      const full: AgentRunResult = { ...record, answer: redact(finalAnswer, key) };
-      observer.finished(full);
-      return full;
-    })();
+    stopper.halt = (ended) => this.halt(ref, tag, actor, ended);
+    const stop = (reason: RunStopReason) => stopper.request(reason);
+    const done = Promise.resolve({} as AgentRunResult);
+    const run: ActiveRun = { id, login, vm: ref, agent: prepared.agent.name, tag, startedAt: Date.now(), stop, done };
+    run.done = this.execute({ run, prepared, prompt, actor, observer, stopper });
     return run;
+  }
+
+  /** The run from start to end: listed with the sessions, under `agent.timeout`, its record made at the end. */
+  private async execute(job: Job): Promise<AgentRunResult> {
+    const { run, prepared, observer, stopper } = job;
+    const { agent, conversation } = prepared;
+    const cfg = effectiveConfig((await this.ctx.store.read()).config);
+    const { id, login, vm, startedAt } = run;
+    const untrack = this.options.track?.({ id, user: login, vm, agent: agent.name, startedAt, stop: () => run.stop('stopped') });
+    const timer = setTimeout(() => run.stop('timeout'), cfg['agent.timeout'] * 1000);
+    timer.unref?.();
+    const output: RunOutput = { ...(conversation ? { session: conversation.session } : {}), answer: '', stderr: '', exitCode: -1 };
+    observer.started?.({ agent, vm, resumed: conversation !== undefined, startedVm: prepared.startedVm });
+    let stop: RunStop = RUN_NOT_STARTED;
+    try {
+      if (stopper.reason) throw new BerthError('AGENT_STOPPED', 'Stopped before it began.', '');
+      await this.runAgent(job, cfg, output);
+    } catch (err) {
+      output.stderr = err instanceof BerthError ? err.message : String(err);
+    } finally {
+      clearTimeout(timer);
+      stop = await stopper.ended();
+      untrack?.();
+      this.active.delete(login);
+    }
+    return this.finish(run, prepared.key, output, stop, observer);
+  }
+
+  /** The agent's exec: its key on stdin, its output read as it comes; until it exits. */
+  private async runAgent({ run, prepared, prompt, actor, observer, stopper }: Job, cfg: ConfigValues, output: RunOutput): Promise<void> {
+    const { agent, permission, key, conversation } = prepared;
+    const argv = agentArgv(agent, { prompt, permission, ...(conversation ? { session: conversation.session } : {}) });
+    const env = [`${SESSION_ENV}=${run.tag}`, ...Object.entries(agent.env).map(([k, v]) => `${k}=${v}`)];
+    const cmd = ['/bin/sh', '-c', WRAPPER, 'berth-agent', workdirInHome(cfg['agent.workdir']), ...argv];
+    const handle = await execInVm(this.ctx, run.vm, { cmd, stdin: true, env }, actor);
+    handle.stream.on('error', () => undefined);
+    const baseUrl = cfg['agent.api-base-url'] || agent.defaultBaseUrl;
+    handle.stream.end(`${agent.keyEnv}=${key}\n${agent.baseUrlEnv}=${baseUrl}\n\n`);
+    stopper.started(handle.stream);
+    const lines = new LineSplitter();
+    const onLine = this.lineReader(run.login, prepared, observer, output);
+    handle.demux(lineSink(lines, onLine), stderrSink(output, key));
+    output.exitCode = await handle.exitCode(stopper.hardEnd.signal);
+    for (const line of lines.end()) onLine(line);
+  }
+
+  /** Each line the agent prints: its session remembered, its answer kept, its events passed on (the key never). */
+  private lineReader(login: string, prepared: Prepared, observer: RunObserver, output: RunOutput): (line: string) => void {
+    const { agent, vm, key } = prepared;
+    const seeSession = (session: string) => {
+      if (session === output.session) return;
+      output.session = session;
+      void this.remember(login, agent.name, vm.name, session);
+    };
+    return (line) => {
+      for (const event of parseAgentLine(agent.stream, line)) {
+        if (event.kind === 'session') seeSession(event.session);
+        else if (event.kind === 'text') output.answer = event.text.slice(0, ANSWER_LIMIT);
+        else if (event.kind === 'result') {
+          output.result = event;
+          if (event.session) seeSession(event.session);
+        }
+        observer.event(redactEvent(event, key));
+      }
+    };
+  }
+
+  /** The run's record (audit, metrics, `/agent`) and its answer, to the front-end. */
+  private finish(run: ActiveRun, key: string, output: RunOutput, stop: RunStop, observer: RunObserver): AgentRunResult {
+    const { result, session } = output;
+    const outcome = runOutcome(stop, result, output.exitCode);
+    const finalAnswer = (result?.text ?? output.answer).slice(0, ANSWER_LIMIT);
+    const record: AgentRunRecord = {
+      id: run.id,
+      user: run.login,
+      vm: run.vm,
+      agent: run.agent,
+      startedAt: new Date(run.startedAt).toISOString(),
+      durationMs: Date.now() - run.startedAt,
+      outcome,
+      ...(session ? { session } : {}),
+      ...(result?.inputTokens !== undefined ? { inputTokens: result.inputTokens } : {}),
+      ...(result?.outputTokens !== undefined ? { outputTokens: result.outputTokens } : {}),
+      ...(result?.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
+    };
+    if (outcome === 'error') {
+      const why = runFailure(result?.error === true, finalAnswer, output.stderr, output.exitCode);
+      record.error = printable(redact(why, key)).slice(0, 500);
+    }
+    this.lastRun.set(run.login, record);
+    if (this.lastRun.size > 10_000) this.lastRun.delete(this.lastRun.keys().next().value as string);
+    this.options.audit?.(record);
+    const full: AgentRunResult = { ...record, answer: redact(finalAnswer, key) };
+    observer.finished(full);
+    return full;
   }
 
   /** SIGINT to the agent; after the grace, SIGKILL to everything carrying the run's tag. */
@@ -485,6 +528,35 @@ export class AgentRuns {
       }),
     ).catch(() => undefined);
   }
+}
+
+/** The agent's output, line by line, each read where it comes: a line berth cannot read is skipped, never thrown. */
+function lineSink(lines: LineSplitter, onLine: (line: string) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      // Runs in the exec stream's data listener: whatever the VM's agent printed, a line berth
+      // cannot read is skipped there, never thrown out of it (that would end the daemon).
+      for (const line of lines.push(chunk.toString('utf8'))) {
+        try {
+          onLine(line);
+        } catch {
+          // skipped
+        }
+      }
+      done();
+    },
+  });
+}
+
+/** The agent's stderr: its end kept (for the error a failed run shows), the key never. */
+function stderrSink(output: RunOutput, key: string): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      // Redacted before it is cut: a key split by the cut would not be recognised afterwards.
+      output.stderr = redact(output.stderr + chunk.toString('utf8'), key).slice(-STDERR_KEEP);
+      done();
+    },
+  });
 }
 
 function redact(text: string, key: string): string {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Notice, Notifier } from './notify.js';
@@ -22,6 +21,7 @@ export function spoolNotifier(home: string): Notifier {
       const dir = outboxDir(home);
       await mkdir(dir, { recursive: true, mode: 0o700 });
       if ((await readdir(dir)).length >= MAX_WAITING) return;
+      const { randomBytes } = process.getBuiltinModule('node:crypto');
       const name = `${Date.now().toString().padStart(15, '0')}-${randomBytes(4).toString('hex')}.json`;
       const temp = join(dir, `.${name}.tmp`);
       const handle = await open(temp, 'wx', 0o600);

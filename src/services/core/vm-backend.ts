@@ -55,12 +55,25 @@ export interface VmBackend {
   readonly cluster: Cluster | null;
 }
 
+/**
+ * A new home's quota filesystem, made ahead: while a create asks the engine and reserves the VM
+ * (mkfs and debugfs take about as long), before the home has its id. `image` is where it is, null
+ * when it could not be made (the home's own making then fails as it would have).
+ */
+export interface PreparedDisk {
+  bytes: number;
+  image: Promise<string | null>;
+  taken: boolean;
+}
+
 /** The home a VM mounts, and whether it was made for this VM (to be removed with it if making fails). */
 export interface HomeToMount {
   home: Home;
   fresh: boolean;
   instanceId: string;
   userId: string;
+  /** A quota disk made ahead for a new home (prepareHomeDisk), taken when it is of the home's size. */
+  prepared?: PreparedDisk;
 }
 
 export interface Deployed {

@@ -75,7 +75,7 @@ export function localBackend(ctx: Berth): VmBackend {
       let containerId: string | undefined;
       try {
         const [provisioned] = await Promise.all([
-          provisionHome(ctx, runtime, mount.instanceId, mount.home, vm, mount.userId),
+          provisionHome(ctx, runtime, mount.instanceId, mount.home, vm, mount.userId, mount.prepared),
           vmNetwork(ctx, runtime, 'local'),
         ]);
         made = provisioned;

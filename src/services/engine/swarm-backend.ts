@@ -171,143 +171,164 @@ export function checkSwarmResources(r: Resources): void {
   if (r.rootfsBytes) refuse('a limit on what it writes outside its home', "Set the plan's --rootfs 0, or berth config set rootfs 0.");
 }
 
-export function swarmBackend(ctx: Berth): VmBackend {
-  const cluster = swarmCluster(ctx);
-  const serviceOf = (vm: Pick<Vm, 'id'>) => `berth-${vm.id}`;
-  const ops = {
-    containerOf: async (vm: Vm) => {
-      const { api } = await cluster.manager();
-      const task = (await withDeadline(NODE_DEADLINE_MS, 'list the VM task', () => api.tasks(serviceOf(vm)))).find(
-        (t) => t.state === 'running' && t.containerId,
-      );
-      if (!task?.containerId || task.containerId === vm.containerId) return vm.containerId;
-      const id = task.containerId;
-      // Swarm made this container on its own (the VM's process ended, its node restarted), or a
-      // deploy has not recorded it yet: it is checked as a deploy's is before anyone uses it; one
-      // that lost hardening is removed; without its service nothing says what it must have.
-      {
-        const service = await withDeadline(NODE_DEADLINE_MS, 'inspect the VM service', () => api.service(serviceOf(vm)));
-        if (!service) return null;
-        const node = task.nodeId || vm.node;
-        const runtime = await reachable(await cluster.nodeEngine(node), node ?? 'manager');
-        const drift = await verifyHardening(runtime, id, expectedHostConfig(service.spec));
-        if (drift.length) {
-          await api.removeService(serviceOf(vm)).catch(() => undefined);
-          await ctx.store.transact((st) => {
-            const record = st.vms.find((v) => v.id === vm.id);
-            if (record) {
-              record.desired = 'stopped';
-              record.containerId = null;
-            }
-          });
-          throw hardeningLost(vm, node ?? 'manager', drift, true);
-        }
-      }
-      await ctx.store.transact((st) => {
-        const record = st.vms.find((v) => v.id === vm.id);
-        if (record) record.containerId = id;
-      });
-      return id;
-    },
-    checkResources: checkSwarmResources,
-    deploy: async (
-      vm: Vm,
-      spec: Docker.ContainerCreateOptions,
-      { homeNode, freshHome }: { homeNode?: string; freshHome: boolean },
-    ): Promise<Deployed> => {
-      const { api, nodeId: self } = await cluster.manager();
-      const nodes = await api.nodes();
-      const state = await ctx.store.read();
-      const defaults = await cluster.checkNodes(nodes.filter((n) => !homeNode || n.id === homeNode));
-      const facts: PlacementFacts = { nodes, state, self, homeNode, defaults };
-      const prepared = await prepareNodes(ctx, cluster, nodesToPrepare(facts), nodes, String(spec.HostConfig?.NetworkMode), self);
-      const { constraints, gpus, gpuRoom: room } = placeVm(facts, vm, prepared);
-      const service = vmServiceSpec(spec, { replicas: 1 });
-      if (service.TaskTemplate?.Placement) service.TaskTemplate.Placement.Constraints = constraints;
-      const name = serviceOf(vm);
-      await api.createService(service);
-      let placed: string | undefined;
-      try {
-        const task = await runningTask(api, name, vmRef(vm)).catch((err: unknown) => {
-          throw gpus > 0 && err instanceof BerthError && err.code === 'NO_NODE_FITS'
-            ? noGpuRoom(vm, gpus, 'Swarm found no node with that many free', room)
-            : err;
-        });
-        placed = task.nodeId;
-        // Pinned from now on: a constraint its own node meets does not move or restart the task.
-        await api.updateService(name, (s) => {
-          if (s.TaskTemplate?.Placement) s.TaskTemplate.Placement.Constraints = [`${NODE_PIN}==${task.nodeId}`];
-        });
-        const runtime = await reachable(await cluster.nodeEngine(task.nodeId), task.nodeId);
-        const drift = await verifyHardening(runtime, task.containerId as string, spec.HostConfig ?? {});
-        if (drift.length) {
-          // What the node's daemon gives now is read again: a node that lost its defaults gets no further VM.
-          await cluster
-            .checkNodes(
-              nodes.filter((n) => n.id === task.nodeId),
-              true,
-            )
-            .catch(() => undefined);
-          throw hardeningLost(vm, task.nodeId, drift);
-        }
-        return { containerId: task.containerId as string, node: task.nodeId };
-      } catch (err) {
-        await api.removeService(name).catch(() => undefined);
-        // A home volume the node made for this VM goes too, once the node has removed the container.
-        if (placed && freshHome) {
-          const runtime = await cluster.nodeEngine(placed).catch(() => null);
-          if (runtime) {
-            await containersGone(runtime, vm.home);
-            await withDeadline(NODE_DEADLINE_MS, 'remove the home volume', () =>
-              runtime.removeVolume(spec.HostConfig?.Mounts?.[0]?.Source as string),
-            ).catch(() => undefined);
+const serviceOf = (vm: Pick<Vm, 'id'>) => `berth-${vm.id}`;
+
+/** A VM's Swarm service: made, checked, scaled and removed through the manager, its container on its node. */
+class VmServices {
+  constructor(
+    private readonly ctx: Berth,
+    private readonly cluster: Cluster,
+  ) {}
+
+  /**
+   * The VM's container now: its running task's, which Swarm replaces when the VM's process exits or
+   * its node restarts (the record follows).
+   */
+  async containerOf(vm: Vm): Promise<string | null> {
+    const { api } = await this.cluster.manager();
+    const task = (await withDeadline(NODE_DEADLINE_MS, 'list the VM task', () => api.tasks(serviceOf(vm)))).find(
+      (t) => t.state === 'running' && t.containerId,
+    );
+    if (!task?.containerId || task.containerId === vm.containerId) return vm.containerId;
+    const id = task.containerId;
+    // Swarm made this container on its own (the VM's process ended, its node restarted), or a
+    // deploy has not recorded it yet: it is checked as a deploy's is before anyone uses it; one
+    // that lost hardening is removed; without its service nothing says what it must have.
+    {
+      const service = await withDeadline(NODE_DEADLINE_MS, 'inspect the VM service', () => api.service(serviceOf(vm)));
+      if (!service) return null;
+      const node = task.nodeId || vm.node;
+      const runtime = await reachable(await this.cluster.nodeEngine(node), node ?? 'manager');
+      const drift = await verifyHardening(runtime, id, expectedHostConfig(service.spec));
+      if (drift.length) {
+        await api.removeService(serviceOf(vm)).catch(() => undefined);
+        await this.ctx.store.transact((st) => {
+          const record = st.vms.find((v) => v.id === vm.id);
+          if (record) {
+            record.desired = 'stopped';
+            record.containerId = null;
           }
-        }
-        throw err;
-      }
-    },
-    start: async (vm: Vm, spec: Docker.ContainerCreateOptions) => {
-      const { api, nodeId: self } = await cluster.manager();
-      const name = serviceOf(vm);
-      if (vm.node && vm.node !== self) {
-        // Fail closed: a VM starts on a node only with berth's rules in place there.
-        const nodes = await withDeadline(NODE_DEADLINE_MS, 'list the Swarm nodes', () => api.nodes());
-        const node = nodes.find((n) => n.id === vm.node) ?? { id: vm.node, hostname: vm.node };
-        const runtime = await reachable(await cluster.nodeEngine(vm.node), node.hostname);
-        await withDeadline(NODE_FIREWALL_MS, `install the firewall rules on node ${node.hostname}`, () =>
-          ensureNodeFirewall(ctx, runtime, node, nodes),
-        ).catch((err: unknown) => {
-          throw firewallRefusal(node.hostname, err);
         });
+        throw hardeningLost(vm, node ?? 'manager', drift, true);
       }
-      await api.updateService(name, (s) => {
-        s.Mode = { Replicated: { Replicas: 1 } };
+    }
+    await this.ctx.store.transact((st) => {
+      const record = st.vms.find((v) => v.id === vm.id);
+      if (record) record.containerId = id;
+    });
+    return id;
+  }
+
+  /**
+   * Makes the VM's service from its local `docker create` request and waits for it to run: its
+   * container, and the node it was placed on and is now pinned to. Removes what it made if it fails.
+   */
+  async deploy(
+    vm: Vm,
+    spec: Docker.ContainerCreateOptions,
+    { homeNode, freshHome }: { homeNode?: string; freshHome: boolean },
+  ): Promise<Deployed> {
+    const { api, nodeId: self } = await this.cluster.manager();
+    const nodes = await api.nodes();
+    const state = await this.ctx.store.read();
+    const defaults = await this.cluster.checkNodes(nodes.filter((n) => !homeNode || n.id === homeNode));
+    const facts: PlacementFacts = { nodes, state, self, homeNode, defaults };
+    const prepared = await prepareNodes(this.ctx, this.cluster, nodesToPrepare(facts), nodes, String(spec.HostConfig?.NetworkMode), self);
+    const { constraints, gpus, gpuRoom: room } = placeVm(facts, vm, prepared);
+    const service = vmServiceSpec(spec, { replicas: 1 });
+    if (service.TaskTemplate?.Placement) service.TaskTemplate.Placement.Constraints = constraints;
+    const name = serviceOf(vm);
+    await api.createService(service);
+    let placed: string | undefined;
+    try {
+      const task = await runningTask(api, name, vmRef(vm)).catch((err: unknown) => {
+        throw gpus > 0 && err instanceof BerthError && err.code === 'NO_NODE_FITS'
+          ? noGpuRoom(vm, gpus, 'Swarm found no node with that many free', room)
+          : err;
       });
-      const task = await runningTask(api, name, vmRef(vm));
-      const runtime = await reachable(await cluster.nodeEngine(task.nodeId), task.nodeId);
+      placed = task.nodeId;
+      // Pinned from now on: a constraint its own node meets does not move or restart the task.
+      await api.updateService(name, (s) => {
+        if (s.TaskTemplate?.Placement) s.TaskTemplate.Placement.Constraints = [`${NODE_PIN}==${task.nodeId}`];
+      });
+      const runtime = await reachable(await this.cluster.nodeEngine(task.nodeId), task.nodeId);
       const drift = await verifyHardening(runtime, task.containerId as string, spec.HostConfig ?? {});
       if (drift.length) {
-        await api.removeService(name).catch(() => undefined);
+        // What the node's daemon gives now is read again: a node that lost its defaults gets no further VM.
+        await this.cluster
+          .checkNodes(
+            nodes.filter((n) => n.id === task.nodeId),
+            true,
+          )
+          .catch(() => undefined);
         throw hardeningLost(vm, task.nodeId, drift);
       }
-      return task.containerId as string;
-    },
-    stop: async (vm: Vm) => {
-      const { api } = await cluster.manager();
-      const name = serviceOf(vm);
-      await api.updateService(name, (s) => {
-        s.Mode = { Replicated: { Replicas: 0 } };
+      return { containerId: task.containerId as string, node: task.nodeId };
+    } catch (err) {
+      await api.removeService(name).catch(() => undefined);
+      // A home volume the node made for this VM goes too, once the node has removed the container.
+      if (placed && freshHome) {
+        const runtime = await this.cluster.nodeEngine(placed).catch(() => null);
+        if (runtime) {
+          await containersGone(runtime, vm.home);
+          await withDeadline(NODE_DEADLINE_MS, 'remove the home volume', () =>
+            runtime.removeVolume(spec.HostConfig?.Mounts?.[0]?.Source as string),
+          ).catch(() => undefined);
+        }
+      }
+      throw err;
+    }
+  }
+
+  /** Scales the VM's service to one (berth's rules in place on its node first); its new container, checked. */
+  async start(vm: Vm, spec: Docker.ContainerCreateOptions): Promise<string> {
+    const { api, nodeId: self } = await this.cluster.manager();
+    const name = serviceOf(vm);
+    if (vm.node && vm.node !== self) {
+      // Fail closed: a VM starts on a node only with berth's rules in place there.
+      const nodes = await withDeadline(NODE_DEADLINE_MS, 'list the Swarm nodes', () => api.nodes());
+      const node = nodes.find((n) => n.id === vm.node) ?? { id: vm.node, hostname: vm.node };
+      const runtime = await reachable(await this.cluster.nodeEngine(vm.node), node.hostname);
+      await withDeadline(NODE_FIREWALL_MS, `install the firewall rules on node ${node.hostname}`, () =>
+        ensureNodeFirewall(this.ctx, runtime, node, nodes),
+      ).catch((err: unknown) => {
+        throw firewallRefusal(node.hostname, err);
       });
-      await noRunningTask(api, name);
-    },
-    remove: async (vm: Vm) => {
-      const { api } = await cluster.manager();
-      await api.removeService(serviceOf(vm));
-      // The node removes the task's container after the service; the home volume can go only then.
-      const runtime = await cluster.nodeEngine(vm.node).catch(() => null);
-      if (runtime) await containersGone(runtime, vm.home);
-    },
-  };
+    }
+    await api.updateService(name, (s) => {
+      s.Mode = { Replicated: { Replicas: 1 } };
+    });
+    const task = await runningTask(api, name, vmRef(vm));
+    const runtime = await reachable(await this.cluster.nodeEngine(task.nodeId), task.nodeId);
+    const drift = await verifyHardening(runtime, task.containerId as string, spec.HostConfig ?? {});
+    if (drift.length) {
+      await api.removeService(name).catch(() => undefined);
+      throw hardeningLost(vm, task.nodeId, drift);
+    }
+    return task.containerId as string;
+  }
+
+  async stop(vm: Vm): Promise<void> {
+    const { api } = await this.cluster.manager();
+    const name = serviceOf(vm);
+    await api.updateService(name, (s) => {
+      s.Mode = { Replicated: { Replicas: 0 } };
+    });
+    await noRunningTask(api, name);
+  }
+
+  async remove(vm: Vm): Promise<void> {
+    const { api } = await this.cluster.manager();
+    await api.removeService(serviceOf(vm));
+    // The node removes the task's container after the service; the home volume can go only then.
+    const runtime = await this.cluster.nodeEngine(vm.node).catch(() => null);
+    if (runtime) await containersGone(runtime, vm.home);
+  }
+}
+
+export function swarmBackend(ctx: Berth): VmBackend {
+  const cluster = swarmCluster(ctx);
+  const ops = new VmServices(ctx, cluster);
   // A VM made before swarm mode (no node) is a container on the manager's engine, run as one engine runs it.
   const local = localBackend(ctx);
   const onNode = (vm: Pick<Vm, 'node'>) => Boolean(vm.node);
@@ -325,8 +346,8 @@ export function swarmBackend(ctx: Berth): VmBackend {
       const here = hostAdmission(await (await ctx.runtime()).hostInfo());
       return {
         resources: (planned, home) => ({ ...planned, diskBytes: home.diskBytes ?? 0, rootfsEnforced: undefined }),
-        checkNew: (_state, resources) => ops.checkResources(resources),
-        checkRebuild: (resources) => ops.checkResources(resources),
+        checkNew: (_state, resources) => checkSwarmResources(resources),
+        checkRebuild: (resources) => checkSwarmResources(resources),
         checkStart: (state, vm, overcommit) => {
           if (!onNode(vm)) here.checkStart(state, vm, overcommit);
         },

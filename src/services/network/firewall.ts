@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import ipaddr from 'ipaddr.js';
+import type IpAddr from 'ipaddr.js';
 import { LABEL } from '../../docker/labels.js';
 import { configNetworkName, type DockerRuntime } from '../../docker/runtime.js';
 import type { SwarmNode } from '../../docker/swarm.js';
@@ -31,6 +32,13 @@ import {
   restoreScript,
 } from '../../values/egress.js';
 import type { Berth } from '../core/context.js';
+
+let ipaddrLib: typeof IpAddr | undefined;
+/** ipaddr.js, loaded on first use (~8 ms of start-up that commands parsing no address skip). */
+const ipaddr = (): typeof IpAddr => {
+  ipaddrLib ??= createRequire(import.meta.url)('ipaddr.js') as typeof IpAddr;
+  return ipaddrLib;
+};
 
 export type FirewallState = 'ok' | 'missing' | 'drifted' | 'unavailable' | 'off' | 'unsupported';
 
@@ -307,7 +315,7 @@ export function nodeAddresses(nodes: SwarmNode[], endpoints: string[] = []): str
   const hosts = endpoints.flatMap((e) => {
     try {
       const host = new URL(e).hostname.replace(/^\[|\]$/g, '');
-      return ipaddr.isValid(host) ? [host] : [];
+      return ipaddr().isValid(host) ? [host] : [];
     } catch {
       return [];
     }

@@ -2,6 +2,7 @@ import pLimit from 'p-limit';
 import { instanceFilter, LABEL } from '../../docker/labels.js';
 import type { ContainerSummary, DockerRuntime } from '../../docker/runtime.js';
 import { findVm } from '../../domain/lookups.js';
+import { nextPolicyStop } from '../../domain/vm-policy-decisions.js';
 import { diskPaths, diskUsed } from '../../host/disk-image.js';
 import type { State, Vm } from '../../state/schema.js';
 import { agentsOfLabel } from '../../values/agents.js';
@@ -12,7 +13,6 @@ import { agentRunCounts } from '../control/ssh-sessions.js';
 import type { Berth } from '../core/context.js';
 import { withDeadline } from '../engine/deadline.js';
 import { NODE_DEADLINE_MS } from '../engine/engines.js';
-import { nextPolicyStop } from './vm-policies.js';
 
 function engineState(vm: Vm, container: ContainerSummary | null | undefined): EngineState {
   if (vm.phase === 'creating') return 'creating';

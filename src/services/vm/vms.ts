@@ -12,9 +12,9 @@ import { checkImageRef } from '../../values/image-ref.js';
 import { checkLogin } from '../../values/names.js';
 import { formatSize } from '../../values/sizes.js';
 import type { Berth } from '../core/context.js';
-import type { Admission } from '../core/vm-backend.js';
+import type { Admission, PreparedDisk } from '../core/vm-backend.js';
 import { containerMissing } from '../engine/engines.js';
-import { provisionHome, releaseHome } from '../engine/home-storage.js';
+import { discardPreparedDisk, prepareHomeDisk, provisionHome, releaseHome } from '../engine/home-storage.js';
 import { claimHome } from './homes.js';
 import { checkTemplateName, templateTag } from './images.js';
 import { actorReason, logVmEvent, stopKind } from './vm-event-log.js';
@@ -77,6 +77,15 @@ function containerSpec(network: string, instanceId: string, vm: Vm, home: Home, 
  * reserved in one state transaction, so two racing creates cannot both pass.
  */
 export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = OPERATOR): Promise<Vm> {
+  const prepared: { disk?: PreparedDisk } = {};
+  try {
+    return await createVmWith(ctx, input, actor, prepared);
+  } finally {
+    await discardPreparedDisk(prepared.disk);
+  }
+}
+
+async function createVmWith(ctx: Berth, input: CreateVmInput, actor: Actor, prepared: { disk?: PreparedDisk }): Promise<Vm> {
   const login = checkLogin(input.user);
   const name = checkVmName(input.name ?? DEFAULT_VM_NAME);
   if (input.template && input.image) {
@@ -87,8 +96,11 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
     );
   }
   checkAccess(actor, login);
+  const state = await ctx.store.read();
+  // A new home's quota filesystem is made meanwhile (mkfs takes about as long as the checks below).
+  prepared.disk = prepareHomeDisk(ctx, state, login, name, input.plan);
   const runtime = await ctx.runtime();
-  const config = effectiveConfig((await ctx.store.read()).config);
+  const config = effectiveConfig(state.config);
   const template = input.template === undefined ? undefined : checkTemplateName(input.template);
   const image = input.image ? checkImageRef(input.image) : template ? templateTag(template) : config.image;
   const backend = await ctx.backend();
@@ -138,6 +150,7 @@ export async function createVm(ctx: Berth, input: CreateVmInput, actor: Actor = 
       fresh: vm.fresh,
       instanceId: vm.instanceId,
       userId: vm.userId,
+      prepared: prepared.disk,
     });
     return await ctx.store.transact((state) => {
       logVmEvent(state, vm.record, 'create', actorReason(actor));

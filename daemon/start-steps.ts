@@ -1,0 +1,354 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { BerthError } from '../src/errors.js';
+import { packageRoot } from '../src/package-root.js';
+import { loadOrCreateHostKey } from '../src/services/access/ssh-host-key.js';
+import { operatorWebLink, TicketBook } from '../src/services/access/web-links.js';
+import { AgentRuns } from '../src/services/agents/agent-runs.js';
+import type { daemonPaths } from '../src/services/control/daemon-control.js';
+import type { DaemonStatus, WebLink } from '../src/services/control/daemon-routes.js';
+import type { Berth } from '../src/services/core/context.js';
+import { drainOutbox, outboxDir } from '../src/services/core/notice-spool.js';
+import { fanOut, type Notifier } from '../src/services/core/notify.js';
+import { openBerth } from '../src/services/engine/open.js';
+import { loadTelegramToken } from '../src/services/secrets/telegram-token.js';
+import { restoreHomes } from '../src/services/vm/homes.js';
+import { type ConfigValues, effectiveConfig } from '../src/values/config-keys.js';
+import { startApi } from './api.js';
+import { Components } from './components.js';
+import { EventsFollower } from './events.js';
+import { FirewallKeeper } from './firewall.js';
+import type { RotatingLogFile } from './log-file.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { NodeEvents } from './node-events.js';
+import { Scheduler } from './scheduler.js';
+import { newSession, SessionRegistry } from './sessions.js';
+import { SshGateway } from './ssh/server.js';
+import { botDecision, listenFailure, type StartupPlan, type Step } from './startup-plan.js';
+import { watchDir } from './state-watch.js';
+import type { TelegramBot } from './telegram/bot.js';
+import type { WebServer } from './web/server.js';
+
+/** What stops a part that started (awaited when it answers a promise). */
+export type Stop = () => unknown;
+
+/** The daemon's parts and what they share, made before any of them starts. */
+export interface Daemon {
+  home: string;
+  paths: ReturnType<typeof daemonPaths>;
+  config: ConfigValues;
+  log: Logger;
+  logFile: RotatingLogFile | null;
+  components: Components;
+  ctx: Berth;
+  /** Where notices go: the log, and the bot once it runs. */
+  notifiers: Notifier[];
+  notifyLog: Logger;
+  metrics: Metrics;
+  /** One list of open sessions, SSH and web: limits, the idle policy, berth sessions / kill. */
+  registry: SessionRegistry;
+  agentRuns: AgentRuns;
+  /** One-time web links: minted by the bot and (through the control API) the CLI, spent by the web server. */
+  tickets: TicketBook;
+  startedAt: Date;
+  version: string;
+  firewall: FirewallKeeper | null;
+  gateway: SshGateway | null;
+  web: WebServer | null;
+  telegram: TelegramBot | null;
+}
+
+/** The parts wired together; `plan.initial` is what `daemon status` shows until they start. */
+export function wireDaemon(
+  home: string,
+  paths: Daemon['paths'],
+  config: ConfigValues,
+  log: Logger,
+  logFile: RotatingLogFile | null,
+  plan: StartupPlan,
+): Daemon {
+  const components = new Components();
+  for (const c of plan.initial) components.set(c.name, c.state, c.detail);
+  const notifyLog = log.child({ component: 'notify' });
+  const logNotifier: Notifier = {
+    send: async (n) => {
+      notifyLog.info({ user: n.to, vm: n.vm, kind: n.kind }, n.text);
+    },
+  };
+  const notifiers: Notifier[] = [logNotifier];
+  const ctx = openBerth(
+    home,
+    fanOut(notifiers, (err, n) => notifyLog.error({ err: String(err), kind: n.kind }, 'notice not delivered')),
+  );
+  const metrics = createMetrics(ctx);
+  const registry = new SessionRegistry();
+  return {
+    home,
+    paths,
+    config,
+    log,
+    logFile,
+    components,
+    ctx,
+    notifiers,
+    notifyLog,
+    metrics,
+    registry,
+    agentRuns: agentRuns(ctx, log, metrics, registry),
+    tickets: new TicketBook(),
+    startedAt: new Date(),
+    version: JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string,
+    firewall: null,
+    gateway: null,
+    web: null,
+    telegram: null,
+  };
+}
+
+/**
+ * Agent runs from chat: listed with the sessions (the idle policy counts them, berth sessions
+ * shows and kills them), each one audited in the log and the metrics.
+ */
+function agentRuns(ctx: Berth, log: Logger, metrics: Metrics, registry: SessionRegistry): AgentRuns {
+  const agentLog = log.child({ component: 'agent' });
+  return new AgentRuns(ctx, {
+    track: (run) => {
+      const session = newSession(
+        { identity: { login: run.user, fingerprint: '' }, source: 'telegram' },
+        { kind: 'agent', vm: run.vm, command: run.agent, startedAt: run.startedAt, kill: () => run.stop() },
+      );
+      registry.add(session);
+      metrics.agent.active.inc();
+      return () => {
+        registry.remove(session.id);
+        metrics.agent.active.dec();
+      };
+    },
+    audit: (record) => {
+      const { error, ...fields } = record;
+      agentLog.info({ ...fields, ...(error ? { error } : {}) }, 'agent run');
+      metrics.agent.runs.inc({ agent: record.agent, outcome: record.outcome });
+      metrics.agent.seconds.observe({ agent: record.agent }, record.durationMs / 1000);
+      if (record.inputTokens) metrics.agent.tokens.inc({ agent: record.agent, direction: 'in' }, record.inputTokens);
+      if (record.outputTokens) metrics.agent.tokens.inc({ agent: record.agent, direction: 'out' }, record.outputTokens);
+    },
+  });
+}
+
+/** Each step of the plan: it starts its part, and gives back what stops it (nothing for a one-off). */
+export const STEPS: Record<Step, (d: Daemon) => Promise<Stop | undefined>> = {
+  api: startControlApi,
+  'pid-file': async (d) => {
+    const pidTemp = `${d.paths.pidFile}.${process.pid}.tmp`;
+    await writeFile(pidTemp, `${process.pid}\n`, { mode: 0o600 });
+    await rename(pidTemp, d.paths.pidFile);
+    return undefined;
+  },
+  firewall: async (d) => {
+    // Re-applied when the engine comes back.
+    const firewall = new FirewallKeeper(d.ctx, d.components, d.log.child({ component: 'firewall' }));
+    d.firewall = firewall;
+    await firewall.start();
+    return () => firewall.stop();
+  },
+  homes: async (d) => {
+    const restored = await restoreHomes(d.ctx).catch((err: unknown) => {
+      d.log.error({ component: 'daemon', err: String(err) }, 'could not restore home disks');
+      return null;
+    });
+    if (restored && restored.started.length + restored.failed.length > 0)
+      d.log.info({ component: 'daemon', ...restored }, 'home disks restored');
+    return undefined;
+  },
+  events: async (d) => {
+    const events = new EventsFollower(d.ctx, d.components, d.log.child({ component: 'events' }), d.metrics, () => d.firewall?.kick());
+    events.start();
+    return () => events.stop();
+  },
+  nodes: async (d) => {
+    const nodeEvents = new NodeEvents(d.ctx, d.components, d.log.child({ component: 'nodes' }), d.metrics, () => d.firewall?.kick());
+    nodeEvents.start();
+    return () => nodeEvents.stop();
+  },
+  scheduler: async (d) => {
+    const sessions = (ref: string) => d.registry.countForVm(ref);
+    const scheduler = new Scheduler(d.ctx, d.components, d.log.child({ component: 'scheduler' }), d.metrics, sessions);
+    scheduler.start();
+    return () => scheduler.stop();
+  },
+  ssh: startGateway,
+  web: startWeb,
+  'outbox-dir': async (d) => {
+    await mkdir(outboxDir(d.home), { recursive: true, mode: 0o700 });
+    return undefined;
+  },
+  agents: async (d) => () => d.agentRuns.stopAll(),
+  telegram: async (d) => startTelegramStep(d),
+  'log-limits': async (d) => {
+    const logFile = d.logFile;
+    if (!logFile) return undefined;
+    const watcher = watchDir(
+      d.home,
+      (file) => file === 'state.json',
+      async () => {
+        logFile.setLimits(logLimits(effectiveConfig((await d.ctx.store.read()).config)));
+      },
+      () => undefined,
+    );
+    return () => watcher.close();
+  },
+};
+
+/** The log file's limits in the config (log.max-size, log.keep). */
+export const logLimits = (c: ConfigValues) => ({ maxBytes: c['log.max-size'], keep: c['log.keep'] });
+
+async function startControlApi(d: Daemon): Promise<Stop> {
+  const { components, registry, paths } = d;
+  const api = await startApi({
+    socket: paths.socket,
+    metricsListen: d.config['metrics.listen'],
+    status: () => daemonStatus(d),
+    metrics: d.metrics,
+    telegram: () => {
+      const c = components.list().find((x) => x.name === 'telegram');
+      return { running: c?.state === 'running', detail: c?.detail, bot: d.telegram?.status() };
+    },
+    ssh: {
+      sessions: () => registry.list(),
+      kill: (id) => {
+        const session = registry.get(id);
+        session?.kill('this session was ended by the operator');
+        return session !== undefined;
+      },
+      revalidate: async () => ((await d.gateway?.revalidate()) ?? 0) + ((await d.web?.revalidate()) ?? 0),
+    },
+    webLink: (ref, port, strip) => mintLink(d, ref, port, strip),
+    log: d.log,
+  });
+  components.set('api', 'running', `${paths.socket}${api.metricsAddress ? `, metrics on ${api.metricsAddress}` : ''}`);
+  return () => api.close();
+}
+
+async function daemonStatus(d: Daemon): Promise<DaemonStatus> {
+  const s = await d.ctx.store.read().catch(() => null);
+  return {
+    running: true,
+    pid: process.pid,
+    version: d.version,
+    startedAt: d.startedAt.toISOString(),
+    uptimeSeconds: Math.round((Date.now() - d.startedAt.getTime()) / 1000),
+    socket: d.paths.socket,
+    components: d.components.list(),
+    maintenance: s ? { on: s.maintenance.on, reason: s.maintenance.reason, until: s.maintenance.until } : null,
+  };
+}
+
+async function mintLink(d: Daemon, ref: string, port?: string, strip?: boolean): Promise<WebLink> {
+  if (d.web === null) {
+    throw new BerthError(
+      'WEB_NOT_RUNNING',
+      "The daemon's web server is not running.",
+      'See why with berth daemon status (component web); web.enabled turns it on.',
+    );
+  }
+  return operatorWebLink(d.ctx, d.tickets, ref, port, strip);
+}
+
+/** The SSH gateway; one that cannot listen is shown failed and the rest of the daemon runs on. */
+async function startGateway(d: Daemon): Promise<Stop | undefined> {
+  const sshLog = d.log.child({ component: 'ssh' });
+  try {
+    const hostKey = await loadOrCreateHostKey(d.home);
+    const { ctx, metrics, registry } = d;
+    d.gateway = new SshGateway({ ctx, log: sshLog, metrics: metrics.ssh, listen: d.config['ssh.listen'], hostKey, registry });
+    const address = await d.gateway.start();
+    d.components.set('ssh', 'running', `${address}, host key ${hostKey.fingerprint}`);
+    sshLog.info({ address, hostKey: hostKey.fingerprint }, 'ssh gateway listening');
+  } catch (err) {
+    d.gateway = null;
+    d.components.set('ssh', 'failed', listenFailure(err, d.config['ssh.listen']), err);
+    sshLog.error({ err: String(err) }, 'ssh gateway did not start');
+  }
+  return async () => d.gateway?.stop();
+}
+
+/** The web server, likewise. */
+async function startWeb(d: Daemon): Promise<Stop | undefined> {
+  const webLog = d.log.child({ component: 'web' });
+  try {
+    const { WebServer } = await import('./web/server.js');
+    const server = new WebServer({ ctx: d.ctx, log: webLog, metrics: d.metrics.web, registry: d.registry, tickets: d.tickets });
+    const address = await server.start();
+    d.web = server;
+    d.components.set('web', 'running', `${address}, public URL ${server.publicUrl}`);
+    webLog.info({ address, publicUrl: server.publicUrl }, 'web server listening');
+  } catch (err) {
+    d.web = null;
+    d.components.set('web', 'failed', listenFailure(err, d.config['web.listen']), err);
+    webLog.error({ err: String(err) }, 'web server did not start');
+  }
+  return async () => d.web?.stop();
+}
+
+/**
+ * The bot, not waited for; queued notices are delivered once it is up (or known to be down).
+ * Its stop waits for its start, then stops the outbox and the bot.
+ */
+function startTelegramStep(d: Daemon): Stop {
+  d.components.set('telegram', 'starting');
+  let outbox: { close(): void } | null = null;
+  const botStarting = startBot(d, d.log.child({ component: 'telegram' })).then((bot) => {
+    d.telegram = bot;
+    if (bot) d.notifiers.push(bot.notifier);
+    outbox = watchDir(
+      outboxDir(d.home),
+      (file) => file.endsWith('.json'),
+      async () => {
+        await drainOutbox(d.home, d.ctx.notifier);
+      },
+      (err) => d.notifyLog.error({ err: String(err) }, 'delivering queued notices failed'),
+    );
+  });
+  return async () => {
+    await botStarting.catch(() => undefined);
+    (outbox as { close(): void } | null)?.close();
+    await d.telegram?.stop();
+  };
+}
+
+/** The bot when a token is configured; a bot that cannot start leaves the rest of the daemon running. */
+async function startBot(d: Daemon, log: Logger): Promise<TelegramBot | null> {
+  const { components } = d;
+  const token = await loadTelegramToken(d.home).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  const decision = botDecision(token);
+  if (!decision.start) {
+    components.set('telegram', decision.state, decision.detail, decision.state === 'failed' ? token : undefined);
+    return null;
+  }
+  components.set('telegram', 'starting');
+  try {
+    // Loaded only when there is a bot to run: grammY is not needed otherwise.
+    const { startTelegram } = await import('./telegram/bot.js');
+    const bot = await startTelegram({
+      ctx: d.ctx,
+      home: d.home,
+      log,
+      token: decision.token.token,
+      tokenSource: decision.token.source,
+      config: d.config,
+      web: { book: d.tickets, running: () => d.web !== null },
+      agents: d.agentRuns,
+      onFailure: (message) => components.set('telegram', 'failed', message, message),
+    });
+    const s = bot.status();
+    components.set('telegram', 'running', `@${s.username}, ${s.mode}, token from ${s.tokenSource}`);
+    return bot;
+  } catch (err) {
+    const message = err instanceof BerthError ? err.message : String(err);
+    log.error({ err: message }, 'the telegram bot could not start');
+    components.set('telegram', 'failed', message, message);
+    return null;
+  }
+}
