@@ -15,6 +15,7 @@ const TEST_IMAGES = [
   /^berth-vm-agent-test:/,
   /^berth-vm-agent-test-base:/,
   /^berth-vm-hostile-agent-test:/,
+  /^berth-vm-broken-test:/,
 ];
 
 async function removeTestImages(): Promise<void> {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { berth, ROOT } from './cli.js';
-import { docker } from './docker.js';
+import { docker, MINIMAL_IMAGE } from './docker.js';
 
 /**
  * A Debian VM image (Dockerfile.vm on the local bookworm base): it has bash, sftp-server, scp,
@@ -65,4 +65,21 @@ export async function agentImage(home: string): Promise<{ tag: string; seconds: 
   if (build.code !== 0) throw new Error(`building ${AGENT_IMAGE} failed: ${build.stderr}`);
   const result = JSON.parse(build.stdout) as { seconds: number; sizeBytes: number };
   return { tag: AGENT_IMAGE, seconds: result.seconds, sizeBytes: result.sizeBytes };
+}
+
+/**
+ * A berth image (the minimal one, its labels and all) whose container cannot start: its user does
+ * not exist, so the runtime refuses to start the process. Tagged by the minimal image's id, so
+ * that test files share it; the run's global teardown removes it.
+ */
+export async function brokenImage(): Promise<string> {
+  const base = await docker.getImage(MINIMAL_IMAGE).inspect();
+  const tag = `berth-vm-broken-test:${base.Id.replace('sha256:', '').slice(0, 12)}`;
+  const present = await docker
+    .getImage(tag)
+    .inspect()
+    .catch(() => null);
+  if (present) return tag;
+  await execa('docker', ['build', '-q', '-t', tag, '-'], { input: `FROM ${MINIMAL_IMAGE}\nUSER no-such-user\n` });
+  return tag;
 }

@@ -216,6 +216,16 @@ export async function startNetnsEngine(options: NetnsEngineOptions = {}): Promis
   return engine;
 }
 
+/** The pid of the engine's dockerd (by its directory), for a test that freezes it (SIGSTOP: its socket accepts, nothing answers). */
+export async function dockerdPid(engine: Pick<NetnsEngine, 'dir'>): Promise<number> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if ((cmdline.split('\0')[0] ?? '').endsWith('dockerd') && cmdline.includes(engine.dir)) return Number(entry);
+  }
+  throw new Error(`no dockerd runs from ${engine.dir}`);
+}
+
 async function removeCgroup(path: string): Promise<void> {
   const children = await readdir(path, { withFileTypes: true }).catch(() => null);
   if (!children) return;

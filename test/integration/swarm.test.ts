@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { BIN, berth, freePort } from '../helpers/cli.js';
 import { daemonLog, state, waitFor } from '../helpers/daemon.js';
 import { MINIMAL_IMAGE, unique } from '../helpers/docker.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
-import type { NetnsEngine, NsRun } from '../helpers/netns-engine.js';
+import { dockerdPid, type NetnsEngine, type NsRun } from '../helpers/netns-engine.js';
 import { sshClientOptions } from '../helpers/ssh.js';
 import { swarmBerth } from '../helpers/swarm-berth.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
@@ -128,17 +128,11 @@ describe('berth on a three-node Swarm', () => {
     expect(await cluster.manager.docker.listServices()).toHaveLength(3);
   }, 180_000);
 
-  it("vm exec runs in a VM on a worker, through that worker's engine; its container keeps the local hardening", async () => {
+  // The hardening, limits and labels of the container on each node: test/conformance/vm-cases.ts.
+  it("vm exec runs in a VM on a worker, through that worker's engine; stats and logs come from there", async () => {
     const login = onNode(1);
-    const out = await ok(['vm', 'exec', login, '--', 'sh', '-c', 'id -un; grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status']);
-    expect(out).toContain(login);
-    expect(out).toMatch(/NoNewPrivs:\s*1/);
-    expect(out).toMatch(/Seccomp:\s*2/);
+    expect(await ok(['vm', 'exec', login, '--', 'id', '-un'])).toContain(login);
     const info = await containerOf(login);
-    expect(info.HostConfig.CapDrop).toEqual(['ALL']);
-    expect(info.HostConfig.Privileged).toBe(false);
-    expect(info.HostConfig.PidsLimit).toBe(512);
-    expect(info.HostConfig.NanoCpus).toBe(5e8);
     console.log(
       `worker container: Memory ${info.HostConfig.Memory}, MemorySwap ${info.HostConfig.MemorySwap}, Init ${info.HostConfig.Init}`,
     );
@@ -540,14 +534,8 @@ describe('berth on a three-node Swarm', () => {
   it('a node whose engine never answers (its dockerd frozen) is reported within the deadlines; the daemon and /metrics are not held up; it is followed again when it answers', async () => {
     const n2 = cluster.hostnames[1] as string;
     const node2 = cluster.nodes[1] as NetnsEngine;
-    // Its dockerd process, by its data directory (SIGSTOP: the socket takes connections, nothing answers).
-    let pid = 0;
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-      if ((cmdline.split('\0')[0] ?? '').endsWith('dockerd') && cmdline.includes(node2.dir)) pid = Number(entry);
-    }
-    expect(pid).toBeGreaterThan(0);
+    // Its dockerd process (SIGSTOP: the socket takes connections, nothing answers).
+    const pid = await dockerdPid(node2);
     const nodesComponent = async () =>
       (
         JSON.parse(await ok(['daemon', 'status', '--json'])) as { components: Array<{ name: string; state: string; detail: string }> }
