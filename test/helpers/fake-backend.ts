@@ -141,6 +141,7 @@ export function fakeBackend(): FakeBackend {
     remove: async (vm) => {
       if (vm.containerId) workloads.delete(vm.containerId);
     },
+    workloadsMissing: async (vms) => vms.filter((vm) => !vm.containerId || !workloads.has(vm.containerId)),
     releaseHome: async (_vm, home, options) => {
       if (options.delete) volumes.delete(home.volume);
     },
