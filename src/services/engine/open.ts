@@ -31,15 +31,18 @@ async function answering(opened: Promise<DockerRuntime>): Promise<DockerRuntime>
 }
 
 /**
- * A context for one berth home. The engine is connected and the backend chosen on first use, once
- * (from `docker.host` and `engine` as the state says then): a process that changes them starts
- * again to use the new ones. Without a notifier (the CLI), notices wait in the outbox for the daemon.
+ * A context for one berth home. The engine is connected on first use, once (from `docker.host` as
+ * the state says then). The backend follows `engine` as the state says at each call, one made per
+ * mode, so a running daemon follows `berth config set engine`. Without a notifier (the CLI),
+ * notices wait in the outbox for the daemon.
  * `directExec`: see DockerRuntime.open (a one-shot exec that should not load dockerode).
  */
 export function openBerth(home: string = berthHome(), notifier?: Notifier, engine: { directExec?: boolean } = {}): Berth {
   const store = new StateStore(home);
   let runtime: Promise<DockerRuntime> | undefined;
-  let backend: Promise<VmBackend> | undefined;
+  // One backend per engine mode, made on first use; which one answers is read from the state on
+  // each call (a daemon keeps running across `berth config set engine`).
+  const backends = new Map<'local' | 'swarm', Promise<VmBackend>>();
   const ctx: Berth = {
     store,
     notifier: notifier ?? spoolNotifier(home),
@@ -57,16 +60,18 @@ export function openBerth(home: string = berthHome(), notifier?: Notifier, engin
       }
       return runtime;
     },
-    backend: () => {
-      // The backends (and the engine, Swarm and host modules under them) load here: commands that
-      // never reach the engine (plan list…) start without them.
-      backend ??= store
-        .read()
-        .then(async (state) =>
-          effectiveConfig(state.config).engine === 'swarm'
-            ? (await import('./swarm-backend.js')).swarmBackend(ctx)
-            : (await import('./local-backend.js')).localBackend(ctx),
-        );
+    backend: async () => {
+      const mode = effectiveConfig((await store.snapshot()).config).engine;
+      let backend = backends.get(mode);
+      if (!backend) {
+        // The backends (and the engine, Swarm and host modules under them) load here: commands that
+        // never reach the engine (plan list…) start without them.
+        backend =
+          mode === 'swarm'
+            ? import('./swarm-backend.js').then((m) => m.swarmBackend(ctx))
+            : import('./local-backend.js').then((m) => m.localBackend(ctx));
+        backends.set(mode, backend);
+      }
       return backend;
     },
   };

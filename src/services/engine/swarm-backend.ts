@@ -329,12 +329,13 @@ class VmServices {
   async stop(vm: Vm): Promise<void> {
     const { api } = await this.cluster.manager();
     const name = serviceOf(vm);
-    // A node that does not answer cannot stop its task: the manager would show it running for as
-    // long as berth waited. NODE_DOWN within the node deadline, and nothing changed.
-    await this.cluster.reachableEngine(vm.node);
+    // Scaled to none at the manager first (Swarm stops the task as soon as the node can): a node
+    // that does not answer cannot stop it now, and the manager would show it running for as long
+    // as berth waited, so that is NODE_DOWN within the node deadline rather than a long wait.
     await api.updateService(name, (s) => {
       s.Mode = { Replicated: { Replicas: 0 } };
     });
+    await this.cluster.reachableEngine(vm.node);
     await noRunningTask(api, name);
   }
 
@@ -397,7 +398,9 @@ export function swarmBackend(ctx: Berth): VmBackend {
       const { instanceId } = await ctx.store.read();
       const services = await withDeadline(NODE_DEADLINE_MS * 2, 'list the VM services', () => api.services(instanceFilter(instanceId)));
       const names = new Set(services.map((s) => s.name));
-      return [...gone, ...placed.filter((vm) => !names.has(serviceOf(vm)))];
+      // A service berth removed itself (its container lost hardening: stopped, no container) is not drift.
+      const removedByBerth = (vm: Vm) => vm.desired === 'stopped' && !vm.containerId;
+      return [...gone, ...placed.filter((vm) => !names.has(serviceOf(vm)) && !removedByBerth(vm))];
     },
     releaseHome: async (vm, home, options) => {
       const runtime = await cluster.reachableEngine(vm.node ?? home.node);

@@ -221,7 +221,7 @@ export async function stopVms(
     }
     for (const { item } of failed) {
       const record = st.vms.find((v) => v.user === item.vm.user && v.name === item.vm.name);
-      if (record) Object.assign(record, { desired: item.before.desired });
+      if (record) Object.assign(record, item.before);
     }
   });
   return { changed: done.map((c) => vmRef(c.vm)).sort(), failed: [...refused, ...failed.map((f) => f.failure)] };

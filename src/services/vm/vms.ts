@@ -12,7 +12,7 @@ import { checkImageRef } from '../../values/image-ref.js';
 import { checkLogin } from '../../values/names.js';
 import { formatSize } from '../../values/sizes.js';
 import type { Berth } from '../core/context.js';
-import type { Admission, PreparedDisk } from '../core/vm-backend.js';
+import type { Admission, Deployed, PreparedDisk } from '../core/vm-backend.js';
 import { containerMissing } from '../engine/engines.js';
 import { discardPreparedDisk, prepareHomeDisk, provisionHome, releaseHome } from '../engine/home-storage.js';
 import { claimHome } from './homes.js';
@@ -143,28 +143,36 @@ async function createVmWith(ctx: Berth, input: CreateVmInput, actor: Actor, prep
     return { record, home: { ...home }, fresh, userId: user.id, network: cfg['docker.network'], instanceId: state.instanceId };
   });
 
+  let deployed: Deployed | undefined;
   try {
     const spec = containerSpec(vm.network, vm.instanceId, vm.record, vm.home, vm.userId);
-    const deployed = await backend.create(vm.record, spec, {
+    deployed = await backend.create(vm.record, spec, {
       home: vm.home,
       fresh: vm.fresh,
       instanceId: vm.instanceId,
       userId: vm.userId,
       prepared: prepared.disk,
     });
+    const made = deployed;
     return await ctx.store.transact((state) => {
       logVmEvent(state, vm.record, 'create', actorReason(actor));
       const home = state.homes.find((h) => h.id === vm.home.id);
-      if (home && deployed.node) home.node = deployed.node;
+      if (home && made.node) home.node = made.node;
       return Object.assign(current(state, vm.record), {
-        containerId: deployed.containerId,
+        containerId: made.containerId,
         phase: 'ready' as const,
         lastStartedAt: now(),
-        ...(deployed.node ? { node: deployed.node } : {}),
+        ...(made.node ? { node: made.node } : {}),
       });
     });
   } catch (err) {
-    // The backend removed what it made (the workload, a fresh home's storage); the record goes too.
+    // A failed create: the backend removed what it made. Made, but not recorded (the VM destroyed
+    // meanwhile, the state not writable): its workload and a fresh home go here. The record goes too.
+    if (deployed) {
+      const placed = { ...vm.record, containerId: deployed.containerId, node: deployed.node };
+      await backend.remove(placed).catch(() => undefined);
+      await backend.releaseHome(placed, vm.home, { delete: vm.fresh }).catch(() => undefined);
+    }
     await ctx.store
       .transact((state) => {
         state.vms = state.vms.filter((v) => !sameVm(vm.record)(v));
@@ -252,8 +260,7 @@ export async function specOf(ctx: Berth, vm: Vm) {
 
 /** Starts (or, with `restart`, restarts) a made VM through the backend; its container may be a new one. */
 async function bringUp(ctx: Berth, ref: string, actor: Actor, restart: boolean): Promise<Vm> {
-  const vm = findVmFor(await ctx.store.read(), ref, actor);
-  if (vm.phase !== 'ready') throw notReady(vm);
+  const vm = await withContainer(ctx, ref, actor);
   const backend = await ctx.backend();
   const admission = await backend.admission();
   let containerId = vm.containerId;
