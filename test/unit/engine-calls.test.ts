@@ -11,7 +11,7 @@ import { localBackend } from '../../src/services/engine/local-backend.js';
 import { enterMaintenance, leaveMaintenance } from '../../src/services/nodes/maintenance.js';
 import { allowUser } from '../../src/services/people/users.js';
 import { initHome } from '../../src/services/setup/init.js';
-import { ENGINE_STEP } from '../../src/services/vm/vm-bulk.js';
+import { ENGINE_STEP, stopVms } from '../../src/services/vm/vm-bulk.js';
 import { vmStats } from '../../src/services/vm/vm-exec.js';
 import { listVms } from '../../src/services/vm/vm-status.js';
 import { StateStore } from '../../src/state/store.js';
@@ -249,6 +249,28 @@ describe('bulk actions', () => {
       expect(on.changed).toHaveLength(N - 3);
       // Its record says it should run, as it still does.
       expect((await ctx.store.read()).vms.find((vm) => vm.user === 'u2')).toMatchObject({ desired: 'running' });
+    } finally {
+      ENGINE_STEP.stop.ms = usual;
+    }
+  });
+});
+
+describe('bulk stops that fail', () => {
+  it('put back what the stop intended: the VM should run, with no stop reason', async () => {
+    const usual = ENGINE_STEP.stop.ms;
+    ENGINE_STEP.stop.ms = 300;
+    try {
+      engine.hanging.add('container3');
+      const result = await stopVms(ctx, [
+        { ref: 'u3/main', reason: 'idle' },
+        { ref: 'u1/main', reason: 'idle' },
+      ]);
+      expect(result.failed).toEqual([expect.objectContaining({ vm: 'u3/main', code: 'ENGINE_TIMEOUT' })]);
+      const vms = (await ctx.store.read()).vms;
+      const failed = vms.find((vm) => vm.user === 'u3');
+      expect(failed?.desired).toBe('running');
+      expect(failed?.stopReason).toBeUndefined();
+      expect(vms.find((vm) => vm.user === 'u1')).toMatchObject({ desired: 'stopped', stopReason: 'idle' });
     } finally {
       ENGINE_STEP.stop.ms = usual;
     }
