@@ -6,10 +6,10 @@ import { vmRef } from '../../src/domain/lookups.js';
 import { gatewayActor, openGatewayVm } from '../../src/services/access/ssh-access.js';
 import { isDeadline, withDeadline } from '../../src/services/engine/deadline.js';
 import { type ExitSignal, execInVm, readExitSignal, type SessionSignal, signalExecSession } from '../../src/services/vm/vm-exec.js';
+import { LatestWins } from '../latest-wins.js';
 import { newSession, type Session, type SessionKind } from '../sessions.js';
 import { audit } from './audit.js';
 import type { ConnectionScope } from './connection-scope.js';
-import { LatestWins } from './latest-wins.js';
 import { openSessionForwarding, type SessionForwarding } from './session-forwarding.js';
 import {
   auditOutcome,

@@ -12,6 +12,7 @@ import { isDeadline, withDeadline } from '../../src/services/engine/deadline.js'
 import { execInVm, SESSION_ENV, shellCommand, signalExecSession, wrapSessionCommand } from '../../src/services/vm/vm-exec.js';
 import type { State } from '../../src/state/schema.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
+import { LatestWins } from '../latest-wins.js';
 import type { WebMetrics } from '../metrics.js';
 import { newSession, type Session, type SessionRegistry } from '../sessions.js';
 import { Screen } from './screen.js';
@@ -156,8 +157,10 @@ class WebTerminal {
   private timedOut = false;
   private size: { cols: number; rows: number } = { cols: 80, rows: 24 };
   private resizeExec: ((cols: number, rows: number) => Promise<void>) | null = null;
-  private resizing = false;
-  private resizePending = false;
+  /** One resize call at a time, the latest size next (a browser may send them as fast as it likes). */
+  private readonly resizes = new LatestWins<{ cols: number; rows: number }>(({ cols, rows }) =>
+    this.resizeExec && !this.finished ? this.resizeExec(cols, rows) : undefined,
+  );
   private reattachTimer: NodeJS.Timeout | null = null;
   private resizeTimer: NodeJS.Timeout | null = null;
   private watch: NodeJS.Timeout | null = null;
@@ -219,7 +222,7 @@ class WebTerminal {
       this.resizeExec = handle.resize;
       for (const keys of this.pending) handle.stream.write(keys);
       this.pending = [];
-      void this.pushSize();
+      this.pushSize();
       handle.stream.on('error', () => undefined);
       handle.stream.on('data', (chunk: Buffer) => this.output(chunk));
       let ending = false;
@@ -319,7 +322,7 @@ class WebTerminal {
         this.resizeTimer = null;
         if (this.finished) return;
         this.screen?.resize(this.size.cols, this.size.rows);
-        void this.pushSize();
+        this.pushSize();
       }, RESIZE_MS);
     } else if (type === FRAME.ping) {
       this.send(FRAME.ping);
@@ -399,21 +402,8 @@ class WebTerminal {
     if (socket && socket.readyState === socket.OPEN) socket.send(encode(type, payload));
   }
 
-  private async pushSize(): Promise<void> {
-    if (this.resizing) {
-      this.resizePending = true;
-      return;
-    }
-    this.resizing = true;
-    try {
-      do {
-        this.resizePending = false;
-        const { cols, rows } = this.size;
-        if (this.resizeExec && !this.finished) await this.resizeExec(cols, rows).catch(() => undefined);
-      } while (this.resizePending);
-    } finally {
-      this.resizing = false;
-    }
+  private pushSize(): void {
+    this.resizes.push(this.size);
   }
 
   private hangup(): Promise<void> {

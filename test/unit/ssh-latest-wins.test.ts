@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { LatestWins } from '../../daemon/ssh/latest-wins.js';
+import { LatestWins } from '../../daemon/latest-wins.js';
 
 /** A send whose calls finish when the test says so. */
 function held() {
