@@ -21,7 +21,7 @@ export class Components {
   }
 
   list(): ComponentStatus[] {
-    const order: ComponentName[] = ['api', 'scheduler', 'events', 'nodes', 'telegram', 'ssh', 'web', 'firewall'];
+    const order: ComponentName[] = ['api', 'scheduler', 'events', 'nodes', 'telegram', 'discord', 'ssh', 'web', 'firewall'];
     return order.flatMap((n) => this.all.get(n) ?? []);
   }
 }

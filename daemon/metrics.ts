@@ -13,6 +13,7 @@ export interface Metrics {
   ssh: SshMetrics;
   web: WebMetrics;
   agent: AgentMetrics;
+  chat: ChatMetrics;
   /** Times an operation the daemon runs and counts its outcome. */
   time<T>(operation: string, work: () => Promise<T>): Promise<T>;
 }
@@ -45,6 +46,24 @@ export interface AgentMetrics {
   active: Gauge;
   seconds: Histogram<'agent'>;
   tokens: Counter<'agent' | 'direction'>;
+}
+
+/** The chat front-ends' counters, by front-end (telegram, discord). */
+export interface ChatMetrics {
+  updates: Counter<'frontend'>;
+  sent: Counter<'frontend'>;
+  edits: Counter<'frontend'>;
+}
+
+/** One front-end's share of the chat counters. */
+export interface FrontEndCounters {
+  updates: { inc(): void };
+  sent: { inc(): void };
+  edits: { inc(): void };
+}
+
+export function frontEndCounters(chat: ChatMetrics, frontend: 'telegram' | 'discord'): FrontEndCounters {
+  return { updates: chat.updates.labels({ frontend }), sent: chat.sent.labels({ frontend }), edits: chat.edits.labels({ frontend }) };
 }
 
 /** One reading of the nodes serves every gauge of a scrape. */
@@ -232,12 +251,33 @@ export function createMetrics(ctx: Berth): Metrics {
       registers: [registry],
     }),
   };
+  const chat: ChatMetrics = {
+    updates: new Counter({
+      name: 'berth_chat_updates_total',
+      help: 'Updates (messages, commands, button presses) the chat bots received, by front-end',
+      labelNames: ['frontend'],
+      registers: [registry],
+    }),
+    sent: new Counter({
+      name: 'berth_chat_messages_sent_total',
+      help: 'Messages the chat bots sent, by front-end',
+      labelNames: ['frontend'],
+      registers: [registry],
+    }),
+    edits: new Counter({
+      name: 'berth_chat_message_edits_total',
+      help: 'Edits of messages the chat bots sent (streamed replies, progress), by front-end',
+      labelNames: ['frontend'],
+      registers: [registry],
+    }),
+  };
   return {
     registry,
     dockerEvents,
     ssh,
     web,
     agent,
+    chat,
     async time(operation, work) {
       const end = latency.startTimer({ operation });
       try {

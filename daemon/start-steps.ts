@@ -28,6 +28,8 @@ import { newSession, SessionRegistry } from './sessions.js';
 import { SshGateway } from './ssh/server.js';
 import { botDecision, listenFailure, type StartupPlan, type Step } from './startup-plan.js';
 import { watchDir } from './state-watch.js';
+import { ChatCore } from './chat/core.js';
+import type { DiscordBot } from './discord/bot.js';
 import type { TelegramBot } from './telegram/bot.js';
 import type { WebServer } from './web/server.js';
 
@@ -58,6 +60,11 @@ export interface Daemon {
   gateway: SshGateway | null;
   web: WebServer | null;
   telegram: TelegramBot | null;
+  discord: DiscordBot | null;
+  /** The conversation both bots hold: made with the first bot that starts. */
+  chat: ChatCore | null;
+  /** The bots' starts, not waited for by the daemon: queued notices wait for them. */
+  botsStarting: Promise<unknown>[];
 }
 
 /** The parts wired together; `plan.initial` is what `daemon status` shows until they start. */
@@ -104,7 +111,22 @@ export function wireDaemon(
     gateway: null,
     web: null,
     telegram: null,
+    discord: null,
+    chat: null,
+    botsStarting: [],
   };
+}
+
+/** The chat core the bots share. */
+function chatCore(d: Daemon): ChatCore {
+  d.chat ??= new ChatCore({
+    ctx: d.ctx,
+    log: d.log.child({ component: 'chat' }),
+    web: { book: d.tickets, running: () => d.web !== null },
+    agents: d.agentRuns,
+    links: new LinkCodes(),
+  });
+  return d.chat;
 }
 
 /**
@@ -186,6 +208,7 @@ export const STEPS: Record<Step, (d: Daemon) => Promise<Stop | undefined>> = {
   },
   agents: async (d) => () => d.agentRuns.stopAll(),
   telegram: async (d) => startTelegramStep(d),
+  discord: async (d) => startDiscordStep(d),
   'log-limits': async (d) => {
     const logFile = d.logFile;
     if (!logFile) return undefined;
@@ -292,16 +315,33 @@ async function startWeb(d: Daemon): Promise<Stop | undefined> {
   return async () => d.web?.stop();
 }
 
-/**
- * The bot, not waited for; queued notices are delivered once it is up (or known to be down).
- * Its stop waits for its start, then stops the outbox and the bot.
- */
+/** The Telegram bot, not waited for. Its stop waits for its start, then stops the bot. */
 function startTelegramStep(d: Daemon): Stop {
   d.components.set('telegram', 'starting');
-  let outbox: { close(): void } | null = null;
-  const botStarting = startBot(d, d.log.child({ component: 'telegram' })).then((bot) => {
+  const starting = startTelegramBot(d, d.log.child({ component: 'telegram' })).then((bot) => {
     d.telegram = bot;
-    if (bot) d.notifiers.push(bot.notifier);
+    if (bot) d.notifiers.push(chatCore(d).notifier('telegram'));
+  });
+  d.botsStarting.push(starting);
+  return async () => {
+    await starting.catch(() => undefined);
+    await d.telegram?.stop();
+  };
+}
+
+/**
+ * The Discord bot, not waited for; queued notices are delivered once both bots are up (or known
+ * to be down). Its stop waits for its start, then stops the outbox and the bot.
+ */
+function startDiscordStep(d: Daemon): Stop {
+  d.components.set('discord', 'starting');
+  let outbox: { close(): void } | null = null;
+  const starting = startDiscordBot(d, d.log.child({ component: 'discord' })).then((bot) => {
+    d.discord = bot;
+    if (bot) d.notifiers.push(chatCore(d).notifier('discord'));
+  });
+  d.botsStarting.push(starting);
+  const ready = Promise.allSettled(d.botsStarting).then(() => {
     outbox = watchDir(
       outboxDir(d.home),
       (file) => file.endsWith('.json'),
@@ -312,43 +352,74 @@ function startTelegramStep(d: Daemon): Stop {
     );
   });
   return async () => {
-    await botStarting.catch(() => undefined);
+    await ready;
     (outbox as { close(): void } | null)?.close();
-    await d.telegram?.stop();
+    await d.discord?.stop();
+    d.chat?.stop();
   };
 }
 
-/** The bot when a token is configured; a bot that cannot start leaves the rest of the daemon running. */
-async function startBot(d: Daemon, log: Logger): Promise<TelegramBot | null> {
+/** A bot when a token is configured; a bot that cannot start leaves the rest of the daemon running. */
+async function startChatBot<B>(
+  d: Daemon,
+  name: 'telegram' | 'discord',
+  log: Logger,
+  load: () => Promise<{ token: string; source: TokenSource } | null>,
+  start: (token: { token: string; source: TokenSource }) => Promise<{ bot: B; detail: string }>,
+): Promise<B | null> {
   const { components } = d;
-  const token = await loadTelegramToken(d.home).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
-  const decision = botDecision(token);
+  const token = await load().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  const decision = botDecision(token, name);
   if (!decision.start) {
-    components.set('telegram', decision.state, decision.detail, decision.state === 'failed' ? token : undefined);
+    components.set(name, decision.state, decision.detail, decision.state === 'failed' ? token : undefined);
     return null;
   }
-  components.set('telegram', 'starting');
+  components.set(name, 'starting');
   try {
-    // Loaded only when there is a bot to run: grammY is not needed otherwise.
-    const { startTelegram } = await import('./telegram/bot.js');
-    const bot = await startTelegram({
-      ctx: d.ctx,
-      home: d.home,
-      log,
-      token: decision.token.token,
-      tokenSource: decision.token.source,
-      config: d.config,
-      web: { book: d.tickets, running: () => d.web !== null },
-      agents: d.agentRuns,
-      onFailure: (message) => components.set('telegram', 'failed', message, message),
-    });
-    const s = bot.status();
-    components.set('telegram', 'running', `@${s.username}, ${s.mode}, token from ${s.tokenSource}`);
+    const { bot, detail } = await start(decision.token);
+    components.set(name, 'running', detail);
     return bot;
   } catch (err) {
     const message = err instanceof BerthError ? err.message : String(err);
-    log.error({ err: message }, 'the telegram bot could not start');
-    components.set('telegram', 'failed', message, message);
+    log.error({ err: message }, `the ${name} bot could not start`);
+    components.set(name, 'failed', message, message);
     return null;
   }
+}
+
+function startTelegramBot(d: Daemon, log: Logger): Promise<TelegramBot | null> {
+  return startChatBot(d, 'telegram', log, () => loadTelegramToken(d.home), async (token) => {
+    // Loaded only when there is a bot to run: grammY is not needed otherwise.
+    const { startTelegram } = await import('./telegram/bot.js');
+    const bot = await startTelegram({
+      core: chatCore(d),
+      home: d.home,
+      log,
+      token: token.token,
+      tokenSource: token.source,
+      config: d.config,
+      counters: frontEndCounters(d.metrics.chat, 'telegram'),
+      onFailure: (message) => d.components.set('telegram', 'failed', message, message),
+    });
+    const s = bot.status();
+    return { bot, detail: `@${s.username}, ${s.mode}, token from ${s.tokenSource}` };
+  });
+}
+
+function startDiscordBot(d: Daemon, log: Logger): Promise<DiscordBot | null> {
+  return startChatBot(d, 'discord', log, () => readDiscordToken(d.home), async (token) => {
+    // Loaded only when there is a bot to run: discord.js is not needed otherwise.
+    const { startDiscord } = await import('./discord/bot.js');
+    const bot = await startDiscord({
+      core: chatCore(d),
+      log,
+      token: token.token,
+      tokenSource: token.source,
+      config: d.config,
+      counters: frontEndCounters(d.metrics.chat, 'discord'),
+      onFailure: (message) => d.components.set('discord', 'failed', message, message),
+    });
+    const s = bot.status();
+    return { bot, detail: `${s.username}, ${s.guilds} guild(s), token from ${s.tokenSource}` };
+  });
 }

@@ -25,8 +25,9 @@ export type Step =
   | 'outbox-dir'
   /** Agent runs from chat (made before the API: stopped with the bot). */
   | 'agents'
-  /** The bot last, and not waited for: a slow or unreachable Bot API never holds up the rest. */
+  /** The bots last, and not waited for: a slow or unreachable Bot API never holds up the rest. */
   | 'telegram'
+  | 'discord'
   /** Log limits follow the config without a restart (only with the daemon's own log file). */
   | 'log-limits';
 
@@ -58,9 +59,10 @@ const START: readonly Step[] = [
   'outbox-dir',
   'agents',
   'telegram',
+  'discord',
   'log-limits',
 ];
-const STOP: readonly Step[] = ['ssh', 'web', 'telegram', 'log-limits', 'agents', 'api', 'scheduler', 'events', 'nodes', 'firewall'];
+const STOP: readonly Step[] = ['ssh', 'web', 'telegram', 'discord', 'log-limits', 'agents', 'api', 'scheduler', 'events', 'nodes', 'firewall'];
 
 /** The daemon's start-up: `ssh.enabled` and `web.enabled` decide their parts; the log file, how it was run. */
 export function startupPlan(config: Pick<ConfigValues, 'ssh.enabled' | 'web.enabled'>, run: { logToFile: boolean }): StartupPlan {
@@ -87,9 +89,9 @@ export function startupPlan(config: Pick<ConfigValues, 'ssh.enabled' | 'web.enab
 /** The bot's start: only with a token; a token that cannot be read is a failure `daemon status` shows. */
 export type BotDecision<T> = { start: true; token: T } | { start: false; state: 'disabled' | 'failed'; detail: string };
 
-export function botDecision<T extends object>(token: T | null | Error): BotDecision<T> {
+export function botDecision<T extends object>(token: T | null | Error, bot: 'telegram' | 'discord' = 'telegram'): BotDecision<T> {
   if (token instanceof Error) return { start: false, state: 'failed', detail: token.message };
-  if (!token) return { start: false, state: 'disabled', detail: 'no token — run berth telegram setup' };
+  if (!token) return { start: false, state: 'disabled', detail: `no token — run berth ${bot} setup` };
   return { start: true, token };
 }
 

@@ -3,31 +3,24 @@ import { autoRetry } from '@grammyjs/auto-retry';
 import { type RunnerHandle, run, sequentialize } from '@grammyjs/runner';
 import { apiThrottler } from '@grammyjs/transformer-throttler';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Bot, webhookCallback } from 'grammy';
+import { type Api, Bot, type Context, GrammyError, InputFile, webhookCallback } from 'grammy';
+import type { Message as TgMessage } from 'grammy/types';
 import type { Logger } from 'pino';
 import { BerthError } from '../../src/errors.js';
-import type { Berth } from '../../src/services/core/context.js';
-import type { Notifier } from '../../src/services/core/notify.js';
-import { adminIds } from '../../src/services/people/telegram-users.js';
+import { adminAccounts } from '../../src/services/people/chat-users.js';
 import type { TokenSource } from '../../src/services/secrets/telegram-token.js';
 import { OFFICIAL_API_ROOT, telegramApiRoot } from '../../src/services/setup/telegram-setup.js';
 import type { ConfigValues } from '../../src/values/config-keys.js';
 import { listenParts } from '../../src/values/listen-address.js';
+import { argsFromText, findCommand } from '../chat/commands.js';
+import type { ChatCore, TurnBase } from '../chat/core.js';
+import type { Message } from '../chat/message.js';
+import type { FrontEndInfo, Incoming, Posted, Reach } from '../chat/turn.js';
+import type { FrontEndCounters } from '../metrics.js';
 import { watchDir } from '../state-watch.js';
-import { accessControl } from './access.js';
-import { adminCommands } from './admin-commands.js';
-import { agentCommands } from './agent-commands.js';
-import { type BotContext, type BotDeps, NoLoginError } from './bot-context.js';
 import { publishMenus } from './commands-menu.js';
-import { fileCommands } from './file-commands.js';
 import { jsonFetch } from './json-fetch.js';
-import { keyCommands } from './key-commands.js';
-import { telegramNotifier } from './notifier.js';
-import { errorText } from './replies.js';
-import { startCommands } from './start-commands.js';
-import { TurnedAwayDigest } from './turned-away-digest.js';
-import { vmCommands } from './vm-commands.js';
-import { webCommands } from './web-commands.js';
+import { keyboard, telegramInfo, toHtml } from './render.js';
 
 export interface TelegramStatus {
   username: string;
@@ -40,12 +33,10 @@ export interface TelegramStatus {
 }
 
 export interface TelegramBot {
-  notifier: Notifier;
   status(): TelegramStatus;
   stop(): Promise<void>;
 }
 
-const MB = 1024 * 1024;
 const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 
 /** The webhook's secret: derived from the token, so nothing more is stored and it changes with it. */
@@ -53,74 +44,209 @@ export function webhookSecret(token: string): string {
   return createHmac('sha256', token).update('berth telegram webhook').digest('hex');
 }
 
-/** Wires every handler onto the bot; handlers only parse, call src/services and reply. */
-function build(bot: Bot<BotContext>, deps: BotDeps, seen: () => void): void {
+/** Sends one of the core's messages to a chat: its text (HTML), its buttons, then its file. */
+async function send(api: Api, chat: number, message: Message | string, counters?: FrontEndCounters): Promise<Posted> {
+  const m: Message = typeof message === 'string' ? { text: message } : message;
+  const html = toHtml(m.text);
+  let posted: Posted = { edit: async () => undefined, remove: async () => undefined };
+  if (html.trim() || !m.file) {
+    const sent = await api.sendMessage(chat, html, {
+      parse_mode: 'HTML',
+      ...(m.buttons ? { reply_markup: keyboard(m) } : {}),
+      ...(m.noPreview ? { link_preview_options: { is_disabled: true } } : {}),
+    });
+    counters?.sent.inc();
+    posted = postedOf(api, chat, sent.message_id, counters);
+  }
+  if (m.file) {
+    const sent = await api.sendDocument(chat, new InputFile(m.file.data, m.file.name), m.file.caption ? { caption: m.file.caption } : {});
+    counters?.sent.inc();
+    if (!html.trim()) posted = postedOf(api, chat, sent.message_id, counters);
+  }
+  return posted;
+}
+
+function postedOf(api: Api, chat: number, id: number, counters?: FrontEndCounters): Posted {
+  return {
+    edit: async (message) => {
+      const m: Message = typeof message === 'string' ? { text: message } : message;
+      await api.editMessageText(chat, id, toHtml(m.text), {
+        parse_mode: 'HTML',
+        ...(m.buttons ? { reply_markup: keyboard(m) } : {}),
+        ...(m.noPreview ? { link_preview_options: { is_disabled: true } } : {}),
+      });
+      counters?.edits.inc();
+    },
+    remove: async () => {
+      await api.deleteMessage(chat, id);
+    },
+  };
+}
+
+export interface TelegramDeps {
+  core: ChatCore;
+  log: Logger;
+  apiRoot: string;
+  token: string;
+  info: FrontEndInfo;
+  counters?: FrontEndCounters;
+}
+
+/** A file users sent the bot, fetched from the Bot API server in use when the core asks for it. */
+function incoming(ctx: Context, deps: TelegramDeps, msg: TgMessage): Incoming | undefined {
+  const document = msg.document;
+  const photo = msg.photo?.at(-1);
+  const fileId = document?.file_id ?? photo?.file_id;
+  if (!fileId) return undefined;
+  return {
+    name: document?.file_name ?? (photo ? `photo-${msg.message_id}.jpg` : 'upload.bin'),
+    size: document?.file_size ?? photo?.file_size,
+    fetch: async () => {
+      const file = await ctx.api.getFile(fileId).catch((err: Error) => {
+        if (/too big/i.test(err.message)) {
+          throw new BerthError(
+            'FILE_TOO_LARGE',
+            `That file is larger than the Bot API lets bots fetch (${Math.floor(deps.info.maxFetchBytes / 1048576)} MB).`,
+            'Use scp or sftp through the SSH gateway (/ssh).',
+          );
+        }
+        throw err;
+      });
+      if (!file.file_path) throw new BerthError('FILE_UNAVAILABLE', 'Telegram did not make that file available.', 'Send it again.');
+      const response = await fetch(`${deps.apiRoot}/file/bot${deps.token}/${file.file_path}`);
+      if (!response.ok)
+        throw new BerthError('FILE_UNAVAILABLE', `The Bot API server answered ${response.status} for that file.`, 'Send it again.');
+      return Buffer.from(await response.arrayBuffer());
+    },
+  };
+}
+
+/** `/name@bot rest`: the command and the rest, or null. */
+export function parseCommand(text: string): { name: string; rest: string } | null {
+  const m = text.match(/^\/([A-Za-z0-9_]+)(?:@[A-Za-z0-9_]+)?(?:\s+([\s\S]*))?$/);
+  return m ? { name: (m[1] ?? '').toLowerCase(), rest: m[2] ?? '' } : null;
+}
+
+/** Turns grammY's updates into the core's turns; everything else is the core's. */
+function build(bot: Bot, deps: TelegramDeps, seen: () => void): void {
+  const { core } = deps;
   bot.use(sequentialize((ctx) => String(ctx.from?.id ?? ctx.chat?.id ?? '')));
   bot.use(async (ctx, next) => {
     seen();
-    try {
-      await next();
-    } catch (err) {
-      if (!(err instanceof BerthError) && !(err instanceof NoLoginError)) {
-        deps.log.error({ err: (err as Error).message, update: ctx.update.update_id }, 'a bot handler failed');
-      }
-      if (ctx.callbackQuery) await ctx.answerCallbackQuery().catch(() => undefined);
-      await ctx.reply(err instanceof NoLoginError ? err.message : errorText(err)).catch(() => undefined);
-    }
+    deps.counters?.updates.inc();
+    // Private chats only: in a group, one member's replies would be everyone's.
+    if (!ctx.from || ctx.from.is_bot || (ctx.chat && ctx.chat.type !== 'private')) return;
+    await next();
   });
-  bot.use(accessControl(deps));
-  startCommands(bot, deps);
-  adminCommands(
-    bot.filter((ctx) => ctx.berth.identity.admin),
-    deps,
-  );
-  // Before the VM commands: /stop ends a run in progress before it would stop the VM.
-  if (deps.agents) agentCommands(bot, deps, deps.agents);
-  vmCommands(bot, deps);
-  webCommands(bot, deps);
-  fileCommands(bot, deps);
-  keyCommands(bot, deps);
-  bot.on('callback_query', (ctx) => ctx.answerCallbackQuery({ text: 'This button is no longer valid.' }));
-  bot.on('message', (ctx) => ctx.reply('I do not know that. /help lists the commands you can use.'));
+
+  const base = (ctx: Context, extra: Partial<TurnBase> = {}): TurnBase => {
+    const from = ctx.from as NonNullable<Context['from']>;
+    const chat = from.id;
+    return {
+      frontEnd: deps.info,
+      account: { frontEnd: 'telegram', id: String(from.id), ...(from.username ? { username: from.username } : {}) },
+      reply: (message) => send(ctx.api, chat, message, deps.counters),
+      ...extra,
+    };
+  };
+
+  bot.on('callback_query:data', async (ctx) => {
+    let answered = false;
+    const answer = async (text?: string) => {
+      if (answered) return;
+      answered = true;
+      await ctx.answerCallbackQuery(text ? { text } : undefined).catch(() => undefined);
+    };
+    const message = ctx.callbackQuery.message;
+    // A button is pressed in the chat it was sent to: the presser's own private chat.
+    if (!message || message.chat.id !== ctx.from.id) {
+      await answer('This button is no longer valid.');
+      return;
+    }
+    await core.press(
+      base(ctx, {
+        pressed: postedOf(ctx.api, message.chat.id, message.message_id, deps.counters),
+        toast: (text) => answer(text),
+        acknowledge: () => answer(),
+      }),
+      ctx.callbackQuery.data,
+    );
+    await answer();
+  });
+
+  bot.on('message', async (ctx) => {
+    const msg = ctx.message;
+    const text = msg.text ?? '';
+    const command = parseCommand(text);
+    const file = incoming(ctx, deps, msg);
+    if (command) {
+      const spec = findCommand(command.name);
+      const extra: Partial<TurnBase> = {};
+      if (spec?.args?.some((a) => a.secret)) {
+        // A secret must not stay in the chat: the message goes first, whatever follows.
+        const deleted = await ctx.deleteMessage().then(
+          () => true,
+          (err: Error) => {
+            deps.log.warn({ err: err.message }, `could not delete a /${command.name} message`);
+            return false;
+          },
+        );
+        extra.secretVia = deleted ? 'deleted' : 'kept';
+      }
+      if (spec?.command === 'upload') {
+        const replied = msg.reply_to_message ? incoming(ctx, deps, msg.reply_to_message as TgMessage) : undefined;
+        if (replied) extra.attachment = replied;
+      }
+      await core.command(base(ctx, { ...extra, args: spec ? argsFromText(spec, command.rest) : {} }), command.name);
+      return;
+    }
+    // grammY does not match commands in captions: a document captioned "/upload dir" comes here.
+    const caption = msg.caption ?? '';
+    const captioned = parseCommand(caption);
+    if (file && captioned?.name === 'upload') {
+      const spec = findCommand('upload');
+      await core.command(base(ctx, { attachment: file, args: spec ? argsFromText(spec, captioned.rest) : {} }), 'upload');
+      return;
+    }
+    if (file && !caption.startsWith('/')) {
+      await core.message(base(ctx), caption, file);
+      return;
+    }
+    await core.message(base(ctx), msg.text && !text.startsWith('/') ? text : '');
+  });
 }
 
 /** Keeps the admins' command menus current as roles change (by bot or CLI). */
-function followAdmins(deps: BotDeps, bot: Bot<BotContext>, home: string) {
+function followAdmins(core: ChatCore, log: Logger, bot: Bot, home: string) {
   let published: number[] | null = null;
   return watchDir(
     home,
     (file) => file === 'state.json',
     async () => {
-      const admins = adminIds(await deps.ctx.store.read());
+      const admins = adminAccounts(await core.deps.ctx.store.read(), 'telegram').map(Number);
       if (published && admins.join() === published.join()) return;
-      await publishMenus(bot.api, admins, published ?? [], (id, err) =>
-        deps.log.warn({ chat: id, err: err.message }, 'could not set the admin command menu'),
-      );
+      await publishMenus(bot.api, admins, published ?? [], (id, err) => log.warn({ chat: id, err: err.message }, 'could not set the admin command menu'));
       published = admins;
     },
-    (err) => deps.log.warn({ err: String(err) }, 'could not publish the command menus'),
+    (err) => log.warn({ err: String(err) }, 'could not publish the command menus'),
   );
 }
 
 export async function startTelegram(options: {
-  ctx: Berth;
+  core: ChatCore;
   home: string;
   log: Logger;
   token: string;
   tokenSource: TokenSource;
   config: ConfigValues;
-  /** The web server's one-time links, for /web_terminal and /open. */
-  web?: BotDeps['web'];
-  /** The daemon's agent runs, for conversations from chat. */
-  agents?: BotDeps['agents'];
+  counters?: FrontEndCounters;
   /** The bot stopped on its own (the token was revoked…). */
   onFailure: (message: string) => void;
 }): Promise<TelegramBot> {
-  const { ctx, log, token, config } = options;
+  const { core, log, token, config } = options;
   const apiRoot = telegramApiRoot(config);
-  const official = apiRoot === OFFICIAL_API_ROOT;
   // Long polls last 30 s; anything slower than a minute is a Bot API server that is not answering.
-  const bot = new Bot<BotContext>(token, { client: { apiRoot, timeoutSeconds: 60, fetch: jsonFetch() } });
+  const bot = new Bot(token, { client: { apiRoot, timeoutSeconds: 60, fetch: jsonFetch() } });
   // Outgoing calls pass the throttler first (the last transformer installed runs first), then
   // auto-retry: sends are paced within Telegram's flood limits — about 30 a second overall
   // (spaced, so that no sliding second holds more), 1 a second per chat, 20 a minute per group —
@@ -134,18 +260,7 @@ export async function startTelegram(options: {
       'Check the token (berth telegram setup) and telegram.api-root.',
     );
   });
-  const deps: BotDeps = {
-    ctx,
-    log,
-    apiRoot,
-    token,
-    // A self-hosted server allows 2000 MB, but files pass through the daemon's memory: cap them.
-    maxSendBytes: official ? 50 * MB : 200 * MB,
-    maxFetchBytes: official ? 20 * MB : 200 * MB,
-    ...(options.web ? { web: options.web } : {}),
-    ...(options.agents ? { agents: options.agents } : {}),
-    turnedAway: new TurnedAwayDigest(bot.api, ctx.store, log),
-  };
+  const deps: TelegramDeps = { core, log, apiRoot, token, info: telegramInfo(apiRoot === OFFICIAL_API_ROOT), counters: options.counters };
   let lastUpdateAt: Date | null = null;
   let updates = 0;
   build(bot, deps, () => {
@@ -179,11 +294,23 @@ export async function startTelegram(options: {
       options.onFailure(err.message);
     });
   }
-  const menus = followAdmins(deps, bot, options.home);
+  const reach: Reach = {
+    info: deps.info,
+    send: async (id, message) => {
+      try {
+        await send(bot.api, Number(id), message, deps.counters);
+        return 'sent';
+      } catch (err) {
+        if (err instanceof GrammyError && err.error_code === 403) return 'blocked';
+        throw err;
+      }
+    },
+  };
+  const detach = core.attach(reach);
+  const menus = followAdmins(core, log, bot, options.home);
   log.info({ username: bot.botInfo.username, mode, apiRoot }, 'telegram bot started');
 
   return {
-    notifier: telegramNotifier(bot.api, ctx.store, log),
     status: () => ({
       username: bot.botInfo.username,
       mode,
@@ -194,8 +321,8 @@ export async function startTelegram(options: {
       ...(mode === 'webhook' ? { webhookUrl: config['telegram.webhook-url'] } : {}),
     }),
     stop: async () => {
+      detach();
       menus.close();
-      deps.turnedAway?.stop();
       if (runner?.isRunning()) await runner.stop();
       await webhook?.close();
     },

@@ -1,7 +1,11 @@
 import type { Api } from 'grammy';
-import { commandsFor } from './command-list.js';
+import { commandsFor } from '../chat/commands.js';
 
-const menu = (audience: 'user' | 'admin') => commandsFor(audience).map((c) => ({ command: c.command, description: c.description }));
+/** Telegram's menu: every command and alias, with its description (Telegram allows 256 characters). */
+const menu = (audience: 'user' | 'admin') =>
+  commandsFor(audience).flatMap((c) =>
+    [c.command, ...(c.aliases ?? [])].map((command) => ({ command, description: c.description.slice(0, 256) })),
+  );
 
 /** The command menu users see, and the longer one in each admin's chat. */
 export async function publishMenus(

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { commandsFor } from '../../daemon/telegram/command-list.js';
-import { escapeHtml, MESSAGE_LIMIT, renderOutput, splitMessage } from '../../daemon/telegram/replies.js';
+import { commandsFor } from '../../daemon/chat/commands.js';
+import { splitText } from '../../daemon/chat/message.js';
+import { outputMessage } from '../../daemon/chat/output.js';
+import { escapeHtml, MESSAGE_LIMIT, telegramInfo, toHtml } from '../../daemon/telegram/render.js';
 import { DEFAULT_PLANS } from '../../src/services/people/plans.js';
 import { adminIds, deriveLogin, identify } from '../../src/services/people/telegram-users.js';
 import type { State, User } from '../../src/state/schema.js';
@@ -42,7 +44,7 @@ describe('who is an admin in the bot', () => {
     expect(identify(state, 12)).toMatchObject({ admin: false, user: { login: 'joe' } });
   });
   it('shows pending users only what they may use', () => {
-    expect(commandsFor('pending').map((c) => c.command)).toEqual(['start', 'help', 'myid']);
+    expect(commandsFor('pending').map((c) => c.command)).toEqual(['start', 'help', 'myid', 'link']);
     expect(commandsFor('user').some((c) => c.command === 'broadcast')).toBe(false);
     expect(commandsFor('admin').some((c) => c.command === 'broadcast')).toBe(true);
   });
@@ -51,16 +53,17 @@ describe('who is an admin in the bot', () => {
 describe('replies within Telegram limits', () => {
   it('splits long text at line ends into messages of at most 4096 characters, losing nothing', () => {
     const text = Array.from({ length: 3000 }, (_, i) => `line ${i}`).join('\n');
-    const parts = splitMessage(text);
+    const parts = splitText(text, MESSAGE_LIMIT);
     expect(parts.length).toBeGreaterThan(1);
     for (const p of parts) expect(p.length).toBeLessThanOrEqual(MESSAGE_LIMIT);
     expect(parts.join('\n')).toBe(text);
     const oneLine = 'x'.repeat(10_000);
-    expect(splitMessage(oneLine).join('')).toBe(oneLine);
+    expect(splitText(oneLine, MESSAGE_LIMIT).join('')).toBe(oneLine);
   });
   it('shows the end of long output, escaped, and asks for the attachment', () => {
     const output = Buffer.from(`${'<b>&'.repeat(2000)}\nlast`);
-    const { html, attach } = renderOutput({ title: 't', output, fileName: 'o.txt', footer: 'Exit code: 0' });
+    const { message, attach } = outputMessage(telegramInfo(true), { title: ['t'], output, fileName: 'o.txt', footer: 'Exit code: 0' });
+    const html = toHtml(message.text);
     expect(attach).toBe(true);
     expect(html.length).toBeLessThanOrEqual(MESSAGE_LIMIT);
     expect(html).toContain('last</pre>');

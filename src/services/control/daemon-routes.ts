@@ -8,7 +8,7 @@ import { BerthError, type ErrorCode, invalidInput } from '../../errors.js';
  * rebuilds the same `BerthError`.
  */
 
-export type ComponentName = 'api' | 'scheduler' | 'events' | 'nodes' | 'telegram' | 'ssh' | 'web' | 'firewall';
+export type ComponentName = 'api' | 'scheduler' | 'events' | 'nodes' | 'telegram' | 'discord' | 'ssh' | 'web' | 'firewall';
 export interface ComponentStatus {
   name: ComponentName;
   state: 'starting' | 'running' | 'disabled' | 'failed';

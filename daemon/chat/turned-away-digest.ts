@@ -1,10 +1,7 @@
-import type { Api } from 'grammy';
 import type { Logger } from 'pino';
-import { adminIds } from '../../src/services/people/telegram-users.js';
-import type { StateStore } from '../../src/state/store.js';
 
 const DEFAULT_INTERVAL_MS = 10 * 60_000;
-/** Telegram ids remembered per interval, so that one stranger's repeated /start counts once. */
+/** Accounts remembered per interval, so that one stranger's repeated /start counts once. */
 const MAX_REMEMBERED = 1000;
 
 /** BERTH_TELEGRAM_DIGEST_MS (tests), else every 10 minutes. */
@@ -22,25 +19,24 @@ export function digestText(count: number): string {
  * Strangers turned away while the waiting list is full, told to the admins as one message per
  * interval instead of one each: the first refusal of a quiet spell starts the interval, and its
  * end sends how many were turned away in it. Memory is bounded: a count and at most
- * MAX_REMEMBERED ids (past that, a repeated /start may count twice).
+ * MAX_REMEMBERED accounts (past that, a repeated /start may count twice).
  */
 export class TurnedAwayDigest {
   private count = 0;
-  private readonly seen = new Set<number>();
+  private readonly seen = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
   constructor(
-    private readonly api: Api,
-    private readonly store: StateStore,
+    private readonly toAdmins: (text: string) => Promise<void>,
     private readonly log: Logger,
     private readonly intervalMs = digestInterval(),
   ) {}
 
-  /** A stranger's /start was refused because the waiting list is full. */
-  note(telegramId: number): void {
-    if (this.stopped || this.seen.has(telegramId)) return;
-    if (this.seen.size < MAX_REMEMBERED) this.seen.add(telegramId);
+  /** A stranger's /start was refused because the waiting list is full (`account`: "telegram:123"). */
+  note(account: string): void {
+    if (this.stopped || this.seen.has(account)) return;
+    if (this.seen.size < MAX_REMEMBERED) this.seen.add(account);
     this.count++;
     if (!this.timer) {
       this.timer = setTimeout(() => {
@@ -57,12 +53,7 @@ export class TurnedAwayDigest {
     this.timer = null;
     if (count === 0 || this.stopped) return;
     this.log.info({ count }, 'strangers turned away while the waiting list was full');
-    const text = digestText(count);
-    for (const id of adminIds(await this.store.read())) {
-      await this.api
-        .sendMessage(id, text)
-        .catch((err: Error) => this.log.warn({ admin: id, err: err.message }, 'could not send the turned-away digest to an admin'));
-    }
+    await this.toAdmins(digestText(count));
   }
 
   stop(): void {
