@@ -8,12 +8,14 @@ export default class UserAllow extends BerthCommand {
   static override args = { login: Args.string({ description: 'login: SSH user name and VM user', required: true }) };
   static override flags = {
     'telegram-id': Flags.string({ description: "the user's numeric Telegram id" }),
+    'discord-id': Flags.string({ description: "the user's Discord user id (17 to 20 digits)" }),
     plan: Flags.string({ description: 'plan (default: config default-plan)' }),
     admin: Flags.boolean({ description: 'make the user an admin' }),
   };
   static override examples = [
     '<%= config.bin %> user allow alice',
     '<%= config.bin %> user allow bob --telegram-id 123456789 --plan pro',
+    '<%= config.bin %> user allow dana --discord-id 80351110224678912',
     '<%= config.bin %> user allow carol --admin',
   ];
 
@@ -21,6 +23,7 @@ export default class UserAllow extends BerthCommand {
     const { args, flags } = await this.parse(UserAllow);
     const { user, created } = await allowUser(this.store, args.login, {
       telegramId: flags['telegram-id'],
+      discordId: flags['discord-id'],
       plan: flags.plan,
       admin: flags.admin,
     });

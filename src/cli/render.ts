@@ -49,8 +49,8 @@ export function planDetails(plan: PlanView): string {
 export function userTable(users: UserView[]): string {
   if (users.length === 0) return 'No users. Allow one with: berth user allow LOGIN';
   return table(
-    ['LOGIN', 'STATUS', 'ROLE', 'PLAN', 'TELEGRAM ID', 'KEYS', 'CREATED'],
-    users.map((u) => [u.login, u.status, u.role, u.plan, u.telegramId ?? '-', u.keys.length, u.createdAt.slice(0, 10)]),
+    ['LOGIN', 'STATUS', 'ROLE', 'PLAN', 'TELEGRAM ID', 'DISCORD ID', 'KEYS', 'CREATED'],
+    users.map((u) => [u.login, u.status, u.role, u.plan, u.telegramId ?? '-', u.discordId ?? '-', u.keys.length, u.createdAt.slice(0, 10)]),
   );
 }
 
@@ -61,6 +61,7 @@ export function userDetails(user: UserView): string {
     ['Role', user.role],
     ['Plan', user.plan],
     ['Telegram id', user.telegramId ?? '-'],
+    ['Discord id', user.discordId ?? '-'],
     ['Created', user.createdAt],
   ]);
   return `${head}\n\n${keyTable(user.keys)}`;

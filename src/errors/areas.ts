@@ -8,6 +8,7 @@ import { ACCESS_ERRORS } from './access.js';
 import { AGENTS_ERRORS } from './agents.js';
 import { CLI_ERRORS } from './cli.js';
 import { CONFIG_ERRORS } from './config.js';
+import { DISCORD_ERRORS } from './discord.js';
 import { FILES_ERRORS } from './files.js';
 import { HOMES_ERRORS } from './homes.js';
 import { IMAGES_ERRORS } from './images.js';
@@ -38,6 +39,7 @@ export const ERROR_AREAS = [
   { title: 'Reaching a VM: SSH, the web, maintenance', file: 'access.ts', codes: ACCESS_ERRORS },
   { title: 'Files through the bot', file: 'files.ts', codes: FILES_ERRORS },
   { title: 'The Telegram bot', file: 'telegram.ts', codes: TELEGRAM_ERRORS },
+  { title: 'The Discord bot', file: 'discord.ts', codes: DISCORD_ERRORS },
   { title: 'Coding agents and users’ secrets', file: 'agents.ts', codes: AGENTS_ERRORS },
   { title: 'Network isolation', file: 'network.ts', codes: NETWORK_ERRORS },
   { title: 'The Docker engine and Swarm nodes', file: 'nodes.ts', codes: NODES_ERRORS },

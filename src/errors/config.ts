@@ -16,6 +16,8 @@ export const CONFIG_ERRORS = {
     'The name is not an environment variable name, or it is one berth sets itself (HOME, PATH, LD_*…) and cannot be passed in: leave it out.',
   INVALID_LOG_LEVEL: 'The value is not a log level: use trace, debug, info, warn or error.',
   INVALID_MAX_STARTUPS: 'ssh.max-startups is malformed: write start:rate:full as sshd does (e.g. 10:30:100), or one number.',
+  INVALID_DISCORD_ID:
+    'A Discord id (user, role or server) is not a snowflake of 17 to 20 digits: turn on Developer Mode in Discord and use Copy ID.',
   INVALID_TELEGRAM_MODE: 'telegram.mode is neither polling nor webhook: use one of them.',
   INVALID_ENGINE: 'engine is neither local nor swarm: use one of them.',
   INVALID_DOCKER_HOST:

@@ -7,6 +7,15 @@ export const PEOPLE_ERRORS = {
   INVALID_TRANSITION:
     "The user's status does not allow that step (e.g. approving a revoked user): `berth user allow` lets a revoked or rejected user back in.",
   TELEGRAM_ID_TAKEN: 'The Telegram id already belongs to another user: clear it there first (`berth user set LOGIN --no-telegram-id`).',
+  DISCORD_ID_TAKEN: 'The Discord id already belongs to another user: clear it there first (`berth user set LOGIN --discord-id none`).',
+  LINK_CODE_INVALID: 'The link code is wrong, used or expired (codes last 10 minutes): ask the bot you already use for a new one.',
+  LINK_CODE_SAME_BOT: 'A link code was sent to the bot that made it: send it to the other bot, from the account to be linked.',
+  LINK_LOCKED: 'Too many wrong link codes came from this account: wait the time the message gives, then try again.',
+  LINK_ACCOUNT_TAKEN:
+    'The chat account is another berth user already, one that owns something or is no mere request: an admin must remove that user or clear its id first.',
+  LINK_ALREADY_LINKED:
+    'The berth user has another account on that bot already: an admin can clear it (`berth user set LOGIN --discord-id none` or `--no-telegram-id`) first.',
+  LINK_NOT_ALLOWED: 'The user the link code was made for is no longer allowed: nothing was linked; ask an admin.',
   USER_HAS_VMS: 'The user still has VMs, so they cannot be removed: destroy the VMs first.',
   USER_HAS_HOMES: 'The user has kept homes: say what happens to them, `berth user remove LOGIN --delete-homes` or `--keep-homes`.',
   NOTHING_TO_CHANGE: 'No change was given to `berth user set` or `berth plan set`: pass at least one flag.',

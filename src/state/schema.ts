@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AGENT_PERMISSIONS, AGENT_SESSION_PATTERN } from '../values/agents.js';
-import { ConfigSetSchema } from '../values/config-keys.js';
+import { ConfigSetSchema, DISCORD_ID_PATTERN } from '../values/config-keys.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../values/names.js';
 
 export const STATE_VERSION = 5;
@@ -86,6 +86,10 @@ export const UserSchema = z
     telegramId: z.number().int().positive().optional(),
     /** The user blocked the bot: notices to them are skipped until they write again. */
     telegramBlocked: z.boolean().optional(),
+    /** The user's Discord account (a snowflake, kept as a string). */
+    discordId: z.string().regex(DISCORD_ID_PATTERN).optional(),
+    /** The Discord bot cannot write to the user (DMs closed): notices are skipped until they write again. */
+    discordBlocked: z.boolean().optional(),
     role: z.enum(ROLES),
     plan: z.string(),
     status: z.enum(USER_STATUSES),
@@ -300,6 +304,8 @@ export const StateSchema = z
     for (const dup of duplicates([...state.users, ...state.vms, ...state.homes].map((x) => x.id))) problem(`id ${dup} is used twice`);
     const ids = state.users.flatMap((u) => (u.telegramId === undefined ? [] : [String(u.telegramId)]));
     for (const dup of duplicates(ids)) problem(`Telegram id ${dup} belongs to two users`);
+    const discordIds = state.users.flatMap((u) => (u.discordId === undefined ? [] : [u.discordId]));
+    for (const dup of duplicates(discordIds)) problem(`Discord id ${dup} belongs to two users`);
     for (const user of state.users) {
       for (const dup of duplicates(user.keys.map((k) => k.fingerprint))) problem(`user "${user.login}" has SSH key ${dup} twice`);
     }

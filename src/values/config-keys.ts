@@ -37,6 +37,33 @@ export function parseTelegramId(input: string | number): number {
   return parseWhole(input, 'Telegram id', 1, Number.MAX_SAFE_INTEGER);
 }
 
+/** Discord ids (users, roles, guilds, applications) are snowflakes: 17 to 20 decimal digits. */
+export const DISCORD_ID_PATTERN = /^\d{17,20}$/;
+
+/** A Discord snowflake, kept as a string (it does not fit a JavaScript number). */
+export function parseDiscordId(input: string, what = 'Discord user id'): string {
+  const text = input.trim();
+  if (!DISCORD_ID_PATTERN.test(text)) {
+    throw invalidInput(
+      'INVALID_DISCORD_ID',
+      `"${printable(text).slice(0, 40)}" is not a ${what} (17 to 20 digits).`,
+      'In Discord turn on Developer Mode (Settings → Advanced), then right-click the user, role or server and choose Copy ID.',
+    );
+  }
+  return text;
+}
+
+function parseDiscordIds(input: string, what: string): string[] {
+  return [
+    ...new Set(
+      input
+        .split(/[\s,]+/)
+        .filter(Boolean)
+        .map((id) => parseDiscordId(id, what)),
+    ),
+  ];
+}
+
 function checkHttpUrl(input: string, what: string): string {
   const text = input.trim();
   let url: URL | undefined;
@@ -762,7 +789,7 @@ export const CONFIG_KEYS = {
   }),
   'telegram.max-pending': key<number>({
     description:
-      "Most users waiting for an admin's decision; past it a stranger's /start is refused and admins get one digest every 10 minutes instead of a message each (0 = no new requests)",
+      "Most users waiting for an admin's decision, on the waiting list the Telegram and Discord bots share; past it a stranger's /start is refused and admins get one digest every 10 minutes instead of a message each (0 = no new requests)",
     default: 50,
     schema: z.number().int().min(0),
     parse: (s) => parseWhole(s, 'count of pending users', 0, 100_000),
@@ -770,6 +797,48 @@ export const CONFIG_KEYS = {
   }),
   'telegram.exec-timeout': key<number>({
     description: 'Longest a /exec command may run before it is killed',
+    default: 60,
+    schema: z.number().int().positive(),
+    parse: (s) => Math.max(1, parseDuration(s, 'exec timeout')),
+    format: formatDuration,
+  }),
+  'discord.admins': key<string[]>({
+    description: 'Discord user ids with admin rights in the Discord bot (comma-separated)',
+    default: [],
+    schema: z.array(z.string().regex(DISCORD_ID_PATTERN)),
+    parse: (s) => parseDiscordIds(s, 'Discord user id'),
+    format: (ids) => ids.join(','),
+  }),
+  'discord.admin-role': key<string>({
+    description: 'A Discord role id: its members in an allowed guild (discord.guilds) have admin rights in the bot (empty = none)',
+    default: '',
+    schema: z.union([z.literal(''), z.string().regex(DISCORD_ID_PATTERN)]),
+    parse: (s) => (s.trim() === '' ? '' : parseDiscordId(s, 'Discord role id')),
+    format: String,
+  }),
+  'discord.guilds': key<string[]>({
+    description: 'Discord servers (guild ids, comma-separated) where the bot answers; empty = direct messages only',
+    default: [],
+    schema: z.array(z.string().regex(DISCORD_ID_PATTERN)),
+    parse: (s) => parseDiscordIds(s, 'Discord server (guild) id'),
+    format: (ids) => ids.join(','),
+  }),
+  'discord.api-root': key<string>({
+    description: 'Discord API server the bot talks to',
+    default: 'https://discord.com/api',
+    schema: z.string(),
+    parse: (s) => checkHttpUrl(s, 'Discord API root'),
+    format: String,
+  }),
+  'discord.rate-limit': key<number>({
+    description: 'Actions (commands, button presses, messages, files) one Discord user may take per minute (0 = no limit)',
+    default: 20,
+    schema: z.number().int().min(0),
+    parse: (s) => parseWhole(s, 'actions per minute', 0, 10_000),
+    format: String,
+  }),
+  'discord.exec-timeout': key<number>({
+    description: 'Longest a command run from the Discord bot (/exec) may run before it is killed',
     default: 60,
     schema: z.number().int().positive(),
     parse: (s) => Math.max(1, parseDuration(s, 'exec timeout')),

@@ -15,6 +15,8 @@ export type KeyView = z.infer<typeof KeyViewSchema>;
 export const UserViewSchema = z.object({
   login: z.string(),
   telegramId: z.number().nullable(),
+  /** A Discord snowflake (a string: it does not fit a number). */
+  discordId: z.string().nullable(),
   role: z.enum(ROLES),
   plan: z.string(),
   status: z.enum(USER_STATUSES),
@@ -38,6 +40,7 @@ export function userView(user: User): UserView {
   return {
     login: user.login,
     telegramId: user.telegramId ?? null,
+    discordId: user.discordId ?? null,
     role: user.role,
     plan: user.plan,
     status: user.status,

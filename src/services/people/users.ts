@@ -4,7 +4,7 @@ import { BerthError, invalidInput } from '../../errors.js';
 import { newId } from '../../state/migrations.js';
 import { type Home, ROLES, type Role, type State, type User, type UserStatus } from '../../state/schema.js';
 import type { StateStore } from '../../state/store.js';
-import { effectiveConfig, parseTelegramId } from '../../values/config-keys.js';
+import { effectiveConfig, parseDiscordId, parseTelegramId } from '../../values/config-keys.js';
 import { checkLogin, printable } from '../../values/names.js';
 import { closeWithdrawnSessions } from '../control/ssh-sessions.js';
 import type { Berth } from '../core/context.js';
@@ -15,6 +15,8 @@ import { logAccessEvent } from '../vm/vm-event-log.js';
 export interface UserChanges {
   /** A Telegram id, or null to clear it. */
   telegramId?: string | number | null;
+  /** A Discord user id, or null to clear it. */
+  discordId?: string | null;
   plan?: string;
   role?: string;
 }
@@ -35,13 +37,20 @@ function parseRole(input: string): Role {
   return input as Role;
 }
 
-function claimTelegramId(state: State, id: number, login: string): void {
-  const holder = state.users.find((u) => u.telegramId === id && u.login !== login);
+/** The chat ids a user may hold, each one user's only. */
+const CHAT_IDS = {
+  telegram: { name: 'Telegram', code: 'TELEGRAM_ID_TAKEN', clear: '--no-telegram-id', of: (u: User) => u.telegramId },
+  discord: { name: 'Discord', code: 'DISCORD_ID_TAKEN', clear: '--discord-id none', of: (u: User) => u.discordId },
+} as const;
+
+function claimChatId(state: State, kind: keyof typeof CHAT_IDS, id: number | string, login: string): void {
+  const { name, code, clear, of } = CHAT_IDS[kind];
+  const holder = state.users.find((u) => of(u) === id && u.login !== login);
   if (holder) {
     throw new BerthError(
-      'TELEGRAM_ID_TAKEN',
-      `Telegram id ${id} already belongs to user "${holder.login}".`,
-      `Clear it there first: berth user set ${holder.login} --no-telegram-id`,
+      code,
+      `${name} id ${id} already belongs to user "${holder.login}".`,
+      `Clear it there first: berth user set ${holder.login} ${clear}`,
     );
   }
 }
@@ -50,18 +59,21 @@ function claimTelegramId(state: State, id: number, login: string): void {
 export async function allowUser(
   store: StateStore,
   login: string,
-  options: { telegramId?: string | number; plan?: string; admin?: boolean } = {},
+  options: { telegramId?: string | number; discordId?: string; plan?: string; admin?: boolean } = {},
 ): Promise<{ user: User; created: boolean }> {
   checkLogin(login);
   const telegramId = options.telegramId === undefined ? undefined : parseTelegramId(options.telegramId);
+  const discordId = options.discordId === undefined ? undefined : parseDiscordId(options.discordId);
   return store.transact((state) => {
     const existing = state.users.find((u) => u.login === login);
     const plan = findPlan(state, options.plan ?? existing?.plan ?? effectiveConfig(state.config)['default-plan']).name;
-    if (telegramId !== undefined) claimTelegramId(state, telegramId, login);
+    if (telegramId !== undefined) claimChatId(state, 'telegram', telegramId, login);
+    if (discordId !== undefined) claimChatId(state, 'discord', discordId, login);
     if (existing) {
       existing.status = 'allowed';
       existing.plan = plan;
       if (telegramId !== undefined) existing.telegramId = telegramId;
+      if (discordId !== undefined) existing.discordId = discordId;
       if (options.admin) existing.role = 'admin';
       return { user: existing, created: false };
     }
@@ -69,6 +81,7 @@ export async function allowUser(
       id: newId(),
       login,
       ...(telegramId === undefined ? {} : { telegramId }),
+      ...(discordId === undefined ? {} : { discordId }),
       role: options.admin ? 'admin' : 'user',
       plan,
       status: 'allowed',
@@ -84,12 +97,13 @@ export async function setUser(store: StateStore, login: string, changes: UserCha
   checkLogin(login);
   const telegramId =
     changes.telegramId === undefined || changes.telegramId === null ? changes.telegramId : parseTelegramId(changes.telegramId);
+  const discordId = changes.discordId === undefined || changes.discordId === null ? changes.discordId : parseDiscordId(changes.discordId);
   const role = changes.role === undefined ? undefined : parseRole(changes.role);
-  if (telegramId === undefined && changes.plan === undefined && role === undefined) {
+  if (telegramId === undefined && discordId === undefined && changes.plan === undefined && role === undefined) {
     throw invalidInput(
       'NOTHING_TO_CHANGE',
       `No change given for user "${login}".`,
-      'Pass --plan, --role, --telegram-id or --no-telegram-id.',
+      'Pass --plan, --role, --telegram-id, --no-telegram-id or --discord-id (ID, or none to clear it).',
     );
   }
   return store.transact((state) => {
@@ -102,8 +116,16 @@ export async function setUser(store: StateStore, login: string, changes: UserCha
     }
     if (telegramId === null) delete user.telegramId;
     else if (telegramId !== undefined) {
-      claimTelegramId(state, telegramId, login);
+      claimChatId(state, 'telegram', telegramId, login);
       user.telegramId = telegramId;
+    }
+    if (discordId === null) {
+      delete user.discordId;
+      delete user.discordBlocked;
+    } else if (discordId !== undefined && discordId !== user.discordId) {
+      claimChatId(state, 'discord', discordId, login);
+      user.discordId = discordId;
+      delete user.discordBlocked;
     }
     return user;
   });

@@ -64,7 +64,7 @@ async function readSecrets(home: string): Promise<Record<string, string>> {
     throw new BerthError(
       'SECRETS_UNREADABLE',
       `Cannot read ${secretsPath(home)}.`,
-      'Fix or remove the file, then run berth telegram setup again.',
+      'Fix or remove the file, then store the bot tokens again (berth telegram setup, berth discord setup).',
     );
   }
 }

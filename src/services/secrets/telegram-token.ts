@@ -1,12 +1,8 @@
 import { invalidInput } from '../../errors.js';
-import { loadHomeSecret, removeHomeSecret, type StoredSecret, saveHomeSecret } from './keychain.js';
+import { botTokenStore, type SavedToken, type TokenSource } from './bot-token.js';
 
-/** Where the bot token in force comes from. */
-export type TokenSource = 'env' | 'keychain' | 'file';
-export type SavedToken = StoredSecret;
+export type { SavedToken, TokenSource } from './bot-token.js';
 
-const SERVICE = 'berth-telegram';
-const FIELD = 'telegramToken';
 // Bot API tokens: "<bot id>:<secret>".
 const TOKEN_PATTERN = /^\d{1,20}:[A-Za-z0-9_-]{20,100}$/;
 
@@ -23,22 +19,27 @@ export function checkTokenFormat(input: string): string {
   return token;
 }
 
+const TELEGRAM_TOKEN = botTokenStore({
+  service: 'berth-telegram',
+  field: 'telegramToken',
+  envVar: 'BERTH_TELEGRAM_TOKEN',
+  check: checkTokenFormat,
+});
+
 /** The token in force: BERTH_TELEGRAM_TOKEN, else the OS keychain, else secrets.json. */
 export async function loadTelegramToken(
   home: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ token: string; source: TokenSource } | null> {
-  if (env.BERTH_TELEGRAM_TOKEN) return { token: env.BERTH_TELEGRAM_TOKEN.trim(), source: 'env' };
-  const stored = await loadHomeSecret(home, SERVICE, FIELD);
-  return stored ? { token: stored.value, source: stored.source } : null;
+  return TELEGRAM_TOKEN.load(home, env);
 }
 
 /** Stores the token in the OS keychain when a Secret Service answers, else in secrets.json (0600). */
 export async function saveTelegramToken(home: string, token: string): Promise<SavedToken> {
-  return saveHomeSecret(home, SERVICE, FIELD, checkTokenFormat(token));
+  return TELEGRAM_TOKEN.save(home, token);
 }
 
 /** Forgets the token everywhere berth stored it. */
 export async function removeTelegramToken(home: string): Promise<boolean> {
-  return removeHomeSecret(home, SERVICE, FIELD);
+  return TELEGRAM_TOKEN.remove(home);
 }
