@@ -13,23 +13,25 @@ import type { Berth } from '../src/services/core/context.js';
 import { drainOutbox, outboxDir } from '../src/services/core/notice-spool.js';
 import { fanOut, type Notifier } from '../src/services/core/notify.js';
 import { openBerth } from '../src/services/engine/open.js';
-import { loadTelegramToken } from '../src/services/secrets/telegram-token.js';
+import { LinkCodes } from '../src/services/people/link-codes.js';
+import { readDiscordToken } from '../src/services/secrets/discord-token.js';
+import { loadTelegramToken, type TokenSource } from '../src/services/secrets/telegram-token.js';
 import { restoreHomes } from '../src/services/vm/homes.js';
 import { type ConfigValues, effectiveConfig } from '../src/values/config-keys.js';
 import { startApi } from './api.js';
+import { ChatCore } from './chat/core.js';
 import { Components } from './components.js';
+import type { DiscordBot } from './discord/bot.js';
 import { EventsFollower } from './events.js';
 import { FirewallKeeper } from './firewall.js';
 import type { RotatingLogFile } from './log-file.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, frontEndCounters, type Metrics } from './metrics.js';
 import { NodeEvents } from './node-events.js';
 import { Scheduler } from './scheduler.js';
 import { newSession, SessionRegistry } from './sessions.js';
 import { SshGateway } from './ssh/server.js';
 import { botDecision, listenFailure, type StartupPlan, type Step } from './startup-plan.js';
 import { watchDir } from './state-watch.js';
-import { ChatCore } from './chat/core.js';
-import type { DiscordBot } from './discord/bot.js';
 import type { TelegramBot } from './telegram/bot.js';
 import type { WebServer } from './web/server.js';
 
@@ -388,38 +390,50 @@ async function startChatBot<B>(
 }
 
 function startTelegramBot(d: Daemon, log: Logger): Promise<TelegramBot | null> {
-  return startChatBot(d, 'telegram', log, () => loadTelegramToken(d.home), async (token) => {
-    // Loaded only when there is a bot to run: grammY is not needed otherwise.
-    const { startTelegram } = await import('./telegram/bot.js');
-    const bot = await startTelegram({
-      core: chatCore(d),
-      home: d.home,
-      log,
-      token: token.token,
-      tokenSource: token.source,
-      config: d.config,
-      counters: frontEndCounters(d.metrics.chat, 'telegram'),
-      onFailure: (message) => d.components.set('telegram', 'failed', message, message),
-    });
-    const s = bot.status();
-    return { bot, detail: `@${s.username}, ${s.mode}, token from ${s.tokenSource}` };
-  });
+  return startChatBot(
+    d,
+    'telegram',
+    log,
+    () => loadTelegramToken(d.home),
+    async (token) => {
+      // Loaded only when there is a bot to run: grammY is not needed otherwise.
+      const { startTelegram } = await import('./telegram/bot.js');
+      const bot = await startTelegram({
+        core: chatCore(d),
+        home: d.home,
+        log,
+        token: token.token,
+        tokenSource: token.source,
+        config: d.config,
+        counters: frontEndCounters(d.metrics.chat, 'telegram'),
+        onFailure: (message) => d.components.set('telegram', 'failed', message, message),
+      });
+      const s = bot.status();
+      return { bot, detail: `@${s.username}, ${s.mode}, token from ${s.tokenSource}` };
+    },
+  );
 }
 
 function startDiscordBot(d: Daemon, log: Logger): Promise<DiscordBot | null> {
-  return startChatBot(d, 'discord', log, () => readDiscordToken(d.home), async (token) => {
-    // Loaded only when there is a bot to run: discord.js is not needed otherwise.
-    const { startDiscord } = await import('./discord/bot.js');
-    const bot = await startDiscord({
-      core: chatCore(d),
-      log,
-      token: token.token,
-      tokenSource: token.source,
-      config: d.config,
-      counters: frontEndCounters(d.metrics.chat, 'discord'),
-      onFailure: (message) => d.components.set('discord', 'failed', message, message),
-    });
-    const s = bot.status();
-    return { bot, detail: `${s.username}, ${s.guilds} guild(s), token from ${s.tokenSource}` };
-  });
+  return startChatBot(
+    d,
+    'discord',
+    log,
+    () => readDiscordToken(d.home),
+    async (token) => {
+      // Loaded only when there is a bot to run: discord.js is not needed otherwise.
+      const { startDiscord } = await import('./discord/bot.js');
+      const bot = await startDiscord({
+        core: chatCore(d),
+        log,
+        token: token.token,
+        tokenSource: token.source,
+        config: d.config,
+        counters: frontEndCounters(d.metrics.chat, 'discord'),
+        onFailure: (message) => d.components.set('discord', 'failed', message, message),
+      });
+      const s = bot.status();
+      return { bot, detail: `${s.username}, ${s.guilds} guild(s), token from ${s.tokenSource}` };
+    },
+  );
 }

@@ -62,7 +62,19 @@ const START: readonly Step[] = [
   'discord',
   'log-limits',
 ];
-const STOP: readonly Step[] = ['ssh', 'web', 'telegram', 'discord', 'log-limits', 'agents', 'api', 'scheduler', 'events', 'nodes', 'firewall'];
+const STOP: readonly Step[] = [
+  'ssh',
+  'web',
+  'telegram',
+  'discord',
+  'log-limits',
+  'agents',
+  'api',
+  'scheduler',
+  'events',
+  'nodes',
+  'firewall',
+];
 
 /** The daemon's start-up: `ssh.enabled` and `web.enabled` decide their parts; the log file, how it was run. */
 export function startupPlan(config: Pick<ConfigValues, 'ssh.enabled' | 'web.enabled'>, run: { logToFile: boolean }): StartupPlan {

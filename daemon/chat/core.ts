@@ -17,8 +17,8 @@ import { vmButtons, vmHandlers } from './handlers/vm.js';
 import { webHandlers } from './handlers/web.js';
 import type { Message } from './message.js';
 import { NoLoginError } from './sender.js';
-import { TurnedAwayDigest } from './turned-away-digest.js';
 import type { Args, Incoming, Reach, Turn } from './turn.js';
+import { TurnedAwayDigest } from './turned-away-digest.js';
 
 /** What the core's handlers share. */
 export interface ChatDeps {
@@ -192,7 +192,10 @@ export class ChatCore {
           if (notice.to !== 'all' && user.login !== notice.to) continue;
           try {
             if ((await reach.send(id, notice.text)) === 'blocked') {
-              this.deps.log.info({ user: user.login, frontEnd }, 'the user blocked the bot; notices to them are skipped until they write again');
+              this.deps.log.info(
+                { user: user.login, frontEnd },
+                'the user blocked the bot; notices to them are skipped until they write again',
+              );
               await setAccountBlocked(store, { frontEnd, id }, true);
             }
           } catch (err) {

@@ -1,5 +1,5 @@
-import { BerthError } from '../../src/errors.js';
 import { checkVmName, ownVm, vmRef } from '../../src/domain/lookups.js';
+import { BerthError } from '../../src/errors.js';
 import type { State, Vm } from '../../src/state/schema.js';
 import type { Turn } from './turn.js';
 

@@ -6,10 +6,11 @@ import {
   type ChatInputCommandInteraction,
   Client,
   DiscordAPIError,
+  type Message as DjsMessage,
+  type DMChannel,
   Events,
   GatewayIntentBits,
   type Interaction,
-  type Message as DjsMessage,
   MessageFlags,
   ModalBuilder,
   Partials,
@@ -66,10 +67,7 @@ function payload(message: Message | string, owner: string) {
       : buttonRows(m.buttons).map((row) =>
           new ActionRowBuilder<ButtonBuilder>().addComponents(
             row.map((b) =>
-              new ButtonBuilder()
-                .setCustomId(`${owner}${OWNER}${b.data}`)
-                .setLabel(b.label.slice(0, 80))
-                .setStyle(ButtonStyle.Secondary),
+              new ButtonBuilder().setCustomId(`${owner}${OWNER}${b.data}`).setLabel(b.label.slice(0, 80)).setStyle(ButtonStyle.Secondary),
             ),
           ),
         );
@@ -112,7 +110,8 @@ export function slashCommands() {
 async function fetchAttachment(url: string, max: number, apiRoot: string): Promise<Buffer> {
   const host = new URL(url).host;
   const allowed = new Set(['cdn.discordapp.com', 'media.discordapp.net', new URL(apiRoot).host]);
-  if (!allowed.has(host)) throw new BerthError('FILE_UNAVAILABLE', 'That attachment is not on Discord’s servers.', 'Attach the file again.');
+  if (!allowed.has(host))
+    throw new BerthError('FILE_UNAVAILABLE', 'That attachment is not on Discord’s servers.', 'Attach the file again.');
   const response = await fetch(url, { signal: AbortSignal.timeout(FETCH_DEADLINE_MS), redirect: 'error' });
   if (!response.ok || !response.body)
     throw new BerthError('FILE_UNAVAILABLE', `Discord answered ${response.status} for that attachment.`, 'Attach the file again.');
@@ -239,7 +238,12 @@ export async function startDiscord(options: {
     await guild.leave().catch((err: Error) => log.warn({ guild: guildId, err: err.message }, 'could not leave a Discord server'));
   };
 
-  const base = (interaction: RepliableInteraction, replies: InteractionReplies, allowed: boolean, extra: Partial<TurnBase> = {}): TurnBase => ({
+  const base = (
+    interaction: RepliableInteraction,
+    replies: InteractionReplies,
+    allowed: boolean,
+    extra: Partial<TurnBase> = {},
+  ): TurnBase => ({
     frontEnd: deps.info,
     account: accountOf(interaction, allowed && interaction.guildId !== null),
     reply: replies.reply,
@@ -346,7 +350,7 @@ export async function startDiscord(options: {
     deps.counters?.updates.inc();
     const send = async (m: Message | string): Promise<Posted> => {
       deps.counters?.sent.inc();
-      const sent = await message.channel.send(payload(m, message.author.id) as never);
+      const sent = await (message.channel as DMChannel).send(payload(m, message.author.id) as never);
       return {
         edit: async (next) => {
           await sent.edit(payload(next, message.author.id) as never);
@@ -359,7 +363,11 @@ export async function startDiscord(options: {
     };
     const file = incomingOf(message.attachments.first());
     const text = message.content.startsWith('/') ? '' : message.content;
-    await core.message({ frontEnd: deps.info, account: { frontEnd: 'discord', id: message.author.id, username: message.author.username }, reply: send }, text, file);
+    await core.message(
+      { frontEnd: deps.info, account: { frontEnd: 'discord', id: message.author.id, username: message.author.username }, reply: send },
+      text,
+      file,
+    );
   };
 
   client.on(Events.InteractionCreate, (interaction) => {

@@ -1,5 +1,5 @@
 import { escapeMarkdown } from 'discord.js';
-import { asRich, type Button, type Message, type Rich } from '../chat/message.js';
+import { asRich, type Button, type Rich } from '../chat/message.js';
 import type { FrontEndInfo } from '../chat/turn.js';
 
 /** Discord's limit on a message's text. */
@@ -59,4 +59,3 @@ export function discordInfo(): FrontEndInfo {
     editIntervalMs: 1500,
   };
 }
-

@@ -225,7 +225,9 @@ function followAdmins(core: ChatCore, log: Logger, bot: Bot, home: string) {
     async () => {
       const admins = adminAccounts(await core.deps.ctx.store.read(), 'telegram').map(Number);
       if (published && admins.join() === published.join()) return;
-      await publishMenus(bot.api, admins, published ?? [], (id, err) => log.warn({ chat: id, err: err.message }, 'could not set the admin command menu'));
+      await publishMenus(bot.api, admins, published ?? [], (id, err) =>
+        log.warn({ chat: id, err: err.message }, 'could not set the admin command menu'),
+      );
       published = admins;
     },
     (err) => log.warn({ err: String(err) }, 'could not publish the command menus'),

@@ -64,7 +64,9 @@ const adminInfo: Handler = async (turn, core) => {
   const known = new Set(state.vms.map((vm) => vm.containerId).filter(Boolean));
   const engineRunning = containers.filter((c) => known.has(c.id) && c.state === 'running').length;
   const m = state.maintenance;
-  const config = await Promise.all(['ram', 'cpu', 'gpu', 'default-plan', 'max-vms', 'idle-timeout', 'image'].map((k) => getConfig(store, k)));
+  const config = await Promise.all(
+    ['ram', 'cpu', 'gpu', 'default-plan', 'max-vms', 'idle-timeout', 'image'].map((k) => getConfig(store, k)),
+  );
   const active = state.vms.filter((vm) => vm.desired === 'running').map(vmRef);
   const shown = active.slice(0, 40).join(', ') + (active.length > 40 ? ` and ${active.length - 40} more` : '');
   const text: Span[] = [b('Config')];
@@ -111,17 +113,26 @@ const forceStop: Handler = async (turn, core) => {
     running.map((vm) => ({ ref: vm.ref, reason: 'operator' as const })),
     actor,
   );
-  await replyLong(turn, [...(result.changed.length ? [`🛑 Stopped ${result.changed.join(', ')}.`] : []), ...failureLines(result.failed, 'stopped')].join('\n'));
+  await replyLong(
+    turn,
+    [...(result.changed.length ? [`🛑 Stopped ${result.changed.join(', ')}.`] : []), ...failureLines(result.failed, 'stopped')].join('\n'),
+  );
 };
 
 const maintenance: Handler = async (turn, core) => {
   const [mode = ''] = need(turn, ['mode'], '/maintenance on|off [reason]');
   if (mode === 'on') {
     const result = await enterMaintenance(core.deps.ctx, { reason: turn.args.reason?.trim() ?? '' });
-    await replyLong(turn, [`🛠 Maintenance is on; ${result.changed.length} VM(s) stopped.`, ...failureLines(result.failed, 'stopped')].join('\n'));
+    await replyLong(
+      turn,
+      [`🛠 Maintenance is on; ${result.changed.length} VM(s) stopped.`, ...failureLines(result.failed, 'stopped')].join('\n'),
+    );
   } else if (mode === 'off') {
     const result = await leaveMaintenance(core.deps.ctx, { restore: true });
-    await replyLong(turn, [`✅ Maintenance is off; ${result.changed.length} VM(s) started again.`, ...failureLines(result.failed, 'started')].join('\n'));
+    await replyLong(
+      turn,
+      [`✅ Maintenance is off; ${result.changed.length} VM(s) started again.`, ...failureLines(result.failed, 'started')].join('\n'),
+    );
   } else {
     throw usage(`"${printable(mode.slice(0, 20))}" is not on or off.`, 'Usage: /maintenance on|off [reason]');
   }
@@ -144,7 +155,9 @@ const removeUserHandler: Handler = async (turn, core) => {
     homes: 'keep',
     by: adminLabel(turn),
   });
-  await turn.reply(`🗑 Removed ${removed.login}.${homes.length ? ` ${homes.length} kept home(s) stay on the host without an owner (berth home list).` : ''}`);
+  await turn.reply(
+    `🗑 Removed ${removed.login}.${homes.length ? ` ${homes.length} kept home(s) stay on the host without an owner (berth home list).` : ''}`,
+  );
 };
 
 const list =
@@ -178,7 +191,8 @@ const setPlan: Handler = async (turn, core) => {
 const broadcast: Handler = async (turn, core) => {
   const text = turn.args.text?.trim();
   if (!text) throw usage('Nothing to send.', 'Usage: /broadcast <text>');
-  if (text.length > 1900) throw usage(`That is ${text.length} characters; a broadcast is at most 1900 (it must fit a Discord message).`, 'Shorten it.');
+  if (text.length > 1900)
+    throw usage(`That is ${text.length} characters; a broadcast is at most 1900 (it must fit a Discord message).`, 'Shorten it.');
   await core.deps.ctx.notifier.send({ kind: 'broadcast', to: 'all', text: `📣 ${text}` });
   await turn.reply('📣 Sent to every allowed user.');
 };
@@ -218,7 +232,9 @@ const decide =
       return;
     }
     const decided = approveIt ? await approveUser(berth, user.login, plan) : await rejectUser(berth, user.login);
-    await shown.edit(approveIt ? `✅ ${decided.login} approved on plan ${decided.plan} by ${by}.` : `❌ ${decided.login} rejected by ${by}.`);
+    await shown.edit(
+      approveIt ? `✅ ${decided.login} approved on plan ${decided.plan} by ${by}.` : `❌ ${decided.login} rejected by ${by}.`,
+    );
   };
 
 export const adminButtons: ButtonHandler[] = [

@@ -71,8 +71,14 @@ export function agentHandlers(runs: AgentRuns): Record<string, Handler> {
           : 'Nobody else saw it.';
     if (!name || !value || turn.args._extra || /\s/.test(value)) {
       throw usage(
-        turn.account.frontEnd === 'discord' ? 'Give the name and type the key into the form: /setkey name:anthropic' : 'Send the name and the key: /setkey anthropic YOUR_KEY',
-        turn.secretVia === 'deleted' ? 'Your message was deleted.' : turn.secretVia === 'kept' ? 'Delete your message: it could not be deleted for you.' : 'Try again.',
+        turn.account.frontEnd === 'discord'
+          ? 'Give the name and type the key into the form: /setkey name:anthropic'
+          : 'Send the name and the key: /setkey anthropic YOUR_KEY',
+        turn.secretVia === 'deleted'
+          ? 'Your message was deleted.'
+          : turn.secretVia === 'kept'
+            ? 'Delete your message: it could not be deleted for you.'
+            : 'Try again.',
       );
     }
     const saved = await setUserSecret(core.deps.ctx.store, login, name, value);

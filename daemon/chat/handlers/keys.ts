@@ -2,7 +2,7 @@ import { sshConnectInfo } from '../../../src/services/access/ssh-access.js';
 import { addKeys, listKeys, removeKey } from '../../../src/services/people/ssh-keys.js';
 import { effectiveConfig } from '../../../src/values/config-keys.js';
 import type { ButtonHandler, Handler } from '../core.js';
-import { code, type Span } from '../message.js';
+import { code, joinRich, type Span } from '../message.js';
 import { loginOf, usage } from '../sender.js';
 
 const ssh: Handler = async (turn, core) => {
@@ -20,7 +20,8 @@ const ssh: Handler = async (turn, core) => {
     for (const v of info.vms) text.push('\n', code(v.command));
   } else text.push('Log in with:\n', code(info.command));
   if (info.hostKeyFingerprint) text.push("\n\nThe server's host key: ", code(info.hostKeyFingerprint));
-  if (keys.length === 0) text.push('\n\nYou have no SSH key yet: send /sshkey followed by your public key (the line in ~/.ssh/id_ed25519.pub).');
+  if (keys.length === 0)
+    text.push('\n\nYou have no SSH key yet: send /sshkey followed by your public key (the line in ~/.ssh/id_ed25519.pub).');
   else {
     text.push('\n\nYour keys:');
     for (const k of keys) text.push('\n• ', code(k.fingerprint), ` ${k.comment}`);
@@ -32,9 +33,16 @@ const sshkey: Handler = async (turn, core) => {
   const text = turn.args.key?.trim();
   if (!text) throw usage('Give your public key after the command.', 'For example: /sshkey ssh-ed25519 AAAA… you@laptop');
   const added = await addKeys(core.deps.ctx.store, loginOf(turn), text);
-  const out: Span[] = ['🔑 Added '];
-  added.forEach((k, n) => out.push(...(n ? [', '] : []), code(k.fingerprint)));
-  await turn.reply({ text: [...out, '.'] });
+  await turn.reply({
+    text: [
+      '🔑 Added ',
+      ...joinRich(
+        added.map((k) => code(k.fingerprint)),
+        ', ',
+      ),
+      '.',
+    ],
+  });
 };
 
 const sshkeys: Handler = async (turn, core) => {
@@ -47,7 +55,9 @@ const sshkeys: Handler = async (turn, core) => {
   for (const k of keys) text.push('\n• ', code(k.fingerprint), ` ${k.type} ${k.comment}`);
   await turn.reply({
     text,
-    buttons: keys.slice(0, 20).map((k) => [{ label: `Remove ${k.fingerprint.slice(7, 19)}… ${k.comment}`.slice(0, 60), data: `rmkey:${k.fingerprint}` }]),
+    buttons: keys
+      .slice(0, 20)
+      .map((k) => [{ label: `Remove ${k.fingerprint.slice(7, 19)}… ${k.comment}`.slice(0, 60), data: `rmkey:${k.fingerprint}` }]),
   });
 };
 

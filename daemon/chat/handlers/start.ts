@@ -3,7 +3,7 @@ import type { State, User } from '../../../src/state/schema.js';
 import { planSummary, planView } from '../../../src/views/plan-view.js';
 import { commandsFor } from '../commands.js';
 import type { Handler } from '../core.js';
-import { b, type Button, code, type Message, type Span } from '../message.js';
+import { type Button, b, code, type Message, type Span } from '../message.js';
 import { loginOf } from '../sender.js';
 import type { Turn } from '../turn.js';
 
@@ -26,7 +26,13 @@ export function requestMessage(state: State, user: User, turn: Turn): Message {
   const { username, id } = turn.account;
   const who = username ? `@${username}` : 'someone without a username';
   return {
-    text: [`🙋 Access request from ${who} on ${turn.frontEnd.title} (id `, code(id), '), login ', code(user.login), '.\nApprove on a plan, or reject:'],
+    text: [
+      `🙋 Access request from ${who} on ${turn.frontEnd.title} (id `,
+      code(id),
+      '), login ',
+      code(user.login),
+      '.\nApprove on a plan, or reject:',
+    ],
     buttons: approvalButtons(state, user),
   };
 }

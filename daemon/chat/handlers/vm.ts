@@ -78,7 +78,10 @@ export function statusText(
   return out;
 }
 
-async function collect(stream: NodeJS.ReadableStream, demux: (o: NodeJS.WritableStream, e: NodeJS.WritableStream) => void): Promise<Buffer> {
+async function collect(
+  stream: NodeJS.ReadableStream,
+  demux: (o: NodeJS.WritableStream, e: NodeJS.WritableStream) => void,
+): Promise<Buffer> {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   let size = 0;
@@ -215,7 +218,11 @@ const exec: Handler = async (turn, core) => {
     : run.truncated
       ? `Stopped: more than ${EXEC_OUTPUT_LIMIT / (1024 * 1024)} MB of output (redirect it to a file and /download it).`
       : `Exit code: ${run.exitCode}`;
-  await sendOutput(turn, { title: ['$ ', code(printable(command.slice(0, 100)))], output: run.stdout, footer, fileName: 'output.txt' }, await note);
+  await sendOutput(
+    turn,
+    { title: ['$ ', code(printable(command.slice(0, 100)))], output: run.stdout, footer, fileName: 'output.txt' },
+    await note,
+  );
 };
 
 const logs: Handler = async (turn, core) => {

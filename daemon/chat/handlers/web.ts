@@ -2,11 +2,10 @@ import { BerthError } from '../../../src/errors.js';
 import { mintWebLink } from '../../../src/services/access/web-links.js';
 import { printable } from '../../../src/values/names.js';
 import { checkPort, type WebTarget } from '../../../src/values/web-paths.js';
-import type { Handler } from '../core.js';
+import type { ChatCore, Handler } from '../core.js';
 import { link as linkSpan, type Span } from '../message.js';
 import { loginOf, pickOwnVm, usage } from '../sender.js';
 import type { Turn } from '../turn.js';
-import type { ChatCore } from '../core.js';
 
 /**
  * /web_terminal [vm] (alias /terminal) and /open PORT [vm]: a one-time link to the sender's own
