@@ -1,13 +1,9 @@
-import type { Logger } from 'pino';
 import { BerthError } from '../../src/errors.js';
-import type { TicketBook } from '../../src/services/access/web-links.js';
-import type { AgentRuns } from '../../src/services/agents/agent-runs.js';
-import type { Berth } from '../../src/services/core/context.js';
 import type { Notifier } from '../../src/services/core/notify.js';
 import { accountOf, adminAccounts, type FrontEnd, setAccountBlocked } from '../../src/services/people/chat-users.js';
-import type { LinkCodes } from '../../src/services/people/link-codes.js';
 import { Gate } from './access.js';
 import { findCommand } from './commands.js';
+import type { ButtonHandler, ChatDeps, CoreAccess, Handler } from './handler.js';
 import { adminButtons, adminHandlers } from './handlers/admin.js';
 import { agentHandlers, agentMessage } from './handlers/agent.js';
 import { fileHandlers } from './handlers/files.js';
@@ -19,27 +15,6 @@ import type { Message } from './message.js';
 import { NoLoginError } from './sender.js';
 import type { Args, Incoming, Reach, Turn } from './turn.js';
 import { TurnedAwayDigest } from './turned-away-digest.js';
-
-/** What the core's handlers share. */
-export interface ChatDeps {
-  ctx: Berth;
-  log: Logger;
-  /** The web server's one-time links (/web_terminal, /open), while it runs. */
-  web?: { book: TicketBook; running: () => boolean };
-  /** The daemon's agent runs (conversations from chat). */
-  agents?: AgentRuns;
-  /** One-time codes that link a Telegram and a Discord account. */
-  links: LinkCodes;
-}
-
-export type Handler = (turn: Turn, core: ChatCore) => Promise<void>;
-
-export interface ButtonHandler {
-  pattern: RegExp;
-  /** Only admins' presses reach it. */
-  admin?: boolean;
-  run: (turn: Turn, match: RegExpMatchArray, core: ChatCore) => Promise<void>;
-}
 
 /** A turn as a front-end knows it, before the core has read who the sender is. */
 export type TurnBase = Omit<Turn, 'sender' | 'args'> & { args?: Args };
@@ -59,7 +34,7 @@ export function errorText(err: unknown): string {
  * presses, plain messages to the agent, access requests to the admins and notices. Front-ends
  * turn their updates into turns and render the replies.
  */
-export class ChatCore {
+export class ChatCore implements CoreAccess {
   private readonly reaches = new Map<FrontEnd, Reach>();
   private readonly gates = new Map<FrontEnd, Gate>();
   private readonly handlers: Record<string, Handler>;

@@ -15,9 +15,10 @@ const everything = [
   'outbox-dir',
   'agents',
   'telegram',
+  'discord',
   'log-limits',
 ];
-const stopAll = ['ssh', 'web', 'telegram', 'log-limits', 'agents', 'api', 'scheduler', 'events', 'nodes', 'firewall'];
+const stopAll = ['ssh', 'web', 'telegram', 'discord', 'log-limits', 'agents', 'api', 'scheduler', 'events', 'nodes', 'firewall'];
 const without = (list: string[], ...gone: string[]) => list.filter((s) => !gone.includes(s));
 
 describe("the daemon's start-up plan", () => {

@@ -12,7 +12,7 @@ import { engineContainers, listVms } from '../../../src/services/vm/vm-status.js
 import type { User } from '../../../src/state/schema.js';
 import { printable } from '../../../src/values/names.js';
 import { formatSize } from '../../../src/values/sizes.js';
-import type { ButtonHandler, Handler } from '../core.js';
+import type { ButtonHandler, CoreAccess, Handler } from '../handler.js';
 import { b, code, type Span, splitText } from '../message.js';
 import { adminLabel, usage } from '../sender.js';
 import type { Turn } from '../turn.js';
@@ -217,7 +217,7 @@ export const adminHandlers: Record<string, Handler> = {
 /** Buttons name the requester by berth user id, and act only while the request is still pending. */
 const decide =
   (approveIt: boolean) =>
-  async (turn: Turn, match: RegExpMatchArray, core: Parameters<Handler>[1]): Promise<void> => {
+  async (turn: Turn, match: RegExpMatchArray, core: CoreAccess): Promise<void> => {
     const berth = core.deps.ctx;
     const [, id = '', plan] = match;
     const user = (await berth.store.read()).users.find((u) => u.id === id);

@@ -3,7 +3,7 @@ import { setUserSecret } from '../../../src/services/secrets/user-secrets.js';
 import { uploadToVm } from '../../../src/services/vm/vm-files.js';
 import { effectiveConfig } from '../../../src/values/config-keys.js';
 import { formatDuration } from '../../../src/values/durations.js';
-import type { ChatCore, Handler } from '../core.js';
+import type { CoreAccess, Handler } from '../handler.js';
 import { LiveReply } from '../live-reply.js';
 import { allowedLogin, loginOf, pickVm, usage } from '../sender.js';
 import type { Incoming, Turn } from '../turn.js';
@@ -14,7 +14,7 @@ function since(iso: string): string {
   return formatDuration(Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)));
 }
 
-async function ask(turn: Turn, core: ChatCore, runs: AgentRuns, prompt: string): Promise<void> {
+async function ask(turn: Turn, core: CoreAccess, runs: AgentRuns, prompt: string): Promise<void> {
   const login = loginOf(turn);
   const observer = new LiveReply(
     turn,
@@ -26,7 +26,7 @@ async function ask(turn: Turn, core: ChatCore, runs: AgentRuns, prompt: string):
 }
 
 /** A file for the agent: into its work directory, named in the next prompt. */
-async function saveForAgent(turn: Turn, core: ChatCore, runs: AgentRuns, login: string, file: Incoming): Promise<string> {
+async function saveForAgent(turn: Turn, core: CoreAccess, runs: AgentRuns, login: string, file: Incoming): Promise<string> {
   const user = turn.sender.state.users.find((u) => u.login === login);
   const data = await fetchIncoming(turn, file);
   const ref = pickVm(turn.sender.state, login, user?.conversation?.vm);
@@ -41,7 +41,7 @@ async function saveForAgent(turn: Turn, core: ChatCore, runs: AgentRuns, login: 
  * open goes into the work directory (its caption, when there is one, is the prompt). False when
  * it is none of these.
  */
-export async function agentMessage(turn: Turn, core: ChatCore, runs: AgentRuns, text: string, file?: Incoming): Promise<boolean> {
+export async function agentMessage(turn: Turn, core: CoreAccess, runs: AgentRuns, text: string, file?: Incoming): Promise<boolean> {
   if (file) {
     const login = allowedLogin(turn);
     const user = turn.sender.state.users.find((u) => u.login === login);

@@ -1,6 +1,6 @@
 import { BerthError } from '../../../src/errors.js';
 import { downloadFromVm, uploadToVm } from '../../../src/services/vm/vm-files.js';
-import type { Handler } from '../core.js';
+import type { Handler } from '../handler.js';
 import { code } from '../message.js';
 import { loginOf, pickVm, usage } from '../sender.js';
 import type { Incoming, Turn } from '../turn.js';

@@ -1,7 +1,7 @@
 import { sshConnectInfo } from '../../../src/services/access/ssh-access.js';
 import { addKeys, listKeys, removeKey } from '../../../src/services/people/ssh-keys.js';
 import { effectiveConfig } from '../../../src/values/config-keys.js';
-import type { ButtonHandler, Handler } from '../core.js';
+import type { ButtonHandler, Handler } from '../handler.js';
 import { code, joinRich, type Span } from '../message.js';
 import { loginOf, usage } from '../sender.js';
 

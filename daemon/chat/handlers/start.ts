@@ -2,7 +2,7 @@ import { requestAccountAccess } from '../../../src/services/people/chat-users.js
 import type { State, User } from '../../../src/state/schema.js';
 import { planSummary, planView } from '../../../src/views/plan-view.js';
 import { commandsFor } from '../commands.js';
-import type { Handler } from '../core.js';
+import type { Handler } from '../handler.js';
 import { type Button, b, code, type Message, type Span } from '../message.js';
 import { loginOf } from '../sender.js';
 import type { Turn } from '../turn.js';

@@ -12,7 +12,7 @@ import { formatDuration, utcMinute } from '../../../src/values/durations.js';
 import { printable } from '../../../src/values/names.js';
 import { formatDiskSize, formatUsage } from '../../../src/values/sizes.js';
 import type { VmView } from '../../../src/views/vm-view.js';
-import type { ButtonHandler, ChatCore, Handler } from '../core.js';
+import type { ButtonHandler, CoreAccess, Handler } from '../handler.js';
 import { b, code, type Span } from '../message.js';
 import { outputMessage } from '../output.js';
 import { loginOf, nameOf, pickVm, usage } from '../sender.js';
@@ -108,7 +108,7 @@ async function sendOutput(turn: Turn, reply: Parameters<typeof outputMessage>[1]
   if (attach) await turn.reply({ text: '', file: { name: reply.fileName, data: reply.output } });
 }
 
-async function create(turn: Turn, core: ChatCore, plan: string, note?: Posted): Promise<void> {
+async function create(turn: Turn, core: CoreAccess, plan: string, note?: Posted): Promise<void> {
   const login = loginOf(turn);
   const shown = note ?? (await turn.reply(`Creating your VM on plan ${plan}…`));
   if (note) await note.edit(`Creating your VM on plan ${plan}…`);
@@ -157,7 +157,7 @@ const status: Handler = async (turn, core) => {
 };
 
 const simple =
-  (verb: string, act: (ref: string, turn: Turn, core: ChatCore) => Promise<unknown>): Handler =>
+  (verb: string, act: (ref: string, turn: Turn, core: CoreAccess) => Promise<unknown>): Handler =>
   async (turn, core) => {
     const ref = pickVm(turn.sender.state, loginOf(turn), turn.args.vm?.trim() || undefined);
     await act(ref, turn, core);

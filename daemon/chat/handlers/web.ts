@@ -2,7 +2,7 @@ import { BerthError } from '../../../src/errors.js';
 import { mintWebLink } from '../../../src/services/access/web-links.js';
 import { printable } from '../../../src/values/names.js';
 import { checkPort, type WebTarget } from '../../../src/values/web-paths.js';
-import type { ChatCore, Handler } from '../core.js';
+import type { CoreAccess, Handler } from '../handler.js';
 import { link as linkSpan, type Span } from '../message.js';
 import { loginOf, pickOwnVm, usage } from '../sender.js';
 import type { Turn } from '../turn.js';
@@ -11,7 +11,7 @@ import type { Turn } from '../turn.js';
  * /web_terminal [vm] (alias /terminal) and /open PORT [vm]: a one-time link to the sender's own
  * VM — its terminal, or its web app on PORT — good once, within 60 s. Private like every reply.
  */
-async function link(turn: Turn, core: ChatCore, vmName: string | undefined, target: WebTarget): Promise<void> {
+async function link(turn: Turn, core: CoreAccess, vmName: string | undefined, target: WebTarget): Promise<void> {
   const web = core.deps.web;
   if (!web?.running()) {
     throw new BerthError('WEB_NOT_RUNNING', 'The web terminal is not available on this host now.', 'Ask the operator, or use /ssh.');
