@@ -344,8 +344,12 @@ export async function startFakeBotApi(options = {}) {
       };
       return { update: push({ message: m }), message: m };
     },
-    /** `user` presses an inline button with `data` under the bot's message `messageId`. */
+    /**
+     * `user` presses an inline button with `data` under the bot's message `messageId`, in the chat
+     * that message was sent to (the presser's own chat when the message is unknown).
+     */
     pressButton(user, messageId, data) {
+      const chatId = sent.find((s) => s.messageId === messageId && s.method === 'sendMessage')?.chatId ?? user.id;
       return push({
         callback_query: {
           id: `cb${nextUpdateId}`,
@@ -355,7 +359,7 @@ export async function startFakeBotApi(options = {}) {
           message: {
             message_id: messageId,
             date: Math.floor(Date.now() / 1000),
-            chat: { id: user.id, type: 'private' },
+            chat: { id: chatId, type: 'private' },
             from: BOT,
             text: '…',
           },

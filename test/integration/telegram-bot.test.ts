@@ -98,11 +98,12 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     expect(pendingTry.text).toMatch(/waiting for an admin/);
 
     const request = await fake.waitFor((s) => s.chatId === ADMIN.id && /Access request/.test(s.text));
+    // The buttons name the requester by berth user id (a login can be reused, an id never).
     const buttons = request.replyMarkup.inline_keyboard.flat().map((b: { callback_data: string }) => b.callback_data);
-    expect(buttons).toContain(`ap:${ALICE.id}:basic`);
-    expect(buttons).toContain(`rj:${ALICE.id}`);
+    expect(buttons).toContain(`ap:${user.id}:basic`);
+    expect(buttons).toContain(`rj:${user.id}`);
     const after = fake.sent.length;
-    fake.pressButton(ADMIN, request.messageId, `ap:${ALICE.id}:basic`);
+    fake.pressButton(ADMIN, request.messageId, `ap:${user.id}:basic`);
     await fake.waitFor((s) => s.chatId === ADMIN.id && s.method === 'editMessageText' && /approved on plan basic/.test(s.text), { after });
     await fake.waitFor((s) => s.chatId === ALICE.id && /access was approved/.test(s.text), { after });
     expect((await state(h.home)).users.find((u: { login: string }) => u.login === ALICE_LOGIN).status).toBe('allowed');
@@ -240,7 +241,7 @@ describe('the Telegram bot, end to end through a fake Bot API server', () => {
     fake.pressButton(ALICE, 1, 'create:big');
     await fake.waitFor((s) => s.chatId === ALICE.id && /only create VMs on your own plan/.test(s.text), { after });
     const calls = fake.calls.length;
-    fake.pressButton(ALICE, 1, 'ap:2001:big');
+    fake.pressButton(ALICE, 1, 'ap:0123456789ab:big');
     await waitFor('the button refused', async () =>
       fake.calls.slice(calls).some((c) => c.method === 'answerCallbackQuery' && /no longer valid/.test(c.params.text ?? '')),
     );
