@@ -6,6 +6,7 @@ import {
   apiStatus,
   badRequest,
   checkSessionId,
+  type DaemonDiscord,
   type DaemonStatus,
   type DaemonTelegram,
   issuesLine,
@@ -25,6 +26,8 @@ export interface ApiOptions {
   metrics: Metrics;
   /** The bot's state for `berth telegram status`. */
   telegram: () => DaemonTelegram;
+  /** The Discord bot's state for `berth discord status`. */
+  discord: () => DaemonDiscord;
   ssh: { sessions: () => SshSessionView[]; kill: (id: string) => boolean; revalidate: () => Promise<number> };
   /** Mints a one-time web link (the web server's tickets). */
   webLink: (ref: string, port?: string, strip?: boolean) => Promise<WebLink>;
@@ -94,6 +97,7 @@ export async function startApi(options: ApiOptions): Promise<{ close: () => Prom
   serve(app, ROUTES.health, () => ({ ok: true as const, pid: process.pid }));
   serve(app, ROUTES.status, () => options.status());
   serve(app, ROUTES.telegram, () => options.telegram());
+  serve(app, ROUTES.discord, () => options.discord());
   serve(app, ROUTES.metrics, metrics);
   serve(app, ROUTES.sshSessions, () => ({ sessions: options.ssh.sessions() }));
   serve(app, ROUTES.sshRevalidate, async () => ({ closed: await options.ssh.revalidate() }));

@@ -240,6 +240,10 @@ async function startControlApi(d: Daemon): Promise<Stop> {
       const c = components.list().find((x) => x.name === 'telegram');
       return { running: c?.state === 'running', detail: c?.detail, bot: d.telegram?.status() };
     },
+    discord: () => {
+      const c = components.list().find((x) => x.name === 'discord');
+      return { running: c?.state === 'running', detail: c?.detail, bot: d.discord?.status() };
+    },
     ssh: {
       sessions: () => registry.list(),
       kill: (id) => {

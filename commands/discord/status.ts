@@ -15,6 +15,9 @@ export default class DiscordStatusCommand extends BerthCommand {
       ['Application', status.applicationId ?? '-'],
       ['Invite', status.inviteUrl ?? '-'],
       ['Discord API', status.apiRoot],
+      ['Daemon', status.daemon],
+      ['Servers', status.guilds === null ? '-' : String(status.guilds)],
+      ['Last use', status.lastInteractionAt ?? (status.daemon === 'running' ? 'none yet' : '-')],
     ];
     for (const [k, v] of rows) this.log(`${`${k}:`.padEnd(13)}${v}`);
     if (status.problem) {

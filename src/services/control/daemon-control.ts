@@ -256,7 +256,7 @@ async function cleanupFiles(home: string): Promise<void> {
 export function systemdUnit(home: string, user: boolean): string {
   return [
     '[Unit]',
-    'Description=berth daemon (Telegram bot, SSH gateway, maintenance scheduler, control API)',
+    'Description=berth daemon (Telegram and Discord bots, SSH gateway, maintenance scheduler, control API)',
     'After=network-online.target docker.service',
     'Wants=network-online.target',
     '',

@@ -35,6 +35,13 @@ export interface DaemonTelegram {
   bot?: { username: string; lastUpdateAt: string | null; mode: 'polling' | 'webhook' };
 }
 
+/** The Discord bot as the daemon runs it (`berth discord status`). */
+export interface DaemonDiscord {
+  running: boolean;
+  detail?: string;
+  bot?: { username: string; guilds: number; lastInteractionAt: string | null };
+}
+
 export type SessionKind = 'shell' | 'exec' | 'subsystem' | 'forward' | 'remote-forward' | 'web-terminal' | 'web-app' | 'agent';
 
 /** One open session, of the SSH gateway or the web server (GET /ssh/sessions; `berth sessions`). */
@@ -119,6 +126,7 @@ export const ROUTES = {
   health: route<{ ok: true; pid: number }>({ method: 'GET', path: '/health' }),
   status: route<DaemonStatus>({ method: 'GET', path: '/status' }),
   telegram: route<DaemonTelegram>({ method: 'GET', path: '/telegram' }),
+  discord: route<DaemonDiscord>({ method: 'GET', path: '/discord' }),
   metrics: route<string>({ method: 'GET', path: '/metrics', answers: 'text' }),
   sshSessions: route<{ sessions: SshSessionView[] }>({ method: 'GET', path: '/ssh/sessions' }),
   /** Closes the gateway connections whose access was withdrawn, now. */

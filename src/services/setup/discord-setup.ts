@@ -1,6 +1,8 @@
 import { BerthError } from '../../errors.js';
 import type { StateStore } from '../../state/store.js';
 import { type ConfigValues, effectiveConfig } from '../../values/config-keys.js';
+import { callDaemon, livePid } from '../control/daemon-control.js';
+import { ROUTES } from '../control/daemon-routes.js';
 import type { SavedToken, TokenSource } from '../secrets/bot-token.js';
 import { checkDiscordTokenFormat, readDiscordToken, saveDiscordToken } from '../secrets/discord-token.js';
 
@@ -101,6 +103,11 @@ export interface DiscordStatusView {
   applicationId: string | null;
   inviteUrl: string | null;
   apiRoot: string;
+  /** Whether the daemon runs; while it does, what its bot says. */
+  daemon: 'running' | 'stopped';
+  /** Servers the running bot is in (null while the daemon does not run it). */
+  guilds: number | null;
+  lastInteractionAt: string | null;
   /** Why the bot cannot run, when it cannot. */
   problem: string | null;
 }
@@ -117,8 +124,20 @@ export async function discordStatus(home: string, store: StateStore): Promise<Di
     applicationId: null,
     inviteUrl: null,
     apiRoot,
+    daemon: livePid(home) ? 'running' : 'stopped',
+    guilds: null,
+    lastInteractionAt: null,
     problem: token ? null : 'no token — run berth discord setup',
   };
+  if (view.daemon === 'running') {
+    const live = await callDaemon(home, ROUTES.discord, {}).catch(() => null);
+    if (live?.bot) Object.assign(view, { guilds: live.bot.guilds, lastInteractionAt: live.bot.lastInteractionAt });
+    if (live && !live.running && token) {
+      view.problem = live.detail?.startsWith('no token')
+        ? 'the daemon started before the token was stored — restart it: berth daemon stop && berth daemon start'
+        : (live.detail ?? null);
+    }
+  }
   if (!token) return view;
   try {
     const bot = await verifyDiscordToken(token.token, apiRoot);
