@@ -140,7 +140,7 @@ function agentRuns(ctx: Berth, log: Logger, metrics: Metrics, registry: SessionR
   return new AgentRuns(ctx, {
     track: (run) => {
       const session = newSession(
-        { identity: { login: run.user, fingerprint: '' }, source: 'telegram' },
+        { identity: { login: run.user, fingerprint: '' }, source: 'chat' },
         { kind: 'agent', vm: run.vm, command: run.agent, startedAt: run.startedAt, kill: () => run.stop() },
       );
       registry.add(session);

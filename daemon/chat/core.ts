@@ -77,10 +77,13 @@ export class ChatCore implements CoreAccess {
   }
 
   /** Reads who the sender is and lets the turn through, or answers the refusal. */
-  private async admit(base: TurnBase, command: string | null): Promise<Turn | null> {
+  private async admit(base: TurnBase, command: string | null, told: () => void = () => undefined): Promise<Turn | null> {
     const admission = await this.gate(base.account.frontEnd).admit(base.account, command);
     if (!admission.pass) {
-      if (admission.text) await base.reply(admission.text).catch(() => undefined);
+      if (admission.text) {
+        told();
+        await base.reply(admission.text).catch(() => undefined);
+      }
       return null;
     }
     return { ...base, args: base.args ?? {}, sender: admission.sender };
@@ -98,19 +101,28 @@ export class ChatCore implements CoreAccess {
     }
   }
 
-  /** A command with its arguments. */
-  async command(base: TurnBase, name: string): Promise<void> {
+  /**
+   * A command with its arguments. False when nothing was said or done (a silent refusal): the
+   * front-end may take back what it showed meanwhile ("thinking…"). A handler may answer later
+   * (the agent's reply): true means it ran.
+   */
+  async command(base: TurnBase, name: string): Promise<boolean> {
     const spec = findCommand(name);
+    let answered = false;
     await this.guarded(base, name, async () => {
-      const turn = await this.admit(base, spec?.command ?? name.toLowerCase());
+      const turn = await this.admit(base, spec?.command ?? name.toLowerCase(), () => {
+        answered = true;
+      });
       if (!turn) return;
+      answered = true;
       const handler = spec ? this.handlers[spec.command] : undefined;
       if (!spec || !handler || (spec.audience === 'admin' && !turn.sender.identity.admin)) {
         await turn.reply(UNKNOWN);
         return;
       }
       await handler(turn, this);
-    });
+    }).catch(() => undefined);
+    return answered;
   }
 
   /** A button press; the front-end made sure the presser is the person the button was for. */
@@ -144,9 +156,15 @@ export class ChatCore implements CoreAccess {
     const state = await this.deps.ctx.store.read();
     for (const reach of this.reaches.values()) {
       for (const id of adminAccounts(state, reach.info.name)) {
-        await reach
-          .send(id, message)
-          .catch((err: Error) => this.deps.log.warn({ frontEnd: reach.info.name, err: err.message }, 'could not reach an admin'));
+        const sent = await reach.send(id, message).catch((err: Error) => {
+          this.deps.log.warn({ frontEnd: reach.info.name, admin: id, err: err.message }, 'could not reach an admin');
+          return 'failed' as const;
+        });
+        if (sent === 'blocked')
+          this.deps.log.warn(
+            { frontEnd: reach.info.name, admin: id },
+            'an admin has blocked the bot (or closed DMs): they miss what admins are told',
+          );
       }
     }
   }

@@ -25,6 +25,7 @@ export class LiveReply implements RunObserver {
   private shown = '';
   private chain: Promise<void> = Promise.resolve();
   private readonly limit: number;
+  private readonly textLimit: number;
   private readonly interval: number;
 
   constructor(
@@ -33,6 +34,7 @@ export class LiveReply implements RunObserver {
     private readonly timeoutSeconds: number,
   ) {
     this.limit = turn.frontEnd.messageLimit;
+    this.textLimit = turn.frontEnd.textLimit;
     this.interval = turn.frontEnd.editIntervalMs;
   }
 
@@ -54,9 +56,9 @@ export class LiveReply implements RunObserver {
 
   private body(final: boolean): string {
     const tools = this.tools.join('\n');
-    const room = Math.floor(this.limit * 0.6);
+    const room = Math.floor(this.textLimit * 0.6);
     const text = this.text.length > room ? `…${this.text.slice(-room)}` : this.text;
-    return [this.title, tools, text, final ? '' : '⏳ Working…'].filter(Boolean).join('\n\n').slice(0, this.limit);
+    return [this.title, tools, text, final ? '' : '⏳ Working…'].filter(Boolean).join('\n\n').slice(0, this.textLimit);
   }
 
   private schedule(): void {
@@ -105,12 +107,12 @@ export class LiveReply implements RunObserver {
               : '';
       const answer = result.answer.trim();
       const whole = [this.title, tools, answer, tail].filter(Boolean).join('\n\n');
-      if (whole.length <= this.limit) {
+      if (this.turn.frontEnd.renderedLength(whole) <= this.limit) {
         await this.edit(whole);
         return;
       }
-      await this.edit([this.title, tools, '📝 The answer follows.', tail].filter(Boolean).join('\n\n').slice(0, this.limit));
-      const parts = splitText(answer, this.limit);
+      await this.edit([this.title, tools, '📝 The answer follows.', tail].filter(Boolean).join('\n\n').slice(0, this.textLimit));
+      const parts = splitText(answer, this.textLimit);
       if (parts.length <= MAX_PARTS) {
         for (const part of parts) await this.turn.reply(part);
       } else {

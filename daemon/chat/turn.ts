@@ -1,7 +1,7 @@
 import type { Actor } from '../../src/domain/actor.js';
 import type { ChatAccount, ChatIdentity, FrontEnd } from '../../src/services/people/chat-users.js';
 import type { State } from '../../src/state/schema.js';
-import type { Message } from './message.js';
+import type { Message, Rich } from './message.js';
 
 /** What a front-end is like, as far as the core's replies care. */
 export interface FrontEndInfo {
@@ -10,6 +10,10 @@ export interface FrontEndInfo {
   title: string;
   /** The longest text of one message, in rendered characters. */
   messageLimit: number;
+  /** Plain text up to this long always fits one message once rendered (escaping lengthens it). */
+  textLimit: number;
+  /** How long a text is once rendered for this front-end. */
+  renderedLength: (text: Rich | string) => number;
   /** Room for an output block in one message, in rendered characters. */
   blockLimit: number;
   /** What one character costs inside a rendered block (escaping lengthens some). */

@@ -11,8 +11,10 @@ import {
   Events,
   GatewayIntentBits,
   type Interaction,
+  LabelBuilder,
   MessageFlags,
   ModalBuilder,
+  Options,
   Partials,
   type RepliableInteraction,
   TextInputBuilder,
@@ -27,6 +29,7 @@ import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys
 import { COMMANDS, findCommand } from '../chat/commands.js';
 import type { ChatCore, TurnBase } from '../chat/core.js';
 import type { Message } from '../chat/message.js';
+import { PerKey } from '../chat/per-key.js';
 import type { FrontEndInfo, Incoming, Posted, Reach } from '../chat/turn.js';
 import type { FrontEndCounters } from '../metrics.js';
 import { buttonRows, discordInfo, MESSAGE_LIMIT, toMarkdown } from './render.js';
@@ -54,16 +57,24 @@ const FETCH_DEADLINE_MS = 60_000;
 const CANNOT_DM = 50007;
 /** The separator between a button's owner and its data in a custom id. */
 const OWNER = '|';
+/** An interaction's token lasts 15 minutes; past 14, answers go by DM. */
+const TOKEN_LIFE_MS = 14 * 60_000;
+/** Turns of one account waiting behind the one running; more are refused. */
+const QUEUED_PER_ACCOUNT = 4;
+/** The longest option value taken (Discord allows 6000 characters a string). */
+const MAX_OPTION = 6000;
 
-/** One of the core's messages as a Discord message; its buttons answer only `owner`. */
-function payload(message: Message | string, owner: string) {
+/** One of the core's messages as a Discord message; its buttons answer only `owner`. An edit without buttons takes them away. */
+function payload(message: Message | string, owner: string, editing = false) {
   const m: Message = typeof message === 'string' ? { text: message } : message;
   let content = toMarkdown(m.text);
   if (m.file?.caption) content = `${content}${content ? '\n' : ''}${toMarkdown(m.file.caption)}`;
   if (content.length > MESSAGE_LIMIT) content = `${content.slice(0, MESSAGE_LIMIT - 1)}…`;
   const components =
     m.buttons === undefined
-      ? undefined
+      ? editing
+        ? []
+        : undefined
       : buttonRows(m.buttons).map((row) =>
           new ActionRowBuilder<ButtonBuilder>().addComponents(
             row.map((b) =>
@@ -146,6 +157,7 @@ interface DiscordDeps {
 class InteractionReplies {
   private filled: boolean;
   replied = false;
+  private readonly createdAt = Date.now();
 
   constructor(
     private readonly interaction: RepliableInteraction,
@@ -160,15 +172,31 @@ class InteractionReplies {
     return this.interaction.user.id;
   }
 
+  /** Past this, the interaction's token is about to end (15 minutes): answers go by DM. */
+  private get expired() {
+    return Date.now() - this.createdAt > TOKEN_LIFE_MS;
+  }
+
+  /** A message whose edits go to a DM once the token has ended (one DM, edited from then on). */
   private edit(id: string | '@original'): Posted {
     const i = this.interaction;
+    let dm: DjsMessage | null = null;
     return {
       edit: async (m) => {
-        await i.editReply({ ...payload(m, this.owner), message: id });
         this.deps.counters?.edits.inc();
+        if (dm) {
+          await dm.edit(payload(m, this.owner, true) as never);
+          return;
+        }
+        if (this.expired) {
+          dm = await i.user.send(payload(m, this.owner) as never);
+          return;
+        }
+        await i.editReply({ ...payload(m, this.owner, true), message: id });
       },
       remove: async () => {
-        await i.deleteReply(id);
+        if (dm) await dm.delete();
+        else await i.deleteReply(id);
       },
     };
   }
@@ -177,6 +205,17 @@ class InteractionReplies {
     this.replied = true;
     this.deps.counters?.sent.inc();
     const p = payload(message, this.owner);
+    if (this.expired) {
+      const sent = await this.interaction.user.send(p as never);
+      return {
+        edit: async (m) => {
+          await sent.edit(payload(m, this.owner, true) as never);
+        },
+        remove: async () => {
+          await sent.delete();
+        },
+      };
+    }
     if (!this.filled) {
       this.filled = true;
       await this.interaction.editReply(p);
@@ -195,7 +234,9 @@ class InteractionReplies {
 
 function accountOf(interaction: Interaction, allowedGuild: boolean): ChatAccount {
   const member = interaction.member as unknown as { _roles?: string[]; roles?: unknown } | null;
-  const roles = allowedGuild && member ? (member._roles ?? (Array.isArray(member.roles) ? (member.roles as string[]) : [])) : undefined;
+  const all = allowedGuild && member ? (member._roles ?? (Array.isArray(member.roles) ? (member.roles as string[]) : [])) : undefined;
+  // The guild's own id is its @everyone role: never a way to make every member an admin.
+  const roles = all?.filter((r) => r !== interaction.guildId);
   return {
     frontEnd: 'discord',
     id: interaction.user.id,
@@ -219,11 +260,19 @@ export async function startDiscord(options: {
   const deps: DiscordDeps = { core, log, info: discordInfo(), apiRoot, counters: options.counters };
   const store = core.deps.ctx.store;
   // No privileged intents: slash commands, buttons and forms come as interactions; DMs with their text.
-  const client = new Client({
+  let botId = '';
+  const client: Client = new Client({
     intents: [GatewayIntentBits.Guilds, GatewayIntentBits.DirectMessages],
     partials: [Partials.Channel],
     rest: { api: apiRoot },
+    // Strangers who write once must not stay in memory for good.
+    makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 20, UserManager: 2000 }),
+    sweepers: {
+      ...Options.DefaultSweeperSettings,
+      users: { interval: 3600, filter: () => (user: { id: string }) => user.id !== botId },
+    },
   });
+  const turns = new PerKey(QUEUED_PER_ACCOUNT);
   let lastInteractionAt: Date | null = null;
   let interactions = 0;
 
@@ -268,15 +317,12 @@ export async function startDiscord(options: {
       const modal = new ModalBuilder()
         .setCustomId(`${spec.command}${OWNER}${name}`)
         .setTitle(`/${spec.command}`.slice(0, 45))
-        .addComponents(
-          new ActionRowBuilder<TextInputBuilder>().addComponents(
-            new TextInputBuilder()
-              .setCustomId(secret.name)
-              .setLabel(secret.description.slice(0, 45))
-              .setStyle(TextInputStyle.Short)
-              .setRequired(true)
-              .setMaxLength(1000),
-          ),
+        .addLabelComponents(
+          new LabelBuilder()
+            .setLabel(secret.description.slice(0, 45))
+            .setTextInputComponent(
+              new TextInputBuilder().setCustomId(secret.name).setStyle(TextInputStyle.Short).setRequired(true).setMaxLength(1000),
+            ),
         );
       await interaction.showModal(modal);
       return;
@@ -288,11 +334,28 @@ export async function startDiscord(options: {
     let attachment: Incoming | undefined;
     for (const option of interaction.options.data) {
       if (option.attachment) attachment = incomingOf(option.attachment);
-      else if (option.value !== undefined) args[option.name] = String(option.value);
+      else if (option.value !== undefined) args[option.name] = String(option.value).slice(0, MAX_OPTION);
     }
-    await core.command(base(interaction, replies, true, { args, ...(attachment ? { attachment } : {}) }), interaction.commandName);
-    // Nothing said (a silent refusal): no "thinking…" left behind.
-    if (!replies.replied) await interaction.deleteReply().catch(() => undefined);
+    await inTurn(interaction, async () => {
+      const answered = await core.command(
+        base(interaction, replies, true, { args, ...(attachment ? { attachment } : {}) }),
+        interaction.commandName,
+      );
+      // Nothing said (a silent refusal): no "thinking…" left behind.
+      if (!answered && !replies.replied) await interaction.deleteReply().catch(() => undefined);
+    });
+  };
+
+  /** After the interaction was answered (deferred): its work, behind the same person's earlier turns. */
+  const inTurn = async (interaction: RepliableInteraction, work: () => Promise<void>) => {
+    const queued = turns.run(interaction.user.id, () =>
+      work().catch((err: Error) => log.error({ err: err.message }, 'a Discord interaction failed')),
+    );
+    if (!queued) {
+      await interaction
+        .followUp({ content: 'Slow down: wait for your earlier commands to finish.', flags: MessageFlags.Ephemeral })
+        .catch(() => undefined);
+    }
   };
 
   const onInteraction = async (interaction: Interaction) => {
@@ -319,14 +382,16 @@ export async function startDiscord(options: {
       }
       await interaction.deferUpdate();
       const replies = new InteractionReplies(interaction, deps, true);
-      await core.press(
-        base(interaction, replies, true, {
-          pressed: replies.pressedMessage(),
-          toast: async (text) => {
-            await replies.reply(text);
-          },
-        }),
-        interaction.customId.slice(cut + 1),
+      await inTurn(interaction, () =>
+        core.press(
+          base(interaction, replies, true, {
+            pressed: replies.pressedMessage(),
+            toast: async (text) => {
+              await replies.reply(text);
+            },
+          }),
+          interaction.customId.slice(cut + 1),
+        ),
       );
       return;
     }
@@ -335,12 +400,18 @@ export async function startDiscord(options: {
       const command = interaction.customId.slice(0, cut);
       const spec = findCommand(command);
       const secret = spec?.args?.find((a) => a.secret);
-      if (!spec || !secret || cut < 0) return;
+      if (!spec || !secret || cut < 0) {
+        await interaction.reply({ content: 'This form is no longer valid.', flags: MessageFlags.Ephemeral }).catch(() => undefined);
+        return;
+      }
       await interaction.deferReply({ flags: MessageFlags.Ephemeral });
       const replies = new InteractionReplies(interaction, deps, false);
-      const args = { name: interaction.customId.slice(cut + 1), [secret.name]: interaction.fields.getTextInputValue(secret.name) };
-      await core.command(base(interaction, replies, true, { args, secretVia: 'form' }), spec.command);
-      if (!replies.replied) await interaction.deleteReply().catch(() => undefined);
+      const value = interaction.fields.fields.get(secret.name);
+      const args = { name: interaction.customId.slice(cut + 1), [secret.name]: value && 'value' in value ? String(value.value) : '' };
+      await inTurn(interaction, async () => {
+        const answered = await core.command(base(interaction, replies, true, { args, secretVia: 'form' }), spec.command);
+        if (!answered && !replies.replied) await interaction.deleteReply().catch(() => undefined);
+      });
     }
   };
 
@@ -353,7 +424,7 @@ export async function startDiscord(options: {
       const sent = await (message.channel as DMChannel).send(payload(m, message.author.id) as never);
       return {
         edit: async (next) => {
-          await sent.edit(payload(next, message.author.id) as never);
+          await sent.edit(payload(next, message.author.id, true) as never);
           deps.counters?.edits.inc();
         },
         remove: async () => {
@@ -363,11 +434,8 @@ export async function startDiscord(options: {
     };
     const file = incomingOf(message.attachments.first());
     const text = message.content.startsWith('/') ? '' : message.content;
-    await core.message(
-      { frontEnd: deps.info, account: { frontEnd: 'discord', id: message.author.id, username: message.author.username }, reply: send },
-      text,
-      file,
-    );
+    const account = { frontEnd: 'discord' as const, id: message.author.id, username: message.author.username };
+    turns.run(message.author.id, () => core.message({ frontEnd: deps.info, account, reply: send }, text, file));
   };
 
   client.on(Events.InteractionCreate, (interaction) => {
@@ -382,8 +450,11 @@ export async function startDiscord(options: {
       .catch(() => undefined);
   });
   client.on(Events.Error, (err) => log.warn({ err: err.message }, 'the Discord client reported an error'));
+  let detach: () => void = () => undefined;
   client.on(Events.Invalidated, () => {
     log.error('the Discord session was invalidated');
+    detach();
+    client.destroy().catch(() => undefined);
     options.onFailure('the Discord session was invalidated (was the token reset?)');
   });
 
@@ -407,6 +478,7 @@ export async function startDiscord(options: {
   } finally {
     clearTimeout(timer);
   }
+  botId = client.user?.id ?? '';
   for (const guild of client.guilds.cache.values()) if (!(await guildAllowed(guild.id))) await leave(guild.id);
 
   const reach: Reach = {
@@ -423,7 +495,7 @@ export async function startDiscord(options: {
       }
     },
   };
-  const detach = core.attach(reach);
+  detach = core.attach(reach);
   const username = client.user?.username ?? '?';
   log.info({ username, apiRoot, guilds: client.guilds.cache.size }, 'discord bot started');
 

@@ -21,17 +21,21 @@ function inline(text: string): string {
   return `\`\` ${text.replace(/``/g, '`\u200b`')} \`\``;
 }
 
+/** Plain text that formats nothing: masked links, headings, lists and quotes too. */
+const plain = (text: string) =>
+  escapeMarkdown(text, { maskedLink: true, heading: true, bulletedList: true, numberedList: true }).replace(/^>/gm, '\\>');
+
 /** The core's text as Discord Markdown: plain text escaped, so nothing a user wrote formats, links or pings. */
 export function toMarkdown(text: Rich | string): string {
   return asRich(text)
     .map((s) => {
-      if (typeof s === 'string') return escapeMarkdown(s);
-      if ('b' in s) return `**${escapeMarkdown(s.b)}**`;
-      if ('i' in s) return `*${escapeMarkdown(s.i)}*`;
+      if (typeof s === 'string') return plain(s);
+      if ('b' in s) return `**${plain(s.b)}**`;
+      if ('i' in s) return `*${plain(s.i)}*`;
       if ('code' in s) return inline(s.code);
       if ('pre' in s) return `\`\`\`\n${fence(s.pre)}\n\`\`\``;
       // <…> around the address: no embed is made from it.
-      return `[${escapeMarkdown(s.link).replace(/[[\]]/g, '')}](<${s.href.replace(/[<>\s]/g, encodeURIComponent)}>)`;
+      return `[${plain(s.link).replace(/[[\]]/g, '')}](<${s.href.replace(/[<>\s]/g, encodeURIComponent)}>)`;
     })
     .join('');
 }
@@ -51,6 +55,9 @@ export function discordInfo(): FrontEndInfo {
     name: 'discord',
     title: 'Discord',
     messageLimit: MESSAGE_LIMIT,
+    // Escaping at most doubles plain text.
+    textLimit: MESSAGE_LIMIT / 2,
+    renderedLength: (text) => toMarkdown(text).length,
     blockLimit: BLOCK_LIMIT,
     charCost: (c) => (c === '`' ? 2 : 1),
     maxSendBytes: 10 * MB,

@@ -14,13 +14,14 @@ import type { ConfigValues } from '../../src/values/config-keys.js';
 import { listenParts } from '../../src/values/listen-address.js';
 import { argsFromText, findCommand } from '../chat/commands.js';
 import type { ChatCore, TurnBase } from '../chat/core.js';
+import { fetchCapped } from '../chat/fetch-capped.js';
 import type { Message } from '../chat/message.js';
 import type { FrontEndInfo, Incoming, Posted, Reach } from '../chat/turn.js';
 import type { FrontEndCounters } from '../metrics.js';
 import { watchDir } from '../state-watch.js';
 import { publishMenus } from './commands-menu.js';
 import { jsonFetch } from './json-fetch.js';
-import { keyboard, telegramInfo, toHtml } from './render.js';
+import { keyboard, telegramInfo, telegramText } from './render.js';
 
 export interface TelegramStatus {
   username: string;
@@ -47,11 +48,11 @@ export function webhookSecret(token: string): string {
 /** Sends one of the core's messages to a chat: its text (HTML), its buttons, then its file. */
 async function send(api: Api, chat: number, message: Message | string, counters?: FrontEndCounters): Promise<Posted> {
   const m: Message = typeof message === 'string' ? { text: message } : message;
-  const html = toHtml(m.text);
+  const { text, parse_mode } = telegramText(m.text);
   let posted: Posted = { edit: async () => undefined, remove: async () => undefined };
-  if (html.trim() || !m.file) {
-    const sent = await api.sendMessage(chat, html, {
-      parse_mode: 'HTML',
+  if (text.trim() || !m.file) {
+    const sent = await api.sendMessage(chat, text, {
+      ...(parse_mode ? { parse_mode } : {}),
       ...(m.buttons ? { reply_markup: keyboard(m) } : {}),
       ...(m.noPreview ? { link_preview_options: { is_disabled: true } } : {}),
     });
@@ -61,7 +62,7 @@ async function send(api: Api, chat: number, message: Message | string, counters?
   if (m.file) {
     const sent = await api.sendDocument(chat, new InputFile(m.file.data, m.file.name), m.file.caption ? { caption: m.file.caption } : {});
     counters?.sent.inc();
-    if (!html.trim()) posted = postedOf(api, chat, sent.message_id, counters);
+    if (!text.trim()) posted = postedOf(api, chat, sent.message_id, counters);
   }
   return posted;
 }
@@ -70,8 +71,9 @@ function postedOf(api: Api, chat: number, id: number, counters?: FrontEndCounter
   return {
     edit: async (message) => {
       const m: Message = typeof message === 'string' ? { text: message } : message;
-      await api.editMessageText(chat, id, toHtml(m.text), {
-        parse_mode: 'HTML',
+      const { text, parse_mode } = telegramText(m.text);
+      await api.editMessageText(chat, id, text, {
+        ...(parse_mode ? { parse_mode } : {}),
         ...(m.buttons ? { reply_markup: keyboard(m) } : {}),
         ...(m.noPreview ? { link_preview_options: { is_disabled: true } } : {}),
       });
@@ -102,21 +104,21 @@ function incoming(ctx: Context, deps: TelegramDeps, msg: TgMessage): Incoming | 
     name: document?.file_name ?? (photo ? `photo-${msg.message_id}.jpg` : 'upload.bin'),
     size: document?.file_size ?? photo?.file_size,
     fetch: async () => {
+      const tooLarge = () =>
+        new BerthError(
+          'FILE_TOO_LARGE',
+          `That file is larger than the Bot API lets bots fetch (${Math.floor(deps.info.maxFetchBytes / 1048576)} MB).`,
+          'Use scp or sftp through the SSH gateway (/ssh).',
+        );
       const file = await ctx.api.getFile(fileId).catch((err: Error) => {
-        if (/too big/i.test(err.message)) {
-          throw new BerthError(
-            'FILE_TOO_LARGE',
-            `That file is larger than the Bot API lets bots fetch (${Math.floor(deps.info.maxFetchBytes / 1048576)} MB).`,
-            'Use scp or sftp through the SSH gateway (/ssh).',
-          );
-        }
+        if (/too big/i.test(err.message)) throw tooLarge();
         throw err;
       });
       if (!file.file_path) throw new BerthError('FILE_UNAVAILABLE', 'Telegram did not make that file available.', 'Send it again.');
-      const response = await fetch(`${deps.apiRoot}/file/bot${deps.token}/${file.file_path}`);
-      if (!response.ok)
-        throw new BerthError('FILE_UNAVAILABLE', `The Bot API server answered ${response.status} for that file.`, 'Send it again.');
-      return Buffer.from(await response.arrayBuffer());
+      return fetchCapped(`${deps.apiRoot}/file/bot${deps.token}/${file.file_path}`, deps.info.maxFetchBytes, {
+        service: 'The Bot API server',
+        tooLarge,
+      });
     },
   };
 }

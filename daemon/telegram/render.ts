@@ -28,6 +28,16 @@ export function toHtml(text: Rich | string): string {
     .join('');
 }
 
+/**
+ * The text and parse mode Telegram is sent: text without marks goes as it is (no parse mode), so
+ * what users wrote arrives exactly; marked text as HTML with every span escaped.
+ */
+export function telegramText(text: Rich | string): { text: string; parse_mode?: 'HTML' } {
+  const rich = asRich(text);
+  if (rich.every((s) => typeof s === 'string')) return { text: rich.join('') };
+  return { text: toHtml(rich), parse_mode: 'HTML' };
+}
+
 export function keyboard(message: Message): InlineKeyboard | undefined {
   if (!message.buttons) return undefined;
   const board = new InlineKeyboard();
@@ -44,6 +54,9 @@ export function telegramInfo(official: boolean): FrontEndInfo {
     name: 'telegram',
     title: 'Telegram',
     messageLimit: MESSAGE_LIMIT,
+    // Text without marks is sent as it is.
+    textLimit: MESSAGE_LIMIT,
+    renderedLength: (text) => telegramText(text).text.length,
     blockLimit: BLOCK_LIMIT,
     charCost: (c) => escapeHtml(c).length,
     maxSendBytes: official ? 50 * MB : 200 * MB,

@@ -64,6 +64,9 @@ describe('berth discord setup, status and forget', () => {
       applicationId: null,
       inviteUrl: null,
       apiRoot,
+      daemon: 'stopped',
+      guilds: null,
+      lastInteractionAt: null,
       problem: 'no token — run berth discord setup',
     });
   });
@@ -127,6 +130,9 @@ describe('berth discord setup, status and forget', () => {
       applicationId: APP.id,
       inviteUrl: `https://discord.com/oauth2/authorize?client_id=${APP.id}&scope=bot+applications.commands&permissions=0`,
       apiRoot,
+      daemon: 'stopped',
+      guilds: null,
+      lastInteractionAt: null,
       problem: null,
     });
     expect(status.stdout).not.toContain(TOKEN);

@@ -19,7 +19,7 @@ import type { Turn } from '../turn.js';
 
 /** Plain text of any length: split into several messages. */
 export async function replyLong(turn: Turn, text: string): Promise<void> {
-  for (const part of splitText(text, turn.frontEnd.messageLimit)) await turn.reply(part);
+  for (const part of splitText(text, turn.frontEnd.textLimit)) await turn.reply(part);
 }
 
 function need(turn: Turn, names: string[], example: string): string[] {
@@ -41,10 +41,10 @@ function userLine(u: User): string {
   return `${u.login} · ${u.status} · ${u.role} · plan ${u.plan}${ids ? ` · id ${ids}` : ''}${blocked ? ` · blocked the bot on ${blocked}` : ''}`;
 }
 
-/** A chat id as an account: Discord ids are 17–20 digits, Telegram's shorter. */
+/** A chat id as an account: Discord ids are 17–20 digits, Telegram's at most 16. */
 function accountFromId(id: string): { frontEnd: FrontEnd; id: string } {
   if (/^\d{17,20}$/.test(id)) return { frontEnd: 'discord', id };
-  if (/^\d{1,15}$/.test(id)) return { frontEnd: 'telegram', id };
+  if (/^\d{1,16}$/.test(id)) return { frontEnd: 'telegram', id };
   throw new BerthError(
     'USAGE',
     `"${printable(id.slice(0, 20))}" is not a Telegram or Discord id.`,

@@ -7,13 +7,25 @@ import { type Button, b, code, type Message, type Span } from '../message.js';
 import { loginOf } from '../sender.js';
 import type { Turn } from '../turn.js';
 
-export function helpText(turn: Turn): Span[] {
+function helpLines(turn: Turn): string[] {
   const { identity } = turn.sender;
   const audience = identity.admin ? 'admin' : identity.user?.status === 'allowed' ? 'user' : 'pending';
-  const lines = commandsFor(audience).map(
+  return commandsFor(audience).map(
     (c) => `/${c.command}${c.usage ? ` ${c.usage}` : ''} — ${c.description}${c.aliases?.length ? ` (also /${c.aliases.join(', /')})` : ''}`,
   );
-  return [b('What you can do'), `\n${lines.join('\n')}`];
+}
+
+/** /help: the commands the sender may use, in as many messages as the front-end needs. */
+async function replyHelp(turn: Turn, first: Span[] = []): Promise<void> {
+  let text: Span[] = [...first, b('What you can do')];
+  for (const line of helpLines(turn)) {
+    const next = [...text, `\n${line}`];
+    if (turn.frontEnd.renderedLength(next) > turn.frontEnd.messageLimit) {
+      await turn.reply({ text });
+      text = [line];
+    } else text = next;
+  }
+  await turn.reply({ text });
 }
 
 /** The buttons admins answer an access request with: approve on a plan, or reject. They name the user by berth id. */
@@ -59,12 +71,10 @@ const start: Handler = async (turn, core) => {
   }
   const state = await core.deps.ctx.store.snapshot();
   const fresh: Turn = { ...turn, sender: { ...turn.sender, state, identity: { ...turn.sender.identity, user: request.user } } };
-  await turn.reply({ text: [`Welcome, ${request.user.login}!\n\n`, ...helpText(fresh)] });
+  await replyHelp(fresh, [`Welcome, ${request.user.login}!\n\n`]);
 };
 
-const help: Handler = async (turn) => {
-  await turn.reply({ text: helpText(turn) });
-};
+const help: Handler = async (turn) => replyHelp(turn);
 
 const myid: Handler = async (turn) => {
   const user = turn.sender.identity.user;
@@ -93,6 +103,10 @@ const linkAccounts: Handler = async (turn, core) => {
   const given = turn.args.code?.trim() ?? turn.args._extra?.trim();
   const { links } = core.deps;
   if (!given) {
+    if (turn.sender.identity.user?.status === 'pending') {
+      await turn.reply('Your request for access is waiting for an admin; link your other account once it is approved.');
+      return;
+    }
     const login = loginOf(turn);
     const user = turn.sender.state.users.find((u) => u.login === login);
     if (!user) return;
