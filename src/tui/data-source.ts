@@ -53,6 +53,7 @@ export interface UserRow {
   role: 'user' | 'admin';
   plan: string;
   telegramId: number | null;
+  discordId: string | null;
   keys: number;
   vms: number;
 }
@@ -402,6 +403,7 @@ function userRows(state: State): UserRow[] {
     role: u.role,
     plan: u.plan,
     telegramId: u.telegramId ?? null,
+    discordId: u.discordId ?? null,
     keys: u.keys.length,
     vms: vmsOf.get(u.login) ?? 0,
   }));

@@ -56,7 +56,7 @@ export function tabLists(
     sort,
     now,
   );
-  const users = (snap?.users ?? []).filter((u) => matches(filter, u.login, u.status, u.plan, u.telegramId));
+  const users = (snap?.users ?? []).filter((u) => matches(filter, u.login, u.status, u.plan, u.telegramId, u.discordId));
   const plans = (snap?.plans ?? []).filter((p) => matches(filter, p.name, ...p.users));
   const events = (snap?.events ?? []).filter((e) => matches(filter, e.vm, e.kind, e.reason));
   const windows = snap?.maintenance.schedules ?? [];

@@ -9,6 +9,7 @@ const COLUMNS: Column<UserRow>[] = [
   { title: 'ROLE', width: 5, priority: 4, text: (u) => u.role },
   { title: 'PLAN', width: 10, priority: 8, text: (u) => u.plan },
   { title: 'TELEGRAM', width: 12, priority: 5, text: (u) => (u.telegramId === null ? DASH : String(u.telegramId)) },
+  { title: 'DISCORD', width: 19, priority: 3, text: (u) => u.discordId ?? DASH },
   { title: 'KEYS', width: 4, align: 'right', priority: 6, text: (u) => String(u.keys) },
   { title: 'VMS', width: 3, align: 'right', priority: 7, text: (u) => String(u.vms) },
 ];

@@ -41,7 +41,7 @@ export function vmRow(user: string, name: string, over: Partial<VmRow> = {}): Vm
 }
 
 export function userRow(login: string, over: Partial<UserRow> = {}): UserRow {
-  return { login, status: 'allowed', role: 'user', plan: 'basic', telegramId: null, keys: 1, vms: 1, ...over };
+  return { login, status: 'allowed', role: 'user', plan: 'basic', telegramId: null, discordId: null, keys: 1, vms: 1, ...over };
 }
 
 /**
