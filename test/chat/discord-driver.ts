@@ -1,4 +1,3 @@
-import { berthJson } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
 import { startFakeDiscordApi } from '../helpers/fake-discord-api.js';
 import { type BerthRun, type ChatDriver, fileText, fromMarkdown, type Person, pollReplies, type Reply } from './driver.js';
@@ -106,7 +105,7 @@ export class DiscordDriver implements ChatDriver {
     return this.fake.sent.length;
   }
 
-  /** The interaction a command made; waits until the bot has answered it (Discord's 3 s). */
+  /** A slash command in the person's DMs, or in a server (`where.guildId`). */
   async command(p: Person, name: string, args: Record<string, string | object> = {}, where: { guildId?: string } = {}): Promise<void> {
     this.fake.command(this.user(p), name, args, where);
   }
@@ -186,12 +185,6 @@ export class DiscordDriver implements ChatDriver {
         `${c.method} ${c.path} ${JSON.stringify(c.body ?? null)} ${c.files.map((f) => fileText(f.data)).join(' ')}`,
     );
     return [...sent, ...calls].join('\n');
-  }
-
-  /** The bot's current view of a Discord user in berth's state (for the Discord-only cases). */
-  async stateUser(home: string, p: Person) {
-    const users = await berthJson<{ login: string; discordId?: string }[]>(home, ['user', 'list']);
-    return users.find((u) => u.discordId === p.id);
   }
 
   async close(): Promise<void> {

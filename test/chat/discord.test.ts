@@ -62,7 +62,7 @@ chatConformance(
           await driver.command(ctx.alice, 'status', {}, { guildId: GUILD.id });
           const reply = await driver.waitFor(ctx.alice, (r) => /main — 🟢 running/.test(r.text), { after });
           expect(reply.private).toBe(true);
-          expect(driver.fake.message(reply.messageId).guildId).toBe(GUILD.id);
+          expect(driver.fake.message(reply.messageId)?.guildId).toBe(GUILD.id);
         });
 
         it('the /setkey form’s value is in nothing the bot sent, asked or logged', async () => {
@@ -73,7 +73,9 @@ chatConformance(
           expect(saved.text).toContain('Nobody else saw it.');
           const modal = driver.fake.sent.slice(after).find((s: { kind: string }) => s.kind === 'modal');
           expect(modal?.modal.fields.map((f: { customId: string }) => f.customId)).toEqual(['key']);
-          const sent = JSON.stringify(driver.fake.sent.map((s: { content?: string; components?: unknown; modal?: unknown }) => [s.content, s.components, s.modal]));
+          const sent = JSON.stringify(
+            driver.fake.sent.map((s: { content?: string; components?: unknown; modal?: unknown }) => [s.content, s.components, s.modal]),
+          );
           expect(sent).not.toContain(secret);
           for (const call of driver.fake.calls) expect(JSON.stringify(call.body ?? null)).not.toContain(secret);
           expect(driver.everything()).not.toContain(secret);
@@ -99,7 +101,9 @@ chatConformance(
 
         it('the admins of each front-end get the access requests made on the other', async () => {
           // Discord's stranger (the first case) reached the Telegram admin.
-          const fromDiscord = await tg.waitFor((s: TgSent) => s.chatId === TG_ADMIN.id && /Access request from @dora on Discord/.test(s.text));
+          const fromDiscord = await tg.waitFor(
+            (s: TgSent) => s.chatId === TG_ADMIN.id && /Access request from @dora on Discord/.test(s.text),
+          );
           expect(fromDiscord.replyMarkup.inline_keyboard.flat().length).toBeGreaterThan(1);
           const after = driver.mark();
           await tgAsk(TG_STRANGER, '/start', (s) => /request for access was sent/.test(s.text));

@@ -78,12 +78,7 @@ export interface ChatDriver {
 }
 
 /** Replies since `after` until one matches or the deadline passes. */
-export async function pollReplies(
-  list: () => Reply[],
-  match: (r: Reply) => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<Reply> {
+export async function pollReplies(list: () => Reply[], match: (r: Reply) => boolean, timeoutMs: number, what: string): Promise<Reply> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const found = list().find(match);
@@ -149,7 +144,10 @@ export function fromMarkdown(md: string): { text: string; links: string[] } {
     if (rest.startsWith('```')) {
       const end = md.indexOf('```', n + 3);
       const inner = md.slice(n + 3, end < 0 ? md.length : end);
-      out += inner.replace(/^\n/, '').replace(/\n$/, '').replace(/\u200b/g, '');
+      out += inner
+        .replace(/^\n/, '')
+        .replace(/\n$/, '')
+        .replace(/\u200b/g, '');
       n = end < 0 ? md.length : end + 3;
       continue;
     }

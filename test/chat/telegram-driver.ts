@@ -1,15 +1,6 @@
 import { waitFor } from '../helpers/daemon.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
-import {
-  type BerthRun,
-  type ChatDriver,
-  commandText,
-  fileText,
-  fromHtml,
-  type Person,
-  pollReplies,
-  type Reply,
-} from './driver.js';
+import { type BerthRun, type ChatDriver, commandText, fileText, fromHtml, type Person, pollReplies, type Reply } from './driver.js';
 
 export type FakeBotApi = Awaited<ReturnType<typeof startFakeBotApi>>;
 type Sent = FakeBotApi['sent'][number];
@@ -101,8 +92,7 @@ export class TelegramDriver implements ChatDriver {
     const id = update.callback_query.id;
     const answered = await waitFor(
       `the press ${data} to be answered`,
-      async () =>
-        this.fake.calls.slice(calls).find((c) => c.method === 'answerCallbackQuery' && c.params.callback_query_id === id) ?? null,
+      async () => this.fake.calls.slice(calls).find((c) => c.method === 'answerCallbackQuery' && c.params.callback_query_id === id) ?? null,
       30_000,
     );
     return { note: typeof answered.params.text === 'string' ? answered.params.text : null };
