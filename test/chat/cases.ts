@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFUSAL } from '../../daemon/chat/access.js';
+import { UNKNOWN } from '../../daemon/chat/core.js';
 import { berth, freePort, stateText } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, findVmContainer, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
@@ -155,6 +156,11 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       expect(reply.private).toBe(true);
       const failed = await ctx.ask(ctx.alice, 'exec', { command: 'exit 3' }, (r) => /Exit code/.test(r.text));
       expect(failed.text).toContain('Exit code: 3');
+      // Output with the messengers' markup characters comes back as it is, escaped, never formatting.
+      const marks = '<b>&amp; *x* _y_ `z` ```w``` [l](<http://e.x>) ~~s~~ || @everyone';
+      const marked = await ctx.ask(ctx.alice, 'exec', { command: `printf '%s\\n' '${marks}'` }, (r) => /Exit code/.test(r.text));
+      expect(marked.text).toContain(`\n${marks}\n`);
+      expect(marked.links).toEqual([]);
     });
 
     it('/status shows the VM running', async () => {
@@ -228,7 +234,10 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       expect(driver.everything()).not.toContain(key);
       expect(await daemonLog(ctx.h.home)).not.toContain(key);
       expect(await stateText(ctx.h.home)).not.toContain(key);
-      expect(JSON.stringify(await docker.getContainer(await vmContainer('alice')).inspect())).not.toContain(key);
+      const container = await docker.getContainer(await vmContainer('alice')).inspect();
+      expect(JSON.stringify(container)).not.toContain(key);
+      for (const id of (container as unknown as { ExecIDs?: string[] | null }).ExecIDs ?? [])
+        expect(JSON.stringify(await docker.getExec(id).inspect())).not.toContain(key);
     });
 
     it('a forged press of alice’s /destroy button by bob changes nothing', async () => {
@@ -255,10 +264,17 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       expect(await stateText(ctx.h.home)).toBe(before);
     });
 
-    it('a usage error gets a clear ⚠️ text', async () => {
-      const reply = await ctx.ask(ctx.alice, 'exec');
-      expect(reply.text).toMatch(/^⚠️ Give the command to run\.\nFor example: \/exec/);
-      expect(reply.private).toBe(true);
+    it('refusals are clear: a usage error, a VM that does not exist, an admin command from a user', async () => {
+      const { alice, ask } = ctx;
+      const usage = await ask(alice, 'exec');
+      expect(usage.text).toMatch(/^⚠️ Give the command to run\.\nFor example: \/exec/);
+      expect(usage.private).toBe(true);
+      expect((await ask(alice, 'stop', { vm: 'nosuch' })).text).toMatch(/^⚠️ There is no VM alice\/nosuch\./);
+      expect((await ask(alice, 'exec', { command: 'true', vm: 'nosuch' })).text).toMatch(/^⚠️ There is no VM alice\/nosuch\./);
+      const before = await stateText(ctx.h.home);
+      expect((await ask(alice, 'config_ram', { value: '64g' })).text).toBe(UNKNOWN);
+      expect(await stateText(ctx.h.home)).toBe(before);
+      expect((await docker.getContainer(await vmContainer('alice')).inspect()).State.Running).toBe(true);
     });
 
     extras.cases?.(ctx);

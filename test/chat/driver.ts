@@ -126,17 +126,25 @@ const decode = (s: string) =>
 
 const BARE_URL = /https?:\/\/[^\s<>()"']+/g;
 
-/** Telegram HTML as plain words and its links. */
+/**
+ * Telegram HTML as plain words and its links: the <a> tags and the addresses in the text, which
+ * Telegram's apps link too (never inside <code> or <pre>).
+ */
 export function fromHtml(html: string): { text: string; links: string[] } {
   const links = [...html.matchAll(/<a\s+href="([^"]*)"/g)].map((m) => decode(m[1] ?? ''));
   const text = decode(html.replace(/<[^>]+>/g, ''));
-  for (const url of text.match(BARE_URL) ?? []) if (!links.includes(url)) links.push(url);
+  const outsideCode = decode(html.replace(/<(pre|code)>[\s\S]*?<\/\1>/g, ' ').replace(/<[^>]+>/g, ''));
+  for (const url of outsideCode.match(BARE_URL) ?? []) if (!links.includes(url)) links.push(url);
   return { text, links };
 }
 
-/** Discord Markdown (as render.ts writes it) as plain words and its links. */
+/**
+ * Discord Markdown (as render.ts writes it) as plain words and its links: masked links and the
+ * addresses in the text, which Discord links too (never inside code).
+ */
 export function fromMarkdown(md: string): { text: string; links: string[] } {
   let out = '';
+  let outsideCode = '';
   const links: string[] = [];
   let n = 0;
   while (n < md.length) {
@@ -154,24 +162,28 @@ export function fromMarkdown(md: string): { text: string; links: string[] } {
     if (rest.startsWith('`` ')) {
       const end = md.indexOf(' ``', n + 3);
       out += md.slice(n + 3, end < 0 ? md.length : end).replace(/\u200b/g, '');
+      outsideCode += ' ';
       n = end < 0 ? md.length : end + 3;
       continue;
     }
     if (rest.startsWith('`')) {
       const end = md.indexOf('`', n + 1);
       out += md.slice(n + 1, end < 0 ? md.length : end);
+      outsideCode += ' ';
       n = end < 0 ? md.length : end + 1;
       continue;
     }
     const link = rest.match(/^\[((?:\\.|[^\]])*)\]\(<([^>]*)>\)/);
     if (link) {
       out += (link[1] ?? '').replace(/\\(.)/g, '$1');
+      outsideCode += ' ';
       links.push(link[2] ?? '');
       n += link[0].length;
       continue;
     }
     if (rest.startsWith('\\') && rest.length > 1) {
       out += rest[1];
+      outsideCode += rest[1];
       n += 2;
       continue;
     }
@@ -180,9 +192,10 @@ export function fromMarkdown(md: string): { text: string; links: string[] } {
       continue;
     }
     out += rest[0];
+    outsideCode += rest[0];
     n += 1;
   }
-  for (const url of out.match(BARE_URL) ?? []) if (!links.includes(url)) links.push(url);
+  for (const url of outsideCode.match(BARE_URL) ?? []) if (!links.includes(url)) links.push(url);
   return { text: out, links };
 }
 
