@@ -109,7 +109,25 @@ chatConformance(
           await tgAsk(TG_STRANGER, '/start', (s) => /request for access was sent/.test(s.text));
           const request = await driver.waitFor(ctx.admin, (r) => /Access request from @tstranger on Telegram/.test(r.text), { after });
           expect(request.private).toBe(true);
-          expect(request.buttons.some((b) => b.data.startsWith('ap:'))).toBe(true);
+          const approve = request.buttons.find((b) => b.data.startsWith('ap:'));
+          expect(approve).toBeDefined();
+          // Approved on Discord, told on Telegram.
+          const told = tg.sent.length;
+          await driver.press(ctx.admin, request, approve?.data as string);
+          await tg.waitFor((s: TgSent) => s.chatId === TG_STRANGER.id && /access was approved/.test(s.text), { after: told });
+        });
+
+        it('a refused person’s next command leaves nothing behind: the deferred reply is deleted', async () => {
+          // bob was revoked (and told once) in the shared cases.
+          const after = driver.mark();
+          const { id } = driver.fake.command({ id: ctx.bob.id, username: ctx.bob.username }, 'status');
+          await expect
+            .poll(() => {
+              const original = driver.fake.interaction(id)?.originalId;
+              return Boolean(original) && driver.fake.deleted.some((d: { messageId: string }) => d.messageId === original);
+            })
+            .toBe(true);
+          expect(driver.replies(ctx.bob, after)).toEqual([]);
         });
 
         it('a broadcast to many DMs meets 429s and every notice arrives', { timeout: 120_000 }, async () => {
