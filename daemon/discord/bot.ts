@@ -61,9 +61,11 @@ function payload(message: Message | string, owner: string) {
   let content = toMarkdown(m.text);
   if (m.file?.caption) content = `${content}${content ? '\n' : ''}${toMarkdown(m.file.caption)}`;
   if (content.length > MESSAGE_LIMIT) content = `${content.slice(0, MESSAGE_LIMIT - 1)}…`;
+  // Always given: an edit without buttons must take away the ones the message had (Discord keeps
+  // what an edit leaves out; Telegram drops a keyboard an edit does not repeat).
   const components =
     m.buttons === undefined
-      ? undefined
+      ? []
       : buttonRows(m.buttons).map((row) =>
           new ActionRowBuilder<ButtonBuilder>().addComponents(
             row.map((b) =>
@@ -73,7 +75,7 @@ function payload(message: Message | string, owner: string) {
         );
   return {
     content: content || (m.file ? undefined : '…'),
-    ...(components ? { components } : {}),
+    components,
     ...(m.file ? { files: [new AttachmentBuilder(m.file.data, { name: m.file.name })] } : {}),
     // Nothing a user wrote pings anyone.
     allowedMentions: { parse: [] },
