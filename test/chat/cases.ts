@@ -128,7 +128,11 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
 
       const pressed = driver.mark();
       await driver.press(admin, request, approve?.data as string);
-      await driver.waitFor(admin, (r) => r.messageId === request.messageId && /approved on plan/.test(r.text), { after: pressed });
+      const decided = await driver.waitFor(admin, (r) => r.messageId === request.messageId && /approved on plan/.test(r.text), {
+        after: pressed,
+      });
+      // The request's buttons are gone once it is decided.
+      expect(decided.buttons).toEqual([]);
       const told = await driver.waitFor(stranger, (r) => /access was approved/.test(r.text), { after: pressed });
       expect(told.private).toBe(true);
       await waitFor('the stranger to be allowed', async () =>
@@ -253,6 +257,13 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       expect(driver.replies(bob, at).filter((r) => /destroy/i.test(r.text))).toEqual([]);
       expect((await docker.getContainer(await vmContainer('alice')).inspect()).State.Running).toBe(true);
       expect((await ctx.ask(alice, 'status')).text).toMatch(/main — 🟢 running/);
+      // Her own press of Cancel is taken: the question becomes the answer, its buttons gone.
+      const mine = driver.mark();
+      await driver.press(alice, confirm, 'destroy:main:cancel');
+      const answered = await driver.waitFor(alice, (r) => r.messageId === confirm.messageId && r.edit, { after: mine });
+      expect(answered.text).toBe('Nothing was destroyed.');
+      expect(answered.buttons).toEqual([]);
+      expect((await docker.getContainer(await vmContainer('alice')).inspect()).State.Running).toBe(true);
     });
 
     it('revoking a user closes access: the next command is refused and does nothing', async () => {
