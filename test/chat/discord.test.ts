@@ -19,6 +19,7 @@ const GUILD = { id: snowflake(), name: 'berth team', allowed: true };
 const TG_ADMIN = { id: 880001, username: 'tg_admin' };
 const TARA = { id: 880002, username: 'tara' };
 const TG_STRANGER = { id: 880003, username: 'tstranger' };
+const TG_PENDING = { id: 880004, username: 'tpending' };
 
 let tg: FakeBotApi;
 let driver: DiscordDriver;
@@ -146,6 +147,20 @@ chatConformance(
             expect(notice.private).toBe(true);
           }
           expect(driver.fake.tooMany).toBeGreaterThan(tooMany);
+        });
+
+        it('/link: a code from Discord takes a pending Telegram account in, its request dropped', async () => {
+          const code = await ctx.ask(driver.person('crowd0'), 'link', {}, (r) => /Your code/.test(r.text));
+          const given = /send \/link (\S+) to the bot/.exec(code.text)?.[1];
+          expect(given, code.text).toBeTruthy();
+          expect(code.private).toBe(true);
+          await tgAsk(TG_PENDING, '/start', (s) => /request for access was sent/.test(s.text));
+          const linked = await tgAsk(TG_PENDING, `/link ${given}`, (s) => /account is now/.test(s.text));
+          expect(linked.text).toMatch(/This Telegram account is now crowd0's/);
+          const users = (await state(ctx.h.home)).users as { login: string; status: string; telegramId?: number; discordId?: string }[];
+          expect(users.filter((u) => u.telegramId === TG_PENDING.id).map((u) => [u.login, u.status])).toEqual([['crowd0', 'allowed']]);
+          expect(users.some((u) => u.status === 'pending' && u.login === 'tpending')).toBe(false);
+          expect((await tgAsk(TG_PENDING, '/myid', () => true)).text).toContain('crowd0');
         });
 
         it('a command from a server not in discord.guilds is refused, and the bot leaves that server', async () => {
