@@ -105,7 +105,18 @@ chatConformance(
           const fromDiscord = await tg.waitFor(
             (s: TgSent) => s.chatId === TG_ADMIN.id && /Access request from @dora on Discord/.test(s.text),
           );
-          expect(fromDiscord.replyMarkup.inline_keyboard.flat().length).toBeGreaterThan(1);
+          const buttons = fromDiscord.replyMarkup.inline_keyboard.flat().map((b: { callback_data: string }) => b.callback_data);
+          expect(buttons.some((d: string) => d.startsWith('ap:'))).toBe(true);
+          // The Discord admin decided it already: the Telegram admin's late press says so and changes nothing.
+          const late = tg.sent.length;
+          tg.pressButton(
+            TG_ADMIN,
+            fromDiscord.messageId,
+            buttons.find((d: string) => d.startsWith('rj:')),
+          );
+          const stale = await tg.waitFor((s: TgSent) => s.chatId === TG_ADMIN.id && s.messageId === fromDiscord.messageId, { after: late });
+          expect(fromHtml(stale.text).text).toBe('dora was already decided: allowed.');
+          expect((await state(ctx.h.home)).users.find((u: { login: string }) => u.login === 'dora')?.status).toBe('allowed');
           const after = driver.mark();
           await tgAsk(TG_STRANGER, '/start', (s) => /request for access was sent/.test(s.text));
           const request = await driver.waitFor(ctx.admin, (r) => /Access request from @tstranger on Telegram/.test(r.text), { after });
