@@ -165,6 +165,16 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       const marked = await ctx.ask(ctx.alice, 'exec', { command: `printf '%s\\n' '${marks}'` }, (r) => /Exit code/.test(r.text));
       expect(marked.text).toContain(`\n${marks}\n`);
       expect(marked.links).toEqual([]);
+      // Output longer than a message: its end in a block, the whole of it attached.
+      const at = ctx.driver.mark();
+      await ctx.driver.command(ctx.alice, 'exec', { command: 'seq 1 5000' });
+      const file = await ctx.driver.waitFor(ctx.alice, (r) => r.files.length > 0, { after: at });
+      expect(file.files[0]?.name).toBe('output.txt');
+      const lines = file.files[0]?.data.toString('utf8').trim().split('\n') ?? [];
+      expect(lines).toHaveLength(5000);
+      expect(lines.at(-1)).toBe('5000');
+      const block = await ctx.driver.waitFor(ctx.alice, (r) => /Exit code: 0/.test(r.text), { after: at });
+      expect(block.text).toMatch(/\n5000\n/);
     });
 
     it('/status shows the VM running', async () => {
@@ -273,6 +283,13 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       expect(reply.text).toBe(REFUSAL.refused);
       expect(await findVmContainer('bob')).toBeNull();
       expect(await stateText(ctx.h.home)).toBe(before);
+    });
+
+    it('/help shows each person their commands', async () => {
+      const mine = await ctx.ask(ctx.alice, 'help');
+      expect(mine.text).toContain('/exec');
+      expect(mine.text).not.toContain('/broadcast');
+      expect((await ctx.ask(ctx.admin, 'help')).text).toContain('/broadcast');
     });
 
     it('refusals are clear: a usage error, a VM that does not exist, an admin command from a user', async () => {
