@@ -147,6 +147,9 @@ chatConformance(
           for (const [n, p] of many.entries()) {
             const reply = await ctx.ask(ctx.admin, 'allow_user', { id: p.id, login: `crowd${n}` });
             expect(reply.text).not.toMatch(/⚠️/);
+            // Each has used the bot in a DM: the client knows their DM channel, so the notices
+            // go out one right after another, each to its own channel, all in one shared bucket.
+            expect((await ctx.ask(p, 'myid')).text).toContain(`Login: crowd${n}`);
           }
           const tooMany = driver.fake.tooMany;
           const text = `maintenance tonight ${randomBytes(4).toString('hex')}`;
