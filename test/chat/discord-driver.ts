@@ -25,7 +25,8 @@ export function discordReply(s: Sent, shown: Set<string>): Reply | null {
       return { label: b.label ?? '', data: cut < 0 ? id : id.slice(cut + 1) };
     }),
     files: ((s.files ?? []) as { name: string; data?: Buffer }[]).map((f) => ({ name: f.name, data: f.data ?? Buffer.alloc(0) })),
-    private: Boolean(s.ephemeral) || s.kind === 'dm',
+    // Only the person sees it: an ephemeral message, or any in their DM channel (a message in a server has its guildId).
+    private: Boolean(s.ephemeral) || !s.guildId,
     messageId: String(s.messageId),
     edit,
     to: String(s.userId),

@@ -63,7 +63,7 @@ chatConformance(
           await driver.command(ctx.alice, 'status', {}, { guildId: GUILD.id });
           const reply = await driver.waitFor(ctx.alice, (r) => /main — 🟢 running/.test(r.text), { after });
           expect(reply.private).toBe(true);
-          expect(driver.fake.message(reply.messageId)?.guildId).toBe(GUILD.id);
+          expect(driver.fake.message(reply.messageId)).toMatchObject({ guildId: GUILD.id, ephemeral: true });
         });
 
         it('the /setkey form’s value is in nothing the bot sent, asked or logged', async () => {
@@ -82,6 +82,20 @@ chatConformance(
           expect(driver.everything()).not.toContain(secret);
           expect(await daemonLog(ctx.h.home)).not.toContain(secret);
           expect(JSON.stringify(await state(ctx.h.home))).not.toContain(secret);
+        });
+
+        it('a DM is a prompt too: the reply is a DM, edited as the agent works', { timeout: 180_000 }, async () => {
+          const after = driver.mark();
+          driver.fake.dm({ id: ctx.alice.id, username: ctx.alice.username }, 'what did I ask?');
+          const first = await driver.waitFor(ctx.alice, (r) => !r.edit && /🤖/.test(r.text), { after, timeoutMs: 150_000 });
+          expect(driver.fake.message(first.messageId)?.channelId).toBe(driver.fake.dmChannelId(ctx.alice.id));
+          const last = await driver.waitFor(
+            ctx.alice,
+            (r) => r.edit && r.messageId === first.messageId && /Answer \d+: I see [1-9]\d* earlier user turn/.test(r.text),
+            { after, timeoutMs: 150_000 },
+          );
+          expect(last.private).toBe(true);
+          expect(last.text).not.toMatch(/Working…/);
         });
 
         it('/link: the code from Telegram makes the Discord account the same berth user', async () => {
