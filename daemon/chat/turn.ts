@@ -14,6 +14,8 @@ export interface FrontEndInfo {
   blockLimit: number;
   /** What one character costs inside a rendered block (escaping lengthens some). */
   charCost: (c: string) => number;
+  /** What one character of plain text costs at most once rendered, against `messageLimit`. */
+  textCost: (c: string) => number;
   /** The largest file the bot may send, and fetch from users, in bytes. */
   maxSendBytes: number;
   maxFetchBytes: number;

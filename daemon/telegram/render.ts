@@ -46,6 +46,8 @@ export function telegramInfo(official: boolean): FrontEndInfo {
     messageLimit: MESSAGE_LIMIT,
     blockLimit: BLOCK_LIMIT,
     charCost: (c) => escapeHtml(c).length,
+    // Telegram's limit counts the text after its HTML is parsed: escapes cost nothing.
+    textCost: () => 1,
     maxSendBytes: official ? 50 * MB : 200 * MB,
     maxFetchBytes: official ? 20 * MB : 200 * MB,
     // Telegram allows about one edit a second per chat.
