@@ -5,7 +5,7 @@ import { UNKNOWN } from '../../daemon/chat/core.js';
 import { berth, freePort, stateText } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, findVmContainer, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
-import { startFakeMessagesApi } from '../helpers/fake-messages-api.js';
+import { markedText, startFakeMessagesApi } from '../helpers/fake-messages-api.js';
 import { agentImage } from '../helpers/images.js';
 import type { BerthRun, ChatDriver, Person, Reply } from './driver.js';
 
@@ -252,6 +252,40 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       expect(JSON.stringify(container)).not.toContain(key);
       for (const id of (container as unknown as { ExecIDs?: string[] | null }).ExecIDs ?? [])
         expect(JSON.stringify(await docker.getExec(id).inspect())).not.toContain(key);
+    });
+
+    it('a long answer full of markup characters arrives whole and in order', { timeout: 300_000 }, async () => {
+      const { driver, alice } = ctx;
+      const answer = markedText(3000);
+      const lines = answer.split('\n');
+      const asked = driver.mark();
+      await driver.prompt(alice, 'marked answer 3000');
+      const first = await driver.waitFor(alice, (r) => !r.edit && /🤖/.test(r.text), { after: asked, timeoutMs: 150_000 });
+      await driver.waitFor(alice, (r) => r.edit && r.messageId === first.messageId && !/Working…/.test(r.text), {
+        after: asked,
+        timeoutMs: 150_000,
+      });
+      // In the reply itself, in messages after it, or as answer.md when it takes more than a few.
+      await driver.waitFor(alice, (r) => r.text.includes(lines.at(-1) as string) || r.files.some((f) => f.name === 'answer.md'), {
+        after: asked,
+        timeoutMs: 60_000,
+      });
+      const said = driver.replies(alice, asked);
+      const file = said.flatMap((r) => r.files).find((f) => f.name === 'answer.md');
+      if (file) {
+        expect(file.data.toString('utf8')).toBe(answer);
+        return;
+      }
+      // Each message as it is now, in the order they appeared.
+      const latest = new Map<string, string>();
+      for (const r of said) latest.set(r.messageId, r.text);
+      const joined = [...latest.values()].join('\n');
+      let at = -1;
+      for (const line of lines) {
+        const found = joined.indexOf(line, at + 1);
+        expect(found, `${line}\n---\n${joined}`).toBeGreaterThan(at);
+        at = found;
+      }
     });
 
     it('a forged press of alice’s /destroy button by bob changes nothing', async () => {
