@@ -58,10 +58,19 @@ async function prompt(
       throw new Error(`${err.message}${seen()}`);
     });
   const last = await fake
-    .waitFor((s) => s.chatId === ALICE.id && s.method === 'editMessageText' && s.messageId === first.messageId && done.test(s.text), {
-      after,
-      timeoutMs,
-    })
+    // The run's last edit: earlier ones may show the answer with "Working…" after it.
+    .waitFor(
+      (s) =>
+        s.chatId === ALICE.id &&
+        s.method === 'editMessageText' &&
+        s.messageId === first.messageId &&
+        done.test(s.text) &&
+        !/⏳ Working…/.test(s.text),
+      {
+        after,
+        timeoutMs,
+      },
+    )
     .catch((err: Error) => {
       throw new Error(`${err.message}${seen()}`);
     });
@@ -157,7 +166,8 @@ describe('a coding agent in the VM, driven from chat', () => {
   }, async () => {
     const { final, edits } = await prompt('make hello.txt', /Done:/);
     expect(edits.length).toBeGreaterThanOrEqual(2);
-    expect(edits.some((e) => /🔧 Bash: echo hi > hello\.txt/.test(e.text))).toBe(true);
+    // The reply is HTML: the tool line's ">" is escaped.
+    expect(edits.some((e) => /🔧 Bash: echo hi &gt; hello\.txt/.test(e.text))).toBe(true);
     expect(final).toMatch(/Done:/);
     const file = await must(['vm', 'exec', 'alice', '--', 'stat', '-c', '%u:%g %n', 'work/hello.txt']);
     expect(file.stdout.trim()).toBe('1000:1000 work/hello.txt');
