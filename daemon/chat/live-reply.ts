@@ -1,7 +1,7 @@
 import { type AgentEvent, toolLine } from '../../src/domain/agent-stream.js';
 import type { AgentRunResult, RunObserver } from '../../src/services/agents/agent-runs.js';
 import { formatDuration } from '../../src/values/durations.js';
-import { splitText } from './message.js';
+import { headWithin, sizeOf, splitText, tailWithin } from './message.js';
 import type { Posted, Turn } from './turn.js';
 
 /** Tool lines kept in a streamed reply. */
@@ -25,8 +25,9 @@ export class LiveReply implements RunObserver {
   private shown = '';
   private chain: Promise<void> = Promise.resolve();
   private readonly limit: number;
-  private readonly textLimit: number;
   private readonly interval: number;
+  /** What a character costs against the limit once rendered. */
+  private readonly cost: (c: string) => number;
 
   constructor(
     private readonly turn: Turn,
@@ -34,7 +35,7 @@ export class LiveReply implements RunObserver {
     private readonly timeoutSeconds: number,
   ) {
     this.limit = turn.frontEnd.messageLimit;
-    this.textLimit = turn.frontEnd.textLimit;
+    this.cost = turn.frontEnd.textCost;
     this.interval = turn.frontEnd.editIntervalMs;
   }
 
@@ -56,9 +57,9 @@ export class LiveReply implements RunObserver {
 
   private body(final: boolean): string {
     const tools = this.tools.join('\n');
-    const room = Math.floor(this.textLimit * 0.6);
-    const text = this.text.length > room ? `…${this.text.slice(-room)}` : this.text;
-    return [this.title, tools, text, final ? '' : '⏳ Working…'].filter(Boolean).join('\n\n').slice(0, this.textLimit);
+    const room = Math.floor(this.limit * 0.6);
+    const text = sizeOf(this.text, this.cost) > room ? `…${tailWithin(this.text, room - 1, this.cost)}` : this.text;
+    return headWithin([this.title, tools, text, final ? '' : '⏳ Working…'].filter(Boolean).join('\n\n'), this.limit, this.cost);
   }
 
   private schedule(): void {
@@ -107,12 +108,12 @@ export class LiveReply implements RunObserver {
               : '';
       const answer = result.answer.trim();
       const whole = [this.title, tools, answer, tail].filter(Boolean).join('\n\n');
-      if (this.turn.frontEnd.renderedLength(whole) <= this.limit) {
+      if (sizeOf(whole, this.cost) <= this.limit) {
         await this.edit(whole);
         return;
       }
-      await this.edit([this.title, tools, '📝 The answer follows.', tail].filter(Boolean).join('\n\n').slice(0, this.textLimit));
-      const parts = splitText(answer, this.textLimit);
+      await this.edit(headWithin([this.title, tools, '📝 The answer follows.', tail].filter(Boolean).join('\n\n'), this.limit, this.cost));
+      const parts = splitText(answer, this.limit, this.cost);
       if (parts.length <= MAX_PARTS) {
         for (const part of parts) await this.turn.reply(part);
       } else {

@@ -63,13 +63,34 @@ export function plainText(text: Rich | string): string {
     .join('');
 }
 
-/** Splits text at line ends into pieces of at most `limit` characters. */
-export function splitText(text: string, limit: number): string[] {
+/** What `text` costs, each character costing `cost(c)`. */
+export function sizeOf(text: string, cost: (c: string) => number): number {
+  let size = 0;
+  for (let n = 0; n < text.length; n++) size += cost(text[n] ?? '');
+  return size;
+}
+
+/** The start of `text` whose size (each character costing `cost(c)`) is at most `limit`. */
+export function headWithin(text: string, limit: number, cost: (c: string) => number = () => 1): string {
+  let size = 0;
+  let end = 0;
+  while (end < text.length) {
+    const next = cost(text[end] ?? '');
+    if (size + next > limit) break;
+    size += next;
+    end++;
+  }
+  return text.slice(0, end);
+}
+
+/** Splits text at line ends into pieces of at most `limit` in size (each character costing `cost(c)`: 1 unless given). */
+export function splitText(text: string, limit: number, cost: (c: string) => number = () => 1): string[] {
   const parts: string[] = [];
   let rest = text;
-  while (rest.length > limit) {
-    let cut = rest.lastIndexOf('\n', limit);
-    if (cut < limit / 2) cut = limit;
+  while (sizeOf(rest, cost) > limit) {
+    const fit = headWithin(rest, limit, cost).length;
+    let cut = rest.lastIndexOf('\n', fit);
+    if (cut < fit / 2) cut = fit;
     parts.push(rest.slice(0, cut));
     rest = rest.slice(cut).replace(/^\n/, '');
   }

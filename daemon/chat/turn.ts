@@ -10,14 +10,14 @@ export interface FrontEndInfo {
   title: string;
   /** The longest text of one message, in rendered characters. */
   messageLimit: number;
-  /** Plain text up to this long always fits one message once rendered (escaping lengthens it). */
-  textLimit: number;
   /** How long a text is once rendered for this front-end. */
   renderedLength: (text: Rich | string) => number;
   /** Room for an output block in one message, in rendered characters. */
   blockLimit: number;
   /** What one character costs inside a rendered block (escaping lengthens some). */
   charCost: (c: string) => number;
+  /** What one character of plain text costs at most once rendered, against `messageLimit`. */
+  textCost: (c: string) => number;
   /** The largest file the bot may send, and fetch from users, in bytes. */
   maxSendBytes: number;
   maxFetchBytes: number;

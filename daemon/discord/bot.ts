@@ -64,17 +64,17 @@ const QUEUED_PER_ACCOUNT = 4;
 /** The longest option value taken (Discord allows 6000 characters a string). */
 const MAX_OPTION = 6000;
 
-/** One of the core's messages as a Discord message; its buttons answer only `owner`. An edit without buttons takes them away. */
-function payload(message: Message | string, owner: string, editing = false) {
+/** One of the core's messages as a Discord message; its buttons answer only `owner`. */
+function payload(message: Message | string, owner: string) {
   const m: Message = typeof message === 'string' ? { text: message } : message;
   let content = toMarkdown(m.text);
   if (m.file?.caption) content = `${content}${content ? '\n' : ''}${toMarkdown(m.file.caption)}`;
   if (content.length > MESSAGE_LIMIT) content = `${content.slice(0, MESSAGE_LIMIT - 1)}…`;
+  // Always given: an edit without buttons must take away the ones the message had (Discord keeps
+  // what an edit leaves out; Telegram drops a keyboard an edit does not repeat).
   const components =
     m.buttons === undefined
-      ? editing
-        ? []
-        : undefined
+      ? []
       : buttonRows(m.buttons).map((row) =>
           new ActionRowBuilder<ButtonBuilder>().addComponents(
             row.map((b) =>
@@ -84,7 +84,7 @@ function payload(message: Message | string, owner: string, editing = false) {
         );
   return {
     content: content || (m.file ? undefined : '…'),
-    ...(components ? { components } : {}),
+    components,
     ...(m.file ? { files: [new AttachmentBuilder(m.file.data, { name: m.file.name })] } : {}),
     // Nothing a user wrote pings anyone.
     allowedMentions: { parse: [] },
@@ -185,14 +185,14 @@ class InteractionReplies {
       edit: async (m) => {
         this.deps.counters?.edits.inc();
         if (dm) {
-          await dm.edit(payload(m, this.owner, true) as never);
+          await dm.edit(payload(m, this.owner) as never);
           return;
         }
         if (this.expired) {
           dm = await i.user.send(payload(m, this.owner) as never);
           return;
         }
-        await i.editReply({ ...payload(m, this.owner, true), message: id });
+        await i.editReply({ ...payload(m, this.owner), message: id });
       },
       remove: async () => {
         if (dm) await dm.delete();
@@ -209,7 +209,7 @@ class InteractionReplies {
       const sent = await this.interaction.user.send(p as never);
       return {
         edit: async (m) => {
-          await sent.edit(payload(m, this.owner, true) as never);
+          await sent.edit(payload(m, this.owner) as never);
         },
         remove: async () => {
           await sent.delete();
@@ -424,7 +424,7 @@ export async function startDiscord(options: {
       const sent = await (message.channel as DMChannel).send(payload(m, message.author.id) as never);
       return {
         edit: async (next) => {
-          await sent.edit(payload(next, message.author.id, true) as never);
+          await sent.edit(payload(next, message.author.id) as never);
           deps.counters?.edits.inc();
         },
         remove: async () => {

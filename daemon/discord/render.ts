@@ -55,11 +55,11 @@ export function discordInfo(): FrontEndInfo {
     name: 'discord',
     title: 'Discord',
     messageLimit: MESSAGE_LIMIT,
-    // Escaping at most doubles plain text.
-    textLimit: MESSAGE_LIMIT / 2,
     renderedLength: (text) => toMarkdown(text).length,
     blockLimit: BLOCK_LIMIT,
     charCost: (c) => (c === '`' ? 2 : 1),
+    // Discord's limit counts the Markdown sent: plain text's punctuation may get a backslash.
+    textCost: (c) => (/[!-/:-@[-`{-~]/.test(c) ? 2 : 1),
     maxSendBytes: 10 * MB,
     maxFetchBytes: 25 * MB,
     // Edits of one interaction's messages share a bucket of 5 per 5 s: one every 1.5 s leaves room for the rest.

@@ -54,11 +54,11 @@ export function telegramInfo(official: boolean): FrontEndInfo {
     name: 'telegram',
     title: 'Telegram',
     messageLimit: MESSAGE_LIMIT,
-    // Text without marks is sent as it is.
-    textLimit: MESSAGE_LIMIT,
     renderedLength: (text) => telegramText(text).text.length,
     blockLimit: BLOCK_LIMIT,
     charCost: (c) => escapeHtml(c).length,
+    // Telegram's limit counts the text after its HTML is parsed: escapes cost nothing.
+    textCost: () => 1,
     maxSendBytes: official ? 50 * MB : 200 * MB,
     maxFetchBytes: official ? 20 * MB : 200 * MB,
     // Telegram allows about one edit a second per chat.

@@ -6,6 +6,7 @@
 //   - "make hello.txt"            → a tool_use of Bash: echo hi > hello.txt
 //   - a text holding "stall"      → the stream starts and then never goes on (until the client leaves)
 //   - "long answer N"             → text of N characters: numbered lines "line 1 …", "line 2 …"…
+//   - "marked answer N"           → the same with markup characters in every line (<b>, *, _, `…)
 //   - anything else               → text: "Answer <n>: I see <k> earlier user turn(s)."
 // Every request is kept (`requests`: path, headers, body) for the tests to read.
 import { createServer } from 'node:http';
@@ -45,6 +46,18 @@ export function longText(n) {
   return lines.join('\n').slice(0, n);
 }
 
+/** Like longText, with characters the messengers' markup escapes (HTML, Markdown) in every line. */
+export function markedText(n) {
+  const lines = [];
+  let size = 0;
+  for (let i = 1; size < n; i++) {
+    const line = `line ${i} <b>*x*</b> & _y_ ~~z~~ |w| \`c\` > q #h -l ${'*_'.repeat(10)}`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return lines.join('\n').slice(0, n);
+}
+
 export async function startFakeMessagesApi({ host = '127.0.0.1', port = 0, answerDelayMs = 1500 } = {}) {
   const requests = [];
   const open = new Set();
@@ -67,6 +80,8 @@ export async function startFakeMessagesApi({ host = '127.0.0.1', port = 0, answe
     if (/stall/.test(said)) return { kind: 'stall' };
     const long = said.match(/long answer (\d+)/);
     if (long) return { kind: 'text', text: longText(Number(long[1])), delay: 0 };
+    const marked = said.match(/marked answer (\d+)/);
+    if (marked) return { kind: 'text', text: markedText(Number(marked[1])), delay: 0 };
     answers++;
     const earlier = userTexts({ messages: messages.slice(0, lastAssistant + 1) }).length;
     return { kind: 'text', text: `Answer ${answers}: I see ${earlier} earlier user turn(s).`, delay: 0 };

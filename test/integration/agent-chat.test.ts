@@ -58,10 +58,19 @@ async function prompt(
       throw new Error(`${err.message}${seen()}`);
     });
   const last = await fake
-    .waitFor((s) => s.chatId === ALICE.id && s.method === 'editMessageText' && s.messageId === first.messageId && done.test(s.text), {
-      after,
-      timeoutMs,
-    })
+    // The run's last edit: earlier ones may show the answer with "Working…" after it.
+    .waitFor(
+      (s) =>
+        s.chatId === ALICE.id &&
+        s.method === 'editMessageText' &&
+        s.messageId === first.messageId &&
+        done.test(s.text) &&
+        !/⏳ Working…/.test(s.text),
+      {
+        after,
+        timeoutMs,
+      },
+    )
     .catch((err: Error) => {
       throw new Error(`${err.message}${seen()}`);
     });
@@ -157,6 +166,7 @@ describe('a coding agent in the VM, driven from chat', () => {
   }, async () => {
     const { final, edits } = await prompt('make hello.txt', /Done:/);
     expect(edits.length).toBeGreaterThanOrEqual(2);
+    // Plain text goes without a parse mode: the tool line arrives exactly as the agent wrote it.
     expect(edits.some((e) => /🔧 Bash: echo hi > hello\.txt/.test(e.text))).toBe(true);
     expect(final).toMatch(/Done:/);
     const file = await must(['vm', 'exec', 'alice', '--', 'stat', '-c', '%u:%g %n', 'work/hello.txt']);

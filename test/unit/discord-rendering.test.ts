@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../daemon/chat/commands.js';
-import { b, code, link, pre } from '../../daemon/chat/message.js';
+import { b, code, link, pre, splitText } from '../../daemon/chat/message.js';
 import { outputMessage } from '../../daemon/chat/output.js';
 import { slashCommands } from '../../daemon/discord/bot.js';
 import { buttonRows, discordInfo, MESSAGE_LIMIT, toMarkdown } from '../../daemon/discord/render.js';
@@ -19,6 +19,14 @@ describe('the core’s text as Discord Markdown', () => {
   });
   it('writes links without an embed', () => {
     expect(toMarkdown([link('Open [it]', 'https://x.example/t?a=1')])).toBe('[Open it](<https://x.example/t?a=1>)');
+  });
+  it('splits long text full of Markdown characters into parts that each fit once escaped, losing nothing', () => {
+    const line = '<b>*x*</b> & _y_ ~~z~~ |w| `c` > q #h -l [a](b) 1. \\ ';
+    const text = Array.from({ length: 120 }, (_, n) => `- ${n} ${line}`).join('\n');
+    const parts = splitText(text, MESSAGE_LIMIT, discordInfo().textCost);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const part of parts) expect(toMarkdown(part).length).toBeLessThanOrEqual(MESSAGE_LIMIT);
+    expect(parts.join('\n')).toBe(text);
   });
   it('shows the end of long output within one message and attaches the rest', () => {
     const output = Buffer.from(`${'```'.repeat(3000)}\nlast`);

@@ -19,7 +19,7 @@ import type { Turn } from '../turn.js';
 
 /** Plain text of any length: split into several messages. */
 export async function replyLong(turn: Turn, text: string): Promise<void> {
-  for (const part of splitText(text, turn.frontEnd.textLimit)) await turn.reply(part);
+  for (const part of splitText(text, turn.frontEnd.messageLimit, turn.frontEnd.textCost)) await turn.reply(part);
 }
 
 function need(turn: Turn, names: string[], example: string): string[] {

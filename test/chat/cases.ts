@@ -1,0 +1,344 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REFUSAL } from '../../daemon/chat/access.js';
+import { UNKNOWN } from '../../daemon/chat/core.js';
+import { berth, freePort, stateText } from '../helpers/cli.js';
+import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
+import { docker, findVmContainer, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
+import { markedText, startFakeMessagesApi } from '../helpers/fake-messages-api.js';
+import { agentImage } from '../helpers/images.js';
+import type { BerthRun, ChatDriver, Person, Reply } from './driver.js';
+
+/** What the cases share; filled by the suite's beforeAll (read it inside tests and hooks only). */
+export interface ChatContext {
+  driver: ChatDriver;
+  h: VmHome;
+  run: BerthRun;
+  /** The berth CLI, failing with its stderr when it does not succeed. */
+  must: BerthRun;
+  admin: Person;
+  alice: Person;
+  bob: Person;
+  stranger: Person;
+  webUrl: string;
+  /** The agent key alice gives (case 7). */
+  key: string;
+  /** `person` sends the command; the first reply to them after it that matches (by default: the first message, not an edit). */
+  ask(person: Person, name: string, args?: Record<string, string>, match?: (r: Reply) => boolean, timeoutMs?: number): Promise<Reply>;
+}
+
+export interface ConformanceExtras {
+  /** More set-up before the daemon starts (another stand-in, config). */
+  beforeDaemon?(ctx: ChatContext): Promise<void>;
+  /** More cases for this front-end, after the shared ones, on the same daemon and VMs. */
+  cases?(ctx: ChatContext): void;
+  afterAll?(ctx: ChatContext): Promise<void>;
+}
+
+/** The login of the person's berth user, by their account id. */
+export async function loginOf(ctx: ChatContext, p: Person): Promise<string | undefined> {
+  const users = (await state(ctx.h.home)).users as { login: string; telegramId?: number; discordId?: string; status: string }[];
+  return users.find((u) => (ctx.driver.name === 'telegram' ? String(u.telegramId) === p.id : u.discordId === p.id))?.login;
+}
+
+/**
+ * One story of the chat bot, run against each front-end through its driver: access requests and
+ * their buttons, VM commands, one-time links, files, the coding agent, forged presses, revoked
+ * access and refusals. One daemon and one VM serve every case, in order.
+ */
+export function chatConformance(makeDriver: () => ChatDriver, extras: ConformanceExtras = {}): void {
+  const ctx = { driver: makeDriver() } as ChatContext;
+
+  describe(`the chat bot on ${ctx.driver.name}, through its stand-in`, () => {
+    let stand: Awaited<ReturnType<typeof startFakeMessagesApi>> | undefined;
+
+    beforeAll(async () => {
+      ctx.h = await vmHome();
+      ctx.run = (args, input) => berth(ctx.h.home, args, { input });
+      ctx.must = async (args, input) => {
+        const r = await ctx.run(args, input);
+        if (r.code !== 0) throw new Error(`berth ${args.join(' ')}: ${r.stderr}`);
+        return r;
+      };
+      ctx.key = `sk-ant-conf-${randomBytes(9).toString('hex')}zzKEY`;
+      ctx.ask = async (person, name, args = {}, match = (r) => !r.edit, timeoutMs = 30_000) => {
+        const after = ctx.driver.mark();
+        await ctx.driver.command(person, name, args);
+        return ctx.driver.waitFor(person, match, { after, timeoutMs });
+      };
+      const { driver, must } = ctx;
+      const build = await agentImage(ctx.h.home);
+      await driver.start();
+      ctx.admin = driver.person('theadmin');
+      ctx.alice = driver.person('alice');
+      ctx.bob = driver.person('bob');
+      ctx.stranger = driver.person('dora');
+      ctx.webUrl = `http://127.0.0.1:${await freePort()}`;
+      for (const args of [
+        ['config', 'set', 'ssh.enabled', 'off'],
+        ['config', 'set', 'web.listen', ctx.webUrl.slice('http://'.length)],
+        // VMs made from chat run the agent image: alice's /create gives her an agent (case 7).
+        ['config', 'set', 'image', build.tag],
+        ['config', 'set', 'agent.timeout', '120s'],
+        ['plan', 'add', 'coder', '--agent', 'full'],
+        ['user', 'allow', 'alice', ...driver.idFlags(ctx.alice), '--plan', 'coder'],
+        ['user', 'allow', 'bob', ...driver.idFlags(ctx.bob)],
+      ]) {
+        await must(args);
+      }
+      // The stand-in Messages API on the test network's gateway, reached from VMs through network.host-allow
+      // (network apply makes the network: no VM has yet).
+      await must(['network', 'apply']);
+      const net = await docker.getNetwork(ctx.h.network).inspect();
+      stand = await startFakeMessagesApi({ host: net.IPAM?.Config?.[0]?.Gateway as string });
+      await must(['config', 'set', 'network.host-allow', `tcp/${stand.port}`]);
+      await must(['config', 'set', 'agent.api-base-url', stand.url]);
+      await must(['network', 'apply']);
+      await driver.setup(ctx.run, [ctx.admin]);
+      await extras.beforeDaemon?.(ctx);
+      await must(['daemon', 'start']);
+      await driver.ready(ctx.run);
+    }, 1_200_000);
+
+    afterAll(async () => {
+      if (ctx.h) await stopDaemonQuietly(ctx.h.home);
+      if (process.env.BERTH_TEST_SHOW_LOG && ctx.h) process.stderr.write(await daemonLog(ctx.h.home));
+      await extras.afterAll?.(ctx);
+      await ctx.driver?.close();
+      await stand?.close();
+      await ctx.h?.cleanup();
+    });
+
+    it('a stranger is refused, asks with /start, waits, and is let in by the admin’s approve button', async () => {
+      const { driver, admin, stranger, ask } = ctx;
+      expect((await ask(stranger, 'status')).text).toBe(REFUSAL.stranger);
+      const at = driver.mark();
+      expect((await ask(stranger, 'start')).text).toMatch(/request for access was sent to the admins/);
+      const login = await loginOf(ctx, stranger);
+      const user = (await state(ctx.h.home)).users.find((u: { login: string }) => u.login === login);
+      expect(user).toMatchObject({ status: 'pending' });
+      const request = await driver.waitFor(admin, (r) => /Access request/.test(r.text), { after: at });
+      expect(request.private).toBe(true);
+      expect(request.text).toContain(stranger.id);
+      const approve = request.buttons.find((b) => b.data.startsWith(`ap:${user.id}:`));
+      expect(approve, JSON.stringify(request.buttons)).toBeDefined();
+      expect(request.buttons.map((b) => b.data)).toContain(`rj:${user.id}`);
+
+      expect((await ask(stranger, 'status')).text).toBe(REFUSAL.waiting);
+
+      const pressed = driver.mark();
+      await driver.press(admin, request, approve?.data as string);
+      const decided = await driver.waitFor(admin, (r) => r.messageId === request.messageId && /approved on plan/.test(r.text), {
+        after: pressed,
+      });
+      // The request's buttons are gone once it is decided.
+      expect(decided.buttons).toEqual([]);
+      const told = await driver.waitFor(stranger, (r) => /access was approved/.test(r.text), { after: pressed });
+      expect(told.private).toBe(true);
+      await waitFor('the stranger to be allowed', async () =>
+        (await state(ctx.h.home)).users.some((u: { login: string; status: string }) => u.login === login && u.status === 'allowed'),
+      );
+      expect((await ask(stranger, 'myid')).text).toContain(`Login: ${login} (allowed`);
+    });
+
+    it('/create makes the VM', { timeout: 180_000 }, async () => {
+      const { driver, alice } = ctx;
+      const at = driver.mark();
+      await driver.command(alice, 'create');
+      const done = await driver.waitFor(alice, (r) => /Your VM main is running/.test(r.text), { after: at, timeoutMs: 150_000 });
+      expect(done.private).toBe(true);
+      const inspect = await docker.getContainer(await vmContainer('alice')).inspect();
+      expect(inspect.State.Running).toBe(true);
+    });
+
+    it('/exec runs as the user, never as root', async () => {
+      // A slow command shows a note first, then the output in its place: wait for the exit code.
+      const reply = await ctx.ask(ctx.alice, 'exec', { command: 'id -un; id -u' }, (r) => /Exit code/.test(r.text));
+      expect(reply.text).toMatch(/\balice\n1000\b/);
+      expect(reply.text).not.toMatch(/\broot\b/);
+      expect(reply.text).toContain('Exit code: 0');
+      expect(reply.private).toBe(true);
+      const failed = await ctx.ask(ctx.alice, 'exec', { command: 'exit 3' }, (r) => /Exit code/.test(r.text));
+      expect(failed.text).toContain('Exit code: 3');
+      // Output with the messengers' markup characters comes back as it is, escaped, never formatting.
+      const marks = '<b>&amp; *x* _y_ `z` ```w``` [l](<http://e.x>) ~~s~~ || @everyone';
+      const marked = await ctx.ask(ctx.alice, 'exec', { command: `printf '%s\\n' '${marks}'` }, (r) => /Exit code/.test(r.text));
+      expect(marked.text).toContain(`\n${marks}\n`);
+      expect(marked.links).toEqual([]);
+      // Output longer than a message: its end in a block, the whole of it attached.
+      const at = ctx.driver.mark();
+      await ctx.driver.command(ctx.alice, 'exec', { command: 'seq 1 5000' });
+      const file = await ctx.driver.waitFor(ctx.alice, (r) => r.files.length > 0, { after: at });
+      expect(file.files[0]?.name).toBe('output.txt');
+      const lines = file.files[0]?.data.toString('utf8').trim().split('\n') ?? [];
+      expect(lines).toHaveLength(5000);
+      expect(lines.at(-1)).toBe('5000');
+      const block = await ctx.driver.waitFor(ctx.alice, (r) => /Exit code: 0/.test(r.text), { after: at });
+      expect(block.text).toMatch(/\n5000\n/);
+    });
+
+    it('/status shows the VM running', async () => {
+      const reply = await ctx.ask(ctx.alice, 'status');
+      expect(reply.text).toMatch(/main — 🟢 running/);
+      expect(reply.text).toContain('Plan: coder');
+      expect(reply.private).toBe(true);
+    });
+
+    it('/web_terminal gives a private link that works once', async () => {
+      const { webUrl } = ctx;
+      const reply = await ctx.ask(ctx.alice, 'web_terminal');
+      expect(reply.private).toBe(true);
+      expect(reply.text).toContain('Open the terminal of main');
+      const link = reply.links.find((l) => l.startsWith(`${webUrl}/t#`));
+      expect(link, JSON.stringify(reply)).toBeDefined();
+      const ticket = (link as string).slice(`${webUrl}/t#`.length);
+      expect(ticket).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const spend = () =>
+        fetch(`${webUrl}/t`, {
+          method: 'POST',
+          headers: { origin: webUrl, 'content-type': 'application/json' },
+          body: JSON.stringify({ ticket }),
+        });
+      const first = await spend();
+      expect(first.status).toBe(200);
+      expect(await first.json()).toEqual({ location: '/terminal/alice/main' });
+      expect((await spend()).status).toBe(410);
+      expect(await daemonLog(ctx.h.home)).not.toContain(ticket);
+    });
+
+    it('/upload then /download round-trips random binary bytes exactly', async () => {
+      const { driver, alice } = ctx;
+      const data = randomBytes(200_000);
+      const at = driver.mark();
+      await driver.upload(alice, { name: 'blob.bin', data }, 'inbox');
+      const saved = await driver.waitFor(alice, (r) => /Saved/.test(r.text), { after: at });
+      expect(saved.text).toContain('/home/alice/inbox/blob.bin');
+      expect(saved.text).toContain('200000 bytes');
+      const file = await ctx.ask(ctx.alice, 'download', { path: 'inbox/blob.bin' }, (r) => r.files.length > 0);
+      expect(file.files[0]?.name).toBe('blob.bin');
+      expect(file.files[0]?.data.equals(data)).toBe(true);
+      expect(file.private).toBe(true);
+    });
+
+    it('a prompt to the agent streams its reply to the end; the key is never shown or stored in the clear', {
+      timeout: 300_000,
+    }, async () => {
+      const { driver, alice, key } = ctx;
+      const at = driver.mark();
+      await driver.secret(alice, 'anthropic', key);
+      const saved = await driver.waitFor(alice, (r) => /key is saved/.test(r.text), { after: at });
+      expect(saved.private).toBe(true);
+
+      const asked = driver.mark();
+      await driver.prompt(alice, 'make hello.txt');
+      const first = await driver.waitFor(alice, (r) => !r.edit && /🤖/.test(r.text), { after: asked, timeoutMs: 150_000 });
+      expect(first.private).toBe(true);
+      // The last edit ends with the stand-in's answer (earlier ones may hold it with "Working…" after it).
+      const last = await driver.waitFor(alice, (r) => r.edit && r.messageId === first.messageId && /Done: [^\n]*$/.test(r.text.trim()), {
+        after: asked,
+        timeoutMs: 150_000,
+      });
+      expect(last.text).toContain('🔧 Bash: echo hi > hello.txt');
+      expect(last.text).not.toMatch(/Working…/);
+      expect(driver.edits(first.messageId)).toBeGreaterThanOrEqual(2);
+      expect((await ctx.must(['vm', 'exec', 'alice', '--', 'cat', 'work/hello.txt'])).stdout.trim()).toBe('hi');
+      // The key reached the stand-in API only through the agent…
+      expect(stand?.conversation()[0]?.headers['x-api-key']).toBe(key);
+      // …and nowhere else.
+      expect(driver.everything()).not.toContain(key);
+      expect(await daemonLog(ctx.h.home)).not.toContain(key);
+      expect(await stateText(ctx.h.home)).not.toContain(key);
+      const container = await docker.getContainer(await vmContainer('alice')).inspect();
+      expect(JSON.stringify(container)).not.toContain(key);
+      for (const id of (container as unknown as { ExecIDs?: string[] | null }).ExecIDs ?? [])
+        expect(JSON.stringify(await docker.getExec(id).inspect())).not.toContain(key);
+    });
+
+    it('a long answer full of markup characters arrives whole and in order', { timeout: 300_000 }, async () => {
+      const { driver, alice } = ctx;
+      const answer = markedText(3000);
+      const lines = answer.split('\n');
+      const asked = driver.mark();
+      await driver.prompt(alice, 'marked answer 3000');
+      const first = await driver.waitFor(alice, (r) => !r.edit && /🤖/.test(r.text), { after: asked, timeoutMs: 150_000 });
+      await driver.waitFor(alice, (r) => r.edit && r.messageId === first.messageId && !/Working…/.test(r.text), {
+        after: asked,
+        timeoutMs: 150_000,
+      });
+      // In the reply itself, in messages after it, or as answer.md when it takes more than a few.
+      await driver.waitFor(alice, (r) => r.text.includes(lines.at(-1) as string) || r.files.some((f) => f.name === 'answer.md'), {
+        after: asked,
+        timeoutMs: 60_000,
+      });
+      const said = driver.replies(alice, asked);
+      const file = said.flatMap((r) => r.files).find((f) => f.name === 'answer.md');
+      if (file) {
+        expect(file.data.toString('utf8')).toBe(answer);
+        return;
+      }
+      // Each message as it is now, in the order they appeared.
+      const latest = new Map<string, string>();
+      for (const r of said) latest.set(r.messageId, r.text);
+      const joined = [...latest.values()].join('\n');
+      let at = -1;
+      for (const line of lines) {
+        const found = joined.indexOf(line, at + 1);
+        expect(found, `${line}\n---\n${joined}`).toBeGreaterThan(at);
+        at = found;
+      }
+    });
+
+    it('a forged press of alice’s /destroy button by bob changes nothing', async () => {
+      const { driver, alice, bob } = ctx;
+      const confirm = await ctx.ask(alice, 'destroy', {}, (r) => r.buttons.length > 0);
+      expect(confirm.buttons.map((b) => b.data)).toContain('destroy:main:wipe');
+      const at = driver.mark();
+      const { note } = await driver.press(bob, confirm, 'destroy:main:wipe');
+      // Discord refuses a press of someone else's button; Telegram one from another chat than the button's.
+      expect(note).toMatch(driver.name === 'discord' ? /This button is not for you/ : /This button is no longer valid/);
+      // The press was answered without reaching the core: nothing was said to alice, her VM runs.
+      expect(driver.replies(alice, at)).toEqual([]);
+      expect(driver.replies(bob, at).filter((r) => /destroy/i.test(r.text))).toEqual([]);
+      expect((await docker.getContainer(await vmContainer('alice')).inspect()).State.Running).toBe(true);
+      expect((await ctx.ask(alice, 'status')).text).toMatch(/main — 🟢 running/);
+      // Her own press of Cancel is taken: the question becomes the answer, its buttons gone.
+      const mine = driver.mark();
+      await driver.press(alice, confirm, 'destroy:main:cancel');
+      const answered = await driver.waitFor(alice, (r) => r.messageId === confirm.messageId && r.edit, { after: mine });
+      expect(answered.text).toBe('Nothing was destroyed.');
+      expect(answered.buttons).toEqual([]);
+      expect((await docker.getContainer(await vmContainer('alice')).inspect()).State.Running).toBe(true);
+    });
+
+    it('revoking a user closes access: the next command is refused and does nothing', async () => {
+      await ctx.must(['user', 'revoke', 'bob']);
+      const before = await stateText(ctx.h.home);
+      const reply = await ctx.ask(ctx.bob, 'create');
+      expect(reply.text).toBe(REFUSAL.refused);
+      expect(await findVmContainer('bob')).toBeNull();
+      expect(await stateText(ctx.h.home)).toBe(before);
+    });
+
+    it('/help shows each person their commands', async () => {
+      const mine = await ctx.ask(ctx.alice, 'help');
+      expect(mine.text).toContain('/exec');
+      expect(mine.text).not.toContain('/broadcast');
+      expect((await ctx.ask(ctx.admin, 'help')).text).toContain('/broadcast');
+    });
+
+    it('refusals are clear: a usage error, a VM that does not exist, an admin command from a user', async () => {
+      const { alice, ask } = ctx;
+      const usage = await ask(alice, 'exec');
+      expect(usage.text).toMatch(/^⚠️ Give the command to run\.\nFor example: \/exec/);
+      expect(usage.private).toBe(true);
+      expect((await ask(alice, 'stop', { vm: 'nosuch' })).text).toMatch(/^⚠️ There is no VM alice\/nosuch\./);
+      expect((await ask(alice, 'exec', { command: 'true', vm: 'nosuch' })).text).toMatch(/^⚠️ There is no VM alice\/nosuch\./);
+      const before = await stateText(ctx.h.home);
+      expect((await ask(alice, 'config_ram', { value: '64g' })).text).toBe(UNKNOWN);
+      expect(await stateText(ctx.h.home)).toBe(before);
+      expect((await docker.getContainer(await vmContainer('alice')).inspect()).State.Running).toBe(true);
+    });
+
+    extras.cases?.(ctx);
+  });
+}
