@@ -25,7 +25,8 @@ import { BerthError } from '../../src/errors.js';
 import type { ChatAccount } from '../../src/services/people/chat-users.js';
 import type { TokenSource } from '../../src/services/secrets/telegram-token.js';
 import { discordApiRoot } from '../../src/services/setup/discord-setup.js';
-import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
+import { effectiveConfig } from '../../src/values/config-keys.js';
+import type { BotOptions } from '../chat/bot-options.js';
 import { COMMANDS, findCommand } from '../chat/commands.js';
 import type { ChatCore, TurnBase } from '../chat/core.js';
 import type { Message } from '../chat/message.js';
@@ -245,16 +246,7 @@ function accountOf(interaction: Interaction, allowedGuild: boolean): ChatAccount
   };
 }
 
-export async function startDiscord(options: {
-  core: ChatCore;
-  log: Logger;
-  token: string;
-  tokenSource: TokenSource;
-  config: ConfigValues;
-  counters?: FrontEndCounters;
-  /** The bot stopped on its own (the token was revoked…). */
-  onFailure: (message: string) => void;
-}): Promise<DiscordBot> {
+export async function startDiscord(options: BotOptions): Promise<DiscordBot> {
   const { core, log, token, config } = options;
   const apiRoot = discordApiRoot(config);
   const deps: DiscordDeps = { core, log, info: discordInfo(), apiRoot, counters: options.counters };

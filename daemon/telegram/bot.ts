@@ -10,8 +10,8 @@ import { BerthError } from '../../src/errors.js';
 import { adminAccounts } from '../../src/services/people/chat-users.js';
 import type { TokenSource } from '../../src/services/secrets/telegram-token.js';
 import { OFFICIAL_API_ROOT, telegramApiRoot } from '../../src/services/setup/telegram-setup.js';
-import type { ConfigValues } from '../../src/values/config-keys.js';
 import { listenParts } from '../../src/values/listen-address.js';
+import type { BotOptions } from '../chat/bot-options.js';
 import { argsFromText, findCommand } from '../chat/commands.js';
 import type { ChatCore, TurnBase } from '../chat/core.js';
 import { fetchCapped } from '../chat/fetch-capped.js';
@@ -236,17 +236,7 @@ function followAdmins(core: ChatCore, log: Logger, bot: Bot, home: string) {
   );
 }
 
-export async function startTelegram(options: {
-  core: ChatCore;
-  home: string;
-  log: Logger;
-  token: string;
-  tokenSource: TokenSource;
-  config: ConfigValues;
-  counters?: FrontEndCounters;
-  /** The bot stopped on its own (the token was revoked…). */
-  onFailure: (message: string) => void;
-}): Promise<TelegramBot> {
+export async function startTelegram(options: BotOptions & { home: string }): Promise<TelegramBot> {
   const { core, log, token, config } = options;
   const apiRoot = telegramApiRoot(config);
   // Long polls last 30 s; anything slower than a minute is a Bot API server that is not answering.
