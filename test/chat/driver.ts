@@ -124,7 +124,7 @@ const decode = (s: string) =>
     .replace(/&#39;/g, "'")
     .replace(/&amp;/g, '&');
 
-const BARE_URL = /https?:\/\/[^\s<>()"']+/g;
+export const BARE_URL = /https?:\/\/[^\s<>()"']+/g;
 
 /**
  * Telegram HTML as plain words and its links: the <a> tags and the addresses in the text, which

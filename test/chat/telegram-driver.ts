@@ -1,6 +1,16 @@
 import { waitFor } from '../helpers/daemon.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
-import { type BerthRun, type ChatDriver, commandText, fileText, fromHtml, type Person, pollReplies, type Reply } from './driver.js';
+import {
+  BARE_URL,
+  type BerthRun,
+  type ChatDriver,
+  commandText,
+  fileText,
+  fromHtml,
+  type Person,
+  pollReplies,
+  type Reply,
+} from './driver.js';
 
 export type FakeBotApi = Awaited<ReturnType<typeof startFakeBotApi>>;
 type Sent = FakeBotApi['sent'][number];
@@ -11,7 +21,9 @@ let nextId = 610_000 + Math.floor(Math.random() * 1000) * 100;
 /** What the bot said (a send or an edit) as a reply; null for what is not for a person. */
 export function telegramReply(s: Sent, seen: Set<number>): Reply | null {
   if (s.method !== 'sendMessage' && s.method !== 'editMessageText' && s.method !== 'sendDocument') return null;
-  const { text, links } = fromHtml(String(s.text ?? ''));
+  // Text without marks is sent without a parse mode: it is read as it is.
+  const raw = String(s.text ?? '');
+  const { text, links } = s.parseMode === 'HTML' ? fromHtml(raw) : { text: raw, links: raw.match(BARE_URL) ?? [] };
   const edit = s.method === 'editMessageText' && seen.has(s.messageId);
   seen.add(s.messageId);
   const rows = (s.replyMarkup?.inline_keyboard ?? []) as { text: string; callback_data?: string }[][];
