@@ -1,4 +1,5 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { chatVerdict } from '../../src/domain/chat-admission.js';
 import { type ChatAccount, chatActor, identifyAccount, setAccountBlocked } from '../../src/services/people/chat-users.js';
 import type { StateStore } from '../../src/state/store.js';
 import { effectiveConfig } from '../../src/values/config-keys.js';
@@ -15,10 +16,6 @@ export const REFUSAL = {
   waiting: 'Your request for access is waiting for an admin. You will get a message when it is decided.',
   slowDown: (perMinute: number) => `Slow down: at most ${perMinute} messages a minute. Try again in a little while.`,
 } as const;
-
-/** What may pass for a stranger (no user yet) and for a pending user. */
-const STRANGER_COMMANDS = new Set(['start', 'link']);
-const PENDING_COMMANDS = new Set(['start', 'help', 'myid', 'link']);
 
 export type Admission =
   | { pass: true; sender: Sender }
@@ -43,20 +40,17 @@ export class Gate {
     const state = await this.store.snapshot();
     const identity = identifyAccount(state, account);
     const sender: Sender = { state, identity, actor: chatActor(identity, account.frontEnd) };
-    const status = identity.user?.status;
+    const verdict = chatVerdict({ status: identity.user?.status, admin: identity.admin }, command);
     const key = `${account.frontEnd}:${account.id}`;
-    const strangerMay = command !== null && STRANGER_COMMANDS.has(command);
-    if (!identity.admin && (status === 'rejected' || status === 'revoked' || (status === undefined && !strangerMay))) {
-      return { pass: false, text: this.refuseOnce(key, status === undefined ? REFUSAL.stranger : REFUSAL.refused) };
+    if (verdict === 'stranger' || verdict === 'refused') {
+      return { pass: false, text: this.refuseOnce(key, verdict === 'stranger' ? REFUSAL.stranger : REFUSAL.refused) };
     }
     const perMinute = effectiveConfig(state.config)[account.frontEnd === 'discord' ? 'discord.rate-limit' : 'telegram.rate-limit'];
     const within = await this.within(key, perMinute);
     if (within !== true) return { pass: false, text: within };
     const blocked = account.frontEnd === 'discord' ? identity.user?.discordBlocked : identity.user?.telegramBlocked;
     if (blocked) await setAccountBlocked(this.store, account, false);
-    if (identity.admin || status === 'allowed' || strangerMay) return { pass: true, sender };
-    if (command !== null && PENDING_COMMANDS.has(command)) return { pass: true, sender };
-    return { pass: false, text: REFUSAL.waiting };
+    return verdict === 'pass' ? { pass: true, sender } : { pass: false, text: REFUSAL.waiting };
   }
 
   private refuseOnce(key: string, text: string): string | null {
