@@ -14,6 +14,10 @@ export const LABEL = {
   helper: 'dev.berth.vm-helper',
   /** Set by an image: the coding agents it has (names in src/values/agents.ts), comma-separated. */
   agents: 'dev.berth.agents',
+  /** An app's container or image: the app's id. */
+  app: 'dev.berth.app',
+  /** A build container of an app: the app's id. */
+  build: 'dev.berth.build',
 } as const;
 
 /** The labels of a VM's container and of its home volume: human names here, never in Docker names. */
@@ -45,4 +49,8 @@ export function instanceFilter(instanceId: string): string[] {
 export const containerName = (vmId: string) => `berth-${vmId}`;
 /** A new home's volume name (homes made before ids were named `berth-LOGIN-VM-home`). */
 export const volumeName = (homeId: string) => `berth-home-${homeId}`;
+/** An app's container name: its opaque id. */
+export const appContainerName = (appId: string) => `berth-app-${appId}`;
+/** The image an app's build makes (one per app, replaced by each build). */
+export const appImageRepo = (appId: string) => `berth-app-${appId}`;
 export const homeDir = (user: string) => `/home/${user}`;

@@ -505,6 +505,103 @@ export class DockerRuntime {
       .catch((err) => this.fail(err, `write ${path} of a helper container`));
   }
 
+  // --- apps: builds committed to images, images loaded, stdin given once ---
+
+  /** The image's own entrypoint, command, user and working directory (for an app run from it). */
+  async imageConfig(ref: string): Promise<{ entrypoint: string[]; cmd: string[]; user: string; workingDir: string; env: string[] } | null> {
+    try {
+      const info = await this.docker.getImage(ref).inspect();
+      const config = info.Config ?? ({} as Docker.ImageInspectInfo['Config']);
+      const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
+      return {
+        entrypoint: list(config.Entrypoint),
+        cmd: list(config.Cmd),
+        user: config.User ?? '',
+        workingDir: config.WorkingDir ?? '',
+        env: config.Env ?? [],
+      };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      return this.fail(err, `inspect image ${ref}`);
+    }
+  }
+
+  /** Makes an image of a (stopped) container, with `config` (Cmd, User, Env, Labels…) over its own. */
+  async commitContainer(id: string, repo: string, tag: string, config: Record<string, unknown>): Promise<string> {
+    const made = (await this.docker
+      .getContainer(id)
+      .commit({ _query: { container: id, repo, tag, pause: false }, _body: config })
+      .catch((err) => this.fail(err, 'save the build as an image'))) as { Id?: string };
+    return made.Id ?? '';
+  }
+
+  /** Loads a `docker save` archive; the engine's answer (the names it loaded). */
+  async loadImage(tar: NodeJS.ReadableStream, signal?: AbortSignal): Promise<string> {
+    const answer = (await this.docker
+      .loadImage(tar, { quiet: true, ...(signal ? { abortSignal: signal } : {}) })
+      .catch((err) => this.fail(err, 'load the image'))) as NodeJS.ReadableStream;
+    let text = '';
+    for await (const chunk of answer) text += chunk.toString();
+    const errorLine = text
+      .split('\n')
+      .map((l) => {
+        try {
+          return (JSON.parse(l) as { error?: string }).error;
+        } catch {
+          return undefined;
+        }
+      })
+      .find(Boolean);
+    if (errorLine) throw new BerthError('IMAGE_LOAD_FAILED', `The engine could not load the image: ${errorLine}`, 'Check the archive is a docker save of one image.');
+    return text;
+  }
+
+  async tagImage(ref: string, repo: string, tag: string): Promise<void> {
+    await this.docker
+      .getImage(ref)
+      .tag({ repo, tag })
+      .catch((err) => this.fail(err, `tag image ${ref}`));
+  }
+
+  /** Removes an image (its other tags stay unless `force`); a missing one is not an error. */
+  async removeImage(ref: string, force = false): Promise<void> {
+    await this.docker
+      .getImage(ref)
+      .remove({ force, noprune: false })
+      .catch((err) => statusOf(err) === 404 || statusOf(err) === 409 || this.fail(err, `remove image ${ref}`));
+  }
+
+  /**
+   * Attaches to a created container's stdin (made with OpenStdin and StdinOnce); `give` writes
+   * once what its process reads at start, and ends it. Call before startContainer.
+   */
+  async attachStdin(id: string): Promise<(data: string) => void> {
+    const stream = (await this.docker
+      .getContainer(id)
+      .attach({ stream: true, stdin: true, stdout: false, stderr: false, hijack: true })
+      .catch((err) => this.fail(err, "attach to the app's input"))) as NodeJS.ReadWriteStream & { destroy?: () => void };
+    stream.on('error', () => undefined);
+    return (data: string) => {
+      stream.end(data);
+    };
+  }
+
+  /** Waits until the container stops: its exit code; `signal` gives up the wait. */
+  async waitContainer(id: string, signal?: AbortSignal): Promise<number> {
+    const result = (await this.docker
+      .getContainer(id)
+      .wait(signal ? ({ abortSignal: signal } as object) : {})
+      .catch((err) => this.fail(err, 'wait for a container'))) as { StatusCode: number };
+    return result.StatusCode;
+  }
+
+  async killContainer(id: string): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .kill({ signal: 'SIGKILL' })
+      .catch((err) => statusOf(err) === 404 || statusOf(err) === 409 || this.fail(err, 'kill a container'));
+  }
+
   /** `signal` gives up the wait (the engine may still go on). */
   async startContainer(id: string, signal?: AbortSignal): Promise<void> {
     await this.docker

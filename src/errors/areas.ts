@@ -6,6 +6,7 @@
  */
 import { ACCESS_ERRORS } from './access.js';
 import { AGENTS_ERRORS } from './agents.js';
+import { APPS_ERRORS } from './apps.js';
 import { CLI_ERRORS } from './cli.js';
 import { CONFIG_ERRORS } from './config.js';
 import { DISCORD_ERRORS } from './discord.js';
@@ -41,6 +42,7 @@ export const ERROR_AREAS = [
   { title: 'The Telegram bot', file: 'telegram.ts', codes: TELEGRAM_ERRORS },
   { title: 'The Discord bot', file: 'discord.ts', codes: DISCORD_ERRORS },
   { title: 'Coding agents and users’ secrets', file: 'agents.ts', codes: AGENTS_ERRORS },
+  { title: 'Apps: deploys, builds and the API', file: 'apps.ts', codes: APPS_ERRORS },
   { title: 'Network isolation', file: 'network.ts', codes: NETWORK_ERRORS },
   { title: 'The Docker engine and Swarm nodes', file: 'nodes.ts', codes: NODES_ERRORS },
 ] as const satisfies readonly ErrorArea[];

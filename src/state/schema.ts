@@ -28,6 +28,15 @@ export const PlanSchema = z
     rootfsBytes: z.number().int().min(0).optional(),
     /** What a coding agent may do in the plan's VMs, driven from chat; unset: off. */
     agent: z.enum(AGENT_PERMISSIONS).optional(),
+    /** Apps a user may run (unset: DEFAULT_APP_LIMITS). */
+    maxApps: z.number().int().min(0).optional(),
+    appCpu: z.number().positive().optional(),
+    appRamBytes: z.number().int().positive().optional(),
+    appPids: z.number().int().positive().optional(),
+    /** An app running longer than this is stopped (0 = no limit). */
+    appLifetimeSeconds: z.number().int().min(0).optional(),
+    /** Anyone (not only the owner) may open the plan's apps' HTTP ports through the web server. */
+    appPublic: z.boolean().optional(),
     description: z.string(),
   })
   .strict();
@@ -78,6 +87,19 @@ export type UserStatus = (typeof USER_STATUSES)[number];
 export const ROLES = ['user', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** A token a user's own programs (their CI) use for berth's HTTP API: only its SHA-256 is kept. */
+export const ApiTokenSchema = z
+  .object({
+    id: z.string().regex(/^[0-9a-f]{8}$/),
+    name: z.string().max(40),
+    /** SHA-256 of the whole token, hex. */
+    hash: z.string().regex(/^[0-9a-f]{64}$/),
+    createdAt: z.string(),
+    lastUsedAt: z.string().optional(),
+  })
+  .strict();
+export type ApiToken = z.infer<typeof ApiTokenSchema>;
+
 export const UserSchema = z
   .object({
     /** Who this is, for good: homes belong to the id, never to the login (a freed login is reused). */
@@ -97,6 +119,7 @@ export const UserSchema = z
     keys: z.array(SshKeySchema),
     secrets: z.array(UserSecretSchema).optional(),
     conversation: ConversationSchema.optional(),
+    apiTokens: z.array(ApiTokenSchema).optional(),
   })
   .strict();
 export type User = z.infer<typeof UserSchema>;
@@ -164,6 +187,86 @@ export const VmSchema = z
   })
   .strict();
 export type Vm = z.infer<typeof VmSchema>;
+
+export const APP_RUNTIMES = ['python', 'node'] as const;
+export type AppRuntime = (typeof APP_RUNTIMES)[number];
+export const APP_SOURCE_KINDS = ['files', 'archive', 'vm', 'git', 'image', 'upload'] as const;
+export type AppSourceKind = (typeof APP_SOURCE_KINDS)[number];
+
+/** Where an app's code came from (what a redeploy takes again), never its content. */
+export const AppSourceSchema = z
+  .object({
+    kind: z.enum(APP_SOURCE_KINDS),
+    /** Code sources: the language berth builds for. */
+    runtime: z.enum(APP_RUNTIMES).optional(),
+    /** Code sources: the file run (relative to the app's directory). */
+    entrypoint: z.string().max(255).optional(),
+    /** git: an https URL without credentials, and a branch. */
+    url: z.string().max(500).optional(),
+    branch: z.string().max(200).optional(),
+    /** vm: the VM's name and the directory in it. */
+    vm: z.string().regex(VM_NAME_PATTERN).optional(),
+    path: z.string().max(1024).optional(),
+    /** image: the image (allowed by apps.images) as the user named it. */
+    image: z.string().max(255).optional(),
+  })
+  .strict();
+export type AppSource = z.infer<typeof AppSourceSchema>;
+
+export const APP_STATUSES = ['building', 'starting', 'running', 'restarting', 'stopped', 'crashed', 'failed'] as const;
+export type AppStatus = (typeof APP_STATUSES)[number];
+
+export const AppSchema = z
+  .object({
+    /** Opaque: names its container and image. */
+    id: z.string().regex(ID_PATTERN),
+    user: z.string().regex(LOGIN_PATTERN),
+    /** The owner's id (a login can be reused; the id never is). */
+    userId: z.string().regex(ID_PATTERN),
+    name: z.string().regex(VM_NAME_PATTERN),
+    plan: z.string(),
+    source: AppSourceSchema,
+    /** The image it runs (berth's build, or the allowed image); null before its first build. */
+    image: z.string().nullable(),
+    /** Plain variables (never secrets). */
+    env: z.record(z.string(), z.string()),
+    /** Variables filled from the owner's encrypted secrets when it starts: ENV name and secret name. */
+    secrets: z.array(z.object({ env: z.string(), name: z.string() }).strict()),
+    /** The port its HTTP server listens on, for the web server's app address. */
+    port: z.number().int().min(1).max(65535).optional(),
+    resources: z
+      .object({ cpu: z.number().positive(), memoryBytes: z.number().int().positive(), pids: z.number().int().positive() })
+      .strict(),
+    lifetimeSeconds: z.number().int().min(0),
+    desired: z.enum(['running', 'stopped']),
+    status: z.enum(APP_STATUSES),
+    containerId: z.string().nullable(),
+    /** On Swarm: the node it runs on. */
+    node: z.string().optional(),
+    createdAt: z.string(),
+    deployedAt: z.string(),
+    startedAt: z.string().optional(),
+    stoppedAt: z.string().optional(),
+    stopReason: z.enum(['operator', 'user', 'maintenance', 'lifetime', 'crashed', 'revoked']).optional(),
+    /** Restarts after crashes since it was deployed or started by hand. */
+    restarts: z.number().int().min(0),
+    /** When it crashed within the last hour (bounded), oldest first. */
+    crashes: z.array(z.string()).max(100),
+    lastExitCode: z.number().int().optional(),
+    oomKilledAt: z.string().optional(),
+    /** The last build: when, how long, how it ended, and (failed) its last lines. */
+    build: z
+      .object({
+        at: z.string(),
+        seconds: z.number().min(0),
+        outcome: z.enum(['ok', 'failed', 'timeout']),
+        tail: z.string().max(4000).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type App = z.infer<typeof AppSchema>;
 
 /**
  * A home: the volume (and, with a quota, the disk image) a VM mounts at /home/LOGIN. It belongs to
@@ -295,13 +398,17 @@ export const StateSchema = z
     events: z.array(VmEventEntrySchema),
     /** Swarm nodes' engines (config engine swarm). */
     nodes: z.array(NodeEngineSchema).optional(),
+    /** Users' apps (long-running processes in containers of their own). */
+    apps: z.array(AppSchema).optional(),
   })
   .strict()
   .superRefine((state, ctx) => {
     const problem = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message });
     for (const dup of duplicates(state.plans.map((p) => p.name))) problem(`plan "${dup}" appears twice`);
     for (const dup of duplicates(state.users.map((u) => u.login))) problem(`user "${dup}" appears twice`);
-    for (const dup of duplicates([...state.users, ...state.vms, ...state.homes].map((x) => x.id))) problem(`id ${dup} is used twice`);
+    for (const dup of duplicates([...state.users, ...state.vms, ...state.homes, ...(state.apps ?? [])].map((x) => x.id)))
+      problem(`id ${dup} is used twice`);
+    for (const dup of duplicates((state.apps ?? []).map((a) => `${a.user}/${a.name}`))) problem(`app ${dup} appears twice`);
     const ids = state.users.flatMap((u) => (u.telegramId === undefined ? [] : [String(u.telegramId)]));
     for (const dup of duplicates(ids)) problem(`Telegram id ${dup} belongs to two users`);
     const discordIds = state.users.flatMap((u) => (u.discordId === undefined ? [] : [u.discordId]));
@@ -327,6 +434,10 @@ export const StateSchema = z
       if (!home) problem(`VM ${vm.user}/${vm.name} mounts home ${vm.home}, which does not exist`);
       else if (home.owner === null || userIds.get(home.owner) !== vm.user)
         problem(`VM ${vm.user}/${vm.name} mounts a home that is not ${vm.user}'s`);
+    }
+    for (const app of state.apps ?? []) {
+      if (userIds.get(app.userId) !== app.user) problem(`app ${app.user}/${app.name} belongs to a user who does not exist`);
+      if (!plans.has(app.plan)) problem(`app ${app.user}/${app.name} is on plan "${app.plan}", which does not exist`);
     }
     for (const home of state.homes) {
       if (home.owner !== null && !userIds.has(home.owner)) problem(`home ${home.id} belongs to user id ${home.owner}, who does not exist`);

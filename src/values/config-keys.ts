@@ -844,7 +844,116 @@ export const CONFIG_KEYS = {
     parse: (s) => Math.max(1, parseDuration(s, 'exec timeout')),
     format: formatDuration,
   }),
+  // --- apps ---
+  'apps.pip-index-url': key<string>({
+    description:
+      "Package index pip installs an app's requirements from (empty: pip's own, pypi.org); e.g. a mirror reached through network.host-allow",
+    default: '',
+    schema: z.string(),
+    parse: (s) => (s.trim() === '' ? '' : checkHttpUrl(s, 'package index URL')),
+    format: String,
+  }),
+  'apps.npm-registry': key<string>({
+    description: "Registry npm installs an app's dependencies from (empty: npm's own)",
+    default: '',
+    schema: z.string(),
+    parse: (s) => (s.trim() === '' ? '' : checkHttpUrl(s, 'npm registry URL')),
+    format: String,
+  }),
+  'apps.images': key<string[]>({
+    description: 'Images users may run as apps: names or patterns with * (e.g. python:3.12-slim,ghcr.io/acme/*; empty = none)',
+    default: [],
+    schema: z.array(z.string()),
+    parse: parseImagePatterns,
+    format: (patterns) => patterns.join(','),
+  }),
+  'apps.dockerfile': key<boolean>({
+    description: "Build apps from a user's Dockerfile (on/off); only where a builder that gives a step no more than a VM can run",
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'apps.dockerfile'),
+    format: formatSwitch,
+  }),
+  'apps.python-image': key<string>({
+    description: 'The image Python apps are built on (berth app base builds it)',
+    default: 'berth-app-python:latest',
+    schema: z.string(),
+    parse: checkImageRef,
+    format: String,
+  }),
+  'apps.node-image': key<string>({
+    description: 'The image Node.js apps are built on (berth app base builds it)',
+    default: 'berth-app-node:latest',
+    schema: z.string(),
+    parse: checkImageRef,
+    format: String,
+  }),
+  'apps.build-timeout': key<number>({
+    description: "Longest an app's build may run before it is killed",
+    default: 600,
+    schema: z.number().int().positive(),
+    parse: (s) => Math.max(10, parseDuration(s, 'build timeout')),
+    format: formatDuration,
+  }),
+  'apps.build-ram': key<number>({
+    description: "Memory of an app's build container",
+    default: 1024 ** 3,
+    schema: z.number().int().positive(),
+    parse: (s) => parseSize(s, 'build memory'),
+    format: formatSize,
+  }),
+  'apps.build-cpu': key<number>({
+    description: "CPUs of an app's build container",
+    default: 1,
+    schema: z.number().positive(),
+    parse: (s) => parseCpus(s, 'build CPU count'),
+    format: String,
+  }),
+  'apps.max-upload': key<number>({
+    description: 'Largest archive of code a user may send, and most its files may unpack to',
+    default: 50 * 1024 ** 2,
+    schema: z.number().int().positive(),
+    parse: (s) => parseFileSize(s, 'upload limit', 64 * 1024),
+    format: formatSize,
+  }),
+  'apps.max-image-upload': key<number>({
+    description: 'Largest `docker save` archive a user may upload as an app image (0 = uploads off)',
+    default: 512 * 1024 ** 2,
+    schema: z.number().int().min(0),
+    parse: (s) => (['0', 'off'].includes(s.trim().toLowerCase()) ? 0 : parseFileSize(s, 'image upload limit', 1024 ** 2)),
+    format: (n) => (n === 0 ? 'off' : formatSize(n)),
+  }),
+  'apps.crash-limit': key<number>({
+    description: 'Crashes within an hour after which an app stays down as crashed',
+    default: 5,
+    schema: z.number().int().positive(),
+    parse: (s) => parseWhole(s, 'crash limit', 1, 1000),
+    format: String,
+  }),
+  'apps.log-size': key<number>({
+    description: "Most of an app's output the engine keeps (two files of half this size)",
+    default: 2 * 1024 ** 2,
+    schema: z.number().int().positive(),
+    parse: (s) => parseFileSize(s, 'log size', 64 * 1024),
+    format: formatSize,
+  }),
+  // --- end apps ---
 } as const;
+
+/** Image name patterns: references with `*` (any run of characters) allowed. */
+function parseImagePatterns(input: string): string[] {
+  const patterns = [...new Set(input.split(/[\s,]+/).filter(Boolean))];
+  for (const pattern of patterns) {
+    if (pattern.length > 255 || !/^[a-z0-9*][a-z0-9._\-/:@*]*$/.test(pattern)) {
+      throw invalidInput(
+        'INVALID_IMAGE',
+        `"${printable(pattern)}" is not an image name or pattern.`,
+        'Write image names such as python:3.12-slim, or patterns such as ghcr.io/acme/*, separated by commas.',
+      );
+    }
+  }
+  return patterns;
+}
 
 export type ConfigName = keyof typeof CONFIG_KEYS;
 export type ConfigValues = { -readonly [K in ConfigName]: (typeof CONFIG_KEYS)[K]['default'] };

@@ -50,10 +50,10 @@ export function checkLogin(input: string): string {
 }
 
 /** Plan and VM names: 1–32 characters, a lowercase letter first. */
-export function checkShortName(input: string, what: 'plan' | 'VM'): string {
+export function checkShortName(input: string, what: 'plan' | 'VM' | 'app'): string {
   if (!PLAN_NAME_PATTERN.test(input)) {
     throw invalidInput(
-      what === 'plan' ? 'INVALID_PLAN_NAME' : 'INVALID_VM_NAME',
+      what === 'plan' ? 'INVALID_PLAN_NAME' : what === 'VM' ? 'INVALID_VM_NAME' : 'INVALID_APP_NAME',
       `"${printable(input)}" is not a valid ${what} name.`,
       `A ${what} name is 1–32 characters: a lowercase letter, then lowercase letters, digits or "-".`,
     );

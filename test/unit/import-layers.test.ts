@@ -17,6 +17,7 @@ const ROWS: string[][] = [
   ['src/services/setup'],
   ['src/services/agents'],
   ['src/services/access'],
+  ['src/services/apps'],
   ['src/services/people'],
   ['src/services/nodes'],
   ['src/services/vm'],
