@@ -22,6 +22,8 @@ export interface CleanArchive {
   tar: Buffer;
   entries: number;
   bytes: number;
+  /** The regular files' clean paths, in the archive's order. */
+  files: string[];
 }
 
 interface Out {
@@ -191,5 +193,6 @@ export async function cleanArchive(data: Buffer, limits: ArchiveLimits, uid = 10
   packer.finalize();
   await done;
   const total = rules.total;
-  return { tar: Buffer.concat(chunks), entries: total.entries, bytes: total.bytes };
+  const files = entries.filter((e) => e.kind === 'file').map((e) => e.name);
+  return { tar: Buffer.concat(chunks), entries: total.entries, bytes: total.bytes, files };
 }

@@ -250,6 +250,8 @@ export const AppSchema = z
     stopReason: z.enum(['operator', 'user', 'maintenance', 'lifetime', 'crashed', 'revoked']).optional(),
     /** Restarts after crashes since it was deployed or started by hand. */
     restarts: z.number().int().min(0),
+    /** status restarting: when berth starts it again (after a crash, with backoff). */
+    restartAt: z.string().optional(),
     /** When it crashed within the last hour (bounded), oldest first. */
     crashes: z.array(z.string()).max(100),
     lastExitCode: z.number().int().optional(),
@@ -367,6 +369,12 @@ export const VM_EVENT_KINDS = [
   'revoke-stop',
   /** A change of access (revoked, removed, key removed, role changed) that ended live sessions. */
   'access',
+  /** Apps (the entry's `vm` is `app:USER/NAME`): deployed, started, stopped, crashed, removed. */
+  'app-deploy',
+  'app-start',
+  'app-stop',
+  'app-crash',
+  'app-remove',
 ] as const;
 export type VmEventKind = (typeof VM_EVENT_KINDS)[number];
 

@@ -149,6 +149,11 @@ export function fakeBackend(): FakeBackend {
     networkScope: 'local',
     peerAddresses: async () => [],
     cluster: null,
+    apps: {
+      place: async () => undefined,
+      engine: async () => engine,
+      network: async () => 'fake-network',
+    },
   };
   return { backend, engine, workloads, volumes, failingImages };
 }

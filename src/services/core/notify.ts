@@ -13,7 +13,9 @@ export type NoticeKind =
   | 'maintenance-end'
   | 'broadcast'
   | 'access-approved'
-  | 'access-rejected';
+  | 'access-rejected'
+  | 'app-crashed'
+  | 'app-stopped';
 
 export interface Notice {
   kind: NoticeKind;

@@ -55,6 +55,22 @@ export interface VmBackend {
   peerAddresses(runtime: DockerRuntime, state: State): Promise<string[]>;
   /** The nodes VMs may run on, where there are several (a Swarm); null with one engine. */
   readonly cluster: Cluster | null;
+  /** Where users' apps are built and run (containers of their own beside the VMs). */
+  readonly apps: AppEngines;
+}
+
+/**
+ * Apps through the port: berth supervises their containers itself (it restarts them, gives them
+ * their secrets), so the port says only where an app goes, which engine holds it, and which
+ * network (under the VMs' firewall) it joins there.
+ */
+export interface AppEngines {
+  /** Where a new app goes (a node with room, on a Swarm); undefined: the one engine. */
+  place(resources: { cpu: number; memoryBytes: number }): Promise<string | undefined>;
+  /** The engine of an app placed on `node`, answering within a deadline (else NODE_DOWN). */
+  engine(node: string | undefined): Promise<DockerRuntime>;
+  /** berth's VM network on that engine, made (with its firewall) where missing: the app's network. */
+  network(runtime: DockerRuntime): Promise<string>;
 }
 
 /**

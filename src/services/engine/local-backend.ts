@@ -68,6 +68,14 @@ export function localBackend(ctx: Berth): VmBackend {
     containerOf: async (vm) => vm.containerId,
     isHere: async () => true,
     peerAddresses: async () => [],
+    apps: {
+      place: async () => undefined,
+      engine: async () => engine(),
+      network: async (runtime) => {
+        await vmNetwork(ctx, runtime, 'local');
+        return effectiveConfig((await ctx.store.read()).config)['docker.network'];
+      },
+    },
     admission: async () => hostAdmission(await (await engine()).hostInfo()),
     create: async (vm, spec, mount) => {
       const runtime = await engine();

@@ -358,6 +358,15 @@ export function swarmBackend(ctx: Berth): VmBackend {
   return {
     networkScope: 'swarm',
     cluster,
+    apps: {
+      place: async () => {
+        throw new BerthError('APPS_NOT_ON_SWARM', 'Apps cannot be deployed on a Swarm yet.', 'Run apps on a host with config engine local.');
+      },
+      engine: (node) => cluster.reachableEngine(node, node ?? 'manager'),
+      network: async () => {
+        throw new BerthError('APPS_NOT_ON_SWARM', 'Apps cannot be deployed on a Swarm yet.', 'Run apps on a host with config engine local.');
+      },
+    },
     engineOf: (vm) => cluster.reachableEngine(vm.node, vm.node ?? 'manager'),
     containerOf: (vm) => (onNode(vm) ? ops.containerOf(vm) : local.containerOf(vm)),
     isHere: async (vm) => !vm.node || vm.node === (await self()),
