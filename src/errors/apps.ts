@@ -37,4 +37,5 @@ export const APPS_ERRORS = {
   TOKEN_INVALID: 'The API token is missing, malformed, revoked or of a user without access: make a new one with /token in chat.',
   TOKEN_NOT_FOUND: 'The user has no API token with that id: list them with `berth user token list LOGIN` (or /tokens in chat).',
   TOKEN_LIMIT: 'The user has as many API tokens as berth keeps: revoke one first (/tokens, or `berth user token revoke`).',
+  TOKEN_NAME_INVALID: 'An API token name is one line of at most 40 characters, without control characters: choose another.',
 } as const;

@@ -12,7 +12,7 @@ export const VM_ERRORS = {
   VM_CHANGED: 'The VM changed while it was being destroyed (e.g. it was rebuilt), so it was left alone: look at it and try again.',
   VM_CONTAINER_MISSING: "The VM's container was removed outside berth: `berth vm reconcile --fix` recreates it on the kept home.",
   USER_NOT_ALLOWED:
-    'The user is not allowed (pending, rejected or revoked), and only allowed users have VMs and web links: allow them first.',
+    'The user is not allowed (pending, rejected or revoked), and only allowed users have VMs, web links and API tokens: allow them first.',
   HOST_QUOTA_EXCEEDED: 'The host has as many VMs as config max-vms allows: destroy a VM, or raise max-vms.',
   CAPACITY_EXCEEDED:
     'Running VMs already reserve the memory this one needs (host memory × overcommit): stop a VM, choose a smaller plan, or raise overcommit.',
