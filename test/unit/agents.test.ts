@@ -221,7 +221,7 @@ describe("users' secrets", () => {
 
   it('refuse unknown names and unusable values without echoing them, changing nothing', async () => {
     const before = await readFile(join(home, 'state.json'), 'utf8');
-    await expect(setUserSecret(store, 'alice', 'github', KEY)).rejects.toThrow(/not a secret berth keeps/);
+    await expect(setUserSecret(store, 'alice', 'Git Hub!', KEY)).rejects.toThrow(/not a usable secret name/);
     const bad = await setUserSecret(store, 'alice', 'anthropic', 'two words here').catch((e: Error) => e);
     expect(String(bad)).not.toContain('two words');
     await expect(setUserSecret(store, 'nobody', 'anthropic', KEY)).rejects.toThrow(/no user/);

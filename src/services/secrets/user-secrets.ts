@@ -25,13 +25,14 @@ export interface SecretListing {
   setAt: string;
 }
 
+/** Agents' keys by their names (anthropic…), and any other secret a user keeps for their apps. */
 export function checkSecretName(input: string): string {
   const name = input.trim().toLowerCase();
-  if (!SECRET_NAMES.includes(name)) {
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) {
     throw invalidInput(
       'UNKNOWN_SECRET',
-      `"${printable(input.slice(0, 40))}" is not a secret berth keeps.`,
-      `Secrets: ${SECRET_NAMES.join(', ')}.`,
+      `"${printable(input.slice(0, 40))}" is not a usable secret name.`,
+      `Use lowercase letters, digits and - (e.g. bot-token); agents' keys are ${SECRET_NAMES.join(', ')}.`,
     );
   }
   return name;
