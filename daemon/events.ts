@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { instanceFilter, LABEL } from '../src/docker/labels.js';
 import type { DockerRuntime } from '../src/docker/runtime.js';
+import { recordAppEvent } from '../src/services/apps/apps.js';
 import type { Berth } from '../src/services/core/context.js';
 import { requireCluster } from '../src/services/engine/cluster.js';
 import { withDeadline } from '../src/services/engine/deadline.js';
@@ -149,6 +150,24 @@ export class EventsFollower {
       this.lastSeen = time;
       this.metrics.dockerEvents.inc({ action: e.Action });
       const exitCode = e.Actor?.Attributes?.exitCode;
+      // An app's container (berth's supervisor restarts it), or an app's build (nothing to record).
+      if (attributes[LABEL.app] || attributes[LABEL.build]) {
+        if (!attributes[LABEL.app]) return;
+        const outcome = await this.metrics.time(`app-event-${e.Action}`, () =>
+          recordAppEvent(this.ctx, {
+            containerId: e.id,
+            action: e.Action as 'start' | 'die' | 'oom',
+            exitCode: exitCode === undefined ? undefined : Number(exitCode),
+            time,
+          }),
+        );
+        if (outcome)
+          this.log.info(
+            { app: `${outcome.app.user}/${outcome.app.name}`, action: e.Action, exitCode, status: outcome.app.status },
+            'app event recorded',
+          );
+        return;
+      }
       const done = await this.metrics.time(`event-${e.Action}`, () =>
         recordVmEvent(this.ctx, {
           containerId: e.id,

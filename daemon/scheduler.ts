@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { reviveApps, superviseApps } from '../src/services/apps/apps.js';
 import type { Berth } from '../src/services/core/context.js';
 import { maintenanceTick, nextDue } from '../src/services/nodes/maintenance.js';
 import { enforcePolicies, policyMemory, type SessionCounts } from '../src/services/vm/vm-policies.js';
@@ -6,6 +7,9 @@ import { effectiveConfig } from '../src/values/config-keys.js';
 import type { Components } from './components.js';
 import type { Metrics } from './metrics.js';
 import { watchDir } from './state-watch.js';
+
+/** How often crashed apps' backoffs and apps' lifetimes are looked at. */
+const APPS_TICK_MS = 2000;
 
 /**
  * Wakes when maintenance work is due (a window's notice, start or end) and every
@@ -15,6 +19,7 @@ import { watchDir } from './state-watch.js';
 export class Scheduler {
   private maintenanceTimer: NodeJS.Timeout | null = null;
   private policyTimer: NodeJS.Timeout | null = null;
+  private appsTimer: NodeJS.Timeout | null = null;
   private watcher: { close(): void } | null = null;
   private stopped = false;
   private running: Promise<unknown> = Promise.resolve();
@@ -39,6 +44,21 @@ export class Scheduler {
       (err) => this.log.warn({ err: String(err) }, 'watching the state file failed'),
     );
     void this.planPolicies();
+    void this.superviseApps(true);
+  }
+
+  /** Users' apps: started again where they should run (first), restarts after backoff, lifetimes; every APPS_TICK_MS. */
+  private async superviseApps(first = false): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const actions = await this.serial(() =>
+        this.metrics.time('apps', async () => [...(first ? await reviveApps(this.ctx) : []), ...(await superviseApps(this.ctx))]),
+      );
+      for (const action of actions) this.log.info({ action }, 'apps');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'app supervision failed');
+    }
+    if (!this.stopped) this.appsTimer = setTimeout(() => void this.superviseApps(), APPS_TICK_MS);
   }
 
   /** Serialises the scheduler's work: a tick never overlaps another. */
@@ -111,6 +131,7 @@ export class Scheduler {
     this.stopped = true;
     if (this.maintenanceTimer) clearTimeout(this.maintenanceTimer);
     if (this.policyTimer) clearTimeout(this.policyTimer);
+    if (this.appsTimer) clearTimeout(this.appsTimer);
     this.watcher?.close();
     await this.running;
     this.policyMemory.stats?.close();

@@ -552,7 +552,12 @@ export class DockerRuntime {
         }
       })
       .find(Boolean);
-    if (errorLine) throw new BerthError('IMAGE_LOAD_FAILED', `The engine could not load the image: ${errorLine}`, 'Check the archive is a docker save of one image.');
+    if (errorLine)
+      throw new BerthError(
+        'IMAGE_LOAD_FAILED',
+        `The engine could not load the image: ${errorLine}`,
+        'Check the archive is a docker save of one image.',
+      );
     return text;
   }
 

@@ -7,7 +7,8 @@ export const AGENTS_ERRORS = {
   AGENT_STOPPED: 'The run was stopped before it began (/stop, or the session was killed).',
   EMPTY_PROMPT: 'The message holds nothing to ask: write what the agent should do.',
   INVALID_AGENT_PERMISSION: 'That is not an agent permission: use off, read-only, edit or full.',
-  UNKNOWN_SECRET: 'That is not a usable secret name: lowercase letters, digits and - (agents\' keys are named after their vendor, e.g. anthropic).',
+  UNKNOWN_SECRET:
+    "That is not a usable secret name: lowercase letters, digits and - (agents' keys are named after their vendor, e.g. anthropic).",
   INVALID_SECRET: 'That does not look like an API key (empty, too long, spaces or control characters): paste the key alone, on one line.',
   SECRET_NOT_SET: 'The user has no secret of that name: see what is set with `berth user secret list LOGIN`.',
   SECRET_UNREADABLE:

@@ -58,6 +58,13 @@ export async function removeInstance(instanceId: string): Promise<void> {
   for (const c of await docker.listContainers({ all: true, filters: { label } })) {
     await docker.getContainer(c.Id).remove({ force: true });
   }
+  // Apps' images (builds, uploads) carry the instance's label too.
+  for (const image of await docker.listImages({ filters: { label } }).catch(() => [])) {
+    await docker
+      .getImage(image.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
+  }
   const { Volumes } = await docker.listVolumes({ filters: { label } });
   for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove({ force: true });
   // This instance's chains (BERTH-IN-<id>, BERTH-FWD-<id>) and the jumps into them, both families.

@@ -258,9 +258,11 @@ export async function startFakeBotApi(options = {}) {
     res.writeHead(404);
     res.end();
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // `options.host`: another address of this host (a Docker network's gateway, for a bot in a container).
+  const host = options.host ?? '127.0.0.1';
+  await new Promise((resolve) => server.listen(0, host, resolve));
   const { port } = server.address();
-  const apiRoot = `http://127.0.0.1:${port}`;
+  const apiRoot = `http://${host}:${port}`;
 
   const push = (update) => {
     const u = { update_id: nextUpdateId++, ...update };

@@ -75,7 +75,11 @@ export async function buildApp(
   const config = effectiveConfig(state.config);
   const base = config[language.runtime === 'python' ? 'apps.python-image' : 'apps.node-image'];
   if (!(await engine.image(base)))
-    throw new BerthError('APP_BASE_MISSING', `The image ${base} that ${language.runtime} apps are built on is not on the engine.`, 'Build it: berth app base');
+    throw new BerthError(
+      'APP_BASE_MISSING',
+      `The image ${base} that ${language.runtime} apps are built on is not on the engine.`,
+      'Build it: berth app base',
+    );
   const files = new Set(code.files);
   const network = await (await ctx.backend()).apps.network(engine);
   const spec = buildContainerSpec({
@@ -95,7 +99,11 @@ export async function buildApp(
     await engine.archiveInto(id, APP_DIR, Readable.from(code.tar));
     const { exitCode, tail } = await runToEnd(engine, id, config['apps.build-timeout'] * 1000, onLine);
     if (exitCode !== 0)
-      throw new BerthError('APP_BUILD_FAILED', `The build failed (exit code ${exitCode}). Its last lines:\n${tail}`, 'Fix the requirements or the code, and deploy again.');
+      throw new BerthError(
+        'APP_BUILD_FAILED',
+        `The build failed (exit code ${exitCode}). Its last lines:\n${tail}`,
+        'Fix the requirements or the code, and deploy again.',
+      );
     const argv = appArgv(language.runtime, language.entrypoint, files);
     const tag = `b${Date.now().toString(36)}`;
     await engine.commitContainer(id, appImageRepo(app.id), tag, {

@@ -7,12 +7,12 @@
  */
 import { Readable } from 'node:stream';
 import { extract, pack } from 'tar-stream';
-import { type ArchiveLimits, ArchiveRefusal, ArchiveRules } from '../../domain/archive-paths.js';
-import { checkGitSource, imageAllowed, vmPath } from '../../domain/apps.js';
-import { findVm } from '../../domain/lookups.js';
 import { APP_DIR, buildContainerSpec } from '../../docker/app-spec.js';
 import { type CleanArchive, cleanArchive } from '../../docker/archive.js';
 import type { DockerRuntime } from '../../docker/runtime.js';
+import { checkGitSource, imageAllowed, vmPath } from '../../domain/apps.js';
+import { type ArchiveLimits, ArchiveRefusal, ArchiveRules } from '../../domain/archive-paths.js';
+import { findVm } from '../../domain/lookups.js';
 import { BerthError } from '../../errors.js';
 import type { App } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
@@ -53,7 +53,12 @@ export async function filesArchive(files: Record<string, string | Buffer>, limit
   for (const name of names) {
     const body = Buffer.from(files[name] ?? '');
     size += body.length;
-    if (size > limits.maxBytes) throw new BerthError('ARCHIVE_UNSAFE', `The files are larger than ${formatSize(limits.maxBytes)} together.`, 'Send fewer or smaller files, or an archive.');
+    if (size > limits.maxBytes)
+      throw new BerthError(
+        'ARCHIVE_UNSAFE',
+        `The files are larger than ${formatSize(limits.maxBytes)} together.`,
+        'Send fewer or smaller files, or an archive.',
+      );
     packer.entry({ name, type: 'file', mode: 0o644 }, body);
   }
   packer.finalize();
@@ -70,7 +75,11 @@ export async function readCapped(stream: NodeJS.ReadableStream, max: number, wha
     size += chunk.length;
     if (size > max) {
       (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-      throw new BerthError('ARCHIVE_UNSAFE', `${what} is larger than ${formatSize(max)}.`, 'Deploy a smaller folder (leave out build output and dependencies: berth installs them).');
+      throw new BerthError(
+        'ARCHIVE_UNSAFE',
+        `${what} is larger than ${formatSize(max)}.`,
+        'Deploy a smaller folder (leave out build output and dependencies: berth installs them).',
+      );
     }
     chunks.push(chunk);
   }
@@ -78,20 +87,35 @@ export async function readCapped(stream: NodeJS.ReadableStream, max: number, wha
 }
 
 /** A folder of the user's own VM, read through the VM's engine (the VM's own view of its paths). */
-export async function vmFolderArchive(ctx: Berth, login: string, vmName: string, path: string, limits: ArchiveLimits): Promise<CleanArchive> {
+export async function vmFolderArchive(
+  ctx: Berth,
+  login: string,
+  vmName: string,
+  path: string,
+  limits: ArchiveLimits,
+): Promise<CleanArchive> {
   const state = await ctx.store.read();
   const vm = findVm(state, `${login}/${vmName}`);
   const folder = vmPath(path, login);
   const backend = await ctx.backend();
   const container = await backend.containerOf(vm);
-  if (!container) throw new BerthError('APP_NOT_RUNNING', `The VM ${login}/${vmName} has no container to read from.`, `Start it first: berth vm start ${login}/${vmName}`);
+  if (!container)
+    throw new BerthError(
+      'APP_NOT_RUNNING',
+      `The VM ${login}/${vmName} has no container to read from.`,
+      `Start it first: berth vm start ${login}/${vmName}`,
+    );
   const engine = await backend.engineOf(vm);
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), 120_000);
   try {
     const tar = await engine.archiveFrom(container, `${folder}/.`, abort.signal).catch((err: unknown) => {
       if (/not found|no such file/i.test((err as Error).message))
-        throw new BerthError('PATH_NOT_FOUND', `There is no folder ${printable(folder)} in the VM ${login}/${vmName}.`, 'Check the path with ls in the VM.');
+        throw new BerthError(
+          'PATH_NOT_FOUND',
+          `There is no folder ${printable(folder)} in the VM ${login}/${vmName}.`,
+          'Check the path with ls in the VM.',
+        );
       throw err;
     });
     // The engine's tar carries the VM's owners and modes: made clean (and checked) like an upload.
@@ -143,8 +167,16 @@ export async function gitArchive(
     onLine(`cloning ${url} (${branch})`);
     const { exitCode, tail } = await runToEnd(engine, id, config['apps.build-timeout'] * 1000, onLine);
     if (exitCode !== 0)
-      throw new BerthError('APP_BUILD_FAILED', `The repository could not be cloned (exit code ${exitCode}):\n${tail}`, 'Check the URL and the branch, and that the egress policy lets the host be reached.');
-    const data = await readCapped(await engine.archiveFrom(id, `${APP_DIR}/.`), limits.maxBytes + limits.maxEntries * 1024 + 1024 * 1024, 'The repository');
+      throw new BerthError(
+        'APP_BUILD_FAILED',
+        `The repository could not be cloned (exit code ${exitCode}):\n${tail}`,
+        'Check the URL and the branch, and that the egress policy lets the host be reached.',
+      );
+    const data = await readCapped(
+      await engine.archiveFrom(id, `${APP_DIR}/.`),
+      limits.maxBytes + limits.maxEntries * 1024 + 1024 * 1024,
+      'The repository',
+    );
     return await cleanArchive(data, limits);
   } finally {
     await engine.removeContainer(id).catch(() => undefined);
@@ -190,7 +222,12 @@ export async function runToEnd(
     if (logs) {
       const sink = (chunk: Buffer) => take(chunk.toString('utf8'));
       const { Writable } = await import('node:stream');
-      const out = new Writable({ write: (c, _e, cb) => (sink(c as Buffer), cb()) });
+      const out = new Writable({
+        write: (c, _e, cb) => {
+          sink(c as Buffer);
+          cb();
+        },
+      });
       engine.demux(logs, out, out);
       logs.on('error', () => undefined);
     }
@@ -218,8 +255,13 @@ export async function runToEnd(
 
 /** One line of build output, safe to show: control characters dropped, cut at 500. */
 function printableLine(raw: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is dropped
-  return raw.replace(/\r/g, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f]|\u001b\[[0-9;?]*[A-Za-z]/g, '').slice(0, 500);
+  let out = '';
+  for (const ch of raw.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')) {
+    const code = ch.charCodeAt(0);
+    if (code >= 0x20 && code !== 0x7f) out += ch;
+    else if (ch === '\t') out += ' ';
+  }
+  return out.slice(0, 500);
 }
 
 /** An image the operator allows (apps.images), present on the app's engine. */
@@ -232,7 +274,11 @@ export async function allowedImage(ctx: Berth, engine: DockerRuntime, image: str
       patterns.length ? `Allowed: ${patterns.join(', ')}.` : 'No images are allowed (apps.images is empty): deploy code instead.',
     );
   if (!(await engine.image(image)))
-    throw new BerthError('IMAGE_NOT_FOUND', `The image ${printable(image)} is not on the engine.`, `The operator pulls or loads it first: docker pull ${image}`);
+    throw new BerthError(
+      'IMAGE_NOT_FOUND',
+      `The image ${printable(image)} is not on the engine.`,
+      `The operator pulls or loads it first: docker pull ${image}`,
+    );
   return image;
 }
 
@@ -247,13 +293,28 @@ export function safeImageArchive(input: NodeJS.ReadableStream, maxBytes: number,
   const packer = pack();
   const fail = (err: unknown) => {
     const message = err instanceof ArchiveRefusal ? err.message : (err as Error).message;
-    packer.destroy(new BerthError('IMAGE_LOAD_FAILED', `The image archive was refused: ${message}.`, 'Send the output of docker save IMAGE (one image).'));
+    packer.destroy(
+      new BerthError(
+        'IMAGE_LOAD_FAILED',
+        `The image archive was refused: ${message}.`,
+        'Send the output of docker save IMAGE (one image).',
+      ),
+    );
   };
   (async () => {
     let manifests = 0;
     for await (const entry of parser) {
       const { header } = entry;
-      const kind = header.type === 'file' ? 'file' : header.type === 'directory' ? 'directory' : header.type === 'symlink' ? 'symlink' : header.type === 'link' ? 'hardlink' : 'other';
+      const kind =
+        header.type === 'file'
+          ? 'file'
+          : header.type === 'directory'
+            ? 'directory'
+            : header.type === 'symlink'
+              ? 'symlink'
+              : header.type === 'link'
+                ? 'hardlink'
+                : 'other';
       const name = rules.check({ name: header.name, kind, target: header.linkname ?? undefined });
       if (name === 'repositories' || name === 'index.json' || name === 'oci-layout') {
         entry.resume();

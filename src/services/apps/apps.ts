@@ -4,23 +4,15 @@
  * limit), stopped, started, removed. Every action checks who asks: a user reaches only their own
  * apps; the operator (and admins' explicit commands) any.
  */
-import { type Actor, mayReach, OPERATOR } from '../../domain/actor.js';
-import {
-  appLimits,
-  appRef,
-  checkAppName,
-  crashVerdict,
-  findApp,
-  guessEntrypoint,
-  parseEnv,
-  parseSecretRefs,
-} from '../../domain/apps.js';
-import { findPlan, findUser } from '../../domain/lookups.js';
-import { checkMaintenance, checkMayOwnVms } from '../../domain/policies.js';
+
 import { appContainerSpec } from '../../docker/app-spec.js';
-import type { CleanArchive } from '../../docker/archive.js';
+import { type CleanArchive, cleanArchive } from '../../docker/archive.js';
 import { appImageRepo } from '../../docker/labels.js';
 import type { DockerRuntime } from '../../docker/runtime.js';
+import { type Actor, mayReach, OPERATOR } from '../../domain/actor.js';
+import { appLimits, appRef, checkAppName, crashVerdict, findApp, guessEntrypoint, parseEnv, parseSecretRefs } from '../../domain/apps.js';
+import { findPlan, findUser } from '../../domain/lookups.js';
+import { checkMaintenance, checkMayOwnVms } from '../../domain/policies.js';
 import { BerthError } from '../../errors.js';
 import { newId } from '../../state/migrations.js';
 import type { App, AppRuntime, AppSource, State } from '../../state/schema.js';
@@ -30,7 +22,7 @@ import type { Berth } from '../core/context.js';
 import { revealUserSecret } from '../secrets/user-secrets.js';
 import { actorReason } from '../vm/vm-event-log.js';
 import { buildApp } from './app-build.js';
-import { allowedImage, codeLimits, filesArchive, gitArchive, safeImageArchive, type SourceInput, vmFolderArchive } from './app-sources.js';
+import { allowedImage, codeLimits, filesArchive, gitArchive, type SourceInput, safeImageArchive, vmFolderArchive } from './app-sources.js';
 
 export type { SourceInput };
 
@@ -53,7 +45,12 @@ const now = () => new Date().toISOString();
 const eventRef = (app: Pick<App, 'user' | 'name'>) => `app:${appRef(app)}`;
 
 /** Appends an app's line to the event log (the audit trail: who deployed, stopped, removed what). */
-function logAppEvent(state: State, app: Pick<App, 'user' | 'name'>, kind: 'app-deploy' | 'app-start' | 'app-stop' | 'app-crash' | 'app-remove', reason: string): void {
+function logAppEvent(
+  state: State,
+  app: Pick<App, 'user' | 'name'>,
+  kind: 'app-deploy' | 'app-start' | 'app-stop' | 'app-crash' | 'app-remove',
+  reason: string,
+): void {
   state.events.push({ at: now(), vm: eventRef(app), user: app.user, kind, reason });
   if (state.events.length > 200) state.events.splice(0, state.events.length - 200);
 }
@@ -97,13 +94,27 @@ function sourceRecord(input: SourceInput): AppSource {
  * work, reserves the app, gets its code, builds its image, and starts it. A failed build leaves a
  * replaced app running as it was; a new app stays, `failed`, with its build's last lines.
  */
-export async function deployApp(ctx: Berth, input: DeployInput, actor: Actor = OPERATOR, onLine: (line: string) => void = () => undefined): Promise<App> {
+export async function deployApp(
+  ctx: Berth,
+  input: DeployInput,
+  actor: Actor = OPERATOR,
+  onLine: (line: string) => void = () => undefined,
+): Promise<App> {
   const name = checkAppName(input.name);
   const env = parseEnv(input.env ?? []);
   const secrets = parseSecretRefs(input.secrets ?? []);
   if (input.port !== undefined && !(Number.isInteger(input.port) && input.port >= 1 && input.port <= 65535))
     throw new BerthError('INVALID_APP_SOURCE', `${input.port} is not a port.`, 'Give the port the app listens on, 1–65535.');
-  if (!mayReach(actor, input.user)) throw new BerthError('APP_NOT_FOUND', 'You may deploy only your own apps.', 'Deploy under your own name.');
+  if (!mayReach(actor, input.user))
+    throw new BerthError('APP_NOT_FOUND', 'You may deploy only your own apps.', 'Deploy under your own name.');
+  // Code given here is checked (and what runs it found) before anything is written: a hostile or
+  // unusable archive changes nothing.
+  const given = input.source.kind === 'files' || input.source.kind === 'archive' ? await givenCode(ctx, input.source) : undefined;
+  if (given)
+    guessEntrypoint(given.files, {
+      ...(input.runtime ? { runtime: input.runtime } : {}),
+      ...(input.entrypoint ? { entrypoint: input.entrypoint } : {}),
+    });
   const backend = await ctx.backend();
   // Reserve: the slot is taken (and a replaced app marked busy) before the long work.
   const reserved = await ctx.store.transact((state) => {
@@ -114,8 +125,14 @@ export async function deployApp(ctx: Berth, input: DeployInput, actor: Actor = O
     const apps = (state.apps ??= []);
     const existing = apps.find((a) => a.user === user.login && a.name === name);
     if (existing) {
-      if (!input.replace) throw new BerthError('APP_EXISTS', `${user.login} already has an app "${name}".`, `Deploy again with --replace, or remove it: berth app remove ${appRef(existing)}`);
-      if (existing.status === 'building') throw new BerthError('APP_BUSY', `The app ${appRef(existing)} is being built.`, 'Wait for that build to end.');
+      if (!input.replace)
+        throw new BerthError(
+          'APP_EXISTS',
+          `${user.login} already has an app "${name}".`,
+          `Deploy again with --replace, or remove it: berth app remove ${appRef(existing)}`,
+        );
+      if (existing.status === 'building')
+        throw new BerthError('APP_BUSY', `The app ${appRef(existing)} is being built.`, 'Wait for that build to end.');
       const previous = existing.status;
       existing.status = 'building';
       return { app: structuredClone(existing), fresh: false, previous };
@@ -124,8 +141,12 @@ export async function deployApp(ctx: Berth, input: DeployInput, actor: Actor = O
     if (mine >= limits.maxApps)
       throw new BerthError(
         'APP_LIMIT',
-        limits.maxApps === 0 ? `The plan ${user.plan} has no apps.` : `${user.login} has ${mine} apps, as many as the plan ${user.plan} allows.`,
-        limits.maxApps === 0 ? `Give the plan apps: berth plan set ${user.plan} --apps 3` : `Remove one first: berth app list ${user.login}`,
+        limits.maxApps === 0
+          ? `The plan ${user.plan} has no apps.`
+          : `${user.login} has ${mine} apps, as many as the plan ${user.plan} allows.`,
+        limits.maxApps === 0
+          ? `Give the plan apps: berth plan set ${user.plan} --apps 3`
+          : `Remove one first: berth app list ${user.login}`,
       );
     const at = now();
     const app: App = {
@@ -158,8 +179,14 @@ export async function deployApp(ctx: Berth, input: DeployInput, actor: Actor = O
   try {
     const node = reserved.fresh ? await backend.apps.place(app.resources) : app.node;
     engine = await backend.apps.engine(node);
-    const built = await imageFor(ctx, engine, app, input, onLine);
-    const spec = await specFor(ctx, engine, { ...app, image: built.image, env, secrets, ...(input.port ? { port: input.port } : {}) }, built.argv, built.workingDir);
+    const built = await imageFor(ctx, engine, app, input, onLine, given);
+    const spec = await specFor(
+      ctx,
+      engine,
+      { ...app, image: built.image, env, secrets, ...(input.port ? { port: input.port } : {}) },
+      built.argv,
+      built.workingDir,
+    );
     onLine('starting');
     const oldContainer = app.containerId;
     const oldImage = app.image;
@@ -191,7 +218,8 @@ export async function deployApp(ctx: Berth, input: DeployInput, actor: Actor = O
       logAppEvent(state, record, 'app-deploy', `${actorReason(actor)}, from ${describeSource(record.source)}`);
       return structuredClone(record);
     });
-    if (oldImage && oldImage !== built.image && oldImage.startsWith(appImageRepo(app.id))) await engine.removeImage(oldImage).catch(() => undefined);
+    if (oldImage && oldImage !== built.image && oldImage.startsWith(appImageRepo(app.id)))
+      await engine.removeImage(oldImage).catch(() => undefined);
     return done;
   } catch (err) {
     const seconds = Math.round((Date.now() - started) / 100) / 10;
@@ -232,39 +260,65 @@ interface Built {
 }
 
 /** The app's image from its source: built from code, or an image (allowed, or uploaded). */
-async function imageFor(ctx: Berth, engine: DockerRuntime, app: App, input: DeployInput, onLine: (line: string) => void): Promise<Built> {
+async function imageFor(
+  ctx: Berth,
+  engine: DockerRuntime,
+  app: App,
+  input: DeployInput,
+  onLine: (line: string) => void,
+  given?: CleanArchive,
+): Promise<Built> {
   const source = input.source;
   if (source.kind === 'image' || source.kind === 'upload') {
     let image: string;
     if (source.kind === 'image') image = await allowedImage(ctx, engine, source.image);
     else {
       const max = effectiveConfig((await ctx.store.read()).config)['apps.max-image-upload'];
-      if (max === 0) throw new BerthError('IMAGE_UPLOAD_OFF', 'Image uploads are off on this host.', 'Deploy code, or an image the operator allows.');
+      if (max === 0)
+        throw new BerthError('IMAGE_UPLOAD_OFF', 'Image uploads are off on this host.', 'Deploy code, or an image the operator allows.');
       image = `${appImageRepo(app.id)}:u${Date.now().toString(36)}`;
       onLine('loading the image');
       await engine.loadImage(safeImageArchive(source.data, max, image));
-      if (!(await engine.image(image))) throw new BerthError('IMAGE_LOAD_FAILED', 'The archive loaded no image.', 'Send the output of docker save IMAGE.');
+      if (!(await engine.image(image)))
+        throw new BerthError('IMAGE_LOAD_FAILED', 'The archive loaded no image.', 'Send the output of docker save IMAGE.');
     }
     const config = await engine.imageConfig(image);
     const argv = [...(config?.entrypoint ?? []), ...(config?.cmd ?? [])];
-    if (argv.length === 0) throw new BerthError('ENTRYPOINT_MISSING', `The image ${printable(image)} says nothing to run.`, 'Use an image with an ENTRYPOINT or CMD.');
+    if (argv.length === 0)
+      throw new BerthError(
+        'ENTRYPOINT_MISSING',
+        `The image ${printable(image)} says nothing to run.`,
+        'Use an image with an ENTRYPOINT or CMD.',
+      );
     return { image, argv, ...(config?.workingDir ? { workingDir: config.workingDir } : {}) };
   }
-  const limits = await codeLimits(ctx);
   onLine('reading the code');
   let code: CleanArchive;
-  if (source.kind === 'files') code = await filesArchive(source.files, limits);
-  else if (source.kind === 'archive') {
-    const { cleanArchive } = await import('../../docker/archive.js');
-    if (source.data.length > limits.maxBytes)
-      throw new BerthError('ARCHIVE_UNSAFE', 'The archive is larger than apps.max-upload.', 'Send a smaller archive (berth installs the requirements itself).');
-    code = await cleanArchive(source.data, limits);
-  } else if (source.kind === 'vm') code = await vmFolderArchive(ctx, app.user, source.vm, source.path, limits);
-  else code = await gitArchive(ctx, engine, app, source, limits, onLine);
-  const language = guessEntrypoint(code.files, { ...(input.runtime ? { runtime: input.runtime } : {}), ...(input.entrypoint ? { entrypoint: input.entrypoint } : {}) });
+  if (given) code = given;
+  else if (source.kind === 'vm') code = await vmFolderArchive(ctx, app.user, source.vm, source.path, await codeLimits(ctx));
+  else if (source.kind === 'git') code = await gitArchive(ctx, engine, app, source, await codeLimits(ctx), onLine);
+  else code = await givenCode(ctx, source);
+  const language = guessEntrypoint(code.files, {
+    ...(input.runtime ? { runtime: input.runtime } : {}),
+    ...(input.entrypoint ? { entrypoint: input.entrypoint } : {}),
+  });
   onLine(`building a ${language.runtime} app (${code.files.length} files, runs ${language.entrypoint})`);
   const built = await buildApp(ctx, engine, app, code, language, onLine);
   return { image: built.image, argv: built.argv, workingDir: '/app' };
+}
+
+/** Files or an archive given with the deploy, as a clean tar (refused whole when anything in it is unsafe). */
+async function givenCode(ctx: Berth, source: SourceInput): Promise<CleanArchive> {
+  const limits = await codeLimits(ctx);
+  if (source.kind === 'files') return filesArchive(source.files, limits);
+  if (source.kind !== 'archive') throw new BerthError('INVALID_APP_SOURCE', 'That source holds no code.', 'Give files or an archive.');
+  if (source.data.length > limits.maxBytes)
+    throw new BerthError(
+      'ARCHIVE_UNSAFE',
+      'The archive is larger than apps.max-upload.',
+      'Send a smaller archive (berth installs the requirements itself).',
+    );
+  return cleanArchive(source.data, limits);
 }
 
 /** The app's container request from its record. */
@@ -301,7 +355,11 @@ async function launch(ctx: Berth, engine: DockerRuntime, app: Pick<App, 'user' |
   for (const { env, name } of app.secrets) {
     const value = await revealUserSecret(ctx.store, state, app.user, name);
     if (value === null)
-      throw new BerthError('APP_SECRET_MISSING', `The app ${appRef(app)} uses the secret "${name}", which ${app.user} has not set.`, `Set it: berth user secret set ${app.user} ${name}`);
+      throw new BerthError(
+        'APP_SECRET_MISSING',
+        `The app ${appRef(app)} uses the secret "${name}", which ${app.user} has not set.`,
+        `Set it: berth user secret set ${app.user} ${name}`,
+      );
     lines.push(`${env}=${value}`);
   }
   const give = await engine.attachStdin(containerId);
@@ -328,7 +386,8 @@ export async function startApp(ctx: Berth, ref: string, actor: Actor = OPERATOR,
     const record = appFor(state, ref, actor);
     checkMayOwnVms(findUser(state, record.user));
     checkMaintenance(state, actor, 'started');
-    if (record.status === 'building') throw new BerthError('APP_BUSY', `The app ${appRef(record)} is being built.`, 'Wait for the build to end.');
+    if (record.status === 'building')
+      throw new BerthError('APP_BUSY', `The app ${appRef(record)} is being built.`, 'Wait for the build to end.');
     if (!record.image) throw new BerthError('APP_NOT_RUNNING', `The app ${appRef(record)} has never been built.`, 'Deploy it again.');
     record.desired = 'running';
     record.status = 'starting';
@@ -375,7 +434,8 @@ export type AppStopReason = NonNullable<App['stopReason']>;
 export async function stopApp(ctx: Berth, ref: string, actor: Actor = OPERATOR, reason?: AppStopReason): Promise<App> {
   const app = await ctx.store.transact((state) => {
     const record = appFor(state, ref, actor);
-    if (record.status === 'building') throw new BerthError('APP_BUSY', `The app ${appRef(record)} is being built.`, 'Wait for the build to end.');
+    if (record.status === 'building')
+      throw new BerthError('APP_BUSY', `The app ${appRef(record)} is being built.`, 'Wait for the build to end.');
     // Berth's own doing: its die event is not a crash.
     record.desired = 'stopped';
     return structuredClone(record);
@@ -406,7 +466,8 @@ export async function restartApp(ctx: Berth, ref: string, actor: Actor = OPERATO
 export async function removeApp(ctx: Berth, ref: string, actor: Actor = OPERATOR): Promise<App> {
   const app = await ctx.store.transact((state) => {
     const record = appFor(state, ref, actor);
-    if (record.status === 'building') throw new BerthError('APP_BUSY', `The app ${appRef(record)} is being built.`, 'Wait for the build to end, then remove it.');
+    if (record.status === 'building')
+      throw new BerthError('APP_BUSY', `The app ${appRef(record)} is being built.`, 'Wait for the build to end, then remove it.');
     record.desired = 'stopped';
     return structuredClone(record);
   });
@@ -421,7 +482,12 @@ export async function removeApp(ctx: Berth, ref: string, actor: Actor = OPERATOR
 }
 
 /** The app's output: the last `tail` lines, or (`follow`) a live stream. */
-export async function appLogs(ctx: Berth, ref: string, options: { tail: number; follow: boolean }, actor: Actor = OPERATOR): Promise<NodeJS.ReadableStream & { engine: DockerRuntime }> {
+export async function appLogs(
+  ctx: Berth,
+  ref: string,
+  options: { tail: number; follow: boolean },
+  actor: Actor = OPERATOR,
+): Promise<NodeJS.ReadableStream & { engine: DockerRuntime }> {
   const app = await getApp(ctx, ref, actor);
   if (!app.containerId) throw new BerthError('APP_NOT_RUNNING', `The app ${appRef(app)} has no output yet.`, 'Deploy or start it first.');
   const engine = await (await ctx.backend()).apps.engine(app.node);
@@ -538,7 +604,8 @@ export async function restartCrashed(ctx: Berth, appId: string): Promise<App | n
 export async function stopExpiredApps(ctx: Berth, at = new Date()): Promise<App[]> {
   const state = await ctx.store.read();
   const expired = (state.apps ?? []).filter(
-    (a) => a.status === 'running' && a.lifetimeSeconds > 0 && a.startedAt && Date.parse(a.startedAt) + a.lifetimeSeconds * 1000 <= at.getTime(),
+    (a) =>
+      a.status === 'running' && a.lifetimeSeconds > 0 && a.startedAt && Date.parse(a.startedAt) + a.lifetimeSeconds * 1000 <= at.getTime(),
   );
   const stopped: App[] = [];
   for (const app of expired) {
@@ -546,13 +613,70 @@ export async function stopExpiredApps(ctx: Berth, at = new Date()): Promise<App[
       const record = (s.apps ?? []).find((a) => a.id === app.id);
       if (record) record.desired = 'stopped';
     });
-    stopped.push(await stopRecorded(ctx, app, 'lifetime', 'its plan\'s lifetime ended'));
-    await ctx.notifier.send({ kind: 'app-stopped', to: app.user, text: `Your app ${app.name} ran for its plan's longest time and was stopped. Start it again when you need it.` });
+    stopped.push(await stopRecorded(ctx, app, 'lifetime', "its plan's lifetime ended"));
+    await ctx.notifier.send({
+      kind: 'app-stopped',
+      to: app.user,
+      text: `Your app ${app.name} ran for its plan's longest time and was stopped. Start it again when you need it.`,
+    });
   }
   return stopped;
 }
 
 /** Apps due for a restart (their backoff over, or a daemon that was away), by id. */
 export function dueRestarts(state: State, at = new Date()): string[] {
-  return (state.apps ?? []).filter((a) => a.status === 'restarting' && a.desired === 'running' && Date.parse(a.restartAt ?? '') <= at.getTime()).map((a) => a.id);
+  return (state.apps ?? [])
+    .filter((a) => a.status === 'restarting' && a.desired === 'running' && Date.parse(a.restartAt ?? '') <= at.getTime())
+    .map((a) => a.id);
+}
+
+/**
+ * Apps meant to run whose container does not (the host rebooted: berth, not the engine, restarts
+ * apps; or the daemon was away when one crashed): started again. Builds a process left unfinished
+ * (it died) are marked failed. What was done, one line each.
+ */
+export async function reviveApps(ctx: Berth, at = new Date()): Promise<string[]> {
+  const state = await ctx.store.read();
+  const config = effectiveConfig(state.config);
+  const done: string[] = [];
+  const stale = (state.apps ?? []).filter(
+    (a) => a.status === 'building' && Date.parse(a.deployedAt) + config['apps.build-timeout'] * 2000 + 60_000 < at.getTime(),
+  );
+  if (stale.length)
+    await ctx.store.transact((s) => {
+      for (const app of s.apps ?? [])
+        if (stale.some((x) => x.id === app.id) && app.status === 'building') {
+          app.status = app.image ? 'stopped' : 'failed';
+          done.push(`${appRef(app)}: an unfinished build marked ${app.status}`);
+        }
+    });
+  const meant = (state.apps ?? []).filter((a) => a.desired === 'running' && (a.status === 'running' || a.status === 'starting'));
+  for (const app of meant) {
+    try {
+      const engine = await (await ctx.backend()).apps.engine(app.node);
+      const container = app.containerId ? await engine.inspectContainer(app.containerId) : null;
+      if (container?.running) continue;
+      await bringUp(ctx, app, 'started again (found stopped)', false);
+      done.push(`${appRef(app)}: started again`);
+    } catch (err) {
+      done.push(`${appRef(app)}: could not be started: ${(err as Error).message}`);
+    }
+  }
+  return done;
+}
+
+/** One pass of the supervisor: restarts whose backoff ended; apps past their lifetime stopped. */
+export async function superviseApps(ctx: Berth, at = new Date()): Promise<string[]> {
+  const state = await ctx.store.read();
+  if (!state.apps?.length) return [];
+  const done: string[] = [];
+  for (const id of dueRestarts(state, at)) {
+    const app = await restartCrashed(ctx, id).catch((err: unknown) => {
+      done.push(`${id}: restart failed: ${(err as Error).message}`);
+      return null;
+    });
+    if (app) done.push(`${appRef(app)}: restarted (restart ${app.restarts})`);
+  }
+  for (const app of await stopExpiredApps(ctx, at)) done.push(`${appRef(app)}: stopped at the end of its lifetime`);
+  return done;
 }

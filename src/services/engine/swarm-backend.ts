@@ -360,11 +360,19 @@ export function swarmBackend(ctx: Berth): VmBackend {
     cluster,
     apps: {
       place: async () => {
-        throw new BerthError('APPS_NOT_ON_SWARM', 'Apps cannot be deployed on a Swarm yet.', 'Run apps on a host with config engine local.');
+        throw new BerthError(
+          'APPS_NOT_ON_SWARM',
+          'Apps cannot be deployed on a Swarm yet.',
+          'Run apps on a host with config engine local.',
+        );
       },
       engine: (node) => cluster.reachableEngine(node, node ?? 'manager'),
       network: async () => {
-        throw new BerthError('APPS_NOT_ON_SWARM', 'Apps cannot be deployed on a Swarm yet.', 'Run apps on a host with config engine local.');
+        throw new BerthError(
+          'APPS_NOT_ON_SWARM',
+          'Apps cannot be deployed on a Swarm yet.',
+          'Run apps on a host with config engine local.',
+        );
       },
     },
     engineOf: (vm) => cluster.reachableEngine(vm.node, vm.node ?? 'manager'),

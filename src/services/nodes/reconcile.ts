@@ -78,7 +78,10 @@ export async function findDrift(ctx: Berth, runtime: DockerRuntime): Promise<Dri
   const swarm = (await clusterOf(ctx)) !== null;
   // On Swarm the engine here holds the containers of VMs made before swarm mode; Swarm's own task
   // containers (a stopped VM's last one among them) are its services', not orphans.
-  const containers = (await runtime.containers(instanceFilter(state.instanceId))).filter((c) => !(swarm && c.labels[SWARM_TASK]));
+  // Apps' containers and their builds are the app supervisor's, not VMs.
+  const containers = (await runtime.containers(instanceFilter(state.instanceId))).filter(
+    (c) => !(swarm && c.labels[SWARM_TASK]) && !c.labels[LABEL.app] && !c.labels[LABEL.build],
+  );
   const known = new Set(state.vms.map((vm) => vm.containerId).filter(Boolean));
   const orphans = containers.filter((c) => !known.has(c.id));
   // Only the orphans are inspected (for their hardening), a few at a time.
