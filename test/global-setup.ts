@@ -16,6 +16,8 @@ const TEST_IMAGES = [
   /^berth-vm-agent-test-base:/,
   /^berth-vm-hostile-agent-test:/,
   /^berth-vm-broken-test:/,
+  /^berth-app-python-test:/,
+  /^berth-app-node-test:/,
 ];
 
 async function removeTestImages(): Promise<void> {

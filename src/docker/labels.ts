@@ -18,6 +18,8 @@ export const LABEL = {
   app: 'dev.berth.app',
   /** A build container of an app: the app's id. */
   build: 'dev.berth.build',
+  /** An image apps are built on (templates/apps/RUNTIME): its runtime, python or node. */
+  appBase: 'dev.berth.app-base',
 } as const;
 
 /** The labels of a VM's container and of its home volume: human names here, never in Docker names. */
