@@ -256,6 +256,7 @@ export async function runToEnd(
 /** One line of build output, safe to show: control characters dropped, cut at 500. */
 function printableLine(raw: string): string {
   let out = '';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes are what is dropped
   for (const ch of raw.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')) {
     const code = ch.charCodeAt(0);
     if (code >= 0x20 && code !== 0x7f) out += ch;

@@ -122,7 +122,8 @@ export async function deployApp(
     checkMayOwnVms(user);
     checkMaintenance(state, actor, 'deployed');
     const limits = appLimits(findPlan(state, user.plan));
-    const apps = (state.apps ??= []);
+    if (!state.apps) state.apps = [];
+    const apps = state.apps;
     const existing = apps.find((a) => a.user === user.login && a.name === name);
     if (existing) {
       if (!input.replace)
@@ -591,7 +592,7 @@ export async function recordAppEvent(ctx: Berth, event: AppEvent): Promise<AppEv
 export async function restartCrashed(ctx: Berth, appId: string): Promise<App | null> {
   const app = await ctx.store.transact((state) => {
     const record = (state.apps ?? []).find((a) => a.id === appId);
-    if (!record || record.status !== 'restarting' || record.desired !== 'running') return null;
+    if (record?.status !== 'restarting' || record.desired !== 'running') return null;
     record.status = 'starting';
     record.restarts += 1;
     return structuredClone(record);
