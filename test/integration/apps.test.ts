@@ -7,10 +7,11 @@ import { execa } from 'execa';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yazl from 'yazl';
-import { type DeployInput, deployApp, getApp } from '../../src/services/apps/apps.js';
+import { type DeployInput, deployApp, getApp, removeApp } from '../../src/services/apps/apps.js';
 import type { Notice } from '../../src/services/core/notify.js';
 import { openBerth } from '../../src/services/engine/open.js';
 import { setUserSecret } from '../../src/services/secrets/user-secrets.js';
+import type { App } from '../../src/state/schema.js';
 import { appBaseImages } from '../helpers/app-images.js';
 import { berth, ROOT } from '../helpers/cli.js';
 import { docker, type VmHome, vmHome } from '../helpers/docker.js';
@@ -120,12 +121,28 @@ async function deployAndAsk(name: string, source: DeployInput['source'], reply: 
   );
   expect(app.status).toBe('running');
   api.sendText(USER, `hello ${name}`);
-  const answer = await api.waitFor((m: { method: string; text?: string }) => m.method === 'sendMessage', { timeoutMs: 60_000 });
+  const answer = await api
+    .waitFor((m: { method: string; text?: string }) => m.method === 'sendMessage', { timeoutMs: 60_000 })
+    .catch(async (err: Error) => {
+      const logs = await docker
+        .getContainer(app.containerId as string)
+        .logs({ stdout: true, stderr: true, tail: 30 })
+        .catch(() => '');
+      throw new Error(`${err.message}\napp ${name} output:\n${String(logs)}\nbuild:\n${lines.join('\n')}`);
+    });
   expect(answer.text).toBe(`${reply}:${name}:hello ${name}`);
   return { app, api, lines };
 }
 
 const allowed: string[] = [];
+
+/** Removes an app as its owner would: its container and its own image go, nothing else of the user's. */
+async function removeAndCheck(app: App) {
+  await removeApp(await ctx(), `alice/${app.name}`, { role: 'user', login: 'alice', reach: 'own' });
+  await expect(docker.getContainer(app.containerId as string).inspect()).rejects.toThrow(/no such container/i);
+  if (app.image?.startsWith('berth-app-')) await expect(docker.getImage(app.image).inspect()).rejects.toThrow(/no such image/i);
+  await expect(getApp(await ctx(), `alice/${app.name}`)).rejects.toThrow(/no app/);
+}
 
 beforeAll(async () => {
   h = await vmHome();
@@ -172,22 +189,24 @@ describe('apps from each source, end to end', () => {
     expect(host.Memory).toBe(256 * 1024 ** 2);
     expect(host.PidsLimit).toBe(100);
     expect(host.Mounts ?? []).toEqual([]);
+    await removeAndCheck(app);
   }, 300_000);
 
   it('an archive (tar.gz and zip)', async () => {
-    await deployAndAsk('tgz', { kind: 'archive', data: await tarGz({ 'bot.py': await BOT }) }, 'plain');
+    await removeAndCheck((await deployAndAsk('tgz', { kind: 'archive', data: await tarGz({ 'bot.py': await BOT }) }, 'plain')).app);
     const zip = new yazl.ZipFile();
     zip.addBuffer(Buffer.from(await BOT), 'src/bot.py');
     zip.end();
     const chunks: Buffer[] = [];
     for await (const c of zip.outputStream) chunks.push(c as Buffer);
-    await deployAndAsk('zip', { kind: 'archive', data: Buffer.concat(chunks) }, 'plain', { entrypoint: 'src/bot.py' });
+    const zipped = await deployAndAsk('zip', { kind: 'archive', data: Buffer.concat(chunks) }, 'plain', { entrypoint: 'src/bot.py' });
+    await removeAndCheck(zipped.app);
   }, 300_000);
 
   it("a folder of the user's own VM", async () => {
     await must(['vm', 'create', 'alice']);
-    await must(['vm', 'exec', 'alice', '--', 'sh', '-c', 'mkdir -p ~/mybot && cat > ~/mybot/bot.py'], await BOT);
-    await deployAndAsk('fromvm', { kind: 'vm', vm: 'main', path: '~/mybot' }, 'plain');
+    await must(['vm', 'exec', 'alice', '-i', '--', 'sh', '-c', 'mkdir -p ~/mybot && cat > ~/mybot/bot.py'], await BOT);
+    await removeAndCheck((await deployAndAsk('fromvm', { kind: 'vm', vm: 'main', path: '~/mybot' }, 'plain')).app);
   }, 300_000);
 
   it('a git repository and branch, cloned in the build sandbox', async () => {
@@ -204,7 +223,8 @@ describe('apps from each source, end to end', () => {
     servers.push(server);
     const port = new URL(server.url('x')).port;
     allowed.push(port);
-    await deployAndAsk('fromgit', { kind: 'git', url: server.url('bot.git'), branch: 'release' }, 'pong-from-wheel');
+    const { app } = await deployAndAsk('fromgit', { kind: 'git', url: server.url('bot.git'), branch: 'release' }, 'pong-from-wheel');
+    await removeAndCheck(app);
     expect(server.requests.some((r) => r.includes('git-upload-pack'))).toBe(true);
   }, 300_000);
 
@@ -225,13 +245,25 @@ describe('apps from each source, end to end', () => {
       /not one the operator allows/,
     );
     await must(['config', 'set', 'apps.images', 'berth-test-appimage-*']);
-    await deployAndAsk('img', { kind: 'image', image: tag }, 'plain');
-    const saved = await docker.getImage(tag).get();
-    const { app } = await deployAndAsk('upload', { kind: 'upload', data: saved }, 'plain');
+    const fromImage = await deployAndAsk('img', { kind: 'image', image: tag }, 'plain');
+    // The archive names another image (as a hostile upload would name one berth or another user has).
+    const victim = `berth-test-victim-${instanceId}`;
+    await docker.getImage(tag).tag({ repo: victim, tag: 'latest' });
+    const saved = await docker.getImage(`${victim}:latest`).get();
+    const chunks: Buffer[] = [];
+    for await (const c of saved) chunks.push(c as Buffer);
+    await docker.getImage(`${victim}:latest`).remove();
+    const { Readable } = await import('node:stream');
+    const { app } = await deployAndAsk('upload', { kind: 'upload', data: Readable.from(Buffer.concat(chunks)) }, 'plain');
     expect(app.image).toMatch(/^berth-app-[0-9a-f]{12}:u/);
-    // The upload named itself nothing: the image it loaded carries only berth's name.
+    // The upload named itself nothing: the image it loaded carries berth's name, never the archive's.
     const loaded = await docker.getImage(app.image as string).inspect();
-    expect(loaded.RepoTags).toEqual([app.image]);
+    expect(loaded.RepoTags).toContain(app.image);
+    await expect(docker.getImage(`${victim}:latest`).inspect()).rejects.toThrow(/no such image/i);
+    await removeAndCheck(app);
+    // The allowed image is the operator's: removing the app leaves it.
+    await removeAndCheck(fromImage.app);
+    await docker.getImage(tag).inspect();
   }, 300_000);
 });
 
@@ -249,6 +281,84 @@ describe('refusals that change nothing', () => {
     expect(await readFile(join(h.home, 'state.json'), 'utf8')).toBe(before);
     await expect(getApp(await ctx(), 'alice/evil')).rejects.toThrow(/no app/);
   });
+});
+
+describe('builds run in a sandbox, within limits', () => {
+  it('a failed build reports its last lines and keeps nothing', async () => {
+    const before = (await readFile(join(h.home, 'state.json'), 'utf8')).length;
+    const err = await deployApp(await ctx(), {
+      user: 'alice',
+      name: 'nosuchdep',
+      source: { kind: 'files', files: { 'bot.py': 'print(1)\n', 'requirements.txt': 'no-such-package-anywhere\n' } },
+    }).catch((e: Error & { code?: string }) => e);
+    expect((err as { code?: string }).code).toBe('APP_BUILD_FAILED');
+    expect(String((err as Error).message)).toMatch(/no-such-package-anywhere/i);
+    await expect(getApp(await ctx(), 'alice/nosuchdep')).rejects.toThrow(/no app/);
+    expect(
+      (await docker.listContainers({ all: true, filters: { label: [`dev.berth.instance=${h.instanceId}`, 'dev.berth.build'] } })).length,
+    ).toBe(0);
+    expect((await readFile(join(h.home, 'state.json'), 'utf8')).length).toBeGreaterThan(before - 1);
+  }, 120_000);
+
+  it("a build step cannot reach the host's other ports; it runs on berth's network as the app's user, and one that never ends is killed at the deadline", async () => {
+    // A server on the gateway at a port network.host-allow does not open: the build's connection must not arrive.
+    let reached = 0;
+    const closed = createServer((_req, res) => {
+      reached++;
+      res.end('reached');
+    });
+    await new Promise<void>((r) => closed.listen(0, gateway, r));
+    servers.push({ close: () => new Promise<void>((r) => closed.close(() => r())) });
+    const port = (closed.address() as { port: number }).port;
+    const probe = `require("net").connect({host:"${gateway}",port:${port},timeout:3000}).on("connect",()=>{console.log("host: REACHED");process.exit(0)}).on("timeout",()=>{console.log("host: blocked (timeout)");process.exit(0)}).on("error",e=>{console.log("host: blocked ("+e.code+")");process.exit(0)})`;
+    const pkg = { name: 'probe', version: '1.0.0', scripts: { postinstall: `id -u && node -e '${probe}'` } };
+    const lines: string[] = [];
+    const seen = new Set<string>();
+    const watch = setInterval(async () => {
+      for (const c of await docker
+        .listContainers({ filters: { label: [`dev.berth.instance=${h.instanceId}`, 'dev.berth.build'] } })
+        .catch(() => []))
+        seen.add(Object.keys(c.NetworkSettings?.Networks ?? {}).join(','));
+    }, 200);
+    try {
+      await deployApp(
+        await ctx(),
+        {
+          user: 'alice',
+          name: 'probe',
+          source: { kind: 'files', files: { 'index.js': 'setInterval(() => {}, 1000);\n', 'package.json': JSON.stringify(pkg) } },
+        },
+        undefined,
+        (l) => lines.push(l),
+      );
+    } finally {
+      clearInterval(watch);
+    }
+    expect(lines).toContain('1000');
+    expect(lines.some((l) => /^host: blocked/.test(l))).toBe(true);
+    expect(reached).toBe(0);
+    expect([...seen]).toEqual([h.network]);
+    await removeApp(await ctx(), 'alice/probe');
+
+    await must(['config', 'set', 'apps.build-timeout', '10s']);
+    try {
+      const endless = { name: 'endless', version: '1.0.0', scripts: { postinstall: 'echo waiting forever; sleep 600' } };
+      const started = Date.now();
+      const err = await deployApp(await ctx(), {
+        user: 'alice',
+        name: 'endless',
+        source: { kind: 'files', files: { 'index.js': '\n', 'package.json': JSON.stringify(endless) } },
+      }).catch((e: Error) => e);
+      expect((err as { code?: string }).code).toBe('APP_BUILD_TIMEOUT');
+      expect((err as Error).message).toContain('waiting forever');
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(
+        (await docker.listContainers({ all: true, filters: { label: [`dev.berth.instance=${h.instanceId}`, 'dev.berth.build'] } })).length,
+      ).toBe(0);
+    } finally {
+      await must(['config', 'unset', 'apps.build-timeout']);
+    }
+  }, 180_000);
 });
 
 describe('crashes, with the daemon supervising', () => {
@@ -289,6 +399,7 @@ describe('crashes, with the daemon supervising', () => {
     expect(app.status).toBe('crashed');
     expect(app.restarts).toBe(2);
     expect(app.crashes).toHaveLength(3);
+    await removeApp(await ctx(), 'alice/crasher');
   }, 240_000);
 
   it('reports an out-of-memory kill as such', async () => {

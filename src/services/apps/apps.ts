@@ -229,7 +229,18 @@ export async function deployApp(
       .transact((state) => {
         const record = (state.apps ?? []).find((a) => a.id === app.id);
         if (!record) return;
-        record.status = reserved.fresh ? 'failed' : reserved.previous === 'building' ? 'failed' : reserved.previous;
+        logAppEvent(
+          state,
+          record,
+          'app-deploy',
+          `${actorReason(actor)}, from ${describeSource(sourceRecord(input.source))}: failed (${timeout ? 'timeout' : ((err as BerthError).code ?? 'error')})`,
+        );
+        // A new app that never ran is not kept (the error says why); a replaced one runs on as it was.
+        if (reserved.fresh) {
+          state.apps = (state.apps ?? []).filter((a) => a.id !== app.id);
+          return;
+        }
+        record.status = reserved.previous === 'building' ? 'failed' : reserved.previous;
         record.build = { at: now(), seconds, outcome: timeout ? 'timeout' : 'failed', tail: String((err as Error).message).slice(-3900) };
       })
       .catch(() => undefined);
