@@ -507,8 +507,15 @@ export async function appLogs(
   return Object.assign(stream, { engine });
 }
 
-/** The last lines of the app's output, as text (for notices): at most `lines` lines and 3000 characters. */
-export async function lastLines(ctx: Berth, app: App, lines = 15): Promise<string> {
+/** The app's last `lines` lines of output as text (chat, the API): at most `maxChars`, the newest kept. */
+export async function appLogText(ctx: Berth, ref: string, lines: number, actor: Actor = OPERATOR, maxChars = 64_000): Promise<string> {
+  const app = await getApp(ctx, ref, actor);
+  if (!app.containerId) throw new BerthError('APP_NOT_RUNNING', `The app ${appRef(app)} has no output yet.`, 'Deploy or start it first.');
+  return lastLines(ctx, app, Math.max(1, Math.min(lines, 2000)), maxChars);
+}
+
+/** The last lines of the app's output, as text (for notices): at most `lines` lines and `maxChars` characters. */
+export async function lastLines(ctx: Berth, app: App, lines = 15, maxChars = 3000): Promise<string> {
   if (!app.containerId) return '';
   try {
     const engine = await (await ctx.backend()).apps.engine(app.node);
@@ -525,7 +532,7 @@ export async function lastLines(ctx: Berth, app: App, lines = 15): Promise<strin
       stream.on('close', resolve);
       setTimeout(resolve, 3000).unref();
     });
-    return text.slice(-3000);
+    return text.slice(-maxChars);
   } catch {
     return '';
   }
