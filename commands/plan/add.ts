@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { planFlags, planSpecFrom } from '../../src/cli/plan-flags.js';
 import { addPlan } from '../../src/services/people/plans.js';
-import { type PlanView, planSummary, planView } from '../../src/views/plan-view.js';
+import { appLimitsSummary, type PlanView, planSummary, planView } from '../../src/views/plan-view.js';
 
 export default class PlanAdd extends BerthCommand {
   static override summary = 'Add a plan';
@@ -12,13 +12,14 @@ export default class PlanAdd extends BerthCommand {
   static override examples = [
     '<%= config.bin %> plan add student --cpu 0.5 --ram 512m --description "For courses"',
     '<%= config.bin %> plan add gpu-lab --cpu 8 --ram 32g --gpu 2 --max-vms 2',
+    '<%= config.bin %> plan add bots --apps 5 --app-cpu 0.25 --app-ram 128m --app-lifetime 0',
   ];
 
   async run(): Promise<PlanView> {
     const { args, flags } = await this.parse(PlanAdd);
     const plan = await addPlan(this.store, args.name, planSpecFrom(flags));
     const view = planView(plan, await this.store.read());
-    this.log(`Added plan ${view.name}: ${planSummary(view)}.`);
+    this.log(`Added plan ${view.name}: ${planSummary(view)}; apps: ${appLimitsSummary(view)}.`);
     return view;
   }
 }

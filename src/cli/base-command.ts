@@ -37,8 +37,11 @@ export abstract class BerthCommand extends Command {
   }
 
   private describe(error: Error): ErrorReport {
-    if (error instanceof Errors.CLIError && 'parse' in error) {
-      const [first = 'Invalid arguments.', ...rest] = error.message.split('\n').filter((l) => l.trim() && !l.startsWith('See more help'));
+    // oclif's own parse errors, and a flag's value its type refused ("Parsing --port … Expected an integer…").
+    const badValue = error instanceof Errors.CLIError && /^Parsing --\S+/.test(error.message);
+    if (error instanceof Errors.CLIError && ('parse' in error || badValue)) {
+      const [head = 'Invalid arguments.', ...rest] = error.message.split('\n').filter((l) => l.trim() && !l.startsWith('See more help'));
+      const first = badValue ? `${head.replace(/^Parsing /, '').trim()}:` : head;
       const detail = rest.length ? ` ${rest.map((l) => l.trim()).join('; ')}` : '';
       return {
         code: 'USAGE',

@@ -1,4 +1,8 @@
 import { Flags } from '@oclif/core';
+import { DEFAULT_APP_LIMITS } from '../domain/apps.js';
+import type { PlanSpec } from '../services/people/plans.js';
+import { formatDuration } from '../values/durations.js';
+import { formatSize } from '../values/sizes.js';
 
 /** The flags `plan add` and `plan set` share; values are checked by the plan service. */
 export const planFlags = {
@@ -13,6 +17,16 @@ export const planFlags = {
   sudo: Flags.boolean({ description: 'users may sudo in their VMs (turns off no-new-privileges)', allowNo: true }),
   agent: Flags.string({ description: 'what a coding agent may do in its VMs, driven from chat: off (default), read-only, edit, full' }),
   description: Flags.string({ description: 'one line shown to users' }),
+  apps: Flags.string({
+    description: `most apps (long-running bots and services) per user (0 = none; default ${DEFAULT_APP_LIMITS.maxApps})`,
+  }),
+  'app-cpu': Flags.string({ description: `CPUs of each app, e.g. 0.25 (default ${DEFAULT_APP_LIMITS.cpu})` }),
+  'app-ram': Flags.string({ description: `memory of each app, e.g. 128m (default ${formatSize(DEFAULT_APP_LIMITS.memoryBytes)})` }),
+  'app-pids': Flags.string({ description: `most processes in each app, 16–100000 (default ${DEFAULT_APP_LIMITS.pids})` }),
+  'app-lifetime': Flags.string({
+    description: `stop apps running longer than this, e.g. 7d (0 = never; default ${formatDuration(DEFAULT_APP_LIMITS.lifetimeSeconds)})`,
+  }),
+  'app-public': Flags.boolean({ description: "anyone (not only the owner) may open the apps' web ports", allowNo: true }),
 };
 
 export function planSpecFrom(flags: {
@@ -27,7 +41,13 @@ export function planSpecFrom(flags: {
   rootfs?: string;
   agent?: string;
   description?: string;
-}) {
+  apps?: string;
+  'app-cpu'?: string;
+  'app-ram'?: string;
+  'app-pids'?: string;
+  'app-lifetime'?: string;
+  'app-public'?: boolean;
+}): PlanSpec {
   return {
     cpu: flags.cpu,
     ram: flags.ram,
@@ -40,5 +60,11 @@ export function planSpecFrom(flags: {
     rootfs: flags.rootfs,
     agent: flags.agent,
     description: flags.description,
+    apps: flags.apps,
+    appCpu: flags['app-cpu'],
+    appRam: flags['app-ram'],
+    appPids: flags['app-pids'],
+    appLifetime: flags['app-lifetime'],
+    appPublic: flags['app-public'],
   };
 }

@@ -1,3 +1,5 @@
+import { terminalSafe } from '../values/names.js';
+
 /**
  * Lines of long work (image builds) for a person: one line rewritten in place in a
  * terminal, plain lines otherwise, nothing with --json. Call `done()` at the end.
@@ -33,5 +35,19 @@ export function bulkProgress(json: boolean, verb: string) {
       progress.line(`${verb}: ${done}/${total}${failed ? `, ${failed} failed` : ''}`);
     },
     done: progress.done,
+  };
+}
+
+/**
+ * Every line of long work whose lines all matter (an app's build): written to stderr as they
+ * come, dim in a terminal (plain with NO_COLOR), made terminal-safe (a build prints what the
+ * user's code and its packages print); nothing with --json.
+ */
+export function dimLines(json: boolean): (text: string) => void {
+  const dim = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
+  return (text) => {
+    if (json) return;
+    const line = terminalSafe(text.replace(/\r?\n$/, ''));
+    process.stderr.write(dim ? `\x1b[2m${line}\x1b[22m\n` : `${line}\n`);
   };
 }

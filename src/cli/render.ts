@@ -13,7 +13,7 @@ import { table } from './table.js';
 export function planTable(plans: PlanView[]): string {
   if (plans.length === 0) return 'No plans. Add one with: berth plan add NAME --cpu 2 --ram 4g';
   return table(
-    ['NAME', 'CPU', 'RAM', 'DISK', 'GPU', 'PIDS', 'MAX VMS', 'SUDO', 'USERS', 'DESCRIPTION'],
+    ['NAME', 'CPU', 'RAM', 'DISK', 'GPU', 'PIDS', 'MAX VMS', 'SUDO', 'APPS', 'APP CPU', 'APP RAM', 'USERS', 'DESCRIPTION'],
     plans.map((p) => [
       p.name,
       orDefault(p.cpu),
@@ -23,6 +23,9 @@ export function planTable(plans: PlanView[]): string {
       p.pids,
       p.maxVms,
       p.sudo ? 'yes' : 'no',
+      p.apps.max,
+      p.apps.cpu,
+      p.apps.ram,
       p.users.length,
       p.description,
     ]),
@@ -41,6 +44,14 @@ export function planDetails(plan: PlanView): string {
     ['Max lifetime', plan.maxLifetime === '0' ? 'none' : plan.maxLifetime],
     ['Home quota', orDefault(plan.disk)],
     ['Rootfs limit', orDefault(plan.rootfs)],
+    ['Apps per user', plan.apps.max],
+    ...(plan.apps.max === 0
+      ? []
+      : ([
+          ['App resources', `${plan.apps.cpu} CPU, ${plan.apps.ram} RAM, ${plan.apps.pids} processes`],
+          ['App lifetime', plan.apps.lifetime === '0' ? 'none' : plan.apps.lifetime],
+          ['App web ports', plan.apps.public ? 'public' : 'owner only'],
+        ] as Array<[string, string]>)),
     ['Description', plan.description || '-'],
     ['Users', plan.users.join(', ') || '-'],
   ]);

@@ -55,7 +55,7 @@ export function checkShortName(input: string, what: 'plan' | 'VM' | 'app'): stri
     throw invalidInput(
       what === 'plan' ? 'INVALID_PLAN_NAME' : what === 'VM' ? 'INVALID_VM_NAME' : 'INVALID_APP_NAME',
       `"${printable(input)}" is not a valid ${what} name.`,
-      `A ${what} name is 1–32 characters: a lowercase letter, then lowercase letters, digits or "-".`,
+      `${what === 'app' ? 'An' : 'A'} ${what} name is 1–32 characters: a lowercase letter, then lowercase letters, digits or "-".`,
     );
   }
   return input;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { appLimits } from '../domain/apps.js';
 import { usersOnPlan } from '../domain/lookups.js';
 import type { Plan, State } from '../state/schema.js';
 import { formatDuration } from '../values/durations.js';
@@ -28,6 +29,21 @@ export const PlanViewSchema = z.object({
   agent: z.enum(['off', 'read-only', 'edit', 'full']),
   description: z.string(),
   users: z.array(z.string()),
+  /** What each of its users' apps gets: the plan's values, or berth's defaults where it says nothing. */
+  apps: z.object({
+    /** Most apps per user (0 = none). */
+    max: z.number(),
+    cpu: z.number(),
+    /** e.g. `256m`. */
+    ram: z.string(),
+    ramBytes: z.number(),
+    pids: z.number(),
+    /** e.g. `24h`; `0` = no limit. */
+    lifetime: z.string(),
+    lifetimeSeconds: z.number(),
+    /** Anyone (not only the owner) may open its apps' web ports. */
+    public: z.boolean(),
+  }),
 });
 export type PlanView = z.infer<typeof PlanViewSchema>;
 
@@ -49,7 +65,29 @@ export function planView(plan: Plan, state: State): PlanView {
     agent: plan.agent ?? 'off',
     description: plan.description,
     users: usersOnPlan(state, plan.name),
+    apps: appLimitsView(plan),
   };
+}
+
+function appLimitsView(plan: Plan): PlanView['apps'] {
+  const limits = appLimits(plan);
+  return {
+    max: limits.maxApps,
+    cpu: limits.cpu,
+    ram: formatSize(limits.memoryBytes),
+    ramBytes: limits.memoryBytes,
+    pids: limits.pids,
+    lifetime: formatDuration(limits.lifetimeSeconds),
+    lifetimeSeconds: limits.lifetimeSeconds,
+    public: limits.public,
+  };
+}
+
+/** A plan's app limits in one line for people: `3 apps per user, each 0.5 CPU, 256m RAM, 100 processes, up to 24h`. */
+export function appLimitsSummary(plan: PlanView): string {
+  const a = plan.apps;
+  if (a.max === 0) return 'no apps';
+  return `${a.max} app(s) per user, each ${a.cpu} CPU, ${a.ram} RAM, ${a.pids} processes, ${a.lifetime === '0' ? 'no time limit' : `up to ${a.lifetime}`}${a.public ? ', public web ports' : ''}`;
 }
 
 /** A value a plan leaves to the global default, as people read it. */

@@ -24,6 +24,18 @@ export interface PlanSpec {
   /** What a coding agent may do: off, read-only, edit, full. */
   agent?: string;
   description?: string;
+  /** Most apps per user (0 = none). */
+  apps?: string | number;
+  /** CPUs of each app, e.g. 0.5. */
+  appCpu?: string | number;
+  /** Memory of each app, e.g. 256m. */
+  appRam?: string;
+  /** Most processes in each app. */
+  appPids?: string | number;
+  /** An app running longer than this is stopped, e.g. 24h (0 = no limit). */
+  appLifetime?: string;
+  /** Anyone (not only the owner) may open the plan's apps' web ports. */
+  appPublic?: boolean;
 }
 
 export const DEFAULT_PIDS = 512;
@@ -88,6 +100,12 @@ function parseSpec(spec: PlanSpec): Partial<Plan> {
   if (spec.rootfs !== undefined) out.rootfsBytes = parseDiskSize(spec.rootfs, 'rootfs limit');
   if (spec.agent !== undefined) out.agent = parseAgentPermission(spec.agent);
   if (spec.description !== undefined) out.description = checkDescription(spec.description);
+  if (spec.apps !== undefined) out.maxApps = parseWhole(spec.apps, 'app count per user', 0, 1000);
+  if (spec.appCpu !== undefined) out.appCpu = parseCpus(spec.appCpu, 'app CPU count');
+  if (spec.appRam !== undefined) out.appRamBytes = parseSize(spec.appRam, 'app RAM');
+  if (spec.appPids !== undefined) out.appPids = parseWhole(spec.appPids, 'app process limit', 16, 100_000);
+  if (spec.appLifetime !== undefined) out.appLifetimeSeconds = parseDuration(spec.appLifetime, 'app lifetime');
+  if (spec.appPublic !== undefined) out.appPublic = spec.appPublic;
   return out;
 }
 
@@ -128,7 +146,7 @@ export async function setPlan(store: StateStore, name: string, spec: PlanSpec): 
     throw invalidInput(
       'NOTHING_TO_CHANGE',
       `No change given for plan "${name}".`,
-      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --disk, --rootfs, --agent, --description.',
+      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --disk, --rootfs, --agent, --description, --apps, --app-cpu, --app-ram, --app-pids, --app-lifetime, --app-public.',
     );
   }
   return store.transact((state) => Object.assign(findPlan(state, name), fields));
