@@ -202,7 +202,7 @@ export async function deployApp(
         image: built.image,
         env,
         secrets,
-        source: sourceRecord(input.source),
+        source: { ...sourceRecord(input.source), ...(built.language ?? {}) },
         containerId,
         desired: 'running',
         status: 'running',
@@ -269,6 +269,8 @@ interface Built {
   image: string;
   argv: string[];
   workingDir?: string;
+  /** Code sources: what berth built it as. */
+  language?: { runtime: AppRuntime; entrypoint: string };
 }
 
 /** The app's image from its source: built from code, or an image (allowed, or uploaded). */
@@ -316,7 +318,7 @@ async function imageFor(
   });
   onLine(`building a ${language.runtime} app (${code.files.length} files, runs ${language.entrypoint})`);
   const built = await buildApp(ctx, engine, app, code, language, onLine);
-  return { image: built.image, argv: built.argv, workingDir: '/app' };
+  return { image: built.image, argv: built.argv, workingDir: '/app', language };
 }
 
 /** Files or an archive given with the deploy, as a clean tar (refused whole when anything in it is unsafe). */
@@ -483,9 +485,13 @@ export async function removeApp(ctx: Berth, ref: string, actor: Actor = OPERATOR
     record.desired = 'stopped';
     return structuredClone(record);
   });
-  const engine = await (await ctx.backend()).apps.engine(app.node);
-  if (app.containerId) await engine.removeContainer(app.containerId);
-  if (app.image?.startsWith(`${appImageRepo(app.id)}:`)) await engine.removeImage(app.image).catch(() => undefined);
+  // An app that never ran has nothing on an engine: removed without asking one.
+  const own = app.image?.startsWith(`${appImageRepo(app.id)}:`) ? app.image : null;
+  if (app.containerId || own) {
+    const engine = await (await ctx.backend()).apps.engine(app.node);
+    if (app.containerId) await engine.removeContainer(app.containerId);
+    if (own) await engine.removeImage(own).catch(() => undefined);
+  }
   await ctx.store.transact((state) => {
     state.apps = (state.apps ?? []).filter((a) => a.id !== app.id);
     logAppEvent(state, app, 'app-remove', actorReason(actor));
