@@ -119,6 +119,8 @@ export interface NetworkSummary {
   bridge: string;
   /** The host's addresses on the network. */
   gateways: string[];
+  /** Containers not made by Swarm may join it (a Swarm-scoped network made attachable). */
+  attachable: boolean;
 }
 
 const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
@@ -299,6 +301,8 @@ export class DockerRuntime {
           Driver: 'bridge',
           CheckDuplicate: true,
           Scope: 'swarm',
+          // Apps' containers (made on a node's engine by berth, not by Swarm) join it too.
+          Attachable: true,
           ConfigFrom: { Network: configNetworkName(name) },
         } as Docker.NetworkCreateOptions);
       } else {
@@ -356,6 +360,7 @@ export class DockerRuntime {
         // Networks made before berth named its bridges have Docker's default name.
         bridge: options[BRIDGE_NAME_OPTION] || `br-${String(info.Id).slice(0, 12)}`,
         gateways: (info.IPAM?.Config ?? []).map((c) => c.Gateway ?? '').filter(Boolean),
+        attachable: Boolean((info as { Attachable?: boolean }).Attachable),
       };
     } catch (err) {
       if (statusOf(err) === 404) return null;
@@ -559,6 +564,14 @@ export class DockerRuntime {
         'Check the archive is a docker save of one image.',
       );
     return text;
+  }
+
+  /** The image as a `docker save` stream (to load it on another engine). */
+  async exportImage(ref: string): Promise<NodeJS.ReadableStream> {
+    return this.docker
+      .getImage(ref)
+      .get()
+      .catch((err) => this.fail(err, `export image ${ref}`));
   }
 
   async tagImage(ref: string, repo: string, tag: string): Promise<void> {

@@ -34,6 +34,7 @@ export const APPS_ERRORS = {
     'The app uses a secret the user has not set: set it (/setsecret NAME VALUE, or `berth user secret set LOGIN NAME`), then start the app again.',
   APP_NOT_RUNNING: 'The app is not running: start it (`berth app start`, or /app NAME in chat).',
   APPS_NOT_ON_SWARM: 'Apps are placed on one engine only for now: with config engine swarm they cannot be deployed yet.',
+  USER_HAS_APPS: 'The user still has apps: remove them first (`berth app list USER`, then `berth app remove USER/NAME`).',
   TOKEN_INVALID: 'The API token is missing, malformed, revoked or of a user without access: make a new one with /token in chat.',
   TOKEN_NOT_FOUND: 'The user has no API token with that id: list them with `berth user token list LOGIN` (or /tokens in chat).',
   TOKEN_LIMIT: 'The user has as many API tokens as berth keeps: revoke one first (/tokens, or `berth user token revoke`).',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { invalidInput } from '../errors.js';
+import { BerthError, invalidInput } from '../errors.js';
 import { checkDockerHost, checkNetworkName } from './docker-host.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { parseEgress, parseHostAllow, parsePrivateAllow } from './egress.js';
@@ -871,7 +871,16 @@ export const CONFIG_KEYS = {
     description: "Build apps from a user's Dockerfile (on/off); only where a builder that gives a step no more than a VM can run",
     default: false,
     schema: z.boolean(),
-    parse: (s) => parseSwitch(s, 'apps.dockerfile'),
+    parse: (s) => {
+      if (!parseSwitch(s, 'apps.dockerfile')) return false;
+      // Docker's builders give RUN steps their default capabilities (NET_RAW, MKNOD, SETFCAP…) and
+      // network, or need privileges themselves (BuildKit rootless, kaniko): none holds a step to a VM's limits.
+      throw new BerthError(
+        'DOCKERFILE_UNAVAILABLE',
+        "Dockerfile builds cannot be turned on here: no builder on this host gives a build step no more than a VM has (the engine's builder grants RUN steps its default capabilities and network).",
+        'Users deploy code (berth builds it in a sandbox), an archive, a git repository, or an image from apps.images.',
+      );
+    },
     format: formatSwitch,
   }),
   'apps.python-image': key<string>({

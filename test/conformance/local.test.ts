@@ -1,7 +1,9 @@
+import { appBaseImages } from '../helpers/app-images.js';
 import { BIN } from '../helpers/cli.js';
 import { docker, type VmHome, vmHome } from '../helpers/docker.js';
 import { type FreezableSocket, freezableSocket } from '../helpers/freezable-socket.js';
 import { brokenImage } from '../helpers/images.js';
+import { type AppHarness, appConformance } from './app-cases.js';
 import { timed, type VmHarness, type Workload } from './harness.js';
 import { vmConformance } from './vm-cases.js';
 
@@ -20,7 +22,7 @@ async function container(login: string) {
   return c ? docker.getContainer(c.Id).inspect() : null;
 }
 
-const harness: VmHarness = {
+const harness: VmHarness & AppHarness = {
   name: 'local engine',
   setupTimeoutMs: 120_000,
   engines: 1,
@@ -47,6 +49,17 @@ const harness: VmHarness = {
       if (r.code !== 0) throw new Error(`berth ${args.join(' ')}: ${r.stderr}`);
     }
   },
+  setupApps: async () => {
+    const bases = await appBaseImages(home.home);
+    const r = await harness.berth(['config', 'set', 'apps.python-image', bases.python]);
+    if (r.code !== 0) throw new Error(r.stderr);
+  },
+  appContainer: async (login) => {
+    const [c] = await docker.listContainers({ all: true, filters: { label: [...mine(login), 'dev.berth.app'] } });
+    return c ? { info: await docker.getContainer(c.Id).inspect(), engine: 0 } : null;
+  },
+  appImages: async (login) =>
+    (await docker.listImages({ filters: { label: [...mine(login), 'dev.berth.app'] } })).flatMap((i) => i.RepoTags ?? []),
   teardown: async () => {
     proxy?.thaw();
     await home?.cleanup();
@@ -83,3 +96,4 @@ const harness: VmHarness = {
 };
 
 vmConformance(harness);
+appConformance(harness);

@@ -1,12 +1,14 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { appBaseImages } from '../helpers/app-images.js';
 import { BIN } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
-import { MINIMAL_IMAGE } from '../helpers/docker.js';
+import { docker, MINIMAL_IMAGE } from '../helpers/docker.js';
 import { brokenImage } from '../helpers/images.js';
 import { dockerdPid, type NetnsEngine } from '../helpers/netns-engine.js';
 import { type SwarmCluster, startSwarm } from '../helpers/swarm-cluster.js';
+import { type AppHarness, appConformance } from './app-cases.js';
 import { timed, type VmHarness } from './harness.js';
 import { vmConformance } from './vm-cases.js';
 
@@ -32,7 +34,7 @@ async function running(login: string): Promise<{ node: NetnsEngine; id: string }
   return null;
 }
 
-const harness: VmHarness = {
+const harness: VmHarness & AppHarness = {
   name: 'three-node Swarm',
   setupTimeoutMs: 300_000,
   engines: 3,
@@ -76,6 +78,30 @@ const harness: VmHarness = {
       if (r.code !== 0) throw new Error(`berth ${args.join(' ')}: ${r.stderr}`);
     }
     instance = JSON.parse(await readFile(join(home, 'state.json'), 'utf8')).instanceId as string;
+  },
+  setupApps: async () => {
+    // Built on this host, loaded on the manager only: a node an app lands on gets it from there.
+    const bases = await appBaseImages(join(dir, 'bases'));
+    await cluster.manager.docker.loadImage(await docker.getImage(bases.python).get());
+    const r = await harness.berth(['config', 'set', 'apps.python-image', bases.python]);
+    if (r.code !== 0) throw new Error(r.stderr);
+  },
+  appContainer: async (login) => {
+    for (const [i, node] of cluster.nodes.entries()) {
+      const [c] = await node.docker.listContainers({ all: true, filters: { label: [`dev.berth.user=${login}`, 'dev.berth.app'] } });
+      if (c) return { info: await node.docker.getContainer(c.Id).inspect(), engine: i };
+    }
+    return null;
+  },
+  appImages: async (login) => {
+    const tags: string[] = [];
+    for (const node of cluster.nodes)
+      tags.push(
+        ...(await node.docker.listImages({ filters: { label: [`dev.berth.user=${login}`, 'dev.berth.app'] } })).flatMap(
+          (i) => i.RepoTags ?? [],
+        ),
+      );
+    return tags;
   },
   teardown: async () => {
     await cluster?.stop();
@@ -140,3 +166,4 @@ const harness: VmHarness = {
 };
 
 vmConformance(harness);
+appConformance(harness);

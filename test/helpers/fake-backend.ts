@@ -153,6 +153,7 @@ export function fakeBackend(): FakeBackend {
       place: async () => undefined,
       engine: async () => engine,
       network: async () => 'fake-network',
+      provide: async () => undefined,
     },
   };
   return { backend, engine, workloads, volumes, failingImages };

@@ -65,7 +65,7 @@ function indexEnv(config: ReturnType<typeof effectiveConfig>): Record<string, st
 export async function buildApp(
   ctx: Berth,
   engine: DockerRuntime,
-  app: Pick<App, 'id' | 'user' | 'userId' | 'plan'>,
+  app: Pick<App, 'id' | 'user' | 'userId' | 'plan' | 'node'>,
   code: CleanArchive,
   language: { runtime: AppRuntime; entrypoint: string },
   onLine: (line: string) => void,
@@ -74,14 +74,16 @@ export async function buildApp(
   const state = await ctx.store.read();
   const config = effectiveConfig(state.config);
   const base = config[language.runtime === 'python' ? 'apps.python-image' : 'apps.node-image'];
-  if (!(await engine.image(base)))
+  const apps = (await ctx.backend()).apps;
+  if (!(await engine.image(base)) && !(await (await ctx.runtime()).image(base)))
     throw new BerthError(
       'APP_BASE_MISSING',
       `The image ${base} that ${language.runtime} apps are built on is not on the engine.`,
       'Build it: berth app base',
     );
+  await apps.provide(engine, base);
   const files = new Set(code.files);
-  const network = await (await ctx.backend()).apps.network(engine);
+  const network = await apps.network(engine, app.node);
   const spec = buildContainerSpec({
     appId: app.id,
     user: app.user,

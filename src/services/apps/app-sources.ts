@@ -133,7 +133,7 @@ export async function vmFolderArchive(
 export async function gitArchive(
   ctx: Berth,
   engine: DockerRuntime,
-  app: Pick<App, 'id' | 'user' | 'userId' | 'plan'>,
+  app: Pick<App, 'id' | 'user' | 'userId' | 'plan' | 'node'>,
   source: { url: string; branch: string },
   limits: ArchiveLimits,
   onLine: (line: string) => void,
@@ -141,7 +141,9 @@ export async function gitArchive(
   const { url, branch } = checkGitSource(source.url, source.branch);
   const state = await ctx.store.read();
   const config = effectiveConfig(state.config);
-  const network = await (await ctx.backend()).apps.network(engine);
+  const apps = (await ctx.backend()).apps;
+  const network = await apps.network(engine, app.node);
+  await apps.provide(engine, config['apps.python-image']);
   const script = [
     'set -e',
     'export GIT_TERMINAL_PROMPT=0 GIT_CONFIG_NOSYSTEM=1',

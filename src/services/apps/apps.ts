@@ -179,6 +179,7 @@ export async function deployApp(
   let engine: DockerRuntime | undefined;
   try {
     const node = reserved.fresh ? await backend.apps.place(app.resources) : app.node;
+    if (node) app.node = node;
     engine = await backend.apps.engine(node);
     const built = await imageFor(ctx, engine, app, input, onLine, given);
     const spec = await specFor(
@@ -339,7 +340,7 @@ async function givenCode(ctx: Berth, source: SourceInput): Promise<CleanArchive>
 async function specFor(ctx: Berth, engine: DockerRuntime, app: App, argv: string[], workingDir?: string) {
   const state = await ctx.store.read();
   const config = effectiveConfig(state.config);
-  const network = await (await ctx.backend()).apps.network(engine);
+  const network = await (await ctx.backend()).apps.network(engine, app.node);
   return appContainerSpec({
     appId: app.id,
     user: app.user,
@@ -703,5 +704,46 @@ export async function superviseApps(ctx: Berth, at = new Date()): Promise<string
     if (app) done.push(`${appRef(app)}: restarted (restart ${app.restarts})`);
   }
   for (const app of await stopExpiredApps(ctx, at)) done.push(`${appRef(app)}: stopped at the end of its lifetime`);
+  done.push(...(await followPolicies(ctx)));
+  return done;
+}
+
+/**
+ * What holds for VMs holds for apps, whoever changed the state (the CLI, chat, the TUI): an owner
+ * who is no longer allowed has their apps stopped; maintenance stops running apps and, when it
+ * ends, starts again those it stopped.
+ */
+async function followPolicies(ctx: Berth): Promise<string[]> {
+  const state = await ctx.store.read();
+  const allowed = new Set(state.users.filter((u) => u.status === 'allowed').map((u) => u.login));
+  const done: string[] = [];
+  const toStop = (state.apps ?? []).flatMap((a): Array<{ app: App; reason: AppStopReason; why: string }> => {
+    if (a.desired !== 'running' || a.status === 'building') return [];
+    if (!allowed.has(a.user)) return [{ app: a, reason: 'revoked', why: 'its owner is no longer allowed' }];
+    if (state.maintenance.on) return [{ app: a, reason: 'maintenance', why: 'maintenance' }];
+    return [];
+  });
+  for (const { app, reason, why } of toStop) {
+    try {
+      const marked = await ctx.store.transact((s) => {
+        const record = (s.apps ?? []).find((a) => a.id === app.id);
+        if (!record || record.desired !== 'running') return null;
+        record.desired = 'stopped';
+        return structuredClone(record);
+      });
+      if (!marked) continue;
+      await stopRecorded(ctx, marked, reason, why);
+      done.push(`${appRef(app)}: stopped (${why})`);
+    } catch (err) {
+      done.push(`${appRef(app)}: could not be stopped (${why}): ${(err as Error).message}`);
+    }
+  }
+  if (!state.maintenance.on) {
+    for (const app of (state.apps ?? []).filter((a) => a.stopReason === 'maintenance' && a.desired === 'stopped' && allowed.has(a.user))) {
+      await startApp(ctx, appRef(app), OPERATOR, 'maintenance is over')
+        .then(() => done.push(`${appRef(app)}: started again after maintenance`))
+        .catch((err: unknown) => done.push(`${appRef(app)}: could not be started after maintenance: ${(err as Error).message}`));
+    }
+  }
   return done;
 }

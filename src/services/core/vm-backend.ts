@@ -70,7 +70,9 @@ export interface AppEngines {
   /** The engine of an app placed on `node`, answering within a deadline (else NODE_DOWN). */
   engine(node: string | undefined): Promise<DockerRuntime>;
   /** berth's VM network on that engine, made (with its firewall) where missing: the app's network. */
-  network(runtime: DockerRuntime): Promise<string>;
+  network(runtime: DockerRuntime, node: string | undefined): Promise<string>;
+  /** Makes sure an image on berth's own engine (an app base, an allowed image) is on `runtime` too. */
+  provide(runtime: DockerRuntime, image: string): Promise<void>;
 }
 
 /**

@@ -75,6 +75,7 @@ export function localBackend(ctx: Berth): VmBackend {
         await vmNetwork(ctx, runtime, 'local');
         return effectiveConfig((await ctx.store.read()).config)['docker.network'];
       },
+      provide: async () => undefined,
     },
     admission: async () => hostAdmission(await (await engine()).hostInfo()),
     create: async (vm, spec, mount) => {

@@ -9,7 +9,7 @@ import { BerthError } from '../../errors.js';
 import type { NodeDefaults, Resources, State, Vm } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import type { Berth } from '../core/context.js';
-import type { Admission, Cluster, Deployed, EngineGroup, HomeToMount, VmBackend } from '../core/vm-backend.js';
+import type { Admission, AppEngines, Cluster, Deployed, EngineGroup, HomeToMount, VmBackend } from '../core/vm-backend.js';
 import { ensureNodeFirewall, nodeAddresses } from '../network/firewall.js';
 import { withDeadline } from './deadline.js';
 import { NODE_DEADLINE_MS, NODE_FIREWALL_MS, probeNodeDefaults, reachable } from './engines.js';
@@ -358,23 +358,7 @@ export function swarmBackend(ctx: Berth): VmBackend {
   return {
     networkScope: 'swarm',
     cluster,
-    apps: {
-      place: async () => {
-        throw new BerthError(
-          'APPS_NOT_ON_SWARM',
-          'Apps cannot be deployed on a Swarm yet.',
-          'Run apps on a host with config engine local.',
-        );
-      },
-      engine: (node) => cluster.reachableEngine(node, node ?? 'manager'),
-      network: async () => {
-        throw new BerthError(
-          'APPS_NOT_ON_SWARM',
-          'Apps cannot be deployed on a Swarm yet.',
-          'Run apps on a host with config engine local.',
-        );
-      },
-    },
+    apps: swarmApps(ctx, cluster),
     engineOf: (vm) => cluster.reachableEngine(vm.node, vm.node ?? 'manager'),
     containerOf: (vm) => (onNode(vm) ? ops.containerOf(vm) : local.containerOf(vm)),
     isHere: async (vm) => !vm.node || vm.node === (await self()),
@@ -439,6 +423,77 @@ export function swarmBackend(ctx: Berth): VmBackend {
     if (vm.desired !== 'running') await ops.stop({ ...vm, node: deployed.node, containerId: deployed.containerId });
     return deployed;
   }
+}
+
+/**
+ * Apps on a Swarm: berth places each on a node (the most memory left after what its VMs reserve
+ * and its apps are limited to) and runs it as a container of that node's engine, attached to the
+ * Swarm-scoped VM network (made attachable), under that node's firewall; berth supervises it as on
+ * one engine. Images the node lacks (an app base, an allowed image) are copied from the manager.
+ */
+function swarmApps(ctx: Berth, cluster: Cluster): AppEngines {
+  const network = async () => effectiveConfig((await ctx.store.read()).config)['docker.network'];
+  return {
+    place: async (resources) => {
+      const state = await ctx.store.read();
+      const { api } = await cluster.manager();
+      const drained = new Set((state.nodes ?? []).filter((n) => n.drained).map((n) => n.id));
+      const nodes = (await withDeadline(NODE_DEADLINE_MS * 2, 'list the Swarm nodes', () => api.nodes())).filter(
+        (n) => n.state === 'ready' && n.availability === 'active' && !drained.has(n.id),
+      );
+      const used = new Map<string, number>();
+      for (const vm of state.vms)
+        if (vm.node && vm.desired === 'running') used.set(vm.node, (used.get(vm.node) ?? 0) + vm.resources.memoryBytes);
+      for (const app of state.apps ?? [])
+        if (app.node && app.desired === 'running') used.set(app.node, (used.get(app.node) ?? 0) + app.resources.memoryBytes);
+      const room = nodes
+        .map((n) => ({ node: n, free: n.memoryBytes - (used.get(n.id) ?? 0) }))
+        .filter((r) => r.free >= resources.memoryBytes && r.node.cpus >= resources.cpu)
+        // Most room first; at equal room a worker before a manager (which runs berth and the cluster's control).
+        .sort((a, b) => b.free - a.free || Number(a.node.role === 'manager') - Number(b.node.role === 'manager'));
+      const best = room[0];
+      if (!best)
+        throw new BerthError(
+          'NO_NODE_FITS',
+          `No Swarm node has room for an app of ${Math.round(resources.memoryBytes / 2 ** 20)} MiB.`,
+          'Stop some apps or VMs, add a node, or give the plan smaller app limits (berth plan set PLAN --app-ram SIZE).',
+        );
+      return best.node.id;
+    },
+    engine: (node) => cluster.reachableEngine(node, node ?? 'manager'),
+    network: async (runtime, node) => {
+      const name = await network();
+      const manager = await ctx.runtime();
+      await vmNetwork(ctx, manager, 'swarm');
+      const made = await manager.network(name);
+      if (!made?.attachable)
+        throw new BerthError(
+          'APPS_NOT_ON_SWARM',
+          `The VM network ${name} was made before apps and does not let berth's app containers join it.`,
+          `When no VM runs, remove it on the manager (docker network rm ${name}); berth makes it again, attachable. Or point docker.network at a new name.`,
+        );
+      const { api, nodeId } = await cluster.manager();
+      if (node && node !== nodeId) {
+        const nodes = await withDeadline(NODE_DEADLINE_MS * 2, 'list the Swarm nodes', () => api.nodes());
+        const here = nodes.find((n) => n.id === node);
+        await withDeadline(NODE_DEADLINE_MS * 2, 'make the VM network', () =>
+          runtime.ensureConfigNetwork(name, { [LABEL.managed]: 'true' }),
+        );
+        if (here && here.id !== nodeId)
+          await withDeadline(NODE_FIREWALL_MS, `install the firewall rules on node ${here.hostname}`, () =>
+            ensureNodeFirewall(ctx, runtime, here, nodes),
+          );
+      }
+      return name;
+    },
+    provide: async (runtime, image) => {
+      if (await runtime.image(image)) return;
+      const manager = await ctx.runtime();
+      if (!(await manager.image(image)))
+        throw new BerthError('IMAGE_NOT_FOUND', `The image ${image} is not on the manager's engine.`, 'Build or load it there first.');
+      await runtime.loadImage(await manager.exportImage(image));
+    },
+  };
 }
 
 const endpointsOf = (state: State) => (state.nodes ?? []).map((n) => n.endpoint).filter(Boolean);

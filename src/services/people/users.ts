@@ -145,6 +145,14 @@ export async function removeUser(ctx: Berth, login: string, options: RemoveUserO
   checkLogin(login);
   const state = await ctx.store.read();
   const user = findUser(state, login);
+  const apps = (state.apps ?? []).filter((a) => a.user === login).map((a) => `${a.user}/${a.name}`);
+  if (apps.length > 0) {
+    throw new BerthError(
+      'USER_HAS_APPS',
+      `User "${login}" still has apps: ${apps.join(', ')}.`,
+      `Remove them first: berth app remove ${apps[0]}`,
+    );
+  }
   const vms = state.vms.filter((vm) => vm.user === login).map(vmRef);
   if (vms.length > 0) {
     throw new BerthError(

@@ -1,0 +1,96 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VM_CAPABILITIES } from '../../src/docker/hardening.js';
+import { AppViewSchema } from '../../src/views/app-view.js';
+import { waitFor } from '../helpers/daemon.js';
+import { unique } from '../helpers/docker.js';
+import type { VmHarness } from './harness.js';
+
+/** What the app cases need of a backend besides the VM harness. */
+export interface AppHarness {
+  /** Makes the Python app base known to berth (config apps.python-image) where it builds. */
+  setupApps(): Promise<void>;
+  /** The user's app container on whichever engine runs it (with that engine's index), or null. */
+  appContainer(login: string): Promise<{ info: Docker.ContainerInspectInfo; engine: number } | null>;
+  /** The user's app images (berth's builds) on every engine, by tag. */
+  appImages(login: string): Promise<string[]>;
+}
+
+/**
+ * Apps through the engine port, the same cases on every backend that runs processes: a deploy of
+ * code makes a hardened container of the app's own on berth's network, placed where the backend
+ * puts it; stop, start and restart keep it; remove leaves nothing of it on any engine.
+ */
+export function appConformance(h: VmHarness & AppHarness): void {
+  describe(`app conformance: ${h.name}`, () => {
+    let dir = '';
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'berth-app-conf-'));
+      await h.setupApps();
+    }, 600_000);
+    afterAll(() => rm(dir, { recursive: true, force: true }));
+
+    const must = async (args: string[]) => {
+      const r = await h.berth(args, { timeoutMs: 300_000 });
+      if (r.code !== 0) throw new Error(`berth ${args.join(' ')} (${r.code}): ${r.stderr}`);
+      return r;
+    };
+
+    it("deploys code as a hardened container of its own on berth's network; stop, start, restart keep it; remove leaves nothing", async () => {
+      const login = unique('ap');
+      await must(['user', 'allow', login]);
+      const file = join(dir, 'main.py');
+      await writeFile(file, 'import time\nprint("app up", flush=True)\nwhile True:\n    time.sleep(60)\n');
+      const deployed = AppViewSchema.parse(JSON.parse((await must(['app', 'deploy', `${login}/web`, file, '--json'])).stdout));
+      expect(deployed.status).toBe('running');
+
+      const found = await h.appContainer(login);
+      expect(found).not.toBeNull();
+      const { info, engine } = found as NonNullable<typeof found>;
+      // With several engines, equal room puts it on a worker: the app base was copied there from the manager.
+      if (h.engines > 1) expect(engine).not.toBe(0);
+      const host = info.HostConfig;
+      expect(info.State.Running).toBe(true);
+      expect(info.Config.User).toBe('1000:1000');
+      expect(host.Privileged).toBe(false);
+      expect(host.CapDrop).toEqual(['ALL']);
+      expect((host.CapAdd ?? []).every((c) => VM_CAPABILITIES.includes(c))).toBe(true);
+      expect(host.SecurityOpt).toContain('no-new-privileges:true');
+      expect(host.Memory).toBe(256 * 2 ** 20);
+      expect(host.NanoCpus).toBe(0.5e9);
+      expect(host.PidsLimit).toBe(100);
+      expect(host.Binds ?? []).toEqual([]);
+      expect(host.Mounts ?? []).toEqual([]);
+      expect(host.RestartPolicy?.Name).toBe('no');
+      expect(Object.keys(info.NetworkSettings.Networks)).toEqual([host.NetworkMode]);
+      expect(info.Config.Labels).toMatchObject({ 'dev.berth.user': login, 'dev.berth.instance': h.instanceId() });
+      expect(info.Config.Labels?.['dev.berth.app']).toMatch(/^[0-9a-f]{12}$/);
+
+      await waitFor(
+        'the app to print its line',
+        async () => (await must(['app', 'logs', `${login}/web`, '-n', '5'])).stdout.includes('app up'),
+        30_000,
+      );
+
+      await must(['app', 'stop', `${login}/web`]);
+      expect((await h.appContainer(login))?.info.State.Running).toBe(false);
+      await must(['app', 'start', `${login}/web`]);
+      const started = await h.appContainer(login);
+      expect(started?.info.State.Running).toBe(true);
+      expect(started?.info.Id).toBe(info.Id);
+      await must(['app', 'restart', `${login}/web`]);
+      expect((await h.appContainer(login))?.info.State.Running).toBe(true);
+      const shown = AppViewSchema.parse(JSON.parse((await must(['app', 'show', `${login}/web`, '--json'])).stdout));
+      expect(shown.status).toBe('running');
+
+      expect((await h.appImages(login)).length).toBe(1);
+      await must(['app', 'remove', `${login}/web`]);
+      expect(await h.appContainer(login)).toBeNull();
+      expect(await h.appImages(login)).toEqual([]);
+      expect(await h.leftovers(login)).toEqual([]);
+    }, 600_000);
+  });
+}
