@@ -1,14 +1,17 @@
 import { BerthCommand } from '../src/cli/base-command.js';
 import { type DoctorReport, doctor } from '../src/services/nodes/reconcile.js';
+import { type AppsCheck, checkApps } from '../src/services/setup/apps-check.js';
 
 export default class Doctor extends BerthCommand {
-  static override summary = 'Check the state file, the engine, the image, the network, its firewall rules and VM drift';
+  static override summary = 'Check the state file, the engine, the image, the network, its firewall rules, VM drift and what apps need';
   static override description = 'Exits 1 when something needs attention.';
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json'];
 
-  async run(): Promise<DoctorReport> {
+  async run(): Promise<DoctorReport & { apps: AppsCheck | null }> {
     await this.parse(Doctor);
     const report = await doctor(this.berth);
+    // Apps: warnings and information only (a state file that cannot be read has said so already).
+    const apps = report.stateFile.ok ? await checkApps(this.berth) : null;
     const mark = (ok: boolean) => (ok ? 'ok  ' : 'FAIL');
     this.log(
       `${mark(report.stateFile.ok)} state file ${report.stateFile.path}${report.stateFile.problem ? `: ${report.stateFile.problem}` : ''}`,
@@ -40,7 +43,15 @@ export default class Doctor extends BerthCommand {
     for (const n of report.nodes ?? []) {
       this.log(`${mark(n.ok)} node ${n.hostname} (${n.vms} VM(s))${n.ok ? '' : `: ${n.problems.join('; ')}`}`);
     }
+    if (apps) {
+      const bases = apps.bases;
+      if (!bases) this.log(`WARN app base images not checked: ${apps.basesProblem}`);
+      else if (bases.every((b) => b.present)) this.log(`ok   app base images: ${bases.map((b) => b.image).join(', ')}`);
+      for (const i of apps.indexes.filter((x) => x.ok)) this.log(`ok   ${i.key} ${i.url} ${i.detail}`);
+      for (const warning of apps.warnings) this.log(`WARN ${warning}`);
+      this.log(`info apps.dockerfile ${apps.dockerfile.detail}`);
+    }
     if (!report.healthy) process.exitCode = 1;
-    return report;
+    return { ...report, apps };
   }
 }

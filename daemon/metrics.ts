@@ -5,7 +5,7 @@ import { clusterOf } from '../src/services/engine/cluster.js';
 import { withDeadline } from '../src/services/engine/deadline.js';
 import { NODE_DEADLINE_MS } from '../src/services/engine/engines.js';
 import { type NodeUsage, nodeUsage } from '../src/services/nodes/nodes.js';
-import { USER_STATUSES } from '../src/state/schema.js';
+import { APP_STATUSES, type App, type State, USER_STATUSES } from '../src/state/schema.js';
 
 export interface Metrics {
   registry: Registry;
@@ -14,6 +14,7 @@ export interface Metrics {
   web: WebMetrics;
   agent: AgentMetrics;
   chat: ChatMetrics;
+  apps: AppMetrics;
   /** Times an operation the daemon runs and counts its outcome. */
   time<T>(operation: string, work: () => Promise<T>): Promise<T>;
 }
@@ -53,6 +54,40 @@ export interface ChatMetrics {
   updates: Counter<'frontend'>;
   sent: Counter<'frontend'>;
   edits: Counter<'frontend'>;
+}
+
+/**
+ * Apps' builds, counted from the state file: a build runs in the CLI's process as often as in the
+ * daemon's, and each records its last build in the app (`build`: at, seconds, outcome). The daemon
+ * counts a build when it first sees an app's `build.at` change — when the state file changes (the
+ * scheduler's watch) and at each scrape. What the first look finds (builds
+ * before this daemon started) is taken as seen, not counted: a counter starts at 0 with its
+ * process. Two builds of one app between two looks count once (the state keeps only the last).
+ */
+export interface AppMetrics {
+  /** Looks at the apps' last builds in `state`, counting those not seen before. */
+  observe(state: Pick<State, 'apps'>): void;
+}
+
+/** An app's last build, as the build counters saw it. */
+export type SeenBuild = Pick<NonNullable<App['build']>, 'at' | 'seconds' | 'outcome'>;
+
+/**
+ * The builds in `apps` not in `seen` (by app id: its last build's time), and what is seen after
+ * them; removed apps are forgotten. Pure: the counters are the caller's.
+ */
+export function newBuilds(
+  seen: ReadonlyMap<string, string>,
+  apps: ReadonlyArray<Pick<App, 'id' | 'build'>>,
+): { builds: SeenBuild[]; seen: Map<string, string> } {
+  const next = new Map<string, string>();
+  const builds: SeenBuild[] = [];
+  for (const app of apps) {
+    if (!app.build) continue;
+    next.set(app.id, app.build.at);
+    if (seen.get(app.id) !== app.build.at) builds.push({ at: app.build.at, seconds: app.build.seconds, outcome: app.build.outcome });
+  }
+  return { builds, seen: next };
 }
 
 /** One front-end's share of the chat counters. */
@@ -156,6 +191,57 @@ export function createMetrics(ctx: Berth): Metrics {
       for (const status of USER_STATUSES) this.set({ status }, state.users.filter((u) => u.status === status).length);
     },
   });
+  new Gauge({
+    name: 'berth_apps',
+    help: "Users' apps by status (as their records say: building, starting, running, restarting, stopped, crashed, failed)",
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const state = await ctx.store.read();
+      apps.observe(state);
+      for (const status of APP_STATUSES) this.set({ state: status }, (state.apps ?? []).filter((a) => a.status === status).length);
+    },
+  });
+  new Gauge({
+    name: 'berth_app_restarts',
+    help: "Restarts after crashes of each user's apps, summed over their apps (each app's count starts over when it is deployed or started by hand)",
+    labelNames: ['user'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const byUser = new Map<string, number>();
+      for (const app of (await ctx.store.read()).apps ?? []) byUser.set(app.user, (byUser.get(app.user) ?? 0) + app.restarts);
+      for (const [user, restarts] of byUser) this.set({ user }, restarts);
+    },
+  });
+  const appBuilds = new Counter({
+    name: 'berth_app_builds_total',
+    help: "Apps' builds the daemon saw recorded in the state file since it started, by outcome (ok, failed, timeout)",
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const appBuildSeconds = new Histogram({
+    name: 'berth_app_build_seconds',
+    help: "How long the apps' builds the daemon saw recorded took",
+    buckets: [5, 15, 30, 60, 120, 300, 600, 1200, 1800],
+    registers: [registry],
+  });
+  // Every outcome from the start, at 0 (rate() then sees the first build).
+  for (const outcome of ['ok', 'failed', 'timeout']) appBuilds.inc({ outcome }, 0);
+  let seenBuilds: Map<string, string> | null = null;
+  const apps: AppMetrics = {
+    observe(state) {
+      const found = newBuilds(seenBuilds ?? new Map(), state.apps ?? []);
+      // The first look: what is there was built before this process (not counted).
+      if (seenBuilds)
+        for (const build of found.builds) {
+          appBuilds.inc({ outcome: build.outcome });
+          appBuildSeconds.observe(build.seconds);
+        }
+      seenBuilds = found.seen;
+    },
+  };
   const operations = new Counter({
     name: 'berth_operations_total',
     help: 'Operations run by the daemon',
@@ -278,6 +364,7 @@ export function createMetrics(ctx: Berth): Metrics {
     web,
     agent,
     chat,
+    apps,
     async time(operation, work) {
       const end = latency.startTimer({ operation });
       try {

@@ -40,7 +40,11 @@ export class Scheduler {
     this.watcher = watchDir(
       this.ctx.store.home,
       (file) => file === 'state.json',
-      async () => this.planMaintenance(0),
+      async () => {
+        // Apps' builds (made by the CLI too) are counted as the state records them.
+        this.metrics.apps.observe(await this.ctx.store.read());
+        await this.planMaintenance(0);
+      },
       (err) => this.log.warn({ err: String(err) }, 'watching the state file failed'),
     );
     void this.planPolicies();

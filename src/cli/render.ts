@@ -6,7 +6,7 @@ import type { VmStatsView } from '../services/vm/vm-exec.js';
 import { terminalSafe } from '../values/names.js';
 import { formatDiskSize, formatSize, formatUsage } from '../values/sizes.js';
 import { orDefault, type PlanView } from '../views/plan-view.js';
-import type { KeyView, UserView } from '../views/user-view.js';
+import type { KeyView, UserAppView, UserView } from '../views/user-view.js';
 import type { VmView } from '../views/vm-view.js';
 import { table } from './table.js';
 
@@ -76,6 +76,20 @@ export function userDetails(user: UserView): string {
     ['Created', user.createdAt],
   ]);
   return `${head}\n\n${keyTable(user.keys)}`;
+}
+
+/** A user's apps, for `berth user show`. */
+export function userAppsTable(apps: UserAppView[]): string {
+  if (apps.length === 0) return 'No apps.';
+  return table(
+    ['APP', 'STATUS', 'RESTARTS', 'STARTED'],
+    apps.map((a) => [
+      a.name,
+      a.status === 'stopped' && a.stopReason ? `stopped (${a.stopReason})` : a.status,
+      String(a.restarts),
+      a.status === 'running' && a.startedAt ? a.startedAt.slice(0, 19).replace('T', ' ') : '-',
+    ]),
+  );
 }
 
 export function keyTable(keys: KeyView[]): string {

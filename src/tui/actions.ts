@@ -3,6 +3,7 @@ import type { DataSource } from './data-source.js';
 /** What the operator can ask berth to do from the TUI: data, so that a question can hold its answers. */
 export type Action =
   | { kind: 'start' | 'stop' | 'restart'; ref: string }
+  | { kind: 'app-start' | 'app-stop' | 'app-restart'; ref: string }
   | { kind: 'destroy'; ref: string; keepData: boolean }
   | { kind: 'approve' | 'reject' | 'revoke'; login: string }
   | { kind: 'plan'; login: string; plan: string }
@@ -15,6 +16,10 @@ export function actionLabel(action: Action): string {
     case 'stop':
     case 'restart':
       return `${action.kind} ${action.ref}`;
+    case 'app-start':
+    case 'app-stop':
+    case 'app-restart':
+      return `${action.kind.slice(4)} app ${action.ref}`;
     case 'destroy':
       return action.keepData ? `destroy ${action.ref}` : `destroy ${action.ref} with its home`;
     case 'approve':
@@ -37,6 +42,12 @@ export function perform(source: DataSource, action: Action, progress: (text: str
       return source.stopVm(action.ref);
     case 'restart':
       return source.restartVm(action.ref);
+    case 'app-start':
+      return source.startApp(action.ref);
+    case 'app-stop':
+      return source.stopApp(action.ref);
+    case 'app-restart':
+      return source.restartApp(action.ref);
     case 'destroy':
       return source.destroyVm(action.ref, action.keepData);
     case 'approve':

@@ -2,6 +2,7 @@ import { useApp } from 'ink';
 import type { DataSource, Snapshot } from './data-source.js';
 import { footerLine } from './footer.js';
 import { useActions } from './hooks/use-actions.js';
+import { useAppLogs } from './hooks/use-app-logs.js';
 import { useKeyQueue } from './hooks/use-key-queue.js';
 import { useLiveStats } from './hooks/use-live-stats.js';
 import { useLogs } from './hooks/use-logs.js';
@@ -10,7 +11,7 @@ import { useStatus } from './hooks/use-status.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { useView } from './hooks/use-view.js';
 import { keyEffects } from './keys.js';
-import { screenLayout, statsWanted } from './layout.js';
+import { appStatsWanted, screenLayout, statsWanted } from './layout.js';
 import { tabLists } from './lists.js';
 import { Screen } from './screen.js';
 import { currentKeys } from './selection.js';
@@ -78,13 +79,17 @@ export function App({
   const lists = tabLists(snap, known, stats.live, view.filter, view.sort);
   const current = currentKeys(lists.keysOf, view.selected);
   const layout = screenLayout(height, snap?.maintenance.on ?? false, logs.logs !== null, view.tab);
-  // The running VMs on screen get their numbers first; the others as the source can afford.
-  stats.ask(statsWanted(lists.vms, known, view.tab === 'VMs' && !view.modal, current.VMs, layout.tableHeight), known);
+  // The running VMs (and apps) on screen get their numbers first; the others as the source can afford.
+  const vmsWanted = statsWanted(lists.vms, known, view.tab === 'VMs' && !view.modal, current.VMs, layout.tableHeight);
+  stats.ask(appStatsWanted(vmsWanted, lists.apps, view.tab === 'Apps' && !view.modal, current.Apps, layout.tableHeight), known);
+  // The selected app's last output, while the Apps tab shows it.
+  const appLogs = useAppLogs(source, view.tab === 'Apps' ? current.Apps : null, Math.max(refreshMs * 2, 50));
 
   useKeyQueue((input, key, batch) => {
     putAway();
     const vm = lists.vms.find((v) => v.ref === current.VMs) ?? null;
     const user = lists.users.find((u) => u.login === current.Users) ?? null;
+    const app = lists.apps.find((a) => a.ref === current.Apps) ?? null;
     const effects = keyEffects(
       {
         tab: view.tab,
@@ -97,6 +102,7 @@ export function App({
         current: current[view.tab],
         vm,
         user,
+        app: app && { ref: app.ref, status: app.status },
         plans: (snap?.plans ?? []).map((p) => p.name),
         maintenanceOn: snap?.maintenance.on ?? false,
         logs: logs.logs?.ref ?? null,
@@ -140,6 +146,7 @@ export function App({
       lists={lists}
       current={current}
       logs={logs.logs}
+      appLogs={appLogs}
       layout={layout}
       footer={footerLine({
         editingFilter: view.editingFilter,

@@ -1,7 +1,9 @@
 import { Writable } from 'node:stream';
+import { appRef } from '../domain/apps.js';
 import { usersOnPlan, vmRef } from '../domain/lookups.js';
 import { resourcesFor } from '../domain/policies.js';
 import { BerthError, type ErrorCode } from '../errors.js';
+import { appLogText, restartApp, startApp, stopApp } from '../services/apps/apps.js';
 import { daemonStatus } from '../services/control/daemon-control.js';
 import type { DaemonStatus } from '../services/control/daemon-routes.js';
 import { sessionCounts } from '../services/control/ssh-sessions.js';
@@ -19,7 +21,7 @@ import { vmLogs } from '../services/vm/vm-exec.js';
 import { vmLiveStats } from '../services/vm/vm-live-stats.js';
 import { imageAgentNames, listVms } from '../services/vm/vm-status.js';
 import { destroyVm, restartVm, startVm, stopVm } from '../services/vm/vms.js';
-import type { State, UserStatus, VmEventEntry } from '../state/schema.js';
+import type { AppStatus, State, UserStatus, VmEventEntry } from '../state/schema.js';
 import type { StateStore } from '../state/store.js';
 import { effectiveConfig } from '../values/config-keys.js';
 import type { NodeView } from '../views/node-view.js';
@@ -58,6 +60,29 @@ export interface UserRow {
   vms: number;
 }
 
+/** An app as the Apps tab shows it: its record's status and limits, with live numbers when it runs. */
+export interface AppRow {
+  /** USER/NAME. */
+  ref: string;
+  user: string;
+  name: string;
+  status: AppStatus;
+  desired: 'running' | 'stopped';
+  /** Restarts after crashes since it was deployed or started by hand. */
+  restarts: number;
+  /** When it was last started (its uptime while it runs). */
+  startedAt: string | null;
+  stopReason: string | null;
+  cpu: number;
+  ramBytes: number;
+  cpuPercent: number | null;
+  memoryUsedBytes: number | null;
+  memoryLimitBytes: number | null;
+}
+
+/** The key of an app's live numbers (beside the VMs' refs, which an app's USER/NAME could equal). */
+export const appStatsKey = (ref: string) => `app:${ref}`;
+
 export interface PlanRow {
   name: string;
   cpu: number;
@@ -90,6 +115,8 @@ export interface Snapshot {
   events: VmEventEntry[];
   /** On Swarm: its nodes, as `berth node list` shows them; null (or absent) on one engine. */
   nodes?: NodeView[] | null;
+  /** Users' apps, from the state file (without live numbers: those come from `liveStats`, keyed by `appStatsKey`). */
+  apps?: AppRow[];
   problems: string[];
 }
 
@@ -107,7 +134,7 @@ export interface DataSource {
    */
   quick?(): Promise<Snapshot>;
   /**
-   * Live numbers of running VMs, by ref: `visible` (the rows on screen) are read first and every
+   * Live numbers of running VMs (and apps, by `appStatsKey`), by ref: `visible` (the rows on screen) are read first and every
    * time, `others` as the source can afford. Never waited for by `snapshot`.
    */
   liveStats(visible: string[], others: string[]): Promise<Map<string, LiveVm>>;
@@ -119,6 +146,11 @@ export interface DataSource {
   rejectUser(login: string): Promise<void>;
   revokeUser(login: string): Promise<void>;
   setUserPlan(login: string, plan: string): Promise<void>;
+  startApp(ref: string): Promise<void>;
+  stopApp(ref: string): Promise<void>;
+  restartApp(ref: string): Promise<void>;
+  /** The last `lines` lines of an app's output (an app that never ran: an error saying so). */
+  appLogs(ref: string, lines: number): Promise<string>;
   /** `onProgress` hears how far the stops are (`120/500`). */
   maintenanceOn(onProgress?: (text: string) => void): Promise<string>;
   maintenanceOff(onProgress?: (text: string) => void): Promise<string>;
@@ -245,6 +277,7 @@ export function berthDataSource(ctx: Berth): DataSource {
         events: [],
         // The Nodes tab from the first screen on (its rows come with the first snapshot).
         nodes: (await clusterOf(view)) ? [] : null,
+        apps: appRows(state),
         problems: [],
       };
     },
@@ -299,11 +332,17 @@ export function berthDataSource(ctx: Berth): DataSource {
       if (summary || views) reach = 'up';
       // The full container ids (views show short ones): the cgroup files are named by them.
       const running = new Set((views ?? []).filter((v) => v.state === 'running').map((v) => v.ref));
-      containers = new Map(
-        state.vms.flatMap((vm) =>
+      containers = new Map([
+        ...state.vms.flatMap((vm) =>
           vm.containerId && running.has(vmRef(vm)) ? [[vmRef(vm), { containerId: vm.containerId, node: vm.node }] as const] : [],
         ),
-      );
+        // Apps as their records say (the daemon follows their containers' events into them).
+        ...(state.apps ?? []).flatMap((app) =>
+          app.containerId && app.status === 'running'
+            ? [[appStatsKey(appRef(app)), { containerId: app.containerId, node: app.node }] as const]
+            : [],
+        ),
+      ]);
       const vms = views?.map(
         (view): VmRow => ({
           ...view,
@@ -327,6 +366,7 @@ export function berthDataSource(ctx: Berth): DataSource {
         plans: planRows(state),
         events,
         nodes,
+        apps: appRows(state),
         problems,
       };
     },
@@ -353,6 +393,10 @@ export function berthDataSource(ctx: Berth): DataSource {
     stopVm: (ref) => acted(stopVm(ctx, ref)),
     restartVm: (ref) => acted(restartVm(ctx, ref)),
     destroyVm: (ref, keepData) => acted(destroyVm(ctx, ref, { keepData })),
+    startApp: async (ref) => void (await startApp(ctx, ref)),
+    stopApp: async (ref) => void (await stopApp(ctx, ref)),
+    restartApp: async (ref) => void (await restartApp(ctx, ref)),
+    appLogs: (ref, lines) => withDeadline(OPEN_LOGS_MS, `read the output of the app ${ref}`, () => appLogText(ctx, ref, lines)),
     approveUser: async (login) => void (await approveUser(ctx, login)),
     rejectUser: async (login) => void (await rejectUser(ctx, login)),
     revokeUser: async (login) => void (await revokeUser(ctx, login)),
@@ -406,6 +450,24 @@ function userRows(state: State): UserRow[] {
     discordId: u.discordId ?? null,
     keys: u.keys.length,
     vms: vmsOf.get(u.login) ?? 0,
+  }));
+}
+
+function appRows(state: State): AppRow[] {
+  return (state.apps ?? []).map((app) => ({
+    ref: appRef(app),
+    user: app.user,
+    name: app.name,
+    status: app.status,
+    desired: app.desired,
+    restarts: app.restarts,
+    startedAt: app.startedAt ?? null,
+    stopReason: app.stopReason ?? null,
+    cpu: app.resources.cpu,
+    ramBytes: app.resources.memoryBytes,
+    cpuPercent: null,
+    memoryUsedBytes: null,
+    memoryLimitBytes: null,
   }));
 }
 

@@ -43,7 +43,7 @@ export function Header({ host, engine, daemon, maintenance }: HeaderProps) {
   );
 }
 
-export const TABS = ['VMs', 'Users', 'Plans', 'Schedule', 'Events', 'Nodes'] as const;
+export const TABS = ['VMs', 'Users', 'Plans', 'Schedule', 'Events', 'Nodes', 'Apps'] as const;
 export type Tab = (typeof TABS)[number];
 /** The tabs on one engine (config engine local): no Nodes. */
 export const LOCAL_TABS: readonly Tab[] = TABS.filter((t) => t !== 'Nodes');

@@ -4,7 +4,7 @@ export const KEYS: Array<[string, Array<[string, string]>]> = [
   [
     'Everywhere',
     [
-      ['1-6, Tab, ←/→', 'switch tab (6 Nodes: on Swarm)'],
+      ['1-7, Tab, ←/→', 'switch tab (Nodes: on Swarm only)'],
       ['↑/↓, j/k', 'select'],
       ['/', 'filter the list (Enter keeps it, Esc clears)'],
       ['?', 'this help'],
@@ -31,6 +31,13 @@ export const KEYS: Array<[string, Array<[string, string]>]> = [
     ],
   ],
   ['Schedule', [['m', 'maintenance on/off (asks)']]],
+  [
+    'Apps',
+    [
+      ['s / x / r', 'start / stop / restart (each asks)'],
+      ['', "the pane below shows the selected app's last output"],
+    ],
+  ],
 ];
 
 export function HelpOverlay({ width }: { width: number }) {

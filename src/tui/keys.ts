@@ -14,6 +14,7 @@ export const HINTS: Record<Tab, string> = {
   Schedule: 'm maintenance on/off ? help',
   Events: '/ filter ? help',
   Nodes: '/ filter ? help',
+  Apps: 's start x stop r restart (each asks) / filter ? help',
 };
 
 export const NO_KEY: Key = {
@@ -71,8 +72,9 @@ export interface KeyContext {
   /** The current tab's rows, by key, and the selected one as shown. */
   keys: string[];
   current: string | null;
-  /** The VMs tab's selected VM; the Users tab's selected user. */
+  /** The VMs tab's selected VM; the Users tab's selected user; the Apps tab's selected app. */
   vm: { ref: string; state: string } | null;
+  app?: { ref: string; status: string } | null;
   user: { login: string; plan: string } | null;
   /** Every plan's name, in order (the plan picker's list). */
   plans: string[];
@@ -107,6 +109,7 @@ export function keyEffects(at: KeyContext, input: string, key: Key, batch: numbe
   if (key.upArrow || input === 'k') return move(at, -1);
   if (tab === 'VMs') return vmKey(at, input, key, batch);
   if (tab === 'Users') return userKey(at, input, batch);
+  if (tab === 'Apps') return appKey(at, input, batch);
   if (tab === 'Schedule' && input === 'm') return [maintenanceQuestion(at.maintenanceOn, batch)];
   return none;
 }
@@ -186,6 +189,24 @@ function vmKey(at: KeyContext, input: string, key: Key, batch: number): KeyEffec
       { do: 'shell', ref },
     ];
   }
+  return none;
+}
+
+/** An app's start, stop and restart each ask first: a user's bot is not stopped by a stray key. */
+function appKey(at: KeyContext, input: string, batch: number): KeyEffect[] {
+  const app = at.app;
+  if (!app) return none;
+  const { ref, status } = app;
+  const ask = (verb: 'start' | 'stop' | 'restart', body: string) =>
+    question(batch, `${verb[0]?.toUpperCase()}${verb.slice(1)} app ${ref}?`, body, [
+      { key: 'y', enter: true, label: verb, action: { kind: `app-${verb}`, ref } },
+    ]);
+  if (input === 's') {
+    if (status === 'running') return [{ do: 'status', text: `The app ${ref} is already running (r restarts it).`, error: true }];
+    return [ask('start', 'It runs again, with its secrets and limits as deployed.')];
+  }
+  if (input === 'x') return [ask('stop', 'It stays stopped until started again (berth does not restart it).')];
+  if (input === 'r') return [ask('restart', 'It is stopped, then started again; its crash count starts over.')];
   return none;
 }
 

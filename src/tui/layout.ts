@@ -1,4 +1,4 @@
-import type { VmRow } from './data-source.js';
+import { type AppRow, appStatsKey, type VmRow } from './data-source.js';
 import type { Tab } from './header.js';
 import { scrollWindow } from './table.js';
 
@@ -15,12 +15,12 @@ export interface ScreenLayout {
 /**
  * Everything within the screen, one line spare so that the terminal never scrolls: two header
  * lines (three with the maintenance banner), the tab bar, the footer; the logs pane takes half
- * the body on the VMs tab.
+ * the body on the VMs tab when open, and always on the Apps tab (the selected app's output).
  */
 export function screenLayout(height: number, maintenanceOn: boolean, logsOpen: boolean, tab: Tab): ScreenLayout {
   const headerLines = maintenanceOn ? 3 : 2;
   const body = Math.max(4, height - 1 - headerLines - 2);
-  const logsHeight = logsOpen && tab === 'VMs' ? Math.max(3, Math.floor(body / 2)) : 0;
+  const logsHeight = (logsOpen && tab === 'VMs') || tab === 'Apps' ? Math.max(3, Math.floor(body / 2)) : 0;
   return { body, logsHeight, tableHeight: body - 1 - logsHeight };
 }
 
@@ -47,5 +47,32 @@ export function statsWanted(vms: VmRow[], known: VmRow[], onTable: boolean, sele
   return {
     visible: [...onScreen],
     others: known.filter((vm) => vm.state === 'running' && !onScreen.has(vm.ref)).map((vm) => vm.ref),
+  };
+}
+
+/**
+ * The apps' share of the live numbers asked for (under `appStatsKey`): the running apps on the
+ * Apps table's screen (`onTable`) first, the other running ones with the others.
+ */
+export function appStatsWanted(
+  vmsWanted: StatsWanted,
+  apps: AppRow[],
+  onTable: boolean,
+  selected: string | null,
+  tableHeight: number,
+): StatsWanted {
+  const onScreen = new Set<string>();
+  if (onTable) {
+    const index = Math.max(
+      0,
+      apps.findIndex((app) => app.ref === (selected ?? '')),
+    );
+    const { first, visible } = scrollWindow(apps.length, index, tableHeight);
+    for (const app of apps.slice(first, first + visible)) if (app.status === 'running') onScreen.add(app.ref);
+  }
+  const others = apps.filter((app) => app.status === 'running' && !onScreen.has(app.ref));
+  return {
+    visible: [...vmsWanted.visible, ...[...onScreen].map(appStatsKey)],
+    others: [...vmsWanted.others, ...others.map((app) => appStatsKey(app.ref))],
   };
 }

@@ -1,7 +1,7 @@
 import type { ScheduleView as Window } from '../services/nodes/maintenance.js';
 import type { VmEventEntry } from '../state/schema.js';
 import type { NodeView } from '../views/node-view.js';
-import type { LiveVm, PlanRow, Snapshot, UserRow, VmRow } from './data-source.js';
+import { type AppRow, appStatsKey, type LiveVm, type PlanRow, type Snapshot, type UserRow, type VmRow } from './data-source.js';
 import { eventKey } from './events-view.js';
 import { mb } from './format.js';
 import { LOCAL_TABS, TABS, type Tab } from './header.js';
@@ -24,6 +24,8 @@ export interface TabLists {
   windows: Window[];
   /** Swarm: its nodes; null on one engine, which has no Nodes tab. */
   nodes: NodeView[] | null;
+  /** Users' apps by USER/NAME, the running ones with their live numbers when they came. */
+  apps: AppRow[];
   swarm: boolean;
   tabs: readonly Tab[];
   keysOf: Record<Tab, string[]>;
@@ -34,6 +36,14 @@ export function withLive(vms: VmRow[], live: ReadonlyMap<string, LiveVm>): VmRow
   return vms.map((vm) => {
     const numbers = vm.state === 'running' ? live.get(vm.ref) : undefined;
     return numbers ? { ...vm, ...numbers } : vm;
+  });
+}
+
+/** Apps with their live numbers (read under `appStatsKey`), when they run and the numbers came. */
+export function appsWithLive(apps: AppRow[], live: ReadonlyMap<string, LiveVm>): AppRow[] {
+  return apps.map((app) => {
+    const numbers = app.status === 'running' ? live.get(appStatsKey(app.ref)) : undefined;
+    return numbers ? { ...app, ...numbers } : app;
   });
 }
 
@@ -60,6 +70,9 @@ export function tabLists(
   const plans = (snap?.plans ?? []).filter((p) => matches(filter, p.name, ...p.users));
   const events = (snap?.events ?? []).filter((e) => matches(filter, e.vm, e.kind, e.reason));
   const windows = snap?.maintenance.schedules ?? [];
+  const apps = appsWithLive(snap?.apps ?? [], live)
+    .filter((a) => matches(filter, a.ref, a.status))
+    .sort((a, b) => a.ref.localeCompare(b.ref));
   const swarm = Boolean(snap?.nodes);
   const nodes = snap?.nodes ? snap.nodes.filter((n) => matches(filter, n.hostname, n.role, n.state, n.availability)) : null;
   return {
@@ -71,6 +84,7 @@ export function tabLists(
     events,
     windows,
     nodes,
+    apps,
     swarm,
     tabs: swarm ? TABS : LOCAL_TABS,
     keysOf: {
@@ -80,6 +94,7 @@ export function tabLists(
       Schedule: windows.map((s) => s.id),
       Events: events.map(eventKey),
       Nodes: (nodes ?? []).map((n) => n.id),
+      Apps: apps.map((a) => a.ref),
     },
   };
 }

@@ -1,5 +1,6 @@
 import { Box, Text } from 'ink';
 import type { ReactNode } from 'react';
+import { AppsTable } from './apps-table.js';
 import { ColourContext, Tint } from './colour.js';
 import { ConfirmDialog } from './confirm-dialog.js';
 import type { Snapshot } from './data-source.js';
@@ -8,6 +9,7 @@ import { EventsView } from './events-view.js';
 import type { FooterLine } from './footer.js';
 import { Header, type Tab, TabBar } from './header.js';
 import { HelpOverlay } from './help-overlay.js';
+import type { AppLogs } from './hooks/use-app-logs.js';
 import { HINTS } from './keys.js';
 import type { ScreenLayout } from './layout.js';
 import type { TabLists } from './lists.js';
@@ -33,12 +35,14 @@ export interface ScreenProps {
   /** Each tab's selected row. */
   current: Record<Tab, string | null>;
   logs: Logs | null;
+  /** The Apps tab's pane: the selected app's last output. */
+  appLogs?: AppLogs | null;
   layout: ScreenLayout;
   footer: FooterLine;
 }
 
 /** The whole screen, drawn from what it is given: header, tab bar, the tab's list (or what is open over it), footer. */
-export function Screen({ width, height, colour, snap, tab, modal, lists, current, logs, layout, footer }: ScreenProps) {
+export function Screen({ width, height, colour, snap, tab, modal, lists, current, logs, appLogs, layout, footer }: ScreenProps) {
   return (
     <ColourContext.Provider value={colour}>
       <Box flexDirection="column" width={width} height={height - 1}>
@@ -50,7 +54,17 @@ export function Screen({ width, height, colour, snap, tab, modal, lists, current
         />
         <TabBar active={tab} hint={HINTS[tab]} tabs={lists.tabs} />
         <Box flexDirection="column" height={layout.body} overflow="hidden">
-          <Content snap={snap} tab={tab} modal={modal} lists={lists} current={current} logs={logs} layout={layout} width={width} />
+          <Content
+            snap={snap}
+            tab={tab}
+            modal={modal}
+            lists={lists}
+            current={current}
+            logs={logs}
+            appLogs={appLogs}
+            layout={layout}
+            width={width}
+          />
         </Box>
         <Footer line={footer} />
       </Box>
@@ -58,7 +72,17 @@ export function Screen({ width, height, colour, snap, tab, modal, lists, current
   );
 }
 
-function Content({ snap, tab, modal, lists, current, logs, layout, width }: Omit<ScreenProps, 'height' | 'colour' | 'footer'>): ReactNode {
+function Content({
+  snap,
+  tab,
+  modal,
+  lists,
+  current,
+  logs,
+  appLogs,
+  layout,
+  width,
+}: Omit<ScreenProps, 'height' | 'colour' | 'footer'>): ReactNode {
   if (!snap) return <Text dimColor>reading berth's state…</Text>;
   if (modal?.kind === 'help') return <HelpOverlay width={width} />;
   if (modal?.kind === 'details') {
@@ -87,7 +111,22 @@ function Content({ snap, tab, modal, lists, current, logs, layout, width }: Omit
       return <NodesTable nodes={lists.nodes} selected={current.Nodes} {...table} />;
     case 'Events':
       return <EventsView events={lists.events} selected={current.Events} {...table} />;
+    case 'Apps':
+      return (
+        <Box flexDirection="column">
+          <AppsTable apps={lists.apps} selected={current.Apps} now={lists.now} {...table} />
+          {current.Apps ? <AppOutput logs={appLogs ?? null} app={current.Apps} height={layout.logsHeight} width={width} /> : null}
+        </Box>
+      );
   }
+}
+
+/** The selected app's last output, read again now and then (not followed). */
+function AppOutput({ logs, app, height, width }: { logs: AppLogs | null; app: string; height: number; width: number }) {
+  const note =
+    !logs || logs.reading ? 'reading…' : logs.problem ? logs.problem : `last ${logs.lines.length} line(s), read again every few seconds`;
+  const lines = logs?.problem ? [] : (logs?.lines ?? []);
+  return <LogsPane vm={app} lines={lines} ended={null} height={height} width={width} title={` output of app ${app} (${note}) `} />;
 }
 
 function Footer({ line }: { line: FooterLine }) {

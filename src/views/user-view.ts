@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ROLES, type SshKey, USER_STATUSES, type User } from '../state/schema.js';
+import { appRef } from '../domain/apps.js';
+import { APP_STATUSES, type App, ROLES, type SshKey, USER_STATUSES, type User } from '../state/schema.js';
 
 export const KeyViewSchema = z.object({
   type: z.string(),
@@ -24,6 +25,36 @@ export const UserViewSchema = z.object({
   keys: z.array(KeyViewSchema),
 });
 export type UserView = z.infer<typeof UserViewSchema>;
+
+/** One of a user's apps, as `berth user show` lists it (`berth app show USER/NAME` has the rest). */
+export const UserAppViewSchema = z.object({
+  /** USER/NAME. */
+  ref: z.string(),
+  name: z.string(),
+  status: z.enum(APP_STATUSES),
+  desired: z.enum(['running', 'stopped']),
+  /** Restarts after crashes since it was deployed or started by hand. */
+  restarts: z.number(),
+  startedAt: z.string().nullable(),
+  stopReason: z.string().nullable(),
+});
+export type UserAppView = z.infer<typeof UserAppViewSchema>;
+
+/** `berth user show --json`: the user, with their apps. */
+export const UserShowViewSchema = UserViewSchema.extend({ apps: z.array(UserAppViewSchema) });
+export type UserShowView = z.infer<typeof UserShowViewSchema>;
+
+export function userAppView(app: App): UserAppView {
+  return {
+    ref: appRef(app),
+    name: app.name,
+    status: app.status,
+    desired: app.desired,
+    restarts: app.restarts,
+    startedAt: app.startedAt ?? null,
+    stopReason: app.stopReason ?? null,
+  };
+}
 
 export function keyView(key: SshKey): KeyView {
   return {

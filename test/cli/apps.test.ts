@@ -6,6 +6,7 @@ import type { App } from '../../src/state/schema.js';
 import { StateStore } from '../../src/state/store.js';
 import { AppViewSchema } from '../../src/views/app-view.js';
 import { PlanViewSchema } from '../../src/views/plan-view.js';
+import { UserShowViewSchema } from '../../src/views/user-view.js';
 import { berth, berthJson, type Run, stateText, tempHome } from '../helpers/cli.js';
 
 let home: string;
@@ -413,6 +414,21 @@ describe('berth app list, show and the rest', () => {
     expect(table.stdout.split('\n')[1]).toMatch(
       /^alice\/mybot\s+failed\s+git example\.com\/alice\/bot\.git#main\s+0\s+failed \d+[smhd]\s+0\.5\s+256m$/,
     );
+  });
+
+  it("berth user show lists the user's apps with their status, in its table and its --json", async () => {
+    const before = await berth(home, ['user', 'show', 'alice']);
+    expect(before.stdout).toContain('No apps.');
+    await addFailedApp();
+    const shown = await berth(home, ['user', 'show', 'alice'], { env: { DOCKER_HOST: `unix://${join(dirname(home), 'no-engine.sock')}` } });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^APP\s+STATUS\s+RESTARTS\s+STARTED$/m);
+    expect(shown.stdout).toMatch(/^mybot\s+failed\s+0\s+-$/m);
+    const json = UserShowViewSchema.parse(await berthJson(home, ['user', 'show', 'alice']));
+    expect(json.login).toBe('alice');
+    expect(json.apps).toEqual([
+      { ref: 'alice/mybot', name: 'mybot', status: 'failed', desired: 'running', restarts: 0, startedAt: null, stopReason: null },
+    ]);
   });
 
   it('removes an app that never ran without asking, and it is gone', async () => {

@@ -92,6 +92,8 @@ describe('the daemon process', () => {
     expect(metrics).toContain('berth_users{status="allowed"}');
     expect(metrics).toContain('berth_vms');
     expect(metrics).toContain('berth_operations_total');
+    expect(metrics).toContain('berth_apps{state="running"} 0');
+    expect(metrics).toContain('berth_app_builds_total{outcome="ok"} 0');
     const stop = await run(['daemon', 'stop']);
     expect(stop.stdout).toContain(`Stopped the berth daemon (pid ${s.pid})`);
     const after = await run(['daemon', 'status']);

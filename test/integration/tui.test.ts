@@ -62,6 +62,9 @@ describe('berth tui in a real terminal, against the engine', () => {
     await tmux('send-keys', '-t', session, '5');
     shown = await shows((s) => s.includes('EVENT') && lineOf(s, `${second}/main`).includes('stop'), 'the stop event');
     expect(lineOf(shown, `${second}/main`)).toMatch(/stop\s+operator/);
+    // The Apps tab is there (nobody has an app here: it says how to deploy one).
+    await tmux('send-keys', '-t', session, '6');
+    await shows((s) => s.includes('[6 Apps]') && s.includes('no apps (deploy one: berth app deploy USER/NAME SOURCE)'), 'the Apps tab');
     // A resize is followed: at 80 columns fewer key hints fit than at 120.
     await tmux('send-keys', '-t', session, '1');
     await shows((s) => lineOf(s, '[1 VMs]').includes('l logs'), 'more key hints at 120 columns');

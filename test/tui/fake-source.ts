@@ -1,6 +1,15 @@
 import type { MaintenanceStatus } from '../../src/services/nodes/maintenance.js';
 import type { VmEventEntry } from '../../src/state/schema.js';
-import type { DataSource, LiveVm, PlanRow, Snapshot, UserRow, VmRow } from '../../src/tui/data-source.js';
+import {
+  type AppRow,
+  appStatsKey,
+  type DataSource,
+  type LiveVm,
+  type PlanRow,
+  type Snapshot,
+  type UserRow,
+  type VmRow,
+} from '../../src/tui/data-source.js';
 import type { NodeView } from '../../src/views/node-view.js';
 
 /** A VM as the real data source would give it, running, with stats. */
@@ -36,6 +45,26 @@ export function vmRow(user: string, name: string, over: Partial<VmRow> = {}): Vm
     memoryUsedBytes: 100 * 1024 ** 2,
     memoryLimitBytes: 1024 ** 3,
     sessions: null,
+    ...over,
+  };
+}
+
+/** An app as the real data source would give it, running for an hour, with live numbers. */
+export function appRow(user: string, name: string, over: Partial<AppRow> = {}): AppRow {
+  return {
+    ref: `${user}/${name}`,
+    user,
+    name,
+    status: 'running',
+    desired: 'running',
+    restarts: 0,
+    startedAt: new Date(Date.now() - 3_600_000).toISOString(),
+    stopReason: null,
+    cpu: 0.5,
+    ramBytes: 256 * 1024 ** 2,
+    cpuPercent: 2.5,
+    memoryUsedBytes: 40 * 1024 ** 2,
+    memoryLimitBytes: 256 * 1024 ** 2,
     ...over,
   };
 }
@@ -88,6 +117,12 @@ export class FakeSource implements DataSource {
   actionGate: Promise<void> | null = null;
   /** On Swarm: its nodes (null: one engine). */
   nodes: NodeView[] | null = null;
+  /** Users' apps (none unless a test gives some). */
+  apps: AppRow[] = [];
+  /** Each app's output, by ref (an app without: "has no output yet", as the service says). */
+  appOutput = new Map<string, string>();
+  /** Each read of an app's output: `REF LINES`. */
+  appLogReads: string[] = [];
   /** Whether the engine answers ('waiting': not yet; 'down': it was asked and did not). */
   engine: 'up' | 'down' | 'waiting' = 'up';
 
@@ -141,6 +176,7 @@ export class FakeSource implements DataSource {
       plans: this.plans.map((p) => ({ ...p, users: this.users.filter((u) => u.plan === p.name).map((u) => u.login) })),
       events: [...this.events],
       nodes: this.nodes ? structuredClone(this.nodes) : null,
+      apps: this.apps.map((a) => ({ ...a, cpuPercent: null, memoryUsedBytes: null, memoryLimitBytes: null })),
       problems: [...this.problems],
     };
   }
@@ -153,7 +189,38 @@ export class FakeSource implements DataSource {
       if (vm.state !== 'running' || vm.memoryUsedBytes === null || ![...visible, ...others].includes(vm.ref)) continue;
       out.set(vm.ref, { cpuPercent: vm.cpuPercent, memoryUsedBytes: vm.memoryUsedBytes, memoryLimitBytes: vm.memoryLimitBytes ?? 0 });
     }
+    for (const app of this.apps) {
+      const key = appStatsKey(app.ref);
+      if (app.status !== 'running' || app.memoryUsedBytes === null || ![...visible, ...others].includes(key)) continue;
+      out.set(key, { cpuPercent: app.cpuPercent, memoryUsedBytes: app.memoryUsedBytes, memoryLimitBytes: app.memoryLimitBytes ?? 0 });
+    }
     return out;
+  }
+
+  private app(ref: string): AppRow {
+    const app = this.apps.find((a) => a.ref === ref);
+    if (!app) throw new Error(`no app ${ref}`);
+    return app;
+  }
+
+  startApp = (ref: string) =>
+    this.run(`app-start ${ref}`, () => Object.assign(this.app(ref), { status: 'running', desired: 'running', restarts: 0 }));
+  stopApp = (ref: string) =>
+    this.run(`app-stop ${ref}`, () =>
+      Object.assign(this.app(ref), {
+        status: 'stopped',
+        desired: 'stopped',
+        stopReason: 'operator',
+        cpuPercent: null,
+        memoryUsedBytes: null,
+      }),
+    );
+  restartApp = (ref: string) => this.run(`app-restart ${ref}`, () => Object.assign(this.app(ref), { restarts: 0 }));
+  async appLogs(ref: string, lines: number): Promise<string> {
+    this.appLogReads.push(`${ref} ${lines}`);
+    const text = this.appOutput.get(ref);
+    if (text === undefined) throw Object.assign(new Error(`The app ${ref} has no output yet.`), { hint: 'Deploy or start it first.' });
+    return text;
   }
 
   private vm(ref: string): VmRow {

@@ -74,18 +74,19 @@ describe('berth tui on a Swarm', () => {
     await ui.waitFor((f) => !f.includes('mgr ') && f.includes('w2'), 'the filtered nodes');
   });
 
-  it('on one engine there is no NODE column and no Nodes tab; 6 does nothing', async () => {
+  it('on one engine there is no NODE column and no Nodes tab (6 is Apps); 7 does nothing', async () => {
     const source = new FakeSource();
     const ui = open(source);
     await ui.waitFor((f) => f.includes('alice'), 'the VMs');
     expect(ui.frame()).toMatch(/USER\s+VM\s+PLAN\s+STATE/);
     expect(ui.frame()).not.toContain('NODE');
     expect(ui.frame()).not.toContain('Nodes');
-    await ui.press('6');
+    expect(ui.frame()).toContain(' 6 Apps ');
+    await ui.press('7');
     await new Promise((r) => setTimeout(r, 100));
     expect(ui.frame()).toContain('[1 VMs]');
-    // Tab cycles through the five tabs only.
-    await ui.press('\t', '\t', '\t', '\t', '\t');
+    // Tab cycles through the six tabs only.
+    await ui.press('\t', '\t', '\t', '\t', '\t', '\t');
     await ui.waitFor((f) => f.includes('[1 VMs]'), 'back on the VMs tab');
   });
 
