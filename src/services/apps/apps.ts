@@ -727,7 +727,7 @@ async function followPolicies(ctx: Berth): Promise<string[]> {
     try {
       const marked = await ctx.store.transact((s) => {
         const record = (s.apps ?? []).find((a) => a.id === app.id);
-        if (!record || record.desired !== 'running') return null;
+        if (record?.desired !== 'running') return null;
         record.desired = 'stopped';
         return structuredClone(record);
       });
