@@ -102,6 +102,9 @@ export function benchHome({ bin, root, prefix, env: extraEnv = {} }) {
       if (ids.length) docker('rm', '-f', ...ids);
       const vols = lines(docker('volume', 'ls', '-q', '--filter', label));
       if (vols.length) docker('volume', 'rm', '-f', ...vols);
+      // Apps' images (their builds) carry the home's label too.
+      const images = lines(docker('images', '-q', '--filter', label));
+      if (images.length) docker('rmi', '-f', ...new Set(images));
     }
     // This home's firewall rules and quota disks (and no one else's).
     releaseHostObjects(bin, env, home);

@@ -14,6 +14,7 @@ import { setUserSecret } from '../../src/services/secrets/user-secrets.js';
 import type { App } from '../../src/state/schema.js';
 import { appBaseImages } from '../helpers/app-images.js';
 import { berth, ROOT } from '../helpers/cli.js';
+import { waitFor } from '../helpers/daemon.js';
 import { docker, type VmHome, vmHome } from '../helpers/docker.js';
 import { startFakeBotApi } from '../helpers/fake-bot-api.js';
 import { startGitServer } from '../helpers/git-http.js';
@@ -401,6 +402,36 @@ describe('crashes, with the daemon supervising', () => {
     expect(app.crashes).toHaveLength(3);
     await removeApp(await ctx(), 'alice/crasher');
   }, 240_000);
+
+  it('maintenance stops running apps and starts them again when it ends; a revoked owner has their apps stopped', async () => {
+    const app = await deployApp(await ctx(), {
+      user: 'alice',
+      name: 'keeper',
+      source: { kind: 'files', files: { 'main.py': 'import time\nprint("up", flush=True)\ntime.sleep(100000)\n' } },
+    });
+    const running = async () => (await docker.getContainer(app.containerId as string).inspect()).State.Running;
+    expect(await running()).toBe(true);
+    await must(['maintenance', 'on', '--reason', 'test']);
+    await waitFor(
+      'the app stopped for maintenance',
+      async () => (await getApp(await ctx(), 'alice/keeper')).stopReason === 'maintenance',
+      30_000,
+    );
+    expect(await running()).toBe(false);
+    await must(['maintenance', 'off']);
+    await waitFor('the app running again', async () => (await getApp(await ctx(), 'alice/keeper')).status === 'running', 30_000);
+    expect(await running()).toBe(true);
+    await must(['user', 'revoke', 'alice']);
+    await waitFor(
+      'the app stopped for the revoked owner',
+      async () => (await getApp(await ctx(), 'alice/keeper')).stopReason === 'revoked',
+      30_000,
+    );
+    expect(await running()).toBe(false);
+    const removal = await berth(h.home, ['user', 'remove', 'alice']);
+    expect(removal.stderr).toMatch(/still has apps/);
+    await must(['user', 'allow', 'alice']);
+  }, 180_000);
 
   it('reports an out-of-memory kill as such', async () => {
     const hog = 'print("allocating", flush=True)\nblocks = []\nwhile True:\n    blocks.append(bytearray(16 * 1024 * 1024))\n';
