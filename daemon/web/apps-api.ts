@@ -385,7 +385,8 @@ export function appsApi(options: AppsApiOptions) {
           404,
           new BerthError('API_DISABLED', 'The HTTP API is turned off on this host.', 'Ask the operator (berth config set web.api on).'),
         );
-      const route = API_ROUTES.find((r) => `${API_PREFIX}${r.path}` === req.routeOptions.url && r.method === req.method) as
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      const route = API_ROUTES.find((r) => `${API_PREFIX}${r.path}` === req.routeOptions.url && r.method === method) as
         | ApiRoute
         | undefined;
       if (!route || route.open) return;

@@ -132,6 +132,7 @@ describe('the apps API', () => {
       expect(a.headers.get('www-authenticate')).toContain('Bearer');
     }
     expect(answers[0]?.json.code).toBe('TOKEN_INVALID');
+    expect((await call('HEAD', '/apps')).status).toBe(401);
     // Bytes that are no HTTP at all: the connection is dropped; the server goes on.
     await new Promise<void>((resolve) => {
       const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.write('\x16\x03\x01garbage\r\n\r\n'));
