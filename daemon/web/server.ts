@@ -34,8 +34,10 @@ import { LogSummary } from '../log-summary.js';
 import type { WebMetrics } from '../metrics.js';
 import type { SessionRegistry } from '../sessions.js';
 import { watchDir } from '../state-watch.js';
+import { API_PREFIX } from './api-routes.js';
 import { AppOrigins, appHeaderDropped, fetchesServiceWorker, readCookies } from './app-origin.js';
 import { AppProxy, send } from './app-proxy.js';
+import { appsApi } from './apps-api.js';
 import { type BrowserSession, BrowserSessions } from './browser-sessions.js';
 import { type DoorLimits, guardConnections } from './connection-limits.js';
 import {
@@ -316,6 +318,18 @@ export class WebServer {
       options: { server: upgrades as unknown as Server, maxPayload: 64 * 1024 },
       errorHandler: (_err, socket) => socket.terminate(),
     });
+    // The HTTP API for users' tokens (web.api): its own error shape, body limits and rate limits.
+    await app.register(
+      appsApi({
+        ctx,
+        log,
+        metrics,
+        source: (req) => this.source(req),
+        note: (source, reason, message, fields) => this.summary.note(source, reason, message, fields),
+        idleMs: SOCKET_IDLE_MS,
+      }),
+      { prefix: API_PREFIX },
+    );
     this.routes(app, assets);
     await app.listen({ host, port });
     const bound = app.server.address() as AddressInfo;

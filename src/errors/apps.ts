@@ -38,5 +38,13 @@ export const APPS_ERRORS = {
   TOKEN_INVALID: 'The API token is missing, malformed, revoked or of a user without access: make a new one with /token in chat.',
   TOKEN_NOT_FOUND: 'The user has no API token with that id: list them with `berth user token list LOGIN` (or /tokens in chat).',
   TOKEN_LIMIT: 'The user has as many API tokens as berth keeps: revoke one first (/tokens, or `berth user token revoke`).',
+  API_DISABLED: 'The HTTP API is turned off on this host: the operator can turn it on (`berth config set web.api on`).',
+  API_NOT_FOUND: 'The HTTP API has no such route: see GET /api/v1/openapi.json for the routes it has.',
+  API_BAD_REQUEST:
+    'The API request is malformed (a body that is not JSON or multipart, an unknown field, a bad value): fix it as the message says (docs/apps-api.md).',
+  API_RATE_LIMIT:
+    'The token made more requests (web.api-rate a minute), or its user more deploys (web.api-deploy-rate an hour), than berth allows: wait as Retry-After says.',
+  API_AUTH_RATE:
+    'Too many API requests without a valid token came from this address (web.api-auth-failures a minute): wait as Retry-After says, and check the token.',
   TOKEN_NAME_INVALID: 'An API token name is one line of at most 40 characters, without control characters: choose another.',
 } as const;

@@ -729,6 +729,35 @@ export const CONFIG_KEYS = {
     parse: (s) => parseWhole(s, 'request count', 1, 100_000),
     format: String,
   }),
+  'web.api': key<boolean>({
+    description: "Whether the web server also serves the HTTP API for users' tokens at /api/v1 (docs/apps-api.md) (on/off)",
+    default: true,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'web.api'),
+    format: formatSwitch,
+  }),
+  'web.api-rate': key<number>({
+    description: 'Requests one API token may make per minute; more are answered 429',
+    default: 60,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'requests per minute', 1, 100_000),
+    format: String,
+  }),
+  'web.api-deploy-rate': key<number>({
+    description: 'Deploys one user may ask for through the API per hour, all their tokens together; more are answered 429',
+    default: 10,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'deploys per hour', 1, 10_000),
+    format: String,
+  }),
+  'web.api-auth-failures': key<number>({
+    description:
+      'API requests without a valid token one source address (IPv6: one /64) may make per minute; past that, all its API requests are answered 429 until the minute is over',
+    default: 20,
+    schema: z.number().int().min(1),
+    parse: (s) => parseWhole(s, 'failures per minute', 1, 100_000),
+    format: String,
+  }),
   // --- end web ---
   'telegram.admins': key<number[]>({
     description: 'Telegram ids with admin rights in the bot (comma-separated)',
