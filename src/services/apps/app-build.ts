@@ -99,7 +99,12 @@ export async function buildApp(
   const id = await engine.createContainer(spec);
   try {
     await engine.archiveInto(id, APP_DIR, Readable.from(code.tar));
-    const { exitCode, tail } = await runToEnd(engine, id, config['apps.build-timeout'] * 1000, onLine);
+    // Code without requirements needs no step run: the created container, with the code in it, is the image.
+    const installs =
+      (language.runtime === 'python' && files.has('requirements.txt')) || (language.runtime === 'node' && files.has('package.json'));
+    const { exitCode, tail } = installs
+      ? await runToEnd(engine, id, config['apps.build-timeout'] * 1000, onLine)
+      : { exitCode: 0, tail: '' };
     if (exitCode !== 0)
       throw new BerthError(
         'APP_BUILD_FAILED',
