@@ -69,7 +69,8 @@ function hardened(resources: AppSpecInput['resources'], network: string, logByte
 export function appContainerSpec(input: AppSpecInput): Docker.ContainerCreateOptions {
   const argv = input.secrets ? ['/bin/sh', '-c', SECRET_LAUNCHER, 'berth-app', ...input.argv] : input.argv;
   return {
-    name: appContainerName(input.appId),
+    // One container per run of a deploy (the old one stays until the new one has started).
+    name: `${appContainerName(input.appId)}-${Date.now().toString(36)}`,
     Image: input.image,
     Hostname: appContainerName(input.appId),
     User: APP_UID,

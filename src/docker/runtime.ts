@@ -642,10 +642,11 @@ export class DockerRuntime {
       .catch((err) => this.fail(err, 'restart the VM'));
   }
 
-  async removeContainer(id: string): Promise<void> {
+  /** `volumes`: its anonymous volumes go too (an app's, made for its image's VOLUME lines); a VM's home never does. */
+  async removeContainer(id: string, options: { volumes?: boolean } = {}): Promise<void> {
     await this.docker
       .getContainer(id)
-      .remove({ force: true, v: false })
+      .remove({ force: true, v: options.volumes ?? false })
       .catch((err) => statusOf(err) === 404 || this.fail(err, 'remove the VM container'));
   }
 

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yazl from 'yazl';
-import { type DeployInput, deployApp, getApp, removeApp } from '../../src/services/apps/apps.js';
+import { type DeployInput, deployApp, getApp, removeApp, restartApp } from '../../src/services/apps/apps.js';
 import type { Notice } from '../../src/services/core/notify.js';
 import { openBerth } from '../../src/services/engine/open.js';
 import { setUserSecret } from '../../src/services/secrets/user-secrets.js';
@@ -190,7 +190,33 @@ describe('apps from each source, end to end', () => {
     expect(host.Memory).toBe(256 * 1024 ** 2);
     expect(host.PidsLimit).toBe(100);
     expect(host.Mounts ?? []).toEqual([]);
-    await removeAndCheck(app);
+
+    // A restart gives the secret again (the same container, its stdin opened anew).
+    await restartApp(await ctx(), 'alice/files');
+    api.sendText(USER, 'after restart');
+    const again = await api.waitFor(
+      (m: { method: string; text?: string }) => m.method === 'sendMessage' && m.text?.endsWith('after restart'),
+      { timeoutMs: 60_000 },
+    );
+    expect(again.text).toBe('pong-from-wheel:files:after restart');
+    // A redeploy replaces it: the new run answers, the old container is gone.
+    const replaced = await deployApp(await ctx(), {
+      user: 'alice',
+      name: 'files',
+      source: { kind: 'files', files: { 'bot.py': await BOT, 'requirements.txt': 'berthping\n' } },
+      env: [`BOT_API=${api.apiRoot}`, 'REPLY=replaced'],
+      secrets: [TOKEN_SECRET],
+      replace: true,
+    });
+    expect(replaced.containerId).not.toBe(app.containerId);
+    await expect(docker.getContainer(app.containerId as string).inspect()).rejects.toThrow(/no such container/i);
+    api.sendText(USER, 'after redeploy');
+    const third = await api.waitFor(
+      (m: { method: string; text?: string }) => m.method === 'sendMessage' && m.text?.endsWith('after redeploy'),
+      { timeoutMs: 60_000 },
+    );
+    expect(third.text).toBe('pong-from-wheel:replaced:after redeploy');
+    await removeAndCheck(replaced);
   }, 300_000);
 
   it('an archive (tar.gz and zip)', async () => {
@@ -339,6 +365,15 @@ describe('builds run in a sandbox, within limits', () => {
     expect(lines.some((l) => /^host: blocked/.test(l))).toBe(true);
     expect(reached).toBe(0);
     expect([...seen]).toEqual([h.network]);
+    // Metadata addresses are checked by reading the rules, never by sending to them: the bridge the
+    // build ran on jumps into berth's chain, which refuses them before anything is let through.
+    const bridge = (await docker.getNetwork(h.network).inspect()).Options?.['com.docker.network.bridge.name'] as string;
+    const v4 = (await execa('iptables-save', ['-t', 'filter'])).stdout.split('\n');
+    expect(v4).toContain(`-A DOCKER-USER -i ${bridge} -m comment --comment "berth:${h.instanceId}" -j BERTH-FWD-${h.instanceId}`);
+    const fwd = v4.filter((l) => l.startsWith(`-A BERTH-FWD-${h.instanceId} `));
+    const metadata = fwd.findIndex((l) => l.includes('-d 169.254.0.0/16 -j REJECT'));
+    expect(metadata).toBeGreaterThan(0);
+    for (const rule of fwd.slice(0, metadata)) expect(rule).toMatch(/ESTABLISHED|--dport 53 |--ctstate DNAT|-j REJECT/);
     await removeApp(await ctx(), 'alice/probe');
 
     await must(['config', 'set', 'apps.build-timeout', '10s']);

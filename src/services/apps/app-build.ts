@@ -123,6 +123,6 @@ export async function buildApp(
     });
     return { image: `${appImageRepo(app.id)}:${tag}`, argv, seconds: Math.round((Date.now() - started) / 100) / 10 };
   } finally {
-    await engine.removeContainer(id).catch(() => undefined);
+    await engine.removeContainer(id, { volumes: true }).catch(() => undefined);
   }
 }

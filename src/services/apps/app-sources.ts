@@ -181,7 +181,7 @@ export async function gitArchive(
     );
     return await cleanArchive(data, limits);
   } finally {
-    await engine.removeContainer(id).catch(() => undefined);
+    await engine.removeContainer(id, { volumes: true }).catch(() => undefined);
   }
 }
 

@@ -177,11 +177,14 @@ export async function deployApp(
   const { app } = reserved;
   const started = Date.now();
   let engine: DockerRuntime | undefined;
+  let newContainer: string | null = null;
+  let builtImage: string | null = null;
   try {
     const node = reserved.fresh ? await backend.apps.place(app.resources) : app.node;
     if (node) app.node = node;
     engine = await backend.apps.engine(node);
     const built = await imageFor(ctx, engine, app, input, onLine, given);
+    if (built.image.startsWith(`${appImageRepo(app.id)}:`) && built.image !== app.image) builtImage = built.image;
     const spec = await specFor(
       ctx,
       engine,
@@ -192,9 +195,20 @@ export async function deployApp(
     onLine('starting');
     const oldContainer = app.containerId;
     const oldImage = app.image;
-    if (oldContainer) await engine.removeContainer(oldContainer);
-    const containerId = await engine.createContainer(spec);
-    await launch(ctx, engine, { ...app, secrets }, containerId);
+    // The new run is made first; the old one stops only for it to start (a bot never runs twice),
+    // and starts again if the new one cannot.
+    newContainer = await engine.createContainer(spec);
+    const wasRunning = oldContainer ? Boolean((await engine.inspectContainer(oldContainer))?.running) : false;
+    if (oldContainer && wasRunning) await engine.stopContainer(oldContainer, 10);
+    try {
+      await launch(ctx, engine, { ...app, secrets }, newContainer);
+    } catch (err) {
+      if (oldContainer && wasRunning) await launch(ctx, engine, app, oldContainer).catch(() => undefined);
+      throw err;
+    }
+    const containerId = newContainer;
+    newContainer = null;
+    if (oldContainer) await engine.removeContainer(oldContainer, { volumes: true }).catch(() => undefined);
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     const done = await ctx.store.transact((state) => {
       const record = (state.apps ?? []).find((a) => a.id === app.id);
@@ -226,6 +240,9 @@ export async function deployApp(
   } catch (err) {
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     const timeout = err instanceof BerthError && err.code === 'APP_BUILD_TIMEOUT';
+    // What this deploy made goes again: its container and its image.
+    if (engine && newContainer) await engine.removeContainer(newContainer, { volumes: true }).catch(() => undefined);
+    if (engine && builtImage) await engine.removeImage(builtImage).catch(() => undefined);
     await ctx.store
       .transact((state) => {
         const record = (state.apps ?? []).find((a) => a.id === app.id);
@@ -490,7 +507,7 @@ export async function removeApp(ctx: Berth, ref: string, actor: Actor = OPERATOR
   const own = app.image?.startsWith(`${appImageRepo(app.id)}:`) ? app.image : null;
   if (app.containerId || own) {
     const engine = await (await ctx.backend()).apps.engine(app.node);
-    if (app.containerId) await engine.removeContainer(app.containerId);
+    if (app.containerId) await engine.removeContainer(app.containerId, { volumes: true });
     if (own) await engine.removeImage(own).catch(() => undefined);
   }
   await ctx.store.transact((state) => {
@@ -572,7 +589,8 @@ export async function recordAppEvent(ctx: Berth, event: AppEvent): Promise<AppEv
       app.oomKilledAt = at;
       return null;
     }
-    if (event.action !== 'die' || app.desired !== 'running' || app.status === 'building') return null;
+    // Berth's own doing: a build replacing it, or a restart stopping the old run first.
+    if (event.action !== 'die' || app.desired !== 'running' || app.status === 'building' || app.status === 'starting') return null;
     // The same death read twice (the events follower reconnected): handled once.
     if (app.stoppedAt && app.stoppedAt >= at) return null;
     app.lastExitCode = event.exitCode ?? app.lastExitCode;
