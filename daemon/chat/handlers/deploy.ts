@@ -43,7 +43,7 @@ export function parseDeployWords(words: readonly string[]): DeployWords {
       } else out.env.push(word);
       continue;
     }
-    const vm = VM_FOLDER.exec(word);
+    const vm = URL_WORD.test(word) ? null : VM_FOLDER.exec(word);
     if (!URL_WORD.test(word) && !vm)
       throw usage(`"${printable(word.slice(0, 80))}" is neither a source nor an option of /deploy.`, EXAMPLES);
     if (out.source) throw usage('Give one source: a git URL, a folder of your VM, or an attached file.', EXAMPLES);
