@@ -188,12 +188,8 @@ export function deployHandler(): Handler {
       ['🚀 Deploying ', b(name), ` from ${from}`, existing ? ' again: the app runs on as it is until the new build is ready.' : '…'],
       (err) => core.deps.log.warn({ err: err.message, frontEnd: turn.account.frontEnd }, 'a deploy progress message could not be sent'),
     );
-    try {
-      await progress.start();
-    } catch (err) {
-      running.delete(login);
-      throw err;
-    }
+    // Never throws: a reply that could not be sent is told to the log, and the outcome comes as a new one.
+    await progress.start();
     const work = async () => {
       try {
         let code: SourceInput | undefined = source;
