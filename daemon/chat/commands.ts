@@ -60,6 +60,23 @@ const withVm =
     return { vm, [restName]: rest || undefined };
   };
 
+/** /applogs: lines shown when no count is given, and the most. */
+export const APP_LOG_LINES = { default: 30, max: 200 } as const;
+
+/** A /deploy word that is an option (secret:NAME, port:N, KEY=VALUE), not (part of) the source. */
+export function isDeployOption(word: string): boolean {
+  if (/^[a-z][a-z0-9-]{0,31}:[~/]/.test(word) || /^[a-z][a-z0-9+.-]*:\/\//i.test(word)) return false;
+  return /^(secret|port):/i.test(word) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(word);
+}
+
+/** `/deploy NAME words…`: the name, the source's words, the options' words. */
+function deployFromText(text: string): Record<string, string | undefined> {
+  const [name, ...rest] = words(text);
+  const source = rest.filter((w) => !isDeployOption(w)).join(' ');
+  const options = rest.filter(isDeployOption).join(' ');
+  return { name, source: source || undefined, options: options || undefined };
+}
+
 const vmOnly = { name: 'vm', description: 'Which of your VMs (your only one if left out)' } as const;
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -159,10 +176,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     command: 'setkey',
     usage: '<name> <key>',
-    description: "Give berth your agent's API key (never shown again)",
+    description: "Give berth a secret: your agent's API key, or one your apps use (never shown again)",
     audience: 'user',
     args: [
-      { name: 'name', description: 'Whose key: anthropic', required: true },
+      { name: 'name', description: 'Its name: anthropic (the agent), or one for your apps, e.g. bot-token', required: true },
       { name: 'key', description: 'The key', required: true, secret: true },
     ],
     fromText: positional('name', 'key'),
@@ -187,6 +204,47 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: [{ name: 'key', description: 'The line of ~/.ssh/id_ed25519.pub', required: true }],
   },
   { command: 'sshkeys', description: 'List or remove your SSH keys', audience: 'user' },
+  {
+    command: 'deploy',
+    usage: '<name> [source] [secret:NAME] [KEY=VALUE] [port:N]',
+    description: 'Deploy an app: an attached .py/.js file or archive, a git URL, or a folder of your VM',
+    audience: 'user',
+    args: [
+      { name: 'name', description: 'The app’s name (deploying a name you have again replaces that app)', required: true },
+      { name: 'source', description: 'https://… git URL [branch], or a folder of your VM: ~/bot or VM:~/bot' },
+      { name: 'file', description: 'A .py or .js file, or a .tar.gz/.zip of the code', type: 'attachment' },
+      { name: 'options', description: 'secret:NAME (one of your /setkey secrets), KEY=VALUE, port:N' },
+    ],
+    fromText: deployFromText,
+  },
+  { command: 'apps', description: 'Your apps, each with a button to open it', audience: 'user' },
+  {
+    command: 'app',
+    usage: '<name>',
+    description: 'One of your apps: its state, and buttons for logs, restart, stop or start, remove',
+    audience: 'user',
+    args: [{ name: 'name', description: 'The app', required: true }],
+    fromText: positional('name'),
+  },
+  {
+    command: 'applogs',
+    usage: '<name> [n]',
+    description: `An app's last output lines (${APP_LOG_LINES.default} if left out, at most ${APP_LOG_LINES.max})`,
+    audience: 'user',
+    args: [
+      { name: 'name', description: 'The app', required: true },
+      { name: 'lines', description: `How many lines (${APP_LOG_LINES.default} if left out)`, type: 'integer' },
+    ],
+    fromText: positional('name', 'lines'),
+  },
+  {
+    command: 'token',
+    usage: '[name]',
+    description: "A token for berth's HTTP API (deploys from CI), shown once",
+    audience: 'user',
+    args: [{ name: 'name', description: 'What it is for, e.g. github-ci' }],
+  },
+  { command: 'tokens', description: 'Your API tokens, each with a button to revoke it', audience: 'user' },
   { command: 'admin_info', description: 'Config, maintenance, capacity, active VMs', audience: 'admin' },
   {
     command: 'config_gpu',

@@ -6,9 +6,12 @@ import { findCommand } from './commands.js';
 import type { ButtonHandler, ChatDeps, CoreAccess, Handler } from './handler.js';
 import { adminButtons, adminHandlers } from './handlers/admin.js';
 import { agentHandlers, agentMessage } from './handlers/agent.js';
+import { appButtonHandlers, appHandlers } from './handlers/apps.js';
+import { deployHandler } from './handlers/deploy.js';
 import { fileHandlers } from './handlers/files.js';
 import { keyButtons, keyHandlers } from './handlers/keys.js';
 import { startHandlers } from './handlers/start.js';
+import { tokenButtons, tokenHandlers } from './handlers/tokens.js';
 import { vmButtons, vmHandlers } from './handlers/vm.js';
 import { webHandlers } from './handlers/web.js';
 import type { Message } from './message.js';
@@ -48,10 +51,13 @@ export class ChatCore implements CoreAccess {
       ...webHandlers,
       ...fileHandlers,
       ...keyHandlers,
+      ...appHandlers,
+      deploy: deployHandler(),
+      ...tokenHandlers,
       ...adminHandlers,
       ...(deps.agents ? agentHandlers(deps.agents) : {}),
     };
-    this.buttons = [...adminButtons, ...vmButtons, ...keyButtons];
+    this.buttons = [...adminButtons, ...vmButtons, ...keyButtons, ...appButtonHandlers, ...tokenButtons];
     this.turnedAway = new TurnedAwayDigest((text) => this.toAdmins(text), deps.log);
   }
 

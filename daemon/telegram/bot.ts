@@ -12,7 +12,7 @@ import type { TokenSource } from '../../src/services/secrets/telegram-token.js';
 import { OFFICIAL_API_ROOT, telegramApiRoot } from '../../src/services/setup/telegram-setup.js';
 import { listenParts } from '../../src/values/listen-address.js';
 import type { BotOptions } from '../chat/bot-options.js';
-import { argsFromText, findCommand } from '../chat/commands.js';
+import { argsFromText, type CommandSpec, findCommand } from '../chat/commands.js';
 import type { ChatCore, TurnBase } from '../chat/core.js';
 import { fetchCapped } from '../chat/fetch-capped.js';
 import type { Message } from '../chat/message.js';
@@ -123,6 +123,9 @@ function incoming(ctx: Context, deps: TelegramDeps, msg: TgMessage): Incoming | 
   };
 }
 
+/** Whether the command takes a file (an attachment argument): sent as a document's caption, or in reply to one. */
+const takesFile = (spec: CommandSpec | undefined) => Boolean(spec?.args?.some((a) => a.type === 'attachment'));
+
 /** `/name@bot rest`: the command and the rest, or null. */
 export function parseCommand(text: string): { name: string; rest: string } | null {
   const m = text.match(/^\/([A-Za-z0-9_]+)(?:@[A-Za-z0-9_]+)?(?:\s+([\s\S]*))?$/);
@@ -195,7 +198,8 @@ function build(bot: Bot, deps: TelegramDeps, seen: () => void): void {
         );
         extra.secretVia = deleted ? 'deleted' : 'kept';
       }
-      if (spec?.command === 'upload') {
+      // A command that takes a file (/upload, /deploy…) sent in reply to one takes that file.
+      if (takesFile(spec)) {
         const replied = msg.reply_to_message ? incoming(ctx, deps, msg.reply_to_message as TgMessage) : undefined;
         if (replied) extra.attachment = replied;
       }
@@ -205,9 +209,9 @@ function build(bot: Bot, deps: TelegramDeps, seen: () => void): void {
     // grammY does not match commands in captions: a document captioned "/upload dir" comes here.
     const caption = msg.caption ?? '';
     const captioned = parseCommand(caption);
-    if (file && captioned?.name === 'upload') {
-      const spec = findCommand('upload');
-      await core.command(base(ctx, { attachment: file, args: spec ? argsFromText(spec, captioned.rest) : {} }), 'upload');
+    const captionSpec = captioned ? findCommand(captioned.name) : undefined;
+    if (file && captioned && captionSpec && takesFile(captionSpec)) {
+      await core.command(base(ctx, { attachment: file, args: argsFromText(captionSpec, captioned.rest) }), captioned.name);
       return;
     }
     if (file && !caption.startsWith('/')) {

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFUSAL } from '../../daemon/chat/access.js';
 import { UNKNOWN } from '../../daemon/chat/core.js';
+import { verifyApiToken } from '../../src/services/apps/api-tokens.js';
+import type { State } from '../../src/state/schema.js';
+import { appBaseImages } from '../helpers/app-images.js';
 import { berth, freePort, stateText } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { docker, findVmContainer, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
@@ -68,6 +73,8 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       };
       const { driver, must } = ctx;
       const build = await agentImage(ctx.h.home);
+      // Apps deployed from chat are built on the test's app bases (made once, shared by the test files).
+      const bases = await appBaseImages(ctx.h.home);
       await driver.start();
       ctx.admin = driver.person('theadmin');
       ctx.alice = driver.person('alice');
@@ -80,6 +87,8 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
         // VMs made from chat run the agent image: alice's /create gives her an agent (case 7).
         ['config', 'set', 'image', build.tag],
         ['config', 'set', 'agent.timeout', '120s'],
+        ['config', 'set', 'apps.python-image', bases.python],
+        ['config', 'set', 'apps.node-image', bases.node],
         ['plan', 'add', 'coder', '--agent', 'full'],
         ['user', 'allow', 'alice', ...driver.idFlags(ctx.alice), '--plan', 'coder'],
         ['user', 'allow', 'bob', ...driver.idFlags(ctx.bob)],
@@ -288,6 +297,148 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       }
     });
 
+    describe('apps from chat', () => {
+      const APP = 'hello';
+      const LINE = 'hello from the chat app';
+      /** A bot that prints a line and waits: nothing to install, quick to build. */
+      const BOT = `import time\nprint(${JSON.stringify(LINE)}, flush=True)\nwhile True:\n    time.sleep(3600)\n`;
+      const appOf = async (name = APP) =>
+        ((await state(ctx.h.home)).apps ?? []).find((a: { user: string; name: string }) => a.user === 'alice' && a.name === name) as
+          | { containerId: string | null; status: string }
+          | undefined;
+      const running = async () => {
+        const id = (await appOf())?.containerId;
+        return id ? (await docker.getContainer(id).inspect()).State.Running : false;
+      };
+
+      it('/deploy with an attached .py file: progress in one reply, edited, ending with the app running', {
+        timeout: 240_000,
+      }, async () => {
+        const { driver, alice } = ctx;
+        const at = driver.mark();
+        await driver.attach(alice, 'deploy', { name: 'hello.py', data: Buffer.from(BOT) }, { name: APP });
+        const first = await driver.waitFor(alice, (r) => !r.edit && /Deploying hello/.test(r.text), { after: at });
+        expect(first.private).toBe(true);
+        // A second deploy while this one runs is refused, politely; the first goes on.
+        const again = driver.mark();
+        await driver.attach(alice, 'deploy', { name: 'hello.py', data: Buffer.from(BOT) }, { name: APP });
+        expect((await driver.waitFor(alice, (r) => !r.edit, { after: again })).text).toMatch(/Your deploy of hello is still running/);
+        const done = await driver.waitFor(alice, (r) => r.messageId === first.messageId && /Deployed|failed/.test(r.text), {
+          after: at,
+          timeoutMs: 200_000,
+        });
+        expect(done.text).toMatch(/✅ Deployed hello\./);
+        expect(done.text).toMatch(/hello — 🟢 running/);
+        expect(done.text).toContain('runs hello.py');
+        expect(done.buttons.map((b) => b.data)).toEqual(['app:hello:logs', 'app:hello:restart', 'app:hello:stop', 'app:hello:remove']);
+        expect(driver.edits(first.messageId)).toBeGreaterThanOrEqual(1);
+        expect(await running()).toBe(true);
+      });
+
+      it('/apps lists it with a button that opens it; /app shows its details and buttons', async () => {
+        const { driver, alice } = ctx;
+        const list = await ctx.ask(alice, 'apps');
+        expect(list.text).toMatch(/hello — 🟢 running · 0 restarts · up \d/);
+        expect(list.buttons.map((b) => b.data)).toEqual([`app:${APP}`]);
+        const at = driver.mark();
+        await driver.press(alice, list, `app:${APP}`);
+        const opened = await driver.waitFor(alice, (r) => r.messageId === list.messageId && r.edit, { after: at });
+        expect(opened.text).toContain('Limits: 0.5 CPU · 256m RAM · 100 processes');
+        const details = await ctx.ask(alice, 'app', { name: APP });
+        expect(details.private).toBe(true);
+        expect(details.text).toMatch(/Source: files \(python, runs hello\.py\)/);
+        expect(details.text).toMatch(/Image: built \S+ ago in [\d.]+ s/);
+        expect(details.text).toContain('Restarts: 0');
+        expect(details.buttons.map((b) => b.label)).toEqual(['📜 Logs', '🔁 Restart', '⏹ Stop', '🗑 Remove']);
+      });
+
+      it('/applogs shows what it printed', async () => {
+        let reply = await ctx.ask(ctx.alice, 'applogs', { name: APP });
+        // Its first line may take a moment to reach the engine's log.
+        for (let n = 0; n < 20 && !reply.text.includes(LINE); n++) {
+          await new Promise((r) => setTimeout(r, 500));
+          reply = await ctx.ask(ctx.alice, 'applogs', { name: APP, lines: '5' });
+        }
+        expect(reply.text).toContain(LINE);
+        expect(reply.private).toBe(true);
+        expect((await ctx.ask(ctx.alice, 'applogs', { name: APP, lines: '500' })).text).toMatch(/^⚠️ "500" is not a line count/);
+      });
+
+      it('another user can neither open the app nor press its buttons', async () => {
+        const { driver, alice, bob } = ctx;
+        expect((await ctx.ask(bob, 'app', { name: APP })).text).toMatch(/^⚠️ bob has no app "hello"\.\nYour apps: \/apps/);
+        const details = await ctx.ask(alice, 'app', { name: APP });
+        const at = driver.mark();
+        const { note } = await driver.press(bob, details, `app:${APP}:stop`);
+        expect(note).toMatch(driver.name === 'discord' ? /This button is not for you/ : /This button is no longer valid/);
+        expect(driver.replies(alice, at)).toEqual([]);
+        expect(await running()).toBe(true);
+      });
+
+      it('Stop asks first; the second press stops it', async () => {
+        const { driver, alice } = ctx;
+        const details = await ctx.ask(alice, 'app', { name: APP });
+        let at = driver.mark();
+        await driver.press(alice, details, `app:${APP}:stop`);
+        const question = await driver.waitFor(alice, (r) => r.messageId === details.messageId && r.edit, { after: at });
+        expect(question.text).toMatch(/^Stop hello\?/);
+        expect(question.buttons.map((b) => b.data)).toEqual([`app:${APP}:stop!`, `app:${APP}`]);
+        expect(await running()).toBe(true);
+        at = driver.mark();
+        await driver.press(alice, question, `app:${APP}:stop!`);
+        const stopped = await driver.waitFor(alice, (r) => r.messageId === details.messageId && /⏹ Stopped/.test(r.text), {
+          after: at,
+          timeoutMs: 60_000,
+        });
+        expect(stopped.text).toMatch(/hello — ⚪ stopped/);
+        expect(stopped.buttons.map((b) => b.data)).toContain(`app:${APP}:start`);
+        expect(await running()).toBe(false);
+        expect((await appOf())?.status).toBe('stopped');
+      });
+
+      it('/token makes an API token shown once; revoking it in /tokens (asked first) makes it fail', async () => {
+        const { driver, alice } = ctx;
+        const made = await ctx.ask(alice, 'token', { name: 'ci' });
+        expect(made.private).toBe(true);
+        expect(made.text).toMatch(/shown this once/);
+        const token = /berth_[0-9a-f]{8}_[A-Za-z0-9_-]{43}/.exec(made.text)?.[0] as string;
+        expect(token, made.text).toBeTruthy();
+        const verified = verifyApiToken((await state(ctx.h.home)) as State, token);
+        expect(verified?.user.login).toBe('alice');
+        expect(await stateText(ctx.h.home)).not.toContain(token);
+        const list = await ctx.ask(alice, 'tokens');
+        expect(list.text).toContain(`ci (id ${verified?.tokenId})`);
+        const revoke = `tok:${verified?.tokenId}`;
+        let at = driver.mark();
+        await driver.press(alice, list, revoke);
+        const question = await driver.waitFor(alice, (r) => r.messageId === list.messageId && r.edit, { after: at });
+        expect(question.text).toMatch(/^Revoke the token ci/);
+        expect(verifyApiToken((await state(ctx.h.home)) as State, token)).not.toBeNull();
+        at = driver.mark();
+        await driver.press(alice, question, `${revoke}:yes`);
+        await driver.waitFor(alice, (r) => r.messageId === list.messageId && /is revoked/.test(r.text), { after: at });
+        expect(verifyApiToken((await state(ctx.h.home)) as State, token)).toBeNull();
+      });
+
+      it('a hostile archive (an entry ../x) is refused with a clear error, and no app is made', async () => {
+        const { driver, alice } = ctx;
+        const p = pack();
+        const chunks: Buffer[] = [];
+        p.on('data', (c: Buffer) => chunks.push(c));
+        const ended = new Promise((r) => p.on('end', r));
+        p.entry({ name: 'main.py', mode: 0o644 }, 'print(1)\n');
+        p.entry({ name: '../x', mode: 0o644 }, 'escaped\n');
+        p.finalize();
+        await ended;
+        const at = driver.mark();
+        await driver.attach(alice, 'deploy', { name: 'evil.tar.gz', data: gzipSync(Buffer.concat(chunks)) }, { name: 'evil' });
+        const refused = await driver.waitFor(alice, (r) => /failed/.test(r.text), { after: at, timeoutMs: 60_000 });
+        expect(refused.text).toMatch(/❌ The deploy of evil failed\.\n⚠️ The archive was refused, nothing was unpacked: [^\n]*\.\.\/x/);
+        expect(await appOf('evil')).toBeUndefined();
+        expect((await ctx.ask(alice, 'apps')).text).not.toContain('evil');
+      });
+    });
+
     it('a forged press of alice’s /destroy button by bob changes nothing', async () => {
       const { driver, alice, bob } = ctx;
       const confirm = await ctx.ask(alice, 'destroy', {}, (r) => r.buttons.length > 0);
@@ -320,10 +471,20 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
     });
 
     it('/help shows each person their commands', async () => {
-      const mine = await ctx.ask(ctx.alice, 'help');
-      expect(mine.text).toContain('/exec');
-      expect(mine.text).not.toContain('/broadcast');
-      expect((await ctx.ask(ctx.admin, 'help')).text).toContain('/broadcast');
+      // Help takes as many messages as the front-end needs: all that came until its last line.
+      const help = async (person: Person, last: string) => {
+        const at = ctx.driver.mark();
+        await ctx.driver.command(person, 'help');
+        await ctx.driver.waitFor(person, (r) => r.text.includes(last), { after: at });
+        return ctx.driver
+          .replies(person, at)
+          .map((r) => r.text)
+          .join('\n');
+      };
+      const mine = await help(ctx.alice, '/tokens');
+      for (const command of ['/exec', '/deploy', '/apps', '/app ', '/applogs', '/token ', '/tokens']) expect(mine).toContain(command);
+      expect(mine).not.toContain('/broadcast');
+      expect(await help(ctx.admin, '/broadcast')).toContain('/admin_info');
     });
 
     it('refusals are clear: a usage error, a VM that does not exist, an admin command from a user', async () => {

@@ -111,6 +111,10 @@ export class DiscordDriver implements ChatDriver {
     this.fake.command(this.user(p), name, args, where);
   }
 
+  async attach(p: Person, name: string, file: { name: string; data: Buffer }, args: Record<string, string> = {}): Promise<void> {
+    this.fake.command(this.user(p), name, { file: this.fake.attachment(file.name, file.data), ...args });
+  }
+
   async upload(p: Person, file: { name: string; data: Buffer }, dir?: string): Promise<void> {
     const attachment = this.fake.attachment(file.name, file.data);
     this.fake.command(this.user(p), 'upload', { file: attachment, ...(dir ? { dir } : {}) });

@@ -55,6 +55,11 @@ export interface ChatDriver {
   mark(): number;
   /** A command with named arguments (Telegram: `/name args` as text; Discord: a slash command with typed options). */
   command(person: Person, name: string, args?: Record<string, string>): Promise<void>;
+  /**
+   * A command with a file (Telegram: a document captioned `/name args`; Discord: the slash command
+   * with its file option and typed options).
+   */
+  attach(person: Person, name: string, file: { name: string; data: Buffer }, args?: Record<string, string>): Promise<void>;
   /** A file for `/upload` (Telegram: a document captioned /upload; Discord: /upload with its file option). */
   upload(person: Person, file: { name: string; data: Buffer }, dir?: string): Promise<void>;
   /**

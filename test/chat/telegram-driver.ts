@@ -93,6 +93,10 @@ export class TelegramDriver implements ChatDriver {
     this.fake.sendText(this.user(p), commandText(name, args));
   }
 
+  async attach(p: Person, name: string, file: { name: string; data: Buffer }, args: Record<string, string> = {}): Promise<void> {
+    this.fake.sendDocument(this.user(p), file.name, file.data, commandText(name, args));
+  }
+
   async upload(p: Person, file: { name: string; data: Buffer }, dir?: string): Promise<void> {
     this.fake.sendDocument(this.user(p), file.name, file.data, dir ? `/upload ${dir}` : '/upload');
   }

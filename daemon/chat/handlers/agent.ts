@@ -82,7 +82,7 @@ export function agentHandlers(runs: AgentRuns): Record<string, Handler> {
       );
     }
     const saved = await setUserSecret(core.deps.ctx.store, login, name, value);
-    await turn.reply(`🔑 Your ${saved.name} key is saved, encrypted; only your agent's runs get it. ${hidden}`);
+    await turn.reply(`🔑 Your ${saved.name} key is saved, encrypted; only your agent's runs and the apps that name it get it. ${hidden}`);
   };
 
   const newConversation: Handler = async (turn) => {

@@ -14,7 +14,7 @@ import { formatDiskSize, formatUsage } from '../../../src/values/sizes.js';
 import type { VmView } from '../../../src/views/vm-view.js';
 import type { ButtonHandler, CoreAccess, Handler } from '../handler.js';
 import { b, code, type Span } from '../message.js';
-import { outputMessage } from '../output.js';
+import { sendOutput } from '../output.js';
 import { loginOf, nameOf, pickVm, usage } from '../sender.js';
 import type { Posted, Turn } from '../turn.js';
 
@@ -98,14 +98,6 @@ async function collect(
     stream.once('error', resolve);
   });
   return Buffer.concat(chunks);
-}
-
-/** Sends program output: the block in a message (a new one, or `note` edited), and the whole output as a file when it does not fit. */
-async function sendOutput(turn: Turn, reply: Parameters<typeof outputMessage>[1], note?: Posted): Promise<void> {
-  const { message, attach } = outputMessage(turn.frontEnd, reply);
-  if (note) await note.edit(message);
-  else await turn.reply(message);
-  if (attach) await turn.reply({ text: '', file: { name: reply.fileName, data: reply.output } });
 }
 
 async function create(turn: Turn, core: CoreAccess, plan: string, note?: Posted): Promise<void> {
