@@ -31,7 +31,7 @@ export const APPS_ERRORS = {
   DOCKERFILE_UNAVAILABLE:
     "Dockerfile builds are off: berth builds a user's Dockerfile only where the operator turns on apps.dockerfile and a builder as strict as a VM can run.",
   APP_SECRET_MISSING:
-    'The app uses a secret the user has not set: set it (/setsecret NAME VALUE, or `berth user secret set LOGIN NAME`), then start the app again.',
+    'The app uses a secret the user has not set: set it (/setkey NAME VALUE in chat, or `berth user secret set LOGIN NAME`), then start the app again.',
   APP_NOT_RUNNING: 'The app is not running: start it (`berth app start`, or /app NAME in chat).',
   APPS_NOT_ON_SWARM: 'Apps are placed on one engine only for now: with config engine swarm they cannot be deployed yet.',
   USER_HAS_APPS: 'The user still has apps: remove them first (`berth app list USER`, then `berth app remove USER/NAME`).',
