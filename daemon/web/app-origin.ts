@@ -180,7 +180,7 @@ const NOT_AN_APP = () => messagePage(404, 'There is no web app at this address.'
 
 /** Whether the browser's user still owns what an app host names (a VM's port, or a deployed app). */
 const owns = (state: State, who: WebIdentity, app: AppOfHost) =>
-  app.app !== undefined ? ownWebApp(state, who, app.login, app.app) !== null : ownWebVm(state, who, app.login, app.vm) !== null;
+  app.app !== undefined ? ownWebApp(state, who, app.login, app.app)?.id === app.appId : ownWebVm(state, who, app.login, app.vm) !== null;
 
 /** The app hosts' side: the exchange's last step, the app cookie, then the proxy. */
 export class AppOrigins {
@@ -200,7 +200,7 @@ export class AppOrigins {
     const deployed = resolveUserAppHost(state, label);
     if (deployed !== null) {
       if (deployed === 'ambiguous' || !deployed.port) return null;
-      const app = { host: label, login: deployed.user, vm: '', port: deployed.port, app: deployed.name };
+      const app = { host: label, login: deployed.user, vm: '', port: deployed.port, app: deployed.name, appId: deployed.id };
       return { app, state, origin: userAppOrigin(this.deps.publicUrl, domain, app.login, app.app), open: appIsPublic(state, deployed) };
     }
     const found = resolveAppHost(state, label);
@@ -215,7 +215,7 @@ export class AppOrigins {
     const cfg = effectiveConfig(state.config);
     for (const token of readCookies(req.headers.cookie, this.deps.appCookie)) {
       const session = this.sessions.find(token, { idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
-      if (session?.app?.host === app.host && owns(state, session.who, app)) return session;
+      if (session?.app?.host === app.host && owns(state, session.who, session.app)) return session;
     }
     return null;
   }
@@ -320,7 +320,7 @@ export class AppOrigins {
     }
     const ticket = this.tickets.spend(query.get('ticket') ?? '', app.host);
     const state = await this.deps.ctx.store.snapshot();
-    if (!ticket || !owns(state, ticket.who, app)) {
+    if (!ticket || !owns(state, ticket.who, ticket.app)) {
       this.deps.metrics.tickets.inc({ result: 'refused' });
       this.deps.note(source, 'app-ticket', 'web app entry refused: expired, already used, unknown or for another app');
       return send(res, messagePage(410, 'This way into the app has expired or was already used. Open the app again from its link.'));
@@ -352,7 +352,7 @@ export class AppOrigins {
   /** Ends the app cookies whose user lost access or whose VM or app is gone; how many. */
   revalidate(state: State): number {
     const vmGone = (s: BrowserSession) => {
-      if (s.app?.app !== undefined) return userAppGone(state, s.app.login, s.app.app);
+      if (s.app?.app !== undefined) return userAppGone(state, s.app.login, s.app.app, s.app.appId);
       return state.vms.some((v) => v.user === s.app?.login && v.name === s.app.vm) ? null : 'the VM was removed';
     };
     return this.sessions.drop((s) => webAccessWithdrawn(state, s.who) ?? vmGone(s));

@@ -152,7 +152,7 @@ export class AppProxy {
       browser = { who: owner, tag: 'public', anonymous: true };
     }
     const gone = (now: State) => {
-      const left = webAccessWithdrawn(now, browser.who) ?? userAppGone(now, path.login, name);
+      const left = webAccessWithdrawn(now, browser.who) ?? userAppGone(now, path.login, name, app.id);
       if (left || !browser.anonymous) return left;
       const still = (now.apps ?? []).find((a) => a.user === path.login && a.name === name);
       return still && appIsPublic(now, still) ? null : 'the app is no longer public';

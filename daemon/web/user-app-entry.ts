@@ -77,7 +77,7 @@ export function userAppEntryRoutes(app: FastifyInstance, deps: UserAppEntryDeps)
     }
     const location = origins.enterUrl(
       browser.who,
-      { host: found.host, login: own.user, vm: '', port: own.port, app: own.name },
+      { host: found.host, login: own.user, vm: '', port: own.port, app: own.name, appId: own.id },
       found.origin,
       req.body?.to,
     );

@@ -311,8 +311,7 @@ describe("a user's app on a host of its own", () => {
     await must(['app', 'remove', 'alice/site']);
     const gone = await raw(host('alice'), '/', { headers: { cookie } });
     expect(gone.status).toBe(404);
-    // The daemon saw the app go (its state watch) and ended that host's app cookies: the same
-    // name deployed again asks for a new exchange.
+    // Its app cookies ended with it: the same name deployed again (a new app) asks for a new exchange.
     await deploy('alice', 'site');
     await waitFor(
       'the new app through berth',
@@ -332,5 +331,5 @@ describe("a user's app on a host of its own", () => {
       60_000,
     );
     expect((await raw(host('alice'), '/', { headers: { cookie } })).status).toBe(302);
-  });
+  }, 240_000);
 });

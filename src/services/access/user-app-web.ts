@@ -38,10 +38,10 @@ export function appOwnerIdentity(state: State, app: App): WebIdentity | null {
   return owner ? { userId: owner.id, login: owner.login, role: owner.role } : null;
 }
 
-/** Why a browser's hold on an app ends (the app removed, or no longer served), or null. */
-export function userAppGone(state: State, login: string, name: string): string | null {
+/** Why a browser's hold on an app ends (the app removed, or no longer served), or null. `id`: that app, not a later one of its name. */
+export function userAppGone(state: State, login: string, name: string, id?: string): string | null {
   const app = (state.apps ?? []).find((a) => a.user === login && a.name === name);
-  if (!app) return 'the app was removed';
+  if (!app || (id !== undefined && app.id !== id)) return 'the app was removed';
   if (!app.port) return 'the app has no HTTP port any more';
   return null;
 }
