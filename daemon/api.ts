@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { BerthError } from '../src/errors.js';
 import {
+  type AppWebLink,
   apiStatus,
   badRequest,
   checkSessionId,
@@ -31,6 +32,8 @@ export interface ApiOptions {
   ssh: { sessions: () => SshSessionView[]; kill: (id: string) => boolean; revalidate: () => Promise<number> };
   /** Mints a one-time web link (the web server's tickets). */
   webLink: (ref: string, port?: string, strip?: boolean) => Promise<WebLink>;
+  /** Mints a one-time link into a user's app (USER/NAME). */
+  appWebLink: (ref: string) => Promise<AppWebLink>;
   /** Where an answer that failed for a reason of ours (not the request's) is logged. */
   log?: Pick<Logger, 'error'>;
 }
@@ -107,6 +110,7 @@ export async function startApi(options: ApiOptions): Promise<{ close: () => Prom
     return { killed: id };
   });
   serve(app, ROUTES.webLink, ({ body }) => options.webLink(body?.vm ?? '', body?.port, body?.strip));
+  serve(app, ROUTES.appWebLink, ({ body }) => options.appWebLink(body?.app ?? ''));
   await rm(options.socket, { force: true });
   await app.listen({ path: options.socket });
   await chmod(options.socket, 0o600);

@@ -5,10 +5,11 @@ import type { Logger } from 'pino';
 import { BerthError } from '../src/errors.js';
 import { packageRoot } from '../src/package-root.js';
 import { loadOrCreateHostKey } from '../src/services/access/ssh-host-key.js';
+import { operatorAppWebLink } from '../src/services/access/user-app-web.js';
 import { operatorWebLink, TicketBook } from '../src/services/access/web-links.js';
 import { AgentRuns } from '../src/services/agents/agent-runs.js';
 import type { daemonPaths } from '../src/services/control/daemon-control.js';
-import type { DaemonStatus, WebLink } from '../src/services/control/daemon-routes.js';
+import type { AppWebLink, DaemonStatus, WebLink } from '../src/services/control/daemon-routes.js';
 import type { Berth } from '../src/services/core/context.js';
 import { drainOutbox, outboxDir } from '../src/services/core/notice-spool.js';
 import { fanOut, type Notifier } from '../src/services/core/notify.js';
@@ -254,6 +255,7 @@ async function startControlApi(d: Daemon): Promise<Stop> {
       revalidate: async () => ((await d.gateway?.revalidate()) ?? 0) + ((await d.web?.revalidate()) ?? 0),
     },
     webLink: (ref, port, strip) => mintLink(d, ref, port, strip),
+    appWebLink: (ref) => mintAppLink(d, ref),
     log: d.log,
   });
   components.set('api', 'running', `${paths.socket}${api.metricsAddress ? `, metrics on ${api.metricsAddress}` : ''}`);
@@ -283,6 +285,17 @@ async function mintLink(d: Daemon, ref: string, port?: string, strip?: boolean):
     );
   }
   return operatorWebLink(d.ctx, d.tickets, ref, port, strip);
+}
+
+async function mintAppLink(d: Daemon, ref: string): Promise<AppWebLink> {
+  if (d.web === null) {
+    throw new BerthError(
+      'WEB_NOT_RUNNING',
+      "The daemon's web server is not running.",
+      'See why with berth daemon status (component web); web.enabled turns it on.',
+    );
+  }
+  return operatorAppWebLink(d.ctx, d.tickets, ref);
 }
 
 /** The SSH gateway; one that cannot listen is shown failed and the rest of the daemon runs on. */

@@ -3,7 +3,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type pino from 'pino';
 import type { RateLimiterMemory } from 'rate-limiter-flexible';
-import { originMayChangeApp, ownWebVm, resolveAppHost, webAccessWithdrawn } from '../../src/services/access/web-access.js';
+import { appIsPublic, userAppGone } from '../../src/services/access/user-app-web.js';
+import {
+  originMayChangeApp,
+  ownWebApp,
+  ownWebVm,
+  resolveAppHost,
+  resolveUserAppHost,
+  webAccessWithdrawn,
+} from '../../src/services/access/web-access.js';
 import type { WebIdentity } from '../../src/services/access/web-links.js';
 import type { Berth } from '../../src/services/core/context.js';
 import type { State } from '../../src/state/schema.js';
@@ -15,6 +23,8 @@ import {
   appEntryPath,
   appOrigin,
   sameHostPath,
+  userAppEntryPath,
+  userAppOrigin,
 } from '../../src/values/web-paths.js';
 import type { WebMetrics } from '../metrics.js';
 import { send } from './app-proxy.js';
@@ -168,6 +178,10 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const NOT_AN_APP = () => messagePage(404, 'There is no web app at this address.');
 
+/** Whether the browser's user still owns what an app host names (a VM's port, or a deployed app). */
+const owns = (state: State, who: WebIdentity, app: AppOfHost) =>
+  app.app !== undefined ? ownWebApp(state, who, app.login, app.app)?.id === app.appId : ownWebVm(state, who, app.login, app.vm) !== null;
+
 /** The app hosts' side: the exchange's last step, the app cookie, then the proxy. */
 export class AppOrigins {
   readonly sessions = new BrowserSessions(Date.now, { perUser: APP_SESSIONS_PER_USER, max: APP_SESSIONS_MAX });
@@ -175,14 +189,24 @@ export class AppOrigins {
 
   constructor(private readonly deps: AppOriginDeps) {}
 
-  /** The app of a host label, or null (no such VM, or a label two VMs could claim). */
-  private async app(label: string): Promise<{ app: AppOfHost; state: State; origin: string } | null> {
+  /**
+   * The app of a host label, or null: a VM's port (`PORT--VM--LOGIN`) or a user's app with an HTTP
+   * port (`app--NAME--LOGIN`); none, or a label two could claim. `open`: anyone may use it (a
+   * deployed app whose owner's plan allows public apps).
+   */
+  private async app(label: string): Promise<{ app: AppOfHost; state: State; origin: string; open: boolean } | null> {
     const state = await this.deps.ctx.store.snapshot();
+    const domain = effectiveConfig(state.config)['web.apps-domain'];
+    const deployed = resolveUserAppHost(state, label);
+    if (deployed !== null) {
+      if (deployed === 'ambiguous' || !deployed.port) return null;
+      const app = { host: label, login: deployed.user, vm: '', port: deployed.port, app: deployed.name, appId: deployed.id };
+      return { app, state, origin: userAppOrigin(this.deps.publicUrl, domain, app.login, app.app), open: appIsPublic(state, deployed) };
+    }
     const found = resolveAppHost(state, label);
     if (found === null || found === 'ambiguous') return null;
-    const domain = effectiveConfig(state.config)['web.apps-domain'];
     const app = { host: label, ...found };
-    return { app, state, origin: appOrigin(this.deps.publicUrl, domain, app.login, app.vm, app.port) };
+    return { app, state, origin: appOrigin(this.deps.publicUrl, domain, app.login, app.vm, app.port), open: false };
   }
 
   /** The app cookie session of this request that was made for this host and whose user still owns the app. */
@@ -191,7 +215,7 @@ export class AppOrigins {
     const cfg = effectiveConfig(state.config);
     for (const token of readCookies(req.headers.cookie, this.deps.appCookie)) {
       const session = this.sessions.find(token, { idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
-      if (session?.app?.host === app.host && ownWebVm(state, session.who, app.login, app.vm)) return session;
+      if (session?.app?.host === app.host && owns(state, session.who, session.app)) return session;
     }
     return null;
   }
@@ -210,20 +234,25 @@ export class AppOrigins {
     if (url === APP_ENTER_PATH || url.startsWith(`${APP_ENTER_PATH}?`)) return this.enter(req, res, app, origin);
     if (url.startsWith(APP_RESERVED_PREFIX)) return send(res, NOT_AN_APP());
     const session = await this.authenticate(req, app);
+    // A public app: anyone, cookie or not (the owner's cookie would give nothing more: no berth
+    // cookie reaches the app either way), so no Origin check either.
+    if (!session && found.open) return this.deps.proxyHttp(req, res, this.pathOf(app, origin));
     if (!session) {
       this.deps.metrics.refusals.inc({ reason: 'no-app-cookie' });
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, loginPage());
       // Through berth's origin, where the owner's berth cookie gets a ticket for this host.
       const berth = new URL(this.deps.publicUrl).origin;
+      const entry = app.app !== undefined ? userAppEntryPath(app.login, app.app) : appEntryPath(app.login, app.vm, app.port);
       res.writeHead(302, {
         ...securityHeaders(),
-        location: `${berth}${appEntryPath(app.login, app.vm, app.port)}?to=${encodeURIComponent(sameHostPath(url))}`,
+        location: `${berth}${entry}?to=${encodeURIComponent(sameHostPath(url))}`,
         'content-length': 0,
       });
       res.end();
       return;
     }
     if (
+      !found.open &&
       !SAFE_METHODS.has(req.method ?? '') &&
       !originMayChangeApp(await this.deps.ctx.store.snapshot(), this.deps.publicUrl, req.headers.origin, app.login)
     ) {
@@ -242,7 +271,7 @@ export class AppOrigins {
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, label: string): Promise<void> {
     const found = label ? await this.app(label) : null;
     const session = found && (await this.authenticate(req, found.app));
-    if (!found || !session) {
+    if (!found || (!session && !found.open)) {
       this.deps.metrics.refusals.inc({ reason: found ? 'no-app-cookie' : 'not-an-app' });
       socket.on('error', () => undefined);
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -254,7 +283,16 @@ export class AppOrigins {
 
   /** The request as the proxy takes it: the whole path, on the app's own origin. */
   private pathOf(app: AppOfHost, origin: string): AppRequestPath {
-    return { login: app.login, vm: app.vm, port: app.port, prefix: '', strip: false, host: app.host, origin };
+    return {
+      login: app.login,
+      vm: app.vm,
+      port: app.port,
+      prefix: '',
+      strip: false,
+      host: app.host,
+      origin,
+      ...(app.app !== undefined ? { app: app.app } : {}),
+    };
   }
 
   /**
@@ -282,7 +320,7 @@ export class AppOrigins {
     }
     const ticket = this.tickets.spend(query.get('ticket') ?? '', app.host);
     const state = await this.deps.ctx.store.snapshot();
-    if (!ticket || !ownWebVm(state, ticket.who, app.login, app.vm)) {
+    if (!ticket || !owns(state, ticket.who, ticket.app)) {
       this.deps.metrics.tickets.inc({ result: 'refused' });
       this.deps.note(source, 'app-ticket', 'web app entry refused: expired, already used, unknown or for another app');
       return send(res, messagePage(410, 'This way into the app has expired or was already used. Open the app again from its link.'));
@@ -291,7 +329,13 @@ export class AppOrigins {
     const { token, session } = this.sessions.create(ticket.who, app);
     this.deps.metrics.tickets.inc({ result: 'spent' });
     this.deps.log.info(
-      { user: ticket.who.login, vm: `${app.login}/${app.vm}`, port: app.port, browser: session.tag, source },
+      {
+        user: ticket.who.login,
+        ...(app.app !== undefined ? { app: `${app.login}/${app.app}` } : { vm: `${app.login}/${app.vm}` }),
+        port: app.port,
+        browser: session.tag,
+        source,
+      },
       'web app entered',
     );
     const cookie = `${this.deps.appCookie}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${cfg['web.session-max']}${this.deps.secure ? '; Secure' : ''}`;
@@ -305,10 +349,12 @@ export class AppOrigins {
     res.end();
   }
 
-  /** Ends the app cookies whose user lost access or whose VM is gone; how many. */
+  /** Ends the app cookies whose user lost access or whose VM or app is gone; how many. */
   revalidate(state: State): number {
-    const vmGone = (s: BrowserSession) =>
-      state.vms.some((v) => v.user === s.app?.login && v.name === s.app.vm) ? null : 'the VM was removed';
+    const vmGone = (s: BrowserSession) => {
+      if (s.app?.app !== undefined) return userAppGone(state, s.app.login, s.app.app, s.app.appId);
+      return state.vms.some((v) => v.user === s.app?.login && v.name === s.app.vm) ? null : 'the VM was removed';
+    };
     return this.sessions.drop((s) => webAccessWithdrawn(state, s.who) ?? vmGone(s));
   }
 

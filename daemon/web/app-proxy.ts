@@ -3,8 +3,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type pino from 'pino';
 import { gatewayActor, vmHelperOf } from '../../src/services/access/ssh-access.js';
+import { appIsPublic, appOwnerIdentity, userAppGone, userAppRoute } from '../../src/services/access/user-app-web.js';
 import { dialVm, type VmConnection, type VmRoute, vmRoute } from '../../src/services/access/vm-dial.js';
-import { ownWebVm, vmAppAddress, webAccessWithdrawn } from '../../src/services/access/web-access.js';
+import { ownWebApp, ownWebVm, vmAppAddress, webAccessWithdrawn } from '../../src/services/access/web-access.js';
 import type { WebIdentity } from '../../src/services/access/web-links.js';
 import type { Berth } from '../../src/services/core/context.js';
 import type { State, Vm } from '../../src/state/schema.js';
@@ -56,6 +57,30 @@ const MAX_REFUSAL_BODY = 64 * 1024;
 /** `port 8000 of alice/main` → `Port 8000 of alice/main`. */
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
+/** What a request goes to, in messages: `port 8000 of alice/main`, or `port 8000 of the app alice/site`. */
+const whereOf = (path: AppRequestPath) =>
+  path.app !== undefined ? `port ${path.port} of the app ${path.login}/${path.app}` : `port ${path.port} of ${path.login}/${path.vm}`;
+
+/**
+ * Who a request to an app is for: the browser's session, or for a public app's visitor without
+ * one, its owner's identity (whose limits the visitors share) with `anonymous` set.
+ */
+interface Caller {
+  who: WebIdentity;
+  tag: string;
+  anonymous: boolean;
+}
+
+/** Where an app request goes, once checked: the VM (null for a user's app) and the route there. */
+interface Target {
+  browser: Caller;
+  vm: Vm | null;
+  route: VmRoute;
+  state: State;
+  /** Why a live connection to it ends when the state changes, or null. */
+  gone(state: State): string | null;
+}
+
 /** The Cookie header without berth's own cookies (null when nothing is left). */
 export function stripCookie(header: string | undefined, names: string | readonly string[]): string | null {
   if (!header) return null;
@@ -85,29 +110,62 @@ function upstreamPath(url: string, path: AppRequestPath): string {
 export class AppProxy {
   /** Each user's requests waiting on their apps (web.max-app-requests). */
   private readonly requests = new AppRequests();
-  private readonly live = new Map<string, { who: WebIdentity; vm: string; kill: (reason: string) => void }>();
+  private readonly live = new Map<string, { gone: (state: State) => string | null; kill: (reason: string) => void }>();
 
   constructor(private readonly deps: ProxyDeps) {}
 
-  private async target(
-    req: IncomingMessage,
-    path: AppRequestPath,
-  ): Promise<{ browser: BrowserSession; vm: Vm; route: VmRoute; state: State } | string> {
-    const browser = await this.deps.authenticate(req, path);
-    if (!browser) return 'no-session';
+  private async target(req: IncomingMessage, path: AppRequestPath): Promise<Target | string> {
+    if (path.app !== undefined) return this.userAppTarget(req, path, path.app);
+    const session = await this.deps.authenticate(req, path);
+    if (!session) return 'no-session';
+    const browser = { who: session.who, tag: session.tag, anonymous: false };
     const state = await this.deps.ctx.store.snapshot();
     const vm = ownWebVm(state, browser.who, path.login, path.vm);
     if (!vm) return 'not-owner';
+    const gone = (now: State) =>
+      webAccessWithdrawn(now, browser.who) ??
+      (now.vms.some((v) => v.user === path.login && v.name === path.vm) ? null : 'the VM was removed');
     const route = await vmRoute(this.deps.ctx, state, vm).catch(() => null);
     if (!route) return 'vm-not-running';
-    if (route.via === 'exec') return { browser, vm, route, state };
+    if (route.via === 'exec') return { browser, vm, route, state, gone };
     const address = await vmAppAddress(this.deps.ctx, state, vm).catch(() => null);
     if (!address) return 'vm-not-running';
-    return { browser, vm, route: { via: 'address', address }, state };
+    return { browser, vm, route: { via: 'address', address }, state, gone };
+  }
+
+  /**
+   * A user's deployed app (on its own origin only): its owner's app cookie, or anyone where the
+   * owner's plan allows public apps; the app's container's address on berth's network, as the
+   * engine holding it reports it.
+   */
+  private async userAppTarget(req: IncomingMessage, path: AppRequestPath, name: string): Promise<Target | string> {
+    if (path.host === undefined) return 'not-owner';
+    const session = await this.deps.authenticate(req, path);
+    const state = await this.deps.ctx.store.snapshot();
+    const app = (state.apps ?? []).find((a) => a.user === path.login && a.name === name);
+    if (!app || app.port !== path.port) return session ? 'not-owner' : 'no-session';
+    let browser: Caller;
+    if (session && ownWebApp(state, session.who, path.login, name)) browser = { who: session.who, tag: session.tag, anonymous: false };
+    else {
+      const owner = appIsPublic(state, app) ? appOwnerIdentity(state, app) : null;
+      if (!owner) return session ? 'not-owner' : 'no-session';
+      browser = { who: owner, tag: 'public', anonymous: true };
+    }
+    const gone = (now: State) => {
+      const left = webAccessWithdrawn(now, browser.who) ?? userAppGone(now, path.login, name, app.id);
+      if (left || !browser.anonymous) return left;
+      const still = (now.apps ?? []).find((a) => a.user === path.login && a.name === name);
+      return still && appIsPublic(now, still) ? null : 'the app is no longer public';
+    };
+    const route = await userAppRoute(this.deps.ctx, state, app).catch(() => null);
+    if (!route) return 'app-not-running';
+    if (route.via === 'other-node') return 'app-other-node';
+    return { browser, vm: null, route, state, gone };
   }
 
   /** A connection to the app's port in a VM on another Swarm node: through an exec there (vm-dial). */
-  private async dial(target: { vm: Vm; route: VmRoute; browser: BrowserSession }, port: number): Promise<VmConnection> {
+  private async dial(target: Target, port: number): Promise<VmConnection> {
+    if (!target.vm) throw new Error('no VM to dial through');
     const helper = await vmHelperOf(this.deps.ctx, target.vm);
     return dialVm(this.deps.ctx, target.vm, target.route, port, helper, gatewayActor(target.browser.who));
   }
@@ -149,6 +207,18 @@ export class AppProxy {
     if (reason === 'vm-not-running') {
       return messagePage(502, `The VM ${path.login}/${path.vm} is not running. Start it (the bot's /start_vm) and reload.`);
     }
+    if (reason === 'app-not-running') {
+      return messagePage(
+        502,
+        `The app ${path.login}/${path.app ?? ''} is not running. Start it (berth app start, or /app in chat), wait for it to listen on its port, and reload.`,
+      );
+    }
+    if (reason === 'app-other-node') {
+      return messagePage(
+        502,
+        `The app ${path.login}/${path.app ?? ''} runs on another Swarm node, which berth's web server cannot reach yet. Ask the operator.`,
+      );
+    }
     return loginPage();
   }
 
@@ -157,7 +227,7 @@ export class AppProxy {
    * pool: a socket never serves two requests, let alone two users), or through an exec on the
    * VM's node (vm-dial).
    */
-  private upstreamVia(target: { vm: Vm; route: VmRoute; browser: BrowserSession }, port: number): RequestOptions {
+  private upstreamVia(target: Target, port: number): RequestOptions {
     const { route } = target;
     if (route.via === 'address') return { host: route.address, port, agent: false };
     return {
@@ -200,7 +270,8 @@ export class AppProxy {
     if (res.closed || res.destroyed || req.socket.destroyed) return;
     const login = target.browser.who.login;
     const maxRequests = cfg['web.max-app-requests'];
-    const release = this.requests.take(login, maxRequests);
+    // A public app's visitors share one count of their own (`:` is in no login), apart from its owner's.
+    const release = this.requests.take(target.browser.anonymous ? `${login}:public` : login, maxRequests);
     if (!release) {
       this.deps.metrics.refusals.inc({ reason: 'app-requests' });
       this.deps.log.debug({ user: login }, 'web app request refused: too many open');
@@ -208,13 +279,15 @@ export class AppProxy {
         res,
         messagePage(
           429,
-          `You already have ${maxRequests} requests waiting on your apps (web.max-app-requests). Wait for them to finish, or stop the app that does not answer, and reload.`,
+          target.browser.anonymous
+            ? `This app already has ${maxRequests} requests waiting (web.max-app-requests). Try again in a moment.`
+            : `You already have ${maxRequests} requests waiting on your apps (web.max-app-requests). Wait for them to finish, or stop the app that does not answer, and reload.`,
         ),
         true,
       );
     }
     res.once('close', release);
-    const where = `port ${path.port} of ${path.login}/${path.vm}`;
+    const where = whereOf(path);
     const upstream = request({
       ...this.upstreamVia(target, path.port),
       method: req.method,
@@ -355,7 +428,8 @@ export class AppProxy {
     };
     if (req.headers.origin !== (path.origin ?? this.deps.publicOrigin)) return deny(403, 'origin');
     const target = await this.target(req, path).catch(() => 'error');
-    if (typeof target === 'string') return deny(target === 'vm-not-running' ? 403 : 401, target);
+    if (typeof target === 'string')
+      return deny(['vm-not-running', 'app-not-running', 'app-other-node'].includes(target) ? 403 : 401, target);
     const wanted = tokenList(req.headers.upgrade);
     if (wanted.length !== 1 || !isToken(wanted[0] as string)) return deny(400, 'upgrade-invalid', 'Ask for one protocol in Upgrade.');
     // An upgrade request has no body: one declared would reach the app as bytes after the head.
@@ -370,13 +444,13 @@ export class AppProxy {
       { identity: { login, fingerprint: `web:${target.browser.tag}` }, source: this.deps.source(req) },
       {
         kind: 'web-app',
-        vm: `${login}/${target.vm.name}`,
+        vm: target.vm ? `${login}/${target.vm.name}` : `app:${path.login}/${path.app ?? ''}`,
         command: `port ${path.port}`,
         startedAt,
         kill: (reason) => end('killed', reason),
       },
     );
-    const where = `port ${path.port} of ${path.login}/${path.vm}`;
+    const where = whereOf(path);
     let finished = false;
     let joined: Duplex | null = null;
     let upstream: ClientRequest;
@@ -429,7 +503,7 @@ export class AppProxy {
     };
     this.deps.metrics.active.inc();
     this.deps.registry.add(session);
-    this.live.set(session.id, { who: target.browser.who, vm: target.vm.name, kill: (reason) => end('killed', reason) });
+    this.live.set(session.id, { gone: target.gone, kill: (reason) => end('killed', reason) });
     socket.once('close', () => end(closeOutcome));
     // The browser may have left while its access was checked.
     if ((socket as Socket).destroyed) end('disconnected');
@@ -537,13 +611,11 @@ export class AppProxy {
     upstream.end();
   }
 
-  /** Closes the app WebSockets whose user lost access or whose VM is gone; how many. */
+  /** Closes the app WebSockets whose user lost access or whose VM or app is gone (or a public app no longer is); how many. */
   revalidate(state: State): number {
     let n = 0;
     for (const [, c] of [...this.live]) {
-      const reason =
-        webAccessWithdrawn(state, c.who) ??
-        (state.vms.some((v) => v.user === c.who.login && v.name === c.vm) ? null : 'the VM was removed');
+      const reason = c.gone(state);
       if (!reason) continue;
       n++;
       c.kill(reason);

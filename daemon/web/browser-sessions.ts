@@ -8,8 +8,12 @@ export interface BrowserSession {
   tag: string;
   createdAt: number;
   lastSeen: number;
-  /** An app cookie's session: the one app host it was set for (its label) and the app it names. */
-  app?: { host: string; login: string; vm: string; port: number };
+  /**
+   * An app cookie's session: the one app host it was set for (its label) and the app it names: a
+   * VM's port, or (`app` set, `vm` '') a user's deployed app, and that app's id (another app
+   * deployed later under the same name is not it).
+   */
+  app?: { host: string; login: string; vm: string; port: number; app?: string; appId?: string };
 }
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;

@@ -99,13 +99,22 @@ export function landingPage(): Page {
  * a ticket bound to that app host, and goes there to spend it.
  */
 export function appEntryPage(login: string, vm: string, port: number, origin: string, to: string): Page {
+  return entryPage(`port ${port} of ${login}/${vm}`, origin, to);
+}
+
+/** The way into a user's deployed app (`/apps/LOGIN/NAME`): the same exchange as a VM port's. */
+export function userAppEntryPage(login: string, name: string, origin: string, to: string): Page {
+  return entryPage(`the app ${login}/${name}`, origin, to);
+}
+
+function entryPage(what: string, origin: string, to: string): Page {
   return page(
     200,
     'berth',
     [
       '<main class="notice">',
       '<h1>berth</h1>',
-      `<p id="status">Opening port ${port} of ${escapeHtml(`${login}/${vm}`)}…</p>`,
+      `<p id="status">Opening ${escapeHtml(what)}…</p>`,
       `<p id="hint" hidden>${HOW_TO_GET_A_LINK}</p>`,
       '<noscript><p>This page needs JavaScript.</p></noscript>',
       '</main>',

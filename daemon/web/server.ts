@@ -11,8 +11,9 @@ import type pino from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { BerthError, type ErrorCode } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
+import { ticketLanding } from '../../src/services/access/user-app-web.js';
 import { ownWebVm, webAccessWithdrawn } from '../../src/services/access/web-access.js';
-import { appAddress, type TicketBook, targetPath } from '../../src/services/access/web-links.js';
+import { appAddress, type TicketBook } from '../../src/services/access/web-links.js';
 import type { Berth } from '../../src/services/core/context.js';
 import { engineDeadlineMs } from '../../src/services/engine/deadline.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
@@ -52,6 +53,7 @@ import {
   terminalPage,
 } from './pages.js';
 import { WebTerminals } from './terminal.js';
+import { userAppEntryRoutes } from './user-app-entry.js';
 
 /** What the landing page's and the app entry's posts are answered: a refusal with one of the listed codes, or where to go. */
 type WebAnswer = { code: ErrorCode; message: string; current?: string; next?: string } | { location: string };
@@ -377,7 +379,13 @@ export class WebServer {
   /** The app cookie session (for that one app host) of a request to an app on its own origin, or null. */
   private async appCookieSession(req: IncomingMessage, path: AppRequestPath): Promise<BrowserSession | null> {
     if (!this.appOrigins || path.host === undefined) return null;
-    return this.appOrigins.authenticate(req, { host: path.host, login: path.login, vm: path.vm, port: path.port });
+    return this.appOrigins.authenticate(req, {
+      host: path.host,
+      login: path.login,
+      vm: path.vm,
+      port: path.port,
+      ...(path.app !== undefined ? { app: path.app } : {}),
+    });
   }
 
   /**
@@ -486,8 +494,14 @@ export class WebServer {
       }
       const ticket = typeof given === 'string' ? tickets.spend(given) : null;
       const state = await ctx.store.snapshot();
-      const vm = ticket ? ownWebVm(state, ticket.who, ticket.who.login, ticket.vm) : null;
-      if (!ticket || !vm) {
+      let landing: { location: string; what: string } | null;
+      try {
+        landing = ticket ? ticketLanding(state, ticket) : null;
+      } catch (err) {
+        if (!(err instanceof BerthError)) throw err;
+        return json(409, { code: err.code, message: err.message });
+      }
+      if (!ticket || !landing) {
         metrics.tickets.inc({ result: 'refused' });
         this.summary.note(source, 'ticket', 'web link refused: expired, already used or unknown');
         return json(410, {
@@ -495,20 +509,11 @@ export class WebServer {
           message: 'This link has expired or was already used: a link works once, within 60 seconds.',
         });
       }
+      const { location } = landing;
       const cfg = effectiveConfig(state.config);
-      let location: string;
-      try {
-        location = targetPath(ticket.who.login, vm.name, ticket.target, {
-          appsDomain: cfg['web.apps-domain'],
-          pathApps: cfg['web.path-apps'],
-        });
-      } catch (err) {
-        if (!(err instanceof BerthError)) throw err;
-        return json(409, { code: err.code, message: err.message });
-      }
       const { token, session } = this.browsers.create(ticket.who);
       metrics.tickets.inc({ result: 'spent' });
-      log.info({ user: ticket.who.login, vm: `${vm.user}/${vm.name}`, browser: session.tag, source, path: location }, 'web link opened');
+      log.info({ user: ticket.who.login, vm: landing.what, browser: session.tag, source, path: location }, 'web link opened');
       return reply
         .code(200)
         .headers(securityHeaders())
@@ -576,6 +581,17 @@ export class WebServer {
         req.body?.to,
       );
       return json(200, { location });
+    });
+
+    userAppEntryRoutes(app, {
+      ctx,
+      metrics,
+      publicUrl: () => this.publicUrl,
+      origin: () => this.origin,
+      authenticate: (req) => this.authenticate(req),
+      appOrigins: () => this.appOrigins,
+      source: (req) => this.source(req),
+      note: (source, reason, message, extra) => this.summary.note(source, reason, message, extra),
     });
 
     // The terminal's WebSocket: the upgrade is refused unless its Origin is the public URL's, the

@@ -15,6 +15,9 @@ export const ACCESS_ERRORS = {
   WEB_DISABLED: 'The web terminal is turned off on this host: the operator can turn it on (config web.enabled on).',
   WEB_APPS_OFF: 'This host serves no web apps (no web.apps-domain, and web.path-apps off): the operator can set web.apps-domain.',
   WEB_APP_HOST_TOO_LONG: "The app's host name would be longer than a DNS label may be: use a VM with a shorter name, or ask for path apps.",
+  WEB_APP_NEEDS_DOMAIN:
+    "A user's app is only served on an address of its own, and this host has no web.apps-domain: the operator can set one (wildcard DNS and certificate).",
+  WEB_APP_NO_PORT: 'The app has no HTTP port, so it has no web address: deploy it again with --port PORT (berth sets PORT for it).',
   WEB_LINK_RATE: 'The user was given as many web links in the last minute as web.ticket-rate allows: wait a minute and ask again.',
   WEB_LINKS_FULL: 'Too many web links are waiting to be opened on this host: try again in a minute.',
   WEB_LINK_INVALID: 'The web link has expired or was already used (a link works once, within 60 s): ask for a new one.',

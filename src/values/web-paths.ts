@@ -134,6 +134,47 @@ export function appLabelCandidates(label: string): Array<{ login: string; vm: st
   return out;
 }
 
+/**
+ * The host label of a user's app (a deployed bot or service, not a VM port): `app--NAME--LOGIN`.
+ * A VM port's label starts with its port number, this one with a letter: the two never meet.
+ */
+export function userAppHostLabel(login: string, name: string): string {
+  const label = `app--${name}--${login}`;
+  if (label.length > MAX_LABEL) {
+    throw new BerthError(
+      'WEB_APP_HOST_TOO_LONG',
+      `The app host name ${label} is ${label.length} characters long; a DNS name's label holds at most ${MAX_LABEL}, so the app ${login}/${name} cannot have an origin of its own.`,
+      'Deploy the app again under a shorter name (berth app deploy … --name NAME).',
+    );
+  }
+  return label;
+}
+
+/** The origin of a user's app: berth's public URL's scheme and port, the host `app--NAME--LOGIN.APPS_DOMAIN`. */
+export function userAppOrigin(publicUrl: string, appsDomain: string, login: string, name: string): string {
+  const url = new URL(publicUrl);
+  return `${url.protocol}//${userAppHostLabel(login, name)}.${appsDomain}${url.port ? `:${url.port}` : ''}`;
+}
+
+/**
+ * The ways a label `app--NAME--LOGIN` splits into an app name and a login that follow their rules
+ * (either may itself hold `--`): which one names an app is for the state to say.
+ */
+export function userAppLabelCandidates(label: string): Array<{ login: string; name: string }> {
+  if (!label.startsWith('app--')) return [];
+  const rest = label.slice('app--'.length);
+  const out: Array<{ login: string; name: string }> = [];
+  for (let at = rest.indexOf('--'); at >= 0; at = rest.indexOf('--', at + 1)) {
+    const name = rest.slice(0, at);
+    const login = rest.slice(at + 2);
+    if (VM_NAME.test(name) && LOGIN_PATTERN.test(login)) out.push({ login, name });
+  }
+  return out;
+}
+
+/** berth's route that starts the exchange for a user's app (two segments; a VM port's has three). */
+export const userAppEntryPath = (login: string, name: string) => `/apps/${login}/${name}`;
+
 /** The paths of an app host that berth serves itself (the app never sees them). */
 export const APP_RESERVED_PREFIX = '/__berth/';
 /** Where an app host spends an exchange ticket into its app cookie. */
@@ -178,6 +219,9 @@ export function checkPort(input: string | number): number {
 /** Where a web link lands: a VM's terminal, or one of its ports. */
 export type WebTarget = { kind: 'terminal' } | { kind: 'app'; port: number; strip?: boolean };
 
+/** Where a link's ticket lands: a VM's target, or (`user-app`: no VM) one of the user's deployed apps. */
+export type TicketTarget = WebTarget | { kind: 'user-app'; app: string };
+
 export interface AppRequestPath {
   login: string;
   vm: string;
@@ -190,6 +234,11 @@ export interface AppRequestPath {
   host?: string;
   /** The Origin an upgrade must carry: the app's own (absent: berth's). */
   origin?: string;
+  /**
+   * A user's app (its name) on its own origin, not a VM port: `vm` is then '' and means nothing,
+   * `port` is the app's. Every reader of `vm` asks this first.
+   */
+  app?: string;
 }
 
 /**

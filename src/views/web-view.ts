@@ -25,3 +25,18 @@ export const SessionViewSchema = z.object({
   bytesIn: z.number(),
   bytesOut: z.number(),
 });
+
+/** The machine shape of `berth app url --json` (see services/access/user-app-web.ts). */
+export const AppWebLinkSchema = z.object({
+  /** The one-time link: open it once, within 60 s. */
+  url: z.string().url(),
+  expiresAt: z.string(),
+  /** USER/NAME. */
+  app: z.string(),
+  /** Where it lands on berth's origin: `/apps/USER/NAME` (into the app's own origin). */
+  path: z.string(),
+  /** The app's own address, `SCHEME://app--NAME--USER.APPS_DOMAIN/`. */
+  address: z.string().url(),
+  /** Anyone may open the address without a link (the owner's plan allows public apps). */
+  public: z.boolean(),
+});

@@ -1,8 +1,8 @@
 import ipaddr from 'ipaddr.js';
 import { ownVm } from '../../domain/lookups.js';
-import type { State, Vm } from '../../state/schema.js';
+import type { App, State, Vm } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
-import { appLabelCandidates, appOrigin, appsHostLabel, hostName } from '../../values/web-paths.js';
+import { appLabelCandidates, appOrigin, appsHostLabel, hostName, userAppLabelCandidates, userAppOrigin } from '../../values/web-paths.js';
 import type { Berth } from '../core/context.js';
 import { accessWithdrawn } from './ssh-access.js';
 import type { WebIdentity } from './web-links.js';
@@ -42,11 +42,31 @@ export function resolveAppHost(state: State, label: string): AppHost | 'ambiguou
 }
 
 /**
+ * Which app a host label `app--NAME--LOGIN` names, tried against the state (logins and app names
+ * may hold `--`): the one split that names an existing app of that login; null for none,
+ * 'ambiguous' for more than one (refused: never a guess).
+ */
+export function resolveUserAppHost(state: State, label: string): App | 'ambiguous' | null {
+  const apps = state.apps ?? [];
+  const found = userAppLabelCandidates(label)
+    .map((c) => apps.find((a) => a.user === c.login && a.name === c.name))
+    .filter((a): a is App => a !== undefined);
+  if (found.length > 1) return 'ambiguous';
+  return found[0] ?? null;
+}
+
+/** `login/name` if the browser's user is that login (the same account), still allowed, and has an app of that name; else null. */
+export function ownWebApp(state: State, who: WebIdentity, login: string, name: string): App | null {
+  if (who.login !== login || accessWithdrawn(state, who) !== null) return null;
+  return (state.apps ?? []).find((a) => a.user === login && a.name === name && a.userId === who.userId) ?? null;
+}
+
+/**
  * Whether a request with this Origin header may change things in an app of `owner` (any method
  * but GET, HEAD, OPTIONS; app hosts share a site, so the owner's app cookie goes with requests
  * from other app hosts): no Origin (not a browser's cross-site request), or the origin of one of
- * the owner's own apps (a front end on one port calling an API on another). Another user's app,
- * berth's own origin, `null` or any other site: no.
+ * the owner's own apps, VM ports and deployed apps alike (a front end on one calling an API on
+ * another). Another user's app, berth's own origin, `null` or any other site: no.
  */
 export function originMayChangeApp(state: State, publicUrl: string, origin: string | undefined, owner: string): boolean {
   if (origin === undefined) return true;
@@ -54,6 +74,10 @@ export function originMayChangeApp(state: State, publicUrl: string, origin: stri
   if (!url || url.origin === 'null') return false;
   const domain = effectiveConfig(state.config)['web.apps-domain'];
   const label = appsHostLabel(hostName(url.host), domain);
+  const userApp = label ? resolveUserAppHost(state, label) : null;
+  if (userApp !== null && userApp !== 'ambiguous') {
+    return userApp.user === owner && url.origin === new URL(userAppOrigin(publicUrl, domain, userApp.user, userApp.name)).origin;
+  }
   const app = label ? resolveAppHost(state, label) : null;
   if (app === null || app === 'ambiguous' || app.login !== owner) return false;
   return url.origin === new URL(appOrigin(publicUrl, domain, app.login, app.vm, app.port)).origin;

@@ -9,6 +9,7 @@ import {
   appPath,
   checkPort,
   LANDING_PATH,
+  type TicketTarget,
   terminalPath,
   type WebTarget,
   webPublicUrl,
@@ -37,9 +38,9 @@ export interface WebIdentity {
 
 export interface WebTicket {
   who: WebIdentity;
-  /** The VM's name (of `who.login`). */
+  /** The VM's name (of `who.login`); '' for a user's app (`target` names it). */
   vm: string;
-  target: WebTarget;
+  target: TicketTarget;
   expiresAt: number;
 }
 
@@ -64,7 +65,7 @@ export class TicketBook {
     this.now = options.now ?? Date.now;
   }
 
-  mint(who: WebIdentity, vm: string, target: WebTarget, perMinute: number): { token: string; expiresAt: number } {
+  mint(who: WebIdentity, vm: string, target: TicketTarget, perMinute: number): { token: string; expiresAt: number } {
     const now = this.now();
     this.sweep(now);
     const recent = (this.issued.get(who.userId) ?? []).filter((t) => now - t < 60_000);

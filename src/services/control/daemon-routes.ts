@@ -117,6 +117,23 @@ export interface WebLink {
   app?: string;
 }
 
+/** A one-time link into a user's app (`berth app url`, the chat's /app). */
+export interface AppWebLink {
+  /** The one-time link: open it once, within 60 s. */
+  url: string;
+  expiresAt: string;
+  /** USER/NAME. */
+  app: string;
+  /** Where it lands on berth's origin: `/apps/USER/NAME` (into the app's own origin). */
+  path: string;
+  /** The app's own address, `SCHEME://app--NAME--USER.APPS_DOMAIN/`. */
+  address: string;
+  /** Anyone may open the address without a link (the owner's plan allows public apps). */
+  public: boolean;
+}
+
+const AppWebLinkAsk = z.object({ app: z.string().max(100) }).strict();
+
 const WebLinkAsk = z.object({ vm: z.string().max(200), port: z.string().max(10).optional(), strip: z.boolean().optional() }).strict();
 
 /** No parameters: no body, or an empty JSON object. */
@@ -133,6 +150,8 @@ export const ROUTES = {
   sshRevalidate: route<{ closed: number }, undefined, z.infer<typeof NoBody>>({ method: 'POST', path: '/ssh/revalidate', body: NoBody }),
   /** `berth vm web-terminal` / `berth vm url`: a one-time link to a VM's terminal or one of its ports. */
   webLink: route<WebLink, undefined, z.infer<typeof WebLinkAsk>>({ method: 'POST', path: '/web/links', body: WebLinkAsk }),
+  /** `berth app url`: a one-time link into a user's app. */
+  appWebLink: route<AppWebLink, undefined, z.infer<typeof AppWebLinkAsk>>({ method: 'POST', path: '/web/app-links', body: AppWebLinkAsk }),
   sshKill: route<{ killed: string }, { id: string }>({
     method: 'DELETE',
     path: '/ssh/sessions/:id',
