@@ -3,12 +3,12 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type pino from 'pino';
 import { gatewayActor, vmHelperOf } from '../../src/services/access/ssh-access.js';
-import { appIsPublic, appOwnerIdentity, userAppGone, userAppRoute } from '../../src/services/access/user-app-web.js';
+import { appIsPublic, appOwnerIdentity, dialApp, userAppGone, userAppRoute } from '../../src/services/access/user-app-web.js';
 import { dialVm, type VmConnection, type VmRoute, vmRoute } from '../../src/services/access/vm-dial.js';
 import { ownWebApp, ownWebVm, vmAppAddress, webAccessWithdrawn } from '../../src/services/access/web-access.js';
 import type { WebIdentity } from '../../src/services/access/web-links.js';
 import type { Berth } from '../../src/services/core/context.js';
-import type { State, Vm } from '../../src/state/schema.js';
+import type { App, State, Vm } from '../../src/state/schema.js';
 import { effectiveConfig } from '../../src/values/config-keys.js';
 import type { AppRequestPath } from '../../src/values/web-paths.js';
 import type { WebMetrics } from '../metrics.js';
@@ -75,6 +75,8 @@ interface Caller {
 interface Target {
   browser: Caller;
   vm: Vm | null;
+  /** A user's app on another Swarm node (reached through a relay in its container). */
+  app?: App;
   route: VmRoute;
   state: State;
   /** Why a live connection to it ends when the state changes, or null. */
@@ -159,12 +161,14 @@ export class AppProxy {
     };
     const route = await userAppRoute(this.deps.ctx, state, app).catch(() => null);
     if (!route) return 'app-not-running';
-    if (route.via === 'other-node') return 'app-other-node';
+    if (route.via === 'other-node') return { browser, vm: null, app, route: { via: 'exec' }, state, gone };
     return { browser, vm: null, route, state, gone };
   }
 
   /** A connection to the app's port in a VM on another Swarm node: through an exec there (vm-dial). */
   private async dial(target: Target, port: number): Promise<VmConnection> {
+    // A user's app on another Swarm node: a relay in its container.
+    if (target.app) return dialApp(this.deps.ctx, target.app, port);
     if (!target.vm) throw new Error('no VM to dial through');
     const helper = await vmHelperOf(this.deps.ctx, target.vm);
     return dialVm(this.deps.ctx, target.vm, target.route, port, helper, gatewayActor(target.browser.who));

@@ -89,6 +89,8 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
         ['config', 'set', 'agent.timeout', '120s'],
         ['config', 'set', 'apps.python-image', bases.python],
         ['config', 'set', 'apps.node-image', bases.node],
+        // Apps serving HTTP get an address of their own under it (only the /app Open case asks for one).
+        ['config', 'set', 'web.apps-domain', 'localhost'],
         ['plan', 'add', 'coder', '--agent', 'full'],
         ['user', 'allow', 'alice', ...driver.idFlags(ctx.alice), '--plan', 'coder'],
         ['user', 'allow', 'bob', ...driver.idFlags(ctx.bob)],
@@ -362,6 +364,30 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
         expect(reply.text).toContain(LINE);
         expect(reply.private).toBe(true);
         expect((await ctx.ask(ctx.alice, 'applogs', { name: APP, lines: '500' })).text).toMatch(/^⚠️ "500" is not a line count/);
+      });
+
+      it('an app serving HTTP gets an Open button: a private one-time link for its owner only', { timeout: 120_000 }, async () => {
+        const { driver, alice, bob, webUrl } = ctx;
+        const web =
+          'import http.server, os\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(b"hi")\nhttp.server.HTTPServer(("", int(os.environ["PORT"])), H).serve_forever()\n';
+        const at = driver.mark();
+        await driver.attach(alice, 'deploy', { name: 'site.py', data: Buffer.from(web) }, { name: 'site', options: 'port:8000' });
+        const done = await driver.waitFor(alice, (r) => /✅ Deployed site\.|failed/.test(r.text), { after: at, timeoutMs: 100_000 });
+        expect(done.buttons.map((b) => b.data)).toContain('app:site:open');
+        const details = await ctx.ask(alice, 'app', { name: 'site' });
+        const before = driver.mark();
+        await driver.press(alice, details, 'app:site:open');
+        const opened = await driver.waitFor(alice, (r) => /Open site/.test(r.text), { after: before });
+        expect(opened.private).toBe(true);
+        const link = opened.links.find((l) => l.startsWith(`${webUrl}/t#`));
+        expect(link, JSON.stringify(opened)).toBeDefined();
+        expect(opened.text).toContain('app--site--alice.localhost');
+        // Bob asking for alice's app by name gets his own (none), never a link to hers.
+        const theirs = await ctx.ask(bob, 'app', { name: 'site' });
+        expect(theirs.links).toEqual([]);
+        expect(theirs.text).not.toContain('app--site--alice');
+        await ctx.ask(alice, 'app', { name: 'site' });
+        await ctx.must(['app', 'remove', 'alice/site']);
       });
 
       it('another user can neither open the app nor press its buttons', async () => {

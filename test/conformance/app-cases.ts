@@ -1,9 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VM_CAPABILITIES } from '../../src/docker/hardening.js';
+import { dialApp, userAppRoute } from '../../src/services/access/user-app-web.js';
+import type { Berth } from '../../src/services/core/context.js';
 import { AppViewSchema } from '../../src/views/app-view.js';
 import { waitFor } from '../helpers/daemon.js';
 import { unique } from '../helpers/docker.js';
@@ -17,6 +21,33 @@ export interface AppHarness {
   appContainer(login: string): Promise<{ info: Docker.ContainerInspectInfo; engine: number } | null>;
   /** The user's app images (berth's builds) on every engine, by tag. */
   appImages(login: string): Promise<string[]>;
+  /** A context on the berth home, as the daemon's (its engines reachable from this process). */
+  context(): Berth;
+}
+
+/** GET / of an app's port as berth's web server reaches it: its address here, or a relay in its container on another node. */
+async function getThroughBerth(ctx: Berth, login: string, name: string, port: number): Promise<string> {
+  const state = await ctx.store.read();
+  const app = (state.apps ?? []).find((a) => a.user === login && a.name === name);
+  if (!app) throw new Error(`no app ${login}/${name}`);
+  const route = await userAppRoute(ctx, state, app);
+  if (!route) return '';
+  const conn: Duplex = route.via === 'address' ? connect({ host: route.address, port }) : await dialApp(ctx, app, port);
+  return new Promise<string>((resolve) => {
+    let text = '';
+    const done = () => resolve(text);
+    conn.on('data', (c: Buffer) => {
+      text += c.toString();
+    });
+    conn.on('end', done);
+    conn.on('close', done);
+    conn.on('error', done);
+    setTimeout(() => {
+      conn.destroy();
+      done();
+    }, 10_000).unref();
+    conn.write(`GET / HTTP/1.0\r\nHost: app\r\n\r\n`);
+  });
 }
 
 /**
@@ -92,5 +123,28 @@ export function appConformance(h: VmHarness & AppHarness): void {
       expect(await h.appImages(login)).toEqual([]);
       expect(await h.leftovers(login)).toEqual([]);
     }, 600_000);
+
+    it("an app's HTTP port is reached as the web server reaches it: its address, or a relay in its container on another node", async () => {
+      const login = unique('aw');
+      await must(['user', 'allow', login]);
+      const file = join(dir, 'site.py');
+      await writeFile(
+        file,
+        'import http.server, os\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200)\n        self.end_headers()\n        self.wfile.write(b"hello from the app")\nhttp.server.HTTPServer(("", int(os.environ["PORT"])), H).serve_forever()\n',
+      );
+      await must(['app', 'deploy', `${login}/site`, file, '--port', '8000', '--json']);
+      const ctx = h.context();
+      const answer = await waitFor(
+        'the app to answer on its port',
+        async () => {
+          const text = await getThroughBerth(ctx, login, 'site', 8000);
+          return text.includes('hello from the app') ? text : null;
+        },
+        60_000,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.0 200/);
+      await must(['app', 'remove', `${login}/site`]);
+      expect(await h.leftovers(login)).toEqual([]);
+    }, 300_000);
   });
 }

@@ -1,3 +1,4 @@
+import { openBerth } from '../../src/services/engine/open.js';
 import { appBaseImages } from '../helpers/app-images.js';
 import { BIN } from '../helpers/cli.js';
 import { docker, type VmHome, vmHome } from '../helpers/docker.js';
@@ -58,6 +59,7 @@ const harness: VmHarness & AppHarness = {
     const [c] = await docker.listContainers({ all: true, filters: { label: [...mine(login), 'dev.berth.app'] } });
     return c ? { info: await docker.getContainer(c.Id).inspect(), engine: 0 } : null;
   },
+  context: () => openBerth(home.home),
   appImages: async (login) =>
     (await docker.listImages({ filters: { label: [...mine(login), 'dev.berth.app'] } })).flatMap((i) => i.RepoTags ?? []),
   teardown: async () => {

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openBerth } from '../../src/services/engine/open.js';
 import { appBaseImages } from '../helpers/app-images.js';
 import { BIN } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
@@ -92,6 +93,11 @@ const harness: VmHarness & AppHarness = {
       if (c) return { info: await node.docker.getContainer(c.Id).inspect(), engine: i };
     }
     return null;
+  },
+  context: () => {
+    // As berth on the manager: its engine (the node engines are in the state).
+    process.env.DOCKER_HOST = cluster.manager.host;
+    return openBerth(home);
   },
   appImages: async (login) => {
     const tags: string[] = [];

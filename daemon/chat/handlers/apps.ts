@@ -1,5 +1,6 @@
 import { appRef, checkAppName } from '../../../src/domain/apps.js';
 import { BerthError } from '../../../src/errors.js';
+import { appWebLink } from '../../../src/services/access/user-app-web.js';
 import { appLogText, describeSource, getApp, listApps, removeApp, restartApp, startApp, stopApp } from '../../../src/services/apps/apps.js';
 import type { App } from '../../../src/state/schema.js';
 import { formatDuration } from '../../../src/values/durations.js';
@@ -7,7 +8,7 @@ import { printable } from '../../../src/values/names.js';
 import { appView } from '../../../src/views/app-view.js';
 import { APP_LOG_LINES } from '../commands.js';
 import type { ButtonHandler, CoreAccess, Handler } from '../handler.js';
-import { type Button, b, code, type Message, type Span } from '../message.js';
+import { type Button, b, code, link as linkSpan, type Message, type Span } from '../message.js';
 import { sendOutput } from '../output.js';
 import { loginOf, usage } from '../sender.js';
 import type { Turn } from '../turn.js';
@@ -107,6 +108,8 @@ export function appButtons(app: App): Button[][] {
   if (UP.has(app.status)) row.push({ label: '🔁 Restart', data: `app:${n}:restart` }, { label: '⏹ Stop', data: `app:${n}:stop` });
   else if (app.status !== 'building' && app.image) row.push({ label: '▶️ Start', data: `app:${n}:start` });
   const rows = [row];
+  // An app serving HTTP: a one-time link into its own address (its owner only).
+  if (app.port && app.status === 'running') rows.push([{ label: '🌐 Open', data: `app:${n}:open` }]);
   if (app.status !== 'building') rows.push([{ label: '🗑 Remove', data: `app:${n}:remove` }]);
   return rows.filter((r) => r.length > 0);
 }
@@ -120,6 +123,19 @@ export const detailsMessage = (app: App, note: Span[] = []): Message => ({
 async function ownApp(turn: Turn, core: CoreAccess, name: string): Promise<App> {
   loginOf(turn);
   return chatHints(() => getApp(core.deps.ctx, checkAppName(name), turn.sender.actor));
+}
+
+/** A one-time link into the sender's app's own address (web.apps-domain), good once, within 60 s. */
+async function openApp(turn: Turn, core: CoreAccess, name: string): Promise<void> {
+  const app = await ownApp(turn, core, name);
+  const web = core.deps.web;
+  if (!web?.running()) throw new BerthError('WEB_NOT_RUNNING', 'The web server is not available on this host now.', 'Ask the operator.');
+  const made = await appWebLink(core.deps.ctx, web.book, app.user, app.name);
+  core.deps.log.info({ user: app.user, app: made.app, frontEnd: turn.account.frontEnd }, 'app web link given');
+  await turn.reply({
+    text: ['🔗 ', linkSpan(`Open ${app.name}`, made.url), '\nThe link works once, within 60 seconds.', `\nIts address: ${made.address}`],
+    noPreview: true,
+  });
 }
 
 /** An app's last `lines` lines of output in a block, or as a file when they do not fit. */
@@ -197,10 +213,11 @@ export const appButtonHandlers: ButtonHandler[] = [
   },
   {
     // An action; stop, restart and remove ask first (their "yes" ends with "!").
-    pattern: new RegExp(`^app:(${NAME}):(logs|start|stop|restart|remove)(!?)$`),
+    pattern: new RegExp(`^app:(${NAME}):(logs|open|start|stop|restart|remove)(!?)$`),
     run: async (turn, match, core) => {
       const [, name = '', action = '', sure] = match;
       if (action === 'logs') return replyLogs(turn, core, name, APP_LOG_LINES.default);
+      if (action === 'open') return openApp(turn, core, name);
       const app = await ownApp(turn, core, name);
       const shown = turn.pressed ?? (await turn.reply('…'));
       if (action !== 'start' && !sure) {

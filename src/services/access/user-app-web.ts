@@ -9,6 +9,10 @@ import { LANDING_PATH, userAppEntryPath, userAppHostLabel, userAppOrigin, webPub
 import { callDaemon } from '../control/daemon-control.js';
 import { type AppWebLink, ROUTES } from '../control/daemon-routes.js';
 import type { Berth } from '../core/context.js';
+import { APP_UID } from '../../docker/app-spec.js';
+import { withDeadline } from '../engine/deadline.js';
+import { NODE_DEADLINE_MS } from '../engine/engines.js';
+import { execConnection, type VmConnection } from './vm-dial.js';
 import { ownWebApp, ownWebVm } from './web-access.js';
 import { type TicketBook, targetPath, type WebIdentity, type WebTicket } from './web-links.js';
 
@@ -46,8 +50,56 @@ export function userAppGone(state: State, login: string, name: string, id?: stri
   return null;
 }
 
-/** How a running app's port is reached from here. */
+/** How a running app's port is reached from here: its address, or (another Swarm node) a relay in its container. */
 export type UserAppRoute = { via: 'address'; address: string } | { via: 'other-node'; node: string };
+
+/*
+ * The relay run in an app's container when it is on another Swarm node (no route reaches that
+ * node's bridge from here): python3, else node, else nc, copying stdin to 127.0.0.1:PORT and the
+ * answer to stdout, shutting its half of the connection when stdin ends. As the app's user.
+ */
+const RELAY_PY = [
+  'import os, socket, sys, threading',
+  's = socket.create_connection(("127.0.0.1", int(sys.argv[1])))',
+  'def up():',
+  '    try:',
+  '        while True:',
+  '            d = os.read(0, 65536)',
+  '            if not d:',
+  '                break',
+  '            s.sendall(d)',
+  '        s.shutdown(socket.SHUT_WR)',
+  '    except OSError:',
+  '        pass',
+  'threading.Thread(target=up, daemon=True).start()',
+  'out = sys.stdout.buffer',
+  'while True:',
+  '    d = s.recv(65536)',
+  '    if not d:',
+  '        break',
+  '    out.write(d)',
+  '    out.flush()',
+].join('\n');
+const RELAY_JS = 'const s=require("net").connect(+process.argv[1],"127.0.0.1");process.stdin.pipe(s);s.pipe(process.stdout);s.on("error",()=>process.exit(1))';
+const RELAY_SH =
+  'if command -v python3 >/dev/null 2>&1; then exec python3 -c "$1" "$3"; elif command -v node >/dev/null 2>&1; then exec node -e "$2" "$3"; else exec nc 127.0.0.1 "$3"; fi';
+
+/** A connection to `port` of an app on another Swarm node, relayed by a process in its container over that node's engine. */
+export async function dialApp(ctx: Berth, app: App, port: number): Promise<VmConnection> {
+  if (!app.containerId) throw new BerthError('APP_NOT_RUNNING', `The app ${appRef(app)} is not running.`, `Start it: berth app start ${appRef(app)}`);
+  const engine = await (await ctx.backend()).apps.engine(app.node);
+  const handle = await withDeadline(NODE_DEADLINE_MS * 2, `open a connection to port ${port} of app ${appRef(app)}`, () =>
+    engine.exec(app.containerId as string, {
+      cmd: ['/bin/sh', '-c', RELAY_SH, 'berth-relay', RELAY_PY, RELAY_JS, String(port)],
+      user: APP_UID,
+      workdir: '/',
+      env: [],
+      tty: false,
+      stdin: true,
+    }),
+  );
+  return execConnection(handle.stream, { framed: false, halfClose: true });
+}
 
 /**
  * The address of a running app with an HTTP port on berth's network, as the engine holding it

@@ -48,7 +48,16 @@ export async function dialVm(ctx: Berth, vm: Vm, route: VmRoute, port: number, h
   const handle = await withDeadline(NODE_DEADLINE_MS * 2, `open a connection to port ${port} in VM ${vmRef(vm)}`, () =>
     execInVm(ctx, vmRef(vm), { cmd, tty: false, stdin: true, env: [] }, actor),
   );
-  const stream = handle.stream as Duplex;
+  return execConnection(handle.stream as Duplex, { framed: Boolean(helper), halfClose: Boolean(helper) });
+}
+
+/**
+ * A connection relayed by a process in a container, over its exec stream: what the process
+ * prints is what the far end sent (framed by the VM helper, or raw), what is written goes to its
+ * stdin. `halfClose`: the process shuts its half of the connection on stdin's EOF (so stdin may
+ * end alone); without it stdin stays open until the connection ends.
+ */
+export function execConnection(stream: Duplex, options: { framed: boolean; halfClose: boolean }): VmConnection {
   // As net.Socket's: 'timeout' after that long without a byte either way (0: never).
   let idleMs = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -65,7 +74,7 @@ export async function dialVm(ctx: Berth, vm: Vm, route: VmRoute, port: number, h
     },
     final(done) {
       // The helper shuts its half of the connection on stdin's EOF; nc would end it all, so not there.
-      if (helper) stream.end();
+      if (options.halfClose) stream.end();
       done();
     },
     read() {
@@ -78,7 +87,7 @@ export async function dialVm(ctx: Berth, vm: Vm, route: VmRoute, port: number, h
       done(err);
     },
   }) as VmConnection;
-  const frames = helper ? new HelperFrames() : null;
+  const frames = options.framed ? new HelperFrames() : null;
   let ended = false;
   const end = () => {
     if (!ended) conn.push(null);
