@@ -165,9 +165,15 @@ export function guessEntrypoint(
   }
   const usual =
     runtime === 'python' ? ['main.py', 'bot.py', 'app.py', '__main__.py'] : ['index.js', 'main.js', 'bot.js', 'app.js', 'server.js'];
-  const found = usual.find((f) => has.has(f));
+  // The usual names, else the one file of the language at the top (a single bot.py, site.js).
+  const only = [...has].filter((f) => !f.includes('/') && (runtime === 'python' ? /\.py$/.test(f) : /\.(m?js|cjs)$/.test(f)));
+  const found = usual.find((f) => has.has(f)) ?? (only.length === 1 ? only[0] : undefined);
   if (!found)
-    throw new BerthError('ENTRYPOINT_MISSING', `The app has none of ${usual.join(', ')}.`, 'Name the file to run with --entrypoint FILE.');
+    throw new BerthError(
+      'ENTRYPOINT_MISSING',
+      `The app has none of ${usual.join(', ')}, and not just one ${runtime === 'python' ? '.py' : '.js'} file at its top.`,
+      'Name the file to run with --entrypoint FILE.',
+    );
   return { runtime, entrypoint: found };
 }
 

@@ -143,6 +143,10 @@ export function appConformance(h: VmHarness & AppHarness): void {
         60_000,
       );
       expect(answer).toMatch(/^HTTP\/1\.0 200/);
+      // With several engines it ran on a worker: reached through the relay, not an address.
+      const state = await ctx.store.read();
+      const site = (state.apps ?? []).find((a) => a.user === login && a.name === 'site');
+      expect((await userAppRoute(ctx, state, site as NonNullable<typeof site>))?.via).toBe(h.engines > 1 ? 'other-node' : 'address');
       await must(['app', 'remove', `${login}/site`]);
       expect(await h.leftovers(login)).toEqual([]);
     }, 300_000);
