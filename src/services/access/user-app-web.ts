@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { APP_UID } from '../../docker/app-spec.js';
 import { appLimits, appRef, findApp, parseAppRef } from '../../domain/apps.js';
 import { findPlan } from '../../domain/lookups.js';
 import { BerthError } from '../../errors.js';
@@ -9,7 +10,6 @@ import { LANDING_PATH, userAppEntryPath, userAppHostLabel, userAppOrigin, webPub
 import { callDaemon } from '../control/daemon-control.js';
 import { type AppWebLink, ROUTES } from '../control/daemon-routes.js';
 import type { Berth } from '../core/context.js';
-import { APP_UID } from '../../docker/app-spec.js';
 import { withDeadline } from '../engine/deadline.js';
 import { NODE_DEADLINE_MS } from '../engine/engines.js';
 import { execConnection, type VmConnection } from './vm-dial.js';
@@ -80,13 +80,15 @@ const RELAY_PY = [
   '    out.write(d)',
   '    out.flush()',
 ].join('\n');
-const RELAY_JS = 'const s=require("net").connect(+process.argv[1],"127.0.0.1");process.stdin.pipe(s);s.pipe(process.stdout);s.on("error",()=>process.exit(1))';
+const RELAY_JS =
+  'const s=require("net").connect(+process.argv[1],"127.0.0.1");process.stdin.pipe(s);s.pipe(process.stdout);s.on("error",()=>process.exit(1))';
 const RELAY_SH =
   'if command -v python3 >/dev/null 2>&1; then exec python3 -c "$1" "$3"; elif command -v node >/dev/null 2>&1; then exec node -e "$2" "$3"; else exec nc 127.0.0.1 "$3"; fi';
 
 /** A connection to `port` of an app on another Swarm node, relayed by a process in its container over that node's engine. */
 export async function dialApp(ctx: Berth, app: App, port: number): Promise<VmConnection> {
-  if (!app.containerId) throw new BerthError('APP_NOT_RUNNING', `The app ${appRef(app)} is not running.`, `Start it: berth app start ${appRef(app)}`);
+  if (!app.containerId)
+    throw new BerthError('APP_NOT_RUNNING', `The app ${appRef(app)} is not running.`, `Start it: berth app start ${appRef(app)}`);
   const engine = await (await ctx.backend()).apps.engine(app.node);
   const handle = await withDeadline(NODE_DEADLINE_MS * 2, `open a connection to port ${port} of app ${appRef(app)}`, () =>
     engine.exec(app.containerId as string, {
