@@ -216,25 +216,25 @@ export function imageAllowed(patterns: readonly string[], ref: string): boolean 
   });
 }
 
-/** A directory of the user's VM: `~/x` or `/home/LOGIN/x` (or any absolute path in it). */
+/** A folder of the user's home in their VM: `~/x`, `x` (relative to the home) or `/home/LOGIN/x`. */
 export function vmPath(input: string, login: string): string {
   const text = input.trim();
+  const home = `/home/${login}`;
   const absolute =
-    text === '~'
-      ? `/home/${login}`
-      : text.startsWith('~/')
-        ? `/home/${login}/${text.slice(2)}`
-        : text.startsWith('/')
-          ? text
-          : `/home/${login}/${text}`;
-  const clean = cleanPath(absolute.replace(/^\/+/, '').replace(/\/+$/, ''));
-  if (!clean || text.length > 1024)
+    text === '~' ? home : text.startsWith('~/') ? `${home}/${text.slice(2)}` : text.startsWith('/') ? text : `${home}/${text}`;
+  let clean = '';
+  try {
+    clean = `/${cleanPath(absolute.replace(/^\/+/, '').replace(/\/+$/, ''))}`;
+  } catch {
+    clean = '';
+  }
+  if (!clean || text.length > 1024 || (clean !== home && !clean.startsWith(`${home}/`)))
     throw invalidInput(
       'INVALID_APP_SOURCE',
-      `"${printable(input)}" is not a folder of the VM.`,
-      'Give the folder as ~/mybot or /home/you/mybot.',
+      `"${printable(input)}" is not a folder of your home in the VM.`,
+      `Give the folder as ~/mybot or ${home}/mybot.`,
     );
-  return `/${clean}`;
+  return clean;
 }
 
 /** After a crash: how long to wait before starting it again, or that it stays down. */
