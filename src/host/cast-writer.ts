@@ -1,0 +1,157 @@
+import { type FileHandle, open } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { type CastHeader, castEvent, castHeader, resizeData } from '../domain/asciicast.js';
+
+/**
+ * A session's recording, written as it happens without ever holding the session up: every call
+ * returns at once; lines wait in a bounded queue for one writer. When the queue is full, output
+ * is dropped (counted) and, once there is room again, a marker event says how much; past the
+ * recording's size cap it ends with a marker; a write that fails (a full disk) ends the recording,
+ * never the session. The file is made new (never an existing one followed or reused), mode 0600.
+ */
+export interface CastWriterOptions {
+  /** Most bytes of lines waiting to be written; more output is dropped. */
+  maxQueuedBytes: number;
+  /** Most bytes of the whole file; the recording ends there. */
+  maxFileBytes: number;
+  /** Input events kept (the operator asked for them). */
+  input: boolean;
+  now?: () => number;
+}
+
+export interface CastStats {
+  bytesWritten: number;
+  droppedBytes: number;
+  droppedFrames: number;
+  /** Why it stopped recording before the session ended, if it did. */
+  stopped: 'cap' | 'error' | null;
+}
+
+export class CastWriter {
+  private readonly started: number;
+  private readonly now: () => number;
+  private readonly out = new StringDecoder('utf8');
+  private readonly typed = new StringDecoder('utf8');
+  private queue: string[] = [];
+  private queued = 0;
+  private pendingDrop = { bytes: 0, frames: 0 };
+  private writing: Promise<void> | null = null;
+  private closed = false;
+  readonly stats: CastStats = { bytesWritten: 0, droppedBytes: 0, droppedFrames: 0, stopped: null };
+
+  private constructor(
+    private readonly file: FileHandle,
+    private readonly options: CastWriterOptions,
+    header: string,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.started = this.now();
+    this.push(`${header}\n`);
+  }
+
+  /** Makes `path` (it must not exist) and writes the header. */
+  static async create(path: string, header: Omit<CastHeader, 'version'>, options: CastWriterOptions): Promise<CastWriter> {
+    const line = castHeader(header);
+    const file = await open(path, 'wx', 0o600);
+    return new CastWriter(file, options, line);
+  }
+
+  output(chunk: Buffer | string): void {
+    const text = typeof chunk === 'string' ? chunk : this.out.write(chunk);
+    if (text) this.event('o', text, Buffer.byteLength(text));
+  }
+
+  input(chunk: Buffer | string): void {
+    if (!this.options.input) return;
+    const text = typeof chunk === 'string' ? chunk : this.typed.write(chunk);
+    if (text) this.event('i', text, Buffer.byteLength(text));
+  }
+
+  resize(columns: number, rows: number): void {
+    this.event('r', resizeData(columns, rows), 0, true);
+  }
+
+  marker(label: string): void {
+    this.event('m', label, 0, true);
+  }
+
+  private event(code: 'o' | 'i' | 'r' | 'm', data: string, size: number, always = false): void {
+    if (this.closed || this.stats.stopped) return;
+    const ms = this.now() - this.started;
+    if (this.pendingDrop.frames && this.queued < this.options.maxQueuedBytes / 2) {
+      const { bytes, frames } = this.pendingDrop;
+      this.pendingDrop = { bytes: 0, frames: 0 };
+      this.push(
+        `${castEvent(ms, 'm', `berth: ${bytes} bytes of output in ${frames} frames were not recorded (the recording fell behind)`)}\n`,
+      );
+    }
+    const line = `${castEvent(ms, code, data)}\n`;
+    if (!always && this.queued + line.length > this.options.maxQueuedBytes) {
+      this.stats.droppedBytes += size;
+      this.stats.droppedFrames += 1;
+      this.pendingDrop.bytes += size;
+      this.pendingDrop.frames += 1;
+      return;
+    }
+    this.push(line);
+  }
+
+  private push(line: string): void {
+    this.queue.push(line);
+    this.queued += line.length;
+    this.writing ??= this.drain();
+  }
+
+  /** One writer: the queue's lines in order, as one write each time round. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.stats.stopped) {
+        const batch = this.queue.join('');
+        this.queue = [];
+        this.queued = 0;
+        const bytes = Buffer.from(batch);
+        const room = this.options.maxFileBytes - this.stats.bytesWritten;
+        if (bytes.length > room) {
+          // The cap: what fits of whole lines, then the end marker.
+          const end = `${castEvent(this.now() - this.started, 'm', 'berth: the recording reached its size cap and ends here')}\n`;
+          const fit = wholeLines(batch, room - Buffer.byteLength(end));
+          await this.file.write(fit + end);
+          this.stats.bytesWritten += Buffer.byteLength(fit + end);
+          this.stats.stopped = 'cap';
+          break;
+        }
+        await this.file.write(bytes);
+        this.stats.bytesWritten += bytes.length;
+      }
+    } catch {
+      this.stats.stopped = 'error';
+    } finally {
+      this.writing = null;
+      if (this.queue.length > 0 && !this.stats.stopped) this.writing = this.drain();
+    }
+  }
+
+  /** Writes what is queued and closes the file; the stats are final. */
+  async close(): Promise<CastStats> {
+    if (this.closed) return this.stats;
+    const tail = this.out.end();
+    if (tail) this.event('o', tail, Buffer.byteLength(tail));
+    this.closed = true;
+    while (this.writing) await this.writing;
+    await this.file.close().catch(() => undefined);
+    return this.stats;
+  }
+}
+
+/** The longest run of whole lines of `text` within `bytes`. */
+function wholeLines(text: string, bytes: number): string {
+  let out = '';
+  let size = 0;
+  for (const line of text.split(/(?<=\n)/)) {
+    const n = Buffer.byteLength(line);
+    if (size + n > bytes) break;
+    out += line;
+    size += n;
+  }
+  return out;
+}
