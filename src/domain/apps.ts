@@ -5,6 +5,7 @@
 import { BerthError, invalidInput } from '../errors.js';
 import type { App, AppRuntime, Plan, State } from '../state/schema.js';
 import { checkShortName, printable } from '../values/names.js';
+import { type Actor, mayReach } from './actor.js';
 import { cleanPath } from './archive-paths.js';
 
 export const checkAppName = (input: string) => checkShortName(input, 'app');
@@ -199,6 +200,39 @@ export function checkGitSource(url: string, branch: string): { url: string; bran
   if (!/^[A-Za-z0-9._/-]{1,200}$/.test(name) || name.startsWith('-') || name.includes('..') || name.endsWith('.lock') || name.endsWith('/'))
     bad(`"${printable(branch)}" is not a usable branch name`);
   return { url: (parsed as URL).toString(), branch: name };
+}
+
+/** Refuses an image apps.images does not allow, naming what is allowed. */
+export function checkImageAllowed(patterns: readonly string[], image: string): void {
+  if (imageAllowed(patterns, image)) return;
+  throw new BerthError(
+    'IMAGE_NOT_ALLOWED',
+    `The image ${printable(image)} is not one the operator allows for apps.`,
+    patterns.length ? `Allowed: ${patterns.join(', ')}.` : 'No images are allowed (apps.images is empty): deploy code instead.',
+  );
+}
+
+/**
+ * The app `ref` (USER/NAME, or NAME: the actor's own) as `actor` may see it. Someone who may not
+ * reach USER's apps is told exactly what they would be told of an app that does not exist: no
+ * answer says whether another user has an app of that name.
+ */
+export function appFor(state: State, ref: string, actor: Actor): App {
+  const [first = '', second, ...rest] = ref.split('/');
+  if (rest.length > 0)
+    throw invalidInput(
+      'INVALID_APP_NAME',
+      `"${printable(ref)}" is not an app (USER/NAME or NAME).`,
+      'Write it as alice/mybot, or mybot for your own.',
+    );
+  const user = second === undefined ? actor.login : first;
+  const name = checkAppName(second ?? first);
+  if (!user) throw new BerthError('INVALID_APP_NAME', `Say whose app "${printable(name)}" is.`, 'Write it as USER/NAME, e.g. alice/mybot.');
+  const app = (state.apps ?? []).find((a) => a.user === user && a.name === name);
+  if (app && mayReach(actor, app.user)) return app;
+  if (!mayReach(actor, user))
+    throw new BerthError('APP_NOT_FOUND', `You have no app "${printable(name)}".`, 'List yours: /apps (or GET /api/v1/apps).');
+  return findApp(state, user, name);
 }
 
 /** Whether the operator's apps.images allows this reference (`*` matches any run of characters). */

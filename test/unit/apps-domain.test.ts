@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  appFor,
   appLimits,
   checkEntrypoint,
   checkGitSource,
+  checkImageAllowed,
   crashVerdict,
   DEFAULT_APP_LIMITS,
   guessEntrypoint,
@@ -12,7 +14,7 @@ import {
   parseSecretRefs,
   vmPath,
 } from '../../src/domain/apps.js';
-import type { Plan } from '../../src/state/schema.js';
+import type { App, Plan, State } from '../../src/state/schema.js';
 
 const plan = (extra: Partial<Plan> = {}): Plan => ({
   name: 'p',
@@ -129,5 +131,25 @@ describe('the rules of apps', () => {
     expect(parseAppRef('alice/bot')).toEqual({ user: 'alice', name: 'bot' });
     expect(parseAppRef('bot')).toEqual({ name: 'bot' });
     expect(() => parseAppRef('a/b/c')).toThrow(/USER\/NAME/);
+  });
+
+  it("tell someone who may not reach a user's apps nothing of whether an app exists", () => {
+    const state = { apps: [{ user: 'alice', name: 'bot' } as App] } as unknown as State;
+    const bob = { role: 'user' as const, login: 'bob', reach: 'own' as const };
+    const alice = { role: 'user' as const, login: 'alice', reach: 'own' as const };
+    const refusal = (ref: string) => {
+      try {
+        appFor(state, ref, bob);
+      } catch (err) {
+        return `${(err as { code: string }).code}: ${(err as Error).message}`;
+      }
+      return 'found';
+    };
+    expect(refusal('alice/bot')).toBe(refusal('alice/nothing').replace('nothing', 'bot'));
+    expect(refusal('alice/bot')).toMatch(/^APP_NOT_FOUND/);
+    expect(appFor(state, 'bot', alice).name).toBe('bot');
+    expect(appFor(state, 'alice/bot', { role: 'admin', reach: 'any' }).name).toBe('bot');
+    expect(() => appFor(state, 'a/b/c', alice)).toThrow(/USER\/NAME/);
+    expect(() => checkImageAllowed([], 'x')).toThrow(/not one the operator allows/);
   });
 });

@@ -10,7 +10,7 @@ import { extract, pack } from 'tar-stream';
 import { APP_DIR, buildContainerSpec } from '../../docker/app-spec.js';
 import { type CleanArchive, cleanArchive } from '../../docker/archive.js';
 import type { DockerRuntime } from '../../docker/runtime.js';
-import { checkGitSource, imageAllowed, vmPath } from '../../domain/apps.js';
+import { checkGitSource, checkImageAllowed, vmPath } from '../../domain/apps.js';
 import { type ArchiveLimits, ArchiveRefusal, ArchiveRules } from '../../domain/archive-paths.js';
 import { findVm } from '../../domain/lookups.js';
 import { BerthError } from '../../errors.js';
@@ -270,12 +270,7 @@ function printableLine(raw: string): string {
 /** An image the operator allows (apps.images), present on the app's engine. */
 export async function allowedImage(ctx: Berth, engine: DockerRuntime, image: string): Promise<string> {
   const patterns = effectiveConfig((await ctx.store.read()).config)['apps.images'];
-  if (!imageAllowed(patterns, image))
-    throw new BerthError(
-      'IMAGE_NOT_ALLOWED',
-      `The image ${printable(image)} is not one the operator allows for apps.`,
-      patterns.length ? `Allowed: ${patterns.join(', ')}.` : 'No images are allowed (apps.images is empty): deploy code instead.',
-    );
+  checkImageAllowed(patterns, image);
   if (!(await engine.image(image)))
     throw new BerthError(
       'IMAGE_NOT_FOUND',

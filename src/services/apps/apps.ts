@@ -10,7 +10,18 @@ import { type CleanArchive, cleanArchive } from '../../docker/archive.js';
 import { appImageRepo } from '../../docker/labels.js';
 import type { DockerRuntime } from '../../docker/runtime.js';
 import { type Actor, mayReach, OPERATOR } from '../../domain/actor.js';
-import { appLimits, appRef, checkAppName, crashVerdict, findApp, guessEntrypoint, parseEnv, parseSecretRefs } from '../../domain/apps.js';
+import {
+  appFor,
+  appLimits,
+  appRef,
+  checkAppName,
+  checkGitSource,
+  checkImageAllowed,
+  crashVerdict,
+  guessEntrypoint,
+  parseEnv,
+  parseSecretRefs,
+} from '../../domain/apps.js';
 import { findPlan, findUser } from '../../domain/lookups.js';
 import { checkMaintenance, checkMayOwnVms } from '../../domain/policies.js';
 import { BerthError } from '../../errors.js';
@@ -24,7 +35,7 @@ import { actorReason } from '../vm/vm-event-log.js';
 import { buildApp } from './app-build.js';
 import { allowedImage, codeLimits, filesArchive, gitArchive, type SourceInput, safeImageArchive, vmFolderArchive } from './app-sources.js';
 
-export type { SourceInput };
+export type { appFor, SourceInput };
 
 export interface DeployInput {
   user: string;
@@ -53,25 +64,6 @@ function logAppEvent(
 ): void {
   state.events.push({ at: now(), vm: eventRef(app), user: app.user, kind, reason });
   if (state.events.length > 200) state.events.splice(0, state.events.length - 200);
-}
-
-function reachable(actor: Actor, app: Pick<App, 'user' | 'name'>): void {
-  if (!mayReach(actor, app.user))
-    throw new BerthError('APP_NOT_FOUND', `There is no app "${printable(app.name)}" of yours.`, 'List yours: /apps (or berth app list).');
-}
-
-/** The app `ref` (USER/NAME, or NAME of the actor's own) as the actor may see it. */
-export function appFor(state: State, ref: string, actor: Actor): App {
-  const [first = '', second] = ref.split('/');
-  const user = second === undefined ? actor.login : first;
-  const name = checkAppName(second ?? first);
-  if (!user) throw new BerthError('INVALID_APP_NAME', `Say whose app "${printable(name)}" is.`, 'Write it as USER/NAME, e.g. alice/mybot.');
-  const app = (state.apps ?? []).find((a) => a.user === user && a.name === name);
-  if (!app || !mayReach(actor, app.user)) {
-    if (!app) return findApp(state, user, name);
-    reachable(actor, app);
-  }
-  return app as App;
 }
 
 function sourceRecord(input: SourceInput): AppSource {
@@ -115,6 +107,8 @@ export async function deployApp(
       ...(input.runtime ? { runtime: input.runtime } : {}),
       ...(input.entrypoint ? { entrypoint: input.entrypoint } : {}),
     });
+  if (input.source.kind === 'image') checkImageAllowed(effectiveConfig((await ctx.store.read()).config)['apps.images'], input.source.image);
+  if (input.source.kind === 'git') checkGitSource(input.source.url, input.source.branch);
   const backend = await ctx.backend();
   // Reserve: the slot is taken (and a replaced app marked busy) before the long work.
   const reserved = await ctx.store.transact((state) => {
@@ -646,7 +640,7 @@ export async function restartCrashed(ctx: Berth, appId: string): Promise<App | n
 
 /** Apps that ran past their plan's lifetime: stopped, their owners told. */
 export async function stopExpiredApps(ctx: Berth, at = new Date()): Promise<App[]> {
-  const state = await ctx.store.read();
+  const state = await ctx.store.snapshot();
   const expired = (state.apps ?? []).filter(
     (a) =>
       a.status === 'running' && a.lifetimeSeconds > 0 && a.startedAt && Date.parse(a.startedAt) + a.lifetimeSeconds * 1000 <= at.getTime(),
@@ -709,9 +703,9 @@ export async function reviveApps(ctx: Berth, at = new Date()): Promise<string[]>
   return done;
 }
 
-/** One pass of the supervisor: restarts whose backoff ended; apps past their lifetime stopped. */
+/** One pass of the supervisor (every 2 s: it reads the shared snapshot, a file read while nothing changed): restarts whose backoff ended; apps past their lifetime stopped. */
 export async function superviseApps(ctx: Berth, at = new Date()): Promise<string[]> {
-  const state = await ctx.store.read();
+  const state = await ctx.store.snapshot();
   if (!state.apps?.length) return [];
   const done: string[] = [];
   for (const id of dueRestarts(state, at)) {
@@ -732,7 +726,7 @@ export async function superviseApps(ctx: Berth, at = new Date()): Promise<string
  * ends, starts again those it stopped.
  */
 async function followPolicies(ctx: Berth): Promise<string[]> {
-  const state = await ctx.store.read();
+  const state = await ctx.store.snapshot();
   const allowed = new Set(state.users.filter((u) => u.status === 'allowed').map((u) => u.login));
   const done: string[] = [];
   const toStop = (state.apps ?? []).flatMap((a): Array<{ app: App; reason: AppStopReason; why: string }> => {
