@@ -442,7 +442,9 @@ export class AppProxy {
     }
     const login = target.browser.who.login;
     const cfg = effectiveConfig(target.state.config);
-    if (!this.deps.registry.reserve(login, cfg['ssh.max-user-sessions'])) return deny(429, 'limit');
+    // A public app's anonymous visitors count apart from its owner (`:` is in no login): they can never use up the owner's SSH and terminal sessions.
+    const slot = target.browser.anonymous ? `${login}:public` : login;
+    if (!this.deps.registry.reserve(slot, cfg['ssh.max-user-sessions'])) return deny(429, 'limit');
     const startedAt = Date.now();
     const session = newSession(
       { identity: { login, fingerprint: `web:${target.browser.tag}` }, source: this.deps.source(req) },
@@ -468,7 +470,7 @@ export class AppProxy {
       });
     } catch {
       // A request Node's client will not write (it checks more than its server does): refused, its slot given back.
-      this.deps.registry.release(login);
+      this.deps.registry.release(slot);
       return deny(400, 'upgrade-invalid', 'This request cannot be passed on to the app.');
     }
     upstream.maxHeadersCount = MAX_ANSWER_HEADERS + 1;
@@ -484,7 +486,7 @@ export class AppProxy {
       clearTimeout(headTimer);
       this.live.delete(session.id);
       this.deps.registry.remove(session.id);
-      this.deps.registry.release(login);
+      this.deps.registry.release(slot);
       upstream.destroy();
       joined?.destroy();
       socket.destroy();
