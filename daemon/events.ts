@@ -152,7 +152,8 @@ export class EventsFollower {
       const exitCode = e.Actor?.Attributes?.exitCode;
       // An app's container (berth's supervisor restarts it), or an app's build (nothing to record).
       if (attributes[LABEL.app] || attributes[LABEL.build]) {
-        if (!attributes[LABEL.app]) return;
+        // An app's start is berth's own doing (recorded when berth starts it): nothing to record.
+        if (!attributes[LABEL.app] || e.Action === 'start') return;
         const outcome = await this.metrics.time(`app-event-${e.Action}`, () =>
           recordAppEvent(this.ctx, {
             containerId: e.id,

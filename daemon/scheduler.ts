@@ -42,7 +42,7 @@ export class Scheduler {
       (file) => file === 'state.json',
       async () => {
         // Apps' builds (made by the CLI too) are counted as the state records them.
-        this.metrics.apps.observe(await this.ctx.store.read());
+        this.metrics.apps.observe(await this.ctx.store.snapshot());
         await this.planMaintenance(0);
       },
       (err) => this.log.warn({ err: String(err) }, 'watching the state file failed'),

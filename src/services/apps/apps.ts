@@ -609,19 +609,24 @@ export async function recordAppEvent(ctx: Berth, event: AppEvent): Promise<AppEv
   });
   if (!outcome) return null;
   const { app, kind, oom } = outcome;
-  const tail = await lastLines(ctx, app);
-  const what = oom ? 'ran out of memory (its plan limit) and was killed' : `stopped with exit code ${app.lastExitCode ?? '?'}`;
-  const next =
-    kind === 'crashed'
-      ? `It crashed ${app.crashes.length} times within an hour, so it stays down. Fix it and start it again.`
-      : kind === 'restarting'
-        ? `berth starts it again in ${Math.round((outcome.backoffMs ?? 0) / 1000)} s.`
-        : 'It finished (exit code 0) and stays stopped.';
-  await ctx.notifier.send({
-    kind: kind === 'exited' ? 'app-stopped' : 'app-crashed',
-    to: app.user,
-    text: `Your app ${app.name} ${kind === 'exited' ? 'exited' : what}. ${next}${tail ? `\nLast lines:\n${tail}` : ''}`,
-  });
+  // The owner is told without holding up the caller (the daemon's events, one at a time): the
+  // last lines are read from the engine (up to 3 s) and the notice sent in the background.
+  const tell = async () => {
+    const tail = await lastLines(ctx, app);
+    const what = oom ? 'ran out of memory (its plan limit) and was killed' : `stopped with exit code ${app.lastExitCode ?? '?'}`;
+    const next =
+      kind === 'crashed'
+        ? `It crashed ${app.crashes.length} times within an hour, so it stays down. Fix it and start it again.`
+        : kind === 'restarting'
+          ? `berth starts it again in ${Math.round((outcome.backoffMs ?? 0) / 1000)} s.`
+          : 'It finished (exit code 0) and stays stopped.';
+    await ctx.notifier.send({
+      kind: kind === 'exited' ? 'app-stopped' : 'app-crashed',
+      to: app.user,
+      text: `Your app ${app.name} ${kind === 'exited' ? 'exited' : what}. ${next}${tail ? `\nLast lines:\n${tail}` : ''}`,
+    });
+  };
+  void tell().catch(() => undefined);
   return kind === 'restarting' ? { app, restartInMs: Math.max(0, Date.parse(app.restartAt as string) - Date.now()) } : { app };
 }
 
