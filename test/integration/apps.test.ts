@@ -307,6 +307,12 @@ describe('refusals that change nothing', () => {
     );
     expect(await readFile(join(h.home, 'state.json'), 'utf8')).toBe(before);
     await expect(getApp(await ctx(), 'alice/evil')).rejects.toThrow(/no app/);
+    // A secret the owner has not set is refused before any build, changing nothing.
+    const files = { kind: 'files' as const, files: { 'main.py': 'print(1)\n' } };
+    await expect(deployApp(await ctx(), { user: 'alice', name: 'nosecret', source: files, secrets: ['never-set'] })).rejects.toThrow(
+      /has not set the secret "never-set"/,
+    );
+    expect(await readFile(join(h.home, 'state.json'), 'utf8')).toBe(before);
   });
 });
 

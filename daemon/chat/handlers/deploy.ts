@@ -1,7 +1,6 @@
 import { checkAppName } from '../../../src/domain/apps.js';
 import { BerthError } from '../../../src/errors.js';
 import { type DeployInput, deployApp, describeSource, type SourceInput } from '../../../src/services/apps/apps.js';
-import { hasUserSecret } from '../../../src/services/secrets/user-secrets.js';
 import type { App } from '../../../src/state/schema.js';
 import { effectiveConfig } from '../../../src/values/config-keys.js';
 import { printable } from '../../../src/values/names.js';
@@ -167,15 +166,6 @@ export function deployHandler(): Handler {
       secrets: words.secrets.length ? words.secrets : kept.secrets,
       ...((words.port ?? kept.port) ? { port: words.port ?? kept.port } : {}),
     };
-    for (const item of options.secrets ?? []) {
-      const secret = item.slice(item.indexOf('=') + 1).toLowerCase();
-      if (!hasUserSecret(state, login, secret))
-        throw new BerthError(
-          'APP_SECRET_MISSING',
-          `You have no secret "${printable(secret)}" for the app to use.`,
-          `Set it first: /setkey ${printable(secret)} VALUE`,
-        );
-    }
     const busy = running.get(login);
     if (busy !== undefined) {
       await turn.reply(`⏳ Your deploy of ${busy} is still running; its message shows how far it is. Deploy again once it has ended.`);

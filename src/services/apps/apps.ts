@@ -30,7 +30,7 @@ import type { App, AppRuntime, AppSource, State } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import { printable } from '../../values/names.js';
 import type { Berth } from '../core/context.js';
-import { revealUserSecret } from '../secrets/user-secrets.js';
+import { hasUserSecret, revealUserSecret } from '../secrets/user-secrets.js';
 import { actorReason } from '../vm/vm-event-log.js';
 import { buildApp } from './app-build.js';
 import { allowedImage, codeLimits, filesArchive, gitArchive, type SourceInput, safeImageArchive, vmFolderArchive } from './app-sources.js';
@@ -109,6 +109,15 @@ export async function deployApp(
     });
   if (input.source.kind === 'image') checkImageAllowed(effectiveConfig((await ctx.store.read()).config)['apps.images'], input.source.image);
   if (input.source.kind === 'git') checkGitSource(input.source.url, input.source.branch);
+  // A secret the owner has not set is refused now, not after a build.
+  const known = await ctx.store.snapshot();
+  for (const { name: secret } of secrets)
+    if (!hasUserSecret(known, input.user, secret))
+      throw new BerthError(
+        'APP_SECRET_MISSING',
+        `${input.user} has not set the secret "${printable(secret)}" the app would use.`,
+        `Set it first: /setkey ${secret} VALUE in chat, or berth user secret set ${input.user} ${secret}`,
+      );
   const backend = await ctx.backend();
   // Reserve: the slot is taken (and a replaced app marked busy) before the long work.
   const reserved = await ctx.store.transact((state) => {
