@@ -476,11 +476,40 @@ export function appsApi(options: AppsApiOptions) {
     // limit is set out of the way and this hook enforces the current one); the answer waits for
     // the deploy, at most apps.build-timeout and a margin; a client that goes away leaves it going.
     const deployRoute = find('POST', '/apps/:name/deploy');
+    /** Users with a deploy being received or built (at most one each). */
+    const deploying = new Set<string>();
+    const takeDeploy = async (login: string) => {
+      const cfg = await config();
+      const wait = await limits.deploys.take(login, cfg);
+      if (wait === null) return;
+      metrics.refusals.inc({ reason: 'api-deploy-rate' });
+      throw slowDown(
+        wait,
+        new BerthError(
+          'API_RATE_LIMIT',
+          `You asked for ${cfg['web.api-deploy-rate']} deploys within the last hour, as many as this host allows.`,
+          `Wait ${Math.ceil(wait / 60)} min; the operator sets the limit (web.api-deploy-rate).`,
+        ),
+      );
+    };
     api.post<Named>(
       '/apps/:name/deploy',
       {
         bodyLimit: 2 ** 31,
-        preParsing: async (req, _reply, payload) => {
+        preParsing: async (req, reply, payload) => {
+          // Before a byte of the body is read: the hourly deploy limit is taken, and a user has
+          // one deploy body (and its deploy) in flight at a time — bodies held in memory are bounded
+          // by users, not by requests.
+          const who = caller(req);
+          if (deploying.has(who.login))
+            throw new BerthError(
+              'APP_BUSY',
+              'Another deploy of yours is still being received or built.',
+              'Wait for its answer, then deploy again.',
+            );
+          await takeDeploy(who.login);
+          deploying.add(who.login);
+          reply.raw.once('close', () => deploying.delete(who.login));
           const max = (await config())['apps.max-upload'];
           const declared = Number(req.headers['content-length'] ?? 0);
           if (req.isMultipart()) {
@@ -496,18 +525,6 @@ export function appsApi(options: AppsApiOptions) {
         const who = caller(req);
         const name = checkAppName(req.params.name);
         const cfg = await config();
-        const wait = await limits.deploys.take(who.login, cfg);
-        if (wait !== null) {
-          metrics.refusals.inc({ reason: 'api-deploy-rate' });
-          throw slowDown(
-            wait,
-            new BerthError(
-              'API_RATE_LIMIT',
-              `You asked for ${cfg['web.api-deploy-rate']} deploys within the last hour, as many as this host allows.`,
-              `Wait ${Math.ceil(wait / 60)} min; the operator sets the limit (web.api-deploy-rate).`,
-            ),
-          );
-        }
         const input = req.isMultipart() ? await multipartDeploy(req, cfg['apps.max-upload']) : jsonDeploy(req.body);
         const deadlineMs = cfg['apps.build-timeout'] * 1000 + DEPLOY_MARGIN_MS;
         req.raw.socket.setTimeout(deadlineMs + 30_000);
