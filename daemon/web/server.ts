@@ -273,11 +273,10 @@ export class WebServer {
           send(res, messagePage(502, 'The app did not answer.'));
         });
       };
-      const server = (
-        tls
-          ? createHttpsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: this.door.graceMs }, dispatch)
-          : createHttpServer(dispatch)
-      ) as Server;
+      // The door below cuts a connection whose handshake and first head take longer than
+      // web.header-timeout (and logs it); TLS's own handshake timeout stays Node's longer default,
+      // so it never closes such a connection first, unlogged.
+      const server = (tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, dispatch) : createHttpServer(dispatch)) as Server;
       guardConnections(
         server,
         () => this.door,

@@ -73,7 +73,11 @@ describe('the daemon process', () => {
     const start = await run(['daemon', 'start']);
     expect(start.code, start.stderr).toBe(0);
     expect(start.stdout).toMatch(/berth daemon running: pid \d+, socket .*berth\.sock/);
-    const s = await status();
+    // The bots' parts report once their tokens are read, which may be after the socket answers.
+    const s = await waitFor('every part past starting', async () => {
+      const now = await status();
+      return now.components.some((c) => c.name === 'telegram' && c.state !== 'starting') ? now : null;
+    });
     expect(s.running).toBe(true);
     expect(Object.fromEntries(s.components.map((c) => [c.name, c.state]))).toMatchObject({
       api: 'running',
