@@ -15,6 +15,7 @@ export interface Metrics {
   agent: AgentMetrics;
   chat: ChatMetrics;
   apps: AppMetrics;
+  recordings: RecordingMetrics;
   /** Times an operation the daemon runs and counts its outcome. */
   time<T>(operation: string, work: () => Promise<T>): Promise<T>;
 }
@@ -39,6 +40,13 @@ export interface WebMetrics {
   /** Requests and upgrades refused, by reason (no-session, not-owner, origin, limit, body-too-large…). */
   refusals: Counter<'reason'>;
   bytes: Counter<'direction'>;
+}
+
+/** Session recordings: bytes written, output frames dropped (the writer fell behind), recordings by how they ended. */
+export interface RecordingMetrics {
+  bytes: Counter;
+  droppedFrames: Counter;
+  recordings: Counter<'via' | 'end'>;
 }
 
 /** Agent runs from chat: by agent and outcome, open now, their length and the tokens they reported. */
@@ -365,6 +373,7 @@ export function createMetrics(ctx: Berth): Metrics {
     agent,
     chat,
     apps,
+    recordings: recordingMetrics(registry),
     async time(operation, work) {
       const end = latency.startTimer({ operation });
       try {
@@ -378,5 +387,24 @@ export function createMetrics(ctx: Berth): Metrics {
         end();
       }
     },
+  };
+}
+
+/** The recording counters, in `registry` (none: counted, not exported — a gateway or web server run alone). */
+export function recordingMetrics(registry?: Registry): RecordingMetrics {
+  const registers = registry ? [registry] : [];
+  return {
+      bytes: new Counter({ name: 'berth_recording_bytes_total', help: 'Bytes written to session recordings', registers }),
+      droppedFrames: new Counter({
+        name: 'berth_recording_dropped_frames_total',
+        help: 'Output frames left out of session recordings because the writer fell behind',
+        registers,
+      }),
+      recordings: new Counter({
+        name: 'berth_recordings_total',
+        help: 'Session recordings made, by front-end (ssh, web) and how they ended (complete, cap, error, not-started)',
+        labelNames: ['via', 'end'],
+        registers,
+      }),
   };
 }

@@ -36,6 +36,7 @@ export function sessionEndLine(
     bytesIn: session.bytesIn,
     bytesOut: session.bytesOut,
     outcome,
+    ...(session.recording ? { recording: session.recording } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import { Recorder } from './recorder.js';
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -57,6 +58,8 @@ export interface Daemon {
   agentRuns: AgentRuns;
   /** One-time web links: minted by the bot and (through the control API) the CLI, spent by the web server. */
   tickets: TicketBook;
+  /** Session recordings (SSH and web terminals), sessions.record. */
+  recorder: Recorder;
   startedAt: Date;
   version: string;
   firewall: FirewallKeeper | null;
@@ -108,6 +111,7 @@ export function wireDaemon(
     registry,
     agentRuns: agentRuns(ctx, log, metrics, registry),
     tickets: new TicketBook(),
+    recorder: new Recorder({ home, log: log.child({ component: 'recorder' }), metrics: metrics.recordings }),
     startedAt: new Date(),
     version: JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string,
     firewall: null,
@@ -304,7 +308,15 @@ async function startGateway(d: Daemon): Promise<Stop | undefined> {
   try {
     const hostKey = await loadOrCreateHostKey(d.home);
     const { ctx, metrics, registry } = d;
-    d.gateway = new SshGateway({ ctx, log: sshLog, metrics: metrics.ssh, listen: d.config['ssh.listen'], hostKey, registry });
+    d.gateway = new SshGateway({
+      ctx,
+      log: sshLog,
+      metrics: metrics.ssh,
+      listen: d.config['ssh.listen'],
+      hostKey,
+      registry,
+      recorder: d.recorder,
+    });
     const address = await d.gateway.start();
     d.components.set('ssh', 'running', `${address}, host key ${hostKey.fingerprint}`);
     sshLog.info({ address, hostKey: hostKey.fingerprint }, 'ssh gateway listening');
@@ -321,7 +333,14 @@ async function startWeb(d: Daemon): Promise<Stop | undefined> {
   const webLog = d.log.child({ component: 'web' });
   try {
     const { WebServer } = await import('./web/server.js');
-    const server = new WebServer({ ctx: d.ctx, log: webLog, metrics: d.metrics.web, registry: d.registry, tickets: d.tickets });
+    const server = new WebServer({
+      ctx: d.ctx,
+      log: webLog,
+      metrics: d.metrics.web,
+      registry: d.registry,
+      tickets: d.tickets,
+      recorder: d.recorder,
+    });
     const address = await server.start();
     d.web = server;
     d.components.set('web', 'running', `${address}, public URL ${server.publicUrl}`);

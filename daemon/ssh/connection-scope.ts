@@ -4,6 +4,7 @@ import type { GatewayIdentity } from '../../src/services/access/ssh-access.js';
 import type { Berth } from '../../src/services/core/context.js';
 import type { ConfigValues } from '../../src/values/config-keys.js';
 import type { SshMetrics } from '../metrics.js';
+import type { Recorder } from '../recorder.js';
 import type { SessionRegistry } from '../sessions.js';
 
 /** What a gateway connection hands each of its channels. */
@@ -14,6 +15,7 @@ export interface ConnectionScope {
   log: pino.Logger;
   metrics: SshMetrics;
   registry: SessionRegistry;
+  recorder: Recorder;
   identity: GatewayIdentity;
   source: string;
   config: ConfigValues;

@@ -25,6 +25,9 @@ import {
   usableSize,
 } from './session-plan.js';
 import type { VmListener } from './vm-relay.js';
+import type { SessionRecording } from '../recorder.js';
+import { recordingNoticeFor, recordModeFor } from '../../src/domain/recording.js';
+import { effectiveConfig } from '../../src/values/config-keys.js';
 
 /** What a session channel asked for before its shell, exec or subsystem. */
 export interface SessionRequest {
@@ -82,6 +85,8 @@ export class ExecSession {
   private size: Size | null;
   private resizeExec: ExecHandle['resize'] | null = null;
   private offClose: () => void = () => undefined;
+  /** The session's recording, when its user's sessions are recorded and it has a terminal. */
+  private recording: SessionRecording | null = null;
   /** An engine wait of this session passed its deadline: its outcome is `timeout`. */
   private timedOut = false;
   /** The program's output ended: its exit is being read (once). */
@@ -133,6 +138,7 @@ export class ExecSession {
   /** The client's new window size, for the pty once the exec runs. */
   resize(cols: number, rows: number): void {
     this.size = { cols, rows };
+    this.recording?.resize(cols, rows);
     this.resizes.push(this.size);
   }
 
@@ -174,10 +180,43 @@ export class ExecSession {
         await Promise.all(this.listeners.map((l) => l.close()));
         return;
       }
+      await this.record();
+      if (this.finished) return;
       await this.launch(program.cmd, sessionEnv(request.clientEnv, request.pty, session.id, opened.env));
     } catch (err) {
       await this.failed(err);
     }
+  }
+
+  /**
+   * A session with a terminal (a shell, `ssh -t CMD`) is recorded when its user's are: the user is
+   * told first, on the session's stderr; then the recorder is given what the relay carries. Without
+   * a terminal the audit line (command, exit status) is the record.
+   */
+  private async record(): Promise<void> {
+    const { scope, request, session } = this;
+    if (!request.pty || request.kind === 'subsystem') return;
+    const state = await scope.ctx.store.snapshot();
+    const user = state.users.find((u) => u.id === scope.identity.userId);
+    const mode = recordModeFor(state, user);
+    if (mode === 'off') return;
+    const notice = recordingNoticeFor(state, user);
+    if (notice) this.note(notice);
+    this.recording = await scope.recorder.start({
+      id: session.id,
+      login: scope.identity.login,
+      userId: scope.identity.userId,
+      vm: this.ref,
+      via: 'ssh',
+      ...(request.kind === 'exec' && request.command !== undefined ? { command: request.command.slice(0, 500) } : {}),
+      term: request.pty.term || 'xterm',
+      cols: usableSize(this.size) ? this.size.cols : 80,
+      rows: usableSize(this.size) ? this.size.rows : 24,
+      mode,
+      config: effectiveConfig(state.config),
+    });
+    if (this.recording) session.recording = this.recording.id;
+    if (this.finished) await this.recording?.close();
   }
 
   /** The exec made and started, its streams wired to the channel. */
@@ -194,7 +233,7 @@ export class ExecSession {
     this.resizeExec = handle.resize;
     // Docker 20.10 has no console size at exec creation: size it right after the start.
     this.resizes.push(this.size);
-    wire(scope, this.session, this.channel, handle.stream, request.pty !== null, () => this.exited(handle));
+    wire(scope, this.session, this.channel, handle.stream, request.pty !== null, this.recording, () => this.exited(handle));
   }
 
   /** The program's output ended: its exit code (and the signal that ended it) read, the session ended. */
@@ -291,6 +330,7 @@ export class ExecSession {
       this.timedOut = true;
     });
     scope.metrics.active.dec();
+    await this.recording?.close();
     audit(scope, this.session, auditOutcome(outcome, this.timedOut), this.exitCode, this.startedAt);
   }
 }
@@ -302,10 +342,12 @@ function wire(
   channel: ServerChannel,
   exec: Duplex,
   tty: boolean,
+  recording: SessionRecording | null,
   done: () => Promise<void>,
 ): void {
   channel.on('data', (chunk: Buffer) => {
     session.bytesIn += chunk.length;
+    recording?.input(chunk);
     scope.touch();
   });
   // With a pty, the client's EOF is not the program's: a terminal has none.
@@ -318,7 +360,10 @@ function wire(
     scope.batch();
   };
   if (tty) {
-    exec.on('data', (chunk: Buffer) => counted(chunk.length));
+    exec.on('data', (chunk: Buffer) => {
+      counted(chunk.length);
+      recording?.output(chunk);
+    });
     exec.pipe(channel, { end: false });
     exec.once('end', () => void done());
     exec.once('close', () => void done());

@@ -1,3 +1,5 @@
+import { Recorder } from '../recorder.js';
+import { recordingMetrics } from '../metrics.js';
 import { createRequire } from 'node:module';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import type pino from 'pino';
@@ -69,6 +71,8 @@ export interface GatewayOptions {
   deadlineMs?: number;
   /** The daemon's session registry, shared with the web server (its own when none is given). */
   registry?: SessionRegistry;
+  /** Records sessions (sessions.record); its own when none is given. */
+  recorder?: Recorder;
 }
 
 /** A connection from its TCP accept until it logs in (or goes). */
@@ -129,6 +133,7 @@ const CIPHERS = [
  */
 export class SshGateway {
   readonly registry: SessionRegistry;
+  private readonly recorder: Recorder;
   private readonly limiter = new AuthRateLimit();
   private readonly startups = new PreAuthSlots();
   private readonly penalties = new SourcePenalties();
@@ -149,6 +154,7 @@ export class SshGateway {
 
   constructor(private readonly options: GatewayOptions) {
     this.registry = options.registry ?? new SessionRegistry();
+    this.recorder = options.recorder ?? new Recorder({ home: options.ctx.store.home, log: options.log, metrics: recordingMetrics() });
     this.summary = options.summary ?? new LogSummary(options.log);
     this.deadlineMs = options.deadlineMs ?? engineDeadlineMs();
   }
@@ -562,6 +568,7 @@ export class SshGateway {
       log,
       metrics,
       registry: this.registry,
+      recorder: this.recorder,
       identity,
       source: conn.source,
       config,

@@ -161,12 +161,12 @@ export function messagePage(status: number, text: string): Page {
 export const notFoundPage = () => messagePage(404, 'There is nothing here.');
 
 /** The terminal of `login/vm`; its script opens the WebSocket. */
-export function terminalPage(login: string, vm: string): Page {
+export function terminalPage(login: string, vm: string, recorded: string | null = null): Page {
   return page(
     200,
     `${login}/${vm} — berth`,
     [
-      '<div id="bar"><span id="title"></span><span id="state">connecting…</span></div>',
+      `<div id="bar"><span id="title"></span>${recorded ? `<span id="recorded" title="${escapeHtml(recorded)}">● ${escapeHtml(recorded.replace(/^berth: /, ''))}</span>` : ''}<span id="state">connecting…</span></div>`,
       '<div id="terminal"></div>',
       '<noscript><p>The terminal needs JavaScript.</p></noscript>',
     ].join('\n'),

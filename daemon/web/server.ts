@@ -1,3 +1,6 @@
+import { recordingNoticeFor } from '../../src/domain/recording.js';
+import { Recorder } from '../recorder.js';
+import { recordingMetrics } from '../metrics.js';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -66,6 +69,8 @@ export interface WebServerOptions {
   registry: SessionRegistry;
   tickets: TicketBook;
   deadlineMs?: number;
+  /** Records web terminals (sessions.record); its own when none is given. */
+  recorder?: Recorder;
 }
 
 /** The files the pages load, built into dist/web/assets by `npm run build` (scripts/web-assets.js). */
@@ -184,6 +189,7 @@ export class WebServer {
       metrics: options.metrics,
       registry: options.registry,
       deadlineMs: options.deadlineMs ?? engineDeadlineMs(),
+      recorder: options.recorder ?? new Recorder({ home: options.ctx.store.home, log: options.log, metrics: recordingMetrics() }),
     });
   }
 
@@ -529,7 +535,8 @@ export class WebServer {
           this.summary.note(this.source(req.raw), 'not-owner', 'web terminal page refused: not the owner', { user: browser.who.login });
         return pageReply(reply, loginPage());
       }
-      return pageReply(reply, terminalPage(req.params.login, req.params.vm));
+      const user = state.users.find((u) => u.id === browser.who.userId);
+      return pageReply(reply, terminalPage(req.params.login, req.params.vm, recordingNoticeFor(state, user)));
     });
 
     // The way into an app's own origin (web.apps-domain): the page needs no cookie (an app host's

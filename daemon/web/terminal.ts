@@ -13,7 +13,9 @@ import { execInVm, SESSION_ENV, shellCommand, signalExecSession, wrapSessionComm
 import type { State } from '../../src/state/schema.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
 import { LatestWins } from '../latest-wins.js';
+import type { Recorder, SessionRecording } from '../recorder.js';
 import type { WebMetrics } from '../metrics.js';
+import { recordingNoticeFor, recordModeFor } from '../../src/domain/recording.js';
 import { newSession, type Session, type SessionRegistry } from '../sessions.js';
 import { Screen } from './screen.js';
 import { webAudit } from './web-audit.js';
@@ -54,6 +56,7 @@ export interface TerminalDeps {
   metrics: WebMetrics;
   registry: SessionRegistry;
   deadlineMs: number;
+  recorder: Recorder;
 }
 
 /** Who opens a terminal: the browser's user and login (its tag), from where. */
@@ -172,6 +175,8 @@ class WebTerminal {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private touch: () => void;
+  /** The terminal's recording, when its user's sessions are recorded. */
+  private recording: SessionRecording | null = null;
 
   constructor(
     private readonly deps: TerminalDeps,
@@ -209,6 +214,8 @@ class WebTerminal {
       if (this.finished) return;
       this.deps.registry.add(this.session);
       this.wrapped = helper !== null;
+      await this.record(note);
+      if (this.finished) return;
       const program = shellCommand();
       const cmd = helper ? wrapSessionCommand(helper, this.session.id, program) : program;
       const env = ['TERM=xterm-256color', 'COLORTERM=truecolor', `${SESSION_ENV}=${this.session.id}`];
@@ -251,6 +258,30 @@ class WebTerminal {
         e ? `berth: ${e.message} ${e.hint}` : 'berth: the terminal could not be started; the operator can see why in the daemon log.',
       );
     }
+  }
+
+  /** Recorded when the user's sessions are: told first (in the terminal; the page says so too). */
+  private async record(note: (line: string) => void): Promise<void> {
+    const state = await this.deps.ctx.store.snapshot();
+    const user = state.users.find((u) => u.id === this.who.userId);
+    const mode = recordModeFor(state, user);
+    if (mode === 'off') return;
+    const notice = recordingNoticeFor(state, user);
+    if (notice) note(notice);
+    this.recording = await this.deps.recorder.start({
+      id: this.session.id,
+      login: this.who.login,
+      userId: this.who.userId,
+      vm: this.ref,
+      via: 'web',
+      term: 'xterm-256color',
+      cols: this.size.cols,
+      rows: this.size.rows,
+      mode,
+      config: effectiveConfig(state.config),
+    });
+    if (this.recording) this.session.recording = this.recording.id;
+    if (this.finished) await this.recording?.close();
   }
 
   /** A browser came back: the screen as it is, then the shell goes on. */
@@ -302,6 +333,7 @@ class WebTerminal {
       this.deps.metrics.bytes.inc({ direction: 'in' }, data.length - 1);
       const stream = this.stream;
       const keys = data.subarray(1);
+      this.recording?.input(keys);
       if (!stream) {
         if (this.pendingBytes + keys.length <= PENDING_MAX) {
           this.pending.push(Buffer.from(keys));
@@ -322,6 +354,7 @@ class WebTerminal {
         this.resizeTimer = null;
         if (this.finished) return;
         this.screen?.resize(this.size.cols, this.size.rows);
+        this.recording?.resize(this.size.cols, this.size.rows);
         this.pushSize();
       }, RESIZE_MS);
     } else if (type === FRAME.ping) {
@@ -331,6 +364,7 @@ class WebTerminal {
 
   private output(chunk: Buffer): void {
     this.screen?.write(chunk);
+    this.recording?.output(chunk);
     this.session.bytesOut += chunk.length;
     this.deps.metrics.bytes.inc({ direction: 'out' }, chunk.length);
     if (!this.socket) {
@@ -442,6 +476,7 @@ class WebTerminal {
       this.stream?.destroy();
       this.screen?.dispose();
       this.deps.metrics.active.dec();
+      await this.recording?.close();
       webAudit(this.deps, this.session, this.timedOut ? 'timeout' : outcome, this.exitCode, this.startedAt);
     }
   }

@@ -26,6 +26,9 @@ export const planFlags = {
   'app-lifetime': Flags.string({
     description: `stop apps running longer than this, e.g. 7d (0 = never; default ${formatDuration(DEFAULT_APP_LIMITS.lifetimeSeconds)})`,
   }),
+  record: Flags.string({
+    description: 'record its users\' SSH and web-terminal sessions: off, output, output+input (unset: config sessions.record)',
+  }),
   'app-public': Flags.boolean({ description: "anyone (not only the owner) may open the apps' web ports", allowNo: true }),
 };
 
@@ -47,6 +50,7 @@ export function planSpecFrom(flags: {
   'app-pids'?: string;
   'app-lifetime'?: string;
   'app-public'?: boolean;
+  record?: string;
 }): PlanSpec {
   return {
     cpu: flags.cpu,
@@ -66,5 +70,6 @@ export function planSpecFrom(flags: {
     appPids: flags['app-pids'],
     appLifetime: flags['app-lifetime'],
     appPublic: flags['app-public'],
+    record: flags.record,
   };
 }

@@ -14,7 +14,7 @@ export interface CastHeader {
   title?: string;
   env?: Record<string, string>;
   /** berth's own fields (asciinema's tools ignore unknown ones). */
-  berth?: { session: string; user: string; vm: string; via: string; input: boolean };
+  berth?: { session: string; user: string; userId: string; vm: string; via: string; input: boolean };
 }
 
 export type CastCode = 'o' | 'i' | 'r' | 'm';

@@ -19,6 +19,7 @@ export const CONFIG_ERRORS = {
   INVALID_DISCORD_ID:
     'A Discord id (user, role or server) is not a snowflake of 17 to 20 digits: turn on Developer Mode in Discord and use Copy ID.',
   INVALID_TELEGRAM_MODE: 'telegram.mode is neither polling nor webhook: use one of them.',
+  INVALID_RECORD_MODE: 'The value is not a recording mode: use off, output or output+input.',
   INVALID_ENGINE: 'engine is neither local nor swarm: use one of them.',
   INVALID_DOCKER_HOST:
     'The Docker host address is malformed or of an unknown kind: use unix:///var/run/docker.sock, tcp://HOST:2375 or ssh://USER@HOST.',

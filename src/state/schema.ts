@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AGENT_PERMISSIONS, AGENT_SESSION_PATTERN } from '../values/agents.js';
 import { ConfigSetSchema, DISCORD_ID_PATTERN } from '../values/config-keys.js';
+import { RECORD_MODES } from '../values/recording.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../values/names.js';
 
 export const STATE_VERSION = 5;
@@ -37,6 +38,8 @@ export const PlanSchema = z
     appLifetimeSeconds: z.number().int().min(0).optional(),
     /** Anyone (not only the owner) may open the plan's apps' HTTP ports through the web server. */
     appPublic: z.boolean().optional(),
+    /** Sessions recorded: overrides config sessions.record for the plan's users; unset: the config's. */
+    record: z.enum(RECORD_MODES).optional(),
     description: z.string(),
   })
   .strict();

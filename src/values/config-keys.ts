@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BerthError, invalidInput } from '../errors.js';
+import { parseRecordMode, RECORD_MODES, type RecordMode } from './recording.js';
 import { checkDockerHost, checkNetworkName } from './docker-host.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { parseEgress, parseHostAllow, parsePrivateAllow } from './egress.js';
@@ -976,6 +977,46 @@ export const CONFIG_KEYS = {
     format: formatSize,
   }),
   // --- end apps ---
+  'sessions.record': key<RecordMode>({
+    description:
+      "Record interactive SSH and web-terminal sessions as asciicast files: off, output (what the user sees) or output+input (and what they type); a plan's --record overrides it",
+    default: 'off',
+    schema: z.enum(RECORD_MODES),
+    parse: (s) => parseRecordMode(s),
+    format: String,
+  }),
+  'sessions.record-size': key<number>({
+    description: 'Most one recording may hold; past it the recording ends with a marker (the session goes on)',
+    default: 100 * 1024 ** 2,
+    schema: z.number().int().positive(),
+    parse: (s) => parseFileSize(s, 'recording size', 64 * 1024),
+    format: formatSize,
+  }),
+  'sessions.record-max': key<number>({
+    description: "Most all recordings together may hold on this host; the oldest are deleted first",
+    default: 5 * 1024 ** 3,
+    schema: z.number().int().positive(),
+    parse: (s) => parseFileSize(s, 'recordings total', 1024 ** 2),
+    format: formatSize,
+  }),
+  'sessions.record-keep': key<number>({
+    description: 'How long a recording is kept (e.g. 30d); older ones are deleted',
+    default: 30 * 24 * 3600,
+    schema: z.number().int().positive(),
+    parse: (s) => {
+      const n = parseDuration(s, 'recording retention');
+      if (n <= 0) throw new BerthError('INVALID_DURATION', 'A retention of 0 would delete every recording at once.', 'Give a duration, e.g. 30d; to stop recording: berth config set sessions.record off');
+      return n;
+    },
+    format: formatDuration,
+  }),
+  'sessions.record-self': key<boolean>({
+    description: 'Users may list and replay their own recordings from chat (on/off)',
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'sessions.record-self'),
+    format: formatSwitch,
+  }),
 } as const;
 
 /** Image name patterns: references with `*` (any run of characters) allowed. */

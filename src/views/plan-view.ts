@@ -27,6 +27,8 @@ export const PlanViewSchema = z.object({
   rootfsBytes: z.number().nullable(),
   /** What a coding agent may do in the plan's VMs: off, read-only, edit, full. */
   agent: z.enum(['off', 'read-only', 'edit', 'full']),
+  /** Its users' sessions recorded (off, output, output+input); null: config sessions.record applies. */
+  record: z.enum(['off', 'output', 'output+input']).nullable(),
   description: z.string(),
   users: z.array(z.string()),
   /** What each of its users' apps gets: the plan's values, or berth's defaults where it says nothing. */
@@ -63,6 +65,7 @@ export function planView(plan: Plan, state: State): PlanView {
     rootfs: plan.rootfsBytes === undefined ? null : formatDiskSize(plan.rootfsBytes),
     rootfsBytes: plan.rootfsBytes ?? null,
     agent: plan.agent ?? 'off',
+    record: plan.record ?? null,
     description: plan.description,
     users: usersOnPlan(state, plan.name),
     apps: appLimitsView(plan),
@@ -95,5 +98,5 @@ export const orDefault = (value: string | number | null) => (value === null ? 'd
 
 /** One line of a plan for people (`plan add/set`, the bot's /start): `2 CPU, 4g RAM, 0 GPU, …`. */
 export function planSummary(plan: PlanView): string {
-  return `${orDefault(plan.cpu)} CPU, ${orDefault(plan.ram)} RAM, ${plan.gpu} GPU, ${plan.pids} processes, ${plan.maxVms} VM(s) per user${plan.sudo ? ', sudo' : ''}${plan.agent !== 'off' ? `, agent ${plan.agent}` : ''}`;
+  return `${orDefault(plan.cpu)} CPU, ${orDefault(plan.ram)} RAM, ${plan.gpu} GPU, ${plan.pids} processes, ${plan.maxVms} VM(s) per user${plan.sudo ? ', sudo' : ''}${plan.agent !== 'off' ? `, agent ${plan.agent}` : ''}${plan.record ? `, sessions recorded: ${plan.record}` : ''}`;
 }

@@ -63,6 +63,8 @@ export interface SshSessionView {
   startedAt: string;
   bytesIn: number;
   bytesOut: number;
+  /** The session's recording (`berth sessions replay ID`), when it is recorded. */
+  recording?: string;
 }
 
 const SESSION_ID = /^[0-9a-f]{12}$/;

@@ -3,6 +3,7 @@ import { BerthError, invalidInput } from '../../errors.js';
 import type { Plan, State } from '../../state/schema.js';
 import type { StateStore } from '../../state/store.js';
 import { parseAgentPermission } from '../../values/agents.js';
+import { parseRecordMode } from '../../values/recording.js';
 import { parseDuration } from '../../values/durations.js';
 import { checkPlanName } from '../../values/names.js';
 import { parseCpus, parseGpus, parseWhole } from '../../values/numbers.js';
@@ -36,6 +37,8 @@ export interface PlanSpec {
   appLifetime?: string;
   /** Anyone (not only the owner) may open the plan's apps' web ports. */
   appPublic?: boolean;
+  /** Sessions recorded: off, output, output+input. */
+  record?: string;
 }
 
 export const DEFAULT_PIDS = 512;
@@ -106,6 +109,7 @@ function parseSpec(spec: PlanSpec): Partial<Plan> {
   if (spec.appPids !== undefined) out.appPids = parseWhole(spec.appPids, 'app process limit', 16, 100_000);
   if (spec.appLifetime !== undefined) out.appLifetimeSeconds = parseDuration(spec.appLifetime, 'app lifetime');
   if (spec.appPublic !== undefined) out.appPublic = spec.appPublic;
+  if (spec.record !== undefined) out.record = parseRecordMode(spec.record, '--record');
   return out;
 }
 
@@ -146,7 +150,7 @@ export async function setPlan(store: StateStore, name: string, spec: PlanSpec): 
     throw invalidInput(
       'NOTHING_TO_CHANGE',
       `No change given for plan "${name}".`,
-      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --disk, --rootfs, --agent, --description, --apps, --app-cpu, --app-ram, --app-pids, --app-lifetime, --app-public.',
+      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --disk, --rootfs, --agent, --description, --apps, --app-cpu, --app-ram, --app-pids, --app-lifetime, --app-public, --record.',
     );
   }
   return store.transact((state) => Object.assign(findPlan(state, name), fields));
