@@ -199,6 +199,8 @@ const VM_NAME = PLAN_NAME_PATTERN;
 
 export const LANDING_PATH = '/t';
 export const terminalPath = (login: string, vm: string) => `/terminal/${login}/${vm}`;
+/** A session recording's replay page (its cast at `…/cast`). */
+export const replayPath = (id: string) => `/replay/${id}`;
 /**
  * A VM's web app: `/vm/…` passes the whole path on (for apps run under that prefix: Jupyter's
  * base_url, Vite's --base), `/app/…` takes the prefix off (for apps with relative links that serve
@@ -220,7 +222,7 @@ export function checkPort(input: string | number): number {
 export type WebTarget = { kind: 'terminal' } | { kind: 'app'; port: number; strip?: boolean };
 
 /** Where a link's ticket lands: a VM's target, or (`user-app`: no VM) one of the user's deployed apps. */
-export type TicketTarget = WebTarget | { kind: 'user-app'; app: string };
+export type TicketTarget = WebTarget | { kind: 'user-app'; app: string } | { kind: 'recording'; id: string };
 
 export interface AppRequestPath {
   login: string;
