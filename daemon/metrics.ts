@@ -394,17 +394,17 @@ export function createMetrics(ctx: Berth): Metrics {
 export function recordingMetrics(registry?: Registry): RecordingMetrics {
   const registers = registry ? [registry] : [];
   return {
-      bytes: new Counter({ name: 'berth_recording_bytes_total', help: 'Bytes written to session recordings', registers }),
-      droppedFrames: new Counter({
-        name: 'berth_recording_dropped_frames_total',
-        help: 'Output frames left out of session recordings because the writer fell behind',
-        registers,
-      }),
-      recordings: new Counter({
-        name: 'berth_recordings_total',
-        help: 'Session recordings made, by front-end (ssh, web) and how they ended (complete, cap, error, not-started)',
-        labelNames: ['via', 'end'],
-        registers,
-      }),
+    bytes: new Counter({ name: 'berth_recording_bytes_total', help: 'Bytes written to session recordings', registers }),
+    droppedFrames: new Counter({
+      name: 'berth_recording_dropped_frames_total',
+      help: 'Output frames left out of session recordings because the writer fell behind',
+      registers,
+    }),
+    recordings: new Counter({
+      name: 'berth_recordings_total',
+      help: 'Session recordings made, by front-end (ssh, web) and how they ended (complete, cap, error, not-started)',
+      labelNames: ['via', 'end'],
+      registers,
+    }),
   };
 }

@@ -1,6 +1,6 @@
 import type pino from 'pino';
 import type { CastHeader } from '../src/domain/asciicast.js';
-import { CastWriter, type CastStats } from '../src/host/cast-writer.js';
+import { type CastStats, CastWriter } from '../src/host/cast-writer.js';
 import { ensureRecordingsDir, pruneRecordings, recordingPath } from '../src/host/recordings.js';
 import type { ConfigValues } from '../src/values/config-keys.js';
 import type { RecordMode } from '../src/values/recording.js';
@@ -81,7 +81,10 @@ export class Recorder {
       });
     } catch (err) {
       metrics.recordings.inc({ via: request.via, end: 'not-started' });
-      log.warn({ id: request.id, user: request.login, err: String(err) }, 'session recording could not start; the session goes on unrecorded');
+      log.warn(
+        { id: request.id, user: request.login, err: String(err) },
+        'session recording could not start; the session goes on unrecorded',
+      );
       return null;
     }
     this.active.add(request.id);
@@ -92,7 +95,8 @@ export class Recorder {
         metrics.bytes.inc(stats.bytesWritten);
         metrics.droppedFrames.inc(stats.droppedFrames);
         metrics.recordings.inc({ via: request.via, end: stats.stopped ?? 'complete' });
-        if (stats.stopped === 'error') log.warn({ id: request.id, user: request.login }, 'session recording stopped: its file could not be written');
+        if (stats.stopped === 'error')
+          log.warn({ id: request.id, user: request.login }, 'session recording stopped: its file could not be written');
         return stats;
       } catch (err) {
         log.warn({ id: request.id, err: String(err) }, 'session recording did not close cleanly');
@@ -124,7 +128,8 @@ export class Recorder {
       active: this.active,
     })
       .then((deleted) => {
-        if (deleted.length > 0) this.deps.log.info({ deleted: deleted.length, ids: deleted.slice(0, 20) }, 'old session recordings deleted');
+        if (deleted.length > 0)
+          this.deps.log.info({ deleted: deleted.length, ids: deleted.slice(0, 20) }, 'old session recordings deleted');
         return deleted;
       })
       .catch((err) => this.deps.log.warn({ err: String(err) }, 'pruning session recordings failed'))

@@ -3,13 +3,15 @@ import { reviveApps, superviseApps } from '../src/services/apps/apps.js';
 import type { Berth } from '../src/services/core/context.js';
 import { maintenanceTick, nextDue } from '../src/services/nodes/maintenance.js';
 import { enforcePolicies, policyMemory, type SessionCounts } from '../src/services/vm/vm-policies.js';
-import { effectiveConfig } from '../src/values/config-keys.js';
+import { type ConfigValues, effectiveConfig } from '../src/values/config-keys.js';
 import type { Components } from './components.js';
 import type { Metrics } from './metrics.js';
 import { watchDir } from './state-watch.js';
 
 /** How often crashed apps' backoffs and apps' lifetimes are looked at. */
 const APPS_TICK_MS = 2000;
+/** How often old session recordings are pruned (retention, total cap); sessions starting prune too. */
+const RECORDINGS_TICK_MS = 10 * 60_000;
 
 /**
  * Wakes when maintenance work is due (a window's notice, start or end) and every
@@ -20,6 +22,7 @@ export class Scheduler {
   private maintenanceTimer: NodeJS.Timeout | null = null;
   private policyTimer: NodeJS.Timeout | null = null;
   private appsTimer: NodeJS.Timeout | null = null;
+  private recordingsTimer: NodeJS.Timeout | null = null;
   private watcher: { close(): void } | null = null;
   private stopped = false;
   private running: Promise<unknown> = Promise.resolve();
@@ -32,6 +35,8 @@ export class Scheduler {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly sessions: SessionCounts,
+    /** Prunes the session recordings (sessions.record-keep, sessions.record-max). */
+    private readonly pruneRecordings: (config: ConfigValues) => Promise<unknown> = async () => undefined,
   ) {}
 
   start(): void {
@@ -49,6 +54,21 @@ export class Scheduler {
     );
     void this.planPolicies();
     void this.superviseApps(true);
+    void this.recordings();
+  }
+
+  /** Old session recordings deleted: now, then every RECORDINGS_TICK_MS. */
+  private async recordings(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.pruneRecordings(effectiveConfig((await this.ctx.store.read()).config));
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'pruning session recordings failed');
+    }
+    if (!this.stopped) {
+      this.recordingsTimer = setTimeout(() => void this.recordings(), RECORDINGS_TICK_MS);
+      this.recordingsTimer.unref();
+    }
   }
 
   /** Users' apps: started again where they should run (first), restarts after backoff, lifetimes; every APPS_TICK_MS. */
@@ -136,6 +156,7 @@ export class Scheduler {
     if (this.maintenanceTimer) clearTimeout(this.maintenanceTimer);
     if (this.policyTimer) clearTimeout(this.policyTimer);
     if (this.appsTimer) clearTimeout(this.appsTimer);
+    if (this.recordingsTimer) clearTimeout(this.recordingsTimer);
     this.watcher?.close();
     await this.running;
     this.policyMemory.stats?.close();

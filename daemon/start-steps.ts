@@ -1,4 +1,3 @@
-import { Recorder } from './recorder.js';
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +28,7 @@ import { FirewallKeeper } from './firewall.js';
 import type { RotatingLogFile } from './log-file.js';
 import { createMetrics, frontEndCounters, type Metrics } from './metrics.js';
 import { NodeEvents } from './node-events.js';
+import { Recorder } from './recorder.js';
 import { Scheduler } from './scheduler.js';
 import { newSession, SessionRegistry } from './sessions.js';
 import { SshGateway } from './ssh/server.js';
@@ -203,7 +203,9 @@ export const STEPS: Record<Step, (d: Daemon) => Promise<Stop | undefined>> = {
   },
   scheduler: async (d) => {
     const sessions = (ref: string) => d.registry.countForVm(ref);
-    const scheduler = new Scheduler(d.ctx, d.components, d.log.child({ component: 'scheduler' }), d.metrics, sessions);
+    const scheduler = new Scheduler(d.ctx, d.components, d.log.child({ component: 'scheduler' }), d.metrics, sessions, (config) =>
+      d.recorder.prune(config),
+    );
     scheduler.start();
     return () => scheduler.stop();
   },

@@ -3,10 +3,13 @@ import type { PseudoTtyInfo, ServerChannel } from 'ssh2';
 import { demuxExecStream } from '../../src/docker/exec-stream.js';
 import type { ExecHandle } from '../../src/docker/runtime.js';
 import { vmRef } from '../../src/domain/lookups.js';
+import { recordingNoticeFor, recordModeFor } from '../../src/domain/recording.js';
 import { gatewayActor, openGatewayVm } from '../../src/services/access/ssh-access.js';
 import { isDeadline, withDeadline } from '../../src/services/engine/deadline.js';
 import { type ExitSignal, execInVm, readExitSignal, type SessionSignal, signalExecSession } from '../../src/services/vm/vm-exec.js';
+import { effectiveConfig } from '../../src/values/config-keys.js';
 import { LatestWins } from '../latest-wins.js';
+import type { SessionRecording } from '../recorder.js';
 import { newSession, type Session, type SessionKind } from '../sessions.js';
 import { audit } from './audit.js';
 import type { ConnectionScope } from './connection-scope.js';
@@ -25,9 +28,6 @@ import {
   usableSize,
 } from './session-plan.js';
 import type { VmListener } from './vm-relay.js';
-import type { SessionRecording } from '../recorder.js';
-import { recordingNoticeFor, recordModeFor } from '../../src/domain/recording.js';
-import { effectiveConfig } from '../../src/values/config-keys.js';
 
 /** What a session channel asked for before its shell, exec or subsystem. */
 export interface SessionRequest {

@@ -1,5 +1,3 @@
-import { Recorder } from '../recorder.js';
-import { recordingMetrics } from '../metrics.js';
 import { createRequire } from 'node:module';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import type pino from 'pino';
@@ -39,6 +37,8 @@ import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys
 import { listenParts } from '../../src/values/listen-address.js';
 import { LogSummary } from '../log-summary.js';
 import type { SshMetrics } from '../metrics.js';
+import { recordingMetrics } from '../metrics.js';
+import { Recorder } from '../recorder.js';
 import { SessionRegistry, type SessionView } from '../sessions.js';
 import { watchDir } from '../state-watch.js';
 import { handleSessionChannel } from './channel-bridge.js';

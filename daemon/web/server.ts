@@ -1,6 +1,3 @@
-import { recordingNoticeFor } from '../../src/domain/recording.js';
-import { Recorder } from '../recorder.js';
-import { recordingMetrics } from '../metrics.js';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import ipaddr from 'ipaddr.js';
 import type pino from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { recordingNoticeFor } from '../../src/domain/recording.js';
 import { BerthError, type ErrorCode } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
 import { ticketLanding } from '../../src/services/access/user-app-web.js';
@@ -36,6 +34,8 @@ import {
 } from '../../src/values/web-paths.js';
 import { LogSummary } from '../log-summary.js';
 import type { WebMetrics } from '../metrics.js';
+import { recordingMetrics } from '../metrics.js';
+import { Recorder } from '../recorder.js';
 import type { SessionRegistry } from '../sessions.js';
 import { watchDir } from '../state-watch.js';
 import { API_PREFIX } from './api-routes.js';

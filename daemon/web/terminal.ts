@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type pino from 'pino';
 import type { WebSocket } from 'ws';
 import { vmRef } from '../../src/domain/lookups.js';
+import { recordingNoticeFor, recordModeFor } from '../../src/domain/recording.js';
 import { BerthError } from '../../src/errors.js';
 import { gatewayActor, openGatewayVm } from '../../src/services/access/ssh-access.js';
 import { webAccessWithdrawn } from '../../src/services/access/web-access.js';
@@ -13,9 +14,8 @@ import { execInVm, SESSION_ENV, shellCommand, signalExecSession, wrapSessionComm
 import type { State } from '../../src/state/schema.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
 import { LatestWins } from '../latest-wins.js';
-import type { Recorder, SessionRecording } from '../recorder.js';
 import type { WebMetrics } from '../metrics.js';
-import { recordingNoticeFor, recordModeFor } from '../../src/domain/recording.js';
+import type { Recorder, SessionRecording } from '../recorder.js';
 import { newSession, type Session, type SessionRegistry } from '../sessions.js';
 import { Screen } from './screen.js';
 import { webAudit } from './web-audit.js';

@@ -1,3 +1,4 @@
+import type { RecordingView } from '../services/access/recordings.js';
 import type { SshSessionView } from '../services/control/daemon-routes.js';
 import type { ConfigEntry } from '../services/setup/config.js';
 import type { HomeView } from '../services/vm/homes.js';
@@ -236,6 +237,24 @@ export function sessionsTable(sessions: SshSessionView[]): string {
       formatSize(s.bytesIn),
       formatSize(s.bytesOut),
       s.fingerprint,
+    ]),
+  );
+}
+
+/** `berth sessions recordings`: newest first. */
+export function recordingsTable(recordings: RecordingView[]): string {
+  return table(
+    ['ID', 'USER', 'VM', 'VIA', 'COMMAND', 'STARTED', 'LENGTH', 'SIZE', 'INPUT'],
+    recordings.map((r) => [
+      r.id,
+      r.login,
+      r.vm,
+      r.via,
+      terminalSafe((r.command ?? 'shell').slice(0, 40)),
+      r.startedAt.replace('T', ' ').slice(0, 19),
+      `${r.seconds} s`,
+      formatSize(r.bytes),
+      r.input ? 'yes' : 'no',
     ]),
   );
 }

@@ -96,3 +96,75 @@ export function parseCast(text: string): ParsedCast {
   });
   return { header, events };
 }
+
+/** One piece of a replay: output to write after `delayMs` (from the one before). */
+export interface ReplayFrame {
+  delayMs: number;
+  data: string;
+}
+
+/**
+ * What a terminal replay writes, and when: output events only (input was echoed by the terminal
+ * already; resizes cannot be made on the viewer's terminal), each pause divided by `speed` and
+ * cut to `idleLimit` seconds (as asciinema's own player does).
+ */
+export function replayFrames(events: readonly CastEvent[], options: { speed: number; idleLimit: number }): ReplayFrame[] {
+  const out: ReplayFrame[] = [];
+  let last = 0;
+  for (const [t, code, data] of events) {
+    if (code !== 'o') continue;
+    const pause = Math.min(Math.max(0, t - last), options.idleLimit);
+    last = t;
+    out.push({ delayMs: (pause * 1000) / options.speed, data });
+  }
+  return out;
+}
+
+const ESC = '\x1b';
+/** String sequences (OSC, DCS, SOS, PM, APC) by their 7-bit and 8-bit introducers. */
+const STRING_START = new Set([']', 'P', 'X', '^', '_']);
+const STRING_START_C1 = new Set(['\x9d', '\x90', '\x98', '\x9e', '\x9f']);
+
+/**
+ * Keeps a recorded user's output from acting on the operator's terminal beyond drawing: OSC, DCS,
+ * SOS, PM and APC strings (clipboard writes, titles, hyperlinks, terminal queries and their like)
+ * are left out; text, colours and cursor movement (CSI) pass. Stateful: a sequence split over
+ * events is followed across them.
+ */
+export class TerminalFilter {
+  /** Inside a string sequence (until BEL, ST or ESC \\). */
+  private inString = false;
+  /** The last character was an ESC. */
+  private escape = false;
+
+  write(data: string): string {
+    let out = '';
+    for (const ch of data) {
+      if (this.inString) {
+        if (ch === '\x07' || ch === '\x9c') this.inString = false;
+        else if (this.escape && ch === '\\') this.inString = false;
+        this.escape = ch === ESC;
+        continue;
+      }
+      if (this.escape) {
+        this.escape = false;
+        if (STRING_START.has(ch)) {
+          this.inString = true;
+          continue;
+        }
+        out += ESC + ch;
+        continue;
+      }
+      if (ch === ESC) {
+        this.escape = true;
+        continue;
+      }
+      if (STRING_START_C1.has(ch)) {
+        this.inString = true;
+        continue;
+      }
+      out += ch;
+    }
+    return out;
+  }
+}

@@ -11,8 +11,10 @@ export const ACCESS_ERRORS = {
   INVALID_SESSION_ID: 'That is not a session id (12 hex digits): see `berth sessions`.',
   RECORDING_NOT_FOUND: 'There is no session recording of that id (it may have been deleted by retention): see `berth sessions recordings`.',
   INVALID_RECORDING_ID: 'That is not a recording id (the session id, 12 hex digits): see `berth sessions recordings`.',
-  RECORDINGS_NOT_OFFERED: 'Users may not list or replay their own recordings on this host: the operator can allow it (config sessions.record-self on).',
-  INVALID_REPLAY_OPTION: 'A replay speed or idle limit is out of range: give a speed from 0.1 to 100 and an idle limit from 0.1 s to 3600 s.',
+  RECORDINGS_NOT_OFFERED:
+    'Users may not list or replay their own recordings on this host: the operator can allow it (config sessions.record-self on).',
+  INVALID_REPLAY_OPTION:
+    'A replay speed or idle limit is out of range: give a speed from 0.1 to 100 and an idle limit from 0.1 s to 3600 s.',
   INVALID_PORT: 'That is not a TCP port: give one from 1 to 65535, e.g. 8000.',
   VM_LISTEN_FAILED: 'The VM could not listen on the port asked for (ssh -R): try another port (1024 or above, free in the VM).',
   VM_NO_HELPER: "The VM's image has no berth helper, needed for -R, agent and X11 forwarding: ask for a VM on the default image.",

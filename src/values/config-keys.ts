@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { BerthError, invalidInput } from '../errors.js';
-import { parseRecordMode, RECORD_MODES, type RecordMode } from './recording.js';
 import { checkDockerHost, checkNetworkName } from './docker-host.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { parseEgress, parseHostAllow, parsePrivateAllow } from './egress.js';
@@ -8,6 +7,7 @@ import { checkImageRef } from './image-ref.js';
 import { checkListenAddress, HOST_PATTERN } from './listen-address.js';
 import { checkPlanName, printable } from './names.js';
 import { parseCpus, parseWhole } from './numbers.js';
+import { parseRecordMode, RECORD_MODES, type RecordMode } from './recording.js';
 import { formatDiskSize, formatSize, parseDiskSize, parseFileSize, parseSize } from './sizes.js';
 import { isReservedEnvName } from './ssh-env.js';
 import { checkAppsDomain, checkPublicUrl } from './web-paths.js';
@@ -993,7 +993,7 @@ export const CONFIG_KEYS = {
     format: formatSize,
   }),
   'sessions.record-max': key<number>({
-    description: "Most all recordings together may hold on this host; the oldest are deleted first",
+    description: 'Most all recordings together may hold on this host; the oldest are deleted first',
     default: 5 * 1024 ** 3,
     schema: z.number().int().positive(),
     parse: (s) => parseFileSize(s, 'recordings total', 1024 ** 2),
@@ -1005,7 +1005,12 @@ export const CONFIG_KEYS = {
     schema: z.number().int().positive(),
     parse: (s) => {
       const n = parseDuration(s, 'recording retention');
-      if (n <= 0) throw new BerthError('INVALID_DURATION', 'A retention of 0 would delete every recording at once.', 'Give a duration, e.g. 30d; to stop recording: berth config set sessions.record off');
+      if (n <= 0)
+        throw new BerthError(
+          'INVALID_DURATION',
+          'A retention of 0 would delete every recording at once.',
+          'Give a duration, e.g. 30d; to stop recording: berth config set sessions.record off',
+        );
       return n;
     },
     format: formatDuration,

@@ -94,7 +94,11 @@ export async function readRecording(home: string, id: string): Promise<{ view: R
 }
 
 /** The file as a stream (export, the browser's player): nothing large held in memory. */
-export async function recordingStream(home: string, id: string, owner?: { userId: string }): Promise<{ view: RecordingView; stream: Readable }> {
+export async function recordingStream(
+  home: string,
+  id: string,
+  owner?: { userId: string },
+): Promise<{ view: RecordingView; stream: Readable }> {
   const found = await findRecording(home, id, owner);
   return { view: found, stream: createReadStream(found.path) };
 }
