@@ -71,8 +71,11 @@ describe('plans', () => {
       await berthJson(home, ['plan', 'add', 'student', '--cpu', '0.5', '--ram', '512m', '--pids', '256', '--description', 'For courses']),
     );
     expect(added).toMatchObject({ name: 'student', cpu: 0.5, ram: '512m', ramBytes: 512 * 1024 ** 2, pids: 256, maxVms: 1, gpu: 0 });
-    const changed = PlanViewSchema.parse(await berthJson(home, ['plan', 'set', 'student', '--gpu', 'all', '--max-vms', '3']));
-    expect(changed).toMatchObject({ gpu: 'all', maxVms: 3, cpu: 0.5 });
+    expect(added.record).toBeNull();
+    const changed = PlanViewSchema.parse(
+      await berthJson(home, ['plan', 'set', 'student', '--gpu', 'all', '--max-vms', '3', '--record', 'output+input']),
+    );
+    expect(changed).toMatchObject({ gpu: 'all', maxVms: 3, cpu: 0.5, record: 'output+input' });
     const show = await berth(home, ['plan', 'show', 'student']);
     expect(show.stdout).toMatch(/CPU:\s+0\.5/);
     expect((await berth(home, ['plan', 'remove', 'student'])).code).toBe(0);
@@ -314,6 +317,9 @@ describe('hostile input', () => {
     ['unknown config key', ['config', 'set', '../../etc/passwd', 'x']],
     ['bad image', ['config', 'set', 'image', 'ubuntu; rm -rf /']],
     ['bad duration', ['config', 'set', 'idle-timeout', 'forever']],
+    ['bad recording mode', ['config', 'set', 'sessions.record', 'everything']],
+    ['bad plan recording mode', ['plan', 'set', 'basic', '--record', 'keystrokes']],
+    ['a retention of 0', ['config', 'set', 'sessions.record-keep', '0']],
     ['default plan that does not exist', ['config', 'set', 'default-plan', 'platinum']],
     ['unknown flag', ['plan', 'list', '--everything']],
   ];
