@@ -174,6 +174,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    command: 'recordings',
+    description: 'Your recorded SSH and web terminal sessions, each with a button to replay it',
+    audience: 'user',
+  },
+  {
+    command: 'replay',
+    usage: '<id>',
+    description: 'A one-time link to replay one of your recorded sessions in the browser',
+    audience: 'user',
+    args: [{ name: 'id', description: 'The recording’s id (/recordings lists yours)', required: true }],
+    fromText: positional('id'),
+  },
+  {
     command: 'setkey',
     usage: '<name> <key>',
     description: "Give berth a secret: your agent's API key, or one your apps use (never shown again)",

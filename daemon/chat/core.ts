@@ -10,6 +10,7 @@ import { appButtonHandlers, appHandlers } from './handlers/apps.js';
 import { deployHandler } from './handlers/deploy.js';
 import { fileHandlers } from './handlers/files.js';
 import { keyButtons, keyHandlers } from './handlers/keys.js';
+import { recordingButtons, recordingHandlers } from './handlers/recordings.js';
 import { startHandlers } from './handlers/start.js';
 import { tokenButtons, tokenHandlers } from './handlers/tokens.js';
 import { vmButtons, vmHandlers } from './handlers/vm.js';
@@ -49,6 +50,7 @@ export class ChatCore implements CoreAccess {
       ...startHandlers,
       ...vmHandlers,
       ...webHandlers,
+      ...recordingHandlers,
       ...fileHandlers,
       ...keyHandlers,
       ...appHandlers,
@@ -57,7 +59,7 @@ export class ChatCore implements CoreAccess {
       ...adminHandlers,
       ...(deps.agents ? agentHandlers(deps.agents) : {}),
     };
-    this.buttons = [...adminButtons, ...vmButtons, ...keyButtons, ...appButtonHandlers, ...tokenButtons];
+    this.buttons = [...adminButtons, ...vmButtons, ...keyButtons, ...appButtonHandlers, ...tokenButtons, ...recordingButtons];
     this.turnedAway = new TurnedAwayDigest((text) => this.toAdmins(text), deps.log);
   }
 

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFUSAL } from '../../daemon/chat/access.js';
 import { UNKNOWN } from '../../daemon/chat/core.js';
+import { recordingNoticeFor } from '../../src/domain/recording.js';
 import { verifyApiToken } from '../../src/services/apps/api-tokens.js';
-import type { State } from '../../src/state/schema.js';
+import type { State, User } from '../../src/state/schema.js';
 import { appBaseImages } from '../helpers/app-images.js';
 import { berth, freePort, stateText } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
@@ -38,6 +41,24 @@ export interface ConformanceExtras {
   /** More cases for this front-end, after the shared ones, on the same daemon and VMs. */
   cases?(ctx: ChatContext): void;
   afterAll?(ctx: ChatContext): Promise<void>;
+}
+
+const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A session recording as the recorder leaves it: `<home>/recordings/ID.cast`, 0600, last written `seconds` after its start. */
+async function writeRecording(home: string, id: string, user: { id: string; login: string }, startedAt: number, seconds: number) {
+  const dir = join(home, 'recordings');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const header = {
+    version: 2,
+    width: 80,
+    height: 24,
+    timestamp: startedAt,
+    berth: { session: id, user: user.login, userId: user.id, vm: `${user.login}/main`, via: 'ssh', input: false },
+  };
+  const path = join(dir, `${id}.cast`);
+  await writeFile(path, `${JSON.stringify(header)}\n[0.1,"o","$ "]\n[1.5,"o","ls\\r\\n"]\n`, { mode: 0o600 });
+  await utimes(path, startedAt + seconds, startedAt + seconds);
 }
 
 /** The login of the person's berth user, by their account id. */
@@ -193,6 +214,8 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       expect(reply.text).toMatch(/main — 🟢 running/);
       expect(reply.text).toContain('Plan: coder');
       expect(reply.private).toBe(true);
+      // Nothing is recorded: nothing said about it.
+      expect(reply.text).not.toMatch(/recorded/);
     });
 
     it('/web_terminal gives a private link that works once', async () => {
@@ -215,6 +238,71 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       expect(await first.json()).toEqual({ location: '/terminal/alice/main' });
       expect((await spend()).status).toBe(410);
       expect(await daemonLog(ctx.h.home)).not.toContain(ticket);
+    });
+
+    it('a recorded user is told in /status and /help; /recordings and /replay show only their own, where offered', async () => {
+      const { driver, alice, bob, webUrl, ask, must } = ctx;
+      const home = ctx.h.home;
+      const users = (await state(home)).users as User[];
+      const user = (login: string) => users.find((u) => u.login === login) as User;
+      // Three recordings: two of alice's (the newer listed first), one of bob's.
+      const now = Math.floor(Date.now() / 1000);
+      const [older, newer, bobs] = [0, 1, 2].map(() => randomBytes(6).toString('hex')) as [string, string, string];
+      await writeRecording(home, older, user('alice'), now - 600, 65);
+      await writeRecording(home, newer, user('alice'), now - 300, 5);
+      await writeRecording(home, bobs, user('bob'), now - 200, 5);
+      // Until the operator offers them (sessions.record-self), neither command shows anything.
+      const refused =
+        /^⚠️ Replaying your own sessions is not offered on this host\.\nThe operator can allow it: berth config set sessions\.record-self on/;
+      const [list0, replay0] = await Promise.all([ask(alice, 'recordings'), ask(bob, 'replay', { id: bobs })]);
+      expect(list0.text).toMatch(refused);
+      expect(replay0.text).toMatch(refused);
+      await Promise.all([must(['config', 'set', 'sessions.record', 'output']), must(['config', 'set', 'sessions.record-self', 'on'])]);
+      const notice = recordingNoticeFor((await state(home)) as State, user('alice')) as string;
+      expect(notice).toMatch(/what you see \(not what you type\)/);
+      const link = (r: Reply) => r.links.find((l) => l.startsWith(`${webUrl}/t#`));
+      const noSuch = (id: string) => new RegExp(`^⚠️ There is no session recording ${id}\\.\nYour recordings: /recordings`);
+
+      // Each chat's replies are paced on their own: alice's story and bob's side by side.
+      const alices = async () => {
+        expect((await ask(alice, 'status')).text).toMatch(new RegExp(`main — 🟢 running[\\s\\S]*\n\n🔴 [^\n]*\n${literally(notice)}`));
+        const helpAt = driver.mark();
+        await driver.command(alice, 'help');
+        await driver.waitFor(alice, (r) => r.text.includes('/tokens'), { after: helpAt });
+        const help = driver
+          .replies(alice, helpAt)
+          .map((r) => r.text)
+          .join('\n');
+        expect(help).toContain(notice);
+        expect(help).toContain('/recordings —');
+        expect(help).toContain('/replay <id> —');
+        const list = await ask(alice, 'recordings');
+        expect(list.private).toBe(true);
+        expect(list.text).toMatch(new RegExp(`· main · ssh · 5s · \\S+ · output only · id ${newer}\n• [^\n]* · main · ssh · 1m5s · `));
+        expect(list.text).not.toContain(bobs);
+        expect(list.buttons.map((b) => b.data)).toEqual([`rec:${newer}`, `rec:${older}`]);
+        // Another's id gets the answer of one that does not exist.
+        expect((await ask(alice, 'replay', { id: bobs })).text).toMatch(noSuch(bobs));
+        const replay = await ask(alice, 'replay', { id: older });
+        expect(replay.private).toBe(true);
+        expect(link(replay), JSON.stringify(replay)).toBeDefined();
+        expect(await daemonLog(home)).not.toContain(link(replay)?.slice(`${webUrl}/t#`.length));
+      };
+      const bobsSide = async () => {
+        const list = await ask(bob, 'recordings');
+        expect(list.text).toContain(bobs);
+        expect(list.text).not.toContain(older);
+        expect((await ask(bob, 'replay', { id: '0123456789ab' })).text).toMatch(noSuch('0123456789ab'));
+        expect((await ask(bob, 'replay', { id: 'nothex!' })).text).toMatch(/^⚠️ "nothex!" is not a recording id\./);
+        // The list's button gives a link too.
+        const at = driver.mark();
+        await driver.press(bob, list, `rec:${bobs}`);
+        const pressed = await driver.waitFor(bob, (r) => /Replay your session/.test(r.text), { after: at });
+        expect(pressed.private).toBe(true);
+        expect(link(pressed), JSON.stringify(pressed)).toBeDefined();
+      };
+      await Promise.all([alices(), bobsSide()]);
+      await must(['config', 'unset', 'sessions.record']);
     });
 
     it('/upload then /download round-trips random binary bytes exactly', async () => {
@@ -510,6 +598,8 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       const mine = await help(ctx.alice, '/tokens');
       for (const command of ['/exec', '/deploy', '/apps', '/app ', '/applogs', '/token ', '/tokens']) expect(mine).toContain(command);
       expect(mine).not.toContain('/broadcast');
+      // Nothing is recorded now: nothing said about it.
+      expect(mine).not.toMatch(/recorded\. Each/);
       expect(await help(ctx.admin, '/broadcast')).toContain('/admin_info');
     });
 

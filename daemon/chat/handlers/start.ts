@@ -6,6 +6,7 @@ import type { Handler } from '../handler.js';
 import { type Button, b, code, type Message, type Span } from '../message.js';
 import { loginOf } from '../sender.js';
 import type { Turn } from '../turn.js';
+import { recordingNote } from './recordings.js';
 
 function helpLines(turn: Turn): string[] {
   const { identity } = turn.sender;
@@ -15,9 +16,13 @@ function helpLines(turn: Turn): string[] {
   );
 }
 
-/** /help: the commands the sender may use, in as many messages as the front-end needs. */
+/**
+ * /help: the commands the sender may use, in as many messages as the front-end needs; first, to a
+ * person whose sessions are recorded, the recording notice.
+ */
 async function replyHelp(turn: Turn, first: Span[] = []): Promise<void> {
-  let text: Span[] = [...first, b('What you can do')];
+  const recorded = recordingNote(turn);
+  let text: Span[] = [...first, ...(recorded.length ? [...recorded, '\n\n'] : []), b('What you can do')];
   for (const line of helpLines(turn)) {
     const next = [...text, `\n${line}`];
     if (turn.frontEnd.renderedLength(next) > turn.frontEnd.messageLimit) {

@@ -17,6 +17,7 @@ import { b, code, type Span } from '../message.js';
 import { sendOutput } from '../output.js';
 import { loginOf, nameOf, pickVm, usage } from '../sender.js';
 import type { Posted, Turn } from '../turn.js';
+import { recordingNote } from './recordings.js';
 
 /** The longest /exec command line taken (Telegram's own message limit). */
 const MAX_COMMAND = 4096;
@@ -145,7 +146,9 @@ const status: Handler = async (turn, core) => {
       return null;
     }
   };
-  await turn.reply({ text: statusText(vms, ssh, ports, address) });
+  // A recorded person is told so with their VMs (and in /help), nothing for one who is not.
+  const recorded = recordingNote(turn);
+  await turn.reply({ text: [...statusText(vms, ssh, ports, address), ...(recorded.length ? ['\n\n', ...recorded] : [])] });
 };
 
 const simple =
