@@ -18,7 +18,7 @@ export interface RecordingRequest {
   userId: string;
   /** USER/VM. */
   vm: string;
-  via: 'ssh' | 'web';
+  via: 'ssh' | 'web' | 'chat';
   /** The command of an `ssh -t CMD` session; none for a shell. */
   command?: string;
   term: string;
@@ -34,6 +34,7 @@ export interface SessionRecording {
   output(chunk: Buffer): void;
   input(chunk: Buffer): void;
   resize(cols: number, rows: number): void;
+  marker(label: string): void;
   /** Ends the file (what is queued written); never throws. */
   close(): Promise<CastStats | null>;
 }
@@ -112,11 +113,31 @@ export class Recorder {
       resize: (cols, rows) => {
         if (cols > 0 && rows > 0) writer.resize(cols, rows);
       },
+      marker: (label) => writer.marker(label),
       close: () => {
         closing ??= close();
         return closing;
       },
     };
+  }
+
+  /**
+   * A finished command's output (chat /exec) as a recording of its own: the command in the
+   * header, its output, a marker with its exit status. The recording's id, or null when it could
+   * not be made.
+   */
+  async recordRun(
+    request: Omit<RecordingRequest, 'term' | 'cols' | 'rows'>,
+    output: Buffer,
+    exitCode: number | null,
+  ): Promise<string | null> {
+    const recording = await this.start({ ...request, term: 'dumb', cols: 80, rows: 24 });
+    if (!recording) return null;
+    // Captured without a terminal: its line ends made a terminal's, as it would have shown them.
+    recording.output(Buffer.from(output.toString('utf8').replace(/\r?\n/g, '\r\n')));
+    recording.marker(exitCode === null ? 'berth: the command did not report an exit code' : `berth: exit code ${exitCode}`);
+    await recording.close();
+    return recording.id;
   }
 
   /** Deletes recordings past sessions.record-keep, then the oldest past sessions.record-max; never one being written. */

@@ -132,6 +132,7 @@ function chatCore(d: Daemon): ChatCore {
     web: { book: d.tickets, running: () => d.web !== null },
     agents: d.agentRuns,
     links: new LinkCodes(),
+    recorder: d.recorder,
   });
   return d.chat;
 }

@@ -3,6 +3,7 @@ import type { TicketBook } from '../../src/services/access/web-links.js';
 import type { AgentRuns } from '../../src/services/agents/agent-runs.js';
 import type { Berth } from '../../src/services/core/context.js';
 import type { LinkCodes } from '../../src/services/people/link-codes.js';
+import type { Recorder } from '../recorder.js';
 import type { Message } from './message.js';
 import type { Turn } from './turn.js';
 
@@ -16,6 +17,8 @@ export interface ChatDeps {
   agents?: AgentRuns;
   /** One-time codes that link a Telegram and a Discord account. */
   links: LinkCodes;
+  /** Records recorded users' /exec output where sessions.record-exec is on. */
+  recorder?: Recorder;
 }
 
 /** What a handler may use of the core. */

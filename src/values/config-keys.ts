@@ -1015,6 +1015,13 @@ export const CONFIG_KEYS = {
     },
     format: formatDuration,
   }),
+  'sessions.record-exec': key<boolean>({
+    description: "Also record the output of recorded users' chat /exec commands, each as a recording of its own (on/off)",
+    default: false,
+    schema: z.boolean(),
+    parse: (s) => parseSwitch(s, 'sessions.record-exec'),
+    format: formatSwitch,
+  }),
   'sessions.record-self': key<boolean>({
     description: 'Users may list and replay their own recordings from chat (on/off)',
     default: false,

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFUSAL } from '../../daemon/chat/access.js';
 import { UNKNOWN } from '../../daemon/chat/core.js';
+import { parseCast } from '../../src/domain/asciicast.js';
 import { recordingNoticeFor } from '../../src/domain/recording.js';
 import { verifyApiToken } from '../../src/services/apps/api-tokens.js';
 import type { State, User } from '../../src/state/schema.js';
@@ -257,7 +258,11 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
       const [list0, replay0] = await Promise.all([ask(alice, 'recordings'), ask(bob, 'replay', { id: bobs })]);
       expect(list0.text).toMatch(refused);
       expect(replay0.text).toMatch(refused);
-      await Promise.all([must(['config', 'set', 'sessions.record', 'output']), must(['config', 'set', 'sessions.record-self', 'on'])]);
+      await Promise.all([
+        must(['config', 'set', 'sessions.record', 'output']),
+        must(['config', 'set', 'sessions.record-self', 'on']),
+        must(['config', 'set', 'sessions.record-exec', 'on']),
+      ]);
       const notice = recordingNoticeFor((await state(home)) as State, user('alice')) as string;
       expect(notice).toMatch(/what you see \(not what you type\)/);
       const link = (r: Reply) => r.links.find((l) => l.startsWith(`${webUrl}/t#`));
@@ -287,6 +292,16 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
         expect(replay.private).toBe(true);
         expect(link(replay), JSON.stringify(replay)).toBeDefined();
         expect(await daemonLog(home)).not.toContain(link(replay)?.slice(`${webUrl}/t#`.length));
+        // With sessions.record-exec, a recorded user's /exec output is a recording of its own.
+        const ran = await ask(alice, 'exec', { command: 'echo EXEC-$((2*21))' }, (r) => /Exit code/.test(r.text));
+        const id = /Recorded \(([0-9a-f]{12})\)/.exec(ran.text)?.[1] ?? '';
+        expect(ran.text).toContain('EXEC-42');
+        const cast = parseCast(await readFile(join(home, 'recordings', `${id}.cast`), 'utf8'));
+        expect(cast.header).toMatchObject({
+          command: 'echo EXEC-$((2*21))',
+          berth: { via: 'chat', user: 'alice', userId: user('alice').id },
+        });
+        expect(cast.events.map((e) => e[2]).join('')).toMatch(/EXEC-42\r\n[\s\S]*exit code 0/);
       };
       const bobsSide = async () => {
         const list = await ask(bob, 'recordings');
@@ -302,7 +317,7 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
         expect(link(pressed), JSON.stringify(pressed)).toBeDefined();
       };
       await Promise.all([alices(), bobsSide()]);
-      await must(['config', 'unset', 'sessions.record']);
+      await Promise.all([must(['config', 'unset', 'sessions.record']), must(['config', 'unset', 'sessions.record-exec'])]);
     });
 
     it('/upload then /download round-trips random binary bytes exactly', async () => {

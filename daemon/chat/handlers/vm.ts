@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { ListeningPort } from '../../../src/domain/listening-ports.js';
+import { recordModeFor } from '../../../src/domain/recording.js';
 import { BerthError } from '../../../src/errors.js';
 import { type SshConnectInfo, sshConnectInfo } from '../../../src/services/access/ssh-access.js';
 import { appAddress } from '../../../src/services/access/web-links.js';
@@ -12,6 +13,7 @@ import { formatDuration, utcMinute } from '../../../src/values/durations.js';
 import { printable } from '../../../src/values/names.js';
 import { formatDiskSize, formatUsage } from '../../../src/values/sizes.js';
 import type { VmView } from '../../../src/views/vm-view.js';
+import { newSessionId } from '../../sessions.js';
 import type { ButtonHandler, CoreAccess, Handler } from '../handler.js';
 import { b, code, type Span } from '../message.js';
 import { sendOutput } from '../output.js';
@@ -207,18 +209,44 @@ const exec: Handler = async (turn, core) => {
   } finally {
     clearTimeout(timer);
   }
+  const recorded = await recordExec(turn, core, ref, command, run);
   const key = turn.account.frontEnd === 'discord' ? 'discord.exec-timeout' : 'telegram.exec-timeout';
-  const footer = run.timedOut
-    ? `⏱ Stopped after ${formatDuration(timeout)} (${key}).`
-    : run.truncated
-      ? `Stopped: more than ${EXEC_OUTPUT_LIMIT / (1024 * 1024)} MB of output (redirect it to a file and /download it).`
-      : `Exit code: ${run.exitCode}`;
+  const footer =
+    (recorded ? `Recorded (${recorded}). ` : '') +
+    (run.timedOut
+      ? `⏱ Stopped after ${formatDuration(timeout)} (${key}).`
+      : run.truncated
+        ? `Stopped: more than ${EXEC_OUTPUT_LIMIT / (1024 * 1024)} MB of output (redirect it to a file and /download it).`
+        : `Exit code: ${run.exitCode}`);
   await sendOutput(
     turn,
     { title: ['$ ', code(printable(command.slice(0, 100)))], output: run.stdout, footer, fileName: 'output.txt' },
     await note,
   );
 };
+
+/**
+ * A recorded user's /exec output kept as a recording of its own, where the operator asked for it
+ * (sessions.record-exec); its id, or null.
+ */
+async function recordExec(
+  turn: Turn,
+  core: CoreAccess,
+  ref: string,
+  command: string,
+  run: { stdout: Buffer; exitCode: number | null },
+): Promise<string | null> {
+  const { state } = turn.sender;
+  const user = turn.sender.identity.user;
+  const config = effectiveConfig(state.config);
+  const mode = recordModeFor(state, user);
+  if (!core.deps.recorder || !user || mode === 'off' || !config['sessions.record-exec']) return null;
+  return core.deps.recorder.recordRun(
+    { id: newSessionId(), login: user.login, userId: user.id, vm: ref, via: 'chat', command: command.slice(0, 500), mode, config },
+    run.stdout,
+    run.exitCode,
+  );
+}
 
 const logs: Handler = async (turn, core) => {
   const arg = turn.args.lines?.trim() ?? '';
