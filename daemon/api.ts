@@ -11,6 +11,7 @@ import {
   type DaemonStatus,
   type DaemonTelegram,
   issuesLine,
+  type RecordingLink,
   ROUTES,
   type Route,
   type SshSessionView,
@@ -34,6 +35,8 @@ export interface ApiOptions {
   webLink: (ref: string, port?: string, strip?: boolean) => Promise<WebLink>;
   /** Mints a one-time link into a user's app (USER/NAME). */
   appWebLink: (ref: string) => Promise<AppWebLink>;
+  /** Mints a one-time link to a session recording's replay page, for the operator. */
+  recordingLink: (id: string) => Promise<RecordingLink>;
   /** Where an answer that failed for a reason of ours (not the request's) is logged. */
   log?: Pick<Logger, 'error'>;
 }
@@ -111,6 +114,7 @@ export async function startApi(options: ApiOptions): Promise<{ close: () => Prom
   });
   serve(app, ROUTES.webLink, ({ body }) => options.webLink(body?.vm ?? '', body?.port, body?.strip));
   serve(app, ROUTES.appWebLink, ({ body }) => options.appWebLink(body?.app ?? ''));
+  serve(app, ROUTES.recordingLink, ({ body }) => options.recordingLink(body?.id ?? ''));
   await rm(options.socket, { force: true });
   await app.listen({ path: options.socket });
   await chmod(options.socket, 0o600);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { replayPath } from '../../src/values/web-paths.js';
 
 /**
  * The web server's own pages: no CDN, no inline script, a strict Content-Security-Policy. xterm.js
@@ -14,12 +15,20 @@ export interface Page {
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
-/** Headers every response of berth's own carries (the proxied apps' responses are the apps'). */
-export function securityHeaders(nonce?: string, formAction = "'none'", referrerPolicy = 'no-referrer'): Record<string, string> {
+/**
+ * Headers every response of berth's own carries (the proxied apps' responses are the apps').
+ * `wasm`: the page may compile WebAssembly (the replay page's player; nothing else gets it).
+ */
+export function securityHeaders(
+  nonce?: string,
+  formAction = "'none'",
+  referrerPolicy = 'no-referrer',
+  wasm = false,
+): Record<string, string> {
   return {
     'content-security-policy': [
       "default-src 'none'",
-      "script-src 'self'",
+      `script-src 'self'${wasm ? " 'wasm-unsafe-eval'" : ''}`,
       `style-src-elem 'self'${nonce ? ` 'nonce-${nonce}'` : ''}`,
       "style-src-attr 'unsafe-inline'",
       "connect-src 'self'",
@@ -42,7 +51,14 @@ function page(
   status: number,
   title: string,
   body: string,
-  options: { scripts?: string[]; styles?: string[]; data?: Record<string, string>; formAction?: string; referrerPolicy?: string } = {},
+  options: {
+    scripts?: string[];
+    styles?: string[];
+    data?: Record<string, string>;
+    formAction?: string;
+    referrerPolicy?: string;
+    wasm?: boolean;
+  } = {},
 ): Page {
   const nonce = randomBytes(16).toString('base64');
   const data = Object.entries(options.data ?? {})
@@ -68,7 +84,10 @@ function page(
   ].join('\n');
   return {
     status,
-    headers: { ...securityHeaders(nonce, options.formAction, options.referrerPolicy), 'content-type': 'text/html; charset=utf-8' },
+    headers: {
+      ...securityHeaders(nonce, options.formAction, options.referrerPolicy, options.wasm),
+      'content-type': 'text/html; charset=utf-8',
+    },
     body: html,
   };
 }
@@ -171,5 +190,29 @@ export function terminalPage(login: string, vm: string, recorded: string | null 
       '<noscript><p>The terminal needs JavaScript.</p></noscript>',
     ].join('\n'),
     { scripts: ['xterm.js', 'addon-fit.js', 'terminal.js'], styles: ['xterm.css'], data: { login, vm } },
+  );
+}
+
+/**
+ * A session recording's replay page (`/replay/ID`): asciinema-player, bundled, plays the cast its
+ * script fetches from `/replay/ID/cast`. Its terminal emulator is WebAssembly: this page alone may
+ * compile it ('wasm-unsafe-eval').
+ */
+export function replayPage(id: string, about: { login: string; vm: string; startedAt: string; via: string }): Page {
+  const title = `${about.vm} — ${about.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} (${about.via})`;
+  return page(
+    200,
+    `Recording ${id} — berth`,
+    [
+      `<div id="bar"><span id="title">${escapeHtml(title)}</span><span id="state">loading…</span></div>`,
+      '<div id="player"></div>',
+      '<noscript><p>The player needs JavaScript.</p></noscript>',
+    ].join('\n'),
+    {
+      scripts: ['asciinema-player.js', 'replay.js'],
+      styles: ['asciinema-player.css'],
+      data: { recording: id, cast: `${replayPath(id)}/cast` },
+      wasm: true,
+    },
   );
 }

@@ -12,9 +12,11 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { recordingNoticeFor } from '../../src/domain/recording.js';
 import { BerthError, type ErrorCode } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
+import { checkReplayViewer, isOperatorViewer } from '../../src/services/access/recording-links.js';
+import { checkRecordingId, type RecordingView, recordingStream } from '../../src/services/access/recordings.js';
 import { ticketLanding } from '../../src/services/access/user-app-web.js';
 import { ownWebVm, webAccessWithdrawn } from '../../src/services/access/web-access.js';
-import { appAddress, type TicketBook } from '../../src/services/access/web-links.js';
+import { appAddress, type TicketBook, type WebTicket } from '../../src/services/access/web-links.js';
 import type { Berth } from '../../src/services/core/context.js';
 import { engineDeadlineMs } from '../../src/services/engine/deadline.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
@@ -29,6 +31,8 @@ import {
   isHttpsUrl,
   LANDING_PATH,
   parseAppPath,
+  replayCookieName,
+  replayPath,
   sameHostPath,
   webPublicUrl,
 } from '../../src/values/web-paths.js';
@@ -52,9 +56,11 @@ import {
   notFoundPage,
   type Page,
   pathAppsOffPage,
+  replayPage,
   securityHeaders,
   terminalPage,
 } from './pages.js';
+import { type ReplayGrant, ReplayGrants } from './replay-grants.js';
 import { WebTerminals } from './terminal.js';
 import { userAppEntryRoutes } from './user-app-entry.js';
 
@@ -80,7 +86,10 @@ const ASSETS: Record<string, string> = {
   'terminal.js': 'text/javascript; charset=utf-8',
   'landing.js': 'text/javascript; charset=utf-8',
   'app-entry.js': 'text/javascript; charset=utf-8',
+  'asciinema-player.js': 'text/javascript; charset=utf-8',
+  'replay.js': 'text/javascript; charset=utf-8',
   'xterm.css': 'text/css; charset=utf-8',
+  'asciinema-player.css': 'text/css; charset=utf-8',
   'page.css': 'text/css; charset=utf-8',
 };
 
@@ -165,9 +174,12 @@ export class WebServer {
   publicUrl = '';
   private origin = '';
   private cookie = '';
+  private replayCookie = '';
   private secure = false;
   private appOrigins: AppOrigins | null = null;
   private readonly browsers = new BrowserSessions();
+  /** Spent replay links: each lets one browser watch one recording (never a browser session). */
+  private readonly grants = new ReplayGrants();
   private readonly terminals: WebTerminals;
   private proxy: AppProxy | null = null;
   private app: FastifyInstance | null = null;
@@ -218,6 +230,7 @@ export class WebServer {
     this.origin = new URL(this.publicUrl).origin;
     this.secure = isHttpsUrl(this.publicUrl);
     this.cookie = cookieName(this.publicUrl, state.instanceId);
+    this.replayCookie = replayCookieName(this.publicUrl, state.instanceId);
     const appsDomain = cfg['web.apps-domain'];
     const publicHost = new URL(this.publicUrl).hostname.replace(/^\[|\]$/g, '');
     if (appsDomain && appsHostLabel(publicHost, appsDomain) !== null) {
@@ -358,7 +371,13 @@ export class WebServer {
   async revalidate(): Promise<number> {
     const state = await this.options.ctx.store.read();
     this.door = doorLimits(effectiveConfig(state.config));
-    const dropped = this.browsers.drop((s) => webAccessWithdrawn(state, s.who)) + (this.appOrigins?.revalidate(state) ?? 0);
+    const selfOff = !effectiveConfig(state.config)['sessions.record-self'];
+    const grantWithdrawn = (g: ReplayGrant) =>
+      isOperatorViewer(g.who) ? null : (webAccessWithdrawn(state, g.who) ?? (selfOff ? 'sessions.record-self is off' : null));
+    const dropped =
+      this.browsers.drop((s) => webAccessWithdrawn(state, s.who)) +
+      (this.appOrigins?.revalidate(state) ?? 0) +
+      this.grants.drop(grantWithdrawn);
     const closed = this.terminals.revalidate(state) + (this.proxy?.revalidate(state) ?? 0);
     if (dropped + closed > 0) this.options.log.info({ browsers: dropped, sessions: closed }, 'web access withdrawn; sessions closed');
     return closed;
@@ -378,6 +397,7 @@ export class WebServer {
   private async sweep(): Promise<void> {
     const cfg = effectiveConfig((await this.options.ctx.store.snapshot()).config);
     this.browsers.sweep({ idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
+    this.grants.sweep();
     this.appOrigins?.sweep({ idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
   }
 
@@ -446,6 +466,60 @@ export class WebServer {
     return `${this.cookie}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxSeconds}${this.secure ? '; Secure' : ''}`;
   }
 
+  /**
+   * A spent replay link: re-checked now (the recording still there, and for a user still theirs,
+   * with sessions.record-self on), it becomes a grant for that one recording, its cookie sent only
+   * to that recording's paths. No browser session: the browser is signed in as nobody.
+   */
+  private async openReplay(ticket: WebTicket, id: string, source: string): Promise<{ status: number; body: WebAnswer; cookie?: string }> {
+    const { log, metrics } = this.options;
+    try {
+      await checkReplayViewer(this.options.ctx, ticket.who, id);
+    } catch (err) {
+      if (!(err instanceof BerthError)) throw err;
+      metrics.tickets.inc({ result: 'refused' });
+      this.summary.note(source, 'replay', 'replay link refused at its opening', { user: ticket.who.login, code: err.code });
+      return { status: 409, body: { code: err.code, message: err.message } };
+    }
+    const { token, grant } = this.grants.create(ticket.who, id);
+    metrics.tickets.inc({ result: 'spent' });
+    log.info({ viewer: ticket.who.login, recording: id, grant: grant.tag, source }, 'replay link opened');
+    const path = replayPath(id);
+    const maxAge = Math.floor(this.grants.ttlMs / 1000);
+    const cookie = `${this.replayCookie}=${token}; Path=${path}; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${this.secure ? '; Secure' : ''}`;
+    return { status: 200, body: { location: path }, cookie };
+  }
+
+  /**
+   * The replay grant a request's cookies hold for recording `id`, re-checked now (a user's access
+   * and sessions.record-self may have changed since), or why not: a page to answer with.
+   */
+  private async replayGrant(req: IncomingMessage, id: string): Promise<{ grant: ReplayGrant; view: RecordingView } | { refusal: Page }> {
+    const { ctx, metrics } = this.options;
+    try {
+      checkRecordingId(id);
+    } catch {
+      metrics.refusals.inc({ reason: 'replay-id' });
+      return { refusal: notFoundPage() };
+    }
+    const grant = this.grants.find(readCookies(req.headers.cookie, this.replayCookie), id);
+    if (!grant) {
+      metrics.refusals.inc({ reason: 'no-grant' });
+      return { refusal: loginPage() };
+    }
+    try {
+      return { grant, view: await checkReplayViewer(ctx, grant.who, id) };
+    } catch (err) {
+      if (!(err instanceof BerthError)) throw err;
+      metrics.refusals.inc({ reason: 'replay-withdrawn' });
+      this.summary.note(this.source(req), 'replay-withdrawn', 'replay refused: no longer allowed', {
+        user: grant.who.login,
+        code: err.code,
+      });
+      return { refusal: messagePage(err.code === 'RECORDING_NOT_FOUND' ? 404 : 403, err.message) };
+    }
+  }
+
   private routes(app: FastifyInstance, assets: Map<string, { type: string; body: Buffer }>): void {
     const { ctx, log, metrics, tickets } = this.options;
     app.setNotFoundHandler((_req, reply) => pageReply(reply, notFoundPage()));
@@ -489,7 +563,14 @@ export class WebServer {
       // A browser signed in as someone else is asked first; the ticket is not spent before it says yes.
       const current = await this.authenticate(req.raw);
       const peeked = typeof given === 'string' ? tickets.peek(given) : null;
-      if (peeked && current && current.who.userId !== peeked.who.userId && req.body?.switch !== true) {
+      // A replay link signs the browser in as nobody: nothing to switch from.
+      if (
+        peeked &&
+        peeked.target.kind !== 'recording' &&
+        current &&
+        current.who.userId !== peeked.who.userId &&
+        req.body?.switch !== true
+      ) {
         return json(409, {
           code: 'WEB_SWITCH_USER',
           message: `This browser is signed in as ${current.who.login}; continue as ${peeked.who.login}?`,
@@ -498,6 +579,12 @@ export class WebServer {
         });
       }
       const ticket = typeof given === 'string' ? tickets.spend(given) : null;
+      if (ticket?.target.kind === 'recording') {
+        const opened = await this.openReplay(ticket, ticket.target.id, source);
+        const answer = reply.code(opened.status).headers(securityHeaders());
+        if (opened.cookie) answer.header('set-cookie', opened.cookie);
+        return answer.send(opened.body);
+      }
       const state = await ctx.store.snapshot();
       let landing: { location: string; what: string } | null;
       try {
@@ -537,6 +624,39 @@ export class WebServer {
       }
       const user = state.users.find((u) => u.id === browser.who.userId);
       return pageReply(reply, terminalPage(req.params.login, req.params.vm, recordingNoticeFor(state, user)));
+    });
+
+    // A recording's replay page and its cast: only with a replay grant for that recording (its
+    // cookie, set by a spent replay link), re-checked at every request.
+    app.get<{ Params: { id: string } }>('/replay/:id', async (req, reply) => {
+      const found = await this.replayGrant(req.raw, req.params.id);
+      if ('refusal' in found) return pageReply(reply, found.refusal);
+      return pageReply(reply, replayPage(found.view.id, found.view));
+    });
+    app.get<{ Params: { id: string } }>('/replay/:id/cast', async (req, reply) => {
+      const found = await this.replayGrant(req.raw, req.params.id);
+      if ('refusal' in found) return pageReply(reply, found.refusal);
+      const { who } = found.grant;
+      let opened: Awaited<ReturnType<typeof recordingStream>>;
+      try {
+        opened = await recordingStream(ctx.store.home, req.params.id, isOperatorViewer(who) ? undefined : { userId: who.userId });
+      } catch (err) {
+        if (err instanceof BerthError) return pageReply(reply, notFoundPage());
+        throw err;
+      }
+      log.info(
+        {
+          viewer: who.login,
+          recording: opened.view.id,
+          user: opened.view.login,
+          vm: opened.view.vm,
+          grant: found.grant.tag,
+          source: this.source(req.raw),
+        },
+        'recording replayed',
+      );
+      opened.stream.on('error', (err) => log.warn({ err: String(err), recording: opened.view.id }, 'reading a recording failed'));
+      return reply.headers({ ...securityHeaders(), 'content-type': 'application/x-asciicast' }).send(opened.stream);
     });
 
     // The way into an app's own origin (web.apps-domain): the page needs no cookie (an app host's

@@ -50,6 +50,15 @@ export function appCookieName(publicUrl: string, instanceId: string): string {
 }
 
 /**
+ * The cookie of a replay grant (set for one recording's path, `/replay/ID`): a narrower path than
+ * `/` cannot have the `__Host-` prefix, so over HTTPS it is `__Secure-` (Secure required).
+ */
+export function replayCookieName(publicUrl: string, instanceId: string): string {
+  const tag = instanceId.replace(/[^a-zA-Z0-9]/g, '').slice(0, 12);
+  return isHttpsUrl(publicUrl) ? `__Secure-berth-replay-${tag}` : `berth-replay-${tag}`;
+}
+
+/**
  * `web.apps-domain`: a DNS name (e.g. apps.example.com, or localhost on a loopback deployment)
  * under which each VM port is an origin of its own; empty = not set.
  */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stripCookie } from '../../daemon/web/app-proxy.js';
 import { BrowserSessions } from '../../daemon/web/browser-sessions.js';
-import { securityHeaders } from '../../daemon/web/pages.js';
+import { landingPage, loginPage, replayPage, securityHeaders, terminalPage } from '../../daemon/web/pages.js';
 import { readCookie } from '../../daemon/web/server.js';
 import { clampSize } from '../../daemon/web/terminal.js';
 import { parseListeningPorts } from '../../src/domain/listening-ports.js';
@@ -200,6 +200,18 @@ describe('the pages and the terminal', () => {
     expect(csp).toContain("style-src-elem 'self' 'nonce-N0nce'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toContain("default-src 'none'");
+  });
+
+  it('let only the replay page compile WebAssembly (its player), with no inline script and the recording escaped', () => {
+    for (const page of [landingPage(), loginPage(), terminalPage('alice', 'main')])
+      expect(page.headers['content-security-policy']).not.toContain('wasm');
+    const replay = replayPage('0123456789ab', { login: 'alice', vm: 'alice/<main>', startedAt: '2026-01-02T03:04:05.000Z', via: 'ssh' });
+    const csp = replay.headers['content-security-policy'] ?? '';
+    expect(csp).toMatch(/script-src 'self' 'wasm-unsafe-eval';/);
+    expect(csp).not.toContain("'unsafe-eval'");
+    expect(replay.body).toContain('data-cast="/replay/0123456789ab/cast"');
+    expect(replay.body).toContain('alice/&lt;main&gt; — 2026-01-02 03:04:05 UTC (ssh)');
+    expect(replay.body).not.toMatch(/<script>/);
   });
 
   it('keeps sizes within bounds', () => {

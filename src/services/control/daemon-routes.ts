@@ -134,6 +134,17 @@ export interface AppWebLink {
   public: boolean;
 }
 
+/** A one-time link to a session recording's replay page (`berth sessions replay ID --web`, the chat's /replay). */
+export interface RecordingLink {
+  /** The one-time link: open it once, within 60 s. */
+  url: string;
+  expiresAt: string;
+  /** The recording's id. */
+  recording: string;
+}
+
+const RecordingLinkAsk = z.object({ id: z.string().max(64) }).strict();
+
 const AppWebLinkAsk = z.object({ app: z.string().max(100) }).strict();
 
 const WebLinkAsk = z.object({ vm: z.string().max(200), port: z.string().max(10).optional(), strip: z.boolean().optional() }).strict();
@@ -154,6 +165,12 @@ export const ROUTES = {
   webLink: route<WebLink, undefined, z.infer<typeof WebLinkAsk>>({ method: 'POST', path: '/web/links', body: WebLinkAsk }),
   /** `berth app url`: a one-time link into a user's app. */
   appWebLink: route<AppWebLink, undefined, z.infer<typeof AppWebLinkAsk>>({ method: 'POST', path: '/web/app-links', body: AppWebLinkAsk }),
+  /** `berth sessions replay ID --web`: a one-time link to a recording's replay page, for the operator. */
+  recordingLink: route<RecordingLink, undefined, z.infer<typeof RecordingLinkAsk>>({
+    method: 'POST',
+    path: '/web/recording-links',
+    body: RecordingLinkAsk,
+  }),
   sshKill: route<{ killed: string }, { id: string }>({
     method: 'DELETE',
     path: '/ssh/sessions/:id',
