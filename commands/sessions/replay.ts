@@ -3,6 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
 import { replayFrames, TerminalFilter } from '../../src/domain/asciicast.js';
 import { invalidInput } from '../../src/errors.js';
+import { type RecordingLink, replayWebLink } from '../../src/services/access/recording-links.js';
 import { readRecording } from '../../src/services/access/recordings.js';
 
 const option = (value: number, name: string, min: number, max: number) => {
@@ -19,14 +20,24 @@ export default class SessionsReplay extends BerthCommand {
   static override flags = {
     speed: Flags.string({ description: 'play this many times faster (0.1 to 100)', default: '1' }),
     'idle-limit': Flags.string({ description: 'cut pauses to at most this many seconds', default: '2' }),
+    web: Flags.boolean({ description: 'print a one-time link (60 s, once) to replay it in a browser instead (the daemon must run)' }),
   };
   static override examples = [
     '<%= config.bin %> sessions replay 3f9a0c21b7d4',
     '<%= config.bin %> sessions replay 3f9a0c21b7d4 --speed 4 --idle-limit 1',
+    '<%= config.bin %> sessions replay 3f9a0c21b7d4 --web',
   ];
 
-  async run(): Promise<{ recording: string; frames: number; seconds: number }> {
+  async run(): Promise<{ recording: string; frames: number; seconds: number } | RecordingLink> {
     const { args, flags } = await this.parse(SessionsReplay);
+    if (flags.web) {
+      const link = await replayWebLink(this.store.home, args.id);
+      if (!this.jsonEnabled()) {
+        this.log(link.url);
+        this.note(`Open it within 60 s (until ${link.expiresAt}); it works once, and opens only this recording.`);
+      }
+      return link;
+    }
     const speed = option(Number(flags.speed), 'speed', 0.1, 100);
     const idleLimit = option(Number(flags['idle-limit']), 'idle-limit', 0.1, 3600);
     const { view, cast } = await readRecording(this.store.home, args.id);

@@ -14,7 +14,7 @@ import { TicketBook } from '../../src/services/access/web-links.js';
 import { callDaemon } from '../../src/services/control/daemon-control.js';
 import { ROUTES } from '../../src/services/control/daemon-routes.js';
 import { openBerth } from '../../src/services/engine/open.js';
-import { berth, freePort, tempHome } from '../helpers/cli.js';
+import { berth, berthJson, freePort, tempHome } from '../helpers/cli.js';
 import { daemonLog, state, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { type VmHome, vmHome } from '../helpers/docker.js';
 
@@ -105,8 +105,8 @@ afterAll(async () => {
 describe('the operator replays a recording in the browser', () => {
   let first = '';
 
-  it('opens the link from the daemon: the player (bundled, under a CSP that allows it only WebAssembly) shows what was recorded', async () => {
-    const link = await requestRecordingLink(h.home, recA);
+  it('opens the link from berth sessions replay --web: the player (bundled, under a CSP that allows it only WebAssembly) shows what was recorded', async () => {
+    const link = await berthJson<{ url: string; recording: string; expiresAt: string }>(h.home, ['sessions', 'replay', recA, '--web']);
     expect(link.recording).toBe(recA);
     expect(link.url.startsWith(`${publicUrl}/t#`)).toBe(true);
     first = link.url;
