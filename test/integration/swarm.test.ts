@@ -440,6 +440,7 @@ describe('berth on a three-node Swarm', () => {
     await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', login, '-f', keyFile]);
     await ok(['user', 'key', 'add', login, '--file', `${keyFile}.pub`]);
     await ok(['config', 'set', 'ssh.listen', '127.0.0.1:2222']);
+    await ok(['config', 'set', 'sessions.record', 'output']);
     await ok(['daemon', 'start']);
     const ssh = (command: string) => sshTo(login, command);
     const r = await waitFor(
@@ -464,6 +465,24 @@ describe('berth on a three-node Swarm', () => {
     // The gateway asked the VM's node whether it runs: it did not start it again (no start by the user in the log).
     const events = (await state(home)).events as Array<{ vm: string; kind: string; reason: string }>;
     expect(events.filter((e) => e.vm.startsWith(`${login}/`) && e.kind === 'start' && e.reason === `user ${login}`)).toEqual([]);
+    // A terminal session in the worker's VM is recorded on the manager, by the gateway that relays it.
+    const tty = await cluster.manager.exec('ssh', [
+      '-tt',
+      ...sshClientOptions(2222, join(dir, 'key')),
+      `${login}@127.0.0.1`,
+      'echo SWARM-$((6*7))',
+    ]);
+    expect(tty.stdout).toContain('SWARM-42');
+    const recorded = await waitFor('the recording of the session on the worker', async () => {
+      const listed = JSON.parse(await ok(['sessions', 'recordings', '--user', login, '--json'])) as {
+        recordings: Array<{ id: string; vm: string; command: string | null }>;
+      };
+      return listed.recordings.find((r) => r.command === 'echo SWARM-$((6*7))');
+    });
+    expect(recorded.vm).toBe(`${login}/main`);
+    const exported = await ok(['sessions', 'export', recorded.id]);
+    expect(exported).toContain('SWARM-42');
+    await ok(['config', 'unset', 'sessions.record']);
   }, 90_000);
 
   it("the daemon follows each worker's engine: a VM killed on its node is logged with the node, its owner told, and followed into its new task", async () => {
