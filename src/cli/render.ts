@@ -230,7 +230,7 @@ export function sessionsTable(sessions: SshSessionView[]): string {
       s.id,
       s.user,
       s.vm,
-      s.kind,
+      s.recording ? `${s.kind} (rec)` : s.kind,
       (s.command ?? '-').slice(0, 40),
       s.source,
       age(s.startedAt),

@@ -27,6 +27,10 @@ export interface CastStats {
   stopped: 'cap' | 'error' | null;
 }
 
+const END_MARKER = 'berth: the recording reached its size cap and ends here';
+/** Bytes kept for the end marker: its line with a time of up to 12 digits. */
+const END_RESERVE = END_MARKER.length + 32;
+
 export class CastWriter {
   private readonly started: number;
   private readonly now: () => number;
@@ -110,11 +114,12 @@ export class CastWriter {
         this.queue = [];
         this.queued = 0;
         const bytes = Buffer.from(batch);
-        const room = this.options.maxFileBytes - this.stats.bytesWritten;
+        // Room is always kept for the end marker, so that the file never passes the cap.
+        const room = this.options.maxFileBytes - END_RESERVE - this.stats.bytesWritten;
         if (bytes.length > room) {
           // The cap: what fits of whole lines, then the end marker.
-          const end = `${castEvent(this.now() - this.started, 'm', 'berth: the recording reached its size cap and ends here')}\n`;
-          const fit = wholeLines(batch, room - Buffer.byteLength(end));
+          const end = `${castEvent(this.now() - this.started, 'm', END_MARKER)}\n`;
+          const fit = wholeLines(batch, room);
           await this.file.write(fit + end);
           this.stats.bytesWritten += Buffer.byteLength(fit + end);
           this.stats.stopped = 'cap';

@@ -24,6 +24,8 @@ export const SessionViewSchema = z.object({
   startedAt: z.string(),
   bytesIn: z.number(),
   bytesOut: z.number(),
+  /** Its recording's id, when it is recorded (berth sessions replay ID). */
+  recording: z.string().optional(),
 });
 
 /** The machine shape of `berth app url --json` (see services/access/user-app-web.ts). */

@@ -174,6 +174,13 @@ describe('recorded SSH sessions', () => {
     try {
       await paneShows(/this session is recorded: what you see \(not what you type\)/);
       await paneShows(new RegExp(`${rita}@.*\\$`));
+      // While it runs, berth sessions names its recording (the session's own id).
+      const open = await berthJson<{ sessions: Array<{ id: string; user: string; kind: string; recording?: string }> }>(h.home, [
+        'sessions',
+      ]);
+      const mine = open.sessions.find((x) => x.user === rita && x.kind === 'shell');
+      expect(mine?.recording).toBe(mine?.id);
+      expect((await run(['sessions'])).stdout).toContain('shell (rec)');
       await tmux('resize-window', '-t', session, '-x', '100', '-y', '30');
       for (let i = 0; i < 10 && !/^30 100$/m.test(await screen()); i++) {
         await tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');

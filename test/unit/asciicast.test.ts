@@ -86,6 +86,24 @@ describe('asciicast v2', () => {
     expect(parseCast(text).events.at(-1)?.[2]).toMatch(/size cap/);
   });
 
+  it('never passes its size cap, whatever the cap and however the output comes (one write or many)', async () => {
+    for (let cap = 400; cap < 3000; cap += 97) {
+      for (const spaced of [false, true]) {
+        const file = path();
+        const w = await CastWriter.create(file, header, { maxQueuedBytes: 1 << 20, maxFileBytes: cap, input: false });
+        for (let i = 0; i < 150; i++) {
+          w.output(`${'z'.repeat((i * 7) % 45)}\r\n`);
+          // Spaced out, each line is a batch of its own: the cap is met between batches too.
+          if (spaced) await new Promise((r) => setImmediate(r));
+        }
+        await w.close();
+        const text = await readFile(file, 'utf8');
+        expect(Buffer.byteLength(text), `cap ${cap}`).toBeLessThanOrEqual(cap);
+        expect(parseCast(text).events.at(-1)?.[2]).toMatch(/size cap/);
+      }
+    }
+  });
+
   it('a write that fails ends the recording, not the caller', async () => {
     const file = path();
     await writeFile(join(dir, 'placeholder'), '');
