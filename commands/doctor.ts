@@ -1,17 +1,20 @@
 import { BerthCommand } from '../src/cli/base-command.js';
+import { checkRecordingsStore, type RecordingsCheck } from '../src/services/access/recordings.js';
 import { type DoctorReport, doctor } from '../src/services/nodes/reconcile.js';
 import { type AppsCheck, checkApps } from '../src/services/setup/apps-check.js';
+import { formatSize } from '../src/values/sizes.js';
 
 export default class Doctor extends BerthCommand {
   static override summary = 'Check the state file, the engine, the image, the network, its firewall rules, VM drift and what apps need';
   static override description = 'Exits 1 when something needs attention.';
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json'];
 
-  async run(): Promise<DoctorReport & { apps: AppsCheck | null }> {
+  async run(): Promise<DoctorReport & { apps: AppsCheck | null; recordings: RecordingsCheck | null }> {
     await this.parse(Doctor);
     const report = await doctor(this.berth);
     // Apps: warnings and information only (a state file that cannot be read has said so already).
     const apps = report.stateFile.ok ? await checkApps(this.berth) : null;
+    const recordings = report.stateFile.ok ? await checkRecordingsStore(this.store.home, await this.store.read()) : null;
     const mark = (ok: boolean) => (ok ? 'ok  ' : 'FAIL');
     this.log(
       `${mark(report.stateFile.ok)} state file ${report.stateFile.path}${report.stateFile.problem ? `: ${report.stateFile.problem}` : ''}`,
@@ -51,7 +54,14 @@ export default class Doctor extends BerthCommand {
       for (const warning of apps.warnings) this.log(`WARN ${warning}`);
       this.log(`info apps.dockerfile ${apps.dockerfile.detail}`);
     }
+    if (recordings) {
+      const plans = recordings.plansRecording.length ? `; plans: ${recordings.plansRecording.join(', ')}` : '';
+      this.log(
+        `info session recording ${recordings.mode}${plans}: ${recordings.count} recording(s), ${formatSize(recordings.totalBytes)} of ${formatSize(recordings.maxBytes)}`,
+      );
+      for (const warning of recordings.warnings) this.log(`WARN ${warning}`);
+    }
     if (!report.healthy) process.exitCode = 1;
-    return { ...report, apps };
+    return { ...report, apps, recordings };
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import xtermHeadless from '@xterm/headless';
@@ -310,6 +310,25 @@ describe('recorded SSH sessions', () => {
     expect(missing.stderr).toContain('There is no session recording aaaaaaaaaaaa');
     const speed = await run(['sessions', 'replay', id, '--speed', '0']);
     expect(speed.stderr).toContain('--speed 0 is out of range');
+
+    // berth doctor sums them up, and warns of a recording others could read.
+    const doctor = async () =>
+      (
+        JSON.parse((await run(['doctor', '--json'])).stdout) as {
+          recordings: { mode: string; plansRecording: string[]; count: number; warnings: string[] };
+        }
+      ).recordings;
+    const fine = await doctor();
+    expect(fine).toMatchObject({ mode: 'output', warnings: [] });
+    expect(fine.plansRecording).toContain('typed (output+input)');
+    expect(fine.count).toBeGreaterThan(2);
+    const file = join(recordingsDir(), `${id}.cast`);
+    await chmod(file, 0o644);
+    try {
+      expect((await doctor()).warnings.join('\n')).toMatch(/1 recording\(s\) readable by others/);
+    } finally {
+      await chmod(file, 0o600);
+    }
   });
 });
 

@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { type CastHeader, parseCast } from '../../domain/asciicast.js';
 import { BerthError, invalidInput } from '../../errors.js';
-import { listRecordings, type RecordingFile, recordingPath } from '../../host/recordings.js';
+import { listRecordings, type RecordingFile, recordingPath, recordingsDir } from '../../host/recordings.js';
 import type { State } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 
@@ -111,4 +111,48 @@ export function checkSelfRecordings(state: State): void {
       'Replaying your own sessions is not offered on this host.',
       'The operator can allow it: berth config set sessions.record-self on',
     );
+}
+
+/** What `berth doctor` says of session recordings (warnings only: sessions work without them). */
+export interface RecordingsCheck {
+  /** config sessions.record (plans may say otherwise). */
+  mode: string;
+  /** Plans that record whatever the config says. */
+  plansRecording: string[];
+  count: number;
+  totalBytes: number;
+  maxBytes: number;
+  warnings: string[];
+}
+
+export async function checkRecordingsStore(home: string, state: State): Promise<RecordingsCheck> {
+  const cfg = effectiveConfig(state.config);
+  const all = await listRecordings(home);
+  const totalBytes = all.reduce((n, r) => n + r.bytes, 0);
+  const warnings: string[] = [];
+  const dir = await stat(recordingsDir(home)).catch(() => null);
+  if (dir && (dir.mode & 0o077) !== 0)
+    warnings.push(
+      `the recordings folder ${recordingsDir(home)} is readable by others (mode ${(dir.mode & 0o777).toString(8)}): chmod 700 it`,
+    );
+  const open = [];
+  for (const r of all) {
+    const info = await stat(r.path).catch(() => null);
+    if (info && (info.mode & 0o077) !== 0) open.push(r.id);
+  }
+  if (open.length)
+    warnings.push(`${open.length} recording(s) readable by others (e.g. ${open[0]}): chmod 600 ${recordingsDir(home)}/*.cast`);
+  // The daemon prunes every 10 minutes; far past the cap, it is not running (or cannot delete).
+  if (totalBytes > cfg['sessions.record-max'] * 1.1)
+    warnings.push(
+      `recordings hold ${totalBytes} bytes, past sessions.record-max (${cfg['sessions.record-max']}): the daemon prunes them while it runs (berth daemon start)`,
+    );
+  return {
+    mode: cfg['sessions.record'],
+    plansRecording: state.plans.filter((p) => p.record !== undefined && p.record !== 'off').map((p) => `${p.name} (${p.record})`),
+    count: all.length,
+    totalBytes,
+    maxBytes: cfg['sessions.record-max'],
+    warnings,
+  };
 }
