@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Args, Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { replayFrames, TerminalFilter } from '../../src/domain/asciicast.js';
+import { replayFrames, TERMINAL_RESET, TerminalFilter } from '../../src/domain/asciicast.js';
 import { invalidInput } from '../../src/errors.js';
 import { type RecordingLink, replayWebLink } from '../../src/services/access/recording-links.js';
 import { readRecording } from '../../src/services/access/recordings.js';
@@ -46,13 +46,24 @@ export default class SessionsReplay extends BerthCommand {
     if (this.jsonEnabled()) return { recording: view.id, frames: frames.length, seconds };
     this.note(`Replaying ${view.vm} (${view.via}, ${view.startedAt}), ${Math.ceil(seconds)} s at ${speed}×.`);
     const filter = new TerminalFilter();
-    for (const frame of frames) {
-      if (frame.delayMs > 0) await sleep(frame.delayMs);
-      const text = filter.write(frame.data);
-      if (text && !process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
+    // Whatever the recorded program left set (colours, the alternate screen, a hidden cursor) is
+    // reset at the end, and on Ctrl-C.
+    const reset = () => process.stdout.write(`${TERMINAL_RESET}\r\n`);
+    const interrupted = () => {
+      reset();
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupted);
+    try {
+      for (const frame of frames) {
+        if (frame.delayMs > 0) await sleep(frame.delayMs);
+        const text = filter.write(frame.data);
+        if (text && !process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
+      }
+    } finally {
+      process.off('SIGINT', interrupted);
+      reset();
     }
-    // The recorded program may have left colours or the cursor hidden: back to normal.
-    process.stdout.write('\x1b[0m\x1b[?25h\r\n');
     this.note('End of the recording.');
     return { recording: view.id, frames: frames.length, seconds };
   }

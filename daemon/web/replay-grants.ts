@@ -18,6 +18,10 @@ export interface ReplayGrant {
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 /** Grants held at once; past it the oldest goes. */
 const MAX = 1000;
+/** Grants one viewer holds at once; past it their oldest goes (no one can push out another's). */
+const PER_VIEWER = 20;
+/** Cookie values of the replay cookie's name tried per request. */
+const MAX_TRIED = 64;
 /** How long a grant lasts from its link. */
 const TTL_MS = 60 * 60_000;
 
@@ -42,6 +46,8 @@ export class ReplayGrants {
 
   create(who: WebIdentity, recording: string): { token: string; grant: ReplayGrant } {
     this.sweep();
+    const mine = [...this.all.entries()].filter(([, g]) => g.who.userId === who.userId);
+    for (const [key] of mine.slice(0, Math.max(0, mine.length - PER_VIEWER + 1))) this.all.delete(key);
     // Map order is insertion order: the first is the oldest.
     while (this.all.size >= this.max) {
       const first = this.all.keys().next();
@@ -58,7 +64,9 @@ export class ReplayGrants {
   /** The live grant for `recording` among a request's cookie tokens, or null. */
   find(tokens: readonly string[], recording: string): ReplayGrant | null {
     const now = this.now();
-    for (const token of tokens.slice(0, 8)) {
+    // A page's own cookie may sit among others (an app on a sibling host can set some): all of a
+    // bounded number are tried.
+    for (const token of tokens.slice(0, MAX_TRIED)) {
       if (!TOKEN.test(token)) continue;
       const key = hash(token);
       const grant = this.all.get(key);

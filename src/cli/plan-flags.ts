@@ -27,7 +27,7 @@ export const planFlags = {
     description: `stop apps running longer than this, e.g. 7d (0 = never; default ${formatDuration(DEFAULT_APP_LIMITS.lifetimeSeconds)})`,
   }),
   record: Flags.string({
-    description: "record its users' SSH and web-terminal sessions: off, output, output+input (unset: config sessions.record)",
+    description: "record its users' SSH and web-terminal sessions: off, output, output+input, or default (follow config sessions.record)",
   }),
   'app-public': Flags.boolean({ description: "anyone (not only the owner) may open the apps' web ports", allowNo: true }),
 };

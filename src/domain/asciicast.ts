@@ -60,10 +60,18 @@ export interface ParsedCast {
 /**
  * A recording read back, every line checked: a v2 header with a size, then events whose times
  * never go backwards and whose codes and data are what the format says. Throws on the first bad
- * line, naming it.
+ * line, naming it; a last line cut short (a crash, a full disk) is left out.
  */
 export function parseCast(text: string): ParsedCast {
   const lines = text.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1);
+  // A recording cut short (a crash, a full disk) may end in half a line: that line is left out.
+  if (lines.length > 1 && !text.endsWith('\n')) {
+    try {
+      JSON.parse(lines[lines.length - 1] ?? '');
+    } catch {
+      lines.pop();
+    }
+  }
   const [first = '', ...rest] = lines;
   let header: CastHeader;
   try {
@@ -121,50 +129,104 @@ export function replayFrames(events: readonly CastEvent[], options: { speed: num
 }
 
 const ESC = '\x1b';
-/** String sequences (OSC, DCS, SOS, PM, APC) by their 7-bit and 8-bit introducers. */
-const STRING_START = new Set([']', 'P', 'X', '^', '_']);
-const STRING_START_C1 = new Set(['\x9d', '\x90', '\x98', '\x9e', '\x9f']);
+/** The longest control sequence kept (parameters and all); a longer one is dropped whole. */
+const MAX_SEQUENCE = 64;
+/** ESC + one character that only draws or moves (save/restore cursor, index, reset, keypad modes). */
+const ESC_FINALS = new Set(['7', '8', 'D', 'E', 'M', 'c', '=', '>']);
+/** CSI finals that only draw, move, erase or scroll (no private marker, no intermediates). */
+const CSI_DRAW = new Set('@ABCDEFGHIJKLMPSTXZ`abdefgmrsu'.split(''));
+/** DEC private modes a replay may set or reset: cursor shown, autowrap, cursor blink, the alternate screen. */
+const PRIVATE_MODES = new Set(['25', '7', '12', '47', '1047', '1048', '1049']);
+
+type FilterState = 'ground' | 'esc' | 'escInter' | 'csi' | 'string' | 'stringEsc';
 
 /**
- * Keeps a recorded user's output from acting on the operator's terminal beyond drawing: OSC, DCS,
- * SOS, PM and APC strings (clipboard writes, titles, hyperlinks, terminal queries and their like)
- * are left out; text, colours and cursor movement (CSI) pass. Stateful: a sequence split over
- * events is followed across them.
+ * Keeps a recorded user's output from acting on the operator's terminal beyond drawing. A small VT
+ * parser (stateful: a sequence split over events is followed across them): text passes; CSI
+ * sequences pass only when they draw, move, erase, scroll or set one of a few display modes
+ * (never a query such as DSR or DA, window operations, keyboard, mouse or paste modes); OSC, DCS,
+ * SOS, PM and APC strings (clipboard writes, titles, hyperlinks, terminal queries) and every C1
+ * control are left out.
  */
 export class TerminalFilter {
-  /** Inside a string sequence (until BEL, ST or ESC \\). */
-  private inString = false;
-  /** The last character was an ESC. */
-  private escape = false;
+  private state: FilterState = 'ground';
+  private sequence = '';
 
   write(data: string): string {
     let out = '';
     for (const ch of data) {
-      if (this.inString) {
-        if (ch === '\x07' || ch === '\x9c') this.inString = false;
-        else if (this.escape && ch === '\\') this.inString = false;
-        this.escape = ch === ESC;
-        continue;
+      const c = ch.codePointAt(0) ?? 0;
+      switch (this.state) {
+        case 'ground':
+          if (ch === ESC) this.state = 'esc';
+          else if (c >= 0x80 && c <= 0x9f)
+            this.state = c === 0x90 || c === 0x98 || c === 0x9d || c === 0x9e || c === 0x9f ? 'string' : 'ground';
+          else out += ch;
+          break;
+        case 'esc':
+          if (ch === ESC) break; // ESC ESC: the first is void, the second starts anew
+          if (ch === '[') {
+            this.state = 'csi';
+            this.sequence = '';
+          } else if (ch === ']' || ch === 'P' || ch === 'X' || ch === '^' || ch === '_') this.state = 'string';
+          else if (c >= 0x20 && c <= 0x2f) {
+            this.state = 'escInter';
+            this.sequence = ch;
+          } else {
+            this.state = 'ground';
+            if (ESC_FINALS.has(ch)) out += ESC + ch;
+            else if (c >= 0x80 && c <= 0x9f)
+              this.state = c === 0x90 || c === 0x98 || c === 0x9d || c === 0x9e || c === 0x9f ? 'string' : 'ground';
+          }
+          break;
+        case 'escInter':
+          if (ch === ESC) this.state = 'esc';
+          else if (c >= 0x20 && c <= 0x2f) this.sequence = this.sequence.length < MAX_SEQUENCE ? this.sequence + ch : this.sequence;
+          else {
+            this.state = 'ground';
+            // Character set designations (ESC ( B and the like) only.
+            if (this.sequence.length === 1 && '()*+'.includes(this.sequence) && c >= 0x30 && c <= 0x7e) out += ESC + this.sequence + ch;
+          }
+          break;
+        case 'csi':
+          if (ch === ESC) this.state = 'esc';
+          else if (c >= 0x40 && c <= 0x7e) {
+            this.state = 'ground';
+            if (this.sequence.length <= MAX_SEQUENCE && csiDraws(this.sequence, ch)) out += `${ESC}[${this.sequence}${ch}`;
+          } else if (c >= 0x20 && c <= 0x3f) this.sequence += ch;
+          else if (c < 0x20) {
+            // C0 controls inside a CSI are acted on at once by terminals; only the harmless ones pass.
+            if (ch === '\r' || ch === '\n' || ch === '\b') out += ch;
+          } else this.state = 'ground';
+          break;
+        case 'string':
+          if (ch === '\x07' || c === 0x9c) this.state = 'ground';
+          else if (ch === ESC) this.state = 'stringEsc';
+          break;
+        case 'stringEsc':
+          // ESC \ ends the string; any other ESC sequence ends it too (as terminals do) and is itself dropped.
+          this.state = ch === '\\' ? 'ground' : ch === ESC ? 'stringEsc' : 'ground';
+          break;
       }
-      if (this.escape) {
-        this.escape = false;
-        if (STRING_START.has(ch)) {
-          this.inString = true;
-          continue;
-        }
-        out += ESC + ch;
-        continue;
-      }
-      if (ch === ESC) {
-        this.escape = true;
-        continue;
-      }
-      if (STRING_START_C1.has(ch)) {
-        this.inString = true;
-        continue;
-      }
-      out += ch;
     }
     return out;
   }
 }
+
+/** Whether CSI `params` `final` only draws (see TerminalFilter). */
+function csiDraws(params: string, final: string): boolean {
+  // With an intermediate, only the cursor's shape (DECSCUSR, CSI Ps SP q).
+  if (/[\x20-\x2f]/.test(params)) return final === 'q' && /^\d* $/.test(params);
+  if (params.startsWith('?')) {
+    if (final !== 'h' && final !== 'l') return false;
+    return params
+      .slice(1)
+      .split(';')
+      .every((m) => PRIVATE_MODES.has(m));
+  }
+  if (/[<=>]/.test(params)) return false;
+  return CSI_DRAW.has(final);
+}
+
+/** What ends a replay in the operator's terminal: the modes a recording may have changed, back to normal. */
+export const TERMINAL_RESET = `${ESC}[!p${ESC}[?1049l${ESC}[?1000;1002;1003;1006;1004;2004l${ESC}[r${ESC}(B${ESC}[0m${ESC}[?25h`;

@@ -1,4 +1,5 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import { type CastHeader, castEvent, castHeader, resizeData } from '../domain/asciicast.js';
 
@@ -16,7 +17,11 @@ export interface CastWriterOptions {
   maxFileBytes: number;
   /** Input events kept (the operator asked for them). */
   input: boolean;
+  /** A clock in milliseconds that never goes back (default: performance.now). */
   now?: () => number;
+  /** Told of each write and each drop as they happen (the metrics). */
+  onWrite?: (bytes: number) => void;
+  onDrop?: (frames: number) => void;
 }
 
 export interface CastStats {
@@ -48,14 +53,14 @@ export class CastWriter {
     private readonly options: CastWriterOptions,
     header: string,
   ) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => performance.now());
     this.started = this.now();
     this.push(`${header}\n`);
   }
 
   /** Makes `path` (it must not exist) and writes the header. */
   static async create(path: string, header: Omit<CastHeader, 'version'>, options: CastWriterOptions): Promise<CastWriter> {
-    const line = castHeader(header);
+    const line = castHeader({ ...header, width: castSize(header.width), height: castSize(header.height) });
     const file = await open(path, 'wx', 0o600);
     return new CastWriter(file, options, line);
   }
@@ -71,8 +76,9 @@ export class CastWriter {
     if (text) this.event('i', text, Buffer.byteLength(text));
   }
 
+  /** A new terminal size; one out of range is clamped, never refused (a client chooses it). */
   resize(columns: number, rows: number): void {
-    this.event('r', resizeData(columns, rows), 0, true);
+    this.event('r', resizeData(castSize(columns), castSize(rows)), 0, true);
   }
 
   marker(label: string): void {
@@ -81,23 +87,38 @@ export class CastWriter {
 
   private event(code: 'o' | 'i' | 'r' | 'm', data: string, size: number, always = false): void {
     if (this.closed || this.stats.stopped) return;
-    const ms = this.now() - this.started;
-    if (this.pendingDrop.frames && this.queued < this.options.maxQueuedBytes / 2) {
-      const { bytes, frames } = this.pendingDrop;
-      this.pendingDrop = { bytes: 0, frames: 0 };
-      this.push(
-        `${castEvent(ms, 'm', `berth: ${bytes} bytes of output in ${frames} frames were not recorded (the recording fell behind)`)}\n`,
-      );
+    const limit = this.options.maxQueuedBytes;
+    // Past the queue, output is dropped; resizes and markers are kept up to twice the queue (then dropped too).
+    if (always ? this.queued > 2 * limit : this.queued + size > limit || (this.pendingDrop.frames > 0 && this.queued >= limit / 2)) {
+      this.drop(size);
+      return;
     }
+    const ms = this.now() - this.started;
+    // Any line after a gap comes after the marker that says how much is missing.
+    this.flushDropMarker(ms);
     const line = `${castEvent(ms, code, data)}\n`;
-    if (!always && this.queued + line.length > this.options.maxQueuedBytes) {
-      this.stats.droppedBytes += size;
-      this.stats.droppedFrames += 1;
-      this.pendingDrop.bytes += size;
-      this.pendingDrop.frames += 1;
+    if (!always && this.queued + line.length > limit) {
+      this.drop(size);
       return;
     }
     this.push(line);
+  }
+
+  private drop(size: number): void {
+    this.stats.droppedBytes += size;
+    this.stats.droppedFrames += 1;
+    this.pendingDrop.bytes += size;
+    this.pendingDrop.frames += 1;
+    this.options.onDrop?.(1);
+  }
+
+  private flushDropMarker(ms: number): void {
+    if (this.pendingDrop.frames === 0) return;
+    const { bytes, frames } = this.pendingDrop;
+    this.pendingDrop = { bytes: 0, frames: 0 };
+    this.push(
+      `${castEvent(ms, 'm', `berth: ${bytes} bytes of output in ${frames} frames were not recorded (the recording fell behind)`)}\n`,
+    );
   }
 
   private push(line: string): void {
@@ -120,13 +141,11 @@ export class CastWriter {
           // The cap: what fits of whole lines, then the end marker.
           const end = `${castEvent(this.now() - this.started, 'm', END_MARKER)}\n`;
           const fit = wholeLines(batch, room);
-          await this.file.write(fit + end);
-          this.stats.bytesWritten += Buffer.byteLength(fit + end);
+          await this.writeAll(Buffer.from(fit + end));
           this.stats.stopped = 'cap';
           break;
         }
-        await this.file.write(bytes);
-        this.stats.bytesWritten += bytes.length;
+        await this.writeAll(bytes);
       }
     } catch {
       this.stats.stopped = 'error';
@@ -136,17 +155,33 @@ export class CastWriter {
     }
   }
 
+  /** All of `bytes`, however many writes it takes (a write may take part of it). */
+  private async writeAll(bytes: Buffer): Promise<void> {
+    let at = 0;
+    while (at < bytes.length) {
+      const { bytesWritten } = await this.file.write(bytes, at, bytes.length - at);
+      if (bytesWritten <= 0) throw new Error('the recording could not be written');
+      at += bytesWritten;
+      this.stats.bytesWritten += bytesWritten;
+      this.options.onWrite?.(bytesWritten);
+    }
+  }
+
   /** Writes what is queued and closes the file; the stats are final. */
   async close(): Promise<CastStats> {
     if (this.closed) return this.stats;
     const tail = this.out.end();
     if (tail) this.event('o', tail, Buffer.byteLength(tail));
+    if (!this.stats.stopped) this.flushDropMarker(this.now() - this.started);
     this.closed = true;
     while (this.writing) await this.writing;
     await this.file.close().catch(() => undefined);
     return this.stats;
   }
 }
+
+/** A terminal size a recording can hold: from 1 to 9999, whatever a client asked for. */
+export const castSize = (n: number): number => (Number.isFinite(n) ? Math.min(9999, Math.max(1, Math.floor(n))) : 80);
 
 /** The longest run of whole lines of `text` within `bytes`. */
 function wholeLines(text: string, bytes: number): string {

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CastHeader } from '../domain/asciicast.js';
 
@@ -23,6 +23,8 @@ export function recordingPath(home: string, sessionId: string): string {
 export async function ensureRecordingsDir(home: string): Promise<string> {
   const dir = recordingsDir(home);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // A folder made before (or by hand) with a looser mode is closed again.
+  await chmod(dir, 0o700);
   return dir;
 }
 
@@ -36,10 +38,10 @@ export interface RecordingFile {
 }
 
 /** The first line of a file, read within `max` bytes. */
-async function firstLine(path: string, max = 64 * 1024): Promise<string> {
+async function firstLine(path: string, max = 16 * 1024): Promise<string> {
   const file = await open(path, 'r');
   try {
-    const buffer = Buffer.alloc(max);
+    const buffer = Buffer.allocUnsafe(max);
     const { bytesRead } = await file.read(buffer, 0, max, 0);
     const text = buffer.subarray(0, bytesRead).toString('utf8');
     const nl = text.indexOf('\n');
@@ -49,31 +51,39 @@ async function firstLine(path: string, max = 64 * 1024): Promise<string> {
   }
 }
 
+/** One recording by its id, read at its own path (nothing else listed), or null. */
+export async function readRecordingFile(home: string, id: string): Promise<RecordingFile | null> {
+  if (!SESSION_ID.test(id)) return null;
+  const path = join(recordingsDir(home), `${id}.cast`);
+  const info = await lstat(path).catch(() => null);
+  // Only a file berth made: never one a link points at.
+  if (!info?.isFile()) return null;
+  let header: CastHeader | null = null;
+  try {
+    const parsed = JSON.parse(await firstLine(path)) as CastHeader;
+    header = parsed?.version === 2 ? parsed : null;
+  } catch {
+    header = null;
+  }
+  return { id, path, bytes: info.size, modifiedAt: info.mtime, header };
+}
+
 /** Every recording, oldest first (by last write). */
 export async function listRecordings(home: string): Promise<RecordingFile[]> {
   const names = await readdir(recordingsDir(home)).catch(() => [] as string[]);
   const out: RecordingFile[] = [];
   for (const name of names) {
     const id = name.endsWith('.cast') ? name.slice(0, -5) : '';
-    if (!SESSION_ID.test(id)) continue;
-    const path = join(recordingsDir(home), name);
-    const info = await stat(path).catch(() => null);
-    if (!info?.isFile()) continue;
-    let header: CastHeader | null = null;
-    try {
-      const parsed = JSON.parse(await firstLine(path)) as CastHeader;
-      header = parsed?.version === 2 ? parsed : null;
-    } catch {
-      header = null;
-    }
-    out.push({ id, path, bytes: info.size, modifiedAt: info.mtime, header });
+    const found = await readRecordingFile(home, id);
+    if (found) out.push(found);
   }
   return out.sort((a, b) => a.modifiedAt.getTime() - b.modifiedAt.getTime() || a.id.localeCompare(b.id));
 }
 
 /**
- * Deletes recordings older than `keepSeconds` (0: kept however old), then the oldest until all
- * together are within `maxTotalBytes`; recordings being written (`active`) are never deleted.
+ * Deletes recordings older than `keepSeconds` (0: kept however old), then, until all together are
+ * within `maxTotalBytes`, the oldest of whoever holds the most; recordings being written
+ * (`active`) are never deleted.
  * The ids deleted, oldest first.
  */
 export async function pruneRecordings(
@@ -92,12 +102,22 @@ export async function pruneRecordings(
     if (!limits.active?.has(r.id) && limits.keepSeconds > 0 && now - r.modifiedAt.getTime() > limits.keepSeconds * 1000) await remove(r);
     else kept.push(r);
   }
+  // Past the total, the person holding the most goes first (their oldest recording): one user
+  // making recordings fast can never push out everybody else's.
   let total = kept.reduce((n, r) => n + r.bytes, 0);
-  for (const r of kept) {
-    if (total <= limits.maxTotalBytes) break;
-    if (limits.active?.has(r.id)) continue;
+  const owner = (r: RecordingFile) => r.header?.berth?.userId ?? '';
+  const held = new Map<string, number>();
+  for (const r of kept) held.set(owner(r), (held.get(owner(r)) ?? 0) + r.bytes);
+  const left = kept.filter((r) => !limits.active?.has(r.id));
+  while (total > limits.maxTotalBytes) {
+    const who = [...held.entries()].filter(([u]) => left.some((r) => owner(r) === u)).sort((a, b) => b[1] - a[1])[0]?.[0];
+    if (who === undefined) break;
+    const index = left.findIndex((r) => owner(r) === who);
+    const [r] = left.splice(index, 1);
+    if (!r) break;
     await remove(r);
     total -= r.bytes;
+    held.set(who, (held.get(who) ?? 0) - r.bytes);
   }
   return deleted;
 }

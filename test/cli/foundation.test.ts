@@ -76,6 +76,7 @@ describe('plans', () => {
       await berthJson(home, ['plan', 'set', 'student', '--gpu', 'all', '--max-vms', '3', '--record', 'output+input']),
     );
     expect(changed).toMatchObject({ gpu: 'all', maxVms: 3, cpu: 0.5, record: 'output+input' });
+    expect(PlanViewSchema.parse(await berthJson(home, ['plan', 'set', 'student', '--record', 'default'])).record).toBeNull();
     const show = await berth(home, ['plan', 'show', 'student']);
     expect(show.stdout).toMatch(/CPU:\s+0\.5/);
     expect((await berth(home, ['plan', 'remove', 'student'])).code).toBe(0);

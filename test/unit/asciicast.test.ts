@@ -116,4 +116,43 @@ describe('asciicast v2', () => {
     w.output('also lost\r\n');
     await expect(w.close()).resolves.toMatchObject({ stopped: 'error' });
   });
+
+  it('marks every gap before the next line, and at the end when nothing came after', async () => {
+    const file = path();
+    const w = await CastWriter.create(file, header, { maxQueuedBytes: 200, maxFileBytes: 1 << 20, input: false });
+    w.output('x'.repeat(150));
+    w.output('y'.repeat(150));
+    w.output('z');
+    w.resize(100, 30);
+    await w.close();
+    const events = parseCast(await readFile(file, 'utf8')).events;
+    const gap = events.findIndex((e) => e[1] === 'm');
+    expect(gap).toBeGreaterThan(0);
+    expect(events.slice(0, gap).map((e) => e[2])).toEqual(['x'.repeat(150)]);
+    expect(events[gap]?.[2]).toMatch(/bytes of output in \d+ frames were not recorded/);
+
+    const tail = path();
+    const t = await CastWriter.create(tail, header, { maxQueuedBytes: 200, maxFileBytes: 1 << 20, input: false });
+    t.output('x'.repeat(150));
+    t.output('y'.repeat(150));
+    await t.close();
+    expect(parseCast(await readFile(tail, 'utf8')).events.at(-1)?.[2]).toMatch(/150 bytes of output in 1 frames were not recorded/);
+  });
+
+  it('clamps a size out of range instead of refusing it, and reads a file whose last line was cut short', async () => {
+    const file = path();
+    const w = await CastWriter.create(
+      file,
+      { ...header, width: 50_000, height: 0 },
+      { maxQueuedBytes: 1 << 20, maxFileBytes: 1 << 20, input: false },
+    );
+    w.resize(1e9, -5);
+    w.output('ok');
+    await w.close();
+    const text = await readFile(file, 'utf8');
+    const cast = parseCast(text);
+    expect([cast.header.width, cast.header.height]).toEqual([9999, 1]);
+    expect(cast.events.find((e) => e[1] === 'r')?.[2]).toBe('9999x1');
+    expect(parseCast(`${text}[1.5, "o", "hal`).events.at(-1)?.[2]).toBe('ok');
+  });
 });

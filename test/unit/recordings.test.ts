@@ -14,9 +14,14 @@ afterEach(() => rm(home, { recursive: true, force: true }));
 const DAY = 86_400_000;
 const now = new Date(Date.UTC(2026, 5, 1));
 
-async function recording(id: string, bytes: number, ageMs: number): Promise<void> {
+async function recording(id: string, bytes: number, ageMs: number, userId?: string): Promise<void> {
   const path = recordingPath(home, id);
-  const header = castHeader({ width: 80, height: 24, timestamp: 0 });
+  const header = castHeader({
+    width: 80,
+    height: 24,
+    timestamp: 0,
+    ...(userId ? { berth: { session: id, user: userId, userId, vm: `${userId}/main`, via: 'ssh', input: false } } : {}),
+  });
   await writeFile(path, `${header}\n${'x'.repeat(Math.max(0, bytes - header.length - 1))}`, { mode: 0o600 });
   const at = new Date(now.getTime() - ageMs);
   await utimes(path, at, at);
@@ -55,5 +60,24 @@ describe('session recordings on disk', () => {
     expect(deleted).toEqual(['ancient', 'old-big']);
     expect((await listRecordings(home)).map((r) => r.id).sort()).toEqual(['active', 'middle', 'recent']);
     expect(await pruneRecordings(home, { maxTotalBytes: 1 << 30, keepSeconds: 0, now })).toEqual([]);
+  });
+
+  it('past the total cap, deletes from whoever holds the most: one user cannot push out the others', async () => {
+    await ensureRecordingsDir(home);
+    // bob's two recordings are the oldest; mallory made many since.
+    await recording('bob-one-1', 1000, 10 * DAY, 'bbbbbbbbbbbb');
+    await recording('bob-two-2', 1000, 9 * DAY, 'bbbbbbbbbbbb');
+    for (let i = 0; i < 6; i++) await recording(`mal-${i}-xx`, 1000, (8 - i) * DAY, 'mmmmmmmmmmmm');
+    const deleted = await pruneRecordings(home, { maxTotalBytes: 5000, keepSeconds: 0, now });
+    expect(deleted).toEqual(['mal-0-xx', 'mal-1-xx', 'mal-2-xx']);
+    expect((await listRecordings(home)).map((r) => r.id)).toContain('bob-one-1');
+  });
+
+  it('a folder with a looser mode is closed again', async () => {
+    const dir = await ensureRecordingsDir(home);
+    const { chmod } = await import('node:fs/promises');
+    await chmod(dir, 0o755);
+    await ensureRecordingsDir(home);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
   });
 });

@@ -42,8 +42,14 @@ describe('replay grants', () => {
     expect(grants.find([made[4]?.token ?? ''], '444444444444')).not.toBeNull();
     // The daemon's own bound: 1000.
     const daemons = new ReplayGrants();
-    for (let i = 0; i < 1001; i++) daemons.create(alice, 'aaaaaaaaaaaa');
+    for (let i = 0; i < 1001; i++) daemons.create({ ...alice, userId: `u${i % 100}` }, 'aaaaaaaaaaaa');
     expect(daemons.size).toBe(1000);
+    // One viewer holds at most 20: the operator's grant outlives any number of a user's.
+    const mixed = new ReplayGrants();
+    const op = mixed.create(OPERATOR_VIEWER, 'aaaaaaaaaaaa');
+    for (let i = 0; i < 500; i++) mixed.create(alice, 'bbbbbbbbbbbb');
+    expect(mixed.size).toBe(21);
+    expect(mixed.find([op.token], 'aaaaaaaaaaaa')).not.toBeNull();
   });
 
   it('end when their viewer’s access is withdrawn', () => {

@@ -26,9 +26,12 @@ export function recordingNote(turn: Turn): Span[] {
   const { state } = turn.sender;
   const notice = recordingNoticeFor(state, user);
   if (!notice) return [];
-  const self = effectiveConfig(state.config)['sessions.record-self'];
+  const cfg = effectiveConfig(state.config);
+  const self = cfg['sessions.record-self'];
   return [
-    '🔴 Your SSH and web terminal sessions are recorded. Each starts with:\n',
+    cfg['sessions.record-exec']
+      ? '🔴 Your SSH and web terminal sessions, and the output of /exec, are recorded. Each session starts with:\n'
+      : '🔴 Your SSH and web terminal sessions are recorded. Each starts with:\n',
     notice,
     ...(self ? ['\n/recordings lists yours; replay one in your browser.'] : []),
   ];

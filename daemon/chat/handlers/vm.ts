@@ -241,11 +241,17 @@ async function recordExec(
   const config = effectiveConfig(state.config);
   const mode = recordModeFor(state, user);
   if (!core.deps.recorder || !user || mode === 'off' || !config['sessions.record-exec']) return null;
-  return core.deps.recorder.recordRun(
+  const id = await core.deps.recorder.recordRun(
     { id: newSessionId(), login: user.login, userId: user.id, vm: ref, via: 'chat', command: command.slice(0, 500), mode, config },
     run.stdout,
     run.exitCode,
   );
+  // Its audit line: who ran what where, how it ended, and the recording that holds its output.
+  core.deps.log.info(
+    { event: 'chat-exec', user: user.login, vm: ref, command: command.slice(0, 500), exitCode: run.exitCode, recording: id },
+    'chat exec recorded',
+  );
+  return id;
 }
 
 const logs: Handler = async (turn, core) => {

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { type CastHeader, parseCast } from '../../domain/asciicast.js';
 import { BerthError, invalidInput } from '../../errors.js';
-import { listRecordings, type RecordingFile, recordingPath, recordingsDir } from '../../host/recordings.js';
+import { listRecordings, type RecordingFile, readRecordingFile, recordingPath, recordingsDir } from '../../host/recordings.js';
 import type { State } from '../../state/schema.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 
@@ -80,7 +80,7 @@ const notFound = (id: string) =>
  */
 export async function findRecording(home: string, id: string, owner?: { userId: string }): Promise<RecordingView & { path: string }> {
   checkRecordingId(id);
-  const found = (await listRecordings(home)).find((f) => f.id === id);
+  const found = await readRecordingFile(home, id);
   const v = found ? view(found) : null;
   if (!found || !v || (owner && v.userId !== owner.userId)) throw notFound(id);
   return { ...v, path: recordingPath(home, id) };

@@ -109,7 +109,9 @@ function parseSpec(spec: PlanSpec): Partial<Plan> {
   if (spec.appPids !== undefined) out.appPids = parseWhole(spec.appPids, 'app process limit', 16, 100_000);
   if (spec.appLifetime !== undefined) out.appLifetimeSeconds = parseDuration(spec.appLifetime, 'app lifetime');
   if (spec.appPublic !== undefined) out.appPublic = spec.appPublic;
-  if (spec.record !== undefined) out.record = parseRecordMode(spec.record, '--record');
+  // `default`: the plan follows config sessions.record again.
+  if (spec.record !== undefined)
+    out.record = spec.record.trim().toLowerCase() === 'default' ? undefined : parseRecordMode(spec.record, '--record');
   return out;
 }
 
