@@ -23,6 +23,8 @@ command -v gnome-keyring-daemon >/dev/null 2>&1 || need+=(gnome-keyring)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 # The web terminal's browser tests drive Debian's Chromium (headless, through playwright-core).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Backups of homes: restic (berth makes its backup image from the host's binary).
+command -v restic >/dev/null 2>&1 || need+=(restic)
 if [ ${#need[@]} -gt 0 ]; then
   echo "provision: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

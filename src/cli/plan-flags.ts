@@ -26,6 +26,9 @@ export const planFlags = {
   'app-lifetime': Flags.string({
     description: `stop apps running longer than this, e.g. 7d (0 = never; default ${formatDuration(DEFAULT_APP_LIMITS.lifetimeSeconds)})`,
   }),
+  backup: Flags.string({ description: "back its users' homes up: off (default), daily or hourly" }),
+  keep: Flags.string({ description: 'snapshots of each home kept, e.g. 7d,4w,12m (default 7d,4w)' }),
+  'backup-self': Flags.boolean({ description: 'its users may list, take and restore their own backups from chat', allowNo: true }),
   record: Flags.string({
     description: "record its users' SSH and web-terminal sessions: off, output, output+input, or default (follow config sessions.record)",
   }),
@@ -51,6 +54,9 @@ export function planSpecFrom(flags: {
   'app-lifetime'?: string;
   'app-public'?: boolean;
   record?: string;
+  backup?: string;
+  keep?: string;
+  'backup-self'?: boolean;
 }): PlanSpec {
   return {
     cpu: flags.cpu,
@@ -71,5 +77,8 @@ export function planSpecFrom(flags: {
     appLifetime: flags['app-lifetime'],
     appPublic: flags['app-public'],
     record: flags.record,
+    backup: flags.backup,
+    keep: flags.keep,
+    backupSelf: flags['backup-self'],
   };
 }

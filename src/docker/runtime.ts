@@ -604,6 +604,55 @@ export class DockerRuntime {
     };
   }
 
+  /**
+   * Runs a one-off container attached: `stdin` is written to it and closed (a secret passed this
+   * way is never in its environment or `docker inspect`), its stdout streamed into `stdout` (with
+   * backpressure) and its stderr kept (the last 64 KiB). `signal` kills it. The container is
+   * removed whatever happens. Its exit code and stderr.
+   */
+  async runAttached(
+    options: Docker.ContainerCreateOptions,
+    io: { stdin: string; stdout: import('node:stream').Writable; signal?: AbortSignal },
+  ): Promise<{ exitCode: number; stderr: string }> {
+    const { PassThrough, Writable } = await import('node:stream');
+    const { demuxExecStream } = await import('./exec-stream.js');
+    const container = await this.docker
+      .createContainer({ ...options, AttachStdin: true, AttachStdout: true, AttachStderr: true, OpenStdin: true, StdinOnce: true, Tty: false })
+      .catch((err) => this.fail(err, 'create a helper container'));
+    const killed = () => void container.kill().catch(() => undefined);
+    try {
+      const stream = (await container
+        .attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
+        .catch((err) => this.fail(err, 'attach to a helper container'))) as NodeJS.ReadWriteStream & Duplex;
+      stream.on('error', () => undefined);
+      const errTail: Buffer[] = [];
+      let errBytes = 0;
+      const stderr = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          errTail.push(chunk);
+          errBytes += chunk.length;
+          while (errBytes > 64 * 1024 && errTail.length > 1) errBytes -= errTail.shift()?.length ?? 0;
+          done();
+        },
+      });
+      const source = new PassThrough();
+      stream.pipe(source);
+      const drained = demuxExecStream(source, io.stdout, stderr);
+      io.signal?.addEventListener('abort', killed, { once: true });
+      if (io.signal?.aborted) throw new BerthError('TIMEOUT', 'The helper container was stopped before it started.', 'Try again.');
+      await container.start().catch((err) => this.fail(err, 'start a helper container'));
+      stream.write(io.stdin);
+      // End our half only: the container's output keeps coming on the same connection.
+      (stream as unknown as { end?: () => void }).end?.();
+      const result = (await container.wait().catch((err) => this.fail(err, 'wait for a helper container'))) as { StatusCode: number };
+      await Promise.race([drained, new Promise((r) => setTimeout(r, 5000).unref())]);
+      return { exitCode: result.StatusCode, stderr: Buffer.concat(errTail).toString('utf8') };
+    } finally {
+      io.signal?.removeEventListener('abort', killed);
+      await container.remove({ force: true }).catch(() => undefined);
+    }
+  }
+
   /** Waits until the container stops: its exit code; `signal` gives up the wait. */
   async waitContainer(id: string, signal?: AbortSignal): Promise<number> {
     const result = (await this.docker
@@ -611,6 +660,21 @@ export class DockerRuntime {
       .wait(signal ? ({ abortSignal: signal } as object) : {})
       .catch((err) => this.fail(err, 'wait for a container'))) as { StatusCode: number };
     return result.StatusCode;
+  }
+
+  /** Freezes every process of a running container (the freezer cgroup), until unpauseContainer. */
+  async pauseContainer(id: string): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .pause()
+      .catch((err) => this.fail(err, 'pause a container'));
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .unpause()
+      .catch((err) => this.fail(err, 'unpause a container'));
   }
 
   async killContainer(id: string): Promise<void> {

@@ -11,6 +11,7 @@ import { CLI_ERRORS } from './cli.js';
 import { CONFIG_ERRORS } from './config.js';
 import { DISCORD_ERRORS } from './discord.js';
 import { FILES_ERRORS } from './files.js';
+import { BACKUPS_ERRORS } from './backups.js';
 import { HOMES_ERRORS } from './homes.js';
 import { IMAGES_ERRORS } from './images.js';
 import { NETWORK_ERRORS } from './network.js';
@@ -36,6 +37,7 @@ export const ERROR_AREAS = [
   { title: 'Users, plans and SSH keys', file: 'people.ts', codes: PEOPLE_ERRORS },
   { title: 'VMs', file: 'vm.ts', codes: VM_ERRORS },
   { title: 'Homes and disk quotas', file: 'homes.ts', codes: HOMES_ERRORS },
+  { title: 'Backups of homes', file: 'backups.ts', codes: BACKUPS_ERRORS },
   { title: 'Images and templates', file: 'images.ts', codes: IMAGES_ERRORS },
   { title: 'Reaching a VM: SSH, the web, maintenance', file: 'access.ts', codes: ACCESS_ERRORS },
   { title: 'Files through the bot', file: 'files.ts', codes: FILES_ERRORS },

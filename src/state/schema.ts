@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AGENT_PERMISSIONS, AGENT_SESSION_PATTERN } from '../values/agents.js';
 import { ConfigSetSchema, DISCORD_ID_PATTERN } from '../values/config-keys.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../values/names.js';
+import { BACKUP_SCHEDULES } from '../values/backup.js';
 import { RECORD_MODES } from '../values/recording.js';
 
 export const STATE_VERSION = 5;
@@ -40,6 +41,12 @@ export const PlanSchema = z
     appPublic: z.boolean().optional(),
     /** Sessions recorded: overrides config sessions.record for the plan's users; unset: the config's. */
     record: z.enum(RECORD_MODES).optional(),
+    /** How often its users' homes are backed up; unset: off. */
+    backup: z.enum(BACKUP_SCHEDULES).optional(),
+    /** How many snapshots are kept (e.g. `7d,4w`); unset: DEFAULT_KEEP. */
+    backupKeep: z.string().max(60).optional(),
+    /** Its users may list, take and restore their own backups from chat. */
+    backupSelf: z.boolean().optional(),
     description: z.string(),
   })
   .strict();
@@ -140,6 +147,7 @@ export const STOP_REASONS = [
   'disk',
   'revoked',
   'firewall',
+  'restore',
 ] as const;
 export type StopReason = (typeof STOP_REASONS)[number];
 

@@ -8,6 +8,7 @@ import { checkListenAddress, HOST_PATTERN } from './listen-address.js';
 import { checkPlanName, printable } from './names.js';
 import { parseCpus, parseWhole } from './numbers.js';
 import { parseRecordMode, RECORD_MODES, type RecordMode } from './recording.js';
+import { parseRepository } from './backup.js';
 import { formatDiskSize, formatSize, parseDiskSize, parseFileSize, parseSize } from './sizes.js';
 import { isReservedEnvName } from './ssh-env.js';
 import { checkAppsDomain, checkPublicUrl } from './web-paths.js';
@@ -977,6 +978,36 @@ export const CONFIG_KEYS = {
     format: formatSize,
   }),
   // --- end apps ---
+  'backup.repository': key<string>({
+    description:
+      'Where backups of homes go: an absolute path (every node must see it on a Swarm), or a restic URL (sftp:, rest:, s3:…); empty: backups/repository under the berth home',
+    default: '',
+    schema: z.string(),
+    parse: (s) => {
+      if (s.trim() === '') return '';
+      const r = parseRepository(s);
+      return r.kind === 'local' ? r.path : r.url;
+    },
+    format: (v) => v || '(the berth home\'s backups/repository)',
+  }),
+  'backup.deadline': key<number>({
+    description: 'The longest one backup or restore may run before it is stopped (e.g. 2h)',
+    default: 2 * 3600,
+    schema: z.number().int().positive(),
+    parse: (s) => {
+      const n = parseDuration(s, 'backup deadline');
+      if (n < 60) throw new BerthError('INVALID_DURATION', 'A backup deadline under a minute would stop every backup.', 'Give e.g. 2h.');
+      return n;
+    },
+    format: formatDuration,
+  }),
+  'backup.window': key<string>({
+    description: 'When daily backups run: a window of hours HH-HH in the host time zone (e.g. 01-05); each home at its own time within it',
+    default: '01-05',
+    schema: z.string().regex(/^\d{2}-\d{2}$/),
+    parse: (s) => parseWindow(s),
+    format: String,
+  }),
   'sessions.record': key<RecordMode>({
     description:
       "Record interactive SSH and web-terminal sessions as asciicast files: off, output (what the user sees) or output+input (and what they type); a plan's --record overrides it",
@@ -1090,4 +1121,14 @@ export function effectiveConfig(set: ConfigSet): ConfigValues {
 
 export function formatConfigValue<K extends ConfigName>(name: K, value: ConfigValues[K]): string {
   return (CONFIG_KEYS[name] as ConfigKey<ConfigValues[K]>).format(value);
+}
+
+/** A daily window of hours, HH-HH (it may wrap past midnight, 22-04). */
+function parseWindow(input: string): string {
+  const m = /^(\d{1,2})-(\d{1,2})$/.exec(input.trim());
+  const from = Number(m?.[1]);
+  const to = Number(m?.[2]);
+  if (!m || from > 23 || to > 24 || from === to)
+    throw new BerthError('INVALID_NUMBER', `"${input.slice(0, 20)}" is not a window of hours.`, 'Write HH-HH, e.g. 01-05 or 22-04.');
+  return `${String(from).padStart(2, '0')}-${String(to).padStart(2, '0')}`;
 }

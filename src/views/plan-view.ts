@@ -1,3 +1,4 @@
+import { DEFAULT_KEEP } from '../values/backup.js';
 import { z } from 'zod';
 import { appLimits } from '../domain/apps.js';
 import { usersOnPlan } from '../domain/lookups.js';
@@ -29,6 +30,8 @@ export const PlanViewSchema = z.object({
   agent: z.enum(['off', 'read-only', 'edit', 'full']),
   /** Its users' sessions recorded (off, output, output+input); null: config sessions.record applies. */
   record: z.enum(['off', 'output', 'output+input']).nullable(),
+  /** Backups of its users' homes: how often, how many kept, and whether users manage their own. */
+  backup: z.object({ schedule: z.enum(['off', 'daily', 'hourly']), keep: z.string(), self: z.boolean() }),
   description: z.string(),
   users: z.array(z.string()),
   /** What each of its users' apps gets: the plan's values, or berth's defaults where it says nothing. */
@@ -66,6 +69,7 @@ export function planView(plan: Plan, state: State): PlanView {
     rootfsBytes: plan.rootfsBytes ?? null,
     agent: plan.agent ?? 'off',
     record: plan.record ?? null,
+    backup: { schedule: plan.backup ?? 'off', keep: plan.backupKeep ?? DEFAULT_KEEP, self: plan.backupSelf ?? false },
     description: plan.description,
     users: usersOnPlan(state, plan.name),
     apps: appLimitsView(plan),

@@ -18,6 +18,7 @@ const ROWS: string[][] = [
   ['src/services/agents'],
   ['src/services/access'],
   ['src/services/apps'],
+  ['src/services/backups'],
   ['src/services/people'],
   ['src/services/nodes'],
   ['src/services/vm'],

@@ -6,6 +6,7 @@ import { parseAgentPermission } from '../../values/agents.js';
 import { parseDuration } from '../../values/durations.js';
 import { checkPlanName } from '../../values/names.js';
 import { parseCpus, parseGpus, parseWhole } from '../../values/numbers.js';
+import { parseBackupSchedule, parseKeep } from '../../values/backup.js';
 import { parseRecordMode } from '../../values/recording.js';
 import { parseDiskSize, parseSize } from '../../values/sizes.js';
 
@@ -39,6 +40,9 @@ export interface PlanSpec {
   appPublic?: boolean;
   /** Sessions recorded: off, output, output+input. */
   record?: string;
+  backup?: string;
+  keep?: string;
+  backupSelf?: boolean;
 }
 
 export const DEFAULT_PIDS = 512;
@@ -109,6 +113,9 @@ function parseSpec(spec: PlanSpec): Partial<Plan> {
   if (spec.appPids !== undefined) out.appPids = parseWhole(spec.appPids, 'app process limit', 16, 100_000);
   if (spec.appLifetime !== undefined) out.appLifetimeSeconds = parseDuration(spec.appLifetime, 'app lifetime');
   if (spec.appPublic !== undefined) out.appPublic = spec.appPublic;
+  if (spec.backup !== undefined) out.backup = parseBackupSchedule(spec.backup);
+  if (spec.keep !== undefined) out.backupKeep = parseKeep(spec.keep);
+  if (spec.backupSelf !== undefined) out.backupSelf = spec.backupSelf;
   // `default`: the plan follows config sessions.record again.
   if (spec.record !== undefined)
     out.record = spec.record.trim().toLowerCase() === 'default' ? undefined : parseRecordMode(spec.record, '--record');
@@ -152,7 +159,7 @@ export async function setPlan(store: StateStore, name: string, spec: PlanSpec): 
     throw invalidInput(
       'NOTHING_TO_CHANGE',
       `No change given for plan "${name}".`,
-      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --disk, --rootfs, --agent, --description, --apps, --app-cpu, --app-ram, --app-pids, --app-lifetime, --app-public, --record.',
+      'Pass at least one of --cpu, --ram, --gpu, --pids, --max-vms, --sudo, --max-lifetime, --disk, --rootfs, --agent, --description, --apps, --app-cpu, --app-ram, --app-pids, --app-lifetime, --app-public, --record, --backup, --keep, --backup-self.',
     );
   }
   return store.transact((state) => Object.assign(findPlan(state, name), fields));

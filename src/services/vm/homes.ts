@@ -74,7 +74,7 @@ export async function listHomes(ctx: Berth, filter: { user?: string; kept?: bool
   );
 }
 
-function checkHomeId(input: string): string {
+export function checkHomeId(input: string): string {
   const id = input.trim().toLowerCase();
   if (!ID_PATTERN.test(id)) {
     throw invalidInput('INVALID_HOME', `"${printable(input)}" is not a home id.`, 'Home ids are 12 hex digits: see berth home list.');
@@ -82,7 +82,7 @@ function checkHomeId(input: string): string {
   return id;
 }
 
-function findHome(state: State, id: string): Home {
+export function findHome(state: State, id: string): Home {
   const home = state.homes.find((h) => h.id === id);
   if (!home) throw new BerthError('HOME_NOT_FOUND', `There is no home ${id}.`, 'See the homes with: berth home list');
   return home;

@@ -1,0 +1,145 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { berth, berthJson } from '../helpers/cli.js';
+import { waitFor } from '../helpers/daemon.js';
+import { docker, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
+
+// Backups of homes with the host's restic, end to end on one engine: a repository made by
+// berth backup init, snapshots of a running VM's home, restores in place and into a new home.
+
+let h: VmHome;
+let alice: string;
+
+const run = (args: string[]) => berth(h.home, args);
+const must = async (args: string[]) => {
+  const r = await run(args);
+  expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+  return r.stdout;
+};
+/** A shell command in the user's VM, as the user. */
+const inVm = (login: string, script: string) => run(['vm', 'exec', login, '--', 'sh', '-c', script]);
+
+interface Snapshot {
+  id: string;
+  longId: string;
+  home: string;
+  user: string | null;
+  reason: string;
+}
+const snapshots = async (ref: string) => (await berthJson<{ snapshots: Snapshot[] }>(h.home, ['home', 'backups', ref])).snapshots;
+
+/** Every file under a folder, recursively. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
+    else out.push(path);
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  h = await vmHome();
+  await must(['plan', 'add', 'saved', '--disk', '64m', '--backup', 'daily', '--keep', '3l']);
+  alice = unique('ba');
+  await must(['user', 'allow', alice, '--plan', 'saved']);
+  await berthJson(h.home, ['vm', 'create', alice]);
+  await waitFor(`${alice}'s VM to be ready`, async () => (await inVm(alice, 'test -f /run/berth-ready')).code === 0, 30_000);
+}, 300_000);
+
+afterAll(async () => {
+  await h.cleanup();
+});
+
+describe('the backup repository', () => {
+  it('is made once by berth backup init, its password kept out of the state and the repository readable only by its key', async () => {
+    const before = await run(['backup', 'status', '--json']);
+    expect(JSON.parse(before.stdout)).toMatchObject({ initialised: false });
+    const made = await berthJson<{ repository: string; password: string }>(h.home, ['backup', 'init']);
+    expect(made.repository).toBe(join(h.home, 'backups', 'repository'));
+    expect(((await stat(made.repository)).mode & 0o777).toString(8)).toBe('700');
+    const again = await run(['backup', 'init']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('is initialised already');
+    const state = await readFile(join(h.home, 'state.json'), 'utf8');
+    expect(state).not.toMatch(/backupPassword|RESTIC_PASSWORD/);
+    expect(await must(['backup', 'check'])).toContain('The repository is sound');
+  });
+});
+
+describe('backups of a home', () => {
+  it('a running VM is backed up; after changes, a restore in place brings the old files back, owned by the user, VM running again', async () => {
+    const secret = `contents-${unique('x')}`;
+    expect(
+      (await inVm(alice, `echo ${secret} > ~/notes.txt && mkdir -p ~/src && echo one > ~/src/a.txt && chmod 600 ~/notes.txt`)).code,
+    ).toBe(0);
+    const taken = await berthJson<{ snapshot: string; files: number; bytesAdded: number }>(h.home, ['home', 'backup', alice]);
+    expect(taken.files).toBeGreaterThanOrEqual(2);
+    // The VM was frozen for the read, never stopped.
+    expect((await docker.getContainer(await vmContainer(alice)).inspect()).State.Running).toBe(true);
+    const [first] = await snapshots(alice);
+    expect(first).toMatchObject({ id: taken.snapshot, reason: 'operator' });
+    const state = JSON.parse(await readFile(join(h.home, 'state.json'), 'utf8')) as { homes: Array<{ id: string; owner: string }> };
+    const home = state.homes[0];
+    expect(first).toMatchObject({ home: home?.id, user: home?.owner });
+
+    // Encrypted: no file of the repository holds the secret in the clear.
+    for (const file of await filesUnder(join(h.home, 'backups', 'repository')))
+      expect(await readFile(file, 'latin1')).not.toContain(secret);
+
+    // A second backup of an unchanged home adds almost nothing.
+    const second = await berthJson<{ bytesAdded: number }>(h.home, ['home', 'backup', alice]);
+    expect(second.bytesAdded).toBeLessThan(4096);
+
+    expect((await inVm(alice, 'rm -rf ~/src && echo changed > ~/notes.txt && echo new > ~/extra.txt')).code).toBe(0);
+    const restored = await berthJson<{ safety: string; restarted: boolean; into: string; home: string }>(h.home, [
+      'home',
+      'restore',
+      alice,
+      '--snapshot',
+      taken.snapshot,
+      '--yes',
+    ]);
+    expect(restored.restarted).toBe(true);
+    expect(restored.into).toBe(restored.home);
+    await waitFor('the VM to run again', async () => (await inVm(alice, 'true')).code === 0, 30_000);
+    const check = await inVm(alice, 'cat ~/notes.txt ~/src/a.txt; ls ~; stat -c "%u %a" ~/notes.txt ~/src/a.txt');
+    expect(check.stdout).toContain(secret);
+    expect(check.stdout).toContain('one');
+    expect(check.stdout).not.toContain('extra.txt');
+    expect(check.stdout).toMatch(/1000 600\n1000 644/);
+    // The home as it was before the restore is a snapshot of its own.
+    expect((await snapshots(alice)).find((s) => s.id === restored.safety)?.reason).toBe('safety');
+  });
+
+  it('--to-new-home restores into a new kept home of the same owner and leaves the current one alone', async () => {
+    const [newest] = await snapshots(alice);
+    expect((await inVm(alice, 'echo current > ~/now.txt')).code).toBe(0);
+    const r = await berthJson<{ into: string; home: string }>(h.home, [
+      'home',
+      'restore',
+      alice,
+      '--snapshot',
+      newest?.id ?? '',
+      '--to-new-home',
+    ]);
+    expect(r.into).not.toBe(r.home);
+    expect((await inVm(alice, 'cat ~/now.txt')).stdout.trim()).toBe('current');
+    const homes = await berthJson<Array<{ id: string; owner: string; mountedBy: string | null; diskBytes: number | null }>>(h.home, [
+      'home',
+      'list',
+    ]);
+    expect(homes.find((x) => x.id === r.into)).toMatchObject({ owner: alice, mountedBy: null, diskBytes: 64 * 1024 ** 2 });
+  });
+
+  it('refuses a malformed snapshot id and one this home does not have', async () => {
+    const [mine] = await snapshots(alice);
+    const bad = await run(['home', 'restore', alice, '--snapshot', 'nothex!', '--yes']);
+    expect(bad.stderr).toContain('is not a snapshot id');
+    const missing = await run(['home', 'restore', alice, '--snapshot', 'deadbeef', '--yes']);
+    expect(missing.stderr).toContain('has no snapshot deadbeef');
+    expect(mine).toBeDefined();
+  });
+});
