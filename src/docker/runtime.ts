@@ -617,7 +617,15 @@ export class DockerRuntime {
     const { PassThrough, Writable } = await import('node:stream');
     const { demuxExecStream } = await import('./exec-stream.js');
     const container = await this.docker
-      .createContainer({ ...options, AttachStdin: true, AttachStdout: true, AttachStderr: true, OpenStdin: true, StdinOnce: true, Tty: false })
+      .createContainer({
+        ...options,
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        OpenStdin: true,
+        StdinOnce: true,
+        Tty: false,
+      })
       .catch((err) => this.fail(err, 'create a helper container'));
     const killed = () => void container.kill().catch(() => undefined);
     try {

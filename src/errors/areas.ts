@@ -7,11 +7,11 @@
 import { ACCESS_ERRORS } from './access.js';
 import { AGENTS_ERRORS } from './agents.js';
 import { APPS_ERRORS } from './apps.js';
+import { BACKUPS_ERRORS } from './backups.js';
 import { CLI_ERRORS } from './cli.js';
 import { CONFIG_ERRORS } from './config.js';
 import { DISCORD_ERRORS } from './discord.js';
 import { FILES_ERRORS } from './files.js';
-import { BACKUPS_ERRORS } from './backups.js';
 import { HOMES_ERRORS } from './homes.js';
 import { IMAGES_ERRORS } from './images.js';
 import { NETWORK_ERRORS } from './network.js';

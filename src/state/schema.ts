@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { AGENT_PERMISSIONS, AGENT_SESSION_PATTERN } from '../values/agents.js';
+import { BACKUP_SCHEDULES } from '../values/backup.js';
 import { ConfigSetSchema, DISCORD_ID_PATTERN } from '../values/config-keys.js';
 import { LOGIN_PATTERN, PLAN_NAME_PATTERN } from '../values/names.js';
-import { BACKUP_SCHEDULES } from '../values/backup.js';
 import { RECORD_MODES } from '../values/recording.js';
 
 export const STATE_VERSION = 5;

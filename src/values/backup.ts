@@ -14,7 +14,14 @@ export function parseBackupSchedule(input: string): BackupSchedule {
 export const DEFAULT_KEEP = '7d,4w';
 
 /** restic's `forget --keep-*` flags by the unit a retention is written in. */
-const KEEP_FLAGS = { l: '--keep-last', h: '--keep-hourly', d: '--keep-daily', w: '--keep-weekly', m: '--keep-monthly', y: '--keep-yearly' } as const;
+const KEEP_FLAGS = {
+  l: '--keep-last',
+  h: '--keep-hourly',
+  d: '--keep-daily',
+  w: '--keep-weekly',
+  m: '--keep-monthly',
+  y: '--keep-yearly',
+} as const;
 
 /**
  * A retention as written (`7d,4w,12m`: 7 daily, 4 weekly, 12 monthly snapshots; `l` the last N),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BerthError, invalidInput } from '../errors.js';
+import { parseRepository } from './backup.js';
 import { checkDockerHost, checkNetworkName } from './docker-host.js';
 import { formatDuration, parseDuration } from './durations.js';
 import { parseEgress, parseHostAllow, parsePrivateAllow } from './egress.js';
@@ -8,7 +9,6 @@ import { checkListenAddress, HOST_PATTERN } from './listen-address.js';
 import { checkPlanName, printable } from './names.js';
 import { parseCpus, parseWhole } from './numbers.js';
 import { parseRecordMode, RECORD_MODES, type RecordMode } from './recording.js';
-import { parseRepository } from './backup.js';
 import { formatDiskSize, formatSize, parseDiskSize, parseFileSize, parseSize } from './sizes.js';
 import { isReservedEnvName } from './ssh-env.js';
 import { checkAppsDomain, checkPublicUrl } from './web-paths.js';
@@ -988,7 +988,7 @@ export const CONFIG_KEYS = {
       const r = parseRepository(s);
       return r.kind === 'local' ? r.path : r.url;
     },
-    format: (v) => v || '(the berth home\'s backups/repository)',
+    format: (v) => v || "(the berth home's backups/repository)",
   }),
   'backup.deadline': key<number>({
     description: 'The longest one backup or restore may run before it is stopped (e.g. 2h)',

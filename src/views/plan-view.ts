@@ -1,8 +1,8 @@
-import { DEFAULT_KEEP } from '../values/backup.js';
 import { z } from 'zod';
 import { appLimits } from '../domain/apps.js';
 import { usersOnPlan } from '../domain/lookups.js';
 import type { Plan, State } from '../state/schema.js';
+import { DEFAULT_KEEP } from '../values/backup.js';
 import { formatDuration } from '../values/durations.js';
 import { formatDiskSize, formatSize } from '../values/sizes.js';
 

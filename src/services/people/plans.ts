@@ -3,10 +3,10 @@ import { BerthError, invalidInput } from '../../errors.js';
 import type { Plan, State } from '../../state/schema.js';
 import type { StateStore } from '../../state/store.js';
 import { parseAgentPermission } from '../../values/agents.js';
+import { parseBackupSchedule, parseKeep } from '../../values/backup.js';
 import { parseDuration } from '../../values/durations.js';
 import { checkPlanName } from '../../values/names.js';
 import { parseCpus, parseGpus, parseWhole } from '../../values/numbers.js';
-import { parseBackupSchedule, parseKeep } from '../../values/backup.js';
 import { parseRecordMode } from '../../values/recording.js';
 import { parseDiskSize, parseSize } from '../../values/sizes.js';
 
