@@ -300,6 +300,8 @@ export const HomeSchema = z
     createdAt: z.string(),
     /** On Swarm: the node whose engine has its volume. Unset: the manager's (or the one engine). */
     node: z.string().optional(),
+    /** The ids of the homes this one took the place of (a home moved into a quota): their backups are its own. */
+    lineage: z.array(z.string().regex(ID_PATTERN)).max(50).optional(),
   })
   .strict();
 export type Home = z.infer<typeof HomeSchema>;

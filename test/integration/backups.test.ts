@@ -142,4 +142,27 @@ describe('backups of a home', () => {
     expect(missing.stderr).toContain('has no snapshot deadbeef');
     expect(mine).toBeDefined();
   });
+
+  it('a snapshot larger than the home can hold is refused before anything changes (its snapshots follow it into a quota)', async () => {
+    await must(['plan', 'add', 'open', '--disk', '0']);
+    const carol = unique('bc');
+    await must(['user', 'allow', carol, '--plan', 'open']);
+    await berthJson(h.home, ['vm', 'create', carol]);
+    await waitFor(`${carol}'s VM to be ready`, async () => (await inVm(carol, 'test -f /run/berth-ready')).code === 0, 30_000);
+    expect((await inVm(carol, 'head -c 41943040 /dev/urandom > ~/big.bin && echo kept > ~/marker.txt')).code).toBe(0);
+    const big = await berthJson<{ snapshot: string }>(h.home, ['home', 'backup', carol]);
+    // The home moves into a 32 MB quota at the rebuild (a new home): the snapshot stays its own.
+    expect((await inVm(carol, 'rm ~/big.bin')).code).toBe(0);
+    await must(['plan', 'set', 'open', '--disk', '32m']);
+    await must(['vm', 'rebuild', carol]);
+    await waitFor(`${carol}'s VM to be ready again`, async () => (await inVm(carol, 'test -f /run/berth-ready')).code === 0, 60_000);
+    const listed = await snapshots(carol);
+    expect(listed.map((s) => s.id)).toContain(big.snapshot);
+    const refused = await run(['home', 'restore', carol, '--snapshot', big.snapshot, '--yes']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/holds \d+ bytes; home [0-9a-f]{12} has room for about \d+\. Nothing was changed\./);
+    // Nothing changed: the files are there, no safety snapshot was taken, the VM runs.
+    expect((await inVm(carol, 'cat ~/marker.txt')).stdout.trim()).toBe('kept');
+    expect((await snapshots(carol)).length).toBe(listed.length);
+  });
 });

@@ -163,18 +163,24 @@ export async function backupHome(ctx: Berth, ref: string, options: { reason?: st
   return exclusive(ctx, () => snapshotHome(ctx, access, home, options.reason ?? 'operator'));
 }
 
-/** Every snapshot of the repository (newest first), or of one home. */
+/** The home ids whose snapshots are `home`'s: its own, and those of the homes it replaced. */
+const idsOf = (home: Pick<Home, 'id' | 'lineage'>) => [home.id, ...(home.lineage ?? [])];
+
+/** Every snapshot of the repository (newest first), or of one home (and the homes it replaced). */
 export async function listSnapshots(ctx: Berth, filter: { home?: string } = {}): Promise<SnapshotView[]> {
   const access = await repositoryAccess(ctx);
+  const state = await ctx.store.snapshot();
+  const ids = filter.home ? idsOf(state.homes.find((h) => h.id === filter.home) ?? { id: filter.home }) : null;
   const out = await resticOn(ctx, access, {
-    args: ['snapshots', '--json', '--no-lock', ...(filter.home ? ['--tag', homeTag(filter.home)] : [])],
+    // Several --tag options: a snapshot with any of them.
+    args: ['snapshots', '--json', '--no-lock', ...(ids ? ids.flatMap((id) => ['--tag', homeTag(id)]) : [])],
     caps: [],
     what: 'Listing the snapshots',
   });
   const all = (JSON.parse(out || '[]') as ResticSnapshot[] | null) ?? [];
   return all
     .flatMap((s) => snapshotView(s) ?? [])
-    .filter((s) => !filter.home || s.home === filter.home)
+    .filter((s) => !ids || ids.includes(s.home))
     .sort((a, b) => b.time.localeCompare(a.time));
 }
 
@@ -226,8 +232,23 @@ export interface RestoreResult {
   restarted: boolean;
 }
 
-/** What a home's filesystem gives files: its quota less what ext4 keeps for itself (about 5%). */
-const usable = (diskBytes: number) => Math.floor(diskBytes * 0.93);
+/**
+ * The bytes a home's filesystem can hold (used and free, as df counts them for its owner): the
+ * quota less what the filesystem keeps for itself. Read in a container with the home read-only.
+ */
+async function homeRoom(ctx: Berth, access: RepositoryAccess, home: Home): Promise<number> {
+  const { runtime } = await whereIs(ctx, home);
+  const out = await resticOn(ctx, access, {
+    runtime,
+    args: [],
+    home: { volume: home.volume, readOnly: true },
+    caps: [],
+    measure: true,
+    what: `Measuring home ${home.id}`,
+  });
+  const room = Number(out.trim());
+  return Number.isFinite(room) && room > 0 ? room : Number.POSITIVE_INFINITY;
+}
 
 /**
  * `berth home restore HOME|USER[/VM] --snapshot ID`: the home's files as they were. A snapshot of
@@ -249,13 +270,23 @@ export async function restoreHome(
     const snapshot = await snapshotOf(ctx, home, snapshotId);
     const bytes = await restoreSize(ctx, access, snapshot);
     const target = options.toNewHome ? await newHomeFor(ctx, home) : home;
-    if (target.diskBytes && bytes > usable(target.diskBytes)) {
-      if (target !== home) await discardNewHome(ctx, target);
-      throw new BerthError(
+    const tooBig = (room: number) =>
+      new BerthError(
         'RESTORE_TOO_BIG',
-        `Snapshot ${snapshot.id} holds ${bytes} bytes; home ${target.id} has room for about ${usable(target.diskBytes)}. Nothing was changed.`,
+        `Snapshot ${snapshot.id} holds ${bytes} bytes; home ${target.id} has room for about ${room}. Nothing was changed.`,
         'Give the plan a larger --disk (berth plan set PLAN --disk SIZE) and rebuild the VM, then restore again.',
       );
+    // The quota first; the filesystem's own room again in the restore's container, before it empties the home.
+    if (target.diskBytes && bytes > target.diskBytes) {
+      if (target !== home) await discardNewHome(ctx, target);
+      throw tooBig(target.diskBytes);
+    }
+    if (target.diskBytes) {
+      const room = await homeRoom(ctx, access, target);
+      if (bytes > room) {
+        if (target !== home) await discardNewHome(ctx, target);
+        throw tooBig(room);
+      }
     }
     const { runtime, vm, running } = await whereIs(ctx, target);
     let safety: string | null = null;
@@ -302,7 +333,14 @@ export async function forgetHome(ctx: Berth, home: Home, keep?: string): Promise
   const before = (await listSnapshots(ctx, { home: home.id })).length;
   await exclusive(ctx, () =>
     resticOn(ctx, access, {
-      args: ['forget', '--tag', homeTag(home.id), ...keepFlags(keep ?? plan?.backupKeep ?? DEFAULT_KEEP), '--prune'],
+      args: [
+        'forget',
+        ...idsOf(home).flatMap((id) => ['--tag', homeTag(id)]),
+        '--group-by',
+        'paths',
+        ...keepFlags(keep ?? plan?.backupKeep ?? DEFAULT_KEEP),
+        '--prune',
+      ],
       caps: [],
       what: `Forgetting old snapshots of home ${home.id}`,
     }),

@@ -34,6 +34,8 @@ const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
  */
 export const LAUNCHER = [
   'while IFS= read -r line && [ -n "$line" ]; do export "$line"; done',
+  // Asked only how much the home can hold (used + available to its owner, in bytes): nothing else runs.
+  'if [ "$BERTH_MEASURE" = 1 ]; then df -k /data | awk \'NR==2 {print ($3 + $4) * 1024}\'; exit 0; fi',
   'if [ "$BERTH_EMPTY_TARGET" = 1 ]; then find /data -mindepth 1 -maxdepth 1 -exec rm -rf {} + || exit 71; fi',
   'exec /usr/bin/restic "$@"',
 ].join('\n');
@@ -102,6 +104,8 @@ export interface ResticRun {
   secrets: Record<string, string>;
   /** The home's volume at /data: read-only for a backup, writable for a restore. */
   home?: { volume: string; readOnly: boolean; empty?: boolean };
+  /** Only measure the home's room (df), run nothing else. */
+  measure?: boolean;
   /** A host directory holding the repository (a local one), mounted at the same path. */
   repositoryPath?: string;
   /** The capabilities restic needs: reading every file, or owning what it restores. */
@@ -132,7 +136,12 @@ export async function runRestic(runtime: DockerRuntime, run: ResticRun): Promise
   const mounts: Docker.MountSettings[] = [];
   if (run.home) mounts.push({ Type: 'volume', Source: run.home.volume, Target: '/data', ReadOnly: run.home.readOnly });
   if (run.repositoryPath) mounts.push({ Type: 'bind', Source: run.repositoryPath, Target: run.repositoryPath, ReadOnly: false });
-  const env = { ...run.secrets, RESTIC_CACHE_DIR: '/tmp/cache', ...(run.home?.empty ? { BERTH_EMPTY_TARGET: '1' } : {}) };
+  const env = {
+    ...(run.measure ? {} : run.secrets),
+    RESTIC_CACHE_DIR: '/tmp/cache',
+    ...(run.home?.empty ? { BERTH_EMPTY_TARGET: '1' } : {}),
+    ...(run.measure ? { BERTH_MEASURE: '1' } : {}),
+  };
   const stdin = `${Object.entries(env)
     .map(([k, v]) => `${k}=${v.replace(/[\r\n]/g, '')}`)
     .join('\n')}\n\n`;

@@ -363,7 +363,15 @@ async function moveHomeToQuota(ctx: Berth, runtime: DockerRuntime, vm: Vm, quota
   const old = homeOf(state, vm);
   const owner = ownerOf(state, vm);
   const id = newId();
-  const fresh: Home = { ...old, id, volume: `berth-home-${id}`, diskBytes: quota, createdAt: now() };
+  // Its backups go on being the home's: the snapshots of the home it replaces are listed with its own.
+  const fresh: Home = {
+    ...old,
+    id,
+    volume: `berth-home-${id}`,
+    diskBytes: quota,
+    createdAt: now(),
+    lineage: [old.id, ...(old.lineage ?? [])].slice(0, 50),
+  };
   if (vm.containerId) await runtime.stopContainer(vm.containerId);
   await provisionHome(ctx, runtime, state.instanceId, fresh, { ...vm, home: id }, owner.id);
   const copy = await runtime
