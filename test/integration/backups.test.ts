@@ -1,7 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { berth, berthJson } from '../helpers/cli.js';
+import { berth, berthJson, ROOT } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
 import { docker, unique, type VmHome, vmContainer, vmHome } from '../helpers/docker.js';
 
@@ -164,5 +165,42 @@ describe('backups of a home', () => {
     // Nothing changed: the files are there, no safety snapshot was taken, the VM runs.
     expect((await inVm(carol, 'cat ~/marker.txt')).stdout.trim()).toBe('kept');
     expect((await snapshots(carol)).length).toBe(listed.length);
+  });
+
+  it('a backup killed midway (restic, then berth itself) leaves a repository restic check passes, and the next backup works', async () => {
+    expect((await inVm(alice, 'head -c 31457280 /dev/urandom > ~/noise.bin')).code).toBe(0);
+    // restic's container reading the home (not the unlock or listing ones before it).
+    const running = async () =>
+      (await docker.listContainers({ filters: { label: ['dev.berth.backup=true', `dev.berth.instance=${h.instanceId}`] } })).find((c) =>
+        c.Command.includes(' backup /data'),
+      );
+    // restic's own container killed with SIGKILL while it reads the home.
+    const first = execa('node', [join(ROOT, 'bin', 'run.js'), 'home', 'backup', alice], { env: { BERTH_HOME: h.home }, reject: false });
+    const restic = await waitFor('restic to be reading the home', running, 60_000);
+    await docker.getContainer(restic.Id).kill({ signal: 'SIGKILL' });
+    const failed = await first;
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr).toContain('failed (restic exited');
+    // berth killed with SIGKILL while its restic runs: the container it leaves is cleared by the next run.
+    const second = execa('node', [join(ROOT, 'bin', 'run.js'), 'home', 'backup', alice], { env: { BERTH_HOME: h.home }, reject: false });
+    await waitFor('restic to be reading the home again', running, 60_000);
+    second.kill('SIGKILL');
+    await second;
+    // Its lock lets go within seconds of berth's death.
+    const checked = await waitFor(
+      'the killed run to let go',
+      async () => {
+        const r = await run(['backup', 'check']);
+        return r.code === 0 ? r.stdout : null;
+      },
+      30_000,
+    );
+    expect(checked).toContain('The repository is sound');
+    // The VM berth froze for the killed read runs again.
+    expect((await docker.getContainer(await vmContainer(alice)).inspect()).State.Paused).toBe(false);
+    const after = await berthJson<{ snapshot: string }>(h.home, ['home', 'backup', alice]);
+    expect((await snapshots(alice)).map((s) => s.id)).toContain(after.snapshot);
+    expect(await running()).toBeUndefined();
+    expect((await inVm(alice, 'rm ~/noise.bin')).code).toBe(0);
   });
 });

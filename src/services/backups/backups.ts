@@ -71,23 +71,50 @@ export function homeFor(state: State, ref: string): Home {
   return findHome(state, vm.home);
 }
 
-/** One backup or restore at a time on this host, across the CLI and the daemon. */
-async function exclusive<T>(ctx: Berth, work: () => Promise<T>): Promise<T> {
+/**
+ * One backup or restore at a time on this host, across the CLI and the daemon. Holding the lock,
+ * anything an earlier run left (its process killed: a restic container still running, restic's
+ * own locks in the repository) is cleared first.
+ */
+export async function exclusive<T>(ctx: Berth, work: () => Promise<T>): Promise<T> {
   const dir = join(ctx.store.home, 'backups');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const { default: lockfile } = await import('proper-lockfile');
-  const release = await lockfile.lock(dir, { lockfilePath: join(dir, 'run.lock'), stale: 30_000, update: 5_000, retries: 0 }).catch(() => {
+  const release = await lockfile.lock(dir, { lockfilePath: join(dir, 'run.lock'), stale: 10_000, update: 2_000, retries: 0 }).catch(() => {
     throw new BerthError(
       'BACKUP_BUSY',
       'Another backup or restore is running on this host.',
-      'Wait for it to end (one runs at a time), then try again.',
+      'Wait for it to end (one runs at a time), then try again; a run that was killed lets go within 10 s.',
     );
   });
   try {
+    await clearLeftovers(ctx);
     return await work();
   } finally {
     await release().catch(() => undefined);
   }
+}
+
+/**
+ * What a killed run left: its restic containers and a VM it froze (berth pauses a VM only for a
+ * backup's read) on every engine holding homes, then restic's locks.
+ */
+async function clearLeftovers(ctx: Berth): Promise<void> {
+  const state = await ctx.store.snapshot();
+  const backend = await ctx.backend();
+  const nodes = [...new Set(state.homes.map((h) => h.node))];
+  const labels = [`dev.berth.backup=true`, `dev.berth.instance=${state.instanceId}`];
+  for (const node of nodes) {
+    const runtime = await backend.engineOf({ ...(node ? { node } : {}) }).catch(() => null);
+    for (const c of (await runtime?.containers(labels).catch(() => [])) ?? []) await runtime?.removeContainer(c.id).catch(() => undefined);
+    const vms = (await runtime?.containers([`dev.berth.instance=${state.instanceId}`, 'dev.berth.vm']).catch(() => [])) ?? [];
+    for (const c of vms.filter((x) => x.state === 'paused')) await runtime?.unpauseContainer(c.id).catch(() => undefined);
+  }
+  const access = await repositoryAccess(ctx).catch(() => null);
+  if (access)
+    await resticOn(ctx, access, { args: ['unlock', '--remove-all'], caps: [], what: 'Clearing stale repository locks' }).catch(
+      () => undefined,
+    );
 }
 
 /** The home's engine and the VM mounting it (running or not). */

@@ -153,10 +153,13 @@ export async function forgetRepositoryPassword(home: string): Promise<boolean> {
 /** `restic check`: the repository's structure (and, with `readData`, every pack's contents). */
 export async function checkRepository(ctx: Berth, options: { readData?: boolean } = {}): Promise<{ ok: true; output: string }> {
   const access = await repositoryAccess(ctx);
-  const output = await resticOn(ctx, access, {
-    args: ['check', ...(options.readData ? ['--read-data'] : [])],
-    caps: [],
-    what: 'Checking the repository',
-  });
+  const { exclusive } = await import('./backups.js');
+  const output = await exclusive(ctx, () =>
+    resticOn(ctx, access, {
+      args: ['check', ...(options.readData ? ['--read-data'] : [])],
+      caps: [],
+      what: 'Checking the repository',
+    }),
+  );
   return { ok: true, output: output.trim().split('\n').slice(-3).join('\n') };
 }
