@@ -147,6 +147,23 @@ describe('berth on a three-node Swarm', () => {
     expect(await cluster.manager.docker.listContainers({ filters: { label: [`dev.berth.user=${login}`] } })).toHaveLength(0);
   }, 60_000);
 
+  it("a home on a worker is backed up and restored there, through that worker's engine", async () => {
+    const login = onNode(1);
+    await ok(['backup', 'init']);
+    const inVm = (script: string) => ok(['vm', 'exec', login, '--', 'sh', '-c', script]);
+    await inVm('echo on-the-worker > ~/kept.txt');
+    const taken = (await json(['home', 'backup', login])) as { snapshot: string; files: number };
+    expect(taken.files).toBeGreaterThan(0);
+    await inVm('echo changed > ~/kept.txt');
+    const restored = (await json(['home', 'restore', login, '--snapshot', taken.snapshot, '--yes'])) as { restarted: boolean };
+    expect(restored.restarted).toBe(true);
+    await waitFor('the VM on the worker to answer again', async () => (await b(['vm', 'exec', login, '--', 'true'])).code === 0, 60_000);
+    expect((await inVm('cat ~/kept.txt')).trim()).toBe('on-the-worker');
+    // restic ran on the worker's engine: its image was provided there.
+    const worker = engineOf(nodeOf.get(login) as string);
+    expect((await worker.docker.listImages({ filters: { reference: ['berth-restic'] } })).length).toBe(1);
+  }, 240_000);
+
   it("/exec from Telegram and the web terminal in a browser reach a VM on a worker, through that worker's engine", async () => {
     // The stand-in Bot API and the browser are on this machine's loopback, so this daemon runs here,
     // not in the manager's namespace, with the manager's engine as its Docker (its firewall is off in this file).
