@@ -178,11 +178,12 @@ describe('scheduled backups, run one at a time', () => {
     expect(h.calls.filter((c) => c.startsWith('backup'))).toHaveLength(3);
   });
 
-  it('does nothing without a repository (said once), and starts once it is there', async () => {
+  it('does nothing without a repository: said once, asked again at each tick', async () => {
     const h = harness({ snapshots: new BerthError('BACKUP_NO_REPOSITORY', 'none', 'berth backup init') });
     await h.runner.tick();
     await h.runner.tick();
     expect(h.events.filter((e) => e.kind === 'no-repository')).toHaveLength(1);
+    expect(h.calls.filter((c) => c === 'list')).toHaveLength(2);
     expect(h.calls.filter((c) => c.startsWith('backup'))).toHaveLength(0);
   });
 

@@ -93,7 +93,8 @@ const isCode = (err: unknown, code: string) => err instanceof BerthError && err.
 export class BackupRunner {
   private readonly records = new Map<string, HomeRecord>();
   private loaded = false;
-  private noRepositoryTold = false;
+  /** The last failure of the first listing that was reported. */
+  private listingTold: string | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
   /** The home being backed up now. */
@@ -167,15 +168,16 @@ export class BackupRunner {
         if ((r.lastSuccessAt ?? 0) < t) r.lastSuccessAt = t;
       }
       this.loaded = true;
-      this.noRepositoryTold = false;
+      this.listingTold = null;
       this.emit({ kind: 'loaded', last });
       return true;
     } catch (err) {
-      if (isCode(err, 'BACKUP_NO_REPOSITORY')) {
-        // Said once until it changes: a plan backs homes up, and nothing can be until berth backup init.
-        if (!this.noRepositoryTold) this.emit({ kind: 'no-repository', message: describeFailure(err) });
-        this.noRepositoryTold = true;
-      } else this.emit({ kind: 'list-failed', message: describeFailure(err) });
+      // Each said once until it changes (tried again every tick): a plan backs homes up, and nothing
+      // can be until berth backup init, or until the repository answers.
+      const message = describeFailure(err);
+      const told = this.listingTold;
+      this.listingTold = message;
+      if (told !== message) this.emit({ kind: isCode(err, 'BACKUP_NO_REPOSITORY') ? 'no-repository' : 'list-failed', message });
       return false;
     }
   }
