@@ -178,6 +178,29 @@ describe('scheduled backups, run one at a time', () => {
     expect(h.calls.filter((c) => c.startsWith('backup'))).toHaveLength(3);
   });
 
+  it("restic's lock held by another run (a check) holds backups back for a while, then counts as a failure", async () => {
+    const locked = new BerthError(
+      'BACKUP_FAILED',
+      'Backing up failed (restic exited 1).',
+      'unable to create lock in backend: repository is already locked exclusively by PID 7',
+    );
+    let lockedNow = true;
+    const h = harness({ homes: [H1], fail: () => (lockedNow ? locked : null) });
+    await h.runner.tick();
+    h.advance(60_000);
+    await h.runner.tick();
+    expect(h.runner.homes().get(H1)?.consecutiveFailures).toBe(0);
+    expect(h.events.filter((e) => e.kind === 'busy')).toHaveLength(2);
+    h.advance(30 * 60_000);
+    await h.runner.tick();
+    expect(h.runner.homes().get(H1)?.consecutiveFailures).toBe(1);
+    lockedNow = false;
+    h.advance(10 * 60_000);
+    await h.runner.tick();
+    expect(h.runner.homes().get(H1)).toMatchObject({ consecutiveFailures: 0 });
+    expect(h.runner.homes().get(H1)?.lockedSince).toBeUndefined();
+  });
+
   it('does nothing without a repository: said once, asked again at each tick', async () => {
     const h = harness({ snapshots: new BerthError('BACKUP_NO_REPOSITORY', 'none', 'berth backup init') });
     await h.runner.tick();

@@ -41,6 +41,8 @@ export interface HomeRecord {
   lastError?: string;
   /** The last retention run by the schedule's clock (ms). */
   lastForgetAt?: number;
+  /** Since when its backups have found the repository locked by another restic run (ms). */
+  lockedSince?: number;
   /** A failed retention is tried again after a backup from then on (ms), not after every one. */
   forgetRetryAt?: number;
 }
@@ -89,6 +91,12 @@ export function describeFailure(err: unknown): string {
 const GO_TRACE = /\.go:\d+|^(runtime|main)\.|^goroutine |^github\.com\/|^\S+\(0x[0-9a-f]/;
 
 const isCode = (err: unknown, code: string) => err instanceof BerthError && err.code === code;
+
+/** How long a repository locked by another restic run holds backups back before they count as failed. */
+const LOCKED_GRACE_MS = 30 * 60_000;
+
+/** restic refused because another run holds the repository's lock (exclusively: a check, a prune). */
+const lockedByAnother = (err: unknown) => err instanceof BerthError && /already locked/i.test(`${err.message}\n${err.hint}`);
 
 export class BackupRunner {
   private readonly records = new Map<string, HomeRecord>();
@@ -219,15 +227,26 @@ export class BackupRunner {
       r.lastSeconds = result.seconds;
       r.lastBytesAdded = result.bytesAdded;
       r.consecutiveFailures = 0;
+      delete r.lockedSince;
       delete r.lastFailureAt;
       delete r.lastError;
       this.emit({ kind: 'backed-up', home, result });
     } catch (err) {
-      // A backup or restore started by hand holds the lock: not this home's failure; tried next tick.
+      // A backup or restore started by hand holds berth's lock: not this home's failure; tried next tick.
       if (isCode(err, 'BACKUP_BUSY')) {
         this.emit({ kind: 'busy', home });
         return 'busy';
       }
+      // restic's own lock, held by a check or prune from elsewhere (berth doctor, berth backup
+      // check): the same, for LOCKED_GRACE_MS; a lock held longer (left by a dead run) is a failure.
+      if (lockedByAnother(err)) {
+        r.lockedSince ??= startedAt;
+        if (this.now().getTime() - r.lockedSince < LOCKED_GRACE_MS) {
+          this.emit({ kind: 'busy', home });
+          return 'busy';
+        }
+      }
+      delete r.lockedSince;
       r.consecutiveFailures += 1;
       r.lastFailureAt = this.now().getTime();
       r.lastError = describeFailure(err);
