@@ -1,20 +1,23 @@
 import { BerthCommand } from '../src/cli/base-command.js';
 import { checkRecordingsStore, type RecordingsCheck } from '../src/services/access/recordings.js';
+import { type BackupsCheck, checkBackups } from '../src/services/backups/backups-check.js';
 import { type DoctorReport, doctor } from '../src/services/nodes/reconcile.js';
 import { type AppsCheck, checkApps } from '../src/services/setup/apps-check.js';
 import { formatSize } from '../src/values/sizes.js';
 
 export default class Doctor extends BerthCommand {
-  static override summary = 'Check the state file, the engine, the image, the network, its firewall rules, VM drift and what apps need';
+  static override summary =
+    'Check the state file, the engine, the image, the network, its firewall rules, VM drift, what apps need and the backups';
   static override description = 'Exits 1 when something needs attention.';
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --json'];
 
-  async run(): Promise<DoctorReport & { apps: AppsCheck | null; recordings: RecordingsCheck | null }> {
+  async run(): Promise<DoctorReport & { apps: AppsCheck | null; recordings: RecordingsCheck | null; backups: BackupsCheck | null }> {
     await this.parse(Doctor);
     const report = await doctor(this.berth);
     // Apps: warnings and information only (a state file that cannot be read has said so already).
     const apps = report.stateFile.ok ? await checkApps(this.berth) : null;
     const recordings = report.stateFile.ok ? await checkRecordingsStore(this.store.home, await this.store.read()) : null;
+    const backups = report.stateFile.ok ? await checkBackups(this.berth) : null;
     const mark = (ok: boolean) => (ok ? 'ok  ' : 'FAIL');
     this.log(
       `${mark(report.stateFile.ok)} state file ${report.stateFile.path}${report.stateFile.problem ? `: ${report.stateFile.problem}` : ''}`,
@@ -61,7 +64,14 @@ export default class Doctor extends BerthCommand {
       );
       for (const warning of recordings.warnings) this.log(`WARN ${warning}`);
     }
-    if (!report.healthy) process.exitCode = 1;
-    return { ...report, apps, recordings };
+    if (backups) {
+      const plans = backups.plansBackingUp.length ? `; plans: ${backups.plansBackingUp.join(', ')}` : '; no plan backs homes up';
+      if (!backups.initialised) this.log(`info backup repository ${backups.repository}: not initialised${plans}`);
+      else if (backups.check?.ok) this.log(`ok   backup repository ${backups.repository}: restic check passed${plans}`);
+      for (const failure of backups.failures) this.log(`FAIL ${failure}`);
+      for (const warning of backups.warnings) this.log(`WARN ${warning}`);
+    }
+    if (!report.healthy || (backups?.failures.length ?? 0) > 0) process.exitCode = 1;
+    return { ...report, apps, recordings, backups };
   }
 }

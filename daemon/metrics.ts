@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { instanceFilter } from '../src/docker/labels.js';
+import type { BackupEvent } from '../src/services/backups/schedule.js';
 import type { Berth } from '../src/services/core/context.js';
 import { clusterOf } from '../src/services/engine/cluster.js';
 import { withDeadline } from '../src/services/engine/deadline.js';
@@ -16,6 +17,7 @@ export interface Metrics {
   chat: ChatMetrics;
   apps: AppMetrics;
   recordings: RecordingMetrics;
+  backups: BackupMetrics;
   /** Times an operation the daemon runs and counts its outcome. */
   time<T>(operation: string, work: () => Promise<T>): Promise<T>;
 }
@@ -47,6 +49,15 @@ export interface RecordingMetrics {
   bytes: Counter;
   droppedFrames: Counter;
   recordings: Counter<'via' | 'end'>;
+}
+
+/**
+ * Scheduled backups, one series per home scheduled (label `home`: the home's id, never a login);
+ * a home deleted or no longer scheduled loses its series.
+ */
+export interface BackupMetrics {
+  /** Takes what the backup runner reports. */
+  observe(event: BackupEvent): void;
 }
 
 /** Agent runs from chat: by agent and outcome, open now, their length and the tokens they reported. */
@@ -374,6 +385,7 @@ export function createMetrics(ctx: Berth): Metrics {
     chat,
     apps,
     recordings: recordingMetrics(registry),
+    backups: backupMetrics(registry),
     async time(operation, work) {
       const end = latency.startTimer({ operation });
       try {
@@ -406,5 +418,67 @@ export function recordingMetrics(registry?: Registry): RecordingMetrics {
       labelNames: ['via', 'end'],
       registers,
     }),
+  };
+}
+
+/** The scheduled backups' series in `registry`, fed by the runner's events. */
+export function backupMetrics(registry: Registry, wallMs: () => number = Date.now): BackupMetrics {
+  const labelNames = ['home'] as const;
+  const lastSuccess = new Gauge({
+    name: 'berth_backup_last_success_timestamp_seconds',
+    help: "When each home's last snapshot was taken (unix seconds; from the repository at start-up, then from the daemon's runs)",
+    labelNames,
+    registers: [registry],
+  });
+  const lastDuration = new Gauge({
+    name: 'berth_backup_last_duration_seconds',
+    help: "How long each home's last scheduled backup took",
+    labelNames,
+    registers: [registry],
+  });
+  const bytesAdded = new Counter({
+    name: 'berth_backup_bytes_added_total',
+    help: "Bytes each home's scheduled backups added to the repository (after deduplication and compression)",
+    labelNames,
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'berth_backup_failures_total',
+    help: "Each home's scheduled backups that failed",
+    labelNames,
+    registers: [registry],
+  });
+  const all = [lastSuccess, lastDuration, bytesAdded, failures];
+  let known = new Set<string>();
+  return {
+    observe(event) {
+      switch (event.kind) {
+        case 'scheduled': {
+          const next = new Set(event.homes);
+          for (const home of known) if (!next.has(home)) for (const m of all) m.remove({ home });
+          // Every home scheduled from the start, at 0 (rate() then sees the first failure).
+          for (const home of next)
+            if (!known.has(home)) {
+              failures.inc({ home }, 0);
+              bytesAdded.inc({ home }, 0);
+            }
+          known = next;
+          return;
+        }
+        case 'loaded':
+          for (const [home, ms] of event.last) if (known.has(home)) lastSuccess.set({ home }, Math.floor(ms / 1000));
+          return;
+        case 'backed-up':
+          lastSuccess.set({ home: event.home.home }, Math.floor(wallMs() / 1000));
+          lastDuration.set({ home: event.home.home }, event.result.seconds);
+          bytesAdded.inc({ home: event.home.home }, event.result.bytesAdded);
+          return;
+        case 'failed':
+          failures.inc({ home: event.home.home });
+          return;
+        default:
+          return;
+      }
+    },
   };
 }

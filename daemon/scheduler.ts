@@ -1,5 +1,13 @@
 import type { Logger } from 'pino';
 import { reviveApps, superviseApps } from '../src/services/apps/apps.js';
+import {
+  type BackupEvent,
+  type BackupFailureNotice,
+  BackupRunner,
+  backupClock,
+  repositoryOps,
+  thawHome,
+} from '../src/services/backups/schedule.js';
 import type { Berth } from '../src/services/core/context.js';
 import { maintenanceTick, nextDue } from '../src/services/nodes/maintenance.js';
 import { enforcePolicies, policyMemory, type SessionCounts } from '../src/services/vm/vm-policies.js';
@@ -23,11 +31,15 @@ export class Scheduler {
   private policyTimer: NodeJS.Timeout | null = null;
   private appsTimer: NodeJS.Timeout | null = null;
   private recordingsTimer: NodeJS.Timeout | null = null;
+  private backupsTimer: NodeJS.Timeout | null = null;
   private watcher: { close(): void } | null = null;
   private stopped = false;
   private running: Promise<unknown> = Promise.resolve();
   /** The VMs' CPU readings from one policy pass to the next. */
   private readonly policyMemory = policyMemory();
+  /** Scheduled backups of homes: their own queue (one at a time), apart from `serial` (a backup can take hours). */
+  private readonly backups: BackupRunner;
+  private readonly backupTickMs: number;
 
   constructor(
     private readonly ctx: Berth,
@@ -37,10 +49,22 @@ export class Scheduler {
     private readonly sessions: SessionCounts,
     /** Prunes the session recordings (sessions.record-keep, sessions.record-max). */
     private readonly pruneRecordings: (config: ConfigValues) => Promise<unknown> = async () => undefined,
-  ) {}
+    /** Tells the admins (a home's backups failed twice in a row). */
+    tellAdmins: (notice: BackupFailureNotice) => Promise<void> = async () => undefined,
+  ) {
+    const clock = backupClock();
+    this.backupTickMs = clock.tickMs;
+    this.backups = new BackupRunner({
+      ops: repositoryOps(ctx),
+      readState: () => ctx.store.snapshot(),
+      now: clock.now,
+      onEvent: (event) => this.backupEvent(event),
+      tellAdmins,
+    });
+  }
 
   start(): void {
-    this.components.set('scheduler', 'running', 'maintenance windows and VM policies');
+    this.components.set('scheduler', 'running', 'maintenance windows, VM policies, apps, backups');
     // Fires once now, then on every change of the state file.
     this.watcher = watchDir(
       this.ctx.store.home,
@@ -55,6 +79,58 @@ export class Scheduler {
     void this.planPolicies();
     void this.superviseApps(true);
     void this.recordings();
+    this.backupsTimer = setTimeout(() => void this.backupTick(), this.backupTickMs);
+  }
+
+  /** Homes due for a backup backed up, one at a time; then again every backupTickMs (a minute). */
+  private async backupTick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.backups.tick();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'scheduled backups failed');
+    }
+    if (!this.stopped) this.backupsTimer = setTimeout(() => void this.backupTick(), this.backupTickMs);
+  }
+
+  /** What the backup runner reports: the metrics, and the log. */
+  private backupEvent(event: BackupEvent): void {
+    this.metrics.backups.observe(event);
+    const log = this.log.child({ part: 'backups' });
+    switch (event.kind) {
+      case 'no-repository':
+        log.warn({ err: event.message }, 'a plan backs homes up, but there is no backup repository: berth backup init');
+        break;
+      case 'list-failed':
+        log.warn({ err: event.message }, 'could not list the snapshots; scheduled backups wait');
+        break;
+      case 'loaded':
+        log.debug({ homes: event.last.size }, 'last snapshots read from the repository');
+        break;
+      case 'started':
+        log.debug({ home: event.home.home, due: event.home.slot.toISOString() }, 'scheduled backup started');
+        break;
+      case 'backed-up':
+        log.info(
+          { home: event.home.home, snapshot: event.result.snapshot, bytesAdded: event.result.bytesAdded, seconds: event.result.seconds },
+          'home backed up',
+        );
+        break;
+      case 'busy':
+        log.info({ home: event.home.home }, 'another backup or restore is running; scheduled backups wait for the next tick');
+        break;
+      case 'failed':
+        log.warn({ home: event.home.home, consecutive: event.consecutive, err: event.message }, 'scheduled backup failed');
+        break;
+      case 'forgot':
+        log.info({ home: event.home.home, keep: event.home.keep, removed: event.removed }, 'retention applied');
+        break;
+      case 'forget-failed':
+        log.warn({ home: event.home.home, err: event.message }, 'retention failed');
+        break;
+      default:
+        break;
+    }
   }
 
   /** Old session recordings deleted: now, then every RECORDINGS_TICK_MS. */
@@ -127,7 +203,7 @@ export class Scheduler {
     try {
       const actions = await this.serial(() => this.metrics.time('maintenance-tick', () => maintenanceTick(this.ctx)));
       for (const action of actions) this.log.info({ action }, 'maintenance');
-      this.components.set('scheduler', 'running', 'maintenance windows and VM policies');
+      this.components.set('scheduler', 'running', 'maintenance windows, VM policies, apps, backups');
     } catch (err) {
       this.components.set('scheduler', 'failed', 'maintenance tick failed', err);
       this.log.error({ err: (err as Error).message }, 'maintenance tick failed');
@@ -157,7 +233,15 @@ export class Scheduler {
     if (this.policyTimer) clearTimeout(this.policyTimer);
     if (this.appsTimer) clearTimeout(this.appsTimer);
     if (this.recordingsTimer) clearTimeout(this.recordingsTimer);
+    if (this.backupsTimer) clearTimeout(this.backupsTimer);
     this.watcher?.close();
+    // A backup running on: its VM is let go now (berth daemon stop kills the daemon after 10 s).
+    await this.backups.stop(3000);
+    const frozen = this.backups.current();
+    if (frozen) {
+      const thawed = await thawHome(this.ctx, frozen).catch(() => false);
+      this.log.warn({ home: frozen, thawed }, 'the daemon stopped during a backup of this home; it will be backed up again');
+    }
     await this.running;
     this.policyMemory.stats?.close();
   }

@@ -205,8 +205,18 @@ export const STEPS: Record<Step, (d: Daemon) => Promise<Stop | undefined>> = {
   },
   scheduler: async (d) => {
     const sessions = (ref: string) => d.registry.countForVm(ref);
-    const scheduler = new Scheduler(d.ctx, d.components, d.log.child({ component: 'scheduler' }), d.metrics, sessions, (config) =>
-      d.recorder.prune(config),
+    const scheduler = new Scheduler(
+      d.ctx,
+      d.components,
+      d.log.child({ component: 'scheduler' }),
+      d.metrics,
+      sessions,
+      (config) => d.recorder.prune(config),
+      async (notice) => {
+        // The log always (where admins read it without a bot), and every admin on the bots that run.
+        d.notifyLog.info({ user: 'admins', kind: 'backup-failed', home: notice.home, login: notice.login }, notice.text);
+        await d.chat?.toAdmins(notice.text);
+      },
     );
     scheduler.start();
     return () => scheduler.stop();
