@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BerthCommand } from '../../src/cli/base-command.js';
-import { checkRepository } from '../../src/services/backups/repository.js';
+import { checkRepository } from '../../src/services/backups/backups.js';
 
 export default class BackupCheck extends BerthCommand {
   static override summary = "Check the backup repository's structure (restic check); --read-data reads every pack too";

@@ -3,8 +3,8 @@ import { BerthError } from '../../errors.js';
 import { effectiveConfig } from '../../values/config-keys.js';
 import type { Berth } from '../core/context.js';
 import { withDeadline } from '../engine/deadline.js';
-import { listSnapshots } from './backups.js';
-import { checkRepository, describeRepository, repositoryAccess, repositoryOf } from './repository.js';
+import { checkRepository, listSnapshots } from './backups.js';
+import { describeRepository, repositoryAccess, repositoryOf } from './repository.js';
 import { describeFailure } from './schedule.js';
 
 /** How long `berth doctor` gives restic check (and the listing of snapshots) by default. */

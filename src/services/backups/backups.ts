@@ -11,7 +11,7 @@ import type { Berth } from '../core/context.js';
 import { withDeadline } from '../engine/deadline.js';
 import { checkHomeId, findHome, mountedBy } from '../vm/homes.js';
 import { startVm, stopVm } from '../vm/vms.js';
-import { type RepositoryAccess, repositoryAccess, resticOn } from './repository.js';
+import { describeRepository, type RepositoryAccess, repositoryAccess, repositoryOf, resticOn } from './repository.js';
 
 /**
  * Snapshots of homes. Each is tagged with the home's id and its owner's id (never a login: a
@@ -403,7 +403,6 @@ export interface BackupStatus {
 export async function backupStatus(ctx: Berth): Promise<BackupStatus> {
   const state = await ctx.store.read();
   const cfg = effectiveConfig(state.config);
-  const { repositoryOf, describeRepository } = await import('./repository.js');
   const repository = describeRepository(repositoryOf(ctx.store.home, cfg));
   let access: RepositoryAccess;
   try {
@@ -427,4 +426,17 @@ export async function backupStatus(ctx: Berth): Promise<BackupStatus> {
     return { home: h.id, login: h.login, vm: h.vm, schedule: plan?.backup ?? 'off', snapshots: mine.length, last: mine[0]?.time ?? null };
   });
   return { repository, initialised: true, bytes, snapshots: snapshots.length, homes };
+}
+
+/** `restic check`: the repository's structure (and, with `readData`, every pack's contents). */
+export async function checkRepository(ctx: Berth, options: { readData?: boolean } = {}): Promise<{ ok: true; output: string }> {
+  const access = await repositoryAccess(ctx);
+  const output = await exclusive(ctx, () =>
+    resticOn(ctx, access, {
+      args: ['check', ...(options.readData ? ['--read-data'] : [])],
+      caps: [],
+      what: 'Checking the repository',
+    }),
+  );
+  return { ok: true, output: output.trim().split('\n').slice(-3).join('\n') };
 }

@@ -149,17 +149,3 @@ export async function setRepositoryCredential(home: string, name: string, value:
 export async function forgetRepositoryPassword(home: string): Promise<boolean> {
   return removeHomeSecret(home, PASSWORD.service, PASSWORD.field);
 }
-
-/** `restic check`: the repository's structure (and, with `readData`, every pack's contents). */
-export async function checkRepository(ctx: Berth, options: { readData?: boolean } = {}): Promise<{ ok: true; output: string }> {
-  const access = await repositoryAccess(ctx);
-  const { exclusive } = await import('./backups.js');
-  const output = await exclusive(ctx, () =>
-    resticOn(ctx, access, {
-      args: ['check', ...(options.readData ? ['--read-data'] : [])],
-      caps: [],
-      what: 'Checking the repository',
-    }),
-  );
-  return { ok: true, output: output.trim().split('\n').slice(-3).join('\n') };
-}
