@@ -5,7 +5,21 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SECTIONS = ['startup', 'vms', 'daemon', 'telegram', 'discord', 'ssh', 'web', 'apps', 'deploys', 'recording', 'backups', 'scale', 'swarm'];
+const SECTIONS = [
+  'startup',
+  'vms',
+  'daemon',
+  'telegram',
+  'discord',
+  'ssh',
+  'web',
+  'apps',
+  'deploys',
+  'recording',
+  'backups',
+  'scale',
+  'swarm',
+];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const runs = Number(process.env.BENCH_RUNS || 15);
 const file = join(root, 'BENCHMARKS.md');
