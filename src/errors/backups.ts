@@ -6,8 +6,7 @@ export const BACKUPS_ERRORS = {
   BACKUP_REPOSITORY_EXISTS: 'The backup repository is initialised already: berth backup status shows it.',
   BACKUP_FAILED: 'restic failed: the message gives its last lines; berth backup check looks at the repository.',
   BACKUP_BUSY: 'Another backup or restore of this host is running: wait for it (one runs at a time), or try again.',
-  INVALID_REPOSITORY:
-    'backup.repository is neither an absolute path nor a restic repository URL (sftp:, rest:, s3:, b2:, azure:, gs:, rclone:).',
+  INVALID_REPOSITORY: 'backup.repository is neither an absolute path nor a restic repository URL (rest:, s3:, b2:, azure:, gs:, swift:).',
   INVALID_KEEP: 'The retention is malformed: write counts with units h, d, w, m, y (or l for the last N), comma-separated, e.g. 7d,4w,12m.',
   INVALID_BACKUP_SCHEDULE: 'The backup schedule is not one of off, daily or hourly.',
   INVALID_SNAPSHOT: 'That is not a snapshot id (8 or 64 hex digits): see berth home backups.',

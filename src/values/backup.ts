@@ -63,23 +63,29 @@ export function keepFlags(keep: string): string[] {
 /** Where the repository is: an absolute path on the host (mounted into the backup container), or a restic URL. */
 export type RepositoryLocation = { kind: 'local'; path: string } | { kind: 'remote'; url: string };
 
-const REMOTE = /^(sftp|rest|s3|b2|azure|gs|swift|rclone):\S+$/;
+const REMOTE = /^(rest|s3|b2|azure|gs|swift):\S+$/;
 
 export function parseRepository(input: string): RepositoryLocation {
   const s = input.trim();
   if (s.startsWith('/') && !s.includes('\0') && !/(^|\/)\.\.(\/|$)/.test(s)) return { kind: 'local', path: s.replace(/\/+$/, '') || '/' };
+  if (/^(sftp|rclone):/.test(s))
+    throw invalidInput(
+      'INVALID_REPOSITORY',
+      `${s.slice(0, s.indexOf(':'))}: repositories need a program beside restic (ssh, rclone) that berth's backup container does not have.`,
+      'Use a REST server (rest:https://host:8000/), an S3-compatible store (s3:…), B2, Azure, Google Cloud Storage or Swift, or a path mounted on the host.',
+    );
   if (REMOTE.test(s)) {
     if (/^[a-z0-9]+:[^/]*\/\/[^/@]*:[^/@]*@/.test(s) || /^rest:https?:\/\/[^/@]+@/.test(s))
       throw invalidInput(
         'INVALID_REPOSITORY',
         'The repository URL holds a password; berth keeps secrets out of its state file.',
-        'Give the URL without it, and the credentials with: berth backup credentials set NAME (read from standard input).',
+        'Give the URL without it, and the credentials with: berth backup credentials NAME (read from standard input).',
       );
     return { kind: 'remote', url: s };
   }
   throw invalidInput(
     'INVALID_REPOSITORY',
     `"${s.slice(0, 80)}" is not a repository berth can use.`,
-    'Give an absolute path (/srv/berth-backups), or a restic URL such as sftp:backup@host:/srv/restic, rest:https://host:8000/, s3:s3.amazonaws.com/bucket.',
+    'Give an absolute path (/srv/berth-backups), or a restic URL such as rest:https://host:8000/ or s3:s3.amazonaws.com/bucket.',
   );
 }

@@ -24,8 +24,8 @@ export const CREDENTIAL_NAMES = [
   'AZURE_ACCOUNT_NAME',
   'AZURE_ACCOUNT_KEY',
   'GOOGLE_PROJECT_ID',
-  'RESTIC_REST_USERNAME',
-  'RESTIC_REST_PASSWORD',
+  // A repository URL with its password in it (a REST server's user:password@): it then wins over backup.repository.
+  'RESTIC_REPOSITORY',
 ] as const;
 
 /** Where the repository is: config backup.repository, else `<berth home>/backups/repository`. */
@@ -55,7 +55,8 @@ async function credentials(home: string): Promise<Record<string, string>> {
   }
 }
 
-function accessWith(location: RepositoryLocation, password: string, creds: Record<string, string>): RepositoryAccess {
+function accessWith(configured: RepositoryLocation, password: string, creds: Record<string, string>): RepositoryAccess {
+  const location: RepositoryLocation = creds.RESTIC_REPOSITORY ? { kind: 'remote', url: creds.RESTIC_REPOSITORY } : configured;
   return {
     location,
     secrets: { RESTIC_REPOSITORY: describeRepository(location), RESTIC_PASSWORD: password, ...creds },
@@ -134,7 +135,7 @@ export async function initRepository(ctx: Berth): Promise<InitResult> {
   };
 }
 
-/** `berth backup credentials set NAME` (the value from standard input): a remote repository's credential. */
+/** `berth backup credentials NAME` (the value from standard input): a remote repository's credential. */
 export async function setRepositoryCredential(home: string, name: string, value: string): Promise<StoredSecret> {
   if (!(CREDENTIAL_NAMES as readonly string[]).includes(name))
     throw invalidInput('INVALID_REPOSITORY', `${name} is not a credential restic reads.`, `Use one of: ${CREDENTIAL_NAMES.join(', ')}`);
