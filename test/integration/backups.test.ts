@@ -203,4 +203,26 @@ describe('backups of a home', () => {
     expect(await running()).toBeUndefined();
     expect((await inVm(alice, 'rm ~/noise.bin')).code).toBe(0);
   });
+
+  it("a login given to someone else sees none of the old owner's snapshots; the kept home's stay with that home", async () => {
+    const dora = unique('bd');
+    await must(['user', 'allow', dora, '--plan', 'saved']);
+    await berthJson(h.home, ['vm', 'create', dora]);
+    await waitFor(`${dora}'s VM to be ready`, async () => (await inVm(dora, 'test -f /run/berth-ready')).code === 0, 30_000);
+    expect((await inVm(dora, 'echo first-dora > ~/mine.txt')).code).toBe(0);
+    const old = await berthJson<{ snapshot: string; home: string }>(h.home, ['home', 'backup', dora]);
+    // The first dora goes; her home is kept, owned by nobody.
+    await must(['vm', 'destroy', dora, '--yes', '--keep-data']);
+    await must(['user', 'remove', dora, '--keep-homes']);
+    // Someone else gets the login, and a VM.
+    await must(['user', 'allow', dora, '--plan', 'saved']);
+    await berthJson(h.home, ['vm', 'create', dora]);
+    await waitFor(`the new ${dora}'s VM to be ready`, async () => (await inVm(dora, 'test -f /run/berth-ready')).code === 0, 30_000);
+    expect(await snapshots(dora)).toEqual([]);
+    const refused = await run(['home', 'restore', dora, '--snapshot', old.snapshot, '--yes']);
+    expect(refused.stderr).toContain(`has no snapshot ${old.snapshot}`);
+    expect((await inVm(dora, 'cat ~/mine.txt 2>&1 || true')).stdout).not.toContain('first-dora');
+    // The kept home, by its id, still has its snapshot.
+    expect((await snapshots(old.home)).map((x) => x.id)).toContain(old.snapshot);
+  });
 });
