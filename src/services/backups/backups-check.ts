@@ -59,8 +59,9 @@ export async function checkBackups(ctx: Berth, options: { deadlineMs?: number; n
   } catch (err) {
     const detail = describeFailure(err);
     report.check = { ok: false, detail };
-    // Another run holds restic's own lock (a prune by the daemon): not a fault of the repository.
-    if (/locked/i.test(detail))
+    // Another run holds the host's backup lock or restic's own (a backup by the daemon): not a fault of the repository.
+    const busy = err instanceof BerthError && err.code === 'BACKUP_BUSY';
+    if (busy || /locked/i.test(detail))
       report.warnings.push(`the backup repository could not be checked now (in use): ${detail}; run berth doctor again later`);
     else report.failures.push(`the backup repository ${repository} fails restic check: ${detail}; see berth backup check`);
   }

@@ -103,7 +103,8 @@ async function clearLeftovers(ctx: Berth): Promise<void> {
   const state = await ctx.store.snapshot();
   const backend = await ctx.backend();
   const nodes = [...new Set(state.homes.map((h) => h.node))];
-  const labels = [`dev.berth.backup=true`, `dev.berth.instance=${state.instanceId}`];
+  // Only runs made under the lock (which this run now holds): listings and dumps run beside them.
+  const labels = ['dev.berth.backup-locked=true', `dev.berth.instance=${state.instanceId}`];
   for (const node of nodes) {
     const runtime = await backend.engineOf({ ...(node ? { node } : {}) }).catch(() => null);
     for (const c of (await runtime?.containers(labels).catch(() => [])) ?? []) await runtime?.removeContainer(c.id).catch(() => undefined);
@@ -140,7 +141,7 @@ export interface BackupResult {
 }
 
 /** Takes a snapshot of `home` (a running VM frozen for the read), within backup.deadline. */
-async function snapshotHome(ctx: Berth, access: RepositoryAccess, home: Home, reason: string): Promise<BackupResult> {
+async function snapshotHome(ctx: Berth, access: RepositoryAccess, home: Home, reason: string, stop?: AbortSignal): Promise<BackupResult> {
   const cfg = effectiveConfig((await ctx.store.snapshot()).config);
   const { runtime, container, running } = await whereIs(ctx, home);
   const started = Date.now();
@@ -149,13 +150,15 @@ async function snapshotHome(ctx: Berth, access: RepositoryAccess, home: Home, re
   if (frozen) await runtime.pauseContainer(frozen);
   let out: string;
   try {
-    out = await withDeadline(cfg['backup.deadline'] * 1000, `back up home ${home.id}`, (signal) =>
+    out = await withDeadline(cfg['backup.deadline'] * 1000, `back up home ${home.id}`, (deadline) =>
       resticOn(ctx, access, {
         runtime,
         args: ['backup', '/data', '--json', '--host', HOST, ...tags.flatMap((t) => ['--tag', t])],
         home: { volume: home.volume, readOnly: true },
         caps: READ_CAPS,
-        signal,
+        locked: true,
+        // The deadline, or the caller giving up (the daemon stopping): restic's container is killed.
+        signal: stop ? AbortSignal.any([deadline, stop]) : deadline,
         what: `Backing up home ${home.id}`,
       }),
     );
@@ -184,10 +187,10 @@ async function snapshotHome(ctx: Berth, access: RepositoryAccess, home: Home, re
 }
 
 /** `berth home backup HOME|USER[/VM]`, the scheduler and /backup: one snapshot of the home now. */
-export async function backupHome(ctx: Berth, ref: string, options: { reason?: string } = {}): Promise<BackupResult> {
+export async function backupHome(ctx: Berth, ref: string, options: { reason?: string; signal?: AbortSignal } = {}): Promise<BackupResult> {
   const home = homeFor(await ctx.store.read(), ref);
   const access = await repositoryAccess(ctx);
-  return exclusive(ctx, () => snapshotHome(ctx, access, home, options.reason ?? 'operator'));
+  return exclusive(ctx, () => snapshotHome(ctx, access, home, options.reason ?? 'operator', options.signal));
 }
 
 /** The home ids whose snapshots are `home`'s: its own, and those of the homes it replaced. */
@@ -329,6 +332,7 @@ export async function restoreHome(
           args: ['restore', snapshot.longId, '--target', '/'],
           home: { volume: target.volume, readOnly: false, empty: true },
           caps: WRITE_CAPS,
+          locked: true,
           signal,
           what: `Restoring snapshot ${snapshot.id} into home ${target.id}`,
         }),
@@ -369,6 +373,7 @@ export async function forgetHome(ctx: Berth, home: Home, keep?: string): Promise
         '--prune',
       ],
       caps: [],
+      locked: true,
       what: `Forgetting old snapshots of home ${home.id}`,
     }),
   );
@@ -435,6 +440,7 @@ export async function checkRepository(ctx: Berth, options: { readData?: boolean 
     resticOn(ctx, access, {
       args: ['check', ...(options.readData ? ['--read-data'] : [])],
       caps: [],
+      locked: true,
       what: 'Checking the repository',
     }),
   );

@@ -81,7 +81,12 @@ export async function repositoryAccess(ctx: Berth): Promise<RepositoryAccess> {
 export async function resticOn(
   ctx: Berth,
   access: RepositoryAccess,
-  run: Omit<ResticRun, 'image' | 'secrets' | 'network' | 'labels' | 'repositoryPath'> & { runtime?: DockerRuntime; what: string },
+  run: Omit<ResticRun, 'image' | 'secrets' | 'network' | 'labels' | 'repositoryPath'> & {
+    runtime?: DockerRuntime;
+    what: string;
+    /** Run under the host's backup lock: a container of it found later without the lock held is a leftover. */
+    locked?: boolean;
+  },
 ): Promise<string> {
   const own = await ctx.runtime();
   const runtime = run.runtime ?? own;
@@ -94,7 +99,12 @@ export async function resticOn(
     secrets: access.secrets,
     network: access.network,
     ...(access.repositoryPath ? { repositoryPath: access.repositoryPath } : {}),
-    labels: { [LABEL.managed]: 'true', [LABEL.instance]: state.instanceId, 'dev.berth.backup': 'true' },
+    labels: {
+      [LABEL.managed]: 'true',
+      [LABEL.instance]: state.instanceId,
+      'dev.berth.backup': 'true',
+      ...(run.locked ? { 'dev.berth.backup-locked': 'true' } : {}),
+    },
   });
   if (result.exitCode !== 0) throw resticFailed(run.what, result);
   return result.stdout;

@@ -21,7 +21,8 @@ const FORGET_RETRY_MS = 3_600_000;
 
 /** What the runner does to the repository: backupHome, forgetHome, listSnapshots (fakes in tests). */
 export interface BackupOps {
-  backup(homeId: string): Promise<BackupResult>;
+  /** `signal`: the runner stopping (the daemon going): the run is ended. */
+  backup(homeId: string, signal?: AbortSignal): Promise<BackupResult>;
   forget(homeId: string, keep: string): Promise<{ removed: number }>;
   snapshots(): Promise<SnapshotView[]>;
 }
@@ -105,6 +106,8 @@ export class BackupRunner {
   private listingTold: string | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** Aborted when the runner stops: a backup running is ended. */
+  private readonly leaving = new AbortController();
   /** The home being backed up now. */
   private backingUp: string | null = null;
   private readonly now: () => Date;
@@ -137,6 +140,8 @@ export class BackupRunner {
   /** No new backup starts; the one running (if any) is waited for up to `waitMs`. */
   async stop(waitMs = 10_000): Promise<void> {
     this.stopped = true;
+    // A backup running is ended (its restic container killed, its VM let go), not left behind.
+    this.leaving.abort();
     if (!this.running) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.running.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
@@ -221,7 +226,7 @@ export class BackupRunner {
     this.emit({ kind: 'started', home });
     this.backingUp = home.home;
     try {
-      const result = await this.options.ops.backup(home.home);
+      const result = await this.options.ops.backup(home.home, this.leaving.signal);
       r.lastSnapshotAt = startedAt;
       r.lastSuccessAt = this.wallMs();
       r.lastSeconds = result.seconds;
@@ -312,9 +317,9 @@ export async function thawHome(ctx: Berth, homeId: string): Promise<boolean> {
 export function repositoryOps(ctx: Berth): BackupOps {
   const deadlineMs = async () => effectiveConfig((await ctx.store.snapshot()).config)['backup.deadline'] * 1000;
   return {
-    backup: async (homeId) => {
+    backup: async (homeId, signal) => {
       const { backupHome } = await import('./backups.js');
-      return backupHome(ctx, homeId, { reason: 'schedule' });
+      return backupHome(ctx, homeId, { reason: 'schedule', ...(signal ? { signal } : {}) });
     },
     forget: async (homeId, keep) => {
       const { forgetHome } = await import('./backups.js');
