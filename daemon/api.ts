@@ -5,6 +5,7 @@ import { BerthError } from '../src/errors.js';
 import {
   type AppWebLink,
   apiStatus,
+  type BackupLink,
   badRequest,
   checkSessionId,
   type DaemonDiscord,
@@ -37,6 +38,8 @@ export interface ApiOptions {
   appWebLink: (ref: string) => Promise<AppWebLink>;
   /** Mints a one-time link to a session recording's replay page, for the operator. */
   recordingLink: (id: string) => Promise<RecordingLink>;
+  /** Mints a one-time link that downloads a snapshot of a home, for the operator. */
+  backupLink: (home: string, snapshot: string) => Promise<BackupLink>;
   /** Where an answer that failed for a reason of ours (not the request's) is logged. */
   log?: Pick<Logger, 'error'>;
 }
@@ -115,6 +118,7 @@ export async function startApi(options: ApiOptions): Promise<{ close: () => Prom
   serve(app, ROUTES.webLink, ({ body }) => options.webLink(body?.vm ?? '', body?.port, body?.strip));
   serve(app, ROUTES.appWebLink, ({ body }) => options.appWebLink(body?.app ?? ''));
   serve(app, ROUTES.recordingLink, ({ body }) => options.recordingLink(body?.id ?? ''));
+  serve(app, ROUTES.backupLink, ({ body }) => options.backupLink(body?.home ?? '', body?.snapshot ?? ''));
   await rm(options.socket, { force: true });
   await app.listen({ path: options.socket });
   await chmod(options.socket, 0o600);

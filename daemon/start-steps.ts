@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BerthError } from '../src/errors.js';
 import { packageRoot } from '../src/package-root.js';
+import { backupWebLink } from '../src/services/access/backup-links.js';
 import { recordingWebLink } from '../src/services/access/recording-links.js';
 import { loadOrCreateHostKey } from '../src/services/access/ssh-host-key.js';
 import { operatorAppWebLink } from '../src/services/access/user-app-web.js';
 import { operatorWebLink, TicketBook } from '../src/services/access/web-links.js';
 import { AgentRuns } from '../src/services/agents/agent-runs.js';
 import type { daemonPaths } from '../src/services/control/daemon-control.js';
-import type { AppWebLink, DaemonStatus, RecordingLink, WebLink } from '../src/services/control/daemon-routes.js';
+import type { AppWebLink, BackupLink, DaemonStatus, RecordingLink, WebLink } from '../src/services/control/daemon-routes.js';
 import type { Berth } from '../src/services/core/context.js';
 import { drainOutbox, outboxDir } from '../src/services/core/notice-spool.js';
 import { fanOut, type Notifier } from '../src/services/core/notify.js';
@@ -275,6 +276,7 @@ async function startControlApi(d: Daemon): Promise<Stop> {
     webLink: (ref, port, strip) => mintLink(d, ref, port, strip),
     appWebLink: (ref) => mintAppLink(d, ref),
     recordingLink: (id) => mintRecordingLink(d, id),
+    backupLink: (home, snapshot) => mintBackupLink(d, home, snapshot),
     log: d.log,
   });
   components.set('api', 'running', `${paths.socket}${api.metricsAddress ? `, metrics on ${api.metricsAddress}` : ''}`);
@@ -327,6 +329,18 @@ async function mintRecordingLink(d: Daemon, id: string): Promise<RecordingLink> 
     );
   }
   return recordingWebLink(d.ctx, d.tickets, id, null);
+}
+
+/** The operator's link that downloads a snapshot of a home (any home's). */
+async function mintBackupLink(d: Daemon, home: string, snapshot: string): Promise<BackupLink> {
+  if (d.web === null) {
+    throw new BerthError(
+      'WEB_NOT_RUNNING',
+      "The daemon's web server is not running.",
+      'See why with berth daemon status (component web); web.enabled turns it on.',
+    );
+  }
+  return backupWebLink(d.ctx, d.tickets, { home, snapshot }, null);
 }
 
 /** The SSH gateway; one that cannot listen is shown failed and the rest of the daemon runs on. */

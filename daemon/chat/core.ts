@@ -7,6 +7,7 @@ import type { ButtonHandler, ChatDeps, CoreAccess, Handler } from './handler.js'
 import { adminButtons, adminHandlers } from './handlers/admin.js';
 import { agentHandlers, agentMessage } from './handlers/agent.js';
 import { appButtonHandlers, appHandlers } from './handlers/apps.js';
+import { backupButtons, backupHandlers } from './handlers/backups.js';
 import { deployHandler } from './handlers/deploy.js';
 import { fileHandlers } from './handlers/files.js';
 import { keyButtons, keyHandlers } from './handlers/keys.js';
@@ -51,6 +52,7 @@ export class ChatCore implements CoreAccess {
       ...vmHandlers,
       ...webHandlers,
       ...recordingHandlers,
+      ...backupHandlers,
       ...fileHandlers,
       ...keyHandlers,
       ...appHandlers,
@@ -59,7 +61,15 @@ export class ChatCore implements CoreAccess {
       ...adminHandlers,
       ...(deps.agents ? agentHandlers(deps.agents) : {}),
     };
-    this.buttons = [...adminButtons, ...vmButtons, ...keyButtons, ...appButtonHandlers, ...tokenButtons, ...recordingButtons];
+    this.buttons = [
+      ...adminButtons,
+      ...vmButtons,
+      ...keyButtons,
+      ...appButtonHandlers,
+      ...tokenButtons,
+      ...recordingButtons,
+      ...backupButtons,
+    ];
     this.turnedAway = new TurnedAwayDigest((text) => this.toAdmins(text), deps.log);
   }
 

@@ -12,11 +12,13 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { recordingNoticeFor } from '../../src/domain/recording.js';
 import { BerthError, type ErrorCode } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
+import { checkBackupViewer } from '../../src/services/access/backup-links.js';
 import { checkReplayViewer, isOperatorViewer } from '../../src/services/access/recording-links.js';
 import { checkRecordingId, type RecordingView, recordingStream } from '../../src/services/access/recordings.js';
 import { ticketLanding } from '../../src/services/access/user-app-web.js';
 import { ownWebVm, webAccessWithdrawn } from '../../src/services/access/web-access.js';
 import { appAddress, type TicketBook, type WebTicket } from '../../src/services/access/web-links.js';
+import { gzippedSnapshot } from '../../src/services/backups/download.js';
 import type { Berth } from '../../src/services/core/context.js';
 import { engineDeadlineMs } from '../../src/services/engine/deadline.js';
 import { type ConfigValues, effectiveConfig } from '../../src/values/config-keys.js';
@@ -26,11 +28,14 @@ import {
   appHostLabel,
   appOrigin,
   appsHostLabel,
+  backupDownloadPath,
   cookieName,
+  downloadCookieName,
   hostName,
   isHttpsUrl,
   LANDING_PATH,
   parseAppPath,
+  parseBackupDownload,
   replayCookieName,
   replayPath,
   sameHostPath,
@@ -65,7 +70,7 @@ import { WebTerminals } from './terminal.js';
 import { userAppEntryRoutes } from './user-app-entry.js';
 
 /** What the landing page's and the app entry's posts are answered: a refusal with one of the listed codes, or where to go. */
-type WebAnswer = { code: ErrorCode; message: string; current?: string; next?: string } | { location: string };
+type WebAnswer = { code: ErrorCode; message: string; current?: string; next?: string } | { location: string; download?: boolean };
 
 export interface WebServerOptions {
   ctx: Berth;
@@ -101,6 +106,11 @@ const REQUEST_MS = 5 * 60_000;
 /** A connection with no traffic this long is closed. */
 const SOCKET_IDLE_MS = 2 * 60_000;
 const MAX_CONNECTIONS = 4096;
+/** How long a spent download link's grant lasts (it is used once). */
+const DOWNLOAD_GRANT_MS = 5 * 60_000;
+/** Snapshot downloads streaming at once: per viewer, and in all (each runs a restic container). */
+const DOWNLOADS_PER_VIEWER = 2;
+const MAX_DOWNLOADS = 4;
 
 function hostPort(listen: string): { host: string; port: number } {
   const at = listen.lastIndexOf(':');
@@ -175,11 +185,16 @@ export class WebServer {
   private origin = '';
   private cookie = '';
   private replayCookie = '';
+  private downloadCookie = '';
   private secure = false;
   private appOrigins: AppOrigins | null = null;
   private readonly browsers = new BrowserSessions();
   /** Spent replay links: each lets one browser watch one recording (never a browser session). */
   private readonly grants = new ReplayGrants();
+  /** Spent download links: each lets one browser download one snapshot, once, within DOWNLOAD_GRANT_MS. */
+  private readonly downloadGrants = new ReplayGrants(Date.now, { ttlMs: DOWNLOAD_GRANT_MS });
+  /** Downloads streaming now, per viewer (user id). */
+  private readonly streaming = new Map<string, number>();
   private readonly terminals: WebTerminals;
   private proxy: AppProxy | null = null;
   private app: FastifyInstance | null = null;
@@ -231,6 +246,7 @@ export class WebServer {
     this.secure = isHttpsUrl(this.publicUrl);
     this.cookie = cookieName(this.publicUrl, state.instanceId);
     this.replayCookie = replayCookieName(this.publicUrl, state.instanceId);
+    this.downloadCookie = downloadCookieName(this.publicUrl, state.instanceId);
     const appsDomain = cfg['web.apps-domain'];
     const publicHost = new URL(this.publicUrl).hostname.replace(/^\[|\]$/g, '');
     if (appsDomain && appsHostLabel(publicHost, appsDomain) !== null) {
@@ -377,7 +393,8 @@ export class WebServer {
     const dropped =
       this.browsers.drop((s) => webAccessWithdrawn(state, s.who)) +
       (this.appOrigins?.revalidate(state) ?? 0) +
-      this.grants.drop(grantWithdrawn);
+      this.grants.drop(grantWithdrawn) +
+      this.downloadGrants.drop((g) => (isOperatorViewer(g.who) ? null : webAccessWithdrawn(state, g.who)));
     const closed = this.terminals.revalidate(state) + (this.proxy?.revalidate(state) ?? 0);
     if (dropped + closed > 0) this.options.log.info({ browsers: dropped, sessions: closed }, 'web access withdrawn; sessions closed');
     return closed;
@@ -398,6 +415,7 @@ export class WebServer {
     const cfg = effectiveConfig((await this.options.ctx.store.snapshot()).config);
     this.browsers.sweep({ idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
     this.grants.sweep();
+    this.downloadGrants.sweep();
     this.appOrigins?.sweep({ idleSeconds: cfg['web.session-idle'], maxSeconds: cfg['web.session-max'] });
   }
 
@@ -491,6 +509,110 @@ export class WebServer {
   }
 
   /**
+   * A spent download link: re-checked now (the snapshot still there, and for a user still theirs,
+   * with their plan's backupSelf), it becomes a grant for that one download, its cookie sent only
+   * to its path. No browser session.
+   */
+  private async openDownload(
+    ticket: WebTicket,
+    home: string,
+    snapshot: string,
+    source: string,
+  ): Promise<{ status: number; body: WebAnswer; cookie?: string }> {
+    const { log, metrics } = this.options;
+    try {
+      await checkBackupViewer(this.options.ctx, ticket.who, home, snapshot);
+    } catch (err) {
+      if (!(err instanceof BerthError)) throw err;
+      metrics.tickets.inc({ result: 'refused' });
+      this.summary.note(source, 'download', 'download link refused at its opening', { user: ticket.who.login, code: err.code });
+      return { status: 409, body: { code: err.code, message: err.message } };
+    }
+    const { token, grant } = this.downloadGrants.create(ticket.who, `${home}/${snapshot}`);
+    metrics.tickets.inc({ result: 'spent' });
+    log.info({ viewer: ticket.who.login, home, snapshot, grant: grant.tag, source }, 'download link opened');
+    const path = backupDownloadPath(home, snapshot);
+    const maxAge = Math.floor(this.downloadGrants.ttlMs / 1000);
+    const cookie = `${this.downloadCookie}=${token}; Path=${path}; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${this.secure ? '; Secure' : ''}`;
+    return { status: 200, body: { location: path, download: true }, cookie };
+  }
+
+  /**
+   * `/backups/HOME/SNAPSHOT.tar.gz` with its grant: the grant spent (a download is given once),
+   * the viewer re-checked, and the snapshot streamed through gzip into the response at the
+   * browser's pace; the browser going away stops restic's container.
+   */
+  private async download(req: FastifyRequest<{ Params: { home: string; file: string } }>, reply: FastifyReply): Promise<unknown> {
+    const { ctx, log, metrics } = this.options;
+    const source = this.source(req.raw);
+    const wanted = parseBackupDownload(req.params.home, req.params.file);
+    if (!wanted) {
+      metrics.refusals.inc({ reason: 'download-path' });
+      return pageReply(reply, notFoundPage());
+    }
+    const grant = this.downloadGrants.find(readCookies(req.headers.cookie, this.downloadCookie), `${wanted.home}/${wanted.snapshot}`);
+    if (!grant) {
+      metrics.refusals.inc({ reason: 'no-grant' });
+      return pageReply(reply, messagePage(401, 'This download link was already used or has expired: ask berth for a new one.'));
+    }
+    // Once: the grant ends as the download starts.
+    this.downloadGrants.drop((g) => (g === grant ? 'used' : null));
+    const viewer = grant.who.userId;
+    const mine = this.streaming.get(viewer) ?? 0;
+    const all = [...this.streaming.values()].reduce((a, b) => a + b, 0);
+    if (mine >= DOWNLOADS_PER_VIEWER || all >= MAX_DOWNLOADS) {
+      metrics.refusals.inc({ reason: 'downloads-busy' });
+      return pageReply(
+        reply,
+        messagePage(429, 'Too many snapshot downloads are running now: wait for one to end, then ask for a new link.'),
+      );
+    }
+    let found: Awaited<ReturnType<typeof checkBackupViewer>>;
+    try {
+      found = await checkBackupViewer(ctx, grant.who, wanted.home, wanted.snapshot);
+    } catch (err) {
+      if (!(err instanceof BerthError)) throw err;
+      metrics.refusals.inc({ reason: 'download-withdrawn' });
+      this.summary.note(source, 'download-withdrawn', 'download refused: no longer allowed', { user: grant.who.login, code: err.code });
+      return pageReply(reply, messagePage(err.code === 'SNAPSHOT_NOT_FOUND' ? 404 : 403, err.message));
+    }
+    const file = `${found.home.login}-${found.home.vm}-${found.snapshot.time.slice(0, 10)}-${found.snapshot.id}.tar.gz`;
+    const res = reply.hijack().raw;
+    res.writeHead(200, {
+      ...securityHeaders(),
+      'content-type': 'application/gzip',
+      'content-disposition': `attachment; filename="${file}"`,
+      'cache-control': 'no-store',
+    });
+    const stop = new AbortController();
+    const gone = () => {
+      if (!res.writableFinished) stop.abort(new Error('The browser went away.'));
+    };
+    res.on('close', gone);
+    this.streaming.set(viewer, mine + 1);
+    const started = Date.now();
+    try {
+      await gzippedSnapshot(ctx, found.home, found.snapshot, res, stop.signal);
+      log.info(
+        { viewer: grant.who.login, home: found.home.id, snapshot: found.snapshot.id, seconds: (Date.now() - started) / 1000, source },
+        'snapshot downloaded',
+      );
+    } catch (err) {
+      res.destroy();
+      log.warn(
+        { viewer: grant.who.login, home: found.home.id, snapshot: found.snapshot.id, err: String(err), stopped: stop.signal.aborted },
+        'snapshot download ended early',
+      );
+    } finally {
+      res.off('close', gone);
+      const left = (this.streaming.get(viewer) ?? 1) - 1;
+      if (left > 0) this.streaming.set(viewer, left);
+      else this.streaming.delete(viewer);
+    }
+    return reply;
+  }
+
+  /**
    * The replay grant a request's cookies hold for recording `id`, re-checked now (a user's access
    * and sessions.record-self may have changed since), or why not: a page to answer with.
    */
@@ -567,6 +689,7 @@ export class WebServer {
       if (
         peeked &&
         peeked.target.kind !== 'recording' &&
+        peeked.target.kind !== 'backup' &&
         current &&
         current.who.userId !== peeked.who.userId &&
         req.body?.switch !== true
@@ -579,8 +702,11 @@ export class WebServer {
         });
       }
       const ticket = typeof given === 'string' ? tickets.spend(given) : null;
-      if (ticket?.target.kind === 'recording') {
-        const opened = await this.openReplay(ticket, ticket.target.id, source);
+      if (ticket?.target.kind === 'recording' || ticket?.target.kind === 'backup') {
+        const opened =
+          ticket.target.kind === 'recording'
+            ? await this.openReplay(ticket, ticket.target.id, source)
+            : await this.openDownload(ticket, ticket.target.home, ticket.target.snapshot, source);
         const answer = reply.code(opened.status).headers(securityHeaders());
         if (opened.cookie) answer.header('set-cookie', opened.cookie);
         return answer.send(opened.body);
@@ -658,6 +784,10 @@ export class WebServer {
       opened.stream.on('error', (err) => log.warn({ err: String(err), recording: opened.view.id }, 'reading a recording failed'));
       return reply.headers({ ...securityHeaders(), 'content-type': 'application/x-asciicast' }).send(opened.stream);
     });
+
+    // A snapshot of a home as .tar.gz: only with a download grant for it (its cookie, set by a
+    // spent download link), once.
+    app.get<{ Params: { home: string; file: string } }>('/backups/:home/:file', (req, reply) => this.download(req, reply));
 
     // The way into an app's own origin (web.apps-domain): the page needs no cookie (an app host's
     // redirect here is a cross-site navigation, which a SameSite=Strict cookie does not follow);

@@ -12,6 +12,9 @@ export const BACKUPS_ERRORS = {
   INVALID_SNAPSHOT: 'That is not a snapshot id (8 or 64 hex digits): see berth home backups.',
   SNAPSHOT_NOT_FOUND:
     "There is no snapshot of that id of this home: see berth home backups (a snapshot of another person's home is never restored here).",
+  BACKUPS_NOT_OFFERED:
+    "The user's plan does not let its users manage their own backups from chat: the operator can allow it with berth plan set PLAN --backup-self.",
+  BACKUP_RATE: 'Too many backups asked for from chat within the hour: the message says when the next one may be taken.',
   RESTORE_TOO_BIG:
     "The snapshot's files do not fit the home's quota, so nothing was changed: give the plan a larger --disk, or restore --to-new-home on a larger plan.",
 } as const;

@@ -58,6 +58,12 @@ export function replayCookieName(publicUrl: string, instanceId: string): string 
   return isHttpsUrl(publicUrl) ? `__Secure-berth-replay-${tag}` : `berth-replay-${tag}`;
 }
 
+/** The cookie of a snapshot download grant (set for one download's path, like a replay grant's). */
+export function downloadCookieName(publicUrl: string, instanceId: string): string {
+  const tag = instanceId.replace(/[^a-zA-Z0-9]/g, '').slice(0, 12);
+  return isHttpsUrl(publicUrl) ? `__Secure-berth-download-${tag}` : `berth-download-${tag}`;
+}
+
 /**
  * `web.apps-domain`: a DNS name (e.g. apps.example.com, or localhost on a loopback deployment)
  * under which each VM port is an origin of its own; empty = not set.
@@ -210,6 +216,14 @@ export const LANDING_PATH = '/t';
 export const terminalPath = (login: string, vm: string) => `/terminal/${login}/${vm}`;
 /** A session recording's replay page (its cast at `…/cast`). */
 export const replayPath = (id: string) => `/replay/${id}`;
+/** A snapshot of a home as a gzipped tar archive: `/backups/HOME/SNAPSHOT.tar.gz` (its download grant's path). */
+export const backupDownloadPath = (home: string, snapshot: string) => `/backups/${home}/${snapshot}.tar.gz`;
+
+/** The home and snapshot of a download path's parts (12 and 8 hex digits), or null. */
+export function parseBackupDownload(home: string, file: string): { home: string; snapshot: string } | null {
+  const m = /^([0-9a-f]{8})\.tar\.gz$/.exec(file);
+  return /^[0-9a-f]{12}$/.test(home) && m?.[1] ? { home, snapshot: m[1] } : null;
+}
 /**
  * A VM's web app: `/vm/…` passes the whole path on (for apps run under that prefix: Jupyter's
  * base_url, Vite's --base), `/app/…` takes the prefix off (for apps with relative links that serve
@@ -231,7 +245,11 @@ export function checkPort(input: string | number): number {
 export type WebTarget = { kind: 'terminal' } | { kind: 'app'; port: number; strip?: boolean };
 
 /** Where a link's ticket lands: a VM's target, or (`user-app`: no VM) one of the user's deployed apps. */
-export type TicketTarget = WebTarget | { kind: 'user-app'; app: string } | { kind: 'recording'; id: string };
+export type TicketTarget =
+  | WebTarget
+  | { kind: 'user-app'; app: string }
+  | { kind: 'recording'; id: string }
+  | { kind: 'backup'; home: string; snapshot: string };
 
 export interface AppRequestPath {
   login: string;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFUSAL } from '../../daemon/chat/access.js';
@@ -566,6 +566,101 @@ export function chatConformance(makeDriver: () => ChatDriver, extras: Conformanc
         expect(await appOf('evil')).toBeUndefined();
         expect((await ctx.ask(alice, 'apps')).text).not.toContain('evil');
       });
+    });
+
+    it('/backups, /backup, /restore and Download: only where the plan offers them, each person’s own snapshots only', {
+      timeout: 300_000,
+    }, async () => {
+      const { driver, alice, bob, ask, must, webUrl } = ctx;
+      const done = (r: Reply) => /^(✅|⚠️)/.test(r.text);
+      const offered =
+        /^⚠️ Managing your own backups is not offered on your plan\.\nThe operator can allow it: berth plan set (coder|default) --backup-self$/;
+      const [l0, b0, r0] = [await ask(alice, 'backups'), await ask(alice, 'backup'), await ask(alice, 'restore', { id: 'deadbeef' })];
+      for (const r of [l0, b0, r0]) expect(r.text).toMatch(offered);
+      // bob on alice's plan, with a VM of his own (made meanwhile; destroyed at the end).
+      await must(['plan', 'set', 'coder', '--backup-self']);
+      await must(['user', 'set', 'bob', '--plan', 'coder']);
+      const bobsVm = must(['vm', 'create', 'bob']);
+      expect((await ask(alice, 'backups')).text).toBe(
+        '⚠️ Backups are not set up on this host yet.\nAsk the operator to set them up (berth backup init).',
+      );
+      await must(['backup', 'init']);
+      const exec = async (person: Person, command: string) =>
+        (await ask(person, 'exec', { command }, (r) => /Exit code/.test(r.text))).text;
+      expect(await exec(alice, 'echo before-restore > ~/kept.txt')).toContain('Exit code: 0');
+      const took = await ask(alice, 'backup', {}, done, 60_000);
+      const id = /Snapshot ([0-9a-f]{8}) of main/.exec(took.text)?.[1] ?? '';
+      expect(took.text, took.text).toMatch(/^✅ Snapshot [0-9a-f]{8} of main: \d+ files/);
+      expect(await exec(alice, 'echo after > ~/kept.txt && cat ~/kept.txt')).toContain('after');
+      const list = await ask(alice, 'backups');
+      expect(list.private).toBe(true);
+      expect(list.text).toMatch(new RegExp(`Snapshots of main, newest first\n• \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC · user · id ${id}`));
+      expect(list.buttons.map((b) => b.data)).toEqual([`bkr:${id}:main`, `bkd:${id}:main`]);
+
+      // bob sees none of alice's: her id gets the answer of one that does not exist.
+      await bobsVm;
+      expect((await ask(bob, 'backups')).text).toBe('Your VM main has no snapshots yet. Take one now with /backup.');
+      const theirs = await ask(bob, 'restore', { id });
+      const unknown = await ask(bob, 'restore', { id: 'deadbeef' });
+      expect(theirs.text).toBe(`⚠️ You have no snapshot ${id}.\nYour snapshots: /backups`);
+      expect(unknown.text).toBe(theirs.text.replace(id, 'deadbeef'));
+      expect(theirs.buttons).toEqual([]);
+
+      // /restore asks first; bob's forged press of alice's button changes nothing.
+      const question = await ask(alice, 'restore', { id }, (r) => r.buttons.length > 0);
+      expect(question.text).toMatch(new RegExp(`^Restore main as it was at .* \\(snapshot ${id}\\)\\?`));
+      expect(question.buttons.map((b) => b.data)).toEqual([`bkrestore:${id}:main:yes`, `bkrestore:${id}:main:no`]);
+      const at = driver.mark();
+      const { note } = await driver.press(bob, question, `bkrestore:${id}:main:yes`);
+      expect(note).toMatch(driver.name === 'discord' ? /This button is not for you/ : /This button is no longer valid/);
+      expect(driver.replies(alice, at)).toEqual([]);
+      expect(driver.replies(bob, at).filter((r) => /restor/i.test(r.text))).toEqual([]);
+      expect(await exec(alice, 'cat ~/kept.txt')).toContain('after');
+      // Her own press restores: the old content back, the VM running again, a safety snapshot.
+      const pressed = driver.mark();
+      await driver.press(alice, question, `bkrestore:${id}:main:yes`);
+      const restored = await driver.waitFor(alice, (r) => r.messageId === question.messageId && done(r), {
+        after: pressed,
+        timeoutMs: 120_000,
+      });
+      const safety = /just before are snapshot ([0-9a-f]{8})/.exec(restored.text)?.[1] ?? '';
+      expect(restored.text, restored.text).toMatch(
+        new RegExp(`^✅ main restored from snapshot ${id} \\(.*\\)\\. .* main is running again\\.$`),
+      );
+      expect(restored.buttons).toEqual([]);
+      expect(await exec(alice, 'cat ~/kept.txt')).toContain('before-restore');
+      const after = await ask(alice, 'backups');
+      expect(after.text).toMatch(new RegExp(`· safety · id ${safety}\n• [^\n]* · user · id ${id}`));
+
+      // Download: a one-time link (in chat for alice, from the CLI for the operator), spent for a .tar.gz.
+      const linkAt = driver.mark();
+      await driver.press(alice, list, `bkd:${id}:main`);
+      const given = await driver.waitFor(alice, (r) => /Download snapshot/.test(r.text), { after: linkAt });
+      expect(given.private).toBe(true);
+      const operator = JSON.parse((await must(['home', 'backups', 'alice', '--download', id, '--json'])).stdout) as { url: string };
+      for (const url of [given.links.find((l) => l.startsWith(`${webUrl}/t#`)), operator.url]) {
+        expect(url, JSON.stringify(given)).toBeDefined();
+        const ticket = (url as string).slice((url as string).indexOf('#') + 1);
+        const spend = () =>
+          fetch(`${webUrl}/t`, {
+            method: 'POST',
+            headers: { origin: webUrl, 'content-type': 'application/json' },
+            body: JSON.stringify({ ticket }),
+          });
+        const first = await spend();
+        expect(first.status).toBe(200);
+        const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+        const { location } = (await first.json()) as { location: string };
+        expect((await spend()).status).toBe(410);
+        const got = await fetch(`${webUrl}${location}`, { headers: { cookie } });
+        expect(got.status).toBe(200);
+        expect(got.headers.get('content-disposition')).toMatch(/^attachment; filename="alice-main-/);
+        const tar = gunzipSync(Buffer.from(await got.arrayBuffer()));
+        expect(tar.includes(Buffer.from('data/kept.txt'))).toBe(true);
+        expect(tar.includes(Buffer.from('before-restore\n'))).toBe(true);
+      }
+      expect(await daemonLog(ctx.h.home)).not.toContain(operator.url.slice(operator.url.indexOf('#') + 1));
+      await must(['vm', 'destroy', 'bob', '--yes']);
     });
 
     it('a forged press of alice’s /destroy button by bob changes nothing', async () => {

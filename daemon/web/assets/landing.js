@@ -30,8 +30,11 @@
       .then(async (res) => {
         const body = await res.json().catch(() => ({}));
         const to = typeof body.location === 'string' ? body.location : '';
-        if (res.ok && to.startsWith('/') && !to.startsWith('//') && !to.startsWith('/\\')) location.replace(to);
-        else if (res.status === 409 && body.code === 'WEB_SWITCH_USER' && !confirmed) {
+        if (res.ok && to.startsWith('/') && !to.startsWith('//') && !to.startsWith('/\\')) {
+          // A download stays on this page: the browser saves the file.
+          if (body.download === true) status.textContent = 'Your download has started: your browser saves the file.';
+          location.replace(to);
+        } else if (res.status === 409 && body.code === 'WEB_SWITCH_USER' && !confirmed) {
           status.textContent = `This browser is signed in as ${body.current}; continue as ${body.next}?`;
           button.textContent = `Continue as ${body.next}`;
           ask.hidden = false;

@@ -141,8 +141,9 @@ export function ticketLanding(state: State, ticket: WebTicket): { location: stri
     if (!cfg['web.apps-domain']) throw appsDomainNeeded(appRef(app));
     return { location: userAppEntryPath(app.user, app.name), what: `app:${appRef(app)}` };
   }
-  // A replay ticket never lands here: the web server opens it itself (its one recording, never a browser session).
-  if (target.kind === 'recording') return null;
+  // A replay or download ticket never lands here: the web server opens it itself (its one
+  // recording or snapshot, never a browser session).
+  if (target.kind === 'recording' || target.kind === 'backup') return null;
   const vm = ownWebVm(state, who, who.login, ticket.vm);
   if (!vm) return null;
   const location = targetPath(who.login, vm.name, target, { appsDomain: cfg['web.apps-domain'], pathApps: cfg['web.path-apps'] });

@@ -145,6 +145,19 @@ export interface RecordingLink {
 
 const RecordingLinkAsk = z.object({ id: z.string().max(64) }).strict();
 
+/** A one-time link that downloads a snapshot of a home as .tar.gz (`berth home backups HOME --download ID`, the chat's Download button). */
+export interface BackupLink {
+  /** The one-time link: open it once, within 60 s. */
+  url: string;
+  expiresAt: string;
+  /** The home's id. */
+  home: string;
+  /** The snapshot's short id. */
+  snapshot: string;
+}
+
+const BackupLinkAsk = z.object({ home: z.string().max(64), snapshot: z.string().max(64) }).strict();
+
 const AppWebLinkAsk = z.object({ app: z.string().max(100) }).strict();
 
 const WebLinkAsk = z.object({ vm: z.string().max(200), port: z.string().max(10).optional(), strip: z.boolean().optional() }).strict();
@@ -170,6 +183,12 @@ export const ROUTES = {
     method: 'POST',
     path: '/web/recording-links',
     body: RecordingLinkAsk,
+  }),
+  /** `berth home backups HOME --download ID`: a one-time link that downloads a snapshot, for the operator. */
+  backupLink: route<BackupLink, undefined, z.infer<typeof BackupLinkAsk>>({
+    method: 'POST',
+    path: '/web/backup-links',
+    body: BackupLinkAsk,
   }),
   sshKill: route<{ killed: string }, { id: string }>({
     method: 'DELETE',
