@@ -627,12 +627,18 @@ export class DockerRuntime {
         Tty: false,
       })
       .catch((err) => this.fail(err, 'create a helper container'));
-    const killed = () => void container.kill().catch(() => undefined);
+    let attached: { destroy?: () => void } | null = null;
+    // Killing it and dropping the attach stream: a kill is not held up by output nobody reads.
+    const killed = () => {
+      attached?.destroy?.();
+      void container.kill().catch(() => undefined);
+    };
     try {
       const stream = (await container
         .attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
         .catch((err) => this.fail(err, 'attach to a helper container'))) as NodeJS.ReadWriteStream & Duplex;
       stream.on('error', () => undefined);
+      attached = stream as unknown as { destroy?: () => void };
       const errTail: Buffer[] = [];
       let errBytes = 0;
       const stderr = new Writable({
