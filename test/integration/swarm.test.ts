@@ -67,7 +67,8 @@ async function containerOf(login: string) {
 }
 
 beforeAll(async () => {
-  cluster = await startSwarm({ images: [MINIMAL_IMAGE] });
+  // berth-base:busybox: backups' image is made on it on the manager's engine.
+  cluster = await startSwarm({ images: [MINIMAL_IMAGE, 'berth-base:busybox'] });
   console.log(
     `swarm of 3 up in ${cluster.bringUpMs} ms; dockerd+containerd RSS ${Math.round((await cluster.memoryBytes()) / 2 ** 20)} MiB`,
   );
