@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { berth } from './cli.js';
 
@@ -22,4 +23,19 @@ export async function state(home: string) {
 
 export async function stopDaemonQuietly(home: string): Promise<void> {
   await berth(home, ['daemon', 'stop']);
+}
+
+/** The daemon's /metrics, read through its control socket. */
+export function daemonMetrics(home: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ socketPath: join(home, 'berth.sock'), path: '/metrics' }, (res) => {
+      let body = '';
+      res.on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .end();
+  });
 }

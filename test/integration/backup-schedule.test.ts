@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth, berthJson } from '../helpers/cli.js';
-import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
+import { daemonLog, daemonMetrics, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { unique, type VmHome, vmHome } from '../helpers/docker.js';
 
 // Scheduled backups, end to end: a real daemon backs up the home of a user on an hourly plan by
@@ -42,19 +41,7 @@ interface Snapshot {
 }
 const snapshots = async () => (await berthJson<{ snapshots: Snapshot[] }>(h.home, ['home', 'backups', homeId])).snapshots;
 
-function metrics(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ socketPath: join(h.home, 'berth.sock'), path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (c) => {
-        body += c;
-      });
-      res.on('end', () => resolve(body));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
+const metrics = () => daemonMetrics(h.home);
 
 /** The value of one series of /metrics, or null when it is not there. */
 const series = (text: string, name: string, home: string) => {

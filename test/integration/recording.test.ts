@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import xtermHeadless from '@xterm/headless';
 import { execa } from 'execa';
@@ -8,7 +7,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CastEvent, castEvent, castHeader, parseCast } from '../../src/domain/asciicast.js';
 import { berth, berthJson, freePort } from '../helpers/cli.js';
-import { daemonLog, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
+import { daemonLog, daemonMetrics, stopDaemonQuietly, waitFor } from '../helpers/daemon.js';
 import { unique, type VmHome, vmHome } from '../helpers/docker.js';
 import { debianImage } from '../helpers/images.js';
 import { sshClientOptions } from '../helpers/ssh.js';
@@ -79,19 +78,7 @@ async function replayScreen(text: string): Promise<string[]> {
   return lines;
 }
 
-function metrics(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ socketPath: join(h.home, 'berth.sock'), path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (c) => {
-        body += c;
-      });
-      res.on('end', () => resolve(body));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
+const metrics = () => daemonMetrics(h.home);
 
 async function newUser(prefix: string, image: string, plan?: string): Promise<string> {
   const login = unique(prefix);
